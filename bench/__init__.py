@@ -1,0 +1,1 @@
+"""Load generators and benchmark scenarios (not part of the test run)."""

@@ -1,0 +1,1 @@
+"""Shared machinery of the mesh: config, servers, clients, auth, errors, storage, the CLI."""

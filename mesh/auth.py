@@ -1,0 +1,142 @@
+"""Access tokens: short-lived EdDSA JWTs that user_svc signs and every service verifies locally."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from mesh import context
+from mesh.config import MeshSettings
+from mesh.errors import PermissionDenied, Unauthenticated
+
+ALGORITHM = "EdDSA"  # pinned: a token naming any other algorithm (none, HS256, ...) is refused
+SERVICE_PREFIX = "svc:"
+
+
+def ensure_keys(settings: MeshSettings) -> None:
+    """Generate the signing key pair into data_dir on first run, unless key files are set."""
+    private_path, public_path = settings.private_key_path(), settings.public_key_path()
+    if private_path.exists() and public_path.exists():
+        return
+    if settings.jwt_private_key_file or settings.jwt_public_key_file:
+        raise RuntimeError(f"configured JWT key files are missing: {private_path} / {public_path}")
+    private_path.parent.mkdir(parents=True, exist_ok=True)
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    tmp = private_path.with_suffix(".tmp")
+    tmp.write_bytes(pem)
+    tmp.chmod(0o600)
+    tmp.replace(private_path)  # atomic: concurrent starters never see half a key
+    public_path.write_bytes(public_pem)
+
+
+def _load_private(path: Path) -> Ed25519PrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise RuntimeError(f"{path} is not an Ed25519 private key")
+    return key
+
+
+def _load_public(path: Path) -> Ed25519PublicKey:
+    key = serialization.load_pem_public_key(path.read_bytes())
+    if not isinstance(key, Ed25519PublicKey):
+        raise RuntimeError(f"{path} is not an Ed25519 public key")
+    return key
+
+
+class TokenIssuer:
+    """Sign access tokens for users and for services."""
+
+    def __init__(self, settings: MeshSettings) -> None:
+        self._key = _load_private(settings.private_key_path())
+        self._issuer = settings.jwt_issuer
+        self._audience = settings.jwt_audience
+        self.ttl_seconds = settings.access_token_ttl_seconds
+
+    def _sign(self, subject: str, ttl_seconds: int, extra: dict[str, Any]) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": self._issuer,
+            "aud": self._audience,
+            "sub": subject,
+            "iat": now,
+            "exp": now + ttl_seconds,
+            "jti": secrets.token_urlsafe(12),
+            **extra,
+        }
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM)
+
+    def user_token(self, user_id: int) -> str:
+        """Return an access token for a user."""
+        return self._sign(str(user_id), self.ttl_seconds, {"typ": "access"})
+
+    def service_token(self, service: str, *, ttl_seconds: int = 3600) -> str:
+        """Return a token that identifies a service doing background work."""
+        return self._sign(SERVICE_PREFIX + service, ttl_seconds, {"typ": "service"})
+
+
+class TokenVerifier:
+    """Check access tokens with the public key: signature, algorithm, issuer, audience, expiry."""
+
+    def __init__(self, settings: MeshSettings) -> None:
+        self._key = _load_public(settings.public_key_path())
+        self._issuer = settings.jwt_issuer
+        self._audience = settings.jwt_audience
+
+    def verify(self, token: str) -> context.Principal:
+        """Return the principal a token names, or raise Unauthenticated."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("the access token has expired", reason="TOKEN_EXPIRED") from None
+        except jwt.InvalidTokenError:
+            raise Unauthenticated("the access token is not valid", reason="TOKEN_INVALID") from None
+        subject = str(claims["sub"])
+        if subject.startswith(SERVICE_PREFIX) and claims.get("typ") == "service":
+            return context.Principal(subject=subject, user_id=None, is_service=True, token=token)
+        if claims.get("typ") != "access" or not subject.isdigit():
+            raise Unauthenticated("the access token is not valid", reason="TOKEN_INVALID")
+        return context.Principal(
+            subject=subject, user_id=int(subject), is_service=False, token=token
+        )
+
+
+def current_principal() -> context.Principal:
+    """Return the caller of the current RPC, or raise Unauthenticated when there is none."""
+    who = context.principal.get()
+    if who is None:
+        raise Unauthenticated("this call needs an access token", reason="TOKEN_MISSING")
+    return who
+
+
+def require_user() -> int:
+    """Return the calling user's id; services and anonymous callers are refused."""
+    who = current_principal()
+    if who.user_id is None:
+        raise PermissionDenied("this call must be made by a user", reason="USER_REQUIRED")
+    return who.user_id
+
+
+def viewer_id() -> int | None:
+    """Return the calling user's id, or None for a service; raise when nobody is signed in."""
+    return current_principal().user_id

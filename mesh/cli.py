@@ -1,0 +1,162 @@
+"""The `shutter` command: run the mesh, generate code, check and test the project, migrate."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mesh import codegen
+
+ROOT = codegen.ROOT
+app = typer.Typer(help="Shutter: a photo and video sharing backend as a mesh of gRPC services.")
+console = Console(stderr=True)
+
+
+@app.command()
+def up(
+    edge_port: Annotated[
+        int | None, typer.Option(help="HTTP port of the edge (default 8080, SHUTTER_EDGE_PORT).")
+    ] = None,
+) -> None:
+    """Run every service and the HTTP edge in this process, on embedded defaults unless
+    SHUTTER_* URLs say otherwise. Ctrl-C stops everything cleanly."""
+    asyncio.run(_up(edge_port))
+
+
+async def _up(edge_port: int | None) -> None:
+    from mesh import server, telemetry
+    from mesh.config import MeshSettings
+    from mesh.launcher import start_mesh
+
+    settings = MeshSettings()
+    telemetry.configure(settings, process_name="shutter")
+    overrides = {} if edge_port is None else {"edge_port": edge_port}
+    mesh = await start_mesh(overrides=overrides)
+    table = Table(title="Shutter is up", show_header=True)
+    table.add_column("service")
+    table.add_column("address")
+    table.add_row("edge (HTTP)", str(mesh.edge_url))
+    for name, address in mesh.addresses.items():
+        table.add_row(f"{name} (gRPC)", address)
+    storage = settings.database_url or f"SQLite files in {settings.data_dir.resolve()}"
+    console.print(table)
+    console.print(f"storage: {storage}")
+    console.print(f"try: curl {mesh.edge_url}/readyz    (Ctrl-C stops)")
+    print(mesh.edge_url, flush=True)  # noqa: T201 - the one line scripts read from stdout
+    try:
+        await server.run_until_signalled([], settings.shutdown_grace_seconds)
+    finally:
+        await mesh.stop(settings.shutdown_grace_seconds)
+        console.print("stopped")
+
+
+@app.command()
+def gen(
+    check: Annotated[
+        bool, typer.Option(help="Only report whether generated/ is fresh; change nothing.")
+    ] = False,
+) -> None:
+    """Generate generated/ from protos/ (messages, .pyi stubs, gRPC stubs)."""
+    codegen.export_proto_deps()
+    if check:
+        stale = codegen.stale_files()
+        if stale:
+            console.print(
+                "[red]generated/ is stale; run `./shutter gen`:[/red] " + ", ".join(stale)
+            )
+            raise typer.Exit(1)
+        console.print("generated/ is fresh")
+        return
+    codegen.regenerate()
+    console.print("generated/ written")
+
+
+def _buf() -> str:
+    """Return the buf CLI from the project's npm tools, installing them on first use."""
+    buf = ROOT / "node_modules" / ".bin" / "buf"
+    if not buf.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise typer.BadParameter("buf comes from npm, and npm is not installed")
+        console.print("installing the buf CLI from npm...")
+        subprocess.run([npm, "install", "--no-audit", "--no-fund"], cwd=ROOT, check=True)
+    return str(buf)
+
+
+def _run(title: str, args: list[str]) -> bool:
+    console.rule(title)
+    ok = subprocess.run(args, cwd=ROOT).returncode == 0
+    console.print("[green]ok[/green]" if ok else f"[red]{title} failed[/red]")
+    return ok
+
+
+def run_checks() -> bool:
+    """Run every static check; return whether all passed."""
+    python = sys.executable
+    codegen.export_proto_deps()
+    buf = _buf()
+    results = [
+        _run("ruff format", [python, "-m", "ruff", "format", "--check", "."]),
+        _run("ruff lint", [python, "-m", "ruff", "check", "."]),
+        _run("mypy", [python, "-m", "mypy", "."]),
+        _run("buf lint", [buf, "lint"]),
+        _run("buf format", [buf, "format", "--diff", "--exit-code"]),
+        _run("generated code is fresh", [python, "-m", "mesh.cli", "gen", "--check"]),
+    ]
+    return all(results)
+
+
+@app.command()
+def check() -> None:
+    """Run the static checks: formatting, lint, types, buf lint and format, fresh generated code."""
+    if not run_checks():
+        raise typer.Exit(1)
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def test(
+    ctx: typer.Context,
+    checks: Annotated[bool, typer.Option(help="Run the static checks before the tests.")] = True,
+) -> None:
+    """Run the static checks, then the whole test suite (extra arguments go to pytest)."""
+    if checks and not run_checks():
+        raise typer.Exit(1)
+    console.rule("pytest")
+    env = dict(os.environ)
+    code = subprocess.run([sys.executable, "-m", "pytest", *ctx.args], cwd=ROOT, env=env).returncode
+    raise typer.Exit(code)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring every service's database to its newest schema (safe to run again)."""
+    asyncio.run(_migrate())
+
+
+async def _migrate() -> None:
+    from mesh import db
+    from mesh.services import MESH
+
+    for spec in MESH:
+        settings = spec.settings()
+        url = getattr(settings, "database_url", None)
+        engine = db.create_engine(spec.name, settings, url)
+        try:
+            await db.migrate(engine, spec.name, spec.migrations_dir())
+        finally:
+            await engine.dispose()
+        console.print(f"{spec.name}: migrated")
+
+
+if __name__ == "__main__":
+    app()

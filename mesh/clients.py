@@ -1,0 +1,123 @@
+"""Outgoing calls: channels made once per peer, deadlines, retries on UNAVAILABLE, identity."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from grpc import aio
+
+from mesh import context, telemetry
+from mesh.config import MeshSettings
+from mesh.server import MAX_MESSAGE_BYTES
+
+# Retries only on UNAVAILABLE (nothing reached the server, or it was shutting down), through gRPC's
+# own service config so every stub of the channel gets it. Other codes are answers, not accidents.
+RETRY_SERVICE_CONFIG = json.dumps(
+    {
+        "methodConfig": [
+            {
+                "name": [{}],
+                "retryPolicy": {
+                    "maxAttempts": 4,
+                    "initialBackoff": "0.05s",
+                    "maxBackoff": "1s",
+                    "backoffMultiplier": 2,
+                    "retryableStatusCodes": ["UNAVAILABLE"],
+                },
+            }
+        ]
+    }
+)
+
+
+class _CallContextInterceptor(
+    aio.UnaryUnaryClientInterceptor,
+    aio.UnaryStreamClientInterceptor,
+    aio.StreamUnaryClientInterceptor,
+    aio.StreamStreamClientInterceptor,
+):
+    """Give every outgoing call a deadline, the request id and the caller's identity."""
+
+    def __init__(self, default_timeout: float, identity: Callable[[], str | None]) -> None:
+        self._default_timeout = default_timeout
+        self._identity = identity
+
+    def _details(self, details: aio.ClientCallDetails) -> aio.ClientCallDetails:
+        timeout = details.timeout if details.timeout is not None else self._default_timeout
+        remaining = context.remaining_seconds()
+        if remaining is not None:
+            # Never give a callee more time than our own caller gave us.
+            timeout = min(timeout, max(remaining, 0.001))
+        metadata = aio.Metadata(*(details.metadata or ()))
+        rid = context.request_id.get()
+        if rid and "x-request-id" not in metadata:
+            metadata["x-request-id"] = rid
+        if "authorization" not in metadata:
+            who = context.principal.get()
+            token = who.token if who is not None else self._identity()
+            if token:
+                metadata["authorization"] = f"Bearer {token}"
+        return aio.ClientCallDetails(
+            details.method, timeout, metadata, details.credentials, details.wait_for_ready
+        )
+
+    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(self._details(details), request)
+
+    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(self._details(details), request)
+
+    async def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return await continuation(self._details(details), requests)
+
+    async def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return await continuation(self._details(details), requests)
+
+
+class Channels:
+    """One channel per peer service, made on first use and shared by every stub."""
+
+    def __init__(
+        self,
+        settings: MeshSettings,
+        *,
+        addresses: Mapping[str, str] | None = None,
+        identity: Callable[[], str | None] = lambda: None,
+    ) -> None:
+        self._settings = settings
+        self._addresses = dict(addresses or {})
+        self._identity = identity
+        self._channels: dict[str, aio.Channel] = {}
+
+    def address(self, service: str) -> str:
+        """Return where a peer listens: an explicit address, else the settings."""
+        return self._addresses.get(service) or self._settings.address_of(service)
+
+    def channel(self, service: str) -> aio.Channel:
+        """Return the shared channel to a peer service."""
+        existing = self._channels.get(service)
+        if existing is not None:
+            return existing
+        made = aio.insecure_channel(
+            self.address(service),
+            options=[
+                ("grpc.service_config", RETRY_SERVICE_CONFIG),
+                ("grpc.enable_retries", 1),
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ],
+            interceptors=[
+                *telemetry.client_interceptors(),
+                _CallContextInterceptor(self._settings.rpc_deadline_seconds, self._identity),
+            ],
+        )
+        self._channels[service] = made
+        return made
+
+    async def close(self) -> None:
+        """Close every channel."""
+        for made in self._channels.values():
+            await made.close()
+        self._channels.clear()

@@ -1,0 +1,96 @@
+"""Relational storage: one async SQLAlchemy engine per service and its Alembic migrations.
+
+Embedded: a SQLite file per service under data_dir. PostgreSQL (psycopg 3) when a URL is set;
+services sharing one database each get their own schema, so no service sees another's tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from mesh.config import MeshSettings
+
+
+def normalise_url(url: str) -> str:
+    """Use the async drivers: psycopg 3 for PostgreSQL, aiosqlite for SQLite."""
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    if url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
+        return "sqlite+aiosqlite://" + url.removeprefix("sqlite://")
+    return url
+
+
+def create_engine(
+    service: str, settings: MeshSettings, database_url: str | None, *, pool_size: int = 10
+) -> AsyncEngine:
+    """Return the engine of a service: its SQLite file, or its schema on PostgreSQL."""
+    if database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        path = (settings.data_dir / f"{service}.db").resolve()
+        engine = create_async_engine(f"sqlite+aiosqlite:///{path}", connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    url = normalise_url(database_url)
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"options": f"-c search_path={service}"},
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers do not wait for the writer
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Return the session maker a store uses; objects stay readable after commit."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """Open a session in a transaction that commits on success and rolls back on any error."""
+    async with sessions() as session, session.begin():
+        yield session
+
+
+async def migrate(engine: AsyncEngine, service: str, migrations_dir: Path) -> None:
+    """Bring a service's schema to the newest migration (safe to run again and concurrently)."""
+    async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # One lock per service keeps two starting replicas from migrating at once.
+            await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": service})
+            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{service}"'))
+        await conn.run_sync(_upgrade, migrations_dir)
+
+
+def _upgrade(connection: Connection, migrations_dir: Path) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")

@@ -1,0 +1,210 @@
+"""Server interceptors: request ids, deadlines, auth, access logs and error mapping.
+
+Each interceptor wraps the method handler so that its work runs inside the RPC's own task:
+context variables it sets are seen by the servicer and by the outgoing calls the servicer makes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from grpc import aio
+
+from mesh import context, status
+from mesh.auth import TokenVerifier
+from mesh.errors import DomainError
+
+log = logging.getLogger("shutter.rpc")
+
+Scope = Callable[[str, aio.ServicerContext[Any, Any]], contextlib.AbstractAsyncContextManager[None]]
+
+
+def wrap_handler(handler: grpc.RpcMethodHandler, method: str, scope: Scope) -> Any:
+    """Return a handler that runs the original inside `scope` for every call, any RPC shape."""
+    if handler.unary_unary:
+        unary_unary = handler.unary_unary
+
+        async def uu(request: Any, ctx: aio.ServicerContext[Any, Any]) -> Any:
+            async with scope(method, ctx):
+                return await unary_unary(request, ctx)
+
+        return grpc.unary_unary_rpc_method_handler(
+            uu, handler.request_deserializer, handler.response_serializer
+        )
+    if handler.stream_unary:
+        stream_unary = handler.stream_unary
+
+        async def su(requests: Any, ctx: aio.ServicerContext[Any, Any]) -> Any:
+            async with scope(method, ctx):
+                return await stream_unary(requests, ctx)
+
+        return grpc.stream_unary_rpc_method_handler(
+            su, handler.request_deserializer, handler.response_serializer
+        )
+    if handler.unary_stream:
+        unary_stream = handler.unary_stream
+
+        async def us(request: Any, ctx: aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+            async with scope(method, ctx):
+                async for item in unary_stream(request, ctx):
+                    yield item
+
+        return grpc.unary_stream_rpc_method_handler(
+            us, handler.request_deserializer, handler.response_serializer
+        )
+    stream_stream = handler.stream_stream
+
+    async def ss(requests: Any, ctx: aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+        async with scope(method, ctx):
+            async for item in stream_stream(requests, ctx):
+                yield item
+
+    return grpc.stream_stream_rpc_method_handler(
+        ss, handler.request_deserializer, handler.response_serializer
+    )
+
+
+class ScopeInterceptor(aio.ServerInterceptor):
+    """An interceptor defined by an async context manager that surrounds each call."""
+
+    def scope(
+        self, method: str, ctx: aio.ServicerContext[Any, Any]
+    ) -> contextlib.AbstractAsyncContextManager[None]:
+        raise NotImplementedError
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        return wrap_handler(handler, handler_call_details.method, self.scope)
+
+
+def _metadata(ctx: aio.ServicerContext[Any, Any], key: str) -> str | None:
+    for item in ctx.invocation_metadata() or ():
+        if item.key == key:
+            value = item.value
+            return value.decode() if isinstance(value, bytes) else str(value)
+    return None
+
+
+class RequestIdInterceptor(ScopeInterceptor):
+    """Carry the caller's x-request-id (or a new one) through the call and its outgoing calls."""
+
+    @contextlib.asynccontextmanager
+    async def scope(self, method: str, ctx: aio.ServicerContext[Any, Any]) -> AsyncIterator[None]:
+        incoming = _metadata(ctx, "x-request-id")
+        rid = incoming if incoming and len(incoming) <= 128 else uuid.uuid4().hex
+        token = context.request_id.set(rid)
+        try:
+            yield
+        finally:
+            context.request_id.reset(token)
+
+
+class DeadlineInterceptor(ScopeInterceptor):
+    """Remember the call's deadline so outgoing calls get no more than what is left."""
+
+    @contextlib.asynccontextmanager
+    async def scope(self, method: str, ctx: aio.ServicerContext[Any, Any]) -> AsyncIterator[None]:
+        remaining = ctx.time_remaining()
+        end = None if remaining is None else time.monotonic() + remaining
+        token = context.deadline.set(end)
+        try:
+            yield
+        finally:
+            context.deadline.reset(token)
+
+
+class AuthInterceptor(ScopeInterceptor):
+    """Verify a bearer token when one is sent; the servicer decides whether a call needs one."""
+
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self._verifier = verifier
+
+    @contextlib.asynccontextmanager
+    async def scope(self, method: str, ctx: aio.ServicerContext[Any, Any]) -> AsyncIterator[None]:
+        header = _metadata(ctx, "authorization")
+        who = None
+        if header:
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                from mesh.errors import Unauthenticated
+
+                raise Unauthenticated(
+                    "the authorization header must be 'Bearer <token>'", reason="TOKEN_INVALID"
+                )
+            who = self._verifier.verify(token.strip())
+        token_var = context.principal.set(who)
+        try:
+            yield
+        finally:
+            context.principal.reset(token_var)
+
+
+class AccessLogInterceptor(ScopeInterceptor):
+    """Log one line per call: method, status, duration, request id, caller."""
+
+    @contextlib.asynccontextmanager
+    async def scope(self, method: str, ctx: aio.ServicerContext[Any, Any]) -> AsyncIterator[None]:
+        started = time.perf_counter()
+        outcome = "OK"
+        try:
+            yield
+        except BaseException:
+            code = ctx.code()
+            outcome = code.name if isinstance(code, grpc.StatusCode) else "ERROR"
+            raise
+        finally:
+            who = context.principal.get()
+            log.info(
+                "rpc %s %s %.1fms",
+                method,
+                outcome,
+                (time.perf_counter() - started) * 1000,
+                extra={
+                    "rpc_method": method,
+                    "rpc_status": outcome,
+                    "request_id": context.request_id.get(),
+                    "caller": who.subject if who else "",
+                },
+            )
+
+
+class ErrorInterceptor(ScopeInterceptor):
+    """Turn domain errors into statuses with details; hide unexpected failures behind INTERNAL."""
+
+    def __init__(self, domain: str) -> None:
+        self._domain = domain
+
+    @contextlib.asynccontextmanager
+    async def scope(self, method: str, ctx: aio.ServicerContext[Any, Any]) -> AsyncIterator[None]:
+        try:
+            yield
+        except DomainError as exc:
+            rich = status.rich_status(exc, domain=self._domain)
+            await ctx.abort(
+                status.grpc_code(exc), exc.message, trailing_metadata=status.details_metadata(rich)
+            )
+        except aio.AioRpcError as exc:
+            # A dependency failed: pass its status on, so the client sees the real cause.
+            rich = status.status_from_metadata(
+                exc.code(), exc.details() or "", exc.trailing_metadata()
+            )
+            await ctx.abort(
+                exc.code(), exc.details() or "", trailing_metadata=status.details_metadata(rich)
+            )
+        except (aio.AbortError, aio.UsageError, GeneratorExit):
+            raise
+        except Exception:
+            log.exception("unexpected failure in %s", method)
+            await ctx.abort(grpc.StatusCode.INTERNAL, "internal error")

@@ -1,0 +1,118 @@
+"""Run the whole mesh in one process: every service on its own gRPC port, plus the HTTP edge.
+
+Services still talk to each other over real gRPC on localhost, exactly as when each runs alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+
+from mesh.clients import Channels
+from mesh.config import MeshSettings
+from mesh.server import Service
+from mesh.services import MESH, ServiceSpec
+
+
+class _EdgeServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: the launcher owns SIGINT/SIGTERM for the mesh."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a port that is free right now (for tests and for settings that ask for port 0)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class RunningMesh:
+    """The services and the edge of a running mesh."""
+
+    services: list[Service]
+    edge_url: str | None
+    addresses: dict[str, str]
+    _edge: uvicorn.Server | None = None
+    _edge_task: asyncio.Task[None] | None = None
+    _channels: list[Channels] = field(default_factory=list)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop the edge first (no new requests), then drain and stop every service."""
+        if self._edge is not None and self._edge_task is not None:
+            self._edge.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._edge_task
+        for channels in self._channels:
+            await channels.close()
+        await asyncio.gather(*(service.stop(grace) for service in self.services))
+
+
+def resolve_addresses(base: MeshSettings, specs: Sequence[ServiceSpec]) -> dict[str, str]:
+    """Return each service's address, with a concrete free port where the settings say port 0."""
+    addresses = {}
+    for spec in specs:
+        address = base.address_of(spec.name)
+        host, _, port = address.rpartition(":")
+        if port == "0":
+            address = f"{host}:{free_port(host or '127.0.0.1')}"
+        addresses[spec.name] = address
+    return addresses
+
+
+async def start_mesh(
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    specs: Sequence[ServiceSpec] = MESH,
+    with_edge: bool = True,
+) -> RunningMesh:
+    """Start every service (and the edge), with settings from the environment plus overrides."""
+    from edge_proxy.app import create_app
+    from edge_proxy.settings import EdgeSettings
+
+    overrides = dict(overrides or {})
+    base = MeshSettings().model_copy(update=overrides)
+    addresses = resolve_addresses(base, specs)
+    overrides.update({f"{name}_addr": address for name, address in addresses.items()})
+    services: list[Service] = []
+    try:
+        for spec in specs:
+            settings = spec.settings().model_copy(update=overrides)
+            services.append(await spec.create()(settings))
+    except BaseException:
+        await asyncio.gather(*(service.stop(0) for service in services))
+        raise
+    running = RunningMesh(services=services, edge_url=None, addresses=addresses)
+    if with_edge:
+        edge_settings = EdgeSettings().model_copy(update=overrides)
+        port = edge_settings.edge_port or free_port(edge_settings.edge_host)
+        channels = Channels(edge_settings, addresses=addresses)
+        app = create_app(edge_settings, channels)
+        config = uvicorn.Config(
+            app,
+            host=edge_settings.edge_host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+        )
+        edge = _EdgeServer(config)
+        running._edge = edge
+        running._channels.append(channels)
+        running._edge_task = asyncio.create_task(edge.serve())
+        while not edge.started:
+            if running._edge_task.done():
+                await running._edge_task  # surfaces the start-up error
+                raise RuntimeError("the edge stopped during start-up")
+            await asyncio.sleep(0.02)
+        running.edge_url = f"http://{edge_settings.edge_host}:{port}"
+    return running

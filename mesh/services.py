@@ -1,0 +1,76 @@
+"""The services of the mesh: what each is called, which gRPC services it serves, how to start it."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mesh.config import MeshSettings
+from mesh.server import Service
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One service of the mesh."""
+
+    name: str
+    # Full names of the gRPC services it serves, such as "shutter.user.v1.UserService".
+    grpc_services: tuple[str, ...]
+    # The generated module that defines them (importing it puts their descriptors in the pool).
+    proto_module: str
+    # "module:attribute" of its settings class and of `async def create(settings) -> Service`.
+    settings_class: str
+    factory: str
+
+    def settings(self) -> MeshSettings:
+        """Return this service's settings, read from the environment."""
+        cls: type[MeshSettings] = _resolve(self.settings_class)
+        return cls()
+
+    def migrations_dir(self) -> Path:
+        """Return the service's Alembic folder: `<service>/migrations` by convention."""
+        return migrations_dir(self.name)
+
+    def create(self) -> Callable[[Any], Awaitable[Service]]:
+        """Return the coroutine function that starts this service."""
+        return _resolve(self.factory)  # type: ignore[no-any-return]
+
+
+def migrations_dir(service: str) -> Path:
+    """Return the Alembic folder of a service package."""
+    module = importlib.import_module(service)
+    assert module.__file__ is not None
+    return Path(module.__file__).parent / "migrations"
+
+
+def _resolve(target: str) -> Any:
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+MESH: tuple[ServiceSpec, ...] = (
+    ServiceSpec(
+        name="user_svc",
+        grpc_services=("shutter.user.v1.UserService",),
+        proto_module="shutter.user.v1.user_service_pb2",
+        settings_class="user_svc.settings:UserSettings",
+        factory="user_svc.servicer:create_user_service",
+    ),
+)
+
+
+def load_descriptors() -> None:
+    """Import every service's generated module so the descriptor pool knows all contracts."""
+    for spec in MESH:
+        importlib.import_module(spec.proto_module)
+
+
+def owner_of(grpc_service: str) -> str:
+    """Return the mesh service that serves a gRPC service."""
+    for spec in MESH:
+        if grpc_service in spec.grpc_services:
+            return spec.name
+    raise KeyError(grpc_service)

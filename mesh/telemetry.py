@@ -1,0 +1,91 @@
+"""Tracing and logging set-up: OpenTelemetry spans for every RPC, plain or JSON log lines."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from grpc import aio
+from opentelemetry import trace
+from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+from mesh import context
+from mesh.config import MeshSettings
+
+_configured = False
+
+
+class JsonLinesSpanExporter(SpanExporter):
+    """Append finished spans to a file, one JSON object per line."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        self._lock = threading.Lock()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        with self._lock, self._path.open("a") as out:
+            for span in spans:
+                out.write(span.to_json(indent=None) + "\n")
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        return None
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": context.request_id.get(),
+        }
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            entry["trace_id"] = format(span.trace_id, "032x")
+        for key in ("rpc_method", "rpc_status", "caller"):
+            if hasattr(record, key):
+                entry[key] = getattr(record, key)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def configure(settings: MeshSettings, *, process_name: str) -> None:
+    """Set up logging and the tracer provider once per process."""
+    global _configured
+    if _configured:
+        return
+    _configured = True
+    handler = logging.StreamHandler(sys.stderr)
+    if settings.log_json:
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level.upper())
+    provider = TracerProvider(resource=Resource.create({"service.name": process_name}))
+    if settings.trace_file is not None:
+        provider.add_span_processor(BatchSpanProcessor(JsonLinesSpanExporter(settings.trace_file)))
+    trace.set_tracer_provider(provider)
+
+
+def server_interceptor() -> aio.ServerInterceptor:
+    """Return the interceptor that opens a server span per RPC, joining the caller's trace."""
+    return aio_server_interceptor()  # type: ignore[no-untyped-call]
+
+
+def client_interceptors() -> list[aio.ClientInterceptor]:
+    """Return the interceptors that open a client span per RPC and send the trace context."""
+    return list(aio_client_interceptors())  # type: ignore[no-untyped-call]

@@ -1,0 +1,95 @@
+"""Fixtures shared by every test: settings on a temporary data dir, databases, a running mesh."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from mesh.config import MeshSettings
+
+# The PostgreSQL server tests use; CI=true makes its absence a failure instead of a skip.
+POSTGRES_ADMIN_URL = os.environ.get(
+    "SHUTTER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _engine_missing(what: str, error: Exception) -> None:
+    message = f"{what} is not reachable ({error})"
+    if IN_CI:
+        pytest.fail(f"{message}; CI requires it", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_environment() -> Iterator[None]:
+    """Keep a developer's SHUTTER_* variables out of the tests."""
+    with pytest.MonkeyPatch.context() as patch:
+        for key in list(os.environ):
+            if key.startswith("SHUTTER_") and not key.startswith("SHUTTER_TEST_"):
+                patch.delenv(key)
+        yield
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """Return an empty data directory for one test."""
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def mesh_settings(data_dir: Path) -> MeshSettings:
+    """Return mesh settings on a temporary data dir."""
+    return MeshSettings(data_dir=data_dir)
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """Create a fresh PostgreSQL database for this test session; return its SQLAlchemy URL."""
+    name = f"shutter_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        _engine_missing("PostgreSQL", exc)
+    with admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"postgresql+psycopg://{base.split('://', 1)[1]}/{name}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """Return each backend a relational store supports: None (embedded SQLite), then PostgreSQL."""
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("postgres_database")
+    return url
+
+
+def unique_service(name: str) -> str:
+    """Return a per-test service name, so PostgreSQL tests each get their own schema."""
+    return f"{name}_{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+async def running_mesh(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[object]:
+    """Start the whole mesh with the edge, on embedded defaults and free ports, once per session."""
+    from mesh.launcher import start_mesh
+    from mesh.services import MESH
+
+    data = tmp_path_factory.mktemp("mesh")
+    overrides: dict[str, object] = {"data_dir": data, "edge_port": 0}
+    overrides.update({f"{spec.name}_addr": "127.0.0.1:0" for spec in MESH})
+    mesh = await start_mesh(overrides=overrides)
+    yield mesh
+    await mesh.stop(grace=1.0)

@@ -1,0 +1,124 @@
+"""Access tokens: only EdDSA tokens signed by our key, for our issuer and audience, unexpired."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from mesh.auth import TokenIssuer, TokenVerifier, ensure_keys
+from mesh.config import MeshSettings
+from mesh.errors import Unauthenticated
+
+
+@pytest.fixture
+def settings(mesh_settings: MeshSettings) -> MeshSettings:
+    ensure_keys(mesh_settings)
+    return mesh_settings
+
+
+def _claims(**extra: object) -> dict[str, object]:
+    now = int(time.time())
+    return {
+        "iss": "shutter",
+        "aud": "shutter",
+        "sub": "42",
+        "iat": now,
+        "exp": now + 60,
+        "typ": "access",
+        **extra,
+    }
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def test_keys_are_generated_once_and_kept(mesh_settings: MeshSettings) -> None:
+    ensure_keys(mesh_settings)
+    first = mesh_settings.private_key_path().read_bytes()
+    ensure_keys(mesh_settings)
+    assert mesh_settings.private_key_path().read_bytes() == first
+    assert mesh_settings.private_key_path().stat().st_mode & 0o077 == 0
+
+
+def test_configured_but_missing_key_files_fail_clearly(tmp_path: Path) -> None:
+    settings = MeshSettings(data_dir=tmp_path, jwt_private_key_file=tmp_path / "nope.pem")
+    with pytest.raises(RuntimeError, match="missing"):
+        ensure_keys(settings)
+
+
+def test_user_token_round_trip(settings: MeshSettings) -> None:
+    token = TokenIssuer(settings).user_token(42)
+    who = TokenVerifier(settings).verify(token)
+    assert who.user_id == 42 and not who.is_service
+
+
+def test_service_token_names_the_service(settings: MeshSettings) -> None:
+    who = TokenVerifier(settings).verify(TokenIssuer(settings).service_token("feed_svc"))
+    assert who.is_service and who.user_id is None and who.service_name == "feed_svc"
+
+
+def _reason(settings: MeshSettings, token: str) -> str:
+    with pytest.raises(Unauthenticated) as caught:
+        TokenVerifier(settings).verify(token)
+    return caught.value.reason
+
+
+def test_expired_token_is_refused(settings: MeshSettings) -> None:
+    key = serialization.load_pem_private_key(settings.private_key_path().read_bytes(), None)
+    past = int(time.time()) - 3600
+    token = jwt.encode(_claims(iat=past, exp=past + 60), key, algorithm="EdDSA")  # type: ignore[arg-type]
+    assert _reason(settings, token) == "TOKEN_EXPIRED"
+
+
+def test_alg_none_is_refused(settings: MeshSettings) -> None:
+    header = _b64(json.dumps({"alg": "none", "typ": "JWT"}).encode())
+    token = f"{header}.{_b64(json.dumps(_claims()).encode())}."
+    assert _reason(settings, token) == "TOKEN_INVALID"
+
+
+def test_token_signed_with_another_key_is_refused(settings: MeshSettings) -> None:
+    token = jwt.encode(_claims(), Ed25519PrivateKey.generate(), algorithm="EdDSA")
+    assert _reason(settings, token) == "TOKEN_INVALID"
+
+
+def test_hmac_with_the_public_key_as_secret_is_refused(settings: MeshSettings) -> None:
+    # The classic key-confusion attack: HS256 keyed with the (public) verification key.
+    public = settings.public_key_path().read_bytes()
+    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = _b64(json.dumps(_claims()).encode())
+    import hashlib
+    import hmac
+
+    signature = _b64(hmac.new(public, f"{header}.{body}".encode(), hashlib.sha256).digest())
+    assert _reason(settings, f"{header}.{body}.{signature}") == "TOKEN_INVALID"
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        _claims(aud="someone-else"),
+        _claims(iss="someone-else"),
+        _claims(typ="refresh"),
+        _claims(sub="svc:feed_svc"),  # a service subject needs typ=service
+        {k: v for k, v in _claims().items() if k != "exp"},
+    ],
+    ids=["audience", "issuer", "type", "service-subject", "no-expiry"],
+)
+def test_tokens_with_wrong_claims_are_refused(
+    settings: MeshSettings, claims: dict[str, object]
+) -> None:
+    key = serialization.load_pem_private_key(settings.private_key_path().read_bytes(), None)
+    token = jwt.encode(claims, key, algorithm="EdDSA")  # type: ignore[arg-type]
+    assert _reason(settings, token) == "TOKEN_INVALID"
+
+
+def test_garbage_is_refused(settings: MeshSettings) -> None:
+    assert _reason(settings, "not.a.token") == "TOKEN_INVALID"

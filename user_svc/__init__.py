@@ -1,0 +1,1 @@
+"""user_svc: accounts, credentials, sessions and profiles."""

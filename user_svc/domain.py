@@ -1,0 +1,405 @@
+"""Account rules: who registers as what, how sessions start, rotate and end, who edits a profile."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import argon2
+from email_validator import EmailNotValidError, validate_email
+
+from mesh import pagination
+from mesh.auth import TokenIssuer
+from mesh.errors import InvalidArgument
+from mesh.ids import IdGenerator
+from user_svc import events
+from user_svc.errors import (
+    EmailTaken,
+    InvalidCredentials,
+    NotProfileOwner,
+    RefreshTokenInvalid,
+    RefreshTokenReused,
+    UsernameTaken,
+    UserNotFound,
+)
+from user_svc.settings import UserSettings
+from user_svc.store import Conflict, RefreshTokenRecord, UserRecord, UserStore
+
+USERNAME_MAX = 30
+EMAIL_MAX = 254
+PASSWORD_MIN = 8
+PASSWORD_MAX = 128  # argon2 cost does not grow with length, but nobody needs more
+FULL_NAME_MAX = 64
+BIO_MAX = 150
+WEBSITE_MAX = 200
+REFRESH_TOKEN_MAX = 512
+SEARCH_QUERY_MAX = 64
+SEARCH_PAGE_DEFAULT = 20
+SEARCH_PAGE_MAX = 50
+BATCH_MAX = 100
+
+_USERNAME = re.compile(r"[A-Za-z0-9._]{1,30}")
+
+
+def check_username(username: str) -> str:
+    """Return a valid username or raise InvalidArgument naming the field."""
+    if not username:
+        raise InvalidArgument.field("username", "is required")
+    if len(username) > USERNAME_MAX:
+        raise InvalidArgument.field("username", f"must be at most {USERNAME_MAX} characters")
+    if not _USERNAME.fullmatch(username):
+        raise InvalidArgument.field(
+            "username", "may contain only letters, digits, periods and underscores"
+        )
+    if username.startswith(".") or username.endswith("."):
+        raise InvalidArgument.field("username", "must not start or end with a period")
+    if ".." in username:
+        raise InvalidArgument.field("username", "must not contain two periods in a row")
+    return username
+
+
+def check_email(email: str) -> str:
+    """Return the normalised email address or raise InvalidArgument."""
+    if not email:
+        raise InvalidArgument.field("email", "is required")
+    if len(email) > EMAIL_MAX:
+        raise InvalidArgument.field("email", f"must be at most {EMAIL_MAX} characters")
+    try:
+        return validate_email(email, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise InvalidArgument.field("email", f"is not a valid address ({exc})") from None
+
+
+def check_password(password: str) -> str:
+    """Return the password if its length is within limits, else raise InvalidArgument."""
+    if len(password) < PASSWORD_MIN:
+        raise InvalidArgument.field("password", f"must be at least {PASSWORD_MIN} characters")
+    if len(password) > PASSWORD_MAX:
+        raise InvalidArgument.field("password", f"must be at most {PASSWORD_MAX} characters")
+    return password
+
+
+def _clean_text(field: str, value: str, limit: int, *, multiline: bool) -> str:
+    value = unicodedata.normalize("NFC", value).strip()
+    allowed = {"\n"} if multiline else set()
+    if any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in value):
+        raise InvalidArgument.field(field, "must not contain control characters")
+    if len(value) > limit:
+        raise InvalidArgument.field(field, f"must be at most {limit} characters")
+    return value
+
+
+def check_full_name(full_name: str) -> str:
+    """Return the cleaned display name or raise InvalidArgument."""
+    return _clean_text("full_name", full_name, FULL_NAME_MAX, multiline=False)
+
+
+def check_bio(bio: str) -> str:
+    """Return the cleaned profile text or raise InvalidArgument."""
+    return _clean_text("bio", bio, BIO_MAX, multiline=True)
+
+
+def check_website(website: str) -> str:
+    """Return a valid http(s) URL, or "" to clear it; raise InvalidArgument otherwise."""
+    website = website.strip()
+    if not website:
+        return ""
+    if len(website) > WEBSITE_MAX:
+        raise InvalidArgument.field("website", f"must be at most {WEBSITE_MAX} characters")
+    parts = urlsplit(website)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(c.isspace() for c in website)
+    ):
+        raise InvalidArgument.field("website", "must be an http or https URL")
+    return website
+
+
+def hash_refresh_token(token: str) -> str:
+    """Return the stored form of a refresh token (SHA-256 is enough for 256 random bits)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A profile as one viewer sees it."""
+
+    user: UserRecord
+    show_email: bool
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A started or renewed session."""
+
+    user: UserRecord | None
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class ProfileChanges:
+    """The profile fields a caller asked to change; None leaves a field as it is."""
+
+    full_name: str | None = None
+    bio: str | None = None
+    website: str | None = None
+    is_private: bool | None = None
+
+
+class Accounts:
+    """The rules of accounts, sessions and profiles."""
+
+    def __init__(
+        self, store: UserStore, *, issuer: TokenIssuer, ids: IdGenerator, settings: UserSettings
+    ) -> None:
+        self._store = store
+        self._issuer = issuer
+        self._ids = ids
+        self._refresh_ttl = timedelta(seconds=settings.refresh_token_ttl_seconds)
+        self._hasher = argon2.PasswordHasher(
+            time_cost=settings.argon2_time_cost,
+            memory_cost=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+            type=argon2.Type.ID,
+        )
+        # Verified against when the account does not exist, so both failures take as long.
+        self._decoy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+
+    async def register(
+        self, *, username: str, email: str, password: str, full_name: str
+    ) -> SignedIn:
+        """Create an account and start its first session."""
+        username = check_username(username)
+        email = check_email(email)
+        check_password(password)
+        full_name = check_full_name(full_name)
+        password_hash = await asyncio.to_thread(self._hasher.hash, password)
+        now = datetime.now(UTC)
+        user = UserRecord(
+            user_id=self._ids.next_id(),
+            username=username,
+            email=email,
+            password_hash=password_hash,
+            full_name=full_name,
+            bio="",
+            website="",
+            profile_pic_url="",
+            is_private=False,
+            is_verified=False,
+            created_at=now,
+            updated_at=now,
+        )
+        async with self._store.transaction() as tx:
+            try:
+                await self._store.insert_user(tx, user=user)
+            except Conflict as exc:
+                if exc.column == "email":
+                    raise EmailTaken("email: that address is already registered") from None
+                raise UsernameTaken("username: that username is taken") from None
+            await self._store.outbox.add(
+                tx,
+                aggregate_id=user.user_id,
+                event=events.user_registered(user_id=user.user_id, username=user.username),
+            )
+            refresh = await self._new_refresh_token(tx, user_id=user.user_id, family_id=None)
+        return SignedIn(
+            user, self._issuer.user_token(user.user_id), refresh, self._issuer.ttl_seconds
+        )
+
+    async def login(self, *, login: str, password: str) -> SignedIn:
+        """Start a session for a username or email and password."""
+        if not login or len(login) > EMAIL_MAX or not password or len(password) > PASSWORD_MAX:
+            raise InvalidCredentials("the username or password is incorrect")
+        async with self._store.transaction() as tx:
+            user = await self._store.get_user_by_login(tx, login=login)
+        stored = user.password_hash if user else self._decoy_hash
+        try:
+            await asyncio.to_thread(self._hasher.verify, stored, password)
+        except (argon2.exceptions.VerifyMismatchError, argon2.exceptions.InvalidHashError):
+            raise InvalidCredentials("the username or password is incorrect") from None
+        if user is None:
+            raise InvalidCredentials("the username or password is incorrect")
+        async with self._store.transaction() as tx:
+            if self._hasher.check_needs_rehash(user.password_hash):
+                rehashed = await asyncio.to_thread(self._hasher.hash, password)
+                await self._store.update_user(
+                    tx, user_id=user.user_id, changes={"password_hash": rehashed}
+                )
+            refresh = await self._new_refresh_token(tx, user_id=user.user_id, family_id=None)
+        return SignedIn(
+            user, self._issuer.user_token(user.user_id), refresh, self._issuer.ttl_seconds
+        )
+
+    async def refresh(self, *, refresh_token: str) -> SignedIn:
+        """Rotate a refresh token: spend it, return a new pair; reuse revokes the whole family."""
+        record = await self._find_refresh_token(refresh_token)
+        now = datetime.now(UTC)
+        if record.revoked_at is not None or record.expires_at <= now:
+            raise RefreshTokenInvalid("the refresh token has expired or was revoked")
+        async with self._store.transaction() as tx:
+            spent_now = record.spent_at is None and await self._store.spend_refresh_token(
+                tx, token_id=record.token_id
+            )
+            if spent_now:
+                new_token = await self._new_refresh_token(
+                    tx, user_id=record.user_id, family_id=record.family_id
+                )
+            else:
+                # Someone holds a copy of a spent token: end every session of that login.
+                await self._store.revoke_family(tx, family_id=record.family_id)
+        if not spent_now:
+            raise RefreshTokenReused("the refresh token was already used; please sign in again")
+        return SignedIn(
+            None, self._issuer.user_token(record.user_id), new_token, self._issuer.ttl_seconds
+        )
+
+    async def logout(self, *, caller: int, refresh_token: str) -> None:
+        """End the session a refresh token belongs to (idempotent for the caller's own tokens)."""
+        record = await self._find_refresh_token(refresh_token)
+        if record.user_id != caller:
+            raise RefreshTokenInvalid("the refresh token is not valid")
+        async with self._store.transaction() as tx:
+            await self._store.revoke_family(tx, family_id=record.family_id)
+
+    async def _find_refresh_token(self, refresh_token: str) -> RefreshTokenRecord:
+        if not refresh_token or len(refresh_token) > REFRESH_TOKEN_MAX:
+            raise RefreshTokenInvalid("the refresh token is not valid")
+        async with self._store.transaction() as tx:
+            record = await self._store.get_refresh_token(
+                tx, token_hash=hash_refresh_token(refresh_token)
+            )
+        if record is None:
+            raise RefreshTokenInvalid("the refresh token is not valid")
+        return record
+
+    async def _new_refresh_token(self, tx: Any, *, user_id: int, family_id: int | None) -> str:
+        token = secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
+        token_id = self._ids.next_id()
+        await self._store.insert_refresh_token(
+            tx,
+            token=RefreshTokenRecord(
+                token_id=token_id,
+                user_id=user_id,
+                family_id=family_id or token_id,
+                token_hash=hash_refresh_token(token),
+                created_at=now,
+                expires_at=now + self._refresh_ttl,
+                spent_at=None,
+                revoked_at=None,
+            ),
+        )
+        return token
+
+    async def get_user(
+        self, *, viewer: int | None, user_id: int = 0, username: str = ""
+    ) -> Profile:
+        """Return a profile by id or username."""
+        if bool(user_id) == bool(username):
+            raise InvalidArgument.field("user_id", "give exactly one of user_id and username")
+        if user_id < 0:
+            raise InvalidArgument.field("user_id", "must be positive")
+        if len(username) > USERNAME_MAX:
+            raise UserNotFound("no user has that username")
+        async with self._store.transaction() as tx:
+            if user_id:
+                user = await self._store.get_user(tx, user_id=user_id)
+            else:
+                user = await self._store.get_user_by_username(tx, username=username)
+        if user is None:
+            raise UserNotFound("no user has that id" if user_id else "no user has that username")
+        return Profile(user, show_email=viewer == user.user_id)
+
+    async def batch_get(self, *, user_ids: list[int]) -> list[UserRecord]:
+        """Return the accounts with these ids in request order; unknown ids are left out."""
+        if len(user_ids) > BATCH_MAX:
+            raise InvalidArgument.field("user_ids", f"at most {BATCH_MAX} ids per call")
+        wanted = list(dict.fromkeys(user_ids))
+        async with self._store.transaction() as tx:
+            found = {u.user_id: u for u in await self._store.get_users(tx, user_ids=wanted)}
+        return [found[i] for i in wanted if i in found]
+
+    async def update_profile(
+        self, *, caller: int, user_id: int, changes: ProfileChanges
+    ) -> Profile:
+        """Change the caller's own profile; only the fields given change."""
+        if user_id != caller:
+            raise NotProfileOwner("you can only change your own profile")
+        values: dict[str, Any] = {}
+        if changes.full_name is not None:
+            values["full_name"] = check_full_name(changes.full_name)
+        if changes.bio is not None:
+            values["bio"] = check_bio(changes.bio)
+        if changes.website is not None:
+            values["website"] = check_website(changes.website)
+        if changes.is_private is not None:
+            values["is_private"] = changes.is_private
+        async with self._store.transaction() as tx:
+            before = await self._store.get_user(tx, user_id=user_id)
+            if before is None:
+                raise UserNotFound("no user has that id")
+            if not values:
+                return Profile(before, show_email=True)
+            values["updated_at"] = datetime.now(UTC)
+            after = await self._store.update_user(tx, user_id=user_id, changes=values)
+            assert after is not None
+            if "is_private" in values and before.is_private != after.is_private:
+                await self._store.outbox.add(
+                    tx,
+                    aggregate_id=user_id,
+                    event=events.profile_updated(
+                        user_id=user_id, is_private=after.is_private, was_private=before.is_private
+                    ),
+                )
+        return Profile(replace(after), show_email=True)
+
+    async def search(
+        self, *, query: str, page_size: int, page_token: str
+    ) -> tuple[list[UserRecord], str]:
+        """Return one page of people whose username or name starts with, then contains, the text."""
+        text = unicodedata.normalize("NFC", query).strip().removeprefix("@").lower()
+        if not text:
+            raise InvalidArgument.field("q", "is required")
+        if len(text) > SEARCH_QUERY_MAX:
+            raise InvalidArgument.field("q", f"must be at most {SEARCH_QUERY_MAX} characters")
+        limit = pagination.page_size(
+            page_size, default=SEARCH_PAGE_DEFAULT, maximum=SEARCH_PAGE_MAX
+        )
+        cursor = pagination.decode_token(page_token) or {"tier": 0, "after": ""}
+        tier, after = cursor.get("tier"), cursor.get("after")
+        if tier not in (0, 1) or not isinstance(after, str) or cursor.get("q") not in (None, text):
+            raise InvalidArgument.field("page_token", "does not belong to this search")
+        found: list[UserRecord] = []
+        async with self._store.transaction() as tx:
+            # Tier 0: names that start with the text; tier 1: names that merely contain it.
+            while tier <= 1 and len(found) <= limit:
+                batch = await self._store.search_users(
+                    tx, text=text, contains=tier == 1, after=after, limit=limit + 1 - len(found)
+                )
+                found.extend(batch)
+                if len(found) <= limit:
+                    tier, after = tier + 1, ""
+        if len(found) <= limit:
+            return found, ""
+        page = found[:limit]
+        last = page[-1]
+        # The page's last match tells which tier to continue in.
+        last_tier = (
+            0
+            if (last.username.lower().startswith(text) or last.full_name.lower().startswith(text))
+            else 1
+        )
+        token = pagination.encode_token(
+            {"tier": last_tier, "after": last.username.lower(), "q": text}
+        )
+        return page, token

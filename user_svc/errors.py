@@ -1,0 +1,41 @@
+"""user_svc's domain errors, each with a stable reason.
+
+- UsernameTaken, EmailTaken (ALREADY_EXISTS): the name or address belongs to another account.
+- UserNotFound (NOT_FOUND): no account has that id or username.
+- InvalidCredentials (UNAUTHENTICATED): unknown account or wrong password, told apart for nobody.
+- RefreshTokenInvalid (UNAUTHENTICATED): unknown, expired or revoked refresh token.
+- RefreshTokenReused (UNAUTHENTICATED): a spent refresh token came back; its family is revoked.
+- NotProfileOwner (PERMISSION_DENIED): only an account's owner changes its profile.
+"""
+
+from __future__ import annotations
+
+from mesh.errors import AlreadyExists, NotFound, PermissionDenied, Unauthenticated
+
+
+class UsernameTaken(AlreadyExists):
+    reason = "USERNAME_TAKEN"
+
+
+class EmailTaken(AlreadyExists):
+    reason = "EMAIL_TAKEN"
+
+
+class UserNotFound(NotFound):
+    reason = "USER_NOT_FOUND"
+
+
+class InvalidCredentials(Unauthenticated):
+    reason = "INVALID_CREDENTIALS"
+
+
+class RefreshTokenInvalid(Unauthenticated):
+    reason = "REFRESH_TOKEN_INVALID"
+
+
+class RefreshTokenReused(Unauthenticated):
+    reason = "REFRESH_TOKEN_REUSED"
+
+
+class NotProfileOwner(PermissionDenied):
+    reason = "NOT_PROFILE_OWNER"

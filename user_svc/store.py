@@ -1,0 +1,326 @@
+"""user_svc persistence: accounts and refresh tokens, SQLite or PostgreSQL via SQLAlchemy Core."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    MetaData,
+    String,
+    Table,
+    and_,
+    not_,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from mesh import db
+from mesh.outbox import Outbox, outbox_table
+
+metadata = MetaData()
+
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("username", String(30), nullable=False),
+    # Lower-cased copies carry the case-insensitive uniqueness and the search indexes.
+    Column("username_key", String(30), nullable=False, unique=True),
+    Column("email", String(254), nullable=False),
+    Column("email_key", String(254), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("full_name", String(64), nullable=False, default=""),
+    Column("full_name_key", String(64), nullable=False, default=""),
+    Column("bio", String(150), nullable=False, default=""),
+    Column("website", String(200), nullable=False, default=""),
+    Column("profile_pic_url", String(500), nullable=False, default=""),
+    Column("is_private", Boolean, nullable=False, default=False),
+    Column("is_verified", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index(
+        "ix_users_username_key_prefix",
+        "username_key",
+        postgresql_ops={"username_key": "varchar_pattern_ops"},
+    ),
+    Index(
+        "ix_users_full_name_key_prefix",
+        "full_name_key",
+        postgresql_ops={"full_name_key": "varchar_pattern_ops"},
+    ),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("token_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("user_id", BigInteger, nullable=False, index=True),
+    # Every token made by rotating one login's tokens shares the login's family id.
+    Column("family_id", BigInteger, nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("spent_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+outbox = outbox_table(metadata)
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """One account as stored."""
+
+    user_id: int
+    username: str
+    email: str
+    password_hash: str
+    full_name: str
+    bio: str
+    website: str
+    profile_pic_url: str
+    is_private: bool
+    is_verified: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class RefreshTokenRecord:
+    """One refresh token as stored (only its hash: a database leak gives nobody a session)."""
+
+    token_id: int
+    user_id: int
+    family_id: int
+    token_hash: str
+    created_at: datetime
+    expires_at: datetime
+    spent_at: datetime | None
+    revoked_at: datetime | None
+
+
+class Conflict(Exception):
+    """A unique column already holds the value: `column` names which."""
+
+    def __init__(self, column: str) -> None:
+        super().__init__(column)
+        self.column = column
+
+
+class UserStore(Protocol):
+    """What the account rules need from storage."""
+
+    outbox: Outbox
+
+    def transaction(self) -> Any: ...
+    async def insert_user(self, session: AsyncSession, *, user: UserRecord) -> None: ...
+    async def get_user(self, session: AsyncSession, *, user_id: int) -> UserRecord | None: ...
+    async def get_user_by_username(
+        self, session: AsyncSession, *, username: str
+    ) -> UserRecord | None: ...
+    async def get_user_by_login(
+        self, session: AsyncSession, *, login: str
+    ) -> UserRecord | None: ...
+    async def get_users(
+        self, session: AsyncSession, *, user_ids: Sequence[int]
+    ) -> list[UserRecord]: ...
+    async def update_user(
+        self, session: AsyncSession, *, user_id: int, changes: dict[str, Any]
+    ) -> UserRecord | None: ...
+    async def search_users(
+        self, session: AsyncSession, *, text: str, contains: bool, after: str, limit: int
+    ) -> list[UserRecord]: ...
+    async def insert_refresh_token(
+        self, session: AsyncSession, *, token: RefreshTokenRecord
+    ) -> None: ...
+    async def get_refresh_token(
+        self, session: AsyncSession, *, token_hash: str
+    ) -> RefreshTokenRecord | None: ...
+    async def spend_refresh_token(self, session: AsyncSession, *, token_id: int) -> bool: ...
+    async def revoke_family(self, session: AsyncSession, *, family_id: int) -> None: ...
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _user(row: Any) -> UserRecord:
+    return UserRecord(
+        user_id=row.user_id,
+        username=row.username,
+        email=row.email,
+        password_hash=row.password_hash,
+        full_name=row.full_name,
+        bio=row.bio,
+        website=row.website,
+        profile_pic_url=row.profile_pic_url,
+        is_private=row.is_private,
+        is_verified=row.is_verified,
+        created_at=_aware(row.created_at),
+        updated_at=_aware(row.updated_at),
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+_USER_COLUMNS = [c for c in users.c if c.name not in ("username_key", "email_key", "full_name_key")]
+
+
+class SqlUserStore:
+    """The relational implementation of UserStore (SQLite embedded, PostgreSQL in production)."""
+
+    def __init__(self, engine: AsyncEngine, *, outbox: Outbox) -> None:
+        self._sessions = db.session_factory(engine)
+        self.outbox = outbox
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """Open a transaction: committed when the block ends, rolled back on any error."""
+        async with db.transaction(self._sessions) as session:
+            yield session
+
+    async def insert_user(self, session: AsyncSession, *, user: UserRecord) -> None:
+        """Add an account; raise Conflict("username" | "email") when either is taken."""
+        values = {
+            **user.__dict__,
+            "username_key": user.username.lower(),
+            "email_key": user.email.lower(),
+            "full_name_key": user.full_name.lower(),
+        }
+        try:
+            async with session.begin_nested():
+                await session.execute(users.insert().values(**values))
+        except IntegrityError as exc:
+            column = "email" if "email" in str(exc.orig).lower() else "username"
+            raise Conflict(column) from None
+
+    async def get_user(self, session: AsyncSession, *, user_id: int) -> UserRecord | None:
+        """Return the account with this id."""
+        row = (
+            await session.execute(select(*_USER_COLUMNS).where(users.c.user_id == user_id))
+        ).first()
+        return _user(row) if row else None
+
+    async def get_user_by_username(
+        self, session: AsyncSession, *, username: str
+    ) -> UserRecord | None:
+        """Return the account with this username, ignoring case."""
+        query = select(*_USER_COLUMNS).where(users.c.username_key == username.lower())
+        row = (await session.execute(query)).first()
+        return _user(row) if row else None
+
+    async def get_user_by_login(self, session: AsyncSession, *, login: str) -> UserRecord | None:
+        """Return the account whose username or email is `login`, ignoring case."""
+        key = login.lower()
+        column = users.c.email_key if "@" in key else users.c.username_key
+        row = (await session.execute(select(*_USER_COLUMNS).where(column == key))).first()
+        return _user(row) if row else None
+
+    async def get_users(
+        self, session: AsyncSession, *, user_ids: Sequence[int]
+    ) -> list[UserRecord]:
+        """Return the accounts with these ids, in no particular order, in one query."""
+        if not user_ids:
+            return []
+        query = select(*_USER_COLUMNS).where(users.c.user_id.in_(list(user_ids)))
+        return [_user(row) for row in await session.execute(query)]
+
+    async def update_user(
+        self, session: AsyncSession, *, user_id: int, changes: dict[str, Any]
+    ) -> UserRecord | None:
+        """Apply changes to an account and return it as it is now."""
+        values = dict(changes)
+        if "full_name" in values:
+            values["full_name_key"] = values["full_name"].lower()
+        await session.execute(update(users).where(users.c.user_id == user_id).values(**values))
+        return await self.get_user(session, user_id=user_id)
+
+    async def search_users(
+        self, session: AsyncSession, *, text: str, contains: bool, after: str, limit: int
+    ) -> list[UserRecord]:
+        """Return accounts whose username or full name starts with (or, with contains, only
+        contains) `text`, ordered by username, after the username `after`."""
+        prefix = _escape_like(text) + "%"
+        starts = or_(
+            users.c.username_key.like(prefix, escape="\\"),
+            users.c.full_name_key.like(prefix, escape="\\"),
+        )
+        if contains:
+            anywhere = "%" + prefix
+            match = and_(
+                or_(
+                    users.c.username_key.like(anywhere, escape="\\"),
+                    users.c.full_name_key.like(anywhere, escape="\\"),
+                ),
+                not_(starts),
+            )
+        else:
+            match = starts
+        query = (
+            select(*_USER_COLUMNS)
+            .where(match, users.c.username_key > after)
+            .order_by(users.c.username_key)
+            .limit(limit)
+        )
+        return [_user(row) for row in await session.execute(query)]
+
+    async def insert_refresh_token(
+        self, session: AsyncSession, *, token: RefreshTokenRecord
+    ) -> None:
+        """Store a new refresh token (its hash)."""
+        await session.execute(refresh_tokens.insert().values(**token.__dict__))
+
+    async def get_refresh_token(
+        self, session: AsyncSession, *, token_hash: str
+    ) -> RefreshTokenRecord | None:
+        """Return the refresh token with this hash."""
+        query = select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash)
+        row = (await session.execute(query)).first()
+        if row is None:
+            return None
+        return RefreshTokenRecord(
+            token_id=row.token_id,
+            user_id=row.user_id,
+            family_id=row.family_id,
+            token_hash=row.token_hash,
+            created_at=_aware(row.created_at),
+            expires_at=_aware(row.expires_at),
+            spent_at=_aware(row.spent_at) if row.spent_at else None,
+            revoked_at=_aware(row.revoked_at) if row.revoked_at else None,
+        )
+
+    async def spend_refresh_token(self, session: AsyncSession, *, token_id: int) -> bool:
+        """Mark a token spent; False when it already was (two refreshes raced, one wins)."""
+        result = await session.execute(
+            update(refresh_tokens)
+            .where(
+                refresh_tokens.c.token_id == token_id,
+                refresh_tokens.c.spent_at.is_(None),
+                refresh_tokens.c.revoked_at.is_(None),
+            )
+            .values(spent_at=datetime.now(UTC))
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def revoke_family(self, session: AsyncSession, *, family_id: int) -> None:
+        """Revoke every token of a login's family."""
+        await session.execute(
+            update(refresh_tokens)
+            .where(refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
