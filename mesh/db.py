@@ -42,14 +42,10 @@ def create_engine(
     if database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         path = (settings.data_dir / f"{service}.db").resolve()
-        engine = create_async_engine(f"sqlite+aiosqlite:///{path}", connect_args={"timeout": 30})
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
+        return _sqlite_engine(f"sqlite+aiosqlite:///{path}")
     url = normalise_url(database_url)
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
+        return _sqlite_engine(url)
     return create_async_engine(
         url,
         pool_size=pool_size,
@@ -60,11 +56,27 @@ def create_engine(
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the driver, open transactions (so SAVEPOINT and rollback work).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers do not wait for the writer
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    # IMMEDIATE takes the write lock up front: a transaction that reads then writes cannot
+    # fail half-way with "database is locked" when another writer got there first.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_engine(url: str) -> AsyncEngine:
+    engine = create_async_engine(url, connect_args={"timeout": 30})
+    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    event.listen(engine.sync_engine, "begin", _sqlite_begin)
+    return engine
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -1,0 +1,49 @@
+"""Fixtures for user_svc tests: the account rules on a fresh store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mesh import auth, db
+from mesh.ids import IdGenerator
+from mesh.outbox import Outbox
+from mesh.services import migrations_dir
+from tests.conftest import unique_service
+from user_svc import domain, store
+from user_svc.settings import UserSettings
+
+
+@pytest.fixture
+def user_settings(data_dir: Path) -> UserSettings:
+    settings = UserSettings(data_dir=data_dir, user_svc_addr="127.0.0.1:0")
+    auth.ensure_keys(settings)
+    return settings
+
+
+async def make_store(
+    settings: UserSettings, database_url: str | None
+) -> tuple[store.SqlUserStore, AsyncEngine]:
+    """Return a migrated store on SQLite (None) or on its own PostgreSQL schema."""
+    name = "user_svc" if database_url is None else unique_service("user_svc")
+    engine = db.create_engine(name, settings, database_url)
+    await db.migrate(engine, name, migrations_dir("user_svc"))
+    return store.SqlUserStore(
+        engine, outbox=Outbox(store.outbox, producer="user_svc", ids=IdGenerator())
+    ), engine
+
+
+@pytest.fixture
+async def accounts(user_settings: UserSettings) -> AsyncIterator[domain.Accounts]:
+    user_store, engine = await make_store(user_settings, None)
+    yield domain.Accounts(
+        user_store,
+        issuer=auth.TokenIssuer(user_settings),
+        ids=IdGenerator(),
+        settings=user_settings,
+    )
+    await engine.dispose()
