@@ -1,4 +1,4 @@
-"""What user_svc publishes through its outbox: new accounts, profile changes. It consumes nothing."""
+"""What user_svc publishes through its outbox: new accounts and profile changes."""
 
 from __future__ import annotations
 

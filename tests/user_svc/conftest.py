@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mesh import auth, db
