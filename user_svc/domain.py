@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import re
 import secrets
 import unicodedata
@@ -30,7 +31,7 @@ from user_svc.errors import (
     UserNotFound,
 )
 from user_svc.settings import UserSettings
-from user_svc.store import Conflict, RefreshTokenRecord, UserRecord, UserStore
+from user_svc.store import Conflict, RefreshTokenRecord, UserRecord, UserStore, trigrams
 
 USERNAME_MAX = 30
 EMAIL_MAX = 254
@@ -44,6 +45,8 @@ SEARCH_QUERY_MAX = 64
 SEARCH_PAGE_DEFAULT = 20
 SEARCH_PAGE_MAX = 50
 BATCH_MAX = 100
+# A fuzzy match shares at least this part of the query's trigrams (and never fewer than 2).
+FUZZY_MIN_SHARE = 0.34
 
 _USERNAME = re.compile(r"[A-Za-z0-9._]{1,30}")
 
@@ -366,7 +369,8 @@ class Accounts:
     async def search(
         self, *, query: str, page_size: int, page_token: str
     ) -> tuple[list[UserRecord], str]:
-        """Return one page of people whose username or name starts with, then contains, the text."""
+        """Return one page of people: names that start with the text, then names that contain
+        it, then names that look like it (shared trigrams, for typos), best match first."""
         text = unicodedata.normalize("NFC", query).strip().removeprefix("@").lower()
         if not text:
             raise InvalidArgument.field("q", "is required")
@@ -375,31 +379,47 @@ class Accounts:
         limit = pagination.page_size(
             page_size, default=SEARCH_PAGE_DEFAULT, maximum=SEARCH_PAGE_MAX
         )
-        cursor = pagination.decode_token(page_token) or {"tier": 0, "after": ""}
-        tier, after = cursor.get("tier"), cursor.get("after")
-        if tier not in (0, 1) or not isinstance(after, str) or cursor.get("q") not in (None, text):
+        cursor = pagination.decode_token(page_token) or {"tier": 0, "after": "", "q": text}
+        tier, after, score = cursor.get("tier"), cursor.get("after"), cursor.get("score", 0)
+        if (
+            tier not in (0, 1, 2)
+            or not isinstance(after, str)
+            or not isinstance(score, int)
+            or cursor.get("q") != text
+        ):
             raise InvalidArgument.field("page_token", "does not belong to this search")
-        found: list[UserRecord] = []
+        grams = trigrams(text)
+        min_score = max(2, math.ceil(len(grams) * FUZZY_MIN_SHARE))
+        found: list[tuple[UserRecord, int, int]] = []  # (user, tier, score)
         async with self._store.transaction() as tx:
-            # Tier 0: names that start with the text; tier 1: names that merely contain it.
-            while tier <= 1 and len(found) <= limit:
-                batch = await self._store.search_users(
-                    tx, text=text, contains=tier == 1, after=after, limit=limit + 1 - len(found)
-                )
+            while tier <= 2 and len(found) <= limit:
+                want = limit + 1 - len(found)
+                if tier < 2:
+                    batch = [
+                        (user, tier, 0)
+                        for user in await self._store.search_users(
+                            tx, text=text, contains=tier == 1, after=after, limit=want
+                        )
+                    ]
+                else:
+                    batch = [
+                        (user, 2, shared)
+                        for user, shared in await self._store.fuzzy_search_users(
+                            tx,
+                            grams=grams,
+                            min_score=min_score,
+                            exclude=text,
+                            after=(score, after) if after else None,
+                            limit=want,
+                        )
+                    ]
                 found.extend(batch)
-                if len(found) <= limit:
-                    tier, after = tier + 1, ""
+                if len(found) <= limit:  # this tier is used up: go on with the next one
+                    tier, after, score = tier + 1, "", 0
         if len(found) <= limit:
-            return found, ""
-        page = found[:limit]
-        last = page[-1]
-        # The page's last match tells which tier to continue in.
-        last_tier = (
-            0
-            if (last.username.lower().startswith(text) or last.full_name.lower().startswith(text))
-            else 1
-        )
+            return [user for user, _, _ in found], ""
+        last_user, last_tier, last_score = found[limit - 1]
         token = pagination.encode_token(
-            {"tier": last_tier, "after": last.username.lower(), "q": text}
+            {"tier": last_tier, "after": last_user.username.lower(), "score": last_score, "q": text}
         )
-        return page, token
+        return [user for user, _, _ in found[:limit]], token

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    func,
     not_,
     or_,
     select,
@@ -76,7 +77,26 @@ refresh_tokens = Table(
     Column("revoked_at", DateTime(timezone=True), nullable=True),
 )
 
+# Trigrams of usernames and full names: the index behind typo-tolerant ("fuzzy") search that
+# works the same on SQLite and PostgreSQL without extensions.
+name_trigrams = Table(
+    "name_trigrams",
+    metadata,
+    Column("trigram", String(3), primary_key=True),
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False, index=True),
+)
+
 outbox = outbox_table(metadata)
+
+
+def trigrams(*texts: str) -> set[str]:
+    """Return the trigrams of every word of the texts, lower-cased and padded at word edges."""
+    grams: set[str] = set()
+    for text in texts:
+        for word in text.lower().replace(".", " ").replace("_", " ").split():
+            padded = f"  {word} "
+            grams.update(padded[i : i + 3] for i in range(len(padded) - 2))
+    return grams
 
 
 @dataclass(frozen=True)
@@ -142,6 +162,16 @@ class UserStore(Protocol):
     async def search_users(
         self, session: AsyncSession, *, text: str, contains: bool, after: str, limit: int
     ) -> list[UserRecord]: ...
+    async def fuzzy_search_users(
+        self,
+        session: AsyncSession,
+        *,
+        grams: set[str],
+        min_score: int,
+        exclude: str,
+        after: tuple[int, str] | None,
+        limit: int,
+    ) -> list[tuple[UserRecord, int]]: ...
     async def insert_refresh_token(
         self, session: AsyncSession, *, token: RefreshTokenRecord
     ) -> None: ...
@@ -208,6 +238,17 @@ class SqlUserStore:
         except IntegrityError as exc:
             column = "email" if "email" in str(exc.orig).lower() else "username"
             raise Conflict(column) from None
+        await self._index_names(
+            session, user_id=user.user_id, texts=(user.username, user.full_name)
+        )
+
+    async def _index_names(
+        self, session: AsyncSession, *, user_id: int, texts: tuple[str, ...]
+    ) -> None:
+        await session.execute(name_trigrams.delete().where(name_trigrams.c.user_id == user_id))
+        rows = [{"trigram": g, "user_id": user_id} for g in sorted(trigrams(*texts))]
+        if rows:
+            await session.execute(name_trigrams.insert(), rows)
 
     async def get_user(self, session: AsyncSession, *, user_id: int) -> UserRecord | None:
         """Return the account with this id."""
@@ -248,7 +289,12 @@ class SqlUserStore:
         if "full_name" in values:
             values["full_name_key"] = values["full_name"].lower()
         await session.execute(update(users).where(users.c.user_id == user_id).values(**values))
-        return await self.get_user(session, user_id=user_id)
+        after = await self.get_user(session, user_id=user_id)
+        if after is not None and "full_name" in changes:
+            await self._index_names(
+                session, user_id=user_id, texts=(after.username, after.full_name)
+            )
+        return after
 
     async def search_users(
         self, session: AsyncSession, *, text: str, contains: bool, after: str, limit: int
@@ -278,6 +324,50 @@ class SqlUserStore:
             .limit(limit)
         )
         return [_user(row) for row in await session.execute(query)]
+
+    async def fuzzy_search_users(
+        self,
+        session: AsyncSession,
+        *,
+        grams: set[str],
+        min_score: int,
+        exclude: str,
+        after: tuple[int, str] | None,
+        limit: int,
+    ) -> list[tuple[UserRecord, int]]:
+        """Return accounts sharing at least min_score trigrams with the query, best first (then
+        by username), leaving out names that contain `exclude`; `after` is the last (score,
+        username) of the previous page."""
+        if not grams:
+            return []
+        score = func.count().label("score")
+        scored = (
+            select(name_trigrams.c.user_id, score)
+            .where(name_trigrams.c.trigram.in_(sorted(grams)))
+            .group_by(name_trigrams.c.user_id)
+            .having(func.count() >= min_score)
+            .subquery()
+        )
+        anywhere = "%" + _escape_like(exclude) + "%"
+        query = (
+            select(*_USER_COLUMNS, scored.c.score)
+            .join(scored, scored.c.user_id == users.c.user_id)
+            .where(
+                not_(users.c.username_key.like(anywhere, escape="\\")),
+                not_(users.c.full_name_key.like(anywhere, escape="\\")),
+            )
+            .order_by(scored.c.score.desc(), users.c.username_key)
+            .limit(limit)
+        )
+        if after is not None:
+            last_score, last_name = after
+            query = query.where(
+                or_(
+                    scored.c.score < last_score,
+                    and_(scored.c.score == last_score, users.c.username_key > last_name),
+                )
+            )
+        return [(_user(row), int(row.score)) for row in await session.execute(query)]
 
     async def insert_refresh_token(
         self, session: AsyncSession, *, token: RefreshTokenRecord

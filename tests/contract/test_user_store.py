@@ -146,3 +146,27 @@ async def test_refresh_token_spend_once_and_revoke_family(user_store: store.SqlU
         second = await user_store.get_refresh_token(tx, token_hash=tokens[1].token_hash)
         assert second is not None and second.revoked_at is not None
         assert not await user_store.spend_refresh_token(tx, token_id=tokens[1].token_id)
+
+
+async def test_fuzzy_search_scores_pages_and_follows_name_changes(
+    user_store: store.SqlUserStore,
+) -> None:
+    alice, alina, bob = _user("alice"), _user("alina"), _user("bob", full_name="Bob")
+    async with user_store.transaction() as tx:
+        for user in (alice, alina, bob):
+            await user_store.insert_user(tx, user=user)
+    grams = store.trigrams("alic")
+    async with user_store.transaction() as tx:
+        ranked = await user_store.fuzzy_search_users(
+            tx, grams=grams, min_score=2, exclude="alicx", after=None, limit=10
+        )
+        assert [(u.username, s) for u, s in ranked] == [("alice", 4), ("alina", 3)]
+        rest = await user_store.fuzzy_search_users(
+            tx, grams=grams, min_score=2, exclude="alicx", after=(4, "alice"), limit=10
+        )
+        assert [u.username for u, _ in rest] == ["alina"]
+        await user_store.update_user(tx, user_id=bob.user_id, changes={"full_name": "Alicia"})
+        renamed = await user_store.fuzzy_search_users(
+            tx, grams=grams, min_score=4, exclude="alicx", after=None, limit=10
+        )
+    assert {u.username for u, _ in renamed} == {"alice", "bob"}

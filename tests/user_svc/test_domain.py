@@ -289,3 +289,30 @@ async def test_search_treats_like_wildcards_literally(accounts: domain.Accounts)
     assert [u.username for u in page] == ["a_b"]
     page, _ = await accounts.search(query="%", page_size=10, page_token="")
     assert page == []
+
+
+async def test_search_falls_back_to_fuzzy_matches_for_typos(accounts: domain.Accounts) -> None:
+    for name, full in [("alice", "Alice Liddell"), ("alan", ""), ("bob", ""), ("malice", "")]:
+        await _register(accounts, name, full_name=full)
+    page, token = await accounts.search(query="alise", page_size=10, page_token="")
+    names = [u.username for u in page]
+    # No name starts with or contains "alise": the closest spelling comes first, strangers never.
+    assert names[0] == "alice" and "bob" not in names and token == ""
+    page, _ = await accounts.search(query="lidel", page_size=10, page_token="")
+    assert [u.username for u in page] == ["alice"]
+
+
+async def test_fuzzy_results_page_without_repeats(accounts: domain.Accounts) -> None:
+    for i in range(7):
+        await _register(accounts, f"jonathan{i}")
+    seen: list[str] = []
+    token = ""
+    while True:
+        page, token = await accounts.search(query="jonatan", page_size=3, page_token=token)
+        seen += [u.username for u in page]
+        if not token:
+            break
+    assert sorted(seen) == [f"jonathan{i}" for i in range(7)]
+    with pytest.raises(InvalidArgument, match="page_token"):
+        first_page_token = (await accounts.search(query="jonatan", page_size=3, page_token=""))[1]
+        await accounts.search(query="other", page_size=3, page_token=first_page_token)
