@@ -1,4 +1,4 @@
-"""Accounts through the HTTP edge, as a client uses them: sign up, in, edit, refresh, out, search."""
+"""Accounts through the HTTP edge as a client uses them: sign up, in, edit, refresh, search."""
 
 from __future__ import annotations
 
@@ -215,6 +215,5 @@ async def test_health_readiness_and_openapi(client: httpx.AsyncClient) -> None:
     assert (await client.get("/readyz")).status_code == 200
     document = (await client.get("/openapi.json")).json()
     assert "/api/v1/users/register" in document["paths"]
-    assert "put" in document["paths"]["/api/v1/users/{userId}"] or "put" in document["paths"].get(
-        "/api/v1/users/{user_id}", {}
-    )
+    assert "put" in document["paths"]["/api/v1/users/{user_id}"]
+    assert "get" in document["paths"]["/api/v1/users/by-username/{username}"]

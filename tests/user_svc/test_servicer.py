@@ -47,9 +47,10 @@ async def _fails(call: object) -> tuple[grpc.StatusCode, str, list[str]]:
 
 
 async def _register(stub: user_service_pb2_grpc.UserServiceStub, name: str) -> pb.RegisterResponse:
-    return await stub.Register(
+    response: pb.RegisterResponse = await stub.Register(
         pb.RegisterRequest(username=name, email=f"{name}@example.com", password="pass word 1")
     )
+    return response
 
 
 async def test_register_login_get_update_search(

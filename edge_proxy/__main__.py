@@ -1,0 +1,32 @@
+"""Run the edge proxy alone: `python -m edge_proxy` (settings from SHUTTER_* variables)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import uvicorn
+
+from edge_proxy.app import create_app
+from edge_proxy.settings import EdgeSettings
+from mesh import telemetry
+from mesh.clients import Channels
+
+
+async def main() -> None:
+    settings = EdgeSettings()
+    telemetry.configure(settings, process_name="edge_proxy")
+    channels = Channels(settings)
+    app = create_app(settings, channels)
+    # log_config=None keeps the logging that telemetry.configure set up.
+    config = uvicorn.Config(
+        app, host=settings.edge_host, port=settings.edge_port, log_config=None, lifespan="off"
+    )
+    try:
+        # uvicorn stops on SIGINT/SIGTERM after in-flight requests finish.
+        await uvicorn.Server(config).serve()
+    finally:
+        await channels.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,284 @@
+"""The edge's HTTP app: transcoded API routes, health, readiness and the OpenAPI document."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import uuid
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+import grpc
+from google.protobuf.message import Message
+from google.rpc import status_pb2
+from grpc import aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route as StarletteRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message as AsgiMessage
+from starlette.websockets import WebSocketClose
+
+from edge_proxy.openapi import build_openapi
+from edge_proxy.routes import Route, RouteTable, build_route_table
+from edge_proxy.settings import EdgeSettings
+from edge_proxy.transcode import (
+    HTTP_STATUS,
+    EdgeError,
+    build_request,
+    error_json,
+    message_class,
+    render_response,
+    rpc_error_status,
+)
+from mesh import context
+from mesh.clients import Channels
+from mesh.services import MESH, ServiceSpec
+
+log = logging.getLogger("shutter.edge")
+
+# gRPC metadata values must be printable ASCII; anything else gets a fresh id.
+_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
+_PRINTABLE = re.compile(r"[\x20-\x7e]*")
+# Readiness must answer quickly even when a service hangs.
+_HEALTH_TIMEOUT_SECONDS = 2.0
+
+
+def create_app(
+    settings: EdgeSettings,
+    channels: Channels,
+    *,
+    services: Sequence[ServiceSpec] = MESH,
+) -> Starlette:
+    """Return the edge's ASGI app, routing every annotated RPC of `services` (default: the mesh).
+
+    `channels` belongs to the caller, who closes it. Give it no service identity: a client's
+    missing token must stay missing.
+    """
+    table = build_route_table(services)
+    edge = _Edge(settings, channels, table, services)
+    app = Starlette(
+        routes=[
+            StarletteRoute("/healthz", edge.healthz, methods=["GET"]),
+            StarletteRoute("/readyz", edge.readyz, methods=["GET"]),
+            StarletteRoute("/openapi.json", edge.openapi, methods=["GET"]),
+        ],
+        middleware=[Middleware(RequestIdMiddleware)],
+        exception_handlers={HTTPException: _http_exception},
+    )
+    # Everything that is not one of the edge's own routes is looked up in the route table.
+    app.router.default = edge
+    return app
+
+
+class RequestIdMiddleware:
+    """Give each request an id (the client's X-Request-Id or a new one) and echo it back."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+
+        async def send_with_id(message: AsgiMessage) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Request-Id"] = rid
+            await send(message)
+
+        token = context.request_id.set(rid)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            context.request_id.reset(token)
+
+
+class _Edge:
+    """The transcoding endpoint and the edge's own routes."""
+
+    def __init__(
+        self,
+        settings: EdgeSettings,
+        channels: Channels,
+        table: RouteTable,
+        services: Sequence[ServiceSpec],
+    ) -> None:
+        self._settings = settings
+        self._channels = channels
+        self._table = table
+        self._services = services
+        self._callables: dict[str, aio.UnaryUnaryMultiCallable[Any, Any]] = {}
+        self._openapi = json.dumps(build_openapi(table)).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await WebSocketClose()(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self._transcode(request)
+        except EdgeError as exc:
+            response = error_response(exc.status(), exc.http_status, exc.headers)
+        except ClientDisconnect:
+            return
+        except Exception:
+            log.exception("edge failure on %s %s", request.method, request.url.path)
+            failure = EdgeError(grpc.StatusCode.INTERNAL, "internal error", reason="INTERNAL")
+            response = error_response(failure.status(), 500)
+        await response(scope, receive, send)
+
+    async def _transcode(self, request: Request) -> Response:
+        path = _raw_path(request.scope)
+        match = self._table.match(request.method, path)
+        if match is None:
+            allowed = self._table.allowed_methods(path)
+            if allowed:
+                raise EdgeError(
+                    grpc.StatusCode.UNIMPLEMENTED,
+                    f"{request.method} is not allowed on {request.url.path}",
+                    reason="METHOD_NOT_ALLOWED",
+                    http_status=405,
+                    headers={"Allow": ", ".join(allowed)},
+                )
+            raise EdgeError(
+                grpc.StatusCode.NOT_FOUND,
+                f"no route for {request.method} {request.url.path}",
+                reason="ROUTE_NOT_FOUND",
+            )
+        route = match.route
+        body = await self._read_body(request) if route.body else b""
+        message = build_request(match, body=body, query=request.query_params.multi_items())
+        try:
+            reply = await self._callable(route)(
+                message,
+                timeout=self._settings.edge_rpc_timeout_seconds,
+                metadata=_metadata(request),
+            )
+        except aio.AioRpcError as exc:
+            return error_response(rpc_error_status(exc), HTTP_STATUS.get(exc.code(), 500))
+        return JSONResponse(render_response(route, reply))
+
+    async def _read_body(self, request: Request) -> bytes:
+        """Return the body, refusing one over the limit without ever holding more of it."""
+        limit = self._settings.edge_max_body_bytes
+        too_large = EdgeError(
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            f"the request body is larger than {limit} bytes",
+            reason="BODY_TOO_LARGE",
+            http_status=413,
+        )
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.strip().isdigit():
+                raise EdgeError(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    "Content-Length is not a number",
+                    reason="INVALID_CONTENT_LENGTH",
+                )
+            if int(declared) > limit:
+                raise too_large
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _callable(self, route: Route) -> aio.UnaryUnaryMultiCallable[Any, Any]:
+        found = self._callables.get(route.grpc_path)
+        if found is None:
+            found = self._channels.channel(route.service).unary_unary(
+                route.grpc_path,
+                request_serializer=_serialize,
+                response_deserializer=message_class(route.method.output_type).FromString,
+            )
+            self._callables[route.grpc_path] = found
+        return found
+
+    async def healthz(self, request: Request) -> Response:
+        """Answer that the edge itself is up."""
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(self, request: Request) -> Response:
+        """Answer 200 when every service reports SERVING, else 503 naming each one's state."""
+        states = await asyncio.gather(*(self._health(spec) for spec in self._services))
+        services = {spec.name: state for spec, state in zip(self._services, states, strict=True)}
+        ready = all(state == "SERVING" for state in states)
+        return JSONResponse(
+            {"status": "ok" if ready else "unavailable", "services": services},
+            status_code=200 if ready else 503,
+        )
+
+    async def _health(self, spec: ServiceSpec) -> str:
+        stub = health_pb2_grpc.HealthStub(self._channels.channel(spec.name))
+        timeout = min(self._settings.edge_rpc_timeout_seconds, _HEALTH_TIMEOUT_SECONDS)
+        for name in spec.grpc_services:
+            try:
+                check = health_pb2.HealthCheckRequest(service=name)
+                reply = await stub.Check(check, timeout=timeout)
+            except aio.AioRpcError as exc:
+                return str(exc.code().name)
+            if reply.status != health_pb2.HealthCheckResponse.SERVING:
+                return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
+        return "SERVING"
+
+    async def openapi(self, request: Request) -> Response:
+        """Answer the OpenAPI document of the client API."""
+        return Response(self._openapi, media_type="application/json")
+
+
+def error_response(
+    status: status_pb2.Status, http_status: int, headers: dict[str, str] | None = None
+) -> Response:
+    """Return the HTTP response of an error: `{"code", "message", "details"}`."""
+    return JSONResponse(error_json(status), status_code=http_status, headers=headers)
+
+
+def _serialize(message: Message) -> bytes:
+    return message.SerializeToString()
+
+
+def _metadata(request: Request) -> list[tuple[str, str]]:
+    """Return the metadata of the RPC behind a request: request id and the client's token."""
+    authorization = request.headers.get("authorization", "")
+    if not _PRINTABLE.fullmatch(authorization):
+        raise EdgeError(
+            grpc.StatusCode.UNAUTHENTICATED,
+            "the Authorization header must be 'Bearer <token>'",
+            reason="TOKEN_INVALID",
+        )
+    # Sent even when empty: an explicit value stops the channel from adding a token of its own,
+    # so an anonymous client is never mistaken for anyone else.
+    return [("x-request-id", context.request_id.get()), ("authorization", authorization)]
+
+
+def _raw_path(scope: Scope) -> str:
+    """Return the path as sent, still percent-encoded, so %2F in a variable is not a slash."""
+    raw = scope.get("raw_path")
+    if isinstance(raw, bytes):
+        return raw.split(b"?", 1)[0].decode("latin-1")
+    return quote(str(scope["path"]))
+
+
+async def _http_exception(_: Request, exc: Exception) -> Response:
+    """Answer Starlette's own 404 and 405 (on the edge's own routes) in the error shape."""
+    assert isinstance(exc, HTTPException)
+    code = {404: grpc.StatusCode.NOT_FOUND, 405: grpc.StatusCode.UNIMPLEMENTED}.get(
+        exc.status_code, grpc.StatusCode.UNKNOWN
+    )
+    reason = {404: "ROUTE_NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
+    error = EdgeError(code, exc.detail, reason=reason, http_status=exc.status_code)
+    return error_response(error.status(), exc.status_code, dict(exc.headers or {}))
