@@ -127,14 +127,31 @@ def check() -> None:
 def test(
     ctx: typer.Context,
     checks: Annotated[bool, typer.Option(help="Run the static checks before the tests.")] = True,
+    embedded: Annotated[
+        bool, typer.Option(help="Run the suite on the embedded defaults (SQLite, in-process).")
+    ] = True,
+    engines: Annotated[
+        bool,
+        typer.Option(help="Run the suite again on PostgreSQL and Redis (127.0.0.1)."),
+    ] = True,
 ) -> None:
-    """Run the static checks, then the whole test suite (extra arguments go to pytest)."""
+    """Run the static checks, then the whole test suite on the embedded defaults and again on
+    the real engines (extra arguments go to pytest)."""
     if checks and not run_checks():
         raise typer.Exit(1)
-    console.rule("pytest")
-    env = dict(os.environ)
-    code = subprocess.run([sys.executable, "-m", "pytest", *ctx.args], cwd=ROOT, env=env).returncode
-    raise typer.Exit(code)
+    runs = [("embedded", "0")] if embedded else []
+    if engines:
+        runs.append(("engines", "1"))
+    failed = []
+    for name, flag in runs:
+        console.rule(f"pytest: {name}")
+        env = {**os.environ, "SHUTTER_TEST_ENGINES": flag}
+        pytest = [sys.executable, "-m", "pytest", *ctx.args]
+        if subprocess.run(pytest, cwd=ROOT, env=env).returncode != 0:
+            failed.append(name)
+    if failed:
+        console.print(f"[red]tests failed on: {', '.join(failed)}[/red]")
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -18,6 +18,11 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "SHUTTER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# SHUTTER_TEST_ENGINES=1 runs the whole suite on the real engines: every service a test starts
+# gets a fresh PostgreSQL database and a flushed Redis database instead of the embedded defaults.
+ENGINES = os.environ.get("SHUTTER_TEST_ENGINES", "") == "1"
+REDIS_TEST_URL = os.environ.get("SHUTTER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_MESH_URL = os.environ.get("SHUTTER_TEST_REDIS_MESH_URL", "redis://127.0.0.1:6379/14")
 
 
 def _engine_missing(what: str, error: Exception) -> None:
@@ -49,9 +54,8 @@ def mesh_settings(data_dir: Path) -> MeshSettings:
     return MeshSettings(data_dir=data_dir)
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """Create a fresh PostgreSQL database for this test session; return its SQLAlchemy URL."""
+def _create_database() -> str:
+    """Create an empty PostgreSQL database; return its name."""
     name = f"shutter_test_{uuid.uuid4().hex[:12]}"
     try:
         admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
@@ -59,12 +63,63 @@ def postgres_database() -> Iterator[str]:
         _engine_missing("PostgreSQL", exc)
     with admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return name
+
+
+def _database_url(name: str) -> str:
     base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
-    yield f"postgresql+psycopg://{base.split('://', 1)[1]}/{name}"
+    return f"postgresql+psycopg://{base.split('://', 1)[1]}/{name}"
+
+
+def _drop_databases(names: list[str]) -> None:
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+        for name in names:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def _flushed_redis(url: str) -> str:
+    """Empty a Redis database the tests own; return its URL."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=3)
+        client.flushdb()
+        client.close()
+    except redis.RedisError as exc:
+        _engine_missing("Redis", exc)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """Create a fresh PostgreSQL database for this test session; return its SQLAlchemy URL."""
+    name = _create_database()
+    yield _database_url(name)
+    _drop_databases([name])
+
+
+_engine_databases: list[str] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_engine_databases() -> Iterator[None]:
+    """Drop the per-test databases of an engines run once, at the end."""
+    yield
+    if _engine_databases:
+        _drop_databases(_engine_databases)
+
+
+@pytest.fixture(autouse=True)
+def _engine_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In an engines run, point every service a test starts at a fresh database and Redis."""
+    if not ENGINES:
+        return
+    name = _create_database()
+    _engine_databases.append(name)
+    monkeypatch.setenv("SHUTTER_DATABASE_URL", _database_url(name))
+    monkeypatch.setenv("SHUTTER_REDIS_URL", _flushed_redis(REDIS_TEST_URL))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -89,6 +144,10 @@ async def running_mesh(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
 
     data = tmp_path_factory.mktemp("mesh")
     overrides: dict[str, object] = {"data_dir": data, "edge_port": 0}
+    if ENGINES:
+        name = _create_database()
+        _engine_databases.append(name)
+        overrides.update(database_url=_database_url(name), redis_url=_flushed_redis(REDIS_MESH_URL))
     overrides.update({f"{spec.name}_addr": "127.0.0.1:0" for spec in MESH})
     mesh = await start_mesh(overrides=overrides)
     yield mesh
