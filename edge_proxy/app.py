@@ -16,12 +16,15 @@ from google.protobuf.message import Message
 from google.rpc import status_pb2
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from prometheus_client import make_asgi_app
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount
 from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
@@ -70,8 +73,11 @@ def create_app(
             StarletteRoute("/healthz", edge.healthz, methods=["GET"]),
             StarletteRoute("/readyz", edge.readyz, methods=["GET"]),
             StarletteRoute("/openapi.json", edge.openapi, methods=["GET"]),
+            # Prometheus metrics of the edge's process (in `shutter up`, the whole mesh's).
+            Mount("/metrics", app=make_asgi_app()),
         ],
-        middleware=[Middleware(RequestIdMiddleware)],
+        # Tracing is outermost: a request's span covers everything the edge does for it.
+        middleware=[Middleware(OpenTelemetryMiddleware), Middleware(RequestIdMiddleware)],
         exception_handlers={HTTPException: _http_exception},
     )
     # Everything that is not one of the edge's own routes is looked up in the route table.

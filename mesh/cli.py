@@ -20,41 +20,102 @@ app = typer.Typer(help="Shutter: a photo and video sharing backend as a mesh of 
 console = Console(stderr=True)
 
 
+DEFAULT_ENGINE_URLS = {
+    "SHUTTER_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/shutter",
+    "SHUTTER_REDIS_URL": "redis://127.0.0.1:6379/0",
+}
+# Each supervised process serves its Prometheus metrics on its own port, counting up from here.
+FIRST_METRICS_PORT = 9101
+
+
 @app.command()
 def up(
     edge_port: Annotated[
         int | None, typer.Option(help="HTTP port of the edge (default 8080, SHUTTER_EDGE_PORT).")
     ] = None,
+    engines: Annotated[
+        bool,
+        typer.Option(
+            help="Run every service as its own process on PostgreSQL and Redis (local defaults "
+            "for any SHUTTER_DATABASE_URL / SHUTTER_REDIS_URL not set)."
+        ),
+    ] = False,
 ) -> None:
-    """Run every service and the HTTP edge in this process, on embedded defaults unless
-    SHUTTER_* URLs say otherwise. Ctrl-C stops everything cleanly."""
-    asyncio.run(_up(edge_port))
+    """Run every service and the HTTP edge. Embedded defaults run in this one process; with
+    --engines, or with SHUTTER_DATABASE_URL / SHUTTER_REDIS_URL set, each service is its own
+    supervised process. Ctrl-C stops everything cleanly."""
+    if edge_port is not None:
+        os.environ["SHUTTER_EDGE_PORT"] = str(edge_port)
+    if engines:
+        for key, url in DEFAULT_ENGINE_URLS.items():
+            os.environ.setdefault(key, url)
+    from mesh.config import MeshSettings
+
+    settings = MeshSettings()
+    if engines or settings.database_url or settings.redis_url:
+        asyncio.run(_up_processes())
+    else:
+        asyncio.run(_up_embedded())
 
 
-async def _up(edge_port: int | None) -> None:
+def _print_mesh(edge_url: str, addresses: dict[str, str], storage: str) -> None:
+    table = Table(title="Shutter is up", show_header=True)
+    table.add_column("service")
+    table.add_column("address")
+    table.add_row("edge (HTTP)", edge_url)
+    for name, address in addresses.items():
+        table.add_row(f"{name} (gRPC)", address)
+    console.print(table)
+    console.print(f"storage: {storage}")
+    console.print(f"try: curl {edge_url}/readyz    (Ctrl-C stops)")
+    print(edge_url, flush=True)  # noqa: T201 - the one line scripts read from stdout
+
+
+async def _up_embedded() -> None:
     from mesh import server, telemetry
     from mesh.config import MeshSettings
     from mesh.launcher import start_mesh
 
     settings = MeshSettings()
     telemetry.configure(settings, process_name="shutter")
-    overrides = {} if edge_port is None else {"edge_port": edge_port}
-    mesh = await start_mesh(overrides=overrides)
-    table = Table(title="Shutter is up", show_header=True)
-    table.add_column("service")
-    table.add_column("address")
-    table.add_row("edge (HTTP)", str(mesh.edge_url))
-    for name, address in mesh.addresses.items():
-        table.add_row(f"{name} (gRPC)", address)
-    storage = settings.database_url or f"SQLite files in {settings.data_dir.resolve()}"
-    console.print(table)
-    console.print(f"storage: {storage}")
-    console.print(f"try: curl {mesh.edge_url}/readyz    (Ctrl-C stops)")
-    print(mesh.edge_url, flush=True)  # noqa: T201 - the one line scripts read from stdout
+    mesh = await start_mesh()
+    _print_mesh(
+        str(mesh.edge_url), mesh.addresses, f"SQLite files in {settings.data_dir.resolve()}"
+    )
     try:
         await server.run_until_signalled([], settings.shutdown_grace_seconds)
     finally:
         await mesh.stop(settings.shutdown_grace_seconds)
+        console.print("stopped")
+
+
+async def _up_processes() -> None:
+    from edge_proxy.settings import EdgeSettings
+    from mesh import db, server, telemetry
+    from mesh.services import MESH
+    from mesh.supervisor import Supervisor, module_child
+
+    settings = EdgeSettings()
+    telemetry.configure(settings, process_name="shutter-supervisor")
+    if settings.database_url:
+        await asyncio.to_thread(db.ensure_database, settings.database_url)
+    addresses = {spec.name: settings.address_of(spec.name) for spec in MESH}
+    shared = {f"SHUTTER_{name.upper()}_ADDR": address for name, address in addresses.items()}
+    names = [spec.name for spec in MESH] + ["edge_proxy"]
+    children = [
+        module_child(name, name, {**shared, "SHUTTER_METRICS_PORT": str(FIRST_METRICS_PORT + i)})
+        for i, name in enumerate(names)
+    ]
+    supervisor = Supervisor(children, grace_seconds=settings.shutdown_grace_seconds + 5)
+    await supervisor.start()
+    edge_url = f"http://{settings.edge_host}:{settings.edge_port}"
+    _print_mesh(edge_url, addresses, f"{settings.database_url} and {settings.redis_url}")
+    for i, name in enumerate(names):
+        console.print(f"{name} metrics: http://127.0.0.1:{FIRST_METRICS_PORT + i}/metrics")
+    try:
+        await server.run_until_signalled([], settings.shutdown_grace_seconds)
+    finally:
+        await supervisor.stop()
         console.print("stopped")
 
 

@@ -11,6 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Every service of the mesh, with the port `shutter up` gives it by default.
 DEFAULT_PORTS: dict[str, int] = {
     "user_svc": 50051,
+    "graph_svc": 50052,
+    "post_svc": 50053,
+    "media_svc": 50054,
 }
 
 
@@ -30,8 +33,75 @@ class MeshSettings(BaseSettings):
         description="A PostgreSQL URL (postgresql+psycopg://...) shared by every service, each in "
         "its own schema; unset means one SQLite file per service under data_dir.",
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="A Redis URL (redis://host:port/db) for caches and the event bus (Redis "
+        "Streams); unset means an in-process Redis for caches and a SQLite bus under data_dir.",
+    )
+    bus_stream_prefix: str = Field(
+        default="bus",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Redis key prefix of the bus; keys are '{prefix}:...' so that one hash tag "
+        "keeps every bus key in one Redis Cluster slot.",
+    )
+    bus_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Handler calls an event gets in a group before it goes to the dead letters.",
+    )
+    bus_retry_backoff_seconds: float = Field(
+        default=0.5, ge=0, description="Wait before the first retry of a failed handler; doubles."
+    )
+    bus_retry_backoff_max_seconds: float = Field(
+        default=30.0, ge=0, description="The longest wait between two retries of a handler."
+    )
+    bus_idle_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=86_400,
+        description="How long an event a consumer took may go without word from it (it died) "
+        "before another consumer of the group takes it over.",
+    )
+    bus_poll_interval_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="How often an idle consumer looks for events published by other processes.",
+    )
+    bus_batch_size: int = Field(
+        default=100, ge=1, le=1000, description="Events a consumer reads in one go."
+    )
+    bus_max_length: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Events the bus keeps (older ones are trimmed, approximately on Redis); a "
+        "group further behind than this loses what was trimmed.",
+    )
+    bus_dedupe_ttl_seconds: int = Field(
+        default=86_400,
+        ge=1,
+        description="How long Redis remembers a published (producer, event_id), so that a relay "
+        "republishing after a crash does not publish twice.",
+    )
+    relay_poll_interval_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=3600,
+        description="How often an outbox relay looks for unpublished rows when nobody nudged it.",
+    )
+    outbox_retention_seconds: float = Field(
+        default=7 * 86_400,
+        ge=0,
+        description="How long published outbox rows are kept before the relay deletes them.",
+    )
     host: str = Field(default="127.0.0.1", description="The interface gRPC servers bind to.")
     user_svc_addr: str = Field(default=f"127.0.0.1:{DEFAULT_PORTS['user_svc']}")
+    graph_svc_addr: str = Field(default=f"127.0.0.1:{DEFAULT_PORTS['graph_svc']}")
+    media_svc_addr: str = Field(default=f"127.0.0.1:{DEFAULT_PORTS['media_svc']}")
+    post_svc_addr: str = Field(default=f"127.0.0.1:{DEFAULT_PORTS['post_svc']}")
     jwt_private_key_file: Path | None = Field(
         default=None,
         description="PEM Ed25519 private key that signs tokens; unset: generated into data_dir.",
@@ -51,6 +121,17 @@ class MeshSettings(BaseSettings):
     )
     log_level: str = "INFO"
     log_json: bool = Field(default=False, description="Write one JSON object per log line.")
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="Export spans over OTLP/HTTP to this collector, e.g. http://127.0.0.1:4318.",
+    )
+    trace_console: bool = Field(default=False, description="Print finished spans to stderr.")
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Serve Prometheus metrics of this process at http://host:port/metrics.",
+    )
     trace_file: Path | None = Field(
         default=None, description="Write finished OpenTelemetry spans as JSON lines to this file."
     )

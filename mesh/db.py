@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from mesh import telemetry
 from mesh.config import MeshSettings
 
 
@@ -38,7 +39,16 @@ def normalise_url(url: str) -> str:
 def create_engine(
     service: str, settings: MeshSettings, database_url: str | None, *, pool_size: int = 10
 ) -> AsyncEngine:
-    """Return the engine of a service: its SQLite file, or its schema on PostgreSQL."""
+    """Return the engine of a service: its SQLite file, or its schema on PostgreSQL; every
+    statement it runs is traced."""
+    engine = _create_engine(service, settings, database_url, pool_size=pool_size)
+    telemetry.instrument_engine(engine)
+    return engine
+
+
+def _create_engine(
+    service: str, settings: MeshSettings, database_url: str | None, *, pool_size: int
+) -> AsyncEngine:
     if database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         path = (settings.data_dir / f"{service}.db").resolve()
@@ -77,6 +87,25 @@ def _sqlite_engine(url: str) -> AsyncEngine:
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
+
+
+def ensure_database(url: str) -> None:
+    """Create the PostgreSQL database a URL names, if it does not exist yet."""
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(normalise_url(url))
+    if not parsed.drivername.startswith("postgresql") or not parsed.database:
+        return
+    admin = parsed.set(drivername="postgresql", database="postgres")
+    dsn = admin.render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (parsed.database,)
+        ).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(parsed.database)))
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -12,7 +12,7 @@ from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from mesh import interceptors, telemetry
+from mesh import interceptors, metrics, telemetry
 from mesh.auth import TokenVerifier, ensure_keys
 from mesh.config import MeshSettings
 
@@ -60,11 +60,14 @@ async def create_server(
     health and reflection.
     """
     ensure_keys(settings)
+    telemetry.instrument_libraries()
+    metrics.serve_metrics(settings.metrics_port, settings.host)
     server = aio.server(
         interceptors=[
             telemetry.server_interceptor(),
             interceptors.RequestIdInterceptor(),
             interceptors.AccessLogInterceptor(),
+            metrics.MetricsInterceptor(name),
             interceptors.ErrorInterceptor(domain=f"{name}.shutter"),
             interceptors.DeadlineInterceptor(),
             interceptors.AuthInterceptor(TokenVerifier(settings)),

@@ -1,4 +1,4 @@
-"""Tracing and logging set-up: OpenTelemetry spans for every RPC, plain or JSON log lines."""
+"""Tracing and logging: OpenTelemetry spans for every request, RPC, statement, Redis and S3 call."""
 
 from __future__ import annotations
 
@@ -12,15 +12,26 @@ from typing import Any
 
 from grpc import aio
 from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
 from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
+from opentelemetry.instrumentation.redis import RedisInstrumentor
+from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SpanExporter,
+    SpanExportResult,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mesh import context
 from mesh.config import MeshSettings
 
 _configured = False
+_libraries_instrumented = False
 
 
 class JsonLinesSpanExporter(SpanExporter):
@@ -62,7 +73,7 @@ class _JsonFormatter(logging.Formatter):
 
 
 def configure(settings: MeshSettings, *, process_name: str) -> None:
-    """Set up logging and the tracer provider once per process."""
+    """Set up logging, the tracer provider and its exporters, once per process."""
     global _configured
     if _configured:
         return
@@ -76,9 +87,31 @@ def configure(settings: MeshSettings, *, process_name: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
     provider = TracerProvider(resource=Resource.create({"service.name": process_name}))
+    if settings.otlp_endpoint:
+        exporter = OTLPSpanExporter(endpoint=settings.otlp_endpoint.rstrip("/") + "/v1/traces")
+        provider.add_span_processor(BatchSpanProcessor(exporter))
     if settings.trace_file is not None:
         provider.add_span_processor(BatchSpanProcessor(JsonLinesSpanExporter(settings.trace_file)))
+    if settings.trace_console:
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     trace.set_tracer_provider(provider)
+    instrument_libraries()
+
+
+def instrument_libraries() -> None:
+    """Trace every Redis command and S3 call of this process (idempotent)."""
+    global _libraries_instrumented
+    if _libraries_instrumented:
+        return
+    _libraries_instrumented = True
+    RedisInstrumentor().instrument()
+    BotocoreInstrumentor().instrument()  # type: ignore[no-untyped-call]
+
+
+def instrument_engine(engine: AsyncEngine) -> None:
+    """Trace every statement an engine runs, as a child of the RPC that ran it."""
+    # The instrumentation works on SQLAlchemy 2.1 though its declared range stops at 2.0.
+    SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, skip_dep_check=True)
 
 
 def server_interceptor() -> aio.ServerInterceptor:

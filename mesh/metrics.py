@@ -1,0 +1,57 @@
+"""Prometheus metrics: RPC counts, latency and status by method, and the /metrics endpoint."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from grpc import aio
+from prometheus_client import Counter, Histogram, start_http_server
+
+from mesh.interceptors import ScopeInterceptor
+
+RPC_REQUESTS = Counter(
+    "shutter_rpc_requests_total",
+    "RPCs served, by service, method and status code.",
+    ["service", "method", "code"],
+)
+RPC_DURATION = Histogram(
+    "shutter_rpc_duration_seconds",
+    "Time to serve an RPC, by service and method.",
+    ["service", "method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+_served_ports: set[int] = set()
+
+
+class MetricsInterceptor(ScopeInterceptor):
+    """Count every call and time it, labelled by method and final status."""
+
+    def __init__(self, service: str) -> None:
+        self._service = service
+
+    @contextlib.asynccontextmanager
+    async def scope(self, method: str, ctx: aio.ServicerContext[Any, Any]) -> AsyncIterator[None]:
+        started = time.perf_counter()
+        code = "OK"
+        try:
+            yield
+        except BaseException:
+            status = ctx.code()
+            code = status.name if isinstance(status, grpc.StatusCode) else "UNKNOWN"
+            raise
+        finally:
+            RPC_DURATION.labels(self._service, method).observe(time.perf_counter() - started)
+            RPC_REQUESTS.labels(self._service, method, code).inc()
+
+
+def serve_metrics(port: int | None, host: str = "127.0.0.1") -> None:
+    """Serve this process's metrics at http://host:port/metrics (once per port)."""
+    if port is None or port in _served_ports:
+        return
+    start_http_server(port, addr=host)
+    _served_ports.add(port)
