@@ -7,13 +7,12 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import quote
 
 import grpc
 from google.protobuf.message import Message
-from google.rpc import status_pb2
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
@@ -30,27 +29,28 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 from starlette.websockets import WebSocketClose
 
+from edge_proxy.media import MediaRoutes
 from edge_proxy.openapi import build_openapi
 from edge_proxy.routes import Route, RouteTable, build_route_table
 from edge_proxy.settings import EdgeSettings
 from edge_proxy.transcode import (
-    HTTP_STATUS,
     EdgeError,
     build_request,
-    error_json,
+    error_response,
     message_class,
     render_response,
-    rpc_error_status,
+    rpc_error_response,
+    rpc_metadata,
 )
 from mesh import context
 from mesh.clients import Channels
 from mesh.services import MESH, ServiceSpec
 
 log = logging.getLogger("shutter.edge")
+Handler = Callable[[Request], Awaitable[Response]]
 
 # gRPC metadata values must be printable ASCII; anything else gets a fresh id.
 _REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
-_PRINTABLE = re.compile(r"[\x20-\x7e]*")
 # Readiness must answer quickly even when a service hangs.
 _HEALTH_TIMEOUT_SECONDS = 2.0
 
@@ -126,14 +126,27 @@ class _Edge:
         self._services = services
         self._callables: dict[str, aio.UnaryUnaryMultiCallable[Any, Any]] = {}
         self._openapi = json.dumps(build_openapi(table)).encode()
+        media = MediaRoutes(settings, channels)
+        # Routes that stream bytes rather than JSON; everything else comes from the annotations.
+        self._streaming: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
+            (re.compile(r"/api/v1/uploads/(?P<upload_id>[^/]+)"), {"PUT": media.put_upload}),
+            (
+                re.compile(r"/media/(?P<key>.+)"),
+                {"GET": media.get_media, "HEAD": media.get_media},
+            ),
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             await WebSocketClose()(scope, receive, send)
             return
+        streaming = self._streaming_route(scope)
         request = Request(scope, receive)
         try:
-            response = await self._transcode(request)
+            if streaming is not None:
+                response = await streaming(request)
+            else:
+                response = await self._transcode(request)
         except EdgeError as exc:
             response = error_response(exc.status(), exc.http_status, exc.headers)
         except ClientDisconnect:
@@ -143,6 +156,20 @@ class _Edge:
             failure = EdgeError(grpc.StatusCode.INTERNAL, "internal error", reason="INTERNAL")
             response = error_response(failure.status(), 500)
         await response(scope, receive, send)
+
+    def _streaming_route(self, scope: Scope) -> Handler | None:
+        """Return the handler of a byte-streaming route (upload PUT, /media) the scope asks for."""
+        for pattern, handlers in self._streaming:
+            found = pattern.fullmatch(str(scope["path"]))
+            if found is None:
+                continue
+            handler = handlers.get(str(scope["method"]))
+            if handler is None:
+                # Another method on this path may still be a transcoded route (GET an upload).
+                continue
+            scope["path_params"] = found.groupdict()
+            return handler
+        return None
 
     async def _transcode(self, request: Request) -> Response:
         path = _raw_path(request.scope)
@@ -169,10 +196,10 @@ class _Edge:
             reply = await self._callable(route)(
                 message,
                 timeout=self._settings.edge_rpc_timeout_seconds,
-                metadata=_metadata(request),
+                metadata=rpc_metadata(request),
             )
         except aio.AioRpcError as exc:
-            return error_response(rpc_error_status(exc), HTTP_STATUS.get(exc.code(), 500))
+            return rpc_error_response(exc)
         return JSONResponse(render_response(route, reply))
 
     async def _read_body(self, request: Request) -> bytes:
@@ -246,29 +273,8 @@ class _Edge:
         return Response(self._openapi, media_type="application/json")
 
 
-def error_response(
-    status: status_pb2.Status, http_status: int, headers: dict[str, str] | None = None
-) -> Response:
-    """Return the HTTP response of an error: `{"code", "message", "details"}`."""
-    return JSONResponse(error_json(status), status_code=http_status, headers=headers)
-
-
 def _serialize(message: Message) -> bytes:
     return message.SerializeToString()
-
-
-def _metadata(request: Request) -> list[tuple[str, str]]:
-    """Return the metadata of the RPC behind a request: request id and the client's token."""
-    authorization = request.headers.get("authorization", "")
-    if not _PRINTABLE.fullmatch(authorization):
-        raise EdgeError(
-            grpc.StatusCode.UNAUTHENTICATED,
-            "the Authorization header must be 'Bearer <token>'",
-            reason="TOKEN_INVALID",
-        )
-    # Sent even when empty: an explicit value stops the channel from adding a token of its own,
-    # so an anonymous client is never mistaken for anyone else.
-    return [("x-request-id", context.request_id.get()), ("authorization", authorization)]
 
 
 def _raw_path(scope: Scope) -> str:

@@ -20,3 +20,8 @@ class EdgeSettings(MeshSettings):
     edge_rpc_timeout_seconds: float = Field(
         default=10.0, gt=0, description="The deadline of the RPC behind one HTTP request."
     )
+    edge_upload_timeout_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="The deadline of streaming an upload into media_svc or a file out of it.",
+    )

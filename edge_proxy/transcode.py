@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,8 +22,11 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from grpc import aio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from edge_proxy.routes import Match, Route
+from mesh import context
 from mesh.status import status_from_metadata
 
 log = logging.getLogger("shutter.edge")
@@ -52,6 +56,8 @@ HTTP_STATUS: dict[grpc.StatusCode, int] = {
 }
 
 # Query names accepted for AIP-158 pagination fields when the request has no field of that name.
+# Header values that can travel as gRPC metadata.
+_PRINTABLE = re.compile(r"[\x20-\x7e]*")
 QUERY_ALIASES = {"limit": "page_size", "cursor": "page_token"}
 
 # What a client is told when the failure is not a service's own answer (grpc's transport text
@@ -151,6 +157,21 @@ def error_json(status: status_pb2.Status) -> dict[str, Any]:
             # A detail type this process does not know: name it rather than drop the error.
             details.append({"@type": packed.type_url})
     return {"code": status.code, "message": status.message, "details": details}
+
+
+# Reasons whose HTTP status is more precise than their gRPC code's.
+REASON_HTTP_STATUS = {"MEDIA_TOO_LARGE": 413, "UPLOAD_TOO_LARGE": 413}
+
+
+def rpc_error_response(exc: aio.AioRpcError) -> Response:
+    """Return the HTTP answer of a failed call: mapped status, `{"code", "message", "details"}`."""
+    status = rpc_error_status(exc)
+    http_status = HTTP_STATUS.get(exc.code(), 500)
+    for detail in status.details:
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            http_status = REASON_HTTP_STATUS.get(info.reason, http_status)
+    return error_response(status, http_status)
 
 
 def rpc_error_status(exc: aio.AioRpcError) -> status_pb2.Status:
@@ -307,3 +328,24 @@ def _pack(message: Message) -> any_pb2.Any:
     packed = any_pb2.Any()
     packed.Pack(message)
     return packed
+
+
+def error_response(
+    status: status_pb2.Status, http_status: int, headers: dict[str, str] | None = None
+) -> Response:
+    """Return the HTTP response of an error: `{"code", "message", "details"}`."""
+    return JSONResponse(error_json(status), status_code=http_status, headers=headers)
+
+
+def rpc_metadata(request: Request) -> list[tuple[str, str]]:
+    """Return the metadata of the RPC behind a request: request id and the client's token."""
+    authorization = request.headers.get("authorization", "")
+    if not _PRINTABLE.fullmatch(authorization):
+        raise EdgeError(
+            grpc.StatusCode.UNAUTHENTICATED,
+            "the Authorization header must be 'Bearer <token>'",
+            reason="TOKEN_INVALID",
+        )
+    # Sent even when empty: an explicit value stops the channel from adding a token of its own,
+    # so an anonymous client is never mistaken for anyone else.
+    return [("x-request-id", context.request_id.get()), ("authorization", authorization)]

@@ -101,6 +101,11 @@ async def _up_processes() -> None:
         await asyncio.to_thread(db.ensure_database, settings.database_url)
     addresses = {spec.name: settings.address_of(spec.name) for spec in MESH}
     shared = {f"SHUTTER_{name.upper()}_ADDR": address for name, address in addresses.items()}
+    edge_url = f"http://{settings.edge_host}:{settings.edge_port}"
+    shared.setdefault("SHUTTER_PUBLIC_URL", os.environ.get("SHUTTER_PUBLIC_URL", edge_url))
+    shared.setdefault(
+        "SHUTTER_MEDIA_BASE_URL", os.environ.get("SHUTTER_MEDIA_BASE_URL", f"{edge_url}/media/")
+    )
     names = [spec.name for spec in MESH] + ["edge_proxy"]
     children = [
         module_child(name, name, {**shared, "SHUTTER_METRICS_PORT": str(FIRST_METRICS_PORT + i)})
@@ -108,7 +113,6 @@ async def _up_processes() -> None:
     ]
     supervisor = Supervisor(children, grace_seconds=settings.shutdown_grace_seconds + 5)
     await supervisor.start()
-    edge_url = f"http://{settings.edge_host}:{settings.edge_port}"
     _print_mesh(edge_url, addresses, f"{settings.database_url} and {settings.redis_url}")
     for i, name in enumerate(names):
         console.print(f"{name} metrics: http://127.0.0.1:{FIRST_METRICS_PORT + i}/metrics")

@@ -98,6 +98,13 @@ class MeshSettings(BaseSettings):
         description="How long published outbox rows are kept before the relay deletes them.",
     )
     host: str = Field(default="127.0.0.1", description="The interface gRPC servers bind to.")
+    id_shard: int = Field(
+        default=0,
+        ge=0,
+        le=8191,
+        description="The shard field of the ids this process makes: give every replica of a "
+        "service its own, so two replicas never make the same id in the same millisecond.",
+    )
     user_svc_addr: str = Field(default=f"127.0.0.1:{DEFAULT_PORTS['user_svc']}")
     graph_svc_addr: str = Field(default=f"127.0.0.1:{DEFAULT_PORTS['graph_svc']}")
     media_svc_addr: str = Field(default=f"127.0.0.1:{DEFAULT_PORTS['media_svc']}")

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 
@@ -18,6 +19,8 @@ from mesh.clients import Channels
 from mesh.config import MeshSettings
 from mesh.server import Service
 from mesh.services import MESH, ServiceSpec
+
+SettingsT = TypeVar("SettingsT", bound=MeshSettings)
 
 
 class _EdgeServer(uvicorn.Server):
@@ -57,6 +60,12 @@ class RunningMesh:
         await asyncio.gather(*(service.stop(grace) for service in self.services))
 
 
+def _with(settings: SettingsT, overrides: Mapping[str, Any]) -> SettingsT:
+    """Return settings with the overrides that are fields of theirs (others do not apply)."""
+    fields = type(settings).model_fields
+    return settings.model_copy(update={k: v for k, v in overrides.items() if k in fields})
+
+
 def resolve_addresses(base: MeshSettings, specs: Sequence[ServiceSpec]) -> dict[str, str]:
     """Return each service's address, with a concrete free port where the settings say port 0."""
     addresses = {}
@@ -83,18 +92,24 @@ async def start_mesh(
     base = MeshSettings().model_copy(update=overrides)
     addresses = resolve_addresses(base, specs)
     overrides.update({f"{name}_addr": address for name, address in addresses.items()})
+    edge_settings = _with(EdgeSettings(), overrides)
+    edge_port = edge_settings.edge_port or free_port(edge_settings.edge_host)
+    edge_url = f"http://{edge_settings.edge_host}:{edge_port}"
+    # URLs handed to clients (upload targets, media files) point at this edge unless configured.
+    for key, url in (("public_url", edge_url), ("media_base_url", f"{edge_url}/media/")):
+        if f"SHUTTER_{key.upper()}" not in os.environ:
+            overrides.setdefault(key, url)
     services: list[Service] = []
     try:
         for spec in specs:
-            settings = spec.settings().model_copy(update=overrides)
+            settings = _with(spec.settings(), overrides)
             services.append(await spec.create()(settings))
     except BaseException:
         await asyncio.gather(*(service.stop(0) for service in services))
         raise
     running = RunningMesh(services=services, edge_url=None, addresses=addresses)
     if with_edge:
-        edge_settings = EdgeSettings().model_copy(update=overrides)
-        port = edge_settings.edge_port or free_port(edge_settings.edge_host)
+        port = edge_port
         channels = Channels(edge_settings, addresses=addresses)
         app = create_app(edge_settings, channels)
         config = uvicorn.Config(
@@ -114,5 +129,5 @@ async def start_mesh(
                 await running._edge_task  # surfaces the start-up error
                 raise RuntimeError("the edge stopped during start-up")
             await asyncio.sleep(0.02)
-        running.edge_url = f"http://{edge_settings.edge_host}:{port}"
+        running.edge_url = edge_url
     return running

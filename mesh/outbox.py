@@ -6,11 +6,13 @@ loses no event and a crash before commit leaves neither the change nor the event
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from google.protobuf import any_pb2, timestamp_pb2
 from google.protobuf.message import Message
 from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, MetaData, String, Table
+from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mesh.ids import IdGenerator
@@ -35,10 +37,20 @@ def outbox_table(metadata: MetaData) -> Table:
 class Outbox:
     """Append events to one service's outbox inside the caller's transaction."""
 
-    def __init__(self, table: Table, *, producer: str, ids: IdGenerator) -> None:
+    def __init__(
+        self,
+        table: Table,
+        *,
+        producer: str,
+        ids: IdGenerator,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
         self._table = table
         self._producer = producer
         self._ids = ids
+        # Called after a transaction that added events commits (the relay's notify), so events
+        # leave at once instead of at the relay's next poll. Never called on rollback.
+        self._on_commit = on_commit
 
     async def add(
         self, session: AsyncSession, *, aggregate_id: int, event: Message
@@ -65,4 +77,9 @@ class Outbox:
                 created_at=now,
             )
         )
+        if self._on_commit is not None:
+            on_commit = self._on_commit
+            sa_event.listen(
+                session.sync_session, "after_commit", lambda _session: on_commit(), once=True
+            )
         return envelope

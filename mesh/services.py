@@ -59,6 +59,27 @@ MESH: tuple[ServiceSpec, ...] = (
         settings_class="user_svc.settings:UserSettings",
         factory="user_svc.servicer:create_user_service",
     ),
+    ServiceSpec(
+        name="graph_svc",
+        grpc_services=("shutter.graph.v1.GraphService",),
+        proto_module="shutter.graph.v1.graph_service_pb2",
+        settings_class="graph_svc.settings:GraphSettings",
+        factory="graph_svc.servicer:create_graph_service",
+    ),
+    ServiceSpec(
+        name="media_svc",
+        grpc_services=("shutter.media.v1.MediaService",),
+        proto_module="shutter.media.v1.media_service_pb2",
+        settings_class="media_svc.settings:MediaSettings",
+        factory="media_svc.servicer:create_media_service",
+    ),
+    ServiceSpec(
+        name="post_svc",
+        grpc_services=("shutter.post.v1.PostService",),
+        proto_module="shutter.post.v1.post_service_pb2",
+        settings_class="post_svc.settings:PostSettings",
+        factory="post_svc.servicer:create_post_service",
+    ),
 )
 
 

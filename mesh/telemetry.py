@@ -16,7 +16,6 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
 from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
 from opentelemetry.instrumentation.redis import RedisInstrumentor
-from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -25,12 +24,14 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mesh import context
 from mesh.config import MeshSettings
 
 _configured = False
+_db_tracer = trace.get_tracer("shutter.db")
 _libraries_instrumented = False
 
 
@@ -109,9 +110,34 @@ def instrument_libraries() -> None:
 
 
 def instrument_engine(engine: AsyncEngine) -> None:
-    """Trace every statement an engine runs, as a child of the RPC that ran it."""
-    # The instrumentation works on SQLAlchemy 2.1 though its declared range stops at 2.0.
-    SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, skip_dep_check=True)
+    """Trace every statement an engine runs, as a child span of the RPC that ran it."""
+    sync_engine = engine.sync_engine
+    system = sync_engine.dialect.name
+    database = sync_engine.url.database or ""
+
+    def before(_c: Any, _cur: Any, statement: str, _p: Any, ctx: Any, _many: bool) -> None:
+        verb = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "SQL"
+        span = _db_tracer.start_span(
+            f"{verb} {system}",
+            kind=trace.SpanKind.CLIENT,
+            attributes={"db.system": system, "db.name": database, "db.statement": statement},
+        )
+        ctx._shutter_span = span
+
+    def after(_c: Any, _cur: Any, _stmt: str, _p: Any, ctx: Any, _many: bool) -> None:
+        span = getattr(ctx, "_shutter_span", None)
+        if span is not None:
+            span.end()
+
+    def failed(context: Any) -> None:
+        span = getattr(context.execution_context, "_shutter_span", None)
+        if span is not None:
+            span.set_status(trace.Status(trace.StatusCode.ERROR, str(context.original_exception)))
+            span.end()
+
+    event.listen(sync_engine, "before_cursor_execute", before)
+    event.listen(sync_engine, "after_cursor_execute", after)
+    event.listen(sync_engine, "handle_error", failed)
 
 
 def server_interceptor() -> aio.ServerInterceptor:

@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -19,7 +20,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # SHUTTER_TEST_ENGINES=1 runs the whole suite on the real engines: every service a test starts
-# gets a fresh PostgreSQL database and a flushed Redis database instead of the embedded defaults.
+# gets a fresh PostgreSQL database, a flushed Redis database and its own bucket on a SeaweedFS
+# started for the session, instead of the embedded defaults.
 ENGINES = os.environ.get("SHUTTER_TEST_ENGINES", "") == "1"
 REDIS_TEST_URL = os.environ.get("SHUTTER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 REDIS_MESH_URL = os.environ.get("SHUTTER_TEST_REDIS_MESH_URL", "redis://127.0.0.1:6379/14")
@@ -105,10 +107,26 @@ _engine_databases: list[str] = []
 
 @pytest.fixture(scope="session", autouse=True)
 def _drop_engine_databases() -> Iterator[None]:
-    """Drop the per-test databases of an engines run once, at the end."""
+    """Drop the per-test databases of an engines run, and stop SeaweedFS, once, at the end."""
     yield
     if _engine_databases:
         _drop_databases(_engine_databases)
+    from tests import seaweedfs
+
+    seaweedfs.stop_shared()
+
+
+def _s3_environment(bucket: str) -> dict[str, str]:
+    """Return the S3 settings of the session's SeaweedFS, with a bucket of one's own."""
+    from tests import seaweedfs
+
+    server = seaweedfs.shared()
+    return {
+        "SHUTTER_S3_ENDPOINT": server.endpoint,
+        "SHUTTER_S3_ACCESS_KEY": server.access_key,
+        "SHUTTER_S3_SECRET_KEY": server.secret_key,
+        "SHUTTER_S3_BUCKET": bucket,
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -120,6 +138,8 @@ def _engine_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     _engine_databases.append(name)
     monkeypatch.setenv("SHUTTER_DATABASE_URL", _database_url(name))
     monkeypatch.setenv("SHUTTER_REDIS_URL", _flushed_redis(REDIS_TEST_URL))
+    for key, value in _s3_environment(f"t-{uuid.uuid4().hex[:20]}").items():
+        monkeypatch.setenv(key, value)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -148,7 +168,24 @@ async def running_mesh(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
         name = _create_database()
         _engine_databases.append(name)
         overrides.update(database_url=_database_url(name), redis_url=_flushed_redis(REDIS_MESH_URL))
+        s3 = _s3_environment(f"mesh-{uuid.uuid4().hex[:20]}")
+        overrides.update({key.removeprefix("SHUTTER_").lower(): v for key, v in s3.items()})
     overrides.update({f"{spec.name}_addr": "127.0.0.1:0" for spec in MESH})
     mesh = await start_mesh(overrides=overrides)
     yield mesh
     await mesh.stop(grace=1.0)
+
+
+@pytest.fixture(scope="session")
+def finished_spans() -> Any:
+    """Record every span this test process finishes (the in-process mesh's included)."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    return exporter

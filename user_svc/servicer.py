@@ -2,22 +2,72 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
+import grpc
 from grpc import aio
 
 from mesh import auth, convert, db
+from mesh.bus import create_bus
+from mesh.clients import Channels
+from mesh.errors import InvalidArgument
 from mesh.ids import IdGenerator
 from mesh.outbox import Outbox
+from mesh.relay import OutboxRelay
 from mesh.server import Service, create_server
 from mesh.services import migrations_dir
+from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
+from shutter.post.v1 import post_service_pb2, post_service_pb2_grpc
 from shutter.user.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
 from user_svc import domain, store
+from user_svc.errors import UserNotFound
 from user_svc.settings import UserSettings
 
 NAME = "user_svc"
+# A profile is still served when graph_svc or post_svc is slow or down: its counts then read 0.
+GRAPH_DEADLINE_SECONDS = 1.0
+POSTS_DEADLINE_SECONDS = 1.0
+
+log = logging.getLogger("shutter.user_svc")
 
 
-def user_message(record: store.UserRecord, *, show_email: bool = False) -> user_pb2.User:
-    """Return the User proto of an account."""
+def user_message(
+    record: store.UserRecord,
+    *,
+    show_email: bool = False,
+    graph: graph_service_pb2.GetProfileGraphResponse | None = None,
+    post_count: int | None = None,
+) -> user_pb2.User:
+    """Return the User proto of an account, with counts and the viewer's relationship when the
+    graph (and post_svc) answered; a profile the viewer blocked shows only its id and username."""
+    relationship = graph.relationship if graph and graph.HasField("relationship") else None
+    if relationship is not None and relationship.blocking:
+        return user_pb2.User(
+            user_id=record.user_id,
+            username=record.username,
+            relationship=user_pb2.UserRelationship(blocking=True, muting=relationship.muting),
+        )
+    user = _profile_message(record, show_email=show_email)
+    if graph is not None:
+        user.follower_count = graph.counts.follower_count
+        user.following_count = graph.counts.following_count
+    if post_count is not None:
+        user.post_count = post_count
+    if relationship is not None:
+        user.relationship.CopyFrom(
+            user_pb2.UserRelationship(
+                following=relationship.following,
+                followed_by=relationship.followed_by,
+                requested=relationship.requested,
+                incoming_request=relationship.incoming_request,
+                muting=relationship.muting,
+            )
+        )
+    return user
+
+
+def _profile_message(record: store.UserRecord, *, show_email: bool) -> user_pb2.User:
     return user_pb2.User(
         user_id=record.user_id,
         username=record.username,
@@ -47,8 +97,71 @@ def summary_message(record: store.UserRecord) -> user_pb2.UserSummary:
 class UserServicer(user_service_pb2_grpc.UserServiceServicer):
     """The gRPC face of the account rules."""
 
-    def __init__(self, accounts: domain.Accounts) -> None:
+    def __init__(
+        self,
+        accounts: domain.Accounts,
+        *,
+        graph: graph_service_pb2_grpc.GraphServiceStub | None = None,
+        posts: post_service_pb2_grpc.PostServiceStub | None = None,
+    ) -> None:
         self._accounts = accounts
+        # None serves profiles without counts or relationship (tests of the account rules alone).
+        self._graph = graph
+        self._posts = posts
+
+    async def _profile(self, profile: domain.Profile, viewer: int | None) -> user_pb2.User:
+        """Return a profile as the viewer sees it, hydrated from graph_svc and post_svc at once:
+        the one place profiles get their counts and relationship."""
+        graph, post_count = await asyncio.gather(
+            self._profile_graph(profile.user.user_id, viewer),
+            self._post_count(profile.user.user_id),
+        )
+        return user_message(
+            profile.user, show_email=profile.show_email, graph=graph, post_count=post_count
+        )
+
+    async def _post_count(self, user_id: int) -> int | None:
+        """Ask post_svc for an account's post count; any failure leaves it out (logged)."""
+        if self._posts is None:
+            return None
+        try:
+            answer: post_service_pb2.BatchGetPostCountsResponse = (
+                await self._posts.BatchGetPostCounts(
+                    post_service_pb2.BatchGetPostCountsRequest(user_ids=[user_id]),
+                    timeout=POSTS_DEADLINE_SECONDS,
+                )
+            )
+        except aio.AioRpcError as exc:
+            log.warning(
+                "post_svc gave no post count for user %d (%s); serving the profile without it",
+                user_id,
+                exc.code().name,
+            )
+            return None
+        return next((c.post_count for c in answer.counts if c.user_id == user_id), 0)
+
+    async def _profile_graph(
+        self, user_id: int, viewer: int | None
+    ) -> graph_service_pb2.GetProfileGraphResponse | None:
+        """Ask graph_svc once for counts and the viewer's relationship; an account that blocked
+        the viewer is not found; any other failure leaves them out (logged)."""
+        if self._graph is None:
+            return None
+        try:
+            answer: graph_service_pb2.GetProfileGraphResponse = await self._graph.GetProfileGraph(
+                graph_service_pb2.GetProfileGraphRequest(user_id=user_id, viewer_id=viewer or 0),
+                timeout=GRAPH_DEADLINE_SECONDS,
+            )
+        except aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                raise UserNotFound("no user has that id") from None
+            log.warning(
+                "graph_svc gave no counts for user %d (%s); serving the profile without them",
+                user_id,
+                exc.code().name,
+            )
+            return None
+        return answer
 
     async def Register(
         self, request: user_service_pb2.RegisterRequest, context: aio.ServicerContext
@@ -103,15 +216,32 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
         profile = await self._accounts.get_user(
             viewer=viewer, user_id=request.user_id, username=request.username
         )
-        return user_service_pb2.GetUserResponse(
-            user=user_message(profile.user, show_email=profile.show_email)
-        )
+        return user_service_pb2.GetUserResponse(user=await self._profile(profile, viewer))
 
     async def BatchGetUsers(
         self, request: user_service_pb2.BatchGetUsersRequest, context: aio.ServicerContext
     ) -> user_service_pb2.BatchGetUsersResponse:
         auth.current_principal()
+        # Too many ids alone is the domain's to refuse (naming user_ids); too many with names, ours.
+        if (
+            len(request.user_ids)
+            <= domain.BATCH_MAX
+            < len(request.user_ids) + len(request.usernames)
+        ):
+            raise InvalidArgument.field(
+                "usernames", f"at most {domain.BATCH_MAX} ids and usernames per call"
+            )
         found = await self._accounts.batch_get(user_ids=list(request.user_ids))
+        seen = {u.user_id for u in found}
+        for username in dict.fromkeys(n.lower() for n in request.usernames if n):
+            # One indexed lookup per name (post_svc asks for at most 20, to resolve @mentions).
+            try:
+                profile = await self._accounts.get_user(viewer=None, username=username)
+            except UserNotFound:
+                continue
+            if profile.user.user_id not in seen:
+                seen.add(profile.user.user_id)
+                found.append(profile.user)
         return user_service_pb2.BatchGetUsersResponse(users=[summary_message(u) for u in found])
 
     async def UpdateProfile(
@@ -127,9 +257,7 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
         profile = await self._accounts.update_profile(
             caller=caller, user_id=request.user_id, changes=changes
         )
-        return user_service_pb2.UpdateProfileResponse(
-            user=user_message(profile.user, show_email=profile.show_email)
-        )
+        return user_service_pb2.UpdateProfileResponse(user=await self._profile(profile, caller))
 
     async def SearchUsers(
         self, request: user_service_pb2.SearchUsersRequest, context: aio.ServicerContext
@@ -148,18 +276,43 @@ async def create_user_service(settings: UserSettings) -> Service:
     auth.ensure_keys(settings)
     engine = db.create_engine(NAME, settings, settings.database_url)
     await db.migrate(engine, NAME, migrations_dir(NAME))
-    ids = IdGenerator()
-    user_store = store.SqlUserStore(engine, outbox=Outbox(store.outbox, producer=NAME, ids=ids))
+    bus = create_bus(settings)
+    relay = OutboxRelay(
+        engine,
+        store.outbox,
+        bus,
+        producer=NAME,
+        poll_interval_seconds=settings.relay_poll_interval_seconds,
+        retention_seconds=settings.outbox_retention_seconds,
+    )
+    ids = IdGenerator(settings.id_shard)
+    user_store = store.SqlUserStore(
+        engine, outbox=Outbox(store.outbox, producer=NAME, ids=ids, on_commit=relay.notify)
+    )
     accounts = domain.Accounts(
         user_store, issuer=auth.TokenIssuer(settings), ids=ids, settings=settings
     )
-    servicer = UserServicer(accounts)
-    return await create_server(
-        NAME,
-        settings,
-        register=lambda server: user_service_pb2_grpc.add_UserServiceServicer_to_server(
-            servicer, server
-        ),
-        service_names=[user_service_pb2.DESCRIPTOR.services_by_name["UserService"].full_name],
-        on_stop=[engine.dispose],
+    channels = Channels(settings)
+    servicer = UserServicer(
+        accounts,
+        graph=graph_service_pb2_grpc.GraphServiceStub(channels.channel("graph_svc")),
+        posts=post_service_pb2_grpc.PostServiceStub(channels.channel("post_svc")),
     )
+    await relay.start()
+    try:
+        return await create_server(
+            NAME,
+            settings,
+            register=lambda server: user_service_pb2_grpc.add_UserServiceServicer_to_server(
+                servicer, server
+            ),
+            service_names=[user_service_pb2.DESCRIPTOR.services_by_name["UserService"].full_name],
+            # Stopped in reverse: the relay first, then the bus, then the database.
+            on_stop=[engine.dispose, channels.close, bus.close, relay.stop],
+        )
+    except BaseException:
+        await relay.stop()
+        await bus.close()
+        await channels.close()
+        await engine.dispose()
+        raise

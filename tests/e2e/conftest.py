@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -58,3 +60,48 @@ async def register(client: httpx.AsyncClient, prefix: str = "u", **fields: Any) 
         access_token=data["accessToken"],
         refresh_token=data["refreshToken"],
     )
+
+
+async def send_upload_bytes(
+    client: httpx.AsyncClient, who: Account, upload: dict[str, Any], data: bytes
+) -> httpx.Response:
+    """PUT the bytes where CreateUpload said, as a client does: the edge (with the user's token)
+    or a presigned object-store URL (with only the headers it signs)."""
+    url = upload["uploadUrl"]
+    headers = dict(upload.get("uploadHeaders", {}))
+    if url.startswith(str(client.base_url).rstrip("/") + "/"):
+        headers.update(who.headers)
+    return await client.put(url, content=data, headers=headers)
+
+
+async def upload_photo(
+    client: httpx.AsyncClient,
+    who: Account,
+    data: bytes,
+    *,
+    content_type: str = "image/png",
+    filter_name: str = "",
+) -> str:
+    """Upload a photo through the API, wait until it is processed; return its media id."""
+    created = await client.post(
+        "/api/v1/uploads",
+        json={"contentType": content_type, "sizeBytes": len(data)},
+        headers=who.headers,
+    )
+    assert created.status_code == 200, created.text
+    upload = created.json()
+    sent = await send_upload_bytes(client, who, upload, data)
+    assert sent.status_code == 200, sent.text
+    upload_id = upload["uploadId"]
+    completed = await client.post(
+        f"/api/v1/uploads/{upload_id}/complete", json={"filter": filter_name}, headers=who.headers
+    )
+    assert completed.status_code == 200, completed.text
+    deadline = time.monotonic() + 60
+    while True:
+        state = (await client.get(f"/api/v1/uploads/{upload_id}", headers=who.headers)).json()
+        assert state["status"] != "UPLOAD_STATUS_FAILED", state
+        if state["status"] == "UPLOAD_STATUS_READY":
+            return str(state["mediaId"])
+        assert time.monotonic() < deadline, state
+        await asyncio.sleep(0.1)

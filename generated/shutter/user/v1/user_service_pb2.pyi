@@ -93,10 +93,12 @@ class GetUserResponse(_message.Message):
     def __init__(self, user: _Optional[_Union[_user_pb2.User, _Mapping]] = ...) -> None: ...
 
 class BatchGetUsersRequest(_message.Message):
-    __slots__ = ("user_ids",)
+    __slots__ = ("user_ids", "usernames")
     USER_IDS_FIELD_NUMBER: _ClassVar[int]
+    USERNAMES_FIELD_NUMBER: _ClassVar[int]
     user_ids: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, user_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+    usernames: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, user_ids: _Optional[_Iterable[int]] = ..., usernames: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class BatchGetUsersResponse(_message.Message):
     __slots__ = ("users",)

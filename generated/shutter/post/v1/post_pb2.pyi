@@ -1,0 +1,102 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from shutter.media.v1 import media_pb2 as _media_pb2
+from shutter.user.v1 import user_pb2 as _user_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Location(_message.Message):
+    __slots__ = ("name", "lat", "lng")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LAT_FIELD_NUMBER: _ClassVar[int]
+    LNG_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    lat: float
+    lng: float
+    def __init__(self, name: _Optional[str] = ..., lat: _Optional[float] = ..., lng: _Optional[float] = ...) -> None: ...
+
+class Post(_message.Message):
+    __slots__ = ("post_id", "user", "media", "caption", "hashtags", "mentions", "location", "like_count", "comment_count", "created_at", "has_liked", "has_saved", "place_id")
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_FIELD_NUMBER: _ClassVar[int]
+    CAPTION_FIELD_NUMBER: _ClassVar[int]
+    HASHTAGS_FIELD_NUMBER: _ClassVar[int]
+    MENTIONS_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    LIKE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    HAS_LIKED_FIELD_NUMBER: _ClassVar[int]
+    HAS_SAVED_FIELD_NUMBER: _ClassVar[int]
+    PLACE_ID_FIELD_NUMBER: _ClassVar[int]
+    post_id: int
+    user: _user_pb2.UserSummary
+    media: _containers.RepeatedCompositeFieldContainer[_media_pb2.Media]
+    caption: str
+    hashtags: _containers.RepeatedScalarFieldContainer[str]
+    mentions: _containers.RepeatedScalarFieldContainer[str]
+    location: Location
+    like_count: int
+    comment_count: int
+    created_at: _timestamp_pb2.Timestamp
+    has_liked: bool
+    has_saved: bool
+    place_id: int
+    def __init__(self, post_id: _Optional[int] = ..., user: _Optional[_Union[_user_pb2.UserSummary, _Mapping]] = ..., media: _Optional[_Iterable[_Union[_media_pb2.Media, _Mapping]]] = ..., caption: _Optional[str] = ..., hashtags: _Optional[_Iterable[str]] = ..., mentions: _Optional[_Iterable[str]] = ..., location: _Optional[_Union[Location, _Mapping]] = ..., like_count: _Optional[int] = ..., comment_count: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., has_liked: _Optional[bool] = ..., has_saved: _Optional[bool] = ..., place_id: _Optional[int] = ...) -> None: ...
+
+class Comment(_message.Message):
+    __slots__ = ("comment_id", "post_id", "user", "text", "mentions", "parent_comment_id", "reply_count", "created_at")
+    COMMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    MENTIONS_FIELD_NUMBER: _ClassVar[int]
+    PARENT_COMMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    REPLY_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    comment_id: int
+    post_id: int
+    user: _user_pb2.UserSummary
+    text: str
+    mentions: _containers.RepeatedScalarFieldContainer[str]
+    parent_comment_id: int
+    reply_count: int
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, comment_id: _Optional[int] = ..., post_id: _Optional[int] = ..., user: _Optional[_Union[_user_pb2.UserSummary, _Mapping]] = ..., text: _Optional[str] = ..., mentions: _Optional[_Iterable[str]] = ..., parent_comment_id: _Optional[int] = ..., reply_count: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Hashtag(_message.Message):
+    __slots__ = ("tag", "post_count")
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    POST_COUNT_FIELD_NUMBER: _ClassVar[int]
+    tag: str
+    post_count: int
+    def __init__(self, tag: _Optional[str] = ..., post_count: _Optional[int] = ...) -> None: ...
+
+class Place(_message.Message):
+    __slots__ = ("place_id", "name", "lat", "lng", "post_count")
+    PLACE_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LAT_FIELD_NUMBER: _ClassVar[int]
+    LNG_FIELD_NUMBER: _ClassVar[int]
+    POST_COUNT_FIELD_NUMBER: _ClassVar[int]
+    place_id: int
+    name: str
+    lat: float
+    lng: float
+    post_count: int
+    def __init__(self, place_id: _Optional[int] = ..., name: _Optional[str] = ..., lat: _Optional[float] = ..., lng: _Optional[float] = ..., post_count: _Optional[int] = ...) -> None: ...
+
+class PostCount(_message.Message):
+    __slots__ = ("user_id", "post_count")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    POST_COUNT_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    post_count: int
+    def __init__(self, user_id: _Optional[int] = ..., post_count: _Optional[int] = ...) -> None: ...

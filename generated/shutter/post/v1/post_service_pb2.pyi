@@ -1,0 +1,346 @@
+from google.api import annotations_pb2 as _annotations_pb2
+from shutter.post.v1 import post_pb2 as _post_pb2
+from shutter.user.v1 import user_pb2 as _user_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class NearbyOrder(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    NEARBY_ORDER_UNSPECIFIED: _ClassVar[NearbyOrder]
+    NEARBY_ORDER_NEAREST: _ClassVar[NearbyOrder]
+    NEARBY_ORDER_NEWEST: _ClassVar[NearbyOrder]
+NEARBY_ORDER_UNSPECIFIED: NearbyOrder
+NEARBY_ORDER_NEAREST: NearbyOrder
+NEARBY_ORDER_NEWEST: NearbyOrder
+
+class CreatePostRequest(_message.Message):
+    __slots__ = ("media_ids", "caption", "location", "idempotency_key")
+    MEDIA_IDS_FIELD_NUMBER: _ClassVar[int]
+    CAPTION_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    media_ids: _containers.RepeatedScalarFieldContainer[int]
+    caption: str
+    location: _post_pb2.Location
+    idempotency_key: str
+    def __init__(self, media_ids: _Optional[_Iterable[int]] = ..., caption: _Optional[str] = ..., location: _Optional[_Union[_post_pb2.Location, _Mapping]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class CreatePostResponse(_message.Message):
+    __slots__ = ("post",)
+    POST_FIELD_NUMBER: _ClassVar[int]
+    post: _post_pb2.Post
+    def __init__(self, post: _Optional[_Union[_post_pb2.Post, _Mapping]] = ...) -> None: ...
+
+class GetPostRequest(_message.Message):
+    __slots__ = ("post_id",)
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    post_id: int
+    def __init__(self, post_id: _Optional[int] = ...) -> None: ...
+
+class GetPostResponse(_message.Message):
+    __slots__ = ("post",)
+    POST_FIELD_NUMBER: _ClassVar[int]
+    post: _post_pb2.Post
+    def __init__(self, post: _Optional[_Union[_post_pb2.Post, _Mapping]] = ...) -> None: ...
+
+class BatchGetPostsRequest(_message.Message):
+    __slots__ = ("viewer_id", "post_ids")
+    VIEWER_ID_FIELD_NUMBER: _ClassVar[int]
+    POST_IDS_FIELD_NUMBER: _ClassVar[int]
+    viewer_id: int
+    post_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, viewer_id: _Optional[int] = ..., post_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class BatchGetPostsResponse(_message.Message):
+    __slots__ = ("posts",)
+    POSTS_FIELD_NUMBER: _ClassVar[int]
+    posts: _containers.RepeatedCompositeFieldContainer[_post_pb2.Post]
+    def __init__(self, posts: _Optional[_Iterable[_Union[_post_pb2.Post, _Mapping]]] = ...) -> None: ...
+
+class DeletePostRequest(_message.Message):
+    __slots__ = ("post_id",)
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    post_id: int
+    def __init__(self, post_id: _Optional[int] = ...) -> None: ...
+
+class DeletePostResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListUserPostsRequest(_message.Message):
+    __slots__ = ("user_id", "page_size", "page_token")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    page_size: int
+    page_token: str
+    def __init__(self, user_id: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListUserPostsResponse(_message.Message):
+    __slots__ = ("posts", "next_page_token")
+    POSTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    posts: _containers.RepeatedCompositeFieldContainer[_post_pb2.Post]
+    next_page_token: str
+    def __init__(self, posts: _Optional[_Iterable[_Union[_post_pb2.Post, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class LikePostRequest(_message.Message):
+    __slots__ = ("post_id",)
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    post_id: int
+    def __init__(self, post_id: _Optional[int] = ...) -> None: ...
+
+class LikePostResponse(_message.Message):
+    __slots__ = ("post_id", "like_count", "has_liked")
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    LIKE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    HAS_LIKED_FIELD_NUMBER: _ClassVar[int]
+    post_id: int
+    like_count: int
+    has_liked: bool
+    def __init__(self, post_id: _Optional[int] = ..., like_count: _Optional[int] = ..., has_liked: _Optional[bool] = ...) -> None: ...
+
+class UnlikePostRequest(_message.Message):
+    __slots__ = ("post_id",)
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    post_id: int
+    def __init__(self, post_id: _Optional[int] = ...) -> None: ...
+
+class UnlikePostResponse(_message.Message):
+    __slots__ = ("post_id", "like_count", "has_liked")
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    LIKE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    HAS_LIKED_FIELD_NUMBER: _ClassVar[int]
+    post_id: int
+    like_count: int
+    has_liked: bool
+    def __init__(self, post_id: _Optional[int] = ..., like_count: _Optional[int] = ..., has_liked: _Optional[bool] = ...) -> None: ...
+
+class ListLikersRequest(_message.Message):
+    __slots__ = ("post_id", "page_size", "page_token")
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    post_id: int
+    page_size: int
+    page_token: str
+    def __init__(self, post_id: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListLikersResponse(_message.Message):
+    __slots__ = ("users", "next_page_token")
+    USERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    users: _containers.RepeatedCompositeFieldContainer[_user_pb2.UserSummary]
+    next_page_token: str
+    def __init__(self, users: _Optional[_Iterable[_Union[_user_pb2.UserSummary, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class CreateCommentRequest(_message.Message):
+    __slots__ = ("post_id", "text", "parent_comment_id")
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    PARENT_COMMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    post_id: int
+    text: str
+    parent_comment_id: int
+    def __init__(self, post_id: _Optional[int] = ..., text: _Optional[str] = ..., parent_comment_id: _Optional[int] = ...) -> None: ...
+
+class CreateCommentResponse(_message.Message):
+    __slots__ = ("comment",)
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    comment: _post_pb2.Comment
+    def __init__(self, comment: _Optional[_Union[_post_pb2.Comment, _Mapping]] = ...) -> None: ...
+
+class ListCommentsRequest(_message.Message):
+    __slots__ = ("post_id", "parent_comment_id", "page_size", "page_token")
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    PARENT_COMMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    post_id: int
+    parent_comment_id: int
+    page_size: int
+    page_token: str
+    def __init__(self, post_id: _Optional[int] = ..., parent_comment_id: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListCommentsResponse(_message.Message):
+    __slots__ = ("comments", "next_page_token")
+    COMMENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    comments: _containers.RepeatedCompositeFieldContainer[_post_pb2.Comment]
+    next_page_token: str
+    def __init__(self, comments: _Optional[_Iterable[_Union[_post_pb2.Comment, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DeleteCommentRequest(_message.Message):
+    __slots__ = ("comment_id",)
+    COMMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    comment_id: int
+    def __init__(self, comment_id: _Optional[int] = ...) -> None: ...
+
+class DeleteCommentResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SavePostRequest(_message.Message):
+    __slots__ = ("post_id",)
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    post_id: int
+    def __init__(self, post_id: _Optional[int] = ...) -> None: ...
+
+class SavePostResponse(_message.Message):
+    __slots__ = ("post_id", "has_saved")
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    HAS_SAVED_FIELD_NUMBER: _ClassVar[int]
+    post_id: int
+    has_saved: bool
+    def __init__(self, post_id: _Optional[int] = ..., has_saved: _Optional[bool] = ...) -> None: ...
+
+class UnsavePostRequest(_message.Message):
+    __slots__ = ("post_id",)
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    post_id: int
+    def __init__(self, post_id: _Optional[int] = ...) -> None: ...
+
+class UnsavePostResponse(_message.Message):
+    __slots__ = ("post_id", "has_saved")
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    HAS_SAVED_FIELD_NUMBER: _ClassVar[int]
+    post_id: int
+    has_saved: bool
+    def __init__(self, post_id: _Optional[int] = ..., has_saved: _Optional[bool] = ...) -> None: ...
+
+class ListSavedPostsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListSavedPostsResponse(_message.Message):
+    __slots__ = ("posts", "next_page_token")
+    POSTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    posts: _containers.RepeatedCompositeFieldContainer[_post_pb2.Post]
+    next_page_token: str
+    def __init__(self, posts: _Optional[_Iterable[_Union[_post_pb2.Post, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class SearchHashtagsRequest(_message.Message):
+    __slots__ = ("query", "page_size", "page_token")
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    query: str
+    page_size: int
+    page_token: str
+    def __init__(self, query: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class SearchHashtagsResponse(_message.Message):
+    __slots__ = ("hashtags", "next_page_token")
+    HASHTAGS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    hashtags: _containers.RepeatedCompositeFieldContainer[_post_pb2.Hashtag]
+    next_page_token: str
+    def __init__(self, hashtags: _Optional[_Iterable[_Union[_post_pb2.Hashtag, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ListPostsByHashtagRequest(_message.Message):
+    __slots__ = ("tag", "page_size", "page_token")
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    tag: str
+    page_size: int
+    page_token: str
+    def __init__(self, tag: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListPostsByHashtagResponse(_message.Message):
+    __slots__ = ("hashtag", "posts", "next_page_token")
+    HASHTAG_FIELD_NUMBER: _ClassVar[int]
+    POSTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    hashtag: _post_pb2.Hashtag
+    posts: _containers.RepeatedCompositeFieldContainer[_post_pb2.Post]
+    next_page_token: str
+    def __init__(self, hashtag: _Optional[_Union[_post_pb2.Hashtag, _Mapping]] = ..., posts: _Optional[_Iterable[_Union[_post_pb2.Post, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class SearchPlacesRequest(_message.Message):
+    __slots__ = ("query", "page_size", "page_token")
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    query: str
+    page_size: int
+    page_token: str
+    def __init__(self, query: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class SearchPlacesResponse(_message.Message):
+    __slots__ = ("places", "next_page_token")
+    PLACES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    places: _containers.RepeatedCompositeFieldContainer[_post_pb2.Place]
+    next_page_token: str
+    def __init__(self, places: _Optional[_Iterable[_Union[_post_pb2.Place, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ListPostsNearLocationRequest(_message.Message):
+    __slots__ = ("lat", "lng", "radius_km", "order", "page_size", "page_token")
+    LAT_FIELD_NUMBER: _ClassVar[int]
+    LNG_FIELD_NUMBER: _ClassVar[int]
+    RADIUS_KM_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    lat: float
+    lng: float
+    radius_km: float
+    order: NearbyOrder
+    page_size: int
+    page_token: str
+    def __init__(self, lat: _Optional[float] = ..., lng: _Optional[float] = ..., radius_km: _Optional[float] = ..., order: _Optional[_Union[NearbyOrder, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListPostsNearLocationResponse(_message.Message):
+    __slots__ = ("posts", "distances_km", "next_page_token")
+    POSTS_FIELD_NUMBER: _ClassVar[int]
+    DISTANCES_KM_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    posts: _containers.RepeatedCompositeFieldContainer[_post_pb2.Post]
+    distances_km: _containers.RepeatedScalarFieldContainer[float]
+    next_page_token: str
+    def __init__(self, posts: _Optional[_Iterable[_Union[_post_pb2.Post, _Mapping]]] = ..., distances_km: _Optional[_Iterable[float]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class SearchPostsRequest(_message.Message):
+    __slots__ = ("query", "type", "page_size", "page_token")
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    query: str
+    type: str
+    page_size: int
+    page_token: str
+    def __init__(self, query: _Optional[str] = ..., type: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class SearchPostsResponse(_message.Message):
+    __slots__ = ("posts", "next_page_token")
+    POSTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    posts: _containers.RepeatedCompositeFieldContainer[_post_pb2.Post]
+    next_page_token: str
+    def __init__(self, posts: _Optional[_Iterable[_Union[_post_pb2.Post, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class BatchGetPostCountsRequest(_message.Message):
+    __slots__ = ("user_ids",)
+    USER_IDS_FIELD_NUMBER: _ClassVar[int]
+    user_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, user_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class BatchGetPostCountsResponse(_message.Message):
+    __slots__ = ("counts",)
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    counts: _containers.RepeatedCompositeFieldContainer[_post_pb2.PostCount]
+    def __init__(self, counts: _Optional[_Iterable[_Union[_post_pb2.PostCount, _Mapping]]] = ...) -> None: ...

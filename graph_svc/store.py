@@ -1,0 +1,533 @@
+"""graph_svc persistence: follows, follow requests, blocks, mutes and counts via SQLAlchemy Core.
+
+Counts live in their own table and change in the same transaction as the follow row they count,
+and only when a row was really inserted or deleted, so repeated or racing calls never make them
+drift. Writers first take a lock on each pair of accounts they touch (PostgreSQL advisory locks;
+on SQLite, the write lock every mesh.db transaction takes when it begins), so rules that read
+before they write (no follow across a block, no request beside a follow) hold under concurrency.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol, cast
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    MetaData,
+    Table,
+    and_,
+    delete,
+    exists,
+    literal_column,
+    or_,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from mesh import db
+from mesh.outbox import Outbox, outbox_table
+
+metadata = MetaData()
+
+follows = Table(
+    "follows",
+    metadata,
+    Column("follower_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("followee_id", BigInteger, primary_key=True, autoincrement=False),
+    # Time-ordered id of the follow: the newest-first cursor of both lists.
+    Column("follow_id", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # Followers of an account by id (fan-out stream, "followed by" lookups).
+    Index("ix_follows_followee_follower", "followee_id", "follower_id"),
+    # Followers and following of an account, newest first (the paginated lists).
+    Index("ix_follows_followee_recent", "followee_id", "follow_id"),
+    Index("ix_follows_follower_recent", "follower_id", "follow_id"),
+)
+
+follow_requests = Table(
+    "follow_requests",
+    metadata,
+    Column("requester_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("target_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("request_id", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_follow_requests_target_recent", "target_id", "request_id"),
+)
+
+blocks = Table(
+    "blocks",
+    metadata,
+    Column("blocker_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("blocked_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_blocks_blocked", "blocked_id", "blocker_id"),
+)
+
+mutes = Table(
+    "mutes",
+    metadata,
+    Column("muter_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("muted_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+follow_counts = Table(
+    "follow_counts",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("follower_count", BigInteger, nullable=False),
+    Column("following_count", BigInteger, nullable=False),
+)
+
+outbox = outbox_table(metadata)
+
+
+@dataclass(frozen=True)
+class Relationship:
+    """How a viewer and one other account are connected, from the viewer's side."""
+
+    user_id: int
+    following: bool = False
+    followed_by: bool = False
+    requested: bool = False
+    incoming_request: bool = False
+    blocking: bool = False
+    blocked_by: bool = False
+    muting: bool = False
+
+    @property
+    def blocked(self) -> bool:
+        """Return whether either of the two blocked the other."""
+        return self.blocking or self.blocked_by
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One row of a list: the other account, the row's time-ordered id and when it was made."""
+
+    user_id: int
+    edge_id: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Counts:
+    """An account's follower and following counts."""
+
+    user_id: int
+    follower_count: int
+    following_count: int
+
+
+class GraphStore(Protocol):
+    """What the graph rules need from storage."""
+
+    outbox: Outbox
+
+    def transaction(self) -> Any: ...
+    async def lock_pairs(
+        self, session: AsyncSession, *, pairs: Sequence[tuple[int, int]]
+    ) -> None: ...
+    async def insert_follow(
+        self,
+        session: AsyncSession,
+        *,
+        follower_id: int,
+        followee_id: int,
+        follow_id: int,
+        created_at: datetime,
+    ) -> bool: ...
+    async def delete_follow(
+        self, session: AsyncSession, *, follower_id: int, followee_id: int
+    ) -> bool: ...
+    async def insert_request(
+        self,
+        session: AsyncSession,
+        *,
+        requester_id: int,
+        target_id: int,
+        request_id: int,
+        created_at: datetime,
+    ) -> bool: ...
+    async def delete_request(
+        self, session: AsyncSession, *, requester_id: int, target_id: int
+    ) -> bool: ...
+    async def insert_block(
+        self, session: AsyncSession, *, blocker_id: int, blocked_id: int, created_at: datetime
+    ) -> bool: ...
+    async def delete_block(
+        self, session: AsyncSession, *, blocker_id: int, blocked_id: int
+    ) -> bool: ...
+    async def insert_mute(
+        self, session: AsyncSession, *, muter_id: int, muted_id: int, created_at: datetime
+    ) -> bool: ...
+    async def delete_mute(self, session: AsyncSession, *, muter_id: int, muted_id: int) -> bool: ...
+    async def relationships(
+        self, session: AsyncSession, *, viewer_id: int, user_ids: Sequence[int]
+    ) -> dict[int, Relationship]: ...
+    async def get_counts(
+        self, session: AsyncSession, *, user_ids: Sequence[int]
+    ) -> dict[int, Counts]: ...
+    async def list_followers(
+        self, session: AsyncSession, *, user_id: int, before: tuple[int, int] | None, limit: int
+    ) -> list[Edge]: ...
+    async def list_following(
+        self, session: AsyncSession, *, user_id: int, before: tuple[int, int] | None, limit: int
+    ) -> list[Edge]: ...
+    async def list_requests(
+        self, session: AsyncSession, *, target_id: int, before: tuple[int, int] | None, limit: int
+    ) -> list[Edge]: ...
+    async def follower_ids(
+        self, session: AsyncSession, *, user_id: int, after: int, limit: int, exclude_muted: bool
+    ) -> list[int]: ...
+    async def following_ids(
+        self, session: AsyncSession, *, user_id: int, after: int, limit: int, exclude_muted: bool
+    ) -> list[int]: ...
+    async def pending_requesters(
+        self, session: AsyncSession, *, target_id: int, limit: int
+    ) -> list[int]: ...
+
+
+def pair_lock_key(a: int, b: int) -> int:
+    """Return the signed 64-bit advisory-lock key of an unordered pair of accounts.
+
+    Hashed with a graph_svc prefix, so the key space stays apart from other services' locks in a
+    shared database; a collision would only make two unrelated pairs wait for each other.
+    """
+    low, high = sorted((a, b))
+    digest = hashlib.blake2b(f"graph_svc:pair:{low}:{high}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _changed(result: Any) -> int:
+    # INSERTs carry a row count only when executed with preserve_rowcount (UPDATE and DELETE
+    # always do); ON CONFLICT DO NOTHING then reports 0 for a row that already existed.
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+_KINDS = (
+    "following",
+    "followed_by",
+    "requested",
+    "incoming_request",
+    "blocking",
+    "blocked_by",
+    "muting",
+)
+
+
+class SqlGraphStore:
+    """The relational implementation of GraphStore (SQLite embedded, PostgreSQL in production)."""
+
+    def __init__(self, engine: AsyncEngine, *, outbox: Outbox) -> None:
+        self._sessions = db.session_factory(engine)
+        self._postgres = engine.dialect.name == "postgresql"
+        self._insert = postgresql.insert if self._postgres else sqlite.insert
+        self.outbox = outbox
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """Open a transaction: committed when the block ends, rolled back on any error."""
+        async with db.transaction(self._sessions) as session:
+            yield session
+
+    async def lock_pairs(self, session: AsyncSession, *, pairs: Sequence[tuple[int, int]]) -> None:
+        """Hold every pair of accounts until the transaction ends; call before anything else."""
+        if not self._postgres:
+            # SQLite has one writer at a time, and mesh.db begins every transaction IMMEDIATE:
+            # this transaction already holds the write lock, so what it reads stays true.
+            return
+        # Sorted, so two transactions locking overlapping pairs never wait for each other in a
+        # circle.
+        for key in sorted({pair_lock_key(a, b) for a, b in pairs}):
+            await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+    async def _bump(self, session: AsyncSession, changes: dict[int, tuple[int, int]]) -> None:
+        # In user id order, so concurrent transactions lock count rows in the same order.
+        for user_id in sorted(changes):
+            followers, following = changes[user_id]
+            statement = self._insert(follow_counts).values(
+                user_id=user_id, follower_count=followers, following_count=following
+            )
+            statement = statement.on_conflict_do_update(
+                index_elements=[follow_counts.c.user_id],
+                set_={
+                    "follower_count": follow_counts.c.follower_count
+                    + statement.excluded.follower_count,
+                    "following_count": follow_counts.c.following_count
+                    + statement.excluded.following_count,
+                },
+            )
+            await session.execute(statement)
+
+    async def insert_follow(
+        self,
+        session: AsyncSession,
+        *,
+        follower_id: int,
+        followee_id: int,
+        follow_id: int,
+        created_at: datetime,
+    ) -> bool:
+        """Add a follow and count it; False (and no count change) when it already exists."""
+        statement = (
+            self._insert(follows)
+            .values(
+                follower_id=follower_id,
+                followee_id=followee_id,
+                follow_id=follow_id,
+                created_at=created_at,
+            )
+            .on_conflict_do_nothing()
+            .execution_options(preserve_rowcount=True)
+        )
+        if _changed(await session.execute(statement)) != 1:
+            return False
+        await self._bump(session, {followee_id: (1, 0), follower_id: (0, 1)})
+        return True
+
+    async def delete_follow(
+        self, session: AsyncSession, *, follower_id: int, followee_id: int
+    ) -> bool:
+        """Remove a follow and uncount it; False (and no count change) when there was none."""
+        statement = delete(follows).where(
+            follows.c.follower_id == follower_id, follows.c.followee_id == followee_id
+        )
+        if _changed(await session.execute(statement)) != 1:
+            return False
+        await self._bump(session, {followee_id: (-1, 0), follower_id: (0, -1)})
+        return True
+
+    async def insert_request(
+        self,
+        session: AsyncSession,
+        *,
+        requester_id: int,
+        target_id: int,
+        request_id: int,
+        created_at: datetime,
+    ) -> bool:
+        """Add a pending follow request; False when one is already pending."""
+        statement = (
+            self._insert(follow_requests)
+            .values(
+                requester_id=requester_id,
+                target_id=target_id,
+                request_id=request_id,
+                created_at=created_at,
+            )
+            .on_conflict_do_nothing()
+            .execution_options(preserve_rowcount=True)
+        )
+        return _changed(await session.execute(statement)) == 1
+
+    async def delete_request(
+        self, session: AsyncSession, *, requester_id: int, target_id: int
+    ) -> bool:
+        """Remove a pending follow request; False when there was none."""
+        statement = delete(follow_requests).where(
+            follow_requests.c.requester_id == requester_id,
+            follow_requests.c.target_id == target_id,
+        )
+        return _changed(await session.execute(statement)) == 1
+
+    async def insert_block(
+        self, session: AsyncSession, *, blocker_id: int, blocked_id: int, created_at: datetime
+    ) -> bool:
+        """Add a block; False when it already exists."""
+        statement = (
+            self._insert(blocks)
+            .values(blocker_id=blocker_id, blocked_id=blocked_id, created_at=created_at)
+            .on_conflict_do_nothing()
+            .execution_options(preserve_rowcount=True)
+        )
+        return _changed(await session.execute(statement)) == 1
+
+    async def delete_block(
+        self, session: AsyncSession, *, blocker_id: int, blocked_id: int
+    ) -> bool:
+        """Remove a block; False when there was none."""
+        statement = delete(blocks).where(
+            blocks.c.blocker_id == blocker_id, blocks.c.blocked_id == blocked_id
+        )
+        return _changed(await session.execute(statement)) == 1
+
+    async def insert_mute(
+        self, session: AsyncSession, *, muter_id: int, muted_id: int, created_at: datetime
+    ) -> bool:
+        """Add a mute; False when it already exists."""
+        statement = (
+            self._insert(mutes)
+            .values(muter_id=muter_id, muted_id=muted_id, created_at=created_at)
+            .on_conflict_do_nothing()
+            .execution_options(preserve_rowcount=True)
+        )
+        return _changed(await session.execute(statement)) == 1
+
+    async def delete_mute(self, session: AsyncSession, *, muter_id: int, muted_id: int) -> bool:
+        """Remove a mute; False when there was none."""
+        statement = delete(mutes).where(mutes.c.muter_id == muter_id, mutes.c.muted_id == muted_id)
+        return _changed(await session.execute(statement)) == 1
+
+    async def relationships(
+        self, session: AsyncSession, *, viewer_id: int, user_ids: Sequence[int]
+    ) -> dict[int, Relationship]:
+        """Return the viewer's relationship to each account, in one query for any number."""
+        ids = list(dict.fromkeys(user_ids))
+        if not ids:
+            return {}
+        f, r, b, m = follows.c, follow_requests.c, blocks.c, mutes.c
+        sources = (
+            (follows, f.followee_id, [f.follower_id == viewer_id]),
+            (follows, f.follower_id, [f.followee_id == viewer_id]),
+            (follow_requests, r.target_id, [r.requester_id == viewer_id]),
+            (follow_requests, r.requester_id, [r.target_id == viewer_id]),
+            (blocks, b.blocked_id, [b.blocker_id == viewer_id]),
+            (blocks, b.blocker_id, [b.blocked_id == viewer_id]),
+            (mutes, m.muted_id, [m.muter_id == viewer_id]),
+        )
+        query = union_all(
+            *(
+                select(literal_column(str(kind)).label("kind"), other.label("user_id"))
+                .select_from(table)
+                .where(*where, other.in_(ids))
+                for kind, (table, other, where) in enumerate(sources)
+            )
+        )
+        flags: dict[int, dict[str, bool]] = {user_id: {} for user_id in ids}
+        for kind, user_id in await session.execute(query):
+            flags[user_id][_KINDS[kind]] = True
+        return {user_id: Relationship(user_id, **found) for user_id, found in flags.items()}
+
+    async def get_counts(
+        self, session: AsyncSession, *, user_ids: Sequence[int]
+    ) -> dict[int, Counts]:
+        """Return the counts of each account; accounts never followed nor following have zeros."""
+        ids = list(dict.fromkeys(user_ids))
+        found = {user_id: Counts(user_id, 0, 0) for user_id in ids}
+        if ids:
+            query = select(follow_counts).where(follow_counts.c.user_id.in_(ids))
+            for row in await session.execute(query):
+                found[row.user_id] = Counts(row.user_id, row.follower_count, row.following_count)
+        return found
+
+    async def _page(
+        self,
+        session: AsyncSession,
+        *,
+        other: Any,
+        edge: Any,
+        created: Any,
+        where: Any,
+        before: tuple[int, int] | None,
+        limit: int,
+    ) -> list[Edge]:
+        query = select(other, edge, created).where(where)
+        if before is not None:
+            edge_id, user_id = before
+            query = query.where(or_(edge < edge_id, and_(edge == edge_id, other < user_id)))
+        query = query.order_by(edge.desc(), other.desc()).limit(limit)
+        return [Edge(row[0], row[1], _aware(row[2])) for row in await session.execute(query)]
+
+    async def list_followers(
+        self, session: AsyncSession, *, user_id: int, before: tuple[int, int] | None, limit: int
+    ) -> list[Edge]:
+        """Return up to `limit` followers of an account, newest first, after the cursor
+        (follow_id, follower_id) of the previous page's last row."""
+        c = follows.c
+        return await self._page(
+            session,
+            other=c.follower_id,
+            edge=c.follow_id,
+            created=c.created_at,
+            where=c.followee_id == user_id,
+            before=before,
+            limit=limit,
+        )
+
+    async def list_following(
+        self, session: AsyncSession, *, user_id: int, before: tuple[int, int] | None, limit: int
+    ) -> list[Edge]:
+        """Return up to `limit` accounts an account follows, newest first, after the cursor."""
+        c = follows.c
+        return await self._page(
+            session,
+            other=c.followee_id,
+            edge=c.follow_id,
+            created=c.created_at,
+            where=c.follower_id == user_id,
+            before=before,
+            limit=limit,
+        )
+
+    async def list_requests(
+        self, session: AsyncSession, *, target_id: int, before: tuple[int, int] | None, limit: int
+    ) -> list[Edge]:
+        """Return up to `limit` pending requests to follow an account, newest first."""
+        c = follow_requests.c
+        return await self._page(
+            session,
+            other=c.requester_id,
+            edge=c.request_id,
+            created=c.created_at,
+            where=c.target_id == target_id,
+            before=before,
+            limit=limit,
+        )
+
+    async def follower_ids(
+        self, session: AsyncSession, *, user_id: int, after: int, limit: int, exclude_muted: bool
+    ) -> list[int]:
+        """Return up to `limit` follower ids above `after`, ascending (keyset on an index)."""
+        c = follows.c
+        query = select(c.follower_id).where(c.followee_id == user_id, c.follower_id > after)
+        if exclude_muted:
+            query = query.where(
+                ~exists().where(mutes.c.muter_id == c.follower_id, mutes.c.muted_id == user_id)
+            )
+        query = query.order_by(c.follower_id).limit(limit)
+        return list((await session.execute(query)).scalars())
+
+    async def following_ids(
+        self, session: AsyncSession, *, user_id: int, after: int, limit: int, exclude_muted: bool
+    ) -> list[int]:
+        """Return up to `limit` ids of accounts followed, above `after`, ascending."""
+        c = follows.c
+        query = select(c.followee_id).where(c.follower_id == user_id, c.followee_id > after)
+        if exclude_muted:
+            query = query.where(
+                ~exists().where(mutes.c.muter_id == user_id, mutes.c.muted_id == c.followee_id)
+            )
+        query = query.order_by(c.followee_id).limit(limit)
+        return list((await session.execute(query)).scalars())
+
+    async def pending_requesters(
+        self, session: AsyncSession, *, target_id: int, limit: int
+    ) -> list[int]:
+        """Return up to `limit` accounts whose request to follow an account is pending, oldest
+        first."""
+        c = follow_requests.c
+        query = (
+            select(c.requester_id)
+            .where(c.target_id == target_id)
+            .order_by(c.request_id, c.requester_id)
+            .limit(limit)
+        )
+        return list((await session.execute(query)).scalars())

@@ -1,0 +1,1 @@
+"""media_svc: uploads, safe processing of photos and videos, variants and filters."""

@@ -1,0 +1,354 @@
+"""Photo processing: sniff, open with an allow-list, orient, strip metadata, make the variants.
+
+Runs inside a processing job (media_svc.job), never in the gRPC process: decoders see hostile
+bytes, so a crash or a runaway allocation takes down only that job.
+
+Every rendition is re-encoded from pixels, so nothing of the upload's bytes survives but the
+picture: no EXIF (GPS included), XMP, IPTC or comments, and no polyglot payload. Only the ICC
+colour profile of an RGB source is carried over, so colours stay right.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageCms, ImageFile
+
+from media_svc import filters, sniff
+
+THUMBNAIL_SIDE = 150
+FEED_WIDTH = 640
+FULL_WIDTH = 1080
+# Instagram's aspect range: 4:5 portrait to 1.91:1 landscape; beyond it we crop the centre.
+MIN_ASPECT = 4 / 5
+MAX_ASPECT = 1.91
+ORIENTATION_TAG = 0x0112
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+class MediaRejected(Exception):
+    """The bytes are not media we accept; `code` is the stable failure code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class PhotoLimits:
+    """What a photo may be."""
+
+    max_pixels: int = 40_000_000
+    max_side: int = 16_383
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Encoder settings of the renditions."""
+
+    jpeg: int = 80
+    original_jpeg: int = 90
+    webp: int = 80
+
+
+@dataclass(frozen=True)
+class Rendition:
+    """One file a job wrote."""
+
+    name: str
+    file: str
+    content_type: str
+    width: int
+    height: int
+    size: int
+
+
+@dataclass(frozen=True)
+class PhotoResult:
+    """The variants of a photo; width and height are those of the full variant."""
+
+    width: int
+    height: int
+    renditions: list[Rendition]
+
+
+def clamp_box(width: int, height: int) -> tuple[int, int, int, int]:
+    """Return the centred crop box that brings an image's aspect within 4:5..1.91:1."""
+    aspect = width / height
+    if aspect < MIN_ASPECT:
+        keep = max(1, min(height, round(width / MIN_ASPECT)))
+        top = (height - keep) // 2
+        return (0, top, width, top + keep)
+    if aspect > MAX_ASPECT:
+        keep = max(1, min(width, round(height * MAX_ASPECT)))
+        left = (width - keep) // 2
+        return (left, 0, left + keep, height)
+    return (0, 0, width, height)
+
+
+def variant_size(width: int, height: int, target_width: int) -> tuple[int, int]:
+    """Return the size of a variant target_width wide, never wider than the source."""
+    new_width = min(target_width, width)
+    return new_width, max(1, round(height * new_width / width))
+
+
+def _oriented_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
+    return (size[1], size[0]) if orientation in (5, 6, 7, 8) else size
+
+
+def _draft_request(size: tuple[int, int], orientation: int) -> tuple[int, int]:
+    """Return the smallest decode size that still gives the full variant its width."""
+    width, height = _oriented_size(size, orientation)
+    left, top, right, bottom = clamp_box(width, height)
+    scale = min(1.0, FULL_WIDTH / (right - left))
+    return (math.ceil(size[0] * scale), math.ceil(size[1] * scale))
+
+
+def _to_rgb(image: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | None]:
+    """Return the image as RGB (transparency flattened onto white) and the profile still valid."""
+    mode = image.mode
+    if mode == "CMYK":
+        if icc:
+            try:
+                source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+                srgb = ImageCms.createProfile("sRGB")
+                converted = ImageCms.profileToProfile(image, source, srgb, outputMode="RGB")
+                if converted is not None:
+                    return converted, None
+            except (ImageCms.PyCMSError, OSError, ValueError):
+                pass
+        return image.convert("RGB"), None
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        # 16-bit and float greys: scale to 8 bits rather than clip.
+        image = image.convert("I").point(lambda v: v / 256).convert("L")
+        return image.convert("RGB"), None
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        mode = image.mode
+    if mode in ("RGBA", "LA", "La", "RGBa", "PA"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        flattened = Image.alpha_composite(background, rgba).convert("RGB")
+        return flattened, icc if mode in ("RGBA", "RGBa") else None
+    if mode == "RGB":
+        return image, icc
+    # L, 1, YCbCr, LAB, HSV: their profiles (if any) do not describe RGB data.
+    return image.convert("RGB"), None
+
+
+def _save(
+    image: Image.Image,
+    out_dir: Path,
+    name: str,
+    fmt: str,
+    *,
+    icc: bytes | None,
+    quality: int,
+    archival: bool = False,
+) -> Rendition:
+    """Write one rendition with no metadata but the ICC profile."""
+    image.info = {}  # resize and crop copy info (comments, XMP): never let it reach a file
+    extension, content_type = ("jpg", "image/jpeg") if fmt == "JPEG" else ("webp", "image/webp")
+    path = out_dir / f"{name}.{extension}"
+    options: dict[str, object] = {"quality": quality}
+    if icc:
+        options["icc_profile"] = icc
+    if fmt == "JPEG" and not archival:
+        options.update(progressive=True, optimize=True)  # smaller, and shows early on slow links
+    else:
+        options.update(method=4)
+    image.save(path, fmt, **options)
+    return Rendition(
+        name=name if fmt == "JPEG" else f"{name}_webp",
+        file=path.name,
+        content_type=content_type,
+        width=image.width,
+        height=image.height,
+        size=path.stat().st_size,
+    )
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A photo ready for encoding: RGB, upright, no metadata, and the ICC profile to carry over."""
+
+    image: Image.Image
+    icc: bytes | None
+    format: sniff.PhotoFormat
+
+
+def open_photo(source: Path, *, limits: PhotoLimits, draft_for_variants: bool) -> Decoded:
+    """Decode a photo safely and return it as RGB, upright, without metadata, with its ICC profile.
+
+    The format comes from the bytes; the decoder is chosen by an explicit allow-list; the size is
+    checked from the header before any pixel is decoded. With draft_for_variants, a JPEG is
+    decoded at the smallest 1/2, 1/4 or 1/8 scale that still covers the full variant.
+    """
+    with open(source, "rb") as head_file:
+        head = head_file.read(sniff.HEAD_BYTES)
+    fmt = sniff.photo_format(head)
+    if fmt is None:
+        raise MediaRejected("UNSUPPORTED_MEDIA_TYPE", "the file is not a JPEG, PNG, WebP or HEIC")
+    if fmt == "HEIF":
+        from pillow_heif import register_heif_opener
+
+        register_heif_opener()
+    # A header that claims more than twice the limit fails in open() itself.
+    Image.MAX_IMAGE_PIXELS = limits.max_pixels
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(source, formats=[fmt])
+            try:
+                rgb, icc = _decode(image, fmt, limits=limits, draft_for_variants=draft_for_variants)
+            except BaseException:
+                image.close()  # on success, load() has closed the file already
+                raise
+            return Decoded(rgb, icc, fmt)
+    except MediaRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise MediaRejected(
+            "IMAGE_TOO_LARGE", f"the image has more than {limits.max_pixels} pixels"
+        ) from None
+    except MemoryError:
+        raise MediaRejected("IMAGE_TOO_LARGE", "the image is too large to decode") from None
+    except Exception as exc:  # any decoder failure means the file is broken
+        raise MediaRejected(
+            "MEDIA_CORRUPT", f"the image cannot be decoded ({_short(exc)})"
+        ) from None
+
+
+def _decode(
+    image: Image.Image, fmt: str, *, limits: PhotoLimits, draft_for_variants: bool
+) -> tuple[Image.Image, bytes | None]:
+    if image.format != fmt:
+        raise MediaRejected("UNSUPPORTED_MEDIA_TYPE", "the file is not the format it starts as")
+    width, height = image.size
+    if width < 1 or height < 1 or max(width, height) > limits.max_side:
+        raise MediaRejected(
+            "IMAGE_DIMENSIONS_INVALID",
+            f"the image is {width}x{height}; each side must be 1 to {limits.max_side} pixels",
+        )
+    if width * height > limits.max_pixels:
+        raise MediaRejected(
+            "IMAGE_TOO_LARGE",
+            f"the image has {width * height} pixels; at most {limits.max_pixels} are allowed",
+        )
+    orientation = image.getexif().get(ORIENTATION_TAG, 1)
+    if orientation not in _TRANSPOSE:
+        orientation = 1
+    if fmt == "JPEG" and draft_for_variants:
+        image.draft("RGB", _draft_request(image.size, orientation))
+    image.seek(0)  # animated WebP/PNG: the first frame is the photo
+    image.load()  # also closes the file Pillow opened
+    icc = image.info.get("icc_profile") or None
+    rgb, icc = _to_rgb(image, icc if isinstance(icc, bytes) else None)
+    if orientation in _TRANSPOSE:
+        rgb = rgb.transpose(_TRANSPOSE[orientation])
+    rgb.info = {}
+    return rgb, icc
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text[:120]
+
+
+def make_variants(
+    image: Image.Image,
+    out_dir: Path,
+    *,
+    filter_name: str,
+    icc: bytes | None,
+    quality: Quality,
+) -> PhotoResult:
+    """Write thumbnail, feed and full, each as JPEG and WebP.
+
+    Full is at most 1080 wide and feed at most 640, both centre-cropped into 4:5..1.91:1 and never
+    wider than the (cropped) source; the thumbnail is the centre square of full, 150x150 or the
+    square's own side when that is smaller. The filter is applied once, to full, before the smaller
+    variants are made from it, so every variant shows the same picture.
+    """
+    box = clamp_box(image.width, image.height)
+    crop_width, crop_height = box[2] - box[0], box[3] - box[1]
+    full = _resized(image, variant_size(crop_width, crop_height, FULL_WIDTH), box)
+    full = filters.apply(filter_name, full)
+    feed = _resized(full, variant_size(full.width, full.height, FEED_WIDTH), None)
+    side = min(full.width, full.height)
+    left, top = (full.width - side) // 2, (full.height - side) // 2
+    thumb_side = min(THUMBNAIL_SIDE, side)
+    thumbnail = _resized(full, (thumb_side, thumb_side), (left, top, left + side, top + side))
+    renditions: list[Rendition] = []
+    for name, variant in (("thumbnail", thumbnail), ("feed", feed), ("full", full)):
+        renditions.append(_save(variant, out_dir, name, "JPEG", icc=icc, quality=quality.jpeg))
+        renditions.append(_save(variant, out_dir, name, "WEBP", icc=icc, quality=quality.webp))
+    return PhotoResult(width=full.width, height=full.height, renditions=renditions)
+
+
+def _resized(
+    image: Image.Image, size: tuple[int, int], box: tuple[int, int, int, int] | None
+) -> Image.Image:
+    """Return the box of an image at a size; a plain crop (or copy) when no scaling is needed."""
+    region = box or (0, 0, image.width, image.height)
+    if size == (region[2] - region[0], region[3] - region[1]):
+        return image.crop(region) if box else image.copy()
+    # reducing_gap makes Pillow shrink by whole factors first (fast), then resample (sharp).
+    return image.resize(size, Image.Resampling.LANCZOS, box=region, reducing_gap=3.0)
+
+
+def process_photo(
+    source: Path,
+    out_dir: Path,
+    *,
+    filter_name: str,
+    limits: PhotoLimits,
+    quality: Quality,
+    keep_original: bool,
+) -> PhotoResult:
+    """Check a photo and write its renditions into out_dir; raise MediaRejected when refused.
+
+    The kept original is the whole picture, upright and unfiltered, as a baseline JPEG (it is
+    archived, not served, so it skips progressive encoding). A JPEG is decoded a second time at a
+    reduced scale for the variants: that decode plus a small resize costs less than resizing the
+    full-size pixels, and without a kept original the full size is never decoded at all.
+    """
+    original: Rendition | None = None
+    if keep_original:
+        whole = open_photo(source, limits=limits, draft_for_variants=False)
+        original = _save(
+            whole.image,
+            out_dir,
+            "original",
+            "JPEG",
+            icc=whole.icc,
+            quality=quality.original_jpeg,
+            archival=True,
+        )
+        decoded = (
+            open_photo(source, limits=limits, draft_for_variants=True)
+            if whole.format == "JPEG"
+            else whole
+        )
+    else:
+        decoded = open_photo(source, limits=limits, draft_for_variants=True)
+    result = make_variants(
+        decoded.image, out_dir, filter_name=filter_name, icc=decoded.icc, quality=quality
+    )
+    if original is not None:
+        result.renditions.insert(0, original)
+    return result

@@ -1,0 +1,36 @@
+"""Redis clients: the real server when SHUTTER_REDIS_URL is set, else one in-process Redis.
+
+The embedded Redis is a fakeredis server shared by the whole process, so every service that
+`shutter up` runs in one process sees the same keys, as they would on one real server.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import fakeredis
+import redis.asyncio as aioredis
+
+from mesh.config import MeshSettings
+
+_embedded_server: fakeredis.FakeServer | None = None
+_embedded_lock = threading.Lock()
+
+
+def embedded_server() -> fakeredis.FakeServer:
+    """Return the process's in-process Redis server, made on first use."""
+    global _embedded_server
+    with _embedded_lock:
+        if _embedded_server is None:
+            _embedded_server = fakeredis.FakeServer()
+        return _embedded_server
+
+
+def create_redis(settings: MeshSettings, *, decode_responses: bool = False) -> aioredis.Redis:
+    """Return a Redis client: to SHUTTER_REDIS_URL, or to the process's embedded Redis.
+
+    The caller owns the client and closes it with `await client.aclose()`.
+    """
+    if settings.redis_url:
+        return aioredis.Redis.from_url(settings.redis_url, decode_responses=decode_responses)
+    return fakeredis.FakeAsyncRedis(server=embedded_server(), decode_responses=decode_responses)

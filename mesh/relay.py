@@ -1,0 +1,172 @@
+"""The outbox relay: publishes a service's committed outbox rows to the bus, then marks them sent.
+
+A row is marked only after the bus accepted it, so a crash between the two publishes it again
+(never loses it); the bus skips an event it already has, and consumers dedupe anyway. Rows are
+read by `published_at IS NULL`, not by "after the last id", so a transaction that commits late
+with a smaller event id is still picked up. The relay wakes when told that a transaction with
+events committed (`notify`, wired through `Outbox(on_commit=...)`), and otherwise polls.
+On PostgreSQL an advisory lock lets one replica's relay work at a time, keeping rows in order
+and not publishing them twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Table, delete, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from mesh.bus import EventBus
+from shutter.events.v1 import envelope_pb2
+
+log = logging.getLogger("shutter.relay")
+
+BATCH_MAX = 1000
+
+
+class OutboxRelay:
+    """Move one service's outbox rows to the event bus in the background."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        table: Table,
+        bus: EventBus,
+        *,
+        producer: str,
+        batch_size: int = 100,
+        poll_interval_seconds: float = 1.0,
+        retention_seconds: float = 7 * 86_400,
+        prune_interval_seconds: float = 60.0,
+    ) -> None:
+        if not 1 <= batch_size <= BATCH_MAX:
+            raise ValueError(f"batch_size must be within 1..{BATCH_MAX}, got {batch_size}")
+        if poll_interval_seconds <= 0 or prune_interval_seconds <= 0:
+            raise ValueError("poll_interval_seconds and prune_interval_seconds must be positive")
+        if retention_seconds < 0:
+            raise ValueError("retention_seconds must not be negative")
+        self._engine = engine
+        self._table = table
+        self._bus = bus
+        self._producer = producer
+        self._batch_size = batch_size
+        self._poll = poll_interval_seconds
+        self._retention = timedelta(seconds=retention_seconds)
+        self._prune_every = prune_interval_seconds
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def notify(self) -> None:
+        """Wake the relay now: a transaction that wrote outbox rows has committed."""
+        self._wakeup.set()
+
+    async def start(self) -> None:
+        """Start relaying in the background."""
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self._run(), name=f"outbox-relay:{self._producer}")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Let the batch in flight finish within `grace` seconds, then stop."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        self._wakeup.set()
+        await asyncio.wait({task}, timeout=grace)
+        if not task.done():
+            task.cancel()  # a batch cut short is published again by the next start
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def relay_once(self) -> int:
+        """Publish one batch of unpublished rows in event id order; return how many."""
+        async with self._engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Held until commit: one relay per producer at a time, across replicas.
+                locked = await conn.scalar(
+                    text("SELECT pg_try_advisory_xact_lock(hashtext(:key))"),
+                    {"key": f"shutter.outbox_relay.{self._producer}"},
+                )
+                if not locked:
+                    return 0
+                rows = await self._unpublished(conn)
+                if rows:
+                    await self._bus.publish([envelope for _, envelope in rows])
+                    await self._mark(conn, [event_id for event_id, _ in rows])
+                return len(rows)
+            rows = await self._unpublished(conn)
+        # SQLite: mark in a transaction of its own, so the service's writers are never kept
+        # waiting on the bus.
+        if not rows:
+            return 0
+        await self._bus.publish([envelope for _, envelope in rows])
+        async with self._engine.begin() as conn:
+            await self._mark(conn, [event_id for event_id, _ in rows])
+        return len(rows)
+
+    async def _unpublished(
+        self, conn: AsyncConnection
+    ) -> list[tuple[int, envelope_pb2.EventEnvelope]]:
+        outbox = self._table
+        result = await conn.execute(
+            select(outbox.c.event_id, outbox.c.envelope)
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.event_id)
+            .limit(self._batch_size)
+        )
+        return [
+            (int(event_id), envelope_pb2.EventEnvelope.FromString(envelope))
+            for event_id, envelope in result
+        ]
+
+    async def _mark(self, conn: AsyncConnection, event_ids: list[int]) -> None:
+        outbox = self._table
+        await conn.execute(
+            update(outbox)
+            .where(outbox.c.event_id.in_(event_ids), outbox.c.published_at.is_(None))
+            .values(published_at=datetime.now(UTC))
+        )
+
+    async def prune(self) -> int:
+        """Delete rows published longer ago than the retention; return how many."""
+        outbox = self._table
+        cutoff = datetime.now(UTC) - self._retention
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                delete(outbox).where(
+                    outbox.c.published_at.is_not(None), outbox.c.published_at <= cutoff
+                )
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_prune = loop.time()
+        failures = 0
+        while not self._stopping:
+            self._wakeup.clear()  # before reading, so a commit during the read is not missed
+            try:
+                published = await self.relay_once()
+                if loop.time() >= next_prune:
+                    pruned = await self.prune()
+                    if pruned:
+                        log.info("%s: pruned %d published outbox rows", self._producer, pruned)
+                    next_prune = loop.time() + self._prune_every
+                failures = 0
+            except Exception:
+                failures += 1
+                log.exception("%s: relaying the outbox failed; retrying", self._producer)
+                # Back off while the bus or the database is down, up to ten poll intervals.
+                await asyncio.sleep(min(self._poll * failures, self._poll * 10))
+                continue
+            if published == self._batch_size:
+                continue  # there is probably more waiting
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._poll):
+                    await self._wakeup.wait()

@@ -1,0 +1,1054 @@
+"""Post rules: who may post, see, like, comment, save and delete what, and how lists are filled.
+
+Privacy is applied on every read path through one question put to graph_svc in a batch (may this
+viewer see these owners' content, and did either block the other?): posts of owners the viewer may
+not see are left out of lists and answered as NOT_FOUND when asked for by id; likers and comment
+authors that the viewer blocked or that blocked the viewer are left out of likers and comments.
+Lists that leave entries out read on until the page is full, at most SCAN_ROUNDS batches, so a
+page may be short while more follow (its token then says where to go on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+from mesh import pagination
+from mesh.context import Principal
+from mesh.errors import InvalidArgument
+from mesh.ids import IdGenerator
+from post_svc import events, geo, text
+from post_svc.errors import (
+    AuthorNotFound,
+    CommentNotFound,
+    IdempotencyKeyReused,
+    MediaAlreadyPosted,
+    MediaNotFound,
+    MediaNotReady,
+    NotCommentAuthor,
+    NotPostAuthor,
+    NotViewer,
+    PostNotFound,
+    PrivateAccount,
+    ReplyToReply,
+)
+from post_svc.store import (
+    CommentRecord,
+    Conflict,
+    Counts,
+    EngagementStore,
+    HashtagRecord,
+    Location,
+    Mention,
+    PlaceRecord,
+    PostRecord,
+    PostStore,
+)
+from shutter.media.v1 import media_pb2
+from shutter.user.v1 import user_pb2
+
+MEDIA_MAX = 10
+LOCATION_NAME_MAX = 100
+BATCH_MAX = 100
+QUERY_MAX = 100
+GRID_PAGE_DEFAULT = 12
+PAGE_DEFAULT = 20
+PAGE_MAX = 50
+RADIUS_DEFAULT_KM = 10.0
+RADIUS_MAX_KM = 100.0
+# Nearest-first ranks at most this many of the newest posts within the radius.
+NEAREST_SCAN_MAX = 2000
+# How many batches of page_size + 1 entries a filtered list reads before returning a short page.
+SCAN_ROUNDS = 5
+# A location search takes the posts of at most this many places, the most used first.
+SEARCH_PLACES_MAX = 50
+
+ORDER_NEAREST = "nearest"
+ORDER_NEWEST = "newest"
+SEARCH_HASHTAG = "hashtag"
+SEARCH_LOCATION = "location"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """What the privacy rule says about one owner for one viewer."""
+
+    can_view: bool
+    blocked: bool
+
+
+class Privacy(Protocol):
+    """graph_svc's privacy rule, asked in batches."""
+
+    async def visibility(
+        self, viewer: int | None, owner_ids: Sequence[int]
+    ) -> dict[int, Visibility]:
+        """Return the rule's answer for each known owner (unknown owners are left out)."""
+        ...
+
+
+class Directory(Protocol):
+    """user_svc's accounts, looked up in batches."""
+
+    async def summaries(self, user_ids: Sequence[int]) -> dict[int, user_pb2.UserSummary]:
+        """Return the accounts that exist among these ids."""
+        ...
+
+    async def by_usernames(self, usernames: Sequence[str]) -> dict[str, user_pb2.UserSummary]:
+        """Return the accounts with these usernames, keyed by lower-cased username."""
+        ...
+
+
+class MediaCatalog(Protocol):
+    """media_svc's media, seen with post_svc's own service identity."""
+
+    async def media(self, media_ids: Sequence[int]) -> dict[int, media_pb2.Media]:
+        """Return the media that exist (not deleted) among these ids."""
+        ...
+
+    async def delete(self, media_id: int) -> None:
+        """Delete a piece of media; deleting unknown or deleted media succeeds."""
+        ...
+
+
+@dataclass(frozen=True)
+class PostView:
+    """A post as one viewer sees it."""
+
+    record: PostRecord
+    author: user_pb2.UserSummary
+    media: list[media_pb2.Media]
+    counts: Counts
+    has_liked: bool
+    has_saved: bool
+
+
+@dataclass(frozen=True)
+class CommentView:
+    """A comment as one viewer sees it."""
+
+    record: CommentRecord
+    author: user_pb2.UserSummary
+    reply_count: int
+
+
+@dataclass(frozen=True)
+class LocationInput:
+    """A location as a request gave it."""
+
+    name: str
+    lat: float
+    lng: float
+
+
+def check_id(value: int, field: str) -> int:
+    """Return a positive id or raise InvalidArgument naming the field."""
+    if value <= 0:
+        raise InvalidArgument.field(field, "must be a positive id")
+    return value
+
+
+def check_ids(values: Sequence[int], field: str, *, maximum: int = BATCH_MAX) -> list[int]:
+    """Return distinct positive ids in request order, at most `maximum` of them."""
+    if len(values) > maximum:
+        raise InvalidArgument.field(field, f"at most {maximum} ids per call")
+    for value in values:
+        check_id(value, field)
+    return list(dict.fromkeys(values))
+
+
+def check_location(location: LocationInput) -> Location:
+    """Return a valid location or raise InvalidArgument naming the bad part."""
+    name = text.clean("location.name", location.name, limit=LOCATION_NAME_MAX, required=True)
+    if "\n" in name:
+        raise InvalidArgument.field("location.name", "must be one line")
+    return Location(name, geo.check_point(location.lat, location.lng, prefix="location."))
+
+
+def check_query(query: str, field: str = "q") -> str:
+    """Return a cleaned search text of 1 to QUERY_MAX characters."""
+    return text.clean(field, query, limit=QUERY_MAX, required=True)
+
+
+def check_tag(tag: str, field: str) -> str:
+    """Return a tag's stored form, or raise InvalidArgument when it cannot be a tag."""
+    normal = text.normalise_tag(tag)
+    if not normal:
+        raise InvalidArgument.field(field, "is required")
+    if len(normal) > text.HASHTAG_MAX_CHARS:
+        raise InvalidArgument.field(field, f"must be at most {text.HASHTAG_MAX_CHARS} characters")
+    if not all(text.is_tag_char(ch) for ch in normal):
+        raise InvalidArgument.field(field, "may hold only letters, marks, digits and underscores")
+    return normal
+
+
+def resolve_viewer(who: Principal, viewer_id: int) -> int | None:
+    """Return the viewer an internal call acts for: a user only for themselves (0 meaning them),
+    a service for anyone (0 meaning nobody in particular)."""
+    if viewer_id < 0:
+        raise InvalidArgument.field("viewer_id", "must be 0 or a positive account id")
+    if who.user_id is not None:
+        if viewer_id not in (0, who.user_id):
+            raise NotViewer("a user may ask only on their own behalf")
+        return who.user_id
+    return viewer_id or None
+
+
+def request_hash(media_ids: Sequence[int], caption: str, location: Location | None) -> str:
+    """Return a digest of what a create call asked for, to tell a retry from a reused key."""
+    where = None if location is None else [location.name, location.point.lat, location.point.lng]
+    raw = json.dumps([list(media_ids), caption, where], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _cursor(token: str, *, kind: str, scope: Any) -> Any:
+    """Return the cursor of a token made for this list (None for the first page)."""
+    decoded = pagination.decode_token(token)
+    if decoded is None:
+        return None
+    if decoded.get("k") != kind or decoded.get("s") != scope or "c" not in decoded:
+        raise InvalidArgument.field("page_token", "does not belong to this list")
+    return decoded["c"]
+
+
+def _token(cursor: Any, *, kind: str, scope: Any) -> str:
+    if cursor is None:
+        return ""
+    return pagination.encode_token({"k": kind, "s": scope, "c": cursor})
+
+
+def _int_cursor(cursor: Any) -> int | None:
+    if cursor is None:
+        return None
+    if not isinstance(cursor, int) or isinstance(cursor, bool):
+        raise InvalidArgument.field("page_token", "does not belong to this list")
+    return cursor
+
+
+def _keeps(visibility: Visibility | None, need_view: bool) -> bool:
+    if visibility is None:  # the owner does not exist (any more)
+        return False
+    return visibility.can_view if need_view else not visibility.blocked
+
+
+class Posts:
+    """The rules of posts, likes, comments, saves, hashtags and places."""
+
+    def __init__(
+        self,
+        store: PostStore,
+        engagement: EngagementStore,
+        *,
+        privacy: Privacy,
+        directory: Directory,
+        media: MediaCatalog,
+        ids: IdGenerator,
+    ) -> None:
+        self._store = store
+        self._engagement = engagement
+        self._privacy = privacy
+        self._directory = directory
+        self._media = media
+        self._ids = ids
+
+    # -- privacy ---------------------------------------------------------------------------
+
+    async def _visibilities(
+        self, viewer: int | None, owner_ids: Sequence[int]
+    ) -> dict[int, Visibility]:
+        """Ask the privacy rule about every owner but the viewer (who sees themselves)."""
+        others = [o for o in dict.fromkeys(owner_ids) if o != viewer]
+        found = await self._privacy.visibility(viewer, others) if others else {}
+        if viewer is not None and viewer in owner_ids:
+            found = {**found, viewer: Visibility(can_view=True, blocked=False)}
+        return found
+
+    async def _can_view(self, viewer: int | None, owner_id: int) -> bool:
+        found = (await self._visibilities(viewer, [owner_id])).get(owner_id)
+        return found is not None and found.can_view
+
+    async def _visible_post(self, viewer: int | None, post_id: int) -> PostRecord:
+        """Return a live post the viewer may see, or raise PostNotFound either way."""
+        check_id(post_id, "post_id")
+        async with self._store.transaction() as tx:
+            post = await self._store.get_post(tx, post_id=post_id)
+        if post is None or not await self._can_view(viewer, post.author_id):
+            raise PostNotFound("no post has that id")
+        return post
+
+    async def _filtered_page(
+        self,
+        *,
+        viewer: int | None,
+        limit: int,
+        cursor: Any,
+        fetch: Callable[[Any, int], Awaitable[list[tuple[Any, T | None]]]],
+        owner_of: Callable[[T], int],
+        need_view: bool,
+    ) -> tuple[list[T], Any]:
+        """Return up to `limit` entries the viewer may see, in list order, and the cursor of the
+        next page (None at the end). `fetch(cursor, n)` returns the next n (key, entry) pairs,
+        with None for entries gone since they were listed. need_view keeps entries whose owner
+        the viewer may see (posts); otherwise entries whose owner exists and is not blocked by or
+        blocking the viewer (likers, comments)."""
+        page: list[tuple[Any, T]] = []
+        for _ in range(SCAN_ROUNDS):
+            batch = await fetch(cursor, limit + 1)
+            entries = [entry for _, entry in batch if entry is not None]
+            found = await self._visibilities(viewer, [owner_of(e) for e in entries])
+            for key, entry in batch:
+                if entry is not None and _keeps(found.get(owner_of(entry)), need_view):
+                    if len(page) == limit:
+                        return [e for _, e in page], page[-1][0]
+                    page.append((key, entry))
+                cursor = key
+            if len(batch) <= limit:
+                return [e for _, e in page], None
+        return [e for _, e in page], cursor
+
+    # -- hydration -------------------------------------------------------------------------
+
+    async def _hydrate(self, viewer: int | None, records: Sequence[PostRecord]) -> list[PostView]:
+        """Return posts with authors, media, counts and the viewer's like and save, with one
+        call per peer and one query per kind of fact, whatever the number of posts."""
+        if not records:
+            return []
+        post_ids = [r.post_id for r in records]
+
+        async def engagement() -> tuple[dict[int, Counts], set[int], set[int]]:
+            async with self._store.transaction() as tx:
+                counts = await self._engagement.counts(tx, post_ids=post_ids)
+                liked: set[int] = set()
+                saved: set[int] = set()
+                if viewer is not None:
+                    liked = await self._engagement.liked_among(
+                        tx, user_id=viewer, post_ids=post_ids
+                    )
+                    saved = await self._store.saved_among(tx, user_id=viewer, post_ids=post_ids)
+            return counts, liked, saved
+
+        authors, media, (counts, liked, saved) = await asyncio.gather(
+            self._directory.summaries(list(dict.fromkeys(r.author_id for r in records))),
+            self._media.media([m for r in records for m in r.media_ids]),
+            engagement(),
+        )
+        return [
+            PostView(
+                record=r,
+                author=authors[r.author_id],
+                media=[media[m] for m in r.media_ids if m in media],
+                counts=counts.get(r.post_id, Counts()),
+                has_liked=r.post_id in liked,
+                has_saved=r.post_id in saved,
+            )
+            for r in records
+            if r.author_id in authors
+        ]
+
+    async def _resolve_mentions(self, author: int, names: Sequence[str]) -> list[Mention]:
+        """Return the mentioned accounts that exist and are not blocked by or blocking the
+        author, in order of appearance."""
+        if not names:
+            return []
+        found = await self._directory.by_usernames(list(names))
+        accounts = [found[n] for n in names if n in found]
+        visibilities = await self._visibilities(author, [a.user_id for a in accounts])
+        return [
+            Mention(a.user_id, a.username)
+            for a in accounts
+            if a.user_id in visibilities and not visibilities[a.user_id].blocked
+        ]
+
+    async def _add_mention_events(
+        self,
+        tx: Any,
+        *,
+        mentions: Sequence[Mention],
+        author: int,
+        post: PostRecord,
+        comment_id: int,
+        at: datetime,
+    ) -> None:
+        for mention in mentions:
+            if mention.user_id == author:
+                continue  # nobody is told they mentioned themselves
+            await self._store.outbox.add(
+                tx,
+                aggregate_id=post.post_id,
+                event=events.user_mentioned(
+                    mentioned_user_id=mention.user_id,
+                    author_id=author,
+                    post_id=post.post_id,
+                    post_author_id=post.author_id,
+                    comment_id=comment_id,
+                    created_at=at,
+                ),
+            )
+
+    # -- posts -----------------------------------------------------------------------------
+
+    async def create_post(
+        self,
+        *,
+        caller: int,
+        media_ids: Sequence[int],
+        caption: str,
+        location: LocationInput | None,
+        idempotency_key: str,
+    ) -> PostView:
+        """Publish a post of the caller's ready media; a retried key returns the first post."""
+        if not media_ids:
+            raise InvalidArgument.field("media_ids", "a post needs at least one piece of media")
+        if len(media_ids) > MEDIA_MAX:
+            raise InvalidArgument.field("media_ids", f"a post holds at most {MEDIA_MAX} media")
+        for i, media_id in enumerate(media_ids):
+            check_id(media_id, f"media_ids[{i}]")
+        if len(set(media_ids)) != len(media_ids):
+            raise InvalidArgument.field("media_ids", "must not name the same media twice")
+        parsed = text.parse("caption", caption, required=False)
+        where = check_location(location) if location is not None else None
+        key = text.check_idempotency_key(idempotency_key)
+        digest = request_hash(media_ids, parsed.text, where)
+        if key is not None:
+            earlier = await self._post_made_with(caller, key, digest)
+            if earlier is not None:
+                return earlier
+        found, mentions, authors = await asyncio.gather(
+            self._media.media(media_ids),
+            self._resolve_mentions(caller, parsed.mentions),
+            self._directory.summaries([caller]),
+        )
+        for i, media_id in enumerate(media_ids):
+            item = found.get(media_id)
+            if item is None or item.owner_user_id != caller:
+                raise MediaNotFound.field(f"media_ids[{i}]", "no media of yours has this id")
+            if item.status != media_pb2.MEDIA_STATUS_READY:
+                raise MediaNotReady(
+                    f"media_ids[{i}]: the media is not ready (still processing, or it failed)",
+                    metadata={"media_id": str(media_id)},
+                )
+        author = authors.get(caller)
+        if author is None:
+            raise AuthorNotFound("the caller's account does not exist")
+        now = datetime.now(UTC)
+        post = PostRecord(
+            post_id=self._ids.next_id(),
+            author_id=caller,
+            caption=parsed.text,
+            hashtags=parsed.hashtags,
+            mentions=tuple(mentions),
+            media_ids=tuple(media_ids),
+            location=where,
+            place_id=None,
+            created_at=now,
+            idempotency_key=key,
+            request_hash=digest,
+        )
+        try:
+            async with self._store.transaction() as tx:
+                taken = await self._store.posted_media(tx, media_ids=media_ids)
+                if taken:
+                    first = next(i for i, m in enumerate(media_ids) if m in taken)
+                    raise MediaAlreadyPosted(
+                        f"media_ids[{first}]: the media is already part of a post"
+                    )
+                if where is not None:
+                    place_id = await self._store.place_for(
+                        tx, location=where, new_place_id=self._ids.next_id()
+                    )
+                    post = replace(post, place_id=place_id)
+                await self._store.insert_post(tx, post=post)
+                await self._store.outbox.add(
+                    tx,
+                    aggregate_id=post.post_id,
+                    event=events.post_created(post, author_is_private=author.is_private),
+                )
+                await self._add_mention_events(
+                    tx, mentions=mentions, author=caller, post=post, comment_id=0, at=now
+                )
+        except (Conflict, MediaAlreadyPosted) as exc:
+            # A concurrent call with the same key may have committed first: answer with its post.
+            earlier = await self._post_made_with(caller, key, digest) if key else None
+            if earlier is not None:
+                return earlier
+            if isinstance(exc, MediaAlreadyPosted):
+                raise
+            raise MediaAlreadyPosted("media_ids: the media is already part of a post") from None
+        return PostView(
+            record=post,
+            author=author,
+            media=[found[m] for m in media_ids],
+            counts=Counts(),
+            has_liked=False,
+            has_saved=False,
+        )
+
+    async def _post_made_with(self, caller: int, key: str, digest: str) -> PostView | None:
+        async with self._store.transaction() as tx:
+            earlier = await self._store.get_post_by_key(tx, author_id=caller, idempotency_key=key)
+        if earlier is None:
+            return None
+        post, deleted = earlier
+        if post.request_hash != digest:
+            raise IdempotencyKeyReused(
+                "idempotency_key: this key was used for a different post",
+                metadata={"post_id": str(post.post_id)},
+            )
+        if deleted:
+            raise PostNotFound("the post made with this idempotency key was deleted")
+        views = await self._hydrate(caller, [post])
+        if not views:
+            raise AuthorNotFound("the caller's account does not exist")
+        return views[0]
+
+    async def get_post(self, *, viewer: int | None, post_id: int) -> PostView:
+        """Return one post as the viewer sees it."""
+        post = await self._visible_post(viewer, post_id)
+        views = await self._hydrate(viewer, [post])
+        if not views:
+            raise PostNotFound("no post has that id")
+        return views[0]
+
+    async def batch_get(self, *, viewer: int | None, post_ids: Sequence[int]) -> list[PostView]:
+        """Return the posts among these ids that exist and the viewer may see, in request order."""
+        wanted = check_ids(post_ids, "post_ids")
+        async with self._store.transaction() as tx:
+            found = await self._store.get_posts(tx, post_ids=wanted)
+        records = [found[i] for i in wanted if i in found]
+        visibilities = await self._visibilities(viewer, [r.author_id for r in records])
+        visible = [
+            r for r in records if r.author_id in visibilities and visibilities[r.author_id].can_view
+        ]
+        return await self._hydrate(viewer, visible)
+
+    async def delete_post(self, *, caller: int, post_id: int) -> None:
+        """Delete one of the caller's posts everywhere; its media goes in the background."""
+        check_id(post_id, "post_id")
+        async with self._store.transaction() as tx:
+            post = await self._store.get_post(tx, post_id=post_id)
+        if post is None:
+            raise PostNotFound("no post has that id")
+        if post.author_id != caller:
+            if await self._can_view(caller, post.author_id):
+                raise NotPostAuthor("only the author of a post can delete it")
+            raise PostNotFound("no post has that id")
+        async with self._store.transaction() as tx:
+            locked = await self._store.get_post(tx, post_id=post_id, for_update=True)
+            if locked is None:
+                raise PostNotFound("no post has that id")
+            await self._store.delete_post(tx, post=locked)
+            await self._store.outbox.add(
+                tx, aggregate_id=post_id, event=events.post_deleted(locked)
+            )
+
+    async def list_user_posts(
+        self, *, viewer: int | None, user_id: int, page_size: int, page_token: str
+    ) -> tuple[list[PostView], str]:
+        """Return one page of an account's posts, newest first (its profile grid)."""
+        owner = check_id(user_id, "user_id")
+        limit = pagination.page_size(page_size, default=GRID_PAGE_DEFAULT, maximum=PAGE_MAX)
+        before = _int_cursor(_cursor(page_token, kind="user", scope=owner))
+        if viewer != owner:
+            found = (await self._visibilities(viewer, [owner])).get(owner)
+            if found is None or found.blocked:
+                raise AuthorNotFound("no user has that id")
+            if not found.can_view:
+                raise PrivateAccount("this account is private; only its followers see its posts")
+        async with self._store.transaction() as tx:
+            rows = await self._store.list_user_posts(
+                tx, author_id=owner, before=before, limit=limit + 1
+            )
+        page = rows[:limit]
+        token = _token(page[-1].post_id if len(rows) > limit else None, kind="user", scope=owner)
+        return await self._hydrate(viewer, page), token
+
+    async def _post_page(
+        self,
+        *,
+        viewer: int | None,
+        limit: int,
+        cursor: Any,
+        fetch: Callable[[Any, int], Awaitable[list[tuple[Any, PostRecord | None]]]],
+    ) -> tuple[list[PostView], Any]:
+        records, next_cursor = await self._filtered_page(
+            viewer=viewer,
+            limit=limit,
+            cursor=cursor,
+            fetch=fetch,
+            owner_of=lambda r: r.author_id,
+            need_view=True,
+        )
+        return await self._hydrate(viewer, records), next_cursor
+
+    # -- likes -----------------------------------------------------------------------------
+
+    async def like(self, *, caller: int, post_id: int) -> int:
+        """Like a post (idempotent); return its like count."""
+        post = await self._visible_post(caller, post_id)
+        now = datetime.now(UTC)
+        async with self._store.transaction() as tx:
+            added = await self._engagement.add_like(
+                tx, post_id=post_id, user_id=caller, like_id=self._ids.next_id(), at=now
+            )
+            if added:
+                await self._store.outbox.add(
+                    tx,
+                    aggregate_id=post_id,
+                    event=events.post_liked(post, liker_id=caller, at=now),
+                )
+            counts = await self._engagement.counts(tx, post_ids=[post_id])
+        return counts.get(post_id, Counts()).like_count
+
+    async def unlike(self, *, caller: int, post_id: int) -> int:
+        """Take back a like (idempotent); return the post's like count."""
+        check_id(post_id, "post_id")
+        async with self._store.transaction() as tx:
+            post = await self._store.get_post(tx, post_id=post_id)
+            # The caller's own like goes even when the post is hidden from them now.
+            removed = post is not None and await self._engagement.remove_like(
+                tx, post_id=post_id, user_id=caller
+            )
+            if post is not None and removed:
+                await self._store.outbox.add(
+                    tx, aggregate_id=post_id, event=events.post_unliked(post, liker_id=caller)
+                )
+            counts = await self._engagement.counts(tx, post_ids=[post_id])
+        if post is None or (not removed and not await self._can_view(caller, post.author_id)):
+            raise PostNotFound("no post has that id")
+        return counts.get(post_id, Counts()).like_count
+
+    async def list_likers(
+        self, *, viewer: int | None, post_id: int, page_size: int, page_token: str
+    ) -> tuple[list[user_pb2.UserSummary], str]:
+        """Return one page of the accounts that like a post, most recent like first."""
+        limit = pagination.page_size(page_size, default=PAGE_DEFAULT, maximum=PAGE_MAX)
+        cursor = _int_cursor(_cursor(page_token, kind="likers", scope=post_id))
+        await self._visible_post(viewer, post_id)
+
+        async def fetch(before: Any, n: int) -> list[tuple[Any, int | None]]:
+            async with self._store.transaction() as tx:
+                rows = await self._engagement.list_likers(
+                    tx, post_id=post_id, before=before, limit=n
+                )
+            return [(like_id, user_id) for like_id, user_id in rows]
+
+        liker_ids, next_cursor = await self._filtered_page(
+            viewer=viewer,
+            limit=limit,
+            cursor=cursor,
+            fetch=fetch,
+            owner_of=lambda user_id: user_id,
+            need_view=False,
+        )
+        found = await self._directory.summaries(liker_ids)
+        token = _token(next_cursor, kind="likers", scope=post_id)
+        return [found[i] for i in liker_ids if i in found], token
+
+    # -- comments --------------------------------------------------------------------------
+
+    async def create_comment(
+        self, *, caller: int, post_id: int, body: str, parent_comment_id: int
+    ) -> CommentView:
+        """Comment on a post the caller may see, or reply to one of its top-level comments."""
+        if parent_comment_id < 0:
+            raise InvalidArgument.field("parent_comment_id", "must be 0 or a comment id")
+        parsed = text.parse("text", body, required=True)
+        post = await self._visible_post(caller, post_id)
+        parent: CommentRecord | None = None
+        if parent_comment_id:
+            parent = await self._visible_comment(caller, parent_comment_id, post_id=post_id)
+            if parent.parent_comment_id != 0:
+                raise ReplyToReply(
+                    "parent_comment_id: replies go one level deep; reply to the top-level comment"
+                )
+        mentions, authors = await asyncio.gather(
+            self._resolve_mentions(caller, parsed.mentions), self._directory.summaries([caller])
+        )
+        author = authors.get(caller)
+        if author is None:
+            raise AuthorNotFound("the caller's account does not exist")
+        now = datetime.now(UTC)
+        comment = CommentRecord(
+            comment_id=self._ids.next_id(),
+            post_id=post_id,
+            author_id=caller,
+            parent_comment_id=parent_comment_id,
+            text=parsed.text,
+            mentions=tuple(mentions),
+            created_at=now,
+        )
+        async with self._store.transaction() as tx:
+            if parent is not None:
+                # Held until commit, so the parent cannot be deleted without this reply.
+                still = await self._engagement.get_comment(
+                    tx, comment_id=parent.comment_id, lock=True
+                )
+                if still is None:
+                    raise CommentNotFound("no comment has that id")
+            await self._engagement.add_comment(tx, comment=comment)
+            await self._store.outbox.add(
+                tx,
+                aggregate_id=post_id,
+                event=events.comment_created(
+                    comment,
+                    post_author_id=post.author_id,
+                    parent_author_id=parent.author_id if parent else 0,
+                ),
+            )
+            await self._add_mention_events(
+                tx,
+                mentions=mentions,
+                author=caller,
+                post=post,
+                comment_id=comment.comment_id,
+                at=now,
+            )
+        return CommentView(record=comment, author=author, reply_count=0)
+
+    async def _visible_comment(
+        self, viewer: int | None, comment_id: int, *, post_id: int
+    ) -> CommentRecord:
+        """Return a comment of a post whose author the viewer did not block nor was blocked by."""
+        check_id(comment_id, "parent_comment_id")
+        async with self._store.transaction() as tx:
+            comment = await self._engagement.get_comment(tx, comment_id=comment_id)
+        if comment is None or comment.post_id != post_id:
+            raise CommentNotFound("no comment of this post has that id")
+        found = (await self._visibilities(viewer, [comment.author_id])).get(comment.author_id)
+        if found is None or found.blocked:
+            raise CommentNotFound("no comment of this post has that id")
+        return comment
+
+    async def list_comments(
+        self,
+        *,
+        viewer: int | None,
+        post_id: int,
+        parent_comment_id: int,
+        page_size: int,
+        page_token: str,
+    ) -> tuple[list[CommentView], str]:
+        """Return one page of a post's top-level comments, or of one comment's replies, oldest
+        first."""
+        if parent_comment_id < 0:
+            raise InvalidArgument.field("parent_comment_id", "must be 0 or a comment id")
+        limit = pagination.page_size(page_size, default=PAGE_DEFAULT, maximum=PAGE_MAX)
+        scope = [post_id, parent_comment_id]
+        cursor = _int_cursor(_cursor(page_token, kind="comments", scope=scope))
+        await self._visible_post(viewer, post_id)
+        if parent_comment_id:
+            parent = await self._visible_comment(viewer, parent_comment_id, post_id=post_id)
+            if parent.parent_comment_id != 0:
+                raise ReplyToReply("parent_comment_id: replies have no replies")
+
+        async def fetch(after: Any, n: int) -> list[tuple[Any, CommentRecord | None]]:
+            async with self._store.transaction() as tx:
+                rows = await self._engagement.list_comments(
+                    tx, post_id=post_id, parent_comment_id=parent_comment_id, after=after, limit=n
+                )
+            return [(row.comment_id, row) for row in rows]
+
+        found, next_cursor = await self._filtered_page(
+            viewer=viewer,
+            limit=limit,
+            cursor=cursor,
+            fetch=fetch,
+            owner_of=lambda c: c.author_id,
+            need_view=False,
+        )
+        replies: dict[int, int] = {}
+        if parent_comment_id == 0 and found:
+            async with self._store.transaction() as tx:
+                replies = await self._engagement.reply_counts(
+                    tx, post_id=post_id, comment_ids=[c.comment_id for c in found]
+                )
+        authors = await self._directory.summaries(list(dict.fromkeys(c.author_id for c in found)))
+        views = [
+            CommentView(c, authors[c.author_id], replies.get(c.comment_id, 0))
+            for c in found
+            if c.author_id in authors
+        ]
+        return views, _token(next_cursor, kind="comments", scope=scope)
+
+    async def delete_comment(self, *, caller: int, comment_id: int) -> None:
+        """Delete a comment and its replies: the comment's author or the post's author may."""
+        check_id(comment_id, "comment_id")
+        async with self._store.transaction() as tx:
+            comment = await self._engagement.get_comment(tx, comment_id=comment_id)
+            post = await self._store.get_post(tx, post_id=comment.post_id) if comment else None
+        if comment is None or post is None:
+            raise CommentNotFound("no comment has that id")
+        if caller != post.author_id:
+            found = await self._visibilities(caller, [post.author_id, comment.author_id])
+            sees_post = post.author_id in found and found[post.author_id].can_view
+            sees_comment = comment.author_id in found and not found[comment.author_id].blocked
+            if not sees_post or not sees_comment:
+                raise CommentNotFound("no comment has that id")
+            if caller != comment.author_id:
+                raise NotCommentAuthor(
+                    "only the comment's author or the post's author can delete a comment"
+                )
+        async with self._store.transaction() as tx:
+            reply_ids = await self._engagement.delete_comment(tx, comment=comment)
+            await self._store.outbox.add(
+                tx,
+                aggregate_id=comment.post_id,
+                event=events.comment_deleted(comment, deleted_by=caller, reply_ids=reply_ids),
+            )
+
+    # -- saves -----------------------------------------------------------------------------
+
+    async def save(self, *, caller: int, post_id: int) -> None:
+        """Save a post the caller may see (idempotent)."""
+        await self._visible_post(caller, post_id)
+        async with self._store.transaction() as tx:
+            await self._store.add_save(
+                tx,
+                user_id=caller,
+                post_id=post_id,
+                save_id=self._ids.next_id(),
+                at=datetime.now(UTC),
+            )
+
+    async def unsave(self, *, caller: int, post_id: int) -> None:
+        """Remove a post from the caller's saved posts (idempotent)."""
+        check_id(post_id, "post_id")
+        async with self._store.transaction() as tx:
+            removed = await self._store.remove_save(tx, user_id=caller, post_id=post_id)
+        if not removed:
+            # Nothing was saved: answer as for any post the caller may or may not see.
+            await self._visible_post(caller, post_id)
+
+    async def list_saved(
+        self, *, caller: int, page_size: int, page_token: str
+    ) -> tuple[list[PostView], str]:
+        """Return one page of the caller's saved posts, most recently saved first."""
+        limit = pagination.page_size(page_size, default=PAGE_DEFAULT, maximum=PAGE_MAX)
+        cursor = _int_cursor(_cursor(page_token, kind="saved", scope=caller))
+
+        async def fetch(before: Any, n: int) -> list[tuple[Any, PostRecord | None]]:
+            async with self._store.transaction() as tx:
+                rows = await self._store.list_saves(tx, user_id=caller, before=before, limit=n)
+                found = await self._store.get_posts(tx, post_ids=[p for _, p in rows])
+            return [(save_id, found.get(post_id)) for save_id, post_id in rows]
+
+        views, next_cursor = await self._post_page(
+            viewer=caller, limit=limit, cursor=cursor, fetch=fetch
+        )
+        return views, _token(next_cursor, kind="saved", scope=caller)
+
+    # -- hashtags and places ---------------------------------------------------------------
+
+    async def search_hashtags(
+        self, *, query: str, page_size: int, page_token: str
+    ) -> tuple[list[HashtagRecord], str]:
+        """Return one page of the tags that start with the text, most used first."""
+        prefix = text.normalise_tag(check_query(query))
+        if not prefix:
+            raise InvalidArgument.field("q", "is required")
+        limit = pagination.page_size(page_size, default=PAGE_DEFAULT, maximum=PAGE_MAX)
+        cursor = _cursor(page_token, kind="tags", scope=prefix)
+        after: tuple[int, str] | None = None
+        if cursor is not None:
+            if (
+                not isinstance(cursor, list)
+                or len(cursor) != 2
+                or not isinstance(cursor[0], int)
+                or not isinstance(cursor[1], str)
+            ):
+                raise InvalidArgument.field("page_token", "does not belong to this list")
+            after = (cursor[0], cursor[1])
+        async with self._store.transaction() as tx:
+            rows = await self._store.search_hashtags(
+                tx, prefix=prefix, after=after, limit=limit + 1
+            )
+        page = rows[:limit]
+        next_cursor = [page[-1].post_count, page[-1].tag] if len(rows) > limit else None
+        return page, _token(next_cursor, kind="tags", scope=prefix)
+
+    async def posts_by_hashtag(
+        self, *, viewer: int | None, tag: str, page_size: int, page_token: str
+    ) -> tuple[HashtagRecord, list[PostView], str]:
+        """Return a hashtag with one page of the posts the viewer may see that carry it."""
+        normal = check_tag(tag, "tag")
+        limit = pagination.page_size(page_size, default=PAGE_DEFAULT, maximum=PAGE_MAX)
+        cursor = _int_cursor(_cursor(page_token, kind="tag", scope=normal))
+        views, next_cursor = await self._tag_posts(viewer, normal, limit, cursor)
+        async with self._store.transaction() as tx:
+            found = await self._store.get_hashtag(tx, tag=normal)
+        hashtag = found or HashtagRecord(normal, 0)
+        return hashtag, views, _token(next_cursor, kind="tag", scope=normal)
+
+    async def _tag_posts(
+        self, viewer: int | None, tag: str, limit: int, cursor: int | None
+    ) -> tuple[list[PostView], Any]:
+        async def fetch(before: Any, n: int) -> list[tuple[Any, PostRecord | None]]:
+            async with self._store.transaction() as tx:
+                rows = await self._store.list_hashtag_posts(tx, tag=tag, before=before, limit=n)
+            return [(r.post_id, r) for r in rows]
+
+        return await self._post_page(viewer=viewer, limit=limit, cursor=cursor, fetch=fetch)
+
+    async def search_places(
+        self, *, query: str, page_size: int, page_token: str
+    ) -> tuple[list[PlaceRecord], str]:
+        """Return one page of the places whose name starts with the text, most used first."""
+        prefix = check_query(query)
+        limit = pagination.page_size(page_size, default=PAGE_DEFAULT, maximum=PAGE_MAX)
+        cursor = _cursor(page_token, kind="places", scope=prefix.casefold())
+        after: tuple[int, str, int] | None = None
+        if cursor is not None:
+            if (
+                not isinstance(cursor, list)
+                or len(cursor) != 3
+                or not isinstance(cursor[0], int)
+                or not isinstance(cursor[1], str)
+                or not isinstance(cursor[2], int)
+            ):
+                raise InvalidArgument.field("page_token", "does not belong to this list")
+            after = (cursor[0], cursor[1], cursor[2])
+        async with self._store.transaction() as tx:
+            rows = await self._store.search_places(tx, prefix=prefix, after=after, limit=limit + 1)
+        page = rows[:limit]
+        next_cursor = None
+        if len(rows) > limit:
+            last = page[-1]
+            next_cursor = [last.post_count, last.name.casefold(), last.place_id]
+        return page, _token(next_cursor, kind="places", scope=prefix.casefold())
+
+    async def posts_near(
+        self,
+        *,
+        viewer: int | None,
+        lat: float | None,
+        lng: float | None,
+        radius_km: float,
+        order: str,
+        page_size: int,
+        page_token: str,
+    ) -> tuple[list[tuple[PostView, float]], str]:
+        """Return one page of the posts within a radius of a point, with their distances."""
+        if lat is None:
+            raise InvalidArgument.field("lat", "is required")
+        if lng is None:
+            raise InvalidArgument.field("lng", "is required")
+        centre = geo.check_point(lat, lng)
+        if not math.isfinite(radius_km) or radius_km < 0 or radius_km > RADIUS_MAX_KM:
+            raise InvalidArgument.field(
+                "radius_km", f"must be more than 0 and at most {RADIUS_MAX_KM:g} kilometres"
+            )
+        radius = radius_km or RADIUS_DEFAULT_KM
+        if order not in (ORDER_NEAREST, ORDER_NEWEST):
+            raise InvalidArgument.field("order", "must be nearest or newest")
+        limit = pagination.page_size(page_size, default=PAGE_DEFAULT, maximum=PAGE_MAX)
+        scope = [centre.lat, centre.lng, radius, order]
+        cursor = _cursor(page_token, kind="near", scope=scope)
+        area = geo.area(centre, radius)
+        distances: dict[int, float] = {}
+
+        def within(rows: Sequence[PostRecord]) -> list[PostRecord]:
+            kept = []
+            for row in rows:
+                assert row.location is not None
+                distance = geo.distance_km(centre, row.location.point)
+                if distance <= radius:
+                    distances[row.post_id] = distance
+                    kept.append(row)
+            return kept
+
+        if order == ORDER_NEWEST:
+
+            async def fetch(at: Any, n: int) -> list[tuple[Any, PostRecord | None]]:
+                # Rows outside the circle come back as gaps, so the scan still moves on.
+                async with self._store.transaction() as tx:
+                    rows = await self._store.nearby_posts(tx, area=area, before=at, limit=n)
+                inside = {r.post_id for r in within(rows)}
+                return [(r.post_id, r if r.post_id in inside else None) for r in rows]
+
+            start = _int_cursor(cursor)
+        else:
+            async with self._store.transaction() as tx:
+                rows = await self._store.nearby_posts(
+                    tx, area=area, before=None, limit=NEAREST_SCAN_MAX
+                )
+            ranked = sorted(within(rows), key=lambda r: (distances[r.post_id], -r.post_id))
+            keys = [[distances[r.post_id], r.post_id] for r in ranked]
+
+            async def fetch(at: Any, n: int) -> list[tuple[Any, PostRecord | None]]:
+                first = 0
+                if at is not None:
+                    mark = (at[0], -at[1])
+                    first = next((i for i, k in enumerate(keys) if (k[0], -k[1]) > mark), len(keys))
+                return [(keys[i], ranked[i]) for i in range(first, min(first + n, len(keys)))]
+
+            start = cursor
+            if start is not None and (
+                not isinstance(start, list)
+                or len(start) != 2
+                or not isinstance(start[0], (int, float))
+                or not isinstance(start[1], int)
+            ):
+                raise InvalidArgument.field("page_token", "does not belong to this list")
+        views, next_cursor = await self._post_page(
+            viewer=viewer, limit=limit, cursor=start, fetch=fetch
+        )
+        token = _token(next_cursor, kind="near", scope=scope)
+        return [(v, distances[v.record.post_id]) for v in views], token
+
+    async def search_posts(
+        self, *, viewer: int | None, query: str, kind: str, page_size: int, page_token: str
+    ) -> tuple[list[PostView], str]:
+        """Return one page of the posts found by hashtag or by place name, newest first."""
+        kind = kind.strip().lower() or SEARCH_HASHTAG
+        if kind not in (SEARCH_HASHTAG, SEARCH_LOCATION):
+            raise InvalidArgument.field("type", "must be hashtag or location")
+        limit = pagination.page_size(page_size, default=PAGE_DEFAULT, maximum=PAGE_MAX)
+        if kind == SEARCH_HASHTAG:
+            tag = check_tag(query, "q")
+            cursor = _int_cursor(_cursor(page_token, kind="search_tag", scope=tag))
+            views, next_cursor = await self._tag_posts(viewer, tag, limit, cursor)
+            return views, _token(next_cursor, kind="search_tag", scope=tag)
+        prefix = check_query(query)
+        scope = prefix.casefold()
+        cursor = _int_cursor(_cursor(page_token, kind="search_place", scope=scope))
+        async with self._store.transaction() as tx:
+            found = await self._store.search_places(
+                tx, prefix=prefix, after=None, limit=SEARCH_PLACES_MAX
+            )
+        place_ids = [p.place_id for p in found]
+
+        async def fetch(before: Any, n: int) -> list[tuple[Any, PostRecord | None]]:
+            async with self._store.transaction() as tx:
+                rows = await self._store.list_place_posts(
+                    tx, place_ids=place_ids, before=before, limit=n
+                )
+            return [(r.post_id, r) for r in rows]
+
+        views, next_cursor = await self._post_page(
+            viewer=viewer, limit=limit, cursor=cursor, fetch=fetch
+        )
+        return views, _token(next_cursor, kind="search_place", scope=scope)
+
+    # -- internal --------------------------------------------------------------------------
+
+    async def post_counts(self, *, user_ids: Sequence[int]) -> list[tuple[int, int]]:
+        """Return (user_id, live post count) for each distinct id, in request order."""
+        wanted = check_ids(user_ids, "user_ids")
+        async with self._store.transaction() as tx:
+            found = await self._store.post_counts(tx, user_ids=wanted)
+        return [(user_id, found.get(user_id, 0)) for user_id in wanted]
+
+    async def clean_up_deleted(self, *, post_id: int, media_ids: Sequence[int]) -> None:
+        """Delete a deleted post's media and its likes, comments and counters (idempotent)."""
+        for media_id in media_ids:
+            await self._media.delete(media_id)
+        async with self._store.transaction() as tx:
+            await self._engagement.purge_post(tx, post_id=post_id)

@@ -1,0 +1,136 @@
+"""What post_svc publishes through its outbox, and the one thing it consumes: its own deletions.
+
+Published, in the transaction of the change (see domain.Posts): PostCreated, PostDeleted,
+PostLiked, PostUnliked, CommentCreated, CommentDeleted and UserMentioned (one per mentioned
+account). Consumed: post_svc's own PostDeleted, to delete the post's media in media_svc and
+purge its likes and comments after the deletion committed; retried by the bus until it succeeds,
+and idempotent, so a redelivered event does no harm.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from mesh import convert
+from shutter.events.v1 import envelope_pb2, post_events_pb2
+
+if TYPE_CHECKING:
+    from post_svc.domain import Posts
+    from post_svc.store import CommentRecord, PostRecord
+
+log = logging.getLogger("shutter.post_svc.events")
+
+PRODUCER = "post_svc"
+POST_DELETED = post_events_pb2.PostDeleted.DESCRIPTOR.full_name
+CONSUMED = frozenset({POST_DELETED})
+CLEANUP_GROUP = "post_svc.cleanup"
+
+Handler = Callable[[envelope_pb2.EventEnvelope], Awaitable[None]]
+
+
+def post_created(post: PostRecord, *, author_is_private: bool) -> post_events_pb2.PostCreated:
+    """Return the event of a new post."""
+    return post_events_pb2.PostCreated(
+        post_id=post.post_id,
+        author_id=post.author_id,
+        created_at=convert.timestamp(post.created_at),
+        author_is_private=author_is_private,
+        media_ids=post.media_ids,
+        hashtags=post.hashtags,
+        mentioned_user_ids=[m.user_id for m in post.mentions],
+        place_id=post.place_id or 0,
+    )
+
+
+def post_deleted(post: PostRecord) -> post_events_pb2.PostDeleted:
+    """Return the event of a deleted post."""
+    return post_events_pb2.PostDeleted(
+        post_id=post.post_id,
+        author_id=post.author_id,
+        created_at=convert.timestamp(post.created_at),
+        media_ids=post.media_ids,
+    )
+
+
+def post_liked(post: PostRecord, *, liker_id: int, at: datetime) -> post_events_pb2.PostLiked:
+    """Return the event of a new like."""
+    return post_events_pb2.PostLiked(
+        post_id=post.post_id,
+        post_author_id=post.author_id,
+        liker_id=liker_id,
+        liked_at=convert.timestamp(at),
+    )
+
+
+def post_unliked(post: PostRecord, *, liker_id: int) -> post_events_pb2.PostUnliked:
+    """Return the event of a like taken back."""
+    return post_events_pb2.PostUnliked(
+        post_id=post.post_id, post_author_id=post.author_id, liker_id=liker_id
+    )
+
+
+def comment_created(
+    comment: CommentRecord, *, post_author_id: int, parent_author_id: int
+) -> post_events_pb2.CommentCreated:
+    """Return the event of a new comment or reply."""
+    return post_events_pb2.CommentCreated(
+        comment_id=comment.comment_id,
+        post_id=comment.post_id,
+        post_author_id=post_author_id,
+        commenter_id=comment.author_id,
+        parent_comment_id=comment.parent_comment_id,
+        parent_comment_author_id=parent_author_id,
+        text=comment.text,
+        mentioned_user_ids=[m.user_id for m in comment.mentions],
+        created_at=convert.timestamp(comment.created_at),
+    )
+
+
+def comment_deleted(
+    comment: CommentRecord, *, deleted_by: int, reply_ids: Sequence[int]
+) -> post_events_pb2.CommentDeleted:
+    """Return the event of a deleted comment and its replies."""
+    return post_events_pb2.CommentDeleted(
+        comment_id=comment.comment_id,
+        post_id=comment.post_id,
+        commenter_id=comment.author_id,
+        deleted_by_id=deleted_by,
+        reply_ids=reply_ids,
+    )
+
+
+def user_mentioned(
+    *,
+    mentioned_user_id: int,
+    author_id: int,
+    post_id: int,
+    post_author_id: int,
+    comment_id: int,
+    created_at: datetime,
+) -> post_events_pb2.UserMentioned:
+    """Return the event of one account mentioned in a caption (comment_id 0) or a comment."""
+    return post_events_pb2.UserMentioned(
+        mentioned_user_id=mentioned_user_id,
+        author_id=author_id,
+        post_id=post_id,
+        post_author_id=post_author_id,
+        comment_id=comment_id,
+        created_at=convert.timestamp(created_at),
+    )
+
+
+def cleanup_handler(posts: Posts) -> Handler:
+    """Return the consumer of post_svc's own PostDeleted: delete the media, purge engagement."""
+
+    async def handle(envelope: envelope_pb2.EventEnvelope) -> None:
+        event = post_events_pb2.PostDeleted()
+        if envelope.producer != PRODUCER or not envelope.payload.Unpack(event):
+            # Subscribed to one type of our own; anything else is a routing mistake, not ours.
+            log.warning("ignoring event %s of unexpected origin or type", envelope.event_id)
+            return
+        await posts.clean_up_deleted(post_id=event.post_id, media_ids=list(event.media_ids))
+
+    return handle

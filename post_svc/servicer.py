@@ -1,0 +1,390 @@
+"""PostService over gRPC: checks the caller, turns protos into domain calls and back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from grpc import aio
+
+from mesh import auth, convert, db
+from mesh.bus import create_bus
+from mesh.clients import Channels
+from mesh.ids import IdGenerator
+from mesh.outbox import Outbox
+from mesh.relay import OutboxRelay
+from mesh.server import Service, create_server
+from mesh.services import migrations_dir
+from post_svc import domain, events, peers, store
+from post_svc.settings import PostSettings
+from shutter.graph.v1 import graph_service_pb2_grpc
+from shutter.media.v1 import media_service_pb2_grpc
+from shutter.post.v1 import post_pb2, post_service_pb2, post_service_pb2_grpc
+from shutter.user.v1 import user_service_pb2_grpc
+
+NAME = "post_svc"
+
+_ORDERS = {
+    post_service_pb2.NEARBY_ORDER_UNSPECIFIED: domain.ORDER_NEAREST,
+    post_service_pb2.NEARBY_ORDER_NEAREST: domain.ORDER_NEAREST,
+    post_service_pb2.NEARBY_ORDER_NEWEST: domain.ORDER_NEWEST,
+}
+
+
+def post_message(view: domain.PostView) -> post_pb2.Post:
+    """Return the Post proto of a post as its viewer sees it."""
+    record = view.record
+    message = post_pb2.Post(
+        post_id=record.post_id,
+        user=view.author,
+        media=view.media,
+        caption=record.caption,
+        hashtags=record.hashtags,
+        mentions=[m.username for m in record.mentions],
+        like_count=view.counts.like_count,
+        comment_count=view.counts.comment_count,
+        created_at=convert.timestamp(record.created_at),
+        has_liked=view.has_liked,
+        has_saved=view.has_saved,
+        place_id=record.place_id or 0,
+    )
+    if record.location is not None:
+        message.location.CopyFrom(
+            post_pb2.Location(
+                name=record.location.name,
+                lat=record.location.point.lat,
+                lng=record.location.point.lng,
+            )
+        )
+    return message
+
+
+def comment_message(view: domain.CommentView) -> post_pb2.Comment:
+    """Return the Comment proto of a comment."""
+    record = view.record
+    return post_pb2.Comment(
+        comment_id=record.comment_id,
+        post_id=record.post_id,
+        user=view.author,
+        text=record.text,
+        mentions=[m.username for m in record.mentions],
+        parent_comment_id=record.parent_comment_id,
+        reply_count=view.reply_count,
+        created_at=convert.timestamp(record.created_at),
+    )
+
+
+def hashtag_message(record: store.HashtagRecord) -> post_pb2.Hashtag:
+    """Return the Hashtag proto of a tag."""
+    return post_pb2.Hashtag(tag=record.tag, post_count=record.post_count)
+
+
+def place_message(record: store.PlaceRecord) -> post_pb2.Place:
+    """Return the Place proto of a place."""
+    return post_pb2.Place(
+        place_id=record.place_id,
+        name=record.name,
+        lat=record.point.lat,
+        lng=record.point.lng,
+        post_count=record.post_count,
+    )
+
+
+class PostServicer(post_service_pb2_grpc.PostServiceServicer):
+    """The gRPC face of the post rules."""
+
+    def __init__(self, posts: domain.Posts) -> None:
+        self._posts = posts
+
+    async def CreatePost(
+        self, request: post_service_pb2.CreatePostRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.CreatePostResponse:
+        caller = auth.require_user()
+        location = None
+        if request.HasField("location"):
+            location = domain.LocationInput(
+                name=request.location.name, lat=request.location.lat, lng=request.location.lng
+            )
+        view = await self._posts.create_post(
+            caller=caller,
+            media_ids=list(request.media_ids),
+            caption=request.caption,
+            location=location,
+            idempotency_key=request.idempotency_key,
+        )
+        return post_service_pb2.CreatePostResponse(post=post_message(view))
+
+    async def GetPost(
+        self, request: post_service_pb2.GetPostRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.GetPostResponse:
+        view = await self._posts.get_post(viewer=auth.viewer_id(), post_id=request.post_id)
+        return post_service_pb2.GetPostResponse(post=post_message(view))
+
+    async def BatchGetPosts(
+        self, request: post_service_pb2.BatchGetPostsRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.BatchGetPostsResponse:
+        viewer = domain.resolve_viewer(auth.current_principal(), request.viewer_id)
+        views = await self._posts.batch_get(viewer=viewer, post_ids=list(request.post_ids))
+        return post_service_pb2.BatchGetPostsResponse(posts=[post_message(v) for v in views])
+
+    async def DeletePost(
+        self, request: post_service_pb2.DeletePostRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.DeletePostResponse:
+        await self._posts.delete_post(caller=auth.require_user(), post_id=request.post_id)
+        return post_service_pb2.DeletePostResponse()
+
+    async def ListUserPosts(
+        self, request: post_service_pb2.ListUserPostsRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.ListUserPostsResponse:
+        views, token = await self._posts.list_user_posts(
+            viewer=auth.viewer_id(),
+            user_id=request.user_id,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return post_service_pb2.ListUserPostsResponse(
+            posts=[post_message(v) for v in views], next_page_token=token
+        )
+
+    async def LikePost(
+        self, request: post_service_pb2.LikePostRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.LikePostResponse:
+        count = await self._posts.like(caller=auth.require_user(), post_id=request.post_id)
+        return post_service_pb2.LikePostResponse(
+            post_id=request.post_id, like_count=count, has_liked=True
+        )
+
+    async def UnlikePost(
+        self, request: post_service_pb2.UnlikePostRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.UnlikePostResponse:
+        count = await self._posts.unlike(caller=auth.require_user(), post_id=request.post_id)
+        return post_service_pb2.UnlikePostResponse(
+            post_id=request.post_id, like_count=count, has_liked=False
+        )
+
+    async def ListLikers(
+        self, request: post_service_pb2.ListLikersRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.ListLikersResponse:
+        users, token = await self._posts.list_likers(
+            viewer=auth.viewer_id(),
+            post_id=request.post_id,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return post_service_pb2.ListLikersResponse(users=users, next_page_token=token)
+
+    async def CreateComment(
+        self, request: post_service_pb2.CreateCommentRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.CreateCommentResponse:
+        view = await self._posts.create_comment(
+            caller=auth.require_user(),
+            post_id=request.post_id,
+            body=request.text,
+            parent_comment_id=request.parent_comment_id,
+        )
+        return post_service_pb2.CreateCommentResponse(comment=comment_message(view))
+
+    async def ListComments(
+        self, request: post_service_pb2.ListCommentsRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.ListCommentsResponse:
+        views, token = await self._posts.list_comments(
+            viewer=auth.viewer_id(),
+            post_id=request.post_id,
+            parent_comment_id=request.parent_comment_id,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return post_service_pb2.ListCommentsResponse(
+            comments=[comment_message(v) for v in views], next_page_token=token
+        )
+
+    async def DeleteComment(
+        self, request: post_service_pb2.DeleteCommentRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.DeleteCommentResponse:
+        await self._posts.delete_comment(caller=auth.require_user(), comment_id=request.comment_id)
+        return post_service_pb2.DeleteCommentResponse()
+
+    async def SavePost(
+        self, request: post_service_pb2.SavePostRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.SavePostResponse:
+        await self._posts.save(caller=auth.require_user(), post_id=request.post_id)
+        return post_service_pb2.SavePostResponse(post_id=request.post_id, has_saved=True)
+
+    async def UnsavePost(
+        self, request: post_service_pb2.UnsavePostRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.UnsavePostResponse:
+        await self._posts.unsave(caller=auth.require_user(), post_id=request.post_id)
+        return post_service_pb2.UnsavePostResponse(post_id=request.post_id, has_saved=False)
+
+    async def ListSavedPosts(
+        self, request: post_service_pb2.ListSavedPostsRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.ListSavedPostsResponse:
+        views, token = await self._posts.list_saved(
+            caller=auth.require_user(), page_size=request.page_size, page_token=request.page_token
+        )
+        return post_service_pb2.ListSavedPostsResponse(
+            posts=[post_message(v) for v in views], next_page_token=token
+        )
+
+    async def SearchHashtags(
+        self, request: post_service_pb2.SearchHashtagsRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.SearchHashtagsResponse:
+        auth.current_principal()
+        found, token = await self._posts.search_hashtags(
+            query=request.query, page_size=request.page_size, page_token=request.page_token
+        )
+        return post_service_pb2.SearchHashtagsResponse(
+            hashtags=[hashtag_message(h) for h in found], next_page_token=token
+        )
+
+    async def ListPostsByHashtag(
+        self, request: post_service_pb2.ListPostsByHashtagRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.ListPostsByHashtagResponse:
+        hashtag, views, token = await self._posts.posts_by_hashtag(
+            viewer=auth.viewer_id(),
+            tag=request.tag,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return post_service_pb2.ListPostsByHashtagResponse(
+            hashtag=hashtag_message(hashtag),
+            posts=[post_message(v) for v in views],
+            next_page_token=token,
+        )
+
+    async def SearchPlaces(
+        self, request: post_service_pb2.SearchPlacesRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.SearchPlacesResponse:
+        auth.current_principal()
+        found, token = await self._posts.search_places(
+            query=request.query, page_size=request.page_size, page_token=request.page_token
+        )
+        return post_service_pb2.SearchPlacesResponse(
+            places=[place_message(p) for p in found], next_page_token=token
+        )
+
+    async def ListPostsNearLocation(
+        self, request: post_service_pb2.ListPostsNearLocationRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.ListPostsNearLocationResponse:
+        viewer = auth.viewer_id()
+        order = _ORDERS.get(request.order)
+        if order is None:
+            order = "unknown"  # the domain names the field and what it accepts
+        found, token = await self._posts.posts_near(
+            viewer=viewer,
+            lat=request.lat if request.HasField("lat") else None,
+            lng=request.lng if request.HasField("lng") else None,
+            radius_km=request.radius_km,
+            order=order,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return post_service_pb2.ListPostsNearLocationResponse(
+            posts=[post_message(v) for v, _ in found],
+            distances_km=[d for _, d in found],
+            next_page_token=token,
+        )
+
+    async def SearchPosts(
+        self, request: post_service_pb2.SearchPostsRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.SearchPostsResponse:
+        views, token = await self._posts.search_posts(
+            viewer=auth.viewer_id(),
+            query=request.query,
+            kind=request.type,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return post_service_pb2.SearchPostsResponse(
+            posts=[post_message(v) for v in views], next_page_token=token
+        )
+
+    async def BatchGetPostCounts(
+        self, request: post_service_pb2.BatchGetPostCountsRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.BatchGetPostCountsResponse:
+        auth.current_principal()
+        found = await self._posts.post_counts(user_ids=list(request.user_ids))
+        return post_service_pb2.BatchGetPostCountsResponse(
+            counts=[post_pb2.PostCount(user_id=u, post_count=n) for u, n in found]
+        )
+
+
+def service_identity(settings: PostSettings) -> Callable[[], str]:
+    """Return post_svc's own token for calls made as itself (media lookups, background work),
+    renewed well before it expires."""
+    issuer = auth.TokenIssuer(settings)
+    ttl = 3600
+    held: list[tuple[float, str]] = []
+
+    def token() -> str:
+        now = time.monotonic()
+        if not held or held[0][0] <= now:
+            held[:] = [(now + ttl / 2, issuer.service_token(NAME, ttl_seconds=ttl))]
+        return held[0][1]
+
+    return token
+
+
+async def create_post_service(settings: PostSettings) -> Service:
+    """Open the database (migrated to the newest schema), wire the rules, the outbox relay and the
+    clean-up consumer, and start serving."""
+    auth.ensure_keys(settings)
+    engine = db.create_engine(NAME, settings, settings.database_url)
+    await db.migrate(engine, NAME, migrations_dir(NAME))
+    identity = service_identity(settings)
+    channels = Channels(settings, identity=identity)
+    bus = create_bus(settings)
+    relay = OutboxRelay(
+        engine,
+        store.outbox,
+        bus,
+        producer=NAME,
+        poll_interval_seconds=settings.relay_poll_interval_seconds,
+        retention_seconds=settings.outbox_retention_seconds,
+    )
+    ids = IdGenerator(settings.id_shard)
+    post_store = store.SqlPostStore(
+        engine, outbox=Outbox(store.outbox, producer=NAME, ids=ids, on_commit=relay.notify)
+    )
+    timeout = settings.peer_deadline_seconds
+    posts = domain.Posts(
+        post_store,
+        store.SqlEngagementStore(engine, shards=settings.counter_shards),
+        privacy=peers.GrpcPrivacy(
+            graph_service_pb2_grpc.GraphServiceStub(channels.channel("graph_svc")),
+            timeout=timeout,
+        ),
+        directory=peers.GrpcDirectory(
+            user_service_pb2_grpc.UserServiceStub(channels.channel("user_svc")), timeout=timeout
+        ),
+        media=peers.GrpcMediaCatalog(
+            media_service_pb2_grpc.MediaServiceStub(channels.channel("media_svc")),
+            service_token=identity,
+            timeout=timeout,
+        ),
+        ids=ids,
+    )
+    servicer = PostServicer(posts)
+    # Stopped in reverse order: consumer, relay, bus, channels, database.
+    on_stop = [engine.dispose, channels.close, bus.close, relay.stop]
+    try:
+        await relay.start()
+        consumer = await bus.start_consumer(
+            group=events.CLEANUP_GROUP,
+            handler=events.cleanup_handler(posts),
+            event_types=events.CONSUMED,
+        )
+        on_stop.append(consumer.stop)
+        return await create_server(
+            NAME,
+            settings,
+            register=lambda server: post_service_pb2_grpc.add_PostServiceServicer_to_server(
+                servicer, server
+            ),
+            service_names=[post_service_pb2.DESCRIPTOR.services_by_name["PostService"].full_name],
+            on_stop=on_stop,
+        )
+    except BaseException:
+        for close in reversed(on_stop):
+            await close()
+        raise

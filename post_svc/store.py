@@ -1,0 +1,956 @@
+"""post_svc persistence behind two small interfaces, relational (SQLite or PostgreSQL) for now.
+
+- PostStore: posts, their media, the hashtag and place indexes, per-account post counts, saves.
+- EngagementStore: likes, comments and their counts. Every table is keyed by post id first (the
+  partition key a wide-column store such as Cassandra wants), and every method names the post, or
+  a comment id that a lookup table turns into one, so likes and comments can move to such a store
+  without touching the rules. The relational implementation shares the PostStore's transaction,
+  so an engagement change and its outbox event commit together.
+
+Counts are exact. A post's like and comment counts are spread over `shards` counter rows: a like
+adds 1 to the row its liker's id hashes to, in the transaction that inserts the like (only when
+the insert added a row), so concurrent likes of one post wait on different row locks, and the
+count is the sum of the rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol, cast
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Double,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from mesh import db
+from mesh.outbox import Outbox, outbox_table
+from post_svc import geo
+
+metadata = MetaData()
+
+posts = Table(
+    "posts",
+    metadata,
+    Column("post_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("author_id", BigInteger, nullable=False),
+    Column("caption", Text, nullable=False),
+    # Lists kept with the post so that hydrating a page of posts is one query.
+    Column("hashtags", JSON, nullable=False),
+    Column("mentions", JSON, nullable=False),  # [[user_id, username], ...]
+    Column("media_ids", JSON, nullable=False),
+    Column("place_id", BigInteger, nullable=True),
+    Column("location_name", String(100), nullable=True),
+    Column("lat", Double, nullable=True),
+    Column("lng", Double, nullable=True),
+    Column("cell_fine", BigInteger, nullable=True),
+    Column("cell_coarse", BigInteger, nullable=True),
+    Column("idempotency_key", String(128), nullable=True),
+    # A digest of what the first call asked for, to tell a retry from a reused key.
+    Column("request_hash", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("deleted_at", DateTime(timezone=True), nullable=True),
+    Index("ix_posts_author", "author_id", "post_id"),
+    Index("ix_posts_place", "place_id", "post_id"),
+    Index("ix_posts_cell_fine", "cell_fine", "post_id"),
+    Index("ix_posts_cell_coarse", "cell_coarse", "post_id"),
+    Index("ux_posts_idempotency", "author_id", "idempotency_key", unique=True),
+)
+
+# One row per media id ever posted: a piece of media belongs to one post only.
+post_media = Table(
+    "post_media",
+    metadata,
+    Column("media_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("post_id", BigInteger, nullable=False, index=True),
+    Column("position", BigInteger, nullable=False),
+)
+
+hashtags = Table(
+    "hashtags",
+    metadata,
+    Column("tag", String(100), primary_key=True),
+    Column("post_count", BigInteger, nullable=False),
+    Index("ix_hashtags_tag_prefix", "tag", postgresql_ops={"tag": "varchar_pattern_ops"}),
+)
+
+post_hashtags = Table(
+    "post_hashtags",
+    metadata,
+    Column("tag", String(100), primary_key=True),
+    Column("post_id", BigInteger, primary_key=True, autoincrement=False, index=True),
+)
+
+places = Table(
+    "places",
+    metadata,
+    Column("place_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", String(100), nullable=False),
+    Column("name_key", String(100), nullable=False),
+    # The coordinates rounded to 4 decimals (about 11 m): one place per name and spot.
+    Column("lat_e4", BigInteger, nullable=False),
+    Column("lng_e4", BigInteger, nullable=False),
+    Column("lat", Double, nullable=False),
+    Column("lng", Double, nullable=False),
+    Column("post_count", BigInteger, nullable=False),
+    Index("ux_places_spot", "name_key", "lat_e4", "lng_e4", unique=True),
+    Index("ix_places_name_prefix", "name_key", postgresql_ops={"name_key": "varchar_pattern_ops"}),
+)
+
+user_post_counts = Table(
+    "user_post_counts",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("post_count", BigInteger, nullable=False),
+)
+
+saves = Table(
+    "saves",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("post_id", BigInteger, primary_key=True, autoincrement=False, index=True),
+    Column("save_id", BigInteger, nullable=False),
+    Column("saved_at", DateTime(timezone=True), nullable=False),
+    Index("ix_saves_user_recent", "user_id", "save_id"),
+)
+
+# Engagement: every table starts with post_id.
+likes = Table(
+    "likes",
+    metadata,
+    Column("post_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("like_id", BigInteger, nullable=False),
+    Column("liked_at", DateTime(timezone=True), nullable=False),
+    Index("ix_likes_post_recent", "post_id", "like_id"),
+)
+
+comments = Table(
+    "comments",
+    metadata,
+    Column("comment_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("post_id", BigInteger, nullable=False),
+    Column("author_id", BigInteger, nullable=False),
+    # 0 for a top-level comment.
+    Column("parent_comment_id", BigInteger, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("mentions", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_comments_thread", "post_id", "parent_comment_id", "comment_id"),
+)
+
+post_counters = Table(
+    "post_counters",
+    metadata,
+    Column("post_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("shard", BigInteger, primary_key=True, autoincrement=False),
+    Column("like_count", BigInteger, nullable=False),
+    Column("comment_count", BigInteger, nullable=False),
+)
+
+outbox = outbox_table(metadata)
+
+
+@dataclass(frozen=True)
+class Mention:
+    """An account a text mentions, as it was when the text was written."""
+
+    user_id: int
+    username: str
+
+
+@dataclass(frozen=True)
+class Location:
+    """A named point a post was made at."""
+
+    name: str
+    point: geo.Point
+
+
+@dataclass(frozen=True)
+class PostRecord:
+    """One post as stored."""
+
+    post_id: int
+    author_id: int
+    caption: str
+    hashtags: tuple[str, ...]
+    mentions: tuple[Mention, ...]
+    media_ids: tuple[int, ...]
+    location: Location | None
+    place_id: int | None
+    created_at: datetime
+    idempotency_key: str | None = None
+    request_hash: str = ""
+
+
+@dataclass(frozen=True)
+class CommentRecord:
+    """One comment as stored."""
+
+    comment_id: int
+    post_id: int
+    author_id: int
+    parent_comment_id: int
+    text: str
+    mentions: tuple[Mention, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Counts:
+    """A post's exact like and comment counts."""
+
+    like_count: int = 0
+    comment_count: int = 0
+
+
+@dataclass(frozen=True)
+class HashtagRecord:
+    """A hashtag and how many live posts carry it."""
+
+    tag: str
+    post_count: int
+
+
+@dataclass(frozen=True)
+class PlaceRecord:
+    """A place posts are filed under."""
+
+    place_id: int
+    name: str
+    point: geo.Point
+    post_count: int
+
+
+class Conflict(Exception):
+    """A unique key is taken: `what` is "idempotency_key" or "media"."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+class PostStore(Protocol):
+    """What the post rules need from storage, besides engagement."""
+
+    outbox: Outbox
+
+    def transaction(self) -> Any: ...
+    async def insert_post(self, session: AsyncSession, *, post: PostRecord) -> None: ...
+    async def posted_media(
+        self, session: AsyncSession, *, media_ids: Sequence[int]
+    ) -> set[int]: ...
+    async def get_post_by_key(
+        self, session: AsyncSession, *, author_id: int, idempotency_key: str
+    ) -> tuple[PostRecord, bool] | None: ...
+    async def get_post(
+        self, session: AsyncSession, *, post_id: int, for_update: bool = False
+    ) -> PostRecord | None: ...
+    async def get_posts(
+        self, session: AsyncSession, *, post_ids: Sequence[int]
+    ) -> dict[int, PostRecord]: ...
+    async def delete_post(self, session: AsyncSession, *, post: PostRecord) -> None: ...
+    async def list_user_posts(
+        self, session: AsyncSession, *, author_id: int, before: int | None, limit: int
+    ) -> list[PostRecord]: ...
+    async def list_hashtag_posts(
+        self, session: AsyncSession, *, tag: str, before: int | None, limit: int
+    ) -> list[PostRecord]: ...
+    async def list_place_posts(
+        self, session: AsyncSession, *, place_ids: Sequence[int], before: int | None, limit: int
+    ) -> list[PostRecord]: ...
+    async def nearby_posts(
+        self, session: AsyncSession, *, area: geo.Area, before: int | None, limit: int
+    ) -> list[PostRecord]: ...
+    async def get_hashtag(self, session: AsyncSession, *, tag: str) -> HashtagRecord | None: ...
+    async def search_hashtags(
+        self, session: AsyncSession, *, prefix: str, after: tuple[int, str] | None, limit: int
+    ) -> list[HashtagRecord]: ...
+    async def place_for(
+        self, session: AsyncSession, *, location: Location, new_place_id: int
+    ) -> int: ...
+    async def search_places(
+        self,
+        session: AsyncSession,
+        *,
+        prefix: str,
+        after: tuple[int, str, int] | None,
+        limit: int,
+    ) -> list[PlaceRecord]: ...
+    async def post_counts(
+        self, session: AsyncSession, *, user_ids: Sequence[int]
+    ) -> dict[int, int]: ...
+    async def add_save(
+        self, session: AsyncSession, *, user_id: int, post_id: int, save_id: int, at: datetime
+    ) -> bool: ...
+    async def remove_save(self, session: AsyncSession, *, user_id: int, post_id: int) -> bool: ...
+    async def saved_among(
+        self, session: AsyncSession, *, user_id: int, post_ids: Sequence[int]
+    ) -> set[int]: ...
+    async def list_saves(
+        self, session: AsyncSession, *, user_id: int, before: int | None, limit: int
+    ) -> list[tuple[int, int]]: ...
+
+
+class EngagementStore(Protocol):
+    """Likes, comments and their counts, every one addressed by its post (see the module doc)."""
+
+    async def add_like(
+        self, session: AsyncSession, *, post_id: int, user_id: int, like_id: int, at: datetime
+    ) -> bool: ...
+    async def remove_like(self, session: AsyncSession, *, post_id: int, user_id: int) -> bool: ...
+    async def liked_among(
+        self, session: AsyncSession, *, user_id: int, post_ids: Sequence[int]
+    ) -> set[int]: ...
+    async def list_likers(
+        self, session: AsyncSession, *, post_id: int, before: int | None, limit: int
+    ) -> list[tuple[int, int]]: ...
+    async def add_comment(self, session: AsyncSession, *, comment: CommentRecord) -> None: ...
+    async def get_comment(
+        self, session: AsyncSession, *, comment_id: int, lock: bool = False
+    ) -> CommentRecord | None: ...
+    async def delete_comment(
+        self, session: AsyncSession, *, comment: CommentRecord
+    ) -> list[int]: ...
+    async def list_comments(
+        self,
+        session: AsyncSession,
+        *,
+        post_id: int,
+        parent_comment_id: int,
+        after: int | None,
+        limit: int,
+    ) -> list[CommentRecord]: ...
+    async def reply_counts(
+        self, session: AsyncSession, *, post_id: int, comment_ids: Sequence[int]
+    ) -> dict[int, int]: ...
+    async def counts(
+        self, session: AsyncSession, *, post_ids: Sequence[int]
+    ) -> dict[int, Counts]: ...
+    async def purge_post(self, session: AsyncSession, *, post_id: int) -> None: ...
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _mentions(raw: Any) -> tuple[Mention, ...]:
+    return tuple(Mention(int(user_id), str(name)) for user_id, name in raw or ())
+
+
+def _post(row: Any) -> PostRecord:
+    location = None
+    if row.location_name is not None:
+        location = Location(row.location_name, geo.Point(row.lat, row.lng))
+    return PostRecord(
+        post_id=row.post_id,
+        author_id=row.author_id,
+        caption=row.caption,
+        hashtags=tuple(row.hashtags),
+        mentions=_mentions(row.mentions),
+        media_ids=tuple(int(m) for m in row.media_ids),
+        location=location,
+        place_id=row.place_id,
+        created_at=_aware(row.created_at),
+        idempotency_key=row.idempotency_key,
+        request_hash=row.request_hash,
+    )
+
+
+def _comment(row: Any) -> CommentRecord:
+    return CommentRecord(
+        comment_id=row.comment_id,
+        post_id=row.post_id,
+        author_id=row.author_id,
+        parent_comment_id=row.parent_comment_id,
+        text=row.text,
+        mentions=_mentions(row.mentions),
+        created_at=_aware(row.created_at),
+    )
+
+
+def _rowcount(result: Any) -> int:
+    # INSERTs report how many rows they added only when run with preserve_rowcount.
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def name_key(name: str) -> str:
+    """Return the form place names are matched in."""
+    return name.casefold()
+
+
+_LIVE = posts.c.deleted_at.is_(None)
+
+
+class _Dialect:
+    """Inserts that skip or merge on a key conflict, in the dialect of the engine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._postgres = engine.dialect.name == "postgresql"
+
+    def insert(self, table: Table) -> Any:
+        return postgresql.insert(table) if self._postgres else sqlite.insert(table)
+
+
+class SqlPostStore:
+    """The relational implementation of PostStore (SQLite embedded, PostgreSQL in production)."""
+
+    def __init__(self, engine: AsyncEngine, *, outbox: Outbox) -> None:
+        self._sessions = db.session_factory(engine)
+        self._dialect = _Dialect(engine)
+        self.outbox = outbox
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """Open a transaction: committed when the block ends, rolled back on any error."""
+        async with db.transaction(self._sessions) as session:
+            yield session
+
+    async def insert_post(self, session: AsyncSession, *, post: PostRecord) -> None:
+        """Add a post with its media, hashtag and place entries and its author's count; raise
+        Conflict("idempotency_key" | "media") when the key or a media id is taken."""
+        cells: dict[str, Any] = {"cell_fine": None, "cell_coarse": None}
+        location = post.location
+        if location is not None:
+            cells = {
+                "cell_fine": geo.cell(location.point, geo.FINE),
+                "cell_coarse": geo.cell(location.point, geo.COARSE),
+            }
+        try:
+            await session.execute(
+                posts.insert().values(
+                    post_id=post.post_id,
+                    author_id=post.author_id,
+                    caption=post.caption,
+                    hashtags=list(post.hashtags),
+                    mentions=[[m.user_id, m.username] for m in post.mentions],
+                    media_ids=list(post.media_ids),
+                    place_id=post.place_id,
+                    location_name=location.name if location else None,
+                    lat=location.point.lat if location else None,
+                    lng=location.point.lng if location else None,
+                    idempotency_key=post.idempotency_key,
+                    request_hash=post.request_hash,
+                    created_at=post.created_at,
+                    **cells,
+                )
+            )
+            await session.execute(
+                post_media.insert(),
+                [
+                    {"media_id": media_id, "post_id": post.post_id, "position": position}
+                    for position, media_id in enumerate(post.media_ids)
+                ],
+            )
+        except IntegrityError as exc:
+            raise Conflict(
+                "media" if "post_media" in str(exc.orig) else "idempotency_key"
+            ) from None
+        if post.hashtags:
+            await session.execute(
+                post_hashtags.insert(),
+                [{"tag": tag, "post_id": post.post_id} for tag in post.hashtags],
+            )
+            upsert = self._dialect.insert(hashtags).values(
+                [{"tag": tag, "post_count": 1} for tag in post.hashtags]
+            )
+            await session.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=[hashtags.c.tag],
+                    set_={"post_count": hashtags.c.post_count + 1},
+                )
+            )
+        if post.place_id is not None:
+            await session.execute(
+                update(places)
+                .where(places.c.place_id == post.place_id)
+                .values(post_count=places.c.post_count + 1)
+            )
+        await self._add_to_post_count(session, user_id=post.author_id, delta=1)
+
+    async def _add_to_post_count(self, session: AsyncSession, *, user_id: int, delta: int) -> None:
+        upsert = self._dialect.insert(user_post_counts).values(
+            user_id=user_id, post_count=max(delta, 0)
+        )
+        await session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[user_post_counts.c.user_id],
+                set_={"post_count": user_post_counts.c.post_count + delta},
+            )
+        )
+
+    async def posted_media(self, session: AsyncSession, *, media_ids: Sequence[int]) -> set[int]:
+        """Return which of these media ids already belong to a post (deleted posts included)."""
+        if not media_ids:
+            return set()
+        query = select(post_media.c.media_id).where(post_media.c.media_id.in_(list(media_ids)))
+        return {int(m) for m in (await session.scalars(query))}
+
+    async def get_post_by_key(
+        self, session: AsyncSession, *, author_id: int, idempotency_key: str
+    ) -> tuple[PostRecord, bool] | None:
+        """Return the post an author made with an idempotency key, and whether it is deleted."""
+        query = select(posts).where(
+            posts.c.author_id == author_id, posts.c.idempotency_key == idempotency_key
+        )
+        row = (await session.execute(query)).first()
+        return (_post(row), row.deleted_at is not None) if row else None
+
+    async def get_post(
+        self, session: AsyncSession, *, post_id: int, for_update: bool = False
+    ) -> PostRecord | None:
+        """Return a live post; `for_update` locks its row until the transaction ends."""
+        query = select(posts).where(posts.c.post_id == post_id, _LIVE)
+        if for_update:
+            query = query.with_for_update()
+        row = (await session.execute(query)).first()
+        return _post(row) if row else None
+
+    async def get_posts(
+        self, session: AsyncSession, *, post_ids: Sequence[int]
+    ) -> dict[int, PostRecord]:
+        """Return the live posts among these ids, in one query."""
+        if not post_ids:
+            return {}
+        query = select(posts).where(posts.c.post_id.in_(list(post_ids)), _LIVE)
+        return {row.post_id: _post(row) for row in await session.execute(query)}
+
+    async def delete_post(self, session: AsyncSession, *, post: PostRecord) -> None:
+        """Mark a post deleted and take it out of every index, count and saved list."""
+        await session.execute(
+            update(posts)
+            .where(posts.c.post_id == post.post_id)
+            .values(deleted_at=datetime.now(UTC), cell_fine=None, cell_coarse=None, place_id=None)
+        )
+        if post.hashtags:
+            await session.execute(
+                delete(post_hashtags).where(post_hashtags.c.post_id == post.post_id)
+            )
+            await session.execute(
+                update(hashtags)
+                .where(hashtags.c.tag.in_(list(post.hashtags)))
+                .values(post_count=hashtags.c.post_count - 1)
+            )
+        if post.place_id is not None:
+            await session.execute(
+                update(places)
+                .where(places.c.place_id == post.place_id)
+                .values(post_count=places.c.post_count - 1)
+            )
+        await self._add_to_post_count(session, user_id=post.author_id, delta=-1)
+        await session.execute(delete(saves).where(saves.c.post_id == post.post_id))
+
+    async def list_user_posts(
+        self, session: AsyncSession, *, author_id: int, before: int | None, limit: int
+    ) -> list[PostRecord]:
+        """Return an author's live posts, newest first, older than post id `before`."""
+        query = select(posts).where(posts.c.author_id == author_id, _LIVE)
+        if before is not None:
+            query = query.where(posts.c.post_id < before)
+        query = query.order_by(posts.c.post_id.desc()).limit(limit)
+        return [_post(row) for row in await session.execute(query)]
+
+    async def list_hashtag_posts(
+        self, session: AsyncSession, *, tag: str, before: int | None, limit: int
+    ) -> list[PostRecord]:
+        """Return the live posts carrying a tag, newest first, older than post id `before`."""
+        query = (
+            select(posts)
+            .join(post_hashtags, post_hashtags.c.post_id == posts.c.post_id)
+            .where(post_hashtags.c.tag == tag, _LIVE)
+        )
+        if before is not None:
+            query = query.where(post_hashtags.c.post_id < before)
+        query = query.order_by(post_hashtags.c.post_id.desc()).limit(limit)
+        return [_post(row) for row in await session.execute(query)]
+
+    async def list_place_posts(
+        self, session: AsyncSession, *, place_ids: Sequence[int], before: int | None, limit: int
+    ) -> list[PostRecord]:
+        """Return the live posts filed under any of these places, newest first."""
+        if not place_ids:
+            return []
+        query = select(posts).where(posts.c.place_id.in_(list(place_ids)), _LIVE)
+        if before is not None:
+            query = query.where(posts.c.post_id < before)
+        query = query.order_by(posts.c.post_id.desc()).limit(limit)
+        return [_post(row) for row in await session.execute(query)]
+
+    async def nearby_posts(
+        self, session: AsyncSession, *, area: geo.Area, before: int | None, limit: int
+    ) -> list[PostRecord]:
+        """Return live posts in an area's cells and bounding box, newest first; some may lie
+        outside its circle (the caller measures exact distances)."""
+        column = posts.c.cell_fine if area.fine else posts.c.cell_coarse
+        lat_lo, lat_hi = area.lat_range
+        query = select(posts).where(
+            or_(*(column.between(lo, hi) for lo, hi in area.cell_ranges)),
+            posts.c.lat.between(lat_lo, lat_hi),
+            or_(*(posts.c.lng.between(lo, hi) for lo, hi in area.lng_ranges)),
+            _LIVE,
+        )
+        if before is not None:
+            query = query.where(posts.c.post_id < before)
+        query = query.order_by(posts.c.post_id.desc()).limit(limit)
+        return [_post(row) for row in await session.execute(query)]
+
+    async def get_hashtag(self, session: AsyncSession, *, tag: str) -> HashtagRecord | None:
+        """Return a hashtag and its post count."""
+        row = (await session.execute(select(hashtags).where(hashtags.c.tag == tag))).first()
+        return HashtagRecord(row.tag, row.post_count) if row else None
+
+    async def search_hashtags(
+        self, session: AsyncSession, *, prefix: str, after: tuple[int, str] | None, limit: int
+    ) -> list[HashtagRecord]:
+        """Return tags on at least one post that start with `prefix`, most posts first, then by
+        tag; `after` is the (post_count, tag) of the previous page's last tag."""
+        query = select(hashtags).where(
+            hashtags.c.tag.like(_escape_like(prefix) + "%", escape="\\"), hashtags.c.post_count > 0
+        )
+        if after is not None:
+            count, tag = after
+            query = query.where(
+                or_(
+                    hashtags.c.post_count < count,
+                    and_(hashtags.c.post_count == count, hashtags.c.tag > tag),
+                )
+            )
+        query = query.order_by(hashtags.c.post_count.desc(), hashtags.c.tag).limit(limit)
+        return [HashtagRecord(row.tag, row.post_count) for row in await session.execute(query)]
+
+    async def place_for(
+        self, session: AsyncSession, *, location: Location, new_place_id: int
+    ) -> int:
+        """Return the place of a name and spot, making it (with `new_place_id`) the first time."""
+        key = name_key(location.name)
+        lat_e4, lng_e4 = round(location.point.lat * 10_000), round(location.point.lng * 10_000)
+        insert = self._dialect.insert(places).values(
+            place_id=new_place_id,
+            name=location.name,
+            name_key=key,
+            lat_e4=lat_e4,
+            lng_e4=lng_e4,
+            lat=location.point.lat,
+            lng=location.point.lng,
+            post_count=0,
+        )
+        await session.execute(insert.on_conflict_do_nothing())
+        query = select(places.c.place_id).where(
+            places.c.name_key == key, places.c.lat_e4 == lat_e4, places.c.lng_e4 == lng_e4
+        )
+        return int((await session.execute(query)).scalar_one())
+
+    async def search_places(
+        self,
+        session: AsyncSession,
+        *,
+        prefix: str,
+        after: tuple[int, str, int] | None,
+        limit: int,
+    ) -> list[PlaceRecord]:
+        """Return places with posts whose name starts with `prefix` (matched case-insensitively),
+        most posts first, then by name and id; `after` is the previous page's last
+        (post_count, name_key, place_id)."""
+        query = select(places).where(
+            places.c.name_key.like(_escape_like(name_key(prefix)) + "%", escape="\\"),
+            places.c.post_count > 0,
+        )
+        if after is not None:
+            count, key, place_id = after
+            query = query.where(
+                or_(
+                    places.c.post_count < count,
+                    and_(places.c.post_count == count, places.c.name_key > key),
+                    and_(
+                        places.c.post_count == count,
+                        places.c.name_key == key,
+                        places.c.place_id > place_id,
+                    ),
+                )
+            )
+        query = query.order_by(
+            places.c.post_count.desc(), places.c.name_key, places.c.place_id
+        ).limit(limit)
+        return [
+            PlaceRecord(row.place_id, row.name, geo.Point(row.lat, row.lng), row.post_count)
+            for row in await session.execute(query)
+        ]
+
+    async def post_counts(
+        self, session: AsyncSession, *, user_ids: Sequence[int]
+    ) -> dict[int, int]:
+        """Return the live post counts of the accounts among these ids that ever posted."""
+        if not user_ids:
+            return {}
+        query = select(user_post_counts).where(user_post_counts.c.user_id.in_(list(user_ids)))
+        return {row.user_id: row.post_count for row in await session.execute(query)}
+
+    async def add_save(
+        self, session: AsyncSession, *, user_id: int, post_id: int, save_id: int, at: datetime
+    ) -> bool:
+        """Save a post for a user; False when it was saved already."""
+        insert = self._dialect.insert(saves).values(
+            user_id=user_id, post_id=post_id, save_id=save_id, saved_at=at
+        )
+        result = await session.execute(
+            insert.on_conflict_do_nothing().execution_options(preserve_rowcount=True)
+        )
+        return _rowcount(result) == 1
+
+    async def remove_save(self, session: AsyncSession, *, user_id: int, post_id: int) -> bool:
+        """Unsave a post; False when it was not saved."""
+        result = await session.execute(
+            delete(saves).where(saves.c.user_id == user_id, saves.c.post_id == post_id)
+        )
+        return _rowcount(result) == 1
+
+    async def saved_among(
+        self, session: AsyncSession, *, user_id: int, post_ids: Sequence[int]
+    ) -> set[int]:
+        """Return which of these posts the user saved."""
+        if not post_ids:
+            return set()
+        query = select(saves.c.post_id).where(
+            saves.c.user_id == user_id, saves.c.post_id.in_(list(post_ids))
+        )
+        return {int(p) for p in await session.scalars(query)}
+
+    async def list_saves(
+        self, session: AsyncSession, *, user_id: int, before: int | None, limit: int
+    ) -> list[tuple[int, int]]:
+        """Return (save_id, post_id) of a user's saves, most recent first, before `before`."""
+        query = select(saves.c.save_id, saves.c.post_id).where(saves.c.user_id == user_id)
+        if before is not None:
+            query = query.where(saves.c.save_id < before)
+        query = query.order_by(saves.c.save_id.desc()).limit(limit)
+        return [(int(s), int(p)) for s, p in await session.execute(query)]
+
+
+def shard_of(key: int, shards: int) -> int:
+    """Return the counter row a key (a liker's or a comment's id) adds to: a well-mixed hash, as
+    ids made in the same millisecond differ only in their low bits."""
+    mixed = (key * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+    return (mixed >> 32) % shards
+
+
+class SqlEngagementStore:
+    """The relational implementation of EngagementStore, on the PostStore's transactions."""
+
+    def __init__(self, engine: AsyncEngine, *, shards: int) -> None:
+        if not 1 <= shards <= 256:
+            raise ValueError(f"shards must be within 1..256, got {shards}")
+        self._dialect = _Dialect(engine)
+        self._shards = shards
+
+    async def _add_to_counts(
+        self, session: AsyncSession, *, post_id: int, shard: int, likes: int, comments: int
+    ) -> None:
+        upsert = self._dialect.insert(post_counters).values(
+            post_id=post_id, shard=shard, like_count=likes, comment_count=comments
+        )
+        await session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[post_counters.c.post_id, post_counters.c.shard],
+                set_={
+                    "like_count": post_counters.c.like_count + likes,
+                    "comment_count": post_counters.c.comment_count + comments,
+                },
+            )
+        )
+
+    async def add_like(
+        self, session: AsyncSession, *, post_id: int, user_id: int, like_id: int, at: datetime
+    ) -> bool:
+        """Add a like and count it; False (nothing counted) when the user liked it already."""
+        insert = self._dialect.insert(likes).values(
+            post_id=post_id, user_id=user_id, like_id=like_id, liked_at=at
+        )
+        result = await session.execute(
+            insert.on_conflict_do_nothing().execution_options(preserve_rowcount=True)
+        )
+        if _rowcount(result) != 1:
+            return False
+        await self._add_to_counts(
+            session, post_id=post_id, shard=shard_of(user_id, self._shards), likes=1, comments=0
+        )
+        return True
+
+    async def remove_like(self, session: AsyncSession, *, post_id: int, user_id: int) -> bool:
+        """Remove a like and uncount it; False when there was none."""
+        result = await session.execute(
+            delete(likes).where(likes.c.post_id == post_id, likes.c.user_id == user_id)
+        )
+        if _rowcount(result) != 1:
+            return False
+        await self._add_to_counts(
+            session, post_id=post_id, shard=shard_of(user_id, self._shards), likes=-1, comments=0
+        )
+        return True
+
+    async def liked_among(
+        self, session: AsyncSession, *, user_id: int, post_ids: Sequence[int]
+    ) -> set[int]:
+        """Return which of these posts the user likes."""
+        if not post_ids:
+            return set()
+        query = select(likes.c.post_id).where(
+            likes.c.post_id.in_(list(post_ids)), likes.c.user_id == user_id
+        )
+        return {int(p) for p in await session.scalars(query)}
+
+    async def list_likers(
+        self, session: AsyncSession, *, post_id: int, before: int | None, limit: int
+    ) -> list[tuple[int, int]]:
+        """Return (like_id, user_id) of a post's likes, most recent first, before `before`."""
+        query = select(likes.c.like_id, likes.c.user_id).where(likes.c.post_id == post_id)
+        if before is not None:
+            query = query.where(likes.c.like_id < before)
+        query = query.order_by(likes.c.like_id.desc()).limit(limit)
+        return [(int(like_id), int(user_id)) for like_id, user_id in await session.execute(query)]
+
+    async def add_comment(self, session: AsyncSession, *, comment: CommentRecord) -> None:
+        """Add a comment and count it."""
+        await session.execute(
+            comments.insert().values(
+                comment_id=comment.comment_id,
+                post_id=comment.post_id,
+                author_id=comment.author_id,
+                parent_comment_id=comment.parent_comment_id,
+                text=comment.text,
+                mentions=[[m.user_id, m.username] for m in comment.mentions],
+                created_at=comment.created_at,
+            )
+        )
+        await self._add_to_counts(
+            session,
+            post_id=comment.post_id,
+            shard=shard_of(comment.comment_id, self._shards),
+            likes=0,
+            comments=1,
+        )
+
+    async def get_comment(
+        self, session: AsyncSession, *, comment_id: int, lock: bool = False
+    ) -> CommentRecord | None:
+        """Return a comment; `lock` keeps it from being deleted until the transaction ends."""
+        query = select(comments).where(comments.c.comment_id == comment_id)
+        if lock:
+            query = query.with_for_update(read=True)
+        row = (await session.execute(query)).first()
+        return _comment(row) if row else None
+
+    async def delete_comment(self, session: AsyncSession, *, comment: CommentRecord) -> list[int]:
+        """Delete a comment with its replies, uncount them, and return the replies' ids."""
+        # Lock the comment first: a reply being added holds a share lock on it, so by the time
+        # this lock is granted every such reply has committed and the next statement sees it.
+        locked = await session.execute(
+            select(comments.c.comment_id)
+            .where(comments.c.comment_id == comment.comment_id)
+            .with_for_update()
+        )
+        if locked.first() is None:
+            return []
+        reply_ids: list[int] = []
+        if comment.parent_comment_id == 0:
+            replies = await session.scalars(
+                select(comments.c.comment_id).where(
+                    comments.c.post_id == comment.post_id,
+                    comments.c.parent_comment_id == comment.comment_id,
+                )
+            )
+            reply_ids = [int(r) for r in replies]
+        gone = [comment.comment_id, *reply_ids]
+        await session.execute(delete(comments).where(comments.c.comment_id.in_(gone)))
+        await self._add_to_counts(
+            session,
+            post_id=comment.post_id,
+            shard=shard_of(comment.comment_id, self._shards),
+            likes=0,
+            comments=-len(gone),
+        )
+        return reply_ids
+
+    async def list_comments(
+        self,
+        session: AsyncSession,
+        *,
+        post_id: int,
+        parent_comment_id: int,
+        after: int | None,
+        limit: int,
+    ) -> list[CommentRecord]:
+        """Return a post's top-level comments (parent 0) or one comment's replies, oldest first,
+        after comment id `after`."""
+        query = select(comments).where(
+            comments.c.post_id == post_id, comments.c.parent_comment_id == parent_comment_id
+        )
+        if after is not None:
+            query = query.where(comments.c.comment_id > after)
+        query = query.order_by(comments.c.comment_id).limit(limit)
+        return [_comment(row) for row in await session.execute(query)]
+
+    async def reply_counts(
+        self, session: AsyncSession, *, post_id: int, comment_ids: Sequence[int]
+    ) -> dict[int, int]:
+        """Return how many replies each of these comments of a post has (absent: none)."""
+        if not comment_ids:
+            return {}
+        query = (
+            select(comments.c.parent_comment_id, func.count())
+            .where(
+                comments.c.post_id == post_id,
+                comments.c.parent_comment_id.in_(list(comment_ids)),
+            )
+            .group_by(comments.c.parent_comment_id)
+        )
+        return {int(parent): int(n) for parent, n in await session.execute(query)}
+
+    async def counts(self, session: AsyncSession, *, post_ids: Sequence[int]) -> dict[int, Counts]:
+        """Return the like and comment counts of these posts, in one query."""
+        if not post_ids:
+            return {}
+        query = (
+            select(
+                post_counters.c.post_id,
+                func.sum(post_counters.c.like_count),
+                func.sum(post_counters.c.comment_count),
+            )
+            .where(post_counters.c.post_id.in_(list(post_ids)))
+            .group_by(post_counters.c.post_id)
+        )
+        return {
+            int(post_id): Counts(int(like_count), int(comment_count))
+            for post_id, like_count, comment_count in await session.execute(query)
+        }
+
+    async def purge_post(self, session: AsyncSession, *, post_id: int) -> None:
+        """Delete every like, comment and counter of a (deleted) post."""
+        for table in (likes, comments, post_counters):
+            await session.execute(delete(table).where(table.c.post_id == post_id))

@@ -1,0 +1,339 @@
+"""The post and engagement stores, run against every backend: embedded SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mesh.ids import IdGenerator
+from post_svc import geo, store
+from post_svc.settings import PostSettings
+from tests.post_svc.conftest import make_stores
+
+ids = IdGenerator(shard=9)
+
+
+class Stores:
+    def __init__(
+        self, posts: store.SqlPostStore, engagement: store.SqlEngagementStore, engine: AsyncEngine
+    ) -> None:
+        self.posts = posts
+        self.engagement = engagement
+        self.engine = engine
+
+
+@pytest.fixture
+async def stores(data_dir: Path, database_url: str | None) -> AsyncIterator[Stores]:
+    posts, engagement, engine = await make_stores(
+        PostSettings(data_dir=data_dir), database_url, shards=16
+    )
+    yield Stores(posts, engagement, engine)
+    await engine.dispose()
+
+
+def _post(author: int, **changes: object) -> store.PostRecord:
+    record = store.PostRecord(
+        post_id=ids.next_id(),
+        author_id=author,
+        caption="",
+        hashtags=(),
+        mentions=(),
+        media_ids=(ids.next_id(),),
+        location=None,
+        place_id=None,
+        created_at=datetime.now(UTC).replace(microsecond=0),
+        request_hash="h",
+    )
+    return replace(record, **changes)  # type: ignore[arg-type]
+
+
+def _at(name: str, lat: float, lng: float) -> store.Location:
+    return store.Location(name, geo.Point(lat, lng))
+
+
+async def _insert(stores: Stores, post: store.PostRecord) -> store.PostRecord:
+    async with stores.posts.transaction() as tx:
+        if post.location is not None:
+            place_id = await stores.posts.place_for(
+                tx, location=post.location, new_place_id=ids.next_id()
+            )
+            post = replace(post, place_id=place_id)
+        await stores.posts.insert_post(tx, post=post)
+    return post
+
+
+async def test_a_post_reads_back_whole_and_counts_for_its_author(stores: Stores) -> None:
+    author = ids.next_id()
+    post = await _insert(
+        stores,
+        _post(
+            author,
+            caption="Café #Paris with @Bob ✨",
+            hashtags=("paris",),
+            mentions=(store.Mention(42, "Bob"),),
+            media_ids=(ids.next_id(), ids.next_id()),
+            location=_at("Café de Flore", 48.8541, 2.3326),
+            idempotency_key="k-1",
+        ),
+    )
+    assert post.place_id is not None
+    async with stores.posts.transaction() as tx:
+        assert await stores.posts.get_post(tx, post_id=post.post_id) == post
+        assert await stores.posts.get_posts(tx, post_ids=[post.post_id, 1]) == {post.post_id: post}
+        assert await stores.posts.get_post_by_key(tx, author_id=author, idempotency_key="k-1") == (
+            post,
+            False,
+        )
+        assert await stores.posts.get_post_by_key(tx, author_id=1, idempotency_key="k-1") is None
+        assert await stores.posts.posted_media(tx, media_ids=[*post.media_ids, 7]) == set(
+            post.media_ids
+        )
+        assert await stores.posts.post_counts(tx, user_ids=[author, 5]) == {author: 1}
+        tag = await stores.posts.get_hashtag(tx, tag="paris")
+        assert tag == store.HashtagRecord("paris", 1)
+
+
+async def test_a_taken_key_or_media_is_a_conflict_and_nothing_is_kept(stores: Stores) -> None:
+    author = ids.next_id()
+    first = await _insert(stores, _post(author, idempotency_key="same", hashtags=("x",)))
+    with pytest.raises(store.Conflict) as caught:
+        await _insert(stores, _post(author, idempotency_key="same", hashtags=("x",)))
+    assert caught.value.what == "idempotency_key"
+    with pytest.raises(store.Conflict) as caught:
+        await _insert(stores, _post(author, media_ids=(ids.next_id(), first.media_ids[0])))
+    assert caught.value.what == "media"
+    other = await _insert(stores, _post(ids.next_id(), idempotency_key="same"))  # per author
+    async with stores.posts.transaction() as tx:
+        assert await stores.posts.post_counts(tx, user_ids=[author]) == {author: 1}
+        assert (await stores.posts.get_hashtag(tx, tag="x")) == store.HashtagRecord("x", 1)
+        assert await stores.posts.get_post(tx, post_id=other.post_id) == other
+
+
+async def test_deleting_takes_a_post_out_of_every_index_and_count(stores: Stores) -> None:
+    author, saver = ids.next_id(), ids.next_id()
+    spot = _at("Louvre", 48.8606, 2.3376)
+    kept = await _insert(stores, _post(author, hashtags=("art",), location=spot))
+    gone = await _insert(stores, _post(author, hashtags=("art", "paris"), location=spot))
+    async with stores.posts.transaction() as tx:
+        await stores.posts.add_save(
+            tx, user_id=saver, post_id=gone.post_id, save_id=ids.next_id(), at=datetime.now(UTC)
+        )
+        await stores.posts.delete_post(tx, post=gone)
+    area = geo.area(spot.point, 1.0)
+    async with stores.posts.transaction() as tx:
+        assert await stores.posts.get_post(tx, post_id=gone.post_id) is None
+        assert await stores.posts.get_post_by_key(tx, author_id=author, idempotency_key="x") is None
+        assert await stores.posts.post_counts(tx, user_ids=[author]) == {author: 1}
+        assert await stores.posts.get_hashtag(tx, tag="art") == store.HashtagRecord("art", 1)
+        assert await stores.posts.get_hashtag(tx, tag="paris") == store.HashtagRecord("paris", 0)
+        assert await stores.posts.search_hashtags(tx, prefix="pa", after=None, limit=5) == []
+        for read in (
+            stores.posts.list_user_posts(tx, author_id=author, before=None, limit=5),
+            stores.posts.list_hashtag_posts(tx, tag="art", before=None, limit=5),
+            stores.posts.list_place_posts(tx, place_ids=[kept.place_id or 0], before=None, limit=5),
+            stores.posts.nearby_posts(tx, area=area, before=None, limit=5),
+        ):
+            assert [p.post_id for p in await read] == [kept.post_id]
+        places = await stores.posts.search_places(tx, prefix="louvre", after=None, limit=5)
+        assert [(p.place_id, p.post_count) for p in places] == [(kept.place_id, 1)]
+        assert await stores.posts.list_saves(tx, user_id=saver, before=None, limit=5) == []
+
+
+async def test_lists_page_newest_first(stores: Stores) -> None:
+    author = ids.next_id()
+    made = [await _insert(stores, _post(author, hashtags=("walk",))) for _ in range(5)]
+    newest = [p.post_id for p in reversed(made)]
+    async with stores.posts.transaction() as tx:
+        first = await stores.posts.list_user_posts(tx, author_id=author, before=None, limit=3)
+        rest = await stores.posts.list_user_posts(
+            tx, author_id=author, before=first[-1].post_id, limit=3
+        )
+        tagged = await stores.posts.list_hashtag_posts(tx, tag="walk", before=newest[1], limit=10)
+    assert [p.post_id for p in first + rest] == newest
+    assert [p.post_id for p in tagged] == newest[2:]
+
+
+async def test_hashtag_search_ranks_by_count_and_treats_wildcards_as_text(stores: Stores) -> None:
+    author = ids.next_id()
+    for tags in [("cat", "cats"), ("cats",), ("cats", "catwalk"), ("c_t",), ("c%t",)]:
+        await _insert(stores, _post(author, hashtags=tags))
+    async with stores.posts.transaction() as tx:
+        found = await stores.posts.search_hashtags(tx, prefix="cat", after=None, limit=2)
+        assert [(h.tag, h.post_count) for h in found] == [("cats", 3), ("cat", 1)]
+        more = await stores.posts.search_hashtags(tx, prefix="cat", after=(1, "cat"), limit=2)
+        assert [h.tag for h in more] == ["catwalk"]
+        assert [
+            h.tag for h in await stores.posts.search_hashtags(tx, prefix="c_", after=None, limit=9)
+        ] == ["c_t"]
+        assert [
+            h.tag for h in await stores.posts.search_hashtags(tx, prefix="c%", after=None, limit=9)
+        ] == ["c%t"]
+
+
+async def test_places_merge_by_name_and_spot_ignoring_case(stores: Stores) -> None:
+    author = ids.next_id()
+    a = await _insert(stores, _post(author, location=_at("Blue Bottle", 37.77610, -122.42330)))
+    b = await _insert(stores, _post(author, location=_at("BLUE BOTTLE", 37.776104, -122.423301)))
+    c = await _insert(stores, _post(author, location=_at("Blue Bottle", 40.7, -74.0)))
+    d = await _insert(stores, _post(author, location=_at("Blue Bottle", 40.7, -74.0)))
+    assert a.place_id == b.place_id and c.place_id == d.place_id and a.place_id != c.place_id
+    await _insert(stores, _post(author, location=_at("Blue Bottle", 40.7, -74.0)))
+    async with stores.posts.transaction() as tx:
+        found = await stores.posts.search_places(tx, prefix="blue b", after=None, limit=1)
+        assert [(p.place_id, p.name, p.post_count) for p in found] == [
+            (c.place_id, "Blue Bottle", 3)
+        ]
+        last = found[-1]
+        more = await stores.posts.search_places(
+            tx, prefix="BLUE", after=(last.post_count, "blue bottle", last.place_id), limit=5
+        )
+        assert [(p.place_id, p.post_count) for p in more] == [(a.place_id, 2)]
+
+
+async def test_nearby_reads_cell_ranges_across_the_antimeridian(stores: Stores) -> None:
+    author = ids.next_id()
+    east = await _insert(stores, _post(author, location=_at("Taveuni east", -16.8, 179.99)))
+    west = await _insert(stores, _post(author, location=_at("Taveuni west", -16.8, -179.99)))
+    await _insert(stores, _post(author, location=_at("Far away", -16.8, 170.0)))
+    for radius in (3.0, 50.0):  # the fine grid, then the coarse one
+        area = geo.area(geo.Point(-16.8, 180.0), radius)
+        assert len(area.lng_ranges) == 2
+        async with stores.posts.transaction() as tx:
+            found = await stores.posts.nearby_posts(tx, area=area, before=None, limit=10)
+        assert [p.post_id for p in found] == [west.post_id, east.post_id]
+
+
+async def test_saves_are_idempotent_and_listed_most_recent_first(stores: Stores) -> None:
+    user, posts = ids.next_id(), [ids.next_id() for _ in range(3)]
+    async with stores.posts.transaction() as tx:
+        for post_id in posts:
+            at = datetime.now(UTC)
+            assert await stores.posts.add_save(
+                tx, user_id=user, post_id=post_id, save_id=ids.next_id(), at=at
+            )
+        assert not await stores.posts.add_save(
+            tx, user_id=user, post_id=posts[0], save_id=ids.next_id(), at=datetime.now(UTC)
+        )
+        listed = await stores.posts.list_saves(tx, user_id=user, before=None, limit=10)
+        assert [p for _, p in listed] == posts[::-1]
+        assert await stores.posts.remove_save(tx, user_id=user, post_id=posts[1])
+        assert not await stores.posts.remove_save(tx, user_id=user, post_id=posts[1])
+        assert await stores.posts.saved_among(tx, user_id=user, post_ids=posts) == {
+            posts[0],
+            posts[2],
+        }
+
+
+async def test_likes_are_idempotent_and_counted_exactly(stores: Stores) -> None:
+    post_id, users = ids.next_id(), [ids.next_id() for _ in range(3)]
+    engagement = stores.engagement
+    async with stores.posts.transaction() as tx:
+        for user in users:
+            at = datetime.now(UTC)
+            assert await engagement.add_like(
+                tx, post_id=post_id, user_id=user, like_id=ids.next_id(), at=at
+            )
+        assert not await engagement.add_like(
+            tx, post_id=post_id, user_id=users[0], like_id=ids.next_id(), at=datetime.now(UTC)
+        )
+        assert await engagement.remove_like(tx, post_id=post_id, user_id=users[1])
+        assert not await engagement.remove_like(tx, post_id=post_id, user_id=users[1])
+        assert await engagement.counts(tx, post_ids=[post_id, 5]) == {post_id: store.Counts(2, 0)}
+        assert await engagement.liked_among(tx, user_id=users[0], post_ids=[post_id, 5]) == {
+            post_id
+        }
+        page = await engagement.list_likers(tx, post_id=post_id, before=None, limit=1)
+        assert [u for _, u in page] == [users[2]]
+        rest = await engagement.list_likers(tx, post_id=post_id, before=page[0][0], limit=5)
+        assert [u for _, u in rest] == [users[0]]
+
+
+def _comment(post_id: int, author: int, parent: int = 0) -> store.CommentRecord:
+    return store.CommentRecord(
+        comment_id=ids.next_id(),
+        post_id=post_id,
+        author_id=author,
+        parent_comment_id=parent,
+        text="nice",
+        mentions=(store.Mention(7, "seven"),),
+        created_at=datetime.now(UTC).replace(microsecond=0),
+    )
+
+
+async def test_comments_threads_counts_and_deletion_with_replies(stores: Stores) -> None:
+    post_id, author = ids.next_id(), ids.next_id()
+    engagement = stores.engagement
+    top = [_comment(post_id, author) for _ in range(3)]
+    async with stores.posts.transaction() as tx:
+        for comment in top:
+            await engagement.add_comment(tx, comment=comment)
+        replies = [_comment(post_id, author, top[0].comment_id) for _ in range(2)]
+        for reply in replies:
+            await engagement.add_comment(tx, comment=reply)
+    async with stores.posts.transaction() as tx:
+        assert await engagement.get_comment(tx, comment_id=replies[0].comment_id) == replies[0]
+        listed = await engagement.list_comments(
+            tx, post_id=post_id, parent_comment_id=0, after=top[0].comment_id, limit=5
+        )
+        assert listed == top[1:]
+        thread = await engagement.list_comments(
+            tx, post_id=post_id, parent_comment_id=top[0].comment_id, after=None, limit=5
+        )
+        assert thread == replies
+        assert await engagement.reply_counts(
+            tx, post_id=post_id, comment_ids=[c.comment_id for c in top]
+        ) == {top[0].comment_id: 2}
+        assert (await engagement.counts(tx, post_ids=[post_id]))[post_id].comment_count == 5
+    async with stores.posts.transaction() as tx:
+        gone = await engagement.delete_comment(tx, comment=top[0])
+        assert gone == [r.comment_id for r in replies]
+        assert await engagement.delete_comment(tx, comment=replies[0]) == []  # gone already
+        assert await engagement.delete_comment(tx, comment=top[1]) == []
+    async with stores.posts.transaction() as tx:
+        assert (await engagement.counts(tx, post_ids=[post_id]))[post_id].comment_count == 1
+        await engagement.purge_post(tx, post_id=post_id)
+        assert await engagement.counts(tx, post_ids=[post_id]) == {}
+        assert await engagement.get_comment(tx, comment_id=top[2].comment_id) is None
+
+
+async def test_a_storm_of_likes_and_unlikes_on_one_post_counts_exactly(stores: Stores) -> None:
+    """1000 distinct users like one post at once; a third of them take it back and a fifth like
+    twice, all interleaved. The count must equal the set of likers."""
+    post_id = ids.next_id()
+    users = [ids.next_id() for _ in range(1000)]
+    engagement = stores.engagement
+
+    async def like(user: int) -> None:
+        async with stores.posts.transaction() as tx:
+            await engagement.add_like(
+                tx, post_id=post_id, user_id=user, like_id=ids.next_id(), at=datetime.now(UTC)
+            )
+
+    async def unlike(user: int) -> None:
+        async with stores.posts.transaction() as tx:
+            await engagement.remove_like(tx, post_id=post_id, user_id=user)
+
+    async def act(i: int, user: int) -> None:
+        await like(user)
+        if i % 5 == 0:
+            await like(user)
+        if i % 3 == 0:
+            await unlike(user)
+
+    await asyncio.gather(*(act(i, user) for i, user in enumerate(users)))
+    expected = {user for i, user in enumerate(users) if i % 3 != 0}
+    async with stores.posts.transaction() as tx:
+        counts = await engagement.counts(tx, post_ids=[post_id])
+        likers = await engagement.list_likers(tx, post_id=post_id, before=None, limit=2000)
+        rows = await tx.scalar(select(func.count()).where(store.post_counters.c.post_id == post_id))
+    assert {user for _, user in likers} == expected
+    assert counts[post_id].like_count == len(expected)
+    # The likes went to many counter rows, not one hot row.
+    assert rows == 16

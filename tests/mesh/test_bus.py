@@ -1,0 +1,572 @@
+"""The event bus: one suite against the embedded SQLite bus and against Redis Streams."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import fakeredis
+import pytest
+import redis
+from google.protobuf import any_pb2
+from google.protobuf.message import Message
+
+from mesh import context
+from mesh.bus import EmbeddedBus, EventBus, RedisStreamBus, create_bus, event_type, unpack
+from mesh.config import MeshSettings
+from mesh.ids import IdGenerator
+from mesh.redis import create_redis
+from shutter.events.v1 import envelope_pb2, user_events_pb2
+from tests.conftest import _engine_missing
+
+# Bus tests isolate themselves with a key prefix, so any database works; 13 is one that the
+# engines run of the suite does not flush under them.
+REDIS_URL = os.environ.get("SHUTTER_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+REGISTERED = "shutter.events.v1.UserRegistered"
+UPDATED = "shutter.events.v1.UserProfileUpdated"
+MAX_ATTEMPTS = 3
+IDLE = 0.4
+
+_ids = IdGenerator(shard=7)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """Return the URL of the test Redis; skip (or fail when CI=true) when it is unreachable."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        _engine_missing("Redis", exc)
+    finally:
+        client.close()
+    return REDIS_URL
+
+
+def fast_settings(data_dir: Path, **overrides: Any) -> MeshSettings:
+    """Return settings with timings short enough for tests, on the embedded bus by default."""
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "redis_url": None,
+        "bus_poll_interval_seconds": 0.02,
+        "bus_idle_timeout_seconds": IDLE,
+        "bus_retry_backoff_seconds": 0.01,
+        "bus_retry_backoff_max_seconds": 0.02,
+        "bus_max_attempts": MAX_ATTEMPTS,
+        **overrides,
+    }
+    return MeshSettings(**values)
+
+
+class BusFactory:
+    """Make buses on one backend that share one log, as the processes of a mesh would."""
+
+    def __init__(self, data_dir: Path, redis_url: str | None) -> None:
+        self.prefix = f"bus-test-{uuid.uuid4().hex[:12]}"
+        self._data_dir = data_dir
+        self._redis_url = redis_url
+        self.made: list[EventBus] = []
+
+    def settings(self, **overrides: Any) -> MeshSettings:
+        return fast_settings(
+            self._data_dir, redis_url=self._redis_url, bus_stream_prefix=self.prefix, **overrides
+        )
+
+    def __call__(self, **overrides: Any) -> EventBus:
+        bus = create_bus(self.settings(**overrides))
+        self.made.append(bus)
+        return bus
+
+
+@pytest.fixture(params=["embedded", "redis"])
+async def make_bus(request: pytest.FixtureRequest, data_dir: Path) -> AsyncIterator[BusFactory]:
+    """Return a maker of buses on each backend; Redis keys get a prefix of their own."""
+    url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    factory = BusFactory(data_dir, url)
+    yield factory
+    for bus in factory.made:
+        await bus.close()
+    if url is not None:
+        client = redis.Redis.from_url(url)
+        keys = list(client.scan_iter(match=f"{{{factory.prefix}}}:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+def envelope(event: Message, *, producer: str = "test_svc") -> envelope_pb2.EventEnvelope:
+    """Return a new envelope around an event."""
+    payload = any_pb2.Any()
+    payload.Pack(event)
+    return envelope_pb2.EventEnvelope(
+        event_id=_ids.next_id(), producer=producer, aggregate_id=1, payload=payload
+    )
+
+
+def registered(user_id: int) -> envelope_pb2.EventEnvelope:
+    return envelope(user_events_pb2.UserRegistered(user_id=user_id, username=f"u{user_id}"))
+
+
+def updated(user_id: int) -> envelope_pb2.EventEnvelope:
+    return envelope(user_events_pb2.UserProfileUpdated(user_id=user_id, is_private=True))
+
+
+def user_of(env: envelope_pb2.EventEnvelope) -> int:
+    if event_type(env) == REGISTERED:
+        return unpack(env, user_events_pb2.UserRegistered).user_id
+    return unpack(env, user_events_pb2.UserProfileUpdated).user_id
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait until check() holds, failing after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition did not hold in time")
+        await asyncio.sleep(0.01)
+
+
+class Collector:
+    """A handler that records what it is given."""
+
+    def __init__(self) -> None:
+        self.seen: list[envelope_pb2.EventEnvelope] = []
+
+    async def __call__(self, env: envelope_pb2.EventEnvelope) -> None:
+        self.seen.append(env)
+
+    @property
+    def users(self) -> list[int]:
+        return [user_of(e) for e in self.seen]
+
+    async def wait_for(self, user_id: int) -> None:
+        await eventually(lambda: user_id in self.users)
+
+
+class Blocker:
+    """A handler that never finishes, like a consumer process that hangs or dies mid-event."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+        self._never = asyncio.Event()
+
+    async def __call__(self, env: envelope_pb2.EventEnvelope) -> None:
+        self.calls.append(env.event_id)
+        await self._never.wait()
+
+
+def test_event_type_and_unpack_read_the_payload() -> None:
+    env = registered(42)
+    assert event_type(env) == REGISTERED
+    assert unpack(env, user_events_pb2.UserRegistered).username == "u42"
+    with pytest.raises(TypeError, match="is a shutter.events.v1.UserRegistered, not a"):
+        unpack(env, user_events_pb2.UserProfileUpdated)
+
+
+async def test_consumer_gets_events_in_publish_order_including_earlier_ones(
+    make_bus: BusFactory,
+) -> None:
+    bus = make_bus()
+    await bus.publish([registered(1), registered(2)])  # before the group ever existed
+    seen = Collector()
+    consumer = await bus.start_consumer(group="order_svc", handler=seen)
+    await bus.publish([registered(3)])
+    await bus.publish([registered(4), registered(5)])
+    await seen.wait_for(5)
+    assert seen.users == [1, 2, 3, 4, 5]
+    await consumer.stop()
+
+
+async def test_publishing_the_same_event_again_delivers_it_once(make_bus: BusFactory) -> None:
+    bus = make_bus()
+    first, second = registered(1), registered(2)
+    same_id_other_producer = envelope(
+        user_events_pb2.UserRegistered(user_id=3), producer="other_svc"
+    )
+    same_id_other_producer.event_id = first.event_id
+    await bus.publish([first])
+    await bus.publish([first, second, same_id_other_producer])
+    seen = Collector()
+    await bus.start_consumer(group="dedupe_svc", handler=seen)
+    await bus.publish([registered(4)])
+    await seen.wait_for(4)
+    assert seen.users == [1, 2, 3, 4]
+
+
+async def test_publish_refuses_incomplete_envelopes(make_bus: BusFactory) -> None:
+    bus = make_bus()
+    for broken in (
+        envelope_pb2.EventEnvelope(event_id=0, producer="p", payload=registered(1).payload),
+        envelope_pb2.EventEnvelope(event_id=5, producer="", payload=registered(1).payload),
+        envelope_pb2.EventEnvelope(event_id=5, producer="p"),
+    ):
+        with pytest.raises(ValueError, match="needs a positive event_id"):
+            await bus.publish([registered(1), broken])
+    # Nothing of a refused batch was published.
+    seen = Collector()
+    await bus.start_consumer(group="refused_svc", handler=seen)
+    await bus.publish([registered(2)])
+    await seen.wait_for(2)
+    assert seen.users == [2]
+
+
+async def test_start_consumer_checks_group_and_event_types(make_bus: BusFactory) -> None:
+    bus = make_bus()
+    handler = Collector()
+    for group in ("", "has space", "x" * 101, "a{b}"):
+        with pytest.raises(ValueError, match="group must be"):
+            await bus.start_consumer(group=group, handler=handler)
+    with pytest.raises(ValueError, match="must not be empty"):
+        await bus.start_consumer(group="g", handler=handler, event_types=[])
+    with pytest.raises(ValueError, match="not one name"):
+        await bus.start_consumer(group="g", handler=handler, event_types=REGISTERED)
+    longest = await bus.start_consumer(group="x" * 100, handler=handler)
+    await longest.stop()
+
+
+async def test_event_types_filter_skips_and_acknowledges_other_types(
+    make_bus: BusFactory,
+) -> None:
+    bus = make_bus()
+    seen = Collector()
+    consumer = await bus.start_consumer(group="filter_svc", handler=seen, event_types={UPDATED})
+    await bus.publish([registered(1), updated(2), registered(3), updated(4), registered(5)])
+    await seen.wait_for(4)
+    await consumer.stop()
+    assert [event_type(e) for e in seen.seen] == [UPDATED, UPDATED]
+    assert seen.users == [2, 4]
+    # The skipped events were acknowledged: the group, now taking every type, does not get them.
+    everything = Collector()
+    await bus.start_consumer(group="filter_svc", handler=everything)
+    await bus.publish([registered(6)])
+    await everything.wait_for(6)
+    assert everything.users[-1] == 6
+    assert not {1, 3} & set(everything.users)
+
+
+async def test_every_group_gets_every_event(make_bus: BusFactory) -> None:
+    bus = make_bus()
+    graph, feed = Collector(), Collector()
+    await bus.start_consumer(group="graph_svc", handler=graph)
+    await bus.start_consumer(group="graph_svc.privacy", handler=feed)
+    await bus.publish([registered(i) for i in range(1, 6)])
+    await graph.wait_for(5)
+    await feed.wait_for(5)
+    late = Collector()  # a group that starts later still gets the earlier events
+    await bus.start_consumer(group="late_svc", handler=late)
+    await late.wait_for(5)
+    assert graph.users == feed.users == late.users == [1, 2, 3, 4, 5]
+
+
+async def test_consumers_of_one_group_share_its_events(make_bus: BusFactory) -> None:
+    # Two buses on one log stand for two processes running the same service.
+    first_bus, second_bus = make_bus(), make_bus()
+    first, second = Collector(), Collector()
+    await first_bus.start_consumer(group="shared_svc", handler=first)
+    await second_bus.start_consumer(group="shared_svc", handler=second)
+    await first_bus.publish([registered(i) for i in range(1, 11)])
+    await eventually(lambda: len(first.seen) + len(second.seen) >= 10)
+    await second_bus.publish([registered(11)])
+    await eventually(lambda: 11 in first.users + second.users)
+    assert sorted(first.users + second.users) == list(range(1, 12))
+
+
+async def test_failed_handler_is_retried_until_it_succeeds(make_bus: BusFactory) -> None:
+    bus = make_bus()
+    calls: list[int] = []
+
+    async def flaky(env: envelope_pb2.EventEnvelope) -> None:
+        calls.append(user_of(env))
+        if calls.count(1) < MAX_ATTEMPTS:  # fails every attempt but the last allowed one
+            raise ConnectionError("peer unavailable")
+
+    await bus.start_consumer(group="flaky_svc", handler=flaky)
+    await bus.publish([registered(1), registered(2)])
+    await eventually(lambda: 2 in calls)
+    assert calls == [1] * MAX_ATTEMPTS + [2]
+    assert await bus.dead_letters("flaky_svc") == []
+
+
+async def test_handler_runs_with_the_event_as_its_request_id(make_bus: BusFactory) -> None:
+    bus = make_bus()
+    request_ids: list[str] = []
+
+    async def handler(env: envelope_pb2.EventEnvelope) -> None:
+        request_ids.append(f"{context.request_id.get()}|{env.event_id}")
+
+    event = registered(1)
+    await bus.start_consumer(group="traced_svc", handler=handler)
+    await bus.publish([event])
+    await eventually(lambda: len(request_ids) == 1)
+    assert request_ids == [f"event-{event.event_id}|{event.event_id}"]
+    assert context.request_id.get() == ""
+
+
+async def test_a_cancellation_inside_the_handler_counts_as_a_failure(
+    make_bus: BusFactory,
+) -> None:
+    bus = make_bus()
+    calls: list[int] = []
+
+    async def handler(env: envelope_pb2.EventEnvelope) -> None:
+        calls.append(user_of(env))
+        if len(calls) == 1:
+            raise asyncio.CancelledError()  # as a cancelled call inside the handler would
+
+    await bus.start_consumer(group="cancelled_svc", handler=handler)
+    await bus.publish([registered(1), registered(2)])
+    await eventually(lambda: 2 in calls)
+    assert calls == [1, 1, 2]
+
+
+async def test_event_goes_to_dead_letters_after_max_attempts_and_group_moves_on(
+    make_bus: BusFactory,
+) -> None:
+    bus = make_bus()
+    calls: list[int] = []
+
+    async def poisoned(env: envelope_pb2.EventEnvelope) -> None:
+        calls.append(user_of(env))
+        if user_of(env) == 1:
+            raise ValueError(f"boom {len(calls)}")
+
+    poison = registered(1)
+    await bus.start_consumer(group="poisoned_svc", handler=poisoned)
+    await bus.publish([poison, registered(2)])
+    await eventually(lambda: 2 in calls)
+    assert calls == [1] * MAX_ATTEMPTS + [2]
+    letters = await bus.dead_letters("poisoned_svc")
+    assert len(letters) == 1
+    letter = letters[0]
+    assert letter.group == "poisoned_svc"
+    assert letter.envelope == poison
+    assert letter.event_type == REGISTERED
+    assert letter.attempts == MAX_ATTEMPTS
+    assert letter.error == f"ValueError: boom {MAX_ATTEMPTS}"
+    assert await bus.dead_letters("poisoned_svc", limit=0) == []
+    assert await bus.dead_letters("other_svc") == []
+
+
+async def test_one_attempt_means_no_retry(make_bus: BusFactory) -> None:
+    bus = make_bus(bus_max_attempts=1)
+    calls: list[int] = []
+
+    async def failing(env: envelope_pb2.EventEnvelope) -> None:
+        calls.append(user_of(env))
+        if user_of(env) == 1:
+            raise RuntimeError("no")
+
+    await bus.start_consumer(group="once_svc", handler=failing)
+    await bus.publish([registered(1), registered(2)])
+    await eventually(lambda: 2 in calls)
+    assert calls == [1, 2]
+    letters = await bus.dead_letters("once_svc")
+    assert [(user_of(x.envelope), x.attempts) for x in letters] == [(1, 1)]
+
+
+async def test_event_in_flight_when_consumer_stops_is_delivered_again(
+    make_bus: BusFactory,
+) -> None:
+    bus = make_bus()
+    blocker = Blocker()
+    event = registered(1)
+    consumer = await bus.start_consumer(group="restart_svc", handler=blocker)
+    await bus.publish([event, registered(2)])
+    await eventually(lambda: blocker.calls == [event.event_id])
+    await consumer.stop()
+    # The new consumer sees the same event_id again: consumers must dedupe on it.
+    seen = Collector()
+    await bus.start_consumer(group="restart_svc", handler=seen)
+    await seen.wait_for(2)
+    assert [e.event_id for e in seen.seen][:1] == [event.event_id]
+    assert seen.users == [1, 2]
+
+
+async def test_event_that_outlived_every_attempt_in_stopped_consumers_goes_to_dead_letters(
+    make_bus: BusFactory,
+) -> None:
+    bus = make_bus(bus_max_attempts=1)
+    blocker = Blocker()
+    event = registered(1)
+    consumer = await bus.start_consumer(group="hang_svc", handler=blocker)
+    await bus.publish([event, registered(2)])
+    await eventually(lambda: blocker.calls == [event.event_id])
+    await consumer.stop()
+    seen = Collector()
+    await bus.start_consumer(group="hang_svc", handler=seen)
+    await seen.wait_for(2)
+    assert seen.users == [2]  # the event that hung its only attempt is not tried again
+    letters = await bus.dead_letters("hang_svc")
+    assert [letter.envelope.event_id for letter in letters] == [event.event_id]
+    assert "stopped or died" in letters[0].error
+
+
+# A consumer in its own process: it writes the id of the event it got, then hangs until killed.
+_CONSUMER_PROCESS = textwrap.dedent(
+    """
+    import asyncio, sys
+    from pathlib import Path
+    from mesh.bus import create_bus
+    from mesh.config import MeshSettings
+
+    async def main() -> None:
+        marker = Path(sys.argv[1])
+        bus = create_bus(MeshSettings())
+
+        async def handler(envelope) -> None:
+            marker.write_text(str(envelope.event_id))
+            await asyncio.Event().wait()
+
+        await bus.start_consumer(group="crash_svc", handler=handler)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+    """
+)
+
+
+async def test_event_of_a_killed_consumer_process_is_delivered_again(
+    make_bus: BusFactory, tmp_path: Path
+) -> None:
+    bus = make_bus()
+    settings = make_bus.settings()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SHUTTER_")},
+        "SHUTTER_DATA_DIR": str(settings.data_dir),
+        "SHUTTER_BUS_STREAM_PREFIX": settings.bus_stream_prefix,
+        "SHUTTER_BUS_IDLE_TIMEOUT_SECONDS": str(IDLE),
+        "SHUTTER_BUS_POLL_INTERVAL_SECONDS": "0.02",
+    }
+    if settings.redis_url:
+        env["SHUTTER_REDIS_URL"] = settings.redis_url
+    event = registered(1)
+    await bus.publish([event])
+    marker = tmp_path / "got"
+    process = subprocess.Popen(
+        [sys.executable, "-c", _CONSUMER_PROCESS, str(marker)],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        await eventually(marker.exists, timeout=30)
+        assert marker.read_text() == str(event.event_id)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    seen = Collector()
+    await bus.start_consumer(group="crash_svc", handler=seen)
+    await seen.wait_for(1)
+    assert [e.event_id for e in seen.seen] == [event.event_id]
+
+
+async def test_embedded_bus_keeps_exactly_its_newest_events(data_dir: Path) -> None:
+    bus = create_bus(fast_settings(data_dir, bus_max_length=3))
+    assert isinstance(bus, EmbeddedBus)
+    assert bus.path == (data_dir / "bus.db").resolve()
+    await bus.publish([registered(i) for i in range(1, 6)])
+    seen = Collector()
+    await bus.start_consumer(group="trimmed_svc", handler=seen)
+    await seen.wait_for(5)
+    assert seen.users == [3, 4, 5]
+    await bus.close()
+
+
+@pytest.fixture
+async def redis_buses(redis_url: str, data_dir: Path) -> AsyncIterator[BusFactory]:
+    """Return a maker of Redis Streams buses only, for what only Redis has."""
+    factory = BusFactory(data_dir, redis_url)
+    yield factory
+    for bus in factory.made:
+        await bus.close()
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"{{{factory.prefix}}}:*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+async def test_redis_stream_is_trimmed_near_its_maximum_length(redis_buses: BusFactory) -> None:
+    bus = redis_buses(bus_max_length=100)
+    assert isinstance(bus, RedisStreamBus)
+    for start in range(0, 600, 150):
+        await bus.publish([registered(i) for i in range(start, start + 150)])
+    length = await bus.redis.xlen(bus.stream)
+    # MAXLEN ~ trims whole stream nodes (100 entries each), so never below the maximum.
+    assert 100 <= length < 300
+
+
+async def test_redis_consumer_forgets_its_name_when_stopped_with_nothing_pending(
+    redis_buses: BusFactory,
+) -> None:
+    bus = redis_buses()
+    assert isinstance(bus, RedisStreamBus)
+    seen = Collector()
+    consumer = await bus.start_consumer(group="names_svc", handler=seen)
+    await bus.publish([registered(1)])
+    await seen.wait_for(1)  # Redis records a consumer once it has been given an entry
+    assert len(await bus.redis.xinfo_consumers(bus.stream, "names_svc")) == 1
+    for _ in range(500):  # the acknowledgement follows the handler
+        if not await bus.redis.xpending_range(bus.stream, "names_svc", "-", "+", 1):
+            break
+        await asyncio.sleep(0.01)
+    await consumer.stop()
+    assert await bus.redis.xinfo_consumers(bus.stream, "names_svc") == []
+
+
+async def test_redis_consumer_keeps_its_name_while_it_owns_pending_events(
+    redis_buses: BusFactory,
+) -> None:
+    bus = redis_buses()
+    assert isinstance(bus, RedisStreamBus)
+    blocker = Blocker()
+    consumer = await bus.start_consumer(group="owner_svc", handler=blocker)
+    await bus.publish([registered(1)])
+    await eventually(lambda: len(blocker.calls) == 1)
+    await consumer.stop()
+    # Deleting the name would drop its pending event instead of handing it over.
+    assert len(await bus.redis.xinfo_consumers(bus.stream, "owner_svc")) == 1
+
+
+async def test_redis_bus_needs_a_client_that_returns_bytes(
+    redis_url: str, mesh_settings: MeshSettings
+) -> None:
+    client = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
+    with pytest.raises(ValueError, match="returns bytes"):
+        RedisStreamBus(client, mesh_settings)
+    await client.aclose()
+
+
+async def test_embedded_redis_is_one_server_per_process(mesh_settings: MeshSettings) -> None:
+    embedded = mesh_settings.model_copy(update={"redis_url": None})
+    first, second = create_redis(embedded), create_redis(embedded)
+    assert isinstance(first, fakeredis.FakeAsyncRedis)
+    key = f"test:{uuid.uuid4().hex}"
+    await first.set(key, b"shared")
+    assert await second.get(key) == b"shared"
+    await first.delete(key)
+    await first.aclose()
+    await second.aclose()
+
+
+async def test_create_redis_uses_the_configured_server(
+    redis_url: str, mesh_settings: MeshSettings
+) -> None:
+    client = create_redis(
+        mesh_settings.model_copy(update={"redis_url": redis_url}), decode_responses=True
+    )
+    key = f"test:{uuid.uuid4().hex}"
+    await client.set(key, "real", ex=60)
+    direct = redis.Redis.from_url(redis_url)
+    assert direct.get(key) == b"real"
+    direct.delete(key)
+    direct.close()
+    await client.aclose()
