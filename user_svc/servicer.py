@@ -262,13 +262,33 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
     async def SearchUsers(
         self, request: user_service_pb2.SearchUsersRequest, context: aio.ServicerContext
     ) -> user_service_pb2.SearchUsersResponse:
-        auth.current_principal()
+        viewer = auth.viewer_id()
         found, token = await self._accounts.search(
             query=request.query, page_size=request.page_size, page_token=request.page_token
         )
+        hidden = await self._blocked_either_way(viewer, [u.user_id for u in found])
         return user_service_pb2.SearchUsersResponse(
-            users=[summary_message(u) for u in found], next_page_token=token
+            users=[summary_message(u) for u in found if u.user_id not in hidden],
+            next_page_token=token,
         )
+
+    async def _blocked_either_way(self, viewer: int | None, user_ids: list[int]) -> set[int]:
+        """Return the accounts the viewer blocked or is blocked by (one graph_svc call).
+
+        A block hides two people from each other in search too. When graph_svc cannot answer,
+        results are not filtered rather than not served (blocks still hold on every profile).
+        """
+        if self._graph is None or viewer is None or not user_ids:
+            return set()
+        try:
+            answer: graph_service_pb2.GetRelationshipsResponse = await self._graph.GetRelationships(
+                graph_service_pb2.GetRelationshipsRequest(viewer_id=viewer, user_ids=user_ids),
+                timeout=GRAPH_DEADLINE_SECONDS,
+            )
+        except aio.AioRpcError as exc:
+            log.warning("graph_svc gave no relationships for search (%s)", exc.code().name)
+            return set()
+        return {r.user_id for r in answer.relationships if r.blocking or r.blocked_by}
 
 
 async def create_user_service(settings: UserSettings) -> Service:

@@ -217,3 +217,24 @@ async def test_health_readiness_and_openapi(client: httpx.AsyncClient) -> None:
     assert "/api/v1/users/register" in document["paths"]
     assert "put" in document["paths"]["/api/v1/users/{user_id}"]
     assert "get" in document["paths"]["/api/v1/users/by-username/{username}"]
+
+
+async def test_a_block_hides_both_people_from_each_others_search(
+    client: httpx.AsyncClient,
+) -> None:
+    stem = unique_name("hide")
+    blocker = await register(client, stem)
+    blocked = await register(client, stem)
+    onlooker = await register(client, stem)
+
+    async def found_by(who: Any) -> set[str]:
+        page = await client.get("/api/v1/search/users", params={"q": stem}, headers=who.headers)
+        assert page.status_code == 200, page.text
+        return {u["username"] for u in page.json()["users"]}
+
+    assert blocked.username in await found_by(blocker)
+    response = await client.post(f"/api/v1/users/{blocked.user_id}/block", headers=blocker.headers)
+    assert response.status_code == 200, response.text
+    assert blocked.username not in await found_by(blocker)
+    assert blocker.username not in await found_by(blocked)
+    assert {blocker.username, blocked.username} <= await found_by(onlooker)
