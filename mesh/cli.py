@@ -13,10 +13,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bench.cli import app as bench_app
 from mesh import codegen
 
 ROOT = codegen.ROOT
 app = typer.Typer(help="Shutter: a photo and video sharing backend as a mesh of gRPC services.")
+app.add_typer(bench_app, name="bench")
 console = Console(stderr=True)
 
 

@@ -1,0 +1,72 @@
+"""The load generator's measuring tools: histogram accuracy, merging, and a real short run."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+
+import pytest
+from grpc import aio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from bench import loadgen
+from bench.histogram import Histogram
+
+
+def test_percentiles_are_within_one_percent_of_the_exact_values() -> None:
+    rng = random.Random(7)
+    values = sorted(rng.lognormvariate(-5, 1) for _ in range(50_000))
+    histogram = Histogram()
+    for value in values:
+        histogram.record(value)
+    for percent in (50, 90, 99, 99.9):
+        exact = values[int(len(values) * percent / 100) - 1] * 1000
+        assert histogram.percentile(percent) == pytest.approx(exact, rel=0.01)
+    assert histogram.percentile(100) == pytest.approx(values[-1] * 1000, abs=0.001)
+    assert histogram.min_micros == int(values[0] * 1_000_000)
+
+
+def test_merged_histograms_equal_one_that_saw_everything() -> None:
+    rng = random.Random(3)
+    values = [rng.expovariate(200) for _ in range(10_000)]
+    whole, left, right = Histogram(), Histogram(), Histogram()
+    for i, value in enumerate(values):
+        whole.record(value)
+        (left if i % 2 else right).record(value)
+    left.merge(Histogram.from_json(right.to_json()))
+    assert left.counts == whole.counts and left.total == whole.total
+    assert (left.min_micros, left.max_micros) == (whole.min_micros, whole.max_micros)
+
+
+@pytest.fixture
+async def health_server() -> AsyncIterator[str]:
+    server = aio.server()
+    servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    reflection.enable_server_reflection([health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    await servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    yield f"127.0.0.1:{port}"
+    await server.stop(None)
+
+
+async def test_open_loop_run_sends_at_the_rate_and_counts_codes(health_server: str) -> None:
+    import asyncio
+
+    spec = loadgen.LoadSpec(
+        target=health_server,
+        method=loadgen.HEALTH_CHECK,
+        rate=200,
+        duration=1.0,
+        warmup=0.2,
+        workers=1,
+    )
+    result = await asyncio.to_thread(loadgen.run, spec)
+    # 200/s for a measured second: the schedule, not the server, sets the count.
+    assert 180 <= result.histogram.total <= 201
+    assert result.codes == {"OK": result.histogram.total}
+    unknown = loadgen.LoadSpec(**{**spec.__dict__, "request_json": '{"service": "nope"}'})
+    failing = await asyncio.to_thread(loadgen.run, unknown)
+    assert set(failing.codes) == {"NOT_FOUND"} and failing.errors == failing.histogram.total
