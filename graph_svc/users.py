@@ -8,6 +8,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from graph_svc.domain import UserCard
+from mesh import metrics
 from shutter.user.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
 
 # BatchGetUsers answers at most this many ids per call.
@@ -57,7 +58,9 @@ class GrpcUserDirectory:
             missing = []
             for user_id in wanted:
                 entry = self._cache.get(user_id)
-                if entry is None or entry[0] <= now:
+                fresh = entry is not None and entry[0] > now
+                metrics.cache_lookup("graph_svc.users", hit=fresh)
+                if entry is None or not fresh:
                     missing.append(user_id)
                 elif entry[1] is not None:
                     found[user_id] = entry[1]

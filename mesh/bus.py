@@ -59,7 +59,7 @@ import redis.asyncio as aioredis
 from google.protobuf.message import DecodeError, Message
 from redis.exceptions import RedisError, ResponseError
 
-from mesh import context
+from mesh import context, metrics
 from mesh.config import MeshSettings
 from shutter.events.v1 import envelope_pb2
 
@@ -271,6 +271,7 @@ class _ConsumerBase(abc.ABC):
                     raise  # we are being stopped
                 failure = exc  # something inside the handler was cancelled: a failure
             else:
+                metrics.observe_event_handled(self.group, event_type(envelope), envelope)
                 return None, attempt
             finally:
                 context.request_id.reset(token)

@@ -14,6 +14,8 @@ DEFAULT_PORTS: dict[str, int] = {
     "graph_svc": 50052,
     "post_svc": 50053,
     "media_svc": 50054,
+    "feed_svc": 50055,
+    "notify_svc": 50056,
 }
 
 
@@ -32,6 +34,13 @@ class MeshSettings(BaseSettings):
         default=None,
         description="A PostgreSQL URL (postgresql+psycopg://...) shared by every service, each in "
         "its own schema; unset means one SQLite file per service under data_dir.",
+    )
+    db_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=500,
+        description="PostgreSQL connections a service keeps per process (as many more may open "
+        "under load); size it so replicas x pool stays under the server's max_connections.",
     )
     redis_url: str | None = Field(
         default=None,
@@ -109,6 +118,8 @@ class MeshSettings(BaseSettings):
     graph_svc_addr: str = Field(default=f"127.0.0.1:{DEFAULT_PORTS['graph_svc']}")
     media_svc_addr: str = Field(default=f"127.0.0.1:{DEFAULT_PORTS['media_svc']}")
     post_svc_addr: str = Field(default=f"127.0.0.1:{DEFAULT_PORTS['post_svc']}")
+    feed_svc_addr: str = Field(default=f"127.0.0.1:{DEFAULT_PORTS['feed_svc']}")
+    notify_svc_addr: str = Field(default=f"127.0.0.1:{DEFAULT_PORTS['notify_svc']}")
     jwt_private_key_file: Path | None = Field(
         default=None,
         description="PEM Ed25519 private key that signs tokens; unset: generated into data_dir.",

@@ -37,11 +37,12 @@ def normalise_url(url: str) -> str:
 
 
 def create_engine(
-    service: str, settings: MeshSettings, database_url: str | None, *, pool_size: int = 10
+    service: str, settings: MeshSettings, database_url: str | None, *, pool_size: int | None = None
 ) -> AsyncEngine:
     """Return the engine of a service: its SQLite file, or its schema on PostgreSQL; every
     statement it runs is traced."""
-    engine = _create_engine(service, settings, database_url, pool_size=pool_size)
+    size = settings.db_pool_size if pool_size is None else pool_size
+    engine = _create_engine(service, settings, database_url, pool_size=size)
     telemetry.instrument_engine(engine)
     return engine
 

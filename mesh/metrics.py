@@ -25,7 +25,31 @@ RPC_DURATION = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
+BUS_LAG = Histogram(
+    "shutter_bus_lag_seconds",
+    "Time from an event's commit to its successful handling, by consumer group and event type.",
+    ["group", "event_type"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+CACHE_LOOKUPS = Counter(
+    "shutter_cache_lookups_total",
+    "Cache lookups by cache and outcome (hit or miss); hit rate = hits / all.",
+    ["cache", "outcome"],
+)
+
 _served_ports: set[int] = set()
+
+
+def observe_event_handled(group: str, event_type: str, envelope: Any) -> None:
+    """Record how long an event waited between its commit and its handling in a group."""
+    occurred = envelope.occurred_at.seconds + envelope.occurred_at.nanos / 1e9
+    if occurred:
+        BUS_LAG.labels(group, event_type).observe(max(0.0, time.time() - occurred))
+
+
+def cache_lookup(cache: str, *, hit: bool) -> None:
+    """Count one lookup of a named cache."""
+    CACHE_LOOKUPS.labels(cache, "hit" if hit else "miss").inc()
 
 
 class MetricsInterceptor(ScopeInterceptor):

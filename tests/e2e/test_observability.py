@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -36,3 +37,29 @@ async def test_a_profile_read_is_one_connected_trace_across_services(
     # The edge plus at least two services behind it: three services in one trace.
     assert {"shutter.user.v1.UserService", "shutter.graph.v1.GraphService"} <= served
     assert any(s.name.lower().startswith("select") for s in spans)  # the database calls too
+
+
+async def test_metrics_count_rpcs_by_method_and_status_and_time_the_bus(
+    client: httpx.AsyncClient,
+) -> None:
+    alice = await register(client, "metered")
+    assert (await client.get(f"/api/v1/users/{alice.user_id}", headers=alice.headers)).is_success
+    assert (await client.get("/api/v1/users/1", headers=alice.headers)).status_code == 404
+    # Going private publishes an event graph_svc consumes: the bus lag is measured for it.
+    await client.put(
+        f"/api/v1/users/{alice.user_id}", json={"isPrivate": True}, headers=alice.headers
+    )
+    await client.put(
+        f"/api/v1/users/{alice.user_id}", json={"isPrivate": False}, headers=alice.headers
+    )
+    text = ""
+    for _ in range(50):
+        text = (await client.get("/metrics/")).text
+        if "shutter_bus_lag_seconds_count" in text:
+            break
+        await asyncio.sleep(0.1)
+    get_user = 'method="/shutter.user.v1.UserService/GetUser",service="user_svc"'
+    assert f'shutter_rpc_requests_total{{code="OK",{get_user}}}' in text
+    assert f'shutter_rpc_requests_total{{code="NOT_FOUND",{get_user}}}' in text
+    assert "shutter_rpc_duration_seconds_bucket" in text
+    assert 'shutter_bus_lag_seconds_count{event_type="shutter.events.v1.UserProfileUpdated"' in text
