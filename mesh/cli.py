@@ -222,6 +222,38 @@ def test(
 
 
 @app.command()
+def settings() -> None:
+    """List every setting of the mesh and its services: variable, default and meaning."""
+    from pydantic import AliasChoices
+
+    from edge_proxy.settings import EdgeSettings
+    from mesh.config import MeshSettings
+    from mesh.services import MESH
+
+    table = Table(title="Settings (environment variables; unset means the default)")
+    for column in ("variable", "default", "used by", "meaning"):
+        table.add_column(column)
+    classes: list[tuple[str, type[MeshSettings]]] = [("every process", MeshSettings)]
+    classes += [(spec.name, spec.settings_type()) for spec in MESH]
+    classes.append(("edge_proxy", EdgeSettings))
+    seen: set[str] = set()
+    for owner, cls in classes:
+        for name, info in cls.model_fields.items():
+            alias = info.validation_alias
+            variable = (
+                str(alias.choices[0])
+                if isinstance(alias, AliasChoices)
+                else f"SHUTTER_{name.upper()}"
+            )
+            if variable in seen:
+                continue
+            seen.add(variable)
+            default = "" if info.default is None else str(info.default)
+            table.add_row(variable, default, owner, info.description or "")
+    Console().print(table)
+
+
+@app.command()
 def migrate() -> None:
     """Bring every service's database to its newest schema (safe to run again)."""
     asyncio.run(_migrate())

@@ -131,3 +131,18 @@ async def start_mesh(
             await asyncio.sleep(0.02)
         running.edge_url = edge_url
     return running
+
+
+def run_service(name: str) -> None:
+    """Run one service of the mesh alone until SIGINT or SIGTERM: what `python -m <svc>` does."""
+    asyncio.run(_run_service(name))
+
+
+async def _run_service(name: str) -> None:
+    from mesh import server, telemetry
+
+    spec = next(s for s in MESH if s.name == name)
+    settings = spec.settings()
+    telemetry.configure(settings, process_name=name)
+    service = await spec.create()(settings)
+    await server.run_until_signalled([service], settings.shutdown_grace_seconds)

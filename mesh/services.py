@@ -25,10 +25,14 @@ class ServiceSpec:
     settings_class: str
     factory: str
 
+    def settings_type(self) -> type[MeshSettings]:
+        """Return this service's settings class."""
+        cls: type[MeshSettings] = _resolve(self.settings_class)
+        return cls
+
     def settings(self) -> MeshSettings:
         """Return this service's settings, read from the environment."""
-        cls: type[MeshSettings] = _resolve(self.settings_class)
-        return cls()
+        return self.settings_type()()
 
     def migrations_dir(self) -> Path:
         """Return the service's Alembic folder: `<service>/migrations` by convention."""
