@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 from grpc import aio
 
 from graph_svc import domain, events, store
 from graph_svc.settings import GraphSettings
 from graph_svc.users import GrpcUserDirectory
-from mesh import auth, convert, db
-from mesh.bus import create_bus
-from mesh.clients import Channels
-from mesh.ids import IdGenerator
-from mesh.outbox import Outbox
-from mesh.relay import OutboxRelay
-from mesh.server import Service, create_server
-from mesh.services import migrations_dir
+from mesh import auth, convert
+from mesh.runtime import ServiceRuntime
+from mesh.server import Service
 from shutter.graph.v1 import graph_pb2, graph_service_pb2, graph_service_pb2_grpc
 from shutter.user.v1 import user_pb2, user_service_pb2_grpc
 
@@ -269,69 +263,30 @@ class GraphServicer(graph_service_pb2_grpc.GraphServiceServicer):
             yield graph_service_pb2.StreamFollowingIdsResponse(user_ids=batch)
 
 
-def service_identity(settings: GraphSettings) -> Callable[[], str]:
-    """Return the token graph_svc sends when it calls out with no caller (background work),
-    renewed well before it expires."""
-    issuer = auth.TokenIssuer(settings)
-    ttl = 3600
-    held: dict[str, tuple[float, str]] = {}
-
-    def token() -> str:
-        now = time.monotonic()
-        current = held.get("token")
-        if current is None or current[0] <= now:
-            current = (now + ttl / 2, issuer.service_token(NAME, ttl_seconds=ttl))
-            held["token"] = current
-        return current[1]
-
-    return token
-
-
 async def create_graph_service(settings: GraphSettings) -> Service:
     """Open the database (migrated to the newest schema), wire the rules, the outbox relay and the
     profile-change consumer, and start serving."""
-    auth.ensure_keys(settings)
-    engine = db.create_engine(NAME, settings, settings.database_url)
-    await db.migrate(engine, NAME, migrations_dir(NAME))
-    channels = Channels(settings, identity=service_identity(settings))
-    bus = create_bus(settings)
-    relay = OutboxRelay(
-        engine,
-        store.outbox,
-        bus,
-        producer=NAME,
-        poll_interval_seconds=settings.relay_poll_interval_seconds,
-        retention_seconds=settings.outbox_retention_seconds,
+    runtime = await ServiceRuntime.open(
+        NAME, settings, database_url=settings.database_url, outbox_table=store.outbox
     )
-    ids = IdGenerator(settings.id_shard)
-    graph_store = store.SqlGraphStore(
-        engine, outbox=Outbox(store.outbox, producer=NAME, ids=ids, on_commit=relay.notify)
-    )
-    users = GrpcUserDirectory(
-        user_service_pb2_grpc.UserServiceStub(channels.channel("user_svc")),
-        ttl_seconds=settings.user_cache_ttl_seconds,
-        max_entries=settings.user_cache_max_entries,
-    )
-    graph = domain.Graph(graph_store, users, ids=ids)
-    servicer = GraphServicer(graph)
-    # Stopped in reverse order: consumer, relay, bus, channels, database.
-    on_stop = [engine.dispose, channels.close, bus.close, relay.stop]
     try:
-        await relay.start()
-        consumer = await bus.start_consumer(
+        graph_store = store.SqlGraphStore(runtime.engine, outbox=runtime.outbox())
+        users = GrpcUserDirectory(
+            user_service_pb2_grpc.UserServiceStub(runtime.channels.channel("user_svc")),
+            ttl_seconds=settings.user_cache_ttl_seconds,
+            max_entries=settings.user_cache_max_entries,
+        )
+        graph = domain.Graph(graph_store, users, ids=runtime.ids)
+        servicer = GraphServicer(graph)
+        await runtime.consume(
             group=NAME, handler=events.profile_updated_handler(graph), event_types=events.CONSUMED
         )
-        on_stop.append(consumer.stop)
-        return await create_server(
-            NAME,
-            settings,
+        return await runtime.serve(
             register=lambda server: graph_service_pb2_grpc.add_GraphServiceServicer_to_server(
                 servicer, server
             ),
             service_names=[graph_service_pb2.DESCRIPTOR.services_by_name["GraphService"].full_name],
-            on_stop=on_stop,
         )
     except BaseException:
-        for close in reversed(on_stop):
-            await close()
+        await runtime.close()
         raise

@@ -8,14 +8,10 @@ from grpc import aio
 
 from media_svc import blobs, domain, store, worker
 from media_svc.settings import MediaSettings
-from mesh import auth, convert, db
-from mesh.bus import create_bus
+from mesh import auth, convert
 from mesh.errors import InvalidArgument
-from mesh.ids import IdGenerator
-from mesh.outbox import Outbox
-from mesh.relay import OutboxRelay
-from mesh.server import Service, create_server
-from mesh.services import migrations_dir
+from mesh.runtime import ServiceRuntime
+from mesh.server import Service
 from shutter.media.v1 import media_pb2, media_service_pb2, media_service_pb2_grpc
 
 NAME = "media_svc"
@@ -226,50 +222,31 @@ async def open_blob_store(settings: MediaSettings) -> blobs.BlobStore:
 async def create_media_service(settings: MediaSettings) -> Service:
     """Open the database (migrated), the blob store and the outbox relay, start the worker, and
     start serving."""
-    auth.ensure_keys(settings)
-    engine = db.create_engine(NAME, settings, settings.database_url)
-    await db.migrate(engine, NAME, migrations_dir(NAME))
-    blob_store = await open_blob_store(settings)
-    bus = create_bus(settings)
-    relay = OutboxRelay(
-        engine,
-        store.outbox,
-        bus,
-        producer=NAME,
-        poll_interval_seconds=settings.relay_poll_interval_seconds,
-        retention_seconds=settings.outbox_retention_seconds,
+    runtime = await ServiceRuntime.open(
+        NAME, settings, database_url=settings.database_url, outbox_table=store.outbox
     )
-    ids = IdGenerator(settings.id_shard)
-    media_store = store.SqlMediaStore(
-        engine, outbox=Outbox(store.outbox, producer=NAME, ids=ids, on_commit=relay.notify)
-    )
-    processing = worker.Worker(media_store, blob_store, settings=settings)
-    library = domain.MediaLibrary(
-        media_store,
-        blob_store,
-        ids=ids,
-        settings=settings,
-        wake_worker=processing.wake,
-        wake_sweeper=processing.wake_sweeper,
-    )
-    servicer = MediaServicer(library)
-    await relay.start()
-    await processing.start()
     try:
-        return await create_server(
-            NAME,
-            settings,
+        blob_store = await open_blob_store(settings)
+        runtime.close_on_stop(blob_store.close)
+        media_store = store.SqlMediaStore(runtime.engine, outbox=runtime.outbox())
+        processing = worker.Worker(media_store, blob_store, settings=settings)
+        library = domain.MediaLibrary(
+            media_store,
+            blob_store,
+            ids=runtime.ids,
+            settings=settings,
+            wake_worker=processing.wake,
+            wake_sweeper=processing.wake_sweeper,
+        )
+        servicer = MediaServicer(library)
+        await processing.start()
+        runtime.close_on_stop(processing.stop)  # the worker stops first
+        return await runtime.serve(
             register=lambda server: media_service_pb2_grpc.add_MediaServiceServicer_to_server(
                 servicer, server
             ),
             service_names=[media_service_pb2.DESCRIPTOR.services_by_name["MediaService"].full_name],
-            # Stopped in reverse: the worker first, then the relay, the bus, blobs, the database.
-            on_stop=[engine.dispose, blob_store.close, bus.close, relay.stop, processing.stop],
         )
     except BaseException:
-        await processing.stop()
-        await relay.stop()
-        await bus.close()
-        await blob_store.close()
-        await engine.dispose()
+        await runtime.close()
         raise

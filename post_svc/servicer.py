@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 from grpc import aio
 
-from mesh import auth, convert, db
-from mesh.bus import create_bus
-from mesh.clients import Channels
-from mesh.ids import IdGenerator
-from mesh.outbox import Outbox
-from mesh.relay import OutboxRelay
-from mesh.server import Service, create_server
-from mesh.services import migrations_dir
+from mesh import auth, convert
+from mesh.runtime import ServiceRuntime
+from mesh.server import Service
 from post_svc import domain, events, peers, store
 from post_svc.settings import PostSettings
 from shutter.graph.v1 import graph_service_pb2_grpc
@@ -309,82 +301,44 @@ class PostServicer(post_service_pb2_grpc.PostServiceServicer):
         )
 
 
-def service_identity(settings: PostSettings) -> Callable[[], str]:
-    """Return post_svc's own token for calls made as itself (media lookups, background work),
-    renewed well before it expires."""
-    issuer = auth.TokenIssuer(settings)
-    ttl = 3600
-    held: list[tuple[float, str]] = []
-
-    def token() -> str:
-        now = time.monotonic()
-        if not held or held[0][0] <= now:
-            held[:] = [(now + ttl / 2, issuer.service_token(NAME, ttl_seconds=ttl))]
-        return held[0][1]
-
-    return token
-
-
 async def create_post_service(settings: PostSettings) -> Service:
     """Open the database (migrated to the newest schema), wire the rules, the outbox relay and the
     clean-up consumer, and start serving."""
-    auth.ensure_keys(settings)
-    engine = db.create_engine(NAME, settings, settings.database_url)
-    await db.migrate(engine, NAME, migrations_dir(NAME))
-    identity = service_identity(settings)
-    channels = Channels(settings, identity=identity)
-    bus = create_bus(settings)
-    relay = OutboxRelay(
-        engine,
-        store.outbox,
-        bus,
-        producer=NAME,
-        poll_interval_seconds=settings.relay_poll_interval_seconds,
-        retention_seconds=settings.outbox_retention_seconds,
+    runtime = await ServiceRuntime.open(
+        NAME, settings, database_url=settings.database_url, outbox_table=store.outbox
     )
-    ids = IdGenerator(settings.id_shard)
-    post_store = store.SqlPostStore(
-        engine, outbox=Outbox(store.outbox, producer=NAME, ids=ids, on_commit=relay.notify)
-    )
-    timeout = settings.peer_deadline_seconds
-    posts = domain.Posts(
-        post_store,
-        store.SqlEngagementStore(engine, shards=settings.counter_shards),
-        privacy=peers.GrpcPrivacy(
-            graph_service_pb2_grpc.GraphServiceStub(channels.channel("graph_svc")),
-            timeout=timeout,
-        ),
-        directory=peers.GrpcDirectory(
-            user_service_pb2_grpc.UserServiceStub(channels.channel("user_svc")), timeout=timeout
-        ),
-        media=peers.GrpcMediaCatalog(
-            media_service_pb2_grpc.MediaServiceStub(channels.channel("media_svc")),
-            service_token=identity,
-            timeout=timeout,
-        ),
-        ids=ids,
-    )
-    servicer = PostServicer(posts)
-    # Stopped in reverse order: consumer, relay, bus, channels, database.
-    on_stop = [engine.dispose, channels.close, bus.close, relay.stop]
     try:
-        await relay.start()
-        consumer = await bus.start_consumer(
+        channels, timeout = runtime.channels, settings.peer_deadline_seconds
+        posts = domain.Posts(
+            store.SqlPostStore(runtime.engine, outbox=runtime.outbox()),
+            store.SqlEngagementStore(runtime.engine, shards=settings.counter_shards),
+            privacy=peers.GrpcPrivacy(
+                graph_service_pb2_grpc.GraphServiceStub(channels.channel("graph_svc")),
+                timeout=timeout,
+            ),
+            directory=peers.GrpcDirectory(
+                user_service_pb2_grpc.UserServiceStub(channels.channel("user_svc")),
+                timeout=timeout,
+            ),
+            media=peers.GrpcMediaCatalog(
+                media_service_pb2_grpc.MediaServiceStub(channels.channel("media_svc")),
+                service_token=runtime.identity,
+                timeout=timeout,
+            ),
+            ids=runtime.ids,
+        )
+        servicer = PostServicer(posts)
+        await runtime.consume(
             group=events.CLEANUP_GROUP,
             handler=events.cleanup_handler(posts),
             event_types=events.CONSUMED,
         )
-        on_stop.append(consumer.stop)
-        return await create_server(
-            NAME,
-            settings,
+        return await runtime.serve(
             register=lambda server: post_service_pb2_grpc.add_PostServiceServicer_to_server(
                 servicer, server
             ),
             service_names=[post_service_pb2.DESCRIPTOR.services_by_name["PostService"].full_name],
-            on_stop=on_stop,
         )
     except BaseException:
-        for close in reversed(on_stop):
-            await close()
+        await runtime.close()
         raise

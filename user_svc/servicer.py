@@ -8,15 +8,10 @@ import logging
 import grpc
 from grpc import aio
 
-from mesh import auth, convert, db
-from mesh.bus import create_bus
-from mesh.clients import Channels
+from mesh import auth, convert
 from mesh.errors import InvalidArgument
-from mesh.ids import IdGenerator
-from mesh.outbox import Outbox
-from mesh.relay import OutboxRelay
-from mesh.server import Service, create_server
-from mesh.services import migrations_dir
+from mesh.runtime import ServiceRuntime
+from mesh.server import Service
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from shutter.post.v1 import post_service_pb2, post_service_pb2_grpc
 from shutter.user.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
@@ -293,46 +288,25 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
 
 async def create_user_service(settings: UserSettings) -> Service:
     """Open the database (migrated to the newest schema), wire the rules and start serving."""
-    auth.ensure_keys(settings)
-    engine = db.create_engine(NAME, settings, settings.database_url)
-    await db.migrate(engine, NAME, migrations_dir(NAME))
-    bus = create_bus(settings)
-    relay = OutboxRelay(
-        engine,
-        store.outbox,
-        bus,
-        producer=NAME,
-        poll_interval_seconds=settings.relay_poll_interval_seconds,
-        retention_seconds=settings.outbox_retention_seconds,
+    runtime = await ServiceRuntime.open(
+        NAME, settings, database_url=settings.database_url, outbox_table=store.outbox
     )
-    ids = IdGenerator(settings.id_shard)
-    user_store = store.SqlUserStore(
-        engine, outbox=Outbox(store.outbox, producer=NAME, ids=ids, on_commit=relay.notify)
-    )
-    accounts = domain.Accounts(
-        user_store, issuer=auth.TokenIssuer(settings), ids=ids, settings=settings
-    )
-    channels = Channels(settings)
-    servicer = UserServicer(
-        accounts,
-        graph=graph_service_pb2_grpc.GraphServiceStub(channels.channel("graph_svc")),
-        posts=post_service_pb2_grpc.PostServiceStub(channels.channel("post_svc")),
-    )
-    await relay.start()
     try:
-        return await create_server(
-            NAME,
-            settings,
+        user_store = store.SqlUserStore(runtime.engine, outbox=runtime.outbox())
+        accounts = domain.Accounts(
+            user_store, issuer=auth.TokenIssuer(settings), ids=runtime.ids, settings=settings
+        )
+        servicer = UserServicer(
+            accounts,
+            graph=graph_service_pb2_grpc.GraphServiceStub(runtime.channels.channel("graph_svc")),
+            posts=post_service_pb2_grpc.PostServiceStub(runtime.channels.channel("post_svc")),
+        )
+        return await runtime.serve(
             register=lambda server: user_service_pb2_grpc.add_UserServiceServicer_to_server(
                 servicer, server
             ),
             service_names=[user_service_pb2.DESCRIPTOR.services_by_name["UserService"].full_name],
-            # Stopped in reverse: the relay first, then the bus, then the database.
-            on_stop=[engine.dispose, channels.close, bus.close, relay.stop],
         )
     except BaseException:
-        await relay.stop()
-        await bus.close()
-        await channels.close()
-        await engine.dispose()
+        await runtime.close()
         raise

@@ -1,0 +1,148 @@
+"""The plumbing every service opens the same way, and closes in reverse on stop.
+
+A service's `create_<x>_service` opens a ServiceRuntime (its database, migrated; channels to its
+peers carrying the service's identity; the event bus; its outbox relay), builds its own store,
+rules and servicer on top, then calls `serve`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Collection, Sequence
+
+from grpc import aio
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mesh import auth, db
+from mesh.bus import EventBus, Handler, create_bus
+from mesh.clients import Channels
+from mesh.config import MeshSettings
+from mesh.ids import IdGenerator
+from mesh.outbox import Outbox
+from mesh.relay import OutboxRelay
+from mesh.server import Service, create_server
+from mesh.services import migrations_dir
+
+Close = Callable[[], Awaitable[None]]
+SERVICE_TOKEN_TTL_SECONDS = 3600
+
+
+def service_identity(settings: MeshSettings, name: str) -> Callable[[], str]:
+    """Return the token a service sends when it calls out with no caller (background work),
+    renewed well before it expires."""
+    issuer = auth.TokenIssuer(settings)
+    held: list[tuple[float, str]] = []
+
+    def token() -> str:
+        now = time.monotonic()
+        if not held or held[0][0] <= now:
+            fresh = issuer.service_token(name, ttl_seconds=SERVICE_TOKEN_TTL_SECONDS)
+            held[:] = [(now + SERVICE_TOKEN_TTL_SECONDS / 2, fresh)]
+        return held[0][1]
+
+    return token
+
+
+class ServiceRuntime:
+    """A service's database, peer channels, bus and outbox relay, and what else it must close."""
+
+    def __init__(
+        self,
+        name: str,
+        settings: MeshSettings,
+        *,
+        engine: AsyncEngine,
+        channels: Channels,
+        bus: EventBus,
+        relay: OutboxRelay,
+        outbox_table: Table,
+        identity: Callable[[], str],
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.engine = engine
+        self.channels = channels
+        self.bus = bus
+        self.relay = relay
+        self.ids = IdGenerator(settings.id_shard)
+        # The service's own token, for calls made outside any caller's request.
+        self.identity = identity
+        self._outbox_table = outbox_table
+        # Closed last-in first-out: consumers and workers before the relay, the bus, the channels
+        # and the database they use.
+        self._closers: list[Close] = [engine.dispose, channels.close, bus.close, relay.stop]
+
+    @classmethod
+    async def open(
+        cls, name: str, settings: MeshSettings, *, database_url: str | None, outbox_table: Table
+    ) -> ServiceRuntime:
+        """Open the database (migrated to the newest schema), channels, the bus and the relay."""
+        auth.ensure_keys(settings)
+        engine = db.create_engine(name, settings, database_url)
+        try:
+            await db.migrate(engine, name, migrations_dir(name))
+        except BaseException:
+            await engine.dispose()
+            raise
+        bus = create_bus(settings)
+        relay = OutboxRelay(
+            engine,
+            outbox_table,
+            bus,
+            producer=name,
+            poll_interval_seconds=settings.relay_poll_interval_seconds,
+            retention_seconds=settings.outbox_retention_seconds,
+        )
+        identity = service_identity(settings, name)
+        return cls(
+            name,
+            settings,
+            engine=engine,
+            channels=Channels(settings, identity=identity),
+            bus=bus,
+            relay=relay,
+            outbox_table=outbox_table,
+            identity=identity,
+        )
+
+    def outbox(self) -> Outbox:
+        """Return the service's outbox; a commit that adds events nudges the relay at once."""
+        return Outbox(
+            self._outbox_table, producer=self.name, ids=self.ids, on_commit=self.relay.notify
+        )
+
+    def close_on_stop(self, close: Close) -> None:
+        """Close something more when the service stops (before what was opened earlier)."""
+        self._closers.append(close)
+
+    async def consume(
+        self, *, group: str, handler: Handler, event_types: Collection[str] | None = None
+    ) -> None:
+        """Start a consumer of the bus, stopped when the service stops."""
+        consumer = await self.bus.start_consumer(
+            group=group, handler=handler, event_types=event_types
+        )
+        self.close_on_stop(consumer.stop)
+
+    async def serve(
+        self, *, register: Callable[[aio.Server], None], service_names: Sequence[str]
+    ) -> Service:
+        """Start the relay and the gRPC server; on any failure close everything opened so far."""
+        try:
+            await self.relay.start()
+            return await create_server(
+                self.name,
+                self.settings,
+                register=register,
+                service_names=service_names,
+                on_stop=self._closers,
+            )
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Close everything, the latest opened first (again is a no-op)."""
+        while self._closers:
+            await self._closers.pop()()
