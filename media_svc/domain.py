@@ -142,7 +142,7 @@ class MediaLibrary:
 
     def url(self, key: str) -> str:
         """Return the absolute URL of a stored file (only keys are stored)."""
-        return self._settings.media_base_url.rstrip("/") + "/" + key
+        return self._settings.media_url(key)
 
     def max_bytes(self, kind: Kind) -> int:
         """Return the size limit of a kind of media."""

@@ -55,6 +55,9 @@ def media_message(record: store.MediaRecord, library: domain.MediaLibrary) -> me
         rendition = record.rendition(name)
         if rendition is not None:
             setattr(message.variants, name, library.url(rendition.key))
+    thumbnail = record.rendition("thumbnail")
+    if thumbnail is not None:
+        message.variants.thumbnail_key = thumbnail.key
     if record.kind == "video":
         for name in _VIDEO_ORDER:
             rendition = record.rendition(name)

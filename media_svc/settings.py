@@ -41,11 +41,6 @@ class MediaSettings(MeshSettings):
         description="The edge's public base URL; streamed uploads go to "
         "{public_url}/api/v1/uploads/{uploadId}.",
     )
-    media_base_url: str = Field(
-        default="http://127.0.0.1:8080/media/",
-        description="What media URLs start with: the edge's /media/ origin or a CDN; a blob key "
-        "follows it. Only keys are stored, so changing this moves every URL.",
-    )
     upload_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
     photo_max_bytes: int = Field(default=15 * MIB, ge=1)
     video_max_bytes: int = Field(default=100 * MIB, ge=1)

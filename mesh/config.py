@@ -107,6 +107,11 @@ class MeshSettings(BaseSettings):
         description="How long published outbox rows are kept before the relay deletes them.",
     )
     host: str = Field(default="127.0.0.1", description="The interface gRPC servers bind to.")
+    media_base_url: str = Field(
+        default="http://127.0.0.1:8080/media/",
+        description="What media URLs start with: the edge's /media/ origin or a CDN; a blob key "
+        "follows it. Services store only keys, so changing this moves every URL.",
+    )
     id_shard: int = Field(
         default=0,
         ge=0,
@@ -153,6 +158,10 @@ class MeshSettings(BaseSettings):
     trace_file: Path | None = Field(
         default=None, description="Write finished OpenTelemetry spans as JSON lines to this file."
     )
+
+    def media_url(self, key: str) -> str:
+        """Return the absolute URL of a stored media file from its key ("" for no file)."""
+        return self.media_base_url.rstrip("/") + "/" + key if key else ""
 
     def address_of(self, service: str) -> str:
         """Return the host:port where a service of the mesh listens."""

@@ -10,7 +10,7 @@ import secrets
 import unicodedata
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import argon2
@@ -157,15 +157,32 @@ class ProfileChanges:
     bio: str | None = None
     website: str | None = None
     is_private: bool | None = None
+    # A ready photo of the caller's to show as the profile picture; 0 removes the picture.
+    profile_media_id: int | None = None
+
+
+class PictureSource(Protocol):
+    """Where profile pictures come from (media_svc)."""
+
+    async def photo_thumbnail(self, *, owner_id: int, media_id: int) -> str:
+        """Return the thumbnail key of a ready photo the owner uploaded, or raise MediaNotUsable."""
+        ...
 
 
 class Accounts:
     """The rules of accounts, sessions and profiles."""
 
     def __init__(
-        self, store: UserStore, *, issuer: TokenIssuer, ids: IdGenerator, settings: UserSettings
+        self,
+        store: UserStore,
+        *,
+        issuer: TokenIssuer,
+        ids: IdGenerator,
+        settings: UserSettings,
+        pictures: PictureSource,
     ) -> None:
         self._store = store
+        self._pictures = pictures
         self._issuer = issuer
         self._ids = ids
         self._refresh_ttl = timedelta(seconds=settings.refresh_token_ttl_seconds)
@@ -196,7 +213,8 @@ class Accounts:
             full_name=full_name,
             bio="",
             website="",
-            profile_pic_url="",
+            profile_media_id=None,
+            profile_pic_key="",
             is_private=False,
             is_verified=False,
             created_at=now,
@@ -347,6 +365,17 @@ class Accounts:
             values["website"] = check_website(changes.website)
         if changes.is_private is not None:
             values["is_private"] = changes.is_private
+        if changes.profile_media_id is not None:
+            if changes.profile_media_id < 0:
+                raise InvalidArgument.field("profile_media_id", "must be a media id, or 0")
+            values["profile_media_id"] = changes.profile_media_id or None
+            values["profile_pic_key"] = (
+                await self._pictures.photo_thumbnail(
+                    owner_id=caller, media_id=changes.profile_media_id
+                )
+                if changes.profile_media_id
+                else ""
+            )
         async with self._store.transaction() as tx:
             before = await self._store.get_user(tx, user_id=user_id)
             if before is None:

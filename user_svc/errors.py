@@ -6,11 +6,12 @@
 - RefreshTokenInvalid (UNAUTHENTICATED): unknown, expired or revoked refresh token.
 - RefreshTokenReused (UNAUTHENTICATED): a spent refresh token came back; its family is revoked.
 - NotProfileOwner (PERMISSION_DENIED): only an account's owner changes its profile.
+- MediaNotUsable (INVALID_ARGUMENT): a profile picture must be a ready photo of one's own.
 """
 
 from __future__ import annotations
 
-from mesh.errors import AlreadyExists, NotFound, PermissionDenied, Unauthenticated
+from mesh.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 
 
 class UsernameTaken(AlreadyExists):
@@ -39,3 +40,7 @@ class RefreshTokenReused(Unauthenticated):
 
 class NotProfileOwner(PermissionDenied):
     reason = "NOT_PROFILE_OWNER"
+
+
+class MediaNotUsable(InvalidArgument):
+    reason = "MEDIA_NOT_USABLE"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 import grpc
 from grpc import aio
@@ -13,23 +14,30 @@ from mesh.errors import InvalidArgument
 from mesh.runtime import ServiceRuntime
 from mesh.server import Service
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
+from shutter.media.v1 import media_service_pb2_grpc
 from shutter.post.v1 import post_service_pb2, post_service_pb2_grpc
 from shutter.user.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
 from user_svc import domain, store
 from user_svc.errors import UserNotFound
+from user_svc.peers import GrpcPictures
 from user_svc.settings import UserSettings
 
 NAME = "user_svc"
 # A profile is still served when graph_svc or post_svc is slow or down: its counts then read 0.
 GRAPH_DEADLINE_SECONDS = 1.0
 POSTS_DEADLINE_SECONDS = 1.0
+MEDIA_DEADLINE_SECONDS = 2.0
 
 log = logging.getLogger("shutter.user_svc")
+
+
+MediaUrl = Callable[[str], str]
 
 
 def user_message(
     record: store.UserRecord,
     *,
+    media_url: MediaUrl,
     show_email: bool = False,
     graph: graph_service_pb2.GetProfileGraphResponse | None = None,
     post_count: int | None = None,
@@ -43,7 +51,7 @@ def user_message(
             username=record.username,
             relationship=user_pb2.UserRelationship(blocking=True, muting=relationship.muting),
         )
-    user = _profile_message(record, show_email=show_email)
+    user = _profile_message(record, media_url=media_url, show_email=show_email)
     if graph is not None:
         user.follower_count = graph.counts.follower_count
         user.following_count = graph.counts.following_count
@@ -62,14 +70,16 @@ def user_message(
     return user
 
 
-def _profile_message(record: store.UserRecord, *, show_email: bool) -> user_pb2.User:
+def _profile_message(
+    record: store.UserRecord, *, media_url: MediaUrl, show_email: bool
+) -> user_pb2.User:
     return user_pb2.User(
         user_id=record.user_id,
         username=record.username,
         full_name=record.full_name,
         bio=record.bio,
         website=record.website,
-        profile_pic_url=record.profile_pic_url,
+        profile_pic_url=media_url(record.profile_pic_key),
         is_private=record.is_private,
         is_verified=record.is_verified,
         created_at=convert.timestamp(record.created_at),
@@ -77,13 +87,13 @@ def _profile_message(record: store.UserRecord, *, show_email: bool) -> user_pb2.
     )
 
 
-def summary_message(record: store.UserRecord) -> user_pb2.UserSummary:
+def summary_message(record: store.UserRecord, *, media_url: MediaUrl) -> user_pb2.UserSummary:
     """Return the UserSummary proto of an account."""
     return user_pb2.UserSummary(
         user_id=record.user_id,
         username=record.username,
         full_name=record.full_name,
-        profile_pic_url=record.profile_pic_url,
+        profile_pic_url=media_url(record.profile_pic_key),
         is_verified=record.is_verified,
         is_private=record.is_private,
     )
@@ -96,10 +106,12 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
         self,
         accounts: domain.Accounts,
         *,
+        media_url: MediaUrl,
         graph: graph_service_pb2_grpc.GraphServiceStub | None = None,
         posts: post_service_pb2_grpc.PostServiceStub | None = None,
     ) -> None:
         self._accounts = accounts
+        self._media_url = media_url
         # None serves profiles without counts or relationship (tests of the account rules alone).
         self._graph = graph
         self._posts = posts
@@ -112,7 +124,11 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
             self._post_count(profile.user.user_id),
         )
         return user_message(
-            profile.user, show_email=profile.show_email, graph=graph, post_count=post_count
+            profile.user,
+            media_url=self._media_url,
+            show_email=profile.show_email,
+            graph=graph,
+            post_count=post_count,
         )
 
     async def _post_count(self, user_id: int) -> int | None:
@@ -169,7 +185,7 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
         )
         assert signed_in.user is not None
         return user_service_pb2.RegisterResponse(
-            user=user_message(signed_in.user, show_email=True),
+            user=user_message(signed_in.user, media_url=self._media_url, show_email=True),
             access_token=signed_in.access_token,
             refresh_token=signed_in.refresh_token,
             expires_in=signed_in.expires_in,
@@ -181,7 +197,7 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
         signed_in = await self._accounts.login(login=request.username, password=request.password)
         assert signed_in.user is not None
         return user_service_pb2.LoginResponse(
-            user=user_message(signed_in.user, show_email=True),
+            user=user_message(signed_in.user, media_url=self._media_url, show_email=True),
             access_token=signed_in.access_token,
             refresh_token=signed_in.refresh_token,
             expires_in=signed_in.expires_in,
@@ -237,7 +253,9 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
             if profile.user.user_id not in seen:
                 seen.add(profile.user.user_id)
                 found.append(profile.user)
-        return user_service_pb2.BatchGetUsersResponse(users=[summary_message(u) for u in found])
+        return user_service_pb2.BatchGetUsersResponse(
+            users=[summary_message(u, media_url=self._media_url) for u in found]
+        )
 
     async def UpdateProfile(
         self, request: user_service_pb2.UpdateProfileRequest, context: aio.ServicerContext
@@ -248,6 +266,9 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
             bio=request.bio if request.HasField("bio") else None,
             website=request.website if request.HasField("website") else None,
             is_private=request.is_private if request.HasField("is_private") else None,
+            profile_media_id=(
+                request.profile_media_id if request.HasField("profile_media_id") else None
+            ),
         )
         profile = await self._accounts.update_profile(
             caller=caller, user_id=request.user_id, changes=changes
@@ -263,7 +284,11 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
         )
         hidden = await self._blocked_either_way(viewer, [u.user_id for u in found])
         return user_service_pb2.SearchUsersResponse(
-            users=[summary_message(u) for u in found if u.user_id not in hidden],
+            users=[
+                summary_message(u, media_url=self._media_url)
+                for u in found
+                if u.user_id not in hidden
+            ],
             next_page_token=token,
         )
 
@@ -293,11 +318,20 @@ async def create_user_service(settings: UserSettings) -> Service:
     )
     try:
         user_store = store.SqlUserStore(runtime.engine, outbox=runtime.outbox())
+        pictures = GrpcPictures(
+            media_service_pb2_grpc.MediaServiceStub(runtime.channels.channel("media_svc")),
+            timeout=MEDIA_DEADLINE_SECONDS,
+        )
         accounts = domain.Accounts(
-            user_store, issuer=auth.TokenIssuer(settings), ids=runtime.ids, settings=settings
+            user_store,
+            issuer=auth.TokenIssuer(settings),
+            ids=runtime.ids,
+            settings=settings,
+            pictures=pictures,
         )
         servicer = UserServicer(
             accounts,
+            media_url=settings.media_url,
             graph=graph_service_pb2_grpc.GraphServiceStub(runtime.channels.channel("graph_svc")),
             posts=post_service_pb2_grpc.PostServiceStub(runtime.channels.channel("post_svc")),
         )

@@ -46,7 +46,10 @@ users = Table(
     Column("full_name_key", String(64), nullable=False, default=""),
     Column("bio", String(150), nullable=False, default=""),
     Column("website", String(200), nullable=False, default=""),
-    Column("profile_pic_url", String(500), nullable=False, default=""),
+    # The profile picture: the photo's id and its thumbnail's key (URLs are made from the key
+    # and the configured media base URL, never stored).
+    Column("profile_media_id", BigInteger, nullable=True),
+    Column("profile_pic_key", String(300), nullable=False, default=""),
     Column("is_private", Boolean, nullable=False, default=False),
     Column("is_verified", Boolean, nullable=False, default=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -110,7 +113,8 @@ class UserRecord:
     full_name: str
     bio: str
     website: str
-    profile_pic_url: str
+    profile_media_id: int | None
+    profile_pic_key: str
     is_private: bool
     is_verified: bool
     created_at: datetime
@@ -195,7 +199,8 @@ def _user(row: Any) -> UserRecord:
         full_name=row.full_name,
         bio=row.bio,
         website=row.website,
-        profile_pic_url=row.profile_pic_url,
+        profile_media_id=row.profile_media_id,
+        profile_pic_key=row.profile_pic_key,
         is_private=row.is_private,
         is_verified=row.is_verified,
         created_at=_aware(row.created_at),

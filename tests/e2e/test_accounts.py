@@ -11,7 +11,7 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tests.e2e.conftest import register, unique_name
+from tests.e2e.conftest import register, unique_name, upload_photo
 
 
 def _reason(response: httpx.Response) -> str:
@@ -238,3 +238,38 @@ async def test_a_block_hides_both_people_from_each_others_search(
     assert blocked.username not in await found_by(blocker)
     assert blocker.username not in await found_by(blocked)
     assert {blocker.username, blocked.username} <= await found_by(onlooker)
+
+
+def _png(color: str) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (600, 400), color).save(out, format="PNG")
+    return out.getvalue()
+
+
+async def test_profile_picture_from_an_uploaded_photo(client: httpx.AsyncClient) -> None:
+    alice, mallory = await register(client, "alice"), await register(client, "mallory")
+    media_id = await upload_photo(client, alice, _png("teal"))
+    theirs = await upload_photo(client, mallory, _png("red"))
+    profile = f"/api/v1/users/{alice.user_id}"
+    stolen = await client.put(profile, json={"profileMediaId": theirs}, headers=alice.headers)
+    assert stolen.status_code == 400 and _reason(stolen) == "MEDIA_NOT_USABLE"
+    updated = await client.put(profile, json={"profileMediaId": media_id}, headers=alice.headers)
+    assert updated.status_code == 200, updated.text
+    url = updated.json()["profilePicUrl"]
+    assert url.startswith(str(client.base_url)) and url.endswith(".jpg")
+    # Everyone sees it, in profiles and in search results, served by the edge's media origin.
+    seen = (await client.get(profile, headers=mallory.headers)).json()
+    assert seen["profilePicUrl"] == url
+    picture = await client.get(url)
+    assert picture.status_code == 200 and picture.headers["content-type"] == "image/jpeg"
+    found = await client.get(
+        "/api/v1/search/users", params={"q": alice.username}, headers=mallory.headers
+    )
+    pictures = {u["username"]: u["profilePicUrl"] for u in found.json()["users"]}
+    assert pictures[alice.username] == url
+    removed = await client.put(profile, json={"profileMediaId": "0"}, headers=alice.headers)
+    assert removed.json()["profilePicUrl"] == ""

@@ -14,6 +14,7 @@ from mesh.outbox import Outbox
 from mesh.services import migrations_dir
 from tests.conftest import unique_service
 from user_svc import domain, store
+from user_svc.errors import MediaNotUsable
 from user_svc.settings import UserSettings
 
 
@@ -36,13 +37,34 @@ async def make_store(
     ), engine
 
 
+class FakePictures:
+    """Photos by owner: {media_id: (owner_id, thumbnail key)}; anything else is not usable."""
+
+    def __init__(self) -> None:
+        self.photos: dict[int, tuple[int, str]] = {}
+
+    async def photo_thumbnail(self, *, owner_id: int, media_id: int) -> str:
+        owner, key = self.photos.get(media_id, (None, ""))
+        if owner != owner_id:
+            raise MediaNotUsable.field("profile_media_id", "must be a ready photo you uploaded")
+        return key
+
+
 @pytest.fixture
-async def accounts(user_settings: UserSettings) -> AsyncIterator[domain.Accounts]:
+def pictures() -> FakePictures:
+    return FakePictures()
+
+
+@pytest.fixture
+async def accounts(
+    user_settings: UserSettings, pictures: FakePictures
+) -> AsyncIterator[domain.Accounts]:
     user_store, engine = await make_store(user_settings, None)
     yield domain.Accounts(
         user_store,
         issuer=auth.TokenIssuer(user_settings),
         ids=IdGenerator(),
         settings=user_settings,
+        pictures=pictures,
     )
     await engine.dispose()

@@ -10,7 +10,9 @@ from sqlalchemy import select
 from mesh.auth import TokenVerifier
 from mesh.errors import InvalidArgument
 from shutter.events.v1 import envelope_pb2, user_events_pb2
+from tests.user_svc.conftest import FakePictures
 from user_svc import domain, errors, store
+from user_svc.errors import MediaNotUsable
 from user_svc.settings import UserSettings
 
 
@@ -316,3 +318,36 @@ async def test_fuzzy_results_page_without_repeats(accounts: domain.Accounts) -> 
     with pytest.raises(InvalidArgument, match="page_token"):
         first_page_token = (await accounts.search(query="jonatan", page_size=3, page_token=""))[1]
         await accounts.search(query="other", page_size=3, page_token=first_page_token)
+
+
+async def test_profile_picture_is_a_ready_photo_of_ones_own(
+    accounts: domain.Accounts, pictures: FakePictures
+) -> None:
+    alice = (await _register(accounts, "alice")).user
+    bob = (await _register(accounts, "bob")).user
+    assert alice is not None and bob is not None
+    pictures.photos[11] = (alice.user_id, "m/11/tok/thumbnail.jpg")
+    pictures.photos[12] = (bob.user_id, "m/12/tok/thumbnail.jpg")
+    set_picture = await accounts.update_profile(
+        caller=alice.user_id,
+        user_id=alice.user_id,
+        changes=domain.ProfileChanges(profile_media_id=11),
+    )
+    assert set_picture.user.profile_pic_key == "m/11/tok/thumbnail.jpg"
+    assert set_picture.user.profile_media_id == 11
+    with pytest.raises(MediaNotUsable) as caught:
+        await accounts.update_profile(
+            caller=alice.user_id,
+            user_id=alice.user_id,
+            changes=domain.ProfileChanges(profile_media_id=12, bio="also this"),
+        )
+    assert caught.value.violations[0].field == "profile_media_id"
+    unchanged = await accounts.get_user(viewer=alice.user_id, user_id=alice.user_id)
+    assert unchanged.user.profile_pic_key == "m/11/tok/thumbnail.jpg"
+    assert unchanged.user.bio == ""  # nothing of the refused change was written
+    removed = await accounts.update_profile(
+        caller=alice.user_id,
+        user_id=alice.user_id,
+        changes=domain.ProfileChanges(profile_media_id=0),
+    )
+    assert removed.user.profile_pic_key == "" and removed.user.profile_media_id is None

@@ -46,20 +46,22 @@ UPLOAD_STATUS_READY: UploadStatus
 UPLOAD_STATUS_FAILED: UploadStatus
 
 class MediaVariants(_message.Message):
-    __slots__ = ("thumbnail", "feed", "full", "thumbnail_webp", "feed_webp", "full_webp")
+    __slots__ = ("thumbnail", "feed", "full", "thumbnail_webp", "feed_webp", "full_webp", "thumbnail_key")
     THUMBNAIL_FIELD_NUMBER: _ClassVar[int]
     FEED_FIELD_NUMBER: _ClassVar[int]
     FULL_FIELD_NUMBER: _ClassVar[int]
     THUMBNAIL_WEBP_FIELD_NUMBER: _ClassVar[int]
     FEED_WEBP_FIELD_NUMBER: _ClassVar[int]
     FULL_WEBP_FIELD_NUMBER: _ClassVar[int]
+    THUMBNAIL_KEY_FIELD_NUMBER: _ClassVar[int]
     thumbnail: str
     feed: str
     full: str
     thumbnail_webp: str
     feed_webp: str
     full_webp: str
-    def __init__(self, thumbnail: _Optional[str] = ..., feed: _Optional[str] = ..., full: _Optional[str] = ..., thumbnail_webp: _Optional[str] = ..., feed_webp: _Optional[str] = ..., full_webp: _Optional[str] = ...) -> None: ...
+    thumbnail_key: str
+    def __init__(self, thumbnail: _Optional[str] = ..., feed: _Optional[str] = ..., full: _Optional[str] = ..., thumbnail_webp: _Optional[str] = ..., feed_webp: _Optional[str] = ..., full_webp: _Optional[str] = ..., thumbnail_key: _Optional[str] = ...) -> None: ...
 
 class VideoRendition(_message.Message):
     __slots__ = ("url", "width", "height", "label", "size_bytes")

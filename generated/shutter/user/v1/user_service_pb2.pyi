@@ -107,18 +107,20 @@ class BatchGetUsersResponse(_message.Message):
     def __init__(self, users: _Optional[_Iterable[_Union[_user_pb2.UserSummary, _Mapping]]] = ...) -> None: ...
 
 class UpdateProfileRequest(_message.Message):
-    __slots__ = ("user_id", "full_name", "bio", "website", "is_private")
+    __slots__ = ("user_id", "full_name", "bio", "website", "is_private", "profile_media_id")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     FULL_NAME_FIELD_NUMBER: _ClassVar[int]
     BIO_FIELD_NUMBER: _ClassVar[int]
     WEBSITE_FIELD_NUMBER: _ClassVar[int]
     IS_PRIVATE_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_MEDIA_ID_FIELD_NUMBER: _ClassVar[int]
     user_id: int
     full_name: str
     bio: str
     website: str
     is_private: bool
-    def __init__(self, user_id: _Optional[int] = ..., full_name: _Optional[str] = ..., bio: _Optional[str] = ..., website: _Optional[str] = ..., is_private: _Optional[bool] = ...) -> None: ...
+    profile_media_id: int
+    def __init__(self, user_id: _Optional[int] = ..., full_name: _Optional[str] = ..., bio: _Optional[str] = ..., website: _Optional[str] = ..., is_private: _Optional[bool] = ..., profile_media_id: _Optional[int] = ...) -> None: ...
 
 class UpdateProfileResponse(_message.Message):
     __slots__ = ("user",)
