@@ -19,7 +19,13 @@ async def main() -> None:
     app = create_app(settings, channels)
     # log_config=None keeps the logging that telemetry.configure set up.
     config = uvicorn.Config(
-        app, host=settings.edge_host, port=settings.edge_port, log_config=None, lifespan="off"
+        app,
+        host=settings.edge_host,
+        port=settings.edge_port,
+        log_config=None,
+        lifespan="off",
+        # Live streams (SSE) never end by themselves: stop waiting for them after the grace.
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
     )
     try:
         # uvicorn stops on SIGINT/SIGTERM after in-flight requests finish.

@@ -21,6 +21,7 @@ from mesh.server import Service
 from mesh.services import MESH, ServiceSpec
 
 SettingsT = TypeVar("SettingsT", bound=MeshSettings)
+EDGE_SHUTDOWN_GRACE_SECONDS = 5
 
 
 class _EdgeServer(uvicorn.Server):
@@ -119,6 +120,8 @@ async def start_mesh(
             log_level="warning",
             access_log=False,
             lifespan="on",
+            # Live streams (SSE) never end by themselves: stop waiting for them after this.
+            timeout_graceful_shutdown=EDGE_SHUTDOWN_GRACE_SECONDS,
         )
         edge = _EdgeServer(config)
         running._edge = edge

@@ -151,7 +151,9 @@ async def test_streamed_upload_to_ready_media_and_served_files(
         "thumbnailWebp",
         "feedWebp",
         "fullWebp",
+        "thumbnailKey",
     }
+    assert media["variants"]["thumbnail"].endswith("/" + media["variants"]["thumbnailKey"])
     got = await stub.GetMedia(pb.GetMediaRequest(media_id=done.media_id), metadata=alice)
     assert got.media == done.media
 
