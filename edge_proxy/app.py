@@ -29,7 +29,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 from starlette.websockets import WebSocketClose
 
+from edge_proxy import media as media_routes
+from edge_proxy import notifications as notification_routes
 from edge_proxy.media import MediaRoutes
+from edge_proxy.notifications import NotificationStreamRoute
 from edge_proxy.openapi import build_openapi
 from edge_proxy.routes import Route, RouteTable, build_route_table
 from edge_proxy.settings import EdgeSettings
@@ -125,8 +128,10 @@ class _Edge:
         self._table = table
         self._services = services
         self._callables: dict[str, aio.UnaryUnaryMultiCallable[Any, Any]] = {}
-        self._openapi = json.dumps(build_openapi(table)).encode()
+        extra = {**media_routes.OPENAPI_PATHS, **notification_routes.OPENAPI_PATHS}
+        self._openapi = json.dumps(build_openapi(table, extra_paths=extra)).encode()
         media = MediaRoutes(settings, channels)
+        notifications = NotificationStreamRoute(settings, channels)
         # Routes that stream bytes rather than JSON; everything else comes from the annotations.
         self._streaming: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
             (re.compile(r"/api/v1/uploads/(?P<upload_id>[^/]+)"), {"PUT": media.put_upload}),
@@ -134,6 +139,8 @@ class _Edge:
                 re.compile(r"/media/(?P<key>.+)"),
                 {"GET": media.get_media, "HEAD": media.get_media},
             ),
+            # Server-Sent Events over notify_svc's server-streaming Subscribe.
+            (re.compile(r"/api/v1/notifications/stream"), {"GET": notifications.stream}),
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

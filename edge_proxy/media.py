@@ -19,6 +19,7 @@ from grpc import aio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from edge_proxy.openapi import ERROR_RESPONSE
 from edge_proxy.settings import EdgeSettings
 from edge_proxy.transcode import EdgeError, rpc_error_response, rpc_metadata, to_json
 from mesh.clients import Channels
@@ -200,3 +201,52 @@ def _etag_matches(header: str, etag: str) -> bool:
 async def _body(chunks: AsyncIterator[Any]) -> AsyncIterator[bytes]:
     async for part in chunks:
         yield part.chunk
+
+
+_ERRORS = {"default": ERROR_RESPONSE}
+
+# The OpenAPI description of these two routes (the annotated ones describe themselves).
+OPENAPI_PATHS: dict[str, dict[str, Any]] = {
+    "/api/v1/uploads/{uploadId}": {
+        "put": {
+            "operationId": "Edge_PutUploadBytes",
+            "summary": "Send an upload's bytes, exactly the declared size (streamed to media_svc).",
+            "tags": ["MediaService"],
+            "parameters": [
+                {"name": "uploadId", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                },
+            },
+            "responses": {
+                "200": {"description": "The bytes were received; the upload is still pending."},
+                "413": {"description": "The body is larger than the upload's declared size."},
+                **_ERRORS,
+            },
+        }
+    },
+    "/media/{key}": {
+        method: {
+            "operationId": f"Edge_{method.title()}Media",
+            "summary": "The origin of processed media: immutable, cacheable, ranges for video.",
+            "tags": ["MediaService"],
+            "security": [],
+            "parameters": [
+                {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}},
+                {"name": "Range", "in": "header", "schema": {"type": "string"}},
+                {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}},
+            ],
+            "responses": {
+                "200": {"description": "The file, with Cache-Control immutable and an ETag."},
+                "206": {"description": "The requested byte range."},
+                "304": {"description": "Not modified (the ETag matched)."},
+                "416": {"description": "The range starts past the end of the file."},
+                **_ERRORS,
+            },
+        }
+        for method in ("get", "head")
+    },
+}

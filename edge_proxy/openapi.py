@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
@@ -21,6 +22,10 @@ PUBLIC_METHODS: frozenset[str] = frozenset(
 )
 
 ERROR_SCHEMA = "google.rpc.Status"
+ERROR_RESPONSE: dict[str, Any] = {
+    "description": "An error; the HTTP status is mapped from the gRPC code.",
+    "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}}},
+}
 _OPENAPI_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options", "trace"})
 
 _INT32 = {"type": "integer", "format": "int32"}
@@ -86,9 +91,14 @@ _ERROR = {
 
 
 def build_openapi(
-    table: RouteTable, *, title: str = "Shutter API", version: str = "v1"
+    table: RouteTable,
+    *,
+    extra_paths: Mapping[str, dict[str, Any]] | None = None,
+    title: str = "Shutter API",
+    version: str = "v1",
 ) -> dict[str, Any]:
-    """Return the OpenAPI document of every route in the table."""
+    """Return the OpenAPI document of every route in the table, plus the hand-written routes'
+    own descriptions (`extra_paths`)."""
     schemas = _Schemas()
     paths: dict[str, dict[str, Any]] = {}
     for route in table.routes:
@@ -97,6 +107,8 @@ def build_openapi(
             continue  # a custom HTTP method OpenAPI cannot describe
         # Templates that differ only in a variable's pattern share one OpenAPI path; the first wins.
         paths.setdefault(openapi_path(route), {}).setdefault(method, _operation(route, schemas))
+    for path, operations in (extra_paths or {}).items():
+        paths.setdefault(path, {}).update(operations)
     services = sorted({r.method.containing_service for r in table.routes}, key=lambda s: s.name)
     return {
         "openapi": "3.0.3",
@@ -145,10 +157,7 @@ def _operation(route: Route, schemas: _Schemas) -> dict[str, Any]:
         operation["requestBody"] = {"required": True, "content": body}
     operation["responses"] = {
         "200": {"description": "OK", "content": _json(_response_schema(route, schemas))},
-        "default": {
-            "description": "An error; the HTTP status is mapped from the gRPC code.",
-            "content": _json({"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}),
-        },
+        "default": ERROR_RESPONSE,
     }
     if method.full_name in PUBLIC_METHODS:
         operation["security"] = []

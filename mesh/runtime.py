@@ -7,8 +7,11 @@ rules and servicer on top, then calls `serve`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Sequence
+from typing import Any
 
 from grpc import aio
 from sqlalchemy import Table
@@ -55,8 +58,8 @@ class ServiceRuntime:
         engine: AsyncEngine,
         channels: Channels,
         bus: EventBus,
-        relay: OutboxRelay,
-        outbox_table: Table,
+        relay: OutboxRelay | None,
+        outbox_table: Table | None,
         identity: Callable[[], str],
     ) -> None:
         self.name = name
@@ -71,13 +74,21 @@ class ServiceRuntime:
         self._outbox_table = outbox_table
         # Closed last-in first-out: consumers and workers before the relay, the bus, the channels
         # and the database they use.
-        self._closers: list[Close] = [engine.dispose, channels.close, bus.close, relay.stop]
+        self._closers: list[Close] = [engine.dispose, channels.close, bus.close]
+        if relay is not None:
+            self._closers.append(relay.stop)
 
     @classmethod
     async def open(
-        cls, name: str, settings: MeshSettings, *, database_url: str | None, outbox_table: Table
+        cls,
+        name: str,
+        settings: MeshSettings,
+        *,
+        database_url: str | None,
+        outbox_table: Table | None,
     ) -> ServiceRuntime:
-        """Open the database (migrated to the newest schema), channels, the bus and the relay."""
+        """Open the database (migrated to the newest schema), channels, the bus and, for a
+        service that publishes events (it has an outbox table), the relay."""
         auth.ensure_keys(settings)
         engine = db.create_engine(name, settings, database_url)
         try:
@@ -86,14 +97,16 @@ class ServiceRuntime:
             await engine.dispose()
             raise
         bus = create_bus(settings)
-        relay = OutboxRelay(
-            engine,
-            outbox_table,
-            bus,
-            producer=name,
-            poll_interval_seconds=settings.relay_poll_interval_seconds,
-            retention_seconds=settings.outbox_retention_seconds,
-        )
+        relay = None
+        if outbox_table is not None:
+            relay = OutboxRelay(
+                engine,
+                outbox_table,
+                bus,
+                producer=name,
+                poll_interval_seconds=settings.relay_poll_interval_seconds,
+                retention_seconds=settings.outbox_retention_seconds,
+            )
         identity = service_identity(settings, name)
         return cls(
             name,
@@ -108,6 +121,8 @@ class ServiceRuntime:
 
     def outbox(self) -> Outbox:
         """Return the service's outbox; a commit that adds events nudges the relay at once."""
+        if self._outbox_table is None or self.relay is None:
+            raise RuntimeError(f"{self.name} was opened without an outbox table")
         return Outbox(
             self._outbox_table, producer=self.name, ids=self.ids, on_commit=self.relay.notify
         )
@@ -115,6 +130,17 @@ class ServiceRuntime:
     def close_on_stop(self, close: Close) -> None:
         """Close something more when the service stops (before what was opened earlier)."""
         self._closers.append(close)
+
+    def run_in_background(self, job: Callable[[], Coroutine[Any, Any, None]], *, name: str) -> None:
+        """Run a periodic job (pruning, sweeping) as a task, cancelled when the service stops."""
+        task = asyncio.create_task(job(), name=f"{self.name}:{name}")
+
+        async def cancel() -> None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        self.close_on_stop(cancel)
 
     async def consume(
         self, *, group: str, handler: Handler, event_types: Collection[str] | None = None
@@ -130,7 +156,8 @@ class ServiceRuntime:
     ) -> Service:
         """Start the relay and the gRPC server; on any failure close everything opened so far."""
         try:
-            await self.relay.start()
+            if self.relay is not None:
+                await self.relay.start()
             return await create_server(
                 self.name,
                 self.settings,

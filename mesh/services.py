@@ -84,6 +84,13 @@ MESH: tuple[ServiceSpec, ...] = (
         settings_class="post_svc.settings:PostSettings",
         factory="post_svc.servicer:create_post_service",
     ),
+    ServiceSpec(
+        name="notify_svc",
+        grpc_services=("shutter.notify.v1.NotifyService",),
+        proto_module="shutter.notify.v1.notify_service_pb2",
+        settings_class="notify_svc.settings:NotifySettings",
+        factory="notify_svc.servicer:create_notify_service",
+    ),
 )
 
 

@@ -15,9 +15,14 @@
 - MediaNotFound (INVALID_ARGUMENT, MEDIA_NOT_FOUND): a media id is unknown, deleted, or not the
   caller's.
 - MediaNotReady (FAILED_PRECONDITION, MEDIA_NOT_READY): the media is still processing or failed.
-- MediaAlreadyPosted (FAILED_PRECONDITION, MEDIA_ALREADY_POSTED): the media belongs to a post.
+- MediaAlreadyPosted (FAILED_PRECONDITION, MEDIA_ALREADY_POSTED): the media belongs to a post or
+  a story.
 - ReplyToReply (INVALID_ARGUMENT, REPLY_TO_REPLY): replies go one level deep.
 - IdempotencyKeyReused (ALREADY_EXISTS, IDEMPOTENCY_KEY_REUSED): the key made a different post.
+- StoryNotFound (NOT_FOUND, STORY_NOT_FOUND): no such story, it was deleted or has expired, or the
+  caller may not see it (the answers are the same).
+- NotStoryAuthor (PERMISSION_DENIED, NOT_STORY_AUTHOR): only a story's author deletes it or lists
+  who saw it.
 """
 
 from __future__ import annotations
@@ -77,3 +82,11 @@ class ReplyToReply(InvalidArgument):
 
 class IdempotencyKeyReused(AlreadyExists):
     reason = "IDEMPOTENCY_KEY_REUSED"
+
+
+class StoryNotFound(NotFound):
+    reason = "STORY_NOT_FOUND"
+
+
+class NotStoryAuthor(PermissionDenied):
+    reason = "NOT_STORY_AUTHOR"

@@ -1,10 +1,12 @@
 """What post_svc publishes through its outbox, and the one thing it consumes: its own deletions.
 
 Published, in the transaction of the change (see domain.Posts): PostCreated, PostDeleted,
-PostLiked, PostUnliked, CommentCreated, CommentDeleted and UserMentioned (one per mentioned
-account). Consumed: post_svc's own PostDeleted, to delete the post's media in media_svc and
-purge its likes and comments after the deletion committed; retried by the bus until it succeeds,
-and idempotent, so a redelivered event does no harm.
+PostLiked, PostUnliked, CommentCreated, CommentDeleted, UserMentioned (one per account a post
+or comment mentions), StoryCreated (with the accounts its caption mentions) and StoryDeleted
+(see stories.Stories). Consumed: post_svc's own PostDeleted, to delete the post's media in
+media_svc and purge its likes and comments after the deletion committed, and its own StoryDeleted,
+to delete the story's media; retried by the bus until it succeeds, and idempotent, so a
+redelivered event does no harm.
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ from shutter.events.v1 import envelope_pb2, post_events_pb2
 
 if TYPE_CHECKING:
     from post_svc.domain import Posts
-    from post_svc.store import CommentRecord, PostRecord
+    from post_svc.store import CommentRecord, PostRecord, StoryRecord
+    from post_svc.stories import Stories
 
 log = logging.getLogger("shutter.post_svc.events")
 
 PRODUCER = "post_svc"
 POST_DELETED = post_events_pb2.PostDeleted.DESCRIPTOR.full_name
-CONSUMED = frozenset({POST_DELETED})
+STORY_DELETED = post_events_pb2.StoryDeleted.DESCRIPTOR.full_name
+CONSUMED = frozenset({POST_DELETED, STORY_DELETED})
 CLEANUP_GROUP = "post_svc.cleanup"
 
 Handler = Callable[[envelope_pb2.EventEnvelope], Awaitable[None]]
@@ -122,15 +126,40 @@ def user_mentioned(
     )
 
 
-def cleanup_handler(posts: Posts) -> Handler:
-    """Return the consumer of post_svc's own PostDeleted: delete the media, purge engagement."""
+def story_created(story: StoryRecord, *, author_is_private: bool) -> post_events_pb2.StoryCreated:
+    """Return the event of a new story."""
+    return post_events_pb2.StoryCreated(
+        story_id=story.story_id,
+        author_id=story.author_id,
+        mentioned_user_ids=[m.user_id for m in story.mentions if m.user_id != story.author_id],
+        created_at=convert.timestamp(story.created_at),
+        expires_at=convert.timestamp(story.expires_at),
+        author_is_private=author_is_private,
+        close_friends_only=story.close_friends_only,
+    )
+
+
+def story_deleted(story: StoryRecord) -> post_events_pb2.StoryDeleted:
+    """Return the event of a story its author deleted."""
+    return post_events_pb2.StoryDeleted(
+        story_id=story.story_id, author_id=story.author_id, media_id=story.media_id
+    )
+
+
+def cleanup_handler(posts: Posts, stories: Stories) -> Handler:
+    """Return the consumer of post_svc's own PostDeleted and StoryDeleted: delete the media,
+    purge a post's engagement."""
 
     async def handle(envelope: envelope_pb2.EventEnvelope) -> None:
-        event = post_events_pb2.PostDeleted()
-        if envelope.producer != PRODUCER or not envelope.payload.Unpack(event):
-            # Subscribed to one type of our own; anything else is a routing mistake, not ours.
-            log.warning("ignoring event %s of unexpected origin or type", envelope.event_id)
-            return
-        await posts.clean_up_deleted(post_id=event.post_id, media_ids=list(event.media_ids))
+        post, story = post_events_pb2.PostDeleted(), post_events_pb2.StoryDeleted()
+        if envelope.producer != PRODUCER:
+            log.warning("ignoring event %s of unexpected origin", envelope.event_id)
+        elif envelope.payload.Unpack(post):
+            await posts.clean_up_deleted(post_id=post.post_id, media_ids=list(post.media_ids))
+        elif envelope.payload.Unpack(story):
+            await stories.clean_up_deleted(media_id=story.media_id)
+        else:
+            # Subscribed to two types of our own; anything else is a routing mistake, not ours.
+            log.warning("ignoring event %s of unexpected type", envelope.event_id)
 
     return handle

@@ -7,7 +7,7 @@ from grpc import aio
 from mesh import auth, convert
 from mesh.runtime import ServiceRuntime
 from mesh.server import Service
-from post_svc import domain, events, peers, store
+from post_svc import domain, events, peers, store, stories
 from post_svc.settings import PostSettings
 from shutter.graph.v1 import graph_service_pb2_grpc
 from shutter.media.v1 import media_service_pb2_grpc
@@ -82,11 +82,43 @@ def place_message(record: store.PlaceRecord) -> post_pb2.Place:
     )
 
 
-class PostServicer(post_service_pb2_grpc.PostServiceServicer):
-    """The gRPC face of the post rules."""
+def story_message(view: stories.StoryView) -> post_pb2.Story:
+    """Return the Story proto of a story as its viewer sees it."""
+    record = view.record
+    message = post_pb2.Story(
+        story_id=record.story_id,
+        user=view.author,
+        caption=record.caption,
+        mentions=[m.username for m in record.mentions],
+        created_at=convert.timestamp(record.created_at),
+        expires_at=convert.timestamp(record.expires_at),
+        seen=view.seen,
+        view_count=view.view_count,
+        close_friends_only=record.close_friends_only,
+    )
+    if view.media is not None:
+        message.media.CopyFrom(view.media)
+    return message
 
-    def __init__(self, posts: domain.Posts) -> None:
+
+def ring_message(ring: stories.Ring) -> post_pb2.StoryRing:
+    """Return the StoryRing proto of an author's ring."""
+    return post_pb2.StoryRing(
+        user_id=ring.author_id,
+        story_count=ring.story_count,
+        latest_created_at=convert.timestamp(ring.latest_created_at),
+        latest_story_id=ring.latest_story_id,
+        has_unseen=ring.has_unseen,
+        close_friends=ring.close_friends,
+    )
+
+
+class PostServicer(post_service_pb2_grpc.PostServiceServicer):
+    """The gRPC face of the post and story rules."""
+
+    def __init__(self, posts: domain.Posts, story_rules: stories.Stories) -> None:
         self._posts = posts
+        self._stories = story_rules
 
     async def CreatePost(
         self, request: post_service_pb2.CreatePostRequest, context: aio.ServicerContext
@@ -300,6 +332,96 @@ class PostServicer(post_service_pb2_grpc.PostServiceServicer):
             counts=[post_pb2.PostCount(user_id=u, post_count=n) for u, n in found]
         )
 
+    async def CreateStory(
+        self, request: post_service_pb2.CreateStoryRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.CreateStoryResponse:
+        view = await self._stories.create_story(
+            caller=auth.require_user(),
+            media_id=request.media_id,
+            caption=request.caption,
+            close_friends_only=request.close_friends_only,
+        )
+        return post_service_pb2.CreateStoryResponse(story=story_message(view))
+
+    async def ListUserStories(
+        self, request: post_service_pb2.ListUserStoriesRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.ListUserStoriesResponse:
+        views, token = await self._stories.list_user_stories(
+            viewer=auth.viewer_id(),
+            user_id=request.user_id,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return post_service_pb2.ListUserStoriesResponse(
+            stories=[story_message(v) for v in views], next_page_token=token
+        )
+
+    async def MarkStorySeen(
+        self, request: post_service_pb2.MarkStorySeenRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.MarkStorySeenResponse:
+        await self._stories.mark_seen(caller=auth.require_user(), story_id=request.story_id)
+        return post_service_pb2.MarkStorySeenResponse(story_id=request.story_id, seen=True)
+
+    async def ListStoryViewers(
+        self, request: post_service_pb2.ListStoryViewersRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.ListStoryViewersResponse:
+        viewers, token = await self._stories.list_viewers(
+            caller=auth.require_user(),
+            story_id=request.story_id,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return post_service_pb2.ListStoryViewersResponse(
+            viewers=[
+                post_pb2.StoryViewer(user=v.user, seen_at=convert.timestamp(v.seen_at))
+                for v in viewers
+            ],
+            next_page_token=token,
+        )
+
+    async def DeleteStory(
+        self, request: post_service_pb2.DeleteStoryRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.DeleteStoryResponse:
+        await self._stories.delete_story(caller=auth.require_user(), story_id=request.story_id)
+        return post_service_pb2.DeleteStoryResponse()
+
+    async def ListStoryArchive(
+        self, request: post_service_pb2.ListStoryArchiveRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.ListStoryArchiveResponse:
+        views, token = await self._stories.list_archive(
+            caller=auth.require_user(), page_size=request.page_size, page_token=request.page_token
+        )
+        return post_service_pb2.ListStoryArchiveResponse(
+            stories=[story_message(v) for v in views], next_page_token=token
+        )
+
+    async def AddCloseFriend(
+        self, request: post_service_pb2.AddCloseFriendRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.AddCloseFriendResponse:
+        await self._stories.add_close_friend(caller=auth.require_user(), user_id=request.user_id)
+        return post_service_pb2.AddCloseFriendResponse(user_id=request.user_id)
+
+    async def RemoveCloseFriend(
+        self, request: post_service_pb2.RemoveCloseFriendRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.RemoveCloseFriendResponse:
+        await self._stories.remove_close_friend(caller=auth.require_user(), user_id=request.user_id)
+        return post_service_pb2.RemoveCloseFriendResponse(user_id=request.user_id)
+
+    async def ListCloseFriends(
+        self, request: post_service_pb2.ListCloseFriendsRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.ListCloseFriendsResponse:
+        users, token = await self._stories.list_close_friends(
+            caller=auth.require_user(), page_size=request.page_size, page_token=request.page_token
+        )
+        return post_service_pb2.ListCloseFriendsResponse(users=users, next_page_token=token)
+
+    async def BatchGetStoryRings(
+        self, request: post_service_pb2.BatchGetStoryRingsRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.BatchGetStoryRingsResponse:
+        viewer = domain.resolve_viewer(auth.current_principal(), request.viewer_id)
+        rings = await self._stories.rings(viewer=viewer, author_ids=list(request.author_ids))
+        return post_service_pb2.BatchGetStoryRingsResponse(rings=[ring_message(r) for r in rings])
+
 
 async def create_post_service(settings: PostSettings) -> Service:
     """Open the database (migrated to the newest schema), wire the rules, the outbox relay and the
@@ -309,28 +431,40 @@ async def create_post_service(settings: PostSettings) -> Service:
     )
     try:
         channels, timeout = runtime.channels, settings.peer_deadline_seconds
+        post_store = store.SqlPostStore(runtime.engine, outbox=runtime.outbox())
+        privacy = peers.GrpcPrivacy(
+            graph_service_pb2_grpc.GraphServiceStub(channels.channel("graph_svc")),
+            timeout=timeout,
+        )
+        directory = peers.GrpcDirectory(
+            user_service_pb2_grpc.UserServiceStub(channels.channel("user_svc")),
+            timeout=timeout,
+        )
+        media = peers.GrpcMediaCatalog(
+            media_service_pb2_grpc.MediaServiceStub(channels.channel("media_svc")),
+            service_token=runtime.identity,
+            timeout=timeout,
+        )
         posts = domain.Posts(
-            store.SqlPostStore(runtime.engine, outbox=runtime.outbox()),
+            post_store,
             store.SqlEngagementStore(runtime.engine, shards=settings.counter_shards),
-            privacy=peers.GrpcPrivacy(
-                graph_service_pb2_grpc.GraphServiceStub(channels.channel("graph_svc")),
-                timeout=timeout,
-            ),
-            directory=peers.GrpcDirectory(
-                user_service_pb2_grpc.UserServiceStub(channels.channel("user_svc")),
-                timeout=timeout,
-            ),
-            media=peers.GrpcMediaCatalog(
-                media_service_pb2_grpc.MediaServiceStub(channels.channel("media_svc")),
-                service_token=runtime.identity,
-                timeout=timeout,
-            ),
+            privacy=privacy,
+            directory=directory,
+            media=media,
             ids=runtime.ids,
         )
-        servicer = PostServicer(posts)
+        story_rules = stories.Stories(
+            post_store,
+            store.SqlStoryStore(runtime.engine),
+            privacy=privacy,
+            directory=directory,
+            media=media,
+            ids=runtime.ids,
+        )
+        servicer = PostServicer(posts, story_rules)
         await runtime.consume(
             group=events.CLEANUP_GROUP,
-            handler=events.cleanup_handler(posts),
+            handler=events.cleanup_handler(posts, story_rules),
             event_types=events.CONSUMED,
         )
         return await runtime.serve(

@@ -1,4 +1,4 @@
-"""post_svc persistence behind two small interfaces, relational (SQLite or PostgreSQL) for now.
+"""post_svc persistence behind three small interfaces, relational (SQLite or PostgreSQL) for now.
 
 - PostStore: posts, their media, the hashtag and place indexes, per-account post counts, saves.
 - EngagementStore: likes, comments and their counts. Every table is keyed by post id first (the
@@ -6,6 +6,9 @@
   a comment id that a lookup table turns into one, so likes and comments can move to such a store
   without touching the rules. The relational implementation shares the PostStore's transaction,
   so an engagement change and its outbox event commit together.
+- StoryStore: 24-hour stories and who saw them, on the PostStore's transactions too. Every read
+  takes the moment it reads at and leaves out stories expired by then, so nothing depends on a
+  clean-up job having run.
 
 Counts are exact. A post's like and comment counts are spread over `shards` counter rows: a like
 adds 1 to the row its liker's id hashes to, in the transaction that inserts the like (only when
@@ -24,6 +27,7 @@ from typing import Any, Protocol, cast
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Double,
@@ -33,10 +37,14 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    case,
     delete,
+    false,
     func,
+    literal,
     or_,
     select,
+    union,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -169,6 +177,47 @@ post_counters = Table(
     Column("comment_count", BigInteger, nullable=False),
 )
 
+stories = Table(
+    "stories",
+    metadata,
+    Column("story_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("author_id", BigInteger, nullable=False),
+    # A piece of media makes one story only (and posts are checked in the same transaction).
+    Column("media_id", BigInteger, nullable=False, unique=True),
+    Column("caption", Text, nullable=False),
+    Column("mentions", JSON, nullable=False),  # [[user_id, username], ...]
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("deleted_at", DateTime(timezone=True), nullable=True),
+    # Shown only to the author's close friends (and the author).
+    Column("close_friends_only", Boolean, nullable=False),
+    Index("ix_stories_author_recent", "author_id", "story_id"),
+    Index("ix_stories_author_expiry", "author_id", "expires_at"),
+)
+
+story_views = Table(
+    "story_views",
+    metadata,
+    Column("story_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("viewer_id", BigInteger, primary_key=True, autoincrement=False),
+    # Time-ordered, so a story's viewers list most recent first with a stable cursor.
+    Column("view_id", BigInteger, nullable=False),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+    Index("ix_story_views_recent", "story_id", "view_id"),
+)
+
+# Each account's close friends: who sees its close-friends stories.
+close_friends = Table(
+    "close_friends",
+    metadata,
+    Column("owner_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("friend_id", BigInteger, primary_key=True, autoincrement=False),
+    # Time-ordered, so the list pages most recently added first with a stable cursor.
+    Column("added_id", BigInteger, nullable=False),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    Index("ix_close_friends_recent", "owner_id", "added_id"),
+)
+
 outbox = outbox_table(metadata)
 
 
@@ -242,6 +291,33 @@ class PlaceRecord:
     name: str
     point: geo.Point
     post_count: int
+
+
+@dataclass(frozen=True)
+class StoryRecord:
+    """One story as stored."""
+
+    story_id: int
+    author_id: int
+    media_id: int
+    caption: str
+    mentions: tuple[Mention, ...]
+    created_at: datetime
+    expires_at: datetime
+    close_friends_only: bool = False
+
+
+@dataclass(frozen=True)
+class RingRecord:
+    """An author's live stories summed up for one viewer."""
+
+    author_id: int
+    story_count: int
+    latest_story_id: int
+    latest_created_at: datetime
+    seen_count: int
+    # Whether any of the live stories counted is a close-friends story.
+    close_friends: bool = False
 
 
 class Conflict(Exception):
@@ -352,6 +428,67 @@ class EngagementStore(Protocol):
     async def purge_post(self, session: AsyncSession, *, post_id: int) -> None: ...
 
 
+class StoryStore(Protocol):
+    """Stories and their views; `now` on every read is the moment expiry is judged at."""
+
+    async def insert_story(self, session: AsyncSession, *, story: StoryRecord) -> None: ...
+    async def get_story(
+        self, session: AsyncSession, *, story_id: int, now: datetime | None
+    ) -> StoryRecord | None: ...
+    async def delete_story(self, session: AsyncSession, *, story_id: int, at: datetime) -> bool: ...
+    async def list_live_stories(
+        self,
+        session: AsyncSession,
+        *,
+        author_id: int,
+        viewer_id: int | None,
+        now: datetime,
+        after: int | None,
+        limit: int,
+    ) -> list[StoryRecord]: ...
+    async def list_expired_stories(
+        self,
+        session: AsyncSession,
+        *,
+        author_id: int,
+        now: datetime,
+        before: int | None,
+        limit: int,
+    ) -> list[StoryRecord]: ...
+    async def add_view(
+        self, session: AsyncSession, *, story_id: int, viewer_id: int, view_id: int, at: datetime
+    ) -> bool: ...
+    async def seen_among(
+        self, session: AsyncSession, *, viewer_id: int, story_ids: Sequence[int]
+    ) -> set[int]: ...
+    async def view_counts(
+        self, session: AsyncSession, *, story_ids: Sequence[int]
+    ) -> dict[int, int]: ...
+    async def list_views(
+        self, session: AsyncSession, *, story_id: int, before: int | None, limit: int
+    ) -> list[tuple[int, int, datetime]]: ...
+    async def rings(
+        self,
+        session: AsyncSession,
+        *,
+        viewer_id: int | None,
+        author_ids: Sequence[int],
+        now: datetime,
+    ) -> list[RingRecord]: ...
+    async def is_close_friend(
+        self, session: AsyncSession, *, owner_id: int, friend_id: int
+    ) -> bool: ...
+    async def add_close_friend(
+        self, session: AsyncSession, *, owner_id: int, friend_id: int, added_id: int, at: datetime
+    ) -> bool: ...
+    async def remove_close_friend(
+        self, session: AsyncSession, *, owner_id: int, friend_id: int
+    ) -> bool: ...
+    async def list_close_friends(
+        self, session: AsyncSession, *, owner_id: int, before: int | None, limit: int
+    ) -> list[tuple[int, int]]: ...
+
+
 def _aware(moment: datetime) -> datetime:
     # SQLite hands back naive datetimes; everything we store is UTC.
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -389,6 +526,19 @@ def _comment(row: Any) -> CommentRecord:
         text=row.text,
         mentions=_mentions(row.mentions),
         created_at=_aware(row.created_at),
+    )
+
+
+def _story(row: Any) -> StoryRecord:
+    return StoryRecord(
+        story_id=row.story_id,
+        author_id=row.author_id,
+        media_id=row.media_id,
+        caption=row.caption,
+        mentions=_mentions(row.mentions),
+        created_at=_aware(row.created_at),
+        expires_at=_aware(row.expires_at),
+        close_friends_only=bool(row.close_friends_only),
     )
 
 
@@ -507,10 +657,15 @@ class SqlPostStore:
         )
 
     async def posted_media(self, session: AsyncSession, *, media_ids: Sequence[int]) -> set[int]:
-        """Return which of these media ids already belong to a post (deleted posts included)."""
+        """Return which of these media ids already belong to a post or a story (deleted ones
+        included): a piece of media is published once."""
         if not media_ids:
             return set()
-        query = select(post_media.c.media_id).where(post_media.c.media_id.in_(list(media_ids)))
+        wanted = list(media_ids)
+        query = union(
+            select(post_media.c.media_id).where(post_media.c.media_id.in_(wanted)),
+            select(stories.c.media_id).where(stories.c.media_id.in_(wanted)),
+        )
         return {int(m) for m in (await session.scalars(query))}
 
     async def get_post_by_key(
@@ -954,3 +1109,256 @@ class SqlEngagementStore:
         """Delete every like, comment and counter of a (deleted) post."""
         for table in (likes, comments, post_counters):
             await session.execute(delete(table).where(table.c.post_id == post_id))
+
+
+_STORY_KEPT = stories.c.deleted_at.is_(None)
+
+
+def _live_at(now: datetime) -> Any:
+    # A story is live strictly before its expiry: at exactly 24 hours it is gone.
+    return and_(_STORY_KEPT, stories.c.expires_at > now)
+
+
+def _audience(viewer_id: int | None) -> Any:
+    """Return the condition that a viewer is in a story's audience: everyone for ordinary
+    stories; the author and the author's close friends for close-friends stories."""
+    everyone = stories.c.close_friends_only == false()
+    if viewer_id is None:
+        return everyone
+    listed = (
+        select(close_friends.c.friend_id)
+        .where(
+            close_friends.c.owner_id == stories.c.author_id,
+            close_friends.c.friend_id == viewer_id,
+        )
+        .exists()
+    )
+    return or_(everyone, stories.c.author_id == viewer_id, listed)
+
+
+class SqlStoryStore:
+    """The relational implementation of StoryStore, on the PostStore's transactions."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._dialect = _Dialect(engine)
+
+    async def insert_story(self, session: AsyncSession, *, story: StoryRecord) -> None:
+        """Add a story; raise Conflict("media") when its media already made a story."""
+        try:
+            await session.execute(
+                stories.insert().values(
+                    story_id=story.story_id,
+                    author_id=story.author_id,
+                    media_id=story.media_id,
+                    caption=story.caption,
+                    mentions=[[m.user_id, m.username] for m in story.mentions],
+                    created_at=story.created_at,
+                    expires_at=story.expires_at,
+                    close_friends_only=story.close_friends_only,
+                )
+            )
+        except IntegrityError:
+            raise Conflict("media") from None
+
+    async def get_story(
+        self, session: AsyncSession, *, story_id: int, now: datetime | None
+    ) -> StoryRecord | None:
+        """Return an undeleted story, and only if it is live at `now` (None: expired or not)."""
+        query = select(stories).where(stories.c.story_id == story_id, _STORY_KEPT)
+        if now is not None:
+            query = query.where(stories.c.expires_at > now)
+        row = (await session.execute(query)).first()
+        return _story(row) if row else None
+
+    async def delete_story(self, session: AsyncSession, *, story_id: int, at: datetime) -> bool:
+        """Mark a story deleted and forget who saw it; False when it was deleted already."""
+        result = await session.execute(
+            update(stories).where(stories.c.story_id == story_id, _STORY_KEPT).values(deleted_at=at)
+        )
+        if _rowcount(result) != 1:
+            return False
+        await session.execute(delete(story_views).where(story_views.c.story_id == story_id))
+        return True
+
+    async def list_live_stories(
+        self,
+        session: AsyncSession,
+        *,
+        author_id: int,
+        viewer_id: int | None,
+        now: datetime,
+        after: int | None,
+        limit: int,
+    ) -> list[StoryRecord]:
+        """Return an author's stories live at `now` whose audience holds the viewer, oldest
+        first, after story id `after`."""
+        query = select(stories).where(
+            stories.c.author_id == author_id, _live_at(now), _audience(viewer_id)
+        )
+        if after is not None:
+            query = query.where(stories.c.story_id > after)
+        query = query.order_by(stories.c.story_id).limit(limit)
+        return [_story(row) for row in await session.execute(query)]
+
+    async def list_expired_stories(
+        self,
+        session: AsyncSession,
+        *,
+        author_id: int,
+        now: datetime,
+        before: int | None,
+        limit: int,
+    ) -> list[StoryRecord]:
+        """Return an author's undeleted stories expired at `now`, newest first, before `before`."""
+        query = select(stories).where(
+            stories.c.author_id == author_id, _STORY_KEPT, stories.c.expires_at <= now
+        )
+        if before is not None:
+            query = query.where(stories.c.story_id < before)
+        query = query.order_by(stories.c.story_id.desc()).limit(limit)
+        return [_story(row) for row in await session.execute(query)]
+
+    async def add_view(
+        self, session: AsyncSession, *, story_id: int, viewer_id: int, view_id: int, at: datetime
+    ) -> bool:
+        """Record that a viewer saw a story; False when they had already."""
+        insert = self._dialect.insert(story_views).values(
+            story_id=story_id, viewer_id=viewer_id, view_id=view_id, seen_at=at
+        )
+        result = await session.execute(
+            insert.on_conflict_do_nothing().execution_options(preserve_rowcount=True)
+        )
+        return _rowcount(result) == 1
+
+    async def seen_among(
+        self, session: AsyncSession, *, viewer_id: int, story_ids: Sequence[int]
+    ) -> set[int]:
+        """Return which of these stories the viewer saw."""
+        if not story_ids:
+            return set()
+        query = select(story_views.c.story_id).where(
+            story_views.c.story_id.in_(list(story_ids)), story_views.c.viewer_id == viewer_id
+        )
+        return {int(s) for s in await session.scalars(query)}
+
+    async def view_counts(
+        self, session: AsyncSession, *, story_ids: Sequence[int]
+    ) -> dict[int, int]:
+        """Return how many accounts saw each of these stories (absent: none), in one query."""
+        if not story_ids:
+            return {}
+        query = (
+            select(story_views.c.story_id, func.count())
+            .where(story_views.c.story_id.in_(list(story_ids)))
+            .group_by(story_views.c.story_id)
+        )
+        return {int(story_id): int(n) for story_id, n in await session.execute(query)}
+
+    async def list_views(
+        self, session: AsyncSession, *, story_id: int, before: int | None, limit: int
+    ) -> list[tuple[int, int, datetime]]:
+        """Return (view_id, viewer_id, seen_at) of a story, most recent first, before `before`."""
+        query = select(story_views.c.view_id, story_views.c.viewer_id, story_views.c.seen_at).where(
+            story_views.c.story_id == story_id
+        )
+        if before is not None:
+            query = query.where(story_views.c.view_id < before)
+        query = query.order_by(story_views.c.view_id.desc()).limit(limit)
+        return [(int(v), int(u), _aware(at)) for v, u, at in await session.execute(query)]
+
+    async def rings(
+        self,
+        session: AsyncSession,
+        *,
+        viewer_id: int | None,
+        author_ids: Sequence[int],
+        now: datetime,
+    ) -> list[RingRecord]:
+        """Return, for each of these authors with stories live at `now` whose audience holds the
+        viewer, how many there are, the newest, how many of them the viewer saw (0 for nobody)
+        and whether any is a close-friends story: one query, one row per author, in no
+        particular order."""
+        if not author_ids:
+            return []
+        source: Any = stories
+        seen_count: Any = literal(0)
+        if viewer_id is not None:
+            # The views' key is (story_id, viewer_id): at most one row joins each story.
+            source = stories.outerjoin(
+                story_views,
+                and_(
+                    story_views.c.story_id == stories.c.story_id,
+                    story_views.c.viewer_id == viewer_id,
+                ),
+            )
+            seen_count = func.count(story_views.c.viewer_id)
+        query = (
+            select(
+                stories.c.author_id,
+                func.count(stories.c.story_id),
+                func.max(stories.c.story_id),
+                func.max(stories.c.created_at),
+                seen_count,
+                func.max(case((stories.c.close_friends_only, 1), else_=0)),
+            )
+            .select_from(source)
+            .where(stories.c.author_id.in_(list(author_ids)), _live_at(now), _audience(viewer_id))
+            .group_by(stories.c.author_id)
+        )
+        return [
+            RingRecord(
+                author_id=int(author),
+                story_count=int(count),
+                latest_story_id=int(latest_id),
+                latest_created_at=_aware(latest_at),
+                seen_count=int(seen_count),
+                close_friends=bool(close),
+            )
+            for author, count, latest_id, latest_at, seen_count, close in await session.execute(
+                query
+            )
+        ]
+
+    async def is_close_friend(
+        self, session: AsyncSession, *, owner_id: int, friend_id: int
+    ) -> bool:
+        """Tell whether an account is on another's close friends list."""
+        query = select(close_friends.c.friend_id).where(
+            close_friends.c.owner_id == owner_id, close_friends.c.friend_id == friend_id
+        )
+        return (await session.execute(query)).first() is not None
+
+    async def add_close_friend(
+        self, session: AsyncSession, *, owner_id: int, friend_id: int, added_id: int, at: datetime
+    ) -> bool:
+        """Put an account on an owner's close friends list; False when it was there already."""
+        insert = self._dialect.insert(close_friends).values(
+            owner_id=owner_id, friend_id=friend_id, added_id=added_id, added_at=at
+        )
+        result = await session.execute(
+            insert.on_conflict_do_nothing().execution_options(preserve_rowcount=True)
+        )
+        return _rowcount(result) == 1
+
+    async def remove_close_friend(
+        self, session: AsyncSession, *, owner_id: int, friend_id: int
+    ) -> bool:
+        """Take an account off an owner's close friends list; False when it was not on it."""
+        result = await session.execute(
+            delete(close_friends).where(
+                close_friends.c.owner_id == owner_id, close_friends.c.friend_id == friend_id
+            )
+        )
+        return _rowcount(result) == 1
+
+    async def list_close_friends(
+        self, session: AsyncSession, *, owner_id: int, before: int | None, limit: int
+    ) -> list[tuple[int, int]]:
+        """Return (added_id, friend_id) of an owner's close friends, most recently added first."""
+        query = select(close_friends.c.added_id, close_friends.c.friend_id).where(
+            close_friends.c.owner_id == owner_id
+        )
+        if before is not None:
+            query = query.where(close_friends.c.added_id < before)
+        query = query.order_by(close_friends.c.added_id.desc()).limit(limit)
+        return [(int(a), int(f)) for a, f in await session.execute(query)]

@@ -198,6 +198,8 @@ EVENT_TYPES: dict[str, type[Message]] = {
         post_events_pb2.CommentCreated,
         post_events_pb2.CommentDeleted,
         post_events_pb2.UserMentioned,
+        post_events_pb2.StoryCreated,
+        post_events_pb2.StoryDeleted,
     )
 }
 

@@ -114,3 +114,31 @@ class UserMentioned(_message.Message):
     comment_id: int
     created_at: _timestamp_pb2.Timestamp
     def __init__(self, mentioned_user_id: _Optional[int] = ..., author_id: _Optional[int] = ..., post_id: _Optional[int] = ..., post_author_id: _Optional[int] = ..., comment_id: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class StoryCreated(_message.Message):
+    __slots__ = ("story_id", "author_id", "mentioned_user_ids", "created_at", "expires_at", "author_is_private", "close_friends_only")
+    STORY_ID_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_ID_FIELD_NUMBER: _ClassVar[int]
+    MENTIONED_USER_IDS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_IS_PRIVATE_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_FRIENDS_ONLY_FIELD_NUMBER: _ClassVar[int]
+    story_id: int
+    author_id: int
+    mentioned_user_ids: _containers.RepeatedScalarFieldContainer[int]
+    created_at: _timestamp_pb2.Timestamp
+    expires_at: _timestamp_pb2.Timestamp
+    author_is_private: bool
+    close_friends_only: bool
+    def __init__(self, story_id: _Optional[int] = ..., author_id: _Optional[int] = ..., mentioned_user_ids: _Optional[_Iterable[int]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., author_is_private: _Optional[bool] = ..., close_friends_only: _Optional[bool] = ...) -> None: ...
+
+class StoryDeleted(_message.Message):
+    __slots__ = ("story_id", "author_id", "media_id")
+    STORY_ID_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_ID_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_ID_FIELD_NUMBER: _ClassVar[int]
+    story_id: int
+    author_id: int
+    media_id: int
+    def __init__(self, story_id: _Optional[int] = ..., author_id: _Optional[int] = ..., media_id: _Optional[int] = ...) -> None: ...

@@ -100,3 +100,51 @@ class PostCount(_message.Message):
     user_id: int
     post_count: int
     def __init__(self, user_id: _Optional[int] = ..., post_count: _Optional[int] = ...) -> None: ...
+
+class Story(_message.Message):
+    __slots__ = ("story_id", "user", "media", "caption", "mentions", "created_at", "expires_at", "seen", "view_count", "close_friends_only")
+    STORY_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_FIELD_NUMBER: _ClassVar[int]
+    CAPTION_FIELD_NUMBER: _ClassVar[int]
+    MENTIONS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    SEEN_FIELD_NUMBER: _ClassVar[int]
+    VIEW_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_FRIENDS_ONLY_FIELD_NUMBER: _ClassVar[int]
+    story_id: int
+    user: _user_pb2.UserSummary
+    media: _media_pb2.Media
+    caption: str
+    mentions: _containers.RepeatedScalarFieldContainer[str]
+    created_at: _timestamp_pb2.Timestamp
+    expires_at: _timestamp_pb2.Timestamp
+    seen: bool
+    view_count: int
+    close_friends_only: bool
+    def __init__(self, story_id: _Optional[int] = ..., user: _Optional[_Union[_user_pb2.UserSummary, _Mapping]] = ..., media: _Optional[_Union[_media_pb2.Media, _Mapping]] = ..., caption: _Optional[str] = ..., mentions: _Optional[_Iterable[str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., seen: _Optional[bool] = ..., view_count: _Optional[int] = ..., close_friends_only: _Optional[bool] = ...) -> None: ...
+
+class StoryViewer(_message.Message):
+    __slots__ = ("user", "seen_at")
+    USER_FIELD_NUMBER: _ClassVar[int]
+    SEEN_AT_FIELD_NUMBER: _ClassVar[int]
+    user: _user_pb2.UserSummary
+    seen_at: _timestamp_pb2.Timestamp
+    def __init__(self, user: _Optional[_Union[_user_pb2.UserSummary, _Mapping]] = ..., seen_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class StoryRing(_message.Message):
+    __slots__ = ("user_id", "story_count", "latest_created_at", "latest_story_id", "has_unseen", "close_friends")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    STORY_COUNT_FIELD_NUMBER: _ClassVar[int]
+    LATEST_CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    LATEST_STORY_ID_FIELD_NUMBER: _ClassVar[int]
+    HAS_UNSEEN_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_FRIENDS_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    story_count: int
+    latest_created_at: _timestamp_pb2.Timestamp
+    latest_story_id: int
+    has_unseen: bool
+    close_friends: bool
+    def __init__(self, user_id: _Optional[int] = ..., story_count: _Optional[int] = ..., latest_created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., latest_story_id: _Optional[int] = ..., has_unseen: _Optional[bool] = ..., close_friends: _Optional[bool] = ...) -> None: ...

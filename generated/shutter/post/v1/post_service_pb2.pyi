@@ -344,3 +344,149 @@ class BatchGetPostCountsResponse(_message.Message):
     COUNTS_FIELD_NUMBER: _ClassVar[int]
     counts: _containers.RepeatedCompositeFieldContainer[_post_pb2.PostCount]
     def __init__(self, counts: _Optional[_Iterable[_Union[_post_pb2.PostCount, _Mapping]]] = ...) -> None: ...
+
+class CreateStoryRequest(_message.Message):
+    __slots__ = ("media_id", "caption", "close_friends_only")
+    MEDIA_ID_FIELD_NUMBER: _ClassVar[int]
+    CAPTION_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_FRIENDS_ONLY_FIELD_NUMBER: _ClassVar[int]
+    media_id: int
+    caption: str
+    close_friends_only: bool
+    def __init__(self, media_id: _Optional[int] = ..., caption: _Optional[str] = ..., close_friends_only: _Optional[bool] = ...) -> None: ...
+
+class CreateStoryResponse(_message.Message):
+    __slots__ = ("story",)
+    STORY_FIELD_NUMBER: _ClassVar[int]
+    story: _post_pb2.Story
+    def __init__(self, story: _Optional[_Union[_post_pb2.Story, _Mapping]] = ...) -> None: ...
+
+class ListUserStoriesRequest(_message.Message):
+    __slots__ = ("user_id", "page_size", "page_token")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    page_size: int
+    page_token: str
+    def __init__(self, user_id: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListUserStoriesResponse(_message.Message):
+    __slots__ = ("stories", "next_page_token")
+    STORIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    stories: _containers.RepeatedCompositeFieldContainer[_post_pb2.Story]
+    next_page_token: str
+    def __init__(self, stories: _Optional[_Iterable[_Union[_post_pb2.Story, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class MarkStorySeenRequest(_message.Message):
+    __slots__ = ("story_id",)
+    STORY_ID_FIELD_NUMBER: _ClassVar[int]
+    story_id: int
+    def __init__(self, story_id: _Optional[int] = ...) -> None: ...
+
+class MarkStorySeenResponse(_message.Message):
+    __slots__ = ("story_id", "seen")
+    STORY_ID_FIELD_NUMBER: _ClassVar[int]
+    SEEN_FIELD_NUMBER: _ClassVar[int]
+    story_id: int
+    seen: bool
+    def __init__(self, story_id: _Optional[int] = ..., seen: _Optional[bool] = ...) -> None: ...
+
+class ListStoryViewersRequest(_message.Message):
+    __slots__ = ("story_id", "page_size", "page_token")
+    STORY_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    story_id: int
+    page_size: int
+    page_token: str
+    def __init__(self, story_id: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListStoryViewersResponse(_message.Message):
+    __slots__ = ("viewers", "next_page_token")
+    VIEWERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    viewers: _containers.RepeatedCompositeFieldContainer[_post_pb2.StoryViewer]
+    next_page_token: str
+    def __init__(self, viewers: _Optional[_Iterable[_Union[_post_pb2.StoryViewer, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DeleteStoryRequest(_message.Message):
+    __slots__ = ("story_id",)
+    STORY_ID_FIELD_NUMBER: _ClassVar[int]
+    story_id: int
+    def __init__(self, story_id: _Optional[int] = ...) -> None: ...
+
+class DeleteStoryResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListStoryArchiveRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListStoryArchiveResponse(_message.Message):
+    __slots__ = ("stories", "next_page_token")
+    STORIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    stories: _containers.RepeatedCompositeFieldContainer[_post_pb2.Story]
+    next_page_token: str
+    def __init__(self, stories: _Optional[_Iterable[_Union[_post_pb2.Story, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class BatchGetStoryRingsRequest(_message.Message):
+    __slots__ = ("viewer_id", "author_ids")
+    VIEWER_ID_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_IDS_FIELD_NUMBER: _ClassVar[int]
+    viewer_id: int
+    author_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, viewer_id: _Optional[int] = ..., author_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class BatchGetStoryRingsResponse(_message.Message):
+    __slots__ = ("rings",)
+    RINGS_FIELD_NUMBER: _ClassVar[int]
+    rings: _containers.RepeatedCompositeFieldContainer[_post_pb2.StoryRing]
+    def __init__(self, rings: _Optional[_Iterable[_Union[_post_pb2.StoryRing, _Mapping]]] = ...) -> None: ...
+
+class AddCloseFriendRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    def __init__(self, user_id: _Optional[int] = ...) -> None: ...
+
+class AddCloseFriendResponse(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    def __init__(self, user_id: _Optional[int] = ...) -> None: ...
+
+class RemoveCloseFriendRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    def __init__(self, user_id: _Optional[int] = ...) -> None: ...
+
+class RemoveCloseFriendResponse(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    def __init__(self, user_id: _Optional[int] = ...) -> None: ...
+
+class ListCloseFriendsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListCloseFriendsResponse(_message.Message):
+    __slots__ = ("users", "next_page_token")
+    USERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    users: _containers.RepeatedCompositeFieldContainer[_user_pb2.UserSummary]
+    next_page_token: str
+    def __init__(self, users: _Optional[_Iterable[_Union[_user_pb2.UserSummary, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

@@ -147,6 +147,56 @@ class PostServiceStub:
                 request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetPostCountsRequest.SerializeToString,
                 response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetPostCountsResponse.FromString,
                 _registered_method=True)
+        self.CreateStory = channel.unary_unary(
+                '/shutter.post.v1.PostService/CreateStory',
+                request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.CreateStoryRequest.SerializeToString,
+                response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.CreateStoryResponse.FromString,
+                _registered_method=True)
+        self.ListUserStories = channel.unary_unary(
+                '/shutter.post.v1.PostService/ListUserStories',
+                request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListUserStoriesRequest.SerializeToString,
+                response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListUserStoriesResponse.FromString,
+                _registered_method=True)
+        self.MarkStorySeen = channel.unary_unary(
+                '/shutter.post.v1.PostService/MarkStorySeen',
+                request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.MarkStorySeenRequest.SerializeToString,
+                response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.MarkStorySeenResponse.FromString,
+                _registered_method=True)
+        self.ListStoryViewers = channel.unary_unary(
+                '/shutter.post.v1.PostService/ListStoryViewers',
+                request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListStoryViewersRequest.SerializeToString,
+                response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListStoryViewersResponse.FromString,
+                _registered_method=True)
+        self.DeleteStory = channel.unary_unary(
+                '/shutter.post.v1.PostService/DeleteStory',
+                request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.DeleteStoryRequest.SerializeToString,
+                response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.DeleteStoryResponse.FromString,
+                _registered_method=True)
+        self.ListStoryArchive = channel.unary_unary(
+                '/shutter.post.v1.PostService/ListStoryArchive',
+                request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListStoryArchiveRequest.SerializeToString,
+                response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListStoryArchiveResponse.FromString,
+                _registered_method=True)
+        self.AddCloseFriend = channel.unary_unary(
+                '/shutter.post.v1.PostService/AddCloseFriend',
+                request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.AddCloseFriendRequest.SerializeToString,
+                response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.AddCloseFriendResponse.FromString,
+                _registered_method=True)
+        self.RemoveCloseFriend = channel.unary_unary(
+                '/shutter.post.v1.PostService/RemoveCloseFriend',
+                request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.RemoveCloseFriendRequest.SerializeToString,
+                response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.RemoveCloseFriendResponse.FromString,
+                _registered_method=True)
+        self.ListCloseFriends = channel.unary_unary(
+                '/shutter.post.v1.PostService/ListCloseFriends',
+                request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListCloseFriendsRequest.SerializeToString,
+                response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListCloseFriendsResponse.FromString,
+                _registered_method=True)
+        self.BatchGetStoryRings = channel.unary_unary(
+                '/shutter.post.v1.PostService/BatchGetStoryRings',
+                request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetStoryRingsRequest.SerializeToString,
+                response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetStoryRingsResponse.FromString,
+                _registered_method=True)
 
 
 class PostServiceServicer:
@@ -171,7 +221,7 @@ class PostServiceServicer:
         accounts blocked by or blocking the author are ignored. A retry with the same idempotency key
         returns the post made by the first call. INVALID_ARGUMENT for a broken limit or media the caller
         does not own (reason MEDIA_NOT_FOUND); FAILED_PRECONDITION for media that is not ready
-        (MEDIA_NOT_READY) or already in another post (MEDIA_ALREADY_POSTED); ALREADY_EXISTS
+        (MEDIA_NOT_READY) or already in another post or a story (MEDIA_ALREADY_POSTED); ALREADY_EXISTS
         (IDEMPOTENCY_KEY_REUSED) when the key was used for a different post.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -322,6 +372,91 @@ class PostServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateStory(self, request, context):
+        """Publish a 24-hour story from one ready photo or video of the caller's that is in no post or
+        other story, with an optional caption. @mentions are read from the caption as in post captions.
+        The story expires exactly 24 hours after it is made. INVALID_ARGUMENT for a broken limit or
+        media the caller does not own (reason MEDIA_NOT_FOUND); FAILED_PRECONDITION for media that is
+        not ready (MEDIA_NOT_READY) or already in a post or story (MEDIA_ALREADY_POSTED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListUserStories(self, request, context):
+        """List an account's live stories, oldest first, each with whether the viewer has seen it.
+        Close-friends stories are listed only for the author and the author's close friends.
+        NOT_FOUND (USER_NOT_FOUND) for unknown accounts, when either blocked the other, and for a
+        private account the viewer does not follow.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MarkStorySeen(self, request, context):
+        """Mark a live story seen by the caller. Idempotent: the first time counts. NOT_FOUND
+        (STORY_NOT_FOUND) for unknown, deleted or expired stories and stories the caller may not see.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListStoryViewers(self, request, context):
+        """List the accounts that saw one of the caller's live stories, most recent first. Accounts
+        blocked by or blocking the caller are left out. PERMISSION_DENIED (NOT_STORY_AUTHOR) for
+        another account's story the caller can see; NOT_FOUND (STORY_NOT_FOUND) otherwise.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteStory(self, request, context):
+        """Delete one of the caller's stories, live or archived. PERMISSION_DENIED (NOT_STORY_AUTHOR) for
+        another account's story the caller can see; NOT_FOUND (STORY_NOT_FOUND) otherwise.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListStoryArchive(self, request, context):
+        """List the caller's expired stories, newest first. Only the author sees their archive.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddCloseFriend(self, request, context):
+        """Put an account on the caller's close friends list, who alone see the caller's close-friends
+        stories. Idempotent. INVALID_ARGUMENT for the caller's own id; NOT_FOUND (USER_NOT_FOUND) for
+        unknown accounts and when either blocked the other.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveCloseFriend(self, request, context):
+        """Take an account off the caller's close friends list. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCloseFriends(self, request, context):
+        """List the caller's close friends, most recently added first. Only the caller sees the list.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetStoryRings(self, request, context):
+        """Internal: summarise, for one viewer, the live stories of up to 500 authors in one call (for
+        feed_svc's story tray). Authors with no live story, unknown authors, and authors whose stories
+        the viewer may not see (private and not followed, or either blocked the other) are left out.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PostServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -424,6 +559,56 @@ def add_PostServiceServicer_to_server(servicer, server):
                     servicer.BatchGetPostCounts,
                     request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetPostCountsRequest.FromString,
                     response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetPostCountsResponse.SerializeToString,
+            ),
+            'CreateStory': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateStory,
+                    request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.CreateStoryRequest.FromString,
+                    response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.CreateStoryResponse.SerializeToString,
+            ),
+            'ListUserStories': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUserStories,
+                    request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListUserStoriesRequest.FromString,
+                    response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListUserStoriesResponse.SerializeToString,
+            ),
+            'MarkStorySeen': grpc.unary_unary_rpc_method_handler(
+                    servicer.MarkStorySeen,
+                    request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.MarkStorySeenRequest.FromString,
+                    response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.MarkStorySeenResponse.SerializeToString,
+            ),
+            'ListStoryViewers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListStoryViewers,
+                    request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListStoryViewersRequest.FromString,
+                    response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListStoryViewersResponse.SerializeToString,
+            ),
+            'DeleteStory': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteStory,
+                    request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.DeleteStoryRequest.FromString,
+                    response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.DeleteStoryResponse.SerializeToString,
+            ),
+            'ListStoryArchive': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListStoryArchive,
+                    request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListStoryArchiveRequest.FromString,
+                    response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListStoryArchiveResponse.SerializeToString,
+            ),
+            'AddCloseFriend': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddCloseFriend,
+                    request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.AddCloseFriendRequest.FromString,
+                    response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.AddCloseFriendResponse.SerializeToString,
+            ),
+            'RemoveCloseFriend': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveCloseFriend,
+                    request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.RemoveCloseFriendRequest.FromString,
+                    response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.RemoveCloseFriendResponse.SerializeToString,
+            ),
+            'ListCloseFriends': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCloseFriends,
+                    request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListCloseFriendsRequest.FromString,
+                    response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListCloseFriendsResponse.SerializeToString,
+            ),
+            'BatchGetStoryRings': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetStoryRings,
+                    request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetStoryRingsRequest.FromString,
+                    response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetStoryRingsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -979,6 +1164,276 @@ class PostService:
             '/shutter.post.v1.PostService/BatchGetPostCounts',
             shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetPostCountsRequest.SerializeToString,
             shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetPostCountsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateStory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.post.v1.PostService/CreateStory',
+            shutter_dot_post_dot_v1_dot_post__service__pb2.CreateStoryRequest.SerializeToString,
+            shutter_dot_post_dot_v1_dot_post__service__pb2.CreateStoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUserStories(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.post.v1.PostService/ListUserStories',
+            shutter_dot_post_dot_v1_dot_post__service__pb2.ListUserStoriesRequest.SerializeToString,
+            shutter_dot_post_dot_v1_dot_post__service__pb2.ListUserStoriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MarkStorySeen(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.post.v1.PostService/MarkStorySeen',
+            shutter_dot_post_dot_v1_dot_post__service__pb2.MarkStorySeenRequest.SerializeToString,
+            shutter_dot_post_dot_v1_dot_post__service__pb2.MarkStorySeenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListStoryViewers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.post.v1.PostService/ListStoryViewers',
+            shutter_dot_post_dot_v1_dot_post__service__pb2.ListStoryViewersRequest.SerializeToString,
+            shutter_dot_post_dot_v1_dot_post__service__pb2.ListStoryViewersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteStory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.post.v1.PostService/DeleteStory',
+            shutter_dot_post_dot_v1_dot_post__service__pb2.DeleteStoryRequest.SerializeToString,
+            shutter_dot_post_dot_v1_dot_post__service__pb2.DeleteStoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListStoryArchive(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.post.v1.PostService/ListStoryArchive',
+            shutter_dot_post_dot_v1_dot_post__service__pb2.ListStoryArchiveRequest.SerializeToString,
+            shutter_dot_post_dot_v1_dot_post__service__pb2.ListStoryArchiveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddCloseFriend(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.post.v1.PostService/AddCloseFriend',
+            shutter_dot_post_dot_v1_dot_post__service__pb2.AddCloseFriendRequest.SerializeToString,
+            shutter_dot_post_dot_v1_dot_post__service__pb2.AddCloseFriendResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveCloseFriend(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.post.v1.PostService/RemoveCloseFriend',
+            shutter_dot_post_dot_v1_dot_post__service__pb2.RemoveCloseFriendRequest.SerializeToString,
+            shutter_dot_post_dot_v1_dot_post__service__pb2.RemoveCloseFriendResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCloseFriends(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.post.v1.PostService/ListCloseFriends',
+            shutter_dot_post_dot_v1_dot_post__service__pb2.ListCloseFriendsRequest.SerializeToString,
+            shutter_dot_post_dot_v1_dot_post__service__pb2.ListCloseFriendsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetStoryRings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.post.v1.PostService/BatchGetStoryRings',
+            shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetStoryRingsRequest.SerializeToString,
+            shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetStoryRingsResponse.FromString,
             options,
             channel_credentials,
             insecure,

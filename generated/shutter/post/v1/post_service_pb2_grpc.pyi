@@ -52,7 +52,7 @@ class PostServiceStub:
     accounts blocked by or blocking the author are ignored. A retry with the same idempotency key
     returns the post made by the first call. INVALID_ARGUMENT for a broken limit or media the caller
     does not own (reason MEDIA_NOT_FOUND); FAILED_PRECONDITION for media that is not ready
-    (MEDIA_NOT_READY) or already in another post (MEDIA_ALREADY_POSTED); ALREADY_EXISTS
+    (MEDIA_NOT_READY) or already in another post or a story (MEDIA_ALREADY_POSTED); ALREADY_EXISTS
     (IDEMPOTENCY_KEY_REUSED) when the key was used for a different post.
     """
     GetPost: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.GetPostRequest, _post_service_pb2.GetPostResponse]
@@ -112,6 +112,48 @@ class PostServiceStub:
     """
     BatchGetPostCounts: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.BatchGetPostCountsRequest, _post_service_pb2.BatchGetPostCountsResponse]
     """Internal: return how many posts each of up to 100 accounts has, for profiles."""
+    CreateStory: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.CreateStoryRequest, _post_service_pb2.CreateStoryResponse]
+    """Publish a 24-hour story from one ready photo or video of the caller's that is in no post or
+    other story, with an optional caption. @mentions are read from the caption as in post captions.
+    The story expires exactly 24 hours after it is made. INVALID_ARGUMENT for a broken limit or
+    media the caller does not own (reason MEDIA_NOT_FOUND); FAILED_PRECONDITION for media that is
+    not ready (MEDIA_NOT_READY) or already in a post or story (MEDIA_ALREADY_POSTED).
+    """
+    ListUserStories: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.ListUserStoriesRequest, _post_service_pb2.ListUserStoriesResponse]
+    """List an account's live stories, oldest first, each with whether the viewer has seen it.
+    Close-friends stories are listed only for the author and the author's close friends.
+    NOT_FOUND (USER_NOT_FOUND) for unknown accounts, when either blocked the other, and for a
+    private account the viewer does not follow.
+    """
+    MarkStorySeen: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.MarkStorySeenRequest, _post_service_pb2.MarkStorySeenResponse]
+    """Mark a live story seen by the caller. Idempotent: the first time counts. NOT_FOUND
+    (STORY_NOT_FOUND) for unknown, deleted or expired stories and stories the caller may not see.
+    """
+    ListStoryViewers: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.ListStoryViewersRequest, _post_service_pb2.ListStoryViewersResponse]
+    """List the accounts that saw one of the caller's live stories, most recent first. Accounts
+    blocked by or blocking the caller are left out. PERMISSION_DENIED (NOT_STORY_AUTHOR) for
+    another account's story the caller can see; NOT_FOUND (STORY_NOT_FOUND) otherwise.
+    """
+    DeleteStory: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.DeleteStoryRequest, _post_service_pb2.DeleteStoryResponse]
+    """Delete one of the caller's stories, live or archived. PERMISSION_DENIED (NOT_STORY_AUTHOR) for
+    another account's story the caller can see; NOT_FOUND (STORY_NOT_FOUND) otherwise.
+    """
+    ListStoryArchive: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.ListStoryArchiveRequest, _post_service_pb2.ListStoryArchiveResponse]
+    """List the caller's expired stories, newest first. Only the author sees their archive."""
+    AddCloseFriend: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.AddCloseFriendRequest, _post_service_pb2.AddCloseFriendResponse]
+    """Put an account on the caller's close friends list, who alone see the caller's close-friends
+    stories. Idempotent. INVALID_ARGUMENT for the caller's own id; NOT_FOUND (USER_NOT_FOUND) for
+    unknown accounts and when either blocked the other.
+    """
+    RemoveCloseFriend: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.RemoveCloseFriendRequest, _post_service_pb2.RemoveCloseFriendResponse]
+    """Take an account off the caller's close friends list. Idempotent."""
+    ListCloseFriends: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.ListCloseFriendsRequest, _post_service_pb2.ListCloseFriendsResponse]
+    """List the caller's close friends, most recently added first. Only the caller sees the list."""
+    BatchGetStoryRings: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.BatchGetStoryRingsRequest, _post_service_pb2.BatchGetStoryRingsResponse]
+    """Internal: summarise, for one viewer, the live stories of up to 500 authors in one call (for
+    feed_svc's story tray). Authors with no live story, unknown authors, and authors whose stories
+    the viewer may not see (private and not followed, or either blocked the other) are left out.
+    """
 
 @_typing.type_check_only
 class PostServiceAsyncStub(PostServiceStub):
@@ -137,7 +179,7 @@ class PostServiceAsyncStub(PostServiceStub):
     accounts blocked by or blocking the author are ignored. A retry with the same idempotency key
     returns the post made by the first call. INVALID_ARGUMENT for a broken limit or media the caller
     does not own (reason MEDIA_NOT_FOUND); FAILED_PRECONDITION for media that is not ready
-    (MEDIA_NOT_READY) or already in another post (MEDIA_ALREADY_POSTED); ALREADY_EXISTS
+    (MEDIA_NOT_READY) or already in another post or a story (MEDIA_ALREADY_POSTED); ALREADY_EXISTS
     (IDEMPOTENCY_KEY_REUSED) when the key was used for a different post.
     """
     GetPost: _aio.UnaryUnaryMultiCallable[_post_service_pb2.GetPostRequest, _post_service_pb2.GetPostResponse]  # type: ignore[assignment]
@@ -197,6 +239,48 @@ class PostServiceAsyncStub(PostServiceStub):
     """
     BatchGetPostCounts: _aio.UnaryUnaryMultiCallable[_post_service_pb2.BatchGetPostCountsRequest, _post_service_pb2.BatchGetPostCountsResponse]  # type: ignore[assignment]
     """Internal: return how many posts each of up to 100 accounts has, for profiles."""
+    CreateStory: _aio.UnaryUnaryMultiCallable[_post_service_pb2.CreateStoryRequest, _post_service_pb2.CreateStoryResponse]  # type: ignore[assignment]
+    """Publish a 24-hour story from one ready photo or video of the caller's that is in no post or
+    other story, with an optional caption. @mentions are read from the caption as in post captions.
+    The story expires exactly 24 hours after it is made. INVALID_ARGUMENT for a broken limit or
+    media the caller does not own (reason MEDIA_NOT_FOUND); FAILED_PRECONDITION for media that is
+    not ready (MEDIA_NOT_READY) or already in a post or story (MEDIA_ALREADY_POSTED).
+    """
+    ListUserStories: _aio.UnaryUnaryMultiCallable[_post_service_pb2.ListUserStoriesRequest, _post_service_pb2.ListUserStoriesResponse]  # type: ignore[assignment]
+    """List an account's live stories, oldest first, each with whether the viewer has seen it.
+    Close-friends stories are listed only for the author and the author's close friends.
+    NOT_FOUND (USER_NOT_FOUND) for unknown accounts, when either blocked the other, and for a
+    private account the viewer does not follow.
+    """
+    MarkStorySeen: _aio.UnaryUnaryMultiCallable[_post_service_pb2.MarkStorySeenRequest, _post_service_pb2.MarkStorySeenResponse]  # type: ignore[assignment]
+    """Mark a live story seen by the caller. Idempotent: the first time counts. NOT_FOUND
+    (STORY_NOT_FOUND) for unknown, deleted or expired stories and stories the caller may not see.
+    """
+    ListStoryViewers: _aio.UnaryUnaryMultiCallable[_post_service_pb2.ListStoryViewersRequest, _post_service_pb2.ListStoryViewersResponse]  # type: ignore[assignment]
+    """List the accounts that saw one of the caller's live stories, most recent first. Accounts
+    blocked by or blocking the caller are left out. PERMISSION_DENIED (NOT_STORY_AUTHOR) for
+    another account's story the caller can see; NOT_FOUND (STORY_NOT_FOUND) otherwise.
+    """
+    DeleteStory: _aio.UnaryUnaryMultiCallable[_post_service_pb2.DeleteStoryRequest, _post_service_pb2.DeleteStoryResponse]  # type: ignore[assignment]
+    """Delete one of the caller's stories, live or archived. PERMISSION_DENIED (NOT_STORY_AUTHOR) for
+    another account's story the caller can see; NOT_FOUND (STORY_NOT_FOUND) otherwise.
+    """
+    ListStoryArchive: _aio.UnaryUnaryMultiCallable[_post_service_pb2.ListStoryArchiveRequest, _post_service_pb2.ListStoryArchiveResponse]  # type: ignore[assignment]
+    """List the caller's expired stories, newest first. Only the author sees their archive."""
+    AddCloseFriend: _aio.UnaryUnaryMultiCallable[_post_service_pb2.AddCloseFriendRequest, _post_service_pb2.AddCloseFriendResponse]  # type: ignore[assignment]
+    """Put an account on the caller's close friends list, who alone see the caller's close-friends
+    stories. Idempotent. INVALID_ARGUMENT for the caller's own id; NOT_FOUND (USER_NOT_FOUND) for
+    unknown accounts and when either blocked the other.
+    """
+    RemoveCloseFriend: _aio.UnaryUnaryMultiCallable[_post_service_pb2.RemoveCloseFriendRequest, _post_service_pb2.RemoveCloseFriendResponse]  # type: ignore[assignment]
+    """Take an account off the caller's close friends list. Idempotent."""
+    ListCloseFriends: _aio.UnaryUnaryMultiCallable[_post_service_pb2.ListCloseFriendsRequest, _post_service_pb2.ListCloseFriendsResponse]  # type: ignore[assignment]
+    """List the caller's close friends, most recently added first. Only the caller sees the list."""
+    BatchGetStoryRings: _aio.UnaryUnaryMultiCallable[_post_service_pb2.BatchGetStoryRingsRequest, _post_service_pb2.BatchGetStoryRingsResponse]  # type: ignore[assignment]
+    """Internal: summarise, for one viewer, the live stories of up to 500 authors in one call (for
+    feed_svc's story tray). Authors with no live story, unknown authors, and authors whose stories
+    the viewer may not see (private and not followed, or either blocked the other) are left out.
+    """
 
 class PostServiceServicer(metaclass=_abc_1.ABCMeta):
     """PostService owns posts (caption, hashtags, mentions, location), likes, comments and saves, and
@@ -225,7 +309,7 @@ class PostServiceServicer(metaclass=_abc_1.ABCMeta):
         accounts blocked by or blocking the author are ignored. A retry with the same idempotency key
         returns the post made by the first call. INVALID_ARGUMENT for a broken limit or media the caller
         does not own (reason MEDIA_NOT_FOUND); FAILED_PRECONDITION for media that is not ready
-        (MEDIA_NOT_READY) or already in another post (MEDIA_ALREADY_POSTED); ALREADY_EXISTS
+        (MEDIA_NOT_READY) or already in another post or a story (MEDIA_ALREADY_POSTED); ALREADY_EXISTS
         (IDEMPOTENCY_KEY_REUSED) when the key was used for a different post.
         """
 
@@ -399,5 +483,107 @@ class PostServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_post_service_pb2.BatchGetPostCountsResponse, _abc.Awaitable[_post_service_pb2.BatchGetPostCountsResponse]]:
         """Internal: return how many posts each of up to 100 accounts has, for profiles."""
+
+    @_abc_1.abstractmethod
+    def CreateStory(
+        self,
+        request: _post_service_pb2.CreateStoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_service_pb2.CreateStoryResponse, _abc.Awaitable[_post_service_pb2.CreateStoryResponse]]:
+        """Publish a 24-hour story from one ready photo or video of the caller's that is in no post or
+        other story, with an optional caption. @mentions are read from the caption as in post captions.
+        The story expires exactly 24 hours after it is made. INVALID_ARGUMENT for a broken limit or
+        media the caller does not own (reason MEDIA_NOT_FOUND); FAILED_PRECONDITION for media that is
+        not ready (MEDIA_NOT_READY) or already in a post or story (MEDIA_ALREADY_POSTED).
+        """
+
+    @_abc_1.abstractmethod
+    def ListUserStories(
+        self,
+        request: _post_service_pb2.ListUserStoriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_service_pb2.ListUserStoriesResponse, _abc.Awaitable[_post_service_pb2.ListUserStoriesResponse]]:
+        """List an account's live stories, oldest first, each with whether the viewer has seen it.
+        Close-friends stories are listed only for the author and the author's close friends.
+        NOT_FOUND (USER_NOT_FOUND) for unknown accounts, when either blocked the other, and for a
+        private account the viewer does not follow.
+        """
+
+    @_abc_1.abstractmethod
+    def MarkStorySeen(
+        self,
+        request: _post_service_pb2.MarkStorySeenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_service_pb2.MarkStorySeenResponse, _abc.Awaitable[_post_service_pb2.MarkStorySeenResponse]]:
+        """Mark a live story seen by the caller. Idempotent: the first time counts. NOT_FOUND
+        (STORY_NOT_FOUND) for unknown, deleted or expired stories and stories the caller may not see.
+        """
+
+    @_abc_1.abstractmethod
+    def ListStoryViewers(
+        self,
+        request: _post_service_pb2.ListStoryViewersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_service_pb2.ListStoryViewersResponse, _abc.Awaitable[_post_service_pb2.ListStoryViewersResponse]]:
+        """List the accounts that saw one of the caller's live stories, most recent first. Accounts
+        blocked by or blocking the caller are left out. PERMISSION_DENIED (NOT_STORY_AUTHOR) for
+        another account's story the caller can see; NOT_FOUND (STORY_NOT_FOUND) otherwise.
+        """
+
+    @_abc_1.abstractmethod
+    def DeleteStory(
+        self,
+        request: _post_service_pb2.DeleteStoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_service_pb2.DeleteStoryResponse, _abc.Awaitable[_post_service_pb2.DeleteStoryResponse]]:
+        """Delete one of the caller's stories, live or archived. PERMISSION_DENIED (NOT_STORY_AUTHOR) for
+        another account's story the caller can see; NOT_FOUND (STORY_NOT_FOUND) otherwise.
+        """
+
+    @_abc_1.abstractmethod
+    def ListStoryArchive(
+        self,
+        request: _post_service_pb2.ListStoryArchiveRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_service_pb2.ListStoryArchiveResponse, _abc.Awaitable[_post_service_pb2.ListStoryArchiveResponse]]:
+        """List the caller's expired stories, newest first. Only the author sees their archive."""
+
+    @_abc_1.abstractmethod
+    def AddCloseFriend(
+        self,
+        request: _post_service_pb2.AddCloseFriendRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_service_pb2.AddCloseFriendResponse, _abc.Awaitable[_post_service_pb2.AddCloseFriendResponse]]:
+        """Put an account on the caller's close friends list, who alone see the caller's close-friends
+        stories. Idempotent. INVALID_ARGUMENT for the caller's own id; NOT_FOUND (USER_NOT_FOUND) for
+        unknown accounts and when either blocked the other.
+        """
+
+    @_abc_1.abstractmethod
+    def RemoveCloseFriend(
+        self,
+        request: _post_service_pb2.RemoveCloseFriendRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_service_pb2.RemoveCloseFriendResponse, _abc.Awaitable[_post_service_pb2.RemoveCloseFriendResponse]]:
+        """Take an account off the caller's close friends list. Idempotent."""
+
+    @_abc_1.abstractmethod
+    def ListCloseFriends(
+        self,
+        request: _post_service_pb2.ListCloseFriendsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_service_pb2.ListCloseFriendsResponse, _abc.Awaitable[_post_service_pb2.ListCloseFriendsResponse]]:
+        """List the caller's close friends, most recently added first. Only the caller sees the list."""
+
+    @_abc_1.abstractmethod
+    def BatchGetStoryRings(
+        self,
+        request: _post_service_pb2.BatchGetStoryRingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_service_pb2.BatchGetStoryRingsResponse, _abc.Awaitable[_post_service_pb2.BatchGetStoryRingsResponse]]:
+        """Internal: summarise, for one viewer, the live stories of up to 500 authors in one call (for
+        feed_svc's story tray). Authors with no live story, unknown authors, and authors whose stories
+        the viewer may not see (private and not followed, or either blocked the other) are left out.
+        """
 
 def add_PostServiceServicer_to_server(servicer: PostServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,143 @@
+"""The edge's Server-Sent Events route: `GET /api/v1/notifications/stream` over notify_svc's
+server-streaming Subscribe RPC.
+
+Each notification is one event: `id:` its sequence, `event: notification`, `data:` the
+Notification as proto3 JSON. A `: heartbeat` comment goes out whenever notify_svc sends a
+heartbeat (every SHUTTER_SUBSCRIBE_HEARTBEAT_SECONDS of silence). A client that reconnects sends
+the last id it received as `Last-Event-ID` and gets what changed since, each notification once
+in its latest state. Errors before the stream opens are ordinary JSON error responses (401, 429
+TOO_MANY_STREAMS, ...); a failure after it opened ends the stream with an `event: error` whose
+data is the error body, and the client reconnects.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from grpc import aio
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from edge_proxy.openapi import ERROR_RESPONSE
+from edge_proxy.settings import EdgeSettings
+from edge_proxy.transcode import (
+    EdgeError,
+    error_json,
+    rpc_error_response,
+    rpc_error_status,
+    rpc_metadata,
+    to_json,
+)
+from mesh.clients import Channels
+from shutter.notify.v1 import notify_service_pb2, notify_service_pb2_grpc
+
+MEDIA_TYPE = "text/event-stream"
+# What EventSource clients wait before reconnecting after the stream ends, in milliseconds.
+RECONNECT_MS = 2000
+_MAX_ID = 2**63 - 1
+
+
+def last_event_id(request: Request) -> int:
+    """Return the sequence to resume after: the Last-Event-ID header, 0 without one."""
+    raw = request.headers.get("last-event-id", "").strip()
+    if not raw:
+        return 0
+    if not raw.isdigit() or int(raw) > _MAX_ID:
+        raise EdgeError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "Last-Event-ID must be the id of an event this stream sent",
+            reason="INVALID_LAST_EVENT_ID",
+            violations=[("Last-Event-ID", "must be a non-negative 64-bit integer")],
+        )
+    return int(raw)
+
+
+def sse_event(message: notify_service_pb2.SubscribeResponse) -> bytes:
+    """Return the SSE text of one stream message (empty for messages clients do not see)."""
+    kind = message.WhichOneof("event")
+    if kind == "heartbeat":
+        return b": heartbeat\n\n"
+    if kind == "notification":
+        data = json.dumps(to_json(message.notification), separators=(",", ":"))
+        sequence = message.notification.sequence
+        return f"id: {sequence}\nevent: notification\ndata: {data}\n\n".encode()
+    return b""
+
+
+class NotificationStreamRoute:
+    """Handler of the notification stream."""
+
+    def __init__(self, settings: EdgeSettings, channels: Channels) -> None:
+        self._settings = settings
+        self._channels = channels
+
+    async def stream(self, request: Request) -> Response:
+        """Open a Subscribe call for the caller and relay it as Server-Sent Events."""
+        after = last_event_id(request)
+        stub = notify_service_pb2_grpc.NotifyServiceStub(self._channels.channel("notify_svc"))
+        # No deadline: the stream lasts as long as the client stays; heartbeats keep it alive.
+        call = stub.Subscribe(
+            notify_service_pb2.SubscribeRequest(after_sequence=after),
+            metadata=rpc_metadata(request),
+        )
+        try:
+            first = await call.read()
+        except aio.AioRpcError as exc:
+            return rpc_error_response(exc)
+        if first is aio.EOF or first.WhichOneof("event") != "opened":
+            call.cancel()
+            raise EdgeError(
+                grpc.StatusCode.UNAVAILABLE,
+                "the notification stream could not be opened",
+                reason="STREAM_NOT_OPENED",
+            )
+        return StreamingResponse(
+            _relay(call),
+            media_type=MEDIA_TYPE,
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+
+async def _relay(call: Any) -> AsyncIterator[bytes]:
+    """Yield the SSE text of a Subscribe call until it ends or the client leaves."""
+    try:
+        # Sent at once, so the client sees the stream open before the first notification.
+        yield f"retry: {RECONNECT_MS}\n: opened\n\n".encode()
+        while True:
+            try:
+                message = await call.read()
+            except aio.AioRpcError as exc:
+                data = json.dumps(error_json(rpc_error_status(exc)), separators=(",", ":"))
+                yield f"event: error\ndata: {data}\n\n".encode()
+                return
+            if message is aio.EOF:
+                return
+            text = sse_event(message)
+            if text:
+                yield text
+    finally:
+        call.cancel()  # the client left (or the stream ended): notify_svc frees its slot
+
+
+# The OpenAPI description of the stream (the annotated routes describe themselves).
+OPENAPI_PATHS: dict[str, dict[str, Any]] = {
+    "/api/v1/notifications/stream": {
+        "get": {
+            "operationId": "Edge_StreamNotifications",
+            "summary": "New notifications as Server-Sent Events; send Last-Event-ID to resume.",
+            "tags": ["NotifyService"],
+            "parameters": [{"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"}}],
+            "responses": {
+                "200": {
+                    "description": "An endless text/event-stream of notification events and "
+                    "heartbeat comments.",
+                    "content": {MEDIA_TYPE: {"schema": {"type": "string"}}},
+                },
+                "default": ERROR_RESPONSE,
+            },
+        }
+    }
+}

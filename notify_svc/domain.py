@@ -1,0 +1,573 @@
+"""Notification rules: who is notified of what, aggregation, read state, streams and retention."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from mesh import pagination
+from mesh.errors import InvalidArgument
+from mesh.ids import IdGenerator, id_at
+from notify_svc.errors import NotificationNotFound, TooManyStreams
+from notify_svc.store import NotificationRecord, NotifyStore
+from shutter.user.v1 import user_pb2
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+log = logging.getLogger("shutter.notify_svc")
+
+# Actors shown with each notification (the rest are only counted).
+ACTORS_SHOWN = 3
+# Characters of a comment kept as a notification's text.
+TEXT_MAX = 200
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 50
+# Notifications a stream reads from the store at a time while catching up.
+STREAM_BATCH = 50
+# Rows one pruning transaction deletes at most (of each kind).
+PRUNE_BATCH = 1000
+
+
+class Kind(enum.StrEnum):
+    """What a notification tells its recipient (stored as its value)."""
+
+    LIKE = "like"
+    COMMENT = "comment"
+    COMMENT_REPLY = "comment_reply"
+    FOLLOWED = "followed"
+    FOLLOW_REQUESTED = "follow_requested"
+    FOLLOW_APPROVED = "follow_approved"
+    MENTION = "mention"
+
+
+@dataclass(frozen=True)
+class EventKey:
+    """Who published an event and its id: what a redelivery repeats."""
+
+    producer: str
+    event_id: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One notification an event asks for, before the suppression rules."""
+
+    recipient_id: int
+    actor_id: int
+    kind: Kind
+    post_id: int = 0
+    comment_id: int = 0
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class NotificationView:
+    """A notification with what its recipient sees of it: actors and the post's thumbnail."""
+
+    record: NotificationRecord
+    actors: list[user_pb2.UserSummary]
+    post_thumbnail_url: str
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of notifications."""
+
+    notifications: list[NotificationView]
+    next_page_token: str
+
+
+@dataclass(frozen=True)
+class StreamOpened:
+    """The first item of every stream."""
+
+    heartbeat_seconds: float
+
+
+@dataclass(frozen=True)
+class StreamHeartbeat:
+    """Nothing happened for a heartbeat interval."""
+
+
+StreamItem = StreamOpened | StreamHeartbeat | NotificationView
+
+
+class Relationships(Protocol):
+    """graph_svc's answer to "should this recipient hear from this actor?"."""
+
+    async def suppressed(self, pairs: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:
+        """Return the (recipient, actor) pairs where either blocked the other or the recipient
+        muted the actor."""
+        ...
+
+
+class Directory(Protocol):
+    """user_svc's account summaries."""
+
+    async def summaries(self, user_ids: Sequence[int]) -> dict[int, user_pb2.UserSummary]:
+        """Return the accounts that exist among these ids."""
+        ...
+
+
+class PostCatalog(Protocol):
+    """post_svc's posts, as thumbnails."""
+
+    async def thumbnails(self, viewer_id: int, post_ids: Sequence[int]) -> dict[int, str]:
+        """Return the first media thumbnail URL of each post the viewer may see."""
+        ...
+
+
+class Wakeups:
+    """Per-account wake-up signals of this process's open streams, with a limit per account.
+
+    A stream re-reads the store when woken (and at every heartbeat), so a signal carries no data:
+    it can be lost or repeated without a notification being lost or sent twice. Several replicas
+    would forward wake-ups to each other with Redis pub/sub (PUBLISH notify:wake <user id>, one
+    SUBSCRIBE per process calling wake); until then a stream on another replica than the consumer
+    that made a notification receives it at its next heartbeat.
+    """
+
+    def __init__(self, *, max_per_user: int) -> None:
+        self._max = max_per_user
+        self._events: dict[int, set[asyncio.Event]] = {}
+
+    def open_streams(self, user_id: int) -> int:
+        """Return how many streams an account holds open in this process."""
+        return len(self._events.get(user_id, ()))
+
+    @contextlib.contextmanager
+    def listen(self, user_id: int) -> Iterator[asyncio.Event]:
+        """Hold one stream of an account open; TooManyStreams past the limit."""
+        events = self._events.setdefault(user_id, set())
+        if len(events) >= self._max:
+            raise TooManyStreams(
+                f"at most {self._max} notification streams may be open at once",
+                metadata={"max_streams": str(self._max)},
+            )
+        event = asyncio.Event()
+        events.add(event)
+        try:
+            yield event
+        finally:
+            events.discard(event)
+            if not events:
+                self._events.pop(user_id, None)
+
+    def wake(self, user_ids: Sequence[int]) -> None:
+        """Wake every stream of these accounts."""
+        for user_id in user_ids:
+            for event in self._events.get(user_id, ()):
+                event.set()
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def snippet(text: str) -> str:
+    """Return the part of a comment a notification keeps."""
+    return text if len(text) <= TEXT_MAX else text[: TEXT_MAX - 1] + "…"
+
+
+class Notifications:
+    """The rules of notifications."""
+
+    def __init__(
+        self,
+        store: NotifyStore,
+        *,
+        relationships: Relationships,
+        directory: Directory,
+        posts: PostCatalog,
+        wakeups: Wakeups,
+        ids: IdGenerator,
+        like_window: timedelta,
+        retention: timedelta,
+        processed_retention: timedelta,
+        heartbeat_seconds: float,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._store = store
+        self._relationships = relationships
+        self._directory = directory
+        self._posts = posts
+        self._wakeups = wakeups
+        self._ids = ids
+        self._like_window = like_window
+        self._retention = retention
+        self._processed_retention = processed_retention
+        self._heartbeat = heartbeat_seconds
+        self._clock = clock
+
+    # -- events -----------------------------------------------------------------------------
+
+    async def on_post_liked(
+        self, key: EventKey, *, post_id: int, author_id: int, liker_id: int, at: datetime
+    ) -> None:
+        """Notify a post's author of a like, aggregated with the post's recent likes."""
+        plan = Plan(author_id, liker_id, Kind.LIKE, post_id=post_id)
+        await self._notify(key, [plan], at=at)
+
+    async def on_post_unliked(
+        self, key: EventKey, *, post_id: int, author_id: int, liker_id: int
+    ) -> None:
+        """Take a like back out of the author's notification, unless the author has seen it."""
+        if author_id == liker_id:
+            return
+        async with self._store.transaction() as session:
+            if not await self._store.mark_processed(
+                session, producer=key.producer, event_id=key.event_id, at=self._clock()
+            ):
+                return
+            await self._store.lock_recipient(session, recipient_id=author_id)
+            await self._store.remove_unseen_actor(
+                session, recipient_id=author_id, kind=Kind.LIKE, post_id=post_id, actor_id=liker_id
+            )
+
+    async def on_comment_created(
+        self,
+        key: EventKey,
+        *,
+        comment_id: int,
+        post_id: int,
+        post_author_id: int,
+        commenter_id: int,
+        parent_comment_author_id: int,
+        text: str,
+        at: datetime,
+    ) -> None:
+        """Notify the post's author of a comment, and a replied-to comment's author of a reply
+        (the post's author only once when they wrote the comment replied to)."""
+        shown = snippet(text)
+        plans = []
+        if parent_comment_author_id:
+            plans.append(
+                Plan(
+                    parent_comment_author_id,
+                    commenter_id,
+                    Kind.COMMENT_REPLY,
+                    post_id=post_id,
+                    comment_id=comment_id,
+                    text=shown,
+                )
+            )
+        if post_author_id != parent_comment_author_id:
+            plans.append(
+                Plan(
+                    post_author_id,
+                    commenter_id,
+                    Kind.COMMENT,
+                    post_id=post_id,
+                    comment_id=comment_id,
+                    text=shown,
+                )
+            )
+        await self._notify(key, plans, at=at)
+
+    async def on_followed(
+        self, key: EventKey, *, follower_id: int, followee_id: int, at: datetime
+    ) -> None:
+        """Notify an account of a new follower (replacing that follower's request, if any)."""
+        await self._notify(key, [Plan(followee_id, follower_id, Kind.FOLLOWED)], at=at)
+
+    async def on_follow_requested(
+        self, key: EventKey, *, requester_id: int, target_id: int, at: datetime
+    ) -> None:
+        """Notify a private account of a request to follow it."""
+        await self._notify(key, [Plan(target_id, requester_id, Kind.FOLLOW_REQUESTED)], at=at)
+
+    async def on_follow_approved(
+        self, key: EventKey, *, requester_id: int, target_id: int, automatic: bool, at: datetime
+    ) -> None:
+        """Notify a requester that their request was approved by the account's owner (an account
+        turning public approves its requests without anyone deciding, so nobody is told)."""
+        if automatic:
+            return
+        await self._notify(key, [Plan(requester_id, target_id, Kind.FOLLOW_APPROVED)], at=at)
+
+    async def on_user_mentioned(
+        self,
+        key: EventKey,
+        *,
+        mentioned_user_id: int,
+        author_id: int,
+        post_id: int,
+        comment_id: int,
+        at: datetime,
+    ) -> None:
+        """Notify an account mentioned in a caption or a comment."""
+        plan = Plan(
+            mentioned_user_id, author_id, Kind.MENTION, post_id=post_id, comment_id=comment_id
+        )
+        await self._notify(key, [plan], at=at)
+
+    async def on_blocked(self, *, blocker_id: int, blocked_id: int) -> None:
+        """Take each of the two off the other's notifications, read or not (idempotent): a block
+        hides each from the other everywhere."""
+        async with self._store.transaction() as session:
+            for recipient, actor in sorted([(blocker_id, blocked_id), (blocked_id, blocker_id)]):
+                await self._store.lock_recipient(session, recipient_id=recipient)
+                await self._store.remove_actor_everywhere(
+                    session, recipient_id=recipient, actor_id=actor
+                )
+
+    async def on_post_deleted(self, *, post_id: int) -> None:
+        """Delete every notification about a deleted post (idempotent)."""
+        async with self._store.transaction() as session:
+            await self._store.delete_for_post(session, post_id=post_id)
+
+    async def _notify(self, key: EventKey, plans: Sequence[Plan], *, at: datetime) -> None:
+        if at < self._clock() - self._retention:
+            # A consumer group starting for the first time reads the bus from its oldest event:
+            # what happened longer ago than notifications are kept for notifies nobody.
+            return
+        wanted = [p for p in plans if p.recipient_id > 0 and p.actor_id > 0]
+        wanted = [p for p in wanted if p.recipient_id != p.actor_id]  # never about yourself
+        if not wanted:
+            return
+        hidden = await self._relationships.suppressed(
+            list(dict.fromkeys((p.recipient_id, p.actor_id) for p in wanted))
+        )
+        wanted = [p for p in wanted if (p.recipient_id, p.actor_id) not in hidden]
+        if not wanted:
+            return
+        woken: list[int] = []
+        async with self._store.transaction() as session:
+            if not await self._store.mark_processed(
+                session, producer=key.producer, event_id=key.event_id, at=self._clock()
+            ):
+                return  # a redelivery: this event's notifications exist already
+            # In recipient order, so two transactions never wait for each other in a circle.
+            for plan in sorted(wanted, key=lambda p: p.recipient_id):
+                await self._store.lock_recipient(session, recipient_id=plan.recipient_id)
+                if await self._apply(session, plan, at=at):
+                    woken.append(plan.recipient_id)
+        self._wakeups.wake(woken)
+
+    async def _apply(self, session: AsyncSession, plan: Plan, *, at: datetime) -> bool:
+        """Write one plan; return whether a notification moved to the top."""
+        store = self._store
+        if plan.kind is Kind.LIKE:
+            since = id_at(at - self._like_window)
+            existing = await store.latest_aggregate(
+                session,
+                recipient_id=plan.recipient_id,
+                kind=plan.kind,
+                post_id=plan.post_id,
+                since_id=since,
+            )
+            if existing is not None:
+                sequence = self._ids.next_id()
+                added = await store.add_actor(
+                    session,
+                    notification_id=existing.notification_id,
+                    actor_id=plan.actor_id,
+                    sequence=sequence,
+                )
+                if added:
+                    await store.move_to_top(
+                        session,
+                        notification_id=existing.notification_id,
+                        sequence=sequence,
+                        at=at,
+                    )
+                return added
+        if plan.kind is Kind.FOLLOWED:
+            # The request is settled: its notification gives way to the follow's.
+            await store.delete_from_actor(
+                session,
+                recipient_id=plan.recipient_id,
+                kind=Kind.FOLLOW_REQUESTED,
+                actor_id=plan.actor_id,
+            )
+        notification_id = self._ids.next_id()
+        await store.insert_notification(
+            session,
+            record=NotificationRecord(
+                notification_id=notification_id,
+                recipient_id=plan.recipient_id,
+                kind=plan.kind,
+                post_id=plan.post_id,
+                comment_id=plan.comment_id,
+                text=plan.text,
+                actor_count=0,
+                sequence=notification_id,
+                seen_through=0,
+                created_at=at,
+                updated_at=at,
+            ),
+        )
+        await store.add_actor(
+            session,
+            notification_id=notification_id,
+            actor_id=plan.actor_id,
+            sequence=notification_id,
+        )
+        return True
+
+    # -- reading ----------------------------------------------------------------------------
+
+    async def list_notifications(
+        self, recipient_id: int, *, page_size: int, page_token: str
+    ) -> Page:
+        """Return a page of a recipient's notifications, most recently changed first."""
+        size = pagination.page_size(page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
+        cursor = pagination.decode_token(page_token)
+        before: int | None = None
+        if cursor is not None:
+            value = cursor.get("s")
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise InvalidArgument.field("page_token", "is not a token this service issued")
+            before = value
+        async with self._store.transaction() as session:
+            records = await self._store.list_before(
+                session, recipient_id=recipient_id, before_sequence=before, limit=size + 1
+            )
+        more = len(records) > size
+        records = records[:size]
+        token = pagination.encode_token({"s": records[-1].sequence}) if more else ""
+        return Page(notifications=await self.hydrate(recipient_id, records), next_page_token=token)
+
+    async def hydrate(
+        self, recipient_id: int, records: Sequence[NotificationRecord]
+    ) -> list[NotificationView]:
+        """Return notifications with their latest actors and their posts' thumbnails: one batch
+        call to user_svc and one to post_svc, whatever the number of notifications."""
+        if not records:
+            return []
+        async with self._store.transaction() as session:
+            actor_ids = await self._store.recent_actors(
+                session,
+                notification_ids=[r.notification_id for r in records],
+                per_notification=ACTORS_SHOWN,
+            )
+        everyone = list(dict.fromkeys(a for ids in actor_ids.values() for a in ids))
+        post_ids = list(dict.fromkeys(r.post_id for r in records if r.post_id))
+        users, thumbnails = await asyncio.gather(
+            self._directory.summaries(everyone),
+            self._posts.thumbnails(recipient_id, post_ids) if post_ids else _no_thumbnails(),
+        )
+        return [
+            NotificationView(
+                record=record,
+                actors=[users[a] for a in actor_ids.get(record.notification_id, []) if a in users],
+                post_thumbnail_url=thumbnails.get(record.post_id, ""),
+            )
+            for record in records
+        ]
+
+    async def unread_count(self, recipient_id: int) -> int:
+        """Return how many of a recipient's notifications are unread."""
+        async with self._store.transaction() as session:
+            return await self._store.unread_count(session, recipient_id=recipient_id)
+
+    async def mark_read(self, recipient_id: int, *, notification_id: int) -> NotificationView:
+        """Mark one of the recipient's notifications read and return it."""
+        if notification_id <= 0:
+            raise InvalidArgument.field("notification_id", "must be a positive id")
+        async with self._store.transaction() as session:
+            await self._store.mark_read(
+                session, recipient_id=recipient_id, notification_id=notification_id
+            )
+            record = await self._store.get(
+                session, recipient_id=recipient_id, notification_id=notification_id
+            )
+        if record is None:
+            raise NotificationNotFound("no such notification")
+        [view] = await self.hydrate(recipient_id, [record])
+        return view
+
+    async def mark_all_read(self, recipient_id: int, *, max_sequence: int) -> int:
+        """Mark the recipient's notifications read (up to a sequence, 0: all); return how many."""
+        if max_sequence < 0:
+            raise InvalidArgument.field("max_sequence", "must not be negative")
+        async with self._store.transaction() as session:
+            return await self._store.mark_all_read(
+                session, recipient_id=recipient_id, max_sequence=max_sequence or None
+            )
+
+    async def stream(
+        self, recipient_id: int, *, after_sequence: int
+    ) -> AsyncGenerator[StreamItem, None]:
+        """Yield an opening item, then the recipient's notifications as they are made or move to
+        the top (after `after_sequence` first, when given), each at its latest state and once per
+        change; a heartbeat whenever a heartbeat interval passes with nothing new."""
+        if after_sequence < 0:
+            raise InvalidArgument.field("after_sequence", "must not be negative")
+        with self._wakeups.listen(recipient_id) as woken:
+            # Listening before reading the cursor: a change committed in between still wakes us.
+            cursor = after_sequence
+            if cursor == 0:
+                async with self._store.transaction() as session:
+                    top = await self._store.list_before(
+                        session, recipient_id=recipient_id, before_sequence=None, limit=1
+                    )
+                cursor = top[0].sequence if top else 0
+            yield StreamOpened(heartbeat_seconds=self._heartbeat)
+            while True:
+                woken.clear()  # before reading, so a change during the read is not missed
+                sent = False
+                while True:
+                    async with self._store.transaction() as session:
+                        batch = await self._store.list_after(
+                            session,
+                            recipient_id=recipient_id,
+                            after_sequence=cursor,
+                            limit=STREAM_BATCH,
+                        )
+                    for view in await self.hydrate(recipient_id, batch):
+                        yield view
+                        sent = True
+                    if batch:
+                        cursor = batch[-1].sequence
+                    if len(batch) < STREAM_BATCH:
+                        break
+                if sent:
+                    continue  # look again before sleeping: more may have come meanwhile
+                try:
+                    async with asyncio.timeout(self._heartbeat):
+                        await woken.wait()
+                except TimeoutError:
+                    yield StreamHeartbeat()
+
+    # -- retention --------------------------------------------------------------------------
+
+    async def prune(self) -> tuple[int, int]:
+        """Delete notifications unchanged for longer than the retention, and forget handled
+        events older than theirs; return how many of each."""
+        now = self._clock()
+        totals = (0, 0)
+        # In bounded transactions, so a large backlog never holds one long write lock.
+        while True:
+            async with self._store.transaction() as session:
+                pruned, forgotten = await self._store.prune(
+                    session,
+                    before_sequence=id_at(now - self._retention),
+                    processed_before=now - self._processed_retention,
+                    limit=PRUNE_BATCH,
+                )
+            totals = (totals[0] + pruned, totals[1] + forgotten)
+            if pruned < PRUNE_BATCH and forgotten < PRUNE_BATCH:
+                return totals
+
+    async def prune_forever(self, interval_seconds: float) -> None:
+        """Prune now and then every interval, until cancelled; a failed round is logged."""
+        while True:
+            try:
+                notifications, events = await self.prune()
+                if notifications or events:
+                    log.info("pruned %d notifications and %d event ids", notifications, events)
+            except Exception:
+                log.exception("pruning notifications failed; trying again next interval")
+            await asyncio.sleep(interval_seconds)
+
+
+async def _no_thumbnails() -> dict[int, str]:
+    return {}

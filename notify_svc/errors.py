@@ -1,0 +1,21 @@
+"""notify_svc's domain errors, each with a stable reason.
+
+- NotificationNotFound (NOT_FOUND, NOTIFICATION_NOT_FOUND): the caller has no notification with
+  that id (another account's notification answers the same).
+- TooManyStreams (RESOURCE_EXHAUSTED, TOO_MANY_STREAMS): the caller already holds the maximum of
+  open notification streams.
+
+Bad fields raise mesh.errors.InvalidArgument naming the field.
+"""
+
+from __future__ import annotations
+
+from mesh.errors import NotFound, ResourceExhausted
+
+
+class NotificationNotFound(NotFound):
+    reason = "NOTIFICATION_NOT_FOUND"
+
+
+class TooManyStreams(ResourceExhausted):
+    reason = "TOO_MANY_STREAMS"

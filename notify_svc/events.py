@@ -1,0 +1,146 @@
+"""What notify_svc consumes: likes, comments, mentions and deletions from post_svc; follows,
+follow requests, approvals and blocks from graph_svc. It publishes nothing.
+
+Every handler is idempotent: an event's notifications are written in one transaction with its
+(producer, event_id), so a redelivered event finds that row and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from google.protobuf import timestamp_pb2
+
+from mesh.bus import event_type, unpack
+from notify_svc.domain import EventKey
+from shutter.events.v1 import envelope_pb2, graph_events_pb2, post_events_pb2
+
+if TYPE_CHECKING:
+    from notify_svc.domain import Notifications
+
+log = logging.getLogger("shutter.notify_svc.events")
+
+GROUP = "notify_svc"
+
+POST_LIKED = post_events_pb2.PostLiked.DESCRIPTOR.full_name
+POST_UNLIKED = post_events_pb2.PostUnliked.DESCRIPTOR.full_name
+COMMENT_CREATED = post_events_pb2.CommentCreated.DESCRIPTOR.full_name
+USER_MENTIONED = post_events_pb2.UserMentioned.DESCRIPTOR.full_name
+POST_DELETED = post_events_pb2.PostDeleted.DESCRIPTOR.full_name
+FOLLOWED = graph_events_pb2.Followed.DESCRIPTOR.full_name
+FOLLOW_REQUESTED = graph_events_pb2.FollowRequested.DESCRIPTOR.full_name
+FOLLOW_APPROVED = graph_events_pb2.FollowApproved.DESCRIPTOR.full_name
+BLOCKED = graph_events_pb2.Blocked.DESCRIPTOR.full_name
+CONSUMED = frozenset(
+    {
+        POST_LIKED,
+        POST_UNLIKED,
+        COMMENT_CREATED,
+        USER_MENTIONED,
+        POST_DELETED,
+        FOLLOWED,
+        FOLLOW_REQUESTED,
+        FOLLOW_APPROVED,
+        BLOCKED,
+    }
+)
+
+Handler = Callable[[envelope_pb2.EventEnvelope], Awaitable[None]]
+
+
+def _moment(stamp: timestamp_pb2.Timestamp, envelope: envelope_pb2.EventEnvelope) -> datetime:
+    """Return when the event happened: its own time, else when it was committed."""
+    chosen = stamp if stamp.seconds or stamp.nanos else envelope.occurred_at
+    return chosen.ToDatetime(tzinfo=UTC)
+
+
+async def dispatch(notifications: Notifications, envelope: envelope_pb2.EventEnvelope) -> None:
+    """Apply one event to the notification rules."""
+    key = EventKey(producer=envelope.producer, event_id=envelope.event_id)
+    kind = event_type(envelope)
+    n = notifications
+    if kind == POST_LIKED:
+        liked = unpack(envelope, post_events_pb2.PostLiked)
+        await n.on_post_liked(
+            key,
+            post_id=liked.post_id,
+            author_id=liked.post_author_id,
+            liker_id=liked.liker_id,
+            at=_moment(liked.liked_at, envelope),
+        )
+    elif kind == POST_UNLIKED:
+        unliked = unpack(envelope, post_events_pb2.PostUnliked)
+        await n.on_post_unliked(
+            key,
+            post_id=unliked.post_id,
+            author_id=unliked.post_author_id,
+            liker_id=unliked.liker_id,
+        )
+    elif kind == COMMENT_CREATED:
+        comment = unpack(envelope, post_events_pb2.CommentCreated)
+        await n.on_comment_created(
+            key,
+            comment_id=comment.comment_id,
+            post_id=comment.post_id,
+            post_author_id=comment.post_author_id,
+            commenter_id=comment.commenter_id,
+            parent_comment_author_id=comment.parent_comment_author_id,
+            text=comment.text,
+            at=_moment(comment.created_at, envelope),
+        )
+    elif kind == USER_MENTIONED:
+        mention = unpack(envelope, post_events_pb2.UserMentioned)
+        await n.on_user_mentioned(
+            key,
+            mentioned_user_id=mention.mentioned_user_id,
+            author_id=mention.author_id,
+            post_id=mention.post_id,
+            comment_id=mention.comment_id,
+            at=_moment(mention.created_at, envelope),
+        )
+    elif kind == POST_DELETED:
+        deleted = unpack(envelope, post_events_pb2.PostDeleted)
+        await n.on_post_deleted(post_id=deleted.post_id)
+    elif kind == FOLLOWED:
+        followed = unpack(envelope, graph_events_pb2.Followed)
+        await n.on_followed(
+            key,
+            follower_id=followed.follower_id,
+            followee_id=followed.followee_id,
+            at=_moment(timestamp_pb2.Timestamp(), envelope),
+        )
+    elif kind == FOLLOW_REQUESTED:
+        requested = unpack(envelope, graph_events_pb2.FollowRequested)
+        await n.on_follow_requested(
+            key,
+            requester_id=requested.requester_id,
+            target_id=requested.target_id,
+            at=_moment(timestamp_pb2.Timestamp(), envelope),
+        )
+    elif kind == FOLLOW_APPROVED:
+        approved = unpack(envelope, graph_events_pb2.FollowApproved)
+        await n.on_follow_approved(
+            key,
+            requester_id=approved.requester_id,
+            target_id=approved.target_id,
+            automatic=approved.automatic,
+            at=_moment(timestamp_pb2.Timestamp(), envelope),
+        )
+    elif kind == BLOCKED:
+        block = unpack(envelope, graph_events_pb2.Blocked)
+        await n.on_blocked(blocker_id=block.blocker_id, blocked_id=block.blocked_id)
+    else:
+        # Subscribed to CONSUMED only; anything else is a routing mistake, not ours to retry.
+        log.warning("ignoring event %s of unexpected type %s", envelope.event_id, kind)
+
+
+def handler(notifications: Notifications) -> Handler:
+    """Return the bus handler that turns events into notifications."""
+
+    async def handle(envelope: envelope_pb2.EventEnvelope) -> None:
+        await dispatch(notifications, envelope)
+
+    return handle

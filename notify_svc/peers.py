@@ -1,0 +1,143 @@
+"""The services notify_svc asks, always as itself: graph_svc's relationships for suppression,
+user_svc's accounts and post_svc's posts for hydration.
+
+Calls carry notify_svc's own service token, not the caller's: a notification stream outlives the
+access token it was opened with, and consumers have no caller at all. Each lookup is one batch
+call per 100 ids (the peers' batch limit), made concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
+from shutter.post.v1 import post_service_pb2, post_service_pb2_grpc
+from shutter.user.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
+
+PEER_BATCH_MAX = 100
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+async def _in_chunks(items: Sequence[T], call: Callable[[list[T]], Awaitable[R]]) -> list[R]:
+    chunks = [list(items[i : i + PEER_BATCH_MAX]) for i in range(0, len(items), PEER_BATCH_MAX)]
+    return list(await asyncio.gather(*(call(chunk) for chunk in chunks)))
+
+
+class _AsService:
+    def __init__(self, service_token: Callable[[], str], timeout: float) -> None:
+        self._token = service_token
+        self._timeout = timeout
+
+    def _metadata(self) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {self._token()}"),)
+
+
+class GrpcRelationships(_AsService):
+    """Suppression through graph_svc's GetRelationships, one call per recipient."""
+
+    def __init__(
+        self,
+        stub: graph_service_pb2_grpc.GraphServiceStub,
+        *,
+        service_token: Callable[[], str],
+        timeout: float,
+    ) -> None:
+        super().__init__(service_token, timeout)
+        self._stub = stub
+
+    async def suppressed(self, pairs: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:
+        """Return the (recipient, actor) pairs where either blocked the other or the recipient
+        muted the actor."""
+        actors: dict[int, list[int]] = defaultdict(list)
+        for recipient, actor in pairs:
+            actors[recipient].append(actor)
+
+        async def ask(recipient: int) -> set[tuple[int, int]]:
+            ids = list(dict.fromkeys(actors[recipient]))
+
+            async def chunk_call(chunk: list[int]) -> graph_service_pb2.GetRelationshipsResponse:
+                answer: graph_service_pb2.GetRelationshipsResponse = (
+                    await self._stub.GetRelationships(
+                        graph_service_pb2.GetRelationshipsRequest(
+                            viewer_id=recipient, user_ids=chunk
+                        ),
+                        metadata=self._metadata(),
+                        timeout=self._timeout,
+                    )
+                )
+                return answer
+
+            return {
+                (recipient, r.user_id)
+                for answer in await _in_chunks(ids, chunk_call)
+                for r in answer.relationships
+                if r.blocking or r.blocked_by or r.muting
+            }
+
+        found = await asyncio.gather(*(ask(recipient) for recipient in actors))
+        return set().union(*found)
+
+
+class GrpcDirectory(_AsService):
+    """Accounts through user_svc's BatchGetUsers."""
+
+    def __init__(
+        self,
+        stub: user_service_pb2_grpc.UserServiceStub,
+        *,
+        service_token: Callable[[], str],
+        timeout: float,
+    ) -> None:
+        super().__init__(service_token, timeout)
+        self._stub = stub
+
+    async def summaries(self, user_ids: Sequence[int]) -> dict[int, user_pb2.UserSummary]:
+        """Return the accounts that exist among these ids."""
+
+        async def ask(chunk: list[int]) -> user_service_pb2.BatchGetUsersResponse:
+            answer: user_service_pb2.BatchGetUsersResponse = await self._stub.BatchGetUsers(
+                user_service_pb2.BatchGetUsersRequest(user_ids=chunk),
+                metadata=self._metadata(),
+                timeout=self._timeout,
+            )
+            return answer
+
+        wanted = list(dict.fromkeys(user_ids))
+        return {u.user_id: u for answer in await _in_chunks(wanted, ask) for u in answer.users}
+
+
+class GrpcPostCatalog(_AsService):
+    """Post thumbnails through post_svc's BatchGetPosts, as the recipient sees the posts."""
+
+    def __init__(
+        self,
+        stub: post_service_pb2_grpc.PostServiceStub,
+        *,
+        service_token: Callable[[], str],
+        timeout: float,
+    ) -> None:
+        super().__init__(service_token, timeout)
+        self._stub = stub
+
+    async def thumbnails(self, viewer_id: int, post_ids: Sequence[int]) -> dict[int, str]:
+        """Return the first media thumbnail URL of each post the viewer may see."""
+
+        async def ask(chunk: list[int]) -> post_service_pb2.BatchGetPostsResponse:
+            answer: post_service_pb2.BatchGetPostsResponse = await self._stub.BatchGetPosts(
+                post_service_pb2.BatchGetPostsRequest(viewer_id=viewer_id, post_ids=chunk),
+                metadata=self._metadata(),
+                timeout=self._timeout,
+            )
+            return answer
+
+        wanted = list(dict.fromkeys(post_ids))
+        return {
+            p.post_id: (p.media[0].variants.thumbnail if p.media else "")
+            for answer in await _in_chunks(wanted, ask)
+            for p in answer.posts
+        }

@@ -1,0 +1,531 @@
+"""notify_svc persistence: notifications, who acted on each, and the events already handled.
+
+A notification's `sequence` orders the recipient's list and stream; it is a fresh time-ordered id
+whenever the notification is made or moves to the top. `seen_through` is the sequence the
+recipient last read it at, so it is unread exactly when `seen_through < sequence`, and an actor
+added after the last read (actor `sequence > seen_through`) is one the recipient has not seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol, cast
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from mesh import db
+
+metadata = MetaData()
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("notification_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("recipient_id", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("post_id", BigInteger, nullable=False),  # 0: not about a post
+    Column("comment_id", BigInteger, nullable=False),  # 0: not about a comment
+    Column("text", Text, nullable=False),
+    Column("actor_count", Integer, nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("seen_through", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ux_notifications_recipient_sequence", "recipient_id", "sequence", unique=True),
+    Index("ix_notifications_aggregate", "recipient_id", "kind", "post_id", "notification_id"),
+    Index("ix_notifications_post", "post_id"),
+    Index("ix_notifications_sequence", "sequence"),
+)
+
+notification_actors = Table(
+    "notification_actors",
+    metadata,
+    Column("notification_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("actor_id", BigInteger, primary_key=True, autoincrement=False),
+    # The recipient's sequence when this actor acted: unseen while above seen_through.
+    Column("sequence", BigInteger, nullable=False),
+    Index("ix_notification_actors_recent", "notification_id", "sequence"),
+)
+
+processed_events = Table(
+    "processed_events",
+    metadata,
+    Column("producer", String(64), primary_key=True),
+    Column("event_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("processed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_processed_events_at", "processed_at"),
+)
+
+
+@dataclass(frozen=True)
+class NotificationRecord:
+    """One stored notification."""
+
+    notification_id: int
+    recipient_id: int
+    kind: str
+    post_id: int
+    comment_id: int
+    text: str
+    actor_count: int
+    sequence: int
+    seen_through: int
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def read(self) -> bool:
+        """Whether the recipient read it since it last moved to the top."""
+        return self.seen_through >= self.sequence
+
+
+class NotifyStore(Protocol):
+    """What the notification rules need from storage."""
+
+    def transaction(self) -> Any: ...
+    async def lock_recipient(self, session: AsyncSession, *, recipient_id: int) -> None: ...
+    async def mark_processed(
+        self, session: AsyncSession, *, producer: str, event_id: int, at: datetime
+    ) -> bool: ...
+    async def latest_aggregate(
+        self, session: AsyncSession, *, recipient_id: int, kind: str, post_id: int, since_id: int
+    ) -> NotificationRecord | None: ...
+    async def insert_notification(
+        self, session: AsyncSession, *, record: NotificationRecord
+    ) -> None: ...
+    async def add_actor(
+        self, session: AsyncSession, *, notification_id: int, actor_id: int, sequence: int
+    ) -> bool: ...
+    async def remove_unseen_actor(
+        self, session: AsyncSession, *, recipient_id: int, kind: str, post_id: int, actor_id: int
+    ) -> list[int]: ...
+    async def remove_actor_everywhere(
+        self, session: AsyncSession, *, recipient_id: int, actor_id: int
+    ) -> int: ...
+    async def move_to_top(
+        self, session: AsyncSession, *, notification_id: int, sequence: int, at: datetime
+    ) -> None: ...
+    async def delete_from_actor(
+        self, session: AsyncSession, *, recipient_id: int, kind: str, actor_id: int
+    ) -> int: ...
+    async def delete_for_post(self, session: AsyncSession, *, post_id: int) -> int: ...
+    async def get(
+        self, session: AsyncSession, *, recipient_id: int, notification_id: int
+    ) -> NotificationRecord | None: ...
+    async def list_before(
+        self, session: AsyncSession, *, recipient_id: int, before_sequence: int | None, limit: int
+    ) -> list[NotificationRecord]: ...
+    async def list_after(
+        self, session: AsyncSession, *, recipient_id: int, after_sequence: int, limit: int
+    ) -> list[NotificationRecord]: ...
+    async def recent_actors(
+        self, session: AsyncSession, *, notification_ids: Sequence[int], per_notification: int
+    ) -> dict[int, list[int]]: ...
+    async def unread_count(self, session: AsyncSession, *, recipient_id: int) -> int: ...
+    async def mark_read(
+        self, session: AsyncSession, *, recipient_id: int, notification_id: int
+    ) -> bool: ...
+    async def mark_all_read(
+        self, session: AsyncSession, *, recipient_id: int, max_sequence: int | None
+    ) -> int: ...
+    async def prune(
+        self,
+        session: AsyncSession,
+        *,
+        before_sequence: int,
+        processed_before: datetime,
+        limit: int,
+    ) -> tuple[int, int]: ...
+
+
+def _changed(result: Any) -> int:
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _record(row: Any) -> NotificationRecord:
+    return NotificationRecord(
+        notification_id=int(row.notification_id),
+        recipient_id=int(row.recipient_id),
+        kind=str(row.kind),
+        post_id=int(row.post_id),
+        comment_id=int(row.comment_id),
+        text=str(row.text),
+        actor_count=int(row.actor_count),
+        sequence=int(row.sequence),
+        seen_through=int(row.seen_through),
+        created_at=_aware(row.created_at),
+        updated_at=_aware(row.updated_at),
+    )
+
+
+def recipient_lock_key(recipient_id: int) -> int:
+    """Return the signed 64-bit advisory-lock key of one recipient's notifications."""
+    digest = hashlib.blake2b(f"notify_svc:{recipient_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class SqlNotifyStore:
+    """The relational implementation of NotifyStore (SQLite embedded, PostgreSQL in production)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._sessions = db.session_factory(engine)
+        self._postgres = engine.dialect.name == "postgresql"
+        self._insert = postgresql.insert if self._postgres else sqlite.insert
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """Open a transaction: committed when the block ends, rolled back on any error."""
+        async with db.transaction(self._sessions) as session:
+            yield session
+
+    async def lock_recipient(self, session: AsyncSession, *, recipient_id: int) -> None:
+        """Hold one recipient's notifications until the transaction ends, so two consumers never
+        aggregate into two notifications at once; call before reading them."""
+        if self._postgres:
+            key = recipient_lock_key(recipient_id)
+            await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        # SQLite: every transaction begins IMMEDIATE and so already holds the only write lock.
+
+    async def mark_processed(
+        self, session: AsyncSession, *, producer: str, event_id: int, at: datetime
+    ) -> bool:
+        """Record an event as handled; False when it already was (a redelivery)."""
+        statement = (
+            self._insert(processed_events)
+            .values(producer=producer, event_id=event_id, processed_at=at)
+            .on_conflict_do_nothing()
+            .execution_options(preserve_rowcount=True)
+        )
+        return _changed(await session.execute(statement)) == 1
+
+    async def latest_aggregate(
+        self, session: AsyncSession, *, recipient_id: int, kind: str, post_id: int, since_id: int
+    ) -> NotificationRecord | None:
+        """Return the newest notification of a kind about a post made at or after `since_id`."""
+        n = notifications.c
+        row = (
+            await session.execute(
+                select(notifications)
+                .where(
+                    n.recipient_id == recipient_id,
+                    n.kind == kind,
+                    n.post_id == post_id,
+                    n.notification_id >= since_id,
+                )
+                .order_by(n.notification_id.desc())
+                .limit(1)
+            )
+        ).first()
+        return None if row is None else _record(row)
+
+    async def insert_notification(
+        self, session: AsyncSession, *, record: NotificationRecord
+    ) -> None:
+        """Add a notification (its actors are added separately)."""
+        await session.execute(
+            notifications.insert().values(
+                notification_id=record.notification_id,
+                recipient_id=record.recipient_id,
+                kind=record.kind,
+                post_id=record.post_id,
+                comment_id=record.comment_id,
+                text=record.text,
+                actor_count=record.actor_count,
+                sequence=record.sequence,
+                seen_through=record.seen_through,
+                created_at=record.created_at,
+                updated_at=record.updated_at,
+            )
+        )
+
+    async def add_actor(
+        self, session: AsyncSession, *, notification_id: int, actor_id: int, sequence: int
+    ) -> bool:
+        """Add an actor to a notification and count it; False when it was already there."""
+        statement = (
+            self._insert(notification_actors)
+            .values(notification_id=notification_id, actor_id=actor_id, sequence=sequence)
+            .on_conflict_do_nothing()
+            .execution_options(preserve_rowcount=True)
+        )
+        if _changed(await session.execute(statement)) != 1:
+            return False
+        await session.execute(
+            update(notifications)
+            .where(notifications.c.notification_id == notification_id)
+            .values(actor_count=notifications.c.actor_count + 1)
+        )
+        return True
+
+    async def remove_unseen_actor(
+        self, session: AsyncSession, *, recipient_id: int, kind: str, post_id: int, actor_id: int
+    ) -> list[int]:
+        """Take an actor the recipient has not seen off their notifications of a kind about a
+        post; delete those left without actors. Return the ids of the notifications changed."""
+        n, a = notifications.c, notification_actors.c
+        rows = (
+            await session.execute(
+                select(n.notification_id, n.actor_count)
+                .join(notification_actors, a.notification_id == n.notification_id)
+                .where(
+                    n.recipient_id == recipient_id,
+                    n.kind == kind,
+                    n.post_id == post_id,
+                    a.actor_id == actor_id,
+                    a.sequence > n.seen_through,
+                )
+            )
+        ).all()
+        changed = []
+        for notification_id, actor_count in rows:
+            await session.execute(
+                delete(notification_actors).where(
+                    a.notification_id == notification_id, a.actor_id == actor_id
+                )
+            )
+            if actor_count <= 1:
+                await session.execute(
+                    delete(notifications).where(n.notification_id == notification_id)
+                )
+            else:
+                await session.execute(
+                    update(notifications)
+                    .where(n.notification_id == notification_id)
+                    .values(actor_count=n.actor_count - 1)
+                )
+            changed.append(int(notification_id))
+        return changed
+
+    async def remove_actor_everywhere(
+        self, session: AsyncSession, *, recipient_id: int, actor_id: int
+    ) -> int:
+        """Take an actor off every notification of a recipient, seen or not; delete those left
+        without actors. Return how many notifications changed."""
+        n, a = notifications.c, notification_actors.c
+        rows = (
+            await session.execute(
+                select(n.notification_id, n.actor_count)
+                .join(notification_actors, a.notification_id == n.notification_id)
+                .where(n.recipient_id == recipient_id, a.actor_id == actor_id)
+            )
+        ).all()
+        emptied = [int(i) for i, count in rows if count <= 1]
+        shrunk = [int(i) for i, count in rows if count > 1]
+        if shrunk:
+            await session.execute(
+                delete(notification_actors).where(
+                    a.notification_id.in_(shrunk), a.actor_id == actor_id
+                )
+            )
+            await session.execute(
+                update(notifications)
+                .where(n.notification_id.in_(shrunk))
+                .values(actor_count=n.actor_count - 1)
+            )
+        await self._delete(session, emptied)
+        return len(rows)
+
+    async def move_to_top(
+        self, session: AsyncSession, *, notification_id: int, sequence: int, at: datetime
+    ) -> None:
+        """Give a notification a new sequence (it becomes unread and first in the list)."""
+        await session.execute(
+            update(notifications)
+            .where(notifications.c.notification_id == notification_id)
+            .values(sequence=sequence, updated_at=at)
+        )
+
+    async def _delete(self, session: AsyncSession, ids: Sequence[int]) -> int:
+        if not ids:
+            return 0
+        await session.execute(
+            delete(notification_actors).where(notification_actors.c.notification_id.in_(ids))
+        )
+        result = await session.execute(
+            delete(notifications).where(notifications.c.notification_id.in_(ids))
+        )
+        return _changed(result)
+
+    async def delete_from_actor(
+        self, session: AsyncSession, *, recipient_id: int, kind: str, actor_id: int
+    ) -> int:
+        """Delete a recipient's notifications of a kind whose actor is this account."""
+        n, a = notifications.c, notification_actors.c
+        ids = (
+            await session.scalars(
+                select(n.notification_id)
+                .join(notification_actors, a.notification_id == n.notification_id)
+                .where(n.recipient_id == recipient_id, n.kind == kind, a.actor_id == actor_id)
+            )
+        ).all()
+        return await self._delete(session, [int(i) for i in ids])
+
+    async def delete_for_post(self, session: AsyncSession, *, post_id: int) -> int:
+        """Delete every notification about a post; return how many."""
+        ids = (
+            await session.scalars(
+                select(notifications.c.notification_id).where(notifications.c.post_id == post_id)
+            )
+        ).all()
+        return await self._delete(session, [int(i) for i in ids])
+
+    async def get(
+        self, session: AsyncSession, *, recipient_id: int, notification_id: int
+    ) -> NotificationRecord | None:
+        """Return one of a recipient's notifications."""
+        n = notifications.c
+        row = (
+            await session.execute(
+                select(notifications).where(
+                    n.notification_id == notification_id, n.recipient_id == recipient_id
+                )
+            )
+        ).first()
+        return None if row is None else _record(row)
+
+    async def list_before(
+        self, session: AsyncSession, *, recipient_id: int, before_sequence: int | None, limit: int
+    ) -> list[NotificationRecord]:
+        """Return a recipient's notifications below a sequence (None: from the top), highest
+        sequence first."""
+        n = notifications.c
+        query = select(notifications).where(n.recipient_id == recipient_id)
+        if before_sequence is not None:
+            query = query.where(n.sequence < before_sequence)
+        rows = await session.execute(query.order_by(n.sequence.desc()).limit(limit))
+        return [_record(row) for row in rows]
+
+    async def list_after(
+        self, session: AsyncSession, *, recipient_id: int, after_sequence: int, limit: int
+    ) -> list[NotificationRecord]:
+        """Return a recipient's notifications above a sequence, lowest sequence first."""
+        n = notifications.c
+        rows = await session.execute(
+            select(notifications)
+            .where(n.recipient_id == recipient_id, n.sequence > after_sequence)
+            .order_by(n.sequence)
+            .limit(limit)
+        )
+        return [_record(row) for row in rows]
+
+    async def recent_actors(
+        self, session: AsyncSession, *, notification_ids: Sequence[int], per_notification: int
+    ) -> dict[int, list[int]]:
+        """Return the most recent actors of each notification, newest first."""
+        if not notification_ids:
+            return {}
+        a = notification_actors.c
+        rank = (
+            func.row_number()
+            .over(partition_by=a.notification_id, order_by=a.sequence.desc())
+            .label("rank")
+        )
+        ranked = (
+            select(a.notification_id, a.actor_id, a.sequence, rank)
+            .where(a.notification_id.in_(list(notification_ids)))
+            .subquery()
+        )
+        rows = await session.execute(
+            select(ranked.c.notification_id, ranked.c.actor_id)
+            .where(ranked.c.rank <= per_notification)
+            .order_by(ranked.c.notification_id, ranked.c.sequence.desc())
+        )
+        found: dict[int, list[int]] = {}
+        for notification_id, actor_id in rows:
+            found.setdefault(int(notification_id), []).append(int(actor_id))
+        return found
+
+    async def unread_count(self, session: AsyncSession, *, recipient_id: int) -> int:
+        """Return how many of a recipient's notifications are unread."""
+        n = notifications.c
+        count = await session.scalar(
+            select(func.count())
+            .select_from(notifications)
+            .where(n.recipient_id == recipient_id, n.seen_through < n.sequence)
+        )
+        return int(count or 0)
+
+    async def mark_read(
+        self, session: AsyncSession, *, recipient_id: int, notification_id: int
+    ) -> bool:
+        """Mark one notification read; False when the recipient has no such notification."""
+        n = notifications.c
+        result = await session.execute(
+            update(notifications)
+            .where(n.notification_id == notification_id, n.recipient_id == recipient_id)
+            .values(seen_through=n.sequence)
+        )
+        return _changed(result) == 1
+
+    async def mark_all_read(
+        self, session: AsyncSession, *, recipient_id: int, max_sequence: int | None
+    ) -> int:
+        """Mark a recipient's unread notifications read (those up to `max_sequence`, or all);
+        return how many."""
+        n = notifications.c
+        statement = update(notifications).where(
+            n.recipient_id == recipient_id, n.seen_through < n.sequence
+        )
+        if max_sequence is not None:
+            statement = statement.where(n.sequence <= max_sequence)
+        return _changed(await session.execute(statement.values(seen_through=n.sequence)))
+
+    async def prune(
+        self,
+        session: AsyncSession,
+        *,
+        before_sequence: int,
+        processed_before: datetime,
+        limit: int,
+    ) -> tuple[int, int]:
+        """Delete up to `limit` notifications last changed before a sequence and up to `limit`
+        handled-event ids older than a moment; return how many of each."""
+        ids = (
+            await session.scalars(
+                select(notifications.c.notification_id)
+                .where(notifications.c.sequence < before_sequence)
+                .limit(limit)
+            )
+        ).all()
+        pruned = await self._delete(session, [int(i) for i in ids])
+        e = processed_events.c
+        old = (
+            await session.execute(
+                select(e.producer, e.event_id).where(e.processed_at < processed_before).limit(limit)
+            )
+        ).all()
+        forgotten = 0
+        for producer in {str(p) for p, _ in old}:
+            event_ids = [int(i) for p, i in old if p == producer]
+            result = await session.execute(
+                delete(processed_events).where(e.producer == producer, e.event_id.in_(event_ids))
+            )
+            forgotten += _changed(result)
+        return pruned, forgotten

@@ -1,0 +1,112 @@
+"""Stories through the HTTP edge, as a client uses them: a private account posts a story, a
+follower sees it unseen, marks it seen, the author lists who saw it, a stranger gets 404, and the
+author deletes it."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import httpx
+from PIL import Image
+
+from tests.e2e.conftest import Account, register, upload_photo
+
+
+def _reason(response: httpx.Response) -> str:
+    for detail in response.json().get("details", []):
+        if detail.get("@type", "").endswith("google.rpc.ErrorInfo"):
+            return str(detail["reason"])
+    return ""
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (360, 640), (random.randrange(256), 60, 200)).save(out, format="PNG")
+    return out.getvalue()
+
+
+async def _stories(client: httpx.AsyncClient, viewer: Account, owner: Account) -> httpx.Response:
+    return await client.get(f"/api/v1/users/{owner.user_id}/stories", headers=viewer.headers)
+
+
+async def test_a_story_from_upload_to_deletion(client: httpx.AsyncClient) -> None:
+    alice, bob, stranger = (
+        await register(client, "alice"),
+        await register(client, "bob"),
+        await register(client, "stranger"),
+    )
+    made_private = await client.put(
+        f"/api/v1/users/{alice.user_id}", json={"isPrivate": True}, headers=alice.headers
+    )
+    assert made_private.status_code == 200, made_private.text
+    followed = await client.post(f"/api/v1/users/{alice.user_id}/follow", headers=bob.headers)
+    assert followed.status_code == 200, followed.text
+    approved = await client.post(
+        f"/api/v1/follow-requests/{bob.user_id}/approve", headers=alice.headers
+    )
+    assert approved.status_code == 200, approved.text
+
+    media_id = await upload_photo(client, alice, _png())
+    created = await client.post(
+        "/api/v1/stories",
+        json={"mediaId": media_id, "caption": f"sunrise with @{bob.username}"},
+        headers=alice.headers,
+    )
+    assert created.status_code == 200, created.text
+    story = created.json()
+    story_id = story["storyId"]
+    assert isinstance(story_id, str) and story_id.isdigit()
+    assert story["user"]["userId"] == alice.user_id and "profilePicUrl" in story["user"]
+    assert story["media"]["mediaId"] == media_id and story["mentions"] == [bob.username]
+    assert story["createdAt"] < story["expiresAt"] and story["seen"] is True
+
+    again = await client.post("/api/v1/stories", json={"mediaId": media_id}, headers=alice.headers)
+    assert again.status_code == 400 and _reason(again) == "MEDIA_ALREADY_POSTED"
+
+    listed = await _stories(client, bob, alice)
+    assert listed.status_code == 200, listed.text
+    assert [(s["storyId"], s["seen"]) for s in listed.json()["stories"]] == [(story_id, False)]
+    seen = await client.post(f"/api/v1/stories/{story_id}/seen", headers=bob.headers)
+    assert seen.status_code == 200 and seen.json()["seen"] is True, seen.text
+    listed = await _stories(client, bob, alice)
+    assert [s["seen"] for s in listed.json()["stories"]] == [True]
+
+    viewers = await client.get(f"/api/v1/stories/{story_id}/viewers", headers=alice.headers)
+    assert viewers.status_code == 200, viewers.text
+    assert [v["user"]["userId"] for v in viewers.json()["viewers"]] == [bob.user_id]
+    assert viewers.json()["nextPageToken"] == ""
+    forbidden = await client.get(f"/api/v1/stories/{story_id}/viewers", headers=bob.headers)
+    assert forbidden.status_code == 403 and _reason(forbidden) == "NOT_STORY_AUTHOR"
+
+    hidden = await _stories(client, stranger, alice)
+    assert hidden.status_code == 404 and _reason(hidden) == "USER_NOT_FOUND", hidden.text
+    unseen = await client.post(f"/api/v1/stories/{story_id}/seen", headers=stranger.headers)
+    assert unseen.status_code == 404 and _reason(unseen) == "STORY_NOT_FOUND"
+
+    archive = await client.get("/api/v1/stories/archive", headers=alice.headers)
+    assert archive.status_code == 200 and archive.json()["stories"] == [], archive.text
+
+    # A close-friends story reaches only the accounts on alice's list.
+    added = await client.post(f"/api/v1/close-friends/{bob.user_id}", headers=alice.headers)
+    assert added.status_code == 200, added.text
+    friends = await client.get("/api/v1/close-friends", headers=alice.headers)
+    assert [u["userId"] for u in friends.json()["users"]] == [bob.user_id], friends.text
+    inner = await client.post(
+        "/api/v1/stories",
+        json={"mediaId": await upload_photo(client, alice, _png()), "closeFriendsOnly": True},
+        headers=alice.headers,
+    )
+    assert inner.status_code == 200 and inner.json()["closeFriendsOnly"] is True, inner.text
+    listed = await _stories(client, bob, alice)
+    assert [s["storyId"] for s in listed.json()["stories"]] == [story_id, inner.json()["storyId"]]
+    removed = await client.delete(f"/api/v1/close-friends/{bob.user_id}", headers=alice.headers)
+    assert removed.status_code == 200, removed.text
+    listed = await _stories(client, bob, alice)
+    assert [s["storyId"] for s in listed.json()["stories"]] == [story_id]
+
+    deleted = await client.delete(f"/api/v1/stories/{story_id}", headers=alice.headers)
+    assert deleted.status_code == 200, deleted.text
+    assert (await _stories(client, bob, alice)).json()["stories"] == []
+    gone = await client.delete(f"/api/v1/stories/{story_id}", headers=alice.headers)
+    assert gone.status_code == 404 and _reason(gone) == "STORY_NOT_FOUND"
