@@ -85,6 +85,13 @@ MESH: tuple[ServiceSpec, ...] = (
         factory="post_svc.servicer:create_post_service",
     ),
     ServiceSpec(
+        name="feed_svc",
+        grpc_services=("shutter.feed.v1.FeedService",),
+        proto_module="shutter.feed.v1.feed_service_pb2",
+        settings_class="feed_svc.settings:FeedSettings",
+        factory="feed_svc.servicer:create_feed_service",
+    ),
+    ServiceSpec(
         name="notify_svc",
         grpc_services=("shutter.notify.v1.NotifyService",),
         proto_module="shutter.notify.v1.notify_service_pb2",

@@ -110,3 +110,54 @@ async def test_a_story_from_upload_to_deletion(client: httpx.AsyncClient) -> Non
     assert (await _stories(client, bob, alice)).json()["stories"] == []
     gone = await client.delete(f"/api/v1/stories/{story_id}", headers=alice.headers)
     assert gone.status_code == 404 and _reason(gone) == "STORY_NOT_FOUND"
+
+
+async def _post_story(client: httpx.AsyncClient, who: Account) -> str:
+    media_id = await upload_photo(client, who, _png())
+    created = await client.post("/api/v1/stories", json={"mediaId": media_id}, headers=who.headers)
+    assert created.status_code == 200, created.text
+    return str(created.json()["storyId"])
+
+
+async def test_the_story_tray_puts_own_and_unseen_rings_first(client: httpx.AsyncClient) -> None:
+    viewer, bob, carol, muted, stranger = [
+        await register(client, name) for name in ("viewer", "bob", "carol", "muted", "stranger")
+    ]
+    for followed in (bob, carol, muted):
+        response = await client.post(
+            f"/api/v1/users/{followed.user_id}/follow", headers=viewer.headers
+        )
+        assert response.status_code == 200, response.text
+    assert (
+        await client.post(f"/api/v1/users/{muted.user_id}/mute", headers=viewer.headers)
+    ).status_code == 200
+    bob_story = await _post_story(client, bob)
+    await _post_story(client, carol)  # newer than bob's
+    await _post_story(client, muted)
+    await _post_story(client, stranger)  # not followed: not in the tray
+    await _post_story(client, viewer)
+
+    async def tray() -> list[tuple[str, bool, bool]]:
+        response = await client.get("/api/v1/feed/stories", headers=viewer.headers)
+        assert response.status_code == 200, response.text
+        return [
+            (item["user"]["userId"], item["hasUnseen"], item["isSelf"])
+            for item in response.json()["items"]
+        ]
+
+    assert await tray() == [
+        (viewer.user_id, False, True),
+        (carol.user_id, True, False),
+        (bob.user_id, True, False),
+    ]
+    seen = await client.post(f"/api/v1/stories/{bob_story}/seen", headers=viewer.headers)
+    assert seen.status_code == 200, seen.text
+    # Bob's ring is watched: it moves behind every ring with something new.
+    assert await tray() == [
+        (viewer.user_id, False, True),
+        (carol.user_id, True, False),
+        (bob.user_id, False, False),
+    ]
+    paged = await client.get("/api/v1/feed/stories", params={"limit": 1}, headers=viewer.headers)
+    assert len(paged.json()["items"]) == 1 and paged.json()["nextPageToken"]
+    assert (await client.get("/api/v1/feed/stories")).status_code == 401

@@ -1,0 +1,270 @@
+"""The feed cache in Redis: home feeds, per-author recent posts, activity marks, snapshots, locks.
+
+Every key of one user carries the hash tag `{u:<id>}` and every key of one author `{a:<id>}`, so
+no command and no MULTI block ever spans two Redis Cluster slots; pipelines that touch many users
+are split per node by the cluster client.
+
+A feed is a sorted set whose members are post ids written as 19-digit zero-padded decimals, all
+with score 0: Redis then orders them lexicographically, which is numeric order, exactly. (Scores
+are doubles, which cannot hold a 64-bit id exactly, so score = post id would misorder posts made
+in the same millisecond and make cursors inexact.) The member `~` sorts above every id and marks a
+feed that was built: a key without it (evicted, flushed, never built, or written by a fan-out that
+raced a drop) is rebuilt from the source of truth on read.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+
+SENTINEL = b"~"
+_TOP = b"(~"
+
+
+def member(post_id: int) -> str:
+    """Return the sorted-set member of a post id."""
+    return f"{post_id:019d}"
+
+
+def feed_key(user_id: int) -> str:
+    """Return the key of a user's home feed."""
+    return f"feed:{{u:{user_id}}}"
+
+
+def celebs_key(user_id: int) -> str:
+    """Return the key of the celebrities a user follows (merged in at read time)."""
+    return f"feed:{{u:{user_id}}}:celebs"
+
+
+def seen_key(user_id: int) -> str:
+    """Return the key that says a user read their feed recently (it expires when they go quiet)."""
+    return f"feed:{{u:{user_id}}}:seen"
+
+
+def lock_key(user_id: int) -> str:
+    """Return the key of the lock one rebuilder of a user's feed holds."""
+    return f"feed:{{u:{user_id}}}:lock"
+
+
+def snapshot_key(user_id: int, snapshot_id: str) -> str:
+    """Return the key of one ranked or explore snapshot of a user."""
+    return f"feed:{{u:{user_id}}}:snap:{snapshot_id}"
+
+
+def recent_key(author_id: int) -> str:
+    """Return the key of an author's recent posts."""
+    return f"recent:{{a:{author_id}}}"
+
+
+def _ids(members: Sequence[bytes | str]) -> list[int]:
+    found = []
+    for raw in members:
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        if text != "~":
+            found.append(int(text))
+    return found
+
+
+def _queue_unlink(pipe: Any, *names: str) -> None:
+    # One key per command: a cluster pipeline refuses to queue multi-key deletes.
+    for name in names:
+        pipe.execute_command("UNLINK", name)
+
+
+class FeedCache:
+    """Read and write feeds and their companions in one Redis (or Redis Cluster)."""
+
+    def __init__(
+        self, client: aioredis.Redis | Any, *, max_length: int, recent_length: int
+    ) -> None:
+        self._redis = client
+        self._max = max_length
+        self._recent = recent_length
+
+    async def is_built(self, user_id: int) -> bool:
+        """Return whether a user's feed is in the cache, complete."""
+        return await self._redis.zscore(feed_key(user_id), SENTINEL) is not None
+
+    async def install(self, user_id: int, post_ids: Sequence[int], celebs: Sequence[int]) -> None:
+        """Replace a user's feed and celebrity list in one step (one slot, so one MULTI)."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            _queue_unlink(pipe, feed_key(user_id), celebs_key(user_id))
+            newest = sorted(set(post_ids), reverse=True)[: self._max]
+            pipe.zadd(feed_key(user_id), {**{member(p): 0 for p in newest}, "~": 0})
+            if celebs:
+                pipe.sadd(celebs_key(user_id), *[str(c) for c in celebs])
+            await pipe.execute()
+
+    async def drop(self, user_ids: Sequence[int]) -> None:
+        """Forget users' feeds; each is rebuilt on its next read."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for user_id in user_ids:
+                _queue_unlink(pipe, feed_key(user_id), celebs_key(user_id))
+            await pipe.execute()
+
+    async def touch(self, user_id: int, *, ttl_seconds: int) -> None:
+        """Mark a user active for the next `ttl_seconds`."""
+        await self._redis.set(seen_key(user_id), b"1", ex=ttl_seconds)
+
+    async def _states(self, user_ids: Sequence[int]) -> list[tuple[int, bool, bool]]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for user_id in user_ids:
+                pipe.exists(seen_key(user_id))
+                pipe.zscore(feed_key(user_id), SENTINEL)
+            answers = await pipe.execute()
+        return [
+            (user_id, bool(answers[2 * i]), answers[2 * i + 1] is not None)
+            for i, user_id in enumerate(user_ids)
+        ]
+
+    async def fan_out(self, user_ids: Sequence[int], post_id: int) -> int:
+        """Add a post to the built feeds of the active users among these; drop the feeds of the
+        inactive ones (so they are rebuilt, never stale, when they return). Return how many
+        feeds got the post."""
+        states = await self._states(user_ids)
+        added = 0
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for user_id, active, built in states:
+                if not active:
+                    if built:
+                        _queue_unlink(pipe, feed_key(user_id), celebs_key(user_id))
+                    continue
+                if built:
+                    self._add(pipe, user_id, [post_id])
+                    added += 1
+            await pipe.execute()
+        return added
+
+    def _add(self, pipe: Any, user_id: int, post_ids: Sequence[int]) -> None:
+        pipe.zadd(feed_key(user_id), {member(p): 0 for p in post_ids})
+        # Keep the newest max_length ids and the sentinel (the highest member).
+        pipe.zremrangebyrank(feed_key(user_id), 0, -(self._max + 2))
+
+    async def add_celebrity(self, user_ids: Sequence[int], author_id: int) -> None:
+        """Have the built feeds among these users merge an author's posts at read time."""
+        states = await self._states(user_ids)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for user_id, _active, built in states:
+                if built:
+                    pipe.sadd(celebs_key(user_id), str(author_id))
+            await pipe.execute()
+
+    async def merge(self, user_id: int, post_ids: Sequence[int]) -> None:
+        """Add posts to a user's feed if it is built (an unbuilt one gets them when rebuilt)."""
+        if not post_ids or not await self.is_built(user_id):
+            return
+        async with self._redis.pipeline(transaction=True) as pipe:
+            self._add(pipe, user_id, post_ids)
+            await pipe.execute()
+
+    async def follow_celebrity(self, user_id: int, author_id: int, *, following: bool) -> None:
+        """Add an author to (or take them from) a built feed's read-time merges."""
+        if following:
+            if await self.is_built(user_id):
+                await self._redis.sadd(celebs_key(user_id), str(author_id))
+        else:
+            await self._redis.srem(celebs_key(user_id), str(author_id))
+
+    async def remove(self, user_ids: Sequence[int], post_ids: Sequence[int]) -> None:
+        """Take posts out of these users' feeds."""
+        if not post_ids:
+            return
+        members = [member(p) for p in post_ids]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for user_id in user_ids:
+                pipe.zrem(feed_key(user_id), *members)
+            await pipe.execute()
+
+    async def feed_ids(self, user_id: int, *, before: int | None, count: int) -> list[int]:
+        """Return up to `count` post ids of a feed older than `before` (or the newest)."""
+        top = f"({member(before)}".encode() if before is not None else _TOP
+        raw = await self._redis.zrevrangebylex(feed_key(user_id), top, b"-", start=0, num=count)
+        return _ids(raw)
+
+    async def read(
+        self, user_id: int, *, before: int | None, count: int, seen_ttl: int
+    ) -> tuple[bool, list[int], list[int]]:
+        """Mark a user active and read their feed in one round trip (one slot): whether it is
+        built, up to `count` post ids older than `before`, and the celebrities it merges."""
+        top = f"({member(before)}".encode() if before is not None else _TOP
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(seen_key(user_id), b"1", ex=seen_ttl)
+            pipe.zscore(feed_key(user_id), SENTINEL)
+            pipe.zrevrangebylex(feed_key(user_id), top, b"-", start=0, num=count)
+            pipe.smembers(celebs_key(user_id))
+            _, built, raw, celebs = await pipe.execute()
+        return built is not None, _ids(raw), sorted(int(c) for c in celebs)
+
+    async def celebs(self, user_id: int) -> list[int]:
+        """Return the celebrities whose posts a user's feed merges at read time."""
+        return sorted(int(c) for c in await self._redis.smembers(celebs_key(user_id)))
+
+    async def recent_add(self, author_id: int, post_id: int) -> None:
+        """Add a post to its author's recent posts if that list is built."""
+        key = recent_key(author_id)
+        if await self._redis.zscore(key, SENTINEL) is None:
+            return
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(key, {member(post_id): 0})
+            pipe.zremrangebyrank(key, 0, -(self._recent + 2))
+            await pipe.execute()
+
+    async def recent_remove(self, author_id: int, post_id: int) -> None:
+        """Take a post out of its author's recent posts."""
+        await self._redis.zrem(recent_key(author_id), member(post_id))
+
+    async def recent_install(self, author_id: int, post_ids: Sequence[int]) -> None:
+        """Replace an author's recent posts (built from the source of truth)."""
+        key = recent_key(author_id)
+        newest = sorted(set(post_ids), reverse=True)[: self._recent]
+        async with self._redis.pipeline(transaction=True) as pipe:
+            _queue_unlink(pipe, key)
+            pipe.zadd(key, {**{member(p): 0 for p in newest}, "~": 0})
+            await pipe.execute()
+
+    async def recent_ids(
+        self, author_ids: Sequence[int], *, before: int | None, count: int
+    ) -> dict[int, list[int] | None]:
+        """Return each author's recent post ids older than `before`, newest first; None for an
+        author whose list is not built."""
+        top = f"({member(before)}".encode() if before is not None else _TOP
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for author_id in author_ids:
+                pipe.zscore(recent_key(author_id), SENTINEL)
+                pipe.zrevrangebylex(recent_key(author_id), top, b"-", start=0, num=count)
+            answers = await pipe.execute()
+        return {
+            author_id: _ids(answers[2 * i + 1]) if answers[2 * i] is not None else None
+            for i, author_id in enumerate(author_ids)
+        }
+
+    async def save_snapshot(self, user_id: int, post_ids: Sequence[int], *, ttl: int) -> str:
+        """Store an ordered list of post ids for paging; return its id."""
+        snapshot_id = secrets.token_urlsafe(9)
+        value = ",".join(str(p) for p in post_ids)
+        await self._redis.set(snapshot_key(user_id, snapshot_id), value.encode(), ex=ttl)
+        return snapshot_id
+
+    async def load_snapshot(self, user_id: int, snapshot_id: str) -> list[int] | None:
+        """Return a snapshot's post ids, or None when it expired or was lost."""
+        raw = await self._redis.get(snapshot_key(user_id, snapshot_id))
+        if raw is None:
+            return None
+        text = raw.decode() if isinstance(raw, bytes) else str(raw)
+        return [int(p) for p in text.split(",") if p]
+
+    async def try_lock(self, user_id: int, token: str, *, ttl_seconds: float) -> bool:
+        """Take the rebuild lock of a user's feed unless another holder has it."""
+        taken = await self._redis.set(
+            lock_key(user_id), token.encode(), nx=True, px=int(ttl_seconds * 1000)
+        )
+        return bool(taken)
+
+    async def unlock(self, user_id: int, token: str) -> None:
+        """Release the rebuild lock if this holder still has it."""
+        held = await self._redis.get(lock_key(user_id))
+        if held is not None and (held.decode() if isinstance(held, bytes) else held) == token:
+            await self._redis.delete(lock_key(user_id))

@@ -1,0 +1,432 @@
+"""The feed rules: fan-out on write, read-time merges, ranking, rebuilds, explore (no grpc here).
+
+Ordinary authors' posts are pushed into the Redis feeds of their active followers; celebrities'
+(authors above the follower threshold) are merged in at read time from their recent-posts lists.
+A feed missing from Redis is rebuilt from feed_svc's own tables (see store) and the follow list,
+by one reader at a time. Every page is hydrated by post_svc in one call, which also leaves out
+posts deleted meanwhile and posts the viewer may no longer see (the final privacy filter).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from feed_svc.cache import FeedCache
+from feed_svc.errors import SnapshotExpired
+from feed_svc.settings import FeedSettings
+from feed_svc.store import FeedStore
+from mesh import pagination
+from mesh.errors import InvalidArgument
+from mesh.ids import id_at, id_time
+from shutter.post.v1 import post_pb2
+
+PAGE_DEFAULT = 20
+PAGE_MAX = 50
+MODE_RANKED = "ranked"
+MODE_CHRONOLOGICAL = "chronological"
+MODES = (MODE_RANKED, MODE_CHRONOLOGICAL)
+
+# Ranking weights: a post loses half its recency weight every RECENCY_HALF_LIFE_HOURS; a comment
+# counts as much as COMMENT_WEIGHT likes; each point of affinity (a like or comment by the viewer
+# on the author's posts) adds AFFINITY_WEIGHT on a log scale.
+RECENCY_HALF_LIFE_HOURS = 24.0
+COMMENT_WEIGHT = 2.0
+AFFINITY_WEIGHT = 0.5
+
+
+@dataclass(frozen=True)
+class Relation:
+    """How a viewer and another account stand, as far as feeds care."""
+
+    following: bool
+    blocking: bool
+    blocked_by: bool
+    muting: bool
+
+
+class Graph(Protocol):
+    """What feeds need from graph_svc."""
+
+    async def following_ids(self, user_id: int, *, exclude_muted: bool) -> list[int]: ...
+    def follower_batches(
+        self, user_id: int, *, batch_size: int, exclude_muted: bool
+    ) -> AsyncIterator[list[int]]: ...
+    async def follower_counts(self, user_ids: Sequence[int]) -> dict[int, int]: ...
+    async def relations(self, viewer_id: int, user_ids: Sequence[int]) -> dict[int, Relation]: ...
+
+
+class Posts(Protocol):
+    """What feeds need from post_svc."""
+
+    async def batch_get(self, viewer_id: int, post_ids: Sequence[int]) -> list[post_pb2.Post]: ...
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A post a ranked page may show, with what its score depends on."""
+
+    post_id: int
+    author_id: int
+    like_count: int
+    comment_count: int
+    affinity: int
+
+
+def score(candidate: Candidate, *, now: datetime) -> float:
+    """Return a candidate's rank: recency decay x (1 + engagement) x (1 + affinity), log-scaled."""
+    age_hours = max((now - id_time(candidate.post_id)).total_seconds() / 3600, 0.0)
+    recency = 0.5 ** (age_hours / RECENCY_HALF_LIFE_HOURS)
+    engagement = math.log1p(candidate.like_count + COMMENT_WEIGHT * candidate.comment_count)
+    affinity = AFFINITY_WEIGHT * math.log1p(candidate.affinity)
+    return float(recency * (1.0 + engagement) * (1.0 + affinity))
+
+
+def rank(candidates: Sequence[Candidate], *, now: datetime) -> list[int]:
+    """Return the candidates' post ids best first; equal scores put the newer post first."""
+    ordered = sorted(candidates, key=lambda c: (score(c, now=now), c.post_id), reverse=True)
+    return [c.post_id for c in ordered]
+
+
+def merge_newest(lists: Sequence[Sequence[int]], *, count: int) -> list[int]:
+    """Return the newest `count` distinct ids of several lists, newest first."""
+    return sorted({p for ids in lists for p in ids}, reverse=True)[:count]
+
+
+def parse_mode(mode: str) -> str:
+    """Return a feed mode, the empty string meaning ranked."""
+    if mode == "":
+        return MODE_RANKED
+    if mode not in MODES:
+        raise InvalidArgument.field("mode", f"must be one of {', '.join(MODES)}")
+    return mode
+
+
+def _token_field(cursor: dict[str, object], name: str, kind: type) -> object:
+    value = cursor.get(name)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise InvalidArgument.field("page_token", "is not a token this service issued")
+    return value
+
+
+class Feeds:
+    """Home feeds and explore over the cache, the projection store, graph_svc and post_svc."""
+
+    def __init__(
+        self,
+        cache: FeedCache,
+        store: FeedStore,
+        graph: Graph,
+        posts: Posts,
+        settings: FeedSettings,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._cache = cache
+        self._store = store
+        self._graph = graph
+        self._posts = posts
+        self._settings = settings
+        self._clock = clock
+        # In-process single flight: concurrent readers of one missing feed share one rebuild.
+        self._rebuilds: dict[int, asyncio.Task[None]] = {}
+        self.rebuild_count = 0
+
+    # Reading
+
+    async def home_feed(
+        self, *, viewer: int, page_size: int, page_token: str, mode: str
+    ) -> tuple[list[post_pb2.Post], str]:
+        """Return a page of a viewer's home feed and the next page's token."""
+        size = pagination.page_size(page_size, default=PAGE_DEFAULT, maximum=PAGE_MAX)
+        chosen = parse_mode(mode)
+        cursor = pagination.decode_token(page_token)
+        if cursor is not None and cursor.get("m") != chosen[0]:
+            raise InvalidArgument.field("page_token", "was issued for another mode")
+        if chosen == MODE_CHRONOLOGICAL:
+            before = None if cursor is None else int(_token_field(cursor, "b", int))  # type: ignore[call-overload]
+            return await self._chronological(viewer, before, size)
+        await self._cache.touch(viewer, ttl_seconds=self._inactive_seconds())
+        if cursor is None:
+            await self.ensure_built(viewer)
+            ranked = await self._ranked_candidates(viewer)
+            snapshot = await self._cache.save_snapshot(
+                viewer, ranked, ttl=self._settings.snapshot_ttl_seconds
+            )
+            return await self._snapshot_page(viewer, "r", snapshot, ranked, 0, size)
+        return await self._from_snapshot(viewer, "r", cursor, size)
+
+    async def _chronological(
+        self, viewer: int, before: int | None, size: int
+    ) -> tuple[list[post_pb2.Post], str]:
+        # One more than the page, to know whether another page follows.
+        want = size + 1
+        built, own, celebs = await self._cache.read(
+            viewer, before=before, count=want, seen_ttl=self._inactive_seconds()
+        )
+        if not built:
+            await self.ensure_built(viewer)
+            built, own, celebs = await self._cache.read(
+                viewer, before=before, count=want, seen_ttl=self._inactive_seconds()
+            )
+        pulled = await self._pull(celebs, before=before, count=want)
+        ids = merge_newest([own, pulled], count=want)
+        page, more = ids[:size], len(ids) > size
+        token = pagination.encode_token({"m": "c", "b": page[-1]}) if more else ""
+        return await self._posts.batch_get(viewer, page), token
+
+    async def _celebrity_ids(self, viewer: int, *, before: int | None, count: int) -> list[int]:
+        return await self._pull(await self._cache.celebs(viewer), before=before, count=count)
+
+    async def _pull(self, celebs: list[int], *, before: int | None, count: int) -> list[int]:
+        """Return the newest `count` posts of these celebrities older than `before`."""
+        if not celebs:
+            return []
+        found = await self._cache.recent_ids(celebs, before=before, count=count)
+        lists: list[list[int]] = []
+        for author_id, ids in found.items():
+            if ids is None:
+                ids = await self._load_recent(author_id, before=before, count=count)
+            lists.append(ids)
+        return merge_newest(lists, count=count)
+
+    async def _load_recent(self, author_id: int, *, before: int | None, count: int) -> list[int]:
+        """Rebuild an author's recent-posts list from the source of truth; return a page of it."""
+        async with self._store.transaction() as tx:
+            recent = await self._store.recent_posts(
+                tx, author_ids=[author_id], limit=self._settings.author_recent_posts
+            )
+        ids = [p.post_id for p in recent]
+        await self._cache.recent_install(author_id, ids)
+        return [p for p in ids if before is None or p < before][:count]
+
+    async def _ranked_candidates(self, viewer: int) -> list[int]:
+        limit = self._settings.ranked_candidates
+        own = await self._cache.feed_ids(viewer, before=None, count=limit)
+        pulled = await self._celebrity_ids(viewer, before=None, count=limit)
+        ids = merge_newest([own, pulled], count=limit)
+        async with self._store.transaction() as tx:
+            authors = await self._store.authors_of(tx, post_ids=ids)
+            counts = await self._store.engagement_of(tx, post_ids=list(authors))
+            affinity = await self._store.affinities_of(
+                tx, viewer_id=viewer, author_ids=list(set(authors.values()))
+            )
+        candidates = []
+        for post_id, author_id in authors.items():
+            found = counts.get(post_id)
+            candidates.append(
+                Candidate(
+                    post_id=post_id,
+                    author_id=author_id,
+                    like_count=found.like_count if found else 0,
+                    comment_count=found.comment_count if found else 0,
+                    affinity=affinity.get(author_id, 0),
+                )
+            )
+        return rank(candidates, now=self._clock())
+
+    async def _snapshot_page(
+        self, viewer: int, kind: str, snapshot: str, ids: list[int], offset: int, size: int
+    ) -> tuple[list[post_pb2.Post], str]:
+        page = ids[offset : offset + size]
+        more = offset + size < len(ids)
+        token = (
+            pagination.encode_token({"m": kind, "s": snapshot, "o": offset + size}) if more else ""
+        )
+        return await self._posts.batch_get(viewer, page), token
+
+    async def _from_snapshot(
+        self, viewer: int, kind: str, cursor: dict[str, object], size: int
+    ) -> tuple[list[post_pb2.Post], str]:
+        snapshot = str(_token_field(cursor, "s", str))
+        offset = int(_token_field(cursor, "o", int))  # type: ignore[call-overload]
+        if offset < 0 or len(snapshot) > 32:
+            raise InvalidArgument.field("page_token", "is not a token this service issued")
+        ids = await self._cache.load_snapshot(viewer, snapshot)
+        if ids is None:
+            raise SnapshotExpired("this page token's snapshot expired: start from the first page")
+        return await self._snapshot_page(viewer, kind, snapshot, ids, offset, size)
+
+    async def explore(
+        self, *, viewer: int, page_size: int, page_token: str
+    ) -> tuple[list[post_pb2.Post], str]:
+        """Return a page of popular recent posts of public accounts the viewer does not follow."""
+        size = pagination.page_size(page_size, default=PAGE_DEFAULT, maximum=PAGE_MAX)
+        cursor = pagination.decode_token(page_token)
+        if cursor is not None:
+            if cursor.get("m") != "e":
+                raise InvalidArgument.field("page_token", "was issued for another list")
+            return await self._from_snapshot(viewer, "e", cursor, size)
+        since = id_at(self._clock() - timedelta(days=self._settings.explore_window_days))
+        async with self._store.transaction() as tx:
+            popular = await self._store.popular_posts(
+                tx, since_post_id=since, limit=self._settings.explore_candidates
+            )
+        following = set(await self._graph.following_ids(viewer, exclude_muted=False))
+        authors = list(dict.fromkeys(p.author_id for p in popular))
+        relations = await self._graph.relations(viewer, [a for a in authors if a != viewer])
+        hidden = {
+            a for a, r in relations.items() if r.following or r.blocking or r.blocked_by or r.muting
+        }
+        ids = [
+            p.post_id
+            for p in popular
+            if p.author_id != viewer and p.author_id not in following | hidden
+        ]
+        snapshot = await self._cache.save_snapshot(
+            viewer, ids, ttl=self._settings.snapshot_ttl_seconds
+        )
+        return await self._snapshot_page(viewer, "e", snapshot, ids, 0, size)
+
+    # Rebuilding
+
+    async def ensure_built(self, viewer: int) -> None:
+        """Make sure a viewer's feed is in the cache, rebuilding it once however many ask."""
+        if await self._cache.is_built(viewer):
+            return
+        running = self._rebuilds.get(viewer)
+        if running is None:
+            running = asyncio.ensure_future(self._rebuild_locked(viewer))
+            self._rebuilds[viewer] = running
+            running.add_done_callback(lambda _t: self._rebuilds.pop(viewer, None))
+        await asyncio.shield(running)
+
+    async def _rebuild_locked(self, viewer: int) -> None:
+        # Across processes: one holder of the Redis lock rebuilds; the others wait for the feed.
+        token = secrets.token_hex(8)
+        deadline = time.monotonic() + self._settings.rebuild_lock_seconds
+        while not await self._cache.try_lock(
+            viewer, token, ttl_seconds=self._settings.rebuild_lock_seconds
+        ):
+            if await self._cache.is_built(viewer):
+                return
+            if time.monotonic() > deadline:
+                break  # the holder died without releasing; its lock expires on its own
+            await asyncio.sleep(0.05)
+        try:
+            if not await self._cache.is_built(viewer):
+                await self.rebuild(viewer)
+        finally:
+            await self._cache.unlock(viewer, token)
+
+    async def rebuild(self, viewer: int) -> None:
+        """Build a viewer's feed from the follow list and the post projection."""
+        self.rebuild_count += 1
+        following = await self._graph.following_ids(viewer, exclude_muted=True)
+        authors = [viewer, *following]
+        async with self._store.transaction() as tx:
+            celebs = set(await self._store.celebrities_among(tx, author_ids=following))
+            recent = await self._store.recent_posts(
+                tx,
+                author_ids=[a for a in authors if a not in celebs],
+                limit=self._settings.feed_max_length,
+            )
+        await self._cache.install(viewer, [p.post_id for p in recent], sorted(celebs))
+
+    # Reacting to events
+
+    async def post_created(
+        self, *, post_id: int, author_id: int, created_at: datetime, author_is_private: bool
+    ) -> None:
+        """Record a post and push it to its author's followers, unless the author is a celebrity."""
+        async with self._store.transaction() as tx:
+            live = await self._store.add_post(
+                tx,
+                post_id=post_id,
+                author_id=author_id,
+                created_at=created_at,
+                author_is_private=author_is_private,
+            )
+            celebrity = bool(await self._store.celebrities_among(tx, author_ids=[author_id]))
+        if not live:
+            return  # deleted before (or while) this event was delivered: fan nothing out
+        await self._cache.recent_add(author_id, post_id)
+        await self._cache.merge(author_id, [post_id])
+        if not celebrity:
+            followers = (await self._graph.follower_counts([author_id])).get(author_id, 0)
+            if followers > self._settings.celebrity_follower_threshold:
+                async with self._store.transaction() as tx:
+                    await self._store.mark_celebrity(tx, author_id=author_id)
+                # From now on followers pull this author's posts: tell their built feeds.
+                async for batch in self._graph.follower_batches(
+                    author_id, batch_size=self._settings.fanout_batch_size, exclude_muted=True
+                ):
+                    await self._cache.add_celebrity(batch, author_id)
+                return
+            async for batch in self._graph.follower_batches(
+                author_id, batch_size=self._settings.fanout_batch_size, exclude_muted=True
+            ):
+                await self._cache.fan_out(batch, post_id)
+
+    async def post_deleted(self, *, post_id: int, author_id: int, created_at: datetime) -> None:
+        """Mark a post deleted and take it out of every feed it reached."""
+        async with self._store.transaction() as tx:
+            await self._store.delete_post(
+                tx, post_id=post_id, author_id=author_id, created_at=created_at
+            )
+        await self._cache.recent_remove(author_id, post_id)
+        await self._cache.remove([author_id], [post_id])
+        async for batch in self._graph.follower_batches(
+            author_id, batch_size=self._settings.fanout_batch_size, exclude_muted=False
+        ):
+            await self._cache.remove(batch, [post_id])
+
+    async def engaged(
+        self,
+        *,
+        producer: str,
+        event_id: int,
+        post_id: int,
+        author_id: int,
+        actor_id: int,
+        likes: int,
+        comments: int,
+    ) -> None:
+        """Count a like, unlike, comment or comment deletion once, however often it arrives."""
+        async with self._store.transaction() as tx:
+            if not await self._store.claim_event(tx, producer=producer, event_id=event_id):
+                return
+            await self._store.add_engagement(tx, post_id=post_id, likes=likes, comments=comments)
+            if actor_id and author_id and actor_id != author_id:
+                await self._store.add_affinity(
+                    tx, viewer_id=actor_id, author_id=author_id, delta=likes + comments
+                )
+
+    async def followed(self, *, follower_id: int, followee_id: int) -> None:
+        """Merge a newly followed account's recent posts into the follower's feed."""
+        async with self._store.transaction() as tx:
+            celebrity = bool(await self._store.celebrities_among(tx, author_ids=[followee_id]))
+            recent = (
+                []
+                if celebrity
+                else await self._store.recent_posts(
+                    tx, author_ids=[followee_id], limit=self._settings.author_recent_posts
+                )
+            )
+        if celebrity:
+            await self._cache.follow_celebrity(follower_id, followee_id, following=True)
+        else:
+            await self._cache.merge(follower_id, [p.post_id for p in recent])
+
+    async def separated(self, *, viewer_id: int, author_id: int) -> None:
+        """Take an author's posts out of a viewer's feed (unfollow, block, mute)."""
+        await self._cache.follow_celebrity(viewer_id, author_id, following=False)
+        shown = await self._cache.feed_ids(
+            viewer_id, before=None, count=self._settings.feed_max_length
+        )
+        async with self._store.transaction() as tx:
+            authors = await self._store.authors_of(tx, post_ids=shown)
+        await self._cache.remove([viewer_id], [p for p, a in authors.items() if a == author_id])
+
+    async def forget(self, *, viewer_id: int) -> None:
+        """Drop a viewer's feed so that its next read rebuilds it (after an unmute)."""
+        await self._cache.drop([viewer_id])
+
+    def _inactive_seconds(self) -> int:
+        return max(int(self._settings.inactive_after_days * 86_400), 1)

@@ -1,0 +1,124 @@
+"""What feed_svc consumes (it publishes nothing): posts, engagement and graph changes.
+
+Consumed in one group, `feed_svc`:
+
+- post_svc: PostCreated (record, fan out or mark a celebrity), PostDeleted (out of every feed),
+  PostLiked, PostUnliked, CommentCreated, CommentDeleted (engagement and affinity counts,
+  deduplicated by event id).
+- graph_svc: Followed (merge the followee's recent posts), Unfollowed and Muted (take the other
+  account's posts out), Blocked (take each one's posts out of the other's feed), Unmuted (drop the
+  feed so it is rebuilt with the unmuted account's posts).
+
+Every handler is idempotent: delivery is at least once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC
+
+from feed_svc.domain import Feeds
+from mesh.bus import event_type, unpack
+from shutter.events.v1 import envelope_pb2, graph_events_pb2, post_events_pb2
+
+log = logging.getLogger("shutter.feed_svc.events")
+
+GROUP = "feed_svc"
+
+Handler = Callable[[envelope_pb2.EventEnvelope], Awaitable[None]]
+
+_POST = post_events_pb2
+_GRAPH = graph_events_pb2
+CONSUMED = frozenset(
+    m.DESCRIPTOR.full_name
+    for m in (
+        _POST.PostCreated,
+        _POST.PostDeleted,
+        _POST.PostLiked,
+        _POST.PostUnliked,
+        _POST.CommentCreated,
+        _POST.CommentDeleted,
+        _GRAPH.Followed,
+        _GRAPH.Unfollowed,
+        _GRAPH.Blocked,
+        _GRAPH.Muted,
+        _GRAPH.Unmuted,
+    )
+)
+
+
+def feed_handler(feeds: Feeds) -> Handler:
+    """Return the consumer of every event feeds react to."""
+
+    async def handle(envelope: envelope_pb2.EventEnvelope) -> None:
+        kind = event_type(envelope)
+        if kind == _POST.PostCreated.DESCRIPTOR.full_name:
+            created = unpack(envelope, _POST.PostCreated)
+            await feeds.post_created(
+                post_id=created.post_id,
+                author_id=created.author_id,
+                created_at=created.created_at.ToDatetime(tzinfo=UTC),
+                author_is_private=created.author_is_private,
+            )
+        elif kind == _POST.PostDeleted.DESCRIPTOR.full_name:
+            deleted = unpack(envelope, _POST.PostDeleted)
+            await feeds.post_deleted(
+                post_id=deleted.post_id,
+                author_id=deleted.author_id,
+                created_at=deleted.created_at.ToDatetime(tzinfo=UTC),
+            )
+        elif kind in _ENGAGEMENT:
+            await _engagement(feeds, envelope, kind)
+        elif kind == _GRAPH.Followed.DESCRIPTOR.full_name:
+            followed = unpack(envelope, _GRAPH.Followed)
+            await feeds.followed(follower_id=followed.follower_id, followee_id=followed.followee_id)
+        elif kind == _GRAPH.Unfollowed.DESCRIPTOR.full_name:
+            gone = unpack(envelope, _GRAPH.Unfollowed)
+            await feeds.separated(viewer_id=gone.follower_id, author_id=gone.followee_id)
+        elif kind == _GRAPH.Blocked.DESCRIPTOR.full_name:
+            blocked = unpack(envelope, _GRAPH.Blocked)
+            await feeds.separated(viewer_id=blocked.blocker_id, author_id=blocked.blocked_id)
+            await feeds.separated(viewer_id=blocked.blocked_id, author_id=blocked.blocker_id)
+        elif kind == _GRAPH.Muted.DESCRIPTOR.full_name:
+            muted = unpack(envelope, _GRAPH.Muted)
+            await feeds.separated(viewer_id=muted.muter_id, author_id=muted.muted_id)
+        elif kind == _GRAPH.Unmuted.DESCRIPTOR.full_name:
+            await feeds.forget(viewer_id=unpack(envelope, _GRAPH.Unmuted).muter_id)
+        else:
+            log.warning("ignoring event %s of unexpected type %s", envelope.event_id, kind)
+
+    return handle
+
+
+_ENGAGEMENT = frozenset(
+    m.DESCRIPTOR.full_name
+    for m in (_POST.PostLiked, _POST.PostUnliked, _POST.CommentCreated, _POST.CommentDeleted)
+)
+
+
+async def _engagement(feeds: Feeds, envelope: envelope_pb2.EventEnvelope, kind: str) -> None:
+    async def count(post_id: int, author_id: int, actor_id: int, likes: int, comments: int) -> None:
+        await feeds.engaged(
+            producer=envelope.producer,
+            event_id=envelope.event_id,
+            post_id=post_id,
+            author_id=author_id,
+            actor_id=actor_id,
+            likes=likes,
+            comments=comments,
+        )
+
+    if kind == _POST.PostLiked.DESCRIPTOR.full_name:
+        liked = unpack(envelope, _POST.PostLiked)
+        await count(liked.post_id, liked.post_author_id, liked.liker_id, 1, 0)
+    elif kind == _POST.PostUnliked.DESCRIPTOR.full_name:
+        unliked = unpack(envelope, _POST.PostUnliked)
+        await count(unliked.post_id, unliked.post_author_id, unliked.liker_id, -1, 0)
+    elif kind == _POST.CommentCreated.DESCRIPTOR.full_name:
+        comment = unpack(envelope, _POST.CommentCreated)
+        await count(comment.post_id, comment.post_author_id, comment.commenter_id, 0, 1)
+    else:
+        removed = unpack(envelope, _POST.CommentDeleted)
+        # The author of the post is not in this event; affinity is left as it was.
+        await count(removed.post_id, 0, 0, 0, -(1 + len(removed.reply_ids)))

@@ -1,0 +1,184 @@
+"""The services feed_svc asks: graph_svc, post_svc and user_svc.
+
+graph_svc gives follow lists and relationships, post_svc posts and story rings, user_svc names.
+
+Every call carries feed_svc's own service identity (graph_svc streams follow lists only to
+services), and names the viewer explicitly. Batch calls are one per 100 ids, made concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+
+from feed_svc.domain import Relation
+from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
+from shutter.post.v1 import post_pb2, post_service_pb2, post_service_pb2_grpc
+from shutter.user.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
+
+# What the peers' batch calls answer at most.
+PEER_BATCH_MAX = 100
+# Ids per message when streaming a follow list (graph_svc clamps to 10000).
+STREAM_PAGE = 5000
+
+
+def _chunks(ids: Sequence[int]) -> list[list[int]]:
+    unique = list(dict.fromkeys(ids))
+    return [unique[i : i + PEER_BATCH_MAX] for i in range(0, len(unique), PEER_BATCH_MAX)]
+
+
+class _Peer:
+    def __init__(self, *, service_token: Callable[[], str], timeout: float) -> None:
+        self._token = service_token
+        self._timeout = timeout
+
+    def _metadata(self) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {self._token()}"),)
+
+
+class GrpcGraph(_Peer):
+    """Follow lists, counts and relationships through graph_svc."""
+
+    def __init__(
+        self,
+        stub: graph_service_pb2_grpc.GraphServiceStub,
+        *,
+        service_token: Callable[[], str],
+        timeout: float,
+    ) -> None:
+        super().__init__(service_token=service_token, timeout=timeout)
+        self._stub = stub
+
+    async def following_ids(self, user_id: int, *, exclude_muted: bool) -> list[int]:
+        """Return every account a user follows."""
+        found: list[int] = []
+        stream = self._stub.StreamFollowingIds(
+            graph_service_pb2.StreamFollowingIdsRequest(
+                user_id=user_id, page_size=STREAM_PAGE, exclude_muted=exclude_muted
+            ),
+            metadata=self._metadata(),
+            timeout=self._timeout,
+        )
+        async for batch in stream:
+            found.extend(batch.user_ids)
+        return found
+
+    async def follower_batches(
+        self, user_id: int, *, batch_size: int, exclude_muted: bool
+    ) -> AsyncIterator[list[int]]:
+        """Yield an account's followers in batches, in ascending id order."""
+        stream = self._stub.StreamFollowerIds(
+            graph_service_pb2.StreamFollowerIdsRequest(
+                user_id=user_id, page_size=batch_size, exclude_muted=exclude_muted
+            ),
+            metadata=self._metadata(),
+            # A fan-out to a million followers streams for longer than one call's deadline.
+            timeout=self._timeout * 60,
+        )
+        async for batch in stream:
+            yield list(batch.follower_ids)
+
+    async def follower_counts(self, user_ids: Sequence[int]) -> dict[int, int]:
+        """Return each account's follower count."""
+
+        async def ask(chunk: list[int]) -> graph_service_pb2.BatchGetFollowCountsResponse:
+            answer: graph_service_pb2.BatchGetFollowCountsResponse = (
+                await self._stub.BatchGetFollowCounts(
+                    graph_service_pb2.BatchGetFollowCountsRequest(user_ids=chunk),
+                    metadata=self._metadata(),
+                    timeout=self._timeout,
+                )
+            )
+            return answer
+
+        answers = await asyncio.gather(*(ask(c) for c in _chunks(user_ids)))
+        return {c.user_id: c.follower_count for a in answers for c in a.counts}
+
+    async def relations(self, viewer_id: int, user_ids: Sequence[int]) -> dict[int, Relation]:
+        """Return how the viewer stands with each account."""
+
+        async def ask(chunk: list[int]) -> graph_service_pb2.GetRelationshipsResponse:
+            answer: graph_service_pb2.GetRelationshipsResponse = await self._stub.GetRelationships(
+                graph_service_pb2.GetRelationshipsRequest(viewer_id=viewer_id, user_ids=chunk),
+                metadata=self._metadata(),
+                timeout=self._timeout,
+            )
+            return answer
+
+        answers = await asyncio.gather(*(ask(c) for c in _chunks(user_ids)))
+        return {
+            r.user_id: Relation(
+                following=r.following,
+                blocking=r.blocking,
+                blocked_by=r.blocked_by,
+                muting=r.muting,
+            )
+            for a in answers
+            for r in a.relationships
+        }
+
+
+class GrpcPosts(_Peer):
+    """Hydration through post_svc's BatchGetPosts."""
+
+    def __init__(
+        self,
+        stub: post_service_pb2_grpc.PostServiceStub,
+        *,
+        service_token: Callable[[], str],
+        timeout: float,
+    ) -> None:
+        super().__init__(service_token=service_token, timeout=timeout)
+        self._stub = stub
+
+    async def story_rings(
+        self, viewer_id: int, author_ids: Sequence[int]
+    ) -> list[post_pb2.StoryRing]:
+        """Return the story rings of up to 500 authors the viewer may see, in one call."""
+        if not author_ids:
+            return []
+        answer: post_service_pb2.BatchGetStoryRingsResponse = await self._stub.BatchGetStoryRings(
+            post_service_pb2.BatchGetStoryRingsRequest(viewer_id=viewer_id, author_ids=author_ids),
+            metadata=self._metadata(),
+            timeout=self._timeout,
+        )
+        return list(answer.rings)
+
+    async def batch_get(self, viewer_id: int, post_ids: Sequence[int]) -> list[post_pb2.Post]:
+        """Return the posts the viewer may see, in the order asked (a page is at most 50)."""
+        if not post_ids:
+            return []
+        answer: post_service_pb2.BatchGetPostsResponse = await self._stub.BatchGetPosts(
+            post_service_pb2.BatchGetPostsRequest(viewer_id=viewer_id, post_ids=post_ids),
+            metadata=self._metadata(),
+            timeout=self._timeout,
+        )
+        return list(answer.posts)
+
+
+class GrpcUsers(_Peer):
+    """Account summaries through user_svc's BatchGetUsers."""
+
+    def __init__(
+        self,
+        stub: user_service_pb2_grpc.UserServiceStub,
+        *,
+        service_token: Callable[[], str],
+        timeout: float,
+    ) -> None:
+        super().__init__(service_token=service_token, timeout=timeout)
+        self._stub = stub
+
+    async def summaries(self, user_ids: Sequence[int]) -> dict[int, user_pb2.UserSummary]:
+        """Return the summaries of the accounts that exist among these ids."""
+
+        async def ask(chunk: list[int]) -> user_service_pb2.BatchGetUsersResponse:
+            answer: user_service_pb2.BatchGetUsersResponse = await self._stub.BatchGetUsers(
+                user_service_pb2.BatchGetUsersRequest(user_ids=chunk),
+                metadata=self._metadata(),
+                timeout=self._timeout,
+            )
+            return answer
+
+        answers = await asyncio.gather(*(ask(c) for c in _chunks(user_ids)))
+        return {u.user_id: u for a in answers for u in a.users}

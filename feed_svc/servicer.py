@@ -1,0 +1,171 @@
+"""FeedService over gRPC: checks the caller, turns protos into domain calls and back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from grpc import aio
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from feed_svc import domain, events, peers, store, stories
+from feed_svc.cache import FeedCache
+from feed_svc.settings import FeedSettings
+from mesh import auth
+from mesh.clients import Channels
+from mesh.errors import InvalidArgument
+from mesh.redis import create_redis
+from mesh.runtime import ServiceRuntime
+from mesh.server import Service
+from shutter.feed.v1 import feed_pb2, feed_service_pb2, feed_service_pb2_grpc
+from shutter.graph.v1 import graph_service_pb2_grpc
+from shutter.post.v1 import post_service_pb2_grpc
+from shutter.user.v1 import user_service_pb2_grpc
+
+NAME = "feed_svc"
+
+_MODES = {
+    feed_pb2.FEED_MODE_UNSPECIFIED: domain.MODE_RANKED,
+    feed_pb2.FEED_MODE_RANKED: domain.MODE_RANKED,
+    feed_pb2.FEED_MODE_CHRONOLOGICAL: domain.MODE_CHRONOLOGICAL,
+}
+
+
+def mode_of(mode: int) -> str:
+    """Return the domain's name of a FeedMode."""
+    found = _MODES.get(mode)  # type: ignore[call-overload]
+    if found is None:
+        raise InvalidArgument.field("mode", "is not a known feed mode")
+    return str(found)
+
+
+class FeedServicer(feed_service_pb2_grpc.FeedServiceServicer):
+    """The gRPC face of the feed rules."""
+
+    def __init__(self, feeds: domain.Feeds, tray: stories.StoryTray) -> None:
+        self._feeds = feeds
+        self._tray = tray
+
+    async def GetHomeFeed(
+        self, request: feed_service_pb2.GetHomeFeedRequest, context: aio.ServicerContext
+    ) -> feed_service_pb2.GetHomeFeedResponse:
+        viewer = auth.require_user()
+        posts, token = await self._feeds.home_feed(
+            viewer=viewer,
+            page_size=request.page_size,
+            page_token=request.page_token,
+            mode=mode_of(request.mode),
+        )
+        return feed_service_pb2.GetHomeFeedResponse(posts=posts, next_page_token=token)
+
+    async def GetExplore(
+        self, request: feed_service_pb2.GetExploreRequest, context: aio.ServicerContext
+    ) -> feed_service_pb2.GetExploreResponse:
+        viewer = auth.require_user()
+        posts, token = await self._feeds.explore(
+            viewer=viewer, page_size=request.page_size, page_token=request.page_token
+        )
+        return feed_service_pb2.GetExploreResponse(posts=posts, next_page_token=token)
+
+    async def GetStoryTray(
+        self, request: feed_service_pb2.GetStoryTrayRequest, context: aio.ServicerContext
+    ) -> feed_service_pb2.GetStoryTrayResponse:
+        viewer = auth.require_user()
+        page, token = await self._tray.page(
+            viewer=viewer, page_size=request.page_size, page_token=request.page_token
+        )
+        return feed_service_pb2.GetStoryTrayResponse(
+            items=[
+                feed_pb2.StoryTrayItem(
+                    user=user,
+                    story_count=ring.story_count,
+                    latest_created_at=ring.latest_created_at,
+                    latest_story_id=ring.latest_story_id,
+                    has_unseen=ring.has_unseen,
+                    close_friends=ring.close_friends,
+                    is_self=ring.user_id == viewer,
+                )
+                for ring, user in page
+            ],
+            next_page_token=token,
+        )
+
+
+def build_feeds(
+    settings: FeedSettings,
+    engine: AsyncEngine,
+    channels: Channels,
+    redis: Any,
+    identity: Callable[[], str],
+) -> domain.Feeds:
+    """Wire the feed rules to the cache, the store and the peers."""
+    timeout = settings.peer_deadline_seconds
+    return domain.Feeds(
+        FeedCache(
+            redis,
+            max_length=settings.feed_max_length,
+            recent_length=settings.author_recent_posts,
+        ),
+        store.SqlFeedStore(engine),
+        peers.GrpcGraph(
+            graph_service_pb2_grpc.GraphServiceStub(channels.channel("graph_svc")),
+            service_token=identity,
+            timeout=timeout,
+        ),
+        peers.GrpcPosts(
+            post_service_pb2_grpc.PostServiceStub(channels.channel("post_svc")),
+            service_token=identity,
+            timeout=timeout,
+        ),
+        settings,
+    )
+
+
+def build_tray(
+    settings: FeedSettings, channels: Channels, identity: Callable[[], str]
+) -> stories.StoryTray:
+    """Wire the story tray to graph_svc, post_svc and user_svc."""
+    timeout = settings.peer_deadline_seconds
+    return stories.StoryTray(
+        peers.GrpcGraph(
+            graph_service_pb2_grpc.GraphServiceStub(channels.channel("graph_svc")),
+            service_token=identity,
+            timeout=timeout,
+        ),
+        peers.GrpcPosts(
+            post_service_pb2_grpc.PostServiceStub(channels.channel("post_svc")),
+            service_token=identity,
+            timeout=timeout,
+        ),
+        peers.GrpcUsers(
+            user_service_pb2_grpc.UserServiceStub(channels.channel("user_svc")),
+            service_token=identity,
+            timeout=timeout,
+        ),
+    )
+
+
+async def create_feed_service(settings: FeedSettings) -> Service:
+    """Open the database (migrated to the newest schema) and Redis, wire the rules and the event
+    consumer, and start serving."""
+    runtime = await ServiceRuntime.open(
+        NAME, settings, database_url=settings.database_url, outbox_table=None
+    )
+    try:
+        redis = create_redis(settings)
+        runtime.close_on_stop(redis.aclose)
+        feeds = build_feeds(settings, runtime.engine, runtime.channels, redis, runtime.identity)
+        tray = build_tray(settings, runtime.channels, runtime.identity)
+        servicer = FeedServicer(feeds, tray)
+        await runtime.consume(
+            group=events.GROUP, handler=events.feed_handler(feeds), event_types=events.CONSUMED
+        )
+        return await runtime.serve(
+            register=lambda server: feed_service_pb2_grpc.add_FeedServiceServicer_to_server(
+                servicer, server
+            ),
+            service_names=[feed_service_pb2.DESCRIPTOR.services_by_name["FeedService"].full_name],
+        )
+    except BaseException:
+        await runtime.close()
+        raise

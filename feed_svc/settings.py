@@ -1,0 +1,76 @@
+"""feed_svc settings: its database, feed sizes, the celebrity threshold and read-time limits."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from mesh.config import MeshSettings, service_database_url
+
+
+class FeedSettings(MeshSettings):
+    """Settings of feed_svc, from SHUTTER_* variables."""
+
+    database_url: str | None = service_database_url("feed_svc")
+    feed_max_length: int = Field(
+        default=800,
+        ge=10,
+        le=10_000,
+        description="Post ids a home feed keeps in Redis; older ones are trimmed away, so this is "
+        "also how deep a reader can page.",
+    )
+    celebrity_follower_threshold: int = Field(
+        default=10_000,
+        ge=1,
+        description="Authors with more followers than this are not fanned out on write; their "
+        "recent posts are merged into their followers' feeds at read time.",
+    )
+    inactive_after_days: float = Field(
+        default=7.0,
+        gt=0,
+        le=365,
+        description="Followers who have not read their feed for this long are skipped at "
+        "fan-out; their feed is dropped and rebuilt when they come back.",
+    )
+    author_recent_posts: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        description="Recent post ids kept per author for read-time merges (celebrities, follows).",
+    )
+    ranked_candidates: int = Field(
+        default=500,
+        ge=10,
+        le=5000,
+        description="The newest feed posts a ranked first page scores; the snapshot holds them.",
+    )
+    snapshot_ttl_seconds: int = Field(
+        default=600,
+        ge=10,
+        le=86_400,
+        description="How long a ranked or explore snapshot lives, so how long its tokens work.",
+    )
+    explore_window_days: float = Field(
+        default=7.0, gt=0, le=90, description="How recent explore's posts are."
+    )
+    explore_candidates: int = Field(
+        default=300, ge=10, le=5000, description="The most popular recent posts explore considers."
+    )
+    fanout_batch_size: int = Field(
+        default=1000,
+        ge=1,
+        le=10_000,
+        description="Followers per graph_svc stream message and per Redis pipeline at fan-out.",
+    )
+    rebuild_lock_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="How long one reader's feed rebuild holds the per-user lock at most; other "
+        "readers of that feed wait for it instead of rebuilding too.",
+    )
+    peer_deadline_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="The longest feed_svc waits for graph_svc or post_svc on one call.",
+    )

@@ -1,0 +1,347 @@
+"""feed_svc persistence: its projection of posts, engagement and affinities (SQLAlchemy Core).
+
+This is the source of truth feeds are rebuilt from when Redis loses them: every post (author,
+time, deletion), its like and comment counts, and how much each viewer engaged with each author,
+all kept from post_svc's events. Events arrive at least once, so every change records the event
+id in `processed_events` in the same transaction and an event seen before changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    MetaData,
+    String,
+    Table,
+    func,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from mesh import db
+
+metadata = MetaData()
+
+posts = Table(
+    "posts",
+    metadata,
+    Column("post_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("author_id", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # As the author's account was when they posted; explore leaves private accounts out, and
+    # hydration applies the privacy rule as it is now.
+    Column("author_is_private", Boolean, nullable=False),
+    Column("deleted", Boolean, nullable=False, default=False),
+    # An author's posts newest first (rebuilds, follow merges, unfollow removals).
+    Index("ix_posts_author_recent", "author_id", "post_id"),
+)
+
+engagement = Table(
+    "engagement",
+    metadata,
+    # No foreign key: a like may arrive before the post it likes when consumers run in parallel.
+    Column("post_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("like_count", BigInteger, nullable=False, default=0),
+    Column("comment_count", BigInteger, nullable=False, default=0),
+)
+
+affinities = Table(
+    "affinities",
+    metadata,
+    Column("viewer_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("author_id", BigInteger, primary_key=True, autoincrement=False),
+    # The viewer's likes plus comments on the author's posts, minus likes taken back.
+    Column("score", BigInteger, nullable=False, default=0),
+)
+
+processed_events = Table(
+    "processed_events",
+    metadata,
+    Column("producer", String(64), primary_key=True),
+    Column("event_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("processed_at", DateTime(timezone=True), nullable=False),
+)
+
+celebrities = Table(
+    "celebrities",
+    metadata,
+    # Authors once found above the follower threshold; sticky, so that an author hovering at the
+    # threshold does not flip their followers between push and pull.
+    Column("author_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("marked_at", DateTime(timezone=True), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class PostRef:
+    """A post as feeds know it."""
+
+    post_id: int
+    author_id: int
+
+
+@dataclass(frozen=True)
+class Engagement:
+    """A post's engagement counts."""
+
+    post_id: int
+    like_count: int
+    comment_count: int
+
+
+class FeedStore(Protocol):
+    """What feed_svc's rules need from storage."""
+
+    def transaction(self) -> AbstractAsyncContextManager[AsyncSession]: ...
+    async def claim_event(self, session: AsyncSession, *, producer: str, event_id: int) -> bool: ...
+    async def add_post(
+        self,
+        session: AsyncSession,
+        *,
+        post_id: int,
+        author_id: int,
+        created_at: datetime,
+        author_is_private: bool,
+    ) -> bool: ...
+    async def delete_post(
+        self, session: AsyncSession, *, post_id: int, author_id: int, created_at: datetime
+    ) -> None: ...
+    async def add_engagement(
+        self, session: AsyncSession, *, post_id: int, likes: int, comments: int
+    ) -> None: ...
+    async def add_affinity(
+        self, session: AsyncSession, *, viewer_id: int, author_id: int, delta: int
+    ) -> None: ...
+    async def recent_posts(
+        self, session: AsyncSession, *, author_ids: Sequence[int], limit: int
+    ) -> list[PostRef]: ...
+    async def authors_of(
+        self, session: AsyncSession, *, post_ids: Sequence[int]
+    ) -> dict[int, int]: ...
+    async def engagement_of(
+        self, session: AsyncSession, *, post_ids: Sequence[int]
+    ) -> dict[int, Engagement]: ...
+    async def affinities_of(
+        self, session: AsyncSession, *, viewer_id: int, author_ids: Sequence[int]
+    ) -> dict[int, int]: ...
+    async def popular_posts(
+        self, session: AsyncSession, *, since_post_id: int, limit: int
+    ) -> list[PostRef]: ...
+    async def celebrities_among(
+        self, session: AsyncSession, *, author_ids: Sequence[int]
+    ) -> list[int]: ...
+    async def mark_celebrity(self, session: AsyncSession, *, author_id: int) -> bool: ...
+
+
+# Bound parameters per IN list, well below SQLite's and PostgreSQL's limits.
+_IN_CHUNK = 500
+
+
+def _chunks(values: Sequence[int]) -> list[list[int]]:
+    unique = list(dict.fromkeys(values))
+    return [unique[i : i + _IN_CHUNK] for i in range(0, len(unique), _IN_CHUNK)]
+
+
+class SqlFeedStore:
+    """The relational implementation of FeedStore (SQLite embedded, PostgreSQL in production)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._sessions = db.session_factory(engine)
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """Open a transaction: committed when the block ends, rolled back on any error."""
+        async with db.transaction(self._sessions) as session:
+            yield session
+
+    async def claim_event(self, session: AsyncSession, *, producer: str, event_id: int) -> bool:
+        """Record an event as processed; return False when it was processed before."""
+        result = await session.execute(
+            self._insert(processed_events)
+            .values(producer=producer, event_id=event_id, processed_at=datetime.now(UTC))
+            .on_conflict_do_nothing()
+            .returning(processed_events.c.event_id)
+        )
+        # RETURNING, not rowcount: drivers disagree on the rowcount of a skipped insert.
+        return result.first() is not None
+
+    async def add_post(
+        self,
+        session: AsyncSession,
+        *,
+        post_id: int,
+        author_id: int,
+        created_at: datetime,
+        author_is_private: bool,
+    ) -> bool:
+        """Record a post; return False when it was deleted already (a redelivered or late
+        PostCreated), in which case it stays deleted."""
+        await session.execute(
+            self._insert(posts)
+            .values(
+                post_id=post_id,
+                author_id=author_id,
+                created_at=created_at,
+                author_is_private=author_is_private,
+                deleted=False,
+            )
+            .on_conflict_do_nothing()
+        )
+        deleted = await session.scalar(select(posts.c.deleted).where(posts.c.post_id == post_id))
+        return not deleted
+
+    async def delete_post(
+        self, session: AsyncSession, *, post_id: int, author_id: int, created_at: datetime
+    ) -> None:
+        """Mark a post deleted; an unknown one is recorded deleted, so that a PostCreated arriving
+        after its PostDeleted cannot bring it back."""
+        await session.execute(
+            self._insert(posts)
+            .values(
+                post_id=post_id,
+                author_id=author_id,
+                created_at=created_at,
+                author_is_private=False,
+                deleted=True,
+            )
+            .on_conflict_do_update(index_elements=[posts.c.post_id], set_={"deleted": True})
+        )
+
+    async def add_engagement(
+        self, session: AsyncSession, *, post_id: int, likes: int, comments: int
+    ) -> None:
+        """Add to a post's counts, never below zero."""
+        floor = func.max if self._insert is sqlite.insert else func.greatest
+        statement = self._insert(engagement).values(
+            post_id=post_id, like_count=max(likes, 0), comment_count=max(comments, 0)
+        )
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[engagement.c.post_id],
+                set_={
+                    "like_count": floor(0, engagement.c.like_count + likes),
+                    "comment_count": floor(0, engagement.c.comment_count + comments),
+                },
+            )
+        )
+
+    async def add_affinity(
+        self, session: AsyncSession, *, viewer_id: int, author_id: int, delta: int
+    ) -> None:
+        """Add to how much a viewer engages with an author, never below zero."""
+        floor = func.max if self._insert is sqlite.insert else func.greatest
+        await session.execute(
+            self._insert(affinities)
+            .values(viewer_id=viewer_id, author_id=author_id, score=max(delta, 0))
+            .on_conflict_do_update(
+                index_elements=[affinities.c.viewer_id, affinities.c.author_id],
+                set_={"score": floor(0, affinities.c.score + delta)},
+            )
+        )
+
+    async def recent_posts(
+        self, session: AsyncSession, *, author_ids: Sequence[int], limit: int
+    ) -> list[PostRef]:
+        """Return the newest `limit` live posts of these authors together, newest first."""
+        found: list[PostRef] = []
+        for chunk in _chunks(author_ids):
+            rows = await session.execute(
+                select(posts.c.post_id, posts.c.author_id)
+                .where(posts.c.author_id.in_(chunk), posts.c.deleted.is_(False))
+                .order_by(posts.c.post_id.desc())
+                .limit(limit)
+            )
+            found.extend(PostRef(r.post_id, r.author_id) for r in rows)
+        found.sort(key=lambda p: p.post_id, reverse=True)
+        return found[:limit]
+
+    async def authors_of(self, session: AsyncSession, *, post_ids: Sequence[int]) -> dict[int, int]:
+        """Return the author of each known live post among these."""
+        found: dict[int, int] = {}
+        for chunk in _chunks(post_ids):
+            rows = await session.execute(
+                select(posts.c.post_id, posts.c.author_id).where(
+                    posts.c.post_id.in_(chunk), posts.c.deleted.is_(False)
+                )
+            )
+            found.update({r.post_id: r.author_id for r in rows})
+        return found
+
+    async def engagement_of(
+        self, session: AsyncSession, *, post_ids: Sequence[int]
+    ) -> dict[int, Engagement]:
+        """Return the counts of the posts that have any."""
+        found: dict[int, Engagement] = {}
+        for chunk in _chunks(post_ids):
+            rows = await session.execute(select(engagement).where(engagement.c.post_id.in_(chunk)))
+            found.update(
+                {r.post_id: Engagement(r.post_id, r.like_count, r.comment_count) for r in rows}
+            )
+        return found
+
+    async def affinities_of(
+        self, session: AsyncSession, *, viewer_id: int, author_ids: Sequence[int]
+    ) -> dict[int, int]:
+        """Return the viewer's affinity to each of these authors that has one."""
+        found: dict[int, int] = {}
+        for chunk in _chunks(author_ids):
+            rows = await session.execute(
+                select(affinities.c.author_id, affinities.c.score).where(
+                    affinities.c.viewer_id == viewer_id, affinities.c.author_id.in_(chunk)
+                )
+            )
+            found.update({r.author_id: r.score for r in rows})
+        return found
+
+    async def popular_posts(
+        self, session: AsyncSession, *, since_post_id: int, limit: int
+    ) -> list[PostRef]:
+        """Return live posts of public authors newer than an id, most engaged first, then newest."""
+        likes = func.coalesce(engagement.c.like_count, 0)
+        comments = func.coalesce(engagement.c.comment_count, 0)
+        rows = await session.execute(
+            select(posts.c.post_id, posts.c.author_id)
+            .select_from(posts.outerjoin(engagement, engagement.c.post_id == posts.c.post_id))
+            .where(
+                posts.c.post_id >= since_post_id,
+                posts.c.deleted.is_(False),
+                posts.c.author_is_private.is_(False),
+            )
+            .order_by((likes + 2 * comments).desc(), posts.c.post_id.desc())
+            .limit(limit)
+        )
+        return [PostRef(r.post_id, r.author_id) for r in rows]
+
+    async def celebrities_among(
+        self, session: AsyncSession, *, author_ids: Sequence[int]
+    ) -> list[int]:
+        """Return the authors among these that were marked celebrities."""
+        found: list[int] = []
+        for chunk in _chunks(author_ids):
+            rows = await session.execute(
+                select(celebrities.c.author_id).where(celebrities.c.author_id.in_(chunk))
+            )
+            found.extend(r.author_id for r in rows)
+        return found
+
+    async def mark_celebrity(self, session: AsyncSession, *, author_id: int) -> bool:
+        """Mark an author a celebrity; return False when they already were."""
+        result = await session.execute(
+            self._insert(celebrities)
+            .values(author_id=author_id, marked_at=datetime.now(UTC))
+            .on_conflict_do_nothing()
+            .returning(celebrities.c.author_id)
+        )
+        return result.first() is not None

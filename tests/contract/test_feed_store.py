@@ -1,0 +1,130 @@
+"""feed_svc's store on every backend: event dedupe, the post projection, engagement and affinity
+counts that never go below zero, popularity order, and sticky celebrity marks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from feed_svc import store
+from feed_svc.settings import FeedSettings
+from mesh import db
+from mesh.services import migrations_dir
+from tests.conftest import unique_service
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+A, B, C = 11, 12, 13
+
+
+@pytest.fixture
+async def feed_store(data_dir: Path, database_url: str | None) -> AsyncIterator[store.SqlFeedStore]:
+    name = "feed_svc" if database_url is None else unique_service("feed_svc")
+    engine = db.create_engine(name, FeedSettings(data_dir=data_dir), database_url)
+    await db.migrate(engine, name, migrations_dir("feed_svc"))
+    yield store.SqlFeedStore(engine)
+    await engine.dispose()
+
+
+async def _add(s: store.SqlFeedStore, post_id: int, author: int, *, private: bool = False) -> None:
+    async with s.transaction() as tx:
+        await s.add_post(
+            tx, post_id=post_id, author_id=author, created_at=NOW, author_is_private=private
+        )
+
+
+async def test_an_event_is_claimed_once_per_producer(feed_store: store.SqlFeedStore) -> None:
+    async with feed_store.transaction() as tx:
+        assert await feed_store.claim_event(tx, producer="post_svc", event_id=5)
+        assert not await feed_store.claim_event(tx, producer="post_svc", event_id=5)
+        assert await feed_store.claim_event(tx, producer="graph_svc", event_id=5)
+    with pytest.raises(RuntimeError):
+        async with feed_store.transaction() as tx:
+            assert await feed_store.claim_event(tx, producer="post_svc", event_id=6)
+            raise RuntimeError("rolled back")
+    async with feed_store.transaction() as tx:
+        assert await feed_store.claim_event(tx, producer="post_svc", event_id=6)
+
+
+async def test_recent_posts_are_newest_first_live_and_limited(
+    feed_store: store.SqlFeedStore,
+) -> None:
+    for post_id, author in ((1, A), (2, B), (3, A), (4, C), (5, B), (6, A)):
+        await _add(feed_store, post_id, author)
+    async with feed_store.transaction() as tx:
+        await feed_store.delete_post(tx, post_id=5, author_id=B, created_at=NOW)
+        # Deleted before its PostCreated arrived: recorded as deleted.
+        await feed_store.delete_post(tx, post_id=7, author_id=C, created_at=NOW)
+    async with feed_store.transaction() as tx:
+        # A late or repeated PostCreated does not bring a deleted post back.
+        for post_id, author in ((5, B), (7, C)):
+            assert not await feed_store.add_post(
+                tx, post_id=post_id, author_id=author, created_at=NOW, author_is_private=False
+            )
+        assert await feed_store.add_post(
+            tx, post_id=6, author_id=A, created_at=NOW, author_is_private=False
+        )
+    async with feed_store.transaction() as tx:
+        recent = await feed_store.recent_posts(tx, author_ids=[A, B], limit=3)
+        every = await feed_store.recent_posts(tx, author_ids=[A, B, C], limit=100)
+        authors = await feed_store.authors_of(tx, post_ids=[1, 4, 5, 6, 7, 77])
+    assert recent == [store.PostRef(6, A), store.PostRef(3, A), store.PostRef(2, B)]
+    assert [p.post_id for p in every] == [6, 4, 3, 2, 1]
+    assert authors == {1: A, 4: C, 6: A}
+
+
+async def test_counts_add_up_and_never_go_below_zero(feed_store: store.SqlFeedStore) -> None:
+    async with feed_store.transaction() as tx:
+        await feed_store.add_engagement(tx, post_id=1, likes=-1, comments=0)
+        await feed_store.add_engagement(tx, post_id=1, likes=1, comments=2)
+        await feed_store.add_engagement(tx, post_id=1, likes=1, comments=-5)
+        await feed_store.add_affinity(tx, viewer_id=A, author_id=B, delta=3)
+        await feed_store.add_affinity(tx, viewer_id=A, author_id=B, delta=-1)
+        await feed_store.add_affinity(tx, viewer_id=A, author_id=C, delta=-4)
+    async with feed_store.transaction() as tx:
+        counts = await feed_store.engagement_of(tx, post_ids=[1, 2])
+        affinity = await feed_store.affinities_of(tx, viewer_id=A, author_ids=[B, C, 99])
+    assert counts == {1: store.Engagement(1, 2, 0)}
+    assert affinity == {B: 2, C: 0}
+
+
+async def test_popular_posts_are_public_recent_and_most_engaged_first(
+    feed_store: store.SqlFeedStore,
+) -> None:
+    for post_id, author in ((10, A), (20, B), (30, C), (40, A)):
+        await _add(feed_store, post_id, author, private=author == C)
+    await _add(feed_store, 5, B)  # too old
+    async with feed_store.transaction() as tx:
+        await feed_store.add_engagement(tx, post_id=10, likes=1, comments=1)  # 3 points
+        await feed_store.add_engagement(tx, post_id=20, likes=3, comments=0)  # 3 points
+        await feed_store.add_engagement(tx, post_id=30, likes=50, comments=0)  # private
+        await feed_store.add_engagement(tx, post_id=5, likes=50, comments=0)
+    async with feed_store.transaction() as tx:
+        found = await feed_store.popular_posts(tx, since_post_id=10, limit=10)
+        top = await feed_store.popular_posts(tx, since_post_id=10, limit=1)
+    assert [p.post_id for p in found] == [20, 10, 40]
+    assert [p.post_id for p in top] == [20]
+
+
+async def test_celebrity_marks_are_sticky_and_made_once(feed_store: store.SqlFeedStore) -> None:
+    async with feed_store.transaction() as tx:
+        assert await feed_store.mark_celebrity(tx, author_id=A)
+        assert not await feed_store.mark_celebrity(tx, author_id=A)
+        assert await feed_store.celebrities_among(tx, author_ids=[A, B]) == [A]
+        assert await feed_store.celebrities_among(tx, author_ids=[]) == []
+
+
+async def test_long_id_lists_are_asked_in_chunks(feed_store: store.SqlFeedStore) -> None:
+    many = list(range(1, 1202))
+    async with feed_store.transaction() as tx:
+        for post_id in many[:5]:
+            await feed_store.add_post(
+                tx, post_id=post_id, author_id=post_id, created_at=NOW, author_is_private=False
+            )
+        await feed_store.mark_celebrity(tx, author_id=1200)
+    async with feed_store.transaction() as tx:
+        assert len(await feed_store.recent_posts(tx, author_ids=many, limit=800)) == 5
+        assert await feed_store.celebrities_among(tx, author_ids=many) == [1200]
+        assert len(await feed_store.authors_of(tx, post_ids=many)) == 5
