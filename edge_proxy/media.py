@@ -207,13 +207,13 @@ _ERRORS = {"default": ERROR_RESPONSE}
 
 # The OpenAPI description of these two routes (the annotated ones describe themselves).
 OPENAPI_PATHS: dict[str, dict[str, Any]] = {
-    "/api/v1/uploads/{uploadId}": {
+    "/api/v1/uploads/{upload_id}": {
         "put": {
             "operationId": "Edge_PutUploadBytes",
             "summary": "Send an upload's bytes, exactly the declared size (streamed to media_svc).",
             "tags": ["MediaService"],
             "parameters": [
-                {"name": "uploadId", "in": "path", "required": True, "schema": {"type": "string"}}
+                {"name": "upload_id", "in": "path", "required": True, "schema": {"type": "string"}}
             ],
             "requestBody": {
                 "required": True,

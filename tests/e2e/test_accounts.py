@@ -226,7 +226,7 @@ async def test_health_readiness_and_openapi(client: httpx.AsyncClient) -> None:
     # Every annotated route of every service is documented, and the hand-written byte routes too.
     for route in build_route_table(MESH).routes:
         assert route.http_method.lower() in document["paths"][openapi_path(route)]
-    for path in ("/api/v1/uploads/{uploadId}", "/media/{key}", "/api/v1/notifications/stream"):
+    for path in ("/api/v1/uploads/{upload_id}", "/media/{key}", "/api/v1/notifications/stream"):
         assert path in document["paths"]
 
 

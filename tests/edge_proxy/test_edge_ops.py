@@ -93,7 +93,7 @@ async def test_openapi_security_and_schemas(client):
                 public.add(f"{USER_SERVICE}.{op['operationId'].split('_', 1)[1]}")
     assert public == PUBLIC_METHODS
     assert edge_public == {"/media/{key}"}  # media files are public, like a CDN's
-    assert "put" in document["paths"]["/api/v1/uploads/{uploadId}"]
+    assert "put" in document["paths"]["/api/v1/uploads/{upload_id}"]
     assert "get" in document["paths"]["/api/v1/notifications/stream"]
 
     schemas = document["components"]["schemas"]
