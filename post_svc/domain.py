@@ -239,6 +239,29 @@ def _keeps(visibility: Visibility | None, need_view: bool) -> bool:
     return visibility.can_view if need_view else not visibility.blocked
 
 
+class Audience:
+    """The privacy rule as post_svc applies it: graph_svc decides for every owner but the viewer,
+    who always sees their own content."""
+
+    def __init__(self, privacy: Privacy) -> None:
+        self._privacy = privacy
+
+    async def visibilities(
+        self, viewer: int | None, owner_ids: Sequence[int]
+    ) -> dict[int, Visibility]:
+        """Return what the viewer may see of each owner, in one call for all of them."""
+        others = [o for o in dict.fromkeys(owner_ids) if o != viewer]
+        found = await self._privacy.visibility(viewer, others) if others else {}
+        if viewer is not None and viewer in owner_ids:
+            found = {**found, viewer: Visibility(can_view=True, blocked=False)}
+        return found
+
+    async def can_view(self, viewer: int | None, owner_id: int) -> bool:
+        """Tell whether the viewer may see one owner's content."""
+        found = (await self.visibilities(viewer, [owner_id])).get(owner_id)
+        return found is not None and found.can_view
+
+
 class Posts:
     """The rules of posts, likes, comments, saves, hashtags and places."""
 
@@ -254,33 +277,19 @@ class Posts:
     ) -> None:
         self._store = store
         self._engagement = engagement
-        self._privacy = privacy
+        self._audience = Audience(privacy)
         self._directory = directory
         self._media = media
         self._ids = ids
 
     # -- privacy ---------------------------------------------------------------------------
 
-    async def _visibilities(
-        self, viewer: int | None, owner_ids: Sequence[int]
-    ) -> dict[int, Visibility]:
-        """Ask the privacy rule about every owner but the viewer (who sees themselves)."""
-        others = [o for o in dict.fromkeys(owner_ids) if o != viewer]
-        found = await self._privacy.visibility(viewer, others) if others else {}
-        if viewer is not None and viewer in owner_ids:
-            found = {**found, viewer: Visibility(can_view=True, blocked=False)}
-        return found
-
-    async def _can_view(self, viewer: int | None, owner_id: int) -> bool:
-        found = (await self._visibilities(viewer, [owner_id])).get(owner_id)
-        return found is not None and found.can_view
-
     async def _visible_post(self, viewer: int | None, post_id: int) -> PostRecord:
         """Return a live post the viewer may see, or raise PostNotFound either way."""
         check_id(post_id, "post_id")
         async with self._store.transaction() as tx:
             post = await self._store.get_post(tx, post_id=post_id)
-        if post is None or not await self._can_view(viewer, post.author_id):
+        if post is None or not await self._audience.can_view(viewer, post.author_id):
             raise PostNotFound("no post has that id")
         return post
 
@@ -303,7 +312,7 @@ class Posts:
         for _ in range(SCAN_ROUNDS):
             batch = await fetch(cursor, limit + 1)
             entries = [entry for _, entry in batch if entry is not None]
-            found = await self._visibilities(viewer, [owner_of(e) for e in entries])
+            found = await self._audience.visibilities(viewer, [owner_of(e) for e in entries])
             for key, entry in batch:
                 if entry is not None and _keeps(found.get(owner_of(entry)), need_view):
                     if len(page) == limit:
@@ -360,7 +369,7 @@ class Posts:
             return []
         found = await self._directory.by_usernames(list(names))
         accounts = [found[n] for n in names if n in found]
-        visibilities = await self._visibilities(author, [a.user_id for a in accounts])
+        visibilities = await self._audience.visibilities(author, [a.user_id for a in accounts])
         return [
             Mention(a.user_id, a.username)
             for a in accounts
@@ -523,7 +532,7 @@ class Posts:
         async with self._store.transaction() as tx:
             found = await self._store.get_posts(tx, post_ids=wanted)
         records = [found[i] for i in wanted if i in found]
-        visibilities = await self._visibilities(viewer, [r.author_id for r in records])
+        visibilities = await self._audience.visibilities(viewer, [r.author_id for r in records])
         visible = [
             r for r in records if r.author_id in visibilities and visibilities[r.author_id].can_view
         ]
@@ -537,7 +546,7 @@ class Posts:
         if post is None:
             raise PostNotFound("no post has that id")
         if post.author_id != caller:
-            if await self._can_view(caller, post.author_id):
+            if await self._audience.can_view(caller, post.author_id):
                 raise NotPostAuthor("only the author of a post can delete it")
             raise PostNotFound("no post has that id")
         async with self._store.transaction() as tx:
@@ -557,7 +566,7 @@ class Posts:
         limit = pagination.page_size(page_size, default=GRID_PAGE_DEFAULT, maximum=PAGE_MAX)
         before = _int_cursor(_cursor(page_token, kind="user", scope=owner))
         if viewer != owner:
-            found = (await self._visibilities(viewer, [owner])).get(owner)
+            found = (await self._audience.visibilities(viewer, [owner])).get(owner)
             if found is None or found.blocked:
                 raise AuthorNotFound("no user has that id")
             if not found.can_view:
@@ -621,7 +630,9 @@ class Posts:
                     tx, aggregate_id=post_id, event=events.post_unliked(post, liker_id=caller)
                 )
             counts = await self._engagement.counts(tx, post_ids=[post_id])
-        if post is None or (not removed and not await self._can_view(caller, post.author_id)):
+        if post is None or (
+            not removed and not await self._audience.can_view(caller, post.author_id)
+        ):
             raise PostNotFound("no post has that id")
         return counts.get(post_id, Counts()).like_count
 
@@ -722,7 +733,9 @@ class Posts:
             comment = await self._engagement.get_comment(tx, comment_id=comment_id)
         if comment is None or comment.post_id != post_id:
             raise CommentNotFound("no comment of this post has that id")
-        found = (await self._visibilities(viewer, [comment.author_id])).get(comment.author_id)
+        found = (await self._audience.visibilities(viewer, [comment.author_id])).get(
+            comment.author_id
+        )
         if found is None or found.blocked:
             raise CommentNotFound("no comment of this post has that id")
         return comment
@@ -787,7 +800,7 @@ class Posts:
         if comment is None or post is None:
             raise CommentNotFound("no comment has that id")
         if caller != post.author_id:
-            found = await self._visibilities(caller, [post.author_id, comment.author_id])
+            found = await self._audience.visibilities(caller, [post.author_id, comment.author_id])
             sees_post = post.author_id in found and found[post.author_id].can_view
             sees_comment = comment.author_id in found and not found[comment.author_id].blocked
             if not sees_post or not sees_comment:

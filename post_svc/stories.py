@@ -25,10 +25,10 @@ from mesh.ids import IdGenerator
 from post_svc import events, text
 from post_svc.domain import (
     SCAN_ROUNDS,
+    Audience,
     Directory,
     MediaCatalog,
     Privacy,
-    Visibility,
     _cursor,
     _int_cursor,
     _token,
@@ -113,7 +113,7 @@ class Stories:
         # The post store supplies the transaction, the outbox and the posted-media check.
         self._posts = posts
         self._stories = stories
-        self._privacy = privacy
+        self._audience = Audience(privacy)
         self._directory = directory
         self._media = media
         self._ids = ids
@@ -121,23 +121,9 @@ class Stories:
 
     # -- privacy ---------------------------------------------------------------------------
 
-    async def _visibilities(
-        self, viewer: int | None, owner_ids: Sequence[int]
-    ) -> dict[int, Visibility]:
-        """Ask the privacy rule about every owner but the viewer (who sees themselves)."""
-        others = [o for o in dict.fromkeys(owner_ids) if o != viewer]
-        found = await self._privacy.visibility(viewer, others) if others else {}
-        if viewer is not None and viewer in owner_ids:
-            found = {**found, viewer: Visibility(can_view=True, blocked=False)}
-        return found
-
-    async def _can_view(self, viewer: int | None, owner_id: int) -> bool:
-        found = (await self._visibilities(viewer, [owner_id])).get(owner_id)
-        return found is not None and found.can_view
-
     async def _may_see(self, viewer: int | None, story: StoryRecord) -> bool:
         """Tell whether a viewer may see a story: its author's content, and its audience."""
-        if not await self._can_view(viewer, story.author_id):
+        if not await self._audience.can_view(viewer, story.author_id):
             return False
         if not story.close_friends_only or viewer == story.author_id:
             return True
@@ -182,7 +168,7 @@ class Stories:
             return []
         found = await self._directory.by_usernames(list(names))
         accounts = [found[n] for n in names if n in found]
-        visibilities = await self._visibilities(author, [a.user_id for a in accounts])
+        visibilities = await self._audience.visibilities(author, [a.user_id for a in accounts])
         return [
             Mention(a.user_id, a.username)
             for a in accounts
@@ -284,7 +270,7 @@ class Stories:
             page_size, default=STORIES_PAGE_DEFAULT, maximum=STORIES_PAGE_MAX
         )
         after = _int_cursor(_cursor(page_token, kind="stories", scope=owner))
-        if not await self._can_view(viewer, owner):
+        if not await self._audience.can_view(viewer, owner):
             # Unknown, blocked, or private and not followed: stories are the account's to show,
             # so every case answers alike.
             raise AuthorNotFound("no user with stories you may see has that id")
@@ -331,7 +317,7 @@ class Stories:
                 rows = await self._stories.list_views(
                     tx, story_id=story.story_id, before=cursor, limit=limit + 1
                 )
-            found = await self._visibilities(caller, [user_id for _, user_id, _ in rows])
+            found = await self._audience.visibilities(caller, [user_id for _, user_id, _ in rows])
             full = False
             for view_id, user_id, at in rows:
                 seen_by = found.get(user_id)
@@ -389,7 +375,7 @@ class Stories:
             )
         by_author = {r.author_id: r for r in found}
         # Only authors with live stories are put to the privacy rule.
-        visible = await self._visibilities(viewer, list(by_author))
+        visible = await self._audience.visibilities(viewer, list(by_author))
         rings = []
         for author_id in wanted:
             ring = by_author.get(author_id)
@@ -415,7 +401,7 @@ class Stories:
         friend = check_id(user_id, "user_id")
         if friend == caller:
             raise InvalidArgument.field("user_id", "must be another account than the caller's")
-        found = (await self._visibilities(caller, [friend])).get(friend)
+        found = (await self._audience.visibilities(caller, [friend])).get(friend)
         if found is None or found.blocked:
             raise AuthorNotFound("no user has that id")
         async with self._posts.transaction() as tx:

@@ -114,7 +114,7 @@ class World:
         self.store = post_store
         self.engagement = engagement
         self.engine = engine
-        self.graph: FakeGraph = posts._privacy  # type: ignore[assignment]
+        self.graph: FakeGraph = posts._audience._privacy  # type: ignore[assignment]
         self.directory: FakeDirectory = posts._directory  # type: ignore[assignment]
         self.media: FakeMedia = posts._media  # type: ignore[assignment]
 
