@@ -80,7 +80,11 @@ async def _up_embedded() -> None:
 
     settings = MeshSettings()
     telemetry.configure(settings, process_name="shutter")
-    mesh = await start_mesh()
+    try:
+        mesh = await start_mesh()
+    except RuntimeError as exc:
+        console.print(f"[red]shutter could not start:[/red] {exc}")
+        raise typer.Exit(1) from None
     _print_mesh(
         str(mesh.edge_url), mesh.addresses, f"SQLite files in {settings.data_dir.resolve()}"
     )

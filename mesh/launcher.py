@@ -32,6 +32,17 @@ class _EdgeServer(uvicorn.Server):
         yield
 
 
+class StartupError(RuntimeError):
+    """The mesh could not start (a port in use, a database out of reach): the message says why."""
+
+
+async def _serve_edge(edge: uvicorn.Server) -> None:
+    # uvicorn raises SystemExit when it cannot bind, which would end the whole event loop:
+    # contain it, and let start_mesh report the failure.
+    with contextlib.suppress(SystemExit):
+        await edge.serve()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """Return a port that is free right now (for tests and for settings that ask for port 0)."""
     with socket.socket() as probe:
@@ -126,11 +137,16 @@ async def start_mesh(
         edge = _EdgeServer(config)
         running._edge = edge
         running._channels.append(channels)
-        running._edge_task = asyncio.create_task(edge.serve())
+        running._edge_task = asyncio.create_task(_serve_edge(edge))
         while not edge.started:
             if running._edge_task.done():
-                await running._edge_task  # surfaces the start-up error
-                raise RuntimeError("the edge stopped during start-up")
+                # uvicorn exits (SystemExit) when it cannot bind: stop what started, say why.
+                running._edge, running._edge_task = None, None
+                await running.stop(grace=0)
+                raise StartupError(
+                    f"the edge could not listen on {edge_settings.edge_host}:{edge_port} "
+                    "(is the port in use? set SHUTTER_EDGE_PORT or --edge-port)"
+                )
             await asyncio.sleep(0.02)
         running.edge_url = edge_url
     return running

@@ -84,7 +84,14 @@ async def create_server(
     reflection.enable_server_reflection(
         [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
-    port = server.add_insecure_port(f"{settings.host}:{settings.port_of(name)}")
+    address = f"{settings.host}:{settings.port_of(name)}"
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError:
+        raise RuntimeError(
+            f"{name} could not listen on {address} (is the port in use? set "
+            f"SHUTTER_{name.upper()}_ADDR)"
+        ) from None
     await server.start()
     serving = health_pb2.HealthCheckResponse.SERVING
     for service_name in ("", *service_names):
