@@ -208,6 +208,7 @@ class _ConsumerBase(abc.ABC):
         self._tasks = [
             asyncio.create_task(self._run(), name=name),
             asyncio.create_task(self._heartbeat(), name=f"{name}:heartbeat"),
+            asyncio.create_task(self._report_backlog(), name=f"{name}:backlog"),
         ]
 
     async def stop(self) -> None:
@@ -231,6 +232,20 @@ class _ConsumerBase(abc.ABC):
         """
         if self._stopped:
             raise asyncio.CancelledError()
+
+    async def _report_backlog(self) -> None:
+        # The group's queue depth (for feed_svc, its fan-out queue) as a gauge for operators.
+        while True:
+            self._check_running()
+            try:
+                metrics.BUS_BACKLOG.labels(self.group).set(await self._backlog())
+            except Exception:  # a metric must never disturb consuming
+                log.debug("bus %s: backlog not measured", self.group, exc_info=True)
+            await asyncio.sleep(self._poll * 2)
+
+    @abc.abstractmethod
+    async def _backlog(self) -> int:
+        """Return how many events the group has not finished: unread plus in progress."""
 
     async def _heartbeat(self) -> None:
         # Says "still alive" while a handler runs, so nobody takes its event over meanwhile.
@@ -466,6 +481,12 @@ def _release(conn: sqlite3.Connection, group: str, owner: str) -> None:
         )
 
 
+def _count_after(conn: sqlite3.Connection, after: int) -> int:
+    return int(
+        conn.execute("SELECT count(*) FROM bus_events WHERE seq > ?", (after,)).fetchone()[0]
+    )
+
+
 def _fetch(conn: sqlite3.Connection, after: int, limit: int) -> list[tuple[int, str, bytes]]:
     return conn.execute(
         "SELECT seq, event_type, envelope FROM bus_events WHERE seq > ? ORDER BY seq LIMIT ?",
@@ -597,6 +618,9 @@ class _EmbeddedConsumer(_ConsumerBase):
         with _wakers_lock:
             _wakers.setdefault(self._bus.path, set()).add(waker)
         self._launch()
+
+    async def _backlog(self) -> int:
+        return int(await self._bus.run(_count_after, self._position))
 
     async def _after_stop(self) -> None:
         with _wakers_lock:
@@ -851,6 +875,14 @@ class _RedisConsumer(_ConsumerBase):
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+
+    async def _backlog(self) -> int:
+        for info in await self._redis.xinfo_groups(self._stream):
+            name = info.get("name")
+            if (name.decode() if isinstance(name, bytes) else name) == self.group:
+                # "lag" (Redis 7) counts entries not yet read; "pending" those read, not acked.
+                return int(info.get("lag") or 0) + int(info.get("pending") or 0)
+        return 0
 
     async def _after_stop(self) -> None:
         self._bus._consumers.discard(self)

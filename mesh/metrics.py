@@ -9,7 +9,7 @@ from typing import Any
 
 import grpc
 from grpc import aio
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from mesh.interceptors import ScopeInterceptor
 
@@ -30,6 +30,12 @@ BUS_LAG = Histogram(
     "Time from an event's commit to its successful handling, by consumer group and event type.",
     ["group", "event_type"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+BUS_BACKLOG = Gauge(
+    "shutter_bus_backlog_events",
+    "Events a consumer group has not finished: not yet read, or read and still in progress "
+    "(for feed_svc's group, its fan-out queue).",
+    ["group"],
 )
 CACHE_LOOKUPS = Counter(
     "shutter_cache_lookups_total",

@@ -570,3 +570,26 @@ async def test_create_redis_uses_the_configured_server(
     direct.delete(key)
     direct.close()
     await client.aclose()
+
+
+async def test_backlog_gauge_shows_what_a_group_has_not_finished(make_bus: BusFactory) -> None:
+    from prometheus_client import REGISTRY
+
+    bus = make_bus()
+    group = f"backlog-{uuid.uuid4().hex[:8]}"
+
+    def backlog() -> float:
+        value = REGISTRY.get_sample_value("shutter_bus_backlog_events", {"group": group})
+        return -1.0 if value is None else value
+
+    await bus.publish([registered(i) for i in range(1, 6)])
+    blocker = Blocker()
+    consumer = await bus.start_consumer(group=group, handler=blocker)
+    # The first event hangs in its handler: all five are still to finish.
+    await eventually(lambda: backlog() == 5)
+    await consumer.stop()
+    collector = Collector()
+    consumer = await bus.start_consumer(group=group, handler=collector)
+    await collector.wait_for(5)
+    await eventually(lambda: backlog() == 0)
+    await consumer.stop()
