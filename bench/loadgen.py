@@ -13,6 +13,7 @@ import asyncio
 import json
 import multiprocessing
 import queue
+import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -48,6 +49,11 @@ class LoadSpec:
     workers: int = 2
     token: str = ""
     timeout: float = 10.0
+    # Per-request variety: (request_json, token) pairs; when given they replace request_json and
+    # token, one pair per call, in turn ("round-robin") or drawn at random from `seed`.
+    requests: tuple[tuple[str, str], ...] = ()
+    pick: str = "round-robin"
+    seed: int = 0
 
 
 @dataclass
@@ -103,8 +109,14 @@ def resolve(channel: grpc.Channel, method: str) -> tuple[str, type[Message], typ
 async def _worker_main(spec: LoadSpec, index: int, progress: Any) -> dict[str, Any]:
     with grpc.insecure_channel(spec.target) as sync_channel:
         path, request_cls, response_cls = resolve(sync_channel, spec.method)
-    request = json_format.Parse(spec.request_json, request_cls())
-    metadata = (("authorization", f"Bearer {spec.token}"),) if spec.token else ()
+    calls = [
+        (
+            json_format.Parse(body, request_cls()),
+            (("authorization", f"Bearer {token}"),) if token else (),
+        )
+        for body, token in (spec.requests or ((spec.request_json, spec.token),))
+    ]
+    chooser = _chooser(spec, index, len(calls))
     histogram = Histogram()
     codes: Counter[str] = Counter()
     async with aio.insecure_channel(spec.target) as channel:
@@ -121,6 +133,7 @@ async def _worker_main(spec: LoadSpec, index: int, progress: Any) -> dict[str, A
 
         async def one(due: float) -> None:
             nonlocal answered
+            request, metadata = calls[chooser()]
             try:
                 await call(request, metadata=metadata, timeout=spec.timeout)
                 code = "OK"
@@ -172,6 +185,25 @@ async def _worker_main(spec: LoadSpec, index: int, progress: Any) -> dict[str, A
 
             await asyncio.gather(reporter(), *(caller() for _ in range(callers)))
     return {"histogram": histogram.to_json(), "codes": dict(codes)}
+
+
+def _chooser(spec: LoadSpec, index: int, count: int) -> Any:
+    """Return a function giving the index of the next request of a worker's list."""
+    if spec.pick not in ("round-robin", "random"):
+        raise ValueError(f"pick must be round-robin or random, not {spec.pick!r}")
+    if spec.pick == "random":
+        # Each worker its own stream, all derived from the one seed: runs repeat exactly.
+        rng = random.Random(spec.seed * 1_000_003 + index)
+        return lambda: rng.randrange(count)
+    # Workers start at different places in the list so they do not send the same requests.
+    position = index * count // max(1, spec.workers)
+
+    def next_index() -> int:
+        nonlocal position
+        position = (position + 1) % count
+        return position
+
+    return next_index
 
 
 def _worker(spec: LoadSpec, index: int, progress: Any, results: Any) -> None:
@@ -231,7 +263,9 @@ def run(spec: LoadSpec, *, on_progress: Any = None) -> LoadResult:
 
 def baseline_of(spec: LoadSpec) -> LoadSpec:
     """Return the same load aimed at the empty RPC (health Check) of the same server."""
-    return LoadSpec(**{**spec.__dict__, "method": HEALTH_CHECK, "request_json": "{}"})
+    return LoadSpec(
+        **{**spec.__dict__, "method": HEALTH_CHECK, "request_json": "{}", "requests": ()}
+    )
 
 
 def report(results: list[LoadResult]) -> str:

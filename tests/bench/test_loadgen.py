@@ -70,3 +70,22 @@ async def test_open_loop_run_sends_at_the_rate_and_counts_codes(health_server: s
     unknown = loadgen.LoadSpec(**{**spec.__dict__, "request_json": '{"service": "nope"}'})
     failing = await asyncio.to_thread(loadgen.run, unknown)
     assert set(failing.codes) == {"NOT_FOUND"} and failing.errors == failing.histogram.total
+
+
+async def test_a_request_list_is_sent_in_turn(health_server: str) -> None:
+    import asyncio
+
+    spec = loadgen.LoadSpec(
+        target=health_server,
+        method=loadgen.HEALTH_CHECK,
+        rate=200,
+        duration=0.5,
+        warmup=0.1,
+        workers=1,
+        requests=(("{}", "token-a"), ('{"service": "nope"}', "token-b")),
+    )
+    result = await asyncio.to_thread(loadgen.run, spec)
+    # Alternating bodies: half answered OK, half NOT_FOUND (to within the window's edge).
+    assert set(result.codes) == {"OK", "NOT_FOUND"}
+    assert abs(result.codes["OK"] - result.codes["NOT_FOUND"]) <= 1
+    assert loadgen.baseline_of(spec).requests == ()
