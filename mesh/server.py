@@ -107,12 +107,7 @@ async def create_server(
     )
 
 
-async def run_until_signalled(
-    services: Sequence[Service],
-    grace: float,
-    *,
-    extra_stop: Sequence[Callable[[], Awaitable[None]]] = (),
-) -> None:
+async def run_until_signalled(services: Sequence[Service], grace: float) -> None:
     """Serve until SIGINT or SIGTERM, then stop everything gracefully."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -120,6 +115,4 @@ async def run_until_signalled(
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("stopping: draining in-flight calls for up to %.1fs", grace)
-    for close in extra_stop:
-        await close()
     await asyncio.gather(*(service.stop(grace) for service in services))
