@@ -113,15 +113,18 @@ async def _up_processes() -> None:
         "SHUTTER_MEDIA_BASE_URL", os.environ.get("SHUTTER_MEDIA_BASE_URL", f"{edge_url}/media/")
     )
     names = [spec.name for spec in MESH] + ["edge_proxy"]
+    # SHUTTER_METRICS_PORT, when set, is the first of the consecutive ports the processes take,
+    # so two meshes on one machine can each have their own.
+    first_port = settings.metrics_port or FIRST_METRICS_PORT
     children = [
-        module_child(name, name, {**shared, "SHUTTER_METRICS_PORT": str(FIRST_METRICS_PORT + i)})
+        module_child(name, name, {**shared, "SHUTTER_METRICS_PORT": str(first_port + i)})
         for i, name in enumerate(names)
     ]
     supervisor = Supervisor(children, grace_seconds=settings.shutdown_grace_seconds + 5)
     await supervisor.start()
     _print_mesh(edge_url, addresses, f"{settings.database_url} and {settings.redis_url}")
     for i, name in enumerate(names):
-        console.print(f"{name} metrics: http://127.0.0.1:{FIRST_METRICS_PORT + i}/metrics")
+        console.print(f"{name} metrics: http://127.0.0.1:{first_port + i}/metrics")
     try:
         await server.run_until_signalled([], settings.shutdown_grace_seconds)
     finally:
