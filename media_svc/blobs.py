@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from mesh import telemetry
+
 MAX_KEY_CHARS = 512
 DEFAULT_CHUNK_BYTES = 256 * 1024
 _SEGMENT = r"[A-Za-z0-9][A-Za-z0-9._-]*"
@@ -357,6 +359,8 @@ class S3BlobStore:
         import boto3
         from boto3.s3.transfer import TransferConfig
         from botocore.config import Config
+
+        telemetry.instrument_s3()
 
         config = Config(
             signature_version="s3v4",

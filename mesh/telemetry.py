@@ -13,7 +13,6 @@ from typing import Any
 from grpc import aio
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
 from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.sdk.resources import Resource
@@ -100,13 +99,22 @@ def configure(settings: MeshSettings, *, process_name: str) -> None:
 
 
 def instrument_libraries() -> None:
-    """Trace every Redis command and S3 call of this process (idempotent)."""
+    """Trace every Redis command of this process (idempotent)."""
     global _libraries_instrumented
     if _libraries_instrumented:
         return
     _libraries_instrumented = True
     RedisInstrumentor().instrument()
-    BotocoreInstrumentor().instrument()  # type: ignore[no-untyped-call]
+
+
+def instrument_s3() -> None:
+    """Trace every S3 call; called by the code that makes an S3 client, so processes that never
+    touch S3 do not load botocore (about 12 MB of resident memory per process)."""
+    from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+
+    instrumentor = BotocoreInstrumentor()  # type: ignore[no-untyped-call]
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument()  # type: ignore[no-untyped-call]
 
 
 def instrument_engine(engine: AsyncEngine) -> None:

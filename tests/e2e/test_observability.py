@@ -6,8 +6,33 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.e2e.conftest import register
+from tests.conftest import ENGINES
+from tests.e2e.conftest import register, upload_photo
+from tests.e2e.test_feed import EVENTUAL_SECONDS, _feed, _png, _post
+
+
+def _trace_of(everything: Any, root_name: str) -> tuple[Any, list[Any]]:
+    """Return the one edge span named `root_name` and every span of its trace, checking that they
+    form one tree below it."""
+    # Background work (outbox relays, consumers) makes traces of its own; find the request's.
+    roots = [s for s in everything if s.parent is None and s.name.startswith(root_name)]
+    assert len(roots) == 1, [s.name for s in everything if s.parent is None]
+    root = roots[0]
+    spans = [s for s in everything if s.context.trace_id == root.context.trace_id]
+    assert [s for s in spans if s.parent is None] == [root]
+    by_id = {s.context.span_id for s in spans}
+    assert all(s.parent is None or s.parent.span_id in by_id for s in spans)
+    return root, spans
+
+
+def _served(spans: list[Any]) -> set[str]:
+    return {
+        str(s.attributes.get("rpc.service"))
+        for s in spans
+        if s.kind.name == "SERVER" and s.attributes and "rpc.service" in s.attributes
+    }
 
 
 async def test_a_profile_read_is_one_connected_trace_across_services(
@@ -17,26 +42,55 @@ async def test_a_profile_read_is_one_connected_trace_across_services(
     finished_spans.clear()
     response = await client.get(f"/api/v1/users/{alice.user_id}", headers=alice.headers)
     assert response.status_code == 200
-    everything = finished_spans.get_finished_spans()
-    # Background work (outbox relays, consumers) makes traces of its own; find the request's.
-    edge_spans = [
-        s for s in everything if s.parent is None and s.name.startswith("GET /api/v1/users")
-    ]
-    assert len(edge_spans) == 1, [s.name for s in everything if s.parent is None]
-    root = edge_spans[0]
-    spans = [s for s in everything if s.context.trace_id == root.context.trace_id]
-    # Every span of the trace hangs below the edge's span: one connected tree.
-    assert [s for s in spans if s.parent is None] == [root]
-    by_id = {s.context.span_id for s in spans}
-    assert all(s.parent is None or s.parent.span_id in by_id for s in spans)
-    served = {
-        str(s.attributes.get("rpc.service"))
-        for s in spans
-        if s.kind.name == "SERVER" and s.attributes and "rpc.service" in s.attributes
-    }
+    _root, spans = _trace_of(finished_spans.get_finished_spans(), "GET /api/v1/users")
     # The edge plus at least two services behind it: three services in one trace.
-    assert {"shutter.user.v1.UserService", "shutter.graph.v1.GraphService"} <= served
+    assert {"shutter.user.v1.UserService", "shutter.graph.v1.GraphService"} <= _served(spans)
     assert any(s.name.lower().startswith("select") for s in spans)  # the database calls too
+
+
+async def test_a_feed_read_shows_every_hop_in_one_trace(
+    client: httpx.AsyncClient, finished_spans: Any
+) -> None:
+    author, reader = await register(client, "hop_author"), await register(client, "hop_reader")
+    followed = await client.post(f"/api/v1/users/{author.user_id}/follow", headers=reader.headers)
+    assert followed.status_code == 200, followed.text
+    post_id = await _post(client, author)
+    deadline = asyncio.get_running_loop().time() + EVENTUAL_SECONDS
+    while post_id not in await _feed(client, reader):
+        assert asyncio.get_running_loop().time() < deadline, "the post never reached the feed"
+        await asyncio.sleep(0.1)
+    finished_spans.clear()
+    response = await client.get("/api/v1/feed", headers=reader.headers)
+    assert response.status_code == 200, response.text
+    assert [p["postId"] for p in response.json()["posts"]] == [post_id]
+    _root, spans = _trace_of(finished_spans.get_finished_spans(), "GET /api/v1/feed")
+    # feed_svc reads the feed, post_svc hydrates it with authors (user_svc), the privacy rule
+    # (graph_svc) and the media (media_svc): every hop is a server span of this one trace.
+    assert {
+        "shutter.feed.v1.FeedService",
+        "shutter.post.v1.PostService",
+        "shutter.user.v1.UserService",
+        "shutter.graph.v1.GraphService",
+        "shutter.media.v1.MediaService",
+    } <= _served(spans)
+    assert any(s.attributes and s.attributes.get("db.system") == "redis" for s in spans)
+    assert any(s.name.lower().startswith("select") for s in spans)
+
+
+@pytest.mark.skipif(not ENGINES, reason="S3 calls happen only with an S3 store (engines run)")
+async def test_s3_calls_are_spans_of_the_upload_trace(
+    client: httpx.AsyncClient, finished_spans: Any
+) -> None:
+    alice = await register(client, "s3_traced")
+    finished_spans.clear()
+    await upload_photo(client, alice, _png())
+    s3_spans = [
+        s
+        for s in finished_spans.get_finished_spans()
+        if s.attributes and s.attributes.get("rpc.system") == "aws-api"
+    ]
+    assert s3_spans, "no S3 call was traced"
+    assert {str(s.attributes.get("rpc.service")) for s in s3_spans} == {"S3"}
 
 
 async def test_metrics_count_rpcs_by_method_and_status_and_time_the_bus(
