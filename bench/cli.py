@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -18,7 +18,7 @@ console = Console(stderr=True)
 
 
 def _table(results: list[loadgen.LoadResult]) -> Table:
-    table = Table(title="gRPC load (latency in ms, from each request's scheduled time)")
+    table = Table(title="load (latency in ms, from each request's scheduled time)")
     for column in (
         "method",
         "mode",
@@ -52,7 +52,26 @@ def _table(results: list[loadgen.LoadResult]) -> Table:
     return table
 
 
-def _run_with_progress(spec: loadgen.LoadSpec) -> loadgen.LoadResult:
+def _cost_table(costs: list[dict[str, Any]]) -> Table:
+    table = Table(title="CPU the mesh spent per request (ms), by process")
+    names = sorted({n for c in costs for n in c["cpu_ms_per_request"]})
+    table.add_column("method")
+    for name in names:
+        table.add_column(name, justify="right")
+    table.add_column("total", justify="right")
+    for row in costs:
+        each = row["cpu_ms_per_request"]
+        table.add_row(
+            str(row["method"]).rsplit("/", 1)[-1],
+            *(f"{each[n]:.2f}" if n in each else "—" for n in names),
+            f"{row['total_cpu_ms_per_request']}",
+        )
+    return table
+
+
+def _run_with_progress(
+    spec: loadgen.LoadSpec, driver: loadgen.Driver | None = None
+) -> loadgen.LoadResult:
     line = Text()
     with Live(line, console=console, transient=True, refresh_per_second=4) as live:
 
@@ -61,7 +80,7 @@ def _run_with_progress(spec: loadgen.LoadSpec) -> loadgen.LoadResult:
                 Text(f"{spec.method}: {elapsed:5.1f}s  answered {answered}  failed {failed}")
             )
 
-        return loadgen.run(spec, on_progress=progress)
+        return loadgen.run(spec, on_progress=progress, driver=driver)
 
 
 @app.command()
@@ -145,10 +164,29 @@ def seed(
     comments_per_post: Annotated[int, typer.Option(help="Comments on each post.")] = 1,
     concurrency: Annotated[int, typer.Option(help="RPCs in flight (registrations: ≤ 8).")] = 32,
     upload_concurrency: Annotated[int, typer.Option(help="Uploads in flight.")] = 4,
+    big_authors: Annotated[
+        str,
+        typer.Option(
+            help="Follower counts of authors seeded in bulk through the stores, e.g. "
+            "1000,10000,100000 (each follower an account of its own)."
+        ),
+    ] = "",
+    big_author_posts: Annotated[int, typer.Option(help="Posts by each big author.")] = 20,
+    id_shard: Annotated[
+        int, typer.Option(help="Shard field of the ids the bulk loader makes (0..8191).")
+    ] = 8191,
+    drain_notify: Annotated[
+        bool,
+        typer.Option(
+            help="Wait for notify_svc as well as feed_svc to handle every bulk follow before the "
+            "big authors post (--no-drain-notify: feed_svc only)."
+        ),
+    ] = True,
 ) -> None:
     """Seed a running mesh: real graph, synthetic users, posts, likes; write a manifest."""
     import asyncio
 
+    from bench import bulk
     from bench import seed as seeding
 
     numbers = (extra_users, extra_follows, celebrities, celebrity_followers, posts)
@@ -156,6 +194,12 @@ def seed(
         raise typer.BadParameter("counts must be ≥ 0")
     if concurrency < 1 or upload_concurrency < 1:
         raise typer.BadParameter("concurrency and upload-concurrency must be ≥ 1")
+    if big_author_posts < 0 or not 0 <= id_shard <= 8191:
+        raise typer.BadParameter("big-author-posts ≥ 0; id-shard within 0..8191")
+    try:
+        sizes = bulk.parse_sizes(big_authors)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
     if real_graph and not edges.is_file():
         raise typer.BadParameter(f"no edge list at {edges}")
     options = seeding.SeedOptions(
@@ -174,6 +218,10 @@ def seed(
         concurrency=concurrency,
         upload_concurrency=upload_concurrency,
         real_graph=real_graph,
+        big_authors=sizes,
+        big_author_posts=big_author_posts,
+        id_shard=id_shard,
+        drain_notify=drain_notify,
     )
     try:
         result = asyncio.run(seeding.seed(options, console))
@@ -185,12 +233,12 @@ def seed(
     )
 
 
-SCENARIOS = ("baseline", "home-feed", "fanout")
+SCENARIOS = ("baseline", "home-feed", "fanout", "mixed-edge")
 
 
 @app.command()
 def scenario(
-    name: Annotated[str, typer.Argument(help="baseline, home-feed or fanout.")],
+    name: Annotated[str, typer.Argument(help="baseline, home-feed, fanout or mixed-edge.")],
     manifest: Annotated[Path, typer.Option(help="The manifest `bench seed` wrote.")] = Path(
         "seed.json"
     ),
@@ -201,21 +249,55 @@ def scenario(
     duration: Annotated[float, typer.Option(help="Measured seconds.")] = 10.0,
     warmup: Annotated[float, typer.Option(help="Seconds sent but not measured, first.")] = 2.0,
     workers: Annotated[int, typer.Option(help="Generator processes.")] = 2,
-    users: Annotated[int, typer.Option(help="home-feed: how many seeded users read.")] = 200,
+    users: Annotated[
+        int,
+        typer.Option(
+            help="home-feed, mixed-edge: how many seeded users read; fanout: followers per "
+            "group in the celebrity read comparison."
+        ),
+    ] = 200,
     pick: Annotated[str, typer.Option(help="home-feed: round-robin or random users.")] = "random",
-    mode: Annotated[str, typer.Option(help="home-feed: FEED_MODE_RANKED or _CHRONOLOGICAL.")] = (
-        "FEED_MODE_RANKED"
-    ),
+    mode: Annotated[
+        str, typer.Option(help="home-feed, mixed-edge: FEED_MODE_RANKED or _CHRONOLOGICAL.")
+    ] = "FEED_MODE_RANKED",
     seed_value: Annotated[int, typer.Option("--seed", help="Seeds every random choice.")] = 1,
     authors: Annotated[
-        str, typer.Option(help="fanout: usernames, comma-separated (default: the celebrities).")
+        str,
+        typer.Option(
+            help="fanout: usernames, comma-separated (default: the big authors, else the "
+            "celebrities)."
+        ),
     ] = "",
-    posts_per_author: Annotated[int, typer.Option(help="fanout: posts per author.")] = 3,
-    sample: Annotated[int, typer.Option(help="fanout: followers polled per author.")] = 20,
+    posts_per_author: Annotated[
+        int, typer.Option(help="fanout: posts per author (the percentiles' samples).")
+    ] = 10,
+    sample: Annotated[
+        int, typer.Option(help="fanout: followers per author who confirm with GetHomeFeed.")
+    ] = 20,
+    read_rounds: Annotated[
+        int, typer.Option(help="fanout: reads per group in the one-at-a-time comparison.")
+    ] = 300,
+    find_rate: Annotated[
+        bool, typer.Option(help="mixed-edge: step up from --rate (x1.25) until p99 or errors fail.")
+    ] = False,
+    max_rate: Annotated[float, typer.Option(help="mixed-edge: the search stops here.")] = 5000.0,
+    step_duration: Annotated[
+        float, typer.Option(help="mixed-edge: measured seconds of each search step.")
+    ] = 5.0,
+    p99_target_ms: Annotated[float, typer.Option(help="mixed-edge: the p99 a rate must hold.")] = (
+        100.0
+    ),
+    metrics_port: Annotated[
+        int | None, typer.Option(help="mixed-edge: first metrics port of `shutter up --engines`.")
+    ] = None,
+    redis_url: Annotated[
+        str | None, typer.Option(help="mixed-edge: the mesh's Redis, for bytes per feed entry.")
+    ] = None,
     output: Annotated[Path | None, typer.Option(help="Write the figures as JSON here.")] = None,
 ) -> None:
     """Run a named scenario against the seeded mesh; every report carries a same-run baseline."""
     import asyncio
+    import copy
     import json
 
     from bench import scenarios
@@ -224,6 +306,8 @@ def scenario(
         raise typer.BadParameter(f"unknown scenario {name!r}; one of {', '.join(SCENARIOS)}")
     if workers < 1 or duration <= 0 or warmup < 0 or rate < 0 or concurrency < 1:
         raise typer.BadParameter("workers and concurrency ≥ 1, duration > 0, warmup and rate ≥ 0")
+    if read_rounds < 1:
+        raise typer.BadParameter("read-rounds must be ≥ 1")
     if pick not in ("round-robin", "random") or users < 1 or sample < 1 or posts_per_author < 1:
         raise typer.BadParameter("pick: round-robin or random; users, sample, posts ≥ 1")
     data = scenarios.load_manifest(manifest)
@@ -238,40 +322,131 @@ def scenario(
         pick=pick,
         seed=seed_value,
     )
-    results = [_run_with_progress(base)]
+    from bench import cost
+
+    addresses = cost.mesh_addresses(data)
+    costs: list[dict[str, Any]] = []
+
+    def costed(spec: loadgen.LoadSpec) -> loadgen.LoadResult:
+        # The CPU the mesh's processes spent on this phase, per request answered.
+        before = cost.cpu_seconds(addresses)
+        result = _run_with_progress(spec)
+        spent = cost.per_request(
+            before,
+            cost.cpu_seconds(addresses),
+            seconds=spec.warmup + spec.duration,
+            throughput=result.throughput,
+        )
+        costs.append({"method": spec.method, **spent})
+        return result
+
+    # mixed-edge runs its baselines itself, at the rate its search finds.
+    results = [] if name == "mixed-edge" else [costed(base)]
     report: dict[str, object] = {}
-    if name == "home-feed":
+    if name == "mixed-edge":
+        from bench import mixed_edge
+
+        options = mixed_edge.Options(
+            users=users,
+            seed=seed_value,
+            mode=mode,
+            find_rate=find_rate,
+            max_rate=max_rate,
+            step_duration=step_duration,
+            p99_target_ms=p99_target_ms,
+            metrics_port=metrics_port,
+            redis_url=redis_url,
+        )
+        try:
+            results, report["mixed_edge"] = mixed_edge.scenario(
+                data, manifest, base, options, run=_run_with_progress, console=console
+            )
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        except mixed_edge.NoRateHeld as exc:
+            console.print(mixed_edge.steps_table(exc.steps, p99_target_ms))
+            console.print(f"[red]no rate held:[/red] {exc}")
+            if output is not None:
+                failed = {"mixed_edge": {"search": {"steps": exc.steps, "held_rate": None}}}
+                output.write_text(json.dumps(failed, indent=2))
+            raise typer.Exit(1) from None
+    elif name == "home-feed":
         chosen = scenarios.sample_users(data, users, seed_value)
         asyncio.run(scenarios.fresh_tokens(data, chosen, manifest))
-        results.append(_run_with_progress(scenarios.home_feed_spec(data, chosen, base, mode)))
+        results.append(costed(scenarios.home_feed_spec(data, chosen, base, mode)))
     elif name == "fanout":
-        by_name = {u["username"]: u["index"] for u in data["users"]}
         wanted = [a.strip() for a in authors.split(",") if a.strip()]
-        unknown = [a for a in wanted if a not in by_name]
-        if unknown:
-            raise typer.BadParameter(f"not in the manifest: {', '.join(unknown)}")
-        chosen = [by_name[a] for a in wanted] or list(data["celebrities"])
-        if not chosen:
-            raise typer.BadParameter("no authors: seed celebrities or pass --authors")
-        console.print(f"fan-out: {posts_per_author} posts each by {len(chosen)} authors")
+        try:
+            posting = asyncio.run(
+                scenarios.fanout_authors(
+                    data, wanted, sample=sample, seed=seed_value, manifest_path=manifest
+                )
+            )
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        if not posting:
+            raise typer.BadParameter("no authors: seed --big-authors or celebrities, or --authors")
+        console.print(f"fan-out: {posts_per_author} posts each by {len(posting)} authors")
         rows = asyncio.run(
             scenarios.fanout(
-                data,
-                authors=chosen,
-                posts_per_author=posts_per_author,
-                sample=sample,
-                seed=seed_value,
-                manifest_path=manifest,
+                data, authors=posting, posts_per_author=posts_per_author, seed=seed_value
             )
         )
-        table = Table(title="fan-out: CreatePost answered → post on a follower's first page (ms)")
+        table = Table(title="fan-out: CreatePost answered → post in every follower's feed (ms)")
         for column in rows[0]:
             table.add_column(column, justify="right")
         for row in rows:
             table.add_row(*(str(v) for v in row.values()))
         console.print(table)
         report["fanout"] = rows
+        # What pulling costs a read: followers of the biggest pulled author against followers
+        # of the biggest pushed one, same load, same run (after the baseline above).
+        groups = asyncio.run(scenarios.read_groups(data, users, seed_value))
+        if groups is None:
+            console.print("celebrity read overhead: needs a pulled and a pushed big author")
+        else:
+            celebrity_fans, plain_fans, celebrity, plain = groups
+            feed_addr = data["grpc"]["feed_svc"]
+            serial: dict[str, dict[str, object]] = {}
+            loaded: dict[str, dict[str, object]] = {}
+            for read_mode in ("FEED_MODE_CHRONOLOGICAL", "FEED_MODE_RANKED"):
+                # One read at a time, the two groups taking turns: the comparison the target
+                # is judged on (see scenarios.interleaved_reads).
+                figures = asyncio.run(
+                    scenarios.interleaved_reads(
+                        feed_addr,
+                        {plain: plain_fans, celebrity: celebrity_fans},
+                        mode=read_mode,
+                        rounds=read_rounds,
+                        seed=seed_value,
+                    )
+                )
+                serial.update({f"{read_mode} {who}": f for who, f in figures.items()})
+                # Then under load (--concurrency callers), in the order A B B A, so a drift of
+                # the machine's load over the four runs weighs on both about alike.
+                order = ((plain, plain_fans), (celebrity, celebrity_fans))
+                merged: dict[str, loadgen.LoadResult] = {}
+                for label, fans in (*order, *reversed(order)):
+                    spec = scenarios.reads_spec(feed_addr, fans, base, read_mode)
+                    results.append(_run_with_progress(spec))
+                    if label in merged:
+                        merged[label].histogram.merge(results[-1].histogram)
+                        merged[label].codes.update(results[-1].codes)
+                        merged[label].elapsed += results[-1].elapsed
+                    else:
+                        merged[label] = copy.deepcopy(results[-1])
+                loaded.update({f"{read_mode} {w}": r.summary() for w, r in merged.items()})
+            overhead = {
+                "one_at_a_time": scenarios.read_overhead(serial, celebrity, plain),
+                "under_load": scenarios.read_overhead(loaded, celebrity, plain),
+            }
+            report["celebrity_reads"] = overhead
+            for title, rows in overhead.items():
+                console.print(scenarios.read_overhead_table(rows, title=title))
     console.print(_table(results))
+    if costs:
+        console.print(_cost_table(costs))
+        report["cpu_cost"] = costs
     report["load"] = json.loads(loadgen.report(results))
     text = json.dumps(report, indent=2)
     if output is not None:

@@ -9,7 +9,8 @@ are replaced by in-process fakes (a follower list in memory, hydration that buil
 from a dict), so the figures are feed_svc's own cost: Redis, SQL and its gRPC face, not its peers'.
 
 - fan-out: Feeds.post_created for an author with N followers, every one active with a built feed
-  (the worst case: nobody skipped), in pipelines of fanout_batch_size (1000). p50/p99 of runs.
+  (the worst case: nobody skipped), one fan-out script call per fanout_batch_size (1000)
+  followers. p50/p99 of runs.
 - read: GetHomeFeed (chronological, 20 posts, warm) over gRPC for a user following 500 accounts,
   20 of them celebrities merged at read time; grpc.health Check on the same server as baseline;
   and the same page made by fan-out on read: the follow list, then one SQL query for the newest

@@ -1,23 +1,31 @@
-"""A gRPC load generator: any unary RPC by name with a JSON request, open or closed loop.
+"""A load generator: any unary RPC by name with a JSON request, open or closed loop.
 
 Open loop (the wrk2 approach): requests are scheduled on a clock at a fixed rate and each latency
 counts from the moment its request was due, so a server that stalls cannot hide the queue it
 builds. Closed loop: N callers, each sending its next request when the last one is answered.
 Several worker processes share the load so the generator is not the bottleneck; their histograms
 are merged. Methods are found through the server's reflection service, as ghz does.
+
+The scheduling, the histograms and the report do not depend on the transport: a `Driver` says how
+a worker sends one request and names its operation. `GrpcDriver` (the default) sends one gRPC
+method; bench.mixed_edge drives a mix of HTTP operations through the edge with the same machinery.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import math
 import multiprocessing
 import queue
 import random
 import time
 from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 from google.protobuf import descriptor_pool, json_format, message_factory
@@ -34,13 +42,37 @@ HEALTH_CHECK = "grpc.health.v1.Health/Check"
 # (and their wait counts in their latency, as it should).
 MAX_IN_FLIGHT = 4096
 
+# Sends one request; returns its operation's name and its status: "OK" or a gRPC code name, an
+# HTTP status ("200"), or the name of the exception that ended it ("ReadTimeout").
+Send = Callable[[], Awaitable[tuple[str, str]]]
+
+
+class Driver(Protocol):
+    """How a worker process sends requests: opened once per worker, then called per request.
+
+    A driver is pickled into each worker process, so each worker has its own copy and state.
+    """
+
+    def session(self, spec: LoadSpec, index: int) -> AbstractAsyncContextManager[Send]:
+        """Open worker `index`'s connections; yield the function that sends one request."""
+        ...
+
+    def notes(self) -> dict[str, Any]:
+        """Return what the worker tells the parent after its session (JSON-ready)."""
+        ...
+
+
+def is_ok(code: str) -> bool:
+    """Return whether a status counts as a success: gRPC OK or any HTTP 2xx."""
+    return code == "OK" or (len(code) == 3 and code.isdigit() and code[0] == "2")
+
 
 @dataclass(frozen=True)
 class LoadSpec:
     """What to send, where, how hard and for how long."""
 
     target: str
-    method: str  # "package.Service/Method"
+    method: str  # "package.Service/Method" (another driver: the name of what it sends)
     request_json: str = "{}"
     rate: float = 0.0  # requests per second across all workers; 0 means closed loop
     concurrency: int = 8  # closed loop: callers across all workers
@@ -57,13 +89,37 @@ class LoadSpec:
 
 
 @dataclass
+class OperationResult:
+    """The merged outcome of one operation of a run."""
+
+    histogram: Histogram = field(default_factory=Histogram)
+    codes: Counter[str] = field(default_factory=Counter)
+
+
+def _figures(histogram: Histogram, codes: Counter[str], elapsed: float) -> dict[str, Any]:
+    return {
+        "requests": histogram.total,
+        "throughput_rps": round(histogram.total / elapsed, 1) if elapsed else 0.0,
+        "p50_ms": histogram.percentile(50),
+        "p90_ms": histogram.percentile(90),
+        "p99_ms": histogram.percentile(99),
+        "p99_9_ms": histogram.percentile(99.9),
+        "max_ms": histogram.max_micros / 1000,
+        "errors": sum(n for code, n in codes.items() if not is_ok(code)),
+        "codes": dict(codes),
+    }
+
+
+@dataclass
 class LoadResult:
-    """The merged outcome of one run."""
+    """The merged outcome of one run: all operations together, and each on its own."""
 
     spec: LoadSpec
     histogram: Histogram
     codes: Counter[str] = field(default_factory=Counter)
     elapsed: float = 0.0
+    operations: dict[str, OperationResult] = field(default_factory=dict)
+    notes: list[dict[str, Any]] = field(default_factory=list)  # each worker's, by index
 
     @property
     def throughput(self) -> float:
@@ -72,26 +128,29 @@ class LoadResult:
 
     @property
     def errors(self) -> int:
-        """Return how many measured calls did not end OK."""
-        return sum(n for code, n in self.codes.items() if code != "OK")
+        """Return how many measured calls did not succeed (see is_ok)."""
+        return sum(n for code, n in self.codes.items() if not is_ok(code))
 
     def summary(self) -> dict[str, Any]:
-        """Return the figures of the run as JSON-ready data."""
-        h = self.histogram
-        return {
+        """Return the figures of the run as JSON-ready data (per operation when several)."""
+        row = {
             "method": self.spec.method,
             "mode": f"open loop {self.spec.rate:g}/s"
             if self.spec.rate
             else (f"closed loop x{self.spec.concurrency}"),
-            "requests": h.total,
-            "throughput_rps": round(self.throughput, 1),
-            "p50_ms": h.percentile(50),
-            "p90_ms": h.percentile(90),
-            "p99_ms": h.percentile(99),
-            "p99_9_ms": h.percentile(99.9),
-            "max_ms": h.max_micros / 1000,
-            "codes": dict(self.codes),
+            **_figures(self.histogram, self.codes, self.elapsed),
         }
+        if len(self.operations) > 1:
+            row["operations"] = {
+                name: {
+                    "share": round(op.histogram.total / self.histogram.total, 4)
+                    if self.histogram.total
+                    else 0.0,
+                    **_figures(op.histogram, op.codes, self.elapsed),
+                }
+                for name, op in sorted(self.operations.items())
+            }
+        return row
 
 
 def resolve(channel: grpc.Channel, method: str) -> tuple[str, type[Message], type[Message]]:
@@ -106,85 +165,118 @@ def resolve(channel: grpc.Channel, method: str) -> tuple[str, type[Message], typ
     return f"/{service}/{name}", request, response
 
 
-async def _worker_main(spec: LoadSpec, index: int, progress: Any) -> dict[str, Any]:
-    with grpc.insecure_channel(spec.target) as sync_channel:
-        path, request_cls, response_cls = resolve(sync_channel, spec.method)
-    calls = [
-        (
-            json_format.Parse(body, request_cls()),
-            (("authorization", f"Bearer {token}"),) if token else (),
-        )
-        for body, token in (spec.requests or ((spec.request_json, spec.token),))
-    ]
-    chooser = _chooser(spec, index, len(calls))
-    histogram = Histogram()
-    codes: Counter[str] = Counter()
-    async with aio.insecure_channel(spec.target) as channel:
-        call = channel.unary_unary(
-            path,
-            request_serializer=lambda m: m.SerializeToString(),
-            response_deserializer=response_cls.FromString,
-        )
-        start = time.perf_counter()
-        measure_from = start + spec.warmup
-        end = measure_from + spec.duration
-        last_report = start
-        answered = 0
+@dataclass(frozen=True)
+class GrpcDriver:
+    """Send `spec.method` over gRPC: the spec's request (or the next of its request list)."""
 
-        async def one(due: float) -> None:
-            nonlocal answered
-            request, metadata = calls[chooser()]
-            try:
-                await call(request, metadata=metadata, timeout=spec.timeout)
-                code = "OK"
-            except aio.AioRpcError as exc:
-                code = exc.code().name
-            done = time.perf_counter()
-            if due >= measure_from:
-                histogram.record(done - due)
-                codes[code] += 1
-            answered += 1
-
-        if spec.rate:
-            per_worker = spec.rate / spec.workers
-            interval = 1.0 / per_worker
-            gate = asyncio.Semaphore(MAX_IN_FLIGHT)
-            tasks: set[asyncio.Task[None]] = set()
-
-            async def scheduled(due: float) -> None:
-                async with gate:
-                    await one(due)
-
-            # Stagger workers so their schedules interleave instead of firing together.
-            due = start + interval * index / spec.workers
-            while due < end:
-                now = time.perf_counter()
-                if due > now:
-                    await asyncio.sleep(due - now)
-                task = asyncio.create_task(scheduled(due))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-                due += interval
-                if time.perf_counter() - last_report >= 1.0:
-                    last_report = time.perf_counter()
-                    progress.put((index, answered, sum(c for k, c in codes.items() if k != "OK")))
-            await asyncio.gather(*tasks)
-        else:
-            callers = max(
-                1, spec.concurrency // spec.workers + (index < spec.concurrency % spec.workers)
+    @contextlib.asynccontextmanager
+    async def session(self, spec: LoadSpec, index: int) -> AsyncIterator[Send]:
+        """Resolve the method by reflection, open a channel; yield the sender of one call."""
+        with grpc.insecure_channel(spec.target) as sync_channel:
+            path, request_cls, response_cls = resolve(sync_channel, spec.method)
+        calls = [
+            (
+                json_format.Parse(body, request_cls()),
+                (("authorization", f"Bearer {token}"),) if token else (),
+            )
+            for body, token in (spec.requests or ((spec.request_json, spec.token),))
+        ]
+        chooser = _chooser(spec, index, len(calls))
+        async with aio.insecure_channel(spec.target) as channel:
+            call = channel.unary_unary(
+                path,
+                request_serializer=lambda m: m.SerializeToString(),
+                response_deserializer=response_cls.FromString,
             )
 
-            async def caller() -> None:
-                while time.perf_counter() < end:
-                    await one(time.perf_counter())
+            async def send() -> tuple[str, str]:
+                request, metadata = calls[chooser()]
+                try:
+                    await call(request, metadata=metadata, timeout=spec.timeout)
+                except aio.AioRpcError as exc:
+                    return spec.method, exc.code().name
+                return spec.method, "OK"
 
-            async def reporter() -> None:
-                while time.perf_counter() < end:
-                    await asyncio.sleep(1.0)
-                    progress.put((index, answered, sum(c for k, c in codes.items() if k != "OK")))
+            yield send
 
-            await asyncio.gather(reporter(), *(caller() for _ in range(callers)))
-    return {"histogram": histogram.to_json(), "codes": dict(codes)}
+    def notes(self) -> dict[str, Any]:
+        """Return nothing: a gRPC worker has nothing to tell beyond its figures."""
+        return {}
+
+
+def schedule(spec: LoadSpec, index: int) -> list[float]:
+    """Return when each request of open-loop worker `index` is due, in seconds from its start.
+
+    The run's whole window (warm-up included) is scheduled; what is due before the warm-up ends
+    is sent but not measured.
+    """
+    interval = spec.workers / spec.rate
+    # Workers are staggered so their schedules interleave instead of firing together.
+    first = interval * index / spec.workers
+    window = spec.warmup + spec.duration
+    count = max(0, math.ceil((window - first) / interval))
+    return [first + k * interval for k in range(count)]
+
+
+async def _drive(spec: LoadSpec, index: int, progress: Any, send: Send) -> dict[str, Any]:
+    """Send on the open- or closed-loop clock; return each operation's histogram and codes."""
+    measured: dict[str, OperationResult] = {}
+    answered = failed = 0
+    start = time.perf_counter()
+    measure_from = start + spec.warmup
+    end = measure_from + spec.duration
+    last_report = start
+
+    async def one(due: float) -> None:
+        nonlocal answered, failed
+        operation, code = await send()
+        done = time.perf_counter()
+        if due >= measure_from:
+            result = measured.setdefault(operation, OperationResult())
+            result.histogram.record(done - due)
+            result.codes[code] += 1
+        answered += 1
+        failed += not is_ok(code)
+
+    if spec.rate:
+        gate = asyncio.Semaphore(MAX_IN_FLIGHT)
+        tasks: set[asyncio.Task[None]] = set()
+
+        async def scheduled(due: float) -> None:
+            async with gate:
+                await one(due)
+
+        for offset in schedule(spec, index):
+            due = start + offset
+            now = time.perf_counter()
+            if due > now:
+                await asyncio.sleep(due - now)
+            task = asyncio.create_task(scheduled(due))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            if time.perf_counter() - last_report >= 1.0:
+                last_report = time.perf_counter()
+                progress.put((index, answered, failed))
+        await asyncio.gather(*tasks)
+    else:
+        callers = max(
+            1, spec.concurrency // spec.workers + (index < spec.concurrency % spec.workers)
+        )
+
+        async def caller() -> None:
+            while time.perf_counter() < end:
+                await one(time.perf_counter())
+
+        async def reporter() -> None:
+            while time.perf_counter() < end:
+                await asyncio.sleep(1.0)
+                progress.put((index, answered, failed))
+
+        await asyncio.gather(reporter(), *(caller() for _ in range(callers)))
+    return {
+        name: {"histogram": result.histogram.to_json(), "codes": dict(result.codes)}
+        for name, result in measured.items()
+    }
 
 
 def _chooser(spec: LoadSpec, index: int, count: int) -> Any:
@@ -206,19 +298,26 @@ def _chooser(spec: LoadSpec, index: int, count: int) -> Any:
     return next_index
 
 
-def _worker(spec: LoadSpec, index: int, progress: Any, results: Any) -> None:
+async def _worker_main(spec: LoadSpec, driver: Driver, index: int, progress: Any) -> dict[str, Any]:
+    async with driver.session(spec, index) as send:
+        operations = await _drive(spec, index, progress, send)
+    return {"operations": operations, "notes": driver.notes()}
+
+
+def _worker(spec: LoadSpec, driver: Driver, index: int, progress: Any, results: Any) -> None:
     try:
-        results.put((index, asyncio.run(_worker_main(spec, index, progress))))
+        results.put((index, asyncio.run(_worker_main(spec, driver, index, progress))))
     except Exception as exc:  # reported to the parent, which fails the run
         results.put((index, {"error": f"{type(exc).__name__}: {exc}"}))
 
 
-def run(spec: LoadSpec, *, on_progress: Any = None) -> LoadResult:
+def run(spec: LoadSpec, *, on_progress: Any = None, driver: Driver | None = None) -> LoadResult:
     """Run one load test with `spec.workers` processes and return the merged result."""
+    driver = driver if driver is not None else GrpcDriver()
     context = multiprocessing.get_context("spawn")
     progress, results = context.Queue(), context.Queue()
     processes = [
-        context.Process(target=_worker, args=(spec, i, progress, results), daemon=True)
+        context.Process(target=_worker, args=(spec, driver, i, progress, results), daemon=True)
         for i in range(spec.workers)
     ]
     started = time.perf_counter()
@@ -253,12 +352,17 @@ def run(spec: LoadSpec, *, on_progress: Any = None) -> LoadResult:
             collected[index] = payload
     for process in processes:
         process.join(timeout=5)
-    merged = Histogram()
-    codes: Counter[str] = Counter()
-    for payload in collected.values():
-        merged.merge(Histogram.from_json(payload["histogram"]))
-        codes.update(payload["codes"])
-    return LoadResult(spec=spec, histogram=merged, codes=codes, elapsed=spec.duration)
+    merged = LoadResult(spec=spec, histogram=Histogram(), elapsed=spec.duration)
+    for index in sorted(collected):
+        for name, data in collected[index]["operations"].items():
+            operation = merged.operations.setdefault(name, OperationResult())
+            operation.histogram.merge(Histogram.from_json(data["histogram"]))
+            operation.codes.update(data["codes"])
+        merged.notes.append(collected[index]["notes"])
+    for operation in merged.operations.values():
+        merged.histogram.merge(operation.histogram)
+        merged.codes.update(operation.codes)
+    return merged
 
 
 def baseline_of(spec: LoadSpec) -> LoadSpec:

@@ -7,6 +7,9 @@ number of followers. Accounts, profiles, follows, likes and comments go over gRP
 user's own token; media goes through the edge's upload routes as a client would send it. The
 manifest written at the end (users with ids, passwords and tokens; posts) is what the scenarios
 read.
+
+`--big-authors 1000,10000,100000` adds authors with that many followers each, made in bulk through
+the services' own store code (see bench/bulk.py): minutes, not the hours the RPCs would take.
 """
 
 from __future__ import annotations
@@ -28,7 +31,11 @@ from PIL import Image
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from bench import bulk
+from feed_svc.events import GROUP as FEED_GROUP
+from feed_svc.settings import FeedSettings
 from mesh.config import MeshSettings
+from notify_svc.events import GROUP as NOTIFY_GROUP
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from shutter.media.v1 import media_pb2
 from shutter.post.v1 import post_service_pb2, post_service_pb2_grpc
@@ -217,6 +224,27 @@ async def upload_photo(http: httpx.AsyncClient, edge_url: str, token: str, data:
     raise TimeoutError(f"upload {upload_id} was not ready after {MEDIA_READY_TIMEOUT:g}s")
 
 
+RETRY_ATTEMPTS = 4
+
+
+async def transient_retry(call: Callable[[], Awaitable[T]]) -> T:
+    """Make a call again (backing off) when it fails the way a busy shared machine makes calls
+    fail now and then: HTTP 5xx, gRPC UNAVAILABLE or INTERNAL (a database server at its
+    connection limit). Only for calls that are safe to repeat."""
+    for attempt in range(1, RETRY_ATTEMPTS + 1):
+        try:
+            return await call()
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code < 500 or attempt == RETRY_ATTEMPTS:
+                raise
+        except aio.AioRpcError as exc:
+            transient = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL)
+            if exc.code() not in transient or attempt == RETRY_ATTEMPTS:
+                raise
+        await asyncio.sleep(0.2 * 2**attempt)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
 @dataclass
 class SeedOptions:
     """Everything `shutter bench seed` was asked for."""
@@ -236,6 +264,13 @@ class SeedOptions:
     concurrency: int = 32
     upload_concurrency: int = 4
     real_graph: bool = True
+    # Follower counts of authors seeded in bulk (bench/bulk.py), and how many posts each makes.
+    big_authors: list[int] = field(default_factory=list)
+    big_author_posts: int = 20
+    # The shard field of the ids the bulk loader makes: apart from the running services' shards.
+    id_shard: int = 8191
+    # Wait for notify_svc too (not only feed_svc) to project every bulk follow before posting.
+    drain_notify: bool = True
 
 
 async def seed(options: SeedOptions, console: Console) -> SeedResult:
@@ -253,6 +288,7 @@ async def seed(options: SeedOptions, console: Console) -> SeedResult:
     )
     settings = MeshSettings()
     result = SeedResult()
+    big: bulk.BigResult | None = None
     accounts: list[Account | None] = [None] * len(population.usernames)
     passwords = [f"pw-{options.seed}-{i}-bench" for i in range(len(population.usernames))]
     followers: dict[int, list[int]] = {}
@@ -397,6 +433,8 @@ async def seed(options: SeedOptions, console: Console) -> SeedResult:
                 "posts (upload + create)", range(len(authors)), publish, options.upload_concurrency
             )
             await phase("likes and comments", interactions, interact, options.concurrency)
+            if options.big_authors:
+                big = await _seed_big(options, rng, progress, users, posts, http, result)
     result.accounts = [account(i) for i in everyone]
     follower_counts = {i: len(followers.get(i, [])) for i in everyone}
     result.posts = [{"post_id": post_ids[k], "author": authors[k]} for k in range(len(authors))]
@@ -425,6 +463,94 @@ async def seed(options: SeedOptions, console: Console) -> SeedResult:
             for i, a in enumerate(result.accounts)
         ],
         "posts": result.posts,
+        # Authors seeded in bulk, with every follower's id (the fan-out scenario checks each
+        # follower's feed) and username; the followers share one password.
+        "big_authors": big.authors if big else [],
+        "follower_password": bulk.follower_password(options.seed),
+        "redis_url": settings.redis_url,
+        "celebrity_follower_threshold": FeedSettings().celebrity_follower_threshold,
     }
     options.out.write_text(json.dumps(manifest))
     return result
+
+
+async def _seed_big(
+    options: SeedOptions,
+    rng: random.Random,
+    progress: Progress,
+    users: user_service_pb2_grpc.UserServiceStub,
+    posts: post_service_pb2_grpc.PostServiceStub,
+    http: httpx.AsyncClient,
+    result: SeedResult,
+) -> bulk.BigResult:
+    """Seed the big authors in bulk; each posts `big_author_posts` photos the usual way."""
+
+    def counter(name: str, total: int) -> Callable[[int], None]:
+        task = progress.add_task(name, total=total, rate="")
+        started = time.perf_counter()
+
+        def advance(n: int) -> None:
+            progress.advance(task, n)
+            elapsed = time.perf_counter() - started
+            rate = progress.tasks[task].completed / max(elapsed, 1e-9)
+            progress.update(task, rate=f"{rate:8.0f}/s")
+
+        return advance
+
+    async def post_as(username: str, password: str) -> list[int]:
+        login = await users.Login(
+            user_service_pb2.LoginRequest(username=username, password=password), timeout=60
+        )
+        token = login.access_token
+        # Seeded before (same seed): keep the posts there, as an idempotent retry would.
+        listed = await posts.ListUserPosts(
+            post_service_pb2.ListUserPostsRequest(
+                user_id=login.user.user_id, page_size=min(options.big_author_posts, 50) or 1
+            ),
+            metadata=bearer(token),
+            timeout=30,
+        )
+        if options.big_author_posts and len(listed.posts) >= min(options.big_author_posts, 50):
+            return [p.post_id for p in listed.posts]
+        made: list[int] = [0] * options.big_author_posts
+        advance = counter(f"posts by {username}", options.big_author_posts)
+        images = [png_bytes(rng) for _ in made]
+
+        async def publish(n: int) -> None:
+            media_id = await transient_retry(
+                lambda: upload_photo(http, options.edge_url.rstrip("/"), token, images[n])
+            )
+            # The same key and media again answer the same post: a retry is safe.
+            reply = await transient_retry(
+                lambda: posts.CreatePost(
+                    post_service_pb2.CreatePostRequest(
+                        media_ids=[media_id],
+                        caption=f"Bulk author post {n} #bench",
+                        idempotency_key=f"bench-big-{options.seed}-{username}-{n}",
+                    ),
+                    metadata=bearer(token),
+                    timeout=30,
+                )
+            )
+            made[n] = reply.post.post_id
+
+        await bounded(
+            range(len(made)),
+            publish,
+            concurrency=options.upload_concurrency,
+            on_done=lambda: advance(1),
+        )
+        return made
+
+    prefix = options.prefix or f"seed{options.seed}_"
+    big = await bulk.seed_big_authors(
+        bulk.big_population(options.big_authors, prefix=prefix, seed=options.seed),
+        seed=options.seed,
+        id_shard=options.id_shard,
+        phase=counter,
+        progress=progress,
+        post=post_as,
+        drain_groups=(FEED_GROUP, NOTIFY_GROUP) if options.drain_notify else (FEED_GROUP,),
+    )
+    result.rates.update(big.rates)
+    return big

@@ -8,13 +8,16 @@ import uvicorn
 
 from edge_proxy.app import create_app
 from edge_proxy.settings import EdgeSettings
-from mesh import telemetry
+from mesh import metrics, telemetry
 from mesh.clients import Channels
 
 
 async def main() -> None:
     settings = EdgeSettings()
     telemetry.configure(settings, process_name="edge_proxy")
+    # Also on the metrics port `shutter up --engines` gives it, like every service (the same
+    # registry as the edge's own /metrics route).
+    metrics.serve_metrics(settings.metrics_port, settings.edge_host)
     channels = Channels(settings)
     app = create_app(settings, channels)
     # log_config=None keeps the logging that telemetry.configure set up.

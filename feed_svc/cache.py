@@ -10,6 +10,11 @@ are doubles, which cannot hold a 64-bit id exactly, so score = post id would mis
 in the same millisecond and make cursors inexact.) The member `~` sorts above every id and marks a
 feed that was built: a key without it (evicted, flushed, never built, or written by a fan-out that
 raced a drop) is rebuilt from the source of truth on read.
+
+Fan-out runs server-side: one Lua script call checks, adds and trims the feeds of a whole batch of
+followers, so the per-follower work is Redis's rather than the client's (about 5 commands each
+through redis-py otherwise). A script's keys must share one Redis Cluster slot, so on a cluster
+the followers are grouped by slot and each group is one script call in a pipeline.
 """
 
 from __future__ import annotations
@@ -19,9 +24,38 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.crc import key_slot
+from redis.exceptions import NoScriptError
 
 SENTINEL = b"~"
 _TOP = b"(~"
+
+# Push one post into many feeds. KEYS: per user, its seen, feed and celebs keys (in that order).
+# ARGV: the post's member, then the feed's max length. A user who read lately (seen) and whose
+# feed is built (has the sentinel) gets the post, then the feed is trimmed to the newest
+# max_length ids and the sentinel; the built feed of a user who went quiet is dropped, to be
+# rebuilt when they return. Returns how many feeds got the post. ZADD of a member already there
+# changes nothing, so a redelivered event lands once.
+_FAN_OUT = """
+local member = ARGV[1]
+local keep = tonumber(ARGV[2]) + 1
+local added = 0
+for i = 1, #KEYS, 3 do
+  local feed = KEYS[i + 1]
+  if redis.call('ZSCORE', feed, '~') then
+    if redis.call('EXISTS', KEYS[i]) == 1 then
+      -- ZCARD is O(1): trim only a feed that outgrew its length (the sentinel counts too).
+      if redis.call('ZADD', feed, 0, member) == 1 and redis.call('ZCARD', feed) > keep then
+        redis.call('ZREMRANGEBYRANK', feed, 0, -(keep + 1))
+      end
+      added = added + 1
+    else
+      redis.call('UNLINK', feed, KEYS[i + 2])
+    end
+  end
+end
+return added
+"""
 
 
 def member(post_id: int) -> str:
@@ -59,6 +93,15 @@ def recent_key(author_id: int) -> str:
     return f"recent:{{a:{author_id}}}"
 
 
+def _fan_out_keys(user_ids: Sequence[int]) -> list[str]:
+    """Return the keys the fan-out script takes for these users: seen, feed, celebs each."""
+    found: list[str] = []
+    for user_id in user_ids:
+        tag = f"feed:{{u:{user_id}}}"
+        found += (f"{tag}:seen", tag, f"{tag}:celebs")
+    return found
+
+
 def _ids(members: Sequence[bytes | str]) -> list[int]:
     found = []
     for raw in members:
@@ -83,6 +126,8 @@ class FeedCache:
         self._redis = client
         self._max = max_length
         self._recent = recent_length
+        self._cluster = isinstance(client, aioredis.RedisCluster)
+        self._fan_out = client.register_script(_FAN_OUT)
 
     async def is_built(self, user_id: int) -> bool:
         """Return whether a user's feed is in the cache, complete."""
@@ -124,19 +169,30 @@ class FeedCache:
         """Add a post to the built feeds of the active users among these; drop the feeds of the
         inactive ones (so they are rebuilt, never stale, when they return). Return how many
         feeds got the post."""
-        states = await self._states(user_ids)
-        added = 0
+        if not user_ids:
+            return 0
+        args = (member(post_id), self._max)
+        if not self._cluster:
+            return int(await self._fan_out(keys=_fan_out_keys(user_ids), args=args))
+        by_slot: dict[int, list[int]] = {}
+        for user_id in user_ids:
+            by_slot.setdefault(key_slot(feed_key(user_id).encode()), []).append(user_id)
+        try:
+            return await self._fan_out_by_slot(list(by_slot.values()), args)
+        except NoScriptError:
+            # A node that restarted (or had SCRIPT FLUSH) forgot the script: load it on every
+            # primary and run again; the script is idempotent, so groups already done are safe.
+            await self._redis.script_load(_FAN_OUT)
+            return await self._fan_out_by_slot(list(by_slot.values()), args)
+
+    async def _fan_out_by_slot(self, groups: list[list[int]], args: tuple[str, int]) -> int:
         async with self._redis.pipeline(transaction=False) as pipe:
-            for user_id, active, built in states:
-                if not active:
-                    if built:
-                        _queue_unlink(pipe, feed_key(user_id), celebs_key(user_id))
-                    continue
-                if built:
-                    self._add(pipe, user_id, [post_id])
-                    added += 1
-            await pipe.execute()
-        return added
+            for users in groups:
+                keys = _fan_out_keys(users)
+                # execute_command: the cluster pipeline refuses its evalsha() method, not the
+                # command, which it routes to the node of the keys' slot.
+                pipe.execute_command("EVALSHA", self._fan_out.sha, len(keys), *keys, *args)
+            return sum(int(n) for n in await pipe.execute())
 
     def _add(self, pipe: Any, user_id: int, post_ids: Sequence[int]) -> None:
         pipe.zadd(feed_key(user_id), {member(p): 0 for p in post_ids})

@@ -16,12 +16,12 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from feed_svc.cache import FeedCache
 from feed_svc.errors import SnapshotExpired
 from feed_svc.settings import FeedSettings
-from feed_svc.store import FeedStore
+from feed_svc.store import Engagement, FeedStore
 from mesh import pagination
 from mesh.errors import InvalidArgument
 from mesh.ids import id_at, id_time
@@ -211,12 +211,16 @@ class Feeds:
         own = await self._cache.feed_ids(viewer, before=None, count=limit)
         pulled = await self._celebrity_ids(viewer, before=None, count=limit)
         ids = merge_newest([own, pulled], count=limit)
-        async with self._store.transaction() as tx:
-            authors = await self._store.authors_of(tx, post_ids=ids)
-            counts = await self._store.engagement_of(tx, post_ids=list(authors))
-            affinity = await self._store.affinities_of(
-                tx, viewer_id=viewer, author_ids=list(set(authors.values()))
-            )
+        async with self._store.read_transaction() as tx:
+            authors, counts, affinity = await self._ranking_facts(tx, viewer, ids)
+        # Fan-out pushes a post once the primary has it: a lagging replica may not know it yet.
+        missing = [p for p in ids if p not in authors]
+        if missing and self._store.has_replica:
+            async with self._store.transaction() as tx:
+                more = await self._ranking_facts(tx, viewer, missing)
+            authors.update(more[0])
+            counts.update(more[1])
+            affinity.update(more[2])
         candidates = []
         for post_id, author_id in authors.items():
             found = counts.get(post_id)
@@ -230,6 +234,18 @@ class Feeds:
                 )
             )
         return rank(candidates, now=self._clock())
+
+    async def _ranking_facts(
+        self, tx: Any, viewer: int, ids: list[int]
+    ) -> tuple[dict[int, int], dict[int, Engagement], dict[int, int]]:
+        """Return the authors of the live posts among `ids`, their counts and the viewer's
+        affinity to those authors."""
+        authors = await self._store.authors_of(tx, post_ids=ids)
+        counts = await self._store.engagement_of(tx, post_ids=list(authors))
+        affinity = await self._store.affinities_of(
+            tx, viewer_id=viewer, author_ids=list(set(authors.values()))
+        )
+        return authors, counts, affinity
 
     async def _snapshot_page(
         self, viewer: int, kind: str, snapshot: str, ids: list[int], offset: int, size: int
@@ -264,7 +280,7 @@ class Feeds:
                 raise InvalidArgument.field("page_token", "was issued for another list")
             return await self._from_snapshot(viewer, "e", cursor, size)
         since = id_at(self._clock() - timedelta(days=self._settings.explore_window_days))
-        async with self._store.transaction() as tx:
+        async with self._store.read_transaction() as tx:
             popular = await self._store.popular_posts(
                 tx, since_post_id=since, limit=self._settings.explore_candidates
             )
@@ -400,6 +416,11 @@ class Feeds:
 
     async def followed(self, *, follower_id: int, followee_id: int) -> None:
         """Merge a newly followed account's recent posts into the follower's feed."""
+        if not await self._cache.is_built(follower_id):
+            # Nothing to merge into (most followers are not reading now): the rebuild on their
+            # next read takes the follow list from graph_svc, this follow included. Skipping the
+            # projection's queries here keeps a burst of follows cheap.
+            return
         async with self._store.transaction() as tx:
             celebrity = bool(await self._store.celebrities_among(tx, author_ids=[followee_id]))
             recent = (

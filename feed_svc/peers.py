@@ -66,17 +66,23 @@ class GrpcGraph(_Peer):
     async def follower_batches(
         self, user_id: int, *, batch_size: int, exclude_muted: bool
     ) -> AsyncIterator[list[int]]:
-        """Yield an account's followers in batches, in ascending id order."""
+        """Yield an account's followers in batches of `batch_size`, in ascending id order."""
         stream = self._stub.StreamFollowerIds(
             graph_service_pb2.StreamFollowerIdsRequest(
-                user_id=user_id, page_size=batch_size, exclude_muted=exclude_muted
+                # Pages bigger than the batches: graph_svc reads each page in a transaction of
+                # its own, and fewer of them stream a big following faster.
+                user_id=user_id,
+                page_size=max(batch_size, STREAM_PAGE),
+                exclude_muted=exclude_muted,
             ),
             metadata=self._metadata(),
             # A fan-out to a million followers streams for longer than one call's deadline.
             timeout=self._timeout * 60,
         )
-        async for batch in stream:
-            yield list(batch.follower_ids)
+        async for page in stream:
+            ids = list(page.follower_ids)
+            for start in range(0, len(ids), batch_size):
+                yield ids[start : start + batch_size]
 
     async def follower_counts(self, user_ids: Sequence[int]) -> dict[int, int]:
         """Return each account's follower count."""

@@ -97,8 +97,11 @@ def build_feeds(
     channels: Channels,
     redis: Any,
     identity: Callable[[], str],
+    *,
+    replica: AsyncEngine | None = None,
 ) -> domain.Feeds:
-    """Wire the feed rules to the cache, the store and the peers."""
+    """Wire the feed rules to the cache, the store (reading rankings and explore from
+    `replica` when given) and the peers."""
     timeout = settings.peer_deadline_seconds
     return domain.Feeds(
         FeedCache(
@@ -106,7 +109,7 @@ def build_feeds(
             max_length=settings.feed_max_length,
             recent_length=settings.author_recent_posts,
         ),
-        store.SqlFeedStore(engine),
+        store.SqlFeedStore(engine, replica=replica),
         peers.GrpcGraph(
             graph_service_pb2_grpc.GraphServiceStub(channels.channel("graph_svc")),
             service_token=identity,
@@ -149,12 +152,23 @@ async def create_feed_service(settings: FeedSettings) -> Service:
     """Open the database (migrated to the newest schema) and Redis, wire the rules and the event
     consumer, and start serving."""
     runtime = await ServiceRuntime.open(
-        NAME, settings, database_url=settings.database_url, outbox_table=None
+        NAME,
+        settings,
+        database_url=settings.database_url,
+        replica_url=settings.database_replica_url,
+        outbox_table=None,
     )
     try:
         redis = create_redis(settings)
         runtime.close_on_stop(redis.aclose)
-        feeds = build_feeds(settings, runtime.engine, runtime.channels, redis, runtime.identity)
+        feeds = build_feeds(
+            settings,
+            runtime.engine,
+            runtime.channels,
+            redis,
+            runtime.identity,
+            replica=runtime.replica,
+        )
         tray = build_tray(settings, runtime.channels, runtime.identity)
         servicer = FeedServicer(feeds, tray)
         await runtime.consume(

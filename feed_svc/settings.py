@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from mesh.config import MeshSettings, service_database_url
+from mesh.config import MeshSettings, service_database_replica_url, service_database_url
 
 
 class FeedSettings(MeshSettings):
     """Settings of feed_svc, from SHUTTER_* variables."""
 
     database_url: str | None = service_database_url("feed_svc")
+    database_replica_url: str | None = service_database_replica_url("feed_svc")
     feed_max_length: int = Field(
         default=800,
         ge=10,
@@ -59,7 +60,8 @@ class FeedSettings(MeshSettings):
         default=1000,
         ge=1,
         le=10_000,
-        description="Followers per graph_svc stream message and per Redis pipeline at fan-out.",
+        description="Followers per fan-out script call (one Redis round trip; the script runs "
+        "that long on the server) and per graph_svc stream page (at least 5000).",
     )
     rebuild_lock_seconds: float = Field(
         default=30.0,

@@ -103,7 +103,11 @@ class Engagement:
 class FeedStore(Protocol):
     """What feed_svc's rules need from storage."""
 
+    # True when read_transaction() reads a replica, which may lag behind transaction().
+    has_replica: bool
+
     def transaction(self) -> AbstractAsyncContextManager[AsyncSession]: ...
+    def read_transaction(self) -> AbstractAsyncContextManager[AsyncSession]: ...
     async def claim_event(self, session: AsyncSession, *, producer: str, event_id: int) -> bool: ...
     async def add_post(
         self,
@@ -156,14 +160,22 @@ def _chunks(values: Sequence[int]) -> list[list[int]]:
 class SqlFeedStore:
     """The relational implementation of FeedStore (SQLite embedded, PostgreSQL in production)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, replica: AsyncEngine | None = None) -> None:
         self._sessions = db.session_factory(engine)
+        self._read_sessions = db.read_session_factory(engine, replica)
+        self.has_replica = replica is not None
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """Open a transaction: committed when the block ends, rolled back on any error."""
         async with db.transaction(self._sessions) as session:
+            yield session
+
+    @asynccontextmanager
+    async def read_transaction(self) -> AsyncIterator[AsyncSession]:
+        """Open a read-only transaction on the replica (else the primary); a write fails."""
+        async with db.transaction(self._read_sessions) as session:
             yield session
 
     async def claim_event(self, session: AsyncSession, *, producer: str, event_id: int) -> bool:

@@ -380,10 +380,11 @@ class Graph:
     async def list_requests(
         self, *, caller: int, page_size: int, page_token: str
     ) -> tuple[list[PendingRequest], str]:
-        """Return one page of the pending requests to follow the caller, newest first."""
+        """Return one page of the pending requests to follow the caller, newest first (from
+        the replica)."""
         limit = pagination.page_size(page_size, default=LIST_PAGE_DEFAULT, maximum=LIST_PAGE_MAX)
         before = _cursor(page_token, kind="requests", owner=caller)
-        async with self._store.transaction() as tx:
+        async with self._store.read_transaction() as tx:
             rows = await self._store.list_requests(
                 tx, target_id=caller, before=before, limit=limit + 1
             )
@@ -545,9 +546,9 @@ class Graph:
         return ProfileGraph(counts, relationship)
 
     async def batch_counts(self, *, user_ids: Sequence[int]) -> list[Counts]:
-        """Return the counts of up to BATCH_MAX accounts, in request order."""
+        """Return the counts of up to BATCH_MAX accounts, in request order (from the replica)."""
         ids = check_user_ids(user_ids)
-        async with self._store.transaction() as tx:
+        async with self._store.read_transaction() as tx:
             found = await self._store.get_counts(tx, user_ids=ids)
         return [found[user_id] for user_id in ids]
 
@@ -612,9 +613,10 @@ class Graph:
         owner = check_user_id(user_id)
         limit = pagination.page_size(page_size, default=LIST_PAGE_DEFAULT, maximum=LIST_PAGE_MAX)
         before = _cursor(page_token, kind=kind, owner=owner)
+        # The privacy rule reads the primary; the list itself, the replica.
         await self._require_list_access(viewer, owner)
         reader = self._store.list_followers if kind == "followers" else self._store.list_following
-        async with self._store.transaction() as tx:
+        async with self._store.read_transaction() as tx:
             rows = await reader(tx, user_id=owner, before=before, limit=limit + 1)
             page = rows[:limit]
             relationships = (

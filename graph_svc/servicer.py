@@ -267,10 +267,16 @@ async def create_graph_service(settings: GraphSettings) -> Service:
     """Open the database (migrated to the newest schema), wire the rules, the outbox relay and the
     profile-change consumer, and start serving."""
     runtime = await ServiceRuntime.open(
-        NAME, settings, database_url=settings.database_url, outbox_table=store.outbox
+        NAME,
+        settings,
+        database_url=settings.database_url,
+        replica_url=settings.database_replica_url,
+        outbox_table=store.outbox,
     )
     try:
-        graph_store = store.SqlGraphStore(runtime.engine, outbox=runtime.outbox())
+        graph_store = store.SqlGraphStore(
+            runtime.engine, outbox=runtime.outbox(), replica=runtime.replica
+        )
         users = GrpcUserDirectory(
             user_service_pb2_grpc.UserServiceStub(runtime.channels.channel("user_svc")),
             ttl_seconds=settings.user_cache_ttl_seconds,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from mesh.config import MeshSettings, service_database_url
+from mesh.config import MeshSettings, service_database_replica_url, service_database_url
 
 
 class GraphSettings(MeshSettings):
     """Settings of graph_svc, from SHUTTER_* variables."""
 
     database_url: str | None = service_database_url("graph_svc")
+    database_replica_url: str | None = service_database_replica_url("graph_svc")
     user_cache_ttl_seconds: float = Field(
         default=5.0,
         ge=0,

@@ -3,7 +3,7 @@
 Counts live in their own table and change in the same transaction as the follow row they count,
 and only when a row was really inserted or deleted, so repeated or racing calls never make them
 drift. Writers first take a lock on each pair of accounts they touch (PostgreSQL advisory locks;
-on SQLite, the write lock every mesh.db transaction takes when it begins), so rules that read
+on SQLite, the write lock a writable mesh.db transaction takes when it begins), so rules that read
 before they write (no follow across a block, no request beside a follow) hold under concurrency.
 """
 
@@ -137,6 +137,7 @@ class GraphStore(Protocol):
     outbox: Outbox
 
     def transaction(self) -> Any: ...
+    def read_transaction(self) -> Any: ...
     async def lock_pairs(
         self, session: AsyncSession, *, pairs: Sequence[tuple[int, int]]
     ) -> None: ...
@@ -236,8 +237,11 @@ _KINDS = (
 class SqlGraphStore:
     """The relational implementation of GraphStore (SQLite embedded, PostgreSQL in production)."""
 
-    def __init__(self, engine: AsyncEngine, *, outbox: Outbox) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, outbox: Outbox, replica: AsyncEngine | None = None
+    ) -> None:
         self._sessions = db.session_factory(engine)
+        self._read_sessions = db.read_session_factory(engine, replica)
         self._postgres = engine.dialect.name == "postgresql"
         self._insert = postgresql.insert if self._postgres else sqlite.insert
         self.outbox = outbox
@@ -246,6 +250,12 @@ class SqlGraphStore:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """Open a transaction: committed when the block ends, rolled back on any error."""
         async with db.transaction(self._sessions) as session:
+            yield session
+
+    @asynccontextmanager
+    async def read_transaction(self) -> AsyncIterator[AsyncSession]:
+        """Open a read-only transaction on the replica (else the primary); a write fails."""
+        async with db.transaction(self._read_sessions) as session:
             yield session
 
     async def lock_pairs(self, session: AsyncSession, *, pairs: Sequence[tuple[int, int]]) -> None:
@@ -302,6 +312,61 @@ class SqlGraphStore:
             return False
         await self._bump(session, {followee_id: (1, 0), follower_id: (0, 1)})
         return True
+
+    async def insert_follows(
+        self, session: AsyncSession, *, rows: Sequence[tuple[int, int, int]], created_at: datetime
+    ) -> list[tuple[int, int]]:
+        """Add many follows (follower, followee, follow_id) in one statement and count the new
+        ones in one more (bulk loads); return the new (follower, followee) pairs. A follow that
+        exists is left as it is and not counted again."""
+        if not rows:
+            return []
+        statement = (
+            self._insert(follows)
+            .values(
+                [
+                    {
+                        "follower_id": follower,
+                        "followee_id": followee,
+                        "follow_id": follow_id,
+                        "created_at": created_at,
+                    }
+                    for follower, followee, follow_id in rows
+                ]
+            )
+            .on_conflict_do_nothing()
+            .returning(follows.c.follower_id, follows.c.followee_id)
+        )
+        added = [(int(a), int(b)) for a, b in await session.execute(statement)]
+        changes: dict[int, tuple[int, int]] = {}
+        for follower, followee in added:
+            followers, following = changes.get(followee, (0, 0))
+            changes[followee] = (followers + 1, following)
+            followers, following = changes.get(follower, (0, 0))
+            changes[follower] = (followers, following + 1)
+        await self._bump_many(session, changes)
+        return added
+
+    async def _bump_many(self, session: AsyncSession, changes: dict[int, tuple[int, int]]) -> None:
+        # One upsert for every changed account, rows in user id order (the lock order of _bump).
+        if not changes:
+            return
+        statement = self._insert(follow_counts).values(
+            [
+                {"user_id": u, "follower_count": changes[u][0], "following_count": changes[u][1]}
+                for u in sorted(changes)
+            ]
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[follow_counts.c.user_id],
+            set_={
+                "follower_count": follow_counts.c.follower_count
+                + statement.excluded.follower_count,
+                "following_count": follow_counts.c.following_count
+                + statement.excluded.following_count,
+            },
+        )
+        await session.execute(statement)
 
     async def delete_follow(
         self, session: AsyncSession, *, follower_id: int, followee_id: int

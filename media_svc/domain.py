@@ -86,6 +86,12 @@ def check_filter(name: str) -> str:
     return name
 
 
+# Statuses media leaves for none but "deleted": a replica's answer in one of them may be old,
+# never wrong. Media the replica has in another status (pending, processing) or not at all is
+# asked of the primary, so a new upload is never missing and its progress never behind.
+SETTLED: frozenset[str] = frozenset({"ready", "failed", "deleted"})
+
+
 def visible_to(record: MediaRecord, principal: Principal) -> bool:
     """Tell whether a caller may see an upload or media: its owner or a service, until deleted."""
     if record.status == "deleted":
@@ -188,11 +194,22 @@ class MediaLibrary:
             await self._store.insert_media(tx, record=record)
         return self._view(record)
 
-    async def _owned_upload(self, caller: Principal, upload_id: int) -> MediaRecord:
+    async def _owned_upload(
+        self, caller: Principal, upload_id: int, *, replica: bool = False
+    ) -> MediaRecord:
+        """Return an upload of the caller's: from the primary, or with `replica` from the
+        replica unless it is not settled there."""
         if upload_id <= 0:
             raise InvalidArgument.field("upload_id", "must be a positive id")
-        async with self._store.transaction() as tx:
-            record = await self._store.get_by_upload(tx, upload_id=upload_id)
+        record = None
+        if replica:
+            async with self._store.read_transaction() as tx:
+                record = await self._store.get_by_upload(tx, upload_id=upload_id)
+        if not replica or (
+            self._store.has_replica and (record is None or record.status not in SETTLED)
+        ):
+            async with self._store.transaction() as tx:
+                record = await self._store.get_by_upload(tx, upload_id=upload_id)
         if record is None or not visible_to(record, caller):
             raise UploadNotFound("no upload has that id")
         return record
@@ -284,27 +301,38 @@ class MediaLibrary:
         return self._view(current)
 
     async def get_upload(self, *, caller: Principal, upload_id: int) -> UploadView:
-        """Return an upload to its owner (or a service)."""
-        return self._view(await self._owned_upload(caller, upload_id))
+        """Return an upload to its owner (or a service), from the replica once it is settled."""
+        return self._view(await self._owned_upload(caller, upload_id, replica=True))
 
     async def get_media(self, *, caller: Principal, media_id: int) -> MediaRecord:
-        """Return media to its owner (or a service)."""
+        """Return media to its owner (or a service), from the replica once it is settled."""
         if media_id <= 0:
             raise InvalidArgument.field("media_id", "must be a positive id")
-        async with self._store.transaction() as tx:
-            record = await self._store.get_media(tx, media_id=media_id)
+        record = (await self._settled([media_id])).get(media_id)
         if record is None or not visible_to(record, caller):
             raise MediaNotFound("no media has that id")
         return record
 
     async def batch_get(self, *, caller: Principal, media_ids: Sequence[int]) -> list[MediaRecord]:
-        """Return the media with these ids that the caller may see, in request order."""
+        """Return the media with these ids that the caller may see, in request order, from
+        the replica where it is settled there."""
         if len(media_ids) > BATCH_MAX:
             raise InvalidArgument.field("media_ids", f"at most {BATCH_MAX} ids per call")
         wanted = list(dict.fromkeys(i for i in media_ids if i > 0))
-        async with self._store.transaction() as tx:
-            found = {r.media_id: r for r in await self._store.get_many(tx, media_ids=wanted)}
+        found = await self._settled(wanted)
         return [found[i] for i in wanted if i in found and visible_to(found[i], caller)]
+
+    async def _settled(self, media_ids: list[int]) -> dict[int, MediaRecord]:
+        """Return media by id from the replica, and from the primary what is not SETTLED
+        there."""
+        async with self._store.read_transaction() as tx:
+            found = {r.media_id: r for r in await self._store.get_many(tx, media_ids=media_ids)}
+        unsettled = [i for i in media_ids if i not in found or found[i].status not in SETTLED]
+        if unsettled and self._store.has_replica:
+            async with self._store.transaction() as tx:
+                fresh = await self._store.get_many(tx, media_ids=unsettled)
+            found.update((r.media_id, r) for r in fresh)
+        return found
 
     async def delete(self, *, caller: Principal, media_id: int) -> None:
         """Delete media now; its files go in the background. Deleting it again succeeds."""

@@ -226,12 +226,18 @@ async def create_media_service(settings: MediaSettings) -> Service:
     """Open the database (migrated), the blob store and the outbox relay, start the worker, and
     start serving."""
     runtime = await ServiceRuntime.open(
-        NAME, settings, database_url=settings.database_url, outbox_table=store.outbox
+        NAME,
+        settings,
+        database_url=settings.database_url,
+        replica_url=settings.database_replica_url,
+        outbox_table=store.outbox,
     )
     try:
         blob_store = await open_blob_store(settings)
         runtime.close_on_stop(blob_store.close)
-        media_store = store.SqlMediaStore(runtime.engine, outbox=runtime.outbox())
+        media_store = store.SqlMediaStore(
+            runtime.engine, outbox=runtime.outbox(), replica=runtime.replica
+        )
         processing = worker.Worker(media_store, blob_store, settings=settings)
         library = domain.MediaLibrary(
             media_store,

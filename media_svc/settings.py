@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from mesh.config import MeshSettings, service_database_url
+from mesh.config import MeshSettings, service_database_replica_url, service_database_url
 
 MIB = 1024 * 1024
 
@@ -19,6 +19,7 @@ class MediaSettings(MeshSettings):
     """
 
     database_url: str | None = service_database_url("media_svc")
+    database_replica_url: str | None = service_database_replica_url("media_svc")
     s3_endpoint: str | None = Field(
         default=None,
         description="URL of an S3 API (SeaweedFS, MinIO, AWS); unset means a directory under "

@@ -133,8 +133,11 @@ class MediaStore(Protocol):
     """What the media rules and the worker need from storage."""
 
     outbox: Outbox
+    # True when read_transaction() reads a replica, which may lag behind transaction().
+    has_replica: bool
 
     def transaction(self) -> Any: ...
+    def read_transaction(self) -> Any: ...
     async def insert_media(self, session: AsyncSession, *, record: MediaRecord) -> None: ...
     async def get_media(self, session: AsyncSession, *, media_id: int) -> MediaRecord | None: ...
     async def get_by_upload(
@@ -228,14 +231,24 @@ def _changed(result: Any) -> bool:
 class SqlMediaStore:
     """The relational implementation of MediaStore (SQLite embedded, PostgreSQL in production)."""
 
-    def __init__(self, engine: AsyncEngine, *, outbox: Outbox) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, outbox: Outbox, replica: AsyncEngine | None = None
+    ) -> None:
         self._sessions = db.session_factory(engine)
+        self._read_sessions = db.read_session_factory(engine, replica)
+        self.has_replica = replica is not None
         self.outbox = outbox
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """Open a transaction: committed when the block ends, rolled back on any error."""
         async with db.transaction(self._sessions) as session:
+            yield session
+
+    @asynccontextmanager
+    async def read_transaction(self) -> AsyncIterator[AsyncSession]:
+        """Open a read-only transaction on the replica (else the primary); a write fails."""
+        async with db.transaction(self._read_sessions) as session:
             yield session
 
     async def insert_media(self, session: AsyncSession, *, record: MediaRecord) -> None:

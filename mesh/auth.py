@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+from cachetools import LRUCache
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -17,6 +18,9 @@ from mesh.errors import PermissionDenied, Unauthenticated
 
 ALGORITHM = "EdDSA"  # pinned: a token naming any other algorithm (none, HS256, ...) is refused
 SERVICE_PREFIX = "svc:"
+# Verified tokens remembered per process: one request's token is checked by every service it
+# reaches, and a client sends the same token for its whole lifetime.
+VERIFIED_TOKENS_MAX = 10_000
 
 
 def ensure_keys(settings: MeshSettings) -> None:
@@ -89,15 +93,31 @@ class TokenIssuer:
 
 
 class TokenVerifier:
-    """Check access tokens with the public key: signature, algorithm, issuer, audience, expiry."""
+    """Check access tokens with the public key: signature, algorithm, issuer, audience, expiry.
 
-    def __init__(self, settings: MeshSettings) -> None:
+    A token that passed is remembered (up to VERIFIED_TOKENS_MAX, least recently used out) with
+    its expiry, so the same token costs a dictionary lookup and an expiry check next time instead
+    of a signature check: the signature over the exact same bytes cannot become invalid. Only
+    tokens that passed are kept, so a forged token is checked (and refused) every time."""
+
+    def __init__(self, settings: MeshSettings, *, clock: Any = time.time) -> None:
         self._key = _load_public(settings.public_key_path())
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
+        self._clock = clock
+        self._verified: LRUCache[str, tuple[float, context.Principal]] = LRUCache(
+            maxsize=VERIFIED_TOKENS_MAX
+        )
 
     def verify(self, token: str) -> context.Principal:
         """Return the principal a token names, or raise Unauthenticated."""
+        known = self._verified.get(token)
+        if known is not None:
+            expires_at, principal = known
+            if self._clock() >= expires_at:
+                del self._verified[token]
+                raise Unauthenticated("the access token has expired", reason="TOKEN_EXPIRED")
+            return principal
         try:
             claims = jwt.decode(
                 token,
@@ -111,14 +131,18 @@ class TokenVerifier:
             raise Unauthenticated("the access token has expired", reason="TOKEN_EXPIRED") from None
         except jwt.InvalidTokenError:
             raise Unauthenticated("the access token is not valid", reason="TOKEN_INVALID") from None
-        subject = str(claims["sub"])
-        if subject.startswith(SERVICE_PREFIX) and claims.get("typ") == "service":
-            return context.Principal(subject=subject, user_id=None, is_service=True, token=token)
-        if claims.get("typ") != "access" or not subject.isdigit():
-            raise Unauthenticated("the access token is not valid", reason="TOKEN_INVALID")
-        return context.Principal(
-            subject=subject, user_id=int(subject), is_service=False, token=token
-        )
+        principal = _principal(claims, token)
+        self._verified[token] = (float(claims["exp"]), principal)
+        return principal
+
+
+def _principal(claims: dict[str, Any], token: str) -> context.Principal:
+    subject = str(claims["sub"])
+    if subject.startswith(SERVICE_PREFIX) and claims.get("typ") == "service":
+        return context.Principal(subject=subject, user_id=None, is_service=True, token=token)
+    if claims.get("typ") != "access" or not subject.isdigit():
+        raise Unauthenticated("the access token is not valid", reason="TOKEN_INVALID")
+    return context.Principal(subject=subject, user_id=int(subject), is_service=False, token=token)
 
 
 def current_principal() -> context.Principal:

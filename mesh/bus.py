@@ -117,6 +117,11 @@ class EventBus(Protocol):
         """Return the oldest events a group gave up on, up to `limit`."""
         ...
 
+    async def backlog(self, group: str) -> int:
+        """Return how many events a group has not finished: not yet read, or in progress (0 for
+        a group that never started)."""
+        ...
+
     async def close(self) -> None:
         """Stop this bus's consumers and release its connections."""
         ...
@@ -494,6 +499,11 @@ def _fetch(conn: sqlite3.Connection, after: int, limit: int) -> list[tuple[int, 
     ).fetchall()
 
 
+def _group_backlog(conn: sqlite3.Connection, group: str) -> int:
+    row = conn.execute("SELECT position FROM bus_groups WHERE group_name = ?", (group,)).fetchone()
+    return 0 if row is None else _count_after(conn, int(row[0]))
+
+
 def _dead_letters(
     conn: sqlite3.Connection, group: str, limit: int
 ) -> list[tuple[str, bytes, str, int, float]]:
@@ -572,6 +582,11 @@ class EmbeddedBus:
             )
             for kind, envelope, error, attempts, failed_at in rows
         ]
+
+    async def backlog(self, group: str) -> int:
+        """Return how many events a group has not finished: after its position in the log (the
+        one in progress included); 0 for a group that never started."""
+        return int(await self.run(_group_backlog, group))
 
     async def close(self) -> None:
         """Stop this bus's consumers and close the database."""
@@ -840,6 +855,22 @@ class RedisStreamBus:
             )
         return letters
 
+    async def backlog(self, group: str) -> int:
+        """Return how many events a group has not finished: not yet read, plus read and not
+        acknowledged; 0 for a group that never started."""
+        try:
+            groups = await self.redis.xinfo_groups(self.stream)
+        except ResponseError as exc:
+            if "no such key" in str(exc).lower():
+                return 0  # nothing was ever published
+            raise
+        for info in groups:
+            name = info.get("name")
+            if (name.decode() if isinstance(name, bytes) else name) == group:
+                # "lag" (Redis 7) counts entries not yet read; "pending" those read, not acked.
+                return int(info.get("lag") or 0) + int(info.get("pending") or 0)
+        return 0
+
     async def close(self) -> None:
         """Stop this bus's consumers and, if this bus made its client, close it."""
         for consumer in list(self._consumers):
@@ -877,12 +908,7 @@ class _RedisConsumer(_ConsumerBase):
                 raise
 
     async def _backlog(self) -> int:
-        for info in await self._redis.xinfo_groups(self._stream):
-            name = info.get("name")
-            if (name.decode() if isinstance(name, bytes) else name) == self.group:
-                # "lag" (Redis 7) counts entries not yet read; "pending" those read, not acked.
-                return int(info.get("lag") or 0) + int(info.get("pending") or 0)
-        return 0
+        return await self._bus.backlog(self.group)
 
     async def _after_stop(self) -> None:
         self._bus._consumers.discard(self)

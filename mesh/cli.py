@@ -95,6 +95,19 @@ async def _up_embedded() -> None:
         console.print("stopped")
 
 
+def metrics_ports(first_port: int | None = None) -> dict[str, int]:
+    """Return the metrics port of each process `shutter up --engines` runs, in start order.
+
+    SHUTTER_METRICS_PORT, when set, is the first of these consecutive ports, so two meshes on
+    one machine can each have their own.
+    """
+    from mesh.services import MESH
+
+    names = [spec.name for spec in MESH] + ["edge_proxy"]
+    first = first_port or FIRST_METRICS_PORT
+    return {name: first + i for i, name in enumerate(names)}
+
+
 async def _up_processes() -> None:
     from edge_proxy.settings import EdgeSettings
     from mesh import db, server, telemetry
@@ -112,19 +125,16 @@ async def _up_processes() -> None:
     shared.setdefault(
         "SHUTTER_MEDIA_BASE_URL", os.environ.get("SHUTTER_MEDIA_BASE_URL", f"{edge_url}/media/")
     )
-    names = [spec.name for spec in MESH] + ["edge_proxy"]
-    # SHUTTER_METRICS_PORT, when set, is the first of the consecutive ports the processes take,
-    # so two meshes on one machine can each have their own.
-    first_port = settings.metrics_port or FIRST_METRICS_PORT
+    ports = metrics_ports(settings.metrics_port)
     children = [
-        module_child(name, name, {**shared, "SHUTTER_METRICS_PORT": str(first_port + i)})
-        for i, name in enumerate(names)
+        module_child(name, name, {**shared, "SHUTTER_METRICS_PORT": str(port)})
+        for name, port in ports.items()
     ]
     supervisor = Supervisor(children, grace_seconds=settings.shutdown_grace_seconds + 5)
     await supervisor.start()
     _print_mesh(edge_url, addresses, f"{settings.database_url} and {settings.redis_url}")
-    for i, name in enumerate(names):
-        console.print(f"{name} metrics: http://127.0.0.1:{first_port + i}/metrics")
+    for name, port in ports.items():
+        console.print(f"{name} metrics: http://127.0.0.1:{port}/metrics")
     try:
         await server.run_until_signalled([], settings.shutdown_grace_seconds)
     finally:

@@ -36,11 +36,26 @@ class MeshSettings(BaseSettings):
         "its own schema; unset means one SQLite file per service under data_dir.",
     )
     db_pool_size: int = Field(
-        default=10,
+        # Five per process: an asyncio service on a few cores rarely has more statements in
+        # flight, and six services at 5 + 5 overflow stay well under PostgreSQL's default 100.
+        default=5,
         ge=1,
         le=500,
         description="PostgreSQL connections a service keeps per process (as many more may open "
-        "under load); size it so replicas x pool stays under the server's max_connections.",
+        "under load); size it so processes x pool stays under the server's max_connections.",
+    )
+    database_replica_url: str | None = Field(
+        default=None,
+        description="A read replica of database_url (same schemas) that read-only queries which "
+        "tolerate replication lag go to; never migrated. Unset means every query goes to "
+        "database_url.",
+    )
+    db_replica_pool_size: int | None = Field(
+        default=None,
+        ge=1,
+        le=500,
+        description="Replica connections a service keeps per process (as many more may open "
+        "under load); unset means db_pool_size.",
     )
     redis_url: str | None = Field(
         default=None,
@@ -192,4 +207,21 @@ def service_database_url(service: str) -> Any:
             f"SHUTTER_{service.upper()}_DATABASE_URL", "SHUTTER_DATABASE_URL"
         ),
         description=f"The database of {service}; unset means a SQLite file under data_dir.",
+    )
+
+
+def service_database_replica_url(service: str) -> Any:
+    """Declare a read-replica URL setting that a per-service variable overrides.
+
+    SHUTTER_<SERVICE>_DATABASE_REPLICA_URL wins over SHUTTER_DATABASE_REPLICA_URL, as the
+    primary URLs do. A service given a database of its own needs a replica URL of its own too:
+    the shared one would be a replica of another database.
+    """
+    return Field(
+        default=None,
+        validation_alias=AliasChoices(
+            f"SHUTTER_{service.upper()}_DATABASE_REPLICA_URL", "SHUTTER_DATABASE_REPLICA_URL"
+        ),
+        description=f"A read replica of {service}'s database that its lag-tolerant reads go "
+        "to; unset means they go to its database.",
     )

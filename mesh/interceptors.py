@@ -14,11 +14,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
+import redis.exceptions
+import sqlalchemy.exc
 from grpc import aio
 
 from mesh import context, status
 from mesh.auth import TokenVerifier
-from mesh.errors import DomainError
+from mesh.errors import DomainError, Unavailable
 
 log = logging.getLogger("shutter.rpc")
 
@@ -180,6 +182,16 @@ class AccessLogInterceptor(ScopeInterceptor):
             )
 
 
+# Failures to reach a store, as opposed to a statement the store refused.
+STORE_UNREACHABLE = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.TimeoutError,  # no pooled connection came free in time
+    sqlalchemy.exc.DisconnectionError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+
+
 class ErrorInterceptor(ScopeInterceptor):
     """Turn domain errors into statuses with details; hide unexpected failures behind INTERNAL."""
 
@@ -189,7 +201,16 @@ class ErrorInterceptor(ScopeInterceptor):
     @contextlib.asynccontextmanager
     async def scope(self, method: str, ctx: aio.ServicerContext[Any, Any]) -> AsyncIterator[None]:
         try:
-            yield
+            try:
+                yield
+            except STORE_UNREACHABLE as exc:
+                # The database or Redis refused or dropped the connection (server down, out of
+                # connections, pool wait timed out): the call's transaction did not commit, so
+                # it is the caller's to retry, not an internal error.
+                log.warning("%s: a store is unavailable: %s", method, exc)
+                raise Unavailable(
+                    "a backing store is unavailable; retry shortly", reason="STORE_UNAVAILABLE"
+                ) from exc
         except DomainError as exc:
             rich = status.rich_status(exc, domain=self._domain)
             await ctx.abort(

@@ -6,7 +6,7 @@ loses no event and a crash before commit leaves neither the change nor the event
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from google.protobuf import any_pb2, timestamp_pb2
@@ -56,30 +56,48 @@ class Outbox:
         self, session: AsyncSession, *, aggregate_id: int, event: Message
     ) -> envelope_pb2.EventEnvelope:
         """Write one event; it is published only if the surrounding transaction commits."""
+        [envelope] = await self.add_many(session, events=[(aggregate_id, event)])
+        return envelope
+
+    async def add_many(
+        self, session: AsyncSession, *, events: Sequence[tuple[int, Message]]
+    ) -> list[envelope_pb2.EventEnvelope]:
+        """Write (aggregate id, event) pairs in one statement, in order (bulk loads); they are
+        published only if the surrounding transaction commits."""
+        if not events:
+            return []
         now = datetime.now(UTC)
         occurred = timestamp_pb2.Timestamp()
         occurred.FromDatetime(now)
-        payload = any_pb2.Any()
-        payload.Pack(event)
-        envelope = envelope_pb2.EventEnvelope(
-            event_id=self._ids.next_id(),
-            producer=self._producer,
-            aggregate_id=aggregate_id,
-            occurred_at=occurred,
-            payload=payload,
-        )
-        await session.execute(
-            self._table.insert().values(
-                event_id=envelope.event_id,
+        envelopes, rows = [], []
+        for aggregate_id, event in events:
+            payload = any_pb2.Any()
+            payload.Pack(event)
+            envelope = envelope_pb2.EventEnvelope(
+                event_id=self._ids.next_id(),
+                producer=self._producer,
                 aggregate_id=aggregate_id,
-                event_type=event.DESCRIPTOR.full_name,
-                envelope=envelope.SerializeToString(),
-                created_at=now,
+                occurred_at=occurred,
+                payload=payload,
             )
-        )
+            envelopes.append(envelope)
+            rows.append(
+                {
+                    "event_id": envelope.event_id,
+                    "aggregate_id": aggregate_id,
+                    "event_type": event.DESCRIPTOR.full_name,
+                    "envelope": envelope.SerializeToString(),
+                    "created_at": now,
+                }
+            )
+        # One row: a plain INSERT; several: executemany, which the drivers batch.
+        if len(rows) == 1:
+            await session.execute(self._table.insert().values(**rows[0]))
+        else:
+            await session.execute(self._table.insert(), rows)
         if self._on_commit is not None:
             on_commit = self._on_commit
             sa_event.listen(
                 session.sync_session, "after_commit", lambda _session: on_commit(), once=True
             )
-        return envelope
+        return envelopes

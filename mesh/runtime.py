@@ -1,8 +1,8 @@
 """The plumbing every service opens the same way, and closes in reverse on stop.
 
-A service's `create_<x>_service` opens a ServiceRuntime (its database, migrated; channels to its
-peers carrying the service's identity; the event bus; its outbox relay), builds its own store,
-rules and servicer on top, then calls `serve`.
+A service's `create_<x>_service` opens a ServiceRuntime (its database, migrated, and its read
+replica when one is set; channels to its peers carrying the service's identity; the event bus;
+its outbox relay), builds its own store, rules and servicer on top, then calls `serve`.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ class ServiceRuntime:
         settings: MeshSettings,
         *,
         engine: AsyncEngine,
+        replica: AsyncEngine | None = None,
         channels: Channels,
         bus: EventBus,
         relay: OutboxRelay | None,
@@ -65,6 +66,8 @@ class ServiceRuntime:
         self.name = name
         self.settings = settings
         self.engine = engine
+        # The read-only engine of the replica, or None: stores then read from `engine`.
+        self.replica = replica
         self.channels = channels
         self.bus = bus
         self.relay = relay
@@ -75,6 +78,8 @@ class ServiceRuntime:
         # Closed last-in first-out: consumers and workers before the relay, the bus, the channels
         # and the database they use.
         self._closers: list[Close] = [engine.dispose, channels.close, bus.close]
+        if replica is not None:
+            self._closers.insert(1, replica.dispose)
         if relay is not None:
             self._closers.append(relay.stop)
 
@@ -85,10 +90,12 @@ class ServiceRuntime:
         settings: MeshSettings,
         *,
         database_url: str | None,
+        replica_url: str | None = None,
         outbox_table: Table | None,
     ) -> ServiceRuntime:
-        """Open the database (migrated to the newest schema), channels, the bus and, for a
-        service that publishes events (it has an outbox table), the relay."""
+        """Open the database (migrated to the newest schema), its replica when `replica_url` is
+        set (read-only, never migrated: migrations reach it from the primary), channels, the bus
+        and, for a service that publishes events (it has an outbox table), the relay."""
         auth.ensure_keys(settings)
         engine = db.create_engine(name, settings, database_url)
         try:
@@ -96,6 +103,7 @@ class ServiceRuntime:
         except BaseException:
             await engine.dispose()
             raise
+        replica = db.create_replica_engine(name, settings, replica_url) if replica_url else None
         bus = create_bus(settings)
         relay = None
         if outbox_table is not None:
@@ -112,6 +120,7 @@ class ServiceRuntime:
             name,
             settings,
             engine=engine,
+            replica=replica,
             channels=Channels(settings, identity=identity),
             bus=bus,
             relay=relay,

@@ -114,7 +114,7 @@ def instrument_s3() -> None:
 
     instrumentor = BotocoreInstrumentor()  # type: ignore[no-untyped-call]
     if not instrumentor.is_instrumented_by_opentelemetry:
-        instrumentor.instrument()  # type: ignore[no-untyped-call]
+        instrumentor.instrument()
 
 
 def instrument_engine(engine: AsyncEngine) -> None:

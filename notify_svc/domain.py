@@ -417,7 +417,8 @@ class Notifications:
     async def list_notifications(
         self, recipient_id: int, *, page_size: int, page_token: str
     ) -> Page:
-        """Return a page of a recipient's notifications, most recently changed first."""
+        """Return a page of a recipient's notifications, most recently changed first (from the
+        replica: a notification made a moment ago may show a moment later)."""
         size = pagination.page_size(page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
         cursor = pagination.decode_token(page_token)
         before: int | None = None
@@ -426,23 +427,26 @@ class Notifications:
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise InvalidArgument.field("page_token", "is not a token this service issued")
             before = value
-        async with self._store.transaction() as session:
+        async with self._store.read_transaction() as session:
             records = await self._store.list_before(
                 session, recipient_id=recipient_id, before_sequence=before, limit=size + 1
             )
         more = len(records) > size
         records = records[:size]
         token = pagination.encode_token({"s": records[-1].sequence}) if more else ""
-        return Page(notifications=await self.hydrate(recipient_id, records), next_page_token=token)
+        views = await self.hydrate(recipient_id, records, replica=True)
+        return Page(notifications=views, next_page_token=token)
 
     async def hydrate(
-        self, recipient_id: int, records: Sequence[NotificationRecord]
+        self, recipient_id: int, records: Sequence[NotificationRecord], *, replica: bool = False
     ) -> list[NotificationView]:
         """Return notifications with their latest actors and their posts' thumbnails: one batch
-        call to user_svc and one to post_svc, whatever the number of notifications."""
+        call to user_svc and one to post_svc, whatever the number of notifications. Actors are
+        read from the replica when asked (records read there), else from the primary."""
         if not records:
             return []
-        async with self._store.transaction() as session:
+        begin = self._store.read_transaction if replica else self._store.transaction
+        async with begin() as session:
             actor_ids = await self._store.recent_actors(
                 session,
                 notification_ids=[r.notification_id for r in records],
@@ -464,7 +468,8 @@ class Notifications:
         ]
 
     async def unread_count(self, recipient_id: int) -> int:
-        """Return how many of a recipient's notifications are unread."""
+        """Return how many of a recipient's notifications are unread (from the primary: the
+        recipient's own MarkRead changes it, and the badge shows it at once)."""
         async with self._store.transaction() as session:
             return await self._store.unread_count(session, recipient_id=recipient_id)
 
@@ -498,7 +503,8 @@ class Notifications:
     ) -> AsyncGenerator[StreamItem, None]:
         """Yield an opening item, then the recipient's notifications as they are made or move to
         the top (after `after_sequence` first, when given), each at its latest state and once per
-        change; a heartbeat whenever a heartbeat interval passes with nothing new."""
+        change; a heartbeat whenever a heartbeat interval passes with nothing new. It reads the
+        primary: a wakeup follows a commit there, which a replica may not have yet."""
         if after_sequence < 0:
             raise InvalidArgument.field("after_sequence", "must not be negative")
         with self._wakeups.listen(recipient_id) as woken:

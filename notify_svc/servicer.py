@@ -129,12 +129,18 @@ class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
 
 
 def build_notifications(
-    settings: NotifySettings, engine: AsyncEngine, channels: Channels, identity: Callable[[], str]
+    settings: NotifySettings,
+    engine: AsyncEngine,
+    channels: Channels,
+    identity: Callable[[], str],
+    *,
+    replica: AsyncEngine | None = None,
 ) -> domain.Notifications:
-    """Return the notification rules on a store and the peers behind `channels`."""
+    """Return the notification rules on a store (reading lists from `replica` when given) and
+    the peers behind `channels`."""
     timeout = settings.peer_deadline_seconds
     return domain.Notifications(
-        store.SqlNotifyStore(engine),
+        store.SqlNotifyStore(engine, replica=replica),
         relationships=peers.GrpcRelationships(
             graph_service_pb2_grpc.GraphServiceStub(channels.channel("graph_svc")),
             service_token=identity,
@@ -163,11 +169,15 @@ async def create_notify_service(settings: NotifySettings) -> Service:
     """Open the database (migrated to the newest schema), wire the rules, the event consumer and
     the pruning task, and start serving."""
     runtime = await ServiceRuntime.open(
-        NAME, settings, database_url=settings.database_url, outbox_table=None
+        NAME,
+        settings,
+        database_url=settings.database_url,
+        replica_url=settings.database_replica_url,
+        outbox_table=None,
     )
     try:
         notifications = build_notifications(
-            settings, runtime.engine, runtime.channels, runtime.identity
+            settings, runtime.engine, runtime.channels, runtime.identity, replica=runtime.replica
         )
         servicer = NotifyServicer(notifications)
         await runtime.consume(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from mesh.config import MeshSettings, service_database_url
+from mesh.config import MeshSettings, service_database_replica_url, service_database_url
 
 
 class NotifySettings(MeshSettings):
     """Settings of notify_svc, from SHUTTER_* variables."""
 
     database_url: str | None = service_database_url("notify_svc")
+    database_replica_url: str | None = service_database_replica_url("notify_svc")
     like_aggregation_window_seconds: float = Field(
         default=86_400,
         gt=0,

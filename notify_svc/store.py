@@ -105,6 +105,7 @@ class NotifyStore(Protocol):
     """What the notification rules need from storage."""
 
     def transaction(self) -> Any: ...
+    def read_transaction(self) -> Any: ...
     async def lock_recipient(self, session: AsyncSession, *, recipient_id: int) -> None: ...
     async def mark_processed(
         self, session: AsyncSession, *, producer: str, event_id: int, at: datetime
@@ -194,8 +195,9 @@ def recipient_lock_key(recipient_id: int) -> int:
 class SqlNotifyStore:
     """The relational implementation of NotifyStore (SQLite embedded, PostgreSQL in production)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, replica: AsyncEngine | None = None) -> None:
         self._sessions = db.session_factory(engine)
+        self._read_sessions = db.read_session_factory(engine, replica)
         self._postgres = engine.dialect.name == "postgresql"
         self._insert = postgresql.insert if self._postgres else sqlite.insert
 
@@ -205,13 +207,19 @@ class SqlNotifyStore:
         async with db.transaction(self._sessions) as session:
             yield session
 
+    @asynccontextmanager
+    async def read_transaction(self) -> AsyncIterator[AsyncSession]:
+        """Open a read-only transaction on the replica (else the primary); a write fails."""
+        async with db.transaction(self._read_sessions) as session:
+            yield session
+
     async def lock_recipient(self, session: AsyncSession, *, recipient_id: int) -> None:
         """Hold one recipient's notifications until the transaction ends, so two consumers never
         aggregate into two notifications at once; call before reading them."""
         if self._postgres:
             key = recipient_lock_key(recipient_id)
             await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-        # SQLite: every transaction begins IMMEDIATE and so already holds the only write lock.
+        # SQLite: every writable transaction begins IMMEDIATE, so holds the only write lock.
 
     async def mark_processed(
         self, session: AsyncSession, *, producer: str, event_id: int, at: datetime

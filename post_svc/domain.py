@@ -98,8 +98,11 @@ class Privacy(Protocol):
 class Directory(Protocol):
     """user_svc's accounts, looked up in batches."""
 
-    async def summaries(self, user_ids: Sequence[int]) -> dict[int, user_pb2.UserSummary]:
-        """Return the accounts that exist among these ids."""
+    async def summaries(
+        self, user_ids: Sequence[int], *, fresh: bool = False
+    ) -> dict[int, user_pb2.UserSummary]:
+        """Return the accounts that exist among these ids; `fresh` when the answer decides a
+        write (it may otherwise be a few seconds old)."""
         ...
 
     async def by_usernames(self, usernames: Sequence[str]) -> dict[str, user_pb2.UserSummary]:
@@ -110,8 +113,11 @@ class Directory(Protocol):
 class MediaCatalog(Protocol):
     """media_svc's media, seen with post_svc's own service identity."""
 
-    async def media(self, media_ids: Sequence[int]) -> dict[int, media_pb2.Media]:
-        """Return the media that exist (not deleted) among these ids."""
+    async def media(
+        self, media_ids: Sequence[int], *, fresh: bool = False
+    ) -> dict[int, media_pb2.Media]:
+        """Return the media that exist (not deleted) among these ids; `fresh` when the answer
+        decides a write (it may otherwise be a few seconds old)."""
         ...
 
     async def delete(self, media_id: int) -> None:
@@ -284,11 +290,19 @@ class Posts:
 
     # -- privacy ---------------------------------------------------------------------------
 
-    async def _visible_post(self, viewer: int | None, post_id: int) -> PostRecord:
-        """Return a live post the viewer may see, or raise PostNotFound either way."""
+    async def _visible_post(
+        self, viewer: int | None, post_id: int, *, replica: bool = False
+    ) -> PostRecord:
+        """Return a live post the viewer may see, or raise PostNotFound either way; read from
+        the primary, or with `replica` from the replica (the primary when it lacks the post)."""
         check_id(post_id, "post_id")
-        async with self._store.transaction() as tx:
-            post = await self._store.get_post(tx, post_id=post_id)
+        post = None
+        if replica:
+            async with self._store.read_transaction() as tx:
+                post = await self._store.get_post(tx, post_id=post_id)
+        if post is None and (not replica or self._store.has_replica):
+            async with self._store.transaction() as tx:
+                post = await self._store.get_post(tx, post_id=post_id)
         if post is None or not await self._audience.can_view(viewer, post.author_id):
             raise PostNotFound("no post has that id")
         return post
@@ -333,7 +347,7 @@ class Posts:
         post_ids = [r.post_id for r in records]
 
         async def engagement() -> tuple[dict[int, Counts], set[int], set[int]]:
-            async with self._store.transaction() as tx:
+            async with self._store.read_transaction() as tx:
                 counts = await self._engagement.counts(tx, post_ids=post_ids)
                 liked: set[int] = set()
                 saved: set[int] = set()
@@ -431,9 +445,9 @@ class Posts:
             if earlier is not None:
                 return earlier
         found, mentions, authors = await asyncio.gather(
-            self._media.media(media_ids),
+            self._media.media(media_ids, fresh=True),
             self._resolve_mentions(caller, parsed.mentions),
-            self._directory.summaries([caller]),
+            self._directory.summaries([caller], fresh=True),
         )
         for i, media_id in enumerate(media_ids):
             item = found.get(media_id)
@@ -519,18 +533,23 @@ class Posts:
         return views[0]
 
     async def get_post(self, *, viewer: int | None, post_id: int) -> PostView:
-        """Return one post as the viewer sees it."""
-        post = await self._visible_post(viewer, post_id)
+        """Return one post as the viewer sees it (from the replica)."""
+        post = await self._visible_post(viewer, post_id, replica=True)
         views = await self._hydrate(viewer, [post])
         if not views:
             raise PostNotFound("no post has that id")
         return views[0]
 
     async def batch_get(self, *, viewer: int | None, post_ids: Sequence[int]) -> list[PostView]:
-        """Return the posts among these ids that exist and the viewer may see, in request order."""
+        """Return the posts among these ids that exist and the viewer may see, in request order,
+        from the replica (the ones it does not know yet from the primary)."""
         wanted = check_ids(post_ids, "post_ids")
-        async with self._store.transaction() as tx:
+        async with self._store.read_transaction() as tx:
             found = await self._store.get_posts(tx, post_ids=wanted)
+        missing = [i for i in wanted if i not in found]
+        if missing and self._store.has_replica:
+            async with self._store.transaction() as tx:
+                found.update(await self._store.get_posts(tx, post_ids=missing))
         records = [found[i] for i in wanted if i in found]
         visibilities = await self._audience.visibilities(viewer, [r.author_id for r in records])
         visible = [
@@ -561,7 +580,8 @@ class Posts:
     async def list_user_posts(
         self, *, viewer: int | None, user_id: int, page_size: int, page_token: str
     ) -> tuple[list[PostView], str]:
-        """Return one page of an account's posts, newest first (its profile grid)."""
+        """Return one page of an account's posts, newest first (its profile grid): the
+        replica's, but the primary's for the owner, who expects a new post there at once."""
         owner = check_id(user_id, "user_id")
         limit = pagination.page_size(page_size, default=GRID_PAGE_DEFAULT, maximum=PAGE_MAX)
         before = _int_cursor(_cursor(page_token, kind="user", scope=owner))
@@ -571,7 +591,8 @@ class Posts:
                 raise AuthorNotFound("no user has that id")
             if not found.can_view:
                 raise PrivateAccount("this account is private; only its followers see its posts")
-        async with self._store.transaction() as tx:
+        begin = self._store.transaction if viewer == owner else self._store.read_transaction
+        async with begin() as tx:
             rows = await self._store.list_user_posts(
                 tx, author_id=owner, before=before, limit=limit + 1
             )
@@ -645,7 +666,7 @@ class Posts:
         await self._visible_post(viewer, post_id)
 
         async def fetch(before: Any, n: int) -> list[tuple[Any, int | None]]:
-            async with self._store.transaction() as tx:
+            async with self._store.read_transaction() as tx:
                 rows = await self._engagement.list_likers(
                     tx, post_id=post_id, before=before, limit=n
                 )
@@ -763,7 +784,7 @@ class Posts:
                 raise ReplyToReply("parent_comment_id: replies have no replies")
 
         async def fetch(after: Any, n: int) -> list[tuple[Any, CommentRecord | None]]:
-            async with self._store.transaction() as tx:
+            async with self._store.read_transaction() as tx:
                 rows = await self._engagement.list_comments(
                     tx, post_id=post_id, parent_comment_id=parent_comment_id, after=after, limit=n
                 )
@@ -779,7 +800,7 @@ class Posts:
         )
         replies: dict[int, int] = {}
         if parent_comment_id == 0 and found:
-            async with self._store.transaction() as tx:
+            async with self._store.read_transaction() as tx:
                 replies = await self._engagement.reply_counts(
                     tx, post_id=post_id, comment_ids=[c.comment_id for c in found]
                 )
@@ -848,7 +869,7 @@ class Posts:
         cursor = _int_cursor(_cursor(page_token, kind="saved", scope=caller))
 
         async def fetch(before: Any, n: int) -> list[tuple[Any, PostRecord | None]]:
-            async with self._store.transaction() as tx:
+            async with self._store.read_transaction() as tx:
                 rows = await self._store.list_saves(tx, user_id=caller, before=before, limit=n)
                 found = await self._store.get_posts(tx, post_ids=[p for _, p in rows])
             return [(save_id, found.get(post_id)) for save_id, post_id in rows]
@@ -879,7 +900,7 @@ class Posts:
             ):
                 raise InvalidArgument.field("page_token", "does not belong to this list")
             after = (cursor[0], cursor[1])
-        async with self._store.transaction() as tx:
+        async with self._store.read_transaction() as tx:
             rows = await self._store.search_hashtags(
                 tx, prefix=prefix, after=after, limit=limit + 1
             )
@@ -895,7 +916,7 @@ class Posts:
         limit = pagination.page_size(page_size, default=PAGE_DEFAULT, maximum=PAGE_MAX)
         cursor = _int_cursor(_cursor(page_token, kind="tag", scope=normal))
         views, next_cursor = await self._tag_posts(viewer, normal, limit, cursor)
-        async with self._store.transaction() as tx:
+        async with self._store.read_transaction() as tx:
             found = await self._store.get_hashtag(tx, tag=normal)
         hashtag = found or HashtagRecord(normal, 0)
         return hashtag, views, _token(next_cursor, kind="tag", scope=normal)
@@ -904,7 +925,7 @@ class Posts:
         self, viewer: int | None, tag: str, limit: int, cursor: int | None
     ) -> tuple[list[PostView], Any]:
         async def fetch(before: Any, n: int) -> list[tuple[Any, PostRecord | None]]:
-            async with self._store.transaction() as tx:
+            async with self._store.read_transaction() as tx:
                 rows = await self._store.list_hashtag_posts(tx, tag=tag, before=before, limit=n)
             return [(r.post_id, r) for r in rows]
 
@@ -928,7 +949,7 @@ class Posts:
             ):
                 raise InvalidArgument.field("page_token", "does not belong to this list")
             after = (cursor[0], cursor[1], cursor[2])
-        async with self._store.transaction() as tx:
+        async with self._store.read_transaction() as tx:
             rows = await self._store.search_places(tx, prefix=prefix, after=after, limit=limit + 1)
         page = rows[:limit]
         next_cursor = None
@@ -981,14 +1002,14 @@ class Posts:
 
             async def fetch(at: Any, n: int) -> list[tuple[Any, PostRecord | None]]:
                 # Rows outside the circle come back as gaps, so the scan still moves on.
-                async with self._store.transaction() as tx:
+                async with self._store.read_transaction() as tx:
                     rows = await self._store.nearby_posts(tx, area=area, before=at, limit=n)
                 inside = {r.post_id for r in within(rows)}
                 return [(r.post_id, r if r.post_id in inside else None) for r in rows]
 
             start = _int_cursor(cursor)
         else:
-            async with self._store.transaction() as tx:
+            async with self._store.read_transaction() as tx:
                 rows = await self._store.nearby_posts(
                     tx, area=area, before=None, limit=NEAREST_SCAN_MAX
                 )
@@ -1032,14 +1053,14 @@ class Posts:
         prefix = check_query(query)
         scope = prefix.casefold()
         cursor = _int_cursor(_cursor(page_token, kind="search_place", scope=scope))
-        async with self._store.transaction() as tx:
+        async with self._store.read_transaction() as tx:
             found = await self._store.search_places(
                 tx, prefix=prefix, after=None, limit=SEARCH_PLACES_MAX
             )
         place_ids = [p.place_id for p in found]
 
         async def fetch(before: Any, n: int) -> list[tuple[Any, PostRecord | None]]:
-            async with self._store.transaction() as tx:
+            async with self._store.read_transaction() as tx:
                 rows = await self._store.list_place_posts(
                     tx, place_ids=place_ids, before=before, limit=n
                 )
@@ -1055,7 +1076,7 @@ class Posts:
     async def post_counts(self, *, user_ids: Sequence[int]) -> list[tuple[int, int]]:
         """Return (user_id, live post count) for each distinct id, in request order."""
         wanted = check_ids(user_ids, "user_ids")
-        async with self._store.transaction() as tx:
+        async with self._store.read_transaction() as tx:
             found = await self._store.post_counts(tx, user_ids=wanted)
         return [(user_id, found.get(user_id, 0)) for user_id in wanted]
 

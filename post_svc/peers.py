@@ -4,17 +4,25 @@ Each lookup is one batch call per 100 ids (the peers' batch limit), made concurr
 user_svc and graph_svc carry the caller's identity (the channel forwards it); calls to media_svc
 carry post_svc's own service identity, because media_svc shows a user only their own media while
 posts show everyone's.
+
+Authors' summaries and media descriptions are the same for every viewer and change rarely (ready
+media never), and every feed page needs them: they are remembered for a few seconds (settings),
+so a busy post_svc asks its peers only for what it has not seen lately. The privacy rule is never
+remembered here: graph_svc answers it on every read.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+import time
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Generic, TypeVar
 
 import grpc
+from cachetools import TTLCache
 from grpc import aio
 
+from mesh import metrics
 from post_svc.domain import Visibility
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from shutter.media.v1 import media_pb2, media_service_pb2, media_service_pb2_grpc
@@ -25,6 +33,67 @@ PEER_BATCH_MAX = 100
 
 T = TypeVar("T")
 R = TypeVar("R")
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Remembered(Generic[K, V]):
+    """Answers of a peer by key for `seconds` (0: not at all), up to `entries` of them; a key the
+    peer did not know, or an answer `keep` refuses, is asked again next time."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        seconds: float,
+        entries: int,
+        keep: Callable[[V], bool] = lambda _value: True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._name = name
+        self._keep = keep
+        self._found: TTLCache[K, V] | None = (
+            TTLCache(maxsize=entries, ttl=seconds, timer=clock) if seconds > 0 else None
+        )
+
+    async def lookup(
+        self,
+        keys: Sequence[K],
+        fetch: Callable[[list[K]], Awaitable[dict[K, V]]],
+        *,
+        fresh: bool = False,
+    ) -> dict[K, V]:
+        """Return what is known of these keys, asking `fetch` only for those not remembered.
+        `fresh` asks for all of them and forgets what was remembered of them, remembering
+        nothing new: a decision about to be written down must not rest on an answer seconds
+        old, and a write's own lookups should not fill the cache that reads use."""
+        wanted = list(dict.fromkeys(keys))
+        if self._found is None or fresh:
+            for key in wanted:
+                self.forget(key)
+            return await fetch(wanted) if wanted else {}
+        known = {k: v for k in wanted if (v := self._found.get(k)) is not None}
+        missing = [k for k in wanted if k not in known]
+        for _ in known:
+            metrics.cache_lookup(self._name, hit=True)
+        for _ in missing:
+            metrics.cache_lookup(self._name, hit=False)
+        if missing:
+            fetched = await fetch(missing)
+            self._remember(fetched)
+            known.update(fetched)
+        return known
+
+    def _remember(self, answers: dict[K, V]) -> None:
+        if self._found is not None:
+            for key, value in answers.items():
+                if self._keep(value):
+                    self._found[key] = value
+
+    def forget(self, key: K) -> None:
+        """Drop what is remembered of one key."""
+        if self._found is not None:
+            self._found.pop(key, None)
 
 
 async def _in_chunks(items: Sequence[T], call: Callable[[list[T]], Awaitable[R]]) -> list[R]:
@@ -60,11 +129,21 @@ class GrpcPrivacy:
 
 
 class GrpcDirectory:
-    """Accounts through user_svc's BatchGetUsers."""
+    """Accounts through user_svc's BatchGetUsers; summaries by id remembered `cache_seconds`."""
 
-    def __init__(self, stub: user_service_pb2_grpc.UserServiceStub, *, timeout: float) -> None:
+    def __init__(
+        self,
+        stub: user_service_pb2_grpc.UserServiceStub,
+        *,
+        timeout: float,
+        cache_seconds: float = 0.0,
+        cache_entries: int = 1,
+    ) -> None:
         self._stub = stub
         self._timeout = timeout
+        self._summaries: Remembered[int, user_pb2.UserSummary] = Remembered(
+            "post_svc.authors", seconds=cache_seconds, entries=cache_entries
+        )
 
     async def _batch(
         self, request: user_service_pb2.BatchGetUsersRequest
@@ -74,13 +153,20 @@ class GrpcDirectory:
         )
         return list(answer.users)
 
-    async def summaries(self, user_ids: Sequence[int]) -> dict[int, user_pb2.UserSummary]:
-        """Return the accounts that exist among these ids."""
-        wanted = list(dict.fromkeys(user_ids))
-        answers = await _in_chunks(
-            wanted, lambda chunk: self._batch(user_service_pb2.BatchGetUsersRequest(user_ids=chunk))
-        )
-        return {u.user_id: u for users in answers for u in users}
+    async def summaries(
+        self, user_ids: Sequence[int], *, fresh: bool = False
+    ) -> dict[int, user_pb2.UserSummary]:
+        """Return the accounts that exist among these ids; `fresh` asks user_svc for every
+        one (to write something down), not what is remembered."""
+
+        async def fetch(wanted: list[int]) -> dict[int, user_pb2.UserSummary]:
+            answers = await _in_chunks(
+                wanted,
+                lambda chunk: self._batch(user_service_pb2.BatchGetUsersRequest(user_ids=chunk)),
+            )
+            return {u.user_id: u for users in answers for u in users}
+
+        return await self._summaries.lookup(user_ids, fetch, fresh=fresh)
 
     async def by_usernames(self, usernames: Sequence[str]) -> dict[str, user_pb2.UserSummary]:
         """Return the accounts with these usernames, keyed by lower-cased username."""
@@ -93,7 +179,8 @@ class GrpcDirectory:
 
 
 class GrpcMediaCatalog:
-    """Media through media_svc's BatchGetMedia and DeleteMedia, as post_svc itself."""
+    """Media through media_svc's BatchGetMedia and DeleteMedia, as post_svc itself; descriptions
+    remembered `cache_seconds` (a deletion through this catalog forgets at once)."""
 
     def __init__(
         self,
@@ -101,17 +188,28 @@ class GrpcMediaCatalog:
         *,
         service_token: Callable[[], str],
         timeout: float,
+        cache_seconds: float = 0.0,
+        cache_entries: int = 1,
     ) -> None:
         self._stub = stub
         self._token = service_token
         self._timeout = timeout
+        # Only ready media is remembered: it changes no more, while a processing one will.
+        self._described: Remembered[int, media_pb2.Media] = Remembered(
+            "post_svc.media",
+            seconds=cache_seconds,
+            entries=cache_entries,
+            keep=lambda m: m.status == media_pb2.MEDIA_STATUS_READY,
+        )
 
     def _metadata(self) -> tuple[tuple[str, str], ...]:
         return (("authorization", f"Bearer {self._token()}"),)
 
-    async def media(self, media_ids: Sequence[int]) -> dict[int, media_pb2.Media]:
-        """Return the media that exist (not deleted) among these ids."""
-        wanted = list(dict.fromkeys(media_ids))
+    async def media(
+        self, media_ids: Sequence[int], *, fresh: bool = False
+    ) -> dict[int, media_pb2.Media]:
+        """Return the media that exist (not deleted) among these ids; `fresh` asks media_svc
+        for every one (to publish it), not what is remembered."""
 
         async def ask(chunk: list[int]) -> media_service_pb2.BatchGetMediaResponse:
             answer: media_service_pb2.BatchGetMediaResponse = await self._stub.BatchGetMedia(
@@ -121,10 +219,15 @@ class GrpcMediaCatalog:
             )
             return answer
 
-        return {m.media_id: m for answer in await _in_chunks(wanted, ask) for m in answer.media}
+        async def fetch(wanted: list[int]) -> dict[int, media_pb2.Media]:
+            answers = await _in_chunks(wanted, ask)
+            return {m.media_id: m for answer in answers for m in answer.media}
+
+        return await self._described.lookup(media_ids, fetch, fresh=fresh)
 
     async def delete(self, media_id: int) -> None:
         """Delete a piece of media; unknown or already deleted media counts as done."""
+        self._described.forget(media_id)
         try:
             await self._stub.DeleteMedia(
                 media_service_pb2.DeleteMediaRequest(media_id=media_id),

@@ -5,10 +5,12 @@ from __future__ import annotations
 from grpc import aio
 
 from mesh import auth, convert
+from mesh.launcher import StartupError
 from mesh.runtime import ServiceRuntime
 from mesh.server import Service
 from post_svc import domain, events, peers, store, stories
 from post_svc.settings import PostSettings
+from post_svc.store import EngagementStore
 from shutter.graph.v1 import graph_service_pb2_grpc
 from shutter.media.v1 import media_service_pb2_grpc
 from shutter.post.v1 import post_pb2, post_service_pb2, post_service_pb2_grpc
@@ -423,15 +425,41 @@ class PostServicer(post_service_pb2_grpc.PostServiceServicer):
         return post_service_pb2.BatchGetStoryRingsResponse(rings=[ring_message(r) for r in rings])
 
 
+async def _engagement_store(runtime: ServiceRuntime, settings: PostSettings) -> EngagementStore:
+    """Return the relational engagement store, or the Cassandra one when SHUTTER_CASSANDRA_HOSTS
+    is set (closed, and its count repairs stopped, with the service)."""
+    if not settings.cassandra_hosts:
+        return store.SqlEngagementStore(runtime.engine, shards=settings.counter_shards)
+    # Imported here: the driver (and its I/O thread) only when a cluster is configured.
+    from post_svc.cassandra_store import CassandraEngagementStore, CassandraUnreachable
+
+    try:
+        cassandra = await CassandraEngagementStore.open(settings)
+    except CassandraUnreachable as exc:
+        raise StartupError(f"{NAME} {exc}") from None
+    runtime.close_on_stop(cassandra.close)
+    interval = settings.cassandra_repair_interval_seconds
+    runtime.run_in_background(
+        lambda: cassandra.run_repairs(interval_seconds=interval), name="cassandra-count-repairs"
+    )
+    return cassandra
+
+
 async def create_post_service(settings: PostSettings) -> Service:
     """Open the database (migrated to the newest schema), wire the rules, the outbox relay and the
     clean-up consumer, and start serving."""
     runtime = await ServiceRuntime.open(
-        NAME, settings, database_url=settings.database_url, outbox_table=store.outbox
+        NAME,
+        settings,
+        database_url=settings.database_url,
+        replica_url=settings.database_replica_url,
+        outbox_table=store.outbox,
     )
     try:
         channels, timeout = runtime.channels, settings.peer_deadline_seconds
-        post_store = store.SqlPostStore(runtime.engine, outbox=runtime.outbox())
+        post_store = store.SqlPostStore(
+            runtime.engine, outbox=runtime.outbox(), replica=runtime.replica
+        )
         privacy = peers.GrpcPrivacy(
             graph_service_pb2_grpc.GraphServiceStub(channels.channel("graph_svc")),
             timeout=timeout,
@@ -439,15 +467,19 @@ async def create_post_service(settings: PostSettings) -> Service:
         directory = peers.GrpcDirectory(
             user_service_pb2_grpc.UserServiceStub(channels.channel("user_svc")),
             timeout=timeout,
+            cache_seconds=settings.author_cache_seconds,
+            cache_entries=settings.hydration_cache_entries,
         )
         media = peers.GrpcMediaCatalog(
             media_service_pb2_grpc.MediaServiceStub(channels.channel("media_svc")),
             service_token=runtime.identity,
             timeout=timeout,
+            cache_seconds=settings.media_cache_seconds,
+            cache_entries=settings.hydration_cache_entries,
         )
         posts = domain.Posts(
             post_store,
-            store.SqlEngagementStore(runtime.engine, shards=settings.counter_shards),
+            await _engagement_store(runtime, settings),
             privacy=privacy,
             directory=directory,
             media=media,

@@ -332,8 +332,11 @@ class PostStore(Protocol):
     """What the post rules need from storage, besides engagement."""
 
     outbox: Outbox
+    # True when read_transaction() reads a replica, which may lag behind transaction().
+    has_replica: bool
 
     def transaction(self) -> Any: ...
+    def read_transaction(self) -> Any: ...
     async def insert_post(self, session: AsyncSession, *, post: PostRecord) -> None: ...
     async def posted_media(
         self, session: AsyncSession, *, media_ids: Sequence[int]
@@ -572,8 +575,12 @@ class _Dialect:
 class SqlPostStore:
     """The relational implementation of PostStore (SQLite embedded, PostgreSQL in production)."""
 
-    def __init__(self, engine: AsyncEngine, *, outbox: Outbox) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, outbox: Outbox, replica: AsyncEngine | None = None
+    ) -> None:
         self._sessions = db.session_factory(engine)
+        self._read_sessions = db.read_session_factory(engine, replica)
+        self.has_replica = replica is not None
         self._dialect = _Dialect(engine)
         self.outbox = outbox
 
@@ -581,6 +588,13 @@ class SqlPostStore:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """Open a transaction: committed when the block ends, rolled back on any error."""
         async with db.transaction(self._sessions) as session:
+            yield session
+
+    @asynccontextmanager
+    async def read_transaction(self) -> AsyncIterator[AsyncSession]:
+        """Open a read-only transaction on the replica (else the primary); a write fails. The
+        relational engagement store reads through it too (same tables, same session)."""
+        async with db.transaction(self._read_sessions) as session:
             yield session
 
     async def insert_post(self, session: AsyncSession, *, post: PostRecord) -> None:

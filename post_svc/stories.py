@@ -220,9 +220,9 @@ class Stories:
         check_id(media_id, "media_id")
         parsed = text.parse("caption", caption, required=False)
         found, mentions, authors = await asyncio.gather(
-            self._media.media([media_id]),
+            self._media.media([media_id], fresh=True),
             self._resolve_mentions(caller, parsed.mentions),
-            self._directory.summaries([caller]),
+            self._directory.summaries([caller], fresh=True),
         )
         item = found.get(media_id)
         if item is None or item.owner_user_id != caller:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import hashlib
 import math
 import re
 import secrets
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -131,6 +134,26 @@ def hash_refresh_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# glibc's malloc serves blocks above this size with their own mmap, returned to the OS on free.
+MMAP_THRESHOLD_BYTES = 1024 * 1024
+_M_MMAP_THRESHOLD = -3  # mallopt's parameter number (malloc.h)
+
+
+def return_big_blocks_to_the_os() -> None:
+    """Pin glibc's mmap threshold, so every argon2 hash's memory (19 MiB by default) goes back
+    to the OS when the hash is done. Left alone, glibc raises the threshold after the first such
+    block is freed and keeps all later ones in its per-thread heaps: user_svc grew past 260 MB
+    after a burst of sign-ins. Does nothing where the C library is not glibc."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    try:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+
+
 @dataclass(frozen=True)
 class Profile:
     """A profile as one viewer sees it."""
@@ -192,8 +215,16 @@ class Accounts:
             parallelism=settings.argon2_parallelism,
             type=argon2.Type.ID,
         )
+        self._hashing = ThreadPoolExecutor(
+            settings.password_hash_workers, thread_name_prefix="argon2"
+        )
+        return_big_blocks_to_the_os()
         # Verified against when the account does not exist, so both failures take as long.
         self._decoy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+
+    async def _in_hashing(self, work: Any, *args: Any) -> Any:
+        """Run argon2 work on the hashing threads (it releases the GIL; the loop goes on)."""
+        return await asyncio.get_running_loop().run_in_executor(self._hashing, work, *args)
 
     async def register(
         self, *, username: str, email: str, password: str, full_name: str
@@ -203,7 +234,7 @@ class Accounts:
         email = check_email(email)
         check_password(password)
         full_name = check_full_name(full_name)
-        password_hash = await asyncio.to_thread(self._hasher.hash, password)
+        password_hash = await self._in_hashing(self._hasher.hash, password)
         now = datetime.now(UTC)
         user = UserRecord(
             user_id=self._ids.next_id(),
@@ -245,14 +276,14 @@ class Accounts:
             user = await self._store.get_user_by_login(tx, login=login)
         stored = user.password_hash if user else self._decoy_hash
         try:
-            await asyncio.to_thread(self._hasher.verify, stored, password)
+            await self._in_hashing(self._hasher.verify, stored, password)
         except (argon2.exceptions.VerifyMismatchError, argon2.exceptions.InvalidHashError):
             raise InvalidCredentials("the username or password is incorrect") from None
         if user is None:
             raise InvalidCredentials("the username or password is incorrect")
         async with self._store.transaction() as tx:
             if self._hasher.check_needs_rehash(user.password_hash):
-                rehashed = await asyncio.to_thread(self._hasher.hash, password)
+                rehashed = await self._in_hashing(self._hasher.hash, password)
                 await self._store.update_user(
                     tx, user_id=user.user_id, changes={"password_hash": rehashed}
                 )
@@ -325,29 +356,45 @@ class Accounts:
     async def get_user(
         self, *, viewer: int | None, user_id: int = 0, username: str = ""
     ) -> Profile:
-        """Return a profile by id or username."""
+        """Return a profile by id or username: someone else's from the replica, the viewer's
+        own (and an account the replica does not know yet) from the primary."""
         if bool(user_id) == bool(username):
             raise InvalidArgument.field("user_id", "give exactly one of user_id and username")
         if user_id < 0:
             raise InvalidArgument.field("user_id", "must be positive")
         if len(username) > USERNAME_MAX:
             raise UserNotFound("no user has that username")
-        async with self._store.transaction() as tx:
-            if user_id:
-                user = await self._store.get_user(tx, user_id=user_id)
-            else:
-                user = await self._store.get_user_by_username(tx, username=username)
+        user, fresh = None, bool(user_id) and user_id == viewer
+        if not fresh:
+            async with self._store.read_transaction() as tx:
+                user = await self._find_user(tx, user_id=user_id, username=username)
+            fresh = self._store.has_replica and (user is None or user.user_id == viewer)
+        if fresh:
+            async with self._store.transaction() as tx:
+                user = await self._find_user(tx, user_id=user_id, username=username)
         if user is None:
             raise UserNotFound("no user has that id" if user_id else "no user has that username")
         return Profile(user, show_email=viewer == user.user_id)
 
+    async def _find_user(self, tx: Any, *, user_id: int, username: str) -> UserRecord | None:
+        if user_id:
+            return await self._store.get_user(tx, user_id=user_id)
+        return await self._store.get_user_by_username(tx, username=username)
+
     async def batch_get(self, *, user_ids: list[int]) -> list[UserRecord]:
-        """Return the accounts with these ids in request order; unknown ids are left out."""
+        """Return the accounts with these ids in request order, from the replica (the ones it
+        does not know yet from the primary); unknown ids are left out."""
         if len(user_ids) > BATCH_MAX:
             raise InvalidArgument.field("user_ids", f"at most {BATCH_MAX} ids per call")
         wanted = list(dict.fromkeys(user_ids))
-        async with self._store.transaction() as tx:
+        async with self._store.read_transaction() as tx:
             found = {u.user_id: u for u in await self._store.get_users(tx, user_ids=wanted)}
+        missing = [i for i in wanted if i not in found]
+        if missing and self._store.has_replica:
+            async with self._store.transaction() as tx:
+                found.update(
+                    (u.user_id, u) for u in await self._store.get_users(tx, user_ids=missing)
+                )
         return [found[i] for i in wanted if i in found]
 
     async def update_profile(
@@ -420,7 +467,7 @@ class Accounts:
         grams = trigrams(text)
         min_score = max(2, math.ceil(len(grams) * FUZZY_MIN_SHARE))
         found: list[tuple[UserRecord, int, int]] = []  # (user, tier, score)
-        async with self._store.transaction() as tx:
+        async with self._store.read_transaction() as tx:
             while tier <= 2 and len(found) <= limit:
                 want = limit + 1 - len(found)
                 if tier < 2:

@@ -314,10 +314,16 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
 async def create_user_service(settings: UserSettings) -> Service:
     """Open the database (migrated to the newest schema), wire the rules and start serving."""
     runtime = await ServiceRuntime.open(
-        NAME, settings, database_url=settings.database_url, outbox_table=store.outbox
+        NAME,
+        settings,
+        database_url=settings.database_url,
+        replica_url=settings.database_replica_url,
+        outbox_table=store.outbox,
     )
     try:
-        user_store = store.SqlUserStore(runtime.engine, outbox=runtime.outbox())
+        user_store = store.SqlUserStore(
+            runtime.engine, outbox=runtime.outbox(), replica=runtime.replica
+        )
         pictures = GrpcPictures(
             media_service_pb2_grpc.MediaServiceStub(runtime.channels.channel("media_svc")),
             timeout=MEDIA_DEADLINE_SECONDS,

@@ -24,6 +24,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -147,8 +148,11 @@ class UserStore(Protocol):
     """What the account rules need from storage."""
 
     outbox: Outbox
+    # True when read_transaction() reads a replica, which may lag behind transaction().
+    has_replica: bool
 
     def transaction(self) -> Any: ...
+    def read_transaction(self) -> Any: ...
     async def insert_user(self, session: AsyncSession, *, user: UserRecord) -> None: ...
     async def get_user(self, session: AsyncSession, *, user_id: int) -> UserRecord | None: ...
     async def get_user_by_username(
@@ -219,14 +223,24 @@ _USER_COLUMNS = [c for c in users.c if c.name not in ("username_key", "email_key
 class SqlUserStore:
     """The relational implementation of UserStore (SQLite embedded, PostgreSQL in production)."""
 
-    def __init__(self, engine: AsyncEngine, *, outbox: Outbox) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, outbox: Outbox, replica: AsyncEngine | None = None
+    ) -> None:
         self._sessions = db.session_factory(engine)
+        self._read_sessions = db.read_session_factory(engine, replica)
+        self.has_replica = replica is not None
         self.outbox = outbox
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """Open a transaction: committed when the block ends, rolled back on any error."""
         async with db.transaction(self._sessions) as session:
+            yield session
+
+    @asynccontextmanager
+    async def read_transaction(self) -> AsyncIterator[AsyncSession]:
+        """Open a read-only transaction on the replica (else the primary); a write fails."""
+        async with db.transaction(self._read_sessions) as session:
             yield session
 
     async def insert_user(self, session: AsyncSession, *, user: UserRecord) -> None:
@@ -246,6 +260,36 @@ class SqlUserStore:
         await self._index_names(
             session, user_id=user.user_id, texts=(user.username, user.full_name)
         )
+
+    async def insert_users(
+        self, session: AsyncSession, *, records: Sequence[UserRecord]
+    ) -> set[int]:
+        """Add many accounts in one statement (bulk loads) with their name trigrams; return the
+        ids of those added. An account whose id, username or email is taken is left out."""
+        if not records:
+            return set()
+        rows = [
+            {
+                **user.__dict__,
+                "username_key": user.username.lower(),
+                "email_key": user.email.lower(),
+                "full_name_key": user.full_name.lower(),
+            }
+            for user in records
+        ]
+        postgres = session.get_bind().dialect.name == "postgresql"
+        insert = postgresql.insert if postgres else sqlite.insert
+        statement = insert(users).values(rows).on_conflict_do_nothing().returning(users.c.user_id)
+        added = set((await session.execute(statement)).scalars())
+        grams = [
+            {"trigram": g, "user_id": user.user_id}
+            for user in records
+            if user.user_id in added
+            for g in sorted(trigrams(user.username, user.full_name))
+        ]
+        if grams:
+            await session.execute(name_trigrams.insert(), grams)
+        return added
 
     async def _index_names(
         self, session: AsyncSession, *, user_id: int, texts: tuple[str, ...]

@@ -256,3 +256,24 @@ async def test_a_block_racing_follows_never_leaves_a_follow_across_it(graph_stor
     assert await _counts(graph_store, A, B) == [(0, 0), (0, 0)]
     relationship = await graph.get_relationship(caller=A, user_id=B)
     assert relationship.blocking and not relationship.followed_by
+
+
+async def test_bulk_follows_count_the_new_ones_once(graph_store) -> None:
+    async with graph_store.transaction() as tx:
+        assert await graph_store.insert_follow(
+            tx, follower_id=A, followee_id=C, follow_id=1, created_at=NOW
+        )
+    async with graph_store.transaction() as tx:
+        added = await graph_store.insert_follows(
+            tx, rows=[(A, C, 2), (B, C, 3), (A, B, 4)], created_at=NOW
+        )
+        assert await graph_store.insert_follows(tx, rows=[], created_at=NOW) == []
+    assert sorted(added) == [(A, B), (B, C)]  # A already followed C
+    assert await _counts(graph_store, A, B, C) == [(0, 2), (1, 1), (2, 0)]
+    async with graph_store.transaction() as tx:
+        again = await graph_store.insert_follows(tx, rows=[(B, C, 5)], created_at=NOW)
+        followers = await graph_store.follower_ids(
+            tx, user_id=C, after=0, limit=10, exclude_muted=False
+        )
+    assert again == [] and followers == [A, B]
+    assert await _counts(graph_store, C) == [(2, 0)]

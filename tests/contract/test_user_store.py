@@ -171,3 +171,30 @@ async def test_fuzzy_search_scores_pages_and_follows_name_changes(
             tx, grams=grams, min_score=4, exclude="alicx", after=None, limit=10
         )
     assert {u.username for u, _ in renamed} == {"alice", "bob"}
+
+
+async def test_bulk_insert_adds_new_accounts_with_trigrams_and_skips_taken_ones(
+    user_store: store.SqlUserStore,
+) -> None:
+    alice = _user("alice")
+    async with user_store.transaction() as tx:
+        await user_store.insert_user(tx, user=alice)
+    batch = [
+        _user("alina"),
+        _user("ALICE"),  # username taken (case-insensitively)
+        _user("carol", email="alice@example.com"),  # email taken
+        _user("dora"),
+    ]
+    async with user_store.transaction() as tx:
+        added = await user_store.insert_users(tx, records=batch)
+        assert await user_store.insert_users(tx, records=[]) == set()
+    assert added == {batch[0].user_id, batch[3].user_id}
+    async with user_store.transaction() as tx:
+        assert await user_store.get_user(tx, user_id=batch[0].user_id) == batch[0]
+        assert await user_store.get_user(tx, user_id=batch[1].user_id) is None
+        assert await user_store.get_user(tx, user_id=batch[2].user_id) is None
+        # The bulk-made accounts are searchable like any other (their trigrams were written).
+        ranked = await user_store.fuzzy_search_users(
+            tx, grams=store.trigrams("alin"), min_score=4, exclude="zz", after=None, limit=10
+        )
+    assert [u.username for u, _ in ranked] == ["alina"]

@@ -8,9 +8,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ENGINES
+from feed_svc.cache import feed_key, member
+from mesh.config import MeshSettings
+from mesh.redis import create_redis
+from tests.conftest import ENGINES, REDIS_MESH_URL
 from tests.e2e.conftest import register, upload_photo
-from tests.e2e.test_feed import EVENTUAL_SECONDS, _feed, _png, _post
+from tests.e2e.test_feed import EVENTUAL_SECONDS, _png, _post
 
 
 def _trace_of(everything: Any, root_name: str) -> tuple[Any, list[Any]]:
@@ -54,11 +57,20 @@ async def test_a_feed_read_shows_every_hop_in_one_trace(
     author, reader = await register(client, "hop_author"), await register(client, "hop_reader")
     followed = await client.post(f"/api/v1/users/{author.user_id}/follow", headers=reader.headers)
     assert followed.status_code == 200, followed.text
+    # A first (empty) read builds the reader's feed and marks them active: fan-out pushes to them.
+    assert (await client.get("/api/v1/feed", headers=reader.headers)).status_code == 200
     post_id = await _post(client, author)
-    deadline = asyncio.get_running_loop().time() + EVENTUAL_SECONDS
-    while post_id not in await _feed(client, reader):
-        assert asyncio.get_running_loop().time() < deadline, "the post never reached the feed"
-        await asyncio.sleep(0.1)
+    # Wait on the reader's feed in Redis, not through the API: a hydrated read would leave the
+    # author and the media in post_svc's short-lived cache, and the traced read would skip
+    # those hops.
+    feeds = create_redis(MeshSettings(redis_url=REDIS_MESH_URL if ENGINES else None))
+    try:
+        deadline = asyncio.get_running_loop().time() + EVENTUAL_SECONDS
+        while await feeds.zscore(feed_key(int(reader.user_id)), member(int(post_id))) is None:
+            assert asyncio.get_running_loop().time() < deadline, "the post never reached the feed"
+            await asyncio.sleep(0.1)
+    finally:
+        await feeds.aclose()
     finished_spans.clear()
     response = await client.get("/api/v1/feed", headers=reader.headers)
     assert response.status_code == 200, response.text

@@ -494,3 +494,16 @@ async def test_a_consumer_killed_mid_fan_out_delivers_exactly_once_after_restart
             assert await world.read(follower) == [post]
     finally:
         await bus.close()
+
+
+async def test_a_follow_leaves_an_unbuilt_feed_alone_and_its_rebuild_has_the_posts(
+    world: World,
+) -> None:
+    author, reader = world.user(), world.user()
+    post = await world.post(author)
+    world.graph.follows.add((reader, author))
+    world.graph.calls.clear()
+    await world.feeds.followed(follower_id=reader, followee_id=author)
+    assert await world.redis.exists(keys.feed_key(reader)) == 0  # nothing written, no rebuild
+    assert world.graph.calls == []
+    assert await world.read(reader) == [post]  # the rebuild on read brings the post

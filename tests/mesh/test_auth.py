@@ -127,3 +127,30 @@ def test_tokens_with_wrong_claims_are_refused(
 
 def test_garbage_is_refused(settings: MeshSettings) -> None:
     assert _reason(settings, "not.a.token") == "TOKEN_INVALID"
+
+
+def test_a_remembered_token_still_expires_on_time(settings: MeshSettings) -> None:
+    now = [time.time()]
+    verifier = TokenVerifier(settings, clock=lambda: now[0])
+    key = serialization.load_pem_private_key(settings.private_key_path().read_bytes(), None)
+    issued = int(now[0])
+    token = jwt.encode(_claims(iat=issued, exp=issued + 60), key, algorithm="EdDSA")  # type: ignore[arg-type]
+    assert verifier.verify(token).user_id == 42
+    assert verifier.verify(token).user_id == 42  # from memory
+    now[0] = issued + 60  # the expiry instant: gone, from memory as from the signature check
+    with pytest.raises(Unauthenticated) as caught:
+        verifier.verify(token)
+    assert caught.value.reason == "TOKEN_EXPIRED"
+
+
+def test_a_token_one_byte_off_a_remembered_one_is_refused(settings: MeshSettings) -> None:
+    verifier = TokenVerifier(settings)
+    token = TokenIssuer(settings).user_token(42)
+    assert verifier.verify(token).user_id == 42
+    header, body, signature = token.split(".")
+    forged_claims = {**json.loads(base64.urlsafe_b64decode(body + "==")), "sub": "43"}
+    forged = f"{header}.{_b64(json.dumps(forged_claims).encode())}.{signature}"
+    with pytest.raises(Unauthenticated) as caught:
+        verifier.verify(forged)
+    assert caught.value.reason == "TOKEN_INVALID"
+    assert verifier.verify(token).user_id == 42

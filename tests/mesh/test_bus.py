@@ -10,7 +10,7 @@ import sys
 import textwrap
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -593,3 +593,37 @@ async def test_backlog_gauge_shows_what_a_group_has_not_finished(make_bus: BusFa
     await collector.wait_for(5)
     await eventually(lambda: backlog() == 0)
     await consumer.stop()
+
+
+async def test_backlog_counts_unfinished_events_of_a_group_from_any_bus_object(
+    make_bus: BusFactory,
+) -> None:
+    # A second bus object on the same storage (another process, such as a benchmark waiting for
+    # consumers to catch up) sees the group's backlog without consuming.
+    bus, observer = make_bus(), make_bus()
+    group = f"backlog-{uuid.uuid4().hex[:8]}"
+    assert await observer.backlog(group) == 0  # never started
+    await bus.publish([registered(i) for i in range(1, 4)])
+    blocker = Blocker()
+    consumer = await bus.start_consumer(group=group, handler=blocker)
+    await eventually_async(lambda: observer.backlog(group), 3)
+    await consumer.stop()
+    collector = Collector()
+    consumer = await bus.start_consumer(group=group, handler=collector)
+    await collector.wait_for(3)
+    await eventually_async(lambda: observer.backlog(group), 0)
+    await bus.publish([registered(4)])
+    await collector.wait_for(4)
+    await eventually_async(lambda: observer.backlog(group), 0)
+    await consumer.stop()
+
+
+async def eventually_async(read: Callable[[], Awaitable[int]], want: int) -> None:
+    """Wait until an async reading equals `want` (within 10 s)."""
+    last = None
+    for _ in range(500):
+        last = await read()
+        if last == want:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"wanted {want}, last saw {last}")

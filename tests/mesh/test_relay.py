@@ -57,6 +57,9 @@ class RecordingBus:
     async def dead_letters(self, group: str, *, limit: int = 100) -> list[DeadLetter]:
         return await self.inner.dead_letters(group, limit=limit)
 
+    async def backlog(self, group: str) -> int:
+        return await self.inner.backlog(group)
+
     async def close(self) -> None:
         await self.inner.close()
 
@@ -162,6 +165,30 @@ async def test_relay_publishes_committed_rows_in_order_and_marks_them(
     assert [e.event_id for e in seen.seen] == first + second
     assert [unpack(e, user_events_pb2.UserRegistered).user_id for e in seen.seen] == [1, 2, 3, 4, 5]
     assert {e.producer for e in seen.seen} == {PRODUCER}
+    assert await outboxed.unpublished() == 0
+
+
+async def test_events_added_in_one_statement_are_relayed_in_order_after_one_wakeup(
+    outboxed: Outboxed,
+) -> None:
+    relay = outboxed.relay(poll_interval_seconds=60)  # only the commit's wake-up can move them
+    seen = await collect(outboxed.bus)
+    await relay.start()
+    await asyncio.sleep(0.05)  # the relay found nothing and sleeps for its (long) poll interval
+    outbox = outboxed.outbox(relay)
+    async with db.transaction(outboxed.sessions) as session:
+        assert await outbox.add_many(session, events=[]) == []
+        envelopes = await outbox.add_many(
+            session,
+            events=[
+                (u, user_events_pb2.UserRegistered(user_id=u, username=f"u{u}")) for u in (7, 8, 9)
+            ],
+        )
+    await seen.wait_for(9)  # the last of them, well before 60 seconds
+    await relay.stop()
+    assert [e.event_id for e in seen.seen] == [e.event_id for e in envelopes]
+    assert [e.aggregate_id for e in seen.seen] == [7, 8, 9]
+    assert [unpack(e, user_events_pb2.UserRegistered).user_id for e in seen.seen] == [7, 8, 9]
     assert await outboxed.unpublished() == 0
 
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
+import sqlalchemy.exc
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -43,6 +44,12 @@ class FakeUsers(user_service_pb2_grpc.UserServiceServicer):
     async def SearchUsers(self, request, context):
         await self.release.wait()
         return user_service_pb2.SearchUsersResponse()
+
+    async def BatchGetUsers(self, request, context):
+        # What SQLAlchemy raises when PostgreSQL refuses a connection (e.g. too many clients).
+        raise sqlalchemy.exc.OperationalError(
+            "SELECT 1", {}, Exception("FATAL: sorry, too many clients already password=x")
+        )
 
 
 @pytest.fixture
@@ -91,6 +98,23 @@ async def test_unexpected_failure_is_internal_and_leaks_nothing(served) -> None:
             )
     assert caught.value.code() == grpc.StatusCode.INTERNAL
     assert "hunter2" not in (caught.value.details() or "")
+
+
+async def test_an_unreachable_store_is_unavailable_not_internal(served) -> None:
+    service, _, _ = served
+    async with grpc.aio.insecure_channel(service.address) as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await user_service_pb2_grpc.UserServiceStub(channel).BatchGetUsers(
+                user_service_pb2.BatchGetUsersRequest(), wait_for_ready=True
+            )
+    error = caught.value
+    assert error.code() == grpc.StatusCode.UNAVAILABLE
+    assert "password" not in (error.details() or "")
+    rich = status.status_from_metadata(
+        error.code(), error.details() or "", error.trailing_metadata()
+    )
+    info = error_details_pb2.ErrorInfo()
+    assert rich.details[0].Unpack(info) and info.reason == "STORE_UNAVAILABLE"
 
 
 async def test_bad_or_missing_token_is_unauthenticated(served) -> None:
