@@ -16,12 +16,12 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from feed_svc.cache import FeedCache
 from feed_svc.errors import SnapshotExpired
 from feed_svc.settings import FeedSettings
-from feed_svc.store import Engagement, FeedStore
+from feed_svc.store import FeedStore
 from mesh import pagination
 from mesh.errors import InvalidArgument
 from mesh.ids import id_at, id_time
@@ -152,14 +152,13 @@ class Feeds:
         if chosen == MODE_CHRONOLOGICAL:
             before = None if cursor is None else int(_token_field(cursor, "b", int))  # type: ignore[call-overload]
             return await self._chronological(viewer, before, size)
-        await self._cache.touch(viewer, ttl_seconds=self._inactive_seconds())
         if cursor is None:
-            await self.ensure_built(viewer)
             ranked = await self._ranked_candidates(viewer)
             snapshot = await self._cache.save_snapshot(
                 viewer, ranked, ttl=self._settings.snapshot_ttl_seconds
             )
             return await self._snapshot_page(viewer, "r", snapshot, ranked, 0, size)
+        await self._cache.touch(viewer, ttl_seconds=self._inactive_seconds())
         return await self._from_snapshot(viewer, "r", cursor, size)
 
     async def _chronological(
@@ -208,44 +207,36 @@ class Feeds:
 
     async def _ranked_candidates(self, viewer: int) -> list[int]:
         limit = self._settings.ranked_candidates
-        own = await self._cache.feed_ids(viewer, before=None, count=limit)
-        pulled = await self._celebrity_ids(viewer, before=None, count=limit)
+        # One round trip marks the viewer active and reads the feed and its celebrities.
+        seen = self._inactive_seconds()
+        built, own, celebs = await self._cache.read(viewer, before=None, count=limit, seen_ttl=seen)
+        if not built:
+            await self.ensure_built(viewer)
+            built, own, celebs = await self._cache.read(
+                viewer, before=None, count=limit, seen_ttl=seen
+            )
+        pulled = await self._pull(celebs, before=None, count=limit)
         ids = merge_newest([own, pulled], count=limit)
         async with self._store.read_transaction() as tx:
-            authors, counts, affinity = await self._ranking_facts(tx, viewer, ids)
+            facts = await self._store.ranking_facts(tx, viewer_id=viewer, post_ids=ids)
         # Fan-out pushes a post once the primary has it: a lagging replica may not know it yet.
-        missing = [p for p in ids if p not in authors]
+        missing = [p for p in ids if p not in facts]
         if missing and self._store.has_replica:
             async with self._store.transaction() as tx:
-                more = await self._ranking_facts(tx, viewer, missing)
-            authors.update(more[0])
-            counts.update(more[1])
-            affinity.update(more[2])
-        candidates = []
-        for post_id, author_id in authors.items():
-            found = counts.get(post_id)
-            candidates.append(
-                Candidate(
-                    post_id=post_id,
-                    author_id=author_id,
-                    like_count=found.like_count if found else 0,
-                    comment_count=found.comment_count if found else 0,
-                    affinity=affinity.get(author_id, 0),
+                facts.update(
+                    await self._store.ranking_facts(tx, viewer_id=viewer, post_ids=missing)
                 )
+        candidates = [
+            Candidate(
+                post_id=f.post_id,
+                author_id=f.author_id,
+                like_count=f.like_count,
+                comment_count=f.comment_count,
+                affinity=f.affinity,
             )
+            for f in facts.values()
+        ]
         return rank(candidates, now=self._clock())
-
-    async def _ranking_facts(
-        self, tx: Any, viewer: int, ids: list[int]
-    ) -> tuple[dict[int, int], dict[int, Engagement], dict[int, int]]:
-        """Return the authors of the live posts among `ids`, their counts and the viewer's
-        affinity to those authors."""
-        authors = await self._store.authors_of(tx, post_ids=ids)
-        counts = await self._store.engagement_of(tx, post_ids=list(authors))
-        affinity = await self._store.affinities_of(
-            tx, viewer_id=viewer, author_ids=list(set(authors.values()))
-        )
-        return authors, counts, affinity
 
     async def _snapshot_page(
         self, viewer: int, kind: str, snapshot: str, ids: list[int], offset: int, size: int

@@ -23,6 +23,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    and_,
     func,
     select,
 )
@@ -92,6 +93,17 @@ class PostRef:
 
 
 @dataclass(frozen=True)
+class RankingFacts:
+    """What ranking needs of one live post: its author, counts and the viewer's affinity."""
+
+    post_id: int
+    author_id: int
+    like_count: int
+    comment_count: int
+    affinity: int
+
+
+@dataclass(frozen=True)
 class Engagement:
     """A post's engagement counts."""
 
@@ -139,6 +151,9 @@ class FeedStore(Protocol):
     async def affinities_of(
         self, session: AsyncSession, *, viewer_id: int, author_ids: Sequence[int]
     ) -> dict[int, int]: ...
+    async def ranking_facts(
+        self, session: AsyncSession, *, viewer_id: int, post_ids: Sequence[int]
+    ) -> dict[int, RankingFacts]: ...
     async def popular_posts(
         self, session: AsyncSession, *, since_post_id: int, limit: int
     ) -> list[PostRef]: ...
@@ -315,6 +330,28 @@ class SqlFeedStore:
                 )
             )
             found.update({r.author_id: r.score for r in rows})
+        return found
+
+    async def ranking_facts(
+        self, session: AsyncSession, *, viewer_id: int, post_ids: Sequence[int]
+    ) -> dict[int, RankingFacts]:
+        """Return, for each known live post among these, its author, its counts (0 without any)
+        and the viewer's affinity to its author (0 without any), in one statement per chunk."""
+        likes = func.coalesce(engagement.c.like_count, 0)
+        comments = func.coalesce(engagement.c.comment_count, 0)
+        score = func.coalesce(affinities.c.score, 0)
+        joined = posts.outerjoin(engagement, engagement.c.post_id == posts.c.post_id).outerjoin(
+            affinities,
+            and_(affinities.c.viewer_id == viewer_id, affinities.c.author_id == posts.c.author_id),
+        )
+        found: dict[int, RankingFacts] = {}
+        for chunk in _chunks(post_ids):
+            rows = await session.execute(
+                select(posts.c.post_id, posts.c.author_id, likes, comments, score)
+                .select_from(joined)
+                .where(posts.c.post_id.in_(chunk), posts.c.deleted.is_(False))
+            )
+            found.update({row[0]: RankingFacts(*(int(v) for v in row)) for row in rows})
         return found
 
     async def popular_posts(

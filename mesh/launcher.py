@@ -8,9 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import socket
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
@@ -43,8 +45,32 @@ async def _serve_edge(edge: uvicorn.Server) -> None:
         await edge.serve()
 
 
+# Ports handed out below the kernel's ephemeral range: a port picked there can be taken by any
+# outgoing connection (PostgreSQL, Redis, gRPC clients) between the pick and the bind.
+_PICK_FROM = 10_000
+_PICK_TRIES = 200
+
+
+def _ephemeral_low() -> int:
+    try:
+        low = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0]
+        return int(low)
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """Return a port that is free right now (for tests and for settings that ask for port 0)."""
+    """Return a port that is free right now (for tests and for settings that ask for port 0):
+    a random one below the ephemeral range when there is room, else one the kernel picks."""
+    high = _ephemeral_low() - 1
+    for _ in range(_PICK_TRIES if high > _PICK_FROM else 0):
+        port = random.randint(_PICK_FROM, high)
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])

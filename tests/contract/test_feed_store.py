@@ -90,6 +90,24 @@ async def test_counts_add_up_and_never_go_below_zero(feed_store: store.SqlFeedSt
     assert affinity == {B: 2, C: 0}
 
 
+async def test_ranking_facts_join_author_counts_and_affinity_of_live_posts(
+    feed_store: store.SqlFeedStore,
+) -> None:
+    for post_id, author in ((1, B), (2, C), (3, B)):
+        await _add(feed_store, post_id, author)
+    async with feed_store.transaction() as tx:
+        await feed_store.add_engagement(tx, post_id=1, likes=4, comments=1)
+        await feed_store.add_affinity(tx, viewer_id=A, author_id=B, delta=2)
+        await feed_store.add_affinity(tx, viewer_id=C, author_id=C, delta=9)  # another viewer's
+        await feed_store.delete_post(tx, post_id=3, author_id=B, created_at=NOW)
+    async with feed_store.transaction() as tx:
+        facts = await feed_store.ranking_facts(tx, viewer_id=A, post_ids=[1, 2, 3, 99])
+    assert facts == {
+        1: store.RankingFacts(1, B, like_count=4, comment_count=1, affinity=2),
+        2: store.RankingFacts(2, C, like_count=0, comment_count=0, affinity=0),
+    }
+
+
 async def test_popular_posts_are_public_recent_and_most_engaged_first(
     feed_store: store.SqlFeedStore,
 ) -> None:

@@ -36,3 +36,16 @@ async def test_a_service_port_in_use_names_the_service(tmp_path: Path) -> None:
         overrides["graph_svc_addr"] = f"127.0.0.1:{port}"
         with pytest.raises(RuntimeError, match="graph_svc could not listen"):
             await start_mesh(overrides=overrides)
+
+
+def test_free_ports_are_bindable_and_below_the_ephemeral_range() -> None:
+    import socket
+
+    from mesh.launcher import _ephemeral_low, free_port
+
+    for _ in range(20):
+        port = free_port()
+        # Outgoing connections take their ports from the ephemeral range: never hand one out.
+        assert port < _ephemeral_low()
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", port))
