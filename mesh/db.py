@@ -111,7 +111,7 @@ def _create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=settings.db_pool_pre_ping,
         connect_args={"options": f"-c search_path={service}"},
     )
 
