@@ -79,7 +79,11 @@ ACTIVATE_CONCURRENCY = 8
 ACTIVATE_ATTEMPTS = 5
 # Feeds installed at once when the loader writes them to Redis itself.
 CACHE_CONCURRENCY = 32
-_TRANSIENT = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL)
+_TRANSIENT = (
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+)
 # How long the loader waits for the bus to drain before giving up, and how often it looks.
 DRAIN_TIMEOUT_SECONDS = 3600.0
 DRAIN_POLL_SECONDS = 1.0
@@ -293,8 +297,9 @@ async def activate(
                         await feeds.GetHomeFeed(request, metadata=metadata, timeout=60)
                         break
                     except aio.AioRpcError as exc:
-                        # INTERNAL too: a database server at its connection limit fails a call
-                        # now and then; the read is idempotent, so it is simply made again.
+                        # INTERNAL and DEADLINE_EXCEEDED too: a database server at its
+                        # connection limit, or a one-process mesh busy with the follows' events,
+                        # fails a call now and then; the read is idempotent: made again.
                         if exc.code() not in _TRANSIENT or attempt == ACTIVATE_ATTEMPTS:
                             raise
                         await asyncio.sleep(0.2 * 2**attempt)

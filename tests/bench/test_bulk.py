@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -38,8 +40,9 @@ def test_big_population_is_a_function_of_its_inputs_with_disjoint_followers() ->
 
 
 async def test_accounts_and_follows_are_written_once_with_their_events(
-    data_dir: Path, database_url: str | None
+    data_dir: Path, database_url: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(bulk, "BATCH", 2)  # several transactions, the last one short
     users, user_engine = await make_user_store(UserSettings(data_dir=data_dir), database_url)
     graph, graph_engine = await make_graph_store(GraphSettings(data_dir=data_dir), database_url)
     ids = IdGenerator(shard=8191)
@@ -65,7 +68,7 @@ async def test_accounts_and_follows_are_written_once_with_their_events(
         assert (counts[author].follower_count, counts[fans[0]].following_count) == (4, 1)
         followed = [(e.follower_id, e.followee_id) for _, e in await outbox_events(graph)]
         assert sorted(followed) == sorted(pairs)  # one Followed event per new follow
-        assert advanced == [5, 5, 4, 4]
+        assert advanced == [2, 2, 1, 2, 2, 1, 2, 2, 2, 2]
         assert await bulk.unpublished(graph_engine, graph_store.outbox) == 4
     finally:
         await user_engine.dispose()
@@ -88,3 +91,37 @@ def test_read_overhead_compares_pulled_with_pushed_followers_per_mode() -> None:
         ("FEED_MODE_RANKED", 0.0, -25.0),
     ]
     assert scenarios.read_overhead_table(rows).row_count == 4
+
+
+async def test_feed_checks_find_the_first_feed_without_a_post_and_the_active_followers() -> None:
+    import fakeredis
+
+    from feed_svc import cache as keys
+    from feed_svc.cache import FeedCache
+
+    redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())
+    cache = FeedCache(redis, max_length=10, recent_length=5)
+    followers = [101, 102, 103, 104]
+    for user in followers[:3]:
+        await cache.install(user, [], [])
+    for user in (101, 102, 104):  # 104 read lately but its feed was lost: not active
+        await cache.touch(user, ttl_seconds=60)
+    assert await scenarios._active(redis, followers) == [101, 102]
+    post = 5000
+    assert await scenarios._missing(redis, followers, post) == 0
+    assert await cache.fan_out(followers, post) == 2  # 103 is quiet: its feed is dropped
+    assert await scenarios._missing(redis, followers, post) == 2
+    assert await scenarios._missing(redis, [101, 102], post) is None
+    # A feed the post reaches later: the wait ends only then, and says when.
+    late = 105
+    await cache.install(late, [], [])
+    await cache.touch(late, ttl_seconds=60)
+    started = time.perf_counter()
+    waiting = asyncio.create_task(scenarios.wait_pushed(redis, [101, 102, late], post, started))
+    await asyncio.sleep(0.1)
+    assert not waiting.done()
+    await cache.fan_out([late], post)
+    assert 0.1 <= await waiting < 5
+    await redis.zadd(keys.recent_key(9), {keys.member(post): 0})
+    assert 0 <= await scenarios.wait_pulled(redis, 9, post, time.perf_counter()) < 5
+    await redis.aclose()
