@@ -551,11 +551,18 @@ class Posts:
             async with self._store.transaction() as tx:
                 found.update(await self._store.get_posts(tx, post_ids=missing))
         records = [found[i] for i in wanted if i in found]
-        visibilities = await self._audience.visibilities(viewer, [r.author_id for r in records])
-        visible = [
-            r for r in records if r.author_id in visibilities and visibilities[r.author_id].can_view
+        # The privacy rule and the hydration are asked for at once, and the posts the viewer may
+        # not see are dropped afterwards: one round of peer calls instead of two in a row (feeds
+        # already hold only posts their reader may see, so little is hydrated in vain).
+        visibilities, views = await asyncio.gather(
+            self._audience.visibilities(viewer, [r.author_id for r in records]),
+            self._hydrate(viewer, records),
+        )
+        return [
+            v
+            for v in views
+            if v.record.author_id in visibilities and visibilities[v.record.author_id].can_view
         ]
-        return await self._hydrate(viewer, visible)
 
     async def delete_post(self, *, caller: int, post_id: int) -> None:
         """Delete one of the caller's posts everywhere; its media goes in the background."""
