@@ -270,22 +270,26 @@ class SqlGraphStore:
             await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
     async def _bump(self, session: AsyncSession, changes: dict[int, tuple[int, int]]) -> None:
-        # In user id order, so concurrent transactions lock count rows in the same order.
-        for user_id in sorted(changes):
-            followers, following = changes[user_id]
-            statement = self._insert(follow_counts).values(
-                user_id=user_id, follower_count=followers, following_count=following
-            )
-            statement = statement.on_conflict_do_update(
-                index_elements=[follow_counts.c.user_id],
-                set_={
-                    "follower_count": follow_counts.c.follower_count
-                    + statement.excluded.follower_count,
-                    "following_count": follow_counts.c.following_count
-                    + statement.excluded.following_count,
-                },
-            )
-            await session.execute(statement)
+        """Add (followers, following) to each changed account's counts in one upsert, rows in
+        user id order, so concurrent transactions lock count rows in the same order."""
+        if not changes:
+            return
+        statement = self._insert(follow_counts).values(
+            [
+                {"user_id": u, "follower_count": changes[u][0], "following_count": changes[u][1]}
+                for u in sorted(changes)
+            ]
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[follow_counts.c.user_id],
+            set_={
+                "follower_count": follow_counts.c.follower_count
+                + statement.excluded.follower_count,
+                "following_count": follow_counts.c.following_count
+                + statement.excluded.following_count,
+            },
+        )
+        await session.execute(statement)
 
     async def insert_follow(
         self,
@@ -344,29 +348,8 @@ class SqlGraphStore:
             changes[followee] = (followers + 1, following)
             followers, following = changes.get(follower, (0, 0))
             changes[follower] = (followers, following + 1)
-        await self._bump_many(session, changes)
+        await self._bump(session, changes)
         return added
-
-    async def _bump_many(self, session: AsyncSession, changes: dict[int, tuple[int, int]]) -> None:
-        # One upsert for every changed account, rows in user id order (the lock order of _bump).
-        if not changes:
-            return
-        statement = self._insert(follow_counts).values(
-            [
-                {"user_id": u, "follower_count": changes[u][0], "following_count": changes[u][1]}
-                for u in sorted(changes)
-            ]
-        )
-        statement = statement.on_conflict_do_update(
-            index_elements=[follow_counts.c.user_id],
-            set_={
-                "follower_count": follow_counts.c.follower_count
-                + statement.excluded.follower_count,
-                "following_count": follow_counts.c.following_count
-                + statement.excluded.following_count,
-            },
-        )
-        await session.execute(statement)
 
     async def delete_follow(
         self, session: AsyncSession, *, follower_id: int, followee_id: int
