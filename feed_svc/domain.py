@@ -180,9 +180,6 @@ class Feeds:
         token = pagination.encode_token({"m": "c", "b": page[-1]}) if more else ""
         return await self._posts.batch_get(viewer, page), token
 
-    async def _celebrity_ids(self, viewer: int, *, before: int | None, count: int) -> list[int]:
-        return await self._pull(await self._cache.celebs(viewer), before=before, count=count)
-
     async def _pull(self, celebs: list[int], *, before: int | None, count: int) -> list[int]:
         """Return the newest `count` posts of these celebrities older than `before`."""
         if not celebs:
