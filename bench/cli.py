@@ -233,12 +233,12 @@ def seed(
     )
 
 
-SCENARIOS = ("baseline", "home-feed", "fanout", "mixed-edge")
+SCENARIOS = ("baseline", "home-feed", "fanout", "mixed-edge", "media")
 
 
 @app.command()
 def scenario(
-    name: Annotated[str, typer.Argument(help="baseline, home-feed, fanout or mixed-edge.")],
+    name: Annotated[str, typer.Argument(help="baseline, home-feed, fanout, mixed-edge or media.")],
     manifest: Annotated[Path, typer.Option(help="The manifest `bench seed` wrote.")] = Path(
         "seed.json"
     ),
@@ -293,6 +293,9 @@ def scenario(
     redis_url: Annotated[
         str | None, typer.Option(help="mixed-edge: the mesh's Redis, for bytes per feed entry.")
     ] = None,
+    photos: Annotated[
+        int, typer.Option(help="media: 12 MP photos to upload (--concurrency at a time).")
+    ] = 10,
     output: Annotated[Path | None, typer.Option(help="Write the figures as JSON here.")] = None,
 ) -> None:
     """Run a named scenario against the seeded mesh; every report carries a same-run baseline."""
@@ -374,6 +377,30 @@ def scenario(
         chosen = scenarios.sample_users(data, users, seed_value)
         asyncio.run(scenarios.fresh_tokens(data, chosen, manifest))
         results.append(costed(scenarios.home_feed_spec(data, chosen, base, mode)))
+    elif name == "media":
+        if photos < 1:
+            raise typer.BadParameter("photos must be ≥ 1")
+        import tempfile
+
+        from bench.media_bench import make_photo
+
+        with tempfile.TemporaryDirectory() as scratch:
+            path = Path(scratch) / "photo.jpg"
+            make_photo(path)
+            photo = path.read_bytes()
+        user = scenarios.sample_users(data, 1, seed_value)[0]
+        asyncio.run(scenarios.fresh_tokens(data, [user], manifest))
+        in_flight = min(concurrency, photos)
+        console.print(f"media: {photos} 12 MP JPEGs ({len(photo):,} bytes), {in_flight} at a time")
+        uploads = asyncio.run(
+            scenarios.media_uploads(data, photo, count=photos, in_flight=in_flight, user=user)
+        )
+        table = Table(title="media: upload through the edge → ready (ms)")
+        for column in uploads:
+            table.add_column(column, justify="right")
+        table.add_row(*(str(v) for v in uploads.values()))
+        console.print(table)
+        report["media"] = uploads
     elif name == "fanout":
         wanted = [a.strip() for a in authors.split(",") if a.strip()]
         try:

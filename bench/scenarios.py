@@ -507,3 +507,36 @@ async def interleaved_reads(
         }
         for name, h in found.items()
     }
+
+
+async def media_uploads(
+    manifest: dict[str, Any], photo: bytes, *, count: int, in_flight: int, user: int
+) -> dict[str, Any]:
+    """Upload `count` copies of a photo through the edge as one seeded user, `in_flight` at a
+    time, and return the upload → ready times (declare, PUT, complete, poll until processed)."""
+    token = manifest["users"][user]["access_token"]
+    edge_url = manifest["edge_url"].rstrip("/")
+    gate = asyncio.Semaphore(in_flight)
+    histogram = Histogram()
+    started = time.perf_counter()
+
+    async def one(http: httpx.AsyncClient) -> None:
+        async with gate:
+            began = time.perf_counter()
+            await upload_photo(http, edge_url, token, photo, content_type="image/jpeg")
+            histogram.record(time.perf_counter() - began)
+
+    async with httpx.AsyncClient(timeout=120.0) as http:
+        await asyncio.gather(*(one(http) for _ in range(count)))
+    elapsed = time.perf_counter() - started
+    return {
+        "photos": count,
+        "in_flight": in_flight,
+        "photo_bytes": len(photo),
+        "photos_per_second": round(count / elapsed, 2),
+        **{
+            f"p{name}_ms": round(histogram.percentile(percent), 1)
+            for name, percent in (("50", 50), ("90", 90), ("99", 99))
+        },
+        "max_ms": round(histogram.max_micros / 1000, 1),
+    }

@@ -183,17 +183,25 @@ def bearer(token: str) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"),)
 
 
-async def upload_photo(http: httpx.AsyncClient, edge_url: str, token: str, data: bytes) -> int:
-    """Upload a PNG through the edge (declare, PUT, complete), wait until ready; return media id."""
+async def upload_photo(
+    http: httpx.AsyncClient,
+    edge_url: str,
+    token: str,
+    data: bytes,
+    *,
+    content_type: str = "image/png",
+) -> int:
+    """Upload a photo through the edge (declare, PUT, complete), wait until ready; return its
+    media id."""
     headers = {"Authorization": f"Bearer {token}"}
     created = await http.post(
         f"{edge_url}/api/v1/uploads",
-        json={"contentType": "image/png", "sizeBytes": len(data)},
+        json={"contentType": content_type, "sizeBytes": len(data)},
         headers=headers,
     )
     created.raise_for_status()
     upload = created.json()
-    put_headers = {"Content-Type": "image/png", **upload.get("uploadHeaders", {})}
+    put_headers = {"Content-Type": content_type, **upload.get("uploadHeaders", {})}
     if upload["uploadUrl"].startswith(edge_url):
         put_headers.update(headers)  # presigned storage URLs carry their own authority
     sent = await http.request(
