@@ -13,11 +13,7 @@ from typing import Any
 
 import psutil
 
-from bench.memory import listening_pids
-
-
-def _port(address: str) -> int:
-    return int(address.rpartition(":")[2])
+from bench.memory import listening_pids, port_of
 
 
 def cpu_seconds(addresses: dict[str, str]) -> dict[str, float]:
@@ -26,7 +22,7 @@ def cpu_seconds(addresses: dict[str, str]) -> dict[str, float]:
     seen: set[int] = set()
     used: dict[str, float] = {}
     for name, address in addresses.items():
-        pid = pids.get(_port(address))
+        pid = pids.get(port_of(address))
         if pid is None or pid in seen:
             continue
         seen.add(pid)

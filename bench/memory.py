@@ -62,7 +62,8 @@ def listening_pids() -> dict[int, int]:
     return pids
 
 
-def _port(address: str) -> int:
+def port_of(address: str) -> int:
+    """Return the port of a host:port address."""
     return int(address.rpartition(":")[2])
 
 
@@ -78,7 +79,7 @@ async def process_memory(
     rows: list[dict[str, Any]] = []
     async with httpx.AsyncClient() as http:
         for process in processes:
-            pid = pids.get(_port(process.address))
+            pid = pids.get(port_of(process.address))
             rss = None
             source = "metrics"
             # A metrics port served by another process than the one serving the address is not
