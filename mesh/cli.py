@@ -165,14 +165,20 @@ def gen(
 
 
 def _buf() -> str:
-    """Return the buf CLI from the project's npm tools, installing them on first use."""
+    """Return the buf CLI from the project's npm tools, installed from package-lock.json on first
+    use and again whenever the lock changes."""
+    import hashlib
+
     buf = ROOT / "node_modules" / ".bin" / "buf"
-    if not buf.exists():
+    stamp = ROOT / "node_modules" / ".shutter-lock.sha256"
+    want = hashlib.sha256((ROOT / "package-lock.json").read_bytes()).hexdigest()
+    if not buf.exists() or not stamp.exists() or stamp.read_text() != want:
         npm = shutil.which("npm")
         if npm is None:
             raise typer.BadParameter("buf comes from npm, and npm is not installed")
-        console.print("installing the buf CLI from npm...")
-        subprocess.run([npm, "install", "--no-audit", "--no-fund"], cwd=ROOT, check=True)
+        console.print("installing the npm tools (buf) from package-lock.json...")
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=ROOT, check=True)
+        stamp.write_text(want)
     return str(buf)
 
 
