@@ -25,7 +25,7 @@ from tests.browser.conftest import (
 )
 from tests.e2e.conftest import unique_name
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(600)]
 
 PASSWORD = "a good password"
 
@@ -41,11 +41,7 @@ def photo(path: Path, size: tuple[int, int] = (1200, 900)) -> Path:
     width, height = size
     image = Image.new("RGB", size)
     image.putdata(
-        [
-            (x * 255 // width, y * 255 // height, 160)
-            for y in range(height)
-            for x in range(width)
-        ]
+        [(x * 255 // width, y * 255 // height, 160) for y in range(height) for x in range(width)]
     )
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=85)
@@ -91,7 +87,7 @@ async def share_photo(
         await page.get_by_label("Longitude").fill(str(lng))
     await page.get_by_role("button", name="Share", exact=True).click()
     await page.wait_for_url(re.compile(r"#/p/\d+$"), timeout=90_000)
-    return page.url.rsplit("/", 1)[1]
+    return str(page.url).rsplit("/", 1)[1]
 
 
 async def share_story(tab: Tab, file: Path, caption: str) -> None:
@@ -135,7 +131,9 @@ async def test_two_people_post_like_comment_and_watch_a_story(open_tab, tmp_path
     await go(bob, "Search")
     await bob.page.get_by_label("Search Shutter").fill(alice_name[:8])
     await bob.page.get_by_role("link", name=alice_name, exact=True).click()
-    await expect(bob.page.get_by_role("heading", name=alice_name, exact=True, level=1)).to_be_visible()
+    await expect(
+        bob.page.get_by_role("heading", name=alice_name, exact=True, level=1)
+    ).to_be_visible()
     await bob.page.get_by_role("button", name="Follow", exact=True).click()
     await expect(bob.page.get_by_role("button", name=re.compile("^Following"))).to_be_visible()
     await expect(bob.page.get_by_text("1 follower", exact=True)).to_be_visible()
@@ -162,7 +160,8 @@ async def test_two_people_post_like_comment_and_watch_a_story(open_tab, tmp_path
     await expect(image).to_have_attribute("srcset", re.compile(r" 640w"))
     assert await card.locator('picture source[type="image/webp"]').count() == 1
     loaded = await image.evaluate(
-        "img => img.complete ? img.naturalWidth : new Promise(r => img.onload = () => r(img.naturalWidth))"
+        "img => img.complete ? img.naturalWidth"
+        " : new Promise(r => img.onload = () => r(img.naturalWidth))"
     )
     assert loaded > 0
     # Chromium takes WebP, so the picture shows a WebP variant.
@@ -211,7 +210,9 @@ async def test_two_people_post_like_comment_and_watch_a_story(open_tab, tmp_path
 
     # Alice's profile: the grid and the counts.
     await go(alice, "Profile")
-    await expect(alice.page.get_by_role("heading", name=alice_name, exact=True, level=1)).to_be_visible()
+    await expect(
+        alice.page.get_by_role("heading", name=alice_name, exact=True, level=1)
+    ).to_be_visible()
     await expect(alice.page.locator(".tile")).to_have_count(1)
     await expect(alice.page.get_by_text("1 post", exact=True)).to_be_visible()
     await assert_accessible(alice, "profile")
@@ -297,7 +298,9 @@ async def test_a_private_account_stays_private_until_it_approves(open_tab, tmp_p
     await dave.page.goto(f"/#/u/{carol_name}")
     await dave.page.get_by_role("button", name="Follow", exact=True).click()
     await expect(dave.page.get_by_role("button", name=re.compile("^Requested"))).to_be_visible()
-    await expect(dave.page.get_by_text("Your request is waiting for their approval.")).to_be_visible()
+    await expect(
+        dave.page.get_by_text("Your request is waiting for their approval.")
+    ).to_be_visible()
     await expect(carol.page.get_by_text(f"{dave_name} asked to follow you.")).to_be_visible(
         timeout=20_000
     )

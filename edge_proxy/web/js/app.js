@@ -1,7 +1,7 @@
 // The web client's shell: the navigation bar, the hash router and the live notification badge.
 
 import { api, me, onSessionChange, logout, streamNotifications } from "./api.js";
-import { h, toast } from "./dom.js";
+import { h, icon, toast } from "./dom.js";
 import { signInView, signUpView } from "./views/auth.js";
 import { feedView, postView, exploreView, tagView, placeView } from "./views/posts.js";
 import { uploadView } from "./views/upload.js";
@@ -53,7 +53,7 @@ async function refreshBadge() {
   }
 }
 
-function navLink(href, label, icon, extra = {}) {
+function navLink(href, label, glyph, extra = {}) {
   // Following the link of the screen already shown loads it afresh, as people expect.
   const again = (event) => {
     if ((location.hash || "#/") === href) {
@@ -61,7 +61,7 @@ function navLink(href, label, icon, extra = {}) {
       render();
     }
   };
-  return h("a", { href, class: "nav-link", onclick: again, ...extra }, h("span", { class: "icon", "aria-hidden": "true" }, icon), h("span", { class: "label" }, label));
+  return h("a", { href, class: "nav-link", onclick: again, ...extra }, icon(glyph), h("span", { class: "label" }, label));
 }
 
 function renderHeader() {
@@ -71,18 +71,18 @@ function renderHeader() {
     header.replaceChildren(brand);
     return;
   }
-  const notifications = navLink("#/notifications", "Notifications", "♥", { id: "nav-notifications" });
+  const notifications = navLink("#/notifications", "Notifications", "heart", { id: "nav-notifications" });
   notifications.append(badge);
-  const signOut = h("button", { type: "button", class: "nav-link signout", onclick: signOutNow }, h("span", { class: "icon", "aria-hidden": "true" }, "⎋"), h("span", { class: "label" }, "Sign out"));
+  const signOut = h("button", { type: "button", class: "nav-link signout", onclick: signOutNow }, icon("logout"), h("span", { class: "label" }, "Sign out"));
   header.replaceChildren(
     brand,
     h("nav", { "aria-label": "Main" },
-      navLink("#/", "Home", "⌂"),
-      navLink("#/search", "Search", "⌕"),
-      navLink("#/explore", "Explore", "✦"),
-      navLink("#/new", "New post", "＋"),
+      navLink("#/", "Home", "home"),
+      navLink("#/search", "Search", "search"),
+      navLink("#/explore", "Explore", "explore"),
+      navLink("#/new", "New post", "plus"),
       notifications,
-      navLink(`#/u/${encodeURIComponent(user.username)}`, "Profile", "◉"),
+      navLink(`#/u/${encodeURIComponent(user.username)}`, "Profile", "user"),
       signOut,
     ),
   );

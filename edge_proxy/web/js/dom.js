@@ -200,3 +200,39 @@ function isVisible(el) {
   const box = el.getBoundingClientRect();
   return box.top < window.innerHeight + 600;
 }
+
+// Line icons drawn as SVG paths (24×24), so they look the same whatever fonts a machine has.
+const ICONS = {
+  home: "M3 11.5 12 4l9 7.5V20a1 1 0 0 1-1 1h-5v-6H9v6H4a1 1 0 0 1-1-1z",
+  search: "M10.5 4a6.5 6.5 0 1 1 0 13 6.5 6.5 0 0 1 0-13zM15.5 15.5 21 21",
+  explore: "M12 3a9 9 0 1 1 0 18 9 9 0 0 1 0-18zM15.5 8.5l-2 5-5 2 2-5z",
+  plus: "M5 3h14a2 2 0 0 1 2 2v14a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2zM12 8v8M8 12h8",
+  heart: "M12 20s-7-4.5-9.2-9A5 5 0 0 1 12 6a5 5 0 0 1 9.2 5C19 15.5 12 20 12 20z",
+  user: "M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM5 21a7 7 0 0 1 14 0",
+  logout: "M15 4h4a1 1 0 0 1 1 1v14a1 1 0 0 1-1 1h-4M10 17l5-5-5-5M15 12H4",
+  comment: "M21 12a8.5 8.5 0 0 1-12.5 7.5L3 21l1.5-5.5A8.5 8.5 0 1 1 21 12z",
+  open: "M14 4h6v6M20 4l-9 9M18 14v5a1 1 0 0 1-1 1H5a1 1 0 0 1-1-1V7a1 1 0 0 1 1-1h5",
+  bookmark: "M6 3h12v18l-6-5-6 5z",
+  close: "M6 6l12 12M18 6 6 18",
+  prev: "M15 5l-7 7 7 7",
+  next: "M9 5l7 7-7 7",
+  multi: "M8 8h12v12H8zM4 16V4h12",
+  lock: "M6 11h12v10H6zM8 11V7a4 4 0 0 1 8 0v4",
+  check: "M12 2.5a9.5 9.5 0 1 1 0 19 9.5 9.5 0 0 1 0-19zM7.5 12l3 3 6-6",
+  pin: "M12 21s-7-6.5-7-12a7 7 0 0 1 14 0c0 5.5-7 12-7 12zM12 11.5a2.5 2.5 0 1 0 0-5 2.5 2.5 0 0 0 0 5z",
+  tag: "M9 4 7 20M17 4l-2 16M4 9h17M3 15h17",
+};
+
+/** Return an icon (decorative: hidden from screen readers, which read the control's name). */
+export function icon(name, { filled = false } = {}) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("class", `icon-svg${filled ? " filled" : ""}`);
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", ICONS[name]);
+  svg.append(path);
+  return svg;
+}

@@ -2,7 +2,7 @@
 // posts and a place's posts.
 
 import { api, me } from "../api.js";
-import { h, ago, altOf, avatar, count, empty, errorBox, infinite, picture, plural, richText, toast } from "../dom.js";
+import { h, ago, altOf, avatar, count, empty, errorBox, icon, infinite, picture, plural, richText, toast } from "../dom.js";
 import { storyTray } from "./stories.js";
 
 const PAGE = 10;
@@ -34,8 +34,8 @@ function carousel(post, eager) {
   let index = 0;
   const frame = h("div", { class: "post-media" });
   const position = h("span", { class: "position", "aria-live": "polite" });
-  const prev = h("button", { type: "button", class: "nav prev", "aria-label": "Previous photo", onclick: () => show(index - 1) }, "‹");
-  const next = h("button", { type: "button", class: "nav next", "aria-label": "Next photo", onclick: () => show(index + 1) }, "›");
+  const prev = h("button", { type: "button", class: "nav prev", "aria-label": "Previous photo", onclick: () => show(index - 1) }, icon("prev"));
+  const next = h("button", { type: "button", class: "nav next", "aria-label": "Next photo", onclick: () => show(index + 1) }, icon("next"));
   function show(i) {
     index = Math.max(0, Math.min(items.length - 1, i));
     frame.replaceChildren(mediaView(post, items[index], index, eager), prev, next, position);
@@ -69,12 +69,12 @@ export function postCard(post, { full = false, eager = false } = {}) {
   function paint() {
     likeButton.setAttribute("aria-pressed", String(liked));
     likeButton.setAttribute("aria-label", liked ? "Unlike" : "Like");
-    likeButton.textContent = liked ? "♥" : "♡";
+    likeButton.replaceChildren(icon("heart", { filled: liked }));
     likeButton.classList.toggle("on", liked);
     likeCount.textContent = plural(likes, "like");
     saveButton.setAttribute("aria-pressed", String(saved));
     saveButton.setAttribute("aria-label", saved ? "Remove from saved" : "Save");
-    saveButton.textContent = saved ? "★" : "☆";
+    saveButton.replaceChildren(icon("bookmark", { filled: saved }));
   }
   paint();
   likeButton.addEventListener("click", async () => {
@@ -107,7 +107,7 @@ export function postCard(post, { full = false, eager = false } = {}) {
   const list = h("ul", { class: "comments", "aria-label": "Comments" });
   const moreComments = h("button", { type: "button", class: "link" });
   function paintMore() {
-    moreComments.hidden = comments === 0 || full;
+    moreComments.hidden = comments === 0 || full || list.childElementCount > 0;
     moreComments.textContent = comments === 1 ? "View 1 comment" : `View all ${count(comments)} comments`;
   }
   paintMore();
@@ -137,6 +137,7 @@ export function postCard(post, { full = false, eager = false } = {}) {
       const comment = await api(`/posts/${post.postId}/comments`, { method: "POST", body: { text } });
       list.append(commentItem({ ...comment, user: comment.user?.username ? comment.user : me() }));
       comments += 1;
+      paintMore();
       input.value = "";
     } catch (error) {
       message.replaceChildren(errorBox(error));
@@ -144,10 +145,10 @@ export function postCard(post, { full = false, eager = false } = {}) {
       send.disabled = false;
     }
   });
-  const commentButton = h("button", { type: "button", class: "act", "aria-label": "Comment", onclick: () => input.focus() }, "💬");
+  const commentButton = h("button", { type: "button", class: "act", "aria-label": "Comment", onclick: () => input.focus() }, icon("comment"));
 
   const actions = h("div", { class: "actions" }, likeButton, commentButton,
-    h("a", { class: "act", href: `#/p/${post.postId}`, "aria-label": "Open the post" }, "↗"), h("span", { class: "grow" }), saveButton);
+    h("a", { class: "act", href: `#/p/${post.postId}`, "aria-label": "Open the post" }, icon("open")), h("span", { class: "grow" }), saveButton);
   const mine = me() && author.userId === me().userId;
   const remove = mine && full
     ? h("button", { type: "button", class: "link danger", onclick: async () => {
@@ -188,7 +189,7 @@ export function postTile(post) {
   return h("li", { class: "tile" },
     h("a", { href: `#/p/${post.postId}`, "aria-label": `Post by ${post.user?.username || "someone"}${post.caption ? `: ${post.caption}` : ""}` },
       first ? picture(first, { alt: "", square: true, sizes: "(max-width: 640px) 33vw, 300px" }) : null,
-      (post.media || []).length > 1 ? h("span", { class: "multi", "aria-hidden": "true" }, "❐") : null));
+      (post.media || []).length > 1 ? h("span", { class: "multi" }, icon("multi", { filled: false })) : null));
 }
 
 /** The home feed: the story tray, ranked or latest first, scrolling without end. */

@@ -2,7 +2,7 @@
 // followers and following lists, follow requests, and editing one's own profile.
 
 import { api, me, rememberMe } from "../api.js";
-import { h, avatar, count, empty, errorBox, infinite, toast } from "../dom.js";
+import { h, avatar, count, empty, errorBox, icon, infinite, toast } from "../dom.js";
 import { postTile } from "./posts.js";
 
 function followLabel(user) {
@@ -69,7 +69,7 @@ export async function profileView({ main, params, signal }) {
   const header = h("section", { class: "profile-head card" },
     picture,
     h("div", { class: "profile-info" },
-      h("h1", {}, user.username, user.isVerified ? h("span", { class: "verified", title: "Verified" }, " ✔") : null, user.isPrivate ? h("span", { class: "lock", title: "Private account" }, " 🔒") : null),
+      h("h1", {}, user.username, user.isVerified ? h("span", { class: "verified", title: "Verified" }, icon("check"), h("span", { class: "visually-hidden" }, " (verified)")) : null, user.isPrivate ? h("span", { class: "lock", title: "Private account" }, icon("lock"), h("span", { class: "visually-hidden" }, " (private account)")) : null),
       user.fullName ? h("p", { class: "full-name" }, user.fullName) : null,
       h("ul", { class: "counts" },
         h("li", {}, countText(user.postCount, "post", "posts")),

@@ -1,7 +1,7 @@
 // Search: people, tags and places, as you type.
 
 import { api } from "../api.js";
-import { h, avatar, empty, errorBox, plural } from "../dom.js";
+import { h, avatar, empty, errorBox, icon, plural } from "../dom.js";
 
 const KINDS = [
   ["people", "People"],
@@ -16,14 +16,14 @@ function personResult(user) {
 }
 
 function tagResult(tag) {
-  return h("li", { class: "person" }, h("span", { class: "avatar small letter", "aria-hidden": "true" }, "#"),
+  return h("li", { class: "person" }, h("span", { class: "avatar small letter", "aria-hidden": "true" }, icon("tag")),
     h("a", { href: `#/tags/${encodeURIComponent(tag.tag)}` }, `#${tag.tag}`),
     h("span", { class: "muted" }, plural(tag.postCount, "post")));
 }
 
 function placeResult(place) {
   const params = new URLSearchParams({ name: place.name, lat: place.lat ?? 0, lng: place.lng ?? 0 });
-  return h("li", { class: "person" }, h("span", { class: "avatar small letter", "aria-hidden": "true" }, "⌖"),
+  return h("li", { class: "person" }, h("span", { class: "avatar small letter", "aria-hidden": "true" }, icon("pin")),
     h("a", { href: `#/places/${place.placeId}?${params}` }, place.name),
     h("span", { class: "muted" }, plural(place.postCount, "post")));
 }

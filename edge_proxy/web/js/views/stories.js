@@ -1,7 +1,7 @@
 // Stories: the tray of rings on the home feed and the full-screen viewer with progress bars.
 
 import { api, me } from "../api.js";
-import { h, ago, avatar, errorBox, picture } from "../dom.js";
+import { h, ago, avatar, errorBox, icon, picture } from "../dom.js";
 
 const STORY_SECONDS = 5;
 
@@ -43,7 +43,7 @@ export async function storyViewer({ main, params, signal }) {
   const caption = h("p", { class: "story-caption" });
   const who = h("div", { class: "story-who" });
   const position = h("p", { class: "visually-hidden", "aria-live": "polite" });
-  const close = h("button", { type: "button", class: "close", "aria-label": "Close stories", onclick: () => leave() }, "✕");
+  const close = h("button", { type: "button", class: "close", "aria-label": "Close stories", onclick: () => leave() }, icon("close"));
   const prev = h("button", { type: "button", class: "tap prev", "aria-label": "Previous story", onclick: () => show(index - 1) });
   const next = h("button", { type: "button", class: "tap next", "aria-label": "Next story", onclick: () => show(index + 1) });
   const pause = h("button", { type: "button", class: "pause", "aria-pressed": "false", onclick: () => togglePause() }, "Pause");
