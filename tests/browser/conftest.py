@@ -136,7 +136,8 @@ async def open_tab(
 ) -> AsyncIterator[Callable[..., Awaitable[Tab]]]:
     """Return a function opening the web client in a new browser context (a new person).
 
-    Every console error, uncaught exception or failed request of those pages fails the test.
+    Every console error (failed responses included) or uncaught exception of those pages fails
+    the test, unless the test allowed it.
     """
     tabs: list[Tab] = []
 
@@ -171,11 +172,17 @@ async def open_tab(
 
 
 async def screenshot(tab: Tab, name: str) -> Path:
-    """Save a full-page screenshot of the tab as a test artifact; return its path."""
+    """Save a screenshot of the tab as a test artifact (without the passing toasts, which
+    would hide what is under them); return its path."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     width = tab.page.viewport_size["width"]
     path = ARTIFACTS / f"{name}-{'phone' if width < 700 else 'desktop'}.png"
-    await tab.page.screenshot(path=str(path), full_page=False)
+    toasts = "hidden => { document.getElementById('toasts').hidden = hidden; }"
+    await tab.page.evaluate(toasts, True)
+    try:
+        await tab.page.screenshot(path=str(path), full_page=False)
+    finally:
+        await tab.page.evaluate(toasts, False)
     return path
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import io
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from tests.browser.conftest import (
     DESKTOP,
@@ -37,11 +38,25 @@ def expect(target: Any) -> Any:
 
 
 def photo(path: Path, size: tuple[int, int] = (1200, 900)) -> Path:
-    """Write a colourful JPEG (a gradient, so filters change it visibly)."""
+    """Write a JPEG of a little landscape (sky, sun, hills, lake), so filters show."""
     width, height = size
     image = Image.new("RGB", size)
+    horizon = height * 3 // 5
     image.putdata(
-        [(x * 255 // width, y * 255 // height, 160) for y in range(height) for x in range(width)]
+        [
+            (70 + 120 * y // horizon, 140 + 80 * y // horizon, 235)
+            if y < horizon
+            else (20, 90 + 60 * (y - horizon) // (height - horizon), 150)
+            for y in range(height)
+            for x in range(width)
+        ]
+    )
+    draw = ImageDraw.Draw(image)
+    sun = min(width, height) // 8
+    draw.ellipse((width * 2 // 3, height // 8, width * 2 // 3 + sun, height // 8 + sun), "#ffd23f")
+    draw.polygon([(0, horizon), (width // 3, horizon // 2), (width * 2 // 3, horizon)], "#2e7d32")
+    draw.polygon(
+        [(width // 3, horizon), (width * 3 // 4, horizon // 3), (width, horizon)], "#1b5e20"
     )
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=85)
@@ -118,6 +133,8 @@ async def assert_accessible(tab: Tab, screen: str) -> None:
 
 async def test_two_people_post_like_comment_and_watch_a_story(open_tab, tmp_path):
     alice_name, bob_name = unique_name("alice"), unique_name("bob")
+    # Tags and places are shared by the whole session's mesh: these are this test's own.
+    tag, place = f"wonderland{uuid.uuid4().hex[:6]}", f"Oxford {uuid.uuid4().hex[:6]}"
     alice = await open_tab(PHONE)
     bob = await open_tab(DESKTOP)
 
@@ -147,14 +164,14 @@ async def test_two_people_post_like_comment_and_watch_a_story(open_tab, tmp_path
     post_id = await share_photo(
         alice,
         photo(tmp_path / "tea.jpg"),
-        caption=f"Tea party #wonderland with @{bob_name}",
+        caption=f"Tea party #{tag} with @{bob_name}",
         filter_label="Clarendon",
-        place=("Oxford", 51.752, -1.2577),
+        place=(place, 51.752, -1.2577),
     )
     card = alice.page.locator(f'article[data-post-id="{post_id}"]')
-    await expect(card.get_by_role("link", name="#wonderland")).to_be_visible()
+    await expect(card.get_by_role("link", name=f"#{tag}")).to_be_visible()
     await expect(card.get_by_role("link", name=f"@{bob_name}")).to_be_visible()
-    await expect(card.get_by_role("link", name="Oxford")).to_be_visible()
+    await expect(card.get_by_role("link", name=place)).to_be_visible()
     image = card.locator("picture img")
     await expect(image).to_have_attribute("alt", re.compile(f"Photo by @{alice_name}: Tea party"))
     await expect(image).to_have_attribute("srcset", re.compile(r" 640w"))
@@ -177,13 +194,16 @@ async def test_two_people_post_like_comment_and_watch_a_story(open_tab, tmp_path
     )
     in_feed = bob.page.locator(f'article[data-post-id="{post_id}"]')
     await expect(in_feed).to_be_visible(timeout=30_000)
-    await in_feed.get_by_role("button", name="Like", exact=True).click()
+    # By keyboard: focus the button, press Enter.
+    await in_feed.get_by_role("button", name="Like", exact=True).focus()
+    await bob.page.keyboard.press("Enter")
     await expect(in_feed.get_by_role("button", name="Unlike")).to_have_attribute(
         "aria-pressed", "true"
     )
     await expect(in_feed.get_by_text("1 like", exact=True)).to_be_visible()
-    await in_feed.get_by_label(f"Comment on {alice_name}'s post").fill("Lovely! #tea")
-    await in_feed.get_by_role("button", name="Post", exact=True).click()
+    comment_box = in_feed.get_by_label(f"Comment on {alice_name}'s post")
+    await comment_box.fill("Lovely! #tea")
+    await comment_box.press("Enter")
     await expect(in_feed.get_by_role("listitem").filter(has_text="Lovely!")).to_be_visible()
     await assert_accessible(bob, "home feed")
     await both_widths(bob, "feed")
@@ -251,15 +271,15 @@ async def test_two_people_post_like_comment_and_watch_a_story(open_tab, tmp_path
 
     # Search by tag and place, and explore.
     await go(bob, "Search")
-    await bob.page.get_by_label("Search Shutter").fill("wonderl")
+    await bob.page.get_by_label("Search Shutter").fill(tag[:-2])
     await bob.page.get_by_text("Tags", exact=True).click()
-    await bob.page.get_by_role("link", name="#wonderland").click()
-    await expect(bob.page.get_by_role("heading", name="#wonderland")).to_be_visible()
+    await bob.page.get_by_role("link", name=f"#{tag}").click()
+    await expect(bob.page.get_by_role("heading", name=f"#{tag}")).to_be_visible()
     await expect(bob.page.locator(".tile")).to_have_count(1)
     await go(bob, "Search")
-    await bob.page.get_by_label("Search Shutter").fill("Oxf")
+    await bob.page.get_by_label("Search Shutter").fill(place[:-2])
     await bob.page.get_by_text("Places", exact=True).click()
-    await bob.page.get_by_role("link", name="Oxford").click()
+    await bob.page.get_by_role("link", name=place).click()
     await expect(bob.page.locator(f'a[href="#/p/{post_id}"]')).to_be_visible()
     await assert_accessible(bob, "place")
     await go(bob, "Search")
@@ -272,6 +292,7 @@ async def test_two_people_post_like_comment_and_watch_a_story(open_tab, tmp_path
 
 async def test_a_private_account_stays_private_until_it_approves(open_tab, tmp_path):
     carol_name, dave_name = unique_name("carol"), unique_name("dave")
+    tag = f"garden{uuid.uuid4().hex[:6]}"
     carol = await open_tab(DESKTOP)
     dave = await open_tab(PHONE)
     await sign_up(carol, carol_name)
@@ -283,7 +304,7 @@ async def test_a_private_account_stays_private_until_it_approves(open_tab, tmp_p
     await carol.page.get_by_label(re.compile("^Private account")).check()
     await carol.page.get_by_role("button", name="Save").click()
     await expect(carol.page.get_by_title("Private account")).to_be_visible()
-    post_id = await share_photo(carol, photo(tmp_path / "secret.jpg"), caption="Secret #garden")
+    post_id = await share_photo(carol, photo(tmp_path / "secret.jpg"), caption=f"Secret #{tag}")
 
     # A stranger sees the profile's counts, not its posts, nor the post under its tag.
     await dave.page.goto(f"/#/u/{carol_name}")
@@ -291,8 +312,8 @@ async def test_a_private_account_stays_private_until_it_approves(open_tab, tmp_p
     await expect(dave.page.locator(".tile")).to_have_count(0)
     await expect(dave.page.locator(f'a[href="#/p/{post_id}"]')).to_have_count(0)
     await assert_accessible(dave, "private profile")
-    await dave.page.goto("/#/tags/garden")
-    await expect(dave.page.get_by_text("No posts with #garden yet.")).to_be_visible()
+    await dave.page.goto(f"/#/tags/{tag}")
+    await expect(dave.page.get_by_text(f"No posts with #{tag} yet.")).to_be_visible()
 
     # Dave asks to follow; until Carol approves he still sees nothing.
     await dave.page.goto(f"/#/u/{carol_name}")
@@ -332,7 +353,7 @@ async def test_sign_out_sign_in_and_a_refreshed_session(open_tab):
 
     await tab.page.get_by_label("Username or email").fill(f"{name}@example.com")
     await tab.page.get_by_label("Password").fill(PASSWORD)
-    await tab.page.get_by_role("button", name="Sign in").click()
+    await tab.page.get_by_label("Password").press("Enter")
     await expect(tab.page.get_by_role("heading", name="Home", exact=True)).to_be_visible()
 
     # An access token the API no longer takes is renewed with the refresh token, once.
