@@ -268,6 +268,13 @@ async def test_two_people_post_like_comment_and_watch_a_story(open_tab, tmp_path
     seen_ring = bob.page.get_by_role("link", name=re.compile(f"Story by {alice_name}"))
     await expect(seen_ring).to_be_visible()
     await expect(seen_ring).not_to_have_accessible_name(re.compile("unseen"))
+    # Alice sees who watched it; Escape closes the viewer.
+    await go(alice, "Home")
+    await alice.page.get_by_role("link", name=re.compile(r"^Your story\W+1 story")).click()
+    own_viewer = alice.page.get_by_role("dialog", name="Stories")
+    await expect(own_viewer.get_by_text("Off to the garden · Seen by 1")).to_be_visible()
+    await alice.page.keyboard.press("Escape")
+    await expect(own_viewer).to_be_hidden()
 
     # Search by tag and place, and explore.
     await go(bob, "Search")
@@ -302,8 +309,15 @@ async def test_a_private_account_stays_private_until_it_approves(open_tab, tmp_p
     await go(carol, "Profile")
     await carol.page.get_by_role("link", name="Edit profile").click()
     await carol.page.get_by_label(re.compile("^Private account")).check()
+    await carol.page.get_by_label("Profile photo").set_input_files(
+        str(photo(tmp_path / "me.jpg", (400, 400)))
+    )
     await carol.page.get_by_role("button", name="Save").click()
-    await expect(carol.page.get_by_title("Private account")).to_be_visible()
+    await expect(carol.page.get_by_title("Private account")).to_be_visible(timeout=60_000)
+    # The new profile photo (its thumbnail) shows on the profile.
+    await expect(carol.page.locator(".profile-pic img.avatar")).to_have_attribute(
+        "src", re.compile(r"/media/")
+    )
     post_id = await share_photo(carol, photo(tmp_path / "secret.jpg"), caption=f"Secret #{tag}")
 
     # A stranger sees the profile's counts, not its posts, nor the post under its tag.

@@ -1,7 +1,7 @@
 // Profiles: the header with counts and the follow, request and block buttons, the post grid,
 // followers and following lists, follow requests, and editing one's own profile.
 
-import { api, me, rememberMe } from "../api.js";
+import { api, me, rememberMe, uploadPhoto } from "../api.js";
 import { h, avatar, count, empty, errorBox, icon, infinite, toast } from "../dom.js";
 import { postTile } from "./posts.js";
 
@@ -190,26 +190,39 @@ export async function settingsView({ main, signal }) {
   }
   const input = (id, label, attrs) => h("p", { class: "field" }, h("label", { for: id }, label), h(attrs.tag || "input", { id, ...attrs, tag: null }));
   const isPrivate = h("input", { id: "set-private", type: "checkbox", name: "isPrivate", checked: Boolean(user.isPrivate) });
+  const photo = h("input", { id: "set-photo", type: "file", name: "photo", accept: "image/jpeg,image/png,image/webp,image/heic,image/heif" });
+  const status = h("p", { class: "status", role: "status" });
   const message = h("div", { class: "form-message" });
   const form = h("form", { class: "card settings" },
+    h("div", { class: "photo-field" }, avatar(user, "large"),
+      h("p", { class: "field" }, h("label", { for: "set-photo" }, "Profile photo"), photo)),
     input("set-name", "Full name", { name: "fullName", value: user.fullName || "", maxlength: 64, autocomplete: "name" }),
     input("set-bio", "Bio", { tag: "textarea", name: "bio", value: user.bio || "", maxlength: 150, rows: 3 }),
     input("set-web", "Website", { name: "website", type: "url", value: user.website || "", autocomplete: "url" }),
     h("p", { class: "field check" }, isPrivate, h("label", { for: "set-private" }, "Private account (only approved followers see your posts and stories)")),
     message,
+    status,
     h("button", { type: "submit", class: "primary" }, "Save"));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     message.replaceChildren();
     const data = new FormData(form);
+    const changes = {
+      fullName: String(data.get("fullName")), bio: String(data.get("bio")), website: String(data.get("website")), isPrivate: isPrivate.checked,
+    };
     try {
-      const saved = await api(`/users/${user.userId}`, { method: "PUT", signal, body: {
-        fullName: String(data.get("fullName")), bio: String(data.get("bio")), website: String(data.get("website")), isPrivate: isPrivate.checked,
-      } });
+      if (photo.files[0]) {
+        status.textContent = "Uploading the photo…";
+        const media = await uploadPhoto(photo.files[0]);
+        changes.profileMediaId = media.mediaId;
+        status.textContent = "";
+      }
+      const saved = await api(`/users/${user.userId}`, { method: "PUT", signal, body: changes });
       rememberMe(saved);
       toast("Your profile is saved.");
       location.hash = `#/u/${encodeURIComponent(saved.username)}`;
     } catch (error) {
+      status.textContent = "";
       if (error.name !== "AbortError") message.replaceChildren(errorBox(error));
     }
   });

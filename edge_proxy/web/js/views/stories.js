@@ -128,7 +128,8 @@ export async function storyViewer({ main, params, signal }) {
     });
     who.replaceChildren(avatar(story.user), h("a", { href: `#/u/${encodeURIComponent(story.user.username)}` }, story.user.username), " ", ago(story.createdAt));
     stage.replaceChildren(picture(story.media, { alt: story.caption ? `Story by @${story.user.username}: ${story.caption}` : `Story by @${story.user.username}`, sizes: "100vw", eager: true }));
-    caption.textContent = story.caption || "";
+    const own = story.user.userId === me()?.userId;
+    caption.textContent = [story.caption || "", own ? `Seen by ${Number(story.viewCount || 0)}` : ""].filter(Boolean).join(" · ");
     position.textContent = `Story ${index + 1} of ${stories.length} by ${story.user.username}`;
     prev.disabled = index === 0;
     if (!paused) run(STORY_SECONDS * 1000);
