@@ -396,3 +396,46 @@ async def test_sign_out_sign_in_and_a_refreshed_session(open_tab):
     await expect(tab.page.get_by_role("alert")).to_have_text(
         "The username or password is incorrect."
     )
+
+
+async def test_the_feed_scrolls_on_and_switches_order(open_tab, running_mesh):
+    """A feed longer than a page loads its next page when the reader scrolls to its end."""
+    import httpx
+
+    from tests.e2e.conftest import register, upload_photo
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 240), "teal").save(buffer, "PNG")
+    async with httpx.AsyncClient(base_url=running_mesh.edge_url, timeout=30) as http:
+        author = await register(http, "frank")
+        for n in range(12):
+            media_id = await upload_photo(http, author, buffer.getvalue())
+            created = await http.post(
+                "/api/v1/posts",
+                json={"mediaIds": [media_id], "caption": f"Number {n}"},
+                headers=author.headers,
+            )
+            assert created.status_code == 200, created.text
+
+    reader = await open_tab(PHONE)
+    await sign_up(reader, unique_name("gina"))
+    await reader.page.goto(f"/#/u/{author.username}")
+    await reader.page.get_by_role("button", name="Follow", exact=True).click()
+    await expect(reader.page.locator(".tile")).to_have_count(12)
+    await go(reader, "Home")
+    await reader.page.get_by_role("button", name="Latest").click()
+    posts = reader.page.locator("article.post")
+    # The first page holds ten, newest first; scrolling to the end brings the other two.
+    await expect(posts.first.get_by_text("Number 11")).to_be_visible()
+    await expect(posts).to_have_count(10)
+    await posts.nth(9).scroll_into_view_if_needed()
+    await expect(posts).to_have_count(12)
+    await expect(posts.last.get_by_text("Number 0")).to_be_visible()
+    await expect(reader.page.get_by_role("button", name="Load more")).to_be_hidden()
+    # The ranked order holds the same twelve posts.
+    await reader.page.get_by_role("button", name="For you").click()
+    await expect(reader.page.get_by_role("button", name="For you")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    await posts.nth(9).scroll_into_view_if_needed()
+    await expect(posts).to_have_count(12)

@@ -195,14 +195,19 @@ export function postTile(post) {
 /** The home feed: the story tray, ranked or latest first, scrolling without end. */
 export function feedView({ main, signal }) {
   let mode = sessionStorage.getItem(FEED_MODE_KEY) || "FEED_MODE_RANKED";
-  const list = h("div", { class: "feed" });
   const holder = h("section", { "aria-label": "Posts" });
-  const toggle = h("div", { class: "segmented", role: "group", "aria-label": "Feed order" });
   let listSignal = null;
   const modes = [["FEED_MODE_RANKED", "For you"], ["FEED_MODE_CHRONOLOGICAL", "Latest"]];
+  // The same buttons stay (only aria-pressed changes), so keyboard focus stays on them.
+  const buttons = modes.map(([value, label]) => h("button", { type: "button", onclick: () => {
+    mode = value;
+    sessionStorage.setItem(FEED_MODE_KEY, mode);
+    paintToggle();
+    start();
+  } }, label));
+  const toggle = h("div", { class: "segmented", role: "group", "aria-label": "Feed order" }, buttons);
   function paintToggle() {
-    toggle.replaceChildren(...modes.map(([value, label]) =>
-      h("button", { type: "button", "aria-pressed": String(mode === value), onclick: () => { mode = value; sessionStorage.setItem(FEED_MODE_KEY, mode); paintToggle(); start(); } }, label)));
+    modes.forEach(([value], n) => buttons[n].setAttribute("aria-pressed", String(mode === value)));
   }
   function start() {
     listSignal?.abort();
@@ -231,7 +236,6 @@ export function feedView({ main, signal }) {
     storyTray(signal),
     holder,
   );
-  holder.append(list);
   start();
 }
 
