@@ -76,7 +76,8 @@ export async function profileView({ main, params, signal }) {
         h("li", {}, linkIf(canSee, `#/u/${encodeURIComponent(user.username)}/followers`, countText(user.followerCount, "follower", "followers"))),
         h("li", {}, linkIf(canSee, `#/u/${encodeURIComponent(user.username)}/following`, countText(user.followingCount, "following", "following")))),
       user.bio ? h("p", { class: "bio" }, user.bio) : null,
-      user.website ? h("p", {}, h("a", { href: user.website, rel: "nofollow noopener", target: "_blank" }, user.website.replace(/^https?:\/\//, ""))) : null,
+      // Only web addresses become links: never a javascript: or data: URL from a profile.
+      /^https?:\/\//i.test(user.website || "") ? h("p", {}, h("a", { href: user.website, rel: "nofollow noopener", target: "_blank" }, user.website.replace(/^https?:\/\//i, ""))) : null,
       rel.followedBy && !self ? h("p", { class: "muted" }, "Follows you") : null,
       buttons, message));
   main.append(header);
