@@ -89,8 +89,10 @@ def axe_source() -> str:
         npm = shutil.which("npm")
         if npm is None:
             _unavailable("axe-core comes from npm, and npm is not installed")
+        # The exact versions of package-lock.json where there is one, as `shutter check` does.
+        verb = "ci" if (ROOT / "package-lock.json").exists() else "install"
         subprocess.run(
-            [npm or "npm", "install", "--no-audit", "--no-fund"],
+            [npm or "npm", verb, "--no-audit", "--no-fund"],
             cwd=ROOT,
             check=True,
             capture_output=True,
