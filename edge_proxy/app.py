@@ -36,6 +36,7 @@ from edge_proxy.notifications import NotificationStreamRoute
 from edge_proxy.openapi import build_openapi
 from edge_proxy.routes import Route, RouteTable, build_route_table
 from edge_proxy.settings import EdgeSettings
+from edge_proxy.static import WebClient
 from edge_proxy.transcode import (
     EdgeError,
     build_request,
@@ -71,6 +72,7 @@ def create_app(
     """
     table = build_route_table(services)
     edge = _Edge(settings, channels, table, services)
+    web = WebClient()
     app = Starlette(
         routes=[
             StarletteRoute("/healthz", edge.healthz, methods=["GET"]),
@@ -78,6 +80,9 @@ def create_app(
             StarletteRoute("/openapi.json", edge.openapi, methods=["GET"]),
             # Prometheus metrics of the edge's process (in `shutter up`, the whole mesh's).
             Mount("/metrics", app=make_asgi_app()),
+            # The web client: its index and its versioned, immutable assets (edge_proxy/static.py).
+            StarletteRoute("/", web.index, methods=["GET"]),
+            Mount("/assets/{version}", app=web.assets),
         ],
         # Tracing is outermost: a request's span covers everything the edge does for it.
         middleware=[Middleware(OpenTelemetryMiddleware), Middleware(RequestIdMiddleware)],
