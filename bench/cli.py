@@ -128,9 +128,18 @@ def rpc(
         raise typer.Exit(1)
 
 
-DEFAULT_EDGES = (
-    Path(__file__).resolve().parents[1].parent / "shared" / "data" / "socfb-Reed98.edges"
-)
+def _default_edges() -> Path:
+    """Return the real graph beside the repository: `shared/data` in the nearest folder above it
+    that has one (a worktree sits a level deeper than the main checkout)."""
+    relative = Path("shared") / "data" / "socfb-Reed98.edges"
+    repo = Path(__file__).resolve().parents[1]
+    for folder in repo.parents:
+        if (folder / relative).is_file():
+            return folder / relative
+    return repo.parent / relative
+
+
+DEFAULT_EDGES = _default_edges()
 
 
 @app.command()
@@ -178,8 +187,27 @@ def seed(
     drain_notify: Annotated[
         bool,
         typer.Option(
-            help="Wait for notify_svc as well as feed_svc to handle every bulk follow before the "
-            "big authors post (--no-drain-notify: feed_svc only)."
+            help="Wait for notify_svc as well as feed_svc to handle every event of the bulk "
+            "writes (default: feed_svc only; notify_svc handles a follow at tens per second, "
+            "so the real graph's 40 000 follow notifications take it many minutes, and it goes "
+            "on doing so in the background)."
+        ),
+    ] = False,
+    bulk_path: Annotated[
+        bool,
+        typer.Option(
+            "--bulk/--rpc",
+            help="Write accounts, follows, media, posts, likes and comments through the "
+            "services' own store code with their events (bench/bulk.py; the mesh's SHUTTER_* "
+            "settings must reach its databases), or send every one as an RPC (slow: argon2 per "
+            "account, one Follow call per follow).",
+        ),
+    ] = True,
+    activate: Annotated[
+        bool,
+        typer.Option(
+            help="--bulk: build every account's feed and mark it active before the posts, so "
+            "they are pushed to the feeds (--no-activate: feeds are built on first read)."
         ),
     ] = True,
 ) -> None:
@@ -222,6 +250,8 @@ def seed(
         big_author_posts=big_author_posts,
         id_shard=id_shard,
         drain_notify=drain_notify,
+        bulk=bulk_path,
+        activate=activate,
     )
     try:
         result = asyncio.run(seeding.seed(options, console))
@@ -231,6 +261,56 @@ def seed(
         f"{len(result.accounts)} accounts, {len(result.posts)} posts; "
         f"rates per second: {result.rates}; manifest: {out}"
     )
+
+
+@app.command("k6")
+def k6_command(
+    script: Annotated[str, typer.Argument(help="edge, grpc, or a path to a k6 .js script.")],
+    manifest: Annotated[
+        Path, typer.Option(help="The manifest `bench seed` wrote (seeded first if missing).")
+    ] = Path("seed.json"),
+    edge: Annotated[str, typer.Option(help="The edge's URL, when seeding first.")] = (
+        "http://127.0.0.1:8080"
+    ),
+    rate: Annotated[float, typer.Option(help="Open loop: iterations per second.")] = 10.0,
+    duration: Annotated[str, typer.Option(help="k6 duration of each scenario (10s, 2m).")] = "10s",
+    vus: Annotated[int, typer.Option(help="k6 virtual users allocated up front.")] = 50,
+    users: Annotated[int, typer.Option(help="Seeded users who read (and are looked at).")] = 200,
+    logins: Annotated[int, typer.Option(help="edge: how many of them log in first.")] = 20,
+    mode: Annotated[str, typer.Option(help="FEED_MODE_RANKED or _CHRONOLOGICAL.")] = (
+        "FEED_MODE_RANKED"
+    ),
+    p99_ms: Annotated[float, typer.Option(help="The p99 every request kind must hold.")] = 100.0,
+    seed_value: Annotated[int, typer.Option("--seed", help="Seeds the choice of users.")] = 1,
+) -> None:
+    """Run a k6 script against the seeded mesh; k6 prints its summary and thresholds."""
+    import asyncio
+    import tempfile
+
+    from bench import k6run, scenarios
+    from bench import seed as seeding
+
+    run = k6run.K6Run(
+        rate=rate, duration=duration, vus=vus, p99_ms=p99_ms, mode=mode, logins=logins
+    )
+    try:
+        path = k6run.script_path(script)
+        run.check()
+        k6run.k6_binary()
+    except (ValueError, k6run.K6Missing) as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    if not manifest.is_file():
+        console.print(f"no manifest at {manifest}: seeding first (bulk, the real graph)")
+        options = seeding.SeedOptions(edges=DEFAULT_EDGES, out=manifest, edge_url=edge, bulk=True)
+        asyncio.run(seeding.seed(options, console))
+    data = scenarios.load_manifest(manifest)
+    readers = scenarios.sample_users(data, users, seed_value)
+    asyncio.run(scenarios.fresh_tokens(data, readers, manifest))
+    with tempfile.TemporaryDirectory(prefix="shutter-k6-") as scratch:
+        env = k6run.environment(data, run, Path(scratch), readers=readers)
+        code, summary = k6run.run_k6(path, env, Path(scratch) / "summary.json")
+    console.print(f"k6 {path.name}: {k6run.failures(summary)}")
+    raise typer.Exit(code)
 
 
 SCENARIOS = ("baseline", "home-feed", "fanout", "mixed-edge", "media")
