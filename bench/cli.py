@@ -313,12 +313,14 @@ def k6_command(
     raise typer.Exit(code)
 
 
-SCENARIOS = ("baseline", "home-feed", "fanout", "mixed-edge", "media")
+SCENARIOS = ("baseline", "home-feed", "fanout", "mixed-edge", "media", "cold-feed")
 
 
 @app.command()
 def scenario(
-    name: Annotated[str, typer.Argument(help="baseline, home-feed, fanout, mixed-edge or media.")],
+    name: Annotated[
+        str, typer.Argument(help="baseline, home-feed, fanout, mixed-edge, media or cold-feed.")
+    ],
     manifest: Annotated[Path, typer.Option(help="The manifest `bench seed` wrote.")] = Path(
         "seed.json"
     ),
@@ -371,8 +373,18 @@ def scenario(
         int | None, typer.Option(help="mixed-edge: first metrics port of `shutter up --engines`.")
     ] = None,
     redis_url: Annotated[
-        str | None, typer.Option(help="mixed-edge: the mesh's Redis, for bytes per feed entry.")
+        str | None,
+        typer.Option(
+            help="mixed-edge: the mesh's Redis, for bytes per feed entry; cold-feed: the "
+            "database it flushes (default: the manifest's)."
+        ),
     ] = None,
+    max_rounds: Annotated[
+        int, typer.Option(help="cold-feed: read rounds after the flush, at most.")
+    ] = 10,
+    warm_factor: Annotated[
+        float, typer.Option(help="cold-feed: a round is warm again at this times the warm p50.")
+    ] = 1.5,
     photos: Annotated[
         int, typer.Option(help="media: 12 MP photos to upload (--concurrency at a time).")
     ] = 10,
@@ -453,6 +465,31 @@ def scenario(
                 failed = {"mixed_edge": {"search": {"steps": exc.steps, "held_rate": None}}}
                 output.write_text(json.dumps(failed, indent=2))
             raise typer.Exit(1) from None
+    elif name == "cold-feed":
+        from bench import cold_feed, mixed_edge
+        from bench.memory import process_memory
+
+        chosen = scenarios.sample_users(data, users, seed_value)
+        asyncio.run(scenarios.fresh_tokens(data, chosen, manifest))
+        options_cold = cold_feed.ColdOptions(
+            concurrency=concurrency, max_rounds=max_rounds, warm_factor=warm_factor, mode=mode
+        )
+        try:
+            options_cold.check()
+            url = cold_feed.check_flushable(redis_url or data.get("redis_url"))
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        tokens = [data["users"][i]["access_token"] for i in chosen]
+        cold = asyncio.run(cold_feed.cold_feed(data["grpc"]["feed_svc"], tokens, url, options_cold))
+        cold["rss_after"] = asyncio.run(
+            process_memory(mixed_edge.mesh_processes(data, metrics_port))
+        )
+        console.print(cold_feed.report_table(cold))
+        console.print(cold_feed.memory_table(cold))
+        report["cold_feed"] = cold
+        if any(r["errors"] for r in cold["rounds"]):
+            console.print("[red]cold-feed: reads failed after the flush[/red]")
+            raise typer.Exit(1)
     elif name == "home-feed":
         chosen = scenarios.sample_users(data, users, seed_value)
         asyncio.run(scenarios.fresh_tokens(data, chosen, manifest))
