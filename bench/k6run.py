@@ -132,3 +132,10 @@ def failures(summary: dict[str, Any]) -> dict[str, Any]:
         "checks_passed": int(checks.get("passes", 0)),
         "http_failed": int(http_failed.get("passes", 0)),  # "passes" of the failed-rate: failures
     }
+
+
+def checks_by_name(summary: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """Return each check of the script by name: (passes, fails). One check per request kind."""
+    found = summary.get("root_group", {}).get("checks", {})
+    items = found.values() if isinstance(found, dict) else found
+    return {str(c["name"]): (int(c.get("passes", 0)), int(c.get("fails", 0))) for c in items}
