@@ -313,6 +313,76 @@ def k6_command(
     raise typer.Exit(code)
 
 
+@app.command()
+def capacity(
+    feed_read_cpu_ms: Annotated[
+        float, typer.Option(help="CPU ms per home-feed read, all processes (cost accounting).")
+    ] = 17.3,
+    profile_read_cpu_ms: Annotated[
+        float, typer.Option(help="CPU ms per profile read (grid + profile).")
+    ] = 17.3,
+    post_write_cpu_ms: Annotated[float, typer.Option(help="CPU ms per CreatePost.")] = 30.0,
+    like_cpu_ms: Annotated[float, typer.Option(help="CPU ms per like or comment.")] = 5.0,
+    redis_commands_per_feed_read: Annotated[
+        float, typer.Option(help="Redis commands (round trips) per read.")
+    ] = 3.0,
+    redis_bytes_per_feed_entry: Annotated[
+        float, typer.Option(help="Measured bytes per home-feed entry.")
+    ] = 28.3,
+    redis_bytes_per_cached_post: Annotated[
+        float, typer.Option(help="Measured bytes per post in the read model.")
+    ] = 730.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the model as JSON.")] = False,
+) -> None:
+    """The capacity model (bench/README.md): per-request costs -> processes, Redis, PostgreSQL
+    for 115k feed reads/s average, 350k peak and 100M posts a day."""
+    import json
+
+    from bench import capacity as cap
+
+    figures = (feed_read_cpu_ms, profile_read_cpu_ms, post_write_cpu_ms, like_cpu_ms)
+    if min(figures) <= 0 or redis_commands_per_feed_read <= 0:
+        raise typer.BadParameter("costs must be > 0")
+    if min(redis_bytes_per_feed_entry, redis_bytes_per_cached_post) <= 0:
+        raise typer.BadParameter("bytes must be > 0")
+    found = cap.model(
+        cap.Inputs(
+            feed_read_cpu_ms=feed_read_cpu_ms,
+            profile_read_cpu_ms=profile_read_cpu_ms,
+            post_write_cpu_ms=post_write_cpu_ms,
+            like_cpu_ms=like_cpu_ms,
+            redis_commands_per_feed_read=redis_commands_per_feed_read,
+            redis_bytes_per_feed_entry=redis_bytes_per_feed_entry,
+            redis_bytes_per_cached_post=redis_bytes_per_cached_post,
+        )
+    )
+    if as_json:
+        print(json.dumps(found, indent=2))  # noqa: T201 - the machine-readable report
+        return
+    table = Table(title="capacity model (bench/README.md)")
+    table.add_column("")
+    for row in found["loads"]:
+        table.add_column(row["load"], justify="right")
+    rows = found["loads"]
+    for kind in rows[0]["service_cores"]:
+        table.add_row(f"cores: {kind}", *(str(r["service_cores"][kind]) for r in rows))
+    for key in (
+        "service_cores_total",
+        "processes",
+        "machines",
+        "redis_cores",
+        "redis_shards_for_cpu",
+        "pg_statements_per_second",
+        "pg_cores",
+    ):
+        table.add_row(key.replace("_", " "), *(str(r[key]) for r in rows))
+    memory = found["redis_memory"]
+    table.add_row("redis GB: feeds / cached posts", f"{memory['feeds_gb']}", "")
+    table.add_row("", f"{memory['cached_posts_gb']}", "")
+    table.add_row("redis shards for memory", str(memory["shards_for_memory"]), "")
+    console.print(table)
+
+
 SCENARIOS = ("baseline", "home-feed", "fanout", "mixed-edge", "media", "cold-feed")
 
 
