@@ -455,6 +455,13 @@ def scenario(
     warm_factor: Annotated[
         float, typer.Option(help="cold-feed: a round is warm again at this times the warm p50.")
     ] = 1.5,
+    flush_undelivered: Annotated[
+        bool,
+        typer.Option(
+            help="cold-feed: flush even when the bus (in the same Redis database) still holds "
+            "undelivered events, which are then lost (default: wait up to 60 s, else refuse)."
+        ),
+    ] = False,
     photos: Annotated[
         int, typer.Option(help="media: 12 MP photos to upload (--concurrency at a time).")
     ] = 10,
@@ -542,7 +549,11 @@ def scenario(
         chosen = scenarios.sample_users(data, users, seed_value)
         asyncio.run(scenarios.fresh_tokens(data, chosen, manifest))
         options_cold = cold_feed.ColdOptions(
-            concurrency=concurrency, max_rounds=max_rounds, warm_factor=warm_factor, mode=mode
+            concurrency=concurrency,
+            max_rounds=max_rounds,
+            warm_factor=warm_factor,
+            mode=mode,
+            flush_undelivered=flush_undelivered,
         )
         try:
             options_cold.check()
@@ -550,7 +561,13 @@ def scenario(
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from exc
         tokens = [data["users"][i]["access_token"] for i in chosen]
-        cold = asyncio.run(cold_feed.cold_feed(data["grpc"]["feed_svc"], tokens, url, options_cold))
+        try:
+            cold = asyncio.run(
+                cold_feed.cold_feed(data["grpc"]["feed_svc"], tokens, url, options_cold)
+            )
+        except RuntimeError as exc:
+            console.print(f"[red]cold-feed:[/red] {exc}")
+            raise typer.Exit(1) from None
         cold["rss_after"] = asyncio.run(
             process_memory(mixed_edge.mesh_processes(data, metrics_port))
         )

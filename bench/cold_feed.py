@@ -1,15 +1,18 @@
 """`shutter bench scenario cold-feed`: home-feed reads after the read model is lost.
 
 The scenario empties the mesh's Redis database (FLUSHDB of the bench's own database only: the
-one the manifest or --redis-url names, never FLUSHALL), then has every chosen user read their
-home feed at once (`concurrency` reads in flight), round after round. The first round is the
-cold read (every feed, and whatever else the read path keeps in Redis, rebuilt from the source of
-truth); the rounds go on until one is back at warm speed (its p50 within `warm_factor` of the
-p50 of a warm round measured just before the flush). Reported: the warm round, the cold round
-(p50/p90/p99/max, errors by status), every round after, and the refill time: from the flush
-until the end of the last round before the first one back at warm speed (which confirms it).
-Then the Redis footprint after the run (bytes per home-feed entry, and every key family of the
-database with its keys and bytes) and each process's RSS.
+one the manifest or --redis-url names, never FLUSHALL). It first waits until the event bus,
+which lives in the same database, has delivered every event (a flush would lose the rest). Then
+every chosen user reads their home feed at once (`concurrency` reads in flight), round after
+round. The first round is the cold read (every feed, and whatever else the read path keeps in
+Redis, rebuilt from the source of truth); the rounds go on until one is back at warm speed (its
+p50 within `warm_factor` of the p50 of a warm round measured just before the flush).
+
+Reported: the warm round, the cold round (p50/p90/p99/max, errors by status), every round
+after, and the refill time: from the flush until the end of the last round before the first one
+back at warm speed (which confirms it). Then the Redis footprint after the run (bytes per
+home-feed entry, and every key family of the database with its keys and bytes) and each
+process's RSS.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from grpc import aio
+from redis.exceptions import ResponseError
 from rich.table import Table
 
 from bench.histogram import Histogram
 from bench.memory import SCAN_BATCH, feed_memory
 from bench.seed import bearer
+from mesh.bus import create_bus
 from mesh.config import MeshSettings
 from mesh.redis import create_redis
 from shutter.feed.v1 import feed_service_pb2, feed_service_pb2_grpc
@@ -45,6 +50,10 @@ class ColdOptions:
     max_rounds: int = 10
     warm_factor: float = 1.5
     mode: str = "FEED_MODE_CHRONOLOGICAL"
+    # The bus lives in the same Redis database: wait this long for its consumers to finish
+    # every event before flushing (else refuse), unless told to flush what is undelivered too.
+    drain_timeout: float = 60.0
+    flush_undelivered: bool = False
 
     def check(self) -> None:
         """Raise ValueError for options that cannot make a run."""
@@ -124,6 +133,36 @@ def _figures(histogram: Histogram, codes: Counter[str], seconds: float) -> dict[
     }
 
 
+async def undelivered(redis: Any, stream: str) -> dict[str, int]:
+    """Return, per consumer group of the bus stream, the events it has not finished (lag plus
+    pending): what a flush of the database would lose, since the bus lives in it too."""
+    try:
+        groups = await redis.xinfo_groups(stream)
+    except ResponseError:  # no stream (nothing published since the last flush)
+        return {}
+    left = {}
+    for group in groups:
+        name = group["name"].decode() if isinstance(group["name"], bytes) else str(group["name"])
+        left[name] = int(group.get("lag") or 0) + int(group.get("pending") or 0)
+    return left
+
+
+async def wait_delivered(redis: Any, stream: str, timeout: float) -> None:
+    """Wait until every group has finished every event, or raise RuntimeError after `timeout`."""
+    deadline = time.perf_counter() + timeout
+    while True:
+        left = {g: n for g, n in (await undelivered(redis, stream)).items() if n}
+        if not left:
+            return
+        if time.perf_counter() > deadline:
+            raise RuntimeError(
+                f"the bus still holds undelivered events ({left}); flushing would lose them. "
+                "Wait for the consumers (after a bulk seed, notify_svc takes a while), or "
+                "give --flush-undelivered"
+            )
+        await asyncio.sleep(1.0)
+
+
 async def read_round(
     feeds: feed_service_pb2_grpc.FeedServiceStub,
     tokens: list[str],
@@ -158,12 +197,18 @@ async def cold_feed(
     """Warm round, FLUSHDB, then rounds until reads are back at warm speed (see the module)."""
     options.check()
     request = feed_service_pb2.GetHomeFeedRequest(page_size=20, mode=options.mode)
-    redis = create_redis(MeshSettings(redis_url=check_flushable(redis_url)))
+    settings = MeshSettings(redis_url=check_flushable(redis_url))
+    bus = create_bus(settings)
+    stream = str(getattr(bus, "stream", ""))
+    await bus.close()
+    redis = create_redis(settings)
     try:
         async with aio.insecure_channel(feed_addr) as channel:
             feeds = feed_service_pb2_grpc.FeedServiceStub(channel)
             await read_round(feeds, tokens, request, options.concurrency)  # everything warm
             warm = await read_round(feeds, tokens, request, options.concurrency)
+            if not options.flush_undelivered:
+                await wait_delivered(redis, stream, options.drain_timeout)
             keys_before = int(await redis.dbsize())
             flushed = time.perf_counter()
             await redis.flushdb()

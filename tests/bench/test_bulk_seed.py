@@ -137,3 +137,33 @@ async def test_cold_reads_after_a_flush_are_correct_and_the_refill_is_timed(
         feeds = found["redis_feeds"]
         assert feeds["available"] and feeds["feed_keys"] >= len(readers) - 1
         assert any(f["family"] == "feed:{}" for f in found["redis_key_families"])
+
+
+async def test_the_flush_waits_for_undelivered_events_and_refuses_after_its_timeout() -> None:
+    import asyncio
+
+    import fakeredis
+
+    redis = fakeredis.FakeAsyncRedis()
+    stream = "{bus}:events"
+    assert await cold_feed.undelivered(redis, stream) == {}  # nothing published yet
+    await redis.xgroup_create(stream, "feed_svc", id="0", mkstream=True)
+    first = await redis.xadd(stream, {"e": "1"})
+    await redis.xadd(stream, {"e": "2"})
+    assert await cold_feed.undelivered(redis, stream) == {"feed_svc": 2}
+    await redis.xreadgroup("feed_svc", "c", {stream: ">"}, count=1)
+    assert await cold_feed.undelivered(redis, stream) == {"feed_svc": 2}  # one read, not acked
+    await redis.xack(stream, "feed_svc", first)
+    with pytest.raises(RuntimeError, match="would lose them"):
+        await cold_feed.wait_delivered(redis, stream, timeout=0.0)
+    read: Any = await redis.xreadgroup("feed_svc", "c", {stream: ">"})
+    second = read[0][1][0][0]
+
+    async def consumer_finishes() -> None:
+        await asyncio.sleep(0.3)
+        await redis.xack(stream, "feed_svc", second)
+
+    finishing = asyncio.create_task(consumer_finishes())
+    await cold_feed.wait_delivered(redis, stream, timeout=10.0)
+    assert finishing.done() and await cold_feed.undelivered(redis, stream) == {"feed_svc": 0}
+    await redis.aclose()
