@@ -39,6 +39,10 @@ async def test_a_bulk_seeded_slice_signs_in_counts_follows_and_fills_feeds(
         )
         users = manifest["users"]
         assert [u["username"] for u in users] == population.usernames
+        rates = seeded.result.rates
+        for phase in ("accounts (bulk)", "follows (bulk)", "posts (bulk)", "total (s)"):
+            assert rates[phase] > 0, phase
+        assert rates["feed_svc CPU ms per follow event"] >= 0  # found by feed_svc's port
         assert len(manifest["posts"]) == options.posts and all(
             p["post_id"] > 0 for p in manifest["posts"]
         )
