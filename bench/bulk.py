@@ -49,6 +49,7 @@ from typing import Any
 import argon2
 import grpc
 from grpc import aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rich.progress import Progress
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -801,6 +802,30 @@ async def activate_all(
         await engine.dispose()
 
 
+READY_TIMEOUT_SECONDS = 120.0
+
+
+async def wait_ready(addresses: Sequence[str], *, timeout: float = READY_TIMEOUT_SECONDS) -> None:
+    """Wait until every service answers its health Check with SERVING: a service serves only
+    once its schema is migrated, and the loader writes into that schema (the edge may answer
+    before them)."""
+    deadline = time.perf_counter() + timeout
+    request = health_pb2.HealthCheckRequest(service="")
+    for address in addresses:
+        async with aio.insecure_channel(address) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            while True:
+                try:
+                    reply = await health.Check(request, timeout=5)
+                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                        break
+                except aio.AioRpcError:
+                    pass
+                if time.perf_counter() > deadline:
+                    raise TimeoutError(f"{address} did not become ready within {timeout:g}s")
+                await asyncio.sleep(0.5)
+
+
 async def seed_population(
     plan: PopulationPlan,
     *,
@@ -818,6 +843,16 @@ async def seed_population(
     user_settings, graph_settings = UserSettings(), GraphSettings()
     media_settings, post_settings, feed_settings = MediaSettings(), PostSettings(), FeedSettings()
     ids = IdGenerator(id_shard)
+    await wait_ready(
+        [
+            user_settings.user_svc_addr,
+            user_settings.graph_svc_addr,
+            user_settings.media_svc_addr,
+            user_settings.post_svc_addr,
+            user_settings.feed_svc_addr,
+            user_settings.notify_svc_addr,
+        ]
+    )
     shared_hash = await asyncio.to_thread(_hasher(user_settings).hash, seed_password(seed))
     engines = {
         name: db.create_engine(name, settings, settings.database_url)
