@@ -171,3 +171,12 @@ async def test_the_flush_waits_for_undelivered_events_and_refuses_after_its_time
     await cold_feed.wait_delivered(redis, stream, timeout=10.0)
     assert finishing.done() and await cold_feed.undelivered(redis, stream) == {"feed_svc": 0}
     await redis.aclose()
+
+
+async def test_the_loader_waits_for_services_that_do_not_serve_yet() -> None:
+    from bench import bulk
+    from mesh.launcher import free_port
+
+    nobody = f"127.0.0.1:{free_port()}"
+    with pytest.raises(TimeoutError, match=f"{nobody} did not become ready"):
+        await bulk.wait_ready([nobody], timeout=0.5)
