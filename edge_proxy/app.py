@@ -16,14 +16,13 @@ from google.protobuf.message import Message
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
-from prometheus_client import make_asgi_app
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount
 from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
@@ -76,16 +75,68 @@ def create_app(
             StarletteRoute("/healthz", edge.healthz, methods=["GET"]),
             StarletteRoute("/readyz", edge.readyz, methods=["GET"]),
             StarletteRoute("/openapi.json", edge.openapi, methods=["GET"]),
-            # Prometheus metrics of the edge's process (in `shutter up`, the whole mesh's).
-            Mount("/metrics", app=make_asgi_app()),
+            # No /metrics here: metrics (RPC counts, login failures, memory) are for operators,
+            # served on SHUTTER_METRICS_PORT, never on the public port.
         ],
         # Tracing is outermost: a request's span covers everything the edge does for it.
-        middleware=[Middleware(OpenTelemetryMiddleware), Middleware(RequestIdMiddleware)],
+        middleware=[
+            Middleware(OpenTelemetryMiddleware),
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.edge_cors_origins,
+                allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-Id", "Last-Event-ID"],
+                expose_headers=_EXPOSED_HEADERS,
+                max_age=settings.edge_cors_max_age_seconds,
+            ),
+            Middleware(RequestIdMiddleware),
+        ],
         exception_handlers={HTTPException: _http_exception},
     )
     # Everything that is not one of the edge's own routes is looked up in the route table.
     app.router.default = edge
     return app
+
+
+# Response headers a browser script may read on a cross-origin answer.
+_EXPOSED_HEADERS = [
+    "X-Request-Id",
+    "Retry-After",
+    "RateLimit",
+    "RateLimit-Policy",
+    "ETag",
+    "Content-Range",
+    "Accept-Ranges",
+]
+# Sent on every answer, /media included: browsers must not guess a type other than the declared
+# one (an uploaded file sniffed as HTML), nor leak the API's URLs to other sites.
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+class SecurityHeadersMiddleware:
+    """Add the security headers every answer of the edge carries."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: AsgiMessage) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in _SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class RequestIdMiddleware:
@@ -203,7 +254,9 @@ class _Edge:
             reply = await self._callable(route)(
                 message,
                 timeout=self._settings.edge_rpc_timeout_seconds,
-                metadata=rpc_metadata(request),
+                metadata=rpc_metadata(
+                    request, max_authorization_bytes=self._settings.edge_max_authorization_bytes
+                ),
             )
         except aio.AioRpcError as exc:
             return rpc_error_response(exc)

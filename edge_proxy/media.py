@@ -45,7 +45,9 @@ class MediaRoutes:
     async def put_upload(self, request: Request) -> Response:
         """Stream the body into the upload, refusing a body larger than declared up front."""
         upload_id = _upload_id(request.path_params["upload_id"])
-        metadata = rpc_metadata(request)
+        metadata = rpc_metadata(
+            request, max_authorization_bytes=self._settings.edge_max_authorization_bytes
+        )
         stub = self._stub()
         try:
             upload = (
@@ -92,7 +94,11 @@ class MediaRoutes:
         read = media_service_pb2.ReadBlobRequest(key=key, metadata_only=head or bool(conditional))
         ranged = _apply_range(read, request.headers.get("range"))
         stream = self._stub().ReadBlob(
-            read, timeout=self._settings.edge_upload_timeout_seconds, metadata=rpc_metadata(request)
+            read,
+            timeout=self._settings.edge_upload_timeout_seconds,
+            metadata=rpc_metadata(
+                request, max_authorization_bytes=self._settings.edge_max_authorization_bytes
+            ),
         )
         chunks = stream.__aiter__()
         try:
@@ -116,7 +122,9 @@ class MediaRoutes:
             stream = self._stub().ReadBlob(
                 read,
                 timeout=self._settings.edge_upload_timeout_seconds,
-                metadata=rpc_metadata(request),
+                metadata=rpc_metadata(
+                    request, max_authorization_bytes=self._settings.edge_max_authorization_bytes
+                ),
             )
             chunks = stream.__aiter__()
             try:

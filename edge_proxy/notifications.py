@@ -81,7 +81,9 @@ class NotificationStreamRoute:
         # No deadline: the stream lasts as long as the client stays; heartbeats keep it alive.
         call = stub.Subscribe(
             notify_service_pb2.SubscribeRequest(after_sequence=after),
-            metadata=rpc_metadata(request),
+            metadata=rpc_metadata(
+                request, max_authorization_bytes=self._settings.edge_max_authorization_bytes
+            ),
         )
         try:
             first = await call.read()

@@ -68,7 +68,15 @@ _GENERIC_MESSAGES = {
     grpc.StatusCode.CANCELLED: "the call was cancelled",
     grpc.StatusCode.UNKNOWN: "internal error",
     grpc.StatusCode.INTERNAL: "internal error",
+    grpc.StatusCode.RESOURCE_EXHAUSTED: "the request is too large or too frequent",
+    grpc.StatusCode.INVALID_ARGUMENT: "the request is not valid",
+    grpc.StatusCode.UNAUTHENTICATED: "the request is not authenticated",
+    grpc.StatusCode.PERMISSION_DENIED: "the request is not allowed",
+    grpc.StatusCode.NOT_FOUND: "not found",
+    grpc.StatusCode.UNIMPLEMENTED: "the request is not supported",
 }
+# For any other code grpc makes up: never its own text (transport details) to a client.
+_GENERIC_MESSAGE = "the request could not be completed"
 
 _TYPE_NAMES = {
     getattr(FieldDescriptor, name): name.removeprefix("TYPE_").lower()
@@ -183,7 +191,7 @@ def rpc_error_status(exc: aio.AioRpcError) -> status_pb2.Status:
         # Not a service's own answer (those always carry an ErrorInfo): a transport failure or a
         # status grpc made up. Give it a stable reason and keep internal text out of the reply.
         log.warning("rpc failed: %s %s", code.name, exc.details())
-        rich.message = _GENERIC_MESSAGES.get(code, rich.message)
+        rich.message = _GENERIC_MESSAGES.get(code, _GENERIC_MESSAGE)
         info = error_details_pb2.ErrorInfo(reason=code.name, domain=EDGE_DOMAIN)
         rich.details.append(_pack(info))
     return rich
@@ -337,10 +345,10 @@ def error_response(
     return JSONResponse(error_json(status), status_code=http_status, headers=headers)
 
 
-def rpc_metadata(request: Request) -> list[tuple[str, str]]:
+def rpc_metadata(request: Request, *, max_authorization_bytes: int = 4096) -> list[tuple[str, str]]:
     """Return the metadata of the RPC behind a request: request id and the client's token."""
     authorization = request.headers.get("authorization", "")
-    if not _PRINTABLE.fullmatch(authorization):
+    if len(authorization) > max_authorization_bytes or not _PRINTABLE.fullmatch(authorization):
         raise EdgeError(
             grpc.StatusCode.UNAUTHENTICATED,
             "the Authorization header must be 'Bearer <token>'",

@@ -23,6 +23,7 @@ from mesh import pagination
 from mesh.auth import TokenIssuer
 from mesh.errors import InvalidArgument
 from mesh.ids import IdGenerator
+from mesh.text import check_free_text
 from user_svc import events
 from user_svc.errors import (
     EmailTaken,
@@ -93,13 +94,8 @@ def check_password(password: str) -> str:
 
 
 def _clean_text(field: str, value: str, limit: int, *, multiline: bool) -> str:
-    value = unicodedata.normalize("NFC", value).strip()
-    allowed = {"\n"} if multiline else set()
-    if any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in value):
-        raise InvalidArgument.field(field, "must not contain control characters")
-    if len(value) > limit:
-        raise InvalidArgument.field(field, f"must be at most {limit} characters")
-    return value
+    # The mesh's one rule for free text: no controls, no bidi overrides, nothing invisible.
+    return check_free_text(field, value, limit=limit, multiline=multiline, required=False)
 
 
 def check_full_name(full_name: str) -> str:

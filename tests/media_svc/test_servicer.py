@@ -210,7 +210,8 @@ async def test_a_video_upload_becomes_a_playable_video(
     assert done.status == media_pb2.UPLOAD_STATUS_READY, done.failure_reason
     media = done.media
     assert media.type == media_pb2.MEDIA_TYPE_VIDEO and 900 <= media.duration_ms <= 1100
-    assert [r.label for r in media.video_renditions] == ["source", "original"]
+    # The upload itself is never served (issue 15): only transcoded renditions are.
+    assert [r.label for r in media.video_renditions] == ["source"]
     assert media.video_url == media.video_renditions[0].url and media.variants.thumbnail
     meta, video = await read_blob(stub, key_of(settings, media.video_url))
     assert meta.content_type == "video/mp4" and video[4:8] == b"ftyp"
