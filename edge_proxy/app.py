@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -28,12 +29,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 from starlette.websockets import WebSocketClose
 
+from edge_proxy import limits as rate_limits
 from edge_proxy import media as media_routes
 from edge_proxy import notifications as notification_routes
 from edge_proxy.media import MediaRoutes
 from edge_proxy.notifications import NotificationStreamRoute
 from edge_proxy.openapi import build_openapi
-from edge_proxy.routes import Route, RouteTable, build_route_table
+from edge_proxy.routes import Match, Route, RouteTable, build_route_table
 from edge_proxy.settings import EdgeSettings
 from edge_proxy.transcode import (
     EdgeError,
@@ -46,6 +48,8 @@ from edge_proxy.transcode import (
 )
 from mesh import context
 from mesh.clients import Channels
+from mesh.ratelimit import Limiter, MemoryLimiter, RedisLimiter
+from mesh.redis import create_redis
 from mesh.services import MESH, ServiceSpec
 
 log = logging.getLogger("shutter.edge")
@@ -69,8 +73,26 @@ def create_app(
     missing token must stay missing.
     """
     table = build_route_table(services)
-    edge = _Edge(settings, channels, table, services)
+    closers: list[Callable[[], Awaitable[None]]] = []
+    limiter: Limiter
+    if settings.redis_url and settings.rate_limits_enabled:
+        redis = create_redis(settings)
+        closers.append(redis.aclose)
+        limiter = RedisLimiter(redis)
+    else:
+        limiter = MemoryLimiter()
+    edge = _Edge(settings, channels, table, services, rate_limits.EdgeLimits(settings, limiter))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            for close in closers:
+                await close()
+
     app = Starlette(
+        lifespan=lifespan,
         routes=[
             StarletteRoute("/healthz", edge.healthz, methods=["GET"]),
             StarletteRoute("/readyz", edge.readyz, methods=["GET"]),
@@ -96,6 +118,7 @@ def create_app(
     )
     # Everything that is not one of the edge's own routes is looked up in the route table.
     app.router.default = edge
+    app.state.settings = settings
     return app
 
 
@@ -173,8 +196,10 @@ class _Edge:
         channels: Channels,
         table: RouteTable,
         services: Sequence[ServiceSpec],
+        limits: rate_limits.EdgeLimits,
     ) -> None:
         self._settings = settings
+        self._limits = limits
         self._channels = channels
         self._table = table
         self._services = services
@@ -200,11 +225,20 @@ class _Edge:
             return
         streaming = self._streaming_route(scope)
         request = Request(scope, receive)
+        limit_headers: dict[str, str] = {}
         try:
             if streaming is not None:
+                kind = self._streaming_class(scope)
+                if kind is not None and self._limits.enabled:
+                    limit_headers = await self._limits.check(request, kind)
                 response = await streaming(request)
             else:
-                response = await self._transcode(request)
+                match = self._table.match(request.method, _raw_path(request.scope))
+                if match is not None and self._limits.enabled:
+                    kind = rate_limits.route_class(match.route.grpc_path, request.method)
+                    limit_headers = await self._limits.check(request, kind)
+                response = await self._transcode(request, match)
+            response.headers.update(limit_headers)
         except EdgeError as exc:
             response = error_response(exc.status(), exc.http_status, exc.headers)
         except ClientDisconnect:
@@ -229,9 +263,15 @@ class _Edge:
             return handler
         return None
 
-    async def _transcode(self, request: Request) -> Response:
+    @staticmethod
+    def _streaming_class(scope: Scope) -> str | None:
+        """Return the rate-limit class of a streaming route (none for /media: a CDN's job)."""
+        if scope["method"] == "PUT":
+            return "uploads"
+        return None if str(scope["path"]).startswith("/media/") else "reads"
+
+    async def _transcode(self, request: Request, match: Match | None) -> Response:
         path = _raw_path(request.scope)
-        match = self._table.match(request.method, path)
         if match is None:
             allowed = self._table.allowed_methods(path)
             if allowed:
@@ -255,7 +295,9 @@ class _Edge:
                 message,
                 timeout=self._settings.edge_rpc_timeout_seconds,
                 metadata=rpc_metadata(
-                    request, max_authorization_bytes=self._settings.edge_max_authorization_bytes
+                    request,
+                    max_authorization_bytes=self._settings.edge_max_authorization_bytes,
+                    client_ip=self._limits.client_ip(request),
                 ),
             )
         except aio.AioRpcError as exc:

@@ -175,11 +175,15 @@ def rpc_error_response(exc: aio.AioRpcError) -> Response:
     """Return the HTTP answer of a failed call: mapped status, `{"code", "message", "details"}`."""
     status = rpc_error_status(exc)
     http_status = HTTP_STATUS.get(exc.code(), 500)
+    headers: dict[str, str] = {}
     for detail in status.details:
         info = error_details_pb2.ErrorInfo()
         if detail.Unpack(info):
             http_status = REASON_HTTP_STATUS.get(info.reason, http_status)
-    return error_response(status, http_status)
+            retry = info.metadata.get("retry_after_seconds", "")
+            if retry.isdigit():
+                headers["Retry-After"] = retry
+    return error_response(status, http_status, headers or None)
 
 
 def rpc_error_status(exc: aio.AioRpcError) -> status_pb2.Status:
@@ -345,7 +349,9 @@ def error_response(
     return JSONResponse(error_json(status), status_code=http_status, headers=headers)
 
 
-def rpc_metadata(request: Request, *, max_authorization_bytes: int = 4096) -> list[tuple[str, str]]:
+def rpc_metadata(
+    request: Request, *, max_authorization_bytes: int = 4096, client_ip: str = ""
+) -> list[tuple[str, str]]:
     """Return the metadata of the RPC behind a request: request id and the client's token."""
     authorization = request.headers.get("authorization", "")
     if len(authorization) > max_authorization_bytes or not _PRINTABLE.fullmatch(authorization):
@@ -356,4 +362,8 @@ def rpc_metadata(request: Request, *, max_authorization_bytes: int = 4096) -> li
         )
     # Sent even when empty: an explicit value stops the channel from adding a token of its own,
     # so an anonymous client is never mistaken for anyone else.
-    return [("x-request-id", context.request_id.get()), ("authorization", authorization)]
+    metadata = [("x-request-id", context.request_id.get()), ("authorization", authorization)]
+    if client_ip and _PRINTABLE.fullmatch(client_ip):
+        # For user_svc's sign-in throttle: the address the request came from.
+        metadata.append(("x-client-ip", client_ip))
+    return metadata

@@ -36,6 +36,7 @@ from user_svc.errors import (
 )
 from user_svc.settings import UserSettings
 from user_svc.store import Conflict, RefreshTokenRecord, UserRecord, UserStore, trigrams
+from user_svc.throttle import LoginThrottle
 
 USERNAME_MAX = 30
 EMAIL_MAX = 254
@@ -199,9 +200,11 @@ class Accounts:
         ids: IdGenerator,
         settings: UserSettings,
         pictures: PictureSource,
+        throttle: LoginThrottle | None = None,
     ) -> None:
         self._store = store
         self._pictures = pictures
+        self._throttle = throttle
         self._issuer = issuer
         self._ids = ids
         self._refresh_ttl = timedelta(seconds=settings.refresh_token_ttl_seconds)
@@ -264,19 +267,26 @@ class Accounts:
             user, self._issuer.user_token(user.user_id), refresh, self._issuer.ttl_seconds
         )
 
-    async def login(self, *, login: str, password: str) -> SignedIn:
-        """Start a session for a username or email and password."""
+    async def login(self, *, login: str, password: str, client_ip: str = "") -> SignedIn:
+        """Start a session for a username or email and password; wrong passwords slow further
+        tries down (see throttle.py) when a throttle is set."""
         if not login or len(login) > EMAIL_MAX or not password or len(password) > PASSWORD_MAX:
             raise InvalidCredentials("the username or password is incorrect")
+        if self._throttle is not None:
+            await self._throttle.check(account=login, ip=client_ip)
         async with self._store.transaction() as tx:
             user = await self._store.get_user_by_login(tx, login=login)
         stored = user.password_hash if user else self._decoy_hash
         try:
             await self._in_hashing(self._hasher.verify, stored, password)
         except (argon2.exceptions.VerifyMismatchError, argon2.exceptions.InvalidHashError):
+            if self._throttle is not None:
+                await self._throttle.failed(account=login, ip=client_ip)
             raise InvalidCredentials("the username or password is incorrect") from None
         if user is None:
             raise InvalidCredentials("the username or password is incorrect")
+        if self._throttle is not None:
+            await self._throttle.succeeded(account=login, ip=client_ip)
         async with self._store.transaction() as tx:
             if self._hasher.check_needs_rehash(user.password_hash):
                 rehashed = await self._in_hashing(self._hasher.hash, password)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import random
 from collections.abc import AsyncIterator
@@ -51,3 +52,32 @@ def reason(response: httpx.Response) -> str:
         if detail.get("@type", "").endswith("google.rpc.ErrorInfo"):
             return str(detail["reason"])
     return ""
+
+
+def mesh_settings_of(running_mesh: Any) -> dict[str, Any]:
+    """Return what an extra edge in front of the session's mesh needs: the services' addresses
+    and the mesh's data dir (its token keys)."""
+    assert running_mesh._edge is not None
+    settings = running_mesh._edge.config.app.state.settings
+    addresses = {f"{name}_addr": address for name, address in running_mesh.addresses.items()}
+    return {"data_dir": settings.data_dir, **addresses}
+
+
+@contextlib.asynccontextmanager
+async def edge_client(running_mesh: Any, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """Run an extra edge with these settings in front of the session's mesh (in this process,
+    its lifespan included); yield a client of it."""
+    from edge_proxy.app import create_app
+    from edge_proxy.settings import EdgeSettings
+    from mesh.clients import Channels
+
+    settings = EdgeSettings(**mesh_settings_of(running_mesh), **overrides)
+    channels = Channels(settings, addresses=running_mesh.addresses)
+    app = create_app(settings, channels)
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://edge") as http:
+                yield http
+    finally:
+        await channels.close()

@@ -14,11 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from edge_proxy.app import create_app
 from edge_proxy.settings import EdgeSettings
-from mesh.clients import Channels
 from tests.e2e.conftest import register
-from tests.security.conftest import make_post, reason
+from tests.security.conftest import edge_client, make_post, reason
 
 ORIGIN = "https://app.example.com"
 
@@ -124,15 +122,8 @@ async def test_every_answer_has_security_headers_and_no_server_banner(
 @pytest.fixture
 async def cors_edge(running_mesh: Any) -> AsyncIterator[httpx.AsyncClient]:
     """Return a client of an edge (in front of the session's mesh) that allows one origin."""
-    settings = EdgeSettings(
-        edge_cors_origins=[ORIGIN],
-        **{f"{name}_addr": address for name, address in running_mesh.addresses.items()},
-    )
-    channels = Channels(settings, addresses=running_mesh.addresses)
-    transport = httpx.ASGITransport(app=create_app(settings, channels))
-    async with httpx.AsyncClient(transport=transport, base_url="http://edge") as http:
+    async with edge_client(running_mesh, edge_cors_origins=[ORIGIN]) as http:
         yield http
-    await channels.close()
 
 
 async def test_cors_preflight_answers_allowed_origins_only(cors_edge: httpx.AsyncClient) -> None:
