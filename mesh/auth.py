@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from mesh import context
 from mesh.config import MeshSettings
 from mesh.errors import PermissionDenied, Unauthenticated
+from mesh.revocation import Revocations
 
 ALGORITHM = "EdDSA"  # pinned: a token naming any other algorithm (none, HS256, ...) is refused
 SERVICE_PREFIX = "svc:"
@@ -83,9 +84,13 @@ class TokenIssuer:
         }
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
-    def user_token(self, user_id: int) -> str:
-        """Return an access token for a user."""
-        return self._sign(str(user_id), self.ttl_seconds, {"typ": "access"})
+    def user_token(self, user_id: int, *, session_id: int | str = "") -> str:
+        """Return an access token for a user, naming the session it belongs to (claim sid):
+        revoking the session ends the token (mesh.revocation)."""
+        extra: dict[str, Any] = {"typ": "access"}
+        if session_id:
+            extra["sid"] = str(session_id)
+        return self._sign(str(user_id), self.ttl_seconds, extra)
 
     def service_token(self, service: str, *, ttl_seconds: int = 3600) -> str:
         """Return a token that identifies a service doing background work."""
@@ -100,8 +105,15 @@ class TokenVerifier:
     of a signature check: the signature over the exact same bytes cannot become invalid. Only
     tokens that passed are kept, so a forged token is checked (and refused) every time."""
 
-    def __init__(self, settings: MeshSettings, *, clock: Any = time.time) -> None:
+    def __init__(
+        self,
+        settings: MeshSettings,
+        *,
+        clock: Any = time.time,
+        revocations: Revocations | None = None,
+    ) -> None:
         self._key = _load_public(settings.public_key_path())
+        self._revocations = revocations
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
         self._clock = clock
@@ -110,13 +122,15 @@ class TokenVerifier:
         )
 
     def verify(self, token: str) -> context.Principal:
-        """Return the principal a token names, or raise Unauthenticated."""
+        """Return the principal a token names, or raise Unauthenticated (also for a token of a
+        session that has ended, cached or not)."""
         known = self._verified.get(token)
         if known is not None:
             expires_at, principal = known
             if self._clock() >= expires_at:
                 del self._verified[token]
                 raise Unauthenticated("the access token has expired", reason="TOKEN_EXPIRED")
+            self._check_session(principal)
             return principal
         try:
             claims = jwt.decode(
@@ -133,7 +147,16 @@ class TokenVerifier:
             raise Unauthenticated("the access token is not valid", reason="TOKEN_INVALID") from None
         principal = _principal(claims, token)
         self._verified[token] = (float(claims["exp"]), principal)
+        self._check_session(principal)
         return principal
+
+    def _check_session(self, principal: context.Principal) -> None:
+        if (
+            principal.session_id
+            and self._revocations is not None
+            and self._revocations.is_revoked(principal.session_id)
+        ):
+            raise Unauthenticated("the session has ended; sign in again", reason="SESSION_REVOKED")
 
 
 def _principal(claims: dict[str, Any], token: str) -> context.Principal:
@@ -142,7 +165,13 @@ def _principal(claims: dict[str, Any], token: str) -> context.Principal:
         return context.Principal(subject=subject, user_id=None, is_service=True, token=token)
     if claims.get("typ") != "access" or not subject.isdigit():
         raise Unauthenticated("the access token is not valid", reason="TOKEN_INVALID")
-    return context.Principal(subject=subject, user_id=int(subject), is_service=False, token=token)
+    return context.Principal(
+        subject=subject,
+        user_id=int(subject),
+        is_service=False,
+        token=token,
+        session_id=str(claims.get("sid", "")),
+    )
 
 
 def current_principal() -> context.Principal:

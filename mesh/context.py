@@ -15,6 +15,8 @@ class Principal:
     user_id: int | None
     is_service: bool
     token: str
+    # The session a user's access token belongs to ("" for services and older tokens).
+    session_id: str = ""
 
     @property
     def service_name(self) -> str | None:

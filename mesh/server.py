@@ -15,6 +15,7 @@ from grpc_reflection.v1alpha import reflection
 from mesh import interceptors, metrics, telemetry
 from mesh.auth import TokenVerifier, ensure_keys
 from mesh.config import MeshSettings
+from mesh.revocation import revocations_for
 
 log = logging.getLogger("shutter.server")
 
@@ -62,6 +63,9 @@ async def create_server(
     ensure_keys(settings)
     telemetry.instrument_libraries()
     metrics.serve_metrics(settings.metrics_port, settings.host)
+    revoked = revocations_for(settings)
+    await revoked.start()
+    on_stop = [revoked.stop, *on_stop]
     server = aio.server(
         interceptors=[
             telemetry.server_interceptor(),
@@ -70,7 +74,7 @@ async def create_server(
             metrics.MetricsInterceptor(name),
             interceptors.ErrorInterceptor(domain=f"{name}.shutter"),
             interceptors.DeadlineInterceptor(),
-            interceptors.AuthInterceptor(TokenVerifier(settings)),
+            interceptors.AuthInterceptor(TokenVerifier(settings, revocations=revoked)),
         ],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),

@@ -9,6 +9,7 @@ import hashlib
 import math
 import re
 import secrets
+import time
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -23,6 +24,7 @@ from mesh import pagination
 from mesh.auth import TokenIssuer
 from mesh.errors import InvalidArgument
 from mesh.ids import IdGenerator
+from mesh.revocation import Revocations
 from mesh.text import check_free_text
 from user_svc import events
 from user_svc.errors import (
@@ -39,6 +41,8 @@ from user_svc.store import Conflict, RefreshTokenRecord, UserRecord, UserStore, 
 from user_svc.throttle import LoginThrottle
 
 USERNAME_MAX = 30
+# Kept revoked a little past the tokens' lifetime: verifiers' clocks may run a little behind.
+SESSION_REVOCATION_SLACK_SECONDS = 60
 EMAIL_MAX = 254
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128  # argon2 cost does not grow with length, but nobody needs more
@@ -201,8 +205,10 @@ class Accounts:
         settings: UserSettings,
         pictures: PictureSource,
         throttle: LoginThrottle | None = None,
+        revocations: Revocations | None = None,
     ) -> None:
         self._store = store
+        self._revocations = revocations
         self._pictures = pictures
         self._throttle = throttle
         self._issuer = issuer
@@ -262,9 +268,14 @@ class Accounts:
                 aggregate_id=user.user_id,
                 event=events.user_registered(user_id=user.user_id, username=user.username),
             )
-            refresh = await self._new_refresh_token(tx, user_id=user.user_id, family_id=None)
+            refresh, session = await self._new_refresh_token(
+                tx, user_id=user.user_id, family_id=None
+            )
         return SignedIn(
-            user, self._issuer.user_token(user.user_id), refresh, self._issuer.ttl_seconds
+            user,
+            self._issuer.user_token(user.user_id, session_id=session),
+            refresh,
+            self._issuer.ttl_seconds,
         )
 
     async def login(self, *, login: str, password: str, client_ip: str = "") -> SignedIn:
@@ -293,9 +304,14 @@ class Accounts:
                 await self._store.update_user(
                     tx, user_id=user.user_id, changes={"password_hash": rehashed}
                 )
-            refresh = await self._new_refresh_token(tx, user_id=user.user_id, family_id=None)
+            refresh, session = await self._new_refresh_token(
+                tx, user_id=user.user_id, family_id=None
+            )
         return SignedIn(
-            user, self._issuer.user_token(user.user_id), refresh, self._issuer.ttl_seconds
+            user,
+            self._issuer.user_token(user.user_id, session_id=session),
+            refresh,
+            self._issuer.ttl_seconds,
         )
 
     async def refresh(self, *, refresh_token: str) -> SignedIn:
@@ -309,16 +325,20 @@ class Accounts:
                 tx, token_id=record.token_id
             )
             if spent_now:
-                new_token = await self._new_refresh_token(
+                new_token, session = await self._new_refresh_token(
                     tx, user_id=record.user_id, family_id=record.family_id
                 )
             else:
                 # Someone holds a copy of a spent token: end every session of that login.
                 await self._store.revoke_family(tx, family_id=record.family_id)
         if not spent_now:
+            await self._end_session(record.family_id)
             raise RefreshTokenReused("the refresh token was already used; please sign in again")
         return SignedIn(
-            None, self._issuer.user_token(record.user_id), new_token, self._issuer.ttl_seconds
+            None,
+            self._issuer.user_token(record.user_id, session_id=session),
+            new_token,
+            self._issuer.ttl_seconds,
         )
 
     async def logout(self, *, caller: int, refresh_token: str) -> None:
@@ -328,6 +348,13 @@ class Accounts:
             raise RefreshTokenInvalid("the refresh token is not valid")
         async with self._store.transaction() as tx:
             await self._store.revoke_family(tx, family_id=record.family_id)
+        await self._end_session(record.family_id)
+
+    async def _end_session(self, family_id: int) -> None:
+        """Refuse the session's access tokens everywhere until the last of them has expired."""
+        if self._revocations is not None:
+            until = time.time() + self._issuer.ttl_seconds + SESSION_REVOCATION_SLACK_SECONDS
+            await self._revocations.revoke([str(family_id)], until=until)
 
     async def _find_refresh_token(self, refresh_token: str) -> RefreshTokenRecord:
         if not refresh_token or len(refresh_token) > REFRESH_TOKEN_MAX:
@@ -340,7 +367,10 @@ class Accounts:
             raise RefreshTokenInvalid("the refresh token is not valid")
         return record
 
-    async def _new_refresh_token(self, tx: Any, *, user_id: int, family_id: int | None) -> str:
+    async def _new_refresh_token(
+        self, tx: Any, *, user_id: int, family_id: int | None
+    ) -> tuple[str, int]:
+        """Store a new refresh token; return it and its family, the session it belongs to."""
         token = secrets.token_urlsafe(32)
         now = datetime.now(UTC)
         token_id = self._ids.next_id()
@@ -357,7 +387,7 @@ class Accounts:
                 revoked_at=None,
             ),
         )
-        return token
+        return token, family_id or token_id
 
     async def get_user(
         self, *, viewer: int | None, user_id: int = 0, username: str = ""

@@ -13,6 +13,7 @@ from mesh import auth, convert
 from mesh.errors import InvalidArgument
 from mesh.ratelimit import Limiter, MemoryLimiter, RedisLimiter, parse_rate
 from mesh.redis import create_redis
+from mesh.revocation import revocations_for
 from mesh.runtime import ServiceRuntime
 from mesh.server import Service
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
@@ -355,6 +356,7 @@ async def create_user_service(settings: UserSettings) -> Service:
             settings=settings,
             pictures=pictures,
             throttle=throttle,
+            revocations=revocations_for(settings),
         )
         servicer = UserServicer(
             accounts,

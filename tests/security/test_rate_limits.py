@@ -117,7 +117,7 @@ async def test_limits_scale_up_for_load_tests_and_can_be_switched_off(
     client: httpx.AsyncClient, edge: EdgeFactory
 ) -> None:
     alice = await register(client, "bench")
-    scaled = await edge(rate_limit_reads_account="2/min", rate_limit_scale=10)
+    scaled = await edge(rate_limit_reads_account="2/h", rate_limit_scale=10)
     off = await edge(rate_limit_reads_account="1/min", rate_limits_enabled=False)
     url = f"/api/v1/users/{alice.user_id}"
     assert all([(await scaled.get(url, headers=alice.headers)).is_success for _ in range(20)])
