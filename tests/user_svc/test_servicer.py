@@ -134,9 +134,14 @@ async def test_refresh_and_logout_over_grpc(stub: user_service_pb2_grpc.UserServ
         stub.RefreshToken(pb.RefreshTokenRequest(refresh_token=alice.refresh_token))
     )
     assert (code, reason) == (grpc.StatusCode.UNAUTHENTICATED, "REFRESH_TOKEN_REUSED")
+    # The reuse ended that session: its access tokens are refused from now on (issue 15).
+    code, reason, _ = await _fails(
+        stub.GetUser(pb.GetUserRequest(user_id=1), metadata=_bearer(renewed.access_token))
+    )
+    assert (code, reason) == (grpc.StatusCode.UNAUTHENTICATED, "SESSION_REVOKED")
     fresh = await stub.Login(pb.LoginRequest(username="alice", password="pass word 1"))
     await stub.Logout(
-        pb.LogoutRequest(refresh_token=fresh.refresh_token), metadata=_bearer(renewed.access_token)
+        pb.LogoutRequest(refresh_token=fresh.refresh_token), metadata=_bearer(fresh.access_token)
     )
     code, reason, _ = await _fails(
         stub.RefreshToken(pb.RefreshTokenRequest(refresh_token=fresh.refresh_token))
