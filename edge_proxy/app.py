@@ -47,6 +47,7 @@ from edge_proxy.transcode import (
     rpc_metadata,
 )
 from mesh import context
+from mesh.auth import EDGE_SERVICE, identity_source
 from mesh.clients import Channels
 from mesh.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from mesh.redis import create_redis
@@ -206,8 +207,9 @@ class _Edge:
         self._callables: dict[str, aio.UnaryUnaryMultiCallable[Any, Any]] = {}
         extra = {**media_routes.OPENAPI_PATHS, **notification_routes.OPENAPI_PATHS}
         self._openapi = json.dumps(build_openapi(table, extra_paths=extra)).encode()
-        media = MediaRoutes(settings, channels)
-        notifications = NotificationStreamRoute(settings, channels)
+        identity = identity_source(settings, EDGE_SERVICE)
+        media = MediaRoutes(settings, channels, identity=identity)
+        notifications = NotificationStreamRoute(settings, channels, identity=identity)
         # Routes that stream bytes rather than JSON; everything else comes from the annotations.
         self._streaming: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
             (re.compile(r"/api/v1/uploads/(?P<upload_id>[^/]+)"), {"PUT": media.put_upload}),

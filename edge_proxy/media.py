@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC
 from email.utils import format_datetime
 from typing import Any
@@ -35,9 +35,16 @@ _SINGLE_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 class MediaRoutes:
     """Handlers of the upload PUT and the /media origin."""
 
-    def __init__(self, settings: EdgeSettings, channels: Channels) -> None:
+    def __init__(
+        self,
+        settings: EdgeSettings,
+        channels: Channels,
+        *,
+        identity: Callable[[], str] = lambda: "",
+    ) -> None:
         self._settings = settings
         self._channels = channels
+        self._identity = identity
 
     def _stub(self) -> media_service_pb2_grpc.MediaServiceStub:
         return media_service_pb2_grpc.MediaServiceStub(self._channels.channel("media_svc"))
@@ -46,7 +53,9 @@ class MediaRoutes:
         """Stream the body into the upload, refusing a body larger than declared up front."""
         upload_id = _upload_id(request.path_params["upload_id"])
         metadata = rpc_metadata(
-            request, max_authorization_bytes=self._settings.edge_max_authorization_bytes
+            request,
+            max_authorization_bytes=self._settings.edge_max_authorization_bytes,
+            service_identity=self._identity(),
         )
         stub = self._stub()
         try:
@@ -97,7 +106,9 @@ class MediaRoutes:
             read,
             timeout=self._settings.edge_upload_timeout_seconds,
             metadata=rpc_metadata(
-                request, max_authorization_bytes=self._settings.edge_max_authorization_bytes
+                request,
+                max_authorization_bytes=self._settings.edge_max_authorization_bytes,
+                service_identity=self._identity(),
             ),
         )
         chunks = stream.__aiter__()
@@ -123,7 +134,9 @@ class MediaRoutes:
                 read,
                 timeout=self._settings.edge_upload_timeout_seconds,
                 metadata=rpc_metadata(
-                    request, max_authorization_bytes=self._settings.edge_max_authorization_bytes
+                    request,
+                    max_authorization_bytes=self._settings.edge_max_authorization_bytes,
+                    service_identity=self._identity(),
                 ),
             )
             chunks = stream.__aiter__()

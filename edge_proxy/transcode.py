@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 
 from edge_proxy.routes import Match, Route
 from mesh import context
+from mesh.auth import SERVICE_HEADER
 from mesh.status import status_from_metadata
 
 log = logging.getLogger("shutter.edge")
@@ -350,7 +351,11 @@ def error_response(
 
 
 def rpc_metadata(
-    request: Request, *, max_authorization_bytes: int = 4096, client_ip: str = ""
+    request: Request,
+    *,
+    max_authorization_bytes: int = 4096,
+    client_ip: str = "",
+    service_identity: str = "",
 ) -> list[tuple[str, str]]:
     """Return the metadata of the RPC behind a request: request id and the client's token."""
     authorization = request.headers.get("authorization", "")
@@ -363,6 +368,10 @@ def rpc_metadata(
     # Sent even when empty: an explicit value stops the channel from adding a token of its own,
     # so an anonymous client is never mistaken for anyone else.
     metadata = [("x-request-id", context.request_id.get()), ("authorization", authorization)]
+    if service_identity:
+        # The edge's own identity, beside the client's token: the mesh's internal methods the
+        # edge calls for clients (upload bytes, media files, the notification stream) need it.
+        metadata.append((SERVICE_HEADER, service_identity))
     if client_ip and _PRINTABLE.fullmatch(client_ip):
         # For user_svc's sign-in throttle: the address the request came from.
         metadata.append(("x-client-ip", client_ip))

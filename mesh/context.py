@@ -25,6 +25,8 @@ class Principal:
 
 
 request_id: ContextVar[str] = ContextVar("shutter_request_id", default="")
+# The service that made the current call, from its verified identity (None: not a service).
+calling_service: ContextVar[str | None] = ContextVar("shutter_calling_service", default=None)
 principal: ContextVar[Principal | None] = ContextVar("shutter_principal", default=None)
 # Monotonic time by which the inbound call must be answered; outgoing calls inherit it.
 deadline: ContextVar[float | None] = ContextVar("shutter_deadline", default=None)

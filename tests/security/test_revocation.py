@@ -7,6 +7,7 @@ import httpx
 
 from mesh import auth, context
 from mesh.config import MeshSettings
+from mesh.errors import Unauthenticated
 from mesh.revocation import Revocations
 from tests.e2e.conftest import Account, register
 from tests.security.conftest import reason
@@ -74,7 +75,7 @@ async def test_the_verified_token_cache_respects_revocation(mesh_settings: MeshS
     await revocations.revoke(["99"], until=9_999_999_999)
     try:
         verifier.verify(token)
-    except auth.Unauthenticated as exc:
+    except Unauthenticated as exc:
         assert exc.reason == "SESSION_REVOKED"
     else:
         raise AssertionError("a revoked session's cached token was accepted")
