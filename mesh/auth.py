@@ -299,14 +299,21 @@ def identity_source(settings: MeshSettings, service: str) -> Callable[[], str]:
     """Return a function that gives this process's identity token as `service`, renewed well
     before it expires; it gives "" where the service secret is not (an edge alone, in tests)."""
     held: list[tuple[float, str]] = []
-    tokens: list[ServiceTokens | None] = []
+    tokens: list[ServiceTokens] = []
+    next_look = [0.0]
 
     def token() -> str:
-        if not tokens:
-            tokens.append(load_service_tokens(settings))
-        if tokens[0] is None:
-            return ""
         now = time.monotonic()
+        if not tokens:
+            # The services may not have made the secret yet (processes start together): look
+            # again, at most once a second, until it is there.
+            if now < next_look[0]:
+                return ""
+            next_look[0] = now + 1.0
+            found = load_service_tokens(settings)
+            if found is None:
+                return ""
+            tokens.append(found)
         if not held or held[0][0] <= now:
             held[:] = [(now + SERVICE_TOKEN_TTL_SECONDS / 2, tokens[0].issue(service))]
         return held[0][1]
