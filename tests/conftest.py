@@ -44,6 +44,19 @@ def _isolated_environment() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _service_secret(
+    _isolated_environment: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """Give every service the tests start one service secret, so a test can call as a service
+    (tests.identity) the way the edge and peers do."""
+    path = tmp_path_factory.mktemp("secret") / "service.secret"
+    path.write_bytes(os.urandom(32))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SHUTTER_SERVICE_SECRET_FILE", str(path))
+        yield path
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     """Return an empty data directory for one test."""

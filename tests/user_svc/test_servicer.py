@@ -12,6 +12,7 @@ from mesh import status
 from mesh.server import Service
 from shutter.user.v1 import user_service_pb2 as pb
 from shutter.user.v1 import user_service_pb2_grpc
+from tests.identity import service_md
 from user_svc.servicer import create_user_service
 from user_svc.settings import UserSettings
 
@@ -25,7 +26,7 @@ async def stub(user_settings: UserSettings) -> AsyncIterator[user_service_pb2_gr
 
 
 def _bearer(token: str) -> tuple[tuple[str, str], ...]:
-    return (("authorization", f"Bearer {token}"),)
+    return (("authorization", f"Bearer {token}"), *service_md())
 
 
 async def _fails(call: object) -> tuple[grpc.StatusCode, str, list[str]]:
