@@ -27,7 +27,7 @@ class EdgeSettings(MeshSettings):
         description="The deadline of streaming an upload into media_svc or a file out of it.",
     )
     edge_cors_origins: list[str] = Field(
-        default_factory=list,
+        default=[],  # pydantic copies it for every instance
         description="Origins (scheme://host[:port]) web clients may call the API from, as a JSON "
         "list, e.g. '[\"https://app.example.com\"]'; empty: no cross-origin access (browsers "
         "refuse every cross-origin call and preflight).",
