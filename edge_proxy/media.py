@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC
 from email.utils import format_datetime
 from typing import Any
@@ -35,9 +35,16 @@ _SINGLE_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 class MediaRoutes:
     """Handlers of the upload PUT and the /media origin."""
 
-    def __init__(self, settings: EdgeSettings, channels: Channels) -> None:
+    def __init__(
+        self,
+        settings: EdgeSettings,
+        channels: Channels,
+        *,
+        identity: Callable[[], str] = lambda: "",
+    ) -> None:
         self._settings = settings
         self._channels = channels
+        self._identity = identity
 
     def _stub(self) -> media_service_pb2_grpc.MediaServiceStub:
         return media_service_pb2_grpc.MediaServiceStub(self._channels.channel("media_svc"))
@@ -45,7 +52,11 @@ class MediaRoutes:
     async def put_upload(self, request: Request) -> Response:
         """Stream the body into the upload, refusing a body larger than declared up front."""
         upload_id = _upload_id(request.path_params["upload_id"])
-        metadata = rpc_metadata(request)
+        metadata = rpc_metadata(
+            request,
+            max_authorization_bytes=self._settings.edge_max_authorization_bytes,
+            service_identity=self._identity(),
+        )
         stub = self._stub()
         try:
             upload = (
@@ -92,7 +103,13 @@ class MediaRoutes:
         read = media_service_pb2.ReadBlobRequest(key=key, metadata_only=head or bool(conditional))
         ranged = _apply_range(read, request.headers.get("range"))
         stream = self._stub().ReadBlob(
-            read, timeout=self._settings.edge_upload_timeout_seconds, metadata=rpc_metadata(request)
+            read,
+            timeout=self._settings.edge_upload_timeout_seconds,
+            metadata=rpc_metadata(
+                request,
+                max_authorization_bytes=self._settings.edge_max_authorization_bytes,
+                service_identity=self._identity(),
+            ),
         )
         chunks = stream.__aiter__()
         try:
@@ -116,7 +133,11 @@ class MediaRoutes:
             stream = self._stub().ReadBlob(
                 read,
                 timeout=self._settings.edge_upload_timeout_seconds,
-                metadata=rpc_metadata(request),
+                metadata=rpc_metadata(
+                    request,
+                    max_authorization_bytes=self._settings.edge_max_authorization_bytes,
+                    service_identity=self._identity(),
+                ),
             )
             chunks = stream.__aiter__()
             try:

@@ -4,14 +4,23 @@ Runs inside a processing job (media_svc.job), never in the gRPC process: decoder
 bytes, so a crash or a runaway allocation takes down only that job.
 
 Every rendition is re-encoded from pixels, so nothing of the upload's bytes survives but the
-picture: no EXIF (GPS included), XMP, IPTC or comments, and no polyglot payload. Only the ICC
-colour profile of an RGB source is carried over, so colours stay right.
+picture: no EXIF (GPS included), XMP, IPTC or comments, and no polyglot payload. Nothing of an
+uploaded ICC profile survives either (a profile is free-form enough to carry text, and can be
+megabytes): pixels with a profile are converted to sRGB through it, and renditions carry the
+standard sRGB profile littleCMS builds; a profile that is too large or does not parse is ignored.
+
+Decoding memory is bounded before any pixel is decoded: from the header's size and mode, what the
+decoder and the conversions to 8-bit RGB will hold at once (bit depth x pixels) must fit the
+job's budget, so a small file that expands to gigabytes (a 16-bit 6320x6320 PNG of 310 KB) is
+refused, not decoded.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import math
+import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,12 +56,33 @@ class MediaRejected(Exception):
         self.message = message
 
 
+# The largest ICC profile looked at: real colour profiles are a few KB (sRGB 3 KB, Display P3
+# 0.5 KB, printer CMYK profiles up to ~1 MB); larger ones are ignored, never parsed.
+ICC_MAX_BYTES = 1024 * 1024
+# Bytes per pixel Pillow holds for a decoded image of each mode (RGB is stored in 4 bytes).
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+# What the conversions to RGB hold on top of the decoded image, per pixel: 16-bit and float
+# greys go through 32-bit I twice, then L, then RGB; everything else makes one RGB copy.
+_CONVERSION_BYTES = {"I;16": 13, "I;16B": 13, "I;16L": 13, "I;16N": 13, "I": 9, "F": 13}
+# Per pixel, after conversion: the upright copy (transpose) or the colour-managed one.
+_WORKING_BYTES = 4
+
+
 @dataclass(frozen=True)
 class PhotoLimits:
     """What a photo may be."""
 
     max_pixels: int = 40_000_000
     max_side: int = 16_383
+    # The most memory decoding and converting one photo to RGB may take (bit depth x pixels).
+    max_decode_bytes: int = 512 * 1024 * 1024
+
+
+def decode_bytes(mode: str, width: int, height: int) -> int:
+    """Return an upper bound of the memory decoding an image of this mode and size to upright
+    RGB takes at its peak: the decoded pixels, the conversions, one working copy."""
+    decoded = _MODE_BYTES.get(mode, 4)
+    return width * height * (decoded + _CONVERSION_BYTES.get(mode, 4) + _WORKING_BYTES)
 
 
 @dataclass(frozen=True)
@@ -142,11 +172,38 @@ def _to_rgb(image: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes |
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         flattened = Image.alpha_composite(background, rgba).convert("RGB")
-        return flattened, icc if mode in ("RGBA", "RGBa") else None
+        return _to_srgb(flattened, icc) if mode in ("RGBA", "RGBa") else (flattened, None)
     if mode == "RGB":
-        return image, icc
+        return _to_srgb(image, icc)
     # L, 1, YCbCr, LAB, HSV: their profiles (if any) do not describe RGB data.
     return image.convert("RGB"), None
+
+
+@functools.cache
+def srgb_profile() -> bytes:
+    """Return the standard sRGB profile littleCMS builds (588 bytes), dated 2000-01-01 so that
+    every rendition carries the same bytes (littleCMS stamps the time it was built)."""
+    built = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    built[24:36] = struct.pack(">6H", 2000, 1, 1, 0, 0, 0)
+    return bytes(built)
+
+
+def _to_srgb(image: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | None]:
+    """Return RGB pixels converted to sRGB through their profile, with the standard sRGB profile
+    to embed; pixels without a usable profile are taken as sRGB already (the web's default)."""
+    if not icc or len(icc) > ICC_MAX_BYTES:
+        return image, None
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if source.profile.xcolor_space.strip() != "RGB":
+            return image, None
+        srgb = ImageCms.createProfile("sRGB")
+        converted = ImageCms.profileToProfile(image, source, srgb, outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return image, None  # not a well-formed RGB colour profile: ignored
+    if converted is None:
+        return image, None
+    return converted, srgb_profile()
 
 
 def _save(
@@ -254,6 +311,13 @@ def _decode(
         orientation = 1
     if fmt == "JPEG" and draft_for_variants:
         image.draft("RGB", _draft_request(image.size, orientation))
+    needed = decode_bytes(image.mode, *image.size)
+    if needed > limits.max_decode_bytes:
+        raise MediaRejected(
+            "IMAGE_TOO_LARGE",
+            f"decoding the {image.size[0]}x{image.size[1]} {image.mode} image would take "
+            f"{needed // 2**20} MiB; at most {limits.max_decode_bytes // 2**20} MiB are allowed",
+        )
     image.seek(0)  # animated WebP/PNG: the first frame is the photo
     image.load()  # also closes the file Pillow opened
     icc = image.info.get("icc_profile") or None

@@ -69,23 +69,22 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     )
     poster_file.unlink()
     renditions = [*poster.renditions]
-    renditions.append(
-        video.copy_original(ffmpeg, source, out_dir, info=info, max_seconds=limits.max_seconds)
-    )
-    if job["transcode"]:
-        for label, width, height in video.rendition_sizes(info.width, info.height):
-            renditions.append(
-                video.transcode(
-                    ffmpeg,
-                    source,
-                    out_dir,
-                    info=info,
-                    label=label,
-                    width=width,
-                    height=height,
-                    max_seconds=limits.max_seconds,
-                )
+    sizes = video.rendition_sizes(info.width, info.height)
+    # Every served video is a fresh encoding (no copy of the uploaded stream is ever made):
+    # without "transcode", only the smallest rendition is made.
+    for label, width, height in sizes if job["transcode"] else sizes[-1:]:
+        renditions.append(
+            video.transcode(
+                ffmpeg,
+                source,
+                out_dir,
+                info=info,
+                label=label,
+                width=width,
+                height=height,
+                max_seconds=limits.max_seconds,
             )
+        )
     return {
         "ok": True,
         "type": "video",

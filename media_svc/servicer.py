@@ -30,8 +30,8 @@ _UPLOAD_STATUS = {
 }
 _MEDIA_TYPE = {"photo": media_pb2.MEDIA_TYPE_PHOTO, "video": media_pb2.MEDIA_TYPE_VIDEO}
 _VARIANTS = ("thumbnail", "feed", "full", "thumbnail_webp", "feed_webp", "full_webp")
-# Transcoded renditions from large to small; the metadata-free copy of the upload comes last.
-_VIDEO_ORDER = ("video_720p", "video_480p", "video_source", "original")
+# Transcoded renditions from large to small (the upload itself is never served).
+_VIDEO_ORDER = ("video_720p", "video_480p", "video_source")
 
 
 def media_message(record: store.MediaRecord, library: domain.MediaLibrary) -> media_pb2.Media:

@@ -131,31 +131,17 @@ def extract_poster(ffmpeg: str, source: Path, dest: Path, *, info: VideoInfo) ->
         raise MediaRejected("MEDIA_CORRUPT", "the video has no frame to make a poster of")
 
 
+# Every served video is re-encoded from pixels (never a copy of the uploaded stream, whose SEI
+# user data can carry anything: a GPS string, a payload). The encoder would still pass the
+# upload's closed captions and user data on as SEI, and writes its own settings as SEI: no
+# caption or user-data SEI is made, and the bitstream filter drops every SEI NAL unit (type 6),
+# whatever wrote it; players need none of them.
+_NO_USER_DATA = ["-a53cc", "0", "-udu_sei", "0", "-bsf:v", "filter_units=remove_types=6"]
+
+
 def _streams(info: VideoInfo) -> list[str]:
     mapped = ["-map", "0:v:0"] + (["-map", "0:a:0"] if info.has_audio else [])
     return mapped + ["-map_metadata", "-1", "-map_chapters", "-1", "-sn", "-dn"]
-
-
-def copy_original(
-    ffmpeg: str, source: Path, out_dir: Path, *, info: VideoInfo, max_seconds: float
-) -> Rendition:
-    """Keep the uploaded streams as they are, in a fresh container without any metadata."""
-    extension = "mov" if info.container == "MOV" else "mp4"
-    dest = out_dir / f"original.{extension}"
-    _run(
-        ffmpeg,
-        ["-i", str(source), *_streams(info), "-t", f"{max_seconds:.3f}", "-c", "copy"]
-        + ["-movflags", "+faststart", "-fflags", "+bitexact", str(dest)],
-        "copy the video",
-    )
-    return Rendition(
-        name="original",
-        file=dest.name,
-        content_type="video/quicktime" if extension == "mov" else "video/mp4",
-        width=info.width,
-        height=info.height,
-        size=dest.stat().st_size,
-    )
 
 
 def rendition_sizes(width: int, height: int) -> list[tuple[str, int, int]]:
@@ -196,6 +182,7 @@ def transcode(
         ["-i", str(source), *_streams(info), "-t", f"{max_seconds:.3f}"]
         + ["-vf", f"scale={width}:{height}:flags=bicubic,setsar=1", "-c:v", "libx264"]
         + ["-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", "-profile:v", "high"]
+        + _NO_USER_DATA
         + [*audio, "-movflags", "+faststart", "-fflags", "+bitexact", "-threads", "2", str(dest)],
         f"encode the {label} rendition",
     )

@@ -256,6 +256,7 @@ class Worker:
             "photo_limits": {
                 "max_pixels": settings.photo_max_pixels,
                 "max_side": settings.photo_max_side,
+                "max_decode_bytes": settings.photo_max_decode_mb * 1024 * 1024,
             },
             "video_limits": {
                 "max_seconds": settings.video_max_seconds,

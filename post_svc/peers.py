@@ -23,6 +23,7 @@ from cachetools import TTLCache
 from grpc import aio
 
 from mesh import metrics
+from mesh.auth import SERVICE_HEADER
 from post_svc.domain import Visibility
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from shutter.media.v1 import media_pb2, media_service_pb2, media_service_pb2_grpc
@@ -203,7 +204,8 @@ class GrpcMediaCatalog:
         )
 
     def _metadata(self) -> tuple[tuple[str, str], ...]:
-        return (("authorization", f"Bearer {self._token()}"),)
+        # As this service itself, not as the user it works for: no user token, its identity.
+        return (("authorization", ""), (SERVICE_HEADER, self._token()))
 
     async def media(
         self, media_ids: Sequence[int], *, fresh: bool = False

@@ -255,9 +255,11 @@ class PostServicer(post_service_pb2_grpc.PostServiceServicer):
     async def SearchHashtags(
         self, request: post_service_pb2.SearchHashtagsRequest, context: aio.ServicerContext
     ) -> post_service_pb2.SearchHashtagsResponse:
-        auth.current_principal()
         found, token = await self._posts.search_hashtags(
-            query=request.query, page_size=request.page_size, page_token=request.page_token
+            viewer=auth.viewer_id(),
+            query=request.query,
+            page_size=request.page_size,
+            page_token=request.page_token,
         )
         return post_service_pb2.SearchHashtagsResponse(
             hashtags=[hashtag_message(h) for h in found], next_page_token=token
@@ -281,9 +283,11 @@ class PostServicer(post_service_pb2_grpc.PostServiceServicer):
     async def SearchPlaces(
         self, request: post_service_pb2.SearchPlacesRequest, context: aio.ServicerContext
     ) -> post_service_pb2.SearchPlacesResponse:
-        auth.current_principal()
         found, token = await self._posts.search_places(
-            query=request.query, page_size=request.page_size, page_token=request.page_token
+            viewer=auth.viewer_id(),
+            query=request.query,
+            page_size=request.page_size,
+            page_token=request.page_token,
         )
         return post_service_pb2.SearchPlacesResponse(
             places=[place_message(p) for p in found], next_page_token=token
@@ -498,6 +502,11 @@ async def create_post_service(settings: PostSettings) -> Service:
             group=events.CLEANUP_GROUP,
             handler=events.cleanup_handler(posts, story_rules),
             event_types=events.CONSUMED,
+        )
+        await runtime.consume(
+            group=events.BLOCKS_GROUP,
+            handler=events.block_handler(posts),
+            event_types={events.BLOCKED},
         )
         return await runtime.serve(
             register=lambda server: post_service_pb2_grpc.add_PostServiceServicer_to_server(

@@ -367,6 +367,12 @@ class PostStore(Protocol):
     async def search_hashtags(
         self, session: AsyncSession, *, prefix: str, after: tuple[int, str] | None, limit: int
     ) -> list[HashtagRecord]: ...
+    async def hashtag_authors(
+        self, session: AsyncSession, *, tags: Sequence[str]
+    ) -> dict[str, dict[int, int]]: ...
+    async def place_authors(
+        self, session: AsyncSession, *, place_ids: Sequence[int]
+    ) -> dict[int, dict[int, int]]: ...
     async def place_for(
         self, session: AsyncSession, *, location: Location, new_place_id: int
     ) -> int: ...
@@ -813,6 +819,40 @@ class SqlPostStore:
             )
         query = query.order_by(hashtags.c.post_count.desc(), hashtags.c.tag).limit(limit)
         return [HashtagRecord(row.tag, row.post_count) for row in await session.execute(query)]
+
+    async def hashtag_authors(
+        self, session: AsyncSession, *, tags: Sequence[str]
+    ) -> dict[str, dict[int, int]]:
+        """Return, for each of these tags, how many live posts each author filed under it:
+        what a search needs to count only the posts a viewer may see."""
+        if not tags:
+            return {}
+        query = (
+            select(post_hashtags.c.tag, posts.c.author_id, func.count())
+            .join(posts, posts.c.post_id == post_hashtags.c.post_id)
+            .where(post_hashtags.c.tag.in_(list(tags)), _LIVE)
+            .group_by(post_hashtags.c.tag, posts.c.author_id)
+        )
+        found: dict[str, dict[int, int]] = {}
+        for tag, author_id, count in await session.execute(query):
+            found.setdefault(str(tag), {})[int(author_id)] = int(count)
+        return found
+
+    async def place_authors(
+        self, session: AsyncSession, *, place_ids: Sequence[int]
+    ) -> dict[int, dict[int, int]]:
+        """Return, for each of these places, how many live posts each author filed there."""
+        if not place_ids:
+            return {}
+        query = (
+            select(posts.c.place_id, posts.c.author_id, func.count())
+            .where(posts.c.place_id.in_(list(place_ids)), _LIVE)
+            .group_by(posts.c.place_id, posts.c.author_id)
+        )
+        found: dict[int, dict[int, int]] = {}
+        for place_id, author_id, count in await session.execute(query):
+            found.setdefault(int(place_id), {})[int(author_id)] = int(count)
+        return found
 
     async def place_for(
         self, session: AsyncSession, *, location: Location, new_place_id: int
