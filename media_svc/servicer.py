@@ -29,7 +29,18 @@ _UPLOAD_STATUS = {
     "failed": media_pb2.UPLOAD_STATUS_FAILED,
 }
 _MEDIA_TYPE = {"photo": media_pb2.MEDIA_TYPE_PHOTO, "video": media_pb2.MEDIA_TYPE_VIDEO}
-_VARIANTS = ("thumbnail", "feed", "full", "thumbnail_webp", "feed_webp", "full_webp")
+_VARIANTS = (
+    "thumbnail",
+    "feed",
+    "full",
+    "thumbnail_webp",
+    "feed_webp",
+    "full_webp",
+    "story",
+    "story_full",
+    "story_webp",
+    "story_full_webp",
+)
 # Transcoded renditions from large to small; the metadata-free copy of the upload comes last.
 _VIDEO_ORDER = ("video_720p", "video_480p", "video_source", "original")
 
@@ -58,6 +69,9 @@ def media_message(record: store.MediaRecord, library: domain.MediaLibrary) -> me
     thumbnail = record.rendition("thumbnail")
     if thumbnail is not None:
         message.variants.thumbnail_key = thumbnail.key
+    story = record.rendition("story_full")
+    if story is not None:
+        message.variants.story_width, message.variants.story_height = story.width, story.height
     if record.kind == "video":
         for name in _VIDEO_ORDER:
             rendition = record.rendition(name)

@@ -357,10 +357,13 @@ class Worker:
         self, result: dict[str, Any], out_dir: Path, prefix: str
     ) -> Processed:
         stored = []
+        sent: set[str] = set()
         for item in result["renditions"]:
             file = out_dir / Path(str(item["file"])).name  # the job names files in out_dir only
             key = prefix + file.name
-            await self._blobs.put_file(key, file)
+            if key not in sent:  # two names may share a file (story_full and full)
+                await self._blobs.put_file(key, file)
+                sent.add(key)
             stored.append(
                 StoredRendition(
                     name=str(item["name"]),

@@ -285,7 +285,12 @@ async def test_a_photo_becomes_ready_with_renditions_under_an_unguessable_prefix
         "thumbnail_webp",
         "feed_webp",
         "full_webp",
+        "story",
+        "story_webp",
+        "story_full",  # 4:3 is both shapes: the same file as full
+        "story_full_webp",
     }
+    assert record.rendition("story_full").key == record.rendition("full").key  # type: ignore[union-attr]
     prefixes = {r.key.rsplit("/", 1)[0] for r in record.renditions}
     assert len(prefixes) == 1
     prefix = prefixes.pop()

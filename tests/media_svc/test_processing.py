@@ -91,6 +91,11 @@ def test_a_photo_with_gps_exif_xmp_and_comment_comes_out_clean_at_the_right_size
         "feed_webp": (640, 480),
         "full": (1080, 810),
         "full_webp": (1080, 810),
+        # Every photo can be a story too: 4:3 is within 9:16..1.91:1, so it keeps its shape.
+        "story": (720, 540),
+        "story_webp": (720, 540),
+        "story_full": (1080, 810),
+        "story_full_webp": (1080, 810),
     }
     icc = corpus.srgb_icc()
     for name, data in result["files"].items():
@@ -319,3 +324,31 @@ def test_a_truncated_video_or_a_photo_declared_as_video_is_refused(tmp_path: Pat
     assert cut["code"] in ("MEDIA_CORRUPT", "UNSUPPORTED_MEDIA_TYPE")
     photo = process(tmp_path, corpus.jpeg(), kind="video")
     assert photo["code"] == "UNSUPPORTED_MEDIA_TYPE"
+
+
+def test_a_9_16_photo_keeps_its_shape_in_the_story_variants(tmp_path: Path) -> None:
+    result = process(tmp_path, corpus.jpeg((1080, 1920)))
+    assert result["sizes"]["story_full"] == (1080, 1920) and result["sizes"]["story"] == (720, 1280)
+    assert result["sizes"]["story_full_webp"] == (1080, 1920)
+    assert result["sizes"]["full"] == (1080, 1350)  # the feed keeps its 4:5 crop
+    for name in ("story", "story_full", "story_webp", "story_full_webp"):
+        assert picture(result["files"][name]).size == result["sizes"][name]
+        corpus.assert_clean(result["files"][name], name=name)
+
+
+def test_story_variants_crop_taller_than_9_16_and_never_upscale(tmp_path: Path) -> None:
+    tall = process(tmp_path, corpus.jpeg((1000, 3000)))
+    assert tall["sizes"]["story_full"] == (1000, 1778)  # 1000 * 16 / 9, not upscaled to 1080
+    assert tall["sizes"]["story"] == (720, 1280)
+    small = process(tmp_path, corpus.png((360, 640)))
+    assert small["sizes"]["story_full"] == (360, 640) and small["sizes"]["story"] == (360, 640)
+
+
+def test_within_4_5_to_1_91_the_story_is_the_feed_picture(tmp_path: Path) -> None:
+    result = process(tmp_path, corpus.jpeg((2000, 1500)))
+    assert result["sizes"]["story_full"] == result["sizes"]["full"] == (1080, 810)
+    files = {r["name"]: r["file"] for r in result["renditions"]}
+    assert files["story_full"] == files["full"] and files["story_full_webp"] == files["full_webp"]
+    assert result["sizes"]["story"] == (720, 540)
+    wide = process(tmp_path, corpus.panorama())  # 10:1 is cropped to 1.91:1 in both shapes
+    assert wide["sizes"]["story_full"] == wide["sizes"]["full"] == (573, 300)

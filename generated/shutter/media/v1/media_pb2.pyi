@@ -46,7 +46,7 @@ UPLOAD_STATUS_READY: UploadStatus
 UPLOAD_STATUS_FAILED: UploadStatus
 
 class MediaVariants(_message.Message):
-    __slots__ = ("thumbnail", "feed", "full", "thumbnail_webp", "feed_webp", "full_webp", "thumbnail_key")
+    __slots__ = ("thumbnail", "feed", "full", "thumbnail_webp", "feed_webp", "full_webp", "thumbnail_key", "story", "story_full", "story_webp", "story_full_webp", "story_width", "story_height")
     THUMBNAIL_FIELD_NUMBER: _ClassVar[int]
     FEED_FIELD_NUMBER: _ClassVar[int]
     FULL_FIELD_NUMBER: _ClassVar[int]
@@ -54,6 +54,12 @@ class MediaVariants(_message.Message):
     FEED_WEBP_FIELD_NUMBER: _ClassVar[int]
     FULL_WEBP_FIELD_NUMBER: _ClassVar[int]
     THUMBNAIL_KEY_FIELD_NUMBER: _ClassVar[int]
+    STORY_FIELD_NUMBER: _ClassVar[int]
+    STORY_FULL_FIELD_NUMBER: _ClassVar[int]
+    STORY_WEBP_FIELD_NUMBER: _ClassVar[int]
+    STORY_FULL_WEBP_FIELD_NUMBER: _ClassVar[int]
+    STORY_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    STORY_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     thumbnail: str
     feed: str
     full: str
@@ -61,7 +67,13 @@ class MediaVariants(_message.Message):
     feed_webp: str
     full_webp: str
     thumbnail_key: str
-    def __init__(self, thumbnail: _Optional[str] = ..., feed: _Optional[str] = ..., full: _Optional[str] = ..., thumbnail_webp: _Optional[str] = ..., feed_webp: _Optional[str] = ..., full_webp: _Optional[str] = ..., thumbnail_key: _Optional[str] = ...) -> None: ...
+    story: str
+    story_full: str
+    story_webp: str
+    story_full_webp: str
+    story_width: int
+    story_height: int
+    def __init__(self, thumbnail: _Optional[str] = ..., feed: _Optional[str] = ..., full: _Optional[str] = ..., thumbnail_webp: _Optional[str] = ..., feed_webp: _Optional[str] = ..., full_webp: _Optional[str] = ..., thumbnail_key: _Optional[str] = ..., story: _Optional[str] = ..., story_full: _Optional[str] = ..., story_webp: _Optional[str] = ..., story_full_webp: _Optional[str] = ..., story_width: _Optional[int] = ..., story_height: _Optional[int] = ...) -> None: ...
 
 class VideoRendition(_message.Message):
     __slots__ = ("url", "width", "height", "label", "size_bytes")
