@@ -28,6 +28,11 @@ _UPLOAD_STATUS = {
     "ready": media_pb2.UPLOAD_STATUS_READY,
     "failed": media_pb2.UPLOAD_STATUS_FAILED,
 }
+_HLS_STATUS = {
+    "processing": media_pb2.HLS_STATUS_PROCESSING,
+    "ready": media_pb2.HLS_STATUS_READY,
+    "failed": media_pb2.HLS_STATUS_FAILED,
+}
 _MEDIA_TYPE = {"photo": media_pb2.MEDIA_TYPE_PHOTO, "video": media_pb2.MEDIA_TYPE_VIDEO}
 _VARIANTS = (
     "thumbnail",
@@ -88,6 +93,12 @@ def media_message(record: store.MediaRecord, library: domain.MediaLibrary) -> me
             )
         if message.video_renditions:
             message.video_url = message.video_renditions[0].url
+        master = record.rendition("master")
+        if master is not None:
+            message.hls_url = library.url(master.key)
+            message.hls_status = _HLS_STATUS.get(
+                record.hls_status, media_pb2.HLS_STATUS_UNSPECIFIED
+            )
     return message
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from media_svc import sniff
 from media_svc.imaging import MediaRejected, Rendition
@@ -20,7 +21,19 @@ from media_svc.imaging import MediaRejected, Rendition
 ALLOWED_VIDEO_CODECS = {"h264", "hevc", "mpeg4", "av1", "vp9"}
 # Renditions by their short side ("720p" is 1280x720 landscape, 720x1280 portrait).
 RENDITION_SHORT_SIDES = (720, 480)
+# The HLS ladder, by short side; players pick a rung by bandwidth.
+LADDER_SHORT_SIDES = (1080, 720, 480)
+# HLS segments are cut at keyframes, forced every SEGMENT_SECONDS.
+SEGMENT_SECONDS = 2
+# Peak video bitrate per rung (CRF within a VBV cap), so a rung's bandwidth is predictable.
+MAXRATE = {1080: "5000k", 720: "3000k", 480: "1500k"}
 FFMPEG_TIMEOUT_SECONDS = 600
+# The NAL unit types of SEI messages, by codec: H.264 has one, HEVC a prefix and a suffix.
+_SEI_TYPES = {"h264": "6", "hevc": "39|40"}
+MASTER_PLAYLIST = "master.m3u8"
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+SEGMENT_TYPE = "video/mp2t"
+AUDIO_CODEC = "mp4a.40.2"  # AAC-LC
 
 
 @dataclass(frozen=True)
@@ -40,6 +53,7 @@ class VideoInfo:
     height: int
     container: sniff.VideoFormat
     has_audio: bool
+    codec: str = "h264"
 
 
 def probe(source: Path, *, limits: VideoLimits) -> VideoInfo:
@@ -91,6 +105,7 @@ def probe(source: Path, *, limits: VideoLimits) -> VideoInfo:
         height=height,
         container=container_format,
         has_audio=has_audio,
+        codec=codec,
     )
 
 
@@ -142,9 +157,12 @@ def copy_original(
     """Keep the uploaded streams as they are, in a fresh container without any metadata."""
     extension = "mov" if info.container == "MOV" else "mp4"
     dest = out_dir / f"original.{extension}"
+    # SEI units carry user data (camera, encoder, sometimes more); they go, the pictures stay.
+    sei = _SEI_TYPES.get(info.codec)
+    strip = ["-bsf:v", f"filter_units=remove_types={sei}"] if sei else []
     _run(
         ffmpeg,
-        ["-i", str(source), *_streams(info), "-t", f"{max_seconds:.3f}", "-c", "copy"]
+        ["-i", str(source), *_streams(info), "-t", f"{max_seconds:.3f}", "-c", "copy", *strip]
         + ["-movflags", "+faststart", "-fflags", "+bitexact", str(dest)],
         "copy the video",
     )
@@ -173,8 +191,53 @@ def rendition_sizes(width: int, height: int) -> list[tuple[str, int, int]]:
     return sizes
 
 
+def ladder_sizes(width: int, height: int) -> list[tuple[str, int, int]]:
+    """Return (label, width, height) of each HLS rung, large to small: 1080p, 720p and 480p
+    where the source is at least that large (never upscaled), else one at the source's size."""
+    short = min(width, height)
+    sizes = []
+    for target in LADDER_SHORT_SIDES:
+        if short >= target:
+            scale = target / short
+            sizes.append((f"{target}p", _even(width * scale), _even(height * scale)))
+    if not sizes:
+        sizes.append(("source", _even(width), _even(height)))
+    return sizes
+
+
 def _even(value: float) -> int:
     return max(2, int(round(value / 2)) * 2)
+
+
+def _encoding(info: VideoInfo, *, width: int, height: int, max_seconds: float) -> list[str]:
+    """Return the ffmpeg arguments of one H.264/AAC encoding of the source.
+
+    Keyframes every SEGMENT_SECONDS (and no scene-cut ones) make every rung cut at the same
+    instants, so a player switches rungs cleanly. `filter_units` drops every SEI NAL unit: the
+    source's user data never reaches a rendition (it is re-encoded anyway), nor does x264's own
+    banner of its version and settings.
+    """
+    short = min(width, height)
+    cap = next((rate for side, rate in MAXRATE.items() if short >= side), MAXRATE[480])
+    audio = ["-c:a", "aac", "-b:a", "128k", "-ac", "2"] if info.has_audio else ["-an"]
+    return (
+        ["-i", "{source}", *_streams(info), "-t", f"{max_seconds:.3f}"]
+        + ["-vf", f"scale={width}:{height}:flags=bicubic,setsar=1", "-c:v", "libx264"]
+        + ["-preset", "veryfast", "-crf", "23", "-maxrate", cap, "-bufsize", cap]
+        + ["-pix_fmt", "yuv420p", "-profile:v", "high", "-level:v", _level(width, height)]
+        + ["-sc_threshold", "0"]
+        + ["-force_key_frames", f"expr:gte(t,n_forced*{SEGMENT_SECONDS})"]
+        + ["-bsf:v", "filter_units=remove_types=6", *audio, "-threads", "2"]
+    )
+
+
+def _level(width: int, height: int) -> str:
+    """Return the H.264 level a size needs at up to 30 frames a second (and _codecs names)."""
+    return "4.0" if min(width, height) > 720 else "3.1"
+
+
+def _with_source(args: list[str], source: Path) -> list[str]:
+    return [str(source) if a == "{source}" else a for a in args]
 
 
 def transcode(
@@ -190,13 +253,11 @@ def transcode(
 ) -> Rendition:
     """Encode one H.264/AAC MP4 rendition, upright, at most max_seconds long, ready to stream."""
     dest = out_dir / f"video_{label}.mp4"
-    audio = ["-c:a", "aac", "-b:a", "128k", "-ac", "2"] if info.has_audio else ["-an"]
+    encoding = _encoding(info, width=width, height=height, max_seconds=max_seconds)
     _run(
         ffmpeg,
-        ["-i", str(source), *_streams(info), "-t", f"{max_seconds:.3f}"]
-        + ["-vf", f"scale={width}:{height}:flags=bicubic,setsar=1", "-c:v", "libx264"]
-        + ["-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", "-profile:v", "high"]
-        + [*audio, "-movflags", "+faststart", "-fflags", "+bitexact", "-threads", "2", str(dest)],
+        _with_source(encoding, source)
+        + ["-movflags", "+faststart", "-fflags", "+bitexact", str(dest)],
         f"encode the {label} rendition",
     )
     return Rendition(
@@ -207,3 +268,148 @@ def transcode(
         height=height,
         size=dest.stat().st_size,
     )
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One rung of the HLS ladder: its media playlist and what the master playlist says of it."""
+
+    label: str
+    width: int
+    height: int
+    has_audio: bool
+    playlist: Rendition
+    segments: list[Rendition]
+    peak_bps: int
+    average_bps: int
+
+
+def _hls_output(out_dir: Path, label: str) -> tuple[Path, list[str]]:
+    playlist = out_dir / f"hls_{label}.m3u8"
+    return playlist, [
+        "-f",
+        "hls",
+        "-hls_time",
+        str(SEGMENT_SECONDS),
+        "-hls_playlist_type",
+        "vod",
+        "-hls_segment_type",
+        "mpegts",
+        "-hls_segment_filename",
+        str(out_dir / f"hls_{label}_%03d.ts"),
+        "-map_metadata",
+        "-1",
+        "-fflags",
+        "+bitexact",
+        str(playlist),
+    ]
+
+
+def segment_rendition(
+    ffmpeg: str, mp4: Rendition, out_dir: Path, *, label: str, has_audio: bool
+) -> Rung:
+    """Cut an MP4 rendition this job encoded into an HLS rung without encoding it again: its
+    keyframes already fall every SEGMENT_SECONDS and it holds nothing of the upload's bytes."""
+    playlist, output = _hls_output(out_dir, label)
+    _run(
+        ffmpeg,
+        ["-i", str(out_dir / mp4.file), "-map", "0", "-c", "copy", *output],
+        f"segment the {label} rendition",
+    )
+    return _rung(playlist, label=label, width=mp4.width, height=mp4.height, has_audio=has_audio)
+
+
+def encode_rung(
+    ffmpeg: str,
+    source: Path,
+    out_dir: Path,
+    *,
+    info: VideoInfo,
+    label: str,
+    width: int,
+    height: int,
+    max_seconds: float,
+) -> Rung:
+    """Encode one HLS rung straight from the source: MPEG-TS segments and their playlist."""
+    playlist, output = _hls_output(out_dir, label)
+    encoding = _encoding(info, width=width, height=height, max_seconds=max_seconds)
+    _run(ffmpeg, _with_source(encoding, source) + output, f"encode the {label} HLS rung")
+    return _rung(playlist, label=label, width=width, height=height, has_audio=info.has_audio)
+
+
+def _rung(playlist: Path, *, label: str, width: int, height: int, has_audio: bool) -> Rung:
+    """Return a rung from the playlist ffmpeg wrote: its segments, sizes and bitrates."""
+    durations: list[float] = []
+    segments: list[Rendition] = []
+    pending: float | None = None
+    for line in playlist.read_text().splitlines():
+        if line.startswith("#EXTINF:"):
+            pending = float(line.removeprefix("#EXTINF:").split(",")[0])
+        elif line and not line.startswith("#") and pending is not None:
+            file = playlist.parent / Path(line).name
+            segments.append(_file_rendition(file, SEGMENT_TYPE, width, height))
+            durations.append(pending)
+            pending = None
+    if not segments:
+        raise MediaRejected("MEDIA_CORRUPT", f"the {label} rung has no segments")
+    rates = [s.size * 8 / max(d, 0.1) for s, d in zip(segments, durations, strict=True)]
+    average = sum(s.size for s in segments) * 8 / max(sum(durations), 0.1)
+    return Rung(
+        label=label,
+        width=width,
+        height=height,
+        has_audio=has_audio,
+        playlist=_file_rendition(playlist, PLAYLIST_TYPE, width, height),
+        segments=segments,
+        peak_bps=int(max(rates)),
+        average_bps=int(average),
+    )
+
+
+def _file_rendition(file: Path, content_type: str, width: int, height: int) -> Rendition:
+    return Rendition(
+        name=file.stem,
+        file=file.name,
+        content_type=content_type,
+        width=width,
+        height=height,
+        size=file.stat().st_size,
+    )
+
+
+def summary(rung: Rung) -> dict[str, Any]:
+    """Return what the master playlist needs of a rung, as stored with the media."""
+    return {
+        "label": rung.label,
+        "width": rung.width,
+        "height": rung.height,
+        "has_audio": rung.has_audio,
+        "playlist": rung.playlist.file,
+        "peak_bps": rung.peak_bps,
+        "average_bps": rung.average_bps,
+    }
+
+
+def _codecs(rung: dict[str, Any]) -> str:
+    """Return the RFC 6381 codecs of a rung: H.264 High at the level its size needs."""
+    level = round(float(_level(int(rung["width"]), int(rung["height"]))) * 10)
+    video = f"avc1.6400{level:02x}"
+    return f"{video},{AUDIO_CODEC}" if rung["has_audio"] else video
+
+
+def write_master(out_dir: Path, rungs: list[dict[str, Any]]) -> Rendition:
+    """Write the master playlist of the rungs (summaries), largest first; relative URIs, so it
+    works from any origin or CDN that serves the files side by side."""
+    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    ordered = sorted(rungs, key=lambda r: int(r["width"]) * int(r["height"]), reverse=True)
+    for rung in ordered:
+        lines.append(
+            f"#EXT-X-STREAM-INF:BANDWIDTH={rung['peak_bps']},"
+            f"AVERAGE-BANDWIDTH={rung['average_bps']},"
+            f'RESOLUTION={rung["width"]}x{rung["height"]},CODECS="{_codecs(rung)}"'
+        )
+        lines.append(str(rung["playlist"]))
+    master = out_dir / MASTER_PLAYLIST
+    master.write_text("\n".join(lines) + "\n")
+    largest = ordered[0]
+    return _file_rendition(master, PLAYLIST_TYPE, int(largest["width"]), int(largest["height"]))

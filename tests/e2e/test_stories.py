@@ -171,7 +171,9 @@ async def test_the_readme_story_comes_back_9_16(client: httpx.AsyncClient) -> No
     out = io.BytesIO()
     Image.new("RGB", (720, 1280), "orange").save(out, format="PNG")
     media_id = await upload_photo(client, alice, out.getvalue())
-    created = await client.post("/api/v1/stories", json={"mediaId": media_id}, headers=alice.headers)
+    created = await client.post(
+        "/api/v1/stories", json={"mediaId": media_id}, headers=alice.headers
+    )
     assert created.status_code == 200, created.text
     listed = await _stories(client, bob, alice)
     assert listed.status_code == 200, listed.text

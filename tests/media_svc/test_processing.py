@@ -294,10 +294,17 @@ def test_a_short_mp4_gets_a_poster_a_clean_copy_and_a_rendition(tmp_path: Path) 
         240,
     )
     assert "video_720p" not in result["sizes"]  # never upscaled
+    # Too small for 480p: one HLS rung at the source's size, and so the ladder is complete.
+    assert result["hls_status"] == "ready" and [r["label"] for r in result["hls_rungs"]] == [
+        "source"
+    ]
     for name, data in result["files"].items():
         assert b"secret-title" not in data and b"+37.7749" not in data, name
+        assert b"x264 - core" not in data, f"{name}: the encoder's SEI user data survived"
         if name in ("original", "video_source"):
             assert data[4:8] == b"ftyp"
+        elif name.startswith("hls_") or name == "master":
+            assert data[:7] == b"#EXTM3U" or data[0] == 0x47, name  # a playlist or MPEG-TS
         else:
             corpus.assert_clean(data, name=name)
 
@@ -352,3 +359,54 @@ def test_within_4_5_to_1_91_the_story_is_the_feed_picture(tmp_path: Path) -> Non
     assert result["sizes"]["story"] == (720, 540)
     wide = process(tmp_path, corpus.panorama())  # 10:1 is cropped to 1.91:1 in both shapes
     assert wide["sizes"]["story_full"] == wide["sizes"]["full"] == (573, 300)
+
+
+def _playlist_entries(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def test_the_first_rung_comes_first_and_the_ladder_completes_it(tmp_path: Path) -> None:
+    """A 720x1280 clip: the first job makes the 720p MP4 and its HLS rung (the video can be
+    published); the ladder job adds 480p and rewrites the master playlist with both."""
+    clip = corpus.video(FFMPEG, tmp_path / "clip.mp4", seconds=2.5, size="720x1280")
+    first = process(tmp_path, clip, kind="video")
+    assert first["hls_status"] == "processing"
+    assert [r["label"] for r in first["hls_rungs"]] == ["720p"]
+    assert first["sizes"]["video_720p"] == (720, 1280) and "video_480p" not in first["sizes"]
+    assert first["sizes"]["story_full"] == (720, 1280)  # the poster keeps 9:16 for reels
+    master = first["files"]["master"].decode()
+    assert _playlist_entries(master) == ["hls_720p.m3u8"] and "RESOLUTION=720x1280" in master
+    segments = _playlist_entries(first["files"]["hls_720p"].decode())
+    assert segments == ["hls_720p_000.ts", "hls_720p_001.ts"]  # 2.5 s in 2 s segments
+
+    ladder = process(tmp_path, clip, kind="video", phase="ladder", rungs=first["hls_rungs"])
+    assert ladder["hls_status"] == "ready"
+    assert [r["label"] for r in ladder["hls_rungs"]] == ["720p", "480p"]
+    assert ladder["sizes"]["video_480p"] == (480, 854) and "video_720p" not in ladder["sizes"]
+    assert "thumbnail" not in ladder["sizes"]  # the poster is the first job's
+    master = ladder["files"]["master"].decode()
+    assert _playlist_entries(master) == ["hls_720p.m3u8", "hls_480p.m3u8"]
+    assert 'CODECS="avc1.64001f,mp4a.40.2"' in master
+    segment = ladder["files"]["hls_480p_000"]
+    assert b"x264 - core" not in segment and b"secret-title" not in segment
+
+    import av
+
+    with av.open(io.BytesIO(segment), format="mpegts") as container:
+        assert container.streams.video[0].codec_context.name == "h264"
+        assert container.streams.audio[0].codec_context.name == "aac"
+        frames = list(container.decode(video=0))
+    assert len(frames) == 20 and (frames[0].width, frames[0].height) == (480, 854)
+
+
+def test_the_ladder_never_upscales(tmp_path: Path) -> None:
+    from media_svc import video
+
+    assert video.ladder_sizes(1080, 1920) == [
+        ("1080p", 1080, 1920),
+        ("720p", 720, 1280),
+        ("480p", 480, 854),
+    ]
+    assert video.ladder_sizes(1920, 1080)[0] == ("1080p", 1920, 1080)
+    assert video.ladder_sizes(600, 800) == [("480p", 480, 640)]
+    assert video.ladder_sizes(320, 241) == [("source", 320, 240)]  # even, never larger

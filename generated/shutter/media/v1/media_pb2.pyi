@@ -31,6 +31,13 @@ class UploadStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     UPLOAD_STATUS_PROCESSING: _ClassVar[UploadStatus]
     UPLOAD_STATUS_READY: _ClassVar[UploadStatus]
     UPLOAD_STATUS_FAILED: _ClassVar[UploadStatus]
+
+class HlsStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    HLS_STATUS_UNSPECIFIED: _ClassVar[HlsStatus]
+    HLS_STATUS_PROCESSING: _ClassVar[HlsStatus]
+    HLS_STATUS_READY: _ClassVar[HlsStatus]
+    HLS_STATUS_FAILED: _ClassVar[HlsStatus]
 MEDIA_TYPE_UNSPECIFIED: MediaType
 MEDIA_TYPE_PHOTO: MediaType
 MEDIA_TYPE_VIDEO: MediaType
@@ -44,6 +51,10 @@ UPLOAD_STATUS_PENDING: UploadStatus
 UPLOAD_STATUS_PROCESSING: UploadStatus
 UPLOAD_STATUS_READY: UploadStatus
 UPLOAD_STATUS_FAILED: UploadStatus
+HLS_STATUS_UNSPECIFIED: HlsStatus
+HLS_STATUS_PROCESSING: HlsStatus
+HLS_STATUS_READY: HlsStatus
+HLS_STATUS_FAILED: HlsStatus
 
 class MediaVariants(_message.Message):
     __slots__ = ("thumbnail", "feed", "full", "thumbnail_webp", "feed_webp", "full_webp", "thumbnail_key", "story", "story_full", "story_webp", "story_full_webp", "story_width", "story_height")
@@ -90,7 +101,7 @@ class VideoRendition(_message.Message):
     def __init__(self, url: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., label: _Optional[str] = ..., size_bytes: _Optional[int] = ...) -> None: ...
 
 class Media(_message.Message):
-    __slots__ = ("media_id", "owner_user_id", "type", "status", "width", "height", "variants", "duration_ms", "video_url", "video_renditions", "filter", "created_at")
+    __slots__ = ("media_id", "owner_user_id", "type", "status", "width", "height", "variants", "duration_ms", "video_url", "video_renditions", "filter", "created_at", "hls_url", "hls_status")
     MEDIA_ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_USER_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -103,6 +114,8 @@ class Media(_message.Message):
     VIDEO_RENDITIONS_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    HLS_URL_FIELD_NUMBER: _ClassVar[int]
+    HLS_STATUS_FIELD_NUMBER: _ClassVar[int]
     media_id: int
     owner_user_id: int
     type: MediaType
@@ -115,7 +128,9 @@ class Media(_message.Message):
     video_renditions: _containers.RepeatedCompositeFieldContainer[VideoRendition]
     filter: str
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, media_id: _Optional[int] = ..., owner_user_id: _Optional[int] = ..., type: _Optional[_Union[MediaType, str]] = ..., status: _Optional[_Union[MediaStatus, str]] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., variants: _Optional[_Union[MediaVariants, _Mapping]] = ..., duration_ms: _Optional[int] = ..., video_url: _Optional[str] = ..., video_renditions: _Optional[_Iterable[_Union[VideoRendition, _Mapping]]] = ..., filter: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    hls_url: str
+    hls_status: HlsStatus
+    def __init__(self, media_id: _Optional[int] = ..., owner_user_id: _Optional[int] = ..., type: _Optional[_Union[MediaType, str]] = ..., status: _Optional[_Union[MediaStatus, str]] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., variants: _Optional[_Union[MediaVariants, _Mapping]] = ..., duration_ms: _Optional[int] = ..., video_url: _Optional[str] = ..., video_renditions: _Optional[_Iterable[_Union[VideoRendition, _Mapping]]] = ..., filter: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hls_url: _Optional[str] = ..., hls_status: _Optional[_Union[HlsStatus, str]] = ...) -> None: ...
 
 class Upload(_message.Message):
     __slots__ = ("upload_id", "media_id", "status", "upload_url", "upload_method", "upload_headers", "expires_at", "content_type", "size_bytes", "media", "failure_reason", "failure_code", "created_at")
