@@ -123,35 +123,26 @@ def _ladder(
     master playlist of every rung: those in job["rungs"] and these."""
     ffmpeg: str = job["ffmpeg"]
     known = [dict(r) for r in job["rungs"]]
+    plan = _ladder_plan(info, done={r["label"] for r in known})
+    # One ffmpeg run decodes the source once for every size still to make: an MP4 where the
+    # renditions have that size (cut into the rung afterwards), else the rung itself.
+    outputs = [video.Output(label, w, h, hls=not with_mp4) for label, w, h, with_mp4 in plan]
+    encoded = (
+        video.encode(ffmpeg, source, out_dir, info=info, outputs=outputs, max_seconds=max_seconds)
+        if outputs
+        else []
+    )
     renditions: list[imaging.Rendition] = []
     made: list[video.Rung] = []
-    for label, width, height, with_mp4 in _ladder_plan(info, done={r["label"] for r in known}):
-        if with_mp4:
-            mp4 = video.transcode(
-                ffmpeg,
-                source,
-                out_dir,
-                info=info,
-                label=label,
-                width=width,
-                height=height,
-                max_seconds=max_seconds,
-            )
-            renditions.append(mp4)
+    for item in encoded:
+        if isinstance(item, imaging.Rendition):
+            renditions.append(item)
+            label = item.name.removeprefix("video_")
             rung = video.segment_rendition(
-                ffmpeg, mp4, out_dir, label=label, has_audio=info.has_audio
+                ffmpeg, item, out_dir, label=label, has_audio=info.has_audio
             )
         else:
-            rung = video.encode_rung(
-                ffmpeg,
-                source,
-                out_dir,
-                info=info,
-                label=label,
-                width=width,
-                height=height,
-                max_seconds=max_seconds,
-            )
+            rung = item
         renditions += [rung.playlist, *rung.segments]
         made.append(rung)
     summaries = known + [video.summary(r) for r in made]
