@@ -3,11 +3,13 @@ the worker runs them (a fresh `python -m media_svc.job` process each, on every c
 
     .venv/bin/python -m bench.video_bench [--seconds 30] [--size 1080x1920]
 
-Reported: the time until the video is ready to publish (probe, poster with its photo variants,
+Reported: the wall time until the video is ready to publish (probe, poster with its photo variants,
 the metadata-free copy, the first MP4 rendition and its HLS rung, the master playlist: the first
 job), the time of the ladder (the other HLS rungs and MP4 renditions: the second job), their
-sum against the 60 s target, and what each job wrote. The source is made first, untimed:
-ffmpeg's test pattern with moving grain (harder to encode than most phone footage) and a tone.
+sum against the 60 s target, and the CPU seconds of each job (with the ffmpeg it ran): on a
+shared machine the wall time depends on the other load, the CPU time does not. The source is
+made first, untimed: ffmpeg's test pattern with moving grain (harder to encode than most phone
+footage) and a tone.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -63,6 +67,13 @@ def job_spec(source: Path, out_dir: Path, ffmpeg: str, **extra: Any) -> dict[str
     }
 
 
+def children_cpu() -> float:
+    """Return the CPU seconds (user + system) of every child process reaped so far: a job and
+    the ffmpeg it ran."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def say(line: str) -> None:
     """Print one line of the report."""
     sys.stdout.write(line + "\n")
@@ -78,17 +89,22 @@ async def run(seconds: float, size: str) -> dict[str, Any]:
         first_dir, ladder_dir = work / "first", work / "ladder"
         first_dir.mkdir()
         ladder_dir.mkdir()
+        load = os.getloadavg()[0]
+        cpu = children_cpu()
         started = time.perf_counter()
         first = await worker.run_job_process(job_spec(source, first_dir, ffmpeg), 600)
         ready = time.perf_counter() - started
+        ready_cpu = children_cpu() - cpu
         if not first.ok or first.result is None:
             raise RuntimeError(f"the first job failed: {first.code} {first.message}")
         rungs = first.result["hls_rungs"]
+        cpu = children_cpu()
         started = time.perf_counter()
         ladder = await worker.run_job_process(
             job_spec(source, ladder_dir, ffmpeg, phase="ladder", rungs=rungs), 600
         )
         ladder_time = time.perf_counter() - started
+        ladder_cpu = children_cpu() - cpu
         if not ladder.ok or ladder.result is None:
             raise RuntimeError(f"the ladder job failed: {ladder.code} {ladder.message}")
         return {
@@ -96,6 +112,12 @@ async def run(seconds: float, size: str) -> dict[str, Any]:
             "ready_s": round(ready, 2),
             "ladder_s": round(ladder_time, 2),
             "total_s": round(ready + ladder_time, 2),
+            # CPU seconds: what the work costs whatever else runs; on an idle machine with
+            # `cores` cores the wall time is at least cpu / cores.
+            "ready_cpu_s": round(ready_cpu, 2),
+            "ladder_cpu_s": round(ladder_cpu, 2),
+            "cores": os.cpu_count(),
+            "load_before": round(load, 2),
             "first_rung": rungs[0]["label"],
             "rungs": [r["label"] for r in ladder.result["hls_rungs"]],
             "files": len(first.result["renditions"]) + len(ladder.result["renditions"]),
@@ -116,6 +138,12 @@ def main() -> None:
     say(f"rest of the ladder ({', '.join(figures['rungs'])}): {figures['ladder_s']} s")
     verdict = "within" if figures["total_s"] <= TARGET_SECONDS else "OVER"
     say(f"total: {figures['total_s']} s ({verdict} the {TARGET_SECONDS:g} s target)")
+    cores = figures["cores"] or 1
+    say(
+        f"CPU: {figures['ready_cpu_s']} s + {figures['ladder_cpu_s']} s; on {cores} idle cores at "
+        f"least {figures['ready_cpu_s'] / cores:.1f} s + {figures['ladder_cpu_s'] / cores:.1f} s "
+        f"(load average before: {figures['load_before']})"
+    )
     say(json.dumps(figures))
 
 
