@@ -417,8 +417,15 @@ class Worker:
             made = await self._store_renditions(outcome.result, out_dir, folder)
             replaced = {r.name for r in made.renditions}  # the master playlist, rewritten
             merged = [r for r in current if r.name not in replaced] + made.renditions
-            await self._end_ladder(record, attempt, merged, made.hls_rungs, status="ready")
-            log.info("media %d: HLS ladder ready", record.media_id)
+            if await self._end_ladder(record, attempt, merged, made.hls_rungs, status="ready"):
+                log.info("media %d: HLS ladder ready", record.media_id)
+                return
+            async with self._store.transaction() as tx:
+                now = await self._store.get_media(tx, media_id=record.media_id)
+            if now is None or now.status == "deleted":
+                # Deleted while the ladder was stored: the sweeper may have purged the folder
+                # already, so the files just written would outlive it.
+                await self._delete_quietly(folder)
         else:
             log.warning("media %d: HLS ladder failed: %s", record.media_id, outcome.message)
             await self._end_ladder(record, attempt, current, rungs)
@@ -431,7 +438,8 @@ class Worker:
         rungs: list[dict[str, Any]],
         *,
         status: HlsStatus = "failed",
-    ) -> None:
+    ) -> bool:
+        """Record the end of a ladder if this attempt still holds it; tell whether it did."""
         async with self._store.transaction() as tx:
             ended = await self._store.finish_ladder(
                 tx,
@@ -444,6 +452,7 @@ class Worker:
             )
         if ended:
             await self._delete_key_quietly(record.incoming_key)
+        return ended
 
     async def _store_renditions(
         self, result: dict[str, Any], out_dir: Path, prefix: str

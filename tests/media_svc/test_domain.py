@@ -504,6 +504,29 @@ async def test_a_video_is_ready_with_its_first_rung_and_a_crashed_ladder_is_made
     assert await harness.blobs.stat(done.incoming_key) is None
 
 
+async def test_a_video_deleted_during_its_ladder_leaves_no_files(
+    harness: Harness, tmp_path: Any
+) -> None:
+    import imageio_ffmpeg
+
+    clip = corpus.video(
+        imageio_ffmpeg.get_ffmpeg_exe(), tmp_path / "clip.mp4", seconds=1.0, size="720x1280"
+    )
+    view = await uploaded(harness, clip, "video/mp4")
+
+    async def deleted_meanwhile(job: dict[str, Any], timeout: float) -> worker.JobOutcome:
+        if job["phase"] == "ladder":
+            await harness.library.delete(caller=user(ALICE), media_id=view.record.media_id)
+            assert await harness.worker.sweep() == (0, 1)  # the folder is purged at once
+        return await worker.run_job_process(job, timeout)
+
+    await harness.library.complete(
+        caller=user(ALICE), upload_id=view.record.upload_id, filter_name=""
+    )
+    await harness.process_all(harness.new_worker(run_job=deleted_meanwhile))
+    assert files_under(harness, f"m/{view.record.media_id}") == []
+
+
 # --- Reading, deleting, sweeping ---------------------------------------------------------
 
 
