@@ -3,7 +3,7 @@
 - `PUT /api/v1/uploads/{uploadId}` streams a request body into media_svc's client-streaming
   Upload RPC, chunk by chunk, never holding the file in memory.
 - `GET|HEAD /media/{key}` is the origin of processed media, as a CDN would pull it: immutable
-  caching, ETag and 304, byte ranges (206/416) for video.
+  caching (HLS playlists: a few seconds), ETag and 304, byte ranges (206/416) for video.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ from shutter.media.v1 import media_service_pb2, media_service_pb2_grpc
 # media_svc takes at most 1 MiB per upload message.
 UPLOAD_CHUNK_BYTES = 1024 * 1024
 IMMUTABLE = "public, max-age=31536000, immutable"
+# HLS playlists keep their URL while a video's ladder grows (the master lists more rungs once
+# they are made): caches keep them briefly. Segments, like every other file, never change.
+PLAYLIST_CACHE = "public, max-age=10"
 _KEY = re.compile(r"[A-Za-z0-9._\-/]{1,512}")
 _SINGLE_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
@@ -118,7 +121,7 @@ class MediaRoutes:
             return rpc_error_response(exc)
         meta = first.metadata
         headers = {
-            "Cache-Control": IMMUTABLE,
+            "Cache-Control": PLAYLIST_CACHE if key.endswith(".m3u8") else IMMUTABLE,
             "ETag": meta.etag,
             "Accept-Ranges": "bytes",
             "Last-Modified": format_datetime(meta.modified_at.ToDatetime(tzinfo=UTC), usegmt=True),

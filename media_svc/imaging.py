@@ -22,7 +22,7 @@ import io
 import math
 import struct
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PIL import Image, ImageCms, ImageFile
@@ -32,9 +32,13 @@ from media_svc import filters, sniff
 THUMBNAIL_SIDE = 150
 FEED_WIDTH = 640
 FULL_WIDTH = 1080
+STORY_WIDTH = 720
+STORY_FULL_WIDTH = 1080
 # Instagram's aspect range: 4:5 portrait to 1.91:1 landscape; beyond it we crop the centre.
 MIN_ASPECT = 4 / 5
 MAX_ASPECT = 1.91
+# Stories and reels fill a phone's screen: 9:16 portrait is kept, anything taller is cropped.
+STORY_MIN_ASPECT = 9 / 16
 ORIENTATION_TAG = 0x0112
 _TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -113,13 +117,19 @@ class PhotoResult:
     width: int
     height: int
     renditions: list[Rendition]
+    # The size of the story_full variant (9:16..1.91:1).
+    story_width: int = 0
+    story_height: int = 0
 
 
-def clamp_box(width: int, height: int) -> tuple[int, int, int, int]:
-    """Return the centred crop box that brings an image's aspect within 4:5..1.91:1."""
+def clamp_box(
+    width: int, height: int, *, min_aspect: float = MIN_ASPECT
+) -> tuple[int, int, int, int]:
+    """Return the centred crop box that brings an image's aspect within min_aspect..1.91:1
+    (4:5 for feed posts, 9:16 for stories)."""
     aspect = width / height
-    if aspect < MIN_ASPECT:
-        keep = max(1, min(height, round(width / MIN_ASPECT)))
+    if aspect < min_aspect:
+        keep = max(1, min(height, round(width / min_aspect)))
         top = (height - keep) // 2
         return (0, top, width, top + keep)
     if aspect > MAX_ASPECT:
@@ -341,12 +351,17 @@ def make_variants(
     icc: bytes | None,
     quality: Quality,
 ) -> PhotoResult:
-    """Write thumbnail, feed and full, each as JPEG and WebP.
+    """Write the feed variants (thumbnail, feed, full) and the story variants (story,
+    story_full), each as JPEG and WebP.
 
     Full is at most 1080 wide and feed at most 640, both centre-cropped into 4:5..1.91:1 and never
     wider than the (cropped) source; the thumbnail is the centre square of full, 150x150 or the
-    square's own side when that is smaller. The filter is applied once, to full, before the smaller
-    variants are made from it, so every variant shows the same picture.
+    square's own side when that is smaller. story_full (at most 1080 wide, 1080x1920 for a 9:16
+    source) and story (at most 720 wide) keep anything from 9:16 to 1.91:1 and crop taller
+    pictures to 9:16, never upscaled. Every photo gets both shapes, so one processed for a post
+    can be a story and the other way round without a surprise; where both shapes are the same
+    (4:5 to 1.91:1), story_full is the full file itself. The filter is applied once per shape,
+    before the smaller variants are made from it, so every variant shows the same picture.
     """
     box = clamp_box(image.width, image.height)
     crop_width, crop_height = box[2] - box[0], box[3] - box[1]
@@ -361,7 +376,29 @@ def make_variants(
     for name, variant in (("thumbnail", thumbnail), ("feed", feed), ("full", full)):
         renditions.append(_save(variant, out_dir, name, "JPEG", icc=icc, quality=quality.jpeg))
         renditions.append(_save(variant, out_dir, name, "WEBP", icc=icc, quality=quality.webp))
-    return PhotoResult(width=full.width, height=full.height, renditions=renditions)
+    story_box = clamp_box(image.width, image.height, min_aspect=STORY_MIN_ASPECT)
+    if story_box == box:
+        story_full = full
+        for rendition in renditions[-2:]:  # the same picture: the same files, another name
+            renditions.append(replace(rendition, name=rendition.name.replace("full", "story_full")))
+    else:
+        story_width, story_height = story_box[2] - story_box[0], story_box[3] - story_box[1]
+        size = variant_size(story_width, story_height, STORY_FULL_WIDTH)
+        story_full = filters.apply(filter_name, _resized(image, size, story_box))
+        for fmt, q in (("JPEG", quality.jpeg), ("WEBP", quality.webp)):
+            renditions.append(_save(story_full, out_dir, "story_full", fmt, icc=icc, quality=q))
+    story = _resized(
+        story_full, variant_size(story_full.width, story_full.height, STORY_WIDTH), None
+    )
+    for fmt, q in (("JPEG", quality.jpeg), ("WEBP", quality.webp)):
+        renditions.append(_save(story, out_dir, "story", fmt, icc=icc, quality=q))
+    return PhotoResult(
+        width=full.width,
+        height=full.height,
+        renditions=renditions,
+        story_width=story_full.width,
+        story_height=story_full.height,
+    )
 
 
 def _resized(

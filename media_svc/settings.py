@@ -45,7 +45,12 @@ class MediaSettings(MeshSettings):
     upload_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
     photo_max_bytes: int = Field(default=15 * MIB, ge=1)
     video_max_bytes: int = Field(default=100 * MIB, ge=1)
-    video_max_seconds: float = Field(default=60.0, gt=0)
+    video_max_seconds: float = Field(
+        default=90.0,
+        gt=0,
+        description="The longest video accepted: 90 s for reels (post_svc keeps feed posts' "
+        "videos to 60 s).",
+    )
     # Below Pillow's own bomb limit (about 89 MP): a 40 MP RGB image is 120 MB decoded.
     photo_max_pixels: int = Field(default=40_000_000, ge=1)
     photo_max_side: int = Field(default=16_383, ge=1, description="WebP's own limit.")

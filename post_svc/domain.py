@@ -37,6 +37,7 @@ from post_svc.errors import (
     PostNotFound,
     PrivateAccount,
     ReplyToReply,
+    VideoTooLongForPost,
 )
 from post_svc.store import (
     CommentRecord,
@@ -58,6 +59,9 @@ LOCATION_NAME_MAX = 100
 BATCH_MAX = 100
 QUERY_MAX = 100
 GRID_PAGE_DEFAULT = 12
+# Feed posts keep videos of up to a minute (media_svc takes up to 90 s, for reels); the
+# tolerance covers container rounding.
+POST_VIDEO_MAX_MS = 60_050
 PAGE_DEFAULT = 20
 PAGE_MAX = 50
 RADIUS_DEFAULT_KM = 10.0
@@ -428,8 +432,10 @@ class Posts:
         caption: str,
         location: LocationInput | None,
         idempotency_key: str,
+        kind: str = "post",
     ) -> PostView:
-        """Publish a post of the caller's ready media; a retried key returns the first post."""
+        """Publish a post of the caller's ready media; a retried key returns the first post.
+        `kind` "reel" is for post_svc.reels, which checks a reel's video first."""
         if not media_ids:
             raise InvalidArgument.field("media_ids", "a post needs at least one piece of media")
         if len(media_ids) > MEDIA_MAX:
@@ -460,6 +466,11 @@ class Posts:
                     f"media_ids[{i}]: the media is not ready (still processing, or it failed)",
                     metadata={"media_id": str(media_id)},
                 )
+            if kind == "post" and item.duration_ms > POST_VIDEO_MAX_MS:
+                raise VideoTooLongForPost.field(
+                    f"media_ids[{i}]",
+                    f"a post's videos last at most {POST_VIDEO_MAX_MS // 1000} s; make a reel",
+                )
         author = authors.get(caller)
         if author is None:
             raise AuthorNotFound("the caller's account does not exist")
@@ -476,6 +487,7 @@ class Posts:
             created_at=now,
             idempotency_key=key,
             request_hash=digest,
+            kind=kind,
         )
         try:
             async with self._store.transaction() as tx:

@@ -25,6 +25,7 @@ from grpc import aio
 from mesh import metrics
 from mesh.auth import SERVICE_HEADER
 from post_svc.domain import Visibility
+from post_svc.reels import Relation
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from shutter.media.v1 import media_pb2, media_service_pb2, media_service_pb2_grpc
 from shutter.user.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
@@ -239,3 +240,28 @@ class GrpcMediaCatalog:
         except aio.AioRpcError as exc:
             if exc.code() != grpc.StatusCode.NOT_FOUND:
                 raise
+
+
+class GrpcRelations:
+    """A viewer's follows and mutes through graph_svc's GetRelationships (for the Reels tab)."""
+
+    def __init__(self, stub: graph_service_pb2_grpc.GraphServiceStub, *, timeout: float) -> None:
+        self._stub = stub
+        self._timeout = timeout
+
+    async def relations(self, viewer: int, user_ids: Sequence[int]) -> dict[int, Relation]:
+        """Return whether the viewer follows and mutes each of these accounts."""
+        wanted = list(dict.fromkeys(user_ids))
+
+        async def ask(chunk: list[int]) -> graph_service_pb2.GetRelationshipsResponse:
+            answer: graph_service_pb2.GetRelationshipsResponse = await self._stub.GetRelationships(
+                graph_service_pb2.GetRelationshipsRequest(viewer_id=viewer, user_ids=chunk),
+                timeout=self._timeout,
+            )
+            return answer
+
+        return {
+            r.user_id: Relation(following=r.following, muting=r.muting)
+            for answer in await _in_chunks(wanted, ask)
+            for r in answer.relationships
+        }

@@ -158,7 +158,14 @@ async def test_streamed_upload_to_ready_media_and_served_files(
         "feedWebp",
         "fullWebp",
         "thumbnailKey",
+        "story",
+        "storyWebp",
+        "storyFull",
+        "storyFullWebp",
+        "storyWidth",
+        "storyHeight",
     }
+    assert (media["variants"]["storyWidth"], media["variants"]["storyHeight"]) == (1080, 810)
     assert media["variants"]["thumbnail"].endswith("/" + media["variants"]["thumbnailKey"])
     got = await stub.GetMedia(pb.GetMediaRequest(media_id=done.media_id), metadata=alice)
     assert got.media == done.media

@@ -27,6 +27,7 @@ from post_svc.errors import (
     ReplyToReply,
 )
 from shutter.events.v1 import post_events_pb2
+from shutter.media.v1 import media_pb2
 from tests.post_svc.conftest import World, outbox_events
 
 PARIS = domain.LocationInput("Café de Flore", 48.8541, 2.3326)
@@ -926,3 +927,30 @@ async def test_post_counts(world: World) -> None:
         type(await _fails(world.posts.post_counts(user_ids=list(range(1, 102))))) is InvalidArgument
     )
     assert type(await _fails(world.posts.post_counts(user_ids=[0]))) is InvalidArgument
+
+
+async def test_a_post_keeps_videos_to_a_minute_and_longer_ones_make_reels(world: World) -> None:
+    """media_svc takes videos of up to 90 s for reels; a feed post still holds 60 s at most."""
+    author = world.user()
+    minute, longer = world.media.add(author), world.media.add(author)
+    for media_id, duration_ms in ((minute, 60_050), (longer, 60_051)):
+        world.media.items[media_id].type = media_pb2.MEDIA_TYPE_VIDEO
+        world.media.items[media_id].duration_ms = duration_ms
+    made = await world.posts.create_post(
+        caller=author, media_ids=[minute], caption="", location=None, idempotency_key=""
+    )
+    assert made.record.kind == "post"
+    with pytest.raises(InvalidArgument) as refused:
+        await world.posts.create_post(
+            caller=author, media_ids=[longer], caption="", location=None, idempotency_key=""
+        )
+    assert refused.value.reason == "VIDEO_TOO_LONG"
+    reel = await world.posts.create_post(
+        caller=author,
+        media_ids=[longer],
+        caption="",
+        location=None,
+        idempotency_key="",
+        kind="reel",
+    )
+    assert reel.record.kind == "reel"
