@@ -11,12 +11,12 @@ that end the run end the sentence, not the name (`@bob.` mentions bob).
 
 from __future__ import annotations
 
-import re
 import string
 import unicodedata
 from dataclasses import dataclass
 
 from mesh.errors import InvalidArgument
+from mesh.text import check_client_key, clean
 
 TEXT_MAX = 2200
 HASHTAGS_MAX = 30
@@ -26,7 +26,6 @@ USERNAME_MAX = 30
 IDEMPOTENCY_KEY_MAX = 128
 
 _USERNAME_CHARS = frozenset(string.ascii_letters + string.digits + "._")
-_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]+")
 
 
 @dataclass(frozen=True)
@@ -42,20 +41,6 @@ class ParsedText:
 def is_tag_char(ch: str) -> bool:
     """Tell whether a character may be part of a hashtag: a letter, mark, digit or underscore."""
     return ch == "_" or unicodedata.category(ch)[0] in "LMN"
-
-
-def clean(field: str, value: str, *, limit: int, required: bool) -> str:
-    """Return NFC-normalised, trimmed text, or raise InvalidArgument naming the field."""
-    value = unicodedata.normalize("NFC", value).strip()
-    if required and not value:
-        raise InvalidArgument.field(field, "is required")
-    if any(unicodedata.category(ch) == "Cc" and ch != "\n" for ch in value):
-        raise InvalidArgument.field(
-            field, "must not contain control characters other than newlines"
-        )
-    if len(value) > limit:
-        raise InvalidArgument.field(field, f"must be at most {limit} characters")
-    return value
 
 
 def normalise_tag(tag: str) -> str:
@@ -124,12 +109,4 @@ def parse(field: str, value: str, *, required: bool) -> ParsedText:
 
 def check_idempotency_key(key: str) -> str | None:
     """Return the key (None when empty) or raise InvalidArgument."""
-    if not key:
-        return None
-    if len(key) > IDEMPOTENCY_KEY_MAX:
-        raise InvalidArgument.field(
-            "idempotency_key", f"must be at most {IDEMPOTENCY_KEY_MAX} characters"
-        )
-    if not _IDEMPOTENCY_KEY.fullmatch(key):
-        raise InvalidArgument.field("idempotency_key", "must be printable ASCII without spaces")
-    return key
+    return check_client_key("idempotency_key", key, limit=IDEMPOTENCY_KEY_MAX)
