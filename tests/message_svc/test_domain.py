@@ -222,7 +222,7 @@ async def test_a_retry_with_the_same_client_message_id_returns_the_same_message(
 
     first = await send()
     again = await asyncio.gather(send(), send())
-    assert again == [first, first]
+    assert list(again) == [first, first]
     assert await messages_of(world, BOB, c) == ["once"]
     async with world.store.transaction() as session:
         types = (await session.scalars(select(store.outbox.c.event_type))).all()
