@@ -66,7 +66,7 @@ class FakeMedia:
     """media_svc's media: id -> (owner, status)."""
 
     def __init__(self) -> None:
-        self.items: dict[int, tuple[int, media_pb2.MediaStatus.ValueType]] = {}
+        self.items: dict[int, tuple[int, media_pb2.MediaStatus]] = {}
 
     async def media(self, media_ids: Sequence[int]) -> dict[int, media_pb2.Media]:
         return {
