@@ -16,7 +16,8 @@ import unicodedata
 from dataclasses import dataclass
 
 from mesh.errors import InvalidArgument
-from mesh.text import check_client_key, clean
+from mesh.text import check_client_key
+from mesh.text import clean as clean  # shared with message_svc; post_svc.domain uses it too
 
 TEXT_MAX = 2200
 HASHTAGS_MAX = 30

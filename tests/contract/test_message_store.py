@@ -150,7 +150,12 @@ async def test_pages_of_messages_are_ranges_of_the_key_newest_first(sql: SqlMess
             newest_first=True,
         )
         floor = await sql.list_messages(
-            session, conversation_id=c, after_id=sent[2], before_id=None, limit=9, newest_first=False
+            session,
+            conversation_id=c,
+            after_id=sent[2],
+            before_id=None,
+            limit=9,
+            newest_first=False,
         )
     assert [r.message_id for r in first] == [sent[4], sent[3]]
     assert [r.message_id for r in second] == [sent[2], sent[1]]
