@@ -38,7 +38,7 @@ class MeshSettings(BaseSettings):
     )
     db_pool_size: int = Field(
         # Five per process: an asyncio service on a few cores rarely has more statements in
-        # flight, and six services at 5 + 5 overflow stay well under PostgreSQL's default 100.
+        # flight, and seven services at 5 + 5 overflow stay well under PostgreSQL's default 100.
         default=5,
         ge=1,
         le=500,

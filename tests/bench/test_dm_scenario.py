@@ -46,7 +46,8 @@ async def test_every_message_is_timed_until_it_reaches_the_recipient_s_stream(
     for row in rows:
         assert row["sends"] == row["delivered"] == int(row["rate_per_second"] * 0.5)
         assert row["lost"] == row["errors"] == 0
-        assert 0 < row["p50_ms"] <= row["p99_ms"] <= row["max_ms"] < 1000
+        # Timings are the benchmark's to report, not the suite's to assert (DESIGN.md §10).
+        assert 0 < row["p50_ms"] <= row["p90_ms"] <= row["p99_ms"] <= row["max_ms"]
     base = loadgen.LoadSpec(target="unused", method=loadgen.HEALTH_CHECK, duration=1.0)
     spec = dm.inbox_spec(manifest, pairs, base)
     assert spec.method == "shutter.message.v1.MessageService/ListConversations"

@@ -9,7 +9,6 @@ import asyncio
 import io
 import json
 import random
-import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -86,10 +85,10 @@ async def test_a_request_accepted_and_talked_in_live(client: httpx.AsyncClient) 
         assert stream.status_code == 200
         assert stream.headers["content-type"].startswith("text/event-stream")
         events = _events(stream)
-        started = time.monotonic()
         first = await _send(client, alice, conversation_id, text="Hi Bob!", clientMessageId="m-1")
+        # Pushed when the send commits, not found at the next heartbeat (15 s apart here); how
+        # fast is the dm benchmark's to measure, not the suite's to assert.
         event = await asyncio.wait_for(anext(events), timeout=5)
-        assert time.monotonic() - started < 1.0  # live: within a second
         assert event["id"] == first["messageId"]
         assert json.loads(event["data"])["text"] == "Hi Bob!"
         await events.aclose()
