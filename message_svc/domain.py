@@ -785,23 +785,41 @@ class Messenger:
     async def _new_messages(
         self, caller: int, *, after_id: int, seen: set[int]
     ) -> list[MessageView]:
-        """Return the messages above an id of the caller's conversations not yet seen, oldest
-        first: one index range of the caller's rows, then one range per active conversation."""
+        """Return the oldest STREAM_BATCH messages above an id of the caller's conversations not
+        yet seen: index ranges of the caller's rows, then of each active conversation.
+
+        Each conversation gives its oldest unseen messages (up to a batch), so the batch kept
+        after merging is the oldest overall, and whatever is left is newer than all of it: the
+        stream's cursor never passes a message it has not sent."""
         found: list[MessageRecord] = []
         async with self._store.transaction() as session:
-            rows = await self._store.rows_with_activity_after(
-                session, user_id=caller, after_id=after_id, limit=STREAM_BATCH
-            )
-            for row in rows:
-                records = await self._store.list_messages(
-                    session,
-                    conversation_id=row.conversation_id,
-                    after_id=max(after_id, row.visible_after),
-                    before_id=row.left_at + 1 if row.left_at else None,
-                    limit=STREAM_BATCH,
-                    newest_first=False,
+            rows: list[MemberRecord] = []
+            activity = after_id
+            while True:
+                page = await self._store.rows_with_activity_after(
+                    session, user_id=caller, after_id=activity, limit=STREAM_BATCH
                 )
-                found.extend(r for r in records if r.message_id not in seen)
+                rows.extend(page)
+                if len(page) < STREAM_BATCH:
+                    break
+                activity = page[-1].activity_id
+            for row in rows:
+                unseen: list[MessageRecord] = []
+                position = max(after_id, row.visible_after)
+                while len(unseen) < STREAM_BATCH:
+                    records = await self._store.list_messages(
+                        session,
+                        conversation_id=row.conversation_id,
+                        after_id=position,
+                        before_id=row.left_at + 1 if row.left_at else None,
+                        limit=STREAM_BATCH,
+                        newest_first=False,
+                    )
+                    unseen.extend(r for r in records if r.message_id not in seen)
+                    if len(records) < STREAM_BATCH:
+                        break
+                    position = records[-1].message_id
+                found.extend(unseen[:STREAM_BATCH])
         found.sort(key=lambda r: r.message_id)
         return await self.hydrate(caller, found[:STREAM_BATCH])
 

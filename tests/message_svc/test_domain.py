@@ -485,3 +485,30 @@ async def test_streams_per_account_are_limited(world: World) -> None:
     for s in streams:
         await s.aclose()
     assert world.wakeups.open_streams(BOB) == 0
+
+
+async def test_a_stream_resuming_after_a_backlog_sends_every_message_once_in_order(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(domain, "STREAM_BATCH", 3)  # backlogs many times the batch
+    a, b = await world.dm(ALICE, BOB), await world.dm(CAROL, BOB)
+    start = await world.say(ALICE, a, "start")
+    sent = []
+    for i in range(8):
+        sent.append(await world.say(ALICE, a, f"a{i}"))
+        if i % 3 == 0:
+            sent.append(await world.say(CAROL, b, f"b{i}"))
+    stream = world.m.stream(BOB, after_message_id=start)
+    assert isinstance(await anext(stream), domain.StreamOpened)
+    got: list[int] = []
+    while True:
+        item = await asyncio.wait_for(anext(stream), timeout=1)
+        if isinstance(item, domain.StreamHeartbeat):
+            break
+        assert isinstance(item, domain.MessageView)
+        got.append(item.record.message_id)
+    assert got == sent
+    late = await world.say(CAROL, b, "late")
+    item = await asyncio.wait_for(anext(stream), timeout=1)
+    assert isinstance(item, domain.MessageView) and item.record.message_id == late
+    await stream.aclose()
