@@ -262,53 +262,74 @@ class Messenger:
             raise InvalidArgument.field("title", "only a group has a title")
         accepted = await self._allowed_recipients(caller, others)
         key = None if is_group else pair_key(caller, others[0])
+        existing: int | None = None
+        conversation_id = 0
         async with self._store.transaction() as session:
             if key is not None:
                 await self._store.lock_pair(session, pair_key=key)
                 existing = await self._store.find_pair(session, pair_key=key)
-                if existing is not None:
-                    me = await self._store.get_member(
-                        session, conversation_id=existing, user_id=caller
-                    )
-                    if me is not None:
-                        return await self._view(session, caller, me)
-            conversation_id = self._ids.next_id()
-            record = ConversationRecord(
-                conversation_id=conversation_id,
-                is_group=is_group,
-                title=title,
-                creator_id=caller,
-                last_message_id=0,
-                created_at=self._clock(),
-            )
-            await self._store.insert_conversation(session, record=record, pair_key=key)
-            for user_id in [caller, *others]:
-                await self._store.put_member(
+            if existing is None:
+                conversation_id = self._ids.next_id()
+                await self._insert_conversation(
                     session,
-                    record=MemberRecord(
-                        conversation_id=conversation_id,
-                        user_id=user_id,
-                        accepted=user_id == caller or accepted[user_id],
-                        visible_after=0,
-                        left_at=0,
-                        last_read_id=0,
-                        last_incoming_id=0,
-                        activity_id=conversation_id,
-                        # A 1:1 reaches the other's lists with its first message; a group at once.
-                        hidden=user_id != caller and not is_group,
-                    ),
-                )
-            await self._store.outbox.add(
-                session,
-                aggregate_id=conversation_id,
-                event=events.conversation_created(
+                    caller,
                     conversation_id=conversation_id,
-                    creator_id=caller,
-                    participant_ids=[caller, *others],
+                    others=others,
+                    accepted=accepted,
                     is_group=is_group,
+                    title=title,
+                    pair=key,
+                )
+        return await self._reload(caller, existing or conversation_id)
+
+    async def _insert_conversation(
+        self,
+        session: AsyncSession,
+        caller: int,
+        *,
+        conversation_id: int,
+        others: Sequence[int],
+        accepted: dict[int, bool],
+        is_group: bool,
+        title: str,
+        pair: str | None,
+    ) -> None:
+        """Write a new conversation, its members and its ConversationCreated event."""
+        record = ConversationRecord(
+            conversation_id=conversation_id,
+            is_group=is_group,
+            title=title,
+            creator_id=caller,
+            last_message_id=0,
+            created_at=self._clock(),
+        )
+        await self._store.insert_conversation(session, record=record, pair_key=pair)
+        for user_id in [caller, *others]:
+            await self._store.put_member(
+                session,
+                record=MemberRecord(
+                    conversation_id=conversation_id,
+                    user_id=user_id,
+                    accepted=user_id == caller or accepted[user_id],
+                    visible_after=0,
+                    left_at=0,
+                    last_read_id=0,
+                    last_incoming_id=0,
+                    activity_id=conversation_id,
+                    # A 1:1 reaches the other's lists with its first message; a group at once.
+                    hidden=user_id != caller and not is_group,
                 ),
             )
-            return await self._reload(session, caller, conversation_id)
+        await self._store.outbox.add(
+            session,
+            aggregate_id=conversation_id,
+            event=events.conversation_created(
+                conversation_id=conversation_id,
+                creator_id=caller,
+                participant_ids=[caller, *others],
+                is_group=is_group,
+            ),
+        )
 
     async def _allowed_recipients(self, caller: int, others: Sequence[int]) -> dict[int, bool]:
         """Check that every account exists and that no block stands between it and the caller;
@@ -340,9 +361,9 @@ class Messenger:
 
     async def get_conversation(self, caller: int, *, conversation_id: int) -> ConversationView:
         """Return one of the caller's conversations."""
-        async with self._store.transaction() as session:
+        async with self._store.primary_read_transaction() as session:
             _, me = await self._member(session, caller, conversation_id)
-            return await self._view(session, caller, me)
+        return await self._view(caller, me)
 
     async def list_conversations(
         self, caller: int, *, requests: bool, page_size: int, page_token: str
@@ -367,8 +388,8 @@ class Messenger:
                 session, user_id=caller, accepted=not requests, before=before, limit=size + 1
             )
             more = len(rows) > size
-            rows = rows[:size]
-            views = await self._views(session, caller, rows)
+        rows = rows[:size]
+        views = await self._views(caller, rows, replica=True)
         token = (
             pagination.encode_token({"a": rows[-1].activity_id, "c": rows[-1].conversation_id})
             if more
@@ -381,7 +402,7 @@ class Messenger:
         async with self._store.transaction() as session:
             await self._member(session, caller, conversation_id)
             await self._store.accept(session, conversation_id=conversation_id, user_id=caller)
-            return await self._reload(session, caller, conversation_id)
+        return await self._reload(caller, conversation_id)
 
     async def delete_conversation(self, caller: int, *, conversation_id: int) -> None:
         """Take a conversation off the caller's lists, with what was sent so far (idempotent)."""
@@ -404,7 +425,7 @@ class Messenger:
             raise InvalidArgument.field("user_ids", "must name at least one account")
         if len(wanted) > MAX_MEMBERS - 1:
             raise InvalidArgument.field("user_ids", f"may name at most {MAX_MEMBERS - 1} accounts")
-        async with self._store.transaction() as session:
+        async with self._store.primary_read_transaction() as session:
             conversation, me = await self._member(session, caller, conversation_id)
             members = (
                 await self._store.members_of(session, conversation_ids=[conversation_id])
@@ -416,8 +437,7 @@ class Messenger:
         present = {m.user_id for m in members if m.present}
         new = [u for u in wanted if u not in present]
         if not new:
-            async with self._store.transaction() as session:
-                return await self._view(session, caller, me)
+            return await self._view(caller, me)
         accepted = await self._allowed_recipients(caller, new)
         async with self._store.transaction() as session:
             await self._store.lock_conversation(session, conversation_id=conversation_id)
@@ -450,7 +470,7 @@ class Messenger:
                         hidden=False,
                     ),
                 )
-            return await self._view(session, caller, me)
+        return await self._reload(caller, conversation_id)
 
     async def leave(self, caller: int, *, conversation_id: int) -> ConversationView:
         """Leave a group: the caller sees nothing sent after (idempotent)."""
@@ -464,7 +484,7 @@ class Messenger:
             await self._store.leave(
                 session, conversation_id=conversation_id, user_id=caller, at_id=self._ids.next_id()
             )
-            return await self._reload(session, caller, conversation_id)
+        return await self._reload(caller, conversation_id)
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -492,7 +512,7 @@ class Messenger:
             )
         if text:
             text = clean("text", text, limit=TEXT_MAX, required=True)
-        async with self._store.transaction() as session:
+        async with self._store.primary_read_transaction() as session:
             conversation, me = await self._member(session, caller, conversation_id)
             existing = await self._store.find_by_client_id(
                 session, conversation_id=conversation_id, sender_id=caller, client_message_id=key
@@ -645,12 +665,12 @@ class Messenger:
             await self._store.mark_read(
                 session, conversation_id=conversation_id, user_id=caller, message_id=message_id
             )
-            return await self._reload(session, caller, conversation_id)
+        return await self._reload(caller, conversation_id)
 
     async def unread_count(self, caller: int) -> int:
         """Count the caller's inbox conversations with unread messages (from the primary: the
         caller's own reads change it, and the badge shows it at once)."""
-        async with self._store.transaction() as session:
+        async with self._store.primary_read_transaction() as session:
             return await self._store.unread_conversations(session, user_id=caller)
 
     # -- hydration --------------------------------------------------------------------------
@@ -673,53 +693,57 @@ class Messenger:
             for r in records
         ]
 
-    async def _reload(
-        self, session: AsyncSession, viewer: int, conversation_id: int
-    ) -> ConversationView:
-        me = await self._store.get_member(session, conversation_id=conversation_id, user_id=viewer)
+    async def _reload(self, viewer: int, conversation_id: int) -> ConversationView:
+        async with self._store.primary_read_transaction() as session:
+            me = await self._store.get_member(
+                session, conversation_id=conversation_id, user_id=viewer
+            )
         if me is None:
             raise ConversationNotFound("no such conversation")
-        return await self._view(session, viewer, me)
+        return await self._view(viewer, me)
 
-    async def _view(self, session: AsyncSession, viewer: int, me: MemberRecord) -> ConversationView:
-        [view] = await self._views(session, viewer, [me])
+    async def _view(self, viewer: int, me: MemberRecord) -> ConversationView:
+        [view] = await self._views(viewer, [me])
         return view
 
     async def _views(
-        self, session: AsyncSession, viewer: int, rows: Sequence[MemberRecord]
+        self, viewer: int, rows: Sequence[MemberRecord], *, replica: bool = False
     ) -> list[ConversationView]:
-        """Return conversations as the viewer sees them: one query per kind of row, one batch
-        call to user_svc, one each to media_svc and post_svc for the last messages."""
+        """Return conversations as the viewer sees them: a few queries (on the replica when
+        asked, else the primary), then, outside any transaction, one batch call to user_svc and
+        one each to media_svc and post_svc for the last messages."""
         if not rows:
             return []
         ids = [r.conversation_id for r in rows]
-        conversations = await self._store.get_conversations(session, conversation_ids=ids)
-        members = await self._store.members_of(session, conversation_ids=ids)
-        last_ids: dict[int, int] = {}
-        for me in rows:
-            conversation = conversations[me.conversation_id]
-            if me.present and me.sees(conversation.last_message_id):
-                last_ids[me.conversation_id] = conversation.last_message_id
-            elif not me.present:
-                newest = await self._store.list_messages(
-                    session,
-                    conversation_id=me.conversation_id,
-                    after_id=me.visible_after,
-                    before_id=me.left_at + 1,
-                    limit=1,
-                    newest_first=True,
-                )
-                if newest:
-                    last_ids[me.conversation_id] = newest[0].message_id
-        last = await self._store.get_messages(session, keys=list(last_ids.items()))
-        unread = await self._store.unread_messages(
-            session,
-            user_id=viewer,
-            conversation_ids=[
-                r.conversation_id for r in rows if r.last_incoming_id > r.last_read_id
-            ],
-            cap=UNREAD_CAP,
-        )
+        begin = self._store.read_transaction if replica else self._store.primary_read_transaction
+        async with begin() as session:
+            conversations = await self._store.get_conversations(session, conversation_ids=ids)
+            members = await self._store.members_of(session, conversation_ids=ids)
+            last_ids: dict[int, int] = {}
+            for me in rows:
+                conversation = conversations[me.conversation_id]
+                if me.present and me.sees(conversation.last_message_id):
+                    last_ids[me.conversation_id] = conversation.last_message_id
+                elif not me.present:
+                    newest = await self._store.list_messages(
+                        session,
+                        conversation_id=me.conversation_id,
+                        after_id=me.visible_after,
+                        before_id=me.left_at + 1,
+                        limit=1,
+                        newest_first=True,
+                    )
+                    if newest:
+                        last_ids[me.conversation_id] = newest[0].message_id
+            last = await self._store.get_messages(session, keys=list(last_ids.items()))
+            unread = await self._store.unread_messages(
+                session,
+                user_id=viewer,
+                conversation_ids=[
+                    r.conversation_id for r in rows if r.last_incoming_id > r.last_read_id
+                ],
+                cap=UNREAD_CAP,
+            )
         everyone = list(dict.fromkeys(m.user_id for ms in members.values() for m in ms))
         summaries, hydrated = await asyncio.gather(
             self._directory.summaries(everyone), self.hydrate(viewer, list(last.values()))
@@ -792,7 +816,7 @@ class Messenger:
         after merging is the oldest overall, and whatever is left is newer than all of it: the
         stream's cursor never passes a message it has not sent."""
         found: list[MessageRecord] = []
-        async with self._store.transaction() as session:
+        async with self._store.primary_read_transaction() as session:
             rows: list[MemberRecord] = []
             activity = after_id
             while True:

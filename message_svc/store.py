@@ -165,6 +165,7 @@ class MessageStore(Protocol):
 
     def transaction(self) -> Any: ...
     def read_transaction(self) -> Any: ...
+    def primary_read_transaction(self) -> Any: ...
     async def lock_pair(self, session: AsyncSession, *, pair_key: str) -> None: ...
     async def lock_conversation(self, session: AsyncSession, *, conversation_id: int) -> None: ...
     async def find_pair(self, session: AsyncSession, *, pair_key: str) -> int | None: ...
@@ -308,6 +309,9 @@ class SqlMessageStore:
     ) -> None:
         self._sessions = db.session_factory(engine)
         self._read_sessions = db.read_session_factory(engine, replica)
+        # Reads that must see the primary (streams, checks, one's own state) without holding
+        # SQLite's write lock, which a writable transaction takes as it begins.
+        self._primary_reads = db.read_session_factory(engine, None)
         self._postgres = engine.dialect.name == "postgresql"
         self.outbox = outbox
 
@@ -321,6 +325,12 @@ class SqlMessageStore:
     async def read_transaction(self) -> AsyncIterator[AsyncSession]:
         """Open a read-only transaction on the replica (else the primary); a write fails."""
         async with db.transaction(self._read_sessions) as session:
+            yield session
+
+    @asynccontextmanager
+    async def primary_read_transaction(self) -> AsyncIterator[AsyncSession]:
+        """Open a read-only transaction on the primary (never the replica); a write fails."""
+        async with db.transaction(self._primary_reads) as session:
             yield session
 
     async def lock_pair(self, session: AsyncSession, *, pair_key: str) -> None:
