@@ -69,7 +69,7 @@ STREAM_BATCH = 100
 # How far back (in id time) a live stream looks again on each wake-up: a message whose id was
 # made before another's may commit after it (two conversations, two transactions), and must
 # still be delivered, once.
-STREAM_LOOKBACK_MS = 5000
+STREAM_LOOKBACK_MS = 2000
 _LOOKBACK_IDS = STREAM_LOOKBACK_MS << (SHARD_BITS + SEQUENCE_BITS)
 
 
@@ -359,6 +359,28 @@ class Messenger:
             raise ConversationNotFound("no such conversation")
         return conversation, me
 
+    async def _membership(
+        self, session: AsyncSession, caller: int, conversation_id: int, *, lock: bool = False
+    ) -> tuple[ConversationRecord, MemberRecord, list[MemberRecord]]:
+        """Return a conversation, the caller's row and every member's row (two queries); with
+        `lock`, hold the conversation until the transaction ends."""
+        if conversation_id <= 0:
+            raise InvalidArgument.field("conversation_id", "must be a positive id")
+        conversation = await self._store.get_conversation(
+            session, conversation_id=conversation_id, lock=lock
+        )
+        members = (
+            []
+            if conversation is None
+            else (await self._store.members_of(session, conversation_ids=[conversation_id])).get(
+                conversation_id, []
+            )
+        )
+        me = next((m for m in members if m.user_id == caller), None)
+        if conversation is None or me is None:
+            raise ConversationNotFound("no such conversation")
+        return conversation, me, members
+
     async def get_conversation(self, caller: int, *, conversation_id: int) -> ConversationView:
         """Return one of the caller's conversations."""
         async with self._store.primary_read_transaction() as session:
@@ -513,13 +535,10 @@ class Messenger:
         if text:
             text = clean("text", text, limit=TEXT_MAX, required=True)
         async with self._store.primary_read_transaction() as session:
-            conversation, me = await self._member(session, caller, conversation_id)
+            conversation, me, members = await self._membership(session, caller, conversation_id)
             existing = await self._store.find_by_client_id(
                 session, conversation_id=conversation_id, sender_id=caller, client_message_id=key
             )
-            members = (
-                await self._store.members_of(session, conversation_ids=[conversation_id])
-            ).get(conversation_id, [])
         if existing is not None:
             return await self._answer_retry(caller, existing)
         if not me.present:
@@ -533,8 +552,9 @@ class Messenger:
                 raise CannotMessage("you cannot message this account")
         await self._check_content(caller, media_id=media_id, shared_post_id=shared_post_id)
         async with self._store.transaction() as session:
-            await self._store.lock_conversation(session, conversation_id=conversation_id)
-            conversation, me = await self._member(session, caller, conversation_id)
+            conversation, me, members = await self._membership(
+                session, caller, conversation_id, lock=True
+            )
             existing = await self._store.find_by_client_id(
                 session, conversation_id=conversation_id, sender_id=caller, client_message_id=key
             )
@@ -561,9 +581,6 @@ class Messenger:
                     message_id=record.message_id,
                     sender_id=caller,
                 )
-                members = (
-                    await self._store.members_of(session, conversation_ids=[conversation_id])
-                ).get(conversation_id, [])
                 recipients = [m for m in members if m.present and m.user_id != caller]
                 await self._store.outbox.add(
                     session,

@@ -174,7 +174,7 @@ class MessageStore(Protocol):
     ) -> None: ...
     async def put_member(self, session: AsyncSession, *, record: MemberRecord) -> None: ...
     async def get_conversation(
-        self, session: AsyncSession, *, conversation_id: int
+        self, session: AsyncSession, *, conversation_id: int, lock: bool = False
     ) -> ConversationRecord | None: ...
     async def get_conversations(
         self, session: AsyncSession, *, conversation_ids: Sequence[int]
@@ -398,14 +398,13 @@ class SqlMessageStore:
             )
 
     async def get_conversation(
-        self, session: AsyncSession, *, conversation_id: int
+        self, session: AsyncSession, *, conversation_id: int, lock: bool = False
     ) -> ConversationRecord | None:
-        """Return one conversation."""
-        row = (
-            await session.execute(
-                select(conversations).where(conversations.c.conversation_id == conversation_id)
-            )
-        ).first()
+        """Return one conversation; with `lock`, hold it as lock_conversation does."""
+        query = select(conversations).where(conversations.c.conversation_id == conversation_id)
+        if lock and self._postgres:
+            query = query.with_for_update()
+        row = (await session.execute(query)).first()
         return None if row is None else _conversation(row)
 
     async def get_conversations(
