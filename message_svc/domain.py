@@ -804,17 +804,21 @@ class Messenger:
             # Listening before choosing the floor: a message committed in between still wakes us.
             floor = after_message_id or self._ids.next_id()
             cursor = floor
-            seen: set[int] = set()
+            # The newest message sent of each conversation: sends into one conversation commit
+            # in id order (its lock), so no message of it is read twice or skipped.
+            sent: dict[int, int] = {}
             yield StreamOpened(heartbeat_seconds=self._heartbeat)
             while True:
                 woken.clear()  # before reading, so a send during the read is not missed
                 low = max(floor, cursor - _LOOKBACK_IDS)
-                fresh = await self._new_messages(caller, after_id=low, seen=seen)
+                fresh = await self._new_messages(caller, after_id=low, sent=sent)
                 for view in fresh:
-                    seen.add(view.record.message_id)
-                    cursor = max(cursor, view.record.message_id)
+                    record = view.record
+                    sent[record.conversation_id] = record.message_id
+                    cursor = max(cursor, record.message_id)
                     yield view
-                seen = {i for i in seen if i > cursor - _LOOKBACK_IDS}
+                low = max(floor, cursor - _LOOKBACK_IDS)
+                sent = {c: m for c, m in sent.items() if m > low}
                 if fresh:
                     continue  # look again before sleeping: more may have come meanwhile
                 try:
@@ -824,14 +828,16 @@ class Messenger:
                     yield StreamHeartbeat()
 
     async def _new_messages(
-        self, caller: int, *, after_id: int, seen: set[int]
+        self, caller: int, *, after_id: int, sent: dict[int, int]
     ) -> list[MessageView]:
-        """Return the oldest STREAM_BATCH messages above an id of the caller's conversations not
-        yet seen: index ranges of the caller's rows, then of each active conversation.
+        """Return the oldest STREAM_BATCH messages not sent yet of the caller's conversations
+        with activity above an id: index ranges of the caller's rows, then, in each such
+        conversation, of the messages after the last one sent (else after the id).
 
-        Each conversation gives its oldest unseen messages (up to a batch), so the batch kept
-        after merging is the oldest overall, and whatever is left is newer than all of it: the
-        stream's cursor never passes a message it has not sent."""
+        Sends into different conversations may commit out of id order, so the rows are looked
+        up STREAM_LOOKBACK_MS behind the newest message sent. Each conversation gives its oldest
+        messages not sent (up to a batch), so the batch kept after merging is the oldest
+        overall, and whatever is left is newer than all of it."""
         found: list[MessageRecord] = []
         async with self._store.primary_read_transaction() as session:
             rows: list[MemberRecord] = []
@@ -845,10 +851,11 @@ class Messenger:
                     break
                 activity = page[-1].activity_id
             for row in rows:
-                unseen: list[MessageRecord] = []
-                position = max(after_id, row.visible_after)
-                while len(unseen) < STREAM_BATCH:
-                    records = await self._store.list_messages(
+                position = max(sent.get(row.conversation_id, after_id), row.visible_after)
+                if row.activity_id <= position:
+                    continue  # nothing new there
+                found.extend(
+                    await self._store.list_messages(
                         session,
                         conversation_id=row.conversation_id,
                         after_id=position,
@@ -856,11 +863,7 @@ class Messenger:
                         limit=STREAM_BATCH,
                         newest_first=False,
                     )
-                    unseen.extend(r for r in records if r.message_id not in seen)
-                    if len(records) < STREAM_BATCH:
-                        break
-                    position = records[-1].message_id
-                found.extend(unseen[:STREAM_BATCH])
+                )
         found.sort(key=lambda r: r.message_id)
         return await self.hydrate(caller, found[:STREAM_BATCH])
 
