@@ -215,8 +215,10 @@ class MessageServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def AddParticipants(self, request, context):
-        """Add accounts to a group (any member may); a group holds at most 32 members. Added members see
-        what is sent from then on. FAILED_PRECONDITION (NOT_A_GROUP) on a 1:1.
+        """Add accounts to a group (any member may); a group holds at most 32 members (past that,
+        FAILED_PRECONDITION, GROUP_FULL). Added members see what is sent from then on; someone who
+        does not follow the caller gets the group as a request. FAILED_PRECONDITION (NOT_A_GROUP) on
+        a 1:1, (HAS_LEFT) for a caller who left.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

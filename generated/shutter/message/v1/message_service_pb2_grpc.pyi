@@ -78,8 +78,10 @@ class MessageServiceStub:
     GetUnreadCount: _grpc.UnaryUnaryMultiCallable[_message_service_pb2.GetUnreadCountRequest, _message_service_pb2.GetUnreadCountResponse]
     """Count the caller's inbox conversations with unread messages (the badge)."""
     AddParticipants: _grpc.UnaryUnaryMultiCallable[_message_service_pb2.AddParticipantsRequest, _message_service_pb2.AddParticipantsResponse]
-    """Add accounts to a group (any member may); a group holds at most 32 members. Added members see
-    what is sent from then on. FAILED_PRECONDITION (NOT_A_GROUP) on a 1:1.
+    """Add accounts to a group (any member may); a group holds at most 32 members (past that,
+    FAILED_PRECONDITION, GROUP_FULL). Added members see what is sent from then on; someone who
+    does not follow the caller gets the group as a request. FAILED_PRECONDITION (NOT_A_GROUP) on
+    a 1:1, (HAS_LEFT) for a caller who left.
     """
     LeaveConversation: _grpc.UnaryUnaryMultiCallable[_message_service_pb2.LeaveConversationRequest, _message_service_pb2.LeaveConversationResponse]
     """Leave a group: the caller sees nothing sent after. Idempotent. FAILED_PRECONDITION
@@ -143,8 +145,10 @@ class MessageServiceAsyncStub(MessageServiceStub):
     GetUnreadCount: _aio.UnaryUnaryMultiCallable[_message_service_pb2.GetUnreadCountRequest, _message_service_pb2.GetUnreadCountResponse]  # type: ignore[assignment]
     """Count the caller's inbox conversations with unread messages (the badge)."""
     AddParticipants: _aio.UnaryUnaryMultiCallable[_message_service_pb2.AddParticipantsRequest, _message_service_pb2.AddParticipantsResponse]  # type: ignore[assignment]
-    """Add accounts to a group (any member may); a group holds at most 32 members. Added members see
-    what is sent from then on. FAILED_PRECONDITION (NOT_A_GROUP) on a 1:1.
+    """Add accounts to a group (any member may); a group holds at most 32 members (past that,
+    FAILED_PRECONDITION, GROUP_FULL). Added members see what is sent from then on; someone who
+    does not follow the caller gets the group as a request. FAILED_PRECONDITION (NOT_A_GROUP) on
+    a 1:1, (HAS_LEFT) for a caller who left.
     """
     LeaveConversation: _aio.UnaryUnaryMultiCallable[_message_service_pb2.LeaveConversationRequest, _message_service_pb2.LeaveConversationResponse]  # type: ignore[assignment]
     """Leave a group: the caller sees nothing sent after. Idempotent. FAILED_PRECONDITION
@@ -277,8 +281,10 @@ class MessageServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _message_service_pb2.AddParticipantsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_message_service_pb2.AddParticipantsResponse, _abc.Awaitable[_message_service_pb2.AddParticipantsResponse]]:
-        """Add accounts to a group (any member may); a group holds at most 32 members. Added members see
-        what is sent from then on. FAILED_PRECONDITION (NOT_A_GROUP) on a 1:1.
+        """Add accounts to a group (any member may); a group holds at most 32 members (past that,
+        FAILED_PRECONDITION, GROUP_FULL). Added members see what is sent from then on; someone who
+        does not follow the caller gets the group as a request. FAILED_PRECONDITION (NOT_A_GROUP) on
+        a 1:1, (HAS_LEFT) for a caller who left.
         """
 
     @_abc_1.abstractmethod
