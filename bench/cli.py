@@ -383,13 +383,14 @@ def capacity(
     console.print(table)
 
 
-SCENARIOS = ("baseline", "home-feed", "fanout", "mixed-edge", "media", "cold-feed")
+SCENARIOS = ("baseline", "home-feed", "fanout", "mixed-edge", "media", "cold-feed", "dm")
 
 
 @app.command()
 def scenario(
     name: Annotated[
-        str, typer.Argument(help="baseline, home-feed, fanout, mixed-edge, media or cold-feed.")
+        str,
+        typer.Argument(help="baseline, home-feed, fanout, mixed-edge, media, cold-feed or dm."),
     ],
     manifest: Annotated[Path, typer.Option(help="The manifest `bench seed` wrote.")] = Path(
         "seed.json"
@@ -465,6 +466,10 @@ def scenario(
     photos: Annotated[
         int, typer.Option(help="media: 12 MP photos to upload (--concurrency at a time).")
     ] = 10,
+    dm_rates: Annotated[
+        str, typer.Option(help="dm: send rates per second, comma-separated (low, high).")
+    ] = "10,50",
+    dm_pairs: Annotated[int, typer.Option(help="dm: 1:1 conversations the sends go round.")] = 20,
     output: Annotated[Path | None, typer.Option(help="Write the figures as JSON here.")] = None,
 ) -> None:
     """Run a named scenario against the seeded mesh; every report carries a same-run baseline."""
@@ -581,6 +586,32 @@ def scenario(
         chosen = scenarios.sample_users(data, users, seed_value)
         asyncio.run(scenarios.fresh_tokens(data, chosen, manifest))
         results.append(costed(scenarios.home_feed_spec(data, chosen, base, mode)))
+    elif name == "dm":
+        from bench import dm
+
+        try:
+            send_rates = [float(r) for r in dm_rates.split(",") if r.strip()]
+        except ValueError as exc:
+            raise typer.BadParameter("dm-rates: numbers, comma-separated") from exc
+        if not send_rates or any(r <= 0 for r in send_rates) or dm_pairs < 1:
+            raise typer.BadParameter("dm-rates must be positive; dm-pairs ≥ 1")
+        pairs = dm.pick_pairs(data, dm_pairs, seed_value)
+        if not pairs:
+            raise typer.BadParameter("dm needs at least two seeded users")
+        asyncio.run(scenarios.fresh_tokens(data, [i for p in pairs for i in p], manifest))
+        console.print(f"dm: {len(pairs)} conversations, sends at {send_rates} per second")
+        rows = asyncio.run(dm.delivery(data, pairs, rates=send_rates, duration=duration))
+        table = Table(title="dm: SendMessage → on the recipient's stream (ms)")
+        for column in rows[0]:
+            table.add_column(column, justify="right")
+        for row in rows:
+            table.add_row(*(str(v) for v in row.values()))
+        console.print(table)
+        report["dm"] = rows
+        results.append(costed(dm.inbox_spec(data, pairs, base)))
+        if any(row["lost"] or row["errors"] for row in rows):
+            console.print("[red]dm: messages lost or sends failed[/red]")
+            raise typer.Exit(1)
     elif name == "media":
         if photos < 1:
             raise typer.BadParameter("photos must be ≥ 1")

@@ -490,7 +490,14 @@ async def seed(options: SeedOptions, console: Console) -> SeedResult:
         "edge_url": options.edge_url,
         "grpc": {
             name: settings.address_of(name)
-            for name in ("user_svc", "graph_svc", "post_svc", "media_svc", "feed_svc")
+            for name in (
+                "user_svc",
+                "graph_svc",
+                "post_svc",
+                "media_svc",
+                "feed_svc",
+                "message_svc",
+            )
         },
         "real_people": population.real_people,
         "celebrities": population.celebrities,

@@ -32,8 +32,10 @@ from starlette.websockets import WebSocketClose
 
 from edge_proxy import limits as rate_limits
 from edge_proxy import media as media_routes
+from edge_proxy import messages as message_routes
 from edge_proxy import notifications as notification_routes
 from edge_proxy.media import MediaRoutes
+from edge_proxy.messages import MessageStreamRoute
 from edge_proxy.notifications import NotificationStreamRoute
 from edge_proxy.openapi import build_openapi
 from edge_proxy.routes import Match, Route, RouteTable, build_route_table
@@ -211,11 +213,16 @@ class _Edge:
         self._table = table
         self._services = services
         self._callables: dict[str, aio.UnaryUnaryMultiCallable[Any, Any]] = {}
-        extra = {**media_routes.OPENAPI_PATHS, **notification_routes.OPENAPI_PATHS}
+        extra = {
+            **media_routes.OPENAPI_PATHS,
+            **notification_routes.OPENAPI_PATHS,
+            **message_routes.OPENAPI_PATHS,
+        }
         self._openapi = json.dumps(build_openapi(table, extra_paths=extra)).encode()
         identity = identity_source(settings, EDGE_SERVICE)
         media = MediaRoutes(settings, channels, identity=identity)
         notifications = NotificationStreamRoute(settings, channels, identity=identity)
+        messages = MessageStreamRoute(settings, channels, identity=identity)
         # Routes that stream bytes rather than JSON; everything else comes from the annotations.
         self._streaming: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
             (re.compile(r"/api/v1/uploads/(?P<upload_id>[^/]+)"), {"PUT": media.put_upload}),
@@ -225,6 +232,8 @@ class _Edge:
             ),
             # Server-Sent Events over notify_svc's server-streaming Subscribe.
             (re.compile(r"/api/v1/notifications/stream"), {"GET": notifications.stream}),
+            # Server-Sent Events over message_svc's server-streaming Subscribe.
+            (re.compile(re.escape(message_routes.PATH)), {"GET": messages.stream}),
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

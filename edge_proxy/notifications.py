@@ -106,14 +106,15 @@ class NotificationStreamRoute:
                 reason="STREAM_NOT_OPENED",
             )
         return StreamingResponse(
-            _relay(call),
+            relay(call, sse_event),
             media_type=MEDIA_TYPE,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
 
-async def _relay(call: Any) -> AsyncIterator[bytes]:
-    """Yield the SSE text of a Subscribe call until it ends or the client leaves."""
+async def relay(call: Any, render: Callable[[Any], bytes]) -> AsyncIterator[bytes]:
+    """Yield the SSE text (`render` of each message) of a Subscribe call until it ends or the
+    client leaves."""
     try:
         # Sent at once, so the client sees the stream open before the first notification.
         yield f"retry: {RECONNECT_MS}\n: opened\n\n".encode()
@@ -126,11 +127,11 @@ async def _relay(call: Any) -> AsyncIterator[bytes]:
                 return
             if message is aio.EOF:
                 return
-            text = sse_event(message)
+            text = render(message)
             if text:
                 yield text
     finally:
-        call.cancel()  # the client left (or the stream ended): notify_svc frees its slot
+        call.cancel()  # the client left (or the stream ended): the service frees its slot
 
 
 # The OpenAPI description of the stream (the annotated routes describe themselves).

@@ -16,6 +16,7 @@ DEFAULT_PORTS: dict[str, int] = {
     "media_svc": 50054,
     "feed_svc": 50055,
     "notify_svc": 50056,
+    "message_svc": 50057,
 }
 
 
@@ -37,7 +38,7 @@ class MeshSettings(BaseSettings):
     )
     db_pool_size: int = Field(
         # Five per process: an asyncio service on a few cores rarely has more statements in
-        # flight, and six services at 5 + 5 overflow stay well under PostgreSQL's default 100.
+        # flight, and seven services at 5 + 5 overflow stay well under PostgreSQL's default 100.
         default=5,
         ge=1,
         le=500,
@@ -148,6 +149,7 @@ class MeshSettings(BaseSettings):
     post_svc_addr: str = Field(default=f"127.0.0.1:{DEFAULT_PORTS['post_svc']}")
     feed_svc_addr: str = Field(default=f"127.0.0.1:{DEFAULT_PORTS['feed_svc']}")
     notify_svc_addr: str = Field(default=f"127.0.0.1:{DEFAULT_PORTS['notify_svc']}")
+    message_svc_addr: str = Field(default=f"127.0.0.1:{DEFAULT_PORTS['message_svc']}")
     jwt_private_key_file: Path | None = Field(
         default=None,
         description="PEM Ed25519 private key that signs tokens; unset: generated into data_dir.",

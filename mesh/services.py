@@ -98,6 +98,13 @@ MESH: tuple[ServiceSpec, ...] = (
         settings_class="notify_svc.settings:NotifySettings",
         factory="notify_svc.servicer:create_notify_service",
     ),
+    ServiceSpec(
+        name="message_svc",
+        grpc_services=("shutter.message.v1.MessageService",),
+        proto_module="shutter.message.v1.message_service_pb2",
+        settings_class="message_svc.settings:MessageSettings",
+        factory="message_svc.servicer:create_message_service",
+    ),
 )
 
 

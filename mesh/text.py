@@ -19,6 +19,7 @@ and Syriac, and tag characters inside an emoji flag sequence (U+1F3F4, tags, U+E
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from mesh.errors import InvalidArgument
@@ -46,6 +47,7 @@ _BIDI_CONTROLS = frozenset({*map(chr, range(0x202A, 0x202F)), *map(chr, range(0x
 _INVISIBLE = frozenset({"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800", "\u034f"})
 _BLACK_FLAG = "\U0001f3f4"
 _CANCEL_TAG = "\U000e007f"
+_CLIENT_KEY = re.compile(r"[\x21-\x7e]+")
 
 
 def _is_tag(ch: str) -> bool:
@@ -109,3 +111,21 @@ def check_free_text(field: str, value: str, *, limit: int, multiline: bool, requ
     if len(value) > limit:
         raise InvalidArgument.field(field, f"must be at most {limit} characters")
     return value
+
+
+def clean(field: str, value: str, *, limit: int, required: bool) -> str:
+    """Return NFC-normalised, trimmed text that may hold lines (captions, comments, messages),
+    or raise InvalidArgument naming the field: the one rule above."""
+    return check_free_text(field, value, limit=limit, multiline=True, required=required)
+
+
+def check_client_key(field: str, key: str, *, limit: int) -> str | None:
+    """Return a client-chosen key (idempotency key, client message id), None when empty, or raise
+    InvalidArgument: at most `limit` printable ASCII characters without spaces."""
+    if not key:
+        return None
+    if len(key) > limit:
+        raise InvalidArgument.field(field, f"must be at most {limit} characters")
+    if not _CLIENT_KEY.fullmatch(key):
+        raise InvalidArgument.field(field, "must be printable ASCII without spaces")
+    return key

@@ -11,13 +11,13 @@ that end the run end the sentence, not the name (`@bob.` mentions bob).
 
 from __future__ import annotations
 
-import re
 import string
 import unicodedata
 from dataclasses import dataclass
 
 from mesh.errors import InvalidArgument
-from mesh.text import check_free_text
+from mesh.text import check_client_key
+from mesh.text import clean as clean  # shared with message_svc; post_svc.domain uses it too
 
 TEXT_MAX = 2200
 HASHTAGS_MAX = 30
@@ -27,7 +27,6 @@ USERNAME_MAX = 30
 IDEMPOTENCY_KEY_MAX = 128
 
 _USERNAME_CHARS = frozenset(string.ascii_letters + string.digits + "._")
-_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]+")
 
 
 @dataclass(frozen=True)
@@ -43,12 +42,6 @@ class ParsedText:
 def is_tag_char(ch: str) -> bool:
     """Tell whether a character may be part of a hashtag: a letter, mark, digit or underscore."""
     return ch == "_" or unicodedata.category(ch)[0] in "LMN"
-
-
-def clean(field: str, value: str, *, limit: int, required: bool) -> str:
-    """Return NFC-normalised, trimmed text, or raise InvalidArgument naming the field: the mesh's
-    one rule for free text (no controls but newlines, no bidi overrides, nothing invisible)."""
-    return check_free_text(field, value, limit=limit, multiline=True, required=required)
 
 
 def normalise_tag(tag: str) -> str:
@@ -117,12 +110,4 @@ def parse(field: str, value: str, *, required: bool) -> ParsedText:
 
 def check_idempotency_key(key: str) -> str | None:
     """Return the key (None when empty) or raise InvalidArgument."""
-    if not key:
-        return None
-    if len(key) > IDEMPOTENCY_KEY_MAX:
-        raise InvalidArgument.field(
-            "idempotency_key", f"must be at most {IDEMPOTENCY_KEY_MAX} characters"
-        )
-    if not _IDEMPOTENCY_KEY.fullmatch(key):
-        raise InvalidArgument.field("idempotency_key", "must be printable ASCII without spaces")
-    return key
+    return check_client_key("idempotency_key", key, limit=IDEMPOTENCY_KEY_MAX)

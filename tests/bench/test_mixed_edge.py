@@ -269,11 +269,12 @@ def test_mesh_processes_are_found_where_shutter_up_puts_them() -> None:
     processes = mixed_edge.mesh_processes(manifest, 19101)
     assert [(p.name, p.metrics_url) for p in processes] == [
         (name, f"http://127.0.0.1:{19101 + i}/metrics")
-        for i, name in enumerate([*names, "notify_svc", "edge_proxy"])
+        for i, name in enumerate([*names, "notify_svc", "message_svc", "edge_proxy"])
     ]
     assert processes[0].address == "127.0.0.1:51051"
     assert processes[5].address == MeshSettings().notify_svc_addr  # not in the manifest
-    assert processes[6].address == "127.0.0.1:18080"
+    assert processes[6].address == MeshSettings().message_svc_addr
+    assert processes[7].address == "127.0.0.1:18080"
 
 
 @pytest.fixture

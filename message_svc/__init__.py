@@ -1,0 +1,1 @@
+"""message_svc: direct conversations, their messages and read markers."""

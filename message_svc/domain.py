@@ -1,0 +1,876 @@
+"""Direct-message rules: who may talk with whom, conversations and their members, messages,
+read markers, requests, and the live stream of new messages.
+
+- Only members read or write a conversation; anyone else is told it does not exist.
+- A 1:1 between two accounts is one conversation: creating it again finds it.
+- Nobody starts or continues a 1:1 with an account they blocked or that blocked them, and nobody
+  puts such an account into a group; a block hides nothing of a group already shared. graph_svc
+  decides; when it cannot answer, the write fails (never a guess).
+- A conversation started by someone a member does not follow is a request for that member
+  until they accept it (or answer in it); senders never learn whether a request was read.
+- Read markers only move forward; unsending removes a message for everyone; a member who left
+  sees what was sent until they left, and members added later see what was sent from then on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
+
+from mesh import pagination
+from mesh.errors import InvalidArgument
+from mesh.ids import SEQUENCE_BITS, SHARD_BITS, IdGenerator, id_time
+from mesh.text import check_client_key, clean
+from message_svc import events
+from message_svc.errors import (
+    CannotMessage,
+    ConversationNotFound,
+    GroupFull,
+    HasLeft,
+    MediaNotFound,
+    MediaNotReady,
+    MessageNotFound,
+    NotAGroup,
+    NotMessageSender,
+    PostNotFound,
+    UserNotFound,
+)
+from message_svc.live import Wakeups
+from message_svc.store import (
+    ConversationRecord,
+    MemberRecord,
+    MessageRecord,
+    MessageStore,
+    pair_key,
+)
+from shutter.media.v1 import media_pb2
+from shutter.post.v1 import post_pb2
+from shutter.user.v1 import user_pb2
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+# Members of a conversation, the creator included.
+MAX_MEMBERS = 32
+TEXT_MAX = 1000
+TITLE_MAX = 100
+CLIENT_MESSAGE_ID_MAX = 128
+DEFAULT_CONVERSATION_PAGE = 20
+MAX_CONVERSATION_PAGE = 50
+DEFAULT_MESSAGE_PAGE = 30
+MAX_MESSAGE_PAGE = 100
+# Unread messages of one conversation are counted up to this ("99+" in clients).
+UNREAD_CAP = 100
+# Conversations and messages a stream reads from the store at a time.
+STREAM_BATCH = 100
+# How far back (in id time) a live stream looks again on each wake-up: a message whose id was
+# made before another's may commit after it (two conversations, two transactions), and must
+# still be delivered, once.
+STREAM_LOOKBACK_MS = 2000
+_LOOKBACK_IDS = STREAM_LOOKBACK_MS << (SHARD_BITS + SEQUENCE_BITS)
+
+
+@dataclass(frozen=True)
+class Relationship:
+    """How a viewer and one other account are connected, from the viewer's side."""
+
+    following: bool = False
+    followed_by: bool = False
+    blocking: bool = False
+    blocked_by: bool = False
+
+    @property
+    def blocked(self) -> bool:
+        """Whether either of the two blocked the other."""
+        return self.blocking or self.blocked_by
+
+
+class Relationships(Protocol):
+    """graph_svc's follows and blocks."""
+
+    async def relationships(
+        self, viewer_id: int, user_ids: Sequence[int]
+    ) -> dict[int, Relationship]:
+        """Return how the viewer and each account are connected, from the viewer's side."""
+        ...
+
+
+class Directory(Protocol):
+    """user_svc's account summaries."""
+
+    async def summaries(self, user_ids: Sequence[int]) -> dict[int, user_pb2.UserSummary]:
+        """Return the accounts that exist among these ids."""
+        ...
+
+
+class MediaLibrary(Protocol):
+    """media_svc's photos and videos."""
+
+    async def media(self, media_ids: Sequence[int]) -> dict[int, media_pb2.Media]:
+        """Return the media that exist among these ids, in any state."""
+        ...
+
+
+class PostCatalog(Protocol):
+    """post_svc's posts, through its privacy rule."""
+
+    async def visible_posts(
+        self, viewer_id: int, post_ids: Sequence[int]
+    ) -> dict[int, post_pb2.Post]:
+        """Return the posts among these ids that exist and the viewer may see."""
+        ...
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """A message as one reader sees it: its media and its shared post at read time."""
+
+    record: MessageRecord
+    media: media_pb2.Media | None
+    # The post as the reader may see it; None when unavailable (or no post was shared).
+    shared_post: post_pb2.Post | None
+
+
+@dataclass(frozen=True)
+class ParticipantView:
+    """A member of a conversation as the viewer sees them."""
+
+    record: MemberRecord
+    # None when the account no longer exists: shown as "deleted account".
+    user: user_pb2.UserSummary | None
+    # The member's read marker as the viewer may know it (0 for a pending request's recipient).
+    last_read_message_id: int
+
+
+@dataclass(frozen=True)
+class ConversationView:
+    """A conversation as one of its members sees it."""
+
+    conversation: ConversationRecord
+    me: MemberRecord
+    participants: list[ParticipantView]
+    last_message: MessageView | None
+    unread_count: int
+
+    @property
+    def updated_at(self) -> datetime:
+        """When something last happened in it for the viewer."""
+        return id_time(self.me.activity_id)
+
+
+@dataclass(frozen=True)
+class ConversationPage:
+    """One page of the inbox or of the requests."""
+
+    conversations: list[ConversationView]
+    next_page_token: str
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    """One page of a conversation's messages."""
+
+    messages: list[MessageView]
+    next_page_token: str
+
+
+@dataclass(frozen=True)
+class StreamOpened:
+    """The first item of every stream."""
+
+    heartbeat_seconds: float
+
+
+@dataclass(frozen=True)
+class StreamHeartbeat:
+    """Nothing happened for a heartbeat interval."""
+
+
+StreamItem = StreamOpened | StreamHeartbeat | MessageView
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _positive_ids(field: str, values: Sequence[int]) -> list[int]:
+    if any(v <= 0 for v in values):
+        raise InvalidArgument.field(field, "must hold positive ids")
+    return list(dict.fromkeys(values))
+
+
+def _cursor_int(token: str, key: str) -> int | None:
+    cursor = pagination.decode_token(token)
+    if cursor is None:
+        return None
+    value = cursor.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise InvalidArgument.field("page_token", "is not a token this service issued")
+    return value
+
+
+class Messenger:
+    """The rules of direct messages."""
+
+    def __init__(
+        self,
+        store: MessageStore,
+        *,
+        relationships: Relationships,
+        directory: Directory,
+        media: MediaLibrary,
+        posts: PostCatalog,
+        wakeups: Wakeups,
+        ids: IdGenerator,
+        heartbeat_seconds: float,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._store = store
+        self._relationships = relationships
+        self._directory = directory
+        self._media = media
+        self._posts = posts
+        self._wakeups = wakeups
+        self._ids = ids
+        self._heartbeat = heartbeat_seconds
+        self._clock = clock
+
+    # -- conversations ----------------------------------------------------------------------
+
+    async def create_conversation(
+        self, caller: int, *, participant_ids: Sequence[int], title: str
+    ) -> ConversationView:
+        """Create a conversation between the caller and 1 to 31 others (a group when more than
+        one); a 1:1 that exists already is returned as it is."""
+        others = _positive_ids("participant_ids", participant_ids)
+        if caller in others:
+            raise InvalidArgument.field(
+                "participant_ids", "must not include the caller", reason="CANNOT_TARGET_SELF"
+            )
+        if not others:
+            raise InvalidArgument.field("participant_ids", "must name at least one account")
+        if len(others) > MAX_MEMBERS - 1:
+            raise InvalidArgument.field(
+                "participant_ids", f"may name at most {MAX_MEMBERS - 1} accounts"
+            )
+        is_group = len(others) > 1
+        title = clean("title", title, limit=TITLE_MAX, required=False)
+        if title and not is_group:
+            raise InvalidArgument.field("title", "only a group has a title")
+        accepted = await self._allowed_recipients(caller, others)
+        key = None if is_group else pair_key(caller, others[0])
+        existing: int | None = None
+        conversation_id = 0
+        async with self._store.transaction() as session:
+            if key is not None:
+                await self._store.lock_pair(session, pair_key=key)
+                existing = await self._store.find_pair(session, pair_key=key)
+            if existing is None:
+                conversation_id = self._ids.next_id()
+                await self._insert_conversation(
+                    session,
+                    caller,
+                    conversation_id=conversation_id,
+                    others=others,
+                    accepted=accepted,
+                    is_group=is_group,
+                    title=title,
+                    pair=key,
+                )
+        return await self._reload(caller, existing or conversation_id)
+
+    async def _insert_conversation(
+        self,
+        session: AsyncSession,
+        caller: int,
+        *,
+        conversation_id: int,
+        others: Sequence[int],
+        accepted: dict[int, bool],
+        is_group: bool,
+        title: str,
+        pair: str | None,
+    ) -> None:
+        """Write a new conversation, its members and its ConversationCreated event."""
+        record = ConversationRecord(
+            conversation_id=conversation_id,
+            is_group=is_group,
+            title=title,
+            creator_id=caller,
+            last_message_id=0,
+            created_at=self._clock(),
+        )
+        await self._store.insert_conversation(session, record=record, pair_key=pair)
+        for user_id in [caller, *others]:
+            await self._store.put_member(
+                session,
+                record=MemberRecord(
+                    conversation_id=conversation_id,
+                    user_id=user_id,
+                    accepted=user_id == caller or accepted[user_id],
+                    visible_after=0,
+                    left_at=0,
+                    last_read_id=0,
+                    last_incoming_id=0,
+                    activity_id=conversation_id,
+                    # A 1:1 reaches the other's lists with its first message; a group at once.
+                    hidden=user_id != caller and not is_group,
+                ),
+            )
+        await self._store.outbox.add(
+            session,
+            aggregate_id=conversation_id,
+            event=events.conversation_created(
+                conversation_id=conversation_id,
+                creator_id=caller,
+                participant_ids=[caller, *others],
+                is_group=is_group,
+            ),
+        )
+
+    async def _allowed_recipients(self, caller: int, others: Sequence[int]) -> dict[int, bool]:
+        """Check that every account exists and that no block stands between it and the caller;
+        return, for each, whether it follows the caller (else the conversation is a request)."""
+        found, relations = await asyncio.gather(
+            self._directory.summaries(others), self._relationships.relationships(caller, others)
+        )
+        missing = [u for u in others if u not in found]
+        if missing:
+            raise UserNotFound("no such account", metadata={"user_id": str(missing[0])})
+        if any(relations.get(u, Relationship()).blocked for u in others):
+            raise CannotMessage("you cannot message this account")
+        return {u: relations.get(u, Relationship()).followed_by for u in others}
+
+    async def _member(
+        self, session: AsyncSession, caller: int, conversation_id: int
+    ) -> tuple[ConversationRecord, MemberRecord]:
+        if conversation_id <= 0:
+            raise InvalidArgument.field("conversation_id", "must be a positive id")
+        me = await self._store.get_member(session, conversation_id=conversation_id, user_id=caller)
+        conversation = (
+            None
+            if me is None
+            else await self._store.get_conversation(session, conversation_id=conversation_id)
+        )
+        if me is None or conversation is None:
+            raise ConversationNotFound("no such conversation")
+        return conversation, me
+
+    async def _membership(
+        self, session: AsyncSession, caller: int, conversation_id: int, *, lock: bool = False
+    ) -> tuple[ConversationRecord, MemberRecord, list[MemberRecord]]:
+        """Return a conversation, the caller's row and every member's row (two queries); with
+        `lock`, hold the conversation until the transaction ends."""
+        if conversation_id <= 0:
+            raise InvalidArgument.field("conversation_id", "must be a positive id")
+        conversation = await self._store.get_conversation(
+            session, conversation_id=conversation_id, lock=lock
+        )
+        members = (
+            []
+            if conversation is None
+            else (await self._store.members_of(session, conversation_ids=[conversation_id])).get(
+                conversation_id, []
+            )
+        )
+        me = next((m for m in members if m.user_id == caller), None)
+        if conversation is None or me is None:
+            raise ConversationNotFound("no such conversation")
+        return conversation, me, members
+
+    async def get_conversation(self, caller: int, *, conversation_id: int) -> ConversationView:
+        """Return one of the caller's conversations."""
+        async with self._store.primary_read_transaction() as session:
+            _, me = await self._member(session, caller, conversation_id)
+        return await self._view(caller, me)
+
+    async def list_conversations(
+        self, caller: int, *, requests: bool, page_size: int, page_token: str
+    ) -> ConversationPage:
+        """Return a page of the caller's inbox (or requests), most recent activity first."""
+        size = pagination.page_size(
+            page_size, default=DEFAULT_CONVERSATION_PAGE, maximum=MAX_CONVERSATION_PAGE
+        )
+        cursor = pagination.decode_token(page_token)
+        before: tuple[int, int] | None = None
+        if cursor is not None:
+            activity, conversation = cursor.get("a"), cursor.get("c")
+            if not all(
+                isinstance(v, int) and not isinstance(v, bool) and v > 0
+                for v in (activity, conversation)
+            ):
+                raise InvalidArgument.field("page_token", "is not a token this service issued")
+            assert isinstance(activity, int) and isinstance(conversation, int)
+            before = (activity, conversation)
+        async with self._store.read_transaction() as session:
+            rows = await self._store.list_member_rows(
+                session, user_id=caller, accepted=not requests, before=before, limit=size + 1
+            )
+            more = len(rows) > size
+        rows = rows[:size]
+        views = await self._views(caller, rows, replica=True)
+        token = (
+            pagination.encode_token({"a": rows[-1].activity_id, "c": rows[-1].conversation_id})
+            if more
+            else ""
+        )
+        return ConversationPage(conversations=views, next_page_token=token)
+
+    async def accept(self, caller: int, *, conversation_id: int) -> ConversationView:
+        """Accept a message request (idempotent)."""
+        async with self._store.transaction() as session:
+            await self._member(session, caller, conversation_id)
+            await self._store.accept(session, conversation_id=conversation_id, user_id=caller)
+        return await self._reload(caller, conversation_id)
+
+    async def delete_conversation(self, caller: int, *, conversation_id: int) -> None:
+        """Take a conversation off the caller's lists, with what was sent so far (idempotent)."""
+        async with self._store.transaction() as session:
+            await self._store.lock_conversation(session, conversation_id=conversation_id)
+            conversation, me = await self._member(session, caller, conversation_id)
+            through = max(conversation.last_message_id, me.visible_after)
+            if me.left_at:
+                through = min(through, me.left_at)
+            await self._store.hide(
+                session, conversation_id=conversation_id, user_id=caller, through_id=through
+            )
+
+    async def add_participants(
+        self, caller: int, *, conversation_id: int, user_ids: Sequence[int]
+    ) -> ConversationView:
+        """Add accounts to a group; they see what is sent from now on."""
+        wanted = _positive_ids("user_ids", user_ids)
+        if not wanted:
+            raise InvalidArgument.field("user_ids", "must name at least one account")
+        if len(wanted) > MAX_MEMBERS - 1:
+            raise InvalidArgument.field("user_ids", f"may name at most {MAX_MEMBERS - 1} accounts")
+        async with self._store.primary_read_transaction() as session:
+            conversation, me = await self._member(session, caller, conversation_id)
+            members = (
+                await self._store.members_of(session, conversation_ids=[conversation_id])
+            ).get(conversation_id, [])
+        if not me.present:
+            raise HasLeft("you left this conversation")
+        if not conversation.is_group:
+            raise NotAGroup("only a group takes new members")
+        present = {m.user_id for m in members if m.present}
+        new = [u for u in wanted if u not in present]
+        if not new:
+            return await self._view(caller, me)
+        accepted = await self._allowed_recipients(caller, new)
+        async with self._store.transaction() as session:
+            await self._store.lock_conversation(session, conversation_id=conversation_id)
+            conversation, me = await self._member(session, caller, conversation_id)
+            if not me.present:
+                raise HasLeft("you left this conversation")
+            members = (
+                await self._store.members_of(session, conversation_ids=[conversation_id])
+            ).get(conversation_id, [])
+            present = {m.user_id for m in members if m.present}
+            new = [u for u in new if u not in present]
+            if len(present) + len(new) > MAX_MEMBERS:
+                raise GroupFull(
+                    f"a group holds at most {MAX_MEMBERS} members",
+                    metadata={"max_members": str(MAX_MEMBERS)},
+                )
+            joined = self._ids.next_id()
+            for user_id in new:
+                await self._store.put_member(
+                    session,
+                    record=MemberRecord(
+                        conversation_id=conversation_id,
+                        user_id=user_id,
+                        accepted=accepted[user_id],
+                        visible_after=joined,
+                        left_at=0,
+                        last_read_id=joined,
+                        last_incoming_id=0,
+                        activity_id=joined,
+                        hidden=False,
+                    ),
+                )
+        return await self._reload(caller, conversation_id)
+
+    async def leave(self, caller: int, *, conversation_id: int) -> ConversationView:
+        """Leave a group: the caller sees nothing sent after (idempotent)."""
+        async with self._store.transaction() as session:
+            await self._store.lock_conversation(session, conversation_id=conversation_id)
+            conversation, me = await self._member(session, caller, conversation_id)
+            if not conversation.is_group:
+                raise NotAGroup("only a group can be left")
+            # Made under the conversation's lock: every message committed so far has a smaller
+            # id, every later one a larger.
+            await self._store.leave(
+                session, conversation_id=conversation_id, user_id=caller, at_id=self._ids.next_id()
+            )
+        return await self._reload(caller, conversation_id)
+
+    # -- messages ---------------------------------------------------------------------------
+
+    async def send(
+        self,
+        caller: int,
+        *,
+        conversation_id: int,
+        client_message_id: str,
+        text: str,
+        media_id: int,
+        shared_post_id: int,
+    ) -> MessageView:
+        """Send a message; a retry with the same client_message_id returns the first one."""
+        key = check_client_key("client_message_id", client_message_id, limit=CLIENT_MESSAGE_ID_MAX)
+        if key is None:
+            raise InvalidArgument.field("client_message_id", "is required")
+        if media_id < 0 or shared_post_id < 0:
+            field = "media_id" if media_id < 0 else "shared_post_id"
+            raise InvalidArgument.field(field, "must be a positive id")
+        given = sum(1 for present in (text, media_id, shared_post_id) if present)
+        if given != 1:
+            raise InvalidArgument.field(
+                "text", "exactly one of text, media_id and shared_post_id is required"
+            )
+        if text:
+            text = clean("text", text, limit=TEXT_MAX, required=True)
+        async with self._store.primary_read_transaction() as session:
+            conversation, me, members = await self._membership(session, caller, conversation_id)
+            existing = await self._store.find_by_client_id(
+                session, conversation_id=conversation_id, sender_id=caller, client_message_id=key
+            )
+        if existing is not None:
+            return await self._answer_retry(caller, existing)
+        if not me.present:
+            raise HasLeft("you left this conversation")
+        if not conversation.is_group:
+            [other] = [m.user_id for m in members if m.user_id != caller]
+            relation = (await self._relationships.relationships(caller, [other])).get(
+                other, Relationship()
+            )
+            if relation.blocked:
+                raise CannotMessage("you cannot message this account")
+        await self._check_content(caller, media_id=media_id, shared_post_id=shared_post_id)
+        async with self._store.transaction() as session:
+            conversation, me, members = await self._membership(
+                session, caller, conversation_id, lock=True
+            )
+            existing = await self._store.find_by_client_id(
+                session, conversation_id=conversation_id, sender_id=caller, client_message_id=key
+            )
+            if existing is not None:  # a retry raced the first attempt and lost
+                record = existing
+            else:
+                if not me.present:
+                    raise HasLeft("you left this conversation")
+                record = MessageRecord(
+                    conversation_id=conversation_id,
+                    message_id=self._ids.next_id(),
+                    sender_id=caller,
+                    client_message_id=key,
+                    text=text,
+                    media_id=media_id,
+                    shared_post_id=shared_post_id,
+                    unsent=False,
+                    created_at=self._clock(),
+                )
+                await self._store.insert_message(session, record=record)
+                await self._store.record_send(
+                    session,
+                    conversation_id=conversation_id,
+                    message_id=record.message_id,
+                    sender_id=caller,
+                )
+                recipients = [m for m in members if m.present and m.user_id != caller]
+                await self._store.outbox.add(
+                    session,
+                    aggregate_id=conversation_id,
+                    event=events.message_sent(
+                        conversation_id=conversation_id,
+                        message_id=record.message_id,
+                        sender_id=caller,
+                        recipient_ids=[m.user_id for m in recipients],
+                        request_recipient_ids=[m.user_id for m in recipients if not m.accepted],
+                        is_group=conversation.is_group,
+                        sent_at=record.created_at,
+                    ),
+                )
+        if existing is None:
+            self._wakeups.wake(m.user_id for m in members if m.present)
+        if record.unsent:
+            raise MessageNotFound("that message was unsent")
+        [view] = await self.hydrate(caller, [record])
+        return view
+
+    async def _answer_retry(self, caller: int, record: MessageRecord) -> MessageView:
+        if record.unsent:
+            raise MessageNotFound("that message was unsent")
+        [view] = await self.hydrate(caller, [record])
+        return view
+
+    async def _check_content(self, caller: int, *, media_id: int, shared_post_id: int) -> None:
+        if media_id:
+            found = (await self._media.media([media_id])).get(media_id)
+            if found is None or found.owner_user_id != caller:
+                raise MediaNotFound("no such media of yours")
+            if found.status != media_pb2.MEDIA_STATUS_READY:
+                raise MediaNotReady(
+                    "media_id: the media is not ready yet",
+                    metadata={"status": media_pb2.MediaStatus.Name(found.status)},
+                )
+        if shared_post_id:
+            posts = await self._posts.visible_posts(caller, [shared_post_id])
+            if shared_post_id not in posts:
+                raise PostNotFound("no such post")
+
+    async def list_messages(
+        self, caller: int, *, conversation_id: int, page_size: int, page_token: str
+    ) -> MessagePage:
+        """Return a page of a conversation's messages the caller may see, newest first."""
+        size = pagination.page_size(
+            page_size, default=DEFAULT_MESSAGE_PAGE, maximum=MAX_MESSAGE_PAGE
+        )
+        before = _cursor_int(page_token, "b")
+        async with self._store.read_transaction() as session:
+            _, me = await self._member(session, caller, conversation_id)
+            if me.left_at:
+                before = me.left_at + 1 if before is None else min(before, me.left_at + 1)
+            records = await self._store.list_messages(
+                session,
+                conversation_id=conversation_id,
+                after_id=me.visible_after,
+                before_id=before,
+                limit=size + 1,
+                newest_first=True,
+            )
+        more = len(records) > size
+        records = records[:size]
+        token = pagination.encode_token({"b": records[-1].message_id}) if more else ""
+        return MessagePage(messages=await self.hydrate(caller, records), next_page_token=token)
+
+    async def unsend(self, caller: int, *, conversation_id: int, message_id: int) -> None:
+        """Unsend one of the caller's messages: gone for everyone (idempotent)."""
+        if message_id <= 0:
+            raise InvalidArgument.field("message_id", "must be a positive id")
+        async with self._store.transaction() as session:
+            await self._store.lock_conversation(session, conversation_id=conversation_id)
+            _, me = await self._member(session, caller, conversation_id)
+            record = await self._store.get_message(
+                session, conversation_id=conversation_id, message_id=message_id
+            )
+            if record is None or not me.sees(message_id):
+                raise MessageNotFound("no such message")
+            if record.sender_id != caller:
+                raise NotMessageSender("only its sender can unsend a message")
+            await self._store.unsend(
+                session, conversation_id=conversation_id, message_id=message_id
+            )
+
+    async def mark_read(
+        self, caller: int, *, conversation_id: int, message_id: int
+    ) -> ConversationView:
+        """Move the caller's read marker forward to a message they may see."""
+        if message_id <= 0:
+            raise InvalidArgument.field("message_id", "must be a positive id")
+        async with self._store.transaction() as session:
+            _, me = await self._member(session, caller, conversation_id)
+            record = await self._store.get_message(
+                session, conversation_id=conversation_id, message_id=message_id
+            )
+            if record is None or not me.sees(message_id):
+                raise MessageNotFound("no such message")
+            await self._store.mark_read(
+                session, conversation_id=conversation_id, user_id=caller, message_id=message_id
+            )
+        return await self._reload(caller, conversation_id)
+
+    async def unread_count(self, caller: int) -> int:
+        """Count the caller's inbox conversations with unread messages (from the primary: the
+        caller's own reads change it, and the badge shows it at once)."""
+        async with self._store.primary_read_transaction() as session:
+            return await self._store.unread_conversations(session, user_id=caller)
+
+    # -- hydration --------------------------------------------------------------------------
+
+    async def hydrate(self, reader: int, records: Sequence[MessageRecord]) -> list[MessageView]:
+        """Return messages as a reader sees them: one batch call to media_svc and one to
+        post_svc (its privacy rule decides, at read time, which shared posts the reader sees)."""
+        media_ids = list(dict.fromkeys(r.media_id for r in records if r.media_id))
+        post_ids = list(dict.fromkeys(r.shared_post_id for r in records if r.shared_post_id))
+        media, posts = await asyncio.gather(
+            self._media.media(media_ids) if media_ids else _nothing_media(),
+            self._posts.visible_posts(reader, post_ids) if post_ids else _nothing_posts(),
+        )
+        return [
+            MessageView(
+                record=r,
+                media=media.get(r.media_id) if r.media_id else None,
+                shared_post=posts.get(r.shared_post_id) if r.shared_post_id else None,
+            )
+            for r in records
+        ]
+
+    async def _reload(self, viewer: int, conversation_id: int) -> ConversationView:
+        async with self._store.primary_read_transaction() as session:
+            me = await self._store.get_member(
+                session, conversation_id=conversation_id, user_id=viewer
+            )
+        if me is None:
+            raise ConversationNotFound("no such conversation")
+        return await self._view(viewer, me)
+
+    async def _view(self, viewer: int, me: MemberRecord) -> ConversationView:
+        [view] = await self._views(viewer, [me])
+        return view
+
+    async def _views(
+        self, viewer: int, rows: Sequence[MemberRecord], *, replica: bool = False
+    ) -> list[ConversationView]:
+        """Return conversations as the viewer sees them: a few queries (on the replica when
+        asked, else the primary), then, outside any transaction, one batch call to user_svc and
+        one each to media_svc and post_svc for the last messages."""
+        if not rows:
+            return []
+        ids = [r.conversation_id for r in rows]
+        begin = self._store.read_transaction if replica else self._store.primary_read_transaction
+        async with begin() as session:
+            conversations = await self._store.get_conversations(session, conversation_ids=ids)
+            members = await self._store.members_of(session, conversation_ids=ids)
+            last_ids: dict[int, int] = {}
+            for me in rows:
+                conversation = conversations[me.conversation_id]
+                if me.present and me.sees(conversation.last_message_id):
+                    last_ids[me.conversation_id] = conversation.last_message_id
+                elif not me.present:
+                    newest = await self._store.list_messages(
+                        session,
+                        conversation_id=me.conversation_id,
+                        after_id=me.visible_after,
+                        before_id=me.left_at + 1,
+                        limit=1,
+                        newest_first=True,
+                    )
+                    if newest:
+                        last_ids[me.conversation_id] = newest[0].message_id
+            last = await self._store.get_messages(session, keys=list(last_ids.items()))
+            unread = await self._store.unread_messages(
+                session,
+                user_id=viewer,
+                conversation_ids=[
+                    r.conversation_id for r in rows if r.last_incoming_id > r.last_read_id
+                ],
+                cap=UNREAD_CAP,
+            )
+        everyone = list(dict.fromkeys(m.user_id for ms in members.values() for m in ms))
+        summaries, hydrated = await asyncio.gather(
+            self._directory.summaries(everyone), self.hydrate(viewer, list(last.values()))
+        )
+        by_key = {(v.record.conversation_id, v.record.message_id): v for v in hydrated}
+        views = []
+        for me in rows:
+            cid = me.conversation_id
+            views.append(
+                ConversationView(
+                    conversation=conversations[cid],
+                    me=me,
+                    participants=[
+                        ParticipantView(
+                            record=m,
+                            user=summaries.get(m.user_id),
+                            last_read_message_id=m.last_read_id
+                            if m.accepted or m.user_id == viewer
+                            else 0,
+                        )
+                        for m in members.get(cid, [])
+                    ],
+                    last_message=by_key.get((cid, last_ids.get(cid, 0))),
+                    unread_count=unread.get(cid, 0),
+                )
+            )
+        return views
+
+    # -- live -------------------------------------------------------------------------------
+
+    async def stream(
+        self, caller: int, *, after_message_id: int
+    ) -> AsyncGenerator[StreamItem, None]:
+        """Yield an opening item, then every new message of the caller's conversations (after
+        `after_message_id` first, when given), oldest first and each once, and a heartbeat
+        whenever a heartbeat interval passes with nothing new. It reads the primary: a wake-up
+        follows a commit there."""
+        if after_message_id < 0:
+            raise InvalidArgument.field("after_message_id", "must not be negative")
+        with self._wakeups.listen(caller) as woken:
+            # Listening before choosing the floor: a message committed in between still wakes us.
+            floor = after_message_id or self._ids.next_id()
+            cursor = floor
+            # The newest message sent of each conversation: sends into one conversation commit
+            # in id order (its lock), so no message of it is read twice or skipped.
+            sent: dict[int, int] = {}
+            yield StreamOpened(heartbeat_seconds=self._heartbeat)
+            while True:
+                woken.clear()  # before reading, so a send during the read is not missed
+                low = max(floor, cursor - _LOOKBACK_IDS)
+                fresh = await self._new_messages(caller, after_id=low, sent=sent)
+                for view in fresh:
+                    record = view.record
+                    sent[record.conversation_id] = record.message_id
+                    cursor = max(cursor, record.message_id)
+                    yield view
+                low = max(floor, cursor - _LOOKBACK_IDS)
+                sent = {c: m for c, m in sent.items() if m > low}
+                if fresh:
+                    continue  # look again before sleeping: more may have come meanwhile
+                try:
+                    async with asyncio.timeout(self._heartbeat):
+                        await woken.wait()
+                except TimeoutError:
+                    yield StreamHeartbeat()
+
+    async def _new_messages(
+        self, caller: int, *, after_id: int, sent: dict[int, int]
+    ) -> list[MessageView]:
+        """Return the oldest STREAM_BATCH messages not sent yet of the caller's conversations
+        with activity above an id: index ranges of the caller's rows, then, in each such
+        conversation, of the messages after the last one sent (else after the id).
+
+        Sends into different conversations may commit out of id order, so the rows are looked
+        up STREAM_LOOKBACK_MS behind the newest message sent. Each conversation gives its oldest
+        messages not sent (up to a batch), so the batch kept after merging is the oldest
+        overall, and whatever is left is newer than all of it."""
+        found: list[MessageRecord] = []
+        async with self._store.primary_read_transaction() as session:
+            rows: list[MemberRecord] = []
+            activity = after_id
+            while True:
+                page = await self._store.rows_with_activity_after(
+                    session, user_id=caller, after_id=activity, limit=STREAM_BATCH
+                )
+                rows.extend(page)
+                if len(page) < STREAM_BATCH:
+                    break
+                activity = page[-1].activity_id
+            for row in rows:
+                position = max(sent.get(row.conversation_id, after_id), row.visible_after)
+                if row.activity_id <= position:
+                    continue  # nothing new there
+                found.extend(
+                    await self._store.list_messages(
+                        session,
+                        conversation_id=row.conversation_id,
+                        after_id=position,
+                        before_id=row.left_at + 1 if row.left_at else None,
+                        limit=STREAM_BATCH,
+                        newest_first=False,
+                    )
+                )
+        found.sort(key=lambda r: r.message_id)
+        return await self.hydrate(caller, found[:STREAM_BATCH])
+
+
+async def _nothing_media() -> dict[int, media_pb2.Media]:
+    return {}
+
+
+async def _nothing_posts() -> dict[int, post_pb2.Post]:
+    return {}

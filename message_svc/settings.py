@@ -1,0 +1,33 @@
+"""message_svc settings: its database, how long it waits for its peers, and its live streams."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from mesh.config import MeshSettings, service_database_replica_url, service_database_url
+
+
+class MessageSettings(MeshSettings):
+    """Settings of message_svc, from SHUTTER_* variables."""
+
+    database_url: str | None = service_database_url("message_svc")
+    database_replica_url: str | None = service_database_replica_url("message_svc")
+    peer_deadline_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="The longest message_svc waits for user_svc, graph_svc, media_svc or post_svc "
+        "on one call; past it a send fails with UNAVAILABLE (never guessing who may write).",
+    )
+    subscribe_heartbeat_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        description="How long a message stream stays silent before it sends a heartbeat.",
+    )
+    max_streams_per_user: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="How many message streams one account may hold open at once (devices).",
+    )
