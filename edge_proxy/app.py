@@ -85,6 +85,8 @@ def create_app(
     )
     # Everything that is not one of the edge's own routes is looked up in the route table.
     app.router.default = edge
+    # Called by the server as it shuts down (edge_proxy.serve): live streams end at once.
+    app.state.close_streams = edge.close_streams
     return app
 
 
@@ -132,6 +134,7 @@ class _Edge:
         self._openapi = json.dumps(build_openapi(table, extra_paths=extra)).encode()
         media = MediaRoutes(settings, channels)
         notifications = NotificationStreamRoute(settings, channels)
+        self.close_streams = notifications.close
         # Routes that stream bytes rather than JSON; everything else comes from the annotations.
         self._streaming: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
             (re.compile(r"/api/v1/uploads/(?P<upload_id>[^/]+)"), {"PUT": media.put_upload}),

@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -15,6 +15,9 @@ from rich.table import Table
 
 from bench.cli import app as bench_app
 from mesh import codegen
+
+if TYPE_CHECKING:
+    from edge_proxy.settings import EdgeSettings
 
 ROOT = codegen.ROOT
 app = typer.Typer(help="Shutter: a photo and video sharing backend as a mesh of gRPC services.")
@@ -30,10 +33,41 @@ DEFAULT_ENGINE_URLS = {
 FIRST_METRICS_PORT = 9101
 
 
+# `--port-base N`: the edge on N, the services on the next ports in this order, then the metrics
+# ports of every process (in `metrics_ports` order).
+PORT_BASE_ORDER = (
+    "user_svc",
+    "graph_svc",
+    "post_svc",
+    "media_svc",
+    "feed_svc",
+    "notify_svc",
+)
+PORT_BASE_SPAN = 1 + len(PORT_BASE_ORDER) + len(PORT_BASE_ORDER) + 1
+
+
+def port_base_environment(base: int) -> dict[str, str]:
+    """Return the variables `--port-base` sets: edge, services, then the first metrics port."""
+    env = {"SHUTTER_EDGE_PORT": str(base)}
+    for i, name in enumerate(PORT_BASE_ORDER, start=1):
+        env[f"SHUTTER_{name.upper()}_ADDR"] = f"127.0.0.1:{base + i}"
+    env["SHUTTER_METRICS_PORT"] = str(base + len(PORT_BASE_ORDER) + 1)
+    return env
+
+
 @app.command()
 def up(
     edge_port: Annotated[
         int | None, typer.Option(help="HTTP port of the edge (default 8080, SHUTTER_EDGE_PORT).")
+    ] = None,
+    port_base: Annotated[
+        int | None,
+        typer.Option(
+            help="Put every port of this mesh from this one up: the edge on it, the six "
+            "services on the next six, metrics after them (14 ports), so a second mesh runs "
+            "beside the first. Overrides SHUTTER_EDGE_PORT, SHUTTER_<SVC>_ADDR and "
+            "SHUTTER_METRICS_PORT."
+        ),
     ] = None,
     engines: Annotated[
         bool,
@@ -46,18 +80,85 @@ def up(
     """Run every service and the HTTP edge. Embedded defaults run in this one process; with
     --engines, or with SHUTTER_DATABASE_URL / SHUTTER_REDIS_URL set, each service is its own
     supervised process. Ctrl-C stops everything cleanly."""
+    from mesh.config import exit_with
+
+    port_label: str | None = None
+    if port_base is not None:
+        highest = 65_535 - PORT_BASE_SPAN + 1
+        if not 1 <= port_base <= highest:
+            exit_with(
+                [
+                    f"--port-base={port_base}: a port number from 1 to {highest}, so that the "
+                    f"{PORT_BASE_SPAN} ports from it fit"
+                ]
+            )
+        os.environ.update(port_base_environment(port_base))
+        port_label = f"--port-base={port_base}"
     if edge_port is not None:
         os.environ["SHUTTER_EDGE_PORT"] = str(edge_port)
     if engines:
         for key, url in DEFAULT_ENGINE_URLS.items():
             os.environ.setdefault(key, url)
-    from mesh.config import MeshSettings
-
-    settings = MeshSettings()
-    if engines or settings.database_url or settings.redis_url:
+    settings = _checked_settings()
+    processes = engines or bool(settings.database_url or settings.redis_url)
+    problems = _port_problems(settings, processes=processes, label=port_label)
+    if problems:
+        exit_with(problems)
+    if processes:
         asyncio.run(_up_processes())
     else:
         asyncio.run(_up_embedded())
+
+
+def _checked_settings() -> EdgeSettings:
+    """Return the edge's settings once every process's settings, files and directories are
+    known to be usable; otherwise print each problem on one line and exit."""
+    from pydantic_settings import BaseSettings
+
+    from edge_proxy.settings import EdgeSettings
+    from mesh.config import exit_with
+    from mesh.preflight import file_problems, settings_problems
+    from mesh.services import MESH
+
+    classes: list[type[BaseSettings]] = [EdgeSettings]
+    classes += [spec.settings_type() for spec in MESH]
+    problems = settings_problems(classes)
+    if problems:
+        exit_with(problems)
+    settings = EdgeSettings()
+    problems = file_problems(settings)
+    if problems:
+        exit_with(problems)
+    return settings
+
+
+def _port_problems(settings: EdgeSettings, *, processes: bool, label: str | None) -> list[str]:
+    """Return a line for every port the mesh will bind that is taken (before anything starts)."""
+    from mesh.preflight import PlannedPort, port_problems, service_port
+    from mesh.services import MESH
+
+    planned = [
+        PlannedPort(
+            label or f"SHUTTER_EDGE_PORT={settings.edge_port}",
+            "the edge",
+            settings.edge_host,
+            settings.edge_port,
+        )
+    ]
+    for spec in MESH:
+        grpc_port = service_port(settings, spec.name)
+        setting = label or grpc_port.setting
+        planned.append(PlannedPort(setting, grpc_port.what, grpc_port.host, grpc_port.port))
+    if processes:
+        first = settings.metrics_port or FIRST_METRICS_PORT
+        for name, port in metrics_ports(settings.metrics_port).items():
+            host = settings.edge_host if name == "edge_proxy" else settings.host
+            setting = label or f"SHUTTER_METRICS_PORT={first}"
+            planned.append(PlannedPort(setting, f"{name} metrics", host, port))
+    elif settings.metrics_port:
+        setting = label or f"SHUTTER_METRICS_PORT={settings.metrics_port}"
+        planned.append(PlannedPort(setting, "metrics", settings.host, settings.metrics_port))
+    return port_problems(planned)
 
 
 def _print_mesh(edge_url: str, addresses: dict[str, str], storage: str) -> None:
@@ -88,6 +189,8 @@ async def _up_embedded() -> None:
     _print_mesh(
         str(mesh.edge_url), mesh.addresses, f"SQLite files in {settings.data_dir.resolve()}"
     )
+    if settings.metrics_port:
+        console.print(f"metrics: http://{settings.host}:{settings.metrics_port}/metrics")
     try:
         await server.run_until_signalled([], settings.shutdown_grace_seconds)
     finally:
