@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
+import textwrap
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -341,36 +346,115 @@ def test(
         raise typer.Exit(1)
 
 
-@app.command()
-def settings() -> None:
-    """List every setting of the mesh and its services: variable, default and meaning."""
-    from pydantic import AliasChoices
+class SettingsFormat(StrEnum):
+    """How `shutter settings` prints."""
 
+    env = "env"
+    json = "json"
+    table = "table"
+
+
+@dataclass(frozen=True)
+class SettingRow:
+    """One environment variable of the mesh, as `shutter settings` lists it."""
+
+    variable: str
+    default: str
+    used_by: str
+    meaning: str
+
+
+def setting_rows() -> list[SettingRow]:
+    """Return every setting of the mesh and its services, each variable once, in order."""
     from edge_proxy.settings import EdgeSettings
-    from mesh.config import MeshSettings
+    from mesh.config import MeshSettings, env_variables
     from mesh.services import MESH
 
-    table = Table(title="Settings (environment variables; unset means the default)")
-    for column in ("variable", "default", "used by", "meaning"):
-        table.add_column(column)
     classes: list[tuple[str, type[MeshSettings]]] = [("every process", MeshSettings)]
     classes += [(spec.name, spec.settings_type()) for spec in MESH]
     classes.append(("edge_proxy", EdgeSettings))
+    rows: list[SettingRow] = []
     seen: set[str] = set()
     for owner, cls in classes:
         for name, info in cls.model_fields.items():
-            alias = info.validation_alias
-            variable = (
-                str(alias.choices[0])
-                if isinstance(alias, AliasChoices)
-                else f"SHUTTER_{name.upper()}"
-            )
+            variable = env_variables(cls, name)[0]
             if variable in seen:
                 continue
             seen.add(variable)
-            default = "" if info.default is None else str(info.default)
-            table.add_row(variable, default, owner, info.description or "")
-    Console().print(table)
+            default = info.default
+            # Booleans as an env file writes them; None is unset.
+            text = str(default).lower() if isinstance(default, bool) else str(default)
+            text = "" if default is None else text
+            rows.append(SettingRow(variable, text, owner, info.description or ""))
+    return rows
+
+
+@app.command()
+def settings(
+    format: Annotated[
+        SettingsFormat | None,
+        typer.Option(
+            "--format",
+            help="table (for reading; the default on a terminal), env (an env file: one "
+            "VARIABLE=default line each, meaning above it; the default when piped) or json.",
+        ),
+    ] = None,
+) -> None:
+    """List every setting of the mesh and its services: variable, default and meaning."""
+    chosen = format or (SettingsFormat.table if sys.stdout.isatty() else SettingsFormat.env)
+    rows = setting_rows()
+    if chosen is SettingsFormat.json:
+        body = [
+            {
+                "variable": r.variable,
+                "default": r.default,
+                "usedBy": r.used_by,
+                "meaning": r.meaning,
+            }
+            for r in rows
+        ]
+        sys.stdout.write(json.dumps(body, indent=2) + "\n")
+    elif chosen is SettingsFormat.env:
+        sys.stdout.write(_settings_env(rows))
+    else:
+        _settings_table(rows)
+
+
+def _settings_env(rows: list[SettingRow]) -> str:
+    """Return the settings as an env file: unset ones commented out, meanings as comments."""
+    lines = ["# Shutter settings: every SHUTTER_* variable and its default (unset: the default)."]
+    owner = None
+    for row in rows:
+        if row.used_by != owner:
+            owner = row.used_by
+            lines += ["", f"# --- {owner} ---"]
+        if row.meaning:
+            lines += [f"# {line}" for line in textwrap.wrap(row.meaning, 96)]
+        assignment = f"{row.variable}={shlex.quote(row.default) if row.default else ''}"
+        lines.append(assignment if row.default else f"# {assignment}")
+    return "\n".join(lines) + "\n"
+
+
+def _settings_table(rows: list[SettingRow]) -> None:
+    """Print the settings for reading: names and defaults whole, meanings wrapped, a section
+    per service, so it reads in 80 columns."""
+    out = Console()
+    table = Table(
+        title="Settings (environment variables; unset means the default)",
+        show_lines=False,
+        expand=False,
+    )
+    table.add_column("variable = default", no_wrap=True, overflow="fold")
+    table.add_column("meaning", ratio=1, overflow="fold")
+    owner = None
+    for row in rows:
+        if row.used_by != owner:
+            owner = row.used_by
+            table.add_section()
+            table.add_row(f"[bold]{owner}[/bold]", "")
+        default = row.default if row.default else "(unset)"
+        table.add_row(f"{row.variable}\n  = {default}", row.meaning)
+    out.print(table)
 
 
 @app.command()

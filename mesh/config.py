@@ -475,7 +475,8 @@ def _field_named(cls: type[BaseSettings], key: object) -> str | None:
 
 def _from_environment(variables: list[str]) -> tuple[str, str] | None:
     # pydantic-settings matches variable names in any case, so the report does too.
-    present = {key.upper(): (key, value) for key, value in os.environ.items()}
+    # Empty ones are ignored, as unset (env_ignore_empty).
+    present = {key.upper(): (key, value) for key, value in os.environ.items() if value}
     for variable in variables:
         if variable.upper() in present:
             return present[variable.upper()]
