@@ -108,7 +108,8 @@ def test_variables_are_matched_in_any_case(monkeypatch: pytest.MonkeyPatch) -> N
 def test_every_bad_setting_is_reported_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHUTTER_EDGE_PORT", "abc")
     monkeypatch.setenv("SHUTTER_MEDIA_WORKERS", "0")
-    classes = [EdgeSettings, *(spec.settings_type() for spec in MESH)]
+    classes: list[type[MeshSettings]] = [EdgeSettings]
+    classes += [spec.settings_type() for spec in MESH]
     assert settings_problems(classes) == [
         f"SHUTTER_EDGE_PORT=abc: {PORT}",
         "SHUTTER_MEDIA_WORKERS=0: a whole number from 1 to 64",
