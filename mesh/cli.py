@@ -110,9 +110,27 @@ def up(
     if problems:
         exit_with(problems)
     if processes:
+        if settings.database_url:
+            _ensure_database(settings.database_url)
         asyncio.run(_up_processes())
     else:
         asyncio.run(_up_embedded())
+
+
+def _ensure_database(url: str) -> None:
+    """Create the shared PostgreSQL database if missing; one line and exit 1 when the server
+    cannot be reached (every service would fail on it)."""
+    import psycopg
+
+    from mesh import db
+    from mesh.config import MeshSettings, env_variables, exit_with, masked
+
+    try:
+        db.ensure_database(url)
+    except psycopg.Error as exc:
+        variable = env_variables(MeshSettings, "database_url")[0]
+        reason = " ".join(str(exc).split())
+        exit_with([f"{variable}={masked(url)}: cannot reach the database: {reason}"], code=1)
 
 
 def _checked_settings() -> EdgeSettings:
@@ -218,14 +236,13 @@ def metrics_ports(first_port: int | None = None) -> dict[str, int]:
 
 async def _up_processes() -> None:
     from edge_proxy.settings import EdgeSettings
-    from mesh import db, server, telemetry
+    from mesh import server, telemetry
+    from mesh.config import masked
     from mesh.services import MESH
     from mesh.supervisor import Supervisor, module_child
 
     settings = EdgeSettings()
     telemetry.configure(settings, process_name="shutter-supervisor")
-    if settings.database_url:
-        await asyncio.to_thread(db.ensure_database, settings.database_url)
     addresses = {spec.name: settings.address_of(spec.name) for spec in MESH}
     shared = {f"SHUTTER_{name.upper()}_ADDR": address for name, address in addresses.items()}
     edge_url = f"http://{settings.edge_host}:{settings.edge_port}"
@@ -240,7 +257,12 @@ async def _up_processes() -> None:
     ]
     supervisor = Supervisor(children, grace_seconds=settings.shutdown_grace_seconds + 5)
     await supervisor.start()
-    _print_mesh(edge_url, addresses, f"{settings.database_url} and {settings.redis_url}")
+    database = (
+        masked(settings.database_url)
+        if settings.database_url
+        else f"SQLite files in {settings.data_dir.resolve()}"
+    )
+    _print_mesh(edge_url, addresses, f"{database}; Redis at {masked(settings.redis_url or '')}")
     for name, port in ports.items():
         console.print(f"{name} metrics: http://127.0.0.1:{port}/metrics")
     try:

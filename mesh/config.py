@@ -444,12 +444,12 @@ def load_settings_or_exit(cls: type[SettingsT]) -> SettingsT:
         exit_with(exc.lines)
 
 
-def exit_with(lines: list[str]) -> NoReturn:
-    """Print each line as `shutter: <line>` on stderr and exit with EXIT_CONFIG."""
+def exit_with(lines: list[str], *, code: int = EXIT_CONFIG) -> NoReturn:
+    """Print each line as `shutter: <line>` on stderr and exit (EXIT_CONFIG unless told)."""
     for line in lines:
         sys.stderr.write(f"shutter: {line}\n")
     sys.stderr.flush()
-    raise SystemExit(EXIT_CONFIG)
+    raise SystemExit(code)
 
 
 def env_variables(cls: type[BaseSettings], name: str) -> list[str]:
@@ -483,7 +483,8 @@ def _from_environment(variables: list[str]) -> tuple[str, str] | None:
     return None
 
 
-def _masked(value: str) -> str:
+def masked(value: str) -> str:
+    """Return a value with the password of a URL in it replaced by ***."""
     # A URL's password stays off the terminal and out of logs.
     parts = value.split("://", 1)
     if len(parts) == 2 and "@" in parts[1]:
@@ -506,7 +507,7 @@ def describe_errors(cls: type[BaseSettings], exc: ValidationError) -> list[str]:
         variables = env_variables(cls, name)
         found = _from_environment(variables)
         variable, value = found if found else (variables[0], str(error.get("input", "")))
-        line = f"{variable}={_masked(value)}: {_error_text(cls.model_fields[name], error)}"
+        line = f"{variable}={masked(value)}: {_error_text(cls.model_fields[name], error)}"
         if line not in lines:
             lines.append(line)
     return lines

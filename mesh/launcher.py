@@ -71,6 +71,22 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(probe.getsockname()[1])
 
 
+def free_port_run(count: int, host: str = "127.0.0.1") -> int:
+    """Return the first of `count` consecutive ports that are all free right now (for tests, and
+    for `shutter up --port-base` in scripts), below the ephemeral range."""
+    high = _ephemeral_low() - count - 1
+    for _ in range(_PICK_TRIES):
+        first = random.randint(_PICK_FROM, high)
+        try:
+            for port in range(first, first + count):
+                with socket.socket() as probe:
+                    probe.bind((host, port))
+        except OSError:
+            continue
+        return first
+    raise RuntimeError(f"found no {count} consecutive free ports")
+
+
 @dataclass
 class RunningMesh:
     """The services and the edge of a running mesh."""

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,28 +22,13 @@ import pytest
 
 from mesh.cli import PORT_BASE_SPAN
 from mesh.codegen import ROOT
-from mesh.launcher import _ephemeral_low
+from mesh.launcher import free_port_run
 
 # Starting six services and the edge on a busy 2-core machine; stopping within the grace period
 # (SHUTTER_SHUTDOWN_GRACE_SECONDS, 5 s) plus the supervisor's margin.
 START_TIMEOUT = 180.0
 STOP_TIMEOUT = 15.0
 JSON = {"Content-Type": "application/json"}
-
-
-def free_port_base() -> int:
-    """Return a port from which PORT_BASE_SPAN consecutive ports are free."""
-    high = _ephemeral_low() - PORT_BASE_SPAN - 1
-    for _ in range(200):
-        base = random.randint(10_000, high)
-        try:
-            for port in range(base, base + PORT_BASE_SPAN):
-                with socket.socket() as probe:
-                    probe.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise AssertionError("no free run of ports")
 
 
 @dataclass
@@ -95,7 +78,7 @@ def start_up(tmp_path: Path) -> Iterator[StartUp]:
     started: list[UpProcess] = []
 
     def start(name: str = "mesh", *, inherit_engines: bool = True) -> UpProcess:
-        base = free_port_base()
+        base = free_port_run(PORT_BASE_SPAN)
         env = {
             k: v
             for k, v in os.environ.items()

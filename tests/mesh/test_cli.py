@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mesh.cli import app, port_base_environment
+from mesh.cli import PORT_BASE_SPAN, app, port_base_environment
 from mesh.codegen import ROOT
-from mesh.launcher import free_port
+from mesh.launcher import free_port, free_port_run
 
 PORT = "a port number, 1 to 65535 (0 picks a free one)"
 ADDRESS = "host:port, such as 127.0.0.1:50051 ([address]:port for IPv6; port 0 picks a free one)"
@@ -121,11 +121,15 @@ def test_the_edge_and_metrics_ports_in_use_name_their_settings(
     assert_refused(run([*SHUTTER, "up"], data, **env), line, data)
 
 
-def test_a_port_base_names_itself_and_the_port_in_use(tmp_path: Path, taken_port: int) -> None:
+def test_a_port_base_names_itself_and_the_port_in_use(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    base = taken_port - 3  # post_svc's port: base + 3
-    line = f"--port-base={base}: port {taken_port} (post_svc gRPC) {IN_USE}"
-    assert_refused(run([*SHUTTER, "up", "--port-base", str(base)], data), line, data)
+    base = free_port_run(PORT_BASE_SPAN)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", base + 3))  # post_svc's port
+        taken.listen()
+        result = run([*SHUTTER, "up", "--port-base", str(base)], data)
+    line = f"--port-base={base}: port {base + 3} (post_svc gRPC) {IN_USE}"
+    assert_refused(result, line, data)
 
 
 def test_port_base_lays_out_edge_services_then_metrics() -> None:
@@ -199,3 +203,16 @@ def test_settings_as_a_table_fits_80_columns_without_cutting_names(
     monkeypatch.setattr(cli, "_settings_table", lambda rows: printed.append("table"))
     cli.settings(format=None)
     assert printed == ["table"]
+
+
+def test_an_unreachable_database_is_one_line_before_any_service_starts(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    url = f"postgresql://alice:secret@127.0.0.1:{free_port()}/shutter"  # nothing listens there
+    base = str(free_port_run(PORT_BASE_SPAN))
+    result = run([*SHUTTER, "up", "--port-base", base], data, SHUTTER_DATABASE_URL=url)
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    masked = url.replace("secret", "***")
+    assert line.startswith(f"shutter: SHUTTER_DATABASE_URL={masked}: cannot reach the database: ")
+    assert "secret" not in result.stderr
