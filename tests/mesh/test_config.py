@@ -3,6 +3,8 @@ value and what is allowed; empty means unset."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from edge_proxy.settings import EdgeSettings
@@ -165,3 +167,23 @@ def test_a_port_in_use_or_planned_twice_names_its_setting() -> None:
         f"SHUTTER_METRICS_PORT={port}: port {port} (metrics) is also the port of the edge "
         f"(SHUTTER_EDGE_PORT={port}); give each its own"
     ]
+
+
+def test_a_data_dir_that_cannot_be_made_and_missing_key_files_are_named(tmp_path: Path) -> None:
+    from mesh.preflight import file_problems
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    assert file_problems(MeshSettings(data_dir=blocker)) == [
+        f"SHUTTER_DATA_DIR={blocker}: a directory that can be created and written (File exists)"
+    ]
+    missing = tmp_path / "nope.pem"
+    lines = file_problems(MeshSettings(data_dir=tmp_path / "data", jwt_public_key_file=missing))
+    assert lines == [
+        f"SHUTTER_JWT_PRIVATE_KEY_FILE={tmp_path / 'data' / 'keys' / 'jwt_ed25519.pem'}: an "
+        "existing PEM key file (with configured key files, both must exist; unset both to "
+        "generate keys into the data dir)",
+        f"SHUTTER_JWT_PUBLIC_KEY_FILE={missing}: an existing PEM key file (with configured key "
+        "files, both must exist; unset both to generate keys into the data dir)",
+    ]
+    assert file_problems(MeshSettings(data_dir=tmp_path / "fresh")) == []
