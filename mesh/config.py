@@ -28,7 +28,8 @@ EXIT_CONFIG = 2
 
 # -- Value types of settings ---------------------------------------------------------------------
 # Each validator raises ValueError with what is allowed: the message is what an operator reads
-# after `shutter: SHUTTER_X=value: `.
+# after `shutter: SHUTTER_X=value: `. (pydantic's URL types would make these fields Url objects,
+# and know neither redis+cluster:// nor sqlite+aiosqlite://: the values stay plain strings.)
 
 PORT_RANGE = "a port number, 1 to 65535 (0 picks a free one)"
 
