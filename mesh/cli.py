@@ -112,6 +112,8 @@ def up(
     if processes:
         if settings.database_url:
             _ensure_database(settings.database_url)
+        if settings.redis_url:
+            _check_redis(settings.redis_url)
         asyncio.run(_up_processes())
     else:
         asyncio.run(_up_embedded())
@@ -131,6 +133,27 @@ def _ensure_database(url: str) -> None:
         variable = env_variables(MeshSettings, "database_url")[0]
         reason = " ".join(str(exc).split())
         exit_with([f"{variable}={masked(url)}: cannot reach the database: {reason}"], code=1)
+
+
+def _check_redis(url: str) -> None:
+    """One line and exit 1 when Redis cannot be reached, rather than every service failing on
+    it and being restarted over and over."""
+    import redis
+    import redis.exceptions
+
+    from mesh.config import exit_with, masked
+    from mesh.redis import CLUSTER_SCHEME
+
+    # Any node of a cluster answers PING.
+    node = "redis://" + url.removeprefix(CLUSTER_SCHEME) if url.startswith(CLUSTER_SCHEME) else url
+    client = redis.Redis.from_url(node, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        client.ping()
+    except redis.exceptions.RedisError as exc:
+        reason = " ".join(str(exc).split())
+        exit_with([f"SHUTTER_REDIS_URL={masked(url)}: cannot reach Redis: {reason}"], code=1)
+    finally:
+        client.close()
 
 
 def _checked_settings() -> EdgeSettings:

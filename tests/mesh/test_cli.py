@@ -216,3 +216,16 @@ def test_an_unreachable_database_is_one_line_before_any_service_starts(tmp_path:
     masked = url.replace("secret", "***")
     assert line.startswith(f"shutter: SHUTTER_DATABASE_URL={masked}: cannot reach the database: ")
     assert "secret" not in result.stderr
+
+
+def test_an_unreachable_redis_is_one_line_before_any_service_starts(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    url = f"redis://:secret@127.0.0.1:{free_port()}/0"  # nothing listens there
+    base = str(free_port_run(PORT_BASE_SPAN))
+    result = run([*SHUTTER, "up", "--port-base", base], data, SHUTTER_REDIS_URL=url)
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    masked = url.replace("secret", "***")
+    assert line.startswith(f"shutter: SHUTTER_REDIS_URL={masked}: cannot reach Redis: ")
+    assert "secret" not in result.stderr
