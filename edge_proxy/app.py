@@ -128,6 +128,8 @@ def create_app(
     # Everything that is not one of the edge's own routes is looked up in the route table.
     app.router.default = edge
     app.state.settings = settings
+    # Called by the server as it shuts down (edge_proxy.serve): live streams end at once.
+    app.state.close_streams = edge.close_streams
     return app
 
 
@@ -223,6 +225,12 @@ class _Edge:
         media = MediaRoutes(settings, channels, identity=identity)
         notifications = NotificationStreamRoute(settings, channels, identity=identity)
         messages = MessageStreamRoute(settings, channels, identity=identity)
+
+        def close_streams() -> None:
+            notifications.close()
+            messages.close()
+
+        self.close_streams = close_streams
         # Routes that stream bytes rather than JSON; everything else comes from the annotations.
         self._streaming: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
             (re.compile(r"/api/v1/uploads/(?P<upload_id>[^/]+)"), {"PUT": media.put_upload}),

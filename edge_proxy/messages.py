@@ -8,6 +8,7 @@ as on the notification stream (see edge_proxy.notifications).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +18,7 @@ from grpc import aio
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from edge_proxy.notifications import MEDIA_TYPE, last_event_id, relay
+from edge_proxy.notifications import MEDIA_TYPE, last_event_id, relay, shutting_down
 from edge_proxy.openapi import ERROR_RESPONSE
 from edge_proxy.settings import EdgeSettings
 from edge_proxy.transcode import EdgeError, rpc_error_response, rpc_metadata, to_json
@@ -51,9 +52,17 @@ class MessageStreamRoute:
         self._settings = settings
         self._channels = channels
         self._identity = identity
+        # Set when the edge stops: open streams end with a final event, new ones are refused.
+        self._closing = asyncio.Event()
+
+    def close(self) -> None:
+        """End every open stream now (a final SHUTTING_DOWN event) and refuse new ones."""
+        self._closing.set()
 
     async def stream(self, request: Request) -> Response:
         """Open a Subscribe call for the caller and relay it as Server-Sent Events."""
+        if self._closing.is_set():
+            raise shutting_down()
         after = last_event_id(request)
         stub = message_service_pb2_grpc.MessageServiceStub(self._channels.channel("message_svc"))
         # No deadline: the stream lasts as long as the client stays; heartbeats keep it alive.
@@ -77,7 +86,7 @@ class MessageStreamRoute:
                 reason="STREAM_NOT_OPENED",
             )
         return StreamingResponse(
-            relay(call, sse_event),
+            relay(call, sse_event, self._closing),
             media_type=MEDIA_TYPE,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

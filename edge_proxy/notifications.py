@@ -7,11 +7,15 @@ heartbeat (every SHUTTER_SUBSCRIBE_HEARTBEAT_SECONDS of silence). A client that 
 the last id it received as `Last-Event-ID` and gets what changed since, each notification once
 in its latest state. Errors before the stream opens are ordinary JSON error responses (401, 429
 TOO_MANY_STREAMS, ...); a failure after it opened ends the stream with an `event: error` whose
-data is the error body, and the client reconnects.
+data is the error body, and the client reconnects. When the edge stops, every open stream ends
+at once with such an event (UNAVAILABLE, reason SHUTTING_DOWN); when notify_svc stops, its
+streams end and the edge closes them in order (no event: the client simply reconnects).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -80,9 +84,17 @@ class NotificationStreamRoute:
         self._settings = settings
         self._channels = channels
         self._identity = identity
+        # Set when the edge stops: open streams end with a final event, new ones are refused.
+        self._closing = asyncio.Event()
+
+    def close(self) -> None:
+        """End every open stream now (a final SHUTTING_DOWN event) and refuse new ones."""
+        self._closing.set()
 
     async def stream(self, request: Request) -> Response:
         """Open a Subscribe call for the caller and relay it as Server-Sent Events."""
+        if self._closing.is_set():
+            raise shutting_down()
         after = last_event_id(request)
         stub = notify_service_pb2_grpc.NotifyServiceStub(self._channels.channel("notify_svc"))
         # No deadline: the stream lasts as long as the client stays; heartbeats keep it alive.
@@ -106,24 +118,47 @@ class NotificationStreamRoute:
                 reason="STREAM_NOT_OPENED",
             )
         return StreamingResponse(
-            relay(call, sse_event),
+            relay(call, sse_event, self._closing),
             media_type=MEDIA_TYPE,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
 
-async def relay(call: Any, render: Callable[[Any], bytes]) -> AsyncIterator[bytes]:
-    """Yield the SSE text (`render` of each message) of a Subscribe call until it ends or the
-    client leaves."""
+def shutting_down() -> EdgeError:
+    """Return the error of a stream the edge ends (or refuses) because it is stopping."""
+    return EdgeError(
+        grpc.StatusCode.UNAVAILABLE,
+        "the server is shutting down; reconnect in a moment",
+        reason="SHUTTING_DOWN",
+    )
+
+
+def _error_event(body: dict[str, Any]) -> bytes:
+    return f"event: error\ndata: {json.dumps(body, separators=(',', ':'))}\n\n".encode()
+
+
+async def relay(
+    call: Any, render: Callable[[Any], bytes], closing: asyncio.Event
+) -> AsyncIterator[bytes]:
+    """Yield the SSE text (`render` of each message) of a Subscribe call until it ends, the
+    client leaves or the edge stops (`closing`: a final SHUTTING_DOWN event)."""
+    closed = asyncio.ensure_future(closing.wait())
     try:
         # Sent at once, so the client sees the stream open before the first notification.
         yield f"retry: {RECONNECT_MS}\n: opened\n\n".encode()
         while True:
+            reading = asyncio.ensure_future(call.read())
+            await asyncio.wait((reading, closed), return_when=asyncio.FIRST_COMPLETED)
+            if not reading.done():
+                reading.cancel()
+                with contextlib.suppress(asyncio.CancelledError, aio.AioRpcError):
+                    await reading
+                yield _error_event(error_json(shutting_down().status()))
+                return
             try:
-                message = await call.read()
+                message = reading.result()
             except aio.AioRpcError as exc:
-                data = json.dumps(error_json(rpc_error_status(exc)), separators=(",", ":"))
-                yield f"event: error\ndata: {data}\n\n".encode()
+                yield _error_event(error_json(rpc_error_status(exc)))
                 return
             if message is aio.EOF:
                 return
@@ -131,6 +166,7 @@ async def relay(call: Any, render: Callable[[Any], bytes]) -> AsyncIterator[byte
             if text:
                 yield text
     finally:
+        closed.cancel()
         call.cancel()  # the client left (or the stream ended): the service frees its slot
 
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from mesh.config import MeshSettings
+from mesh.config import Host, MeshSettings
 from mesh.ratelimit import parse_rate
 
 
 class EdgeSettings(MeshSettings):
     """Settings of the edge proxy, from SHUTTER_* variables (SHUTTER_EDGE_PORT, ...)."""
 
-    edge_host: str = Field(default="127.0.0.1", description="The interface the HTTP server binds.")
-    edge_port: int = Field(default=8080, ge=0, le=65_535, description="0 picks a free port.")
+    edge_host: Host = Field(default="127.0.0.1", description="The interface the HTTP server binds.")
+    edge_port: int = Field(
+        default=8080, ge=0, le=65_535, description="The HTTP port of the edge; 0 picks a free one."
+    )
     edge_max_body_bytes: int = Field(
         default=1024 * 1024,
         ge=0,

@@ -6,7 +6,13 @@ from pathlib import Path
 
 from pydantic import Field
 
-from mesh.config import MeshSettings, service_database_replica_url, service_database_url
+from mesh.config import (
+    HttpUrl,
+    MeshSettings,
+    OptionalHttpUrl,
+    service_database_replica_url,
+    service_database_url,
+)
 
 MIB = 1024 * 1024
 
@@ -20,7 +26,7 @@ class MediaSettings(MeshSettings):
 
     database_url: str | None = service_database_url("media_svc")
     database_replica_url: str | None = service_database_replica_url("media_svc")
-    s3_endpoint: str | None = Field(
+    s3_endpoint: OptionalHttpUrl = Field(
         default=None,
         description="URL of an S3 API (SeaweedFS, MinIO, AWS); unset means a directory under "
         "data_dir (media_blobs_dir).",
@@ -29,7 +35,7 @@ class MediaSettings(MeshSettings):
     s3_access_key: str | None = None
     s3_secret_key: str | None = None
     s3_region: str = "us-east-1"
-    s3_presign_endpoint: str | None = Field(
+    s3_presign_endpoint: OptionalHttpUrl = Field(
         default=None,
         description="The S3 URL clients reach for presigned uploads, when it differs from "
         "s3_endpoint (an internal address); unset means s3_endpoint.",
@@ -37,7 +43,7 @@ class MediaSettings(MeshSettings):
     media_blobs_dir: Path | None = Field(
         default=None, description="The local blob directory; unset means data_dir/media."
     )
-    public_url: str = Field(
+    public_url: HttpUrl = Field(
         default="http://127.0.0.1:8080",
         description="The edge's public base URL; streamed uploads go to "
         "{public_url}/api/v1/uploads/{uploadId}.",

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
+import textwrap
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -16,6 +21,9 @@ from rich.table import Table
 
 from bench.cli import app as bench_app
 from mesh import codegen
+
+if TYPE_CHECKING:
+    from edge_proxy.settings import EdgeSettings
 
 ROOT = codegen.ROOT
 app = typer.Typer(help="Shutter: a photo and video sharing backend as a mesh of gRPC services.")
@@ -31,10 +39,42 @@ DEFAULT_ENGINE_URLS = {
 FIRST_METRICS_PORT = 9101
 
 
+# `--port-base N`: the edge on N, the services on the next ports in this order, then the metrics
+# ports of every process (in `metrics_ports` order).
+PORT_BASE_ORDER = (
+    "user_svc",
+    "graph_svc",
+    "post_svc",
+    "media_svc",
+    "feed_svc",
+    "notify_svc",
+    "message_svc",
+)
+PORT_BASE_SPAN = 1 + len(PORT_BASE_ORDER) + len(PORT_BASE_ORDER) + 1
+
+
+def port_base_environment(base: int) -> dict[str, str]:
+    """Return the variables `--port-base` sets: edge, services, then the first metrics port."""
+    env = {"SHUTTER_EDGE_PORT": str(base)}
+    for i, name in enumerate(PORT_BASE_ORDER, start=1):
+        env[f"SHUTTER_{name.upper()}_ADDR"] = f"127.0.0.1:{base + i}"
+    env["SHUTTER_METRICS_PORT"] = str(base + len(PORT_BASE_ORDER) + 1)
+    return env
+
+
 @app.command()
 def up(
     edge_port: Annotated[
         int | None, typer.Option(help="HTTP port of the edge (default 8080, SHUTTER_EDGE_PORT).")
+    ] = None,
+    port_base: Annotated[
+        int | None,
+        typer.Option(
+            help="Put every port of this mesh from this one up: the edge on it, the six "
+            "services on the next six, metrics after them (14 ports), so a second mesh runs "
+            "beside the first. Overrides SHUTTER_EDGE_PORT, SHUTTER_<SVC>_ADDR and "
+            "SHUTTER_METRICS_PORT."
+        ),
     ] = None,
     engines: Annotated[
         bool,
@@ -47,18 +87,126 @@ def up(
     """Run every service and the HTTP edge. Embedded defaults run in this one process; with
     --engines, or with SHUTTER_DATABASE_URL / SHUTTER_REDIS_URL set, each service is its own
     supervised process. Ctrl-C stops everything cleanly."""
+    from mesh.config import exit_with
+
+    port_label: str | None = None
+    if port_base is not None:
+        highest = 65_535 - PORT_BASE_SPAN + 1
+        if not 1 <= port_base <= highest:
+            exit_with(
+                [
+                    f"--port-base={port_base}: a port number from 1 to {highest}, so that the "
+                    f"{PORT_BASE_SPAN} ports from it fit"
+                ]
+            )
+        os.environ.update(port_base_environment(port_base))
+        port_label = f"--port-base={port_base}"
     if edge_port is not None:
         os.environ["SHUTTER_EDGE_PORT"] = str(edge_port)
     if engines:
         for key, url in DEFAULT_ENGINE_URLS.items():
             os.environ.setdefault(key, url)
-    from mesh.config import MeshSettings
-
-    settings = MeshSettings()
-    if engines or settings.database_url or settings.redis_url:
+    settings = _checked_settings()
+    processes = engines or bool(settings.database_url or settings.redis_url)
+    problems = _port_problems(settings, processes=processes, label=port_label)
+    if problems:
+        exit_with(problems)
+    if processes:
+        if settings.database_url:
+            _ensure_database(settings.database_url)
+        if settings.redis_url:
+            _check_redis(settings.redis_url)
         asyncio.run(_up_processes())
     else:
         asyncio.run(_up_embedded())
+
+
+def _ensure_database(url: str) -> None:
+    """Create the shared PostgreSQL database if missing; one line and exit 1 when the server
+    cannot be reached (every service would fail on it)."""
+    import psycopg
+
+    from mesh import db
+    from mesh.config import MeshSettings, env_variables, exit_with, masked
+
+    try:
+        db.ensure_database(url)
+    except psycopg.Error as exc:
+        variable = env_variables(MeshSettings, "database_url")[0]
+        reason = " ".join(str(exc).split())
+        exit_with([f"{variable}={masked(url)}: cannot reach the database: {reason}"], code=1)
+
+
+def _check_redis(url: str) -> None:
+    """One line and exit 1 when Redis cannot be reached, rather than every service failing on
+    it and being restarted over and over."""
+    import redis
+    import redis.exceptions
+
+    from mesh.config import exit_with, masked
+    from mesh.redis import CLUSTER_SCHEME
+
+    # Any node of a cluster answers PING.
+    node = "redis://" + url.removeprefix(CLUSTER_SCHEME) if url.startswith(CLUSTER_SCHEME) else url
+    client = redis.Redis.from_url(node, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        client.ping()
+    except redis.exceptions.RedisError as exc:
+        reason = " ".join(str(exc).split())
+        exit_with([f"SHUTTER_REDIS_URL={masked(url)}: cannot reach Redis: {reason}"], code=1)
+    finally:
+        client.close()
+
+
+def _checked_settings() -> EdgeSettings:
+    """Return the edge's settings once every process's settings, files and directories are
+    known to be usable; otherwise print each problem on one line and exit."""
+    from pydantic_settings import BaseSettings
+
+    from edge_proxy.settings import EdgeSettings
+    from mesh.config import exit_with
+    from mesh.preflight import file_problems, settings_problems
+    from mesh.services import MESH
+
+    classes: list[type[BaseSettings]] = [EdgeSettings]
+    classes += [spec.settings_type() for spec in MESH]
+    problems = settings_problems(classes)
+    if problems:
+        exit_with(problems)
+    settings = EdgeSettings()
+    problems = file_problems(settings)
+    if problems:
+        exit_with(problems)
+    return settings
+
+
+def _port_problems(settings: EdgeSettings, *, processes: bool, label: str | None) -> list[str]:
+    """Return a line for every port the mesh will bind that is taken (before anything starts)."""
+    from mesh.preflight import PlannedPort, port_problems, service_port
+    from mesh.services import MESH
+
+    planned = [
+        PlannedPort(
+            label or f"SHUTTER_EDGE_PORT={settings.edge_port}",
+            "the edge",
+            settings.edge_host,
+            settings.edge_port,
+        )
+    ]
+    for spec in MESH:
+        grpc_port = service_port(settings, spec.name)
+        setting = label or grpc_port.setting
+        planned.append(PlannedPort(setting, grpc_port.what, grpc_port.host, grpc_port.port))
+    if processes:
+        first = settings.metrics_port or FIRST_METRICS_PORT
+        for name, port in metrics_ports(settings.metrics_port).items():
+            host = settings.edge_host if name == "edge_proxy" else settings.host
+            setting = label or f"SHUTTER_METRICS_PORT={first}"
+            planned.append(PlannedPort(setting, f"{name} metrics", host, port))
+    elif settings.metrics_port:
+        setting = label or f"SHUTTER_METRICS_PORT={settings.metrics_port}"
+        planned.append(PlannedPort(setting, "metrics", settings.host, settings.metrics_port))
+    return port_problems(planned)
 
 
 def _print_mesh(edge_url: str, addresses: dict[str, str], storage: str) -> None:
@@ -89,6 +237,8 @@ async def _up_embedded() -> None:
     _print_mesh(
         str(mesh.edge_url), mesh.addresses, f"SQLite files in {settings.data_dir.resolve()}"
     )
+    if settings.metrics_port:
+        console.print(f"metrics: http://{settings.host}:{settings.metrics_port}/metrics")
     try:
         await server.run_until_signalled([], settings.shutdown_grace_seconds)
     finally:
@@ -111,14 +261,13 @@ def metrics_ports(first_port: int | None = None) -> dict[str, int]:
 
 async def _up_processes() -> None:
     from edge_proxy.settings import EdgeSettings
-    from mesh import db, server, telemetry
+    from mesh import server, telemetry
+    from mesh.config import masked
     from mesh.services import MESH
     from mesh.supervisor import Supervisor, module_child
 
     settings = EdgeSettings()
     telemetry.configure(settings, process_name="shutter-supervisor")
-    if settings.database_url:
-        await asyncio.to_thread(db.ensure_database, settings.database_url)
     addresses = {spec.name: settings.address_of(spec.name) for spec in MESH}
     shared = {f"SHUTTER_{name.upper()}_ADDR": address for name, address in addresses.items()}
     edge_url = f"http://{settings.edge_host}:{settings.edge_port}"
@@ -133,7 +282,12 @@ async def _up_processes() -> None:
     ]
     supervisor = Supervisor(children, grace_seconds=settings.shutdown_grace_seconds + 5)
     await supervisor.start()
-    _print_mesh(edge_url, addresses, f"{settings.database_url} and {settings.redis_url}")
+    database = (
+        masked(settings.database_url)
+        if settings.database_url
+        else f"SQLite files in {settings.data_dir.resolve()}"
+    )
+    _print_mesh(edge_url, addresses, f"{database}; Redis at {masked(settings.redis_url or '')}")
     for name, port in ports.items():
         console.print(f"{name} metrics: http://127.0.0.1:{port}/metrics")
     try:
@@ -279,36 +433,115 @@ def test(
         raise typer.Exit(1)
 
 
-@app.command()
-def settings() -> None:
-    """List every setting of the mesh and its services: variable, default and meaning."""
-    from pydantic import AliasChoices
+class SettingsFormat(StrEnum):
+    """How `shutter settings` prints."""
 
+    env = "env"
+    json = "json"
+    table = "table"
+
+
+@dataclass(frozen=True)
+class SettingRow:
+    """One environment variable of the mesh, as `shutter settings` lists it."""
+
+    variable: str
+    default: str
+    used_by: str
+    meaning: str
+
+
+def setting_rows() -> list[SettingRow]:
+    """Return every setting of the mesh and its services, each variable once, in order."""
     from edge_proxy.settings import EdgeSettings
-    from mesh.config import MeshSettings
+    from mesh.config import MeshSettings, env_variables
     from mesh.services import MESH
 
-    table = Table(title="Settings (environment variables; unset means the default)")
-    for column in ("variable", "default", "used by", "meaning"):
-        table.add_column(column)
     classes: list[tuple[str, type[MeshSettings]]] = [("every process", MeshSettings)]
     classes += [(spec.name, spec.settings_type()) for spec in MESH]
     classes.append(("edge_proxy", EdgeSettings))
+    rows: list[SettingRow] = []
     seen: set[str] = set()
     for owner, cls in classes:
         for name, info in cls.model_fields.items():
-            alias = info.validation_alias
-            variable = (
-                str(alias.choices[0])
-                if isinstance(alias, AliasChoices)
-                else f"SHUTTER_{name.upper()}"
-            )
+            variable = env_variables(cls, name)[0]
             if variable in seen:
                 continue
             seen.add(variable)
-            default = "" if info.default is None else str(info.default)
-            table.add_row(variable, default, owner, info.description or "")
-    Console().print(table)
+            default = info.default
+            # Booleans as an env file writes them; None is unset.
+            text = str(default).lower() if isinstance(default, bool) else str(default)
+            text = "" if default is None else text
+            rows.append(SettingRow(variable, text, owner, info.description or ""))
+    return rows
+
+
+@app.command()
+def settings(
+    format: Annotated[
+        SettingsFormat | None,
+        typer.Option(
+            "--format",
+            help="table (for reading; the default on a terminal), env (an env file: one "
+            "VARIABLE=default line each, meaning above it; the default when piped) or json.",
+        ),
+    ] = None,
+) -> None:
+    """List every setting of the mesh and its services: variable, default and meaning."""
+    chosen = format or (SettingsFormat.table if sys.stdout.isatty() else SettingsFormat.env)
+    rows = setting_rows()
+    if chosen is SettingsFormat.json:
+        body = [
+            {
+                "variable": r.variable,
+                "default": r.default,
+                "usedBy": r.used_by,
+                "meaning": r.meaning,
+            }
+            for r in rows
+        ]
+        sys.stdout.write(json.dumps(body, indent=2) + "\n")
+    elif chosen is SettingsFormat.env:
+        sys.stdout.write(_settings_env(rows))
+    else:
+        _settings_table(rows)
+
+
+def _settings_env(rows: list[SettingRow]) -> str:
+    """Return the settings as an env file: unset ones commented out, meanings as comments."""
+    lines = ["# Shutter settings: every SHUTTER_* variable and its default (unset: the default)."]
+    owner = None
+    for row in rows:
+        if row.used_by != owner:
+            owner = row.used_by
+            lines += ["", f"# --- {owner} ---"]
+        if row.meaning:
+            lines += [f"# {line}" for line in textwrap.wrap(row.meaning, 96)]
+        assignment = f"{row.variable}={shlex.quote(row.default) if row.default else ''}"
+        lines.append(assignment if row.default else f"# {assignment}")
+    return "\n".join(lines) + "\n"
+
+
+def _settings_table(rows: list[SettingRow]) -> None:
+    """Print the settings for reading: names and defaults whole, meanings wrapped, a section
+    per service, so it reads in 80 columns."""
+    out = Console()
+    table = Table(
+        title="Settings (environment variables; unset means the default)",
+        show_lines=False,
+        expand=False,
+    )
+    table.add_column("variable = default", no_wrap=True, overflow="fold")
+    table.add_column("meaning", ratio=1, overflow="fold")
+    owner = None
+    for row in rows:
+        if row.used_by != owner:
+            owner = row.used_by
+            table.add_section()
+            table.add_row(f"[bold]{owner}[/bold]", "")
+        default = row.default if row.default else "(unset)"
+        table.add_row(f"{row.variable}\n  = {default}", row.meaning)
+    out.print(table)
 
 
 @app.command()

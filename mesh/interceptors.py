@@ -6,6 +6,7 @@ context variables it sets are seen by the servicer and by the outgoing calls the
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -185,33 +186,58 @@ class AuthInterceptor(ScopeInterceptor):
             context.principal.reset(token_var)
 
 
+# Statuses that say the server failed, rather than answering the caller's request with a refusal
+# (INVALID_ARGUMENT, NOT_FOUND, ...), or the caller leaving (CANCELLED).
+SERVER_FAILURES = frozenset(
+    {
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.DATA_LOSS,
+        grpc.StatusCode.UNIMPLEMENTED,
+    }
+)
+
+
 class AccessLogInterceptor(ScopeInterceptor):
-    """Log one line per call: method, status, duration, request id, caller."""
+    """Log one line per call (method, status, duration, request id, caller): at DEBUG for calls
+    answered, refused or cancelled by the caller (a line per request is too much to read at
+    INFO), at WARNING for the server's own failures."""
 
     @contextlib.asynccontextmanager
     async def scope(self, method: str, ctx: aio.ServicerContext[Any, Any]) -> AsyncIterator[None]:
         started = time.perf_counter()
         outcome = "OK"
+        level = logging.DEBUG
         try:
             yield
+        except (asyncio.CancelledError, GeneratorExit):
+            # The caller cancelled or went away (a client closing its stream): not an error.
+            outcome = "CANCELLED"
+            raise
         except BaseException:
             code = ctx.code()
-            outcome = code.name if isinstance(code, grpc.StatusCode) else "ERROR"
+            outcome = code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
+            if not isinstance(code, grpc.StatusCode) or code in SERVER_FAILURES:
+                level = logging.WARNING
             raise
         finally:
-            who = context.principal.get()
-            log.info(
-                "rpc %s %s %.1fms",
-                method,
-                outcome,
-                (time.perf_counter() - started) * 1000,
-                extra={
-                    "rpc_method": method,
-                    "rpc_status": outcome,
-                    "request_id": context.request_id.get(),
-                    "caller": who.subject if who else "",
-                },
-            )
+            if log.isEnabledFor(level):
+                who = context.principal.get()
+                log.log(
+                    level,
+                    "rpc %s %s %.1fms",
+                    method,
+                    outcome,
+                    (time.perf_counter() - started) * 1000,
+                    extra={
+                        "rpc_method": method,
+                        "rpc_status": outcome,
+                        "request_id": context.request_id.get(),
+                        "caller": who.subject if who else "",
+                    },
+                )
 
 
 # Failures to reach a store, as opposed to a statement the store refused.

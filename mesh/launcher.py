@@ -7,31 +7,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import random
 import socket
-from collections.abc import Iterator, Mapping, Sequence
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
 
+from mesh import preflight
 from mesh.clients import Channels
-from mesh.config import MeshSettings
+from mesh.config import MeshSettings, exit_with, load_settings_or_exit
 from mesh.server import Service
 from mesh.services import MESH, ServiceSpec
 
 SettingsT = TypeVar("SettingsT", bound=MeshSettings)
 EDGE_SHUTDOWN_GRACE_SECONDS = 5
-
-
-class _EdgeServer(uvicorn.Server):
-    """uvicorn without its own signal handlers: the launcher owns SIGINT/SIGTERM for the mesh."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 class StartupError(RuntimeError):
@@ -74,6 +69,22 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
+
+
+def free_port_run(count: int, host: str = "127.0.0.1") -> int:
+    """Return the first of `count` consecutive ports that are all free right now (for tests, and
+    for `shutter up --port-base` in scripts), below the ephemeral range."""
+    high = _ephemeral_low() - count - 1
+    for _ in range(_PICK_TRIES):
+        first = random.randint(_PICK_FROM, high)
+        try:
+            for port in range(first, first + count):
+                with socket.socket() as probe:
+                    probe.bind((host, port))
+        except OSError:
+            continue
+        return first
+    raise RuntimeError(f"found no {count} consecutive free ports")
 
 
 @dataclass
@@ -124,6 +135,7 @@ async def start_mesh(
 ) -> RunningMesh:
     """Start every service (and the edge), with settings from the environment plus overrides."""
     from edge_proxy.app import create_app
+    from edge_proxy.serve import EdgeServer
     from edge_proxy.settings import EdgeSettings
 
     overrides = dict(overrides or {})
@@ -155,13 +167,15 @@ async def start_mesh(
             host=edge_settings.edge_host,
             port=port,
             log_level="warning",
-            access_log=False,
+            # One line per HTTP request only when asked for (SHUTTER_LOG_LEVEL=DEBUG).
+            access_log=logging.getLogger().isEnabledFor(logging.DEBUG),
             server_header=False,  # no 'server: uvicorn' banner
             lifespan="on",
             # Live streams (SSE) never end by themselves: stop waiting for them after this.
             timeout_graceful_shutdown=EDGE_SHUTDOWN_GRACE_SECONDS,
         )
-        edge = _EdgeServer(config)
+        # The launcher owns SIGINT/SIGTERM for the whole mesh: the edge stops when told.
+        edge = EdgeServer(config, app=app, own_signals=False)
         running._edge = edge
         running._channels.append(channels)
         running._edge_task = asyncio.create_task(_serve_edge(edge))
@@ -180,15 +194,40 @@ async def start_mesh(
 
 
 def run_service(name: str) -> None:
-    """Run one service of the mesh alone until SIGINT or SIGTERM: what `python -m <svc>` does."""
-    asyncio.run(_run_service(name))
+    """Run one service of the mesh alone until SIGINT or SIGTERM: what `python -m <svc>` does.
+
+    Bad settings, missing files and ports in use are refused first, one line each, with exit
+    status 2 and nothing started.
+    """
+    spec = next(s for s in MESH if s.name == name)
+    settings = load_settings_or_exit(spec.settings_type())
+    planned = [preflight.service_port(settings, name)]
+    if settings.metrics_port:
+        planned.append(
+            preflight.PlannedPort(
+                f"SHUTTER_METRICS_PORT={settings.metrics_port}",
+                f"{name} metrics",
+                settings.host,
+                settings.metrics_port,
+            )
+        )
+    problems = preflight.file_problems(settings) + preflight.port_problems(planned)
+    if problems:
+        exit_with(problems)
+    asyncio.run(_run_service(spec, settings))
+    # Everything is stopped and closed by now. Skip the interpreter's final garbage collection:
+    # grpc.aio objects freed in arbitrary order there can deadlock (grpc/grpc#23945, #40989),
+    # which left stopped services hanging until the supervisor killed them.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
-async def _run_service(name: str) -> None:
+async def _run_service(spec: ServiceSpec, settings: MeshSettings) -> None:
     from mesh import server, telemetry
 
-    spec = next(s for s in MESH if s.name == name)
-    settings = spec.settings()
+    name = spec.name
     telemetry.configure(settings, process_name=name)
     service = await spec.create()(settings)
     await server.run_until_signalled([service], settings.shutdown_grace_seconds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
@@ -70,6 +71,9 @@ class MetricsInterceptor(ScopeInterceptor):
         code = "OK"
         try:
             yield
+        except (asyncio.CancelledError, GeneratorExit):
+            code = "CANCELLED"  # the caller cancelled or left
+            raise
         except BaseException:
             status = ctx.code()
             code = status.name if isinstance(status, grpc.StatusCode) else "UNKNOWN"

@@ -6,10 +6,13 @@ import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mesh.config import MeshSettings
-from mesh.server import Service
+
+if TYPE_CHECKING:
+    # Only for annotations: reading settings or the service list need not load gRPC.
+    from mesh.server import Service
 
 
 @dataclass(frozen=True)

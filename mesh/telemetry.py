@@ -86,6 +86,10 @@ def configure(settings: MeshSettings, *, process_name: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
+    # Alembic's INFO lines (plugins set up, the DDL mode, each step) on every start say nothing
+    # an operator acts on; they come back with SHUTTER_LOG_LEVEL=DEBUG.
+    quiet = logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING
+    logging.getLogger("alembic").setLevel(quiet)
     provider = TracerProvider(resource=Resource.create({"service.name": process_name}))
     if settings.otlp_endpoint:
         exporter = OTLPSpanExporter(endpoint=settings.otlp_endpoint.rstrip("/") + "/v1/traces")

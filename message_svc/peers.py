@@ -2,10 +2,10 @@
 blocked whom), user_svc (account summaries), media_svc (a sent photo's owner and state) and
 post_svc (shared posts, through its privacy-checked batch read, as each reader may see them).
 
-Calls carry message_svc's own service identity, not the caller's token: some questions are asked on behalf
-of another account (does the recipient follow the sender? may this reader see the post?), and a
-stream outlives the access token it was opened with. A peer that cannot answer in time raises
-mesh.errors.Unavailable, so a send fails closed instead of guessing who may write.
+Calls carry message_svc's own service identity, not the caller's token: some questions are
+asked on behalf of another account (does the recipient follow the sender? may this reader see the
+post?), and a stream outlives the access token it was opened with. A peer that cannot answer in
+time raises mesh.errors.Unavailable, so a send fails closed instead of guessing who may write.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 from mesh import pagination
 from mesh.errors import InvalidArgument
 from mesh.ids import IdGenerator, id_at
-from notify_svc.errors import NotificationNotFound, TooManyStreams
+from notify_svc.errors import NotificationNotFound, ShuttingDown, TooManyStreams
 from notify_svc.store import NotificationRecord, NotifyStore
 from shutter.user.v1 import user_pb2
 
@@ -137,6 +137,15 @@ class Wakeups:
     def __init__(self, *, max_per_user: int) -> None:
         self._max = max_per_user
         self._events: dict[int, set[asyncio.Event]] = {}
+        # Set when the process stops: every stream ends, and no new one opens.
+        self.closed = False
+
+    def close(self) -> None:
+        """End every open stream (each is woken and sees `closed`) and refuse new ones."""
+        self.closed = True
+        for events in list(self._events.values()):
+            for event in events:
+                event.set()
 
     def open_streams(self, user_id: int) -> int:
         """Return how many streams an account holds open in this process."""
@@ -145,6 +154,8 @@ class Wakeups:
     @contextlib.contextmanager
     def listen(self, user_id: int) -> Iterator[asyncio.Event]:
         """Hold one stream of an account open; TooManyStreams past the limit."""
+        if self.closed:
+            raise ShuttingDown("the notification service is stopping; reconnect in a moment")
         events = self._events.setdefault(user_id, set())
         if len(events) >= self._max:
             raise TooManyStreams(
@@ -517,7 +528,7 @@ class Notifications:
                     )
                 cursor = top[0].sequence if top else 0
             yield StreamOpened(heartbeat_seconds=self._heartbeat)
-            while True:
+            while not self._wakeups.closed:
                 woken.clear()  # before reading, so a change during the read is not missed
                 sent = False
                 while True:
@@ -542,6 +553,10 @@ class Notifications:
                         await woken.wait()
                 except TimeoutError:
                     yield StreamHeartbeat()
+
+    def end_streams(self) -> None:
+        """End every live stream of this process now, and refuse new ones: the service stops."""
+        self._wakeups.close()
 
     # -- retention --------------------------------------------------------------------------
 

@@ -186,7 +186,7 @@ async def create_notify_service(settings: NotifySettings) -> Service:
         runtime.run_in_background(
             lambda: notifications.prune_forever(settings.prune_interval_seconds), name="prune"
         )
-        return await runtime.serve(
+        service = await runtime.serve(
             register=lambda server: notify_service_pb2_grpc.add_NotifyServiceServicer_to_server(
                 servicer, server
             ),
@@ -194,6 +194,10 @@ async def create_notify_service(settings: NotifySettings) -> Service:
                 notify_service_pb2.DESCRIPTOR.services_by_name["NotifyService"].full_name
             ],
         )
+        # Open streams end at once on stop (callers see the stream close, then reconnect)
+        # rather than holding the shutdown for the whole grace period.
+        service.on_drain.append(notifications.end_streams)
+        return service
     except BaseException:
         await runtime.close()
         raise

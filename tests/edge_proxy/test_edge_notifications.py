@@ -17,6 +17,7 @@ import uvicorn
 from grpc import aio
 
 from edge_proxy.app import create_app
+from edge_proxy.serve import EdgeServer
 from edge_proxy.settings import EdgeSettings
 from mesh.clients import Channels
 from mesh.errors import DomainError, ResourceExhausted, Unauthenticated
@@ -92,6 +93,7 @@ class FakeNotify(notify_service_pb2_grpc.NotifyServiceServicer):
 class Edge:
     fake: FakeNotify
     url: str
+    web: uvicorn.Server
 
 
 @pytest.fixture
@@ -104,19 +106,21 @@ async def edge() -> AsyncIterator[Edge]:
     settings = EdgeSettings(edge_rpc_timeout_seconds=5.0)
     channels = Channels(settings, addresses={"notify_svc": f"127.0.0.1:{port}"})
     http_port = free_port()
+    app = create_app(settings, channels, services=[USER_SPEC])
     config = uvicorn.Config(
-        create_app(settings, channels, services=[USER_SPEC]),
+        app,
         host="127.0.0.1",
         port=http_port,
         log_level="warning",
         lifespan="off",
+        timeout_graceful_shutdown=5,
     )
-    web = uvicorn.Server(config)
+    web = EdgeServer(config, app=app, own_signals=False)
     task = asyncio.create_task(web.serve())
     while not web.started:
         assert not task.done()
         await asyncio.sleep(0.01)
-    yield Edge(fake, f"http://127.0.0.1:{http_port}")
+    yield Edge(fake, f"http://127.0.0.1:{http_port}", web)
     web.should_exit = True
     await task
     await channels.close()
@@ -211,3 +215,37 @@ async def test_a_failure_after_opening_ends_the_stream_with_an_error_event(edge:
     assert text.startswith("retry: 2000\n: opened\n\n")
     error = text.split("event: error\ndata: ", 1)[1]
     assert json.loads(error)["code"] == grpc.StatusCode.UNAVAILABLE.value[0]
+
+
+async def test_stopping_the_edge_ends_open_streams_with_a_final_event(edge: Edge) -> None:
+    loop = asyncio.get_running_loop()
+    async with stream(edge, authorization=TOKEN) as response:
+        text, started = "", None
+        chunks = response.aiter_text()
+
+        async def read_rest() -> None:
+            nonlocal text, started
+            async for chunk in chunks:
+                text += chunk
+                if started is None and "id: 13" in text:  # opened and three notifications
+                    started = loop.time()
+                    edge.web.should_exit = True
+
+        # The stream ends after the stop (not after the 5 s grace period, nor never).
+        await asyncio.wait_for(read_rest(), 5)
+        assert started is not None
+        took = loop.time() - started
+    assert took < 3.0  # the grace period is 5 s
+    rest = text.split("id: 13", 1)[1].split("\n\n", 1)[1]
+    blocks = [b for b in rest.split("\n\n") if b and b != ": heartbeat"]
+    assert len(blocks) == 1
+    event, data = blocks[0].split("\n")
+    assert event == "event: error"
+    body = json.loads(data.removeprefix("data: "))
+    assert body["code"] == grpc.StatusCode.UNAVAILABLE.value[0]
+    assert body["details"][0]["reason"] == "SHUTTING_DOWN"
+    for _ in range(100):  # notify_svc's stream was cancelled, freeing its slot
+        if edge.fake.closed == 1:
+            break
+        await asyncio.sleep(0.02)
+    assert edge.fake.closed == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +38,15 @@ def test_shutter_settings_documents_the_replica_settings() -> None:
 
     from mesh.cli import app
 
-    result = CliRunner().invoke(app, ["settings"], env={"COLUMNS": "300"})
+    # JSON rather than the table: `shutter settings` has a machine-readable format now.
+    result = CliRunner().invoke(app, ["settings", "--format", "json"])
     assert result.exit_code == 0, result.output
-    rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if "│" in line}
+    rows = {row["variable"]: row for row in json.loads(result.stdout)}
     for variable in ("SHUTTER_DATABASE_REPLICA_URL", "SHUTTER_DB_REPLICA_POOL_SIZE"):
-        assert "every process" in rows[variable]
+        assert rows[variable]["usedBy"] == "every process"
     for spec in MESH:
         row = rows[f"SHUTTER_{spec.name.upper()}_DATABASE_REPLICA_URL"]
-        assert spec.name in row and "read replica" in row
+        assert row["usedBy"] == spec.name and "read replica" in row["meaning"]
 
 
 @pytest.mark.parametrize(("value", "valid"), [(0, False), (1, True), (500, True), (501, False)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -178,3 +179,41 @@ async def test_health_serving_then_not_serving_while_draining(served) -> None:
     assert (
         await service.health.Check(health_pb2.HealthCheckRequest(service=SERVICE), None)
     ).status == (health_pb2.HealthCheckResponse.NOT_SERVING)
+
+
+async def test_access_lines_are_debug_and_server_failures_warnings(
+    served, caplog: pytest.LogCaptureFixture
+) -> None:
+    service, _, settings = served
+    caplog.set_level(logging.DEBUG, logger="shutter.rpc")
+    token = auth.TokenIssuer(settings).user_token(7)
+    async with grpc.aio.insecure_channel(service.address) as channel:
+        stub = user_service_pb2_grpc.UserServiceStub(channel)
+        await stub.GetUser(
+            user_service_pb2.GetUserRequest(), metadata=(("authorization", f"Bearer {token}"),)
+        )
+        for call, request in (
+            (stub.Register, user_service_pb2.RegisterRequest()),
+            (stub.Login, user_service_pb2.LoginRequest()),
+        ):
+            with pytest.raises(grpc.aio.AioRpcError):
+                await call(request)
+
+    def access_lines() -> dict[str, tuple[int, str]]:
+        return {
+            r.getMessage().split()[1].rsplit("/", 1)[1]: (r.levelno, r.getMessage().split()[2])
+            for r in caplog.records
+            if r.name == "shutter.rpc" and r.getMessage().startswith("rpc ")
+        }
+
+    # The line is written as the call ends on the server, a moment after the client has its answer.
+    deadline = time.monotonic() + 5
+    while len(access_lines()) < 3 and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    lines = access_lines()
+    # Answered and refused calls: a line each only at DEBUG; the server's own failure: WARNING.
+    assert lines == {
+        "GetUser": (logging.DEBUG, "OK"),
+        "Register": (logging.DEBUG, "INVALID_ARGUMENT"),
+        "Login": (logging.WARNING, "INTERNAL"),
+    }

@@ -4,6 +4,7 @@ become notifications, streams push them live and resume, and errors carry codes 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -231,3 +232,40 @@ async def test_streams_per_user_are_limited(mesh: Mesh) -> None:
             await asyncio.sleep(0.05)
     retry.cancel()
     streams[1].cancel()
+
+
+async def test_stopping_ends_open_streams_at_once_and_a_leaving_client_is_no_error(
+    data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = NotifySettings(
+        data_dir=data_dir,
+        notify_svc_addr=f"127.0.0.1:{free_port()}",
+        subscribe_heartbeat_seconds=60,  # nothing would end these streams but the stop
+    )
+    service = await create_notify_service(settings)
+    md = (("authorization", f"Bearer {auth.TokenIssuer(settings).user_token(42)}"),)
+    async with grpc.aio.insecure_channel(service.address) as channel:
+        notify = notify_service_pb2_grpc.NotifyServiceStub(channel)
+        # A client that opens its stream and closes it: one DEBUG access line, no error.
+        caplog.set_level(logging.DEBUG, logger="shutter")
+        leaving = notify.Subscribe(npb.SubscribeRequest(), metadata=md)
+        assert (await leaving.read()).WhichOneof("event") == "opened"
+        leaving.cancel()
+        deadline = time.monotonic() + 5
+        while not any("CANCELLED" in r.getMessage() for r in caplog.records):
+            assert time.monotonic() < deadline, caplog.text
+            await asyncio.sleep(0.02)
+        # A client that stays: the stop ends its stream in order, well before the grace.
+        staying = notify.Subscribe(npb.SubscribeRequest(), metadata=md)
+        assert (await staying.read()).WhichOneof("event") == "opened"
+        started = time.monotonic()
+        await service.stop(grace=5)
+        assert time.monotonic() - started < 4.0  # the grace is 5 s
+        assert await staying.read() is grpc.aio.EOF
+        assert (await staying.code()) == grpc.StatusCode.OK
+    cancelled = [r for r in caplog.records if "CANCELLED" in r.getMessage()]
+    assert [r.levelno for r in cancelled] == [logging.DEBUG]
+    shutter_warnings = [
+        r for r in caplog.records if r.name.startswith("shutter") and r.levelno >= logging.WARNING
+    ]
+    assert not shutter_warnings, caplog.text
