@@ -21,6 +21,7 @@ from grpc import aio
 
 from bench import loadgen
 from bench.histogram import Histogram
+from mesh import auth
 from mesh.config import MeshSettings
 from shutter.message.v1 import message_service_pb2, message_service_pb2_grpc
 
@@ -68,10 +69,13 @@ async def delivery(
             conversations.append(created.conversation.conversation_id)
         arrived: dict[str, float] = {}
         streams = []
+        # The stream is internal to the mesh (clients reach it as SSE through the edge): the
+        # bench opens it as the edge does, with the edge's identity beside the user's token.
+        edge = (auth.SERVICE_HEADER, auth.ServiceTokens(MeshSettings()).issue(auth.EDGE_SERVICE))
         for _, recipient in pairs:
             call = stub.Subscribe(
                 message_service_pb2.SubscribeRequest(),
-                metadata=_md(users[recipient]["access_token"]),
+                metadata=(*_md(users[recipient]["access_token"]), edge),
             )
             opened = await call.read()
             assert opened is not aio.EOF and opened.WhichOneof("event") == "opened"

@@ -28,6 +28,7 @@ from shutter.message.v1 import message_service_pb2 as mpb
 from shutter.message.v1 import message_service_pb2_grpc
 from shutter.user.v1 import user_service_pb2 as upb
 from shutter.user.v1 import user_service_pb2_grpc
+from tests.identity import service_md
 from user_svc.servicer import create_user_service
 from user_svc.settings import UserSettings
 
@@ -152,7 +153,8 @@ async def test_the_stream_pushes_new_messages_and_resumes(mesh: Mesh) -> None:
         mpb.CreateConversationRequest(participant_ids=[bob.user_id]), metadata=alice.md
     )
     cid = created.conversation.conversation_id
-    call = mesh.messages.Subscribe(mpb.SubscribeRequest(), metadata=bob.md)
+    # The stream is internal: the edge opens it for clients, with its identity beside the token.
+    call = mesh.messages.Subscribe(mpb.SubscribeRequest(), metadata=(*bob.md, *service_md()))
     opened = await call.read()
     assert opened.WhichOneof("event") == "opened" and opened.opened.heartbeat_interval_ms == 300
     sent = await mesh.messages.SendMessage(
@@ -169,7 +171,8 @@ async def test_the_stream_pushes_new_messages_and_resumes(mesh: Mesh) -> None:
         metadata=alice.md,
     )
     resumed = mesh.messages.Subscribe(
-        mpb.SubscribeRequest(after_message_id=sent.message.message_id), metadata=bob.md
+        mpb.SubscribeRequest(after_message_id=sent.message.message_id),
+        metadata=(*bob.md, *service_md()),
     )
     assert (await resumed.read()).WhichOneof("event") == "opened"
     again = await asyncio.wait_for(resumed.read(), timeout=2)
