@@ -3,8 +3,11 @@
 Ordinary authors' posts are pushed into the Redis feeds of their active followers; celebrities'
 (authors above the follower threshold) are merged in at read time from their recent-posts lists.
 A feed missing from Redis is rebuilt from feed_svc's own tables (see store) and the follow list,
-by one reader at a time. Every page is hydrated by post_svc in one call, which also leaves out
-posts deleted meanwhile and posts the viewer may no longer see (the final privacy filter).
+by one reader at a time. Home feed pages are composed from the read model (readmodel.py), kept by
+events, with no call to another service when it is warm: a feed entry exists only for a viewer
+allowed at fan-out time, and unfollows, blocks and mutes take entries out (synchronously, through
+ApplyEvents, before graph_svc answers). Explore pages are still hydrated by post_svc, which
+applies the privacy rule on every page.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Protocol
 
 from feed_svc.cache import FeedCache
 from feed_svc.errors import SnapshotExpired
+from feed_svc.readmodel import ReadModel
 from feed_svc.settings import FeedSettings
 from feed_svc.store import FeedStore
 from mesh import pagination
@@ -79,6 +83,19 @@ class Candidate:
     affinity: int
 
 
+class ProjectionCounts:
+    """The read model's source of counts: feed_svc's own projection, exact and versioned."""
+
+    def __init__(self, store: FeedStore) -> None:
+        self._store = store
+
+    async def counts(self, post_ids: Sequence[int]) -> dict[int, tuple[int, int, int]]:
+        """Return (version, likes, comments) of each of these posts that has any (primary)."""
+        async with self._store.transaction() as tx:
+            found = await self._store.engagement_of(tx, post_ids=post_ids)
+        return {p: (e.version, e.like_count, e.comment_count) for p, e in found.items()}
+
+
 def score(candidate: Candidate, *, now: datetime) -> float:
     """Return a candidate's rank: recency decay x (1 + engagement) x (1 + affinity), log-scaled."""
     age_hours = max((now - id_time(candidate.post_id)).total_seconds() / 3600, 0.0)
@@ -126,8 +143,10 @@ class Feeds:
         posts: Posts,
         settings: FeedSettings,
         *,
+        views: ReadModel | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._views = views
         self._cache = cache
         self._store = store
         self._graph = graph
@@ -178,7 +197,7 @@ class Feeds:
         ids = merge_newest([own, pulled], count=want)
         page, more = ids[:size], len(ids) > size
         token = pagination.encode_token({"m": "c", "b": page[-1]}) if more else ""
-        return await self._posts.batch_get(viewer, page), token
+        return await self._serve(viewer, page), token
 
     async def _pull(self, celebs: list[int], *, before: int | None, count: int) -> list[int]:
         """Return the newest `count` posts of these celebrities older than `before`."""
@@ -243,7 +262,17 @@ class Feeds:
         token = (
             pagination.encode_token({"m": kind, "s": snapshot, "o": offset + size}) if more else ""
         )
-        return await self._posts.batch_get(viewer, page), token
+        if kind == "e":
+            # Explore shows accounts the viewer does not follow: post_svc's privacy rule decides
+            # on every page, as a block or a private switch may have come since the snapshot.
+            return await self._posts.batch_get(viewer, page), token
+        return await self._serve(viewer, page), token
+
+    async def _serve(self, viewer: int, post_ids: list[int]) -> list[post_pb2.Post]:
+        """Return home feed posts from the read model (post_svc hydrates without one)."""
+        if self._views is None:
+            return await self._posts.batch_get(viewer, post_ids)
+        return await self._views.posts(viewer, post_ids)
 
     async def _from_snapshot(
         self, viewer: int, kind: str, cursor: dict[str, object], size: int
@@ -350,6 +379,11 @@ class Feeds:
             celebrity = bool(await self._store.celebrities_among(tx, author_ids=[author_id]))
         if not live:
             return  # deleted before (or while) this event was delivered: fan nothing out
+        if self._views is not None:
+            # Kept before fan-out, so followers' first reads find it (no read-through stampede).
+            await self._views.set_counts(post_id, version=0, likes=0, comments=0)
+            for post in await self._posts.batch_get(author_id, [post_id]):
+                await self._views.store_post(post)
         await self._cache.recent_add(author_id, post_id)
         await self._cache.merge(author_id, [post_id])
         if not celebrity:
@@ -370,6 +404,7 @@ class Feeds:
 
     async def post_deleted(self, *, post_id: int, author_id: int, created_at: datetime) -> None:
         """Mark a post deleted and take it out of every feed it reached."""
+        await self.post_gone(post_id=post_id)
         async with self._store.transaction() as tx:
             await self._store.delete_post(
                 tx, post_id=post_id, author_id=author_id, created_at=created_at
@@ -380,6 +415,11 @@ class Feeds:
             author_id, batch_size=self._settings.fanout_batch_size, exclude_muted=False
         ):
             await self._cache.remove(batch, [post_id])
+
+    async def post_gone(self, *, post_id: int) -> None:
+        """Leave a deleted post out of every read from now on (the read model's tombstone)."""
+        if self._views is not None:
+            await self._views.tombstone(post_id)
 
     async def engaged(
         self,
@@ -392,15 +432,50 @@ class Feeds:
         likes: int,
         comments: int,
     ) -> None:
-        """Count a like, unlike, comment or comment deletion once, however often it arrives."""
+        """Count a like, unlike, comment or comment deletion once, however often it arrives,
+        and give the read model the counts and the liker's flag."""
         async with self._store.transaction() as tx:
-            if not await self._store.claim_event(tx, producer=producer, event_id=event_id):
-                return
-            await self._store.add_engagement(tx, post_id=post_id, likes=likes, comments=comments)
-            if actor_id and author_id and actor_id != author_id:
-                await self._store.add_affinity(
-                    tx, viewer_id=actor_id, author_id=author_id, delta=likes + comments
+            if await self._store.claim_event(tx, producer=producer, event_id=event_id):
+                await self._store.add_engagement(
+                    tx, post_id=post_id, likes=likes, comments=comments
                 )
+                if actor_id and author_id and actor_id != author_id:
+                    await self._store.add_affinity(
+                        tx, viewer_id=actor_id, author_id=author_id, delta=likes + comments
+                    )
+            # Also for an event applied before: its first application may have stopped before
+            # Redis. The version makes an older answer lose to a newer one already kept.
+            found = (await self._store.engagement_of(tx, post_ids=[post_id])).get(post_id)
+        if self._views is None:
+            return
+        if found is not None:
+            await self._views.set_counts(
+                post_id,
+                version=found.version,
+                likes=found.like_count,
+                comments=found.comment_count,
+            )
+        if likes and actor_id:
+            await self._views.set_flag(
+                viewer=actor_id, post_id=post_id, liked=likes > 0, version=event_id
+            )
+
+    async def saved(self, *, event_id: int, post_id: int, user_id: int, saved: bool) -> None:
+        """Record a viewer's save or unsave of a post in the read model."""
+        if self._views is not None:
+            await self._views.set_flag(
+                viewer=user_id, post_id=post_id, saved=saved, version=event_id
+            )
+
+    async def profile_changed(self, *, user_id: int) -> None:
+        """Show an account's new name and picture on every post served from now on."""
+        if self._views is not None:
+            await self._views.refresh_author(user_id)
+
+    async def media_deleted(self, *, media_id: int) -> None:
+        """Take deleted media out of the post the read model shows it in."""
+        if self._views is not None:
+            await self._views.media_deleted(media_id)
 
     async def followed(self, *, follower_id: int, followee_id: int) -> None:
         """Merge a newly followed account's recent posts into the follower's feed."""

@@ -59,6 +59,14 @@ class FeedServiceStub:
     with unseen stories first, each group newest first. Pages are offsets into the tray as it is
     at each call, so a ring can move between pages while stories are posted or watched.
     """
+    ApplyEvents: _grpc.UnaryUnaryMultiCallable[_feed_service_pb2.ApplyEventsRequest, _feed_service_pb2.ApplyEventsResponse]
+    """Apply events to feed_svc's read model and feeds at once, before the bus delivers them:
+    services call it right after committing a change their caller must see on the next read
+    (a like, a save, a deleted post, a block, an unfollow). Each event is handled exactly as
+    the bus consumer handles it, idempotently, so the later delivery changes nothing. Services
+    only (PERMISSION_DENIED for a user); at most 50 events; events of types feed_svc does not
+    consume are ignored. Not reachable from the edge.
+    """
 
 @_typing.type_check_only
 class FeedServiceAsyncStub(FeedServiceStub):
@@ -90,6 +98,14 @@ class FeedServiceAsyncStub(FeedServiceStub):
     accounts they follow (muted ones left out) that have live stories the caller may see, those
     with unseen stories first, each group newest first. Pages are offsets into the tray as it is
     at each call, so a ring can move between pages while stories are posted or watched.
+    """
+    ApplyEvents: _aio.UnaryUnaryMultiCallable[_feed_service_pb2.ApplyEventsRequest, _feed_service_pb2.ApplyEventsResponse]  # type: ignore[assignment]
+    """Apply events to feed_svc's read model and feeds at once, before the bus delivers them:
+    services call it right after committing a change their caller must see on the next read
+    (a like, a save, a deleted post, a block, an unfollow). Each event is handled exactly as
+    the bus consumer handles it, idempotently, so the later delivery changes nothing. Services
+    only (PERMISSION_DENIED for a user); at most 50 events; events of types feed_svc does not
+    consume are ignored. Not reachable from the edge.
     """
 
 class FeedServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -137,6 +153,20 @@ class FeedServiceServicer(metaclass=_abc_1.ABCMeta):
         accounts they follow (muted ones left out) that have live stories the caller may see, those
         with unseen stories first, each group newest first. Pages are offsets into the tray as it is
         at each call, so a ring can move between pages while stories are posted or watched.
+        """
+
+    @_abc_1.abstractmethod
+    def ApplyEvents(
+        self,
+        request: _feed_service_pb2.ApplyEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_feed_service_pb2.ApplyEventsResponse, _abc.Awaitable[_feed_service_pb2.ApplyEventsResponse]]:
+        """Apply events to feed_svc's read model and feeds at once, before the bus delivers them:
+        services call it right after committing a change their caller must see on the next read
+        (a like, a save, a deleted post, a block, an unfollow). Each event is handled exactly as
+        the bus consumer handles it, idempotently, so the later delivery changes nothing. Services
+        only (PERMISSION_DENIED for a user); at most 50 events; events of types feed_svc does not
+        consume are ignored. Not reachable from the edge.
         """
 
 def add_FeedServiceServicer_to_server(servicer: FeedServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
