@@ -368,7 +368,8 @@ class ReadModel:
                 for media in post.media:
                     pipe.set(media_key(media.media_id), str(post.post_id), ex=ttl)
             await pipe.execute()
-        await self._store_authors({p.user.user_id: p.user for p in found}.values(), overwrite=False)
+        # Authors are not kept from this answer: post_svc may remember a summary for a few
+        # seconds, and a stale one kept here would outlive a profile change. user_svc fills them.
         wanted = set(asked)
         answered = [p for p in found if p.post_id in wanted]
         if answered:
