@@ -46,13 +46,17 @@ ZERO_VERSION = "0" * 19
 CLOCK_MARGIN = timedelta(seconds=5)
 
 # Write one viewer flag. KEYS[1]: the flags hash. ARGV: field (post id), version (19 digits),
-# value (0/1), horizon (19 digits, set when the hash is created here), ttl seconds, mode.
-# mode "e" (an event): replace the field unless it holds a version at least as new.
-# mode "f" (a fill from the source of truth): write only fields that are absent; ARGV from 1 on
-# are then field/value pairs after the horizon, ttl and the maximum size.
+# ARGV[1] is the mode.
+# "e" (an event): field (post id), version (19 digits), value (0/1), horizon (19 digits, set
+# when the hash is created here), ttl seconds, maximum size; the field is replaced unless it
+# holds a version at least as new.
+# "f" (a fill from the source of truth): horizon, ttl, maximum size, then field/value pairs,
+# written only where absent (an event's answer is never overwritten by a fill).
+# A hash that would outgrow its maximum size starts again (with a new horizon).
 _FLAGS = """
 local key = KEYS[1]
 if ARGV[1] == 'e' then
+  if redis.call('HLEN', key) >= tonumber(ARGV[7]) then redis.call('DEL', key) end
   if redis.call('EXISTS', key) == 0 then redis.call('HSET', key, '~h', ARGV[5]) end
   local old = redis.call('HGET', key, ARGV[2])
   if old and string.sub(old, 1, 19) >= ARGV[3] then return 0 end
@@ -60,7 +64,7 @@ if ARGV[1] == 'e' then
   redis.call('EXPIRE', key, ARGV[6])
   return 1
 end
-if redis.call('HLEN', key) > tonumber(ARGV[4]) then redis.call('DEL', key) end
+if redis.call('HLEN', key) + (#ARGV - 4) / 2 > tonumber(ARGV[4]) then redis.call('DEL', key) end
 if redis.call('EXISTS', key) == 0 then redis.call('HSET', key, '~h', ARGV[2]) end
 for i = 5, #ARGV, 2 do
   redis.call('HSETNX', key, ARGV[i], '0000000000000000000:' .. ARGV[i + 1])
@@ -438,6 +442,7 @@ class ReadModel:
                     "1" if value else "0",
                     horizon,
                     self._limits.flags_ttl_seconds,
+                    self._limits.flags_max_entries,
                 ],
             )
 
