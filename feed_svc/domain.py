@@ -16,6 +16,7 @@ import asyncio
 import math
 import secrets
 import time
+import zlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -172,10 +173,7 @@ class Feeds:
             before = None if cursor is None else int(_token_field(cursor, "b", int))  # type: ignore[call-overload]
             return await self._chronological(viewer, before, size)
         if cursor is None:
-            ranked = await self._ranked_candidates(viewer)
-            snapshot = await self._cache.save_snapshot(
-                viewer, ranked, ttl=self._settings.snapshot_ttl_seconds
-            )
+            snapshot, ranked = await self._ranking(viewer)
             return await self._snapshot_page(viewer, "r", snapshot, ranked, 0, size)
         await self._cache.touch(viewer, ttl_seconds=self._inactive_seconds())
         return await self._from_snapshot(viewer, "r", cursor, size)
@@ -221,18 +219,45 @@ class Feeds:
         await self._cache.recent_install(author_id, ids)
         return [p for p in ids if before is None or p < before][:count]
 
-    async def _ranked_candidates(self, viewer: int) -> list[int]:
+    async def _ranking(self, viewer: int) -> tuple[str, list[int]]:
+        """Return a ranked first page's snapshot id and its ranked post ids: the latest ranking
+        again while its candidates are the same and it is younger than ranking_reuse_seconds
+        (a new or removed post ranks afresh at once; counts and affinities within that time),
+        else a new ranking."""
         limit = self._settings.ranked_candidates
-        # One round trip marks the viewer active and reads the feed and its celebrities.
+        reuse = self._settings.ranking_reuse_seconds
+        # One round trip marks the viewer active and reads the feed, its celebrities and the
+        # latest ranking.
         seen = self._inactive_seconds()
-        built, own, celebs = await self._cache.read(viewer, before=None, count=limit, seen_ttl=seen)
+        built, own, celebs, latest = await self._cache.read_with_ranking(
+            viewer, before=None, count=limit, seen_ttl=seen, ranking=reuse > 0
+        )
         if not built:
             await self.ensure_built(viewer)
-            built, own, celebs = await self._cache.read(
-                viewer, before=None, count=limit, seen_ttl=seen
+            built, own, celebs, latest = await self._cache.read_with_ranking(
+                viewer, before=None, count=limit, seen_ttl=seen, ranking=False
             )
         pulled = await self._pull(celebs, before=None, count=limit)
         ids = merge_newest([own, pulled], count=limit)
+        signature = f"{zlib.crc32(','.join(map(str, ids)).encode()):08x}"
+        if latest is not None and latest[0] == signature:
+            return latest[1], latest[2]
+        ranked = await self._rank_candidates(viewer, ids)
+        snapshot = await self._cache.save_snapshot(
+            viewer, ranked, ttl=self._settings.snapshot_ttl_seconds
+        )
+        if reuse > 0:
+            await self._cache.save_ranking(
+                viewer,
+                signature=signature,
+                snapshot_id=snapshot,
+                post_ids=ranked,
+                # Never past its snapshot's life: the pages after it read the snapshot.
+                ttl=min(reuse, self._settings.snapshot_ttl_seconds),
+            )
+        return snapshot, ranked
+
+    async def _rank_candidates(self, viewer: int, ids: list[int]) -> list[int]:
         async with self._store.read_transaction() as tx:
             facts = await self._store.ranking_facts(tx, viewer_id=viewer, post_ids=ids)
         # Fan-out pushes a post once the primary has it: a lagging replica may not know it yet.

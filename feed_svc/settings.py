@@ -44,6 +44,15 @@ class FeedSettings(MeshSettings):
         le=5000,
         description="The newest feed posts a ranked first page scores; the snapshot holds them.",
     )
+    ranking_reuse_seconds: int = Field(
+        default=30,
+        ge=0,
+        le=300,
+        description="How long a ranked first page reuses the viewer's latest ranking while the "
+        "feed's candidates are unchanged (a new or removed post ranks afresh at once; changed "
+        "counts and affinities reorder within this time); 0 ranks on every first page. At most "
+        "the snapshot's lifetime.",
+    )
     snapshot_ttl_seconds: int = Field(
         default=600,
         ge=10,
