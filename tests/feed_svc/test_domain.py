@@ -527,7 +527,7 @@ def count_rankings(world: World) -> list[int]:
         calls.append(1)
         return await original(*args, **kwargs)  # type: ignore[arg-type]
 
-    world.feeds._store.ranking_facts = counted  # type: ignore[method-assign]
+    world.feeds._store.ranking_facts = counted  # type: ignore[method-assign,assignment]
     return calls
 
 

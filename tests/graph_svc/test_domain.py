@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -628,7 +629,7 @@ class FakeFeed:
         self.graph_store = graph_store
         self.applied: list[tuple[str, int]] = []  # (event type, outbox rows at that moment)
 
-    async def apply(self, events_: list[envelope_pb2.EventEnvelope]) -> None:
+    async def apply(self, events_: Sequence[envelope_pb2.EventEnvelope]) -> None:
         committed = len(await outbox_events(self.graph_store))
         self.applied += [(e.payload.TypeName().rsplit(".", 1)[-1], committed) for e in events_]
 
