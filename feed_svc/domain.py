@@ -533,6 +533,19 @@ class Feeds:
             authors = await self._store.authors_of(tx, post_ids=shown)
         await self._cache.remove([viewer_id], [p for p, a in authors.items() if a == author_id])
 
+    async def blocked(self, *, blocker_id: int, blocked_id: int) -> None:
+        """Hide each of two accounts from the other (the read model refuses to serve their
+        posts from now on) and take each one's posts out of the other's feed."""
+        if self._views is not None:
+            await self._views.block(blocker=blocker_id, blocked=blocked_id, blocking=True)
+        await self.separated(viewer_id=blocker_id, author_id=blocked_id)
+        await self.separated(viewer_id=blocked_id, author_id=blocker_id)
+
+    async def unblocked(self, *, blocker_id: int, blocked_id: int) -> None:
+        """Lift one block (a block the other way, if any, still hides them)."""
+        if self._views is not None:
+            await self._views.block(blocker=blocker_id, blocked=blocked_id, blocking=False)
+
     async def forget(self, *, viewer_id: int) -> None:
         """Drop a viewer's feed so that its next read rebuilds it (after an unmute)."""
         await self._cache.drop([viewer_id])

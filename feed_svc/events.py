@@ -9,8 +9,9 @@ Consumed in one group, `feed_svc`:
 - user_svc: UserProfileUpdated (the author summary posts are served with).
 - media_svc: MediaDeleted (out of the post the read model shows it in).
 - graph_svc: Followed (merge the followee's recent posts), Unfollowed and Muted (take the other
-  account's posts out), Blocked (take each one's posts out of the other's feed), Unmuted (drop the
-  feed so it is rebuilt with the unmuted account's posts).
+  account's posts out), Blocked (take each one's posts out of the other's feed and hide each from
+  the other in the read model), Unblocked (lift that), Unmuted (drop the feed so it is rebuilt
+  with the unmuted account's posts).
 
 Every handler is idempotent: delivery is at least once. The same handler also serves
 ApplyEvents, which services call right after a commit whose effect their caller must see on the
@@ -57,6 +58,7 @@ CONSUMED = frozenset(
         _GRAPH.Followed,
         _GRAPH.Unfollowed,
         _GRAPH.Blocked,
+        _GRAPH.Unblocked,
         _GRAPH.Muted,
         _GRAPH.Unmuted,
     )
@@ -113,8 +115,10 @@ def feed_handler(feeds: Feeds) -> Handler:
             await feeds.separated(viewer_id=gone.follower_id, author_id=gone.followee_id)
         elif kind == _GRAPH.Blocked.DESCRIPTOR.full_name:
             blocked = unpack(envelope, _GRAPH.Blocked)
-            await feeds.separated(viewer_id=blocked.blocker_id, author_id=blocked.blocked_id)
-            await feeds.separated(viewer_id=blocked.blocked_id, author_id=blocked.blocker_id)
+            await feeds.blocked(blocker_id=blocked.blocker_id, blocked_id=blocked.blocked_id)
+        elif kind == _GRAPH.Unblocked.DESCRIPTOR.full_name:
+            lifted = unpack(envelope, _GRAPH.Unblocked)
+            await feeds.unblocked(blocker_id=lifted.blocker_id, blocked_id=lifted.blocked_id)
         elif kind == _GRAPH.Muted.DESCRIPTOR.full_name:
             muted = unpack(envelope, _GRAPH.Muted)
             await feeds.separated(viewer_id=muted.muter_id, author_id=muted.muted_id)

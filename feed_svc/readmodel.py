@@ -18,6 +18,9 @@ Keys (each carries one hash tag, so no command spans two Redis Cluster slots):
   hash is not liked (saved), because every like of it came after the hash existed and events
   write into the hash; older posts not in it are asked of post_svc once. Bounded: at most
   `flags_max_entries` fields (then the hash starts again) and `flags_ttl_seconds` idle.
+- `rm:hide:{u:<viewer>}`: the accounts the viewer blocked (`b:<id>`) or was blocked by
+  (`by:<id>`): their posts are never served to the viewer, even one a fan-out in flight at the
+  moment of the block pushed after the block's clean-up.
 - `rm:media:{m:<id>}`: the post a piece of media belongs to (to drop it when it is deleted).
 - `rm:lock:{p:<id>}`: one reader across processes reads a missing post through; others wait.
 """
@@ -113,6 +116,11 @@ def saves_key(viewer_id: int) -> str:
     return f"rm:saves:{{u:{viewer_id}}}"
 
 
+def hidden_key(viewer_id: int) -> str:
+    """Return the key of the accounts a viewer blocked or was blocked by."""
+    return f"rm:hide:{{u:{viewer_id}}}"
+
+
 def media_key(media_id: int) -> str:
     """Return the key naming the post a piece of media is part of."""
     return f"rm:media:{{m:{media_id}}}"
@@ -198,24 +206,29 @@ class ReadModel:
 
     async def _read(
         self, viewer: int, post_ids: list[int]
-    ) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
-        """One round trip: the posts, their counts and the viewer's flags."""
+    ) -> tuple[list[Any], list[Any], list[Any], list[Any], set[int]]:
+        """One round trip: the posts, their counts, the viewer's flags and hidden accounts."""
         fields: list[bytes | str] = [HORIZON, *(str(p) for p in post_ids)]
         if self._cluster:
             views, counts = await asyncio.gather(
                 self._mget([post_key(p) for p in post_ids]),
                 self._mget([counts_key(p) for p in post_ids]),
             )
-            liked = await self._redis.hmget(likes_key(viewer), fields)
-            saved = await self._redis.hmget(saves_key(viewer), fields)
-            return views, counts, liked, saved
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.mget([post_key(p) for p in post_ids])
-            pipe.mget([counts_key(p) for p in post_ids])
-            pipe.hmget(likes_key(viewer), fields)
-            pipe.hmget(saves_key(viewer), fields)
-            views, counts, liked, saved = await pipe.execute()
-        return views, counts, liked, saved
+            # One slot (the viewer's): one transaction-free pipeline on its node.
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.hmget(likes_key(viewer), fields)
+                pipe.hmget(saves_key(viewer), fields)
+                pipe.smembers(hidden_key(viewer))
+                liked, saved, hidden = await pipe.execute()
+        else:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.mget([post_key(p) for p in post_ids])
+                pipe.mget([counts_key(p) for p in post_ids])
+                pipe.hmget(likes_key(viewer), fields)
+                pipe.hmget(saves_key(viewer), fields)
+                pipe.smembers(hidden_key(viewer))
+                views, counts, liked, saved, hidden = await pipe.execute()
+        return views, counts, liked, saved, {int(h.split(b":")[1]) for h in hidden}
 
     async def posts(self, viewer: int, post_ids: Sequence[int]) -> list[post_pb2.Post]:
         """Return these posts as the viewer sees them, in order, leaving out deleted ones and
@@ -223,7 +236,7 @@ class ReadModel:
         ids = list(dict.fromkeys(post_ids))
         if not ids:
             return []
-        raw_views, raw_counts, liked_raw, saved_raw = await self._read(viewer, ids)
+        raw_views, raw_counts, liked_raw, saved_raw, hidden = await self._read(viewer, ids)
         like_h = int(liked_raw[0]) if liked_raw[0] is not None else None
         save_h = int(saved_raw[0]) if saved_raw[0] is not None else None
         views: dict[int, post_pb2.Post] = {}
@@ -256,7 +269,7 @@ class ReadModel:
         for post_id in ids:
             view = views.get(post_id)
             author = authors.get(view.user.user_id) if view is not None else None
-            if view is None or author is None or post_id not in flags:
+            if view is None or author is None or post_id not in flags or author.user_id in hidden:
                 continue
             view.user.CopyFrom(author)
             view.like_count, view.comment_count = counts.get(post_id, (0, 0))
@@ -445,6 +458,18 @@ class ReadModel:
                     self._limits.flags_max_entries,
                 ],
             )
+
+    async def block(self, *, blocker: int, blocked: int, blocking: bool) -> None:
+        """Record (or, with blocking False, lift) a block: each one's posts are never served
+        to the other while it holds."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            if blocking:
+                pipe.sadd(hidden_key(blocker), f"b:{blocked}")
+                pipe.sadd(hidden_key(blocked), f"by:{blocker}")
+            else:
+                pipe.srem(hidden_key(blocker), f"b:{blocked}")
+                pipe.srem(hidden_key(blocked), f"by:{blocker}")
+            await pipe.execute()
 
     async def refresh_author(self, user_id: int) -> None:
         """Replace an account's summary with user_svc's answer now (after a profile change)."""

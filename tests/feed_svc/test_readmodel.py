@@ -318,3 +318,31 @@ async def test_a_cold_post_is_read_through_once_across_processes(world: World) -
     assert [[p.post_id for p in a] for a in answers] == [[post]] * 8
     assert source.asked == [post]  # one reader asked post_svc; seven waited for it
     assert await world.redis.get(readmodel.lock_key(post)) is None  # released
+
+
+async def test_a_post_pushed_by_a_fan_out_in_flight_during_a_block_is_never_served(
+    world: World,
+) -> None:
+    author, reader, post = await followed_post(world)
+    apply = events.sync_handler(world.feeds)
+    world.graph.follows.discard((reader, author))
+    world.graph.blocks.add((reader, author))
+    block = graph_events_pb2.Blocked(blocker_id=reader, blocked_id=author)
+    assert await apply(envelope(block, producer="graph"))
+    assert await page(world, reader) == []
+    # A fan-out that read the follower list before the block pushes the author's next post
+    # after the block's clean-up: the read model still refuses to serve it.
+    late = ids.next_id()
+    world.posts.posts[late] = author
+    for found in await world.posts.batch_get(author, [late]):
+        await world.views.store_post(found)
+    assert await world.cache.fan_out([reader], late) == 1
+    assert await world.cache.feed_ids(reader, before=None, count=10) == [late]
+    assert await page(world, reader) == []
+    # Lifting the block lifts the hiding (the follow is not restored).
+    world.graph.blocks.discard((reader, author))
+    unblock = graph_events_pb2.Unblocked(blocker_id=reader, blocked_id=author)
+    assert await apply(envelope(unblock, producer="graph"))
+    assert await world.redis.smembers(readmodel.hidden_key(reader)) == set()
+    assert await world.redis.smembers(readmodel.hidden_key(author)) == set()
+    assert [p.post_id for p in await page(world, reader)] == [late]
