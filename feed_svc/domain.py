@@ -13,6 +13,7 @@ applies the privacy rule on every page.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import secrets
 import time
@@ -31,6 +32,8 @@ from mesh import pagination
 from mesh.errors import InvalidArgument
 from mesh.ids import id_at, id_time
 from shutter.post.v1 import post_pb2
+
+log = logging.getLogger("shutter.feed_svc.domain")
 
 PAGE_DEFAULT = 20
 PAGE_MAX = 50
@@ -406,9 +409,14 @@ class Feeds:
             return  # deleted before (or while) this event was delivered: fan nothing out
         if self._views is not None:
             # Kept before fan-out, so followers' first reads find it (no read-through stampede).
+            # Best effort: without it the first reader reads it through, so it never holds up
+            # the fan-out.
             await self._views.set_counts(post_id, version=0, likes=0, comments=0)
-            for post in await self._posts.batch_get(author_id, [post_id]):
-                await self._views.store_post(post)
+            try:
+                for post in await self._posts.batch_get(author_id, [post_id]):
+                    await self._views.store_post(post)
+            except Exception as exc:  # any peer failure: the first reader reads it through
+                log.warning("post %s not kept in the read model before fan-out: %r", post_id, exc)
         await self._cache.recent_add(author_id, post_id)
         await self._cache.merge(author_id, [post_id])
         if not celebrity:

@@ -369,8 +369,9 @@ class ReadModel:
                 flags[post.post_id] = (post.has_liked, post.has_saved)
             views[post.post_id] = _independent(post)
         # A post post_svc did not answer is deleted or hidden from this viewer: not shown now.
+        answered = {p.post_id for p in found}
         for post_id in wanted:
-            if post_id not in {p.post_id for p in found}:
+            if post_id not in answered:
                 views.pop(post_id, None)
 
     async def _keep(self, viewer: int, found: list[post_pb2.Post], asked: list[int]) -> None:

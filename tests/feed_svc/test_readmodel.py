@@ -346,3 +346,19 @@ async def test_a_post_pushed_by_a_fan_out_in_flight_during_a_block_is_never_serv
     assert await world.redis.smembers(readmodel.hidden_key(reader)) == set()
     assert await world.redis.smembers(readmodel.hidden_key(author)) == set()
     assert [p.post_id for p in await page(world, reader)] == [late]
+
+
+async def test_post_svc_failing_at_creation_does_not_hold_up_the_fan_out(world: World) -> None:
+    author, reader, first = await followed_post(world)
+    original = world.posts.batch_get
+
+    async def failing(*_args: object) -> list[post_pb2.Post]:
+        raise ConnectionError("post_svc is down")
+
+    world.posts.batch_get = failing  # type: ignore[method-assign]
+    post = await world.post(author)
+    assert await world.cache.feed_ids(reader, before=None, count=10) == [post, first]
+    world.posts.batch_get = original  # type: ignore[method-assign]
+    fills = world.views.fills
+    assert [p.post_id for p in await page(world, reader)] == [post, first]
+    assert world.views.fills == fills + 1  # the first reader read it through
