@@ -355,7 +355,7 @@ async def test_post_svc_failing_at_creation_does_not_hold_up_the_fan_out(world: 
     async def failing(*_args: object) -> list[post_pb2.Post]:
         raise ConnectionError("post_svc is down")
 
-    world.posts.batch_get = failing  # type: ignore[method-assign]
+    world.posts.batch_get = failing  # type: ignore[method-assign,assignment]
     post = await world.post(author)
     assert await world.cache.feed_ids(reader, before=None, count=10) == [post, first]
     world.posts.batch_get = original  # type: ignore[method-assign]
