@@ -29,10 +29,12 @@ class FeedServiceStub:
     """FeedService serves the signed-in user's home feed (posts of the accounts they follow) and the
     explore page (popular recent posts of public accounts they do not follow).
 
-    Every call needs a user's access token. Posts are hydrated through post_svc, so a post that was
-    deleted, or that the viewer may no longer see (a private account they do not follow, a block),
-    is left out of a page; a page may therefore hold fewer posts than asked for, and only an empty
-    next_page_token means the end.
+    Every call needs a user's access token. Home feed posts come from feed_svc's read model (kept
+    from post_svc's, user_svc's and media_svc's events, read through from post_svc on a miss);
+    explore pages are hydrated by post_svc. A post that was deleted, or that the viewer may no
+    longer see (a block, an unfollow, a private account they do not follow), is left out of a
+    page; a page may therefore hold fewer posts than asked for, and only an empty next_page_token
+    means the end.
     """
 
     def __init__(self, channel):
@@ -67,10 +69,12 @@ class FeedServiceServicer:
     """FeedService serves the signed-in user's home feed (posts of the accounts they follow) and the
     explore page (popular recent posts of public accounts they do not follow).
 
-    Every call needs a user's access token. Posts are hydrated through post_svc, so a post that was
-    deleted, or that the viewer may no longer see (a private account they do not follow, a block),
-    is left out of a page; a page may therefore hold fewer posts than asked for, and only an empty
-    next_page_token means the end.
+    Every call needs a user's access token. Home feed posts come from feed_svc's read model (kept
+    from post_svc's, user_svc's and media_svc's events, read through from post_svc on a miss);
+    explore pages are hydrated by post_svc. A post that was deleted, or that the viewer may no
+    longer see (a block, an unfollow, a private account they do not follow), is left out of a
+    page; a page may therefore hold fewer posts than asked for, and only an empty next_page_token
+    means the end.
     """
 
     def GetHomeFeed(self, request, context):
@@ -151,10 +155,12 @@ class FeedService:
     """FeedService serves the signed-in user's home feed (posts of the accounts they follow) and the
     explore page (popular recent posts of public accounts they do not follow).
 
-    Every call needs a user's access token. Posts are hydrated through post_svc, so a post that was
-    deleted, or that the viewer may no longer see (a private account they do not follow, a block),
-    is left out of a page; a page may therefore hold fewer posts than asked for, and only an empty
-    next_page_token means the end.
+    Every call needs a user's access token. Home feed posts come from feed_svc's read model (kept
+    from post_svc's, user_svc's and media_svc's events, read through from post_svc on a miss);
+    explore pages are hydrated by post_svc. A post that was deleted, or that the viewer may no
+    longer see (a block, an unfollow, a private account they do not follow), is left out of a
+    page; a page may therefore hold fewer posts than asked for, and only an empty next_page_token
+    means the end.
     """
 
     @staticmethod
