@@ -257,9 +257,10 @@ class FeedCache:
 
     async def read_with_ranking(
         self, user_id: int, *, before: int | None, count: int, seen_ttl: int, ranking: bool
-    ) -> tuple[bool, list[int], list[int], tuple[str, str, list[int]] | None]:
+    ) -> tuple[bool, list[int], list[int], tuple[str, str, str] | None]:
         """As read(), with the user's latest ranking in the same round trip when asked:
-        (signature of its candidates, snapshot id, ranked post ids), None without one."""
+        (signature of its candidates, snapshot id, ranked post ids as comma-separated text,
+        parsed only as far as a page needs), None without one."""
         top = f"({member(before)}".encode() if before is not None else _TOP
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.set(seen_key(user_id), b"1", ex=seen_ttl)
@@ -273,7 +274,7 @@ class FeedCache:
         latest = None
         if ranking and answers[4] is not None:
             signature, snapshot_id, ids = answers[4].decode().split("|", 2)
-            latest = (signature, snapshot_id, [int(p) for p in ids.split(",") if p])
+            latest = (signature, snapshot_id, ids)
         return built is not None, _ids(raw), sorted(int(c) for c in celebs), latest
 
     async def save_ranking(

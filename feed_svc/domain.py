@@ -176,7 +176,7 @@ class Feeds:
             before = None if cursor is None else int(_token_field(cursor, "b", int))  # type: ignore[call-overload]
             return await self._chronological(viewer, before, size)
         if cursor is None:
-            snapshot, ranked = await self._ranking(viewer)
+            snapshot, ranked = await self._ranking(viewer, size)
             return await self._snapshot_page(viewer, "r", snapshot, ranked, 0, size)
         await self._cache.touch(viewer, ttl_seconds=self._inactive_seconds())
         return await self._from_snapshot(viewer, "r", cursor, size)
@@ -222,11 +222,11 @@ class Feeds:
         await self._cache.recent_install(author_id, ids)
         return [p for p in ids if before is None or p < before][:count]
 
-    async def _ranking(self, viewer: int) -> tuple[str, list[int]]:
-        """Return a ranked first page's snapshot id and its ranked post ids: the latest ranking
-        again while its candidates are the same and it is younger than ranking_reuse_seconds
-        (a new or removed post ranks afresh at once; counts and affinities within that time),
-        else a new ranking."""
+    async def _ranking(self, viewer: int, size: int) -> tuple[str, list[int]]:
+        """Return a ranked first page's snapshot id and its ranked post ids (at least the first
+        `size` + 1): the latest ranking again while its candidates are the same and it is
+        younger than ranking_reuse_seconds (a new or removed post ranks afresh at once; counts
+        and affinities within that time), else a new ranking."""
         limit = self._settings.ranked_candidates
         reuse = self._settings.ranking_reuse_seconds
         # One round trip marks the viewer active and reads the feed, its celebrities and the
@@ -244,7 +244,9 @@ class Feeds:
         ids = merge_newest([own, pulled], count=limit)
         signature = f"{zlib.crc32(','.join(map(str, ids)).encode()):08x}"
         if latest is not None and latest[0] == signature:
-            return latest[1], latest[2]
+            # Only what the first page needs, and one more to tell whether a second follows.
+            head = latest[2].split(",", size + 1)[: size + 1]
+            return latest[1], [int(p) for p in head if p]
         ranked = await self._rank_candidates(viewer, ids)
         snapshot = await self._cache.save_snapshot(
             viewer, ranked, ttl=self._settings.snapshot_ttl_seconds
