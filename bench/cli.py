@@ -128,9 +128,18 @@ def rpc(
         raise typer.Exit(1)
 
 
-DEFAULT_EDGES = (
-    Path(__file__).resolve().parents[1].parent / "shared" / "data" / "socfb-Reed98.edges"
-)
+def _default_edges() -> Path:
+    """Return the real graph beside the repository: `shared/data` in the nearest folder above it
+    that has one (a worktree sits a level deeper than the main checkout)."""
+    relative = Path("shared") / "data" / "socfb-Reed98.edges"
+    repo = Path(__file__).resolve().parents[1]
+    for folder in repo.parents:
+        if (folder / relative).is_file():
+            return folder / relative
+    return repo.parent / relative
+
+
+DEFAULT_EDGES = _default_edges()
 
 
 @app.command()
@@ -178,8 +187,27 @@ def seed(
     drain_notify: Annotated[
         bool,
         typer.Option(
-            help="Wait for notify_svc as well as feed_svc to handle every bulk follow before the "
-            "big authors post (--no-drain-notify: feed_svc only)."
+            help="Wait for notify_svc as well as feed_svc to handle every event of the bulk "
+            "writes (default: feed_svc only; notify_svc handles a follow at tens per second, "
+            "so the real graph's 40 000 follow notifications take it many minutes, and it goes "
+            "on doing so in the background)."
+        ),
+    ] = False,
+    bulk_path: Annotated[
+        bool,
+        typer.Option(
+            "--bulk/--rpc",
+            help="Write accounts, follows, media, posts, likes and comments through the "
+            "services' own store code with their events (bench/bulk.py; the mesh's SHUTTER_* "
+            "settings must reach its databases), or send every one as an RPC (slow: argon2 per "
+            "account, one Follow call per follow).",
+        ),
+    ] = True,
+    activate: Annotated[
+        bool,
+        typer.Option(
+            help="--bulk: build every account's feed and mark it active before the posts, so "
+            "they are pushed to the feeds (--no-activate: feeds are built on first read)."
         ),
     ] = True,
 ) -> None:
@@ -222,6 +250,8 @@ def seed(
         big_author_posts=big_author_posts,
         id_shard=id_shard,
         drain_notify=drain_notify,
+        bulk=bulk_path,
+        activate=activate,
     )
     try:
         result = asyncio.run(seeding.seed(options, console))
@@ -233,12 +263,134 @@ def seed(
     )
 
 
-SCENARIOS = ("baseline", "home-feed", "fanout", "mixed-edge", "media")
+@app.command("k6")
+def k6_command(
+    script: Annotated[str, typer.Argument(help="edge, grpc, or a path to a k6 .js script.")],
+    manifest: Annotated[
+        Path, typer.Option(help="The manifest `bench seed` wrote (seeded first if missing).")
+    ] = Path("seed.json"),
+    edge: Annotated[str, typer.Option(help="The edge's URL, when seeding first.")] = (
+        "http://127.0.0.1:8080"
+    ),
+    rate: Annotated[float, typer.Option(help="Open loop: iterations per second.")] = 10.0,
+    duration: Annotated[str, typer.Option(help="k6 duration of each scenario (10s, 2m).")] = "10s",
+    vus: Annotated[int, typer.Option(help="k6 virtual users allocated up front.")] = 50,
+    users: Annotated[int, typer.Option(help="Seeded users who read (and are looked at).")] = 200,
+    logins: Annotated[int, typer.Option(help="edge: how many of them log in first.")] = 20,
+    mode: Annotated[str, typer.Option(help="FEED_MODE_RANKED or _CHRONOLOGICAL.")] = (
+        "FEED_MODE_RANKED"
+    ),
+    p99_ms: Annotated[float, typer.Option(help="The p99 every request kind must hold.")] = 100.0,
+    seed_value: Annotated[int, typer.Option("--seed", help="Seeds the choice of users.")] = 1,
+) -> None:
+    """Run a k6 script against the seeded mesh; k6 prints its summary and thresholds."""
+    import asyncio
+    import tempfile
+
+    from bench import k6run, scenarios
+    from bench import seed as seeding
+
+    run = k6run.K6Run(
+        rate=rate, duration=duration, vus=vus, p99_ms=p99_ms, mode=mode, logins=logins
+    )
+    try:
+        path = k6run.script_path(script)
+        run.check()
+        k6run.k6_binary()
+    except (ValueError, k6run.K6Missing) as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    if not manifest.is_file():
+        console.print(f"no manifest at {manifest}: seeding first (bulk, the real graph)")
+        options = seeding.SeedOptions(edges=DEFAULT_EDGES, out=manifest, edge_url=edge, bulk=True)
+        asyncio.run(seeding.seed(options, console))
+    data = scenarios.load_manifest(manifest)
+    readers = scenarios.sample_users(data, users, seed_value)
+    asyncio.run(scenarios.fresh_tokens(data, readers, manifest))
+    with tempfile.TemporaryDirectory(prefix="shutter-k6-") as scratch:
+        env = k6run.environment(data, run, Path(scratch), readers=readers)
+        code, summary = k6run.run_k6(path, env, Path(scratch) / "summary.json")
+    console.print(f"k6 {path.name}: {k6run.failures(summary)}")
+    raise typer.Exit(code)
+
+
+@app.command()
+def capacity(
+    feed_read_cpu_ms: Annotated[
+        float, typer.Option(help="CPU ms per home-feed read, all processes (cost accounting).")
+    ] = 17.3,
+    profile_read_cpu_ms: Annotated[
+        float, typer.Option(help="CPU ms per profile read (grid + profile).")
+    ] = 17.3,
+    post_write_cpu_ms: Annotated[float, typer.Option(help="CPU ms per CreatePost.")] = 30.0,
+    like_cpu_ms: Annotated[float, typer.Option(help="CPU ms per like or comment.")] = 5.0,
+    redis_commands_per_feed_read: Annotated[
+        float, typer.Option(help="Redis commands (round trips) per read.")
+    ] = 3.0,
+    redis_bytes_per_feed_entry: Annotated[
+        float, typer.Option(help="Measured bytes per home-feed entry.")
+    ] = 28.3,
+    redis_bytes_per_cached_post: Annotated[
+        float, typer.Option(help="Measured bytes per post in the read model.")
+    ] = 730.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the model as JSON.")] = False,
+) -> None:
+    """The capacity model (bench/README.md): per-request costs -> processes, Redis, PostgreSQL
+    for 115k feed reads/s average, 350k peak and 100M posts a day."""
+    import json
+
+    from bench import capacity as cap
+
+    figures = (feed_read_cpu_ms, profile_read_cpu_ms, post_write_cpu_ms, like_cpu_ms)
+    if min(figures) <= 0 or redis_commands_per_feed_read <= 0:
+        raise typer.BadParameter("costs must be > 0")
+    if min(redis_bytes_per_feed_entry, redis_bytes_per_cached_post) <= 0:
+        raise typer.BadParameter("bytes must be > 0")
+    found = cap.model(
+        cap.Inputs(
+            feed_read_cpu_ms=feed_read_cpu_ms,
+            profile_read_cpu_ms=profile_read_cpu_ms,
+            post_write_cpu_ms=post_write_cpu_ms,
+            like_cpu_ms=like_cpu_ms,
+            redis_commands_per_feed_read=redis_commands_per_feed_read,
+            redis_bytes_per_feed_entry=redis_bytes_per_feed_entry,
+            redis_bytes_per_cached_post=redis_bytes_per_cached_post,
+        )
+    )
+    if as_json:
+        print(json.dumps(found, indent=2))  # noqa: T201 - the machine-readable report
+        return
+    table = Table(title="capacity model (bench/README.md)")
+    table.add_column("")
+    for row in found["loads"]:
+        table.add_column(row["load"], justify="right")
+    rows = found["loads"]
+    for kind in rows[0]["service_cores"]:
+        table.add_row(f"cores: {kind}", *(str(r["service_cores"][kind]) for r in rows))
+    for key in (
+        "service_cores_total",
+        "processes",
+        "machines",
+        "redis_cores",
+        "redis_shards_for_cpu",
+        "pg_statements_per_second",
+        "pg_cores",
+    ):
+        table.add_row(key.replace("_", " "), *(str(r[key]) for r in rows))
+    memory = found["redis_memory"]
+    table.add_row("redis GB: feeds / cached posts", f"{memory['feeds_gb']}", "")
+    table.add_row("", f"{memory['cached_posts_gb']}", "")
+    table.add_row("redis shards for memory", str(memory["shards_for_memory"]), "")
+    console.print(table)
+
+
+SCENARIOS = ("baseline", "home-feed", "fanout", "mixed-edge", "media", "cold-feed")
 
 
 @app.command()
 def scenario(
-    name: Annotated[str, typer.Argument(help="baseline, home-feed, fanout, mixed-edge or media.")],
+    name: Annotated[
+        str, typer.Argument(help="baseline, home-feed, fanout, mixed-edge, media or cold-feed.")
+    ],
     manifest: Annotated[Path, typer.Option(help="The manifest `bench seed` wrote.")] = Path(
         "seed.json"
     ),
@@ -291,8 +443,25 @@ def scenario(
         int | None, typer.Option(help="mixed-edge: first metrics port of `shutter up --engines`.")
     ] = None,
     redis_url: Annotated[
-        str | None, typer.Option(help="mixed-edge: the mesh's Redis, for bytes per feed entry.")
+        str | None,
+        typer.Option(
+            help="mixed-edge: the mesh's Redis, for bytes per feed entry; cold-feed: the "
+            "database it flushes (default: the manifest's)."
+        ),
     ] = None,
+    max_rounds: Annotated[
+        int, typer.Option(help="cold-feed: read rounds after the flush, at most.")
+    ] = 10,
+    warm_factor: Annotated[
+        float, typer.Option(help="cold-feed: a round is warm again at this times the warm p50.")
+    ] = 1.5,
+    flush_undelivered: Annotated[
+        bool,
+        typer.Option(
+            help="cold-feed: flush even when the bus (in the same Redis database) still holds "
+            "undelivered events, which are then lost (default: wait up to 60 s, else refuse)."
+        ),
+    ] = False,
     photos: Annotated[
         int, typer.Option(help="media: 12 MP photos to upload (--concurrency at a time).")
     ] = 10,
@@ -373,6 +542,41 @@ def scenario(
                 failed = {"mixed_edge": {"search": {"steps": exc.steps, "held_rate": None}}}
                 output.write_text(json.dumps(failed, indent=2))
             raise typer.Exit(1) from None
+    elif name == "cold-feed":
+        from bench import cold_feed, mixed_edge
+        from bench.memory import process_memory
+
+        chosen = scenarios.sample_users(data, users, seed_value)
+        asyncio.run(scenarios.fresh_tokens(data, chosen, manifest))
+        options_cold = cold_feed.ColdOptions(
+            concurrency=concurrency,
+            max_rounds=max_rounds,
+            warm_factor=warm_factor,
+            mode=mode,
+            flush_undelivered=flush_undelivered,
+        )
+        try:
+            options_cold.check()
+            url = cold_feed.check_flushable(redis_url or data.get("redis_url"))
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        tokens = [data["users"][i]["access_token"] for i in chosen]
+        try:
+            cold = asyncio.run(
+                cold_feed.cold_feed(data["grpc"]["feed_svc"], tokens, url, options_cold)
+            )
+        except RuntimeError as exc:
+            console.print(f"[red]cold-feed:[/red] {exc}")
+            raise typer.Exit(1) from None
+        cold["rss_after"] = asyncio.run(
+            process_memory(mixed_edge.mesh_processes(data, metrics_port))
+        )
+        console.print(cold_feed.report_table(cold))
+        console.print(cold_feed.memory_table(cold))
+        report["cold_feed"] = cold
+        if any(r["errors"] for r in cold["rounds"]):
+            console.print("[red]cold-feed: reads failed after the flush[/red]")
+            raise typer.Exit(1)
     elif name == "home-feed":
         chosen = scenarios.sample_users(data, users, seed_value)
         asyncio.run(scenarios.fresh_tokens(data, chosen, manifest))

@@ -34,6 +34,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bench import bulk
 from feed_svc.events import GROUP as FEED_GROUP
 from feed_svc.settings import FeedSettings
+from mesh import auth
 from mesh.config import MeshSettings
 from notify_svc.events import GROUP as NOTIFY_GROUP
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
@@ -132,6 +133,26 @@ def png_bytes(rng: random.Random, size: tuple[int, int] = (64, 64)) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
+
+
+def bio(i: int) -> str:
+    """Return the bio of the i-th seeded account."""
+    return f"Seeded for the benchmarks (#{i})."
+
+
+def post_caption(k: int) -> str:
+    """Return the caption of the k-th seeded post."""
+    return f"Seeded post {k} #bench"
+
+
+def post_key(seed: int, k: int) -> str:
+    """Return the idempotency key of the k-th seeded post: seeding again finds it."""
+    return f"bench-seed-{seed}-{k}"
+
+
+def comment_text(actor: int) -> str:
+    """Return the text of a seeded comment."""
+    return f"Nice one! ({actor})"
 
 
 @dataclass
@@ -277,12 +298,19 @@ class SeedOptions:
     big_author_posts: int = 20
     # The shard field of the ids the bulk loader makes: apart from the running services' shards.
     id_shard: int = 8191
-    # Wait for notify_svc too (not only feed_svc) to project every bulk follow before posting.
-    drain_notify: bool = True
+    # Wait for notify_svc too (not only feed_svc) to handle every event of the bulk writes.
+    drain_notify: bool = False
+    # Accounts, follows, media, posts, likes and comments through the stores (bench/bulk.py)
+    # instead of the RPCs: minutes instead of a quarter of an hour for the real graph.
+    bulk: bool = False
+    # Bulk only: build every account's feed and mark it active before the posts, so they are
+    # pushed to the feeds as fan-out does for readers.
+    activate: bool = True
 
 
 async def seed(options: SeedOptions, console: Console) -> SeedResult:
     """Create the population in the running mesh and write the manifest; return what was made."""
+    began = time.perf_counter()
     rng = random.Random(options.seed)
     prefix = options.prefix or f"seed{options.seed}_"
     population = build_population(
@@ -302,6 +330,18 @@ async def seed(options: SeedOptions, console: Console) -> SeedResult:
     followers: dict[int, list[int]] = {}
     for follower, followee in population.follows:
         followers.setdefault(followee, []).append(follower)
+    everyone = list(range(len(population.usernames)))
+    # Authors are drawn with replacement; celebrities always post, so fan-out has material.
+    authors = population.celebrities + [rng.randrange(len(everyone)) for _ in range(options.posts)]
+    authors = authors[: max(options.posts, len(population.celebrities))]
+    images = [png_bytes(rng) for _ in authors]
+    interactions: list[tuple[str, int, int]] = []  # (kind, post index, actor)
+    for k, author in enumerate(authors):
+        fans = followers.get(author) or everyone
+        for actor in rng.sample(fans, min(options.likes_per_post, len(fans))):
+            interactions.append(("like", k, actor))
+        for actor in rng.sample(fans, min(options.comments_per_post, len(fans))):
+            interactions.append(("comment", k, actor))
     columns = (
         TextColumn("{task.description:<24}"),
         BarColumn(),
@@ -368,9 +408,7 @@ async def seed(options: SeedOptions, console: Console) -> SeedResult:
             async def profile(i: int) -> None:
                 me = account(i)
                 await users.UpdateProfile(
-                    user_service_pb2.UpdateProfileRequest(
-                        user_id=me.user_id, bio=f"Seeded for the benchmarks (#{i})."
-                    ),
+                    user_service_pb2.UpdateProfileRequest(user_id=me.user_id, bio=bio(i)),
                     metadata=bearer(me.access_token),
                     timeout=30,
                 )
@@ -383,20 +421,6 @@ async def seed(options: SeedOptions, console: Console) -> SeedResult:
                     timeout=30,
                 )
 
-            everyone = list(range(len(population.usernames)))
-            # Authors are drawn with replacement; celebrities always post, so fan-out has material.
-            authors = population.celebrities + [
-                rng.randrange(len(everyone)) for _ in range(options.posts)
-            ]
-            authors = authors[: max(options.posts, len(population.celebrities))]
-            images = [png_bytes(rng) for _ in authors]
-            interactions: list[tuple[str, int, int]] = []  # (kind, post index, actor)
-            for k, author in enumerate(authors):
-                fans = followers.get(author) or everyone
-                for actor in rng.sample(fans, min(options.likes_per_post, len(fans))):
-                    interactions.append(("like", k, actor))
-                for actor in rng.sample(fans, min(options.comments_per_post, len(fans))):
-                    interactions.append(("comment", k, actor))
             post_ids: list[int] = [0] * len(authors)
 
             async def publish(k: int) -> None:
@@ -407,8 +431,8 @@ async def seed(options: SeedOptions, console: Console) -> SeedResult:
                 reply = await posts.CreatePost(
                     post_service_pb2.CreatePostRequest(
                         media_ids=[media_id],
-                        caption=f"Seeded post {k} #bench",
-                        idempotency_key=f"bench-seed-{options.seed}-{k}",
+                        caption=post_caption(k),
+                        idempotency_key=post_key(options.seed, k),
                     ),
                     metadata=bearer(me.access_token),
                     timeout=30,
@@ -427,23 +451,38 @@ async def seed(options: SeedOptions, console: Console) -> SeedResult:
                 else:
                     await posts.CreateComment(
                         post_service_pb2.CreateCommentRequest(
-                            post_id=post_ids[k], text=f"Nice one! ({actor})"
+                            post_id=post_ids[k], text=comment_text(actor)
                         ),
                         metadata=token,
                         timeout=30,
                     )
 
-            # Registration is argon2 hashing on user_svc's side: more in flight only queues.
-            await phase("accounts", everyone, register, min(options.concurrency, 8))
-            await phase("profiles", everyone, profile, options.concurrency)
-            await phase("follows", population.follows, follow, options.concurrency)
-            await phase(
-                "posts (upload + create)", range(len(authors)), publish, options.upload_concurrency
-            )
-            await phase("likes and comments", interactions, interact, options.concurrency)
+            if options.bulk:
+                made = await _seed_bulk(
+                    options, population, authors, images, interactions, progress, result
+                )
+                issuer = auth.TokenIssuer(settings)
+                password = bulk.seed_password(options.seed)
+                for i, user_id in enumerate(made.user_ids):
+                    token = issuer.user_token(user_id)
+                    accounts[i] = Account(user_id, population.usernames[i], password, token, "")
+                post_ids[:] = made.post_ids
+            else:
+                # Registration is argon2 hashing on user_svc's side: more in flight only queues.
+                await phase("accounts", everyone, register, min(options.concurrency, 8))
+                await phase("profiles", everyone, profile, options.concurrency)
+                await phase("follows", population.follows, follow, options.concurrency)
+                await phase(
+                    "posts (upload + create)",
+                    range(len(authors)),
+                    publish,
+                    options.upload_concurrency,
+                )
+                await phase("likes and comments", interactions, interact, options.concurrency)
             if options.big_authors:
                 big = await _seed_big(options, rng, progress, users, posts, http, result)
     result.accounts = [account(i) for i in everyone]
+    result.rates["total (s)"] = round(time.perf_counter() - began, 1)
     follower_counts = {i: len(followers.get(i, [])) for i in everyone}
     result.posts = [{"post_id": post_ids[k], "author": authors[k]} for k in range(len(authors))]
     manifest = {
@@ -562,3 +601,57 @@ async def _seed_big(
     )
     result.rates.update(big.rates)
     return big
+
+
+async def _seed_bulk(
+    options: SeedOptions,
+    population: Population,
+    authors: Sequence[int],
+    images: Sequence[bytes],
+    interactions: Sequence[tuple[str, int, int]],
+    progress: Progress,
+    result: SeedResult,
+) -> bulk.PopulationResult:
+    """Make the population through the services' stores with their events (bench/bulk.py)."""
+
+    def counter(name: str, total: int) -> Callable[[int], None]:
+        task = progress.add_task(name, total=total, rate="")
+        started = time.perf_counter()
+
+        def advance(n: int) -> None:
+            progress.advance(task, n)
+            elapsed = time.perf_counter() - started
+            rate = progress.tasks[task].completed / max(elapsed, 1e-9)
+            progress.update(task, rate=f"{rate:8.0f}/s")
+
+        return advance
+
+    plan = bulk.PopulationPlan(
+        usernames=population.usernames,
+        bios=[bio(i) for i in range(len(population.usernames))],
+        follows=population.follows,
+        posts=[
+            bulk.PlannedPost(
+                author=author,
+                caption=post_caption(k),
+                image=images[k],
+                idempotency_key=post_key(options.seed, k),
+            )
+            for k, author in enumerate(authors)
+        ],
+        likes=[(k, actor) for kind, k, actor in interactions if kind == "like"],
+        comments=[
+            (k, actor, comment_text(actor)) for kind, k, actor in interactions if kind == "comment"
+        ],
+    )
+    made = await bulk.seed_population(
+        plan,
+        seed=options.seed,
+        id_shard=options.id_shard,
+        phase=counter,
+        progress=progress,
+        drain_groups=(FEED_GROUP, NOTIFY_GROUP) if options.drain_notify else (FEED_GROUP,),
+        activate_feeds=options.activate,
+    )
+    result.rates.update(made.rates)
+    return made

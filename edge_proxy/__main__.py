@@ -15,8 +15,7 @@ from mesh.clients import Channels
 async def main() -> None:
     settings = EdgeSettings()
     telemetry.configure(settings, process_name="edge_proxy")
-    # Also on the metrics port `shutter up --engines` gives it, like every service (the same
-    # registry as the edge's own /metrics route).
+    # Only on the metrics port (`shutter up --engines` gives it one), never on the public port.
     metrics.serve_metrics(settings.metrics_port, settings.edge_host)
     channels = Channels(settings)
     app = create_app(settings, channels)
@@ -26,6 +25,7 @@ async def main() -> None:
         host=settings.edge_host,
         port=settings.edge_port,
         log_config=None,
+        server_header=False,  # no 'server: uvicorn' banner
         lifespan="off",
         # Live streams (SSE) never end by themselves: stop waiting for them after the grace.
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -16,11 +17,11 @@ from google.protobuf.message import Message
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
-from prometheus_client import make_asgi_app
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
@@ -29,13 +30,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 from starlette.websockets import WebSocketClose
 
+from edge_proxy import limits as rate_limits
 from edge_proxy import media as media_routes
 from edge_proxy import notifications as notification_routes
 from edge_proxy.media import MediaRoutes
 from edge_proxy.notifications import NotificationStreamRoute
 from edge_proxy.openapi import build_openapi
-from edge_proxy.routes import Route, RouteTable, build_route_table
+from edge_proxy.routes import Match, Route, RouteTable, build_route_table
 from edge_proxy.settings import EdgeSettings
+from edge_proxy.static import WebClient
 from edge_proxy.transcode import (
     EdgeError,
     build_request,
@@ -46,7 +49,10 @@ from edge_proxy.transcode import (
     rpc_metadata,
 )
 from mesh import context
+from mesh.auth import EDGE_SERVICE, identity_source
 from mesh.clients import Channels
+from mesh.ratelimit import Limiter, MemoryLimiter, RedisLimiter
+from mesh.redis import create_redis
 from mesh.services import MESH, ServiceSpec
 
 log = logging.getLogger("shutter.edge")
@@ -70,22 +76,97 @@ def create_app(
     missing token must stay missing.
     """
     table = build_route_table(services)
-    edge = _Edge(settings, channels, table, services)
+    closers: list[Callable[[], Awaitable[None]]] = []
+    limiter: Limiter
+    if settings.redis_url and settings.rate_limits_enabled:
+        redis = create_redis(settings)
+        closers.append(redis.aclose)
+        limiter = RedisLimiter(redis)
+    else:
+        limiter = MemoryLimiter()
+    edge = _Edge(settings, channels, table, services, rate_limits.EdgeLimits(settings, limiter))
+    web = WebClient()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            for close in closers:
+                await close()
+
     app = Starlette(
+        lifespan=lifespan,
         routes=[
             StarletteRoute("/healthz", edge.healthz, methods=["GET"]),
             StarletteRoute("/readyz", edge.readyz, methods=["GET"]),
             StarletteRoute("/openapi.json", edge.openapi, methods=["GET"]),
-            # Prometheus metrics of the edge's process (in `shutter up`, the whole mesh's).
-            Mount("/metrics", app=make_asgi_app()),
+            # The web client: its index and its versioned, immutable assets (edge_proxy/static.py).
+            StarletteRoute("/", web.index, methods=["GET"]),
+            Mount("/assets/{version}", app=web.assets),
+            # No /metrics here: metrics (RPC counts, login failures, memory) are for operators,
+            # served on SHUTTER_METRICS_PORT, never on the public port.
         ],
         # Tracing is outermost: a request's span covers everything the edge does for it.
-        middleware=[Middleware(OpenTelemetryMiddleware), Middleware(RequestIdMiddleware)],
+        middleware=[
+            Middleware(OpenTelemetryMiddleware),
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.edge_cors_origins,
+                allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-Id", "Last-Event-ID"],
+                expose_headers=_EXPOSED_HEADERS,
+                max_age=settings.edge_cors_max_age_seconds,
+            ),
+            Middleware(RequestIdMiddleware),
+        ],
         exception_handlers={HTTPException: _http_exception},
     )
     # Everything that is not one of the edge's own routes is looked up in the route table.
     app.router.default = edge
+    app.state.settings = settings
     return app
+
+
+# Response headers a browser script may read on a cross-origin answer.
+_EXPOSED_HEADERS = [
+    "X-Request-Id",
+    "Retry-After",
+    "RateLimit",
+    "RateLimit-Policy",
+    "ETag",
+    "Content-Range",
+    "Accept-Ranges",
+]
+# Sent on every answer, /media included: browsers must not guess a type other than the declared
+# one (an uploaded file sniffed as HTML), nor leak the API's URLs to other sites.
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+class SecurityHeadersMiddleware:
+    """Add the security headers every answer of the edge carries."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: AsgiMessage) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in _SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class RequestIdMiddleware:
@@ -122,16 +203,19 @@ class _Edge:
         channels: Channels,
         table: RouteTable,
         services: Sequence[ServiceSpec],
+        limits: rate_limits.EdgeLimits,
     ) -> None:
         self._settings = settings
+        self._limits = limits
         self._channels = channels
         self._table = table
         self._services = services
         self._callables: dict[str, aio.UnaryUnaryMultiCallable[Any, Any]] = {}
         extra = {**media_routes.OPENAPI_PATHS, **notification_routes.OPENAPI_PATHS}
         self._openapi = json.dumps(build_openapi(table, extra_paths=extra)).encode()
-        media = MediaRoutes(settings, channels)
-        notifications = NotificationStreamRoute(settings, channels)
+        identity = identity_source(settings, EDGE_SERVICE)
+        media = MediaRoutes(settings, channels, identity=identity)
+        notifications = NotificationStreamRoute(settings, channels, identity=identity)
         # Routes that stream bytes rather than JSON; everything else comes from the annotations.
         self._streaming: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
             (re.compile(r"/api/v1/uploads/(?P<upload_id>[^/]+)"), {"PUT": media.put_upload}),
@@ -149,11 +233,20 @@ class _Edge:
             return
         streaming = self._streaming_route(scope)
         request = Request(scope, receive)
+        limit_headers: dict[str, str] = {}
         try:
             if streaming is not None:
+                kind = self._streaming_class(scope)
+                if kind is not None and self._limits.enabled:
+                    limit_headers = await self._limits.check(request, kind)
                 response = await streaming(request)
             else:
-                response = await self._transcode(request)
+                match = self._table.match(request.method, _raw_path(request.scope))
+                if match is not None and self._limits.enabled:
+                    kind = rate_limits.route_class(match.route.grpc_path, request.method)
+                    limit_headers = await self._limits.check(request, kind)
+                response = await self._transcode(request, match)
+            response.headers.update(limit_headers)
         except EdgeError as exc:
             response = error_response(exc.status(), exc.http_status, exc.headers)
         except ClientDisconnect:
@@ -178,9 +271,15 @@ class _Edge:
             return handler
         return None
 
-    async def _transcode(self, request: Request) -> Response:
+    @staticmethod
+    def _streaming_class(scope: Scope) -> str | None:
+        """Return the rate-limit class of a streaming route (none for /media: a CDN's job)."""
+        if scope["method"] == "PUT":
+            return "uploads"
+        return None if str(scope["path"]).startswith("/media/") else "reads"
+
+    async def _transcode(self, request: Request, match: Match | None) -> Response:
         path = _raw_path(request.scope)
-        match = self._table.match(request.method, path)
         if match is None:
             allowed = self._table.allowed_methods(path)
             if allowed:
@@ -203,7 +302,11 @@ class _Edge:
             reply = await self._callable(route)(
                 message,
                 timeout=self._settings.edge_rpc_timeout_seconds,
-                metadata=rpc_metadata(request),
+                metadata=rpc_metadata(
+                    request,
+                    max_authorization_bytes=self._settings.edge_max_authorization_bytes,
+                    client_ip=self._limits.client_ip(request),
+                ),
             )
         except aio.AioRpcError as exc:
             return rpc_error_response(exc)

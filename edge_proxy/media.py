@@ -3,13 +3,13 @@
 - `PUT /api/v1/uploads/{uploadId}` streams a request body into media_svc's client-streaming
   Upload RPC, chunk by chunk, never holding the file in memory.
 - `GET|HEAD /media/{key}` is the origin of processed media, as a CDN would pull it: immutable
-  caching, ETag and 304, byte ranges (206/416) for video.
+  caching (HLS playlists: a few seconds), ETag and 304, byte ranges (206/416) for video.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC
 from email.utils import format_datetime
 from typing import Any
@@ -28,6 +28,9 @@ from shutter.media.v1 import media_service_pb2, media_service_pb2_grpc
 # media_svc takes at most 1 MiB per upload message.
 UPLOAD_CHUNK_BYTES = 1024 * 1024
 IMMUTABLE = "public, max-age=31536000, immutable"
+# HLS playlists keep their URL while a video's ladder grows (the master lists more rungs once
+# they are made): caches keep them briefly. Segments, like every other file, never change.
+PLAYLIST_CACHE = "public, max-age=10"
 _KEY = re.compile(r"[A-Za-z0-9._\-/]{1,512}")
 _SINGLE_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
@@ -35,9 +38,16 @@ _SINGLE_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 class MediaRoutes:
     """Handlers of the upload PUT and the /media origin."""
 
-    def __init__(self, settings: EdgeSettings, channels: Channels) -> None:
+    def __init__(
+        self,
+        settings: EdgeSettings,
+        channels: Channels,
+        *,
+        identity: Callable[[], str] = lambda: "",
+    ) -> None:
         self._settings = settings
         self._channels = channels
+        self._identity = identity
 
     def _stub(self) -> media_service_pb2_grpc.MediaServiceStub:
         return media_service_pb2_grpc.MediaServiceStub(self._channels.channel("media_svc"))
@@ -45,7 +55,11 @@ class MediaRoutes:
     async def put_upload(self, request: Request) -> Response:
         """Stream the body into the upload, refusing a body larger than declared up front."""
         upload_id = _upload_id(request.path_params["upload_id"])
-        metadata = rpc_metadata(request)
+        metadata = rpc_metadata(
+            request,
+            max_authorization_bytes=self._settings.edge_max_authorization_bytes,
+            service_identity=self._identity(),
+        )
         stub = self._stub()
         try:
             upload = (
@@ -92,7 +106,13 @@ class MediaRoutes:
         read = media_service_pb2.ReadBlobRequest(key=key, metadata_only=head or bool(conditional))
         ranged = _apply_range(read, request.headers.get("range"))
         stream = self._stub().ReadBlob(
-            read, timeout=self._settings.edge_upload_timeout_seconds, metadata=rpc_metadata(request)
+            read,
+            timeout=self._settings.edge_upload_timeout_seconds,
+            metadata=rpc_metadata(
+                request,
+                max_authorization_bytes=self._settings.edge_max_authorization_bytes,
+                service_identity=self._identity(),
+            ),
         )
         chunks = stream.__aiter__()
         try:
@@ -101,7 +121,7 @@ class MediaRoutes:
             return rpc_error_response(exc)
         meta = first.metadata
         headers = {
-            "Cache-Control": IMMUTABLE,
+            "Cache-Control": PLAYLIST_CACHE if key.endswith(".m3u8") else IMMUTABLE,
             "ETag": meta.etag,
             "Accept-Ranges": "bytes",
             "Last-Modified": format_datetime(meta.modified_at.ToDatetime(tzinfo=UTC), usegmt=True),
@@ -116,7 +136,11 @@ class MediaRoutes:
             stream = self._stub().ReadBlob(
                 read,
                 timeout=self._settings.edge_upload_timeout_seconds,
-                metadata=rpc_metadata(request),
+                metadata=rpc_metadata(
+                    request,
+                    max_authorization_bytes=self._settings.edge_max_authorization_bytes,
+                    service_identity=self._identity(),
+                ),
             )
             chunks = stream.__aiter__()
             try:

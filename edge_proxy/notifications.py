@@ -13,7 +13,7 @@ data is the error body, and the client reconnects.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
@@ -70,9 +70,16 @@ def sse_event(message: notify_service_pb2.SubscribeResponse) -> bytes:
 class NotificationStreamRoute:
     """Handler of the notification stream."""
 
-    def __init__(self, settings: EdgeSettings, channels: Channels) -> None:
+    def __init__(
+        self,
+        settings: EdgeSettings,
+        channels: Channels,
+        *,
+        identity: Callable[[], str] = lambda: "",
+    ) -> None:
         self._settings = settings
         self._channels = channels
+        self._identity = identity
 
     async def stream(self, request: Request) -> Response:
         """Open a Subscribe call for the caller and relay it as Server-Sent Events."""
@@ -81,7 +88,11 @@ class NotificationStreamRoute:
         # No deadline: the stream lasts as long as the client stays; heartbeats keep it alive.
         call = stub.Subscribe(
             notify_service_pb2.SubscribeRequest(after_sequence=after),
-            metadata=rpc_metadata(request),
+            metadata=rpc_metadata(
+                request,
+                max_authorization_bytes=self._settings.edge_max_authorization_bytes,
+                service_identity=self._identity(),
+            ),
         )
         try:
             first = await call.read()

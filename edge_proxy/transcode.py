@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 
 from edge_proxy.routes import Match, Route
 from mesh import context
+from mesh.auth import SERVICE_HEADER
 from mesh.status import status_from_metadata
 
 log = logging.getLogger("shutter.edge")
@@ -68,7 +69,15 @@ _GENERIC_MESSAGES = {
     grpc.StatusCode.CANCELLED: "the call was cancelled",
     grpc.StatusCode.UNKNOWN: "internal error",
     grpc.StatusCode.INTERNAL: "internal error",
+    grpc.StatusCode.RESOURCE_EXHAUSTED: "the request is too large or too frequent",
+    grpc.StatusCode.INVALID_ARGUMENT: "the request is not valid",
+    grpc.StatusCode.UNAUTHENTICATED: "the request is not authenticated",
+    grpc.StatusCode.PERMISSION_DENIED: "the request is not allowed",
+    grpc.StatusCode.NOT_FOUND: "not found",
+    grpc.StatusCode.UNIMPLEMENTED: "the request is not supported",
 }
+# For any other code grpc makes up: never its own text (transport details) to a client.
+_GENERIC_MESSAGE = "the request could not be completed"
 
 _TYPE_NAMES = {
     getattr(FieldDescriptor, name): name.removeprefix("TYPE_").lower()
@@ -167,11 +176,15 @@ def rpc_error_response(exc: aio.AioRpcError) -> Response:
     """Return the HTTP answer of a failed call: mapped status, `{"code", "message", "details"}`."""
     status = rpc_error_status(exc)
     http_status = HTTP_STATUS.get(exc.code(), 500)
+    headers: dict[str, str] = {}
     for detail in status.details:
         info = error_details_pb2.ErrorInfo()
         if detail.Unpack(info):
             http_status = REASON_HTTP_STATUS.get(info.reason, http_status)
-    return error_response(status, http_status)
+            retry = info.metadata.get("retry_after_seconds", "")
+            if retry.isdigit():
+                headers["Retry-After"] = retry
+    return error_response(status, http_status, headers or None)
 
 
 def rpc_error_status(exc: aio.AioRpcError) -> status_pb2.Status:
@@ -183,7 +196,7 @@ def rpc_error_status(exc: aio.AioRpcError) -> status_pb2.Status:
         # Not a service's own answer (those always carry an ErrorInfo): a transport failure or a
         # status grpc made up. Give it a stable reason and keep internal text out of the reply.
         log.warning("rpc failed: %s %s", code.name, exc.details())
-        rich.message = _GENERIC_MESSAGES.get(code, rich.message)
+        rich.message = _GENERIC_MESSAGES.get(code, _GENERIC_MESSAGE)
         info = error_details_pb2.ErrorInfo(reason=code.name, domain=EDGE_DOMAIN)
         rich.details.append(_pack(info))
     return rich
@@ -337,10 +350,16 @@ def error_response(
     return JSONResponse(error_json(status), status_code=http_status, headers=headers)
 
 
-def rpc_metadata(request: Request) -> list[tuple[str, str]]:
+def rpc_metadata(
+    request: Request,
+    *,
+    max_authorization_bytes: int = 4096,
+    client_ip: str = "",
+    service_identity: str = "",
+) -> list[tuple[str, str]]:
     """Return the metadata of the RPC behind a request: request id and the client's token."""
     authorization = request.headers.get("authorization", "")
-    if not _PRINTABLE.fullmatch(authorization):
+    if len(authorization) > max_authorization_bytes or not _PRINTABLE.fullmatch(authorization):
         raise EdgeError(
             grpc.StatusCode.UNAUTHENTICATED,
             "the Authorization header must be 'Bearer <token>'",
@@ -348,4 +367,12 @@ def rpc_metadata(request: Request) -> list[tuple[str, str]]:
         )
     # Sent even when empty: an explicit value stops the channel from adding a token of its own,
     # so an anonymous client is never mistaken for anyone else.
-    return [("x-request-id", context.request_id.get()), ("authorization", authorization)]
+    metadata = [("x-request-id", context.request_id.get()), ("authorization", authorization)]
+    if service_identity:
+        # The edge's own identity, beside the client's token: the mesh's internal methods the
+        # edge calls for clients (upload bytes, media files, the notification stream) need it.
+        metadata.append((SERVICE_HEADER, service_identity))
+    if client_ip and _PRINTABLE.fullmatch(client_ip):
+        # For user_svc's sign-in throttle: the address the request came from.
+        metadata.append(("x-client-ip", client_ip))
+    return metadata

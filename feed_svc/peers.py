@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from feed_svc.domain import Relation
+from mesh.auth import SERVICE_HEADER
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from shutter.post.v1 import post_pb2, post_service_pb2, post_service_pb2_grpc
 from shutter.user.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
@@ -33,7 +34,8 @@ class _Peer:
         self._timeout = timeout
 
     def _metadata(self) -> tuple[tuple[str, str], ...]:
-        return (("authorization", f"Bearer {self._token()}"),)
+        # As this service itself, not as the user it works for: no user token, its identity.
+        return (("authorization", ""), (SERVICE_HEADER, self._token()))
 
 
 class GrpcGraph(_Peer):

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 from grpc import aio
 
+from mesh.auth import SERVICE_HEADER
 from shutter.events.v1 import envelope_pb2
 from shutter.feed.v1 import feed_service_pb2, feed_service_pb2_grpc
 
@@ -40,7 +41,8 @@ class GrpcFeedSync:
         try:
             await self._stub.ApplyEvents(
                 feed_service_pb2.ApplyEventsRequest(events=events),
-                metadata=(("authorization", f"Bearer {self._token()}"),),
+                # As this service itself: no user token, its identity.
+                metadata=(("authorization", ""), (SERVICE_HEADER, self._token())),
                 timeout=self._timeout,
             )
         except aio.AioRpcError as exc:

@@ -37,6 +37,8 @@ CONTENT_TYPES = {
     ".heic": "image/heic",
     ".mp4": "video/mp4",
     ".mov": "video/quicktime",
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".ts": "video/mp2t",
 }
 OCTET_STREAM = "application/octet-stream"
 
@@ -232,7 +234,8 @@ class LocalBlobStore:
             key=key,
             size=st.st_size,
             content_type=content_type_of(key),
-            # Blobs are immutable, so size and write time identify the content.
+            # Size and write time identify the content (blobs are immutable but for HLS master
+            # playlists, rewritten as a ladder grows).
             etag=f'"{st.st_size:x}-{st.st_mtime_ns:x}"',
             modified_at=datetime.fromtimestamp(st.st_mtime, tz=UTC),
         )

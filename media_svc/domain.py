@@ -41,6 +41,8 @@ BATCH_MAX = 100
 FILTER_MAX = 32
 # Only processed renditions are public; uploads wait under "in/", which ReadBlob never serves.
 PUBLIC_PREFIX = "m/"
+# The rendition kept only to re-process from: stored next to the others, never served nor listed.
+ARCHIVED_NAME = "original"
 INCOMING_PREFIX = "in/"
 UPLOAD_METHOD = "PUT"
 
@@ -373,6 +375,9 @@ class MediaLibrary:
             ) from None
         if not key.startswith(PUBLIC_PREFIX):
             raise InvalidArgument.field("key", "is not the key of a published file")
+        if key.rsplit("/", 1)[-1].startswith(ARCHIVED_NAME + "."):
+            # The kept full-size original is an archive to re-process from, never published.
+            raise BlobNotFound("no file has that key")
         if offset < 0 or length < 0 or suffix_length < 0:
             raise InvalidArgument.field("offset", "offset, length and suffix_length must be >= 0")
         if suffix_length and (offset or length):

@@ -4,16 +4,25 @@ Runs inside a processing job (media_svc.job), never in the gRPC process: decoder
 bytes, so a crash or a runaway allocation takes down only that job.
 
 Every rendition is re-encoded from pixels, so nothing of the upload's bytes survives but the
-picture: no EXIF (GPS included), XMP, IPTC or comments, and no polyglot payload. Only the ICC
-colour profile of an RGB source is carried over, so colours stay right.
+picture: no EXIF (GPS included), XMP, IPTC or comments, and no polyglot payload. Nothing of an
+uploaded ICC profile survives either (a profile is free-form enough to carry text, and can be
+megabytes): pixels with a profile are converted to sRGB through it, and renditions carry the
+standard sRGB profile littleCMS builds; a profile that is too large or does not parse is ignored.
+
+Decoding memory is bounded before any pixel is decoded: from the header's size and mode, what the
+decoder and the conversions to 8-bit RGB will hold at once (bit depth x pixels) must fit the
+job's budget, so a small file that expands to gigabytes (a 16-bit 6320x6320 PNG of 310 KB) is
+refused, not decoded.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import math
+import struct
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PIL import Image, ImageCms, ImageFile
@@ -23,9 +32,13 @@ from media_svc import filters, sniff
 THUMBNAIL_SIDE = 150
 FEED_WIDTH = 640
 FULL_WIDTH = 1080
+STORY_WIDTH = 720
+STORY_FULL_WIDTH = 1080
 # Instagram's aspect range: 4:5 portrait to 1.91:1 landscape; beyond it we crop the centre.
 MIN_ASPECT = 4 / 5
 MAX_ASPECT = 1.91
+# Stories and reels fill a phone's screen: 9:16 portrait is kept, anything taller is cropped.
+STORY_MIN_ASPECT = 9 / 16
 ORIENTATION_TAG = 0x0112
 _TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -47,12 +60,33 @@ class MediaRejected(Exception):
         self.message = message
 
 
+# The largest ICC profile looked at: real colour profiles are a few KB (sRGB 3 KB, Display P3
+# 0.5 KB, printer CMYK profiles up to ~1 MB); larger ones are ignored, never parsed.
+ICC_MAX_BYTES = 1024 * 1024
+# Bytes per pixel Pillow holds for a decoded image of each mode (RGB is stored in 4 bytes).
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+# What the conversions to RGB hold on top of the decoded image, per pixel: 16-bit and float
+# greys go through 32-bit I twice, then L, then RGB; everything else makes one RGB copy.
+_CONVERSION_BYTES = {"I;16": 13, "I;16B": 13, "I;16L": 13, "I;16N": 13, "I": 9, "F": 13}
+# Per pixel, after conversion: the upright copy (transpose) or the colour-managed one.
+_WORKING_BYTES = 4
+
+
 @dataclass(frozen=True)
 class PhotoLimits:
     """What a photo may be."""
 
     max_pixels: int = 40_000_000
     max_side: int = 16_383
+    # The most memory decoding and converting one photo to RGB may take (bit depth x pixels).
+    max_decode_bytes: int = 512 * 1024 * 1024
+
+
+def decode_bytes(mode: str, width: int, height: int) -> int:
+    """Return an upper bound of the memory decoding an image of this mode and size to upright
+    RGB takes at its peak: the decoded pixels, the conversions, one working copy."""
+    decoded = _MODE_BYTES.get(mode, 4)
+    return width * height * (decoded + _CONVERSION_BYTES.get(mode, 4) + _WORKING_BYTES)
 
 
 @dataclass(frozen=True)
@@ -83,13 +117,19 @@ class PhotoResult:
     width: int
     height: int
     renditions: list[Rendition]
+    # The size of the story_full variant (9:16..1.91:1).
+    story_width: int = 0
+    story_height: int = 0
 
 
-def clamp_box(width: int, height: int) -> tuple[int, int, int, int]:
-    """Return the centred crop box that brings an image's aspect within 4:5..1.91:1."""
+def clamp_box(
+    width: int, height: int, *, min_aspect: float = MIN_ASPECT
+) -> tuple[int, int, int, int]:
+    """Return the centred crop box that brings an image's aspect within min_aspect..1.91:1
+    (4:5 for feed posts, 9:16 for stories)."""
     aspect = width / height
-    if aspect < MIN_ASPECT:
-        keep = max(1, min(height, round(width / MIN_ASPECT)))
+    if aspect < min_aspect:
+        keep = max(1, min(height, round(width / min_aspect)))
         top = (height - keep) // 2
         return (0, top, width, top + keep)
     if aspect > MAX_ASPECT:
@@ -142,11 +182,38 @@ def _to_rgb(image: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes |
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         flattened = Image.alpha_composite(background, rgba).convert("RGB")
-        return flattened, icc if mode in ("RGBA", "RGBa") else None
+        return _to_srgb(flattened, icc) if mode in ("RGBA", "RGBa") else (flattened, None)
     if mode == "RGB":
-        return image, icc
+        return _to_srgb(image, icc)
     # L, 1, YCbCr, LAB, HSV: their profiles (if any) do not describe RGB data.
     return image.convert("RGB"), None
+
+
+@functools.cache
+def srgb_profile() -> bytes:
+    """Return the standard sRGB profile littleCMS builds (588 bytes), dated 2000-01-01 so that
+    every rendition carries the same bytes (littleCMS stamps the time it was built)."""
+    built = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    built[24:36] = struct.pack(">6H", 2000, 1, 1, 0, 0, 0)
+    return bytes(built)
+
+
+def _to_srgb(image: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | None]:
+    """Return RGB pixels converted to sRGB through their profile, with the standard sRGB profile
+    to embed; pixels without a usable profile are taken as sRGB already (the web's default)."""
+    if not icc or len(icc) > ICC_MAX_BYTES:
+        return image, None
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if source.profile.xcolor_space.strip() != "RGB":
+            return image, None
+        srgb = ImageCms.createProfile("sRGB")
+        converted = ImageCms.profileToProfile(image, source, srgb, outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return image, None  # not a well-formed RGB colour profile: ignored
+    if converted is None:
+        return image, None
+    return converted, srgb_profile()
 
 
 def _save(
@@ -254,6 +321,13 @@ def _decode(
         orientation = 1
     if fmt == "JPEG" and draft_for_variants:
         image.draft("RGB", _draft_request(image.size, orientation))
+    needed = decode_bytes(image.mode, *image.size)
+    if needed > limits.max_decode_bytes:
+        raise MediaRejected(
+            "IMAGE_TOO_LARGE",
+            f"decoding the {image.size[0]}x{image.size[1]} {image.mode} image would take "
+            f"{needed // 2**20} MiB; at most {limits.max_decode_bytes // 2**20} MiB are allowed",
+        )
     image.seek(0)  # animated WebP/PNG: the first frame is the photo
     image.load()  # also closes the file Pillow opened
     icc = image.info.get("icc_profile") or None
@@ -277,12 +351,17 @@ def make_variants(
     icc: bytes | None,
     quality: Quality,
 ) -> PhotoResult:
-    """Write thumbnail, feed and full, each as JPEG and WebP.
+    """Write the feed variants (thumbnail, feed, full) and the story variants (story,
+    story_full), each as JPEG and WebP.
 
     Full is at most 1080 wide and feed at most 640, both centre-cropped into 4:5..1.91:1 and never
     wider than the (cropped) source; the thumbnail is the centre square of full, 150x150 or the
-    square's own side when that is smaller. The filter is applied once, to full, before the smaller
-    variants are made from it, so every variant shows the same picture.
+    square's own side when that is smaller. story_full (at most 1080 wide, 1080x1920 for a 9:16
+    source) and story (at most 720 wide) keep anything from 9:16 to 1.91:1 and crop taller
+    pictures to 9:16, never upscaled. Every photo gets both shapes, so one processed for a post
+    can be a story and the other way round without a surprise; where both shapes are the same
+    (4:5 to 1.91:1), story_full is the full file itself. The filter is applied once per shape,
+    before the smaller variants are made from it, so every variant shows the same picture.
     """
     box = clamp_box(image.width, image.height)
     crop_width, crop_height = box[2] - box[0], box[3] - box[1]
@@ -297,7 +376,29 @@ def make_variants(
     for name, variant in (("thumbnail", thumbnail), ("feed", feed), ("full", full)):
         renditions.append(_save(variant, out_dir, name, "JPEG", icc=icc, quality=quality.jpeg))
         renditions.append(_save(variant, out_dir, name, "WEBP", icc=icc, quality=quality.webp))
-    return PhotoResult(width=full.width, height=full.height, renditions=renditions)
+    story_box = clamp_box(image.width, image.height, min_aspect=STORY_MIN_ASPECT)
+    if story_box == box:
+        story_full = full
+        for rendition in renditions[-2:]:  # the same picture: the same files, another name
+            renditions.append(replace(rendition, name=rendition.name.replace("full", "story_full")))
+    else:
+        story_width, story_height = story_box[2] - story_box[0], story_box[3] - story_box[1]
+        size = variant_size(story_width, story_height, STORY_FULL_WIDTH)
+        story_full = filters.apply(filter_name, _resized(image, size, story_box))
+        for fmt, q in (("JPEG", quality.jpeg), ("WEBP", quality.webp)):
+            renditions.append(_save(story_full, out_dir, "story_full", fmt, icc=icc, quality=q))
+    story = _resized(
+        story_full, variant_size(story_full.width, story_full.height, STORY_WIDTH), None
+    )
+    for fmt, q in (("JPEG", quality.jpeg), ("WEBP", quality.webp)):
+        renditions.append(_save(story, out_dir, "story", fmt, icc=icc, quality=q))
+    return PhotoResult(
+        width=full.width,
+        height=full.height,
+        renditions=renditions,
+        story_width=story_full.width,
+        story_height=story_full.height,
+    )
 
 
 def _resized(

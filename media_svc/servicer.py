@@ -28,10 +28,26 @@ _UPLOAD_STATUS = {
     "ready": media_pb2.UPLOAD_STATUS_READY,
     "failed": media_pb2.UPLOAD_STATUS_FAILED,
 }
+_HLS_STATUS = {
+    "processing": media_pb2.HLS_STATUS_PROCESSING,
+    "ready": media_pb2.HLS_STATUS_READY,
+    "failed": media_pb2.HLS_STATUS_FAILED,
+}
 _MEDIA_TYPE = {"photo": media_pb2.MEDIA_TYPE_PHOTO, "video": media_pb2.MEDIA_TYPE_VIDEO}
-_VARIANTS = ("thumbnail", "feed", "full", "thumbnail_webp", "feed_webp", "full_webp")
-# Transcoded renditions from large to small; the metadata-free copy of the upload comes last.
-_VIDEO_ORDER = ("video_720p", "video_480p", "video_source", "original")
+_VARIANTS = (
+    "thumbnail",
+    "feed",
+    "full",
+    "thumbnail_webp",
+    "feed_webp",
+    "full_webp",
+    "story",
+    "story_full",
+    "story_webp",
+    "story_full_webp",
+)
+# Transcoded renditions from large to small (the upload itself is never served).
+_VIDEO_ORDER = ("video_720p", "video_480p", "video_source")
 
 
 def media_message(record: store.MediaRecord, library: domain.MediaLibrary) -> media_pb2.Media:
@@ -58,6 +74,9 @@ def media_message(record: store.MediaRecord, library: domain.MediaLibrary) -> me
     thumbnail = record.rendition("thumbnail")
     if thumbnail is not None:
         message.variants.thumbnail_key = thumbnail.key
+    story = record.rendition("story_full")
+    if story is not None:
+        message.variants.story_width, message.variants.story_height = story.width, story.height
     if record.kind == "video":
         for name in _VIDEO_ORDER:
             rendition = record.rendition(name)
@@ -74,6 +93,12 @@ def media_message(record: store.MediaRecord, library: domain.MediaLibrary) -> me
             )
         if message.video_renditions:
             message.video_url = message.video_renditions[0].url
+        master = record.rendition("master")
+        if master is not None:
+            message.hls_url = library.url(master.key)
+            message.hls_status = _HLS_STATUS.get(
+                record.hls_status, media_pb2.HLS_STATUS_UNSPECIFIED
+            )
     return message
 
 

@@ -45,10 +45,22 @@ class MediaSettings(MeshSettings):
     upload_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
     photo_max_bytes: int = Field(default=15 * MIB, ge=1)
     video_max_bytes: int = Field(default=100 * MIB, ge=1)
-    video_max_seconds: float = Field(default=60.0, gt=0)
+    video_max_seconds: float = Field(
+        default=90.0,
+        gt=0,
+        description="The longest video accepted: 90 s for reels (post_svc keeps feed posts' "
+        "videos to 60 s).",
+    )
     # Below Pillow's own bomb limit (about 89 MP): a 40 MP RGB image is 120 MB decoded.
     photo_max_pixels: int = Field(default=40_000_000, ge=1)
     photo_max_side: int = Field(default=16_383, ge=1, description="WebP's own limit.")
+    photo_max_decode_mb: int = Field(
+        default=512,
+        ge=16,
+        description="The most memory decoding one photo to RGB may take, estimated from its "
+        "header (bit depth x pixels) before any pixel is decoded; more is IMAGE_TOO_LARGE. "
+        "Keep it well under media_job_memory_mb.",
+    )
     video_max_side: int = Field(default=4096, ge=16)
     jpeg_quality: int = Field(default=80, ge=1, le=95)
     original_jpeg_quality: int = Field(default=90, ge=1, le=95)
@@ -59,7 +71,9 @@ class MediaSettings(MeshSettings):
         "JPEG is decoded only at the scale the largest variant needs.",
     )
     transcode_video: bool = Field(
-        default=True, description="Encode 720p/480p H.264 renditions of videos."
+        default=True,
+        description="Encode 720p and 480p H.264 renditions of videos; off, only the smallest "
+        "one. Every served video is re-encoded: the uploaded stream is never served.",
     )
     media_workers: int = Field(
         default=2, ge=1, le=64, description="How many uploads are processed at once."

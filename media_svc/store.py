@@ -35,6 +35,7 @@ from mesh import db
 from mesh.outbox import Outbox, outbox_table
 
 Status = Literal["pending", "processing", "ready", "failed", "deleted"]
+HlsStatus = Literal["", "processing", "ready", "failed"]
 Kind = Literal["photo", "video"]
 
 metadata = MetaData()
@@ -67,6 +68,13 @@ media = Table(
     Column("deleted_at", DateTime(timezone=True), nullable=True),
     # When a deleted media's files were removed; NULL while the sweeper still has work.
     Column("purged_at", DateTime(timezone=True), nullable=True),
+    # The HLS ladder of a video: "" (none: a photo, or transcoding is off), "processing" (the
+    # media is ready with its first rung; the worker holding the lease makes the others),
+    # "ready" or "failed" (the master playlist lists the rungs that exist).
+    Column("hls_status", String(12), nullable=False, default=""),
+    # What the master playlist says of each rung made so far: [{"label", "width", "height",
+    # "has_audio", "playlist", "peak_bps", "average_bps"}, ...].
+    Column("hls_rungs", JSON, nullable=True),
     Index("ix_media_status_lease", "status", "lease_until"),
     Index("ix_media_status_expires", "status", "expires_at"),
 )
@@ -112,6 +120,8 @@ class MediaRecord:
     lease_until: datetime | None = None
     deleted_at: datetime | None = None
     purged_at: datetime | None = None
+    hls_status: HlsStatus = ""
+    hls_rungs: list[dict[str, Any]] = field(default_factory=list)
 
     def rendition(self, name: str) -> StoredRendition | None:
         """Return the rendition with a name, if there is one."""
@@ -127,6 +137,8 @@ class Processed:
     height: int
     duration_ms: int
     renditions: list[StoredRendition]
+    hls_status: HlsStatus = ""
+    hls_rungs: list[dict[str, Any]] = field(default_factory=list)
 
 
 class MediaStore(Protocol):
@@ -164,6 +176,18 @@ class MediaStore(Protocol):
         media_id: int,
         attempt: int,
         result: Processed,
+        now: datetime,
+        lease_until: datetime | None = None,
+    ) -> bool: ...
+    async def finish_ladder(
+        self,
+        session: AsyncSession,
+        *,
+        media_id: int,
+        attempt: int,
+        status: HlsStatus,
+        renditions: list[StoredRendition],
+        rungs: list[dict[str, Any]],
         now: datetime,
     ) -> bool: ...
     async def finish_failed(
@@ -221,7 +245,16 @@ def _record(row: Any) -> MediaRecord:
         lease_until=_aware(row.lease_until),
         deleted_at=_aware(row.deleted_at),
         purged_at=_aware(row.purged_at),
+        hls_status=row.hls_status,
+        hls_rungs=list(row.hls_rungs or []),
     )
+
+
+# A job is held while processing, or while a ready video's ladder is still being made.
+_QUEUED = or_(
+    media.c.status == "processing",
+    and_(media.c.status == "ready", media.c.hls_status == "processing"),
+)
 
 
 def _changed(result: Any) -> bool:
@@ -298,10 +331,7 @@ class SqlMediaStore:
         first."""
         query = (
             select(media.c.media_id)
-            .where(
-                media.c.status == "processing",
-                or_(media.c.lease_until.is_(None), media.c.lease_until < now),
-            )
+            .where(_QUEUED, or_(media.c.lease_until.is_(None), media.c.lease_until < now))
             .order_by(media.c.media_id)
             .limit(limit)
         )
@@ -315,7 +345,7 @@ class SqlMediaStore:
             update(media)
             .where(
                 media.c.media_id == media_id,
-                media.c.status == "processing",
+                _QUEUED,
                 or_(media.c.lease_until.is_(None), media.c.lease_until < now),
             )
             .values(attempts=media.c.attempts + 1, lease_until=lease_until, updated_at=now)
@@ -330,11 +360,7 @@ class SqlMediaStore:
         """Extend the lease of a job this attempt holds; False when it lost it."""
         result = await session.execute(
             update(media)
-            .where(
-                media.c.media_id == media_id,
-                media.c.status == "processing",
-                media.c.attempts == attempt,
-            )
+            .where(media.c.media_id == media_id, _QUEUED, media.c.attempts == attempt)
             .values(lease_until=lease_until)
         )
         return _changed(result)
@@ -344,11 +370,7 @@ class SqlMediaStore:
         the attempt does not count."""
         result = await session.execute(
             update(media)
-            .where(
-                media.c.media_id == media_id,
-                media.c.status == "processing",
-                media.c.attempts == attempt,
-            )
+            .where(media.c.media_id == media_id, _QUEUED, media.c.attempts == attempt)
             .values(lease_until=None, attempts=media.c.attempts - 1)
         )
         return _changed(result)
@@ -361,8 +383,10 @@ class SqlMediaStore:
         attempt: int,
         result: Processed,
         now: datetime,
+        lease_until: datetime | None = None,
     ) -> bool:
-        """Record a finished job, if this attempt still holds it."""
+        """Record a finished job, if this attempt still holds it; with lease_until (a video
+        whose ladder is still to be made) the attempt keeps holding it until then."""
         changed = await session.execute(
             update(media)
             .where(
@@ -377,6 +401,39 @@ class SqlMediaStore:
                 height=result.height,
                 duration_ms=result.duration_ms,
                 renditions=[r.__dict__ for r in result.renditions],
+                hls_status=result.hls_status,
+                hls_rungs=result.hls_rungs,
+                lease_until=lease_until,
+                updated_at=now,
+            )
+        )
+        return _changed(changed)
+
+    async def finish_ladder(
+        self,
+        session: AsyncSession,
+        *,
+        media_id: int,
+        attempt: int,
+        status: HlsStatus,
+        renditions: list[StoredRendition],
+        rungs: list[dict[str, Any]],
+        now: datetime,
+    ) -> bool:
+        """Record the end of a ready video's ladder (made or failed), if this attempt still
+        holds it; renditions are the media's whole list from now on."""
+        changed = await session.execute(
+            update(media)
+            .where(
+                media.c.media_id == media_id,
+                media.c.status == "ready",
+                media.c.hls_status == "processing",
+                media.c.attempts == attempt,
+            )
+            .values(
+                hls_status=status,
+                hls_rungs=rungs,
+                renditions=[r.__dict__ for r in renditions],
                 lease_until=None,
                 updated_at=now,
             )

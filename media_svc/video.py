@@ -13,6 +13,7 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from media_svc import sniff
 from media_svc.imaging import MediaRejected, Rendition
@@ -20,7 +21,17 @@ from media_svc.imaging import MediaRejected, Rendition
 ALLOWED_VIDEO_CODECS = {"h264", "hevc", "mpeg4", "av1", "vp9"}
 # Renditions by their short side ("720p" is 1280x720 landscape, 720x1280 portrait).
 RENDITION_SHORT_SIDES = (720, 480)
+# The HLS ladder, by short side; players pick a rung by bandwidth.
+LADDER_SHORT_SIDES = (1080, 720, 480)
+# HLS segments are cut at keyframes, forced every SEGMENT_SECONDS.
+SEGMENT_SECONDS = 2
+# Peak video bitrate per rung (CRF within a VBV cap), so a rung's bandwidth is predictable.
+MAXRATE = {1080: "5000k", 720: "3000k", 480: "1500k"}
 FFMPEG_TIMEOUT_SECONDS = 600
+MASTER_PLAYLIST = "master.m3u8"
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+SEGMENT_TYPE = "video/mp2t"
+AUDIO_CODEC = "mp4a.40.2"  # AAC-LC
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,7 @@ class VideoInfo:
     height: int
     container: sniff.VideoFormat
     has_audio: bool
+    codec: str = "h264"
 
 
 def probe(source: Path, *, limits: VideoLimits) -> VideoInfo:
@@ -91,6 +103,7 @@ def probe(source: Path, *, limits: VideoLimits) -> VideoInfo:
         height=height,
         container=container_format,
         has_audio=has_audio,
+        codec=codec,
     )
 
 
@@ -131,31 +144,12 @@ def extract_poster(ffmpeg: str, source: Path, dest: Path, *, info: VideoInfo) ->
         raise MediaRejected("MEDIA_CORRUPT", "the video has no frame to make a poster of")
 
 
-def _streams(info: VideoInfo) -> list[str]:
-    mapped = ["-map", "0:v:0"] + (["-map", "0:a:0"] if info.has_audio else [])
-    return mapped + ["-map_metadata", "-1", "-map_chapters", "-1", "-sn", "-dn"]
-
-
-def copy_original(
-    ffmpeg: str, source: Path, out_dir: Path, *, info: VideoInfo, max_seconds: float
-) -> Rendition:
-    """Keep the uploaded streams as they are, in a fresh container without any metadata."""
-    extension = "mov" if info.container == "MOV" else "mp4"
-    dest = out_dir / f"original.{extension}"
-    _run(
-        ffmpeg,
-        ["-i", str(source), *_streams(info), "-t", f"{max_seconds:.3f}", "-c", "copy"]
-        + ["-movflags", "+faststart", "-fflags", "+bitexact", str(dest)],
-        "copy the video",
-    )
-    return Rendition(
-        name="original",
-        file=dest.name,
-        content_type="video/quicktime" if extension == "mov" else "video/mp4",
-        width=info.width,
-        height=info.height,
-        size=dest.stat().st_size,
-    )
+# Every served video is re-encoded from pixels (never a copy of the uploaded stream, whose SEI
+# user data can carry anything: a GPS string, a payload). The encoder would still pass the
+# upload's closed captions and user data on as SEI, and writes its own settings as SEI: no
+# caption or user-data SEI is made, and the bitstream filter drops every SEI NAL unit (type 6),
+# whatever wrote it; players need none of them.
+_NO_USER_DATA = ["-a53cc", "0", "-udu_sei", "0", "-bsf:v", "filter_units=remove_types=6"]
 
 
 def rendition_sizes(width: int, height: int) -> list[tuple[str, int, int]]:
@@ -173,8 +167,114 @@ def rendition_sizes(width: int, height: int) -> list[tuple[str, int, int]]:
     return sizes
 
 
+def ladder_sizes(width: int, height: int) -> list[tuple[str, int, int]]:
+    """Return (label, width, height) of each HLS rung, large to small: 1080p, 720p and 480p
+    where the source is at least that large (never upscaled), else one at the source's size."""
+    short = min(width, height)
+    sizes = []
+    for target in LADDER_SHORT_SIDES:
+        if short >= target:
+            scale = target / short
+            sizes.append((f"{target}p", _even(width * scale), _even(height * scale)))
+    if not sizes:
+        sizes.append(("source", _even(width), _even(height)))
+    return sizes
+
+
 def _even(value: float) -> int:
     return max(2, int(round(value / 2)) * 2)
+
+
+def _codec_options(info: VideoInfo, *, width: int, height: int) -> list[str]:
+    """Return the ffmpeg options of one H.264/AAC output of a given size.
+
+    Keyframes every SEGMENT_SECONDS (and no scene-cut ones) make every rung cut at the same
+    instants, so a player switches rungs cleanly. `filter_units` drops every SEI NAL unit: the
+    source's user data never reaches a rendition (it is re-encoded anyway), nor does x264's own
+    banner of its version and settings.
+    """
+    short = min(width, height)
+    cap = next((rate for side, rate in MAXRATE.items() if short >= side), MAXRATE[480])
+    audio = ["-c:a", "aac", "-b:a", "128k", "-ac", "2"] if info.has_audio else ["-an"]
+    return (
+        ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23"]
+        + ["-maxrate", cap, "-bufsize", cap]
+        + ["-pix_fmt", "yuv420p", "-profile:v", "high", "-level:v", _level(width, height)]
+        + ["-sc_threshold", "0"]
+        + ["-force_key_frames", f"expr:gte(t,n_forced*{SEGMENT_SECONDS})"]
+        + [*_NO_USER_DATA, *audio, "-threads", "2"]
+    )
+
+
+@dataclass(frozen=True)
+class Output:
+    """One encoding to make: an MP4 file or an HLS rung, at a size."""
+
+    label: str
+    width: int
+    height: int
+    hls: bool = False
+
+
+def encode(
+    ffmpeg: str,
+    source: Path,
+    out_dir: Path,
+    *,
+    info: VideoInfo,
+    outputs: list[Output],
+    max_seconds: float,
+) -> list[Rendition | Rung]:
+    """Encode several sizes of the source in one ffmpeg run: the source is decoded once and
+    split, which on two cores saves a whole decode of a 1080p clip per extra output."""
+    branches = "".join(f"[s{i}]" for i in range(len(outputs)))
+    graph = [f"[0:v:0]split={len(outputs)}{branches}"] if len(outputs) > 1 else []
+    args = ["-t", f"{max_seconds:.3f}", "-i", str(source)]
+    for i, out in enumerate(outputs):
+        head = f"[s{i}]" if len(outputs) > 1 else "[0:v:0]"
+        graph.append(f"{head}scale={out.width}:{out.height}:flags=bicubic,setsar=1[v{i}]")
+    args += ["-filter_complex", ";".join(graph)]
+    for i, out in enumerate(outputs):
+        args += ["-map", f"[v{i}]"] + (["-map", "0:a:0"] if info.has_audio else [])
+        args += ["-map_metadata", "-1", "-map_chapters", "-1", "-sn", "-dn"]
+        args += _codec_options(info, width=out.width, height=out.height)
+        if out.hls:
+            args += _hls_output(out_dir, out.label)[1]
+        else:
+            dest = out_dir / f"video_{out.label}.mp4"
+            args += ["-movflags", "+faststart", "-fflags", "+bitexact", str(dest)]
+    _run(ffmpeg, args, f"encode the {', '.join(o.label for o in outputs)} renditions")
+    made: list[Rendition | Rung] = []
+    for out in outputs:
+        if out.hls:
+            playlist = _hls_output(out_dir, out.label)[0]
+            made.append(
+                _rung(
+                    playlist,
+                    label=out.label,
+                    width=out.width,
+                    height=out.height,
+                    has_audio=info.has_audio,
+                )
+            )
+        else:
+            dest = out_dir / f"video_{out.label}.mp4"
+            made.append(
+                Rendition(
+                    name=f"video_{out.label}",
+                    file=dest.name,
+                    content_type="video/mp4",
+                    width=out.width,
+                    height=out.height,
+                    size=dest.stat().st_size,
+                )
+            )
+    return made
+
+
+def _level(width: int, height: int) -> str:
+    """Return the H.264 level a size needs at up to 30 frames a second (and _codecs names)."""
+    return "4.0" if min(width, height) > 720 else "3.1"
 
 
 def transcode(
@@ -189,21 +289,140 @@ def transcode(
     max_seconds: float,
 ) -> Rendition:
     """Encode one H.264/AAC MP4 rendition, upright, at most max_seconds long, ready to stream."""
-    dest = out_dir / f"video_{label}.mp4"
-    audio = ["-c:a", "aac", "-b:a", "128k", "-ac", "2"] if info.has_audio else ["-an"]
+    made = encode(
+        ffmpeg,
+        source,
+        out_dir,
+        info=info,
+        outputs=[Output(label, width, height)],
+        max_seconds=max_seconds,
+    )[0]
+    assert isinstance(made, Rendition)
+    return made
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One rung of the HLS ladder: its media playlist and what the master playlist says of it."""
+
+    label: str
+    width: int
+    height: int
+    has_audio: bool
+    playlist: Rendition
+    segments: list[Rendition]
+    peak_bps: int
+    average_bps: int
+
+
+def _hls_output(out_dir: Path, label: str) -> tuple[Path, list[str]]:
+    playlist = out_dir / f"hls_{label}.m3u8"
+    return playlist, [
+        "-f",
+        "hls",
+        "-hls_time",
+        str(SEGMENT_SECONDS),
+        "-hls_playlist_type",
+        "vod",
+        "-hls_segment_type",
+        "mpegts",
+        "-hls_segment_filename",
+        str(out_dir / f"hls_{label}_%03d.ts"),
+        "-map_metadata",
+        "-1",
+        "-fflags",
+        "+bitexact",
+        str(playlist),
+    ]
+
+
+def segment_rendition(
+    ffmpeg: str, mp4: Rendition, out_dir: Path, *, label: str, has_audio: bool
+) -> Rung:
+    """Cut an MP4 rendition this job encoded into an HLS rung without encoding it again: its
+    keyframes already fall every SEGMENT_SECONDS and it holds nothing of the upload's bytes."""
+    playlist, output = _hls_output(out_dir, label)
     _run(
         ffmpeg,
-        ["-i", str(source), *_streams(info), "-t", f"{max_seconds:.3f}"]
-        + ["-vf", f"scale={width}:{height}:flags=bicubic,setsar=1", "-c:v", "libx264"]
-        + ["-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", "-profile:v", "high"]
-        + [*audio, "-movflags", "+faststart", "-fflags", "+bitexact", "-threads", "2", str(dest)],
-        f"encode the {label} rendition",
+        ["-i", str(out_dir / mp4.file), "-map", "0", "-c", "copy", *output],
+        f"segment the {label} rendition",
     )
-    return Rendition(
-        name=f"video_{label}",
-        file=dest.name,
-        content_type="video/mp4",
+    return _rung(playlist, label=label, width=mp4.width, height=mp4.height, has_audio=has_audio)
+
+
+def _rung(playlist: Path, *, label: str, width: int, height: int, has_audio: bool) -> Rung:
+    """Return a rung from the playlist ffmpeg wrote: its segments, sizes and bitrates."""
+    durations: list[float] = []
+    segments: list[Rendition] = []
+    pending: float | None = None
+    for line in playlist.read_text().splitlines():
+        if line.startswith("#EXTINF:"):
+            pending = float(line.removeprefix("#EXTINF:").split(",")[0])
+        elif line and not line.startswith("#") and pending is not None:
+            file = playlist.parent / Path(line).name
+            segments.append(_file_rendition(file, SEGMENT_TYPE, width, height))
+            durations.append(pending)
+            pending = None
+    if not segments:
+        raise MediaRejected("MEDIA_CORRUPT", f"the {label} rung has no segments")
+    rates = [s.size * 8 / max(d, 0.1) for s, d in zip(segments, durations, strict=True)]
+    average = sum(s.size for s in segments) * 8 / max(sum(durations), 0.1)
+    return Rung(
+        label=label,
         width=width,
         height=height,
-        size=dest.stat().st_size,
+        has_audio=has_audio,
+        playlist=_file_rendition(playlist, PLAYLIST_TYPE, width, height),
+        segments=segments,
+        peak_bps=int(max(rates)),
+        average_bps=int(average),
     )
+
+
+def _file_rendition(file: Path, content_type: str, width: int, height: int) -> Rendition:
+    return Rendition(
+        name=file.stem,
+        file=file.name,
+        content_type=content_type,
+        width=width,
+        height=height,
+        size=file.stat().st_size,
+    )
+
+
+def summary(rung: Rung) -> dict[str, Any]:
+    """Return what the master playlist needs of a rung, as stored with the media."""
+    return {
+        "label": rung.label,
+        "width": rung.width,
+        "height": rung.height,
+        "has_audio": rung.has_audio,
+        "playlist": rung.playlist.file,
+        "peak_bps": rung.peak_bps,
+        "average_bps": rung.average_bps,
+    }
+
+
+def _codecs(rung: dict[str, Any]) -> str:
+    """Return the RFC 6381 codecs of a rung: H.264 High at the level its size needs."""
+    level = round(float(_level(int(rung["width"]), int(rung["height"]))) * 10)
+    video = f"avc1.6400{level:02x}"
+    return f"{video},{AUDIO_CODEC}" if rung["has_audio"] else video
+
+
+def write_master(out_dir: Path, rungs: list[dict[str, Any]]) -> Rendition:
+    """Write the master playlist of the rungs (summaries), largest first; relative URIs, so it
+    works from any origin or CDN that serves the files side by side."""
+    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    ordered = sorted(rungs, key=lambda r: int(r["width"]) * int(r["height"]), reverse=True)
+    for rung in ordered:
+        lines.append(
+            f"#EXT-X-STREAM-INF:BANDWIDTH={rung['peak_bps']},"
+            f"AVERAGE-BANDWIDTH={rung['average_bps']},"
+            f'RESOLUTION={rung["width"]}x{rung["height"]},CODECS="{_codecs(rung)}"'
+        )
+        lines.append(str(rung["playlist"]))
+    master = out_dir / MASTER_PLAYLIST
+    master.write_text("\n".join(lines) + "\n")
+    largest = ordered[0]
+    return _file_rendition(master, PLAYLIST_TYPE, int(largest["width"]), int(largest["height"]))

@@ -8,6 +8,13 @@ its renditions and the uploaded bytes are deleted. A service that dies mid-job l
 runs out, and whichever worker looks next (this one after a restart, or another replica) takes the
 job again, at most `media_max_attempts` times.
 
+A video takes two jobs in one attempt: the first makes the poster, the first rendition and its
+HLS rung, and the media becomes ready (publishable) with hls_status `processing` while the same
+attempt keeps the lease; the second (phase "ladder") makes the other rungs into the same folder
+and rewrites the master playlist. A crash between the two leaves a ready video holding an
+expired lease: the next worker claims it like any job and makes only the ladder. The uploaded
+bytes are kept until the ladder is done or has failed.
+
 The sweeper fails uploads that expired while pending and deletes their bytes, and removes the
 files of deleted media.
 """
@@ -33,7 +40,7 @@ import media_svc
 from media_svc import domain, events
 from media_svc.blobs import BlobMissing, BlobStore
 from media_svc.settings import MediaSettings
-from media_svc.store import MediaRecord, MediaStore, Processed, StoredRendition
+from media_svc.store import HlsStatus, MediaRecord, MediaStore, Processed, StoredRendition
 
 log = logging.getLogger("shutter.media.worker")
 
@@ -237,9 +244,19 @@ class Worker:
         self._running.discard(task)
         self._wake.set()  # a slot is free: look for the next job
 
-    def _job(self, record: MediaRecord, source: Path, out_dir: Path) -> dict[str, Any]:
+    def _job(
+        self,
+        record: MediaRecord,
+        source: Path,
+        out_dir: Path,
+        *,
+        phase: str = "main",
+        rungs: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
         settings = self._settings
         return {
+            "phase": phase,
+            "rungs": rungs or [],
             "source": str(source),
             "out_dir": str(out_dir),
             "kind": record.kind,
@@ -256,6 +273,7 @@ class Worker:
             "photo_limits": {
                 "max_pixels": settings.photo_max_pixels,
                 "max_side": settings.photo_max_side,
+                "max_decode_bytes": settings.photo_max_decode_mb * 1024 * 1024,
             },
             "video_limits": {
                 "max_seconds": settings.video_max_seconds,
@@ -272,66 +290,78 @@ class Worker:
 
     async def _process(self, record: MediaRecord) -> None:
         attempt = record.attempts
+        # A ready video still holding a job: its ladder was interrupted (a crash); redo that.
+        ladder_only = record.status == "ready"
         if attempt > self._settings.media_max_attempts:
-            await self._fail(
-                record,
-                attempt,
-                "PROCESSING_FAILED",
-                f"processing was interrupted {attempt - 1} times; giving up",
-            )
+            message = f"processing was interrupted {attempt - 1} times; giving up"
+            if ladder_only:
+                await self._end_ladder(record, attempt, record.renditions, record.hls_rungs)
+            else:
+                await self._fail(record, attempt, "PROCESSING_FAILED", message)
             return
         work = self._work_dir / f"{record.media_id}-{attempt}-{domain.new_token()}"
         out_dir = work / "out"
         out_dir.mkdir(parents=True)
         heartbeat = asyncio.create_task(self._heartbeat(record.media_id, attempt))
-        job_task: asyncio.Task[JobOutcome] | None = None
+        jobs: list[asyncio.Task[JobOutcome]] = []
         prefix = ""
         try:
             source = work / "source"
             try:
                 await self._blobs.download(record.incoming_key, source)
             except BlobMissing:
-                await self._fail(
-                    record, attempt, "UPLOAD_INCOMPLETE", "the uploaded bytes are missing"
-                )
-                return
-            job = self._job(record, source, out_dir)
-            job_task = asyncio.create_task(
-                self._run_job(job, self._settings.media_job_timeout_seconds)
-            )
-            done, _ = await asyncio.wait({job_task, heartbeat}, return_when=asyncio.FIRST_COMPLETED)
-            if job_task not in done:
-                # The heartbeat ended first: the lease is lost (the media was deleted, or
-                # another worker took over); whoever holds it now decides.
-                return
-            outcome = job_task.result()
-            if not outcome.ok or outcome.result is None:
-                await self._fail(record, attempt, outcome.code, outcome.message)
-                return
-            prefix = domain.rendition_prefix(record.media_id, domain.new_token())
-            processed = await self._store_renditions(outcome.result, out_dir, prefix)
-            async with self._store.transaction() as tx:
-                finished = await self._store.finish_ready(
-                    tx,
-                    media_id=record.media_id,
-                    attempt=attempt,
-                    result=processed,
-                    now=self._clock(),
-                )
-                if finished:
-                    await self._store.outbox.add(
-                        tx,
-                        aggregate_id=record.media_id,
-                        event=events.media_ready(
-                            media_id=record.media_id,
-                            owner_user_id=record.owner_user_id,
-                            is_video=processed.kind == "video",
-                        ),
+                if ladder_only:
+                    await self._end_ladder(record, attempt, record.renditions, record.hls_rungs)
+                else:
+                    await self._fail(
+                        record, attempt, "UPLOAD_INCOMPLETE", "the uploaded bytes are missing"
                     )
-            if finished:
-                prefix = ""  # keep the renditions
+                return
+            if ladder_only:
+                current, rungs = record.renditions, record.hls_rungs
+                master = record.rendition("master")
+                folder = master.key.rsplit("/", 1)[0] + "/" if master else ""
+            else:
+                outcome = await self._run(self._job(record, source, out_dir), heartbeat, jobs)
+                if outcome is None:
+                    return
+                if not outcome.ok or outcome.result is None:
+                    await self._fail(record, attempt, outcome.code, outcome.message)
+                    return
+                prefix = domain.rendition_prefix(record.media_id, domain.new_token())
+                processed = await self._store_renditions(outcome.result, out_dir, prefix)
+                ladder_next = processed.hls_status == "processing"
+                async with self._store.transaction() as tx:
+                    finished = await self._store.finish_ready(
+                        tx,
+                        media_id=record.media_id,
+                        attempt=attempt,
+                        result=processed,
+                        now=self._clock(),
+                        # The ladder comes next in this attempt, which keeps the job.
+                        lease_until=self._clock() + self._lease if ladder_next else None,
+                    )
+                    if finished:
+                        await self._store.outbox.add(
+                            tx,
+                            aggregate_id=record.media_id,
+                            event=events.media_ready(
+                                media_id=record.media_id,
+                                owner_user_id=record.owner_user_id,
+                                is_video=processed.kind == "video",
+                            ),
+                        )
+                if not finished:
+                    return
+                folder, prefix = prefix, ""  # keep the renditions
                 log.info("media %d ready (attempt %d)", record.media_id, attempt)
-                await self._delete_key_quietly(record.incoming_key)
+                if not ladder_next:
+                    await self._delete_key_quietly(record.incoming_key)
+                    return
+                current, rungs = processed.renditions, processed.hls_rungs
+            await self._make_ladder(
+                record, attempt, source, work, heartbeat, jobs, folder, current, rungs
+            )
         except asyncio.CancelledError:
             # Stopping: give the job back so the next worker (this service restarted, or
             # another replica) takes it at once instead of after the lease.
@@ -343,24 +373,99 @@ class Worker:
             # Storage trouble, not the file's fault: leave the job queued for another attempt.
             log.exception("processing media %d failed; it will be retried", record.media_id)
         finally:
-            for task in (heartbeat, job_task):
-                if task is not None and not task.done():
+            for task in (heartbeat, *jobs):
+                if not task.done():
                     task.cancel()  # a cancelled job kills its process group
-            await asyncio.gather(
-                *(t for t in (heartbeat, job_task) if t is not None), return_exceptions=True
-            )
+            await asyncio.gather(heartbeat, *jobs, return_exceptions=True)
             if prefix:
                 await self._delete_quietly(prefix)
             await asyncio.to_thread(shutil.rmtree, work, True)
+
+    async def _run(
+        self,
+        job: dict[str, Any],
+        heartbeat: asyncio.Task[None],
+        jobs: list[asyncio.Task[JobOutcome]],
+    ) -> JobOutcome | None:
+        """Run a job while the heartbeat holds the lease; None when the lease was lost first
+        (the media was deleted, or another worker took over: whoever holds it now decides)."""
+        task = asyncio.create_task(self._run_job(job, self._settings.media_job_timeout_seconds))
+        jobs.append(task)
+        done, _ = await asyncio.wait({task, heartbeat}, return_when=asyncio.FIRST_COMPLETED)
+        return task.result() if task in done else None
+
+    async def _make_ladder(
+        self,
+        record: MediaRecord,
+        attempt: int,
+        source: Path,
+        work: Path,
+        heartbeat: asyncio.Task[None],
+        jobs: list[asyncio.Task[JobOutcome]],
+        folder: str,
+        current: list[StoredRendition],
+        rungs: list[dict[str, Any]],
+    ) -> None:
+        """Make the rest of a ready video's HLS ladder into its folder, then record it (or,
+        when the job fails, keep the first rung alone) and drop the uploaded bytes."""
+        out_dir = work / "ladder"
+        out_dir.mkdir()
+        job = self._job(record, source, out_dir, phase="ladder", rungs=rungs)
+        outcome = await self._run(job, heartbeat, jobs)
+        if outcome is None:
+            return
+        if outcome.ok and outcome.result is not None and folder:
+            made = await self._store_renditions(outcome.result, out_dir, folder)
+            replaced = {r.name for r in made.renditions}  # the master playlist, rewritten
+            merged = [r for r in current if r.name not in replaced] + made.renditions
+            if await self._end_ladder(record, attempt, merged, made.hls_rungs, status="ready"):
+                log.info("media %d: HLS ladder ready", record.media_id)
+                return
+            async with self._store.transaction() as tx:
+                now = await self._store.get_media(tx, media_id=record.media_id)
+            if now is None or now.status == "deleted":
+                # Deleted while the ladder was stored: the sweeper may have purged the folder
+                # already, so the files just written would outlive it.
+                await self._delete_quietly(folder)
+        else:
+            log.warning("media %d: HLS ladder failed: %s", record.media_id, outcome.message)
+            await self._end_ladder(record, attempt, current, rungs)
+
+    async def _end_ladder(
+        self,
+        record: MediaRecord,
+        attempt: int,
+        renditions: list[StoredRendition],
+        rungs: list[dict[str, Any]],
+        *,
+        status: HlsStatus = "failed",
+    ) -> bool:
+        """Record the end of a ladder if this attempt still holds it; tell whether it did."""
+        async with self._store.transaction() as tx:
+            ended = await self._store.finish_ladder(
+                tx,
+                media_id=record.media_id,
+                attempt=attempt,
+                status=status,
+                renditions=renditions,
+                rungs=rungs,
+                now=self._clock(),
+            )
+        if ended:
+            await self._delete_key_quietly(record.incoming_key)
+        return ended
 
     async def _store_renditions(
         self, result: dict[str, Any], out_dir: Path, prefix: str
     ) -> Processed:
         stored = []
+        sent: set[str] = set()
         for item in result["renditions"]:
             file = out_dir / Path(str(item["file"])).name  # the job names files in out_dir only
             key = prefix + file.name
-            await self._blobs.put_file(key, file)
+            if key not in sent:  # two names may share a file (story_full and full)
+                await self._blobs.put_file(key, file)
+                sent.add(key)
             stored.append(
                 StoredRendition(
                     name=str(item["name"]),
@@ -377,6 +482,8 @@ class Worker:
             height=int(result["height"]),
             duration_ms=int(result["duration_ms"]),
             renditions=stored,
+            hls_status=result.get("hls_status") or "",
+            hls_rungs=list(result.get("hls_rungs") or []),
         )
 
     async def _heartbeat(self, media_id: int, attempt: int) -> None:

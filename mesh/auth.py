@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,21 +16,35 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from mesh import context
 from mesh.config import MeshSettings
 from mesh.errors import PermissionDenied, Unauthenticated
+from mesh.revocation import Revocations
 
 ALGORITHM = "EdDSA"  # pinned: a token naming any other algorithm (none, HS256, ...) is refused
 SERVICE_PREFIX = "svc:"
+# The metadata key of a service's identity, and what signs it (a secret only services hold).
+SERVICE_HEADER = "x-shutter-service"
+SERVICE_ALGORITHM = "HS256"
+SERVICE_AUDIENCE = "shutter-internal"
+# The edge's identity: it always calls for a client (with the client's token, or none), never
+# as itself, so its identity alone never makes a caller a service.
+EDGE_SERVICE = "edge_proxy"
 # Verified tokens remembered per process: one request's token is checked by every service it
 # reaches, and a client sends the same token for its whole lifetime.
 VERIFIED_TOKENS_MAX = 10_000
+SERVICE_TOKEN_TTL_SECONDS = 3600
 
 
 def ensure_keys(settings: MeshSettings) -> None:
-    """Generate the signing key pair into data_dir on first run, unless key files are set."""
+    """Generate the signing key pair and the service secret into data_dir on first run, unless
+    their files are set. With key files set, only the public key must be there: only user_svc
+    signs user tokens (TokenIssuer says so clearly when its private key is missing)."""
+    ensure_service_secret(settings)
     private_path, public_path = settings.private_key_path(), settings.public_key_path()
     if private_path.exists() and public_path.exists():
         return
     if settings.jwt_private_key_file or settings.jwt_public_key_file:
-        raise RuntimeError(f"configured JWT key files are missing: {private_path} / {public_path}")
+        if public_path.exists():
+            return
+        raise RuntimeError(f"the configured JWT public key file is missing: {public_path}")
     private_path.parent.mkdir(parents=True, exist_ok=True)
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(
@@ -61,6 +76,92 @@ def _load_public(path: Path) -> Ed25519PublicKey:
     return key
 
 
+def ensure_service_secret(settings: MeshSettings) -> None:
+    """Generate the service-identity secret into data_dir on first run, unless its file is set."""
+    path = settings.service_secret_path()
+    if path.exists():
+        return
+    if settings.service_secret_file:
+        raise RuntimeError(f"the configured service secret file is missing: {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
+    tmp.write_bytes(secrets.token_bytes(32))
+    tmp.chmod(0o600)
+    if not path.exists():
+        tmp.replace(path)  # atomic: concurrent starters never see half a secret
+    else:
+        tmp.unlink()
+
+
+class ServiceTokens:
+    """The identity services show each other in the x-shutter-service header: short HS256 JWTs
+    signed with the mesh's service secret, which only services (and the edge) hold.
+
+    It travels beside the caller's own token, never in its place: a call a service makes for a
+    user carries the user's access token (whose rights apply) and the service's identity (which
+    internal-only RPCs require). A user token cannot pass for it: other key, other header,
+    other audience."""
+
+    def __init__(self, settings: MeshSettings, *, clock: Any = time.time) -> None:
+        path = settings.service_secret_path()
+        secret = path.read_bytes()
+        if len(secret) < 32:
+            raise RuntimeError(f"{path} must hold at least 32 bytes")
+        self._secret = secret
+        self._issuer = settings.jwt_issuer
+        self._clock = clock
+        self._verified: LRUCache[str, tuple[float, str]] = LRUCache(maxsize=1024)
+
+    def issue(self, service: str, *, ttl_seconds: int = 3600) -> str:
+        """Return a service's identity token."""
+        now = int(self._clock())
+        claims = {
+            "iss": self._issuer,
+            "aud": SERVICE_AUDIENCE,
+            "sub": SERVICE_PREFIX + service,
+            "iat": now,
+            "exp": now + ttl_seconds,
+            "typ": "service",
+        }
+        return jwt.encode(claims, self._secret, algorithm=SERVICE_ALGORITHM)
+
+    def verify(self, token: str) -> str:
+        """Return the name of the service a token identifies, or raise Unauthenticated."""
+        known = self._verified.get(token)
+        if known is not None and self._clock() < known[0]:
+            return known[1]
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[SERVICE_ALGORITHM],
+                audience=SERVICE_AUDIENCE,
+                issuer=self._issuer,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
+        except jwt.InvalidTokenError:
+            raise Unauthenticated(
+                "the service identity is not valid", reason="SERVICE_IDENTITY_INVALID"
+            ) from None
+        subject = str(claims["sub"])
+        if not subject.startswith(SERVICE_PREFIX) or claims.get("typ") != "service":
+            raise Unauthenticated(
+                "the service identity is not valid", reason="SERVICE_IDENTITY_INVALID"
+            )
+        name = subject.removeprefix(SERVICE_PREFIX)
+        self._verified[token] = (float(claims["exp"]), name)
+        return name
+
+
+def load_service_tokens(settings: MeshSettings) -> ServiceTokens | None:
+    """Return the service tokens of the mesh, or None where its secret is not (the edge alone,
+    in tests): that process then shows no service identity."""
+    try:
+        return ServiceTokens(settings)
+    except (OSError, RuntimeError):
+        return None
+
+
 class TokenIssuer:
     """Sign access tokens for users and for services."""
 
@@ -83,9 +184,13 @@ class TokenIssuer:
         }
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
-    def user_token(self, user_id: int) -> str:
-        """Return an access token for a user."""
-        return self._sign(str(user_id), self.ttl_seconds, {"typ": "access"})
+    def user_token(self, user_id: int, *, session_id: int | str = "") -> str:
+        """Return an access token for a user, naming the session it belongs to (claim sid):
+        revoking the session ends the token (mesh.revocation)."""
+        extra: dict[str, Any] = {"typ": "access"}
+        if session_id:
+            extra["sid"] = str(session_id)
+        return self._sign(str(user_id), self.ttl_seconds, extra)
 
     def service_token(self, service: str, *, ttl_seconds: int = 3600) -> str:
         """Return a token that identifies a service doing background work."""
@@ -100,8 +205,15 @@ class TokenVerifier:
     of a signature check: the signature over the exact same bytes cannot become invalid. Only
     tokens that passed are kept, so a forged token is checked (and refused) every time."""
 
-    def __init__(self, settings: MeshSettings, *, clock: Any = time.time) -> None:
+    def __init__(
+        self,
+        settings: MeshSettings,
+        *,
+        clock: Any = time.time,
+        revocations: Revocations | None = None,
+    ) -> None:
         self._key = _load_public(settings.public_key_path())
+        self._revocations = revocations
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
         self._clock = clock
@@ -110,13 +222,15 @@ class TokenVerifier:
         )
 
     def verify(self, token: str) -> context.Principal:
-        """Return the principal a token names, or raise Unauthenticated."""
+        """Return the principal a token names, or raise Unauthenticated (also for a token of a
+        session that has ended, cached or not)."""
         known = self._verified.get(token)
         if known is not None:
             expires_at, principal = known
             if self._clock() >= expires_at:
                 del self._verified[token]
                 raise Unauthenticated("the access token has expired", reason="TOKEN_EXPIRED")
+            self._check_session(principal)
             return principal
         try:
             claims = jwt.decode(
@@ -133,7 +247,16 @@ class TokenVerifier:
             raise Unauthenticated("the access token is not valid", reason="TOKEN_INVALID") from None
         principal = _principal(claims, token)
         self._verified[token] = (float(claims["exp"]), principal)
+        self._check_session(principal)
         return principal
+
+    def _check_session(self, principal: context.Principal) -> None:
+        if (
+            principal.session_id
+            and self._revocations is not None
+            and self._revocations.is_revoked(principal.session_id)
+        ):
+            raise Unauthenticated("the session has ended; sign in again", reason="SESSION_REVOKED")
 
 
 def _principal(claims: dict[str, Any], token: str) -> context.Principal:
@@ -142,7 +265,13 @@ def _principal(claims: dict[str, Any], token: str) -> context.Principal:
         return context.Principal(subject=subject, user_id=None, is_service=True, token=token)
     if claims.get("typ") != "access" or not subject.isdigit():
         raise Unauthenticated("the access token is not valid", reason="TOKEN_INVALID")
-    return context.Principal(subject=subject, user_id=int(subject), is_service=False, token=token)
+    return context.Principal(
+        subject=subject,
+        user_id=int(subject),
+        is_service=False,
+        token=token,
+        session_id=str(claims.get("sid", "")),
+    )
 
 
 def current_principal() -> context.Principal:
@@ -164,3 +293,29 @@ def require_user() -> int:
 def viewer_id() -> int | None:
     """Return the calling user's id, or None for a service; raise when nobody is signed in."""
     return current_principal().user_id
+
+
+def identity_source(settings: MeshSettings, service: str) -> Callable[[], str]:
+    """Return a function that gives this process's identity token as `service`, renewed well
+    before it expires; it gives "" where the service secret is not (an edge alone, in tests)."""
+    held: list[tuple[float, str]] = []
+    tokens: list[ServiceTokens] = []
+    next_look = [0.0]
+
+    def token() -> str:
+        now = time.monotonic()
+        if not tokens:
+            # The services may not have made the secret yet (processes start together): look
+            # again, at most once a second, until it is there.
+            if now < next_look[0]:
+                return ""
+            next_look[0] = now + 1.0
+            found = load_service_tokens(settings)
+            if found is None:
+                return ""
+            tokens.append(found)
+        if not held or held[0][0] <= now:
+            held[:] = [(now + SERVICE_TOKEN_TTL_SECONDS / 2, tokens[0].issue(service))]
+        return held[0][1]
+
+    return token

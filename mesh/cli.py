@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -164,14 +165,20 @@ def gen(
 
 
 def _buf() -> str:
-    """Return the buf CLI from the project's npm tools, installing them on first use."""
+    """Return the buf CLI from the project's npm tools, installed from package-lock.json on first
+    use and again whenever the lock changes."""
+    import hashlib
+
     buf = ROOT / "node_modules" / ".bin" / "buf"
-    if not buf.exists():
+    stamp = ROOT / "node_modules" / ".shutter-lock.sha256"
+    want = hashlib.sha256((ROOT / "package-lock.json").read_bytes()).hexdigest()
+    if not buf.exists() or not stamp.exists() or stamp.read_text() != want:
         npm = shutil.which("npm")
         if npm is None:
             raise typer.BadParameter("buf comes from npm, and npm is not installed")
-        console.print("installing the buf CLI from npm...")
-        subprocess.run([npm, "install", "--no-audit", "--no-fund"], cwd=ROOT, check=True)
+        console.print("installing the npm tools (buf) from package-lock.json...")
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=ROOT, check=True)
+        stamp.write_text(want)
     return str(buf)
 
 
@@ -199,10 +206,44 @@ def run_checks() -> bool:
 
 
 @app.command()
-def check() -> None:
+def check(
+    fresh_clone: Annotated[
+        bool,
+        typer.Option(
+            help="Clone the committed HEAD into a temporary directory and run the checks there, "
+            "from an empty virtual environment bootstrapped from uv.lock (what a new machine sees)."
+        ),
+    ] = False,
+) -> None:
     """Run the static checks: formatting, lint, types, buf lint and format, fresh generated code."""
+    if fresh_clone:
+        _check_fresh_clone()
+        return
     if not run_checks():
         raise typer.Exit(1)
+
+
+def _check_fresh_clone() -> None:
+    """Run `./shutter check` in a new clone of HEAD with nothing installed; report the timing."""
+    import tempfile
+    import time
+
+    with tempfile.TemporaryDirectory(prefix="shutter-fresh-clone-") as tmp:
+        clone = Path(tmp) / "shutter"
+        subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+        # Nothing of this environment may leak in: the clone bootstraps its own .venv and tools.
+        env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+        env["PATH"] = os.pathsep.join(
+            p for p in env.get("PATH", "").split(os.pathsep) if not p.startswith(str(ROOT))
+        )
+        started = time.monotonic()
+        console.rule(f"fresh clone of HEAD in {clone}")
+        result = subprocess.run([str(clone / "shutter"), "check"], cwd=clone, env=env)
+        elapsed = time.monotonic() - started
+    if result.returncode != 0:
+        console.print(f"[red]a fresh clone fails its static checks ({elapsed:.0f} s)[/red]")
+        raise typer.Exit(1)
+    console.print(f"[green]a fresh clone passes its static checks[/green] ({elapsed:.0f} s)")
 
 
 @app.command(

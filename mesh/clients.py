@@ -6,9 +6,11 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import grpc
 from grpc import aio
 
 from mesh import context, telemetry
+from mesh.auth import SERVICE_HEADER
 from mesh.config import MeshSettings
 from mesh.server import MAX_MESSAGE_BYTES
 
@@ -54,11 +56,16 @@ class _CallContextInterceptor(
         rid = context.request_id.get()
         if rid and "x-request-id" not in metadata:
             metadata["x-request-id"] = rid
+        if SERVICE_HEADER not in metadata:
+            # Who is calling, beside whom for: internal-only methods require it.
+            identity = self._identity()
+            if identity:
+                metadata[SERVICE_HEADER] = identity
         if "authorization" not in metadata:
+            # The user's own token travels on, so their rights (never more) apply downstream.
             who = context.principal.get()
-            token = who.token if who is not None else self._identity()
-            if token:
-                metadata["authorization"] = f"Bearer {token}"
+            if who is not None and not who.is_service and who.token:
+                metadata["authorization"] = f"Bearer {who.token}"
         return aio.ClientCallDetails(
             details.method, timeout, metadata, details.credentials, details.wait_for_ready
         )
@@ -100,19 +107,29 @@ class Channels:
         existing = self._channels.get(service)
         if existing is not None:
             return existing
-        made = aio.insecure_channel(
-            self.address(service),
-            options=[
-                ("grpc.service_config", RETRY_SERVICE_CONFIG),
-                ("grpc.enable_retries", 1),
-                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ],
-            interceptors=[
-                *telemetry.client_interceptors(),
-                _CallContextInterceptor(self._settings.rpc_deadline_seconds, self._identity),
-            ],
-        )
+        options: list[tuple[str, Any]] = [
+            ("grpc.service_config", RETRY_SERVICE_CONFIG),
+            ("grpc.enable_retries", 1),
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ]
+        interceptors = [
+            *telemetry.client_interceptors(),
+            _CallContextInterceptor(self._settings.rpc_deadline_seconds, self._identity),
+        ]
+        credentials = channel_credentials(self._settings)
+        if credentials is None:
+            made = aio.insecure_channel(
+                self.address(service), options=options, interceptors=interceptors
+            )
+        else:
+            if self._settings.mesh_tls_server_name:
+                options.append(
+                    ("grpc.ssl_target_name_override", self._settings.mesh_tls_server_name)
+                )
+            made = aio.secure_channel(
+                self.address(service), credentials, options=options, interceptors=interceptors
+            )
         self._channels[service] = made
         return made
 
@@ -121,3 +138,17 @@ class Channels:
         for made in self._channels.values():
             await made.close()
         self._channels.clear()
+
+
+def channel_credentials(settings: MeshSettings) -> grpc.ChannelCredentials | None:
+    """Return TLS credentials for calls between services when the mesh has a CA (with this
+    process's certificate, for mutual TLS, when it has one), else None: plaintext."""
+    if settings.mesh_tls_ca_file is None:
+        return None
+    key = settings.mesh_tls_key_file.read_bytes() if settings.mesh_tls_key_file else None
+    cert = settings.mesh_tls_cert_file.read_bytes() if settings.mesh_tls_cert_file else None
+    return grpc.ssl_channel_credentials(
+        root_certificates=settings.mesh_tls_ca_file.read_bytes(),
+        private_key=key,
+        certificate_chain=cert,
+    )

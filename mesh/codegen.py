@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import os
 import shutil
 import sys
 import tempfile
@@ -53,8 +54,20 @@ def generate(out_dir: Path) -> None:
         f"--mypy_grpc_out={out_dir}",
         *protos,
     ]
-    if protoc.main(args) != 0:
-        raise RuntimeError("protoc failed; see the messages above")
+    # The mypy plugin announces every file it writes on stderr; keep that chatter unless protoc
+    # fails, when it is the context of the error.
+    with tempfile.TemporaryFile() as chatter:
+        saved = os.dup(2)
+        os.dup2(chatter.fileno(), 2)
+        try:
+            status = protoc.main(args)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        if status != 0:
+            chatter.seek(0)
+            sys.stderr.write(chatter.read().decode(errors="replace"))
+            raise RuntimeError("protoc failed; see the messages above")
     for package_dir in [out_dir / "shutter", *(out_dir / "shutter").rglob("*")]:
         if package_dir.is_dir() and package_dir.name != "__pycache__":
             init = package_dir / "__init__.py"

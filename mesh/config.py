@@ -182,6 +182,35 @@ class MeshSettings(BaseSettings):
         default=None, description="Write finished OpenTelemetry spans as JSON lines to this file."
     )
 
+    service_secret_file: Path | None = Field(
+        default=None,
+        description="A file of at least 32 random bytes that signs the identity services show "
+        "each other (x-shutter-service); unset: generated into data_dir. Every service and the "
+        "edge need the same one; clients never see it.",
+    )
+    grpc_reflection: bool = Field(
+        default=True, description="Serve gRPC reflection (bench and grpcurl use it)."
+    )
+    mesh_tls_cert_file: Path | None = Field(
+        default=None,
+        description="PEM certificate of this process for gRPC between services: with "
+        "mesh_tls_key_file, servers speak TLS only.",
+    )
+    mesh_tls_key_file: Path | None = Field(
+        default=None, description="PEM private key of mesh_tls_cert_file."
+    )
+    mesh_tls_ca_file: Path | None = Field(
+        default=None,
+        description="PEM CA that signs the mesh's certificates: clients verify servers with it "
+        "(and then dial TLS); servers with a certificate then also require client certificates "
+        "it signed (mutual TLS).",
+    )
+    mesh_tls_server_name: str | None = Field(
+        default=None,
+        description="The name clients expect in servers' certificates, when it is not the "
+        "host they dial.",
+    )
+
     def media_url(self, key: str) -> str:
         """Return the absolute URL of a stored media file from its key ("" for no file)."""
         return self.media_base_url.rstrip("/") + "/" + key if key else ""
@@ -197,6 +226,10 @@ class MeshSettings(BaseSettings):
     def private_key_path(self) -> Path:
         """Return the file of the token-signing key."""
         return self.jwt_private_key_file or self.data_dir / "keys" / "jwt_ed25519.pem"
+
+    def service_secret_path(self) -> Path:
+        """Return the file of the secret that signs service identities."""
+        return self.service_secret_file or self.data_dir / "keys" / "service.secret"
 
     def public_key_path(self) -> Path:
         """Return the file of the token-verifying key."""

@@ -15,6 +15,8 @@ class Principal:
     user_id: int | None
     is_service: bool
     token: str
+    # The session a user's access token belongs to ("" for services and older tokens).
+    session_id: str = ""
 
     @property
     def service_name(self) -> str | None:
@@ -23,6 +25,8 @@ class Principal:
 
 
 request_id: ContextVar[str] = ContextVar("shutter_request_id", default="")
+# The service that made the current call, from its verified identity (None: not a service).
+calling_service: ContextVar[str | None] = ContextVar("shutter_calling_service", default=None)
 principal: ContextVar[Principal | None] = ContextVar("shutter_principal", default=None)
 # Monotonic time by which the inbound call must be answered; outgoing calls inherit it.
 deadline: ContextVar[float | None] = ContextVar("shutter_deadline", default=None)

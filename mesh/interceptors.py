@@ -10,7 +10,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from typing import Any
 
 import grpc
@@ -19,8 +19,14 @@ import sqlalchemy.exc
 from grpc import aio
 
 from mesh import context, status
-from mesh.auth import TokenVerifier
-from mesh.errors import DomainError, Unavailable
+from mesh.auth import (
+    EDGE_SERVICE,
+    SERVICE_HEADER,
+    SERVICE_PREFIX,
+    ServiceTokens,
+    TokenVerifier,
+)
+from mesh.errors import DomainError, PermissionDenied, Unauthenticated, Unavailable
 
 log = logging.getLogger("shutter.rpc")
 
@@ -128,10 +134,20 @@ class DeadlineInterceptor(ScopeInterceptor):
 
 
 class AuthInterceptor(ScopeInterceptor):
-    """Verify a bearer token when one is sent; the servicer decides whether a call needs one."""
+    """Verify a bearer token when one is sent, and a service's identity (x-shutter-service);
+    refuse internal-only methods to callers that are not services. The servicer decides
+    whether a call needs a user."""
 
-    def __init__(self, verifier: TokenVerifier) -> None:
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        *,
+        services: ServiceTokens | None = None,
+        internal_methods: Collection[str] = (),
+    ) -> None:
         self._verifier = verifier
+        self._services = services
+        self._internal = frozenset(internal_methods)
 
     @contextlib.asynccontextmanager
     async def scope(self, method: str, ctx: aio.ServicerContext[Any, Any]) -> AsyncIterator[None]:
@@ -140,16 +156,32 @@ class AuthInterceptor(ScopeInterceptor):
         if header:
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
-                from mesh.errors import Unauthenticated
-
                 raise Unauthenticated(
                     "the authorization header must be 'Bearer <token>'", reason="TOKEN_INVALID"
                 )
             who = self._verifier.verify(token.strip())
+        service = None
+        identity = _metadata(ctx, SERVICE_HEADER)
+        if identity:
+            if self._services is None:
+                raise Unauthenticated(
+                    "the service identity is not valid", reason="SERVICE_IDENTITY_INVALID"
+                )
+            service = self._services.verify(identity)
+            if who is None and service != EDGE_SERVICE:  # a service's own work, for no user
+                who = context.Principal(
+                    subject=SERVICE_PREFIX + service, user_id=None, is_service=True, token=""
+                )
+        if method in self._internal and service is None and not (who and who.is_service):
+            raise PermissionDenied(
+                "this method is internal to the mesh; services call it", reason="INTERNAL_ONLY"
+            )
         token_var = context.principal.set(who)
+        service_var = context.calling_service.set(service)
         try:
             yield
         finally:
+            context.calling_service.reset(service_var)
             context.principal.reset(token_var)
 
 

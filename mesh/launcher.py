@@ -156,6 +156,7 @@ async def start_mesh(
             port=port,
             log_level="warning",
             access_log=False,
+            server_header=False,  # no 'server: uvicorn' banner
             lifespan="on",
             # Live streams (SSE) never end by themselves: stop waiting for them after this.
             timeout_graceful_shutdown=EDGE_SHUTDOWN_GRACE_SECONDS,

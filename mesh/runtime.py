@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Sequence
 from typing import Any
 
@@ -28,23 +27,14 @@ from mesh.server import Service, create_server
 from mesh.services import migrations_dir
 
 Close = Callable[[], Awaitable[None]]
-SERVICE_TOKEN_TTL_SECONDS = 3600
 
 
 def service_identity(settings: MeshSettings, name: str) -> Callable[[], str]:
-    """Return the token a service sends when it calls out with no caller (background work),
-    renewed well before it expires."""
-    issuer = auth.TokenIssuer(settings)
-    held: list[tuple[float, str]] = []
-
-    def token() -> str:
-        now = time.monotonic()
-        if not held or held[0][0] <= now:
-            fresh = issuer.service_token(name, ttl_seconds=SERVICE_TOKEN_TTL_SECONDS)
-            held[:] = [(now + SERVICE_TOKEN_TTL_SECONDS / 2, fresh)]
-        return held[0][1]
-
-    return token
+    """Return the identity a service shows when it calls out (x-shutter-service), renewed well
+    before it expires. Signed with the service secret: a service never holds the key that
+    signs user tokens (only user_svc does)."""
+    auth.ensure_service_secret(settings)
+    return auth.identity_source(settings, name)
 
 
 class ServiceRuntime:

@@ -8,13 +8,17 @@ import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+import grpc
+from google.api import annotations_pb2
+from google.protobuf import descriptor_pool
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from mesh import interceptors, metrics, telemetry
-from mesh.auth import TokenVerifier, ensure_keys
+from mesh.auth import ServiceTokens, TokenVerifier, ensure_keys
 from mesh.config import MeshSettings
+from mesh.revocation import revocations_for
 
 log = logging.getLogger("shutter.server")
 
@@ -62,6 +66,9 @@ async def create_server(
     ensure_keys(settings)
     telemetry.instrument_libraries()
     metrics.serve_metrics(settings.metrics_port, settings.host)
+    revoked = revocations_for(settings)
+    await revoked.start()
+    on_stop = [revoked.stop, *on_stop]
     server = aio.server(
         interceptors=[
             telemetry.server_interceptor(),
@@ -70,7 +77,11 @@ async def create_server(
             metrics.MetricsInterceptor(name),
             interceptors.ErrorInterceptor(domain=f"{name}.shutter"),
             interceptors.DeadlineInterceptor(),
-            interceptors.AuthInterceptor(TokenVerifier(settings)),
+            interceptors.AuthInterceptor(
+                TokenVerifier(settings, revocations=revoked),
+                services=ServiceTokens(settings),
+                internal_methods=internal_methods(service_names),
+            ),
         ],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -81,12 +92,17 @@ async def create_server(
     register(server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
-    )
+    if settings.grpc_reflection:
+        reflection.enable_server_reflection(
+            [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+        )
     address = f"{settings.host}:{settings.port_of(name)}"
+    credentials = server_credentials(settings)
     try:
-        port = server.add_insecure_port(address)
+        if credentials is None:
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, credentials)
     except RuntimeError:
         raise RuntimeError(
             f"{name} could not listen on {address} (is the port in use? set "
@@ -116,3 +132,27 @@ async def run_until_signalled(services: Sequence[Service], grace: float) -> None
     await stop.wait()
     log.info("stopping: draining in-flight calls for up to %.1fs", grace)
     await asyncio.gather(*(service.stop(grace) for service in services))
+
+
+def internal_methods(service_names: Sequence[str]) -> set[str]:
+    """Return the methods of these services that clients never call: those without a
+    google.api.http route (batch lookups, privacy answers, streams between services)."""
+    pool = descriptor_pool.Default()
+    found = set()
+    for name in service_names:
+        service = pool.FindServiceByName(name)
+        for method in service.methods:
+            if not method.GetOptions().HasExtension(annotations_pb2.http):
+                found.add(f"/{service.full_name}/{method.name}")
+    return found
+
+
+def server_credentials(settings: MeshSettings) -> grpc.ServerCredentials | None:
+    """Return TLS credentials when the mesh has a certificate (mutual TLS with a CA), else None."""
+    if settings.mesh_tls_cert_file is None or settings.mesh_tls_key_file is None:
+        return None
+    pair = (settings.mesh_tls_key_file.read_bytes(), settings.mesh_tls_cert_file.read_bytes())
+    ca = settings.mesh_tls_ca_file.read_bytes() if settings.mesh_tls_ca_file else None
+    return grpc.ssl_server_credentials(
+        [pair], root_certificates=ca, require_client_auth=ca is not None
+    )

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
+from mesh.auth import SERVICE_HEADER
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from shutter.post.v1 import post_service_pb2, post_service_pb2_grpc
 from shutter.user.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
@@ -34,7 +35,8 @@ class _AsService:
         self._timeout = timeout
 
     def _metadata(self) -> tuple[tuple[str, str], ...]:
-        return (("authorization", f"Bearer {self._token()}"),)
+        # As this service itself, not as the user it works for: no user token, its identity.
+        return (("authorization", ""), (SERVICE_HEADER, self._token()))
 
 
 class GrpcRelationships(_AsService):

@@ -37,6 +37,7 @@ from post_svc.errors import (
     PostNotFound,
     PrivateAccount,
     ReplyToReply,
+    VideoTooLongForPost,
 )
 from post_svc.store import (
     CommentRecord,
@@ -59,6 +60,9 @@ LOCATION_NAME_MAX = 100
 BATCH_MAX = 100
 QUERY_MAX = 100
 GRID_PAGE_DEFAULT = 12
+# Feed posts keep videos of up to a minute (media_svc takes up to 90 s, for reels); the
+# tolerance covers container rounding.
+POST_VIDEO_MAX_MS = 60_050
 PAGE_DEFAULT = 20
 PAGE_MAX = 50
 RADIUS_DEFAULT_KM = 10.0
@@ -67,6 +71,8 @@ RADIUS_MAX_KM = 100.0
 NEAREST_SCAN_MAX = 2000
 # How many batches of page_size + 1 entries a filtered list reads before returning a short page.
 SCAN_ROUNDS = 5
+# Posts of a blocker looked at per transaction when a block takes the blocked account's likes off.
+BLOCK_SCAN_BATCH = 500
 # A location search takes the posts of at most this many places, the most used first.
 SEARCH_PLACES_MAX = 50
 
@@ -445,8 +451,10 @@ class Posts:
         caption: str,
         location: LocationInput | None,
         idempotency_key: str,
+        kind: str = "post",
     ) -> PostView:
-        """Publish a post of the caller's ready media; a retried key returns the first post."""
+        """Publish a post of the caller's ready media; a retried key returns the first post.
+        `kind` "reel" is for post_svc.reels, which checks a reel's video first."""
         if not media_ids:
             raise InvalidArgument.field("media_ids", "a post needs at least one piece of media")
         if len(media_ids) > MEDIA_MAX:
@@ -477,6 +485,11 @@ class Posts:
                     f"media_ids[{i}]: the media is not ready (still processing, or it failed)",
                     metadata={"media_id": str(media_id)},
                 )
+            if kind == "post" and item.duration_ms > POST_VIDEO_MAX_MS:
+                raise VideoTooLongForPost.field(
+                    f"media_ids[{i}]",
+                    f"a post's videos last at most {POST_VIDEO_MAX_MS // 1000} s; make a reel",
+                )
         author = authors.get(caller)
         if author is None:
             raise AuthorNotFound("the caller's account does not exist")
@@ -493,6 +506,7 @@ class Posts:
             created_at=now,
             idempotency_key=key,
             request_hash=digest,
+            kind=kind,
         )
         try:
             async with self._store.transaction() as tx:
@@ -682,11 +696,38 @@ class Posts:
                 )
             counts = await self._engagement.counts(tx, post_ids=[post_id])
         await self._tell_feed(unliked)
-        if post is None or (
-            not removed and not await self._audience.can_view(caller, post.author_id)
-        ):
+        # A post hidden from the caller (private, or a block either way) is 404 like any other
+        # post they may not see: its like count is not theirs to learn.
+        if post is None or not await self._audience.can_view(caller, post.author_id):
             raise PostNotFound("no post has that id")
         return counts.get(post_id, Counts()).like_count
+
+    async def drop_likes_after_block(self, *, blocker_id: int, blocked_id: int) -> int:
+        """Take the blocked account's likes off the blocker's posts, as a block does (each
+        with its PostUnliked event, so counts and notifications follow); return how many went.
+        Idempotent: a redelivered Blocked event finds nothing left to remove."""
+        removed_total, before = 0, None
+        while True:
+            async with self._store.transaction() as tx:
+                rows = await self._store.list_user_posts(
+                    tx, author_id=blocker_id, before=before, limit=BLOCK_SCAN_BATCH
+                )
+                liked = await self._engagement.liked_among(
+                    tx, user_id=blocked_id, post_ids=[r.post_id for r in rows]
+                )
+                for post in rows:
+                    if post.post_id in liked and await self._engagement.remove_like(
+                        tx, post_id=post.post_id, user_id=blocked_id
+                    ):
+                        removed_total += 1
+                        await self._store.outbox.add(
+                            tx,
+                            aggregate_id=post.post_id,
+                            event=events.post_unliked(post, liker_id=blocked_id),
+                        )
+            if len(rows) < BLOCK_SCAN_BATCH:
+                return removed_total
+            before = rows[-1].post_id
 
     async def list_likers(
         self, *, viewer: int | None, post_id: int, page_size: int, page_token: str
@@ -930,9 +971,10 @@ class Posts:
     # -- hashtags and places ---------------------------------------------------------------
 
     async def search_hashtags(
-        self, *, query: str, page_size: int, page_token: str
+        self, *, viewer: int | None, query: str, page_size: int, page_token: str
     ) -> tuple[list[HashtagRecord], str]:
-        """Return one page of the tags that start with the text, most used first."""
+        """Return one page of the tags that start with the text, most used first, each counting
+        only the posts the viewer may see; a tag on none of those is left out."""
         prefix = text.normalise_tag(check_query(query))
         if not prefix:
             raise InvalidArgument.field("q", "is required")
@@ -948,13 +990,62 @@ class Posts:
             ):
                 raise InvalidArgument.field("page_token", "does not belong to this list")
             after = (cursor[0], cursor[1])
-        async with self._store.read_transaction() as tx:
-            rows = await self._store.search_hashtags(
-                tx, prefix=prefix, after=after, limit=limit + 1
-            )
-        page = rows[:limit]
-        next_cursor = [page[-1].post_count, page[-1].tag] if len(rows) > limit else None
-        return page, _token(next_cursor, kind="tags", scope=prefix)
+
+        async def fetch(at: Any, n: int) -> list[tuple[Any, HashtagRecord]]:
+            async with self._store.read_transaction() as tx:
+                rows = await self._store.search_hashtags(tx, prefix=prefix, after=at, limit=n)
+            return [((r.post_count, r.tag), r) for r in rows]
+
+        async def authors(rows: Sequence[HashtagRecord]) -> dict[Any, dict[int, int]]:
+            async with self._store.read_transaction() as tx:
+                found = await self._store.hashtag_authors(tx, tags=[r.tag for r in rows])
+            return dict(found)
+
+        page, next_cursor = await self._visible_index_page(
+            viewer=viewer,
+            limit=limit,
+            cursor=after,
+            fetch=fetch,
+            authors=authors,
+            key_of=lambda r: r.tag,
+        )
+        hashtags = [HashtagRecord(r.tag, count) for r, count in page]
+        token_cursor = list(next_cursor) if next_cursor is not None else None
+        return hashtags, _token(token_cursor, kind="tags", scope=prefix)
+
+    async def _visible_index_page(
+        self,
+        *,
+        viewer: int | None,
+        limit: int,
+        cursor: Any,
+        fetch: Callable[[Any, int], Awaitable[list[tuple[Any, T]]]],
+        authors: Callable[[Sequence[T]], Awaitable[dict[Any, dict[int, int]]]],
+        key_of: Callable[[T], Any],
+    ) -> tuple[list[tuple[T, int]], Any]:
+        """Return up to `limit` index entries (tags, places) with the number of their posts the
+        viewer may see, leaving out entries with none, and the cursor of the next page. The
+        index's own counts include private and blocked accounts' posts: they choose the order
+        and the cursor, never what is shown, so a search reveals no post it would not list."""
+        page: list[tuple[Any, T, int]] = []
+        for _ in range(SCAN_ROUNDS):
+            batch = await fetch(cursor, limit + 1)
+            by_entry = await authors([entry for _, entry in batch])
+            owners = {owner for counts in by_entry.values() for owner in counts}
+            found = await self._audience.visibilities(viewer, list(owners))
+            for key, entry in batch:
+                counts = by_entry.get(key_of(entry), {})
+                visible = sum(
+                    n for owner, n in counts.items() if _keeps(found.get(owner), need_view=True)
+                )
+                if visible > 0:
+                    if len(page) == limit:
+                        return [(e, n) for _, e, n in page], page[-1][0]
+                    page.append((key, entry, visible))
+                cursor = key
+            if len(batch) <= limit:
+                return [(e, n) for _, e, n in page], None
+        return [(e, n) for _, e, n in page], cursor
 
     async def posts_by_hashtag(
         self, *, viewer: int | None, tag: str, page_size: int, page_token: str
@@ -965,8 +1056,11 @@ class Posts:
         cursor = _int_cursor(_cursor(page_token, kind="tag", scope=normal))
         views, next_cursor = await self._tag_posts(viewer, normal, limit, cursor)
         async with self._store.read_transaction() as tx:
-            found = await self._store.get_hashtag(tx, tag=normal)
-        hashtag = found or HashtagRecord(normal, 0)
+            by_author = (await self._store.hashtag_authors(tx, tags=[normal])).get(normal, {})
+        # Only the posts this viewer may see count: a private account's tags stay private.
+        found = await self._audience.visibilities(viewer, list(by_author))
+        visible = sum(n for o, n in by_author.items() if _keeps(found.get(o), need_view=True))
+        hashtag = HashtagRecord(normal, visible)
         return hashtag, views, _token(next_cursor, kind="tag", scope=normal)
 
     async def _tag_posts(
@@ -980,9 +1074,10 @@ class Posts:
         return await self._post_page(viewer=viewer, limit=limit, cursor=cursor, fetch=fetch)
 
     async def search_places(
-        self, *, query: str, page_size: int, page_token: str
+        self, *, viewer: int | None, query: str, page_size: int, page_token: str
     ) -> tuple[list[PlaceRecord], str]:
-        """Return one page of the places whose name starts with the text, most used first."""
+        """Return one page of the places whose name starts with the text, most used first, each
+        counting only the posts the viewer may see; a place with none of those is left out."""
         prefix = check_query(query)
         limit = pagination.page_size(page_size, default=PAGE_DEFAULT, maximum=PAGE_MAX)
         cursor = _cursor(page_token, kind="places", scope=prefix.casefold())
@@ -997,14 +1092,28 @@ class Posts:
             ):
                 raise InvalidArgument.field("page_token", "does not belong to this list")
             after = (cursor[0], cursor[1], cursor[2])
-        async with self._store.read_transaction() as tx:
-            rows = await self._store.search_places(tx, prefix=prefix, after=after, limit=limit + 1)
-        page = rows[:limit]
-        next_cursor = None
-        if len(rows) > limit:
-            last = page[-1]
-            next_cursor = [last.post_count, last.name.casefold(), last.place_id]
-        return page, _token(next_cursor, kind="places", scope=prefix.casefold())
+
+        async def fetch(at: Any, n: int) -> list[tuple[Any, PlaceRecord]]:
+            async with self._store.read_transaction() as tx:
+                rows = await self._store.search_places(tx, prefix=prefix, after=at, limit=n)
+            return [((r.post_count, r.name.casefold(), r.place_id), r) for r in rows]
+
+        async def authors(rows: Sequence[PlaceRecord]) -> dict[Any, dict[int, int]]:
+            async with self._store.read_transaction() as tx:
+                found = await self._store.place_authors(tx, place_ids=[r.place_id for r in rows])
+            return dict(found)
+
+        page, next_cursor = await self._visible_index_page(
+            viewer=viewer,
+            limit=limit,
+            cursor=after,
+            fetch=fetch,
+            authors=authors,
+            key_of=lambda r: r.place_id,
+        )
+        places = [replace(r, post_count=count) for r, count in page]
+        token_cursor = list(next_cursor) if next_cursor is not None else None
+        return places, _token(token_cursor, kind="places", scope=prefix.casefold())
 
     async def posts_near(
         self,

@@ -23,6 +23,14 @@
   caller may not see it (the answers are the same).
 - NotStoryAuthor (PERMISSION_DENIED, NOT_STORY_AUTHOR): only a story's author deletes it or lists
   who saw it.
+- ReelNotFound (NOT_FOUND, REEL_NOT_FOUND): no such reel (a feed post is not one), or the caller
+  may not see it.
+- ReelMediaInvalid (INVALID_ARGUMENT, REEL_NOT_VIDEO | REEL_NOT_VERTICAL | REEL_DURATION_INVALID):
+  a reel is one vertical video of 3 to 90 seconds.
+- VideoTooLongForPost (INVALID_ARGUMENT, VIDEO_TOO_LONG): a feed post's videos last at most 60 s
+  (longer ones, up to 90 s, make reels).
+- PageTokenExpired (INVALID_ARGUMENT, PAGE_TOKEN_EXPIRED): a Reels tab token outlived its
+  ranking; start again from the first page.
 """
 
 from __future__ import annotations
@@ -90,3 +98,19 @@ class StoryNotFound(NotFound):
 
 class NotStoryAuthor(PermissionDenied):
     reason = "NOT_STORY_AUTHOR"
+
+
+class ReelNotFound(NotFound):
+    reason = "REEL_NOT_FOUND"
+
+
+class ReelMediaInvalid(InvalidArgument):
+    reason = "REEL_MEDIA_INVALID"
+
+
+class VideoTooLongForPost(InvalidArgument):
+    reason = "VIDEO_TOO_LONG"
+
+
+class PageTokenExpired(InvalidArgument):
+    reason = "PAGE_TOKEN_EXPIRED"

@@ -1,12 +1,13 @@
-"""What post_svc publishes through its outbox, and the one thing it consumes: its own deletions.
+"""What post_svc publishes through its outbox, and what it consumes: its own deletions, blocks.
 
 Published, in the transaction of the change (see domain.Posts): PostCreated, PostDeleted,
 PostLiked, PostUnliked, CommentCreated, CommentDeleted, UserMentioned (one per account a post
 or comment mentions), StoryCreated (with the accounts its caption mentions) and StoryDeleted
-(see stories.Stories). Consumed: post_svc's own PostDeleted, to delete the post's media in
-media_svc and purge its likes and comments after the deletion committed, and its own StoryDeleted,
-to delete the story's media; retried by the bus until it succeeds, and idempotent, so a
-redelivered event does no harm.
+(see stories.Stories). Consumed: graph_svc's Blocked, to take the blocked account's likes off
+the blocker's posts (each with its PostUnliked); post_svc's own PostDeleted, to delete the
+post's media in media_svc and purge its likes and comments after the deletion committed, and its
+own StoryDeleted, to delete the story's media. Retried by the bus until they succeed, and
+idempotent, so a redelivered event does no harm.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from mesh import convert
-from shutter.events.v1 import envelope_pb2, post_events_pb2
+from shutter.events.v1 import envelope_pb2, graph_events_pb2, post_events_pb2
 
 if TYPE_CHECKING:
     from post_svc.domain import Posts
@@ -31,6 +32,8 @@ POST_DELETED = post_events_pb2.PostDeleted.DESCRIPTOR.full_name
 STORY_DELETED = post_events_pb2.StoryDeleted.DESCRIPTOR.full_name
 CONSUMED = frozenset({POST_DELETED, STORY_DELETED})
 CLEANUP_GROUP = "post_svc.cleanup"
+BLOCKED = graph_events_pb2.Blocked.DESCRIPTOR.full_name
+BLOCKS_GROUP = "post_svc.blocks"
 
 Handler = Callable[[envelope_pb2.EventEnvelope], Awaitable[None]]
 
@@ -170,6 +173,22 @@ def cleanup_handler(posts: Posts, stories: Stories) -> Handler:
             await stories.clean_up_deleted(media_id=story.media_id)
         else:
             # Subscribed to two types of our own; anything else is a routing mistake, not ours.
+            log.warning("ignoring event %s of unexpected type", envelope.event_id)
+
+    return handle
+
+
+def block_handler(posts: Posts) -> Handler:
+    """Return the consumer of graph_svc's Blocked: a block takes the blocked account's likes off
+    the blocker's posts, so counts and likers lists no longer show them."""
+
+    async def handle(envelope: envelope_pb2.EventEnvelope) -> None:
+        blocked = graph_events_pb2.Blocked()
+        if envelope.payload.Unpack(blocked):
+            await posts.drop_likes_after_block(
+                blocker_id=blocked.blocker_id, blocked_id=blocked.blocked_id
+            )
+        else:
             log.warning("ignoring event %s of unexpected type", envelope.event_id)
 
     return handle

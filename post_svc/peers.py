@@ -24,7 +24,9 @@ from cachetools import TTLCache
 from grpc import aio
 
 from mesh import metrics
+from mesh.auth import SERVICE_HEADER
 from post_svc.domain import Visibility
+from post_svc.reels import Relation
 from shutter.events.v1 import envelope_pb2
 from shutter.feed.v1 import feed_service_pb2, feed_service_pb2_grpc
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
@@ -208,7 +210,8 @@ class GrpcMediaCatalog:
         )
 
     def _metadata(self) -> tuple[tuple[str, str], ...]:
-        return (("authorization", f"Bearer {self._token()}"),)
+        # As this service itself, not as the user it works for: no user token, its identity.
+        return (("authorization", ""), (SERVICE_HEADER, self._token()))
 
     async def media(
         self, media_ids: Sequence[int], *, fresh: bool = False
@@ -268,7 +271,8 @@ class GrpcFeedSync:
         try:
             await self._stub.ApplyEvents(
                 feed_service_pb2.ApplyEventsRequest(events=events),
-                metadata=(("authorization", f"Bearer {self._token()}"),),
+                # As this service itself: no user token, its identity.
+                metadata=(("authorization", ""), (SERVICE_HEADER, self._token())),
                 timeout=self._timeout,
             )
         except aio.AioRpcError as exc:
@@ -277,3 +281,28 @@ class GrpcFeedSync:
                 len(events),
                 exc.code().name,
             )
+
+
+class GrpcRelations:
+    """A viewer's follows and mutes through graph_svc's GetRelationships (for the Reels tab)."""
+
+    def __init__(self, stub: graph_service_pb2_grpc.GraphServiceStub, *, timeout: float) -> None:
+        self._stub = stub
+        self._timeout = timeout
+
+    async def relations(self, viewer: int, user_ids: Sequence[int]) -> dict[int, Relation]:
+        """Return whether the viewer follows and mutes each of these accounts."""
+        wanted = list(dict.fromkeys(user_ids))
+
+        async def ask(chunk: list[int]) -> graph_service_pb2.GetRelationshipsResponse:
+            answer: graph_service_pb2.GetRelationshipsResponse = await self._stub.GetRelationships(
+                graph_service_pb2.GetRelationshipsRequest(viewer_id=viewer, user_ids=chunk),
+                timeout=self._timeout,
+            )
+            return answer
+
+        return {
+            r.user_id: Relation(following=r.following, muting=r.muting)
+            for answer in await _in_chunks(wanted, ask)
+            for r in answer.relationships
+        }

@@ -8,7 +8,7 @@ from mesh import auth, convert
 from mesh.launcher import StartupError
 from mesh.runtime import ServiceRuntime
 from mesh.server import Service
-from post_svc import domain, events, peers, store, stories
+from post_svc import domain, events, peers, reel_store, reels, store, stories
 from post_svc.settings import PostSettings
 from post_svc.store import EngagementStore
 from shutter.feed.v1 import feed_service_pb2_grpc
@@ -42,6 +42,7 @@ def post_message(view: domain.PostView) -> post_pb2.Post:
         has_liked=view.has_liked,
         has_saved=view.has_saved,
         place_id=record.place_id or 0,
+        kind=post_pb2.POST_KIND_REEL if record.kind == "reel" else post_pb2.POST_KIND_POST,
     )
     if record.location is not None:
         message.location.CopyFrom(
@@ -51,6 +52,13 @@ def post_message(view: domain.PostView) -> post_pb2.Post:
                 lng=record.location.point.lng,
             )
         )
+    return message
+
+
+def reel_message(view: reels.ReelView) -> post_pb2.Post:
+    """Return the Post proto of a reel, with its view count."""
+    message = post_message(view.post)
+    message.view_count = view.view_count
     return message
 
 
@@ -119,9 +127,21 @@ def ring_message(ring: stories.Ring) -> post_pb2.StoryRing:
 class PostServicer(post_service_pb2_grpc.PostServiceServicer):
     """The gRPC face of the post and story rules."""
 
-    def __init__(self, posts: domain.Posts, story_rules: stories.Stories) -> None:
+    def __init__(
+        self,
+        posts: domain.Posts,
+        story_rules: stories.Stories,
+        reel_rules: reels.Reels | None = None,
+    ) -> None:
         self._posts = posts
         self._stories = story_rules
+        self._reel_rules = reel_rules
+
+    @property
+    def _reels(self) -> reels.Reels:
+        if self._reel_rules is None:
+            raise RuntimeError("this servicer was made without the reels rules")
+        return self._reel_rules
 
     async def CreatePost(
         self, request: post_service_pb2.CreatePostRequest, context: aio.ServicerContext
@@ -256,9 +276,11 @@ class PostServicer(post_service_pb2_grpc.PostServiceServicer):
     async def SearchHashtags(
         self, request: post_service_pb2.SearchHashtagsRequest, context: aio.ServicerContext
     ) -> post_service_pb2.SearchHashtagsResponse:
-        auth.current_principal()
         found, token = await self._posts.search_hashtags(
-            query=request.query, page_size=request.page_size, page_token=request.page_token
+            viewer=auth.viewer_id(),
+            query=request.query,
+            page_size=request.page_size,
+            page_token=request.page_token,
         )
         return post_service_pb2.SearchHashtagsResponse(
             hashtags=[hashtag_message(h) for h in found], next_page_token=token
@@ -282,9 +304,11 @@ class PostServicer(post_service_pb2_grpc.PostServiceServicer):
     async def SearchPlaces(
         self, request: post_service_pb2.SearchPlacesRequest, context: aio.ServicerContext
     ) -> post_service_pb2.SearchPlacesResponse:
-        auth.current_principal()
         found, token = await self._posts.search_places(
-            query=request.query, page_size=request.page_size, page_token=request.page_token
+            viewer=auth.viewer_id(),
+            query=request.query,
+            page_size=request.page_size,
+            page_token=request.page_token,
         )
         return post_service_pb2.SearchPlacesResponse(
             places=[place_message(p) for p in found], next_page_token=token
@@ -425,6 +449,60 @@ class PostServicer(post_service_pb2_grpc.PostServiceServicer):
         rings = await self._stories.rings(viewer=viewer, author_ids=list(request.author_ids))
         return post_service_pb2.BatchGetStoryRingsResponse(rings=[ring_message(r) for r in rings])
 
+    async def CreateReel(
+        self, request: post_service_pb2.CreateReelRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.CreateReelResponse:
+        caller = auth.require_user()
+        location = None
+        if request.HasField("location"):
+            location = domain.LocationInput(
+                name=request.location.name, lat=request.location.lat, lng=request.location.lng
+            )
+        view = await self._reels.create_reel(
+            caller=caller,
+            media_id=request.media_id,
+            caption=request.caption,
+            location=location,
+            idempotency_key=request.idempotency_key,
+        )
+        return post_service_pb2.CreateReelResponse(reel=reel_message(view))
+
+    async def ListReelsFeed(
+        self, request: post_service_pb2.ListReelsFeedRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.ListReelsFeedResponse:
+        views, token = await self._reels.feed(
+            viewer=auth.require_user(), page_size=request.page_size, page_token=request.page_token
+        )
+        return post_service_pb2.ListReelsFeedResponse(
+            reels=[reel_message(v) for v in views], next_page_token=token
+        )
+
+    async def RecordReelView(
+        self, request: post_service_pb2.RecordReelViewRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.RecordReelViewResponse:
+        recorded = await self._reels.record_view(
+            caller=auth.require_user(), post_id=request.post_id, watched_ms=request.watched_ms
+        )
+        return post_service_pb2.RecordReelViewResponse(
+            post_id=recorded.post_id,
+            view_count=recorded.view_count,
+            counted=recorded.counted,
+            completed=recorded.completed,
+        )
+
+    async def ListUserReels(
+        self, request: post_service_pb2.ListUserReelsRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.ListUserReelsResponse:
+        views, token = await self._reels.list_user_reels(
+            viewer=auth.viewer_id(),
+            user_id=request.user_id,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return post_service_pb2.ListUserReelsResponse(
+            reels=[reel_message(v) for v in views], next_page_token=token
+        )
+
 
 async def _engagement_store(runtime: ServiceRuntime, settings: PostSettings) -> EngagementStore:
     """Return the relational engagement store, or the Cassandra one when SHUTTER_CASSANDRA_HOSTS
@@ -478,9 +556,10 @@ async def create_post_service(settings: PostSettings) -> Service:
             cache_seconds=settings.media_cache_seconds,
             cache_entries=settings.hydration_cache_entries,
         )
+        engagement = await _engagement_store(runtime, settings)
         posts = domain.Posts(
             post_store,
-            await _engagement_store(runtime, settings),
+            engagement,
             privacy=privacy,
             directory=directory,
             media=media,
@@ -499,11 +578,29 @@ async def create_post_service(settings: PostSettings) -> Service:
             media=media,
             ids=runtime.ids,
         )
-        servicer = PostServicer(posts, story_rules)
+        reel_rules = reels.Reels(
+            posts,
+            post_store,
+            reel_store.SqlReelStore(runtime.engine),
+            engagement,
+            privacy=privacy,
+            relations=peers.GrpcRelations(
+                graph_service_pb2_grpc.GraphServiceStub(channels.channel("graph_svc")),
+                timeout=timeout,
+            ),
+            media=media,
+            ids=runtime.ids,
+        )
+        servicer = PostServicer(posts, story_rules, reel_rules)
         await runtime.consume(
             group=events.CLEANUP_GROUP,
             handler=events.cleanup_handler(posts, story_rules),
             event_types=events.CONSUMED,
+        )
+        await runtime.consume(
+            group=events.BLOCKS_GROUP,
+            handler=events.block_handler(posts),
+            event_types={events.BLOCKED},
         )
         return await runtime.serve(
             register=lambda server: post_service_pb2_grpc.add_PostServiceServicer_to_server(

@@ -79,11 +79,14 @@ posts = Table(
     Column("request_hash", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("deleted_at", DateTime(timezone=True), nullable=True),
+    # "post" or "reel" (post_svc.reels): a reel is a post, so engagement works on both alike.
+    Column("kind", String(8), nullable=False, default="post"),
     Index("ix_posts_author", "author_id", "post_id"),
     Index("ix_posts_place", "place_id", "post_id"),
     Index("ix_posts_cell_fine", "cell_fine", "post_id"),
     Index("ix_posts_cell_coarse", "cell_coarse", "post_id"),
     Index("ux_posts_idempotency", "author_id", "idempotency_key", unique=True),
+    Index("ix_posts_kind", "kind", "post_id"),
 )
 
 # One row per media id ever posted: a piece of media belongs to one post only.
@@ -218,6 +221,38 @@ close_friends = Table(
     Index("ix_close_friends_recent", "owner_id", "added_id"),
 )
 
+# Reels (post_svc.reels, post_svc.reel_store): views once per viewer per UTC day, and how far.
+reel_views = Table(
+    "reel_views",
+    metadata,
+    Column("post_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("viewer_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD, UTC
+    Column("watched_ms", BigInteger, nullable=False),
+    Column("completed", Boolean, nullable=False),
+    Column("viewed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_reel_views_viewer", "viewer_id", "completed", "post_id"),
+)
+
+# Per reel: views (one per viewer per day) and how many of them reached the end.
+reel_stats = Table(
+    "reel_stats",
+    metadata,
+    Column("post_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("view_count", BigInteger, nullable=False),
+    Column("completed_count", BigInteger, nullable=False),
+)
+
+# A viewer's Reels tab as ranked on its first page; later pages walk it.
+reel_feed_snapshots = Table(
+    "reel_feed_snapshots",
+    metadata,
+    Column("snapshot_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("viewer_id", BigInteger, nullable=False),
+    Column("post_ids", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
 outbox = outbox_table(metadata)
 
 
@@ -252,6 +287,7 @@ class PostRecord:
     created_at: datetime
     idempotency_key: str | None = None
     request_hash: str = ""
+    kind: str = "post"
 
 
 @dataclass(frozen=True)
@@ -367,6 +403,12 @@ class PostStore(Protocol):
     async def search_hashtags(
         self, session: AsyncSession, *, prefix: str, after: tuple[int, str] | None, limit: int
     ) -> list[HashtagRecord]: ...
+    async def hashtag_authors(
+        self, session: AsyncSession, *, tags: Sequence[str]
+    ) -> dict[str, dict[int, int]]: ...
+    async def place_authors(
+        self, session: AsyncSession, *, place_ids: Sequence[int]
+    ) -> dict[int, dict[int, int]]: ...
     async def place_for(
         self, session: AsyncSession, *, location: Location, new_place_id: int
     ) -> int: ...
@@ -517,6 +559,7 @@ def _post(row: Any) -> PostRecord:
         created_at=_aware(row.created_at),
         idempotency_key=row.idempotency_key,
         request_hash=row.request_hash,
+        kind=row.kind,
     )
 
 
@@ -623,6 +666,7 @@ class SqlPostStore:
                     idempotency_key=post.idempotency_key,
                     request_hash=post.request_hash,
                     created_at=post.created_at,
+                    kind=post.kind,
                     **cells,
                 )
             )
@@ -813,6 +857,40 @@ class SqlPostStore:
             )
         query = query.order_by(hashtags.c.post_count.desc(), hashtags.c.tag).limit(limit)
         return [HashtagRecord(row.tag, row.post_count) for row in await session.execute(query)]
+
+    async def hashtag_authors(
+        self, session: AsyncSession, *, tags: Sequence[str]
+    ) -> dict[str, dict[int, int]]:
+        """Return, for each of these tags, how many live posts each author filed under it:
+        what a search needs to count only the posts a viewer may see."""
+        if not tags:
+            return {}
+        query = (
+            select(post_hashtags.c.tag, posts.c.author_id, func.count())
+            .join(posts, posts.c.post_id == post_hashtags.c.post_id)
+            .where(post_hashtags.c.tag.in_(list(tags)), _LIVE)
+            .group_by(post_hashtags.c.tag, posts.c.author_id)
+        )
+        found: dict[str, dict[int, int]] = {}
+        for tag, author_id, count in await session.execute(query):
+            found.setdefault(str(tag), {})[int(author_id)] = int(count)
+        return found
+
+    async def place_authors(
+        self, session: AsyncSession, *, place_ids: Sequence[int]
+    ) -> dict[int, dict[int, int]]:
+        """Return, for each of these places, how many live posts each author filed there."""
+        if not place_ids:
+            return {}
+        query = (
+            select(posts.c.place_id, posts.c.author_id, func.count())
+            .where(posts.c.place_id.in_(list(place_ids)), _LIVE)
+            .group_by(posts.c.place_id, posts.c.author_id)
+        )
+        found: dict[int, dict[int, int]] = {}
+        for place_id, author_id, count in await session.execute(query):
+            found.setdefault(int(place_id), {})[int(author_id)] = int(count)
+        return found
 
     async def place_for(
         self, session: AsyncSession, *, location: Location, new_place_id: int

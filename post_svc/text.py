@@ -17,6 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from mesh.errors import InvalidArgument
+from mesh.text import check_free_text
 
 TEXT_MAX = 2200
 HASHTAGS_MAX = 30
@@ -45,17 +46,9 @@ def is_tag_char(ch: str) -> bool:
 
 
 def clean(field: str, value: str, *, limit: int, required: bool) -> str:
-    """Return NFC-normalised, trimmed text, or raise InvalidArgument naming the field."""
-    value = unicodedata.normalize("NFC", value).strip()
-    if required and not value:
-        raise InvalidArgument.field(field, "is required")
-    if any(unicodedata.category(ch) == "Cc" and ch != "\n" for ch in value):
-        raise InvalidArgument.field(
-            field, "must not contain control characters other than newlines"
-        )
-    if len(value) > limit:
-        raise InvalidArgument.field(field, f"must be at most {limit} characters")
-    return value
+    """Return NFC-normalised, trimmed text, or raise InvalidArgument naming the field: the mesh's
+    one rule for free text (no controls but newlines, no bidi overrides, nothing invisible)."""
+    return check_free_text(field, value, limit=limit, multiline=True, required=required)
 
 
 def normalise_tag(tag: str) -> str:

@@ -44,6 +44,19 @@ def _isolated_environment() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _service_secret(
+    _isolated_environment: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """Give every service the tests start one service secret, so a test can call as a service
+    (tests.identity) the way the edge and peers do."""
+    path = tmp_path_factory.mktemp("secret") / "service.secret"
+    path.write_bytes(os.urandom(32))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SHUTTER_SERVICE_SECRET_FILE", str(path))
+        yield path
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     """Return an empty data directory for one test."""
@@ -163,7 +176,9 @@ async def running_mesh(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
     from mesh.services import MESH
 
     data = tmp_path_factory.mktemp("mesh")
-    overrides: dict[str, object] = {"data_dir": data, "edge_port": 0}
+    # Rate limits far above what the suite's fast request loops from one address need (the
+    # security suite checks the limits on edges of its own).
+    overrides: dict[str, object] = {"data_dir": data, "edge_port": 0, "rate_limit_scale": 10_000}
     if ENGINES:
         name = _create_database()
         _engine_databases.append(name)

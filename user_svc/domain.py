@@ -9,6 +9,7 @@ import hashlib
 import math
 import re
 import secrets
+import time
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -23,6 +24,8 @@ from mesh import pagination
 from mesh.auth import TokenIssuer
 from mesh.errors import InvalidArgument
 from mesh.ids import IdGenerator
+from mesh.revocation import Revocations
+from mesh.text import check_free_text
 from user_svc import events
 from user_svc.errors import (
     EmailTaken,
@@ -35,8 +38,11 @@ from user_svc.errors import (
 )
 from user_svc.settings import UserSettings
 from user_svc.store import Conflict, RefreshTokenRecord, UserRecord, UserStore, trigrams
+from user_svc.throttle import LoginThrottle
 
 USERNAME_MAX = 30
+# Kept revoked a little past the tokens' lifetime: verifiers' clocks may run a little behind.
+SESSION_REVOCATION_SLACK_SECONDS = 60
 EMAIL_MAX = 254
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128  # argon2 cost does not grow with length, but nobody needs more
@@ -93,13 +99,8 @@ def check_password(password: str) -> str:
 
 
 def _clean_text(field: str, value: str, limit: int, *, multiline: bool) -> str:
-    value = unicodedata.normalize("NFC", value).strip()
-    allowed = {"\n"} if multiline else set()
-    if any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in value):
-        raise InvalidArgument.field(field, "must not contain control characters")
-    if len(value) > limit:
-        raise InvalidArgument.field(field, f"must be at most {limit} characters")
-    return value
+    # The mesh's one rule for free text: no controls, no bidi overrides, nothing invisible.
+    return check_free_text(field, value, limit=limit, multiline=multiline, required=False)
 
 
 def check_full_name(full_name: str) -> str:
@@ -208,9 +209,13 @@ class Accounts:
         ids: IdGenerator,
         settings: UserSettings,
         pictures: PictureSource,
+        throttle: LoginThrottle | None = None,
+        revocations: Revocations | None = None,
     ) -> None:
         self._store = store
+        self._revocations = revocations
         self._pictures = pictures
+        self._throttle = throttle
         self._issuer = issuer
         self._ids = ids
         self._refresh_ttl = timedelta(seconds=settings.refresh_token_ttl_seconds)
@@ -268,33 +273,50 @@ class Accounts:
                 aggregate_id=user.user_id,
                 event=events.user_registered(user_id=user.user_id, username=user.username),
             )
-            refresh = await self._new_refresh_token(tx, user_id=user.user_id, family_id=None)
+            refresh, session = await self._new_refresh_token(
+                tx, user_id=user.user_id, family_id=None
+            )
         return SignedIn(
-            user, self._issuer.user_token(user.user_id), refresh, self._issuer.ttl_seconds
+            user,
+            self._issuer.user_token(user.user_id, session_id=session),
+            refresh,
+            self._issuer.ttl_seconds,
         )
 
-    async def login(self, *, login: str, password: str) -> SignedIn:
-        """Start a session for a username or email and password."""
+    async def login(self, *, login: str, password: str, client_ip: str = "") -> SignedIn:
+        """Start a session for a username or email and password; wrong passwords slow further
+        tries down (see throttle.py) when a throttle is set."""
         if not login or len(login) > EMAIL_MAX or not password or len(password) > PASSWORD_MAX:
             raise InvalidCredentials("the username or password is incorrect")
+        if self._throttle is not None:
+            await self._throttle.check(account=login, ip=client_ip)
         async with self._store.transaction() as tx:
             user = await self._store.get_user_by_login(tx, login=login)
         stored = user.password_hash if user else self._decoy_hash
         try:
             await self._in_hashing(self._hasher.verify, stored, password)
         except (argon2.exceptions.VerifyMismatchError, argon2.exceptions.InvalidHashError):
+            if self._throttle is not None:
+                await self._throttle.failed(account=login, ip=client_ip)
             raise InvalidCredentials("the username or password is incorrect") from None
         if user is None:
             raise InvalidCredentials("the username or password is incorrect")
+        if self._throttle is not None:
+            await self._throttle.succeeded(account=login, ip=client_ip)
         async with self._store.transaction() as tx:
             if self._hasher.check_needs_rehash(user.password_hash):
                 rehashed = await self._in_hashing(self._hasher.hash, password)
                 await self._store.update_user(
                     tx, user_id=user.user_id, changes={"password_hash": rehashed}
                 )
-            refresh = await self._new_refresh_token(tx, user_id=user.user_id, family_id=None)
+            refresh, session = await self._new_refresh_token(
+                tx, user_id=user.user_id, family_id=None
+            )
         return SignedIn(
-            user, self._issuer.user_token(user.user_id), refresh, self._issuer.ttl_seconds
+            user,
+            self._issuer.user_token(user.user_id, session_id=session),
+            refresh,
+            self._issuer.ttl_seconds,
         )
 
     async def refresh(self, *, refresh_token: str) -> SignedIn:
@@ -308,16 +330,20 @@ class Accounts:
                 tx, token_id=record.token_id
             )
             if spent_now:
-                new_token = await self._new_refresh_token(
+                new_token, session = await self._new_refresh_token(
                     tx, user_id=record.user_id, family_id=record.family_id
                 )
             else:
                 # Someone holds a copy of a spent token: end every session of that login.
                 await self._store.revoke_family(tx, family_id=record.family_id)
         if not spent_now:
+            await self._end_session(record.family_id)
             raise RefreshTokenReused("the refresh token was already used; please sign in again")
         return SignedIn(
-            None, self._issuer.user_token(record.user_id), new_token, self._issuer.ttl_seconds
+            None,
+            self._issuer.user_token(record.user_id, session_id=session),
+            new_token,
+            self._issuer.ttl_seconds,
         )
 
     async def logout(self, *, caller: int, refresh_token: str) -> None:
@@ -327,6 +353,13 @@ class Accounts:
             raise RefreshTokenInvalid("the refresh token is not valid")
         async with self._store.transaction() as tx:
             await self._store.revoke_family(tx, family_id=record.family_id)
+        await self._end_session(record.family_id)
+
+    async def _end_session(self, family_id: int) -> None:
+        """Refuse the session's access tokens everywhere until the last of them has expired."""
+        if self._revocations is not None:
+            until = time.time() + self._issuer.ttl_seconds + SESSION_REVOCATION_SLACK_SECONDS
+            await self._revocations.revoke([str(family_id)], until=until)
 
     async def _find_refresh_token(self, refresh_token: str) -> RefreshTokenRecord:
         if not refresh_token or len(refresh_token) > REFRESH_TOKEN_MAX:
@@ -339,7 +372,10 @@ class Accounts:
             raise RefreshTokenInvalid("the refresh token is not valid")
         return record
 
-    async def _new_refresh_token(self, tx: Any, *, user_id: int, family_id: int | None) -> str:
+    async def _new_refresh_token(
+        self, tx: Any, *, user_id: int, family_id: int | None
+    ) -> tuple[str, int]:
+        """Store a new refresh token; return it and its family, the session it belongs to."""
         token = secrets.token_urlsafe(32)
         now = datetime.now(UTC)
         token_id = self._ids.next_id()
@@ -356,7 +392,7 @@ class Accounts:
                 revoked_at=None,
             ),
         )
-        return token
+        return token, family_id or token_id
 
     async def get_user(
         self, *, viewer: int | None, user_id: int = 0, username: str = ""

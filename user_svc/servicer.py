@@ -11,6 +11,9 @@ from grpc import aio
 
 from mesh import auth, convert
 from mesh.errors import InvalidArgument
+from mesh.ratelimit import Limiter, MemoryLimiter, RedisLimiter, parse_rate
+from mesh.redis import create_redis
+from mesh.revocation import revocations_for
 from mesh.runtime import ServiceRuntime
 from mesh.server import Service
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
@@ -21,6 +24,7 @@ from user_svc import domain, store
 from user_svc.errors import UserNotFound
 from user_svc.peers import GrpcPictures
 from user_svc.settings import UserSettings
+from user_svc.throttle import FailureRates, LoginThrottle
 
 NAME = "user_svc"
 # A profile is still served when graph_svc or post_svc is slow or down: its counts then read 0.
@@ -194,7 +198,9 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
     async def Login(
         self, request: user_service_pb2.LoginRequest, context: aio.ServicerContext
     ) -> user_service_pb2.LoginResponse:
-        signed_in = await self._accounts.login(login=request.username, password=request.password)
+        signed_in = await self._accounts.login(
+            login=request.username, password=request.password, client_ip=_client_ip(context)
+        )
         assert signed_in.user is not None
         return user_service_pb2.LoginResponse(
             user=user_message(signed_in.user, media_url=self._media_url, show_email=True),
@@ -328,12 +334,29 @@ async def create_user_service(settings: UserSettings) -> Service:
             media_service_pb2_grpc.MediaServiceStub(runtime.channels.channel("media_svc")),
             timeout=MEDIA_DEADLINE_SECONDS,
         )
+        limiter: Limiter
+        if settings.redis_url:
+            redis = create_redis(settings)
+            runtime.close_on_stop(redis.aclose)
+            limiter = RedisLimiter(redis)
+        else:
+            limiter = MemoryLimiter()
+        throttle = LoginThrottle(
+            limiter,
+            FailureRates(
+                account_ip=parse_rate(settings.login_failures_per_account_ip),
+                ip=parse_rate(settings.login_failures_per_ip),
+                account=parse_rate(settings.login_failures_per_account),
+            ),
+        )
         accounts = domain.Accounts(
             user_store,
             issuer=auth.TokenIssuer(settings),
             ids=runtime.ids,
             settings=settings,
             pictures=pictures,
+            throttle=throttle,
+            revocations=revocations_for(settings),
         )
         servicer = UserServicer(
             accounts,
@@ -350,3 +373,13 @@ async def create_user_service(settings: UserSettings) -> Service:
     except BaseException:
         await runtime.close()
         raise
+
+
+def _client_ip(context: aio.ServicerContext) -> str:
+    """Return the client address the edge saw (metadata x-client-ip), or "" for other callers."""
+    for item in context.invocation_metadata() or ():
+        if item.key == "x-client-ip":
+            value = item.value
+            text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+            return text[:64]
+    return ""

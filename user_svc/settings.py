@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from mesh.config import MeshSettings, service_database_replica_url, service_database_url
+from mesh.ratelimit import parse_rate
 
 
 class UserSettings(MeshSettings):
@@ -24,3 +25,24 @@ class UserSettings(MeshSettings):
         description="Threads that hash and check passwords (argon2id, CPU-bound, memory_kib "
         "each while it runs): more than the cores only queues, and each one is memory.",
     )
+    login_failures_per_account_ip: str = Field(
+        default="5/5min",
+        description="Wrong passwords one client IP may send for one account (then one per "
+        "period/count); a right one restores them.",
+    )
+    login_failures_per_ip: str = Field(
+        default="50/5min", description="Wrong passwords one client IP may send for any accounts."
+    )
+    login_failures_per_account: str = Field(
+        default="30/10min",
+        description="Wrong passwords one account may get from everywhere: period/count is also "
+        "the longest an attacker can hold its owner's next try back.",
+    )
+
+    @field_validator(
+        "login_failures_per_account_ip", "login_failures_per_ip", "login_failures_per_account"
+    )
+    @classmethod
+    def _is_rate(cls, text: str) -> str:
+        parse_rate(text)
+        return text

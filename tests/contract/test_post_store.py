@@ -440,3 +440,26 @@ async def test_cassandra_repairs_recount_a_post_a_failure_left_off(data_dir: Pat
             assert [u for _, u in likers] == users[::-1]
         finally:
             await engine.dispose()
+
+
+async def test_tags_and_places_count_live_posts_per_author(stores: Stores) -> None:
+    """What search needs to count only the posts a viewer may see (issue 15)."""
+    one, two = ids.next_id(), ids.next_id()
+    spot = _at("Quay " + str(one), 51.5, -0.1)
+    await _insert(stores, _post(one, hashtags=("quay", "x"), location=spot))
+    await _insert(stores, _post(one, hashtags=("quay",), location=spot))
+    gone = await _insert(stores, _post(two, hashtags=("quay",), location=spot))
+    kept = await _insert(stores, _post(two, hashtags=("x",), location=spot))
+    async with stores.posts.transaction() as tx:
+        await stores.posts.delete_post(tx, post=gone)
+    async with stores.posts.transaction() as tx:
+        assert await stores.posts.hashtag_authors(tx, tags=["quay", "x", "none"]) == {
+            "quay": {one: 2},
+            "x": {one: 1, two: 1},
+        }
+        assert await stores.posts.hashtag_authors(tx, tags=[]) == {}
+        place = kept.place_id or 0
+        assert await stores.posts.place_authors(tx, place_ids=[place, 1]) == {
+            place: {one: 2, two: 1}
+        }
+        assert await stores.posts.place_authors(tx, place_ids=[]) == {}

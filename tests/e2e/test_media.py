@@ -125,3 +125,87 @@ async def test_upload_errors_through_the_edge(client: httpx.AsyncClient) -> None
     assert pdf.status_code == 400 and _reason(pdf) == "UNSUPPORTED_MEDIA_TYPE"
     too_long = await client.put(edge_put, content=corpus.jpeg() + b"\0", headers=alice.headers)
     assert too_long.status_code == 413
+
+
+async def _ready_video(client: httpx.AsyncClient, who: Any, clip: bytes) -> Any:
+    created = await client.post(
+        "/api/v1/uploads",
+        json={"contentType": "video/mp4", "sizeBytes": str(len(clip))},
+        headers=who.headers,
+    )
+    assert created.status_code == 200, created.text
+    upload = created.json()
+    assert (await send_upload_bytes(client, who, upload, clip)).status_code == 200
+    completed = await client.post(
+        f"/api/v1/uploads/{upload['uploadId']}/complete", json={}, headers=who.headers
+    )
+    assert completed.status_code == 200, completed.text
+    deadline = asyncio.get_running_loop().time() + READY_TIMEOUT_SECONDS
+    while True:
+        state = (
+            await client.get(f"/api/v1/uploads/{upload['uploadId']}", headers=who.headers)
+        ).json()
+        if state["status"] not in ("UPLOAD_STATUS_PROCESSING", "UPLOAD_STATUS_PENDING"):
+            break
+        assert asyncio.get_running_loop().time() < deadline, "processing never finished"
+        await asyncio.sleep(0.1)
+    assert state["status"] == "UPLOAD_STATUS_READY", state.get("failureReason")
+    return state["media"]
+
+
+def _entries(playlist: str) -> list[str]:
+    return [line for line in playlist.splitlines() if line and not line.startswith("#")]
+
+
+async def test_a_video_plays_through_hls_from_the_media_origin(
+    client: httpx.AsyncClient, tmp_path: Any
+) -> None:
+    import av
+    import imageio_ffmpeg
+
+    alice = await register(client, "alice")
+    clip = corpus.video(
+        imageio_ffmpeg.get_ffmpeg_exe(), tmp_path / "clip.mp4", seconds=2.5, size="720x1280"
+    )
+    media = await _ready_video(client, alice, clip)
+    # Ready with the first rung: publishable before the ladder is done.
+    assert media["hlsStatus"] in ("HLS_STATUS_PROCESSING", "HLS_STATUS_READY")
+    assert media["hlsUrl"].endswith("/master.m3u8") and media["videoUrl"]
+    deadline = asyncio.get_running_loop().time() + READY_TIMEOUT_SECONDS
+    while media["hlsStatus"] == "HLS_STATUS_PROCESSING":
+        assert asyncio.get_running_loop().time() < deadline, "the ladder never finished"
+        await asyncio.sleep(0.2)
+        media = (
+            await client.get(f"/api/v1/media/{media['mediaId']}", headers=alice.headers)
+        ).json()
+    assert media["hlsStatus"] == "HLS_STATUS_READY"
+
+    master_path = urlsplit(media["hlsUrl"]).path
+    master = await client.get(master_path)  # the origin needs no token, like a CDN
+    assert master.status_code == 200, master.text
+    assert master.headers["content-type"] == "application/vnd.apple.mpegurl"
+    assert master.headers["cache-control"] == "public, max-age=10"  # playlists: short-lived
+    assert "RESOLUTION=720x1280" in master.text and "RESOLUTION=480x854" in master.text
+    folder = master_path.rsplit("/", 1)[0]
+    rungs = _entries(master.text)
+    assert rungs == ["hls_720p.m3u8", "hls_480p.m3u8"]  # 720p first; never upscaled to 1080p
+
+    playlist = await client.get(f"{folder}/{rungs[1]}")
+    assert playlist.status_code == 200
+    assert playlist.headers["content-type"] == "application/vnd.apple.mpegurl"
+    assert "#EXT-X-ENDLIST" in playlist.text and "#EXT-X-TARGETDURATION:2" in playlist.text
+    segments = _entries(playlist.text)
+    assert len(segments) == 2
+    frames = 0
+    for name in segments:
+        segment = await client.get(f"{folder}/{name}")
+        assert segment.status_code == 200
+        assert segment.headers["content-type"] == "video/mp2t"
+        assert segment.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert b"secret-title" not in segment.content and b"x264 - core" not in segment.content
+        with av.open(io.BytesIO(segment.content), mode="r", format="mpegts") as container:
+            assert container.streams.audio, "the source's audio is in every segment"
+            for frame in container.decode(video=0):
+                assert (frame.width, frame.height) == (480, 854)
+                frames += 1
+    assert frames == 25  # 2.5 s at 10 frames a second, every one of them

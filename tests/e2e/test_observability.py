@@ -10,7 +10,9 @@ import pytest
 
 from feed_svc import readmodel
 from feed_svc.cache import feed_key, member
+from mesh import metrics
 from mesh.config import MeshSettings
+from mesh.launcher import free_port
 from mesh.redis import create_redis
 from tests.conftest import ENGINES, REDIS_MESH_URL
 from tests.e2e.conftest import register, upload_photo
@@ -135,9 +137,13 @@ async def test_metrics_count_rpcs_by_method_and_status_and_time_the_bus(
     await client.put(
         f"/api/v1/users/{alice.user_id}", json={"isPrivate": False}, headers=alice.headers
     )
+    # Metrics are served on their own port, never on the edge's public one (issue 15): the
+    # in-process mesh shares this process's registry.
+    port = free_port()
+    metrics.serve_metrics(port)
     text = ""
     for _ in range(50):
-        text = (await client.get("/metrics/")).text
+        text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
         if "shutter_bus_lag_seconds_count" in text:
             break
         await asyncio.sleep(0.1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import random
+from urllib.parse import urlsplit
 
 import httpx
 from PIL import Image
@@ -161,3 +162,26 @@ async def test_the_story_tray_puts_own_and_unseen_rings_first(client: httpx.Asyn
     paged = await client.get("/api/v1/feed/stories", params={"limit": 1}, headers=viewer.headers)
     assert len(paged.json()["items"]) == 1 and paged.json()["nextPageToken"]
     assert (await client.get("/api/v1/feed/stories")).status_code == 401
+
+
+async def test_the_readme_story_comes_back_9_16(client: httpx.AsyncClient) -> None:
+    """The README's own 720x1280 story keeps its shape through the edge; the same photo in a post
+    keeps the feed's 4:5."""
+    alice, bob = await register(client, "alice"), await register(client, "bob")
+    out = io.BytesIO()
+    Image.new("RGB", (720, 1280), "orange").save(out, format="PNG")
+    media_id = await upload_photo(client, alice, out.getvalue())
+    created = await client.post(
+        "/api/v1/stories", json={"mediaId": media_id}, headers=alice.headers
+    )
+    assert created.status_code == 200, created.text
+    listed = await _stories(client, bob, alice)
+    assert listed.status_code == 200, listed.text
+    variants = listed.json()["stories"][0]["media"]["variants"]
+    assert (variants["storyWidth"], variants["storyHeight"]) == (720, 1280)
+    for name, content_type in (("storyFull", "image/jpeg"), ("storyWebp", "image/webp")):
+        served = await client.get(urlsplit(variants[name]).path)
+        assert served.status_code == 200 and served.headers["content-type"] == content_type
+        assert Image.open(io.BytesIO(served.content)).size == (720, 1280)  # 9:16, not upscaled
+    feed = await client.get(urlsplit(variants["full"]).path)
+    assert Image.open(io.BytesIO(feed.content)).size == (720, 900)  # a post keeps 4:5

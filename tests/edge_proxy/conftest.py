@@ -138,7 +138,11 @@ def fake(upstream: Upstream) -> FakeUserService:
 
 
 def _settings(**overrides: Any) -> EdgeSettings:
-    values: dict[str, Any] = {"edge_max_body_bytes": MAX_BODY, "edge_rpc_timeout_seconds": 5.0}
+    values: dict[str, Any] = {
+        "edge_max_body_bytes": MAX_BODY,
+        "edge_rpc_timeout_seconds": 5.0,
+        "rate_limit_scale": 10_000,  # the suite's loops are not what limits are for
+    }
     return EdgeSettings(**(values | overrides))
 
 

@@ -35,6 +35,7 @@ from shutter.post.v1 import post_service_pb2 as ppb
 from shutter.post.v1 import post_service_pb2_grpc
 from shutter.user.v1 import user_service_pb2 as upb
 from shutter.user.v1 import user_service_pb2_grpc
+from tests.identity import service_md
 
 # How long an event may take to go from a post to a feed on a busy machine.
 EVENTUAL_SECONDS = 30.0
@@ -47,7 +48,7 @@ class Person:
 
     @property
     def md(self) -> tuple[tuple[str, str], ...]:
-        return (("authorization", f"Bearer {self.token}"),)
+        return (("authorization", f"Bearer {self.token}"), *service_md())
 
 
 @dataclass

@@ -23,6 +23,7 @@ from shutter.graph.v1 import graph_service_pb2 as gpb
 from shutter.graph.v1 import graph_service_pb2_grpc
 from shutter.user.v1 import user_service_pb2 as upb
 from shutter.user.v1 import user_service_pb2_grpc
+from tests.identity import service_md
 from user_svc.servicer import create_user_service
 from user_svc.settings import UserSettings
 
@@ -41,7 +42,7 @@ class Person:
 
     @property
     def md(self) -> tuple[tuple[str, str], ...]:
-        return (("authorization", f"Bearer {self.token}"),)
+        return (("authorization", f"Bearer {self.token}"), *service_md())
 
 
 def _settings(data_dir: Path, **extra: Any) -> dict[str, Any]:

@@ -285,7 +285,12 @@ async def test_a_photo_becomes_ready_with_renditions_under_an_unguessable_prefix
         "thumbnail_webp",
         "feed_webp",
         "full_webp",
+        "story",
+        "story_webp",
+        "story_full",  # 4:3 is both shapes: the same file as full
+        "story_full_webp",
     }
+    assert record.rendition("story_full").key == record.rendition("full").key  # type: ignore[union-attr]
     prefixes = {r.key.rsplit("/", 1)[0] for r in record.renditions}
     assert len(prefixes) == 1
     prefix = prefixes.pop()
@@ -449,6 +454,76 @@ async def test_media_deleted_mid_job_keeps_no_renditions(harness: Harness) -> No
     async with harness.store.transaction() as tx:
         record = await harness.store.get_media(tx, media_id=view.record.media_id)
     assert record is not None and record.status == "deleted" and record.renditions == []
+    assert files_under(harness, f"m/{view.record.media_id}") == []
+
+
+async def test_a_video_is_ready_with_its_first_rung_and_a_crashed_ladder_is_made_later(
+    harness: Harness, tmp_path: Any
+) -> None:
+    """The first job makes the video ready (poster, 720p, a master playlist of one rung); the
+    ladder job of that attempt dies with its worker; once the lease runs out another worker
+    makes the ladder into the same folder and the master playlist lists every rung."""
+    import imageio_ffmpeg
+
+    clip = corpus.video(
+        imageio_ffmpeg.get_ffmpeg_exe(), tmp_path / "clip.mp4", seconds=1.0, size="720x1280"
+    )
+
+    async def ladder_dies(job: dict[str, Any], timeout: float) -> worker.JobOutcome:
+        if job["phase"] == "ladder":
+            raise OSError("the machine went away")  # as a crash: no outcome, lease kept
+        return await worker.run_job_process(job, timeout)
+
+    crashing = harness.new_worker(run_job=ladder_dies)
+    view = await uploaded(harness, clip, "video/mp4")
+    await harness.library.complete(
+        caller=user(ALICE), upload_id=view.record.upload_id, filter_name=""
+    )
+    await harness.process_all(crashing)
+    first = await harness.library.get_media(caller=user(ALICE), media_id=view.record.media_id)
+    assert first.status == "ready" and first.hls_status == "processing"
+    assert [r["label"] for r in first.hls_rungs] == ["720p"]
+    assert first.rendition("video_720p") and first.rendition("video_480p") is None
+    master = first.rendition("master")
+    assert master is not None
+    assert await harness.blobs.stat(first.incoming_key) is not None  # kept for the ladder
+
+    harness.clock.advance(harness.settings.media_lease_seconds + 1)
+    await harness.process_all()
+    done = await harness.library.get_media(caller=user(ALICE), media_id=view.record.media_id)
+    assert done.hls_status == "ready" and [r["label"] for r in done.hls_rungs] == ["720p", "480p"]
+    assert done.attempts == 2 and done.rendition("video_480p") is not None
+    rewritten = done.rendition("master")
+    assert rewritten is not None and rewritten.key == master.key  # the URL clients already have
+    text = b"".join([c async for c in harness.blobs.read(master.key)]).decode()
+    assert "hls_720p.m3u8" in text and "hls_480p.m3u8" in text
+    folder = master.key.rsplit("/", 1)[0]
+    assert {r.key.rsplit("/", 1)[0] for r in done.renditions} == {folder}
+    for rendition in done.renditions:
+        assert await harness.blobs.stat(rendition.key) is not None, rendition.name
+    assert await harness.blobs.stat(done.incoming_key) is None
+
+
+async def test_a_video_deleted_during_its_ladder_leaves_no_files(
+    harness: Harness, tmp_path: Any
+) -> None:
+    import imageio_ffmpeg
+
+    clip = corpus.video(
+        imageio_ffmpeg.get_ffmpeg_exe(), tmp_path / "clip.mp4", seconds=1.0, size="720x1280"
+    )
+    view = await uploaded(harness, clip, "video/mp4")
+
+    async def deleted_meanwhile(job: dict[str, Any], timeout: float) -> worker.JobOutcome:
+        if job["phase"] == "ladder":
+            await harness.library.delete(caller=user(ALICE), media_id=view.record.media_id)
+            assert await harness.worker.sweep() == (0, 1)  # the folder is purged at once
+        return await worker.run_job_process(job, timeout)
+
+    await harness.library.complete(
+        caller=user(ALICE), upload_id=view.record.upload_id, filter_name=""
+    )
+    await harness.process_all(harness.new_worker(run_job=deleted_meanwhile))
     assert files_under(harness, f"m/{view.record.media_id}") == []
 
 

@@ -91,8 +91,15 @@ def test_a_photo_with_gps_exif_xmp_and_comment_comes_out_clean_at_the_right_size
         "feed_webp": (640, 480),
         "full": (1080, 810),
         "full_webp": (1080, 810),
+        # Every photo can be a story too: 4:3 is within 9:16..1.91:1, so it keeps its shape.
+        "story": (720, 540),
+        "story_webp": (720, 540),
+        "story_full": (1080, 810),
+        "story_full_webp": (1080, 810),
     }
-    icc = corpus.srgb_icc()
+    # Pixels are converted through the upload's profile and carry the standard sRGB profile,
+    # never the upload's own bytes (issue 15).
+    icc = imaging.srgb_profile()
     for name, data in result["files"].items():
         corpus.assert_clean(data, name=name)
         image = picture(data)
@@ -277,22 +284,27 @@ def test_jpeg_variants_are_decoded_at_a_reduced_scale(tmp_path: Path) -> None:
     assert "original" not in result["sizes"] and result["sizes"]["full"] == (1080, 810)
 
 
-def test_a_short_mp4_gets_a_poster_a_clean_copy_and_a_rendition(tmp_path: Path) -> None:
+def test_a_short_mp4_gets_a_poster_and_a_clean_rendition(tmp_path: Path) -> None:
     clip = corpus.video(FFMPEG, tmp_path / "clip.mp4", seconds=1.0)
     assert b"secret-title" in clip and b"+37.7749" in clip
     result = process(tmp_path, clip, kind="video", filter="juno")
     assert result["type"] == "video" and (result["width"], result["height"]) == (320, 240)
     assert 900 <= result["duration_ms"] <= 1100
     assert result["sizes"]["thumbnail"] == (150, 150) and result["sizes"]["full"] == (320, 240)
-    assert result["sizes"]["video_source"] == (320, 240) and result["sizes"]["original"] == (
-        320,
-        240,
-    )
+    assert result["sizes"]["video_source"] == (320, 240)
+    assert "original" not in result["sizes"]  # the uploaded stream is never kept nor served
     assert "video_720p" not in result["sizes"]  # never upscaled
+    # Too small for 480p: one HLS rung at the source's size, and so the ladder is complete.
+    assert result["hls_status"] == "ready" and [r["label"] for r in result["hls_rungs"]] == [
+        "source"
+    ]
     for name, data in result["files"].items():
         assert b"secret-title" not in data and b"+37.7749" not in data, name
-        if name in ("original", "video_source"):
+        assert b"x264 - core" not in data, f"{name}: the encoder's SEI user data survived"
+        if name == "video_source":
             assert data[4:8] == b"ftyp"
+        elif name.startswith("hls_") or name == "master":
+            assert data[:7] == b"#EXTM3U" or data[0] == 0x47, name  # a playlist or MPEG-TS
         else:
             corpus.assert_clean(data, name=name)
 
@@ -319,3 +331,82 @@ def test_a_truncated_video_or_a_photo_declared_as_video_is_refused(tmp_path: Pat
     assert cut["code"] in ("MEDIA_CORRUPT", "UNSUPPORTED_MEDIA_TYPE")
     photo = process(tmp_path, corpus.jpeg(), kind="video")
     assert photo["code"] == "UNSUPPORTED_MEDIA_TYPE"
+
+
+def test_a_9_16_photo_keeps_its_shape_in_the_story_variants(tmp_path: Path) -> None:
+    result = process(tmp_path, corpus.jpeg((1080, 1920)))
+    assert result["sizes"]["story_full"] == (1080, 1920) and result["sizes"]["story"] == (720, 1280)
+    assert result["sizes"]["story_full_webp"] == (1080, 1920)
+    assert result["sizes"]["full"] == (1080, 1350)  # the feed keeps its 4:5 crop
+    for name in ("story", "story_full", "story_webp", "story_full_webp"):
+        assert picture(result["files"][name]).size == result["sizes"][name]
+        corpus.assert_clean(result["files"][name], name=name)
+
+
+def test_story_variants_crop_taller_than_9_16_and_never_upscale(tmp_path: Path) -> None:
+    tall = process(tmp_path, corpus.jpeg((1000, 3000)))
+    assert tall["sizes"]["story_full"] == (1000, 1778)  # 1000 * 16 / 9, not upscaled to 1080
+    assert tall["sizes"]["story"] == (720, 1280)
+    small = process(tmp_path, corpus.png((360, 640)))
+    assert small["sizes"]["story_full"] == (360, 640) and small["sizes"]["story"] == (360, 640)
+
+
+def test_within_4_5_to_1_91_the_story_is_the_feed_picture(tmp_path: Path) -> None:
+    result = process(tmp_path, corpus.jpeg((2000, 1500)))
+    assert result["sizes"]["story_full"] == result["sizes"]["full"] == (1080, 810)
+    files = {r["name"]: r["file"] for r in result["renditions"]}
+    assert files["story_full"] == files["full"] and files["story_full_webp"] == files["full_webp"]
+    assert result["sizes"]["story"] == (720, 540)
+    wide = process(tmp_path, corpus.panorama())  # 10:1 is cropped to 1.91:1 in both shapes
+    assert wide["sizes"]["story_full"] == wide["sizes"]["full"] == (573, 300)
+
+
+def _playlist_entries(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def test_the_first_rung_comes_first_and_the_ladder_completes_it(tmp_path: Path) -> None:
+    """A 720x1280 clip: the first job makes the 720p MP4 and its HLS rung (the video can be
+    published); the ladder job adds 480p and rewrites the master playlist with both."""
+    clip = corpus.video(FFMPEG, tmp_path / "clip.mp4", seconds=2.5, size="720x1280")
+    first = process(tmp_path, clip, kind="video")
+    assert first["hls_status"] == "processing"
+    assert [r["label"] for r in first["hls_rungs"]] == ["720p"]
+    assert first["sizes"]["video_720p"] == (720, 1280) and "video_480p" not in first["sizes"]
+    assert first["sizes"]["story_full"] == (720, 1280)  # the poster keeps 9:16 for reels
+    master = first["files"]["master"].decode()
+    assert _playlist_entries(master) == ["hls_720p.m3u8"] and "RESOLUTION=720x1280" in master
+    segments = _playlist_entries(first["files"]["hls_720p"].decode())
+    assert segments == ["hls_720p_000.ts", "hls_720p_001.ts"]  # 2.5 s in 2 s segments
+
+    ladder = process(tmp_path, clip, kind="video", phase="ladder", rungs=first["hls_rungs"])
+    assert ladder["hls_status"] == "ready"
+    assert [r["label"] for r in ladder["hls_rungs"]] == ["720p", "480p"]
+    assert ladder["sizes"]["video_480p"] == (480, 854) and "video_720p" not in ladder["sizes"]
+    assert "thumbnail" not in ladder["sizes"]  # the poster is the first job's
+    master = ladder["files"]["master"].decode()
+    assert _playlist_entries(master) == ["hls_720p.m3u8", "hls_480p.m3u8"]
+    assert 'CODECS="avc1.64001f,mp4a.40.2"' in master
+    segment = ladder["files"]["hls_480p_000"]
+    assert b"x264 - core" not in segment and b"secret-title" not in segment
+
+    import av
+
+    with av.open(io.BytesIO(segment), mode="r", format="mpegts") as container:
+        assert container.streams.video[0].codec_context.name == "h264"
+        assert container.streams.audio[0].codec_context.name == "aac"
+        frames = list(container.decode(video=0))
+    assert len(frames) == 20 and (frames[0].width, frames[0].height) == (480, 854)
+
+
+def test_the_ladder_never_upscales() -> None:
+    from media_svc import video
+
+    assert video.ladder_sizes(1080, 1920) == [
+        ("1080p", 1080, 1920),
+        ("720p", 720, 1280),
+        ("480p", 480, 854),
+    ]
+    assert video.ladder_sizes(1920, 1080)[0] == ("1080p", 1920, 1080)
+    assert video.ladder_sizes(600, 800) == [("480p", 480, 640)]
+    assert video.ladder_sizes(320, 241) == [("source", 320, 240)]  # even, never larger

@@ -25,6 +25,7 @@ from mesh.server import Service
 from mesh.services import migrations_dir
 from shutter.media.v1 import media_pb2, media_service_pb2, media_service_pb2_grpc
 from tests import seaweedfs
+from tests.identity import service_md
 from tests.media_svc import corpus
 
 pb = media_service_pb2
@@ -55,8 +56,11 @@ async def stub(served: tuple[Service, MediaSettings]) -> AsyncIterator[Any]:
         yield media_service_pb2_grpc.MediaServiceStub(channel)
 
 
-def as_user(settings: MediaSettings, user_id: int) -> tuple[tuple[str, str]]:
-    return (("authorization", f"Bearer {auth.TokenIssuer(settings).user_token(user_id)}"),)
+def as_user(settings: MediaSettings, user_id: int) -> tuple[tuple[str, str], ...]:
+    return (
+        ("authorization", f"Bearer {auth.TokenIssuer(settings).user_token(user_id)}"),
+        *service_md(),
+    )
 
 
 def as_service(settings: MediaSettings) -> tuple[tuple[str, str]]:
@@ -95,7 +99,9 @@ async def wait_until_done(stub: Any, upload_id: int, metadata: Any) -> media_pb2
 
 
 async def read_blob(stub: Any, key: str, **kwargs: Any) -> tuple[pb.BlobMetadata, bytes]:
-    messages = [m async for m in stub.ReadBlob(pb.ReadBlobRequest(key=key, **kwargs))]
+    # The edge reads files for anyone, with its own identity (ReadBlob is internal).
+    request = pb.ReadBlobRequest(key=key, **kwargs)
+    messages = [m async for m in stub.ReadBlob(request, metadata=service_md())]
     assert messages[0].HasField("metadata")
     assert all(m.WhichOneof("part") == "chunk" for m in messages[1:])
     assert all(len(m.chunk) <= 256 * 1024 for m in messages[1:])
@@ -152,7 +158,14 @@ async def test_streamed_upload_to_ready_media_and_served_files(
         "feedWebp",
         "fullWebp",
         "thumbnailKey",
+        "story",
+        "storyWebp",
+        "storyFull",
+        "storyFullWebp",
+        "storyWidth",
+        "storyHeight",
     }
+    assert (media["variants"]["storyWidth"], media["variants"]["storyHeight"]) == (1080, 810)
     assert media["variants"]["thumbnail"].endswith("/" + media["variants"]["thumbnailKey"])
     got = await stub.GetMedia(pb.GetMediaRequest(media_id=done.media_id), metadata=alice)
     assert got.media == done.media
@@ -210,7 +223,8 @@ async def test_a_video_upload_becomes_a_playable_video(
     assert done.status == media_pb2.UPLOAD_STATUS_READY, done.failure_reason
     media = done.media
     assert media.type == media_pb2.MEDIA_TYPE_VIDEO and 900 <= media.duration_ms <= 1100
-    assert [r.label for r in media.video_renditions] == ["source", "original"]
+    # The upload itself is never served (issue 15): only transcoded renditions are.
+    assert [r.label for r in media.video_renditions] == ["source"]
     assert media.video_url == media.video_renditions[0].url and media.variants.thumbnail
     meta, video = await read_blob(stub, key_of(settings, media.video_url))
     assert meta.content_type == "video/mp4" and video[4:8] == b"ftyp"

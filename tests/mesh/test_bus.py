@@ -457,7 +457,8 @@ async def test_event_of_a_killed_consumer_process_is_delivered_again(
         cwd=Path(__file__).resolve().parents[2],
     )
     try:
-        await eventually(marker.exists, timeout=30)
+        # The file exists a moment before its text is written: wait for the text.
+        await eventually(lambda: marker.exists() and marker.read_text() != "", timeout=30)
         assert marker.read_text() == str(event.event_id)
     finally:
         process.send_signal(signal.SIGKILL)

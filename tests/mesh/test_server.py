@@ -18,6 +18,7 @@ from mesh.config import MeshSettings
 from mesh.errors import InvalidArgument
 from mesh.server import Service, create_server
 from shutter.user.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
+from tests.identity import service_md
 
 SERVICE = "shutter.user.v1.UserService"
 
@@ -105,7 +106,9 @@ async def test_an_unreachable_store_is_unavailable_not_internal(served) -> None:
     async with grpc.aio.insecure_channel(service.address) as channel:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await user_service_pb2_grpc.UserServiceStub(channel).BatchGetUsers(
-                user_service_pb2.BatchGetUsersRequest(), wait_for_ready=True
+                user_service_pb2.BatchGetUsersRequest(),
+                wait_for_ready=True,
+                metadata=service_md("post_svc"),  # an internal method: services call it
             )
     error = caught.value
     assert error.code() == grpc.StatusCode.UNAVAILABLE

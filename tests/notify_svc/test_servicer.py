@@ -27,6 +27,7 @@ from shutter.notify.v1 import notify_pb2, notify_service_pb2_grpc
 from shutter.notify.v1 import notify_service_pb2 as npb
 from shutter.user.v1 import user_service_pb2 as upb
 from shutter.user.v1 import user_service_pb2_grpc
+from tests.identity import service_md
 from user_svc.servicer import create_user_service
 from user_svc.settings import UserSettings
 
@@ -49,7 +50,7 @@ class Person:
 
     @property
     def md(self) -> Metadata:
-        return (("authorization", f"Bearer {self.token}"),)
+        return (("authorization", f"Bearer {self.token}"), *service_md())
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from post_svc.errors import (
     ReplyToReply,
 )
 from shutter.events.v1 import post_events_pb2
+from shutter.media.v1 import media_pb2
 from tests.post_svc.conftest import World, outbox_events
 
 PARIS = domain.LocationInput("Café de Flore", 48.8541, 2.3326)
@@ -407,7 +408,8 @@ async def test_filtered_lists_read_past_hidden_posts(world: World) -> None:
     hashtag, _, _ = await world.posts.posts_by_hashtag(
         viewer=viewer, tag="mixed", page_size=1, page_token=""
     )
-    assert hashtag == store.HashtagRecord("mixed", 12)
+    # Only the 3 posts the viewer may see count (the private account's 9 did, before issue 15).
+    assert hashtag == store.HashtagRecord("mixed", 3)
     for bad in ("", "#", "two words", "x" * 101):
         error = await _fails(
             world.posts.posts_by_hashtag(viewer=viewer, tag=bad, page_size=0, page_token="")
@@ -477,10 +479,15 @@ async def test_likes_are_idempotent_and_evented_once(world: World) -> None:
     assert kinds == ["PostCreated", "PostLiked", "PostLiked", "PostUnliked"]
     liked = (await outbox_events(world.store))[1][1]
     assert (liked.post_id, liked.post_author_id, liked.liker_id) == (post, author, fan)
-    # A like taken back after the author blocked the liker still goes; a new one cannot come.
+    # A like taken back after the author blocked the liker still goes, but the answer is the
+    # 404 of a hidden post, without its count (issue 15); a new like cannot come.
     await world.posts.like(caller=fan, post_id=post)
     world.block(author, fan)
-    assert await world.posts.unlike(caller=fan, post_id=post) == 1
+    assert type(await _fails(world.posts.unlike(caller=fan, post_id=post))) is PostNotFound
+    likers, _ = await world.posts.list_likers(
+        viewer=author, post_id=post, page_size=0, page_token=""
+    )
+    assert [u.user_id for u in likers] == [author]
     assert type(await _fails(world.posts.unlike(caller=fan, post_id=post))) is PostNotFound
     assert type(await _fails(world.posts.like(caller=fan, post_id=post))) is PostNotFound
 
@@ -717,7 +724,9 @@ async def test_deleting_a_post_removes_it_everywhere(world: World) -> None:
             page_token="",
         )
     )[0] == []
-    assert (await world.posts.search_places(query="café", page_size=0, page_token=""))[0] == []
+    assert (await world.posts.search_places(viewer=fan, query="café", page_size=0, page_token=""))[
+        0
+    ] == []
     assert await world.posts.post_counts(user_ids=[author]) == [(author, 0)]
     [deleted] = [
         e for _, e in await outbox_events(world.store) if isinstance(e, post_events_pb2.PostDeleted)
@@ -744,13 +753,21 @@ async def test_hashtag_search_ranks_by_use(world: World) -> None:
     author = world.user()
     for caption in ("#sun #sunset", "#sunset", "#sunset #sunday", "#moon"):
         await world.post(author, caption)
-    found, token = await world.posts.search_hashtags(query="#SUN", page_size=2, page_token="")
+    found, token = await world.posts.search_hashtags(
+        viewer=None, query="#SUN", page_size=2, page_token=""
+    )
     assert [(h.tag, h.post_count) for h in found] == [("sunset", 3), ("sun", 1)]
-    rest, token = await world.posts.search_hashtags(query="sun", page_size=2, page_token=token)
+    rest, token = await world.posts.search_hashtags(
+        viewer=None, query="sun", page_size=2, page_token=token
+    )
     assert [h.tag for h in rest] == ["sunday"] and token == ""
     for bad in ("", "#", "x" * 101):
         assert (
-            type(await _fails(world.posts.search_hashtags(query=bad, page_size=0, page_token="")))
+            type(
+                await _fails(
+                    world.posts.search_hashtags(viewer=None, query=bad, page_size=0, page_token="")
+                )
+            )
             is InvalidArgument
         )
 
@@ -912,7 +929,14 @@ async def test_places_and_location_search(world: World) -> None:
     )
     await world.post(hidden, location=domain.LocationInput("Tate Britain", 51.4911, -0.1278))
     assert first.record.place_id == second.record.place_id
-    places, _ = await world.posts.search_places(query="TATE", page_size=0, page_token="")
+    places, _ = await world.posts.search_places(
+        viewer=viewer, query="TATE", page_size=0, page_token=""
+    )
+    # The private account's place is not found by a stranger (it was, before issue 15).
+    assert [(p.name, p.post_count) for p in places] == [("Tate Modern", 2)]
+    places, _ = await world.posts.search_places(
+        viewer=hidden, query="TATE", page_size=0, page_token=""
+    )
     assert [(p.name, p.post_count) for p in places] == [("Tate Modern", 2), ("Tate Britain", 1)]
     found, _ = await world.posts.search_posts(
         viewer=viewer, query="tate", kind="location", page_size=0, page_token=""
@@ -939,3 +963,30 @@ async def test_post_counts(world: World) -> None:
         type(await _fails(world.posts.post_counts(user_ids=list(range(1, 102))))) is InvalidArgument
     )
     assert type(await _fails(world.posts.post_counts(user_ids=[0]))) is InvalidArgument
+
+
+async def test_a_post_keeps_videos_to_a_minute_and_longer_ones_make_reels(world: World) -> None:
+    """media_svc takes videos of up to 90 s for reels; a feed post still holds 60 s at most."""
+    author = world.user()
+    minute, longer = world.media.add(author), world.media.add(author)
+    for media_id, duration_ms in ((minute, 60_050), (longer, 60_051)):
+        world.media.items[media_id].type = media_pb2.MEDIA_TYPE_VIDEO
+        world.media.items[media_id].duration_ms = duration_ms
+    made = await world.posts.create_post(
+        caller=author, media_ids=[minute], caption="", location=None, idempotency_key=""
+    )
+    assert made.record.kind == "post"
+    with pytest.raises(InvalidArgument) as refused:
+        await world.posts.create_post(
+            caller=author, media_ids=[longer], caption="", location=None, idempotency_key=""
+        )
+    assert refused.value.reason == "VIDEO_TOO_LONG"
+    reel = await world.posts.create_post(
+        caller=author,
+        media_ids=[longer],
+        caption="",
+        location=None,
+        idempotency_key="",
+        kind="reel",
+    )
+    assert reel.record.kind == "reel"

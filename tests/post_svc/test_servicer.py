@@ -39,6 +39,7 @@ from shutter.post.v1 import post_pb2, post_service_pb2_grpc
 from shutter.post.v1 import post_service_pb2 as ppb
 from shutter.user.v1 import user_service_pb2 as upb
 from shutter.user.v1 import user_service_pb2_grpc
+from tests.identity import service_md
 from user_svc.servicer import create_user_service
 from user_svc.settings import UserSettings
 
@@ -54,7 +55,7 @@ class Person:
 
     @property
     def md(self) -> tuple[tuple[str, str], ...]:
-        return (("authorization", f"Bearer {self.token}"),)
+        return (("authorization", f"Bearer {self.token}"), *service_md())
 
 
 @dataclass

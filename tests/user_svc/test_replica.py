@@ -18,6 +18,7 @@ from mesh.ids import IdGenerator
 from mesh.outbox import Outbox
 from shutter.user.v1 import user_service_pb2 as pb
 from shutter.user.v1 import user_service_pb2_grpc
+from tests.identity import service_md
 from tests.replica import make_replica, writable
 from user_svc import store
 from user_svc.servicer import create_user_service
@@ -61,7 +62,7 @@ async def _usernames(settings: UserSettings, url: str | None) -> list[str]:
 
 
 def _md(token: str) -> tuple[tuple[str, str], ...]:
-    return (("authorization", f"Bearer {token}"),)
+    return (("authorization", f"Bearer {token}"), *service_md())
 
 
 async def _register(stub: user_service_pb2_grpc.UserServiceStub, name: str) -> pb.RegisterResponse:

@@ -12,6 +12,7 @@ from mesh import status
 from mesh.server import Service
 from shutter.user.v1 import user_service_pb2 as pb
 from shutter.user.v1 import user_service_pb2_grpc
+from tests.identity import service_md
 from user_svc.servicer import create_user_service
 from user_svc.settings import UserSettings
 
@@ -25,7 +26,7 @@ async def stub(user_settings: UserSettings) -> AsyncIterator[user_service_pb2_gr
 
 
 def _bearer(token: str) -> tuple[tuple[str, str], ...]:
-    return (("authorization", f"Bearer {token}"),)
+    return (("authorization", f"Bearer {token}"), *service_md())
 
 
 async def _fails(call: object) -> tuple[grpc.StatusCode, str, list[str]]:
@@ -134,9 +135,14 @@ async def test_refresh_and_logout_over_grpc(stub: user_service_pb2_grpc.UserServ
         stub.RefreshToken(pb.RefreshTokenRequest(refresh_token=alice.refresh_token))
     )
     assert (code, reason) == (grpc.StatusCode.UNAUTHENTICATED, "REFRESH_TOKEN_REUSED")
+    # The reuse ended that session: its access tokens are refused from now on (issue 15).
+    code, reason, _ = await _fails(
+        stub.GetUser(pb.GetUserRequest(user_id=1), metadata=_bearer(renewed.access_token))
+    )
+    assert (code, reason) == (grpc.StatusCode.UNAUTHENTICATED, "SESSION_REVOKED")
     fresh = await stub.Login(pb.LoginRequest(username="alice", password="pass word 1"))
     await stub.Logout(
-        pb.LogoutRequest(refresh_token=fresh.refresh_token), metadata=_bearer(renewed.access_token)
+        pb.LogoutRequest(refresh_token=fresh.refresh_token), metadata=_bearer(fresh.access_token)
     )
     code, reason, _ = await _fails(
         stub.RefreshToken(pb.RefreshTokenRequest(refresh_token=fresh.refresh_token))

@@ -5,7 +5,7 @@ import warnings
 
 from shutter.feed.v1 import feed_service_pb2 as shutter_dot_feed_dot_v1_dot_feed__service__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.85.4'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 

@@ -5,7 +5,7 @@ import warnings
 
 from shutter.graph.v1 import graph_service_pb2 as shutter_dot_graph_dot_v1_dot_graph__service__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.85.4'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 

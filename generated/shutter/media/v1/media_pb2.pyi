@@ -31,6 +31,13 @@ class UploadStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     UPLOAD_STATUS_PROCESSING: _ClassVar[UploadStatus]
     UPLOAD_STATUS_READY: _ClassVar[UploadStatus]
     UPLOAD_STATUS_FAILED: _ClassVar[UploadStatus]
+
+class HlsStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    HLS_STATUS_UNSPECIFIED: _ClassVar[HlsStatus]
+    HLS_STATUS_PROCESSING: _ClassVar[HlsStatus]
+    HLS_STATUS_READY: _ClassVar[HlsStatus]
+    HLS_STATUS_FAILED: _ClassVar[HlsStatus]
 MEDIA_TYPE_UNSPECIFIED: MediaType
 MEDIA_TYPE_PHOTO: MediaType
 MEDIA_TYPE_VIDEO: MediaType
@@ -44,9 +51,13 @@ UPLOAD_STATUS_PENDING: UploadStatus
 UPLOAD_STATUS_PROCESSING: UploadStatus
 UPLOAD_STATUS_READY: UploadStatus
 UPLOAD_STATUS_FAILED: UploadStatus
+HLS_STATUS_UNSPECIFIED: HlsStatus
+HLS_STATUS_PROCESSING: HlsStatus
+HLS_STATUS_READY: HlsStatus
+HLS_STATUS_FAILED: HlsStatus
 
 class MediaVariants(_message.Message):
-    __slots__ = ("thumbnail", "feed", "full", "thumbnail_webp", "feed_webp", "full_webp", "thumbnail_key")
+    __slots__ = ("thumbnail", "feed", "full", "thumbnail_webp", "feed_webp", "full_webp", "thumbnail_key", "story", "story_full", "story_webp", "story_full_webp", "story_width", "story_height")
     THUMBNAIL_FIELD_NUMBER: _ClassVar[int]
     FEED_FIELD_NUMBER: _ClassVar[int]
     FULL_FIELD_NUMBER: _ClassVar[int]
@@ -54,6 +65,12 @@ class MediaVariants(_message.Message):
     FEED_WEBP_FIELD_NUMBER: _ClassVar[int]
     FULL_WEBP_FIELD_NUMBER: _ClassVar[int]
     THUMBNAIL_KEY_FIELD_NUMBER: _ClassVar[int]
+    STORY_FIELD_NUMBER: _ClassVar[int]
+    STORY_FULL_FIELD_NUMBER: _ClassVar[int]
+    STORY_WEBP_FIELD_NUMBER: _ClassVar[int]
+    STORY_FULL_WEBP_FIELD_NUMBER: _ClassVar[int]
+    STORY_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    STORY_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     thumbnail: str
     feed: str
     full: str
@@ -61,7 +78,13 @@ class MediaVariants(_message.Message):
     feed_webp: str
     full_webp: str
     thumbnail_key: str
-    def __init__(self, thumbnail: _Optional[str] = ..., feed: _Optional[str] = ..., full: _Optional[str] = ..., thumbnail_webp: _Optional[str] = ..., feed_webp: _Optional[str] = ..., full_webp: _Optional[str] = ..., thumbnail_key: _Optional[str] = ...) -> None: ...
+    story: str
+    story_full: str
+    story_webp: str
+    story_full_webp: str
+    story_width: int
+    story_height: int
+    def __init__(self, thumbnail: _Optional[str] = ..., feed: _Optional[str] = ..., full: _Optional[str] = ..., thumbnail_webp: _Optional[str] = ..., feed_webp: _Optional[str] = ..., full_webp: _Optional[str] = ..., thumbnail_key: _Optional[str] = ..., story: _Optional[str] = ..., story_full: _Optional[str] = ..., story_webp: _Optional[str] = ..., story_full_webp: _Optional[str] = ..., story_width: _Optional[int] = ..., story_height: _Optional[int] = ...) -> None: ...
 
 class VideoRendition(_message.Message):
     __slots__ = ("url", "width", "height", "label", "size_bytes")
@@ -78,7 +101,7 @@ class VideoRendition(_message.Message):
     def __init__(self, url: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., label: _Optional[str] = ..., size_bytes: _Optional[int] = ...) -> None: ...
 
 class Media(_message.Message):
-    __slots__ = ("media_id", "owner_user_id", "type", "status", "width", "height", "variants", "duration_ms", "video_url", "video_renditions", "filter", "created_at")
+    __slots__ = ("media_id", "owner_user_id", "type", "status", "width", "height", "variants", "duration_ms", "video_url", "video_renditions", "filter", "created_at", "hls_url", "hls_status")
     MEDIA_ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_USER_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -91,6 +114,8 @@ class Media(_message.Message):
     VIDEO_RENDITIONS_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    HLS_URL_FIELD_NUMBER: _ClassVar[int]
+    HLS_STATUS_FIELD_NUMBER: _ClassVar[int]
     media_id: int
     owner_user_id: int
     type: MediaType
@@ -103,7 +128,9 @@ class Media(_message.Message):
     video_renditions: _containers.RepeatedCompositeFieldContainer[VideoRendition]
     filter: str
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, media_id: _Optional[int] = ..., owner_user_id: _Optional[int] = ..., type: _Optional[_Union[MediaType, str]] = ..., status: _Optional[_Union[MediaStatus, str]] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., variants: _Optional[_Union[MediaVariants, _Mapping]] = ..., duration_ms: _Optional[int] = ..., video_url: _Optional[str] = ..., video_renditions: _Optional[_Iterable[_Union[VideoRendition, _Mapping]]] = ..., filter: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    hls_url: str
+    hls_status: HlsStatus
+    def __init__(self, media_id: _Optional[int] = ..., owner_user_id: _Optional[int] = ..., type: _Optional[_Union[MediaType, str]] = ..., status: _Optional[_Union[MediaStatus, str]] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., variants: _Optional[_Union[MediaVariants, _Mapping]] = ..., duration_ms: _Optional[int] = ..., video_url: _Optional[str] = ..., video_renditions: _Optional[_Iterable[_Union[VideoRendition, _Mapping]]] = ..., filter: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hls_url: _Optional[str] = ..., hls_status: _Optional[_Union[HlsStatus, str]] = ...) -> None: ...
 
 class Upload(_message.Message):
     __slots__ = ("upload_id", "media_id", "status", "upload_url", "upload_method", "upload_headers", "expires_at", "content_type", "size_bytes", "media", "failure_reason", "failure_code", "created_at")

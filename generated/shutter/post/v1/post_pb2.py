@@ -27,29 +27,31 @@ from shutter.media.v1 import media_pb2 as shutter_dot_media_dot_v1_dot_media__pb
 from shutter.user.v1 import user_pb2 as shutter_dot_user_dot_v1_dot_user__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ashutter/post/v1/post.proto\x12\x0fshutter.post.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cshutter/media/v1/media.proto\x1a\x1ashutter/user/v1/user.proto\"2\n\x08Location\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03lat\x18\x02 \x01(\x01\x12\x0b\n\x03lng\x18\x03 \x01(\x01\"\xe0\x02\n\x04Post\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12*\n\x04user\x18\x02 \x01(\x0b\x32\x1c.shutter.user.v1.UserSummary\x12&\n\x05media\x18\x03 \x03(\x0b\x32\x17.shutter.media.v1.Media\x12\x0f\n\x07\x63\x61ption\x18\x04 \x01(\t\x12\x10\n\x08hashtags\x18\x05 \x03(\t\x12\x10\n\x08mentions\x18\x06 \x03(\t\x12+\n\x08location\x18\x07 \x01(\x0b\x32\x19.shutter.post.v1.Location\x12\x12\n\nlike_count\x18\x08 \x01(\x03\x12\x15\n\rcomment_count\x18\t \x01(\x03\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\thas_liked\x18\x0b \x01(\x08\x12\x11\n\thas_saved\x18\x0c \x01(\x08\x12\x10\n\x08place_id\x18\r \x01(\x03\"\xda\x01\n\x07\x43omment\x12\x12\n\ncomment_id\x18\x01 \x01(\x03\x12\x0f\n\x07post_id\x18\x02 \x01(\x03\x12*\n\x04user\x18\x03 \x01(\x0b\x32\x1c.shutter.user.v1.UserSummary\x12\x0c\n\x04text\x18\x04 \x01(\t\x12\x10\n\x08mentions\x18\x05 \x03(\t\x12\x19\n\x11parent_comment_id\x18\x06 \x01(\x03\x12\x13\n\x0breply_count\x18\x07 \x01(\x03\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"*\n\x07Hashtag\x12\x0b\n\x03tag\x18\x01 \x01(\t\x12\x12\n\npost_count\x18\x02 \x01(\x03\"U\n\x05Place\x12\x10\n\x08place_id\x18\x01 \x01(\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0b\n\x03lat\x18\x03 \x01(\x01\x12\x0b\n\x03lng\x18\x04 \x01(\x01\x12\x12\n\npost_count\x18\x05 \x01(\x03\"0\n\tPostCount\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x12\n\npost_count\x18\x02 \x01(\x03\"\xae\x02\n\x05Story\x12\x10\n\x08story_id\x18\x01 \x01(\x03\x12*\n\x04user\x18\x02 \x01(\x0b\x32\x1c.shutter.user.v1.UserSummary\x12&\n\x05media\x18\x03 \x01(\x0b\x32\x17.shutter.media.v1.Media\x12\x0f\n\x07\x63\x61ption\x18\x04 \x01(\t\x12\x10\n\x08mentions\x18\x05 \x03(\t\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04seen\x18\x08 \x01(\x08\x12\x12\n\nview_count\x18\t \x01(\x03\x12\x1a\n\x12\x63lose_friends_only\x18\n \x01(\x08\"f\n\x0bStoryViewer\x12*\n\x04user\x18\x01 \x01(\x0b\x32\x1c.shutter.user.v1.UserSummary\x12+\n\x07seen_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xac\x01\n\tStoryRing\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x13\n\x0bstory_count\x18\x02 \x01(\x03\x12\x35\n\x11latest_created_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0flatest_story_id\x18\x04 \x01(\x03\x12\x12\n\nhas_unseen\x18\x05 \x01(\x08\x12\x15\n\rclose_friends\x18\x06 \x01(\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ashutter/post/v1/post.proto\x12\x0fshutter.post.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cshutter/media/v1/media.proto\x1a\x1ashutter/user/v1/user.proto\"2\n\x08Location\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03lat\x18\x02 \x01(\x01\x12\x0b\n\x03lng\x18\x03 \x01(\x01\"\x9d\x03\n\x04Post\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12*\n\x04user\x18\x02 \x01(\x0b\x32\x1c.shutter.user.v1.UserSummary\x12&\n\x05media\x18\x03 \x03(\x0b\x32\x17.shutter.media.v1.Media\x12\x0f\n\x07\x63\x61ption\x18\x04 \x01(\t\x12\x10\n\x08hashtags\x18\x05 \x03(\t\x12\x10\n\x08mentions\x18\x06 \x03(\t\x12+\n\x08location\x18\x07 \x01(\x0b\x32\x19.shutter.post.v1.Location\x12\x12\n\nlike_count\x18\x08 \x01(\x03\x12\x15\n\rcomment_count\x18\t \x01(\x03\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\thas_liked\x18\x0b \x01(\x08\x12\x11\n\thas_saved\x18\x0c \x01(\x08\x12\x10\n\x08place_id\x18\r \x01(\x03\x12\'\n\x04kind\x18\x0e \x01(\x0e\x32\x19.shutter.post.v1.PostKind\x12\x12\n\nview_count\x18\x0f \x01(\x03\"\xda\x01\n\x07\x43omment\x12\x12\n\ncomment_id\x18\x01 \x01(\x03\x12\x0f\n\x07post_id\x18\x02 \x01(\x03\x12*\n\x04user\x18\x03 \x01(\x0b\x32\x1c.shutter.user.v1.UserSummary\x12\x0c\n\x04text\x18\x04 \x01(\t\x12\x10\n\x08mentions\x18\x05 \x03(\t\x12\x19\n\x11parent_comment_id\x18\x06 \x01(\x03\x12\x13\n\x0breply_count\x18\x07 \x01(\x03\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"*\n\x07Hashtag\x12\x0b\n\x03tag\x18\x01 \x01(\t\x12\x12\n\npost_count\x18\x02 \x01(\x03\"U\n\x05Place\x12\x10\n\x08place_id\x18\x01 \x01(\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0b\n\x03lat\x18\x03 \x01(\x01\x12\x0b\n\x03lng\x18\x04 \x01(\x01\x12\x12\n\npost_count\x18\x05 \x01(\x03\"0\n\tPostCount\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x12\n\npost_count\x18\x02 \x01(\x03\"\xae\x02\n\x05Story\x12\x10\n\x08story_id\x18\x01 \x01(\x03\x12*\n\x04user\x18\x02 \x01(\x0b\x32\x1c.shutter.user.v1.UserSummary\x12&\n\x05media\x18\x03 \x01(\x0b\x32\x17.shutter.media.v1.Media\x12\x0f\n\x07\x63\x61ption\x18\x04 \x01(\t\x12\x10\n\x08mentions\x18\x05 \x03(\t\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04seen\x18\x08 \x01(\x08\x12\x12\n\nview_count\x18\t \x01(\x03\x12\x1a\n\x12\x63lose_friends_only\x18\n \x01(\x08\"f\n\x0bStoryViewer\x12*\n\x04user\x18\x01 \x01(\x0b\x32\x1c.shutter.user.v1.UserSummary\x12+\n\x07seen_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xac\x01\n\tStoryRing\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x13\n\x0bstory_count\x18\x02 \x01(\x03\x12\x35\n\x11latest_created_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0flatest_story_id\x18\x04 \x01(\x03\x12\x12\n\nhas_unseen\x18\x05 \x01(\x08\x12\x15\n\rclose_friends\x18\x06 \x01(\x08*M\n\x08PostKind\x12\x19\n\x15POST_KIND_UNSPECIFIED\x10\x00\x12\x12\n\x0ePOST_KIND_POST\x10\x01\x12\x12\n\x0ePOST_KIND_REEL\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'shutter.post.v1.post_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_POSTKIND']._serialized_start=1592
+  _globals['_POSTKIND']._serialized_end=1669
   _globals['_LOCATION']._serialized_start=138
   _globals['_LOCATION']._serialized_end=188
   _globals['_POST']._serialized_start=191
-  _globals['_POST']._serialized_end=543
-  _globals['_COMMENT']._serialized_start=546
-  _globals['_COMMENT']._serialized_end=764
-  _globals['_HASHTAG']._serialized_start=766
-  _globals['_HASHTAG']._serialized_end=808
-  _globals['_PLACE']._serialized_start=810
-  _globals['_PLACE']._serialized_end=895
-  _globals['_POSTCOUNT']._serialized_start=897
-  _globals['_POSTCOUNT']._serialized_end=945
-  _globals['_STORY']._serialized_start=948
-  _globals['_STORY']._serialized_end=1250
-  _globals['_STORYVIEWER']._serialized_start=1252
-  _globals['_STORYVIEWER']._serialized_end=1354
-  _globals['_STORYRING']._serialized_start=1357
-  _globals['_STORYRING']._serialized_end=1529
+  _globals['_POST']._serialized_end=604
+  _globals['_COMMENT']._serialized_start=607
+  _globals['_COMMENT']._serialized_end=825
+  _globals['_HASHTAG']._serialized_start=827
+  _globals['_HASHTAG']._serialized_end=869
+  _globals['_PLACE']._serialized_start=871
+  _globals['_PLACE']._serialized_end=956
+  _globals['_POSTCOUNT']._serialized_start=958
+  _globals['_POSTCOUNT']._serialized_end=1006
+  _globals['_STORY']._serialized_start=1009
+  _globals['_STORY']._serialized_end=1311
+  _globals['_STORYVIEWER']._serialized_start=1313
+  _globals['_STORYVIEWER']._serialized_end=1415
+  _globals['_STORYRING']._serialized_start=1418
+  _globals['_STORYRING']._serialized_end=1590
 # @@protoc_insertion_point(module_scope)

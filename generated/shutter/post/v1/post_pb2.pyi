@@ -4,12 +4,22 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from shutter.media.v1 import media_pb2 as _media_pb2
 from shutter.user.v1 import user_pb2 as _user_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class PostKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    POST_KIND_UNSPECIFIED: _ClassVar[PostKind]
+    POST_KIND_POST: _ClassVar[PostKind]
+    POST_KIND_REEL: _ClassVar[PostKind]
+POST_KIND_UNSPECIFIED: PostKind
+POST_KIND_POST: PostKind
+POST_KIND_REEL: PostKind
 
 class Location(_message.Message):
     __slots__ = ("name", "lat", "lng")
@@ -22,7 +32,7 @@ class Location(_message.Message):
     def __init__(self, name: _Optional[str] = ..., lat: _Optional[float] = ..., lng: _Optional[float] = ...) -> None: ...
 
 class Post(_message.Message):
-    __slots__ = ("post_id", "user", "media", "caption", "hashtags", "mentions", "location", "like_count", "comment_count", "created_at", "has_liked", "has_saved", "place_id")
+    __slots__ = ("post_id", "user", "media", "caption", "hashtags", "mentions", "location", "like_count", "comment_count", "created_at", "has_liked", "has_saved", "place_id", "kind", "view_count")
     POST_ID_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
     MEDIA_FIELD_NUMBER: _ClassVar[int]
@@ -36,6 +46,8 @@ class Post(_message.Message):
     HAS_LIKED_FIELD_NUMBER: _ClassVar[int]
     HAS_SAVED_FIELD_NUMBER: _ClassVar[int]
     PLACE_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    VIEW_COUNT_FIELD_NUMBER: _ClassVar[int]
     post_id: int
     user: _user_pb2.UserSummary
     media: _containers.RepeatedCompositeFieldContainer[_media_pb2.Media]
@@ -49,7 +61,9 @@ class Post(_message.Message):
     has_liked: bool
     has_saved: bool
     place_id: int
-    def __init__(self, post_id: _Optional[int] = ..., user: _Optional[_Union[_user_pb2.UserSummary, _Mapping]] = ..., media: _Optional[_Iterable[_Union[_media_pb2.Media, _Mapping]]] = ..., caption: _Optional[str] = ..., hashtags: _Optional[_Iterable[str]] = ..., mentions: _Optional[_Iterable[str]] = ..., location: _Optional[_Union[Location, _Mapping]] = ..., like_count: _Optional[int] = ..., comment_count: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., has_liked: _Optional[bool] = ..., has_saved: _Optional[bool] = ..., place_id: _Optional[int] = ...) -> None: ...
+    kind: PostKind
+    view_count: int
+    def __init__(self, post_id: _Optional[int] = ..., user: _Optional[_Union[_user_pb2.UserSummary, _Mapping]] = ..., media: _Optional[_Iterable[_Union[_media_pb2.Media, _Mapping]]] = ..., caption: _Optional[str] = ..., hashtags: _Optional[_Iterable[str]] = ..., mentions: _Optional[_Iterable[str]] = ..., location: _Optional[_Union[Location, _Mapping]] = ..., like_count: _Optional[int] = ..., comment_count: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., has_liked: _Optional[bool] = ..., has_saved: _Optional[bool] = ..., place_id: _Optional[int] = ..., kind: _Optional[_Union[PostKind, str]] = ..., view_count: _Optional[int] = ...) -> None: ...
 
 class Comment(_message.Message):
     __slots__ = ("comment_id", "post_id", "user", "text", "mentions", "parent_comment_id", "reply_count", "created_at")

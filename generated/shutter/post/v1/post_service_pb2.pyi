@@ -490,3 +490,75 @@ class ListCloseFriendsResponse(_message.Message):
     users: _containers.RepeatedCompositeFieldContainer[_user_pb2.UserSummary]
     next_page_token: str
     def __init__(self, users: _Optional[_Iterable[_Union[_user_pb2.UserSummary, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class CreateReelRequest(_message.Message):
+    __slots__ = ("media_id", "caption", "location", "idempotency_key")
+    MEDIA_ID_FIELD_NUMBER: _ClassVar[int]
+    CAPTION_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    media_id: int
+    caption: str
+    location: _post_pb2.Location
+    idempotency_key: str
+    def __init__(self, media_id: _Optional[int] = ..., caption: _Optional[str] = ..., location: _Optional[_Union[_post_pb2.Location, _Mapping]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class CreateReelResponse(_message.Message):
+    __slots__ = ("reel",)
+    REEL_FIELD_NUMBER: _ClassVar[int]
+    reel: _post_pb2.Post
+    def __init__(self, reel: _Optional[_Union[_post_pb2.Post, _Mapping]] = ...) -> None: ...
+
+class ListReelsFeedRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListReelsFeedResponse(_message.Message):
+    __slots__ = ("reels", "next_page_token")
+    REELS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    reels: _containers.RepeatedCompositeFieldContainer[_post_pb2.Post]
+    next_page_token: str
+    def __init__(self, reels: _Optional[_Iterable[_Union[_post_pb2.Post, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class RecordReelViewRequest(_message.Message):
+    __slots__ = ("post_id", "watched_ms")
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    WATCHED_MS_FIELD_NUMBER: _ClassVar[int]
+    post_id: int
+    watched_ms: int
+    def __init__(self, post_id: _Optional[int] = ..., watched_ms: _Optional[int] = ...) -> None: ...
+
+class RecordReelViewResponse(_message.Message):
+    __slots__ = ("post_id", "view_count", "counted", "completed")
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    VIEW_COUNT_FIELD_NUMBER: _ClassVar[int]
+    COUNTED_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    post_id: int
+    view_count: int
+    counted: bool
+    completed: bool
+    def __init__(self, post_id: _Optional[int] = ..., view_count: _Optional[int] = ..., counted: _Optional[bool] = ..., completed: _Optional[bool] = ...) -> None: ...
+
+class ListUserReelsRequest(_message.Message):
+    __slots__ = ("user_id", "page_size", "page_token")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    page_size: int
+    page_token: str
+    def __init__(self, user_id: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListUserReelsResponse(_message.Message):
+    __slots__ = ("reels", "next_page_token")
+    REELS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    reels: _containers.RepeatedCompositeFieldContainer[_post_pb2.Post]
+    next_page_token: str
+    def __init__(self, reels: _Optional[_Iterable[_Union[_post_pb2.Post, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

@@ -5,7 +5,7 @@ import warnings
 
 from shutter.post.v1 import post_service_pb2 as shutter_dot_post_dot_v1_dot_post__service__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.85.4'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
@@ -196,6 +196,26 @@ class PostServiceStub:
                 '/shutter.post.v1.PostService/BatchGetStoryRings',
                 request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetStoryRingsRequest.SerializeToString,
                 response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetStoryRingsResponse.FromString,
+                _registered_method=True)
+        self.CreateReel = channel.unary_unary(
+                '/shutter.post.v1.PostService/CreateReel',
+                request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.CreateReelRequest.SerializeToString,
+                response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.CreateReelResponse.FromString,
+                _registered_method=True)
+        self.ListReelsFeed = channel.unary_unary(
+                '/shutter.post.v1.PostService/ListReelsFeed',
+                request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListReelsFeedRequest.SerializeToString,
+                response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListReelsFeedResponse.FromString,
+                _registered_method=True)
+        self.RecordReelView = channel.unary_unary(
+                '/shutter.post.v1.PostService/RecordReelView',
+                request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.RecordReelViewRequest.SerializeToString,
+                response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.RecordReelViewResponse.FromString,
+                _registered_method=True)
+        self.ListUserReels = channel.unary_unary(
+                '/shutter.post.v1.PostService/ListUserReels',
+                request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListUserReelsRequest.SerializeToString,
+                response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListUserReelsResponse.FromString,
                 _registered_method=True)
 
 
@@ -457,6 +477,41 @@ class PostServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateReel(self, request, context):
+        """Publish a reel: a post of kind REEL holding one vertical video of 3 to 90 seconds, with a
+        caption, hashtags, mentions and a place as on posts. Likes, comments, saves and deletion
+        use the post calls with the reel's post_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReelsFeed(self, request, context):
+        """Return one page of the caller's Reels tab: public reels of everyone and reels of the
+        accounts the caller follows, ranked by recency, engagement, affinity and completion rate,
+        without the caller's own reels, reels the caller watched to the end, and reels of accounts
+        the caller muted, blocked or was blocked by.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordReelView(self, request, context):
+        """Record that the caller watched a reel: counted once per viewer per day (UTC); watching at
+        least 95 % of it marks it watched to the end, which keeps it out of the caller's Reels tab.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListUserReels(self, request, context):
+        """Return one page of an account's reels, newest first; private accounts' reels only to
+        their approved followers.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PostServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -609,6 +664,26 @@ def add_PostServiceServicer_to_server(servicer, server):
                     servicer.BatchGetStoryRings,
                     request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetStoryRingsRequest.FromString,
                     response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetStoryRingsResponse.SerializeToString,
+            ),
+            'CreateReel': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateReel,
+                    request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.CreateReelRequest.FromString,
+                    response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.CreateReelResponse.SerializeToString,
+            ),
+            'ListReelsFeed': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReelsFeed,
+                    request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListReelsFeedRequest.FromString,
+                    response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListReelsFeedResponse.SerializeToString,
+            ),
+            'RecordReelView': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordReelView,
+                    request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.RecordReelViewRequest.FromString,
+                    response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.RecordReelViewResponse.SerializeToString,
+            ),
+            'ListUserReels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUserReels,
+                    request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListUserReelsRequest.FromString,
+                    response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListUserReelsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1434,6 +1509,114 @@ class PostService:
             '/shutter.post.v1.PostService/BatchGetStoryRings',
             shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetStoryRingsRequest.SerializeToString,
             shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetStoryRingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateReel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.post.v1.PostService/CreateReel',
+            shutter_dot_post_dot_v1_dot_post__service__pb2.CreateReelRequest.SerializeToString,
+            shutter_dot_post_dot_v1_dot_post__service__pb2.CreateReelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReelsFeed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.post.v1.PostService/ListReelsFeed',
+            shutter_dot_post_dot_v1_dot_post__service__pb2.ListReelsFeedRequest.SerializeToString,
+            shutter_dot_post_dot_v1_dot_post__service__pb2.ListReelsFeedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordReelView(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.post.v1.PostService/RecordReelView',
+            shutter_dot_post_dot_v1_dot_post__service__pb2.RecordReelViewRequest.SerializeToString,
+            shutter_dot_post_dot_v1_dot_post__service__pb2.RecordReelViewResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUserReels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.post.v1.PostService/ListUserReels',
+            shutter_dot_post_dot_v1_dot_post__service__pb2.ListUserReelsRequest.SerializeToString,
+            shutter_dot_post_dot_v1_dot_post__service__pb2.ListUserReelsResponse.FromString,
             options,
             channel_credentials,
             insecure,

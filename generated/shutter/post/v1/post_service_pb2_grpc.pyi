@@ -154,6 +154,25 @@ class PostServiceStub:
     feed_svc's story tray). Authors with no live story, unknown authors, and authors whose stories
     the viewer may not see (private and not followed, or either blocked the other) are left out.
     """
+    CreateReel: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.CreateReelRequest, _post_service_pb2.CreateReelResponse]
+    """Publish a reel: a post of kind REEL holding one vertical video of 3 to 90 seconds, with a
+    caption, hashtags, mentions and a place as on posts. Likes, comments, saves and deletion
+    use the post calls with the reel's post_id.
+    """
+    ListReelsFeed: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.ListReelsFeedRequest, _post_service_pb2.ListReelsFeedResponse]
+    """Return one page of the caller's Reels tab: public reels of everyone and reels of the
+    accounts the caller follows, ranked by recency, engagement, affinity and completion rate,
+    without the caller's own reels, reels the caller watched to the end, and reels of accounts
+    the caller muted, blocked or was blocked by.
+    """
+    RecordReelView: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.RecordReelViewRequest, _post_service_pb2.RecordReelViewResponse]
+    """Record that the caller watched a reel: counted once per viewer per day (UTC); watching at
+    least 95 % of it marks it watched to the end, which keeps it out of the caller's Reels tab.
+    """
+    ListUserReels: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.ListUserReelsRequest, _post_service_pb2.ListUserReelsResponse]
+    """Return one page of an account's reels, newest first; private accounts' reels only to
+    their approved followers.
+    """
 
 @_typing.type_check_only
 class PostServiceAsyncStub(PostServiceStub):
@@ -280,6 +299,25 @@ class PostServiceAsyncStub(PostServiceStub):
     """Internal: summarise, for one viewer, the live stories of up to 500 authors in one call (for
     feed_svc's story tray). Authors with no live story, unknown authors, and authors whose stories
     the viewer may not see (private and not followed, or either blocked the other) are left out.
+    """
+    CreateReel: _aio.UnaryUnaryMultiCallable[_post_service_pb2.CreateReelRequest, _post_service_pb2.CreateReelResponse]  # type: ignore[assignment]
+    """Publish a reel: a post of kind REEL holding one vertical video of 3 to 90 seconds, with a
+    caption, hashtags, mentions and a place as on posts. Likes, comments, saves and deletion
+    use the post calls with the reel's post_id.
+    """
+    ListReelsFeed: _aio.UnaryUnaryMultiCallable[_post_service_pb2.ListReelsFeedRequest, _post_service_pb2.ListReelsFeedResponse]  # type: ignore[assignment]
+    """Return one page of the caller's Reels tab: public reels of everyone and reels of the
+    accounts the caller follows, ranked by recency, engagement, affinity and completion rate,
+    without the caller's own reels, reels the caller watched to the end, and reels of accounts
+    the caller muted, blocked or was blocked by.
+    """
+    RecordReelView: _aio.UnaryUnaryMultiCallable[_post_service_pb2.RecordReelViewRequest, _post_service_pb2.RecordReelViewResponse]  # type: ignore[assignment]
+    """Record that the caller watched a reel: counted once per viewer per day (UTC); watching at
+    least 95 % of it marks it watched to the end, which keeps it out of the caller's Reels tab.
+    """
+    ListUserReels: _aio.UnaryUnaryMultiCallable[_post_service_pb2.ListUserReelsRequest, _post_service_pb2.ListUserReelsResponse]  # type: ignore[assignment]
+    """Return one page of an account's reels, newest first; private accounts' reels only to
+    their approved followers.
     """
 
 class PostServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -584,6 +622,49 @@ class PostServiceServicer(metaclass=_abc_1.ABCMeta):
         """Internal: summarise, for one viewer, the live stories of up to 500 authors in one call (for
         feed_svc's story tray). Authors with no live story, unknown authors, and authors whose stories
         the viewer may not see (private and not followed, or either blocked the other) are left out.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateReel(
+        self,
+        request: _post_service_pb2.CreateReelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_service_pb2.CreateReelResponse, _abc.Awaitable[_post_service_pb2.CreateReelResponse]]:
+        """Publish a reel: a post of kind REEL holding one vertical video of 3 to 90 seconds, with a
+        caption, hashtags, mentions and a place as on posts. Likes, comments, saves and deletion
+        use the post calls with the reel's post_id.
+        """
+
+    @_abc_1.abstractmethod
+    def ListReelsFeed(
+        self,
+        request: _post_service_pb2.ListReelsFeedRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_service_pb2.ListReelsFeedResponse, _abc.Awaitable[_post_service_pb2.ListReelsFeedResponse]]:
+        """Return one page of the caller's Reels tab: public reels of everyone and reels of the
+        accounts the caller follows, ranked by recency, engagement, affinity and completion rate,
+        without the caller's own reels, reels the caller watched to the end, and reels of accounts
+        the caller muted, blocked or was blocked by.
+        """
+
+    @_abc_1.abstractmethod
+    def RecordReelView(
+        self,
+        request: _post_service_pb2.RecordReelViewRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_service_pb2.RecordReelViewResponse, _abc.Awaitable[_post_service_pb2.RecordReelViewResponse]]:
+        """Record that the caller watched a reel: counted once per viewer per day (UTC); watching at
+        least 95 % of it marks it watched to the end, which keeps it out of the caller's Reels tab.
+        """
+
+    @_abc_1.abstractmethod
+    def ListUserReels(
+        self,
+        request: _post_service_pb2.ListUserReelsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_service_pb2.ListUserReelsResponse, _abc.Awaitable[_post_service_pb2.ListUserReelsResponse]]:
+        """Return one page of an account's reels, newest first; private accounts' reels only to
+        their approved followers.
         """
 
 def add_PostServiceServicer_to_server(servicer: PostServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
