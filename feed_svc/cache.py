@@ -88,6 +88,11 @@ def snapshot_key(user_id: int, snapshot_id: str) -> str:
     return f"feed:{{u:{user_id}}}:snap:{snapshot_id}"
 
 
+def ranking_key(user_id: int) -> str:
+    """Return the key of a user's latest ranking: what it was computed from, and its snapshot."""
+    return f"feed:{{u:{user_id}}}:rank"
+
+
 def recent_key(author_id: int) -> str:
     """Return the key of an author's recent posts."""
     return f"recent:{{a:{author_id}}}"
@@ -245,14 +250,39 @@ class FeedCache:
     ) -> tuple[bool, list[int], list[int]]:
         """Mark a user active and read their feed in one round trip (one slot): whether it is
         built, up to `count` post ids older than `before`, and the celebrities it merges."""
+        built, ids, celebs, _ = await self.read_with_ranking(
+            user_id, before=before, count=count, seen_ttl=seen_ttl, ranking=False
+        )
+        return built, ids, celebs
+
+    async def read_with_ranking(
+        self, user_id: int, *, before: int | None, count: int, seen_ttl: int, ranking: bool
+    ) -> tuple[bool, list[int], list[int], tuple[str, str, str] | None]:
+        """As read(), with the user's latest ranking in the same round trip when asked:
+        (signature of its candidates, snapshot id, ranked post ids as comma-separated text,
+        parsed only as far as a page needs), None without one."""
         top = f"({member(before)}".encode() if before is not None else _TOP
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.set(seen_key(user_id), b"1", ex=seen_ttl)
             pipe.zscore(feed_key(user_id), SENTINEL)
             pipe.zrevrangebylex(feed_key(user_id), top, b"-", start=0, num=count)
             pipe.smembers(celebs_key(user_id))
-            _, built, raw, celebs = await pipe.execute()
-        return built is not None, _ids(raw), sorted(int(c) for c in celebs)
+            if ranking:
+                pipe.get(ranking_key(user_id))
+            answers = await pipe.execute()
+        built, raw, celebs = answers[1], answers[2], answers[3]
+        latest = None
+        if ranking and answers[4] is not None:
+            signature, snapshot_id, ids = answers[4].decode().split("|", 2)
+            latest = (signature, snapshot_id, ids)
+        return built is not None, _ids(raw), sorted(int(c) for c in celebs), latest
+
+    async def save_ranking(
+        self, user_id: int, *, signature: str, snapshot_id: str, post_ids: Sequence[int], ttl: int
+    ) -> None:
+        """Remember a user's latest ranking for `ttl` seconds."""
+        value = f"{signature}|{snapshot_id}|{','.join(str(p) for p in post_ids)}"
+        await self._redis.set(ranking_key(user_id), value.encode(), ex=ttl)
 
     async def celebs(self, user_id: int) -> list[int]:
         """Return the celebrities whose posts a user's feed merges at read time."""

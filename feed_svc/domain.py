@@ -3,16 +3,21 @@
 Ordinary authors' posts are pushed into the Redis feeds of their active followers; celebrities'
 (authors above the follower threshold) are merged in at read time from their recent-posts lists.
 A feed missing from Redis is rebuilt from feed_svc's own tables (see store) and the follow list,
-by one reader at a time. Every page is hydrated by post_svc in one call, which also leaves out
-posts deleted meanwhile and posts the viewer may no longer see (the final privacy filter).
+by one reader at a time. Home feed pages are composed from the read model (readmodel.py), kept by
+events, with no call to another service when it is warm: a feed entry exists only for a viewer
+allowed at fan-out time, and unfollows, blocks and mutes take entries out (synchronously, through
+ApplyEvents, before graph_svc answers). Explore pages are still hydrated by post_svc, which
+applies the privacy rule on every page.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import secrets
 import time
+import zlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,12 +25,15 @@ from typing import Protocol
 
 from feed_svc.cache import FeedCache
 from feed_svc.errors import SnapshotExpired
+from feed_svc.readmodel import ReadModel
 from feed_svc.settings import FeedSettings
 from feed_svc.store import FeedStore
 from mesh import pagination
 from mesh.errors import InvalidArgument
 from mesh.ids import id_at, id_time
 from shutter.post.v1 import post_pb2
+
+log = logging.getLogger("shutter.feed_svc.domain")
 
 PAGE_DEFAULT = 20
 PAGE_MAX = 50
@@ -79,6 +87,19 @@ class Candidate:
     affinity: int
 
 
+class ProjectionCounts:
+    """The read model's source of counts: feed_svc's own projection, exact and versioned."""
+
+    def __init__(self, store: FeedStore) -> None:
+        self._store = store
+
+    async def counts(self, post_ids: Sequence[int]) -> dict[int, tuple[int, int, int]]:
+        """Return (version, likes, comments) of each of these posts that has any (primary)."""
+        async with self._store.transaction() as tx:
+            found = await self._store.engagement_of(tx, post_ids=post_ids)
+        return {p: (e.version, e.like_count, e.comment_count) for p, e in found.items()}
+
+
 def score(candidate: Candidate, *, now: datetime) -> float:
     """Return a candidate's rank: recency decay x (1 + engagement) x (1 + affinity), log-scaled."""
     age_hours = max((now - id_time(candidate.post_id)).total_seconds() / 3600, 0.0)
@@ -126,8 +147,10 @@ class Feeds:
         posts: Posts,
         settings: FeedSettings,
         *,
+        views: ReadModel | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._views = views
         self._cache = cache
         self._store = store
         self._graph = graph
@@ -153,10 +176,7 @@ class Feeds:
             before = None if cursor is None else int(_token_field(cursor, "b", int))  # type: ignore[call-overload]
             return await self._chronological(viewer, before, size)
         if cursor is None:
-            ranked = await self._ranked_candidates(viewer)
-            snapshot = await self._cache.save_snapshot(
-                viewer, ranked, ttl=self._settings.snapshot_ttl_seconds
-            )
+            snapshot, ranked = await self._ranking(viewer, size)
             return await self._snapshot_page(viewer, "r", snapshot, ranked, 0, size)
         await self._cache.touch(viewer, ttl_seconds=self._inactive_seconds())
         return await self._from_snapshot(viewer, "r", cursor, size)
@@ -178,7 +198,7 @@ class Feeds:
         ids = merge_newest([own, pulled], count=want)
         page, more = ids[:size], len(ids) > size
         token = pagination.encode_token({"m": "c", "b": page[-1]}) if more else ""
-        return await self._posts.batch_get(viewer, page), token
+        return await self._serve(viewer, page), token
 
     async def _pull(self, celebs: list[int], *, before: int | None, count: int) -> list[int]:
         """Return the newest `count` posts of these celebrities older than `before`."""
@@ -202,18 +222,47 @@ class Feeds:
         await self._cache.recent_install(author_id, ids)
         return [p for p in ids if before is None or p < before][:count]
 
-    async def _ranked_candidates(self, viewer: int) -> list[int]:
+    async def _ranking(self, viewer: int, size: int) -> tuple[str, list[int]]:
+        """Return a ranked first page's snapshot id and its ranked post ids (at least the first
+        `size` + 1): the latest ranking again while its candidates are the same and it is
+        younger than ranking_reuse_seconds (a new or removed post ranks afresh at once; counts
+        and affinities within that time), else a new ranking."""
         limit = self._settings.ranked_candidates
-        # One round trip marks the viewer active and reads the feed and its celebrities.
+        reuse = self._settings.ranking_reuse_seconds
+        # One round trip marks the viewer active and reads the feed, its celebrities and the
+        # latest ranking.
         seen = self._inactive_seconds()
-        built, own, celebs = await self._cache.read(viewer, before=None, count=limit, seen_ttl=seen)
+        built, own, celebs, latest = await self._cache.read_with_ranking(
+            viewer, before=None, count=limit, seen_ttl=seen, ranking=reuse > 0
+        )
         if not built:
             await self.ensure_built(viewer)
-            built, own, celebs = await self._cache.read(
-                viewer, before=None, count=limit, seen_ttl=seen
+            built, own, celebs, latest = await self._cache.read_with_ranking(
+                viewer, before=None, count=limit, seen_ttl=seen, ranking=False
             )
         pulled = await self._pull(celebs, before=None, count=limit)
         ids = merge_newest([own, pulled], count=limit)
+        signature = f"{zlib.crc32(','.join(map(str, ids)).encode()):08x}"
+        if latest is not None and latest[0] == signature:
+            # Only what the first page needs, and one more to tell whether a second follows.
+            head = latest[2].split(",", size + 1)[: size + 1]
+            return latest[1], [int(p) for p in head if p]
+        ranked = await self._rank_candidates(viewer, ids)
+        snapshot = await self._cache.save_snapshot(
+            viewer, ranked, ttl=self._settings.snapshot_ttl_seconds
+        )
+        if reuse > 0:
+            await self._cache.save_ranking(
+                viewer,
+                signature=signature,
+                snapshot_id=snapshot,
+                post_ids=ranked,
+                # Never past its snapshot's life: the pages after it read the snapshot.
+                ttl=min(reuse, self._settings.snapshot_ttl_seconds),
+            )
+        return snapshot, ranked
+
+    async def _rank_candidates(self, viewer: int, ids: list[int]) -> list[int]:
         async with self._store.read_transaction() as tx:
             facts = await self._store.ranking_facts(tx, viewer_id=viewer, post_ids=ids)
         # Fan-out pushes a post once the primary has it: a lagging replica may not know it yet.
@@ -243,7 +292,17 @@ class Feeds:
         token = (
             pagination.encode_token({"m": kind, "s": snapshot, "o": offset + size}) if more else ""
         )
-        return await self._posts.batch_get(viewer, page), token
+        if kind == "e":
+            # Explore shows accounts the viewer does not follow: post_svc's privacy rule decides
+            # on every page, as a block or a private switch may have come since the snapshot.
+            return await self._posts.batch_get(viewer, page), token
+        return await self._serve(viewer, page), token
+
+    async def _serve(self, viewer: int, post_ids: list[int]) -> list[post_pb2.Post]:
+        """Return home feed posts from the read model (post_svc hydrates without one)."""
+        if self._views is None:
+            return await self._posts.batch_get(viewer, post_ids)
+        return await self._views.posts(viewer, post_ids)
 
     async def _from_snapshot(
         self, viewer: int, kind: str, cursor: dict[str, object], size: int
@@ -350,6 +409,16 @@ class Feeds:
             celebrity = bool(await self._store.celebrities_among(tx, author_ids=[author_id]))
         if not live:
             return  # deleted before (or while) this event was delivered: fan nothing out
+        if self._views is not None:
+            # Kept before fan-out, so followers' first reads find it (no read-through stampede).
+            # Best effort: without it the first reader reads it through, so it never holds up
+            # the fan-out.
+            await self._views.set_counts(post_id, version=0, likes=0, comments=0)
+            try:
+                for post in await self._posts.batch_get(author_id, [post_id]):
+                    await self._views.store_post(post)
+            except Exception as exc:  # any peer failure: the first reader reads it through
+                log.warning("post %s not kept in the read model before fan-out: %r", post_id, exc)
         await self._cache.recent_add(author_id, post_id)
         await self._cache.merge(author_id, [post_id])
         if not celebrity:
@@ -370,6 +439,7 @@ class Feeds:
 
     async def post_deleted(self, *, post_id: int, author_id: int, created_at: datetime) -> None:
         """Mark a post deleted and take it out of every feed it reached."""
+        await self.post_gone(post_id=post_id)
         async with self._store.transaction() as tx:
             await self._store.delete_post(
                 tx, post_id=post_id, author_id=author_id, created_at=created_at
@@ -380,6 +450,11 @@ class Feeds:
             author_id, batch_size=self._settings.fanout_batch_size, exclude_muted=False
         ):
             await self._cache.remove(batch, [post_id])
+
+    async def post_gone(self, *, post_id: int) -> None:
+        """Leave a deleted post out of every read from now on (the read model's tombstone)."""
+        if self._views is not None:
+            await self._views.tombstone(post_id)
 
     async def engaged(
         self,
@@ -392,15 +467,50 @@ class Feeds:
         likes: int,
         comments: int,
     ) -> None:
-        """Count a like, unlike, comment or comment deletion once, however often it arrives."""
+        """Count a like, unlike, comment or comment deletion once, however often it arrives,
+        and give the read model the counts and the liker's flag."""
         async with self._store.transaction() as tx:
-            if not await self._store.claim_event(tx, producer=producer, event_id=event_id):
-                return
-            await self._store.add_engagement(tx, post_id=post_id, likes=likes, comments=comments)
-            if actor_id and author_id and actor_id != author_id:
-                await self._store.add_affinity(
-                    tx, viewer_id=actor_id, author_id=author_id, delta=likes + comments
+            if await self._store.claim_event(tx, producer=producer, event_id=event_id):
+                await self._store.add_engagement(
+                    tx, post_id=post_id, likes=likes, comments=comments
                 )
+                if actor_id and author_id and actor_id != author_id:
+                    await self._store.add_affinity(
+                        tx, viewer_id=actor_id, author_id=author_id, delta=likes + comments
+                    )
+            # Also for an event applied before: its first application may have stopped before
+            # Redis. The version makes an older answer lose to a newer one already kept.
+            found = (await self._store.engagement_of(tx, post_ids=[post_id])).get(post_id)
+        if self._views is None:
+            return
+        if found is not None:
+            await self._views.set_counts(
+                post_id,
+                version=found.version,
+                likes=found.like_count,
+                comments=found.comment_count,
+            )
+        if likes and actor_id:
+            await self._views.set_flag(
+                viewer=actor_id, post_id=post_id, liked=likes > 0, version=event_id
+            )
+
+    async def saved(self, *, event_id: int, post_id: int, user_id: int, saved: bool) -> None:
+        """Record a viewer's save or unsave of a post in the read model."""
+        if self._views is not None:
+            await self._views.set_flag(
+                viewer=user_id, post_id=post_id, saved=saved, version=event_id
+            )
+
+    async def profile_changed(self, *, user_id: int) -> None:
+        """Show an account's new name and picture on every post served from now on."""
+        if self._views is not None:
+            await self._views.refresh_author(user_id)
+
+    async def media_deleted(self, *, media_id: int) -> None:
+        """Take deleted media out of the post the read model shows it in."""
+        if self._views is not None:
+            await self._views.media_deleted(media_id)
 
     async def followed(self, *, follower_id: int, followee_id: int) -> None:
         """Merge a newly followed account's recent posts into the follower's feed."""
@@ -432,6 +542,19 @@ class Feeds:
         async with self._store.transaction() as tx:
             authors = await self._store.authors_of(tx, post_ids=shown)
         await self._cache.remove([viewer_id], [p for p, a in authors.items() if a == author_id])
+
+    async def blocked(self, *, blocker_id: int, blocked_id: int) -> None:
+        """Hide each of two accounts from the other (the read model refuses to serve their
+        posts from now on) and take each one's posts out of the other's feed."""
+        if self._views is not None:
+            await self._views.block(blocker=blocker_id, blocked=blocked_id, blocking=True)
+        await self.separated(viewer_id=blocker_id, author_id=blocked_id)
+        await self.separated(viewer_id=blocked_id, author_id=blocker_id)
+
+    async def unblocked(self, *, blocker_id: int, blocked_id: int) -> None:
+        """Lift one block (a block the other way, if any, still hides them)."""
+        if self._views is not None:
+            await self._views.block(blocker=blocker_id, blocked=blocked_id, blocking=False)
 
     async def forget(self, *, viewer_id: int) -> None:
         """Drop a viewer's feed so that its next read rebuilds it (after an unmute)."""

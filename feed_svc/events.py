@@ -5,11 +5,17 @@ Consumed in one group, `feed_svc`:
 - post_svc: PostCreated (record, fan out or mark a celebrity), PostDeleted (out of every feed),
   PostLiked, PostUnliked, CommentCreated, CommentDeleted (engagement and affinity counts,
   deduplicated by event id).
+- post_svc: PostSaved, PostUnsaved (the saver's flag in the read model).
+- user_svc: UserProfileUpdated (the author summary posts are served with).
+- media_svc: MediaDeleted (out of the post the read model shows it in).
 - graph_svc: Followed (merge the followee's recent posts), Unfollowed and Muted (take the other
-  account's posts out), Blocked (take each one's posts out of the other's feed), Unmuted (drop the
-  feed so it is rebuilt with the unmuted account's posts).
+  account's posts out), Blocked (take each one's posts out of the other's feed and hide each from
+  the other in the read model), Unblocked (lift that), Unmuted (drop the feed so it is rebuilt
+  with the unmuted account's posts).
 
-Every handler is idempotent: delivery is at least once.
+Every handler is idempotent: delivery is at least once. The same handler also serves
+ApplyEvents, which services call right after a commit whose effect their caller must see on the
+next read (`sync_handler`): the later delivery of those events then changes nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +26,13 @@ from datetime import UTC
 
 from feed_svc.domain import Feeds
 from mesh.bus import event_type, unpack
-from shutter.events.v1 import envelope_pb2, graph_events_pb2, post_events_pb2
+from shutter.events.v1 import (
+    envelope_pb2,
+    graph_events_pb2,
+    media_events_pb2,
+    post_events_pb2,
+    user_events_pb2,
+)
 
 log = logging.getLogger("shutter.feed_svc.events")
 
@@ -39,9 +51,14 @@ CONSUMED = frozenset(
         _POST.PostUnliked,
         _POST.CommentCreated,
         _POST.CommentDeleted,
+        _POST.PostSaved,
+        _POST.PostUnsaved,
+        user_events_pb2.UserProfileUpdated,
+        media_events_pb2.MediaDeleted,
         _GRAPH.Followed,
         _GRAPH.Unfollowed,
         _GRAPH.Blocked,
+        _GRAPH.Unblocked,
         _GRAPH.Muted,
         _GRAPH.Unmuted,
     )
@@ -70,6 +87,26 @@ def feed_handler(feeds: Feeds) -> Handler:
             )
         elif kind in _ENGAGEMENT:
             await _engagement(feeds, envelope, kind)
+        elif kind == _POST.PostSaved.DESCRIPTOR.full_name:
+            save = unpack(envelope, _POST.PostSaved)
+            await feeds.saved(
+                event_id=envelope.event_id, post_id=save.post_id, user_id=save.user_id, saved=True
+            )
+        elif kind == _POST.PostUnsaved.DESCRIPTOR.full_name:
+            unsave = unpack(envelope, _POST.PostUnsaved)
+            await feeds.saved(
+                event_id=envelope.event_id,
+                post_id=unsave.post_id,
+                user_id=unsave.user_id,
+                saved=False,
+            )
+        elif kind == user_events_pb2.UserProfileUpdated.DESCRIPTOR.full_name:
+            updated = unpack(envelope, user_events_pb2.UserProfileUpdated)
+            await feeds.profile_changed(user_id=updated.user_id)
+        elif kind == media_events_pb2.MediaDeleted.DESCRIPTOR.full_name:
+            await feeds.media_deleted(
+                media_id=unpack(envelope, media_events_pb2.MediaDeleted).media_id
+            )
         elif kind == _GRAPH.Followed.DESCRIPTOR.full_name:
             followed = unpack(envelope, _GRAPH.Followed)
             await feeds.followed(follower_id=followed.follower_id, followee_id=followed.followee_id)
@@ -78,8 +115,10 @@ def feed_handler(feeds: Feeds) -> Handler:
             await feeds.separated(viewer_id=gone.follower_id, author_id=gone.followee_id)
         elif kind == _GRAPH.Blocked.DESCRIPTOR.full_name:
             blocked = unpack(envelope, _GRAPH.Blocked)
-            await feeds.separated(viewer_id=blocked.blocker_id, author_id=blocked.blocked_id)
-            await feeds.separated(viewer_id=blocked.blocked_id, author_id=blocked.blocker_id)
+            await feeds.blocked(blocker_id=blocked.blocker_id, blocked_id=blocked.blocked_id)
+        elif kind == _GRAPH.Unblocked.DESCRIPTOR.full_name:
+            lifted = unpack(envelope, _GRAPH.Unblocked)
+            await feeds.unblocked(blocker_id=lifted.blocker_id, blocked_id=lifted.blocked_id)
         elif kind == _GRAPH.Muted.DESCRIPTOR.full_name:
             muted = unpack(envelope, _GRAPH.Muted)
             await feeds.separated(viewer_id=muted.muter_id, author_id=muted.muted_id)
@@ -89,6 +128,25 @@ def feed_handler(feeds: Feeds) -> Handler:
             log.warning("ignoring event %s of unexpected type %s", envelope.event_id, kind)
 
     return handle
+
+
+def sync_handler(feeds: Feeds) -> Callable[[envelope_pb2.EventEnvelope], Awaitable[bool]]:
+    """Return what ApplyEvents runs for one event: the consumer's handling, but for a deleted
+    post only its tombstone (the removal from every follower's feed is the bus's to do); False
+    for an event feed_svc does not consume."""
+    handle = feed_handler(feeds)
+
+    async def apply(envelope: envelope_pb2.EventEnvelope) -> bool:
+        kind = event_type(envelope)
+        if kind not in CONSUMED:
+            return False
+        if kind == _POST.PostDeleted.DESCRIPTOR.full_name:
+            await feeds.post_gone(post_id=unpack(envelope, _POST.PostDeleted).post_id)
+        else:
+            await handle(envelope)
+        return True
+
+    return apply
 
 
 _ENGAGEMENT = frozenset(

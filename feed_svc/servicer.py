@@ -10,10 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from feed_svc import domain, events, peers, store, stories
 from feed_svc.cache import FeedCache
+from feed_svc.readmodel import Limits, ReadModel
 from feed_svc.settings import FeedSettings
 from mesh import auth
 from mesh.clients import Channels
-from mesh.errors import InvalidArgument
+from mesh.errors import InvalidArgument, PermissionDenied
 from mesh.redis import create_redis
 from mesh.runtime import ServiceRuntime
 from mesh.server import Service
@@ -23,6 +24,8 @@ from shutter.post.v1 import post_service_pb2_grpc
 from shutter.user.v1 import user_service_pb2_grpc
 
 NAME = "feed_svc"
+# Events one ApplyEvents call takes at most.
+APPLY_MAX = 50
 
 _MODES = {
     feed_pb2.FEED_MODE_UNSPECIFIED: domain.MODE_RANKED,
@@ -45,6 +48,19 @@ class FeedServicer(feed_service_pb2_grpc.FeedServiceServicer):
     def __init__(self, feeds: domain.Feeds, tray: stories.StoryTray) -> None:
         self._feeds = feeds
         self._tray = tray
+        self._apply = events.sync_handler(feeds)
+
+    async def ApplyEvents(
+        self, request: feed_service_pb2.ApplyEventsRequest, context: aio.ServicerContext
+    ) -> feed_service_pb2.ApplyEventsResponse:
+        if not auth.current_principal().is_service:
+            raise PermissionDenied("only services may apply events", reason="SERVICE_REQUIRED")
+        if not request.events or len(request.events) > APPLY_MAX:
+            raise InvalidArgument.field("events", f"give 1 to {APPLY_MAX} events")
+        applied = 0
+        for envelope in request.events:
+            applied += await self._apply(envelope)
+        return feed_service_pb2.ApplyEventsResponse(applied_count=applied)
 
     async def GetHomeFeed(
         self, request: feed_service_pb2.GetHomeFeedRequest, context: aio.ServicerContext
@@ -103,24 +119,57 @@ def build_feeds(
     """Wire the feed rules to the cache, the store (reading rankings and explore from
     `replica` when given) and the peers."""
     timeout = settings.peer_deadline_seconds
+    projection = store.SqlFeedStore(engine, replica=replica)
+    posts = peers.GrpcPosts(
+        post_service_pb2_grpc.PostServiceStub(channels.channel("post_svc")),
+        service_token=identity,
+        timeout=timeout,
+    )
+    users = peers.GrpcUsers(
+        user_service_pb2_grpc.UserServiceStub(channels.channel("user_svc")),
+        service_token=identity,
+        timeout=timeout,
+    )
     return domain.Feeds(
         FeedCache(
             redis,
             max_length=settings.feed_max_length,
             recent_length=settings.author_recent_posts,
         ),
-        store.SqlFeedStore(engine, replica=replica),
+        projection,
         peers.GrpcGraph(
             graph_service_pb2_grpc.GraphServiceStub(channels.channel("graph_svc")),
             service_token=identity,
             timeout=timeout,
         ),
-        peers.GrpcPosts(
-            post_service_pb2_grpc.PostServiceStub(channels.channel("post_svc")),
-            service_token=identity,
-            timeout=timeout,
-        ),
+        posts,
         settings,
+        views=build_read_model(settings, redis, projection, posts, users),
+    )
+
+
+def build_read_model(
+    settings: FeedSettings,
+    redis: Any,
+    projection: store.FeedStore,
+    posts: Any,
+    users: Any,
+) -> ReadModel:
+    """Wire the read model to Redis, post_svc (read-through), user_svc (author summaries) and
+    feed_svc's own projection (counts)."""
+    return ReadModel(
+        redis,
+        source=posts,
+        directory=users,
+        counter=domain.ProjectionCounts(projection),
+        limits=Limits(
+            post_ttl_seconds=settings.read_model_post_ttl_seconds,
+            author_ttl_seconds=settings.read_model_author_ttl_seconds,
+            flags_ttl_seconds=settings.read_model_flags_ttl_seconds,
+            flags_max_entries=settings.read_model_flags_max_entries,
+            fill_lock_seconds=settings.read_model_fill_lock_seconds,
+            fill_wait_seconds=settings.read_model_fill_wait_seconds,
+        ),
     )
 
 

@@ -44,6 +44,15 @@ class FeedSettings(MeshSettings):
         le=5000,
         description="The newest feed posts a ranked first page scores; the snapshot holds them.",
     )
+    ranking_reuse_seconds: int = Field(
+        default=30,
+        ge=0,
+        le=300,
+        description="How long a ranked first page reuses the viewer's latest ranking while the "
+        "feed's candidates are unchanged (a new or removed post ranks afresh at once; changed "
+        "counts and affinities reorder within this time); 0 ranks on every first page. At most "
+        "the snapshot's lifetime.",
+    )
     snapshot_ttl_seconds: int = Field(
         default=600,
         ge=10,
@@ -75,4 +84,44 @@ class FeedSettings(MeshSettings):
         gt=0,
         le=60,
         description="The longest feed_svc waits for graph_svc or post_svc on one call.",
+    )
+    read_model_post_ttl_seconds: int = Field(
+        default=2 * 86_400,
+        ge=60,
+        le=30 * 86_400,
+        description="How long the read model keeps a post's served form, counts and tombstone "
+        "after it was last written (a post read after that is read through from post_svc again).",
+    )
+    read_model_author_ttl_seconds: int = Field(
+        default=86_400,
+        ge=10,
+        le=30 * 86_400,
+        description="How long the read model keeps an author's summary; profile changes replace "
+        "it at once through UserProfileUpdated, this only bounds memory.",
+    )
+    read_model_flags_ttl_seconds: int = Field(
+        default=7 * 86_400,
+        ge=60,
+        le=90 * 86_400,
+        description="How long a viewer's like and save flags are kept after their last change.",
+    )
+    read_model_flags_max_entries: int = Field(
+        default=4000,
+        ge=10,
+        le=100_000,
+        description="Posts a viewer's like (and save) flags hold at most; beyond it the hash "
+        "starts again from post_svc's answers.",
+    )
+    read_model_fill_lock_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="How long one reader may hold a missing post's read-through lock; readers "
+        "of the same post in any process wait for it instead of asking post_svc too.",
+    )
+    read_model_fill_wait_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        le=10,
+        description="How long a reader waits for another's read-through before asking itself.",
     )

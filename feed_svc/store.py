@@ -55,6 +55,9 @@ engagement = Table(
     Column("post_id", BigInteger, primary_key=True, autoincrement=False),
     Column("like_count", BigInteger, nullable=False, default=0),
     Column("comment_count", BigInteger, nullable=False, default=0),
+    # How many engagement events changed the counts: a version that only grows, so the read
+    # model's copy of the counts in Redis takes a newer answer and never an older one.
+    Column("version", BigInteger, nullable=False, default=0, server_default="0"),
 )
 
 affinities = Table(
@@ -105,11 +108,12 @@ class RankingFacts:
 
 @dataclass(frozen=True)
 class Engagement:
-    """A post's engagement counts."""
+    """A post's engagement counts, and how many events made them (0 without any)."""
 
     post_id: int
     like_count: int
     comment_count: int
+    version: int = 0
 
 
 class FeedStore(Protocol):
@@ -252,7 +256,7 @@ class SqlFeedStore:
         """Add to a post's counts, never below zero."""
         floor = func.max if self._insert is sqlite.insert else func.greatest
         statement = self._insert(engagement).values(
-            post_id=post_id, like_count=max(likes, 0), comment_count=max(comments, 0)
+            post_id=post_id, like_count=max(likes, 0), comment_count=max(comments, 0), version=1
         )
         await session.execute(
             statement.on_conflict_do_update(
@@ -260,6 +264,7 @@ class SqlFeedStore:
                 set_={
                     "like_count": floor(0, engagement.c.like_count + likes),
                     "comment_count": floor(0, engagement.c.comment_count + comments),
+                    "version": engagement.c.version + 1,
                 },
             )
         )
@@ -314,7 +319,10 @@ class SqlFeedStore:
         for chunk in _chunks(post_ids):
             rows = await session.execute(select(engagement).where(engagement.c.post_id.in_(chunk)))
             found.update(
-                {r.post_id: Engagement(r.post_id, r.like_count, r.comment_count) for r in rows}
+                {
+                    r.post_id: Engagement(r.post_id, r.like_count, r.comment_count, r.version)
+                    for r in rows
+                }
             )
         return found
 

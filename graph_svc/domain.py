@@ -8,6 +8,7 @@ events (the outbox) in one transaction, after locking the pair of accounts it co
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -26,7 +27,7 @@ from mesh import pagination
 from mesh.context import Principal
 from mesh.errors import InvalidArgument
 from mesh.ids import IdGenerator
-from shutter.events.v1 import graph_events_pb2
+from shutter.events.v1 import envelope_pb2, graph_events_pb2
 
 BATCH_MAX = 100
 LIST_PAGE_DEFAULT = 20
@@ -164,13 +165,35 @@ def _next_token(rows: list[Edge], limit: int, *, kind: str, owner: int) -> str:
     return pagination.encode_token({"k": kind, "o": owner, "e": last.edge_id, "u": last.user_id})
 
 
+class FeedSync(Protocol):
+    """feed_svc's read model, told of committed changes at once."""
+
+    async def apply(self, events: Sequence[envelope_pb2.EventEnvelope]) -> None:
+        """Apply these committed events in feed_svc now."""
+        ...
+
+
+# The events one change wrote, collected for feed_svc (one list per running change).
+_written: ContextVar[list[envelope_pb2.EventEnvelope] | None] = ContextVar(
+    "graph_svc_written", default=None
+)
+
+
 class Graph:
     """The rules of follows, follow requests, blocks, mutes and privacy."""
 
-    def __init__(self, store: GraphStore, users: UserDirectory, *, ids: IdGenerator) -> None:
+    def __init__(
+        self,
+        store: GraphStore,
+        users: UserDirectory,
+        *,
+        ids: IdGenerator,
+        feed: FeedSync | None = None,
+    ) -> None:
         self._store = store
         self._users = users
         self._ids = ids
+        self._feed = feed
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -202,7 +225,10 @@ class Graph:
         await self._existing(relationship.user_id)
 
     async def _emit(self, tx: Any, aggregate_id: int, event: Any) -> None:
-        await self._store.outbox.add(tx, aggregate_id=aggregate_id, event=event)
+        envelope = await self._store.outbox.add(tx, aggregate_id=aggregate_id, event=event)
+        written = _written.get()
+        if written is not None:
+            written.append(envelope)
 
     async def _change(
         self,
@@ -213,10 +239,18 @@ class Graph:
         """Run one change of a pair under its lock; return the relationship after it and
         whether anything changed."""
         now = datetime.now(UTC)
-        async with self._store.transaction() as tx:
-            await self._store.lock_pairs(tx, pairs=[(caller, target)])
-            changed = await apply(tx, now)
-            after = await self._store.relationships(tx, viewer_id=caller, user_ids=[target])
+        written: list[envelope_pb2.EventEnvelope] = []
+        reset = _written.set(written)
+        try:
+            async with self._store.transaction() as tx:
+                await self._store.lock_pairs(tx, pairs=[(caller, target)])
+                changed = await apply(tx, now)
+                after = await self._store.relationships(tx, viewer_id=caller, user_ids=[target])
+        finally:
+            _written.reset(reset)
+        if written and self._feed is not None:
+            # Before answering: a block or an unfollow holds for the caller's next feed read.
+            await self._feed.apply(written)
         return after[target], changed
 
     # -- follows and requests ----------------------------------------------------------------

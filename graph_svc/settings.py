@@ -24,3 +24,10 @@ class GraphSettings(MeshSettings):
         ge=1,
         description="How many accounts the in-process cache holds at most (oldest leave first).",
     )
+    feed_sync_deadline_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=30,
+        description="The longest an unfollow, block or mute waits for feed_svc to apply its "
+        "events before answering (after that the bus delivers them, a moment later).",
+    )

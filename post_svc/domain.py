@@ -51,6 +51,7 @@ from post_svc.store import (
     PostRecord,
     PostStore,
 )
+from shutter.events.v1 import envelope_pb2
 from shutter.media.v1 import media_pb2
 from shutter.user.v1 import user_pb2
 
@@ -113,6 +114,15 @@ class Directory(Protocol):
 
     async def by_usernames(self, usernames: Sequence[str]) -> dict[str, user_pb2.UserSummary]:
         """Return the accounts with these usernames, keyed by lower-cased username."""
+        ...
+
+
+class FeedSync(Protocol):
+    """feed_svc's read model, told of committed events at once (best effort; the bus delivers
+    them anyway)."""
+
+    async def apply(self, events: Sequence[envelope_pb2.EventEnvelope]) -> None:
+        """Apply these committed events in feed_svc now."""
         ...
 
 
@@ -286,13 +296,22 @@ class Posts:
         directory: Directory,
         media: MediaCatalog,
         ids: IdGenerator,
+        feed: FeedSync | None = None,
     ) -> None:
         self._store = store
         self._engagement = engagement
+        self._feed = feed
         self._audience = Audience(privacy)
         self._directory = directory
         self._media = media
         self._ids = ids
+
+    async def _tell_feed(self, *envelopes: envelope_pb2.EventEnvelope | None) -> None:
+        """Apply committed events in feed_svc's read model before answering, so the caller's
+        next read shows the change (read-your-writes); the bus still delivers them."""
+        found = [e for e in envelopes if e is not None]
+        if found and self._feed is not None:
+            await self._feed.apply(found)
 
     # -- privacy ---------------------------------------------------------------------------
 
@@ -594,9 +613,10 @@ class Posts:
             if locked is None:
                 raise PostNotFound("no post has that id")
             await self._store.delete_post(tx, post=locked)
-            await self._store.outbox.add(
+            deleted = await self._store.outbox.add(
                 tx, aggregate_id=post_id, event=events.post_deleted(locked)
             )
+        await self._tell_feed(deleted)
 
     async def list_user_posts(
         self, *, viewer: int | None, user_id: int, page_size: int, page_token: str
@@ -645,17 +665,19 @@ class Posts:
         """Like a post (idempotent); return its like count."""
         post = await self._visible_post(caller, post_id)
         now = datetime.now(UTC)
+        liked = None
         async with self._store.transaction() as tx:
             added = await self._engagement.add_like(
                 tx, post_id=post_id, user_id=caller, like_id=self._ids.next_id(), at=now
             )
             if added:
-                await self._store.outbox.add(
+                liked = await self._store.outbox.add(
                     tx,
                     aggregate_id=post_id,
                     event=events.post_liked(post, liker_id=caller, at=now),
                 )
             counts = await self._engagement.counts(tx, post_ids=[post_id])
+        await self._tell_feed(liked)
         return counts.get(post_id, Counts()).like_count
 
     async def unlike(self, *, caller: int, post_id: int) -> int:
@@ -667,11 +689,13 @@ class Posts:
             removed = post is not None and await self._engagement.remove_like(
                 tx, post_id=post_id, user_id=caller
             )
+            unliked = None
             if post is not None and removed:
-                await self._store.outbox.add(
+                unliked = await self._store.outbox.add(
                     tx, aggregate_id=post_id, event=events.post_unliked(post, liker_id=caller)
                 )
             counts = await self._engagement.counts(tx, post_ids=[post_id])
+        await self._tell_feed(unliked)
         # A post hidden from the caller (private, or a block either way) is 404 like any other
         # post they may not see: its like count is not theirs to learn.
         if post is None or not await self._audience.can_view(caller, post.author_id):
@@ -774,7 +798,7 @@ class Posts:
                 if still is None:
                     raise CommentNotFound("no comment has that id")
             await self._engagement.add_comment(tx, comment=comment)
-            await self._store.outbox.add(
+            created = await self._store.outbox.add(
                 tx,
                 aggregate_id=post_id,
                 event=events.comment_created(
@@ -791,6 +815,7 @@ class Posts:
                 comment_id=comment.comment_id,
                 at=now,
             )
+        await self._tell_feed(created)
         return CommentView(record=comment, author=author, reply_count=0)
 
     async def _visible_comment(
@@ -880,31 +905,47 @@ class Posts:
                 )
         async with self._store.transaction() as tx:
             reply_ids = await self._engagement.delete_comment(tx, comment=comment)
-            await self._store.outbox.add(
+            removed = await self._store.outbox.add(
                 tx,
                 aggregate_id=comment.post_id,
                 event=events.comment_deleted(comment, deleted_by=caller, reply_ids=reply_ids),
             )
+        await self._tell_feed(removed)
 
     # -- saves -----------------------------------------------------------------------------
 
     async def save(self, *, caller: int, post_id: int) -> None:
         """Save a post the caller may see (idempotent)."""
         await self._visible_post(caller, post_id)
+        saved = None
         async with self._store.transaction() as tx:
-            await self._store.add_save(
+            if await self._store.add_save(
                 tx,
                 user_id=caller,
                 post_id=post_id,
                 save_id=self._ids.next_id(),
                 at=datetime.now(UTC),
-            )
+            ):
+                saved = await self._store.outbox.add(
+                    tx,
+                    aggregate_id=post_id,
+                    event=events.post_saved(post_id=post_id, user_id=caller),
+                )
+        await self._tell_feed(saved)
 
     async def unsave(self, *, caller: int, post_id: int) -> None:
         """Remove a post from the caller's saved posts (idempotent)."""
         check_id(post_id, "post_id")
+        unsaved = None
         async with self._store.transaction() as tx:
             removed = await self._store.remove_save(tx, user_id=caller, post_id=post_id)
+            if removed:
+                unsaved = await self._store.outbox.add(
+                    tx,
+                    aggregate_id=post_id,
+                    event=events.post_unsaved(post_id=post_id, user_id=caller),
+                )
+        await self._tell_feed(unsaved)
         if not removed:
             # Nothing was saved: answer as for any post the caller may or may not see.
             await self._visible_post(caller, post_id)

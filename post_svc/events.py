@@ -79,6 +79,16 @@ def post_unliked(post: PostRecord, *, liker_id: int) -> post_events_pb2.PostUnli
     )
 
 
+def post_saved(*, post_id: int, user_id: int) -> post_events_pb2.PostSaved:
+    """Return the PostSaved event of a new save."""
+    return post_events_pb2.PostSaved(post_id=post_id, user_id=user_id)
+
+
+def post_unsaved(*, post_id: int, user_id: int) -> post_events_pb2.PostUnsaved:
+    """Return the PostUnsaved event of a save taken back."""
+    return post_events_pb2.PostUnsaved(post_id=post_id, user_id=user_id)
+
+
 def comment_created(
     comment: CommentRecord, *, post_author_id: int, parent_author_id: int
 ) -> post_events_pb2.CommentCreated:

@@ -11,6 +11,7 @@ from mesh.server import Service
 from post_svc import domain, events, peers, reel_store, reels, store, stories
 from post_svc.settings import PostSettings
 from post_svc.store import EngagementStore
+from shutter.feed.v1 import feed_service_pb2_grpc
 from shutter.graph.v1 import graph_service_pb2_grpc
 from shutter.media.v1 import media_service_pb2_grpc
 from shutter.post.v1 import post_pb2, post_service_pb2, post_service_pb2_grpc
@@ -563,6 +564,11 @@ async def create_post_service(settings: PostSettings) -> Service:
             directory=directory,
             media=media,
             ids=runtime.ids,
+            feed=peers.GrpcFeedSync(
+                feed_service_pb2_grpc.FeedServiceStub(channels.channel("feed_svc")),
+                service_token=runtime.identity,
+                timeout=settings.feed_sync_deadline_seconds,
+            ),
         )
         story_rules = stories.Stories(
             post_store,

@@ -24,6 +24,14 @@ class PostSettings(MeshSettings):
         "concurrent likes of one post do not all wait on one row lock. Counts are sums over the "
         "rows, so changing this is safe at any time.",
     )
+    feed_sync_deadline_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=30,
+        description="The longest a like, save, comment or post deletion waits for feed_svc to "
+        "apply its events to the read model before answering (after that the bus delivers "
+        "them, and the caller may see the change a moment later).",
+    )
     peer_deadline_seconds: float = Field(
         default=2.0,
         gt=0,

@@ -155,6 +155,11 @@ def return_big_blocks_to_the_os() -> None:
     mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
 
 
+# The fields whose change UserProfileUpdated announces: the account's privacy and what its
+# summary (UserSummary) shows.
+_ANNOUNCED_FIELDS = ("is_private", "username", "full_name", "profile_pic_key", "is_verified")
+
+
 @dataclass(frozen=True)
 class Profile:
     """A profile as one viewer sees it."""
@@ -468,7 +473,9 @@ class Accounts:
             values["updated_at"] = datetime.now(UTC)
             after = await self._store.update_user(tx, user_id=user_id, changes=values)
             assert after is not None
-            if "is_private" in values and before.is_private != after.is_private:
+            # Privacy decides who sees what (graph_svc); the summary fields are what posts
+            # show of their author (feed_svc's read model): a change of either is announced.
+            if any(getattr(before, f) != getattr(after, f) for f in _ANNOUNCED_FIELDS):
                 await self._store.outbox.add(
                     tx,
                     aggregate_id=user_id,

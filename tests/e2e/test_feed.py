@@ -55,7 +55,7 @@ async def _lose_the_cache() -> None:
         if not ENGINES:
             await redis.flushall()
             return
-        for pattern in ("feed:*", "recent:*"):
+        for pattern in ("feed:*", "recent:*", "rm:*"):
             async for key in redis.scan_iter(match=pattern, count=1000):
                 await redis.unlink(key)
     finally:

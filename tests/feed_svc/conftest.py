@@ -18,6 +18,7 @@ import redis
 
 from feed_svc import domain, store
 from feed_svc.cache import FeedCache
+from feed_svc.readmodel import Limits, ReadModel
 from feed_svc.settings import FeedSettings
 from mesh import db
 from mesh.config import MeshSettings
@@ -25,6 +26,7 @@ from mesh.ids import IdGenerator
 from mesh.launcher import free_port
 from mesh.redis import create_redis
 from mesh.services import migrations_dir
+from shutter.media.v1 import media_pb2
 from shutter.post.v1 import post_pb2
 from shutter.user.v1 import user_pb2
 from tests.conftest import IN_CI
@@ -88,14 +90,36 @@ class FakeGraph:
         }
 
 
+class FakeUsers:
+    """user_svc's account summaries in memory: every account exists, named after its id unless
+    renamed."""
+
+    def __init__(self) -> None:
+        self.names: dict[int, str] = {}
+        self.calls: list[list[int]] = []
+
+    def summary(self, user_id: int) -> user_pb2.UserSummary:
+        return user_pb2.UserSummary(
+            user_id=user_id, username=self.names.get(user_id, f"user{user_id}")
+        )
+
+    async def summaries(self, user_ids: Sequence[int]) -> dict[int, user_pb2.UserSummary]:
+        self.calls.append(list(user_ids))
+        return {u: self.summary(u) for u in user_ids}
+
+
 class FakePosts:
     """post_svc's BatchGetPosts over posts in memory; private authors show to followers only."""
 
-    def __init__(self, graph: FakeGraph) -> None:
+    def __init__(self, graph: FakeGraph, users: FakeUsers | None = None) -> None:
         self.graph = graph
+        self.users = users or FakeUsers()
         self.posts: dict[int, int] = {}  # post id -> author
         self.private: set[int] = set()
         self.deleted: set[int] = set()
+        self.media: dict[int, list[int]] = {}  # post id -> its live media ids
+        self.likes: set[tuple[int, int]] = set()  # (viewer, post)
+        self.saves: set[tuple[int, int]] = set()  # (viewer, post)
         self.calls: list[list[int]] = []
 
     async def batch_get(self, viewer_id: int, post_ids: Sequence[int]) -> list[post_pb2.Post]:
@@ -111,7 +135,16 @@ class FakePosts:
             if author in self.private and author != viewer_id:
                 if (viewer_id, author) not in self.graph.follows:
                     continue
-            found.append(post_pb2.Post(post_id=post_id, user=user_pb2.UserSummary(user_id=author)))
+            found.append(
+                post_pb2.Post(
+                    post_id=post_id,
+                    user=self.users.summary(author),
+                    caption=f"caption of {post_id}",
+                    media=[media_pb2.Media(media_id=m) for m in self.media.get(post_id, [])],
+                    has_liked=(viewer_id, post_id) in self.likes,
+                    has_saved=(viewer_id, post_id) in self.saves,
+                )
+            )
         return found
 
 
@@ -124,6 +157,7 @@ class World:
         self.redis = redis
         self.graph: FakeGraph = feeds._graph  # type: ignore[assignment]
         self.posts: FakePosts = feeds._posts  # type: ignore[assignment]
+        self.views: ReadModel = feeds._views  # type: ignore[assignment]
 
     def user(self) -> int:
         return ids.next_id()
@@ -261,7 +295,23 @@ async def make_world(settings: FeedSettings, redis_url: str | None = None) -> tu
         client, max_length=settings.feed_max_length, recent_length=settings.author_recent_posts
     )
     graph = FakeGraph()
-    feeds = domain.Feeds(cache, store.SqlFeedStore(engine), graph, FakePosts(graph), settings)
+    posts = FakePosts(graph)
+    projection = store.SqlFeedStore(engine)
+    views = ReadModel(
+        client,
+        source=posts,
+        directory=posts.users,
+        counter=domain.ProjectionCounts(projection),
+        limits=Limits(
+            post_ttl_seconds=settings.read_model_post_ttl_seconds,
+            author_ttl_seconds=settings.read_model_author_ttl_seconds,
+            flags_ttl_seconds=settings.read_model_flags_ttl_seconds,
+            flags_max_entries=settings.read_model_flags_max_entries,
+            fill_lock_seconds=settings.read_model_fill_lock_seconds,
+            fill_wait_seconds=settings.read_model_fill_wait_seconds,
+        ),
+    )
+    feeds = domain.Feeds(cache, projection, graph, posts, settings, views=views)
     return World(feeds, cache, client), engine
 
 

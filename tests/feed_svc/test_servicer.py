@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import grpc
 import pytest
+from google.protobuf import any_pb2
 from google.rpc import error_details_pb2
 from PIL import Image
 
@@ -23,6 +24,7 @@ from mesh import auth, status
 from mesh.launcher import RunningMesh, start_mesh
 from mesh.redis import create_redis
 from mesh.services import MESH
+from shutter.events.v1 import envelope_pb2, post_events_pb2
 from shutter.feed.v1 import feed_pb2, feed_service_pb2_grpc
 from shutter.feed.v1 import feed_service_pb2 as fpb
 from shutter.graph.v1 import graph_service_pb2 as gpb
@@ -248,3 +250,24 @@ async def test_calls_are_checked(mesh: Stubs) -> None:
     assert (
         await _fails(mesh.feed.GetExplore(fpb.GetExploreRequest(page_size=-5), metadata=reader.md))
     )[2] == ["page_size"]
+
+
+async def test_apply_events_is_for_services_and_takes_1_to_50_events(mesh: Stubs) -> None:
+    reader = await _person(mesh)
+    payload = any_pb2.Any()
+    payload.Pack(post_events_pb2.StoryDeleted(story_id=1, author_id=reader.user_id))
+    event = envelope_pb2.EventEnvelope(event_id=1, producer="test", payload=payload)
+    apply = mesh.feed.ApplyEvents
+    assert (await _fails(apply(fpb.ApplyEventsRequest(events=[event]), metadata=reader.md)))[
+        :2
+    ] == (grpc.StatusCode.PERMISSION_DENIED, "SERVICE_REQUIRED")
+    for count in (0, 51):
+        request = fpb.ApplyEventsRequest(events=[event] * count)
+        assert await _fails(apply(request, metadata=mesh.service_md)) == (
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "INVALID_ARGUMENT",
+            ["events"],
+        )
+    # 50 events of a type feed_svc does not consume: taken, none applied.
+    answer = await apply(fpb.ApplyEventsRequest(events=[event] * 50), metadata=mesh.service_md)
+    assert answer.applied_count == 0

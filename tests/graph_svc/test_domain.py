@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -619,3 +620,38 @@ async def test_a_failure_after_the_change_leaves_neither_change_nor_event(
     assert await counts(working, ALICE, BOB) == [(0, 0), (0, 0)]
     assert flags(await working.get_relationship(caller=ALICE, user_id=BOB)) == set()
     await engine.dispose()
+
+
+class FakeFeed:
+    """feed_svc's ApplyEvents: records what it is told, and whether the change had committed."""
+
+    def __init__(self, graph_store: store.SqlGraphStore) -> None:
+        self.graph_store = graph_store
+        self.applied: list[tuple[str, int]] = []  # (event type, outbox rows at that moment)
+
+    async def apply(self, events_: Sequence[envelope_pb2.EventEnvelope]) -> None:
+        committed = len(await outbox_events(self.graph_store))
+        self.applied += [(e.payload.TypeName().rsplit(".", 1)[-1], committed) for e in events_]
+
+
+async def test_changes_are_applied_in_feed_svc_after_commit_before_answering(
+    graph_store: store.SqlGraphStore, directory: FakeDirectory
+) -> None:
+    feed = FakeFeed(graph_store)
+    graph = domain.Graph(graph_store, directory, ids=IdGenerator(), feed=feed)
+    await graph.follow(caller=CAROL, user_id=ALICE)
+    await graph.follow(caller=CAROL, user_id=ALICE)  # nothing new: nothing to tell
+    await graph.mute(caller=CAROL, user_id=ALICE)
+    await graph.unfollow(caller=CAROL, user_id=ALICE)
+    await graph.follow(caller=ALICE, user_id=BOB)
+    await graph.block(caller=BOB, user_id=ALICE)
+    assert [kind for kind, _ in feed.applied] == [
+        "Followed",
+        "Muted",
+        "Unfollowed",
+        "Followed",
+        "Unfollowed",
+        "Blocked",
+    ]
+    # Each was told once its transaction had committed (its rows are in the outbox by then).
+    assert [rows for _, rows in feed.applied] == [1, 2, 3, 4, 6, 6]

@@ -120,6 +120,19 @@ class FakeMedia:
         self.items.pop(media_id, None)
 
 
+class FakeFeed:
+    """feed_svc's ApplyEvents: records the events it is told of, in order."""
+
+    def __init__(self) -> None:
+        self.applied: list[envelope_pb2.EventEnvelope] = []
+
+    async def apply(self, events: Sequence[envelope_pb2.EventEnvelope]) -> None:
+        self.applied.extend(events)
+
+    def kinds(self) -> list[str]:
+        return [e.payload.TypeName().rsplit(".", 1)[-1] for e in self.applied]
+
+
 class World:
     """The post rules with their fakes, and helpers to make accounts and posts."""
 
@@ -137,6 +150,7 @@ class World:
         self.graph: FakeGraph = posts._audience._privacy  # type: ignore[assignment]
         self.directory: FakeDirectory = posts._directory  # type: ignore[assignment]
         self.media: FakeMedia = posts._media  # type: ignore[assignment]
+        self.feed: FakeFeed = posts._feed  # type: ignore[assignment]
 
     def user(self, name: str = "", *, private: bool = False) -> int:
         user_id = ids.next_id()
@@ -240,6 +254,7 @@ async def world(post_settings: PostSettings) -> AsyncIterator[World]:
         directory=FakeDirectory(),
         media=FakeMedia(),
         ids=IdGenerator(shard=5),
+        feed=FakeFeed(),
     )
     yield World(posts, post_store, engagement, engine)
     await engine.dispose()
@@ -257,6 +272,8 @@ EVENT_TYPES: dict[str, type[Message]] = {
         post_events_pb2.UserMentioned,
         post_events_pb2.StoryCreated,
         post_events_pb2.StoryDeleted,
+        post_events_pb2.PostSaved,
+        post_events_pb2.PostUnsaved,
     )
 }
 

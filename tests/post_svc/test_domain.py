@@ -659,6 +659,42 @@ async def test_saves_are_private_idempotent_and_follow_privacy(world: World) -> 
     assert type(await _fails(world.posts.save(caller=saver, post_id=posts[2]))) is PostNotFound
 
 
+async def test_changes_a_reader_must_see_at_once_are_applied_in_feed_svc_before_answering(
+    world: World,
+) -> None:
+    author, fan = world.user(), world.user()
+    post = (await world.post(author)).record.post_id
+    await world.posts.like(caller=fan, post_id=post)
+    await world.posts.like(caller=fan, post_id=post)  # again: nothing new to tell
+    await world.posts.save(caller=fan, post_id=post)
+    await world.posts.save(caller=fan, post_id=post)
+    comment = await world.posts.create_comment(
+        caller=fan, post_id=post, body="hi", parent_comment_id=0
+    )
+    await world.posts.delete_comment(caller=fan, comment_id=comment.record.comment_id)
+    await world.posts.unsave(caller=fan, post_id=post)
+    await world.posts.unlike(caller=fan, post_id=post)
+    await world.posts.delete_post(caller=author, post_id=post)
+    assert world.feed.kinds() == [
+        "PostLiked",
+        "PostSaved",
+        "CommentCreated",
+        "CommentDeleted",
+        "PostUnsaved",
+        "PostUnliked",
+        "PostDeleted",
+    ]
+    # Exactly the events the outbox holds (the bus delivers them again; feed_svc dedupes).
+    written = {e.event_id for e in world.feed.applied}
+    async with world.store.transaction() as tx:
+        rows = (await tx.execute(select(store.outbox.c.event_id))).all()
+    assert written <= {r.event_id for r in rows}
+    saved = [
+        e for _, e in await outbox_events(world.store) if isinstance(e, post_events_pb2.PostSaved)
+    ]
+    assert [(e.post_id, e.user_id) for e in saved] == [(post, fan)]
+
+
 async def test_deleting_a_post_removes_it_everywhere(world: World) -> None:
     author, fan = world.user(), world.user()
     view = await world.post(author, "#gone", media=2, location=PARIS)

@@ -230,6 +230,29 @@ async def test_going_private_and_back_publishes_privacy_events(accounts: domain.
     assert events == [(True, False), (False, True)]  # the repeated "private" changed nothing
 
 
+async def test_summary_changes_are_announced_and_bio_changes_are_not(
+    accounts: domain.Accounts,
+) -> None:
+    alice = (await _register(accounts, "alice", full_name="Alice")).user
+    assert alice is not None
+    for changes in (
+        domain.ProfileChanges(bio="Down the rabbit hole"),  # not on a summary: not announced
+        domain.ProfileChanges(full_name="Alice Liddell"),
+        domain.ProfileChanges(full_name="Alice Liddell"),  # unchanged: not announced
+        domain.ProfileChanges(is_private=True),
+    ):
+        await accounts.update_profile(caller=alice.user_id, user_id=alice.user_id, changes=changes)
+    async with accounts._store.transaction() as tx:
+        rows = (
+            await tx.execute(
+                select(store.outbox).where(
+                    store.outbox.c.event_type == "shutter.events.v1.UserProfileUpdated"
+                )
+            )
+        ).all()
+    assert len(rows) == 2
+
+
 async def test_get_user_shows_email_to_the_owner_only(accounts: domain.Accounts) -> None:
     alice = (await _register(accounts, "alice")).user
     assert alice is not None

@@ -63,6 +63,22 @@ class PostUnliked(_message.Message):
     liker_id: int
     def __init__(self, post_id: _Optional[int] = ..., post_author_id: _Optional[int] = ..., liker_id: _Optional[int] = ...) -> None: ...
 
+class PostSaved(_message.Message):
+    __slots__ = ("post_id", "user_id")
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    post_id: int
+    user_id: int
+    def __init__(self, post_id: _Optional[int] = ..., user_id: _Optional[int] = ...) -> None: ...
+
+class PostUnsaved(_message.Message):
+    __slots__ = ("post_id", "user_id")
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    post_id: int
+    user_id: int
+    def __init__(self, post_id: _Optional[int] = ..., user_id: _Optional[int] = ...) -> None: ...
+
 class CommentCreated(_message.Message):
     __slots__ = ("comment_id", "post_id", "post_author_id", "commenter_id", "parent_comment_id", "parent_comment_author_id", "text", "mentioned_user_ids", "created_at")
     COMMENT_ID_FIELD_NUMBER: _ClassVar[int]

@@ -1,4 +1,5 @@
 from google.api import annotations_pb2 as _annotations_pb2
+from shutter.events.v1 import envelope_pb2 as _envelope_pb2
 from shutter.feed.v1 import feed_pb2 as _feed_pb2
 from shutter.post.v1 import post_pb2 as _post_pb2
 from google.protobuf.internal import containers as _containers
@@ -8,6 +9,18 @@ from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class ApplyEventsRequest(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[_envelope_pb2.EventEnvelope]
+    def __init__(self, events: _Optional[_Iterable[_Union[_envelope_pb2.EventEnvelope, _Mapping]]] = ...) -> None: ...
+
+class ApplyEventsResponse(_message.Message):
+    __slots__ = ("applied_count",)
+    APPLIED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    applied_count: int
+    def __init__(self, applied_count: _Optional[int] = ...) -> None: ...
 
 class GetStoryTrayRequest(_message.Message):
     __slots__ = ("page_size", "page_token")

@@ -29,10 +29,12 @@ class FeedServiceStub:
     """FeedService serves the signed-in user's home feed (posts of the accounts they follow) and the
     explore page (popular recent posts of public accounts they do not follow).
 
-    Every call needs a user's access token. Posts are hydrated through post_svc, so a post that was
-    deleted, or that the viewer may no longer see (a private account they do not follow, a block),
-    is left out of a page; a page may therefore hold fewer posts than asked for, and only an empty
-    next_page_token means the end.
+    Every call needs a user's access token. Home feed posts come from feed_svc's read model (kept
+    from post_svc's, user_svc's and media_svc's events, read through from post_svc on a miss);
+    explore pages are hydrated by post_svc. A post that was deleted, or that the viewer may no
+    longer see (a block, an unfollow, a private account they do not follow), is left out of a
+    page; a page may therefore hold fewer posts than asked for, and only an empty next_page_token
+    means the end.
     """
 
     def __init__(self, channel):
@@ -56,16 +58,23 @@ class FeedServiceStub:
                 request_serializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.GetStoryTrayRequest.SerializeToString,
                 response_deserializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.GetStoryTrayResponse.FromString,
                 _registered_method=True)
+        self.ApplyEvents = channel.unary_unary(
+                '/shutter.feed.v1.FeedService/ApplyEvents',
+                request_serializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.ApplyEventsRequest.SerializeToString,
+                response_deserializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.ApplyEventsResponse.FromString,
+                _registered_method=True)
 
 
 class FeedServiceServicer:
     """FeedService serves the signed-in user's home feed (posts of the accounts they follow) and the
     explore page (popular recent posts of public accounts they do not follow).
 
-    Every call needs a user's access token. Posts are hydrated through post_svc, so a post that was
-    deleted, or that the viewer may no longer see (a private account they do not follow, a block),
-    is left out of a page; a page may therefore hold fewer posts than asked for, and only an empty
-    next_page_token means the end.
+    Every call needs a user's access token. Home feed posts come from feed_svc's read model (kept
+    from post_svc's, user_svc's and media_svc's events, read through from post_svc on a miss);
+    explore pages are hydrated by post_svc. A post that was deleted, or that the viewer may no
+    longer see (a block, an unfollow, a private account they do not follow), is left out of a
+    page; a page may therefore hold fewer posts than asked for, and only an empty next_page_token
+    means the end.
     """
 
     def GetHomeFeed(self, request, context):
@@ -99,6 +108,18 @@ class FeedServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ApplyEvents(self, request, context):
+        """Apply events to feed_svc's read model and feeds at once, before the bus delivers them:
+        services call it right after committing a change their caller must see on the next read
+        (a like, a save, a deleted post, a block, an unfollow). Each event is handled exactly as
+        the bus consumer handles it, idempotently, so the later delivery changes nothing. Services
+        only (PERMISSION_DENIED for a user); at most 50 events; events of types feed_svc does not
+        consume are ignored. Not reachable from the edge.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FeedServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -117,6 +138,11 @@ def add_FeedServiceServicer_to_server(servicer, server):
                     request_deserializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.GetStoryTrayRequest.FromString,
                     response_serializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.GetStoryTrayResponse.SerializeToString,
             ),
+            'ApplyEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyEvents,
+                    request_deserializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.ApplyEventsRequest.FromString,
+                    response_serializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.ApplyEventsResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'shutter.feed.v1.FeedService', rpc_method_handlers)
@@ -129,10 +155,12 @@ class FeedService:
     """FeedService serves the signed-in user's home feed (posts of the accounts they follow) and the
     explore page (popular recent posts of public accounts they do not follow).
 
-    Every call needs a user's access token. Posts are hydrated through post_svc, so a post that was
-    deleted, or that the viewer may no longer see (a private account they do not follow, a block),
-    is left out of a page; a page may therefore hold fewer posts than asked for, and only an empty
-    next_page_token means the end.
+    Every call needs a user's access token. Home feed posts come from feed_svc's read model (kept
+    from post_svc's, user_svc's and media_svc's events, read through from post_svc on a miss);
+    explore pages are hydrated by post_svc. A post that was deleted, or that the viewer may no
+    longer see (a block, an unfollow, a private account they do not follow), is left out of a
+    page; a page may therefore hold fewer posts than asked for, and only an empty next_page_token
+    means the end.
     """
 
     @staticmethod
@@ -206,6 +234,33 @@ class FeedService:
             '/shutter.feed.v1.FeedService/GetStoryTray',
             shutter_dot_feed_dot_v1_dot_feed__service__pb2.GetStoryTrayRequest.SerializeToString,
             shutter_dot_feed_dot_v1_dot_feed__service__pb2.GetStoryTrayResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.feed.v1.FeedService/ApplyEvents',
+            shutter_dot_feed_dot_v1_dot_feed__service__pb2.ApplyEventsRequest.SerializeToString,
+            shutter_dot_feed_dot_v1_dot_feed__service__pb2.ApplyEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -30,10 +30,12 @@ class FeedServiceStub:
     """FeedService serves the signed-in user's home feed (posts of the accounts they follow) and the
     explore page (popular recent posts of public accounts they do not follow).
 
-    Every call needs a user's access token. Posts are hydrated through post_svc, so a post that was
-    deleted, or that the viewer may no longer see (a private account they do not follow, a block),
-    is left out of a page; a page may therefore hold fewer posts than asked for, and only an empty
-    next_page_token means the end.
+    Every call needs a user's access token. Home feed posts come from feed_svc's read model (kept
+    from post_svc's, user_svc's and media_svc's events, read through from post_svc on a miss);
+    explore pages are hydrated by post_svc. A post that was deleted, or that the viewer may no
+    longer see (a block, an unfollow, a private account they do not follow), is left out of a
+    page; a page may therefore hold fewer posts than asked for, and only an empty next_page_token
+    means the end.
     """
 
     @_typing.overload
@@ -59,16 +61,26 @@ class FeedServiceStub:
     with unseen stories first, each group newest first. Pages are offsets into the tray as it is
     at each call, so a ring can move between pages while stories are posted or watched.
     """
+    ApplyEvents: _grpc.UnaryUnaryMultiCallable[_feed_service_pb2.ApplyEventsRequest, _feed_service_pb2.ApplyEventsResponse]
+    """Apply events to feed_svc's read model and feeds at once, before the bus delivers them:
+    services call it right after committing a change their caller must see on the next read
+    (a like, a save, a deleted post, a block, an unfollow). Each event is handled exactly as
+    the bus consumer handles it, idempotently, so the later delivery changes nothing. Services
+    only (PERMISSION_DENIED for a user); at most 50 events; events of types feed_svc does not
+    consume are ignored. Not reachable from the edge.
+    """
 
 @_typing.type_check_only
 class FeedServiceAsyncStub(FeedServiceStub):
     """FeedService serves the signed-in user's home feed (posts of the accounts they follow) and the
     explore page (popular recent posts of public accounts they do not follow).
 
-    Every call needs a user's access token. Posts are hydrated through post_svc, so a post that was
-    deleted, or that the viewer may no longer see (a private account they do not follow, a block),
-    is left out of a page; a page may therefore hold fewer posts than asked for, and only an empty
-    next_page_token means the end.
+    Every call needs a user's access token. Home feed posts come from feed_svc's read model (kept
+    from post_svc's, user_svc's and media_svc's events, read through from post_svc on a miss);
+    explore pages are hydrated by post_svc. A post that was deleted, or that the viewer may no
+    longer see (a block, an unfollow, a private account they do not follow), is left out of a
+    page; a page may therefore hold fewer posts than asked for, and only an empty next_page_token
+    means the end.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -91,15 +103,25 @@ class FeedServiceAsyncStub(FeedServiceStub):
     with unseen stories first, each group newest first. Pages are offsets into the tray as it is
     at each call, so a ring can move between pages while stories are posted or watched.
     """
+    ApplyEvents: _aio.UnaryUnaryMultiCallable[_feed_service_pb2.ApplyEventsRequest, _feed_service_pb2.ApplyEventsResponse]  # type: ignore[assignment]
+    """Apply events to feed_svc's read model and feeds at once, before the bus delivers them:
+    services call it right after committing a change their caller must see on the next read
+    (a like, a save, a deleted post, a block, an unfollow). Each event is handled exactly as
+    the bus consumer handles it, idempotently, so the later delivery changes nothing. Services
+    only (PERMISSION_DENIED for a user); at most 50 events; events of types feed_svc does not
+    consume are ignored. Not reachable from the edge.
+    """
 
 class FeedServiceServicer(metaclass=_abc_1.ABCMeta):
     """FeedService serves the signed-in user's home feed (posts of the accounts they follow) and the
     explore page (popular recent posts of public accounts they do not follow).
 
-    Every call needs a user's access token. Posts are hydrated through post_svc, so a post that was
-    deleted, or that the viewer may no longer see (a private account they do not follow, a block),
-    is left out of a page; a page may therefore hold fewer posts than asked for, and only an empty
-    next_page_token means the end.
+    Every call needs a user's access token. Home feed posts come from feed_svc's read model (kept
+    from post_svc's, user_svc's and media_svc's events, read through from post_svc on a miss);
+    explore pages are hydrated by post_svc. A post that was deleted, or that the viewer may no
+    longer see (a block, an unfollow, a private account they do not follow), is left out of a
+    page; a page may therefore hold fewer posts than asked for, and only an empty next_page_token
+    means the end.
     """
 
     @_abc_1.abstractmethod
@@ -137,6 +159,20 @@ class FeedServiceServicer(metaclass=_abc_1.ABCMeta):
         accounts they follow (muted ones left out) that have live stories the caller may see, those
         with unseen stories first, each group newest first. Pages are offsets into the tray as it is
         at each call, so a ring can move between pages while stories are posted or watched.
+        """
+
+    @_abc_1.abstractmethod
+    def ApplyEvents(
+        self,
+        request: _feed_service_pb2.ApplyEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_feed_service_pb2.ApplyEventsResponse, _abc.Awaitable[_feed_service_pb2.ApplyEventsResponse]]:
+        """Apply events to feed_svc's read model and feeds at once, before the bus delivers them:
+        services call it right after committing a change their caller must see on the next read
+        (a like, a save, a deleted post, a block, an unfollow). Each event is handled exactly as
+        the bus consumer handles it, idempotently, so the later delivery changes nothing. Services
+        only (PERMISSION_DENIED for a user); at most 50 events; events of types feed_svc does not
+        consume are ignored. Not reachable from the edge.
         """
 
 def add_FeedServiceServicer_to_server(servicer: FeedServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,364 @@
+"""The read model home feeds are served from: warm reads ask no other service; events keep it
+(counts that cannot drift, viewer flags, profiles, deleted media and posts); a lost Redis or a
+cold post is read through once; ApplyEvents applies events as the bus would, at once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from google.protobuf import any_pb2
+
+from feed_svc import domain, events, readmodel
+from feed_svc.readmodel import Limits, ReadModel
+from mesh.ids import id_at
+from shutter.events.v1 import envelope_pb2, graph_events_pb2, post_events_pb2
+from shutter.post.v1 import post_pb2
+from tests.feed_svc.conftest import World, feed_settings, ids, make_world
+
+
+def envelope(event: object, *, producer: str = "post_svc") -> envelope_pb2.EventEnvelope:
+    payload = any_pb2.Any()
+    payload.Pack(event)  # type: ignore[arg-type]
+    return envelope_pb2.EventEnvelope(
+        event_id=ids.next_id(), producer=producer, aggregate_id=1, payload=payload
+    )
+
+
+async def like(world: World, post: int, liker: int, *, event_id: int | None = None) -> int:
+    """Play one PostLiked as the bus delivers it; return its event id."""
+    event = event_id or ids.next_id()
+    await world.feeds.engaged(
+        producer="post_svc",
+        event_id=event,
+        post_id=post,
+        author_id=world.posts.posts[post],
+        actor_id=liker,
+        likes=1,
+        comments=0,
+    )
+    world.posts.likes.add((liker, post))
+    return event
+
+
+async def flags_since(world: World, viewer: int, moment: datetime) -> None:
+    """Make a viewer's flags look as if they were kept since `moment` (their horizon)."""
+    for key in (readmodel.likes_key(viewer), readmodel.saves_key(viewer)):
+        await world.redis.hset(key, "~h", f"{id_at(moment):019d}")
+
+
+async def page(world: World, viewer: int) -> list[post_pb2.Post]:
+    posts, _ = await world.feeds.home_feed(
+        viewer=viewer, page_size=50, page_token="", mode="chronological"
+    )
+    return posts
+
+
+async def followed_post(world: World) -> tuple[int, int, int]:
+    """Return (author, reader, post): a post in the reader's built feed, read once."""
+    author, reader = world.user(), world.user()
+    await world.follow(reader, author)
+    await world.read(reader)
+    post = await world.post(author)
+    assert [p.post_id for p in await page(world, reader)] == [post]
+    return author, reader, post
+
+
+async def test_a_warm_read_asks_no_other_service(world: World) -> None:
+    author, reader, post = await followed_post(world)
+    posts_calls, user_calls = len(world.posts.calls), len(world.posts.users.calls)
+    for _ in range(3):
+        [served] = await page(world, reader)
+        assert served.post_id == post and served.user.username == f"user{author}"
+        assert served.caption == f"caption of {post}"
+    assert len(world.posts.calls) == posts_calls and len(world.posts.users.calls) == user_calls
+
+
+async def test_a_new_post_is_kept_at_creation_so_followers_never_read_it_through(
+    world: World,
+) -> None:
+    author, reader, first = await followed_post(world)
+    await flags_since(world, reader, datetime.now(UTC) - timedelta(minutes=1))
+    fills = world.views.fills
+    post = await world.post(author)
+    before = len(world.posts.calls)
+    # post_created kept the post (one call, as its author); a new post is newer than the
+    # reader's flags, so they are known without asking.
+    assert [p.post_id for p in await page(world, reader)] == [post, first]
+    assert len(world.posts.calls) == before
+    assert world.views.fills == fills  # nothing read through
+
+
+async def test_likes_count_exactly_once_and_show_for_the_liker_only(world: World) -> None:
+    author, reader, post = await followed_post(world)
+    other = world.user()
+    await world.follow(other, author)
+    event = await like(world, post, reader)
+    for _ in range(2):  # redelivered: counted once, the flag unchanged
+        await like(world, post, reader, event_id=event)
+    [mine] = await page(world, reader)
+    [theirs] = await page(world, other)
+    assert (mine.like_count, mine.has_liked) == (1, True)
+    assert (theirs.like_count, theirs.has_liked) == (1, False)
+    await world.feeds.engaged(
+        producer="post_svc",
+        event_id=ids.next_id(),
+        post_id=post,
+        author_id=author,
+        actor_id=reader,
+        likes=-1,
+        comments=0,
+    )
+    [mine] = await page(world, reader)
+    assert (mine.like_count, mine.has_liked) == (0, False)
+    # The first like delivered once more, late: the unlike's newer version keeps its place.
+    await like(world, post, reader, event_id=event)
+    [mine] = await page(world, reader)
+    assert (mine.like_count, mine.has_liked) == (0, False)
+
+
+async def test_counts_keep_the_newest_version(world: World) -> None:
+    _, reader, post = await followed_post(world)
+    await world.views.set_counts(post, version=5, likes=7, comments=2)
+    await world.views.set_counts(post, version=4, likes=1, comments=1)  # older: ignored
+    [served] = await page(world, reader)
+    assert (served.like_count, served.comment_count) == (7, 2)
+    await world.views.set_counts(post, version=6, likes=8, comments=2)
+    [served] = await page(world, reader)
+    assert served.like_count == 8
+
+
+async def test_comments_and_saves_show_on_the_next_read(world: World) -> None:
+    author, reader, post = await followed_post(world)
+    await world.feeds.engaged(
+        producer="post_svc",
+        event_id=ids.next_id(),
+        post_id=post,
+        author_id=author,
+        actor_id=reader,
+        likes=0,
+        comments=1,
+    )
+    apply = events.sync_handler(world.feeds)
+    assert await apply(envelope(post_events_pb2.PostSaved(post_id=post, user_id=reader)))
+    [served] = await page(world, reader)
+    assert (served.comment_count, served.has_saved, served.has_liked) == (1, True, False)
+    assert await apply(envelope(post_events_pb2.PostUnsaved(post_id=post, user_id=reader)))
+    [served] = await page(world, reader)
+    assert served.has_saved is False
+
+
+async def test_a_profile_change_shows_on_served_posts(world: World) -> None:
+    author, reader, post = await followed_post(world)
+    world.posts.users.names[author] = "renamed"
+    await world.feeds.profile_changed(user_id=author)
+    posts_calls = len(world.posts.calls)
+    [served] = await page(world, reader)
+    assert served.user.username == "renamed"
+    assert len(world.posts.calls) == posts_calls  # one key rewritten; no post read through
+
+
+async def test_deleted_media_disappears_from_served_posts(world: World) -> None:
+    author, reader = world.user(), world.user()
+    await world.follow(reader, author)
+    await world.read(reader)
+    post_id = ids.next_id()
+    world.posts.posts[post_id] = author
+    world.posts.media[post_id] = [11, 12]
+    await world.feeds.post_created(
+        post_id=post_id, author_id=author, created_at=datetime.now(UTC), author_is_private=False
+    )
+    [served] = await page(world, reader)
+    assert [m.media_id for m in served.media] == [11, 12]
+    world.posts.media[post_id] = [12]
+    await world.feeds.media_deleted(media_id=11)
+    [served] = await page(world, reader)
+    assert [m.media_id for m in served.media] == [12]
+    await world.feeds.media_deleted(media_id=11)  # again: nothing changes
+    await world.feeds.media_deleted(media_id=999)  # media of no post kept: nothing to do
+    [served] = await page(world, reader)
+    assert [m.media_id for m in served.media] == [12]
+
+
+async def test_a_deleted_post_is_gone_on_the_next_read_before_the_feeds_are_cleaned(
+    world: World,
+) -> None:
+    author, reader, post = await followed_post(world)
+    kept = await world.post(author)
+    world.posts.deleted.add(post)
+    apply = events.sync_handler(world.feeds)
+    deleted = post_events_pb2.PostDeleted(post_id=post, author_id=author)
+    assert await apply(envelope(deleted))  # what post_svc does before answering
+    assert await world.cache.feed_ids(reader, before=None, count=10) == [kept, post]
+    assert [p.post_id for p in await page(world, reader)] == [kept]
+    # The bus delivers it later: the feeds are cleaned, and the read-through never brings it
+    # back, even after the post's key expired.
+    await world.delete(post)
+    assert await world.cache.feed_ids(reader, before=None, count=10) == [kept]
+    await world.redis.delete(readmodel.post_key(kept))
+    assert [p.post_id for p in await page(world, reader)] == [kept]
+
+
+async def test_a_block_or_unfollow_applied_through_apply_events_holds_for_the_next_read(
+    world: World,
+) -> None:
+    author, reader, post = await followed_post(world)
+    apply = events.sync_handler(world.feeds)
+    world.graph.follows.discard((reader, author))
+    world.graph.blocks.add((author, reader))
+    assert await apply(
+        envelope(graph_events_pb2.Blocked(blocker_id=author, blocked_id=reader), producer="graph")
+    )
+    assert await page(world, reader) == []
+    other_author, other_reader, _ = await followed_post(world)
+    world.graph.follows.discard((other_reader, other_author))
+    assert await apply(
+        envelope(
+            graph_events_pb2.Unfollowed(follower_id=other_reader, followee_id=other_author),
+            producer="graph",
+        )
+    )
+    assert await page(world, other_reader) == []
+    # Events feed_svc does not consume are ignored.
+    assert not await apply(envelope(post_events_pb2.StoryDeleted(story_id=1), producer="x"))
+
+
+async def test_reads_after_the_read_model_is_lost_are_the_same(world: World) -> None:
+    author, reader, post = await followed_post(world)
+    second = await world.post(author)
+    other = world.user()
+    await like(world, post, reader)
+    await like(world, post, other)
+    world.posts.saves.add((reader, second))
+    await world.feeds.saved(event_id=ids.next_id(), post_id=second, user_id=reader, saved=True)
+    world.posts.users.names[author] = "known"
+    await world.feeds.profile_changed(user_id=author)
+    before = await page(world, reader)
+    await world.redis.flushall()
+    after = await page(world, reader)
+    assert after == before
+    assert [(p.post_id, p.like_count, p.has_liked, p.has_saved) for p in after] == [
+        (second, 0, False, True),
+        (post, 2, True, False),
+    ]
+    assert after[0].user.username == "known"
+    warm = len(world.posts.calls)
+    assert await page(world, reader) == before  # refilled: warm again
+    assert len(world.posts.calls) == warm
+
+
+async def test_flags_stay_bounded(data_dir: Path) -> None:
+    made, engine = await make_world(feed_settings(data_dir, read_model_flags_max_entries=10))
+    try:
+        author, reader = made.user(), made.user()
+        await made.follow(reader, author)
+        old = []
+        for _ in range(15):
+            post_id = ids.next_id()
+            made.posts.posts[post_id] = author
+            old.append(post_id)
+        await made.redis.delete(readmodel.likes_key(reader))
+        await made.views.posts(reader, old[:8])
+        assert await made.redis.hlen(readmodel.likes_key(reader)) == 9  # 8 and the horizon
+        await made.views.posts(reader, old[8:])
+        # Past 10 fields the hash started again with what the second read learnt.
+        assert await made.redis.hlen(readmodel.likes_key(reader)) == 8
+        assert await made.redis.ttl(readmodel.likes_key(reader)) > 0
+    finally:
+        await made.redis.aclose()
+        await engine.dispose()  # type: ignore[attr-defined]
+
+
+class SlowSource:
+    """post_svc answering slowly, counting what it is asked."""
+
+    def __init__(self, posts: dict[int, int]) -> None:
+        self.posts = posts
+        self.asked: list[int] = []
+
+    async def batch_get(self, viewer_id: int, post_ids: Sequence[int]) -> list[post_pb2.Post]:
+        self.asked.extend(post_ids)
+        await asyncio.sleep(0.1)
+        return [post_pb2.Post(post_id=p, user={"user_id": self.posts[p]}) for p in post_ids]
+
+
+async def test_a_cold_post_is_read_through_once_across_processes(world: World) -> None:
+    author = world.user()
+    post = ids.next_id()
+    source = SlowSource({post: author})
+    limits = Limits(
+        post_ttl_seconds=600,
+        author_ttl_seconds=600,
+        flags_ttl_seconds=600,
+        flags_max_entries=100,
+        fill_lock_seconds=2.0,
+        fill_wait_seconds=1.0,
+    )
+    # Eight "processes" on one Redis, each with its own client state; viewers whose flags are
+    # known (the post is newer than their flags), so only the post itself is missing.
+    models = [
+        ReadModel(
+            world.redis,
+            source=source,
+            directory=world.posts.users,
+            counter=domain.ProjectionCounts(world.feeds._store),
+            limits=limits,
+            clock=lambda: datetime.now(UTC) - timedelta(minutes=5),
+        )
+        for _ in range(8)
+    ]
+    viewers = [world.user() for _ in models]
+    for viewer in viewers:
+        await flags_since(world, viewer, datetime.now(UTC) - timedelta(minutes=5))
+    answers = await asyncio.gather(
+        *(m.posts(v, [post]) for m, v in zip(models, viewers, strict=True))
+    )
+    assert [[p.post_id for p in a] for a in answers] == [[post]] * 8
+    assert source.asked == [post]  # one reader asked post_svc; seven waited for it
+    assert await world.redis.get(readmodel.lock_key(post)) is None  # released
+
+
+async def test_a_post_pushed_by_a_fan_out_in_flight_during_a_block_is_never_served(
+    world: World,
+) -> None:
+    author, reader, post = await followed_post(world)
+    apply = events.sync_handler(world.feeds)
+    world.graph.follows.discard((reader, author))
+    world.graph.blocks.add((reader, author))
+    block = graph_events_pb2.Blocked(blocker_id=reader, blocked_id=author)
+    assert await apply(envelope(block, producer="graph"))
+    assert await page(world, reader) == []
+    # A fan-out that read the follower list before the block pushes the author's next post
+    # after the block's clean-up: the read model still refuses to serve it.
+    late = ids.next_id()
+    world.posts.posts[late] = author
+    for found in await world.posts.batch_get(author, [late]):
+        await world.views.store_post(found)
+    assert await world.cache.fan_out([reader], late) == 1
+    assert await world.cache.feed_ids(reader, before=None, count=10) == [late]
+    assert await page(world, reader) == []
+    # Lifting the block lifts the hiding (the follow is not restored).
+    world.graph.blocks.discard((reader, author))
+    unblock = graph_events_pb2.Unblocked(blocker_id=reader, blocked_id=author)
+    assert await apply(envelope(unblock, producer="graph"))
+    assert await world.redis.smembers(readmodel.hidden_key(reader)) == set()
+    assert await world.redis.smembers(readmodel.hidden_key(author)) == set()
+    assert [p.post_id for p in await page(world, reader)] == [late]
+
+
+async def test_post_svc_failing_at_creation_does_not_hold_up_the_fan_out(world: World) -> None:
+    author, reader, first = await followed_post(world)
+    original = world.posts.batch_get
+
+    async def failing(*_args: object) -> list[post_pb2.Post]:
+        raise ConnectionError("post_svc is down")
+
+    world.posts.batch_get = failing  # type: ignore[method-assign,assignment]
+    post = await world.post(author)
+    assert await world.cache.feed_ids(reader, before=None, count=10) == [post, first]
+    world.posts.batch_get = original  # type: ignore[method-assign]
+    fills = world.views.fills
+    assert [p.post_id for p in await page(world, reader)] == [post, first]
+    assert world.views.fills == fills + 1  # the first reader read it through
