@@ -53,7 +53,9 @@ async def _upload(
 
 
 def _served_urls(media: dict[str, Any]) -> list[str]:
-    urls = [v for k, v in media["variants"].items() if not k.endswith("Key") and v]
+    # Variants hold URLs, plus the story variant's size (numbers).
+    urls = [v for k, v in media["variants"].items() if isinstance(v, str) and v]
+    urls = [v for v in urls if v.startswith(("http://", "https://"))]
     urls += [r["url"] for r in media.get("videoRenditions", [])]
     return urls
 
