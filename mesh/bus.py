@@ -122,6 +122,20 @@ class EventBus(Protocol):
         a group that never started)."""
         ...
 
+    async def epoch(self, producer: str) -> tuple[str, bool]:
+        """Return the epoch of a producer's events on the bus, and whether this call began it.
+
+        The epoch is a random id the bus keeps with the events. A new one (the bus had none, or
+        no longer has the one a relay saw) means the bus may have lost what the producer
+        published before: Redis restarted empty, or the bus file was deleted.
+        """
+        ...
+
+    async def finished_before(self) -> datetime | None:
+        """Return a time before which every event the bus holds is finished by every group
+        (handled, or dead-lettered); None when the bus has no group or no events."""
+        ...
+
     async def close(self) -> None:
         """Stop this bus's consumers and release its connections."""
         ...
@@ -358,6 +372,12 @@ _SCHEMA = (
         failed_at REAL NOT NULL,
         PRIMARY KEY (group_name, seq)
     )""",
+    # One random id per producer, made when the producer first relays to this file: a relay that
+    # finds another (or makes one) knows the file lost what it published (see EventBus.epoch).
+    """CREATE TABLE IF NOT EXISTS bus_epochs (
+        producer TEXT PRIMARY KEY,
+        epoch TEXT NOT NULL
+    )""",
 )
 
 # Consumers waiting on a bus file in this process, woken right after a publish to it.
@@ -514,6 +534,30 @@ def _dead_letters(
     ).fetchall()
 
 
+def _epoch(conn: sqlite3.Connection, producer: str, candidate: str) -> tuple[str, bool]:
+    with _write(conn):
+        cursor = conn.execute(
+            "INSERT OR IGNORE INTO bus_epochs (producer, epoch) VALUES (?, ?)",
+            (producer, candidate),
+        )
+        row = conn.execute(
+            "SELECT epoch FROM bus_epochs WHERE producer = ?", (producer,)
+        ).fetchone()
+    return str(row[0]), cursor.rowcount == 1
+
+
+def _finished_before(conn: sqlite3.Connection) -> float | None:
+    """Return when the oldest event some group has not finished was published (now when every
+    group is done); None without groups."""
+    row = conn.execute("SELECT min(position) FROM bus_groups").fetchone()
+    if row is None or row[0] is None:
+        return None
+    oldest = conn.execute(
+        "SELECT published_at FROM bus_events WHERE seq > ? ORDER BY seq LIMIT 1", (int(row[0]),)
+    ).fetchone()
+    return time.time() if oldest is None else float(oldest[0])
+
+
 class _LeaseLost(Exception):
     """Another consumer took the group over (ours went quiet longer than the idle timeout)."""
 
@@ -582,6 +626,15 @@ class EmbeddedBus:
             )
             for kind, envelope, error, attempts, failed_at in rows
         ]
+
+    async def epoch(self, producer: str) -> tuple[str, bool]:
+        """Return the epoch of a producer's events in this file, and whether this call began it."""
+        return await self.run(_epoch, producer, uuid.uuid4().hex)
+
+    async def finished_before(self) -> datetime | None:
+        """Return a time before which every event in the file is finished by every group."""
+        at = await self.run(_finished_before)
+        return None if at is None else datetime.fromtimestamp(at, UTC)
 
     async def backlog(self, group: str) -> int:
         """Return how many events a group has not finished: after its position in the log (the
@@ -854,6 +907,50 @@ class RedisStreamBus:
                 )
             )
         return letters
+
+    async def epoch(self, producer: str) -> tuple[str, bool]:
+        """Return the epoch of a producer's events in Redis, and whether this call began it.
+
+        The key lives and dies with the stream: Redis restarted without persistence has neither.
+        """
+        key = f"{{{self.prefix}}}:epoch:{producer}"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(key, uuid.uuid4().hex, nx=True)
+            pipe.get(key)
+            created, value = await pipe.execute()
+        return _text(value), bool(created)
+
+    async def finished_before(self) -> datetime | None:
+        """Return a time before which every event in the stream is finished by every group: the
+        time (Redis's clock, from its entry id) of the oldest entry some group has not
+        acknowledged yet, or Redis's now when all are done; None without groups."""
+        try:
+            groups = await self.redis.xinfo_groups(self.stream)
+        except ResponseError as exc:
+            if "no such key" in str(exc).lower():
+                return None
+            raise
+        if not groups:
+            return None
+        oldest: tuple[int, int] | None = None
+        for info in groups:
+            name = _text(info["name"])
+            if int(info.get("pending") or 0):
+                # Pending entries were delivered, so they are older than any undelivered one.
+                summary = await self.redis.xpending(self.stream, name)
+                first: bytes | str | None = summary.get("min")
+            else:
+                after = f"({_text(info['last-delivered-id'])}"
+                entries = await self.redis.xrange(self.stream, min=after, max="+", count=1)
+                first = entries[0][0] if entries else None
+            if first is not None:
+                ms, _, seq = _text(first).partition("-")
+                key = (int(ms), int(seq or 0))
+                oldest = key if oldest is None else min(oldest, key)
+        if oldest is None:
+            seconds, micros = await self.redis.time()
+            return datetime.fromtimestamp(seconds + micros / 1e6, UTC)
+        return datetime.fromtimestamp(oldest[0] / 1000, UTC)
 
     async def backlog(self, group: str) -> int:
         """Return how many events a group has not finished: not yet read, plus read and not

@@ -16,10 +16,12 @@ from rich.table import Table
 
 from bench.cli import app as bench_app
 from mesh import codegen
+from mesh.bus_cli import app as bus_app
 
 ROOT = codegen.ROOT
 app = typer.Typer(help="Shutter: a photo and video sharing backend as a mesh of gRPC services.")
 app.add_typer(bench_app, name="bench")
+app.add_typer(bus_app, name="bus")
 console = Console(stderr=True)
 
 

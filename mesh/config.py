@@ -127,7 +127,16 @@ class MeshSettings(BaseSettings):
     outbox_retention_seconds: float = Field(
         default=7 * 86_400,
         ge=0,
-        description="How long published outbox rows are kept before the relay deletes them.",
+        description="How long published outbox rows are kept before the relay deletes them; "
+        "keep it longer than outbox_replay_window_seconds.",
+    )
+    outbox_replay_window_seconds: float = Field(
+        default=86_400,
+        ge=0,
+        description="When the bus lost events (Redis restarted empty) and a relay cannot tell "
+        "which of its events every consumer group had finished (it started after the last "
+        "measure), it publishes again the outbox rows of this last period. Keep it shorter than "
+        "consumers remember handled events (notify_svc's processed_event_retention_seconds).",
     )
     host: str = Field(default="127.0.0.1", description="The interface gRPC servers bind to.")
     media_base_url: str = Field(

@@ -60,6 +60,12 @@ class RecordingBus:
     async def backlog(self, group: str) -> int:
         return await self.inner.backlog(group)
 
+    async def epoch(self, producer: str) -> tuple[str, bool]:
+        return await self.inner.epoch(producer)
+
+    async def finished_before(self) -> datetime | None:
+        return await self.inner.finished_before()
+
     async def close(self) -> None:
         await self.inner.close()
 
