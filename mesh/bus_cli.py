@@ -6,11 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from mesh.bus import EventBus
+
+T = TypeVar("T")
 
 app = typer.Typer(help="Operate the event bus: republish outbox rows, dead letters.")
 console = Console(stderr=True)
@@ -73,3 +79,83 @@ async def _republish(since: datetime, only: list[str] | None) -> dict[str, int]:
         finally:
             await engine.dispose()
     return counts
+
+
+dead_letters_app = typer.Typer(
+    help="A consumer group's dead letters: events its handler gave up on. List them, hand them "
+    "to the group again once the cause is fixed (a peer back up), or drop them."
+)
+app.add_typer(dead_letters_app, name="dead-letters")
+
+GroupOption = Annotated[
+    str, typer.Option(help="The consumer group, such as feed_svc or notify_svc.")
+]
+IdsOption = Annotated[
+    list[str] | None,
+    typer.Option("--id", help="Only this dead letter (repeatable); see `list` for ids."),
+]
+AllOption = Annotated[bool, typer.Option("--all", help="Every dead letter of the group.")]
+
+
+@dead_letters_app.command("list")
+def list_dead_letters(
+    group: GroupOption,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many.")] = 100,
+) -> None:
+    """List a group's dead letters, oldest first."""
+    from rich.table import Table
+
+    letters = asyncio.run(_with_bus(lambda bus: bus.dead_letters(group, limit=limit)))
+    table = Table(title=f"dead letters of {group}: {len(letters)}")
+    for column in ("id", "event", "type", "attempts", "failed at", "error"):
+        table.add_column(column)
+    for letter in letters:
+        table.add_row(
+            letter.letter_id,
+            f"{letter.envelope.producer}/{letter.envelope.event_id}",
+            letter.event_type,
+            str(letter.attempts),
+            letter.failed_at.isoformat(timespec="seconds"),
+            letter.error,
+        )
+    Console(width=200).print(table)
+
+
+@dead_letters_app.command("replay")
+def replay_dead_letters(
+    group: GroupOption, letter_id: IdsOption = None, every: AllOption = False
+) -> None:
+    """Hand dead letters to their group again (that group only); a running consumer handles
+    them at once, with the usual retries."""
+    ids = _chosen(letter_id, every)
+    count = asyncio.run(_with_bus(lambda bus: bus.replay_dead_letters(group, letter_ids=ids)))
+    console.print(f"{group}: {count} dead letters handed to the group again")
+
+
+@dead_letters_app.command("drop")
+def drop_dead_letters(
+    group: GroupOption, letter_id: IdsOption = None, every: AllOption = False
+) -> None:
+    """Forget dead letters for good."""
+    ids = _chosen(letter_id, every)
+    count = asyncio.run(_with_bus(lambda bus: bus.drop_dead_letters(group, letter_ids=ids)))
+    console.print(f"{group}: {count} dead letters dropped")
+
+
+def _chosen(letter_ids: list[str] | None, every: bool) -> list[str] | None:
+    if bool(letter_ids) == every:
+        raise typer.BadParameter("name the dead letters with --id, or pass --all (not both)")
+    return None if every else letter_ids
+
+
+async def _with_bus(action: Callable[[EventBus], Awaitable[T]]) -> T:
+    from mesh.bus import create_bus
+    from mesh.config import MeshSettings
+
+    bus = create_bus(MeshSettings())
+    try:
+        return await action(bus)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    finally:
+        await bus.close()

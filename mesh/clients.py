@@ -32,6 +32,17 @@ RETRY_SERVICE_CONFIG = json.dumps(
 )
 
 
+# gRPC's default reconnect backoff starts at 1 s and grows to 120 s, so a caller kept failing for
+# seconds after its peer was back. These keep a broken channel redialling every 100 ms to 1 s
+# (jittered), and a channel idle after its peer died notices within a keepalive of the restart.
+RECONNECT_OPTIONS: list[tuple[str, int]] = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+    ("grpc.dns_min_time_between_resolutions_ms", 100),
+]
+
+
 class _CallContextInterceptor(
     aio.UnaryUnaryClientInterceptor,
     aio.UnaryStreamClientInterceptor,
@@ -107,6 +118,7 @@ class Channels:
                 ("grpc.enable_retries", 1),
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                *RECONNECT_OPTIONS,
             ],
             interceptors=[
                 *telemetry.client_interceptors(),

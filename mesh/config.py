@@ -79,10 +79,13 @@ class MeshSettings(BaseSettings):
         "keeps every bus key in one Redis Cluster slot.",
     )
     bus_max_attempts: int = Field(
-        default=5,
+        # 0.5 s doubling to 30 s: 12 calls span about three minutes, so a peer that crashed
+        # and restarts (supervisor backoff up to 30 s) does not send events to the dead letters.
+        default=12,
         ge=1,
         le=100,
-        description="Handler calls an event gets in a group before it goes to the dead letters.",
+        description="Handler calls an event gets in a group before it goes to the dead letters "
+        "(with the default backoff, about three minutes of retries).",
     )
     bus_retry_backoff_seconds: float = Field(
         default=0.5, ge=0, description="Wait before the first retry of a failed handler; doubles."

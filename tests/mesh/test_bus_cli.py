@@ -31,6 +31,14 @@ async def _unpublished(settings: UserSettings) -> int:
         await engine.dispose()
 
 
+async def _until_published(settings: UserSettings) -> None:
+    for _ in range(200):
+        if await _unpublished(settings) == 0:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the relay did not publish the outbox")
+
+
 async def test_republish_marks_recent_outbox_rows_for_the_relay_to_publish_again(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -45,9 +53,9 @@ async def test_republish_marks_recent_outbox_rows_for_the_relay_to_publish_again
                     username="again", email="again@example.com", password="long enough pw"
                 )
             )
+        await _until_published(settings)
     finally:
         await service.stop(1)
-    assert await _unpublished(settings) == 0
 
     args = ["bus", "republish", "--since", "1h", "--service", "user_svc"]
     result = await asyncio.to_thread(runner.invoke, app, args)  # the command runs its own loop
@@ -57,11 +65,7 @@ async def test_republish_marks_recent_outbox_rows_for_the_relay_to_publish_again
 
     service = await create_user_service(settings)  # its relay publishes the row again
     try:
-        for _ in range(100):
-            if await _unpublished(settings) == 0:
-                break
-            await asyncio.sleep(0.05)
-        assert await _unpublished(settings) == 0
+        await _until_published(settings)
     finally:
         await service.stop(1)
 
@@ -73,3 +77,21 @@ def test_republish_refuses_a_bad_duration_or_an_unknown_service() -> None:
     result = runner.invoke(app, ["bus", "republish", "--since", "1h", "--service", "nope_svc"])
     assert result.exit_code == 2
     assert "unknown service(s) nope_svc" in result.output
+
+
+def test_dead_letter_commands_need_ids_or_all_but_not_both(data_dir: Path) -> None:
+    env = {"SHUTTER_DATA_DIR": str(data_dir)}
+    for args in ([], ["--id", "1", "--all"]):
+        for action in ("replay", "drop"):
+            result = runner.invoke(
+                app, ["bus", "dead-letters", action, "--group", "feed_svc", *args], env=env
+            )
+            assert result.exit_code == 2
+            assert "name the dead letters with --id, or pass --all (not both)" in result.output
+    result = runner.invoke(
+        app, ["bus", "dead-letters", "drop", "--group", "feed_svc", "--all"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert "feed_svc: 0 dead letters dropped" in result.output
+    listed = runner.invoke(app, ["bus", "dead-letters", "list", "--group", "feed_svc"], env=env)
+    assert listed.exit_code == 0 and "dead letters of feed_svc: 0" in listed.output
