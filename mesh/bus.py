@@ -330,6 +330,7 @@ class _ConsumerBase(abc.ABC):
             attempt += 1
             await self._begin_attempt(attempt, first=attempt == prior_attempts + 1)
             token = context.request_id.set(f"event-{envelope.event_id}")
+            background = context.background.set(True)
             try:
                 await self._handler(envelope)
             except Exception as exc:
@@ -343,6 +344,7 @@ class _ConsumerBase(abc.ABC):
                 metrics.observe_event_handled(self.group, event_type(envelope), envelope)
                 return None, attempt
             finally:
+                context.background.reset(background)
                 context.request_id.reset(token)
             log.warning(
                 "bus %s: handler failed on event %d (%s), attempt %d of %d",

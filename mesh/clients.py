@@ -70,8 +70,13 @@ class _CallContextInterceptor(
             token = who.token if who is not None else self._identity()
             if token:
                 metadata["authorization"] = f"Bearer {token}"
+        wait_for_ready = details.wait_for_ready
+        if wait_for_ready is None and context.background.get():
+            # Nobody waits on an event handler: riding out a peer's restart within the deadline
+            # beats failing at once and spending a retry of the event.
+            wait_for_ready = True
         return aio.ClientCallDetails(
-            details.method, timeout, metadata, details.credentials, details.wait_for_ready
+            details.method, timeout, metadata, details.credentials, wait_for_ready
         )
 
     async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
