@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,47 +14,13 @@ from typer.testing import CliRunner
 from mesh.bus import create_bus
 from mesh.cli import app
 from mesh.config import MeshSettings
-from mesh.launcher import RunningMesh, start_mesh
-from mesh.services import MESH
-from tests.e2e.conftest import register
+from mesh.launcher import RunningMesh
+from tests.e2e.conftest import register, restart_service
 from tests.e2e.test_feed import EVENTUAL_SECONDS, _feed, _post
 
 pytestmark = pytest.mark.e2e
 
 FOLLOWERS = 3
-
-
-@pytest.fixture
-async def own_mesh(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[tuple[RunningMesh, dict[str, Any]]]:
-    """A mesh of its own (a test stops and restarts one of its services), whose bus gives up on
-    an event after two quick attempts."""
-    monkeypatch.setenv("SHUTTER_DATA_DIR", str(data_dir))  # the CLI finds the same bus
-    overrides: dict[str, Any] = {
-        "data_dir": data_dir,
-        "edge_port": 0,
-        "argon2_memory_kib": 1024,
-        "argon2_time_cost": 1,
-        "transcode_video": False,
-        "bus_max_attempts": 2,
-        "bus_retry_backoff_seconds": 0.05,
-        "bus_retry_backoff_max_seconds": 0.1,
-        "bus_poll_interval_seconds": 0.05,
-        **{f"{spec.name}_addr": "127.0.0.1:0" for spec in MESH},
-    }
-    mesh = await start_mesh(overrides=overrides)
-    yield mesh, overrides
-    await mesh.stop(grace=1.0)
-
-
-async def _restart(mesh: RunningMesh, overrides: dict[str, Any], name: str) -> None:
-    spec = next(s for s in MESH if s.name == name)
-    fields = spec.settings_type().model_fields
-    values = {k: v for k, v in overrides.items() if k in fields}
-    values.update({f"{peer}_addr": address for peer, address in mesh.addresses.items()})
-    service = await spec.create()(spec.settings().model_copy(update=values))
-    mesh.services = [service if s.name == name else s for s in mesh.services]
 
 
 async def test_a_post_dead_lettered_while_graph_svc_was_down_reaches_every_feed_after_replay(
@@ -87,7 +51,7 @@ async def test_a_post_dead_lettered_while_graph_svc_was_down_reaches_every_feed_
             await bus.close()
         assert [letter.event_type for letter in letters] == ["shutter.events.v1.PostCreated"]
 
-        await _restart(mesh, overrides, "graph_svc")
+        await restart_service(mesh, overrides, "graph_svc")
         for fan in followers:  # the fan-out never happened
             assert post_id not in await _feed(client, fan)
         listed = await asyncio.to_thread(
