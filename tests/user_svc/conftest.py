@@ -92,7 +92,7 @@ async def quiet_graph() -> AsyncIterator[str]:
     """Serve a graph_svc where nobody follows or blocks anybody; return its address (user_svc
     refuses what a block might hide when graph_svc cannot answer)."""
     graph = grpc.aio.server()
-    graph_service_pb2_grpc.add_GraphServiceServicer_to_server(_QuietGraph(), graph)
+    graph_service_pb2_grpc.add_GraphServiceServicer_to_server(_QuietGraph(), graph)  # type: ignore[abstract]
     port = graph.add_insecure_port("127.0.0.1:0")
     await graph.start()
     yield f"127.0.0.1:{port}"

@@ -40,7 +40,11 @@ async def test_with_graph_svc_down_blocks_fail_closed_and_only_counts_degrade(
         async with grpc.aio.insecure_channel(service.address) as channel:
             stub = user_service_pb2_grpc.UserServiceStub(channel)
             alice, bob = await _register(stub, "alice"), await _register(stub, "bob")
-            unavailable = (grpc.StatusCode.UNAVAILABLE, "RELATIONSHIP_UNAVAILABLE", [])
+            unavailable: tuple[grpc.StatusCode, str, list[str]] = (
+                grpc.StatusCode.UNAVAILABLE,
+                "RELATIONSHIP_UNAVAILABLE",
+                [],
+            )
             assert (
                 await _fails(
                     stub.GetUser(
