@@ -31,6 +31,7 @@ from starlette.websockets import WebSocketClose
 
 from edge_proxy import media as media_routes
 from edge_proxy import notifications as notification_routes
+from edge_proxy.admission import AdmissionMiddleware
 from edge_proxy.media import MediaRoutes
 from edge_proxy.notifications import NotificationStreamRoute
 from edge_proxy.openapi import build_openapi
@@ -42,6 +43,7 @@ from edge_proxy.transcode import (
     error_response,
     message_class,
     render_response,
+    retry_headers,
     rpc_error_response,
     rpc_metadata,
 )
@@ -80,7 +82,11 @@ def create_app(
             Mount("/metrics", app=make_asgi_app()),
         ],
         # Tracing is outermost: a request's span covers everything the edge does for it.
-        middleware=[Middleware(OpenTelemetryMiddleware), Middleware(RequestIdMiddleware)],
+        middleware=[
+            Middleware(OpenTelemetryMiddleware),
+            Middleware(RequestIdMiddleware),
+            Middleware(AdmissionMiddleware, settings=settings),
+        ],
         exception_handlers={HTTPException: _http_exception},
     )
     # Everything that is not one of the edge's own routes is looked up in the route table.
@@ -155,7 +161,8 @@ class _Edge:
             else:
                 response = await self._transcode(request)
         except EdgeError as exc:
-            response = error_response(exc.status(), exc.http_status, exc.headers)
+            headers = {**(retry_headers(exc.http_status) or {}), **exc.headers}
+            response = error_response(exc.status(), exc.http_status, headers)
         except ClientDisconnect:
             return
         except Exception:
@@ -202,7 +209,11 @@ class _Edge:
         try:
             reply = await self._callable(route)(
                 message,
-                timeout=self._settings.edge_rpc_timeout_seconds,
+                timeout=(
+                    self._settings.edge_read_timeout_seconds
+                    if request.method == "GET"
+                    else self._settings.edge_rpc_timeout_seconds
+                ),
                 metadata=rpc_metadata(request),
             )
         except aio.AioRpcError as exc:

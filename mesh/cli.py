@@ -133,7 +133,9 @@ async def _up_processes() -> None:
         module_child(name, name, {**shared, "SHUTTER_METRICS_PORT": str(port)})
         for name, port in ports.items()
     ]
-    supervisor = Supervisor(children, grace_seconds=settings.shutdown_grace_seconds + 5)
+    supervisor = Supervisor(
+        children, grace_seconds=settings.shutdown_grace_seconds + 5, stop_first=["edge_proxy"]
+    )
     await supervisor.start()
     _print_mesh(edge_url, addresses, f"{settings.database_url} and {settings.redis_url}")
     for name, port in ports.items():

@@ -27,7 +27,10 @@ RETRY_SERVICE_CONFIG = json.dumps(
                     "retryableStatusCodes": ["UNAVAILABLE"],
                 },
             }
-        ]
+        ],
+        # Retries stop while most calls to the peer fail (it is down or shedding load), so
+        # retries never multiply the load on a peer that is already refusing it.
+        "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1},
     }
 )
 

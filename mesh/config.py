@@ -174,6 +174,18 @@ class MeshSettings(BaseSettings):
     rpc_deadline_seconds: float = Field(
         default=5.0, gt=0, description="Deadline of an outgoing RPC when the caller has none."
     )
+    rpc_max_in_flight_reads: int = Field(
+        default=256,
+        ge=1,
+        description="Read RPCs (Get, List, Search, ...) one service process works on at once; "
+        "more are refused at once with UNAVAILABLE (OVERLOADED).",
+    )
+    rpc_max_in_flight_writes: int = Field(
+        default=128,
+        ge=1,
+        description="Other RPCs one service process works on at once; more are refused at once "
+        "with UNAVAILABLE (OVERLOADED).",
+    )
     shutdown_grace_seconds: float = Field(
         default=5.0, ge=0, description="How long in-flight RPCs may finish after SIGTERM."
     )
