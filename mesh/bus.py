@@ -616,6 +616,10 @@ def _take_dead_letters(
 
 
 def _epoch(conn: sqlite3.Connection, producer: str, candidate: str) -> tuple[str, bool]:
+    # Read first: relays ask every second, and a write would take the file's lock each time.
+    row = conn.execute("SELECT epoch FROM bus_epochs WHERE producer = ?", (producer,)).fetchone()
+    if row is not None:
+        return str(row[0]), False
     with _write(conn):
         cursor = conn.execute(
             "INSERT OR IGNORE INTO bus_epochs (producer, epoch) VALUES (?, ?)",
