@@ -3,6 +3,8 @@ hide is served (503, retryable); only counts degrade, and the profile says so (i
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import httpx
@@ -13,6 +15,8 @@ from tests.e2e.conftest import register, restart_service, unique_name
 from tests.e2e.test_feed import _post
 
 pytestmark = pytest.mark.e2e
+
+RECOVERY_SECONDS = 5.0
 
 
 def _reason(response: httpx.Response) -> str:
@@ -57,7 +61,13 @@ async def test_blocks_and_private_accounts_hold_while_graph_svc_is_down(
         assert own.json()["username"] == blocker.username
 
         await restart_service(mesh, overrides, "graph_svc")
-        profile = await client.get(f"/api/v1/users/{blocker.user_id}", headers=blocked.headers)
+        # As a client does on 503: retry after a moment; user_svc redials within about a second.
+        back = time.monotonic()
+        while (
+            profile := await client.get(f"/api/v1/users/{blocker.user_id}", headers=blocked.headers)
+        ).status_code == 503:
+            assert time.monotonic() - back < RECOVERY_SECONDS, profile.text
+            await asyncio.sleep(0.1)
         assert profile.status_code == 404, profile.text
         search = await client.get(
             "/api/v1/search/users", params={"q": stem}, headers=blocked.headers
