@@ -1,6 +1,6 @@
 """comment idempotency keys
 
-Revision ID: 0003
+Revision ID: 0004
 Revises: 0002
 Create Date: 2026-12-06 09:15:00.000000
 """
@@ -8,7 +8,8 @@ Create Date: 2026-12-06 09:15:00.000000
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
+revision = "0004"
+# main has 0003 (reels) since this branch left it: on merge, set this to "0003".
 down_revision = "0002"
 branch_labels = None
 depends_on = None
