@@ -464,6 +464,9 @@ class StoryStore(Protocol):
         self, session: AsyncSession, *, story_id: int, now: datetime | None
     ) -> StoryRecord | None: ...
     async def delete_story(self, session: AsyncSession, *, story_id: int, at: datetime) -> bool: ...
+    async def get_story_by_media(
+        self, session: AsyncSession, *, media_id: int, now: datetime
+    ) -> StoryRecord | None: ...
     async def list_live_stories(
         self,
         session: AsyncSession,
@@ -1245,6 +1248,16 @@ class SqlStoryStore:
         query = select(stories).where(stories.c.story_id == story_id, _STORY_KEPT)
         if now is not None:
             query = query.where(stories.c.expires_at > now)
+        row = (await session.execute(query)).first()
+        return _story(row) if row else None
+
+    async def get_story_by_media(
+        self, session: AsyncSession, *, media_id: int, now: datetime
+    ) -> StoryRecord | None:
+        """Return the live, undeleted story of a piece of media (a media item is in one at most)."""
+        query = select(stories).where(
+            stories.c.media_id == media_id, _STORY_KEPT, stories.c.expires_at > now
+        )
         row = (await session.execute(query)).first()
         return _story(row) if row else None
 

@@ -8,8 +8,8 @@ import asyncio
 import httpx
 import pytest
 
-from tests.e2e.conftest import register
-from tests.e2e.test_feed import _post
+from tests.e2e.conftest import register, upload_photo
+from tests.e2e.test_feed import _png, _post
 
 pytestmark = pytest.mark.e2e
 
@@ -53,3 +53,23 @@ async def test_a_retried_comment_with_its_key_is_made_once(client: httpx.AsyncCl
     assert deleted.status_code == 200, deleted.text
     gone = await client.post(url, json=body, headers=fan.headers)
     assert gone.status_code == 404 and gone.json()["details"][0]["reason"] == "COMMENT_NOT_FOUND"
+
+
+async def test_a_retried_story_returns_the_first_one(client: httpx.AsyncClient) -> None:
+    """A piece of media makes one story at most: the same call again answers with that story."""
+    alice = await register(client, "rt_story")
+    media_id = await upload_photo(client, alice, _png())
+    body = {"mediaId": media_id, "caption": "sunset"}
+    first = await client.post("/api/v1/stories", json=body, headers=alice.headers)
+    assert first.status_code == 200, first.text
+    again = await client.post("/api/v1/stories", json=body, headers=alice.headers)
+    assert again.status_code == 200, again.text
+    assert again.json()["storyId"] == first.json()["storyId"]
+    other = await client.post(
+        "/api/v1/stories", json={**body, "caption": "another"}, headers=alice.headers
+    )
+    assert other.status_code == 400, other.text
+    assert other.json()["details"][0]["reason"] == "MEDIA_ALREADY_POSTED"
+    mine = await client.get(f"/api/v1/users/{alice.user_id}/stories", headers=alice.headers)
+    assert mine.status_code == 200, mine.text
+    assert [s["storyId"] for s in mine.json()["stories"]] == [first.json()["storyId"]]
