@@ -28,9 +28,10 @@ RETRY_SERVICE_CONFIG = json.dumps(
                 },
             }
         ],
-        # Retries stop while most calls to the peer fail (it is down or shedding load), so
-        # retries never multiply the load on a peer that is already refusing it.
-        "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1},
+        # Retries pause while calls to the peer keep failing (about 50 failures more than a
+        # tenth of the successes: it is down or shedding load), so they never multiply the load
+        # on a peer that is already refusing it.
+        "retryThrottling": {"maxTokens": 100, "tokenRatio": 0.1},
     }
 )
 
