@@ -34,6 +34,7 @@ from edge_proxy import limits as rate_limits
 from edge_proxy import media as media_routes
 from edge_proxy import messages as message_routes
 from edge_proxy import notifications as notification_routes
+from edge_proxy.admission import AdmissionMiddleware
 from edge_proxy.media import MediaRoutes
 from edge_proxy.messages import MessageStreamRoute
 from edge_proxy.notifications import NotificationStreamRoute
@@ -47,6 +48,7 @@ from edge_proxy.transcode import (
     error_response,
     message_class,
     render_response,
+    retry_headers,
     rpc_error_response,
     rpc_metadata,
 )
@@ -122,6 +124,7 @@ def create_app(
                 max_age=settings.edge_cors_max_age_seconds,
             ),
             Middleware(RequestIdMiddleware),
+            Middleware(AdmissionMiddleware, settings=settings),
         ],
         exception_handlers={HTTPException: _http_exception},
     )
@@ -265,7 +268,8 @@ class _Edge:
                 response = await self._transcode(request, match)
             response.headers.update(limit_headers)
         except EdgeError as exc:
-            response = error_response(exc.status(), exc.http_status, exc.headers)
+            headers = {**(retry_headers(exc.http_status) or {}), **exc.headers}
+            response = error_response(exc.status(), exc.http_status, headers)
         except ClientDisconnect:
             return
         except Exception:
@@ -318,7 +322,11 @@ class _Edge:
         try:
             reply = await self._callable(route)(
                 message,
-                timeout=self._settings.edge_rpc_timeout_seconds,
+                timeout=(
+                    self._settings.edge_read_timeout_seconds
+                    if request.method == "GET"
+                    else self._settings.edge_rpc_timeout_seconds
+                ),
                 metadata=rpc_metadata(
                     request,
                     max_authorization_bytes=self._settings.edge_max_authorization_bytes,

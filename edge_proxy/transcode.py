@@ -35,10 +35,12 @@ log = logging.getLogger("shutter.edge")
 # The ErrorInfo domain of the errors the edge itself answers.
 EDGE_DOMAIN = "edge_proxy.shutter"
 
-# gRPC code to HTTP status, exactly as grpc-gateway maps them (runtime.HTTPStatusFromCode).
+# gRPC code to HTTP status, as grpc-gateway maps them (runtime.HTTPStatusFromCode) but for
+# CANCELLED: a client that went away reads no answer, so a CANCELLED the edge can answer comes
+# from a service stopping mid-call, which a retry serves (503, not grpc-gateway's 499).
 HTTP_STATUS: dict[grpc.StatusCode, int] = {
     grpc.StatusCode.OK: 200,
-    grpc.StatusCode.CANCELLED: 499,
+    grpc.StatusCode.CANCELLED: 503,
     grpc.StatusCode.UNKNOWN: 500,
     grpc.StatusCode.INVALID_ARGUMENT: 400,
     grpc.StatusCode.DEADLINE_EXCEEDED: 504,
@@ -66,7 +68,7 @@ QUERY_ALIASES = {"limit": "page_size", "cursor": "page_token"}
 _GENERIC_MESSAGES = {
     grpc.StatusCode.UNAVAILABLE: "the service is unavailable; try again later",
     grpc.StatusCode.DEADLINE_EXCEEDED: "the service did not answer in time",
-    grpc.StatusCode.CANCELLED: "the call was cancelled",
+    grpc.StatusCode.CANCELLED: "the service stopped before answering; try again",
     grpc.StatusCode.UNKNOWN: "internal error",
     grpc.StatusCode.INTERNAL: "internal error",
     grpc.StatusCode.RESOURCE_EXHAUSTED: "the request is too large or too frequent",
@@ -184,7 +186,19 @@ def rpc_error_response(exc: aio.AioRpcError) -> Response:
             retry = info.metadata.get("retry_after_seconds", "")
             if retry.isdigit():
                 headers["Retry-After"] = retry
+    if http_status == 503 and "Retry-After" not in headers:
+        headers.update(retry_headers(http_status) or {})
     return error_response(status, http_status, headers or None)
+
+
+# Seconds a client should wait before retrying a 503: a restarting peer is back within about
+# one second (channels redial every 100 ms to 1 s), and shed load drains as fast.
+RETRY_AFTER_SECONDS = 1
+
+
+def retry_headers(http_status: int) -> dict[str, str] | None:
+    """Return the Retry-After header a retryable answer (503) carries."""
+    return {"Retry-After": str(RETRY_AFTER_SECONDS)} if http_status == 503 else None
 
 
 def rpc_error_status(exc: aio.AioRpcError) -> status_pb2.Status:

@@ -23,9 +23,13 @@ Semantics shared by both:
   Redis remembers published ids for bus_dedupe_ttl_seconds. An outbox relay that crashed between
   publishing and marking its rows therefore does not publish twice within that window.
 - A handler that raises is called again after a backoff (bus_retry_backoff_seconds, doubling,
-  at most bus_retry_backoff_max_seconds). After bus_max_attempts calls, or when consumers stopped
-  or died during that many attempts, the event goes to the group's dead letters (see
-  EventBus.dead_letters; the newest DEAD_LETTERS_MAX per group are kept) and the group moves on.
+  at most bus_retry_backoff_max_seconds): by default about three minutes of retries, enough for
+  a peer to restart. After bus_max_attempts calls, or when consumers stopped or died during that
+  many attempts, the event goes to the group's dead letters (see EventBus.dead_letters; the newest
+  DEAD_LETTERS_MAX per group are kept; a log line and shutter_bus_dead_letters_total say so) and
+  the group moves on. Dead letters are a queue: `replay_dead_letters` hands them to that group
+  again (only that group: the entry names it, other groups skip it), `drop_dead_letters` forgets
+  them (`shutter bus dead-letters list|replay|drop`).
 - A consumer says it is alive every third of bus_idle_timeout_seconds, also while its handler
   runs, so a slow handler is not taken over; only a dead or frozen consumer is.
 - A group that starts for the first time begins at the oldest event the bus still holds (Redis:
@@ -86,6 +90,8 @@ class DeadLetter:
     error: str
     attempts: int
     failed_at: datetime
+    # What replay_dead_letters and drop_dead_letters take to name this letter.
+    letter_id: str = ""
 
 
 class Consumer(Protocol):
@@ -117,9 +123,32 @@ class EventBus(Protocol):
         """Return the oldest events a group gave up on, up to `limit`."""
         ...
 
+    async def replay_dead_letters(self, group: str, *, letter_ids: Sequence[str] | None) -> int:
+        """Hand dead letters (these, or all when None) to their group again, as new events that
+        only that group receives, and take them out of the dead letters; return how many."""
+        ...
+
+    async def drop_dead_letters(self, group: str, *, letter_ids: Sequence[str] | None) -> int:
+        """Forget dead letters (these, or all when None); return how many."""
+        ...
+
     async def backlog(self, group: str) -> int:
         """Return how many events a group has not finished: not yet read, or in progress (0 for
         a group that never started)."""
+        ...
+
+    async def epoch(self, producer: str) -> tuple[str, bool]:
+        """Return the epoch of a producer's events on the bus, and whether this call began it.
+
+        The epoch is a random id the bus keeps with the events. A new one (the bus had none, or
+        no longer has the one a relay saw) means the bus may have lost what the producer
+        published before: Redis restarted empty, or the bus file was deleted.
+        """
+        ...
+
+    async def finished_before(self) -> datetime | None:
+        """Return a time before which every event the bus holds is finished by every group
+        (handled, or dead-lettered); None when the bus has no group or no events."""
         ...
 
     async def close(self) -> None:
@@ -172,6 +201,26 @@ def _check_consumer(group: str, event_types: Collection[str] | None) -> frozense
     if not types:
         raise ValueError("event_types must not be empty; pass None to receive every type")
     return types
+
+
+def _report_dead_letter(group: str, kind: str, payload: bytes, error: str, attempts: int) -> None:
+    """Count a dead letter and say, in one line, what it is and how to replay it."""
+    metrics.BUS_DEAD_LETTERS.labels(group, kind or "unknown").inc()
+    try:
+        envelope = envelope_pb2.EventEnvelope.FromString(payload)
+        what = f"event {envelope.producer}/{envelope.event_id}"
+    except DecodeError:
+        what = "an undecodable event"
+    log.error(
+        "bus %s: %s (%s) goes to the dead letters after %d attempts: %s; "
+        "replay with `shutter bus dead-letters replay --group %s`",
+        group,
+        what,
+        kind,
+        attempts,
+        error,
+        group,
+    )
 
 
 def _error_text(exc: BaseException) -> str:
@@ -281,6 +330,7 @@ class _ConsumerBase(abc.ABC):
             attempt += 1
             await self._begin_attempt(attempt, first=attempt == prior_attempts + 1)
             token = context.request_id.set(f"event-{envelope.event_id}")
+            background = context.background.set(True)
             try:
                 await self._handler(envelope)
             except Exception as exc:
@@ -294,6 +344,7 @@ class _ConsumerBase(abc.ABC):
                 metrics.observe_event_handled(self.group, event_type(envelope), envelope)
                 return None, attempt
             finally:
+                context.background.reset(background)
                 context.request_id.reset(token)
             log.warning(
                 "bus %s: handler failed on event %d (%s), attempt %d of %d",
@@ -336,6 +387,8 @@ _SCHEMA = (
         event_type TEXT NOT NULL,
         envelope BLOB NOT NULL,
         published_at REAL NOT NULL,
+        -- Set on a replayed dead letter: the one group that receives it.
+        only_group TEXT,
         UNIQUE (producer, event_id)
     )""",
     # position: the seq of the last event the group is done with. attempts: handler calls
@@ -357,6 +410,12 @@ _SCHEMA = (
         attempts INTEGER NOT NULL,
         failed_at REAL NOT NULL,
         PRIMARY KEY (group_name, seq)
+    )""",
+    # One random id per producer, made when the producer first relays to this file: a relay that
+    # finds another (or makes one) knows the file lost what it published (see EventBus.epoch).
+    """CREATE TABLE IF NOT EXISTS bus_epochs (
+        producer TEXT PRIMARY KEY,
+        epoch TEXT NOT NULL
     )""",
 )
 
@@ -393,6 +452,9 @@ def _open(path: Path) -> sqlite3.Connection:
     with _write(conn):
         for statement in _SCHEMA:
             conn.execute(statement)
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(bus_events)")}
+        if "only_group" not in columns:  # a file made before dead letters could be replayed
+            conn.execute("ALTER TABLE bus_events ADD COLUMN only_group TEXT")
     return conn
 
 
@@ -492,9 +554,12 @@ def _count_after(conn: sqlite3.Connection, after: int) -> int:
     )
 
 
-def _fetch(conn: sqlite3.Connection, after: int, limit: int) -> list[tuple[int, str, bytes]]:
+def _fetch(
+    conn: sqlite3.Connection, after: int, limit: int
+) -> list[tuple[int, str, bytes, str | None]]:
     return conn.execute(
-        "SELECT seq, event_type, envelope FROM bus_events WHERE seq > ? ORDER BY seq LIMIT ?",
+        "SELECT seq, event_type, envelope, only_group FROM bus_events WHERE seq > ?"
+        " ORDER BY seq LIMIT ?",
         (after, limit),
     ).fetchall()
 
@@ -506,12 +571,82 @@ def _group_backlog(conn: sqlite3.Connection, group: str) -> int:
 
 def _dead_letters(
     conn: sqlite3.Connection, group: str, limit: int
-) -> list[tuple[str, bytes, str, int, float]]:
+) -> list[tuple[int, str, bytes, str, int, float]]:
     return conn.execute(
-        "SELECT event_type, envelope, error, attempts, failed_at FROM bus_dead_letters"
+        "SELECT seq, event_type, envelope, error, attempts, failed_at FROM bus_dead_letters"
         " WHERE group_name = ? ORDER BY seq LIMIT ?",
         (group, limit),
     ).fetchall()
+
+
+def _take_dead_letters(
+    conn: sqlite3.Connection, group: str, seqs: list[int] | None, replay: bool, max_length: int
+) -> int:
+    """Delete dead letters of a group (these seqs, or all); when replaying, append each again to
+    the log for that group alone. One transaction: a letter is never both lost and kept."""
+    where = "WHERE group_name = ?"
+    args: list[str | int] = [group]
+    if seqs is not None:
+        if not seqs:
+            return 0
+        where += f" AND seq IN ({','.join('?' * len(seqs))})"
+        args += seqs
+    with _write(conn):
+        rows = conn.execute(
+            f"SELECT seq, event_type, envelope FROM bus_dead_letters {where} ORDER BY seq", args
+        ).fetchall()
+        if replay:
+            now = time.time()
+            for _seq, kind, envelope in rows:
+                # A key of its own: the log keeps each (producer, event_id) once, and this
+                # event is in it already.
+                conn.execute(
+                    "INSERT INTO bus_events"
+                    " (producer, event_id, event_type, envelope, published_at, only_group)"
+                    " VALUES (?, 0, ?, ?, ?, ?)",
+                    (f"replay:{uuid.uuid4().hex}", kind, envelope, now, group),
+                )
+        conn.execute(f"DELETE FROM bus_dead_letters {where}", args)
+        if replay and rows:
+            conn.execute(
+                "DELETE FROM bus_events WHERE seq <= (SELECT max(seq) FROM bus_events) - ?",
+                (max_length,),
+            )
+    return len(rows)
+
+
+def _epoch(conn: sqlite3.Connection, producer: str, candidate: str) -> tuple[str, bool]:
+    # Read first: relays ask every second, and a write would take the file's lock each time.
+    row = conn.execute("SELECT epoch FROM bus_epochs WHERE producer = ?", (producer,)).fetchone()
+    if row is not None:
+        return str(row[0]), False
+    with _write(conn):
+        cursor = conn.execute(
+            "INSERT OR IGNORE INTO bus_epochs (producer, epoch) VALUES (?, ?)",
+            (producer, candidate),
+        )
+        row = conn.execute(
+            "SELECT epoch FROM bus_epochs WHERE producer = ?", (producer,)
+        ).fetchone()
+    return str(row[0]), cursor.rowcount == 1
+
+
+def _finished_before(conn: sqlite3.Connection) -> float | None:
+    """Return when the oldest event some group has not finished was published (now when every
+    group is done); None without groups."""
+    row = conn.execute("SELECT min(position) FROM bus_groups").fetchone()
+    if row is None or row[0] is None:
+        return None
+    oldest = conn.execute(
+        "SELECT published_at FROM bus_events WHERE seq > ? ORDER BY seq LIMIT 1", (int(row[0]),)
+    ).fetchone()
+    return time.time() if oldest is None else float(oldest[0])
+
+
+def _embedded_letter(letter_id: str) -> int:
+    if not letter_id.isdigit():
+        raise ValueError(f"{letter_id!r} is not a dead letter id of the embedded bus (a number)")
+    return int(letter_id)
 
 
 class _LeaseLost(Exception):
@@ -579,9 +714,32 @@ class EmbeddedBus:
                 error=error,
                 attempts=attempts,
                 failed_at=datetime.fromtimestamp(failed_at, UTC),
+                letter_id=str(seq),
             )
-            for kind, envelope, error, attempts, failed_at in rows
+            for seq, kind, envelope, error, attempts, failed_at in rows
         ]
+
+    async def replay_dead_letters(self, group: str, *, letter_ids: Sequence[str] | None) -> int:
+        """Hand dead letters (these, or all) to their group again; return how many."""
+        seqs = None if letter_ids is None else [_embedded_letter(i) for i in letter_ids]
+        count = await self.run(_take_dead_letters, group, seqs, True, self._settings.bus_max_length)
+        if count:
+            _wake(self.path)
+        return count
+
+    async def drop_dead_letters(self, group: str, *, letter_ids: Sequence[str] | None) -> int:
+        """Forget dead letters (these, or all); return how many."""
+        seqs = None if letter_ids is None else [_embedded_letter(i) for i in letter_ids]
+        return await self.run(_take_dead_letters, group, seqs, False, 0)
+
+    async def epoch(self, producer: str) -> tuple[str, bool]:
+        """Return the epoch of a producer's events in this file, and whether this call began it."""
+        return await self.run(_epoch, producer, uuid.uuid4().hex)
+
+    async def finished_before(self) -> datetime | None:
+        """Return a time before which every event in the file is finished by every group."""
+        at = await self.run(_finished_before)
+        return None if at is None else datetime.fromtimestamp(at, UTC)
 
     async def backlog(self, group: str) -> int:
         """Return how many events a group has not finished: after its position in the log (the
@@ -685,9 +843,9 @@ class _EmbeddedConsumer(_ConsumerBase):
                 await self._wait()
                 continue
             skipped = 0
-            for seq, kind, payload in rows:
+            for seq, kind, payload, only_group in rows:
                 self._check_running()
-                if not self._wants(kind):
+                if not self._wants(kind) or (only_group is not None and only_group != self.group):
                     skipped = seq
                     continue
                 await self._deliver(seq, kind, payload)
@@ -708,7 +866,7 @@ class _EmbeddedConsumer(_ConsumerBase):
         if error is None:
             await self._update(position=seq, attempt_seq=0, attempts=0)
             return
-        log.error("bus %s: event at %d goes to the dead letters: %s", self.group, seq, error)
+        _report_dead_letter(self.group, kind, payload, error, attempts)
         await self._update(
             position=seq, attempt_seq=0, attempts=0, dead=(seq, kind, payload, error, attempts)
         )
@@ -842,7 +1000,7 @@ class RedisStreamBus:
             return []
         entries = _entries(await self.redis.xrange(self.dead_key(group), count=limit))
         letters = []
-        for _entry_id, fields in entries:
+        for entry_id, fields in entries:
             letters.append(
                 DeadLetter(
                     group=group,
@@ -851,9 +1009,92 @@ class RedisStreamBus:
                     error=_text(fields[b"error"]),
                     attempts=int(fields[b"attempts"]),
                     failed_at=datetime.fromtimestamp(int(fields[b"failed_at"]) / 1000, UTC),
+                    letter_id=_text(entry_id),
                 )
             )
         return letters
+
+    async def _letters(
+        self, group: str, letter_ids: Sequence[str] | None
+    ) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        key = self.dead_key(group)
+        if letter_ids is None:
+            return _entries(await self.redis.xrange(key))
+        found = []
+        for letter_id in letter_ids:
+            found += _entries(await self.redis.xrange(key, min=letter_id, max=letter_id))
+        return found
+
+    async def replay_dead_letters(self, group: str, *, letter_ids: Sequence[str] | None) -> int:
+        """Hand dead letters (these, or all) to their group again; return how many."""
+        letters = await self._letters(group, letter_ids)
+        for entry_id, fields in letters:
+            entry: dict[Any, Any] = {
+                "type": fields.get(b"type", b""),
+                "producer": fields.get(b"producer", b""),
+                "event_id": fields.get(b"event_id", b"0"),
+                "envelope": fields.get(b"envelope", b""),
+                "group": group,  # other groups skip it
+            }
+            # Past the publish script: the event's "seen" key would make it skip the event.
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.xadd(
+                    self.stream, entry, maxlen=self._settings.bus_max_length, approximate=True
+                )
+                pipe.xdel(self.dead_key(group), entry_id)
+                await pipe.execute()
+        return len(letters)
+
+    async def drop_dead_letters(self, group: str, *, letter_ids: Sequence[str] | None) -> int:
+        """Forget dead letters (these, or all); return how many."""
+        letters = await self._letters(group, letter_ids)
+        if letters:
+            await self.redis.xdel(self.dead_key(group), *(entry_id for entry_id, _ in letters))
+        return len(letters)
+
+    async def epoch(self, producer: str) -> tuple[str, bool]:
+        """Return the epoch of a producer's events in Redis, and whether this call began it.
+
+        The key lives and dies with the stream: Redis restarted without persistence has neither.
+        """
+        key = f"{{{self.prefix}}}:epoch:{producer}"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(key, uuid.uuid4().hex, nx=True)
+            pipe.get(key)
+            created, value = await pipe.execute()
+        return _text(value), bool(created)
+
+    async def finished_before(self) -> datetime | None:
+        """Return a time before which every event in the stream is finished by every group: the
+        time (Redis's clock, from its entry id) of the oldest entry some group has not
+        acknowledged yet, or Redis's now when all are done; None without groups."""
+        try:
+            groups = await self.redis.xinfo_groups(self.stream)
+        except ResponseError as exc:
+            if "no such key" in str(exc).lower():
+                return None
+            raise
+        if not groups:
+            return None
+        oldest: tuple[int, int] | None = None
+        for info in groups:
+            name = _text(info["name"])
+            if int(info.get("pending") or 0):
+                # Pending entries were delivered, so they are older than any undelivered one.
+                summary = await self.redis.xpending(self.stream, name)
+                first: bytes | str | None = summary.get("min")
+            else:
+                after = f"({_text(info['last-delivered-id'])}"
+                entries = await self.redis.xrange(self.stream, min=after, max="+", count=1)
+                first = entries[0][0] if entries else None
+            if first is not None:
+                ms, _, seq = _text(first).partition("-")
+                key = (int(ms), int(seq or 0))
+                oldest = key if oldest is None else min(oldest, key)
+        if oldest is None:
+            seconds, micros = await self.redis.time()
+            return datetime.fromtimestamp(seconds + micros / 1e6, UTC)
+        return datetime.fromtimestamp(oldest[0] / 1000, UTC)
 
     async def backlog(self, group: str) -> int:
         """Return how many events a group has not finished: not yet read, plus read and not
@@ -991,7 +1232,8 @@ class _RedisConsumer(_ConsumerBase):
         wanted: list[tuple[bytes, dict[bytes, bytes], str, int]] = []
         for entry_id, fields, deliveries in entries:
             kind = _text(fields.get(b"type", b""))
-            if self._wants(kind):
+            only = fields.get(b"group")
+            if self._wants(kind) and (only is None or _text(only) == self.group):
                 wanted.append((entry_id, fields, kind, deliveries - 1))
             else:
                 unwanted.append(entry_id)
@@ -1040,9 +1282,7 @@ class _RedisConsumer(_ConsumerBase):
             if error is None:
                 await self._redis.xack(self._stream, self.group, entry_id)
                 return
-            log.error(
-                "bus %s: entry %s goes to the dead letters: %s", self.group, _text(entry_id), error
-            )
+            _report_dead_letter(self.group, kind, fields.get(b"envelope", b""), error, attempts)
             await self._dead_letter(entry_id, fields, kind, error, attempts)
         except _Gone:
             log.warning("bus %s: entry %s is no longer ours", self.group, _text(entry_id))

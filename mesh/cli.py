@@ -21,6 +21,7 @@ from rich.table import Table
 
 from bench.cli import app as bench_app
 from mesh import codegen
+from mesh.bus_cli import app as bus_app
 
 if TYPE_CHECKING:
     from edge_proxy.settings import EdgeSettings
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 ROOT = codegen.ROOT
 app = typer.Typer(help="Shutter: a photo and video sharing backend as a mesh of gRPC services.")
 app.add_typer(bench_app, name="bench")
+app.add_typer(bus_app, name="bus")
 console = Console(stderr=True)
 
 
@@ -280,7 +282,9 @@ async def _up_processes() -> None:
         module_child(name, name, {**shared, "SHUTTER_METRICS_PORT": str(port)})
         for name, port in ports.items()
     ]
-    supervisor = Supervisor(children, grace_seconds=settings.shutdown_grace_seconds + 5)
+    supervisor = Supervisor(
+        children, grace_seconds=settings.shutdown_grace_seconds + 5, stop_first=["edge_proxy"]
+    )
     await supervisor.start()
     database = (
         masked(settings.database_url)

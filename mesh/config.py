@@ -226,10 +226,13 @@ class MeshSettings(BaseSettings):
         "keeps every bus key in one Redis Cluster slot.",
     )
     bus_max_attempts: int = Field(
-        default=5,
+        # 0.5 s doubling to 30 s: 12 calls span about three minutes, so a peer that crashed
+        # and restarts (supervisor backoff up to 30 s) does not send events to the dead letters.
+        default=12,
         ge=1,
         le=100,
-        description="Handler calls an event gets in a group before it goes to the dead letters.",
+        description="Handler calls an event gets in a group before it goes to the dead letters "
+        "(with the default backoff, about three minutes of retries).",
     )
     bus_retry_backoff_seconds: float = Field(
         default=0.5, ge=0, description="Wait before the first retry of a failed handler; doubles."
@@ -274,7 +277,16 @@ class MeshSettings(BaseSettings):
     outbox_retention_seconds: float = Field(
         default=7 * 86_400,
         ge=0,
-        description="How long published outbox rows are kept before the relay deletes them.",
+        description="How long published outbox rows are kept before the relay deletes them; "
+        "keep it longer than outbox_replay_window_seconds.",
+    )
+    outbox_replay_window_seconds: float = Field(
+        default=86_400,
+        ge=0,
+        description="When the bus lost events (Redis restarted empty) and a relay cannot tell "
+        "which of its events every consumer group had finished (it started after the last "
+        "measure), it publishes again the outbox rows of this last period. Keep it shorter than "
+        "consumers remember handled events (notify_svc's processed_event_retention_seconds).",
     )
     host: Host = Field(default="127.0.0.1", description="The interface gRPC servers bind to.")
     media_base_url: HttpUrl = Field(
@@ -330,6 +342,18 @@ class MeshSettings(BaseSettings):
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
     rpc_deadline_seconds: float = Field(
         default=5.0, gt=0, description="Deadline of an outgoing RPC when the caller has none."
+    )
+    rpc_max_in_flight_reads: int = Field(
+        default=256,
+        ge=1,
+        description="Read RPCs (Get, List, Search, ...) one service process works on at once; "
+        "more are refused at once with UNAVAILABLE (OVERLOADED).",
+    )
+    rpc_max_in_flight_writes: int = Field(
+        default=128,
+        ge=1,
+        description="Other RPCs one service process works on at once; more are refused at once "
+        "with UNAVAILABLE (OVERLOADED).",
     )
     shutdown_grace_seconds: float = Field(
         default=5.0, ge=0, description="How long in-flight RPCs may finish after SIGTERM."

@@ -28,6 +28,9 @@ request_id: ContextVar[str] = ContextVar("shutter_request_id", default="")
 # The service that made the current call, from its verified identity (None: not a service).
 calling_service: ContextVar[str | None] = ContextVar("shutter_calling_service", default=None)
 principal: ContextVar[Principal | None] = ContextVar("shutter_principal", default=None)
+# True while an event handler (or other work no client waits on) runs: its outgoing calls wait
+# for a restarting peer within their deadline (gRPC wait-for-ready) instead of failing at once.
+background: ContextVar[bool] = ContextVar("shutter_background", default=False)
 # Monotonic time by which the inbound call must be answered; outgoing calls inherit it.
 deadline: ContextVar[float | None] = ContextVar("shutter_deadline", default=None)
 

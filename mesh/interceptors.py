@@ -120,6 +120,45 @@ class RequestIdInterceptor(ScopeInterceptor):
             context.request_id.reset(token)
 
 
+# Methods that read only; every other method of a Shutter service changes something.
+_READ_PREFIXES = ("Get", "List", "BatchGet", "Search", "Check", "Can", "BatchCan", "Stream", "Read")
+# Long-lived streams and the mesh's own probes are never refused for load.
+_UNCOUNTED = ("/grpc.health.", "/grpc.reflection.")
+_UNCOUNTED_METHODS = frozenset({"Subscribe"})
+
+
+class AdmissionInterceptor(ScopeInterceptor):
+    """Bound the calls a service works on at once, per class (reads, writes): beyond the bound a
+    call is refused at once with UNAVAILABLE (reason OVERLOADED), which callers retry after a
+    backoff, instead of queueing until every caller's deadline has passed."""
+
+    def __init__(self, *, max_reads: int, max_writes: int) -> None:
+        self.limits = {"reads": max_reads, "writes": max_writes}
+        self.in_flight = dict.fromkeys(self.limits, 0)
+
+    @staticmethod
+    def route_class(method: str) -> str | None:
+        """Return the class a method is counted in, or None when it is never refused."""
+        name = method.rsplit("/", 1)[-1]
+        if method.startswith(_UNCOUNTED) or name in _UNCOUNTED_METHODS:
+            return None
+        return "reads" if name.startswith(_READ_PREFIXES) else "writes"
+
+    @contextlib.asynccontextmanager
+    async def scope(self, method: str, ctx: aio.ServicerContext[Any, Any]) -> AsyncIterator[None]:
+        kind = self.route_class(method)
+        if kind is None:
+            yield
+            return
+        if self.in_flight[kind] >= self.limits[kind]:
+            raise Unavailable(f"too many {kind} in flight; try again shortly", reason="OVERLOADED")
+        self.in_flight[kind] += 1  # one event loop per server: no lock needed
+        try:
+            yield
+        finally:
+            self.in_flight[kind] -= 1
+
+
 class DeadlineInterceptor(ScopeInterceptor):
     """Remember the call's deadline so outgoing calls get no more than what is left."""
 

@@ -38,6 +38,17 @@ BUS_BACKLOG = Gauge(
     "(for feed_svc's group, its fan-out queue).",
     ["group"],
 )
+BUS_DEAD_LETTERS = Counter(
+    "shutter_bus_dead_letters_total",
+    "Events a consumer group gave up on and put in its dead letters, by group and event type "
+    "(replay them with `shutter bus dead-letters replay`).",
+    ["group", "event_type"],
+)
+OUTBOX_REPLAYED = Counter(
+    "shutter_outbox_replayed_events_total",
+    "Outbox rows a relay published again because the bus lost events (its epoch changed).",
+    ["producer"],
+)
 CACHE_LOOKUPS = Counter(
     "shutter_cache_lookups_total",
     "Cache lookups by cache and outcome (hit or miss); hit rate = hits / all.",

@@ -7,6 +7,14 @@ with a smaller event id is still picked up. The relay wakes when told that a tra
 events committed (`notify`, wired through `Outbox(on_commit=...)`), and otherwise polls.
 On PostgreSQL an advisory lock lets one replica's relay work at a time, keeping rows in order
 and not publishing them twice.
+
+The outbox stays the source of truth for events after the bus accepted them: published rows are
+kept for the retention, and the relay watches the bus's epoch for its producer (`EventBus.epoch`).
+When the epoch is new (Redis restarted empty, so consumers may never see what it held), the
+relay marks unpublished again every row the groups may not have finished: those published after
+the last time it measured that every group was done with them (`EventBus.finished_before`), or,
+when it never measured, those of the last `replay_window_seconds`. Consumers are idempotent, so
+publishing an event they already handled changes nothing.
 """
 
 from __future__ import annotations
@@ -19,12 +27,28 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Table, delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from mesh import metrics
 from mesh.bus import EventBus
 from shutter.events.v1 import envelope_pb2
 
 log = logging.getLogger("shutter.relay")
 
 BATCH_MAX = 1000
+# The bus's clock (Redis's) and ours may differ a little: replay this much more than measured.
+CLOCK_MARGIN_SECONDS = 5.0
+
+
+async def republish(engine: AsyncEngine, table: Table, *, since: datetime) -> int:
+    """Mark unpublished again the outbox rows published since a time, so the service's relay
+    publishes them again (consumers are idempotent); return how many. Rows older than the
+    outbox retention are gone."""
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(table)
+            .where(table.c.published_at.is_not(None), table.c.published_at >= since)
+            .values(published_at=None)
+        )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 class OutboxRelay:
@@ -41,13 +65,18 @@ class OutboxRelay:
         poll_interval_seconds: float = 1.0,
         retention_seconds: float = 7 * 86_400,
         prune_interval_seconds: float = 60.0,
+        replay_window_seconds: float = 86_400.0,
+        epoch_check_interval_seconds: float = 1.0,
+        clock_margin_seconds: float = CLOCK_MARGIN_SECONDS,
     ) -> None:
         if not 1 <= batch_size <= BATCH_MAX:
             raise ValueError(f"batch_size must be within 1..{BATCH_MAX}, got {batch_size}")
         if poll_interval_seconds <= 0 or prune_interval_seconds <= 0:
             raise ValueError("poll_interval_seconds and prune_interval_seconds must be positive")
-        if retention_seconds < 0:
-            raise ValueError("retention_seconds must not be negative")
+        if retention_seconds < 0 or replay_window_seconds < 0:
+            raise ValueError("retention_seconds and replay_window_seconds must not be negative")
+        if epoch_check_interval_seconds <= 0:
+            raise ValueError("epoch_check_interval_seconds must be positive")
         self._engine = engine
         self._table = table
         self._bus = bus
@@ -56,6 +85,13 @@ class OutboxRelay:
         self._poll = poll_interval_seconds
         self._retention = timedelta(seconds=retention_seconds)
         self._prune_every = prune_interval_seconds
+        self._replay_window = timedelta(seconds=replay_window_seconds)
+        self._check_every = epoch_check_interval_seconds
+        self._clock_margin = timedelta(seconds=clock_margin_seconds)
+        # The bus epoch this relay last saw, and a time before which it measured that every
+        # group had finished every event (both None until measured).
+        self._epoch: str | None = None
+        self._finished_before: datetime | None = None
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -109,6 +145,38 @@ class OutboxRelay:
             await self._mark(conn, [event_id for event_id, _ in rows])
         return len(rows)
 
+    async def check_bus(self) -> int:
+        """Compare the bus's epoch with the one seen before; when the bus lost events, mark
+        unpublished again the rows its groups may not have finished and return how many."""
+        epoch, began = await self._bus.epoch(self._producer)
+        lost = began or (self._epoch is not None and epoch != self._epoch)
+        if not lost:
+            self._epoch = epoch
+            finished = await self._bus.finished_before()
+            # Trust the measure only if the bus did not change under it.
+            again, began_now = await self._bus.epoch(self._producer)
+            if again == epoch and not began_now:
+                self._finished_before = finished
+                return 0
+            epoch, lost = again, True
+        since = (
+            self._finished_before - self._clock_margin
+            if self._finished_before is not None and self._epoch is not None
+            else datetime.now(UTC) - self._replay_window
+        )
+        count = await republish(self._engine, self._table, since=since)
+        self._epoch, self._finished_before = epoch, None
+        if count:
+            metrics.OUTBOX_REPLAYED.labels(self._producer).inc(count)
+            log.warning(
+                "%s: the bus has a new epoch (it lost events, e.g. Redis restarted empty): "
+                "publishing again %d outbox rows published since %s",
+                self._producer,
+                count,
+                since.isoformat(),
+            )
+        return count
+
     async def _unpublished(
         self, conn: AsyncConnection
     ) -> list[tuple[int, envelope_pb2.EventEnvelope]]:
@@ -147,10 +215,14 @@ class OutboxRelay:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         next_prune = loop.time()
+        next_check = loop.time()
         failures = 0
         while not self._stopping:
             self._wakeup.clear()  # before reading, so a commit during the read is not missed
             try:
+                if loop.time() >= next_check:
+                    await self.check_bus()
+                    next_check = loop.time() + self._check_every
                 published = await self.relay_once()
                 if loop.time() >= next_prune:
                     pruned = await self.prune()
@@ -168,5 +240,5 @@ class OutboxRelay:
                 continue  # there is probably more waiting
             # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._poll):
+                async with asyncio.timeout(min(self._poll, self._check_every)):
                     await self._wakeup.wait()

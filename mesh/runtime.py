@@ -104,6 +104,7 @@ class ServiceRuntime:
                 producer=name,
                 poll_interval_seconds=settings.relay_poll_interval_seconds,
                 retention_seconds=settings.outbox_retention_seconds,
+                replay_window_seconds=settings.outbox_replay_window_seconds,
             )
         identity = service_identity(settings, name)
         return cls(

@@ -81,6 +81,10 @@ async def create_server(
             interceptors.AccessLogInterceptor(),
             metrics.MetricsInterceptor(name),
             interceptors.ErrorInterceptor(domain=f"{name}.shutter"),
+            interceptors.AdmissionInterceptor(
+                max_reads=settings.rpc_max_in_flight_reads,
+                max_writes=settings.rpc_max_in_flight_writes,
+            ),
             interceptors.DeadlineInterceptor(),
             interceptors.AuthInterceptor(
                 TokenVerifier(settings, revocations=revoked),

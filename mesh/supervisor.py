@@ -41,9 +41,18 @@ class Child:
 class Supervisor:
     """Start processes, restart them when they exit, stop them all on request."""
 
-    def __init__(self, children: Sequence[Child], *, grace_seconds: float = 10.0) -> None:
+    def __init__(
+        self,
+        children: Sequence[Child],
+        *,
+        grace_seconds: float = 10.0,
+        stop_first: Sequence[str] = (),
+    ) -> None:
         self.children = list(children)
         self._grace = grace_seconds
+        # Children stopped (and waited for) before the others: the edge, so that no request
+        # arrives at a service that is draining; the services then finish what they have.
+        self._stop_first = set(stop_first)
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -79,9 +88,20 @@ class Supervisor:
             await self._spawn(child)
 
     async def stop(self) -> None:
-        """SIGTERM every child (they drain in-flight calls), SIGKILL what outlives the grace."""
+        """Stop the `stop_first` children, then the others: SIGTERM (they drain in-flight
+        calls), SIGKILL what outlives the grace; each wave has the whole grace."""
         self._stopping.set()
-        running = [c.process for c in self.children if c.process and c.process.returncode is None]
+        first = [c for c in self.children if c.name in self._stop_first]
+        rest = [c for c in self.children if c.name not in self._stop_first]
+        for wave in (first, rest):
+            await self._terminate(
+                [c.process for c in wave if c.process and c.process.returncode is None]
+            )
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _terminate(self, running: list[asyncio.subprocess.Process]) -> None:
         for process in running:
             with contextlib.suppress(ProcessLookupError):
                 process.send_signal(signal.SIGTERM)
@@ -96,9 +116,6 @@ class Supervisor:
                     with contextlib.suppress(ProcessLookupError):
                         process.kill()
             await asyncio.gather(*(p.wait() for p in running))
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 def module_child(name: str, module: str, env: Mapping[str, str]) -> Child:

@@ -231,6 +231,12 @@ def request_hash(media_ids: Sequence[int], caption: str, location: Location | No
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+def comment_hash(post_id: int, parent_comment_id: int, body: str) -> str:
+    """Return a digest of what a CreateComment call asked for, to tell a retry from a reused key."""
+    raw = json.dumps([post_id, parent_comment_id, body], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
 def _cursor(token: str, *, kind: str, scope: Any) -> Any:
     """Return the cursor of a token made for this list (None for the first page)."""
     decoded = pagination.decode_token(token)
@@ -759,12 +765,25 @@ class Posts:
     # -- comments --------------------------------------------------------------------------
 
     async def create_comment(
-        self, *, caller: int, post_id: int, body: str, parent_comment_id: int
+        self,
+        *,
+        caller: int,
+        post_id: int,
+        body: str,
+        parent_comment_id: int,
+        idempotency_key: str = "",
     ) -> CommentView:
-        """Comment on a post the caller may see, or reply to one of its top-level comments."""
+        """Comment on a post the caller may see, or reply to one of its top-level comments; a
+        retried key returns the first comment."""
         if parent_comment_id < 0:
             raise InvalidArgument.field("parent_comment_id", "must be 0 or a comment id")
         parsed = text.parse("text", body, required=True)
+        key = text.check_idempotency_key(idempotency_key)
+        digest = comment_hash(post_id, parent_comment_id, parsed.text)
+        if key is not None:
+            earlier = await self._comment_made_with(caller, key, digest)
+            if earlier is not None:
+                return earlier
         post = await self._visible_post(caller, post_id)
         parent: CommentRecord | None = None
         if parent_comment_id:
@@ -789,7 +808,47 @@ class Posts:
             mentions=tuple(mentions),
             created_at=now,
         )
+        try:
+            await self._add_comment(
+                tx_key=key,
+                digest=digest,
+                comment=comment,
+                parent=parent,
+                post=post,
+                mentions=mentions,
+                caller=caller,
+                now=now,
+            )
+        except Conflict:
+            # A concurrent call with the same key committed first: answer with its comment.
+            earlier = await self._comment_made_with(caller, key, digest) if key else None
+            if earlier is None:
+                raise
+            return earlier
+        return CommentView(record=comment, author=author, reply_count=0)
+
+    async def _add_comment(
+        self,
+        *,
+        tx_key: str | None,
+        digest: str,
+        comment: CommentRecord,
+        parent: CommentRecord | None,
+        post: PostRecord,
+        mentions: Sequence[Mention],
+        caller: int,
+        now: datetime,
+    ) -> None:
         async with self._store.transaction() as tx:
+            if tx_key is not None:
+                # First, in the transaction of the comment and its event: both or neither.
+                await self._store.add_comment_key(
+                    tx,
+                    author_id=caller,
+                    idempotency_key=tx_key,
+                    comment_id=comment.comment_id,
+                    request_hash=digest,
+                )
             if parent is not None:
                 # Held until commit, so the parent cannot be deleted without this reply.
                 still = await self._engagement.get_comment(
@@ -800,7 +859,7 @@ class Posts:
             await self._engagement.add_comment(tx, comment=comment)
             created = await self._store.outbox.add(
                 tx,
-                aggregate_id=post_id,
+                aggregate_id=comment.post_id,
                 event=events.comment_created(
                     comment,
                     post_author_id=post.author_id,
@@ -816,7 +875,29 @@ class Posts:
                 at=now,
             )
         await self._tell_feed(created)
-        return CommentView(record=comment, author=author, reply_count=0)
+
+    async def _comment_made_with(self, caller: int, key: str, digest: str) -> CommentView | None:
+        async with self._store.transaction() as tx:
+            earlier = await self._store.get_comment_key(tx, author_id=caller, idempotency_key=key)
+            if earlier is None:
+                return None
+            comment_id, first_digest = earlier
+            if first_digest != digest:
+                raise IdempotencyKeyReused(
+                    "idempotency_key: this key was used for a different comment",
+                    metadata={"comment_id": str(comment_id)},
+                )
+            comment = await self._engagement.get_comment(tx, comment_id=comment_id)
+            if comment is None:
+                raise CommentNotFound("the comment made with this idempotency key was deleted")
+            replies = await self._engagement.reply_counts(
+                tx, post_id=comment.post_id, comment_ids=[comment_id]
+            )
+        authors = await self._directory.summaries([caller])
+        author = authors.get(caller)
+        if author is None:
+            raise AuthorNotFound("the caller's account does not exist")
+        return CommentView(record=comment, author=author, reply_count=replies.get(comment_id, 0))
 
     async def _visible_comment(
         self, viewer: int | None, comment_id: int, *, post_id: int

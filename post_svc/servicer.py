@@ -228,6 +228,7 @@ class PostServicer(post_service_pb2_grpc.PostServiceServicer):
             post_id=request.post_id,
             body=request.text,
             parent_comment_id=request.parent_comment_id,
+            idempotency_key=request.idempotency_key,
         )
         return post_service_pb2.CreateCommentResponse(comment=comment_message(view))
 

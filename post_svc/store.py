@@ -89,6 +89,19 @@ posts = Table(
     Index("ix_posts_kind", "kind", "post_id"),
 )
 
+# The comments made with an idempotency key (whichever store holds comments): a retried
+# CreateComment finds its first comment here instead of making another.
+comment_keys = Table(
+    "comment_keys",
+    metadata,
+    Column("author_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("idempotency_key", String(128), primary_key=True),
+    Column("comment_id", BigInteger, nullable=False),
+    # A digest of what the first call asked for, to tell a retry from a reused key.
+    Column("request_hash", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
 # One row per media id ever posted: a piece of media belongs to one post only.
 post_media = Table(
     "post_media",
@@ -387,6 +400,18 @@ class PostStore(Protocol):
         self, session: AsyncSession, *, post_ids: Sequence[int]
     ) -> dict[int, PostRecord]: ...
     async def delete_post(self, session: AsyncSession, *, post: PostRecord) -> None: ...
+    async def add_comment_key(
+        self,
+        session: AsyncSession,
+        *,
+        author_id: int,
+        idempotency_key: str,
+        comment_id: int,
+        request_hash: str,
+    ) -> None: ...
+    async def get_comment_key(
+        self, session: AsyncSession, *, author_id: int, idempotency_key: str
+    ) -> tuple[int, str] | None: ...
     async def list_user_posts(
         self, session: AsyncSession, *, author_id: int, before: int | None, limit: int
     ) -> list[PostRecord]: ...
@@ -481,6 +506,9 @@ class StoryStore(Protocol):
         self, session: AsyncSession, *, story_id: int, now: datetime | None
     ) -> StoryRecord | None: ...
     async def delete_story(self, session: AsyncSession, *, story_id: int, at: datetime) -> bool: ...
+    async def get_story_by_media(
+        self, session: AsyncSession, *, media_id: int, now: datetime
+    ) -> StoryRecord | None: ...
     async def list_live_stories(
         self,
         session: AsyncSession,
@@ -725,6 +753,45 @@ class SqlPostStore:
             select(stories.c.media_id).where(stories.c.media_id.in_(wanted)),
         )
         return {int(m) for m in (await session.scalars(query))}
+
+    async def add_comment_key(
+        self,
+        session: AsyncSession,
+        *,
+        author_id: int,
+        idempotency_key: str,
+        comment_id: int,
+        request_hash: str,
+    ) -> None:
+        """Record the comment an author made with an idempotency key; raise
+        Conflict("idempotency_key") when the key is taken."""
+        try:
+            async with session.begin_nested():
+                await session.execute(
+                    comment_keys.insert().values(
+                        author_id=author_id,
+                        idempotency_key=idempotency_key,
+                        comment_id=comment_id,
+                        request_hash=request_hash,
+                        created_at=datetime.now(UTC),
+                    )
+                )
+        except IntegrityError:
+            raise Conflict("idempotency_key") from None
+
+    async def get_comment_key(
+        self, session: AsyncSession, *, author_id: int, idempotency_key: str
+    ) -> tuple[int, str] | None:
+        """Return the comment id an author's idempotency key made, and its request digest."""
+        row = (
+            await session.execute(
+                select(comment_keys.c.comment_id, comment_keys.c.request_hash).where(
+                    comment_keys.c.author_id == author_id,
+                    comment_keys.c.idempotency_key == idempotency_key,
+                )
+            )
+        ).first()
+        return (int(row.comment_id), str(row.request_hash)) if row else None
 
     async def get_post_by_key(
         self, session: AsyncSession, *, author_id: int, idempotency_key: str
@@ -1259,6 +1326,16 @@ class SqlStoryStore:
         query = select(stories).where(stories.c.story_id == story_id, _STORY_KEPT)
         if now is not None:
             query = query.where(stories.c.expires_at > now)
+        row = (await session.execute(query)).first()
+        return _story(row) if row else None
+
+    async def get_story_by_media(
+        self, session: AsyncSession, *, media_id: int, now: datetime
+    ) -> StoryRecord | None:
+        """Return the live, undeleted story of a piece of media (a media item is in one at most)."""
+        query = select(stories).where(
+            stories.c.media_id == media_id, _STORY_KEPT, stories.c.expires_at > now
+        )
         row = (await session.execute(query)).first()
         return _story(row) if row else None
 

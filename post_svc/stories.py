@@ -256,10 +256,32 @@ class Stories:
                     aggregate_id=story.story_id,
                     event=events.story_created(story, author_is_private=author.is_private),
                 )
-        except Conflict:
-            # A concurrent call made a story of the same media first.
-            raise MediaAlreadyPosted("media_id: the media is already in a post or story") from None
+        except (Conflict, MediaAlreadyPosted):
+            # A retry (its first answer lost) or a concurrent call made this story already: a
+            # piece of media is in one story at most, so that story is the answer.
+            earlier = await self._story_made_before(caller, story)
+            if earlier is None:
+                raise MediaAlreadyPosted(
+                    "media_id: the media is already in a post or story"
+                ) from None
+            return earlier
         return StoryView(record=story, author=author, media=item, seen=True, view_count=0)
+
+    async def _story_made_before(self, caller: int, asked: StoryRecord) -> StoryView | None:
+        """Return the caller's live story of the same media, caption and audience, if any."""
+        async with self._posts.transaction() as tx:
+            earlier = await self._stories.get_story_by_media(
+                tx, media_id=asked.media_id, now=self._clock()
+            )
+        if (
+            earlier is None
+            or earlier.author_id != caller
+            or earlier.caption != asked.caption
+            or earlier.close_friends_only != asked.close_friends_only
+        ):
+            return None
+        views = await self._hydrate(caller, [earlier])
+        return views[0] if views else None
 
     async def list_user_stories(
         self, *, viewer: int | None, user_id: int, page_size: int, page_token: str

@@ -7,11 +7,20 @@
 - RefreshTokenReused (UNAUTHENTICATED): a spent refresh token came back; its family is revoked.
 - NotProfileOwner (PERMISSION_DENIED): only an account's owner changes its profile.
 - MediaNotUsable (INVALID_ARGUMENT): a profile picture must be a ready photo of one's own.
+- RelationshipUnknown (UNAVAILABLE): graph_svc cannot say whether a block hides an account from
+  the viewer just now; nothing is served rather than something a block should hide (retry).
 """
 
 from __future__ import annotations
 
-from mesh.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
+from mesh.errors import (
+    AlreadyExists,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+    Unavailable,
+)
 
 
 class UsernameTaken(AlreadyExists):
@@ -44,3 +53,7 @@ class NotProfileOwner(PermissionDenied):
 
 class MediaNotUsable(InvalidArgument):
     reason = "MEDIA_NOT_USABLE"
+
+
+class RelationshipUnknown(Unavailable):
+    reason = "RELATIONSHIP_UNAVAILABLE"

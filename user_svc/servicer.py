@@ -21,7 +21,7 @@ from shutter.media.v1 import media_service_pb2_grpc
 from shutter.post.v1 import post_service_pb2, post_service_pb2_grpc
 from shutter.user.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
 from user_svc import domain, store
-from user_svc.errors import UserNotFound
+from user_svc.errors import RelationshipUnknown, UserNotFound
 from user_svc.peers import GrpcPictures
 from user_svc.settings import UserSettings
 from user_svc.throttle import FailureRates, LoginThrottle
@@ -127,13 +127,19 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
             self._profile_graph(profile.user.user_id, viewer),
             self._post_count(profile.user.user_id),
         )
-        return user_message(
+        user = user_message(
             profile.user,
             media_url=self._media_url,
             show_email=profile.show_email,
             graph=graph,
             post_count=post_count,
         )
+        if not user.relationship.blocking:
+            # Counts are all that may go missing (a peer down): say so, not show zeros as real.
+            user.counts_unavailable = (self._graph is not None and graph is None) or (
+                self._posts is not None and post_count is None
+            )
+        return user
 
     async def _post_count(self, user_id: int) -> int | None:
         """Ask post_svc for an account's post count; any failure leaves it out (logged)."""
@@ -159,7 +165,9 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
         self, user_id: int, viewer: int | None
     ) -> graph_service_pb2.GetProfileGraphResponse | None:
         """Ask graph_svc once for counts and the viewer's relationship; an account that blocked
-        the viewer is not found; any other failure leaves them out (logged)."""
+        the viewer is not found. When graph_svc cannot answer, a signed-in viewer looking at
+        someone else gets UNAVAILABLE (a block may hide the profile: fail closed); the owner and
+        anonymous viewers get the profile without counts (logged)."""
         if self._graph is None:
             return None
         try:
@@ -170,6 +178,10 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
         except aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 raise UserNotFound("no user has that id") from None
+            if viewer is not None and viewer != user_id:
+                raise RelationshipUnknown(
+                    "cannot tell just now whether this profile is hidden from you; try again"
+                ) from None
             log.warning(
                 "graph_svc gave no counts for user %d (%s); serving the profile without them",
                 user_id,
@@ -302,7 +314,7 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
         """Return the accounts the viewer blocked or is blocked by (one graph_svc call).
 
         A block hides two people from each other in search too. When graph_svc cannot answer,
-        results are not filtered rather than not served (blocks still hold on every profile).
+        the search fails (UNAVAILABLE) rather than show people a block should hide.
         """
         if self._graph is None or viewer is None or not user_ids:
             return set()
@@ -313,7 +325,9 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
             )
         except aio.AioRpcError as exc:
             log.warning("graph_svc gave no relationships for search (%s)", exc.code().name)
-            return set()
+            raise RelationshipUnknown(
+                "cannot tell just now which results blocks hide from you; try again"
+            ) from None
         return {r.user_id for r in answer.relationships if r.blocking or r.blocked_by}
 
 

@@ -8,10 +8,14 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+from mesh.launcher import RunningMesh, start_mesh
+from mesh.services import MESH
 
 _counter = itertools.count()
 
@@ -105,3 +109,37 @@ async def upload_photo(
             return str(state["mediaId"])
         assert time.monotonic() < deadline, state
         await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def own_mesh(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[RunningMesh, dict[str, Any]]]:
+    """A mesh of its own (a test stops and restarts one of its services), whose bus gives up on
+    an event after two quick attempts."""
+    monkeypatch.setenv("SHUTTER_DATA_DIR", str(data_dir))  # the CLI finds the same bus
+    overrides: dict[str, Any] = {
+        "data_dir": data_dir,
+        "edge_port": 0,
+        "argon2_memory_kib": 1024,
+        "argon2_time_cost": 1,
+        "transcode_video": False,
+        "bus_max_attempts": 2,
+        "bus_retry_backoff_seconds": 0.05,
+        "bus_retry_backoff_max_seconds": 0.1,
+        "bus_poll_interval_seconds": 0.05,
+        **{f"{spec.name}_addr": "127.0.0.1:0" for spec in MESH},
+    }
+    mesh = await start_mesh(overrides=overrides)
+    yield mesh, overrides
+    await mesh.stop(grace=1.0)
+
+
+async def restart_service(mesh: RunningMesh, overrides: dict[str, Any], name: str) -> None:
+    """Start a stopped service of an own_mesh again, on the address it had."""
+    spec = next(s for s in MESH if s.name == name)
+    fields = spec.settings_type().model_fields
+    values = {k: v for k, v in overrides.items() if k in fields}
+    values.update({f"{peer}_addr": address for peer, address in mesh.addresses.items()})
+    service = await spec.create()(spec.settings().model_copy(update=values))
+    mesh.services = [service if s.name == name else s for s in mesh.services]

@@ -295,7 +295,9 @@ async def test_field_violations_reach_the_client(client, fake):
 
 
 GRPC_GATEWAY_TABLE = {
-    "CANCELLED": 499,
+    # grpc-gateway's 499 (client closed) on purpose replaced: a CANCELLED the edge can still
+    # answer is a service stopping mid-call, retryable (issue 16).
+    "CANCELLED": 503,
     "UNKNOWN": 500,
     "INVALID_ARGUMENT": 400,
     "DEADLINE_EXCEEDED": 504,
@@ -328,13 +330,22 @@ async def test_bare_statuses_map_and_get_a_reason(client, fake, name, http_statu
     response = await client.get("/api/v1/users/1")
     body = assert_error(response, http_status, code.value[0], name)
     assert detail(body, ERROR_INFO)["domain"] == "edge_proxy.shutter"
+    assert response.headers.get("retry-after") == ("1" if http_status == 503 else None)
 
 
-async def test_deadline_is_504(make_client, upstream, fake):
-    slow = await make_client(upstream.address, edge_rpc_timeout_seconds=0.2)
+async def test_deadline_is_504_and_reads_get_the_shorter_one(make_client, upstream, fake):
+    slow = await make_client(
+        upstream.address, edge_read_timeout_seconds=0.2, edge_rpc_timeout_seconds=5.0
+    )
     fake.delay = 1.0
     response = await slow.get("/api/v1/users/1")
     assert_error(response, 504, 4, "DEADLINE_EXCEEDED")
+    # A write waits for the longer deadline and gets its answer.
+    written = await slow.post("/api/v1/users/login", json={"username": "a", "password": "b"})
+    assert written.status_code != 504, written.text
+    hasty = await make_client(upstream.address, edge_rpc_timeout_seconds=0.2)
+    written = await hasty.post("/api/v1/users/login", json={"username": "a", "password": "b"})
+    assert_error(written, 504, 4, "DEADLINE_EXCEEDED")
 
 
 async def test_unreachable_service_is_503_without_internal_detail(make_client):

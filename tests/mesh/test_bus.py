@@ -20,7 +20,7 @@ import redis
 from google.protobuf import any_pb2
 from google.protobuf.message import Message
 
-from mesh import context
+from mesh import context, metrics
 from mesh.bus import EmbeddedBus, EventBus, RedisStreamBus, create_bus, event_type, unpack
 from mesh.config import MeshSettings
 from mesh.ids import IdGenerator
@@ -354,6 +354,50 @@ async def test_event_goes_to_dead_letters_after_max_attempts_and_group_moves_on(
     assert letter.error == f"ValueError: boom {MAX_ATTEMPTS}"
     assert await bus.dead_letters("poisoned_svc", limit=0) == []
     assert await bus.dead_letters("other_svc") == []
+
+
+async def test_dead_letters_are_replayed_to_their_group_alone_or_dropped(
+    make_bus: BusFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A dead letter is a queue entry: once the cause is gone (a peer back up), replaying it hands
+    it to its group again, and no other group sees it twice; dropping forgets it."""
+    bus = make_bus()
+    peer_down = True
+    calls: list[int] = []
+
+    async def needs_peer(env: envelope_pb2.EventEnvelope) -> None:
+        calls.append(user_of(env))
+        if peer_down and user_of(env) in (1, 2):
+            raise ConnectionError("graph_svc is unavailable")
+
+    other = Collector()
+    await bus.start_consumer(group="other_svc", handler=other)
+    await bus.start_consumer(group="needy_svc", handler=needs_peer)
+    dead = metrics.BUS_DEAD_LETTERS.labels("needy_svc", REGISTERED)
+    dead_before = dead._value.get()
+    first, second = registered(1), registered(2)
+    await bus.publish([first, second, registered(3)])
+    await eventually(lambda: 3 in calls)
+    await other.wait_for(3)
+    letters = await bus.dead_letters("needy_svc")
+    assert [letter.envelope for letter in letters] == [first, second]
+    assert all(letter.letter_id for letter in letters)
+    assert dead._value.get() == dead_before + 2
+    assert f"event test_svc/{first.event_id} ({REGISTERED}) goes to the dead letters" in caplog.text
+    assert "shutter bus dead-letters replay --group needy_svc" in caplog.text
+
+    peer_down = False
+    assert await bus.replay_dead_letters("needy_svc", letter_ids=[letters[0].letter_id]) == 1
+    await eventually(lambda: calls.count(1) == MAX_ATTEMPTS + 1)
+    assert [letter.envelope for letter in await bus.dead_letters("needy_svc")] == [second]
+    assert await bus.drop_dead_letters("needy_svc", letter_ids=None) == 1
+    assert await bus.dead_letters("needy_svc") == []
+    assert await bus.replay_dead_letters("needy_svc", letter_ids=None) == 0
+    await bus.publish([registered(4)])
+    await other.wait_for(4)
+    await eventually(lambda: 4 in calls)
+    assert other.users == [1, 2, 3, 4]  # the replay went to needy_svc only
+    assert calls.count(2) == MAX_ATTEMPTS  # dropped, never handed over again
 
 
 async def test_one_attempt_means_no_retry(make_bus: BusFactory) -> None:

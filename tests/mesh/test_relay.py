@@ -60,6 +60,18 @@ class RecordingBus:
     async def backlog(self, group: str) -> int:
         return await self.inner.backlog(group)
 
+    async def replay_dead_letters(self, group: str, *, letter_ids: Sequence[str] | None) -> int:
+        return await self.inner.replay_dead_letters(group, letter_ids=letter_ids)
+
+    async def drop_dead_letters(self, group: str, *, letter_ids: Sequence[str] | None) -> int:
+        return await self.inner.drop_dead_letters(group, letter_ids=letter_ids)
+
+    async def epoch(self, producer: str) -> tuple[str, bool]:
+        return await self.inner.epoch(producer)
+
+    async def finished_before(self) -> datetime | None:
+        return await self.inner.finished_before()
+
     async def close(self) -> None:
         await self.inner.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import grpc
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -12,6 +13,8 @@ from mesh import auth, db
 from mesh.ids import IdGenerator
 from mesh.outbox import Outbox
 from mesh.services import migrations_dir
+from shutter.graph.v1 import graph_service_pb2 as gpb
+from shutter.graph.v1 import graph_service_pb2_grpc
 from tests.conftest import unique_service
 from user_svc import domain, store
 from user_svc.errors import MediaNotUsable
@@ -68,3 +71,29 @@ async def accounts(
         pictures=pictures,
     )
     await engine.dispose()
+
+
+class _QuietGraph(graph_service_pb2_grpc.GraphServiceServicer):
+    """A graph_svc where nobody follows or blocks anybody: what user_svc asks of it."""
+
+    async def GetProfileGraph(
+        self, request: gpb.GetProfileGraphRequest, context: grpc.aio.ServicerContext
+    ) -> gpb.GetProfileGraphResponse:
+        return gpb.GetProfileGraphResponse()
+
+    async def GetRelationships(
+        self, request: gpb.GetRelationshipsRequest, context: grpc.aio.ServicerContext
+    ) -> gpb.GetRelationshipsResponse:
+        return gpb.GetRelationshipsResponse()
+
+
+@pytest.fixture
+async def quiet_graph() -> AsyncIterator[str]:
+    """Serve a graph_svc where nobody follows or blocks anybody; return its address (user_svc
+    refuses what a block might hide when graph_svc cannot answer)."""
+    graph = grpc.aio.server()
+    graph_service_pb2_grpc.add_GraphServiceServicer_to_server(_QuietGraph(), graph)  # type: ignore[abstract]
+    port = graph.add_insecure_port("127.0.0.1:0")
+    await graph.start()
+    yield f"127.0.0.1:{port}"
+    await graph.stop(0)

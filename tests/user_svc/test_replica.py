@@ -33,11 +33,12 @@ class Setup:
 
 
 @pytest.fixture
-async def setup(data_dir: Path) -> AsyncIterator[Setup]:
+async def setup(data_dir: Path, quiet_graph: str) -> AsyncIterator[Setup]:
     replica_url = await make_replica("user_svc", data_dir)
     settings = UserSettings(
         data_dir=data_dir,
         user_svc_addr="127.0.0.1:0",
+        graph_svc_addr=quiet_graph,
         database_replica_url=replica_url,
         argon2_memory_kib=1024,
         argon2_time_cost=1,

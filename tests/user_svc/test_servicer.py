@@ -9,6 +9,7 @@ import pytest
 from google.rpc import error_details_pb2
 
 from mesh import status
+from mesh.launcher import free_port
 from mesh.server import Service
 from shutter.user.v1 import user_service_pb2 as pb
 from shutter.user.v1 import user_service_pb2_grpc
@@ -18,11 +19,57 @@ from user_svc.settings import UserSettings
 
 
 @pytest.fixture
-async def stub(user_settings: UserSettings) -> AsyncIterator[user_service_pb2_grpc.UserServiceStub]:
-    service: Service = await create_user_service(user_settings)
+async def stub(
+    user_settings: UserSettings, quiet_graph: str
+) -> AsyncIterator[user_service_pb2_grpc.UserServiceStub]:
+    settings = user_settings.model_copy(update={"graph_svc_addr": quiet_graph})
+    service: Service = await create_user_service(settings)
     async with grpc.aio.insecure_channel(service.address) as channel:
         yield user_service_pb2_grpc.UserServiceStub(channel)
     await service.stop(0)
+
+
+async def test_with_graph_svc_down_blocks_fail_closed_and_only_counts_degrade(
+    user_settings: UserSettings,
+) -> None:
+    """Nothing listens where graph_svc should be: whether a block hides a profile or a search
+    result cannot be known, so those calls answer UNAVAILABLE; one's own profile is served, its
+    counts marked unavailable."""
+    settings = user_settings.model_copy(update={"graph_svc_addr": f"127.0.0.1:{free_port()}"})
+    service: Service = await create_user_service(settings)
+    try:
+        async with grpc.aio.insecure_channel(service.address) as channel:
+            stub = user_service_pb2_grpc.UserServiceStub(channel)
+            alice, bob = await _register(stub, "alice"), await _register(stub, "bob")
+            unavailable: tuple[grpc.StatusCode, str, list[str]] = (
+                grpc.StatusCode.UNAVAILABLE,
+                "RELATIONSHIP_UNAVAILABLE",
+                [],
+            )
+            assert (
+                await _fails(
+                    stub.GetUser(
+                        pb.GetUserRequest(user_id=alice.user.user_id),
+                        metadata=_bearer(bob.access_token),
+                    )
+                )
+                == unavailable
+            )
+            assert (
+                await _fails(
+                    stub.SearchUsers(
+                        pb.SearchUsersRequest(query="ali"), metadata=_bearer(bob.access_token)
+                    )
+                )
+                == unavailable
+            )
+            own = await stub.GetUser(
+                pb.GetUserRequest(user_id=alice.user.user_id),
+                metadata=_bearer(alice.access_token),
+            )
+            assert own.user.username == "alice" and own.user.counts_unavailable
+    finally:
+        await service.stop(0)
 
 
 def _bearer(token: str) -> tuple[tuple[str, str], ...]:

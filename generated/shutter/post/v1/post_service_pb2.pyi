@@ -142,14 +142,16 @@ class ListLikersResponse(_message.Message):
     def __init__(self, users: _Optional[_Iterable[_Union[_user_pb2.UserSummary, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class CreateCommentRequest(_message.Message):
-    __slots__ = ("post_id", "text", "parent_comment_id")
+    __slots__ = ("post_id", "text", "parent_comment_id", "idempotency_key")
     POST_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     PARENT_COMMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     post_id: int
     text: str
     parent_comment_id: int
-    def __init__(self, post_id: _Optional[int] = ..., text: _Optional[str] = ..., parent_comment_id: _Optional[int] = ...) -> None: ...
+    idempotency_key: str
+    def __init__(self, post_id: _Optional[int] = ..., text: _Optional[str] = ..., parent_comment_id: _Optional[int] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class CreateCommentResponse(_message.Message):
     __slots__ = ("comment",)

@@ -397,7 +397,9 @@ class PostServiceServicer:
         other story, with an optional caption. @mentions are read from the caption as in post captions.
         The story expires exactly 24 hours after it is made. INVALID_ARGUMENT for a broken limit or
         media the caller does not own (reason MEDIA_NOT_FOUND); FAILED_PRECONDITION for media that is
-        not ready (MEDIA_NOT_READY) or already in a post or story (MEDIA_ALREADY_POSTED).
+        not ready (MEDIA_NOT_READY) or already in a post or story (MEDIA_ALREADY_POSTED). Safe to
+        retry: a call for media already in the caller's live story with the same caption and audience
+        returns that story (a piece of media makes one story at most).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

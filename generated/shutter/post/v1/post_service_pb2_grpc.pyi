@@ -117,7 +117,9 @@ class PostServiceStub:
     other story, with an optional caption. @mentions are read from the caption as in post captions.
     The story expires exactly 24 hours after it is made. INVALID_ARGUMENT for a broken limit or
     media the caller does not own (reason MEDIA_NOT_FOUND); FAILED_PRECONDITION for media that is
-    not ready (MEDIA_NOT_READY) or already in a post or story (MEDIA_ALREADY_POSTED).
+    not ready (MEDIA_NOT_READY) or already in a post or story (MEDIA_ALREADY_POSTED). Safe to
+    retry: a call for media already in the caller's live story with the same caption and audience
+    returns that story (a piece of media makes one story at most).
     """
     ListUserStories: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.ListUserStoriesRequest, _post_service_pb2.ListUserStoriesResponse]
     """List an account's live stories, oldest first, each with whether the viewer has seen it.
@@ -263,7 +265,9 @@ class PostServiceAsyncStub(PostServiceStub):
     other story, with an optional caption. @mentions are read from the caption as in post captions.
     The story expires exactly 24 hours after it is made. INVALID_ARGUMENT for a broken limit or
     media the caller does not own (reason MEDIA_NOT_FOUND); FAILED_PRECONDITION for media that is
-    not ready (MEDIA_NOT_READY) or already in a post or story (MEDIA_ALREADY_POSTED).
+    not ready (MEDIA_NOT_READY) or already in a post or story (MEDIA_ALREADY_POSTED). Safe to
+    retry: a call for media already in the caller's live story with the same caption and audience
+    returns that story (a piece of media makes one story at most).
     """
     ListUserStories: _aio.UnaryUnaryMultiCallable[_post_service_pb2.ListUserStoriesRequest, _post_service_pb2.ListUserStoriesResponse]  # type: ignore[assignment]
     """List an account's live stories, oldest first, each with whether the viewer has seen it.
@@ -532,7 +536,9 @@ class PostServiceServicer(metaclass=_abc_1.ABCMeta):
         other story, with an optional caption. @mentions are read from the caption as in post captions.
         The story expires exactly 24 hours after it is made. INVALID_ARGUMENT for a broken limit or
         media the caller does not own (reason MEDIA_NOT_FOUND); FAILED_PRECONDITION for media that is
-        not ready (MEDIA_NOT_READY) or already in a post or story (MEDIA_ALREADY_POSTED).
+        not ready (MEDIA_NOT_READY) or already in a post or story (MEDIA_ALREADY_POSTED). Safe to
+        retry: a call for media already in the caller's live story with the same caption and audience
+        returns that story (a piece of media makes one story at most).
         """
 
     @_abc_1.abstractmethod

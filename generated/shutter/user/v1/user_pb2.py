@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ashutter/user/v1/user.proto\x12\x0fshutter.user.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd9\x02\n\x04User\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x11\n\tfull_name\x18\x03 \x01(\t\x12\x0b\n\x03\x62io\x18\x04 \x01(\t\x12\x0f\n\x07website\x18\x05 \x01(\t\x12\x17\n\x0fprofile_pic_url\x18\x06 \x01(\t\x12\x12\n\nis_private\x18\x07 \x01(\x08\x12\x13\n\x0bis_verified\x18\x08 \x01(\x08\x12\x16\n\x0e\x66ollower_count\x18\t \x01(\x03\x12\x17\n\x0f\x66ollowing_count\x18\n \x01(\x03\x12\x12\n\npost_count\x18\x0b \x01(\x03\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65mail\x18\r \x01(\t\x12\x37\n\x0crelationship\x18\x0e \x01(\x0b\x32!.shutter.user.v1.UserRelationship\"\x89\x01\n\x10UserRelationship\x12\x11\n\tfollowing\x18\x01 \x01(\x08\x12\x13\n\x0b\x66ollowed_by\x18\x02 \x01(\x08\x12\x11\n\trequested\x18\x03 \x01(\x08\x12\x18\n\x10incoming_request\x18\x04 \x01(\x08\x12\x10\n\x08\x62locking\x18\x05 \x01(\x08\x12\x0e\n\x06muting\x18\x06 \x01(\x08\"\x85\x01\n\x0bUserSummary\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x11\n\tfull_name\x18\x03 \x01(\t\x12\x17\n\x0fprofile_pic_url\x18\x04 \x01(\t\x12\x13\n\x0bis_verified\x18\x05 \x01(\x08\x12\x12\n\nis_private\x18\x06 \x01(\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ashutter/user/v1/user.proto\x12\x0fshutter.user.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf5\x02\n\x04User\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x11\n\tfull_name\x18\x03 \x01(\t\x12\x0b\n\x03\x62io\x18\x04 \x01(\t\x12\x0f\n\x07website\x18\x05 \x01(\t\x12\x17\n\x0fprofile_pic_url\x18\x06 \x01(\t\x12\x12\n\nis_private\x18\x07 \x01(\x08\x12\x13\n\x0bis_verified\x18\x08 \x01(\x08\x12\x16\n\x0e\x66ollower_count\x18\t \x01(\x03\x12\x17\n\x0f\x66ollowing_count\x18\n \x01(\x03\x12\x12\n\npost_count\x18\x0b \x01(\x03\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65mail\x18\r \x01(\t\x12\x37\n\x0crelationship\x18\x0e \x01(\x0b\x32!.shutter.user.v1.UserRelationship\x12\x1a\n\x12\x63ounts_unavailable\x18\x0f \x01(\x08\"\x89\x01\n\x10UserRelationship\x12\x11\n\tfollowing\x18\x01 \x01(\x08\x12\x13\n\x0b\x66ollowed_by\x18\x02 \x01(\x08\x12\x11\n\trequested\x18\x03 \x01(\x08\x12\x18\n\x10incoming_request\x18\x04 \x01(\x08\x12\x10\n\x08\x62locking\x18\x05 \x01(\x08\x12\x0e\n\x06muting\x18\x06 \x01(\x08\"\x85\x01\n\x0bUserSummary\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x11\n\tfull_name\x18\x03 \x01(\t\x12\x17\n\x0fprofile_pic_url\x18\x04 \x01(\t\x12\x13\n\x0bis_verified\x18\x05 \x01(\x08\x12\x12\n\nis_private\x18\x06 \x01(\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,9 +33,9 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'shutter.user.v1.user_pb2', 
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_USER']._serialized_start=81
-  _globals['_USER']._serialized_end=426
-  _globals['_USERRELATIONSHIP']._serialized_start=429
-  _globals['_USERRELATIONSHIP']._serialized_end=566
-  _globals['_USERSUMMARY']._serialized_start=569
-  _globals['_USERSUMMARY']._serialized_end=702
+  _globals['_USER']._serialized_end=454
+  _globals['_USERRELATIONSHIP']._serialized_start=457
+  _globals['_USERRELATIONSHIP']._serialized_end=594
+  _globals['_USERSUMMARY']._serialized_start=597
+  _globals['_USERSUMMARY']._serialized_end=730
 # @@protoc_insertion_point(module_scope)

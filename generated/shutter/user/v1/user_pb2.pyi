@@ -9,7 +9,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class User(_message.Message):
-    __slots__ = ("user_id", "username", "full_name", "bio", "website", "profile_pic_url", "is_private", "is_verified", "follower_count", "following_count", "post_count", "created_at", "email", "relationship")
+    __slots__ = ("user_id", "username", "full_name", "bio", "website", "profile_pic_url", "is_private", "is_verified", "follower_count", "following_count", "post_count", "created_at", "email", "relationship", "counts_unavailable")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     USERNAME_FIELD_NUMBER: _ClassVar[int]
     FULL_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -24,6 +24,7 @@ class User(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     RELATIONSHIP_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_UNAVAILABLE_FIELD_NUMBER: _ClassVar[int]
     user_id: int
     username: str
     full_name: str
@@ -38,7 +39,8 @@ class User(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     email: str
     relationship: UserRelationship
-    def __init__(self, user_id: _Optional[int] = ..., username: _Optional[str] = ..., full_name: _Optional[str] = ..., bio: _Optional[str] = ..., website: _Optional[str] = ..., profile_pic_url: _Optional[str] = ..., is_private: _Optional[bool] = ..., is_verified: _Optional[bool] = ..., follower_count: _Optional[int] = ..., following_count: _Optional[int] = ..., post_count: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., email: _Optional[str] = ..., relationship: _Optional[_Union[UserRelationship, _Mapping]] = ...) -> None: ...
+    counts_unavailable: bool
+    def __init__(self, user_id: _Optional[int] = ..., username: _Optional[str] = ..., full_name: _Optional[str] = ..., bio: _Optional[str] = ..., website: _Optional[str] = ..., profile_pic_url: _Optional[str] = ..., is_private: _Optional[bool] = ..., is_verified: _Optional[bool] = ..., follower_count: _Optional[int] = ..., following_count: _Optional[int] = ..., post_count: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., email: _Optional[str] = ..., relationship: _Optional[_Union[UserRelationship, _Mapping]] = ..., counts_unavailable: _Optional[bool] = ...) -> None: ...
 
 class UserRelationship(_message.Message):
     __slots__ = ("following", "followed_by", "requested", "incoming_request", "blocking", "muting")

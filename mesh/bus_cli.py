@@ -1,0 +1,161 @@
+"""`shutter bus ...`: operate the event bus: publish outbox rows again, inspect and replay dead
+letters. Run against the same settings (SHUTTER_DATABASE_URL, SHUTTER_REDIS_URL, data_dir) as
+the mesh."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from mesh.bus import EventBus
+
+T = TypeVar("T")
+
+app = typer.Typer(help="Operate the event bus: republish outbox rows, dead letters.")
+console = Console(stderr=True)
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Return a duration written as a number and a unit: 90s, 15m, 2h, 7d."""
+    match = _DURATION.match(text.strip())
+    if match is None:
+        raise typer.BadParameter(f"expected a duration such as 90s, 15m, 2h or 7d, got {text!r}")
+    return timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2]])
+
+
+@app.command()
+def republish(
+    since: Annotated[
+        str, typer.Option(help="Publish again what was published this long ago or later: 2h, 1d.")
+    ],
+    service: Annotated[
+        list[str] | None, typer.Option(help="Only these producers (default: every one).")
+    ] = None,
+) -> None:
+    """Publish outbox events again so every projection (feed posts, engagement counts,
+    notifications) is rebuilt from its owner's record; consumers ignore what they already
+    handled. Rows older than SHUTTER_OUTBOX_RETENTION_SECONDS are gone. The running services'
+    relays do the publishing."""
+    window = parse_duration(since)
+    counts = asyncio.run(_republish(datetime.now(UTC) - window, service or None))
+    for name, count in counts.items():
+        console.print(f"{name}: {count} events to publish again")
+
+
+async def _republish(since: datetime, only: list[str] | None) -> dict[str, int]:
+    from sqlalchemy import MetaData, inspect
+
+    from mesh import db
+    from mesh.outbox import outbox_table
+    from mesh.relay import republish
+    from mesh.services import MESH
+
+    known = {spec.name for spec in MESH}
+    unknown = sorted(set(only or ()) - known)
+    if unknown:
+        raise typer.BadParameter(f"unknown service(s) {', '.join(unknown)}; known: {sorted(known)}")
+    counts: dict[str, int] = {}
+    for spec in MESH:
+        if only is not None and spec.name not in only:
+            continue
+        settings = spec.settings()
+        engine = db.create_engine(spec.name, settings, getattr(settings, "database_url", None))
+        try:
+            async with engine.connect() as conn:
+                has_outbox = await conn.run_sync(lambda c: inspect(c).has_table("outbox"))
+            if has_outbox:
+                table = outbox_table(MetaData())
+                counts[spec.name] = await republish(engine, table, since=since)
+        finally:
+            await engine.dispose()
+    return counts
+
+
+dead_letters_app = typer.Typer(
+    help="A consumer group's dead letters: events its handler gave up on. List them, hand them "
+    "to the group again once the cause is fixed (a peer back up), or drop them."
+)
+app.add_typer(dead_letters_app, name="dead-letters")
+
+GroupOption = Annotated[
+    str, typer.Option(help="The consumer group, such as feed_svc or notify_svc.")
+]
+IdsOption = Annotated[
+    list[str] | None,
+    typer.Option("--id", help="Only this dead letter (repeatable); see `list` for ids."),
+]
+AllOption = Annotated[bool, typer.Option("--all", help="Every dead letter of the group.")]
+
+
+@dead_letters_app.command("list")
+def list_dead_letters(
+    group: GroupOption,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many.")] = 100,
+) -> None:
+    """List a group's dead letters, oldest first."""
+    from rich.table import Table
+
+    letters = asyncio.run(_with_bus(lambda bus: bus.dead_letters(group, limit=limit)))
+    table = Table(title=f"dead letters of {group}: {len(letters)}")
+    for column in ("id", "event", "type", "attempts", "failed at", "error"):
+        table.add_column(column)
+    for letter in letters:
+        table.add_row(
+            letter.letter_id,
+            f"{letter.envelope.producer}/{letter.envelope.event_id}",
+            letter.event_type,
+            str(letter.attempts),
+            letter.failed_at.isoformat(timespec="seconds"),
+            letter.error,
+        )
+    Console(width=200).print(table)
+
+
+@dead_letters_app.command("replay")
+def replay_dead_letters(
+    group: GroupOption, letter_id: IdsOption = None, every: AllOption = False
+) -> None:
+    """Hand dead letters to their group again (that group only); a running consumer handles
+    them at once, with the usual retries."""
+    ids = _chosen(letter_id, every)
+    count = asyncio.run(_with_bus(lambda bus: bus.replay_dead_letters(group, letter_ids=ids)))
+    console.print(f"{group}: {count} dead letters handed to the group again")
+
+
+@dead_letters_app.command("drop")
+def drop_dead_letters(
+    group: GroupOption, letter_id: IdsOption = None, every: AllOption = False
+) -> None:
+    """Forget dead letters for good."""
+    ids = _chosen(letter_id, every)
+    count = asyncio.run(_with_bus(lambda bus: bus.drop_dead_letters(group, letter_ids=ids)))
+    console.print(f"{group}: {count} dead letters dropped")
+
+
+def _chosen(letter_ids: list[str] | None, every: bool) -> list[str] | None:
+    if bool(letter_ids) == every:
+        raise typer.BadParameter("name the dead letters with --id, or pass --all (not both)")
+    return None if every else letter_ids
+
+
+async def _with_bus(action: Callable[[EventBus], Awaitable[T]]) -> T:
+    from mesh.bus import create_bus
+    from mesh.config import MeshSettings
+
+    bus = create_bus(MeshSettings())
+    try:
+        return await action(bus)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    finally:
+        await bus.close()
