@@ -41,3 +41,20 @@ def test_a_lock_out_of_date_with_pyproject_stops_the_bootstrap_with_one_line(
         "shutter: uv.lock does not match pyproject.toml; run ./shutter lock to re-lock"
     )
     assert not (clone / ".venv").exists()
+
+
+def test_every_service_of_the_mesh_is_a_package_the_install_ships() -> None:
+    """`shutter up` runs from the installed entry point, where only the packages pyproject.toml
+    lists are importable: a service left out fails only there (not in the suite, which runs from
+    the repository's root)."""
+    import fnmatch
+    import tomllib
+
+    from mesh.services import MESH
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    include = config["tool"]["setuptools"]["packages"]["find"]["include"]
+    first_party = config["tool"]["ruff"]["lint"]["isort"]["known-first-party"]
+    for name in [spec.name for spec in MESH] + ["edge_proxy", "mesh", "bench"]:
+        assert any(fnmatch.fnmatch(name, pattern) for pattern in include), name
+        assert name in first_party, name
