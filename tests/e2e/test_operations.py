@@ -129,11 +129,12 @@ def test_up_prints_what_started_and_where_and_no_noise(start_up: StartUp) -> Non
     # Where everything is, on stderr: the edge, each service on its port, the metrics port.
     assert up.url in stderr
     for offset, name in enumerate(
-        ("user_svc", "graph_svc", "post_svc", "media_svc", "feed_svc", "notify_svc"), start=1
+        ("user_svc", "graph_svc", "post_svc", "media_svc", "feed_svc", "notify_svc", "message_svc"),
+        start=1,
     ):
         assert f"127.0.0.1:{up.base + offset}" in stderr
         assert name in stderr
-    assert f"http://127.0.0.1:{up.base + 7}/metrics" in stderr
+    assert f"http://127.0.0.1:{up.base + 8}/metrics" in stderr
     # Not Alembic's set-up chatter, not a line per request (answered or refused), no traceback.
     assert "alembic" not in stderr
     assert "rpc /" not in stderr
@@ -198,7 +199,7 @@ def test_two_meshes_run_side_by_side_with_port_base(start_up: StartUp) -> None:
             timeout=30,
         )
         assert me.status_code == 200
-        metrics = httpx.get(f"http://127.0.0.1:{up.base + 7}/metrics", timeout=30)
+        metrics = httpx.get(f"http://127.0.0.1:{up.base + 8}/metrics", timeout=30)
         assert "shutter_rpc_requests_total" in metrics.text
     for up in (first, second):
         assert up.interrupt() < STOP_TIMEOUT

@@ -74,7 +74,7 @@ def test_each_process_alone_refuses_bad_settings_the_same_way(tmp_path: Path) ->
 def test_a_port_base_that_does_not_fit_is_refused(tmp_path: Path) -> None:
     data = tmp_path / "data"
     result = run([*SHUTTER, "up", "--port-base", "65530"], data)
-    line = "--port-base=65530: a port number from 1 to 65522, so that the 14 ports from it fit"
+    line = "--port-base=65530: a port number from 1 to 65520, so that the 16 ports from it fit"
     assert_refused(result, line, data)
 
 
@@ -141,7 +141,8 @@ def test_port_base_lays_out_edge_services_then_metrics() -> None:
         "SHUTTER_MEDIA_SVC_ADDR": "127.0.0.1:20004",
         "SHUTTER_FEED_SVC_ADDR": "127.0.0.1:20005",
         "SHUTTER_NOTIFY_SVC_ADDR": "127.0.0.1:20006",
-        "SHUTTER_METRICS_PORT": "20007",
+        "SHUTTER_MESSAGE_SVC_ADDR": "127.0.0.1:20007",
+        "SHUTTER_METRICS_PORT": "20008",
     }
 
 

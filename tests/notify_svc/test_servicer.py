@@ -243,7 +243,8 @@ async def test_stopping_ends_open_streams_at_once_and_a_leaving_client_is_no_err
         subscribe_heartbeat_seconds=60,  # nothing would end these streams but the stop
     )
     service = await create_notify_service(settings)
-    md = (("authorization", f"Bearer {auth.TokenIssuer(settings).user_token(42)}"),)
+    # As the edge opens it for a client: the user's token beside the edge's identity.
+    md = (("authorization", f"Bearer {auth.TokenIssuer(settings).user_token(42)}"), *service_md())
     async with grpc.aio.insecure_channel(service.address) as channel:
         notify = notify_service_pb2_grpc.NotifyServiceStub(channel)
         # A client that opens its stream and closes it: one DEBUG access line, no error.
