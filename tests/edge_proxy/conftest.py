@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from google.protobuf.message import Message
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from starlette.applications import Starlette
 
 from edge_proxy.app import create_app
 from edge_proxy.settings import EdgeSettings
@@ -146,9 +148,20 @@ def _settings(**overrides: Any) -> EdgeSettings:
     return EdgeSettings(**(values | overrides))
 
 
-def _open(settings: EdgeSettings, channels: Channels) -> httpx.AsyncClient:
-    app = create_app(settings, channels, services=[USER_SPEC])
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://edge.test")
+@contextlib.asynccontextmanager
+async def serving(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """Yield a client of the edge's app with its lifespan running, as a server runs it: what
+    the app opens at start (the rate limiter's Redis on the engines) is closed at the end."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://edge.test") as http:
+            yield http
+
+
+def _open(
+    settings: EdgeSettings, channels: Channels
+) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
+    return serving(create_app(settings, channels, services=[USER_SPEC]))
 
 
 @pytest.fixture(scope="session")
@@ -170,21 +183,17 @@ async def make_client() -> AsyncIterator[MakeClient]:
 
     `await make_client(address, identity=..., **settings)`: the edge's user_svc is at `address`.
     """
-    opened: list[tuple[httpx.AsyncClient, Channels]] = []
+    async with contextlib.AsyncExitStack() as opened:
 
-    async def make(
-        address: str, *, identity: Callable[[], str | None] = lambda: None, **overrides: Any
-    ) -> httpx.AsyncClient:
-        settings = _settings(**overrides)
-        channels = Channels(settings, addresses={"user_svc": address}, identity=identity)
-        http = _open(settings, channels)
-        opened.append((http, channels))
-        return http
+        async def make(
+            address: str, *, identity: Callable[[], str | None] = lambda: None, **overrides: Any
+        ) -> httpx.AsyncClient:
+            settings = _settings(**overrides)
+            channels = Channels(settings, addresses={"user_svc": address}, identity=identity)
+            opened.push_async_callback(channels.close)
+            return await opened.enter_async_context(_open(settings, channels))
 
-    yield make
-    for http, channels in opened:
-        await http.aclose()
-        await channels.close()
+        yield make
 
 
 @pytest.fixture

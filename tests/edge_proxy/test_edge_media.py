@@ -19,7 +19,7 @@ from mesh.clients import Channels
 from mesh.errors import InvalidArgument
 from mesh.status import details_metadata, rich_status
 from shutter.media.v1 import media_pb2, media_service_pb2, media_service_pb2_grpc
-from tests.edge_proxy.conftest import USER_SPEC
+from tests.edge_proxy.conftest import USER_SPEC, serving
 
 BLOB = bytes(range(256)) * 40  # 10 240 bytes
 ETAG = '"' + hashlib.sha256(BLOB).hexdigest()[:32] + '"'
@@ -108,9 +108,7 @@ async def http(media: tuple[FakeMedia, str]) -> AsyncIterator[httpx.AsyncClient]
     fake.reads.clear()
     settings = EdgeSettings(edge_max_body_bytes=1024)
     channels = Channels(settings, addresses={"media_svc": address})
-    app = create_app(settings, channels, services=[USER_SPEC])
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://edge.test") as client:
+    async with serving(create_app(settings, channels, services=[USER_SPEC])) as client:
         yield client
     await channels.close()
 

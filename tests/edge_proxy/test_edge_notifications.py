@@ -112,7 +112,7 @@ async def edge() -> AsyncIterator[Edge]:
         host="127.0.0.1",
         port=http_port,
         log_level="warning",
-        lifespan="off",
+        lifespan="on",
         timeout_graceful_shutdown=5,
     )
     web = EdgeServer(config, app=app, own_signals=False)
