@@ -86,7 +86,9 @@ async def test_a_paused_peer_fails_its_callers_fast_and_recovers(fault_mesh: Fau
             # Whether a block hides the profile cannot be known: refused, fast, retryable.
             assert paused.status_code == 503, paused.text
             assert paused.headers["retry-after"] == "1"
-            assert took < 3.0
+            # Before the edge's own read deadline (5 s) would have answered 504: user_svc's
+            # call to the paused peer gave up first (its deadline, not a hang).
+            assert took < 5.0
         finally:
             fault_mesh.signal("graph_svc", signal.SIGCONT)
         resumed = time.monotonic()
