@@ -31,7 +31,9 @@ async def _check(stub: health_pb2_grpc.HealthStub, timeout: float) -> None:
 
 @pytest.fixture
 def settings(data_dir: Path) -> MeshSettings:
-    return MeshSettings(data_dir=data_dir, user_svc_addr=f"127.0.0.1:{free_port()}")
+    # Channels are what is tested: no Redis behind the server (on the engines pass the restart
+    # would also restart the process-wide follower of revoked sessions, which is not the point).
+    return MeshSettings(data_dir=data_dir, user_svc_addr=f"127.0.0.1:{free_port()}", redis_url=None)
 
 
 async def test_a_call_succeeds_within_two_seconds_of_the_peer_restarting(
