@@ -8,21 +8,12 @@ as on the notification stream (see edge_proxy.notifications).
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable
 from typing import Any
 
-import grpc
-from grpc import aio
-from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
-
-from edge_proxy.notifications import MEDIA_TYPE, last_event_id, relay, shutting_down
+from edge_proxy.notifications import MEDIA_TYPE, SubscribeRoute
 from edge_proxy.openapi import ERROR_RESPONSE
-from edge_proxy.settings import EdgeSettings
-from edge_proxy.transcode import EdgeError, rpc_error_response, rpc_metadata, to_json
-from mesh.clients import Channels
+from edge_proxy.transcode import to_json
 from shutter.message.v1 import message_service_pb2, message_service_pb2_grpc
 
 PATH = "/api/v1/conversations/stream"
@@ -39,57 +30,19 @@ def sse_event(message: message_service_pb2.SubscribeResponse) -> bytes:
     return b""
 
 
-class MessageStreamRoute:
+class MessageStreamRoute(SubscribeRoute):
     """Handler of the message stream."""
 
-    def __init__(
-        self,
-        settings: EdgeSettings,
-        channels: Channels,
-        *,
-        identity: Callable[[], str] = lambda: "",
-    ) -> None:
-        self._settings = settings
-        self._channels = channels
-        self._identity = identity
-        # Set when the edge stops: open streams end with a final event, new ones are refused.
-        self._closing = asyncio.Event()
+    what = "message stream"
 
-    def close(self) -> None:
-        """End every open stream now (a final SHUTTING_DOWN event) and refuse new ones."""
-        self._closing.set()
-
-    async def stream(self, request: Request) -> Response:
-        """Open a Subscribe call for the caller and relay it as Server-Sent Events."""
-        if self._closing.is_set():
-            raise shutting_down()
-        after = last_event_id(request)
+    def subscribe(self, after: int, metadata: list[tuple[str, str]]) -> Any:
         stub = message_service_pb2_grpc.MessageServiceStub(self._channels.channel("message_svc"))
-        # No deadline: the stream lasts as long as the client stays; heartbeats keep it alive.
-        call = stub.Subscribe(
-            message_service_pb2.SubscribeRequest(after_message_id=after),
-            metadata=rpc_metadata(
-                request,
-                max_authorization_bytes=self._settings.edge_max_authorization_bytes,
-                service_identity=self._identity(),
-            ),
+        return stub.Subscribe(
+            message_service_pb2.SubscribeRequest(after_message_id=after), metadata=metadata
         )
-        try:
-            first = await call.read()
-        except aio.AioRpcError as exc:
-            return rpc_error_response(exc)
-        if first is aio.EOF or first.WhichOneof("event") != "opened":
-            call.cancel()
-            raise EdgeError(
-                grpc.StatusCode.UNAVAILABLE,
-                "the message stream could not be opened",
-                reason="STREAM_NOT_OPENED",
-            )
-        return StreamingResponse(
-            relay(call, sse_event, self._closing),
-            media_type=MEDIA_TYPE,
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+
+    def render(self, message: Any) -> bytes:
+        return sse_event(message)
 
 
 # The OpenAPI description of the stream (the annotated routes describe themselves).

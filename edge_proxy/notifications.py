@@ -71,8 +71,14 @@ def sse_event(message: notify_service_pb2.SubscribeResponse) -> bytes:
     return b""
 
 
-class NotificationStreamRoute:
-    """Handler of the notification stream."""
+class SubscribeRoute:
+    """An SSE route over a service's server-streaming Subscribe RPC: the call is opened for the
+    caller (their token beside the edge's identity, as the RPC is internal to the mesh), its
+    `opened` message awaited, then relayed until it ends, the client leaves or the edge stops.
+    Subclasses say which RPC (`subscribe`) and how a message reads as SSE (`render`)."""
+
+    # Named in the error when the service does not open the stream.
+    what = "stream"
 
     def __init__(
         self,
@@ -91,16 +97,23 @@ class NotificationStreamRoute:
         """End every open stream now (a final SHUTTING_DOWN event) and refuse new ones."""
         self._closing.set()
 
+    def subscribe(self, after: int, metadata: list[tuple[str, str]]) -> Any:
+        """Start the Subscribe call resuming after `after` (the Last-Event-ID)."""
+        raise NotImplementedError
+
+    def render(self, message: Any) -> bytes:
+        """Return the SSE text of one stream message (empty for what clients do not see)."""
+        raise NotImplementedError
+
     async def stream(self, request: Request) -> Response:
         """Open a Subscribe call for the caller and relay it as Server-Sent Events."""
         if self._closing.is_set():
             raise shutting_down()
         after = last_event_id(request)
-        stub = notify_service_pb2_grpc.NotifyServiceStub(self._channels.channel("notify_svc"))
         # No deadline: the stream lasts as long as the client stays; heartbeats keep it alive.
-        call = stub.Subscribe(
-            notify_service_pb2.SubscribeRequest(after_sequence=after),
-            metadata=rpc_metadata(
+        call = self.subscribe(
+            after,
+            rpc_metadata(
                 request,
                 max_authorization_bytes=self._settings.edge_max_authorization_bytes,
                 service_identity=self._identity(),
@@ -114,14 +127,29 @@ class NotificationStreamRoute:
             call.cancel()
             raise EdgeError(
                 grpc.StatusCode.UNAVAILABLE,
-                "the notification stream could not be opened",
+                f"the {self.what} could not be opened",
                 reason="STREAM_NOT_OPENED",
             )
         return StreamingResponse(
-            relay(call, sse_event, self._closing),
+            relay(call, self.render, self._closing),
             media_type=MEDIA_TYPE,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
+
+
+class NotificationStreamRoute(SubscribeRoute):
+    """Handler of the notification stream."""
+
+    what = "notification stream"
+
+    def subscribe(self, after: int, metadata: list[tuple[str, str]]) -> Any:
+        stub = notify_service_pb2_grpc.NotifyServiceStub(self._channels.channel("notify_svc"))
+        return stub.Subscribe(
+            notify_service_pb2.SubscribeRequest(after_sequence=after), metadata=metadata
+        )
+
+    def render(self, message: Any) -> bytes:
+        return sse_event(message)
 
 
 def shutting_down() -> EdgeError:
