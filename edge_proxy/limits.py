@@ -35,6 +35,8 @@ _BY_METHOD = {
     "/shutter.user.v1.UserService/Login": "login",
     "/shutter.user.v1.UserService/Register": "register",
     "/shutter.user.v1.UserService/RefreshToken": "refresh",
+    # Confirmed by the password: as guessable as a sign-in.
+    "/shutter.user.v1.UserService/DeleteUser": "login",
     "/shutter.media.v1.MediaService/CreateUpload": "uploads",
     "/shutter.media.v1.MediaService/CompleteUpload": "uploads",
 }

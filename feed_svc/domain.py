@@ -18,7 +18,7 @@ import math
 import secrets
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -555,6 +555,19 @@ class Feeds:
         """Lift one block (a block the other way, if any, still hides them)."""
         if self._views is not None:
             await self._views.block(blocker=blocker_id, blocked=blocked_id, blocking=False)
+
+    def deletion_steps(self) -> list[tuple[str, Callable[[int], Awaitable[object]]]]:
+        """Return the steps that remove a deleted account from feeds (see mesh.deletion). Its
+        posts leave others' feeds and the read model by their PostDeleted events, its likes
+        and saves by theirs; what is left is what feed_svc keeps of the account itself."""
+        return [("feeds", self._forget_account)]
+
+    async def _forget_account(self, user_id: int) -> None:
+        await self._cache.drop([user_id])
+        if self._views is not None:
+            await self._views.forget_account(user_id)
+        async with self._store.transaction() as tx:
+            await self._store.forget_account(tx, user_id=user_id)
 
     async def forget(self, *, viewer_id: int) -> None:
         """Drop a viewer's feed so that its next read rebuilds it (after an unmute)."""

@@ -472,6 +472,13 @@ class ReadModel:
                 pipe.srem(hidden_key(blocked), f"by:{blocker}")
             await pipe.execute()
 
+    async def forget_account(self, user_id: int) -> None:
+        """Forget a deleted account: its summary as an author, its flags and hidden set as a
+        viewer."""
+        await self._redis.delete(
+            author_key(user_id), likes_key(user_id), saves_key(user_id), hidden_key(user_id)
+        )
+
     async def refresh_author(self, user_id: int) -> None:
         """Replace an account's summary with user_svc's answer now (after a profile change)."""
         fresh = await self._directory.summaries([user_id])

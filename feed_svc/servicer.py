@@ -12,7 +12,7 @@ from feed_svc import domain, events, peers, store, stories
 from feed_svc.cache import FeedCache
 from feed_svc.readmodel import Limits, ReadModel
 from feed_svc.settings import FeedSettings
-from mesh import auth
+from mesh import auth, deletion
 from mesh.clients import Channels
 from mesh.errors import InvalidArgument, PermissionDenied
 from mesh.redis import create_redis
@@ -222,6 +222,14 @@ async def create_feed_service(settings: FeedSettings) -> Service:
         servicer = FeedServicer(feeds, tray)
         await runtime.consume(
             group=events.GROUP, handler=events.feed_handler(feeds), event_types=events.CONSUMED
+        )
+        await runtime.consume(
+            group=NAME + deletion.GROUP_SUFFIX,
+            handler=deletion.handler(
+                deletion.DeletionLedger(runtime.engine, store.deletion_ledger),
+                feeds.deletion_steps(),
+            ),
+            event_types={deletion.ACCOUNT_DELETED},
         )
         return await runtime.serve(
             register=lambda server: feed_service_pb2_grpc.add_FeedServiceServicer_to_server(

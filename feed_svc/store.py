@@ -25,14 +25,18 @@ from sqlalchemy import (
     Table,
     and_,
     func,
+    or_,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from mesh import db
+from mesh.deletion import ledger_table
 
 metadata = MetaData()
+# The steps of removing deleted accounts that are done (mesh.deletion).
+deletion_ledger = ledger_table(metadata)
 
 posts = Table(
     "posts",
@@ -125,6 +129,7 @@ class FeedStore(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[AsyncSession]: ...
     def read_transaction(self) -> AbstractAsyncContextManager[AsyncSession]: ...
     async def claim_event(self, session: AsyncSession, *, producer: str, event_id: int) -> bool: ...
+    async def forget_account(self, session: AsyncSession, *, user_id: int) -> None: ...
     async def add_post(
         self,
         session: AsyncSession,
@@ -184,6 +189,15 @@ class SqlFeedStore:
         self._read_sessions = db.read_session_factory(engine, replica)
         self.has_replica = replica is not None
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    async def forget_account(self, session: AsyncSession, *, user_id: int) -> None:
+        """Forget a deleted account's affinities both ways and its celebrity mark."""
+        await session.execute(
+            affinities.delete().where(
+                or_(affinities.c.viewer_id == user_id, affinities.c.author_id == user_id)
+            )
+        )
+        await session.execute(celebrities.delete().where(celebrities.c.author_id == user_id))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

@@ -7,6 +7,7 @@ events (the outbox) in one transaction, after locking the pair of accounts it co
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
@@ -22,7 +23,7 @@ from graph_svc.errors import (
     ServiceRequired,
     UserNotFound,
 )
-from graph_svc.store import Counts, Edge, GraphStore, Relationship
+from graph_svc.store import TIE_KINDS, Counts, Edge, GraphStore, Relationship
 from mesh import pagination
 from mesh.context import Principal
 from mesh.errors import InvalidArgument
@@ -36,6 +37,8 @@ STREAM_PAGE_DEFAULT = 1000
 STREAM_PAGE_MAX = 10_000
 # Requests approved per transaction when an account turns public: short transactions, bounded locks.
 APPROVE_CHUNK = 100
+# Ties of a deleted account read per query while ending them one by one.
+DELETION_BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -539,6 +542,59 @@ class Graph:
         if not changed:
             await self._require_visible(relationship)
         return shown(relationship)
+
+    # -- account deletion --------------------------------------------------------------------
+
+    def deletion_steps(self) -> list[tuple[str, Callable[[int], Awaitable[object]]]]:
+        """Return the steps that remove a deleted account from the graph, in order (see
+        mesh.deletion): each tie ends as its ordinary undo does, with the same event."""
+        steps: list[tuple[str, Callable[[int], Awaitable[object]]]] = [
+            (kind, functools.partial(self._end_ties, kind)) for kind in TIE_KINDS
+        ]
+        steps.append(("counts", self._drop_counts))
+        return steps
+
+    async def _end_ties(self, kind: str, user_id: int) -> int:
+        """End every tie of one kind that involves a deleted account; return how many ended."""
+        self._users.forget(user_id)
+        ended = 0
+        while True:
+            async with self._store.transaction() as tx:
+                pairs = await self._store.ties_of(
+                    tx, user_id=user_id, kind=kind, limit=DELETION_BATCH
+                )
+            for a, b in pairs:
+                await self._change(a, b, functools.partial(self._end_tie, kind, a, b))
+                ended += 1
+            if len(pairs) < DELETION_BATCH:
+                return ended
+
+    async def _end_tie(self, kind: str, a: int, b: int, tx: Any, _now: datetime) -> bool:
+        if kind == "follows":
+            if not await self._store.delete_follow(tx, follower_id=a, followee_id=b):
+                return False
+            reason = graph_events_pb2.UNFOLLOW_REASON_UNFOLLOWED
+            await self._emit(tx, a, events.unfollowed(follower_id=a, followee_id=b, reason=reason))
+        elif kind == "follow_requests":
+            if not await self._store.delete_request(tx, requester_id=a, target_id=b):
+                return False
+            ended = graph_events_pb2.FOLLOW_REQUEST_END_REASON_CANCELLED
+            await self._emit(
+                tx, a, events.follow_request_ended(requester_id=a, target_id=b, reason=ended)
+            )
+        elif kind == "blocks":
+            if not await self._store.delete_block(tx, blocker_id=a, blocked_id=b):
+                return False
+            await self._emit(tx, a, events.unblocked(blocker_id=a, blocked_id=b))
+        else:
+            if not await self._store.delete_mute(tx, muter_id=a, muted_id=b):
+                return False
+            await self._emit(tx, a, events.unmuted(muter_id=a, muted_id=b))
+        return True
+
+    async def _drop_counts(self, user_id: int) -> None:
+        async with self._store.transaction() as tx:
+            await self._store.drop_counts(tx, user_id=user_id)
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from graph_svc import domain, events, store
 from graph_svc.peers import GrpcFeedSync
 from graph_svc.settings import GraphSettings
 from graph_svc.users import GrpcUserDirectory
-from mesh import auth, convert
+from mesh import auth, convert, deletion
 from mesh.runtime import ServiceRuntime
 from mesh.server import Service
 from shutter.feed.v1 import feed_service_pb2_grpc
@@ -293,6 +293,14 @@ async def create_graph_service(settings: GraphSettings) -> Service:
         servicer = GraphServicer(graph)
         await runtime.consume(
             group=NAME, handler=events.profile_updated_handler(graph), event_types=events.CONSUMED
+        )
+        await runtime.consume(
+            group=NAME + deletion.GROUP_SUFFIX,
+            handler=deletion.handler(
+                deletion.DeletionLedger(runtime.engine, store.deletion_ledger),
+                graph.deletion_steps(),
+            ),
+            event_types={deletion.ACCOUNT_DELETED},
         )
         return await runtime.serve(
             register=lambda server: graph_service_pb2_grpc.add_GraphServiceServicer_to_server(

@@ -37,6 +37,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from mesh import db
+from mesh.deletion import ledger_table
 from mesh.outbox import Outbox, outbox_table
 
 metadata = MetaData()
@@ -92,6 +93,7 @@ follow_counts = Table(
 )
 
 outbox = outbox_table(metadata)
+deletion_ledger = ledger_table(metadata)
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,14 @@ class GraphStore(Protocol):
     async def pending_requesters(
         self, session: AsyncSession, *, target_id: int, limit: int
     ) -> list[int]: ...
+    async def ties_of(
+        self, session: AsyncSession, *, user_id: int, kind: str, limit: int
+    ) -> list[tuple[int, int]]: ...
+    async def drop_counts(self, session: AsyncSession, *, user_id: int) -> None: ...
+
+
+# What ties_of reads for each kind: the table and its (from, to) columns.
+TIE_KINDS = ("follows", "follow_requests", "blocks", "mutes")
 
 
 def pair_lock_key(a: int, b: int) -> int:
@@ -579,3 +589,32 @@ class SqlGraphStore:
             .limit(limit)
         )
         return list((await session.execute(query)).scalars())
+
+    async def ties_of(
+        self, session: AsyncSession, *, user_id: int, kind: str, limit: int
+    ) -> list[tuple[int, int]]:
+        """Return up to `limit` (from, to) pairs of one kind of tie (TIE_KINDS) that involve an
+        account on either side: follows, follow requests, blocks or mutes."""
+        table, a, b = {
+            "follows": (follows, follows.c.follower_id, follows.c.followee_id),
+            "follow_requests": (
+                follow_requests,
+                follow_requests.c.requester_id,
+                follow_requests.c.target_id,
+            ),
+            "blocks": (blocks, blocks.c.blocker_id, blocks.c.blocked_id),
+            "mutes": (mutes, mutes.c.muter_id, mutes.c.muted_id),
+        }[kind]
+        found: list[tuple[int, int]] = []
+        for column in (a, b):
+            rows = await session.execute(
+                select(a, b).select_from(table).where(column == user_id).limit(limit - len(found))
+            )
+            found.extend((int(row[0]), int(row[1])) for row in rows)
+            if len(found) >= limit:
+                break
+        return found
+
+    async def drop_counts(self, session: AsyncSession, *, user_id: int) -> None:
+        """Forget a deleted account's own follower and following counts."""
+        await session.execute(delete(follow_counts).where(follow_counts.c.user_id == user_id))

@@ -8,7 +8,7 @@ Processing itself happens in media_svc.worker; this module queues it and wakes t
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -38,6 +38,8 @@ VIDEO_TYPES = ("video/mp4", "video/quicktime")
 CONTENT_TYPE_MAX = 64
 MAX_CHUNK_BYTES = 1024 * 1024
 BATCH_MAX = 100
+# Media of a deleted account read per query while deleting them one by one.
+DELETION_BATCH = 200
 FILTER_MAX = 32
 # Only processed renditions are public; uploads wait under "in/", which ReadBlob never serves.
 PUBLIC_PREFIX = "m/"
@@ -356,6 +358,29 @@ class MediaLibrary:
                     ),
                 )
         self._wake_sweeper()
+
+    def deletion_steps(self) -> list[tuple[str, Callable[[int], Awaitable[object]]]]:
+        """Return the steps that remove a deleted account's media (see mesh.deletion): each goes
+        as an ordinary delete does, with MediaDeleted, its files removed by the sweeper."""
+        return [("media", self._delete_media_of)]
+
+    async def _delete_media_of(self, user_id: int) -> None:
+        while True:
+            async with self._store.transaction() as tx:
+                found = await self._store.owned_media_ids(
+                    tx, owner_user_id=user_id, limit=DELETION_BATCH
+                )
+            for media_id in found:
+                async with self._store.transaction() as tx:
+                    if await self._store.mark_deleted(tx, media_id=media_id, now=self._clock()):
+                        await self._store.outbox.add(
+                            tx,
+                            aggregate_id=media_id,
+                            event=events.media_deleted(media_id=media_id, owner_user_id=user_id),
+                        )
+            self._wake_sweeper()
+            if len(found) < DELETION_BATCH:
+                return
 
     async def open_blob(
         self,

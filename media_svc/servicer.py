@@ -8,7 +8,7 @@ from grpc import aio
 
 from media_svc import blobs, domain, store, worker
 from media_svc.settings import MediaSettings
-from mesh import auth, convert
+from mesh import auth, convert, deletion
 from mesh.errors import InvalidArgument
 from mesh.runtime import ServiceRuntime
 from mesh.server import Service
@@ -273,6 +273,14 @@ async def create_media_service(settings: MediaSettings) -> Service:
             wake_sweeper=processing.wake_sweeper,
         )
         servicer = MediaServicer(library)
+        await runtime.consume(
+            group=NAME + deletion.GROUP_SUFFIX,
+            handler=deletion.handler(
+                deletion.DeletionLedger(runtime.engine, store.deletion_ledger),
+                library.deletion_steps(),
+            ),
+            event_types={deletion.ACCOUNT_DELETED},
+        )
         await processing.start()
         runtime.close_on_stop(processing.stop)  # the worker stops first
         return await runtime.serve(

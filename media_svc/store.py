@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from mesh import db
+from mesh.deletion import ledger_table
 from mesh.outbox import Outbox, outbox_table
 
 Status = Literal["pending", "processing", "ready", "failed", "deleted"]
@@ -39,6 +40,8 @@ HlsStatus = Literal["", "processing", "ready", "failed"]
 Kind = Literal["photo", "video"]
 
 metadata = MetaData()
+# The steps of removing deleted accounts that are done (mesh.deletion).
+deletion_ledger = ledger_table(metadata)
 
 media = Table(
     "media",
@@ -208,6 +211,9 @@ class MediaStore(Protocol):
         self, session: AsyncSession, *, media_id: int, now: datetime
     ) -> bool: ...
     async def unpurged_deleted(self, session: AsyncSession, *, limit: int) -> list[MediaRecord]: ...
+    async def owned_media_ids(
+        self, session: AsyncSession, *, owner_user_id: int, limit: int
+    ) -> list[int]: ...
     async def mark_purged(self, session: AsyncSession, *, media_id: int, now: datetime) -> None: ...
 
 
@@ -489,6 +495,17 @@ class SqlMediaStore:
             .values(status="deleted", deleted_at=now, lease_until=None, updated_at=now)
         )
         return _changed(result)
+
+    async def owned_media_ids(
+        self, session: AsyncSession, *, owner_user_id: int, limit: int
+    ) -> list[int]:
+        """Return up to `limit` ids of an account's media not deleted yet, in any state."""
+        query = (
+            select(media.c.media_id)
+            .where(media.c.owner_user_id == owner_user_id, media.c.status != "deleted")
+            .limit(limit)
+        )
+        return [int(m) for m in await session.scalars(query)]
 
     async def unpurged_deleted(self, session: AsyncSession, *, limit: int) -> list[MediaRecord]:
         """Return deleted media whose files may still exist."""

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import enum
 import logging
-from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
@@ -31,6 +31,8 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 50
 # Notifications a stream reads from the store at a time while catching up.
 STREAM_BATCH = 50
+# Rows of a deleted account handled per transaction.
+DELETION_BATCH = 200
 # Rows one pruning transaction deletes at most (of each kind).
 PRUNE_BATCH = 1000
 
@@ -328,6 +330,36 @@ class Notifications:
                 await self._store.remove_actor_everywhere(
                     session, recipient_id=recipient, actor_id=actor
                 )
+
+    def deletion_steps(self) -> list[tuple[str, Callable[[int], Awaitable[object]]]]:
+        """Return the steps that remove a deleted account's notifications (see mesh.deletion):
+        it leaves every notification it acted in (as a block takes an account off them), then
+        its own notifications go."""
+        return [("caused", self._remove_actor), ("received", self._delete_received)]
+
+    async def _remove_actor(self, user_id: int) -> None:
+        while True:
+            async with self._store.transaction() as session:
+                recipients = await self._store.recipients_of_actor(
+                    session, actor_id=user_id, limit=DELETION_BATCH
+                )
+            for recipient in recipients:
+                async with self._store.transaction() as session:
+                    await self._store.lock_recipient(session, recipient_id=recipient)
+                    await self._store.remove_actor_everywhere(
+                        session, recipient_id=recipient, actor_id=user_id
+                    )
+            if len(recipients) < DELETION_BATCH:
+                return
+
+    async def _delete_received(self, user_id: int) -> None:
+        while True:
+            async with self._store.transaction() as session:
+                gone = await self._store.delete_for_recipient(
+                    session, recipient_id=user_id, limit=DELETION_BATCH
+                )
+            if gone < DELETION_BATCH:
+                return
 
     async def on_post_deleted(self, *, post_id: int) -> None:
         """Delete every notification about a deleted post (idempotent)."""

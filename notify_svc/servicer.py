@@ -8,7 +8,7 @@ from datetime import timedelta
 from grpc import aio
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mesh import auth, convert
+from mesh import auth, convert, deletion
 from mesh.clients import Channels
 from mesh.ids import IdGenerator
 from mesh.runtime import ServiceRuntime
@@ -182,6 +182,14 @@ async def create_notify_service(settings: NotifySettings) -> Service:
         servicer = NotifyServicer(notifications)
         await runtime.consume(
             group=events.GROUP, handler=events.handler(notifications), event_types=events.CONSUMED
+        )
+        await runtime.consume(
+            group=NAME + deletion.GROUP_SUFFIX,
+            handler=deletion.handler(
+                deletion.DeletionLedger(runtime.engine, store.deletion_ledger),
+                notifications.deletion_steps(),
+            ),
+            event_types={deletion.ACCOUNT_DELETED},
         )
         runtime.run_in_background(
             lambda: notifications.prune_forever(settings.prune_interval_seconds), name="prune"

@@ -36,8 +36,11 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from mesh import db
+from mesh.deletion import ledger_table
 
 metadata = MetaData()
+# The steps of removing deleted accounts that are done (mesh.deletion).
+deletion_ledger = ledger_table(metadata)
 
 notifications = Table(
     "notifications",
@@ -67,6 +70,8 @@ notification_actors = Table(
     # The recipient's sequence when this actor acted: unseen while above seen_through.
     Column("sequence", BigInteger, nullable=False),
     Index("ix_notification_actors_recent", "notification_id", "sequence"),
+    # The notifications an account caused, found when the account is deleted.
+    Index("ix_notification_actors_actor", "actor_id"),
 )
 
 processed_events = Table(
@@ -132,6 +137,12 @@ class NotifyStore(Protocol):
         self, session: AsyncSession, *, recipient_id: int, kind: str, actor_id: int
     ) -> int: ...
     async def delete_for_post(self, session: AsyncSession, *, post_id: int) -> int: ...
+    async def recipients_of_actor(
+        self, session: AsyncSession, *, actor_id: int, limit: int
+    ) -> list[int]: ...
+    async def delete_for_recipient(
+        self, session: AsyncSession, *, recipient_id: int, limit: int
+    ) -> int: ...
     async def get(
         self, session: AsyncSession, *, recipient_id: int, notification_id: int
     ) -> NotificationRecord | None: ...
@@ -369,6 +380,31 @@ class SqlNotifyStore:
             .where(notifications.c.notification_id == notification_id)
             .values(sequence=sequence, updated_at=at)
         )
+
+    async def recipients_of_actor(
+        self, session: AsyncSession, *, actor_id: int, limit: int
+    ) -> list[int]:
+        """Return up to `limit` accounts with a notification this account acted in."""
+        n, a = notifications.c, notification_actors.c
+        query = (
+            select(n.recipient_id)
+            .join(notification_actors, a.notification_id == n.notification_id)
+            .where(a.actor_id == actor_id)
+            .distinct()
+            .limit(limit)
+        )
+        return [int(r) for r in await session.scalars(query)]
+
+    async def delete_for_recipient(
+        self, session: AsyncSession, *, recipient_id: int, limit: int
+    ) -> int:
+        """Delete up to `limit` of an account's own notifications; return how many went."""
+        ids = await session.scalars(
+            select(notifications.c.notification_id)
+            .where(notifications.c.recipient_id == recipient_id)
+            .limit(limit)
+        )
+        return await self._delete(session, [int(i) for i in ids])
 
     async def _delete(self, session: AsyncSession, ids: Sequence[int]) -> int:
         if not ids:

@@ -230,6 +230,16 @@ STATEMENTS: dict[str, tuple[str, str]] = {
     ),
     "comment_remove_if": ("DELETE FROM comments_by_id WHERE comment_id = ? IF EXISTS", LWT),
     "comment_get": (f"SELECT {_COMMENT} FROM comments_by_id WHERE comment_id = ?", READ),
+    # Account deletion only (rare): no table is keyed by the liker or the commenter, so these
+    # scan the cluster rather than keep two more tables on every like and comment.
+    "member_posts_of_user": (
+        "SELECT post_id FROM like_members WHERE user_id = ? LIMIT ? ALLOW FILTERING",
+        READ,
+    ),
+    "comments_of_author": (
+        f"SELECT {_COMMENT} FROM comments_by_id WHERE author_id = ? LIMIT ? ALLOW FILTERING",
+        READ,
+    ),
     "comment_get_serial": (
         f"SELECT {_COMMENT} FROM comments_by_id WHERE comment_id = ?",
         SERIAL_READ,
@@ -746,6 +756,11 @@ class CassandraEngagementStore:
             cursor = int(rows[-1]["like_id"])
         return found
 
+    async def liked_by(self, session: AsyncSession, *, user_id: int, limit: int) -> list[int]:
+        """Return up to `limit` ids of posts the user likes (a scan: account deletion only)."""
+        rows = await self._run("member_posts_of_user", user_id, limit)
+        return [int(row["post_id"]) for row in rows]
+
     # -- comments --------------------------------------------------------------------------------
 
     async def add_comment(self, session: AsyncSession, *, comment: CommentRecord) -> None:
@@ -800,6 +815,13 @@ class CassandraEngagementStore:
         reply re-checks its parent once written instead)."""
         rows = await self._run("comment_get_serial" if lock else "comment_get", comment_id)
         return _comment_of(rows[0]) if rows else None
+
+    async def comments_by(
+        self, session: AsyncSession, *, author_id: int, limit: int
+    ) -> list[CommentRecord]:
+        """Return up to `limit` of an author's comments (a scan: account deletion only)."""
+        rows = await self._run("comments_of_author", author_id, limit)
+        return [_comment_of(row) for row in rows]
 
     async def delete_comment(self, session: AsyncSession, *, comment: CommentRecord) -> list[int]:
         """Delete a comment with its replies, uncount them, and return the ids of the replies

@@ -73,6 +73,8 @@ NEAREST_SCAN_MAX = 2000
 SCAN_ROUNDS = 5
 # Posts of a blocker looked at per transaction when a block takes the blocked account's likes off.
 BLOCK_SCAN_BATCH = 500
+# Objects of a deleted account read per query while deleting them one by one.
+DELETION_BATCH = 200
 # A location search takes the posts of at most this many places, the most used first.
 SEARCH_PLACES_MAX = 50
 
@@ -1317,6 +1319,96 @@ class Posts:
         async with self._store.read_transaction() as tx:
             found = await self._store.post_counts(tx, user_ids=wanted)
         return [(user_id, found.get(user_id, 0)) for user_id in wanted]
+
+    # -- account deletion ------------------------------------------------------------------
+
+    def deletion_steps(self) -> list[tuple[str, Callable[[int], Awaitable[object]]]]:
+        """Return the steps that remove a deleted account's posts and engagement, in order (see
+        mesh.deletion): each object goes as its ordinary delete makes it go, with its event."""
+        return [
+            ("posts", self._delete_posts_of),
+            ("comments", self._delete_comments_of),
+            ("likes", self._delete_likes_of),
+            ("saves", self._delete_saves_of),
+        ]
+
+    async def _delete_posts_of(self, user_id: int) -> None:
+        while True:
+            async with self._store.transaction() as tx:
+                rows = await self._store.list_user_posts(
+                    tx, author_id=user_id, before=None, limit=DELETION_BATCH
+                )
+            for post in rows:
+                async with self._store.transaction() as tx:
+                    locked = await self._store.get_post(tx, post_id=post.post_id, for_update=True)
+                    if locked is None:
+                        continue
+                    await self._store.delete_post(tx, post=locked)
+                    await self._store.outbox.add(
+                        tx, aggregate_id=locked.post_id, event=events.post_deleted(locked)
+                    )
+            if len(rows) < DELETION_BATCH:
+                return
+
+    async def _delete_comments_of(self, user_id: int) -> None:
+        while True:
+            async with self._store.transaction() as tx:
+                found = await self._engagement.comments_by(
+                    tx, author_id=user_id, limit=DELETION_BATCH
+                )
+            for comment in found:
+                async with self._store.transaction() as tx:
+                    still = await self._engagement.get_comment(tx, comment_id=comment.comment_id)
+                    if still is None:
+                        continue  # a reply that went with its parent
+                    reply_ids = await self._engagement.delete_comment(tx, comment=still)
+                    await self._store.outbox.add(
+                        tx,
+                        aggregate_id=still.post_id,
+                        event=events.comment_deleted(
+                            still, deleted_by=user_id, reply_ids=reply_ids
+                        ),
+                    )
+            if len(found) < DELETION_BATCH:
+                return
+
+    async def _delete_likes_of(self, user_id: int) -> None:
+        while True:
+            async with self._store.transaction() as tx:
+                post_ids = await self._engagement.liked_by(
+                    tx, user_id=user_id, limit=DELETION_BATCH
+                )
+            for post_id in post_ids:
+                async with self._store.transaction() as tx:
+                    post = await self._store.get_post(tx, post_id=post_id)
+                    removed = await self._engagement.remove_like(
+                        tx, post_id=post_id, user_id=user_id
+                    )
+                    if post is not None and removed:
+                        await self._store.outbox.add(
+                            tx,
+                            aggregate_id=post_id,
+                            event=events.post_unliked(post, liker_id=user_id),
+                        )
+            if len(post_ids) < DELETION_BATCH:
+                return
+
+    async def _delete_saves_of(self, user_id: int) -> None:
+        while True:
+            async with self._store.transaction() as tx:
+                rows = await self._store.list_saves(
+                    tx, user_id=user_id, before=None, limit=DELETION_BATCH
+                )
+            for _save_id, post_id in rows:
+                async with self._store.transaction() as tx:
+                    if await self._store.remove_save(tx, user_id=user_id, post_id=post_id):
+                        await self._store.outbox.add(
+                            tx,
+                            aggregate_id=post_id,
+                            event=events.post_unsaved(post_id=post_id, user_id=user_id),
+                        )
+            if len(rows) < DELETION_BATCH:
+                return
 
     async def clean_up_deleted(self, *, post_id: int, media_ids: Sequence[int]) -> None:
         """Delete a deleted post's media and its likes, comments and counters (idempotent)."""

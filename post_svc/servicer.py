@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grpc import aio
 
-from mesh import auth, convert
+from mesh import auth, convert, deletion
 from mesh.launcher import StartupError
 from mesh.runtime import ServiceRuntime
 from mesh.server import Service
@@ -597,6 +597,14 @@ async def create_post_service(settings: PostSettings) -> Service:
             group=events.CLEANUP_GROUP,
             handler=events.cleanup_handler(posts, story_rules),
             event_types=events.CONSUMED,
+        )
+        await runtime.consume(
+            group="post_svc" + deletion.GROUP_SUFFIX,
+            handler=deletion.handler(
+                deletion.DeletionLedger(runtime.engine, store.deletion_ledger),
+                [*posts.deletion_steps(), *story_rules.deletion_steps()],
+            ),
+            event_types={deletion.ACCOUNT_DELETED},
         )
         await runtime.consume(
             group=events.BLOCKS_GROUP,

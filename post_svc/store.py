@@ -53,10 +53,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from mesh import db
+from mesh.deletion import ledger_table
 from mesh.outbox import Outbox, outbox_table
 from post_svc import geo
 
 metadata = MetaData()
+# The steps of removing deleted accounts that are done (mesh.deletion).
+deletion_ledger = ledger_table(metadata)
 
 posts = Table(
     "posts",
@@ -168,6 +171,8 @@ likes = Table(
     Column("like_id", BigInteger, nullable=False),
     Column("liked_at", DateTime(timezone=True), nullable=False),
     Index("ix_likes_post_recent", "post_id", "like_id"),
+    # An account's likes, found when the account is deleted.
+    Index("ix_likes_user", "user_id"),
 )
 
 comments = Table(
@@ -182,6 +187,8 @@ comments = Table(
     Column("mentions", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_comments_thread", "post_id", "parent_comment_id", "comment_id"),
+    # An account's comments, found when the account is deleted.
+    Index("ix_comments_author", "author_id"),
 )
 
 post_counters = Table(
@@ -496,6 +503,10 @@ class EngagementStore(Protocol):
         self, session: AsyncSession, *, post_ids: Sequence[int]
     ) -> dict[int, Counts]: ...
     async def purge_post(self, session: AsyncSession, *, post_id: int) -> None: ...
+    async def liked_by(self, session: AsyncSession, *, user_id: int, limit: int) -> list[int]: ...
+    async def comments_by(
+        self, session: AsyncSession, *, author_id: int, limit: int
+    ) -> list[CommentRecord]: ...
 
 
 class StoryStore(Protocol):
@@ -506,6 +517,10 @@ class StoryStore(Protocol):
         self, session: AsyncSession, *, story_id: int, now: datetime | None
     ) -> StoryRecord | None: ...
     async def delete_story(self, session: AsyncSession, *, story_id: int, at: datetime) -> bool: ...
+    async def stories_of(
+        self, session: AsyncSession, *, author_id: int, limit: int
+    ) -> list[StoryRecord]: ...
+    async def forget_account(self, session: AsyncSession, *, user_id: int) -> None: ...
     async def get_story_by_media(
         self, session: AsyncSession, *, media_id: int, now: datetime
     ) -> StoryRecord | None: ...
@@ -1128,6 +1143,24 @@ class SqlEngagementStore:
         )
         return True
 
+    async def liked_by(self, session: AsyncSession, *, user_id: int, limit: int) -> list[int]:
+        """Return up to `limit` ids of posts the user likes."""
+        query = select(likes.c.post_id).where(likes.c.user_id == user_id).limit(limit)
+        return [int(p) for p in await session.scalars(query)]
+
+    async def comments_by(
+        self, session: AsyncSession, *, author_id: int, limit: int
+    ) -> list[CommentRecord]:
+        """Return up to `limit` of an author's comments, top-level ones first (deleting one
+        takes its replies with it)."""
+        query = (
+            select(comments)
+            .where(comments.c.author_id == author_id)
+            .order_by(comments.c.parent_comment_id, comments.c.comment_id)
+            .limit(limit)
+        )
+        return [_comment(row) for row in await session.execute(query)]
+
     async def liked_among(
         self, session: AsyncSession, *, user_id: int, post_ids: Sequence[int]
     ) -> set[int]:
@@ -1348,6 +1381,27 @@ class SqlStoryStore:
             return False
         await session.execute(delete(story_views).where(story_views.c.story_id == story_id))
         return True
+
+    async def forget_account(self, session: AsyncSession, *, user_id: int) -> None:
+        """Forget a deleted account's story views and its close-friends ties both ways."""
+        await session.execute(delete(story_views).where(story_views.c.viewer_id == user_id))
+        await session.execute(
+            delete(close_friends).where(
+                or_(close_friends.c.owner_id == user_id, close_friends.c.friend_id == user_id)
+            )
+        )
+
+    async def stories_of(
+        self, session: AsyncSession, *, author_id: int, limit: int
+    ) -> list[StoryRecord]:
+        """Return up to `limit` of an author's undeleted stories, live or expired."""
+        query = (
+            select(stories)
+            .where(stories.c.author_id == author_id, _STORY_KEPT)
+            .order_by(stories.c.story_id)
+            .limit(limit)
+        )
+        return [_story(row) for row in await session.execute(query)]
 
     async def list_live_stories(
         self,

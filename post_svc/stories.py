@@ -15,7 +15,7 @@ does not exist.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -24,6 +24,7 @@ from mesh.errors import InvalidArgument
 from mesh.ids import IdGenerator
 from post_svc import events, text
 from post_svc.domain import (
+    DELETION_BATCH,
     SCAN_ROUNDS,
     Audience,
     Directory,
@@ -368,6 +369,30 @@ class Stories:
                 await self._posts.outbox.add(
                     tx, aggregate_id=story.story_id, event=events.story_deleted(story)
                 )
+
+    def deletion_steps(self) -> list[tuple[str, Callable[[int], Awaitable[object]]]]:
+        """Return the steps that remove a deleted account's stories, the views it left and its
+        close-friends ties (see mesh.deletion)."""
+        return [("stories", self._delete_stories_of), ("story_ties", self._forget_viewer)]
+
+    async def _delete_stories_of(self, user_id: int) -> None:
+        while True:
+            async with self._posts.transaction() as tx:
+                found = await self._stories.stories_of(tx, author_id=user_id, limit=DELETION_BATCH)
+            for story in found:
+                async with self._posts.transaction() as tx:
+                    if await self._stories.delete_story(
+                        tx, story_id=story.story_id, at=self._clock()
+                    ):
+                        await self._posts.outbox.add(
+                            tx, aggregate_id=story.story_id, event=events.story_deleted(story)
+                        )
+            if len(found) < DELETION_BATCH:
+                return
+
+    async def _forget_viewer(self, user_id: int) -> None:
+        async with self._posts.transaction() as tx:
+            await self._stories.forget_account(tx, user_id=user_id)
 
     async def clean_up_deleted(self, *, media_id: int) -> None:
         """Delete a deleted story's media (idempotent)."""

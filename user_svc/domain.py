@@ -179,6 +179,20 @@ class SignedIn:
 
 
 @dataclass(frozen=True)
+class Deletion:
+    """A deleted account: closed now, its data being removed by every service."""
+
+    user_id: int
+    deleted_at: datetime
+    username_released_at: datetime
+
+
+def username_hash(username: str) -> str:
+    """Return the stored form of a held username (nothing personal is kept of a deleted account)."""
+    return hashlib.sha256(username.lower().encode()).hexdigest()
+
+
+@dataclass(frozen=True)
 class ProfileChanges:
     """The profile fields a caller asked to change; None leaves a field as it is."""
 
@@ -219,6 +233,7 @@ class Accounts:
         self._issuer = issuer
         self._ids = ids
         self._refresh_ttl = timedelta(seconds=settings.refresh_token_ttl_seconds)
+        self._username_grace = timedelta(seconds=settings.username_grace_seconds)
         self._hasher = argon2.PasswordHasher(
             time_cost=settings.argon2_time_cost,
             memory_cost=settings.argon2_memory_kib,
@@ -262,6 +277,9 @@ class Accounts:
             updated_at=now,
         )
         async with self._store.transaction() as tx:
+            held = await self._store.username_held_until(tx, username_hash=username_hash(username))
+            if held is not None and held > now:
+                raise UsernameTaken("username: that username is taken")
             try:
                 await self._store.insert_user(tx, user=user)
             except Conflict as exc:
@@ -354,6 +372,37 @@ class Accounts:
         async with self._store.transaction() as tx:
             await self._store.revoke_family(tx, family_id=record.family_id)
         await self._end_session(record.family_id)
+
+    async def delete_account(self, *, caller: int, user_id: int, password: str) -> Deletion:
+        """Close the caller's own account, the password confirming it: its sessions end, it
+        cannot sign in, its profile is gone; AccountDeleted tells every service to remove the
+        rest. A wrong password changes nothing."""
+        if user_id != caller:
+            raise NotProfileOwner("you can only delete your own account")
+        if not password or len(password) > PASSWORD_MAX:
+            raise InvalidCredentials("the password is incorrect")
+        async with self._store.transaction() as tx:
+            user = await self._store.get_user(tx, user_id=user_id)
+        if user is None:
+            raise UserNotFound("no user has that id")
+        try:
+            await self._in_hashing(self._hasher.verify, user.password_hash, password)
+        except (argon2.exceptions.VerifyMismatchError, argon2.exceptions.InvalidHashError):
+            raise InvalidCredentials("the password is incorrect") from None
+        now = datetime.now(UTC)
+        released = now + self._username_grace
+        async with self._store.transaction() as tx:
+            sessions = await self._store.delete_user(tx, user_id=user_id)
+            await self._store.hold_username(
+                tx, username_hash=username_hash(user.username), until=released
+            )
+            await self._store.outbox.add(
+                tx, aggregate_id=user_id, event=events.account_deleted(user_id=user_id, at=now)
+            )
+        # After the commit: a deletion that failed must not have ended the sessions either.
+        for family_id in sessions:
+            await self._end_session(family_id)
+        return Deletion(user_id=user_id, deleted_at=now, username_released_at=released)
 
     async def _end_session(self, family_id: int) -> None:
         """Refuse the session's access tokens everywhere until the last of them has expired."""

@@ -1,7 +1,10 @@
-"""What user_svc publishes through its outbox: new accounts and profile changes."""
+"""What user_svc publishes through its outbox: new accounts, profile changes, deleted accounts."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from mesh import convert
 from shutter.events.v1 import user_events_pb2
 
 
@@ -17,3 +20,8 @@ def profile_updated(
     return user_events_pb2.UserProfileUpdated(
         user_id=user_id, is_private=is_private, became_public=was_private and not is_private
     )
+
+
+def account_deleted(*, user_id: int, at: datetime) -> user_events_pb2.AccountDeleted:
+    """Return the event of a deleted account: every service removes what it holds of it."""
+    return user_events_pb2.AccountDeleted(user_id=user_id, deleted_at=convert.timestamp(at))

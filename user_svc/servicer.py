@@ -238,6 +238,20 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
         await self._accounts.logout(caller=caller, refresh_token=request.refresh_token)
         return user_service_pb2.LogoutResponse()
 
+    async def DeleteUser(
+        self, request: user_service_pb2.DeleteUserRequest, context: aio.ServicerContext
+    ) -> user_service_pb2.DeleteUserResponse:
+        caller = auth.require_user()
+        deletion = await self._accounts.delete_account(
+            caller=caller, user_id=request.user_id, password=request.password
+        )
+        return user_service_pb2.DeleteUserResponse(
+            user_id=deletion.user_id,
+            state=user_service_pb2.ACCOUNT_DELETION_STATE_DELETING,
+            deleted_at=convert.timestamp(deletion.deleted_at),
+            username_released_at=convert.timestamp(deletion.username_released_at),
+        )
+
     async def GetUser(
         self, request: user_service_pb2.GetUserRequest, context: aio.ServicerContext
     ) -> user_service_pb2.GetUserResponse:

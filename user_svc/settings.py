@@ -25,6 +25,11 @@ class UserSettings(MeshSettings):
         description="Threads that hash and check passwords (argon2id, CPU-bound, memory_kib "
         "each while it runs): more than the cores only queues, and each one is memory.",
     )
+    username_grace_seconds: int = Field(
+        default=14 * 86_400,
+        ge=0,
+        description="How long a deleted account's username stays unavailable to new accounts.",
+    )
     login_failures_per_account_ip: str = Field(
         default="5/5min",
         description="Wrong passwords one client IP may send for one account (then one per "

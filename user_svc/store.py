@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from mesh import db
+from mesh.deletion import ledger_table
 from mesh.outbox import Outbox, outbox_table
 
 metadata = MetaData()
@@ -91,6 +92,16 @@ name_trigrams = Table(
 )
 
 outbox = outbox_table(metadata)
+deletion_ledger = ledger_table(metadata)
+
+# Usernames of deleted accounts, held until their grace period ends (a newcomer cannot pose as
+# the departed account at once). Only a SHA-256 of the lower-cased name is kept, nothing personal.
+released_usernames = Table(
+    "released_usernames",
+    metadata,
+    Column("username_hash", String(64), primary_key=True),
+    Column("available_at", DateTime(timezone=True), nullable=False),
+)
 
 
 def trigrams(*texts: str) -> set[str]:
@@ -188,6 +199,13 @@ class UserStore(Protocol):
     ) -> RefreshTokenRecord | None: ...
     async def spend_refresh_token(self, session: AsyncSession, *, token_id: int) -> bool: ...
     async def revoke_family(self, session: AsyncSession, *, family_id: int) -> None: ...
+    async def delete_user(self, session: AsyncSession, *, user_id: int) -> list[int]: ...
+    async def hold_username(
+        self, session: AsyncSession, *, username_hash: str, until: datetime
+    ) -> None: ...
+    async def username_held_until(
+        self, session: AsyncSession, *, username_hash: str
+    ) -> datetime | None: ...
 
 
 def _escape_like(text: str) -> str:
@@ -463,3 +481,45 @@ class SqlUserStore:
             .where(refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))
             .values(revoked_at=datetime.now(UTC))
         )
+
+    async def delete_user(self, session: AsyncSession, *, user_id: int) -> list[int]:
+        """Remove an account, its name index and its refresh tokens; return the session (family)
+        ids whose tokens had not expired yet."""
+        now = datetime.now(UTC)
+        families = (
+            await session.execute(
+                select(refresh_tokens.c.family_id)
+                .where(refresh_tokens.c.user_id == user_id, refresh_tokens.c.expires_at > now)
+                .distinct()
+            )
+        ).scalars()
+        found = sorted(set(families))
+        await session.execute(refresh_tokens.delete().where(refresh_tokens.c.user_id == user_id))
+        await session.execute(name_trigrams.delete().where(name_trigrams.c.user_id == user_id))
+        await session.execute(users.delete().where(users.c.user_id == user_id))
+        await session.execute(
+            deletion_ledger.insert().values(user_id=user_id, step="account_closed", done_at=now)
+        )
+        return found
+
+    async def hold_username(
+        self, session: AsyncSession, *, username_hash: str, until: datetime
+    ) -> None:
+        """Keep a deleted account's username from new accounts until `until`."""
+        await session.execute(
+            released_usernames.delete().where(released_usernames.c.username_hash == username_hash)
+        )
+        await session.execute(
+            released_usernames.insert().values(username_hash=username_hash, available_at=until)
+        )
+
+    async def username_held_until(
+        self, session: AsyncSession, *, username_hash: str
+    ) -> datetime | None:
+        """Return when a held username becomes available again, or None when it is not held."""
+        found = await session.scalar(
+            select(released_usernames.c.available_at).where(
+                released_usernames.c.username_hash == username_hash
+            )
+        )
+        return _aware(found) if found is not None else None

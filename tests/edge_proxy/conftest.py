@@ -104,6 +104,12 @@ class FakeUserService(user_service_pb2_grpc.UserServiceServicer):
         reply = user_service_pb2.UpdateProfileResponse(user=user)
         return await self._answer("UpdateProfile", request, context, reply)
 
+    async def DeleteUser(self, request: Any, context: Any) -> Any:
+        reply = user_service_pb2.DeleteUserResponse(
+            user_id=request.user_id, state=user_service_pb2.ACCOUNT_DELETION_STATE_DELETING
+        )
+        return await self._answer("DeleteUser", request, context, reply)
+
     async def SearchUsers(self, request: Any, context: Any) -> Any:
         found = user_pb2.UserSummary(user_id=5, username="alina")
         reply = user_service_pb2.SearchUsersResponse(users=[found], next_page_token="")

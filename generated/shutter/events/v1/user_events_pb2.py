@@ -22,17 +22,20 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#shutter/events/v1/user_events.proto\x12\x11shutter.events.v1\"3\n\x0eUserRegistered\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x10\n\x08username\x18\x02 \x01(\t\"P\n\x12UserProfileUpdated\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x12\n\nis_private\x18\x02 \x01(\x08\x12\x15\n\rbecame_public\x18\x03 \x01(\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#shutter/events/v1/user_events.proto\x12\x11shutter.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"3\n\x0eUserRegistered\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x10\n\x08username\x18\x02 \x01(\t\"P\n\x12UserProfileUpdated\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x12\n\nis_private\x18\x02 \x01(\x08\x12\x15\n\rbecame_public\x18\x03 \x01(\x08\"Q\n\x0e\x41\x63\x63ountDeleted\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12.\n\ndeleted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'shutter.events.v1.user_events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_USERREGISTERED']._serialized_start=58
-  _globals['_USERREGISTERED']._serialized_end=109
-  _globals['_USERPROFILEUPDATED']._serialized_start=111
-  _globals['_USERPROFILEUPDATED']._serialized_end=191
+  _globals['_USERREGISTERED']._serialized_start=91
+  _globals['_USERREGISTERED']._serialized_end=142
+  _globals['_USERPROFILEUPDATED']._serialized_start=144
+  _globals['_USERPROFILEUPDATED']._serialized_end=224
+  _globals['_ACCOUNTDELETED']._serialized_start=226
+  _globals['_ACCOUNTDELETED']._serialized_end=307
 # @@protoc_insertion_point(module_scope)

@@ -1,6 +1,10 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from typing import ClassVar as _ClassVar, Optional as _Optional
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -21,3 +25,11 @@ class UserProfileUpdated(_message.Message):
     is_private: bool
     became_public: bool
     def __init__(self, user_id: _Optional[int] = ..., is_private: _Optional[bool] = ..., became_public: _Optional[bool] = ...) -> None: ...
+
+class AccountDeleted(_message.Message):
+    __slots__ = ("user_id", "deleted_at")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    DELETED_AT_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    deleted_at: _timestamp_pb2.Timestamp
+    def __init__(self, user_id: _Optional[int] = ..., deleted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -23,10 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from shutter.user.v1 import user_pb2 as shutter_dot_user_dot_v1_dot_user__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"shutter/user/v1/user_service.proto\x12\x0fshutter.user.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1ashutter/user/v1/user.proto\"W\n\x0fRegisterRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x10\n\x08password\x18\x03 \x01(\t\x12\x11\n\tfull_name\x18\x04 \x01(\t\"x\n\x10RegisterResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.shutter.user.v1.User\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12\x15\n\rrefresh_token\x18\x03 \x01(\t\x12\x12\n\nexpires_in\x18\x04 \x01(\x05\"2\n\x0cLoginRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"u\n\rLoginResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.shutter.user.v1.User\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12\x15\n\rrefresh_token\x18\x03 \x01(\t\x12\x12\n\nexpires_in\x18\x04 \x01(\x05\",\n\x13RefreshTokenRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\"W\n\x14RefreshTokenResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x15\n\rrefresh_token\x18\x02 \x01(\t\x12\x12\n\nexpires_in\x18\x03 \x01(\x05\"&\n\rLogoutRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\"\x10\n\x0eLogoutResponse\"3\n\x0eGetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x10\n\x08username\x18\x02 \x01(\t\"6\n\x0fGetUserResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.shutter.user.v1.User\";\n\x14\x42\x61tchGetUsersRequest\x12\x10\n\x08user_ids\x18\x01 \x03(\x03\x12\x11\n\tusernames\x18\x02 \x03(\t\"D\n\x15\x42\x61tchGetUsersResponse\x12+\n\x05users\x18\x01 \x03(\x0b\x32\x1c.shutter.user.v1.UserSummary\"\xe5\x01\n\x14UpdateProfileRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x16\n\tfull_name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x10\n\x03\x62io\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x14\n\x07website\x18\x04 \x01(\tH\x02\x88\x01\x01\x12\x17\n\nis_private\x18\x05 \x01(\x08H\x03\x88\x01\x01\x12\x1d\n\x10profile_media_id\x18\x06 \x01(\x03H\x04\x88\x01\x01\x42\x0c\n\n_full_nameB\x06\n\x04_bioB\n\n\x08_websiteB\r\n\x0b_is_privateB\x13\n\x11_profile_media_id\"<\n\x15UpdateProfileResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.shutter.user.v1.User\"M\n\x12SearchUsersRequest\x12\x10\n\x05query\x18\x01 \x01(\tR\x01q\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"[\n\x13SearchUsersResponse\x12+\n\x05users\x18\x01 \x03(\x0b\x32\x1c.shutter.user.v1.UserSummary\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xd9\x07\n\x0bUserService\x12r\n\x08Register\x12 .shutter.user.v1.RegisterRequest\x1a!.shutter.user.v1.RegisterResponse\"!\x82\xd3\xe4\x93\x02\x1b\"\x16/api/v1/users/register:\x01*\x12\x66\n\x05Login\x12\x1d.shutter.user.v1.LoginRequest\x1a\x1e.shutter.user.v1.LoginResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x13/api/v1/users/login:\x01*\x12|\n\x0cRefreshToken\x12$.shutter.user.v1.RefreshTokenRequest\x1a%.shutter.user.v1.RefreshTokenResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/api/v1/auth/refresh:\x01*\x12i\n\x06Logout\x12\x1e.shutter.user.v1.LogoutRequest\x1a\x1f.shutter.user.v1.LogoutResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x13/api/v1/auth/logout:\x01*\x12\xa1\x01\n\x07GetUser\x12\x1f.shutter.user.v1.GetUserRequest\x1a .shutter.user.v1.GetUserResponse\"S\x82\xd3\xe4\x93\x02M\x12\x17/api/v1/users/{user_id}Z,\x12$/api/v1/users/by-username/{username}b\x04userb\x04user\x12^\n\rBatchGetUsers\x12%.shutter.user.v1.BatchGetUsersRequest\x1a&.shutter.user.v1.BatchGetUsersResponse\x12\x88\x01\n\rUpdateProfile\x12%.shutter.user.v1.UpdateProfileRequest\x1a&.shutter.user.v1.UpdateProfileResponse\"(\x82\xd3\xe4\x93\x02\"\x1a\x17/api/v1/users/{user_id}:\x01*b\x04user\x12v\n\x0bSearchUsers\x12#.shutter.user.v1.SearchUsersRequest\x1a$.shutter.user.v1.SearchUsersResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/api/v1/search/usersb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"shutter/user/v1/user_service.proto\x12\x0fshutter.user.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ashutter/user/v1/user.proto\"W\n\x0fRegisterRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x10\n\x08password\x18\x03 \x01(\t\x12\x11\n\tfull_name\x18\x04 \x01(\t\"x\n\x10RegisterResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.shutter.user.v1.User\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12\x15\n\rrefresh_token\x18\x03 \x01(\t\x12\x12\n\nexpires_in\x18\x04 \x01(\x05\"2\n\x0cLoginRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"u\n\rLoginResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.shutter.user.v1.User\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12\x15\n\rrefresh_token\x18\x03 \x01(\t\x12\x12\n\nexpires_in\x18\x04 \x01(\x05\",\n\x13RefreshTokenRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\"W\n\x14RefreshTokenResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x15\n\rrefresh_token\x18\x02 \x01(\t\x12\x12\n\nexpires_in\x18\x03 \x01(\x05\"&\n\rLogoutRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\"\x10\n\x0eLogoutResponse\"3\n\x0eGetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x10\n\x08username\x18\x02 \x01(\t\"6\n\x0fGetUserResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.shutter.user.v1.User\";\n\x14\x42\x61tchGetUsersRequest\x12\x10\n\x08user_ids\x18\x01 \x03(\x03\x12\x11\n\tusernames\x18\x02 \x03(\t\"D\n\x15\x42\x61tchGetUsersResponse\x12+\n\x05users\x18\x01 \x03(\x0b\x32\x1c.shutter.user.v1.UserSummary\"\xe5\x01\n\x14UpdateProfileRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x16\n\tfull_name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x10\n\x03\x62io\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x14\n\x07website\x18\x04 \x01(\tH\x02\x88\x01\x01\x12\x17\n\nis_private\x18\x05 \x01(\x08H\x03\x88\x01\x01\x12\x1d\n\x10profile_media_id\x18\x06 \x01(\x03H\x04\x88\x01\x01\x42\x0c\n\n_full_nameB\x06\n\x04_bioB\n\n\x08_websiteB\r\n\x0b_is_privateB\x13\n\x11_profile_media_id\"<\n\x15UpdateProfileResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.shutter.user.v1.User\"M\n\x12SearchUsersRequest\x12\x10\n\x05query\x18\x01 \x01(\tR\x01q\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"[\n\x13SearchUsersResponse\x12+\n\x05users\x18\x01 \x03(\x0b\x32\x1c.shutter.user.v1.UserSummary\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"6\n\x11\x44\x65leteUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x10\n\x08password\x18\x02 \x01(\t\"\xc5\x01\n\x12\x44\x65leteUserResponse\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x34\n\x05state\x18\x02 \x01(\x0e\x32%.shutter.user.v1.AccountDeletionState\x12.\n\ndeleted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x38\n\x14username_released_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*c\n\x14\x41\x63\x63ountDeletionState\x12&\n\"ACCOUNT_DELETION_STATE_UNSPECIFIED\x10\x00\x12#\n\x1f\x41\x43\x43OUNT_DELETION_STATE_DELETING\x10\x01\x32\xd4\x08\n\x0bUserService\x12r\n\x08Register\x12 .shutter.user.v1.RegisterRequest\x1a!.shutter.user.v1.RegisterResponse\"!\x82\xd3\xe4\x93\x02\x1b\"\x16/api/v1/users/register:\x01*\x12\x66\n\x05Login\x12\x1d.shutter.user.v1.LoginRequest\x1a\x1e.shutter.user.v1.LoginResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x13/api/v1/users/login:\x01*\x12|\n\x0cRefreshToken\x12$.shutter.user.v1.RefreshTokenRequest\x1a%.shutter.user.v1.RefreshTokenResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/api/v1/auth/refresh:\x01*\x12i\n\x06Logout\x12\x1e.shutter.user.v1.LogoutRequest\x1a\x1f.shutter.user.v1.LogoutResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x13/api/v1/auth/logout:\x01*\x12\xa1\x01\n\x07GetUser\x12\x1f.shutter.user.v1.GetUserRequest\x1a .shutter.user.v1.GetUserResponse\"S\x82\xd3\xe4\x93\x02M\x12\x17/api/v1/users/{user_id}Z,\x12$/api/v1/users/by-username/{username}b\x04userb\x04user\x12^\n\rBatchGetUsers\x12%.shutter.user.v1.BatchGetUsersRequest\x1a&.shutter.user.v1.BatchGetUsersResponse\x12\x88\x01\n\rUpdateProfile\x12%.shutter.user.v1.UpdateProfileRequest\x1a&.shutter.user.v1.UpdateProfileResponse\"(\x82\xd3\xe4\x93\x02\"\x1a\x17/api/v1/users/{user_id}:\x01*b\x04user\x12y\n\nDeleteUser\x12\".shutter.user.v1.DeleteUserRequest\x1a#.shutter.user.v1.DeleteUserResponse\"\"\x82\xd3\xe4\x93\x02\x1c*\x17/api/v1/users/{user_id}:\x01*\x12v\n\x0bSearchUsers\x12#.shutter.user.v1.SearchUsersRequest\x1a$.shutter.user.v1.SearchUsersResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/api/v1/search/usersb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,40 +46,48 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_USERSERVICE'].methods_by_name['GetUser']._serialized_options = b'\202\323\344\223\002M\022\027/api/v1/users/{user_id}Z,\022$/api/v1/users/by-username/{username}b\004userb\004user'
   _globals['_USERSERVICE'].methods_by_name['UpdateProfile']._loaded_options = None
   _globals['_USERSERVICE'].methods_by_name['UpdateProfile']._serialized_options = b'\202\323\344\223\002\"\032\027/api/v1/users/{user_id}:\001*b\004user'
+  _globals['_USERSERVICE'].methods_by_name['DeleteUser']._loaded_options = None
+  _globals['_USERSERVICE'].methods_by_name['DeleteUser']._serialized_options = b'\202\323\344\223\002\034*\027/api/v1/users/{user_id}:\001*'
   _globals['_USERSERVICE'].methods_by_name['SearchUsers']._loaded_options = None
   _globals['_USERSERVICE'].methods_by_name['SearchUsers']._serialized_options = b'\202\323\344\223\002\026\022\024/api/v1/search/users'
-  _globals['_REGISTERREQUEST']._serialized_start=113
-  _globals['_REGISTERREQUEST']._serialized_end=200
-  _globals['_REGISTERRESPONSE']._serialized_start=202
-  _globals['_REGISTERRESPONSE']._serialized_end=322
-  _globals['_LOGINREQUEST']._serialized_start=324
-  _globals['_LOGINREQUEST']._serialized_end=374
-  _globals['_LOGINRESPONSE']._serialized_start=376
-  _globals['_LOGINRESPONSE']._serialized_end=493
-  _globals['_REFRESHTOKENREQUEST']._serialized_start=495
-  _globals['_REFRESHTOKENREQUEST']._serialized_end=539
-  _globals['_REFRESHTOKENRESPONSE']._serialized_start=541
-  _globals['_REFRESHTOKENRESPONSE']._serialized_end=628
-  _globals['_LOGOUTREQUEST']._serialized_start=630
-  _globals['_LOGOUTREQUEST']._serialized_end=668
-  _globals['_LOGOUTRESPONSE']._serialized_start=670
-  _globals['_LOGOUTRESPONSE']._serialized_end=686
-  _globals['_GETUSERREQUEST']._serialized_start=688
-  _globals['_GETUSERREQUEST']._serialized_end=739
-  _globals['_GETUSERRESPONSE']._serialized_start=741
-  _globals['_GETUSERRESPONSE']._serialized_end=795
-  _globals['_BATCHGETUSERSREQUEST']._serialized_start=797
-  _globals['_BATCHGETUSERSREQUEST']._serialized_end=856
-  _globals['_BATCHGETUSERSRESPONSE']._serialized_start=858
-  _globals['_BATCHGETUSERSRESPONSE']._serialized_end=926
-  _globals['_UPDATEPROFILEREQUEST']._serialized_start=929
-  _globals['_UPDATEPROFILEREQUEST']._serialized_end=1158
-  _globals['_UPDATEPROFILERESPONSE']._serialized_start=1160
-  _globals['_UPDATEPROFILERESPONSE']._serialized_end=1220
-  _globals['_SEARCHUSERSREQUEST']._serialized_start=1222
-  _globals['_SEARCHUSERSREQUEST']._serialized_end=1299
-  _globals['_SEARCHUSERSRESPONSE']._serialized_start=1301
-  _globals['_SEARCHUSERSRESPONSE']._serialized_end=1392
-  _globals['_USERSERVICE']._serialized_start=1395
-  _globals['_USERSERVICE']._serialized_end=2380
+  _globals['_ACCOUNTDELETIONSTATE']._serialized_start=1683
+  _globals['_ACCOUNTDELETIONSTATE']._serialized_end=1782
+  _globals['_REGISTERREQUEST']._serialized_start=146
+  _globals['_REGISTERREQUEST']._serialized_end=233
+  _globals['_REGISTERRESPONSE']._serialized_start=235
+  _globals['_REGISTERRESPONSE']._serialized_end=355
+  _globals['_LOGINREQUEST']._serialized_start=357
+  _globals['_LOGINREQUEST']._serialized_end=407
+  _globals['_LOGINRESPONSE']._serialized_start=409
+  _globals['_LOGINRESPONSE']._serialized_end=526
+  _globals['_REFRESHTOKENREQUEST']._serialized_start=528
+  _globals['_REFRESHTOKENREQUEST']._serialized_end=572
+  _globals['_REFRESHTOKENRESPONSE']._serialized_start=574
+  _globals['_REFRESHTOKENRESPONSE']._serialized_end=661
+  _globals['_LOGOUTREQUEST']._serialized_start=663
+  _globals['_LOGOUTREQUEST']._serialized_end=701
+  _globals['_LOGOUTRESPONSE']._serialized_start=703
+  _globals['_LOGOUTRESPONSE']._serialized_end=719
+  _globals['_GETUSERREQUEST']._serialized_start=721
+  _globals['_GETUSERREQUEST']._serialized_end=772
+  _globals['_GETUSERRESPONSE']._serialized_start=774
+  _globals['_GETUSERRESPONSE']._serialized_end=828
+  _globals['_BATCHGETUSERSREQUEST']._serialized_start=830
+  _globals['_BATCHGETUSERSREQUEST']._serialized_end=889
+  _globals['_BATCHGETUSERSRESPONSE']._serialized_start=891
+  _globals['_BATCHGETUSERSRESPONSE']._serialized_end=959
+  _globals['_UPDATEPROFILEREQUEST']._serialized_start=962
+  _globals['_UPDATEPROFILEREQUEST']._serialized_end=1191
+  _globals['_UPDATEPROFILERESPONSE']._serialized_start=1193
+  _globals['_UPDATEPROFILERESPONSE']._serialized_end=1253
+  _globals['_SEARCHUSERSREQUEST']._serialized_start=1255
+  _globals['_SEARCHUSERSREQUEST']._serialized_end=1332
+  _globals['_SEARCHUSERSRESPONSE']._serialized_start=1334
+  _globals['_SEARCHUSERSRESPONSE']._serialized_end=1425
+  _globals['_DELETEUSERREQUEST']._serialized_start=1427
+  _globals['_DELETEUSERREQUEST']._serialized_end=1481
+  _globals['_DELETEUSERRESPONSE']._serialized_start=1484
+  _globals['_DELETEUSERRESPONSE']._serialized_end=1681
+  _globals['_USERSERVICE']._serialized_start=1785
+  _globals['_USERSERVICE']._serialized_end=2893
 # @@protoc_insertion_point(module_scope)

@@ -1,12 +1,23 @@
+import datetime
+
 from google.api import annotations_pb2 as _annotations_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from shutter.user.v1 import user_pb2 as _user_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class AccountDeletionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ACCOUNT_DELETION_STATE_UNSPECIFIED: _ClassVar[AccountDeletionState]
+    ACCOUNT_DELETION_STATE_DELETING: _ClassVar[AccountDeletionState]
+ACCOUNT_DELETION_STATE_UNSPECIFIED: AccountDeletionState
+ACCOUNT_DELETION_STATE_DELETING: AccountDeletionState
 
 class RegisterRequest(_message.Message):
     __slots__ = ("username", "email", "password", "full_name")
@@ -145,3 +156,23 @@ class SearchUsersResponse(_message.Message):
     users: _containers.RepeatedCompositeFieldContainer[_user_pb2.UserSummary]
     next_page_token: str
     def __init__(self, users: _Optional[_Iterable[_Union[_user_pb2.UserSummary, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DeleteUserRequest(_message.Message):
+    __slots__ = ("user_id", "password")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    password: str
+    def __init__(self, user_id: _Optional[int] = ..., password: _Optional[str] = ...) -> None: ...
+
+class DeleteUserResponse(_message.Message):
+    __slots__ = ("user_id", "state", "deleted_at", "username_released_at")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    DELETED_AT_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_RELEASED_AT_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    state: AccountDeletionState
+    deleted_at: _timestamp_pb2.Timestamp
+    username_released_at: _timestamp_pb2.Timestamp
+    def __init__(self, user_id: _Optional[int] = ..., state: _Optional[_Union[AccountDeletionState, str]] = ..., deleted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., username_released_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -73,6 +73,11 @@ class UserServiceStub:
                 request_serializer=shutter_dot_user_dot_v1_dot_user__service__pb2.UpdateProfileRequest.SerializeToString,
                 response_deserializer=shutter_dot_user_dot_v1_dot_user__service__pb2.UpdateProfileResponse.FromString,
                 _registered_method=True)
+        self.DeleteUser = channel.unary_unary(
+                '/shutter.user.v1.UserService/DeleteUser',
+                request_serializer=shutter_dot_user_dot_v1_dot_user__service__pb2.DeleteUserRequest.SerializeToString,
+                response_deserializer=shutter_dot_user_dot_v1_dot_user__service__pb2.DeleteUserResponse.FromString,
+                _registered_method=True)
         self.SearchUsers = channel.unary_unary(
                 '/shutter.user.v1.UserService/SearchUsers',
                 request_serializer=shutter_dot_user_dot_v1_dot_user__service__pb2.SearchUsersRequest.SerializeToString,
@@ -141,6 +146,17 @@ class UserServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteUser(self, request, context):
+        """Delete the caller's own account, the password confirming it. The account can no longer sign in
+        and all its sessions end at once; its profile is NOT_FOUND to everyone from then on, and every
+        service removes what it holds of the account through the AccountDeleted event (within seconds).
+        UNAUTHENTICATED (reason INVALID_CREDENTIALS) for a wrong password, and then nothing happens;
+        PERMISSION_DENIED (reason NOT_PROFILE_OWNER) when user_id is not the caller.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SearchUsers(self, request, context):
         """Find people by username or full name: prefix matches first, then names that contain the text.
         """
@@ -185,6 +201,11 @@ def add_UserServiceServicer_to_server(servicer, server):
                     servicer.UpdateProfile,
                     request_deserializer=shutter_dot_user_dot_v1_dot_user__service__pb2.UpdateProfileRequest.FromString,
                     response_serializer=shutter_dot_user_dot_v1_dot_user__service__pb2.UpdateProfileResponse.SerializeToString,
+            ),
+            'DeleteUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteUser,
+                    request_deserializer=shutter_dot_user_dot_v1_dot_user__service__pb2.DeleteUserRequest.FromString,
+                    response_serializer=shutter_dot_user_dot_v1_dot_user__service__pb2.DeleteUserResponse.SerializeToString,
             ),
             'SearchUsers': grpc.unary_unary_rpc_method_handler(
                     servicer.SearchUsers,
@@ -385,6 +406,33 @@ class UserService:
             '/shutter.user.v1.UserService/UpdateProfile',
             shutter_dot_user_dot_v1_dot_user__service__pb2.UpdateProfileRequest.SerializeToString,
             shutter_dot_user_dot_v1_dot_user__service__pb2.UpdateProfileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.user.v1.UserService/DeleteUser',
+            shutter_dot_user_dot_v1_dot_user__service__pb2.DeleteUserRequest.SerializeToString,
+            shutter_dot_user_dot_v1_dot_user__service__pb2.DeleteUserResponse.FromString,
             options,
             channel_credentials,
             insecure,

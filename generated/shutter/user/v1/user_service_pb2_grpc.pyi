@@ -61,6 +61,13 @@ class UserServiceStub:
     """Change the caller's own profile. Only fields that are set change. PERMISSION_DENIED when
     user_id is not the caller.
     """
+    DeleteUser: _grpc.UnaryUnaryMultiCallable[_user_service_pb2.DeleteUserRequest, _user_service_pb2.DeleteUserResponse]
+    """Delete the caller's own account, the password confirming it. The account can no longer sign in
+    and all its sessions end at once; its profile is NOT_FOUND to everyone from then on, and every
+    service removes what it holds of the account through the AccountDeleted event (within seconds).
+    UNAUTHENTICATED (reason INVALID_CREDENTIALS) for a wrong password, and then nothing happens;
+    PERMISSION_DENIED (reason NOT_PROFILE_OWNER) when user_id is not the caller.
+    """
     SearchUsers: _grpc.UnaryUnaryMultiCallable[_user_service_pb2.SearchUsersRequest, _user_service_pb2.SearchUsersResponse]
     """Find people by username or full name: prefix matches first, then names that contain the text."""
 
@@ -96,6 +103,13 @@ class UserServiceAsyncStub(UserServiceStub):
     UpdateProfile: _aio.UnaryUnaryMultiCallable[_user_service_pb2.UpdateProfileRequest, _user_service_pb2.UpdateProfileResponse]  # type: ignore[assignment]
     """Change the caller's own profile. Only fields that are set change. PERMISSION_DENIED when
     user_id is not the caller.
+    """
+    DeleteUser: _aio.UnaryUnaryMultiCallable[_user_service_pb2.DeleteUserRequest, _user_service_pb2.DeleteUserResponse]  # type: ignore[assignment]
+    """Delete the caller's own account, the password confirming it. The account can no longer sign in
+    and all its sessions end at once; its profile is NOT_FOUND to everyone from then on, and every
+    service removes what it holds of the account through the AccountDeleted event (within seconds).
+    UNAUTHENTICATED (reason INVALID_CREDENTIALS) for a wrong password, and then nothing happens;
+    PERMISSION_DENIED (reason NOT_PROFILE_OWNER) when user_id is not the caller.
     """
     SearchUsers: _aio.UnaryUnaryMultiCallable[_user_service_pb2.SearchUsersRequest, _user_service_pb2.SearchUsersResponse]  # type: ignore[assignment]
     """Find people by username or full name: prefix matches first, then names that contain the text."""
@@ -171,6 +185,19 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_user_service_pb2.UpdateProfileResponse, _abc.Awaitable[_user_service_pb2.UpdateProfileResponse]]:
         """Change the caller's own profile. Only fields that are set change. PERMISSION_DENIED when
         user_id is not the caller.
+        """
+
+    @_abc_1.abstractmethod
+    def DeleteUser(
+        self,
+        request: _user_service_pb2.DeleteUserRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_user_service_pb2.DeleteUserResponse, _abc.Awaitable[_user_service_pb2.DeleteUserResponse]]:
+        """Delete the caller's own account, the password confirming it. The account can no longer sign in
+        and all its sessions end at once; its profile is NOT_FOUND to everyone from then on, and every
+        service removes what it holds of the account through the AccountDeleted event (within seconds).
+        UNAUTHENTICATED (reason INVALID_CREDENTIALS) for a wrong password, and then nothing happens;
+        PERMISSION_DENIED (reason NOT_PROFILE_OWNER) when user_id is not the caller.
         """
 
     @_abc_1.abstractmethod
