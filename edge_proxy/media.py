@@ -3,7 +3,8 @@
 - `PUT /api/v1/uploads/{uploadId}` streams a request body into media_svc's client-streaming
   Upload RPC, chunk by chunk, never holding the file in memory.
 - `GET|HEAD /media/{key}` is the origin of processed media, as a CDN would pull it: immutable
-  caching (HLS playlists: a few seconds), ETag and 304, byte ranges (206/416) for video.
+  caching (HLS playlists: a few seconds), ETag and 304, byte ranges (206/416) for video. Data
+  exports' ZIPs (`x/...`) are served the same way on signed, expiring URLs, never cached.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 # HLS playlists keep their URL while a video's ladder grows (the master lists more rungs once
 # they are made): caches keep them briefly. Segments, like every other file, never change.
 PLAYLIST_CACHE = "public, max-age=10"
+# A data export is one person's data: no shared cache keeps it.
+PRIVATE = "private, no-store"
+# Keys of data exports' ZIPs, served only on signed URLs.
+EXPORT_PREFIX = "x/"
 _KEY = re.compile(r"[A-Za-z0-9._\-/]{1,512}")
 _SINGLE_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
@@ -104,6 +109,12 @@ class MediaRoutes:
         head = request.method == "HEAD"
         conditional = request.headers.get("if-none-match")
         read = media_service_pb2.ReadBlobRequest(key=key, metadata_only=head or bool(conditional))
+        export = key.startswith(EXPORT_PREFIX)
+        if export:
+            # A data export's ZIP: media_svc checks the URL's signature and expiry.
+            expires = request.query_params.get("expires", "")
+            read.expires = int(expires) if expires.isdigit() and len(expires) < 19 else 0
+            read.signature = request.query_params.get("signature", "")[:128]
         ranged = _apply_range(read, request.headers.get("range"))
         stream = self._stub().ReadBlob(
             read,
@@ -121,7 +132,9 @@ class MediaRoutes:
             return rpc_error_response(exc)
         meta = first.metadata
         headers = {
-            "Cache-Control": PLAYLIST_CACHE if key.endswith(".m3u8") else IMMUTABLE,
+            "Cache-Control": (
+                PRIVATE if export else PLAYLIST_CACHE if key.endswith(".m3u8") else IMMUTABLE
+            ),
             "ETag": meta.etag,
             "Accept-Ranges": "bytes",
             "Last-Modified": format_datetime(meta.modified_at.ToDatetime(tzinfo=UTC), usegmt=True),

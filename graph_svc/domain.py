@@ -27,6 +27,7 @@ from graph_svc.store import TIE_KINDS, Counts, Edge, GraphStore, Relationship
 from mesh import pagination
 from mesh.context import Principal
 from mesh.errors import InvalidArgument
+from mesh.export import EXPORT_PAGE, EXPORT_ROWS_MAX, json_file
 from mesh.ids import IdGenerator
 from shutter.events.v1 import envelope_pb2, graph_events_pb2
 
@@ -542,6 +543,34 @@ class Graph:
         if not changed:
             await self._require_visible(relationship)
         return shown(relationship)
+
+    # -- data export -------------------------------------------------------------------------
+
+    async def export(self, *, user_id: int) -> dict[str, bytes]:
+        """Return the account's part of its data export: following.json and followers.json."""
+        files = {}
+        for name, listing in (
+            ("following.json", self._store.list_following),
+            ("followers.json", self._store.list_followers),
+        ):
+            rows: list[dict[str, object]] = []
+            before: tuple[int, int] | None = None
+            while len(rows) < EXPORT_ROWS_MAX:
+                async with self._store.transaction() as tx:
+                    page = await listing(tx, user_id=user_id, before=before, limit=EXPORT_PAGE)
+                rows += [{"userId": str(e.user_id), "since": e.created_at} for e in page]
+                if len(page) < EXPORT_PAGE:
+                    break
+                before = (page[-1].edge_id, page[-1].user_id)
+            cards = {}
+            for start in range(0, len(rows), BATCH_MAX):
+                ids = [int(str(r["userId"])) for r in rows[start : start + BATCH_MAX]]
+                cards.update(await self._users.get_users(ids))
+            for row in rows:
+                card = cards.get(int(str(row["userId"])))
+                row["username"] = card.username if card is not None else ""
+            files[name] = json_file(rows)
+        return files
 
     # -- account deletion --------------------------------------------------------------------
 

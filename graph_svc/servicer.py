@@ -238,6 +238,13 @@ class GraphServicer(graph_service_pb2_grpc.GraphServiceServicer):
             visibilities=[visibility_message(v) for v in found]
         )
 
+    async def ExportAccountData(
+        self, request: graph_service_pb2.ExportAccountDataRequest, context: aio.ServicerContext
+    ) -> graph_service_pb2.ExportAccountDataResponse:
+        domain.require_service(auth.current_principal())
+        files = await self._graph.export(user_id=request.user_id)
+        return graph_service_pb2.ExportAccountDataResponse(files=files)
+
     async def StreamFollowerIds(
         self, request: graph_service_pb2.StreamFollowerIdsRequest, context: aio.ServicerContext
     ) -> AsyncIterator[graph_service_pb2.StreamFollowerIdsResponse]:

@@ -125,6 +125,11 @@ class BlobStore(Protocol):
         """Delete every blob under a "dir/" prefix; return how many there were."""
         ...
 
+    def presign_get(self, key: str, *, expires_in: int) -> str | None:
+        """Return a URL that reads a file until it expires, or None when the store has none
+        (the local directory: the edge serves it, on a URL media_svc signs)."""
+        ...
+
     def presign_put(self, key: str, *, content_type: str, expires_in: int) -> str | None:
         """Return a URL a client may PUT the blob to directly, or None when the store has none."""
         ...
@@ -310,6 +315,10 @@ class LocalBlobStore:
 
     def presign_put(self, key: str, *, content_type: str, expires_in: int) -> str | None:
         """Return None: a directory has no URL of its own; bytes come through the edge."""
+        return None
+
+    def presign_get(self, key: str, *, expires_in: int) -> str | None:
+        """Return None: a directory's files are served by the edge, on URLs media_svc signs."""
         return None
 
     async def close(self) -> None:
@@ -527,6 +536,14 @@ class S3BlobStore:
             return count
 
         return await asyncio.to_thread(remove)
+
+    def presign_get(self, key: str, *, expires_in: int) -> str | None:
+        """Return a presigned GET URL of a stored file."""
+        check_key(key)
+        url: str = self._presigner.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
+        )
+        return url
 
     def presign_put(self, key: str, *, content_type: str, expires_in: int) -> str | None:
         """Return a presigned PUT URL; the Content-Type header is part of the signature."""

@@ -390,15 +390,17 @@ class MediaLibrary:
         length: int = 0,
         suffix_length: int = 0,
         metadata_only: bool = False,
+        signed_export: bool = False,
     ) -> BlobRead:
-        """Return a published file's metadata and a stream of the asked range."""
+        """Return a published file's metadata and a stream of the asked range; with
+        `signed_export`, an export's ZIP whose URL signature the caller has checked."""
         try:
             check_key(key)
         except InvalidKey:
             raise InvalidArgument.field(
                 "key", "must be segments of [A-Za-z0-9._-] without '..', at most 512 characters"
             ) from None
-        if not key.startswith(PUBLIC_PREFIX):
+        if not key.startswith("x/" if signed_export else PUBLIC_PREFIX):
             raise InvalidArgument.field("key", "is not the key of a published file")
         if key.rsplit("/", 1)[-1].startswith(ARCHIVED_NAME + "."):
             # The kept full-size original is an archive to re-process from, never published.

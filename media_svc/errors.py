@@ -15,11 +15,13 @@
 - UploadNotPending (FAILED_PRECONDITION): bytes for an upload that was already completed.
 - UploadAlreadyCompleted (FAILED_PRECONDITION): CompleteUpload again with another filter, or on an
   upload that failed.
+- ExportNotFound (NOT_FOUND): the account has no export (or it expired).
+- NotExportOwner (PERMISSION_DENIED): only an account's owner exports its data.
 """
 
 from __future__ import annotations
 
-from mesh.errors import FailedPrecondition, InvalidArgument, NotFound
+from mesh.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 
 
 class UploadNotFound(NotFound):
@@ -64,3 +66,11 @@ class UploadNotPending(FailedPrecondition):
 
 class UploadAlreadyCompleted(FailedPrecondition):
     reason = "UPLOAD_ALREADY_COMPLETED"
+
+
+class ExportNotFound(NotFound):
+    reason = "EXPORT_NOT_FOUND"
+
+
+class NotExportOwner(PermissionDenied):
+    reason = "NOT_EXPORT_OWNER"

@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from grpc import aio
 
 from media_svc import blobs, domain, store, worker
+from media_svc.exports import BUILDING, EXPORT_PREFIX, FAILED, READY, Exports, ExportView
+from media_svc.peers import GrpcAccountData
 from media_svc.settings import MediaSettings
 from mesh import auth, convert, deletion
 from mesh.errors import InvalidArgument
@@ -124,11 +126,50 @@ def upload_message(view: domain.UploadView, library: domain.MediaLibrary) -> med
     return message
 
 
+_EXPORT_STATES = {
+    BUILDING: media_service_pb2.DATA_EXPORT_STATE_BUILDING,
+    READY: media_service_pb2.DATA_EXPORT_STATE_READY,
+    FAILED: media_service_pb2.DATA_EXPORT_STATE_FAILED,
+}
+
+
+def export_message(view: ExportView) -> media_service_pb2.DataExport:
+    """Return the DataExport proto of an export as its owner sees it."""
+    record = view.record
+    message = media_service_pb2.DataExport(
+        export_id=record.export_id,
+        state=_EXPORT_STATES[record.state],
+        created_at=convert.timestamp(record.created_at),
+        download_url=view.url,
+        size_bytes=record.size_bytes,
+    )
+    if record.ready_at is not None:
+        message.ready_at.CopyFrom(convert.timestamp(record.ready_at))
+    if record.expires_at is not None:
+        message.expires_at.CopyFrom(convert.timestamp(record.expires_at))
+    if view.url_expires_at is not None:
+        message.url_expires_at.CopyFrom(convert.timestamp(view.url_expires_at))
+    return message
+
+
 class MediaServicer(media_service_pb2_grpc.MediaServiceServicer):
     """The gRPC face of the upload and media rules."""
 
-    def __init__(self, library: domain.MediaLibrary) -> None:
+    def __init__(self, library: domain.MediaLibrary, exports: Exports) -> None:
         self._library = library
+        self._exports = exports
+
+    async def CreateDataExport(
+        self, request: media_service_pb2.CreateDataExportRequest, context: aio.ServicerContext
+    ) -> media_service_pb2.CreateDataExportResponse:
+        view = await self._exports.start(caller=auth.require_user(), user_id=request.user_id)
+        return media_service_pb2.CreateDataExportResponse(export=export_message(view))
+
+    async def GetDataExport(
+        self, request: media_service_pb2.GetDataExportRequest, context: aio.ServicerContext
+    ) -> media_service_pb2.GetDataExportResponse:
+        view = await self._exports.latest(caller=auth.require_user(), user_id=request.user_id)
+        return media_service_pb2.GetDataExportResponse(export=export_message(view))
 
     async def CreateUpload(
         self, request: media_service_pb2.CreateUploadRequest, context: aio.ServicerContext
@@ -209,7 +250,13 @@ class MediaServicer(media_service_pb2_grpc.MediaServiceServicer):
     async def ReadBlob(
         self, request: media_service_pb2.ReadBlobRequest, context: aio.ServicerContext
     ) -> AsyncIterator[media_service_pb2.ReadBlobResponse]:
+        export = request.key.startswith(EXPORT_PREFIX)
+        if export:
+            self._exports.check_signed(
+                key=request.key, expires=request.expires, signed=request.signature
+            )
         blob = await self._library.open_blob(
+            signed_export=export,
             key=request.key,
             offset=request.offset,
             length=request.length,
@@ -272,15 +319,31 @@ async def create_media_service(settings: MediaSettings) -> Service:
             wake_worker=processing.wake,
             wake_sweeper=processing.wake_sweeper,
         )
-        servicer = MediaServicer(library)
+        exports = Exports(
+            media_store,
+            blob_store,
+            sources=GrpcAccountData(
+                runtime.channels,
+                service_token=runtime.identity,
+                timeout=settings.export_gather_timeout_seconds,
+            ),
+            secret=settings.service_secret_path().read_bytes(),
+            ids=runtime.ids,
+            settings=settings,
+        )
+        servicer = MediaServicer(library, exports)
         await runtime.consume(
             group=NAME + deletion.GROUP_SUFFIX,
             handler=deletion.handler(
                 deletion.DeletionLedger(runtime.engine, store.deletion_ledger),
-                library.deletion_steps(),
+                [*library.deletion_steps(), ("exports", exports.forget_account)],
             ),
             event_types={deletion.ACCOUNT_DELETED},
         )
+        runtime.run_in_background(
+            lambda: exports.run_forever(settings.media_sweep_interval_seconds), name="exports"
+        )
+        runtime.close_on_stop(exports.stop)
         await processing.start()
         runtime.close_on_stop(processing.stop)  # the worker stops first
         return await runtime.serve(

@@ -49,6 +49,22 @@ class MediaSettings(MeshSettings):
         "{public_url}/api/v1/uploads/{uploadId}.",
     )
     upload_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
+    export_ttl_seconds: int = Field(
+        default=86_400,
+        ge=1,
+        description="How long a data export's ZIP is kept once ready, then deleted.",
+    )
+    export_gather_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long each owner service may take to answer for an account's export.",
+    )
+    export_url_ttl_seconds: int = Field(
+        default=3600,
+        ge=1,
+        le=7 * 86_400,
+        description="How long a data export's download URL works (ask again for a new one).",
+    )
     photo_max_bytes: int = Field(default=15 * MIB, ge=1)
     video_max_bytes: int = Field(default=100 * MIB, ge=1)
     video_max_seconds: float = Field(

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    delete,
     or_,
     select,
     update,
@@ -84,6 +85,23 @@ media = Table(
 
 outbox = outbox_table(metadata)
 
+# Data exports: one ZIP of an account's data at a time (see media_svc/exports.py).
+data_exports = Table(
+    "data_exports",
+    metadata,
+    Column("export_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("user_id", BigInteger, nullable=False),
+    # "building", "ready" or "failed"; an expired export's row is deleted with its ZIP.
+    Column("state", String(12), nullable=False),
+    Column("blob_key", String(200), nullable=False, default=""),
+    Column("size_bytes", BigInteger, nullable=False, default=0),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("ready_at", DateTime(timezone=True), nullable=True),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Index("ix_data_exports_user", "user_id", "export_id"),
+    Index("ix_data_exports_state", "state", "expires_at"),
+)
+
 
 @dataclass(frozen=True)
 class StoredRendition:
@@ -129,6 +147,20 @@ class MediaRecord:
     def rendition(self, name: str) -> StoredRendition | None:
         """Return the rendition with a name, if there is one."""
         return next((r for r in self.renditions if r.name == name), None)
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    """One data export as stored."""
+
+    export_id: int
+    user_id: int
+    state: str
+    blob_key: str
+    size_bytes: int
+    created_at: datetime
+    ready_at: datetime | None
+    expires_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -214,6 +246,27 @@ class MediaStore(Protocol):
     async def owned_media_ids(
         self, session: AsyncSession, *, owner_user_id: int, limit: int
     ) -> list[int]: ...
+    async def insert_export(self, session: AsyncSession, *, record: ExportRecord) -> None: ...
+    async def latest_export(
+        self, session: AsyncSession, *, user_id: int, for_update: bool = False
+    ) -> ExportRecord | None: ...
+    async def get_export(self, session: AsyncSession, *, export_id: int) -> ExportRecord | None: ...
+    async def finish_export(
+        self,
+        session: AsyncSession,
+        *,
+        export_id: int,
+        state: str,
+        blob_key: str = "",
+        size_bytes: int = 0,
+        ready_at: datetime | None = None,
+        expires_at: datetime | None = None,
+    ) -> None: ...
+    async def exports_in(
+        self, session: AsyncSession, *, state: str, expired_by: datetime | None, limit: int
+    ) -> list[ExportRecord]: ...
+    async def exports_of(self, session: AsyncSession, *, user_id: int) -> list[ExportRecord]: ...
+    async def delete_export(self, session: AsyncSession, *, export_id: int) -> None: ...
     async def mark_purged(self, session: AsyncSession, *, media_id: int, now: datetime) -> None: ...
 
 
@@ -522,3 +575,84 @@ class SqlMediaStore:
         await session.execute(
             update(media).where(media.c.media_id == media_id).values(purged_at=now)
         )
+
+    async def insert_export(self, session: AsyncSession, *, record: ExportRecord) -> None:
+        """Add an export."""
+        await session.execute(data_exports.insert().values(**record.__dict__))
+
+    async def latest_export(
+        self, session: AsyncSession, *, user_id: int, for_update: bool = False
+    ) -> ExportRecord | None:
+        """Return an account's newest export; `for_update` holds it until the transaction ends."""
+        query = (
+            select(data_exports)
+            .where(data_exports.c.user_id == user_id)
+            .order_by(data_exports.c.export_id.desc())
+            .limit(1)
+        )
+        if for_update:
+            query = query.with_for_update()
+        row = (await session.execute(query)).first()
+        return _export(row) if row else None
+
+    async def get_export(self, session: AsyncSession, *, export_id: int) -> ExportRecord | None:
+        """Return one export."""
+        query = select(data_exports).where(data_exports.c.export_id == export_id)
+        row = (await session.execute(query)).first()
+        return _export(row) if row else None
+
+    async def finish_export(
+        self,
+        session: AsyncSession,
+        *,
+        export_id: int,
+        state: str,
+        blob_key: str = "",
+        size_bytes: int = 0,
+        ready_at: datetime | None = None,
+        expires_at: datetime | None = None,
+    ) -> None:
+        """Record how a build ended: ready (with its ZIP) or failed."""
+        await session.execute(
+            update(data_exports)
+            .where(data_exports.c.export_id == export_id)
+            .values(
+                state=state,
+                blob_key=blob_key,
+                size_bytes=size_bytes,
+                ready_at=ready_at,
+                expires_at=expires_at,
+            )
+        )
+
+    async def exports_in(
+        self, session: AsyncSession, *, state: str, expired_by: datetime | None, limit: int
+    ) -> list[ExportRecord]:
+        """Return up to `limit` exports in a state (and, with `expired_by`, expired by then)."""
+        query = select(data_exports).where(data_exports.c.state == state)
+        if expired_by is not None:
+            query = query.where(data_exports.c.expires_at <= expired_by)
+        query = query.order_by(data_exports.c.export_id).limit(limit)
+        return [_export(row) for row in await session.execute(query)]
+
+    async def exports_of(self, session: AsyncSession, *, user_id: int) -> list[ExportRecord]:
+        """Return every export of an account."""
+        query = select(data_exports).where(data_exports.c.user_id == user_id)
+        return [_export(row) for row in await session.execute(query)]
+
+    async def delete_export(self, session: AsyncSession, *, export_id: int) -> None:
+        """Forget an export (its ZIP is deleted first)."""
+        await session.execute(delete(data_exports).where(data_exports.c.export_id == export_id))
+
+
+def _export(row: Any) -> ExportRecord:
+    return ExportRecord(
+        export_id=int(row.export_id),
+        user_id=int(row.user_id),
+        state=row.state,
+        blob_key=row.blob_key,
+        size_bytes=int(row.size_bytes),
+        created_at=_aware(row.created_at) or row.created_at,
+        ready_at=_aware(row.ready_at),
+        expires_at=_aware(row.expires_at),
+    )

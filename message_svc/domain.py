@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from mesh import pagination
 from mesh.errors import InvalidArgument
+from mesh.export import EXPORT_ROWS_MAX, json_file
 from mesh.ids import SEQUENCE_BITS, SHARD_BITS, IdGenerator, id_time
 from mesh.text import check_client_key, clean
 from message_svc import events
@@ -214,6 +215,27 @@ def _cursor_int(token: str, key: str) -> int | None:
 
 class Messenger:
     """The rules of direct messages."""
+
+    async def export(self, *, user_id: int) -> dict[str, bytes]:
+        """Return the account's part of its data export: the messages it sent (what others
+        sent it is theirs)."""
+        async with self._store.transaction() as tx:
+            sent = await self._store.messages_sent_by(tx, sender_id=user_id, limit=EXPORT_ROWS_MAX)
+        return {
+            "messages.json": json_file(
+                [
+                    {
+                        "conversationId": str(m.conversation_id),
+                        "messageId": str(m.message_id),
+                        "text": m.text,
+                        "mediaId": str(m.media_id or ""),
+                        "sharedPostId": str(m.shared_post_id or ""),
+                        "createdAt": m.created_at,
+                    }
+                    for m in sent
+                ]
+            )
+        }
 
     def __init__(
         self,

@@ -97,6 +97,14 @@ class MessageServicer(message_service_pb2_grpc.MessageServiceServicer):
     def __init__(self, messenger: domain.Messenger) -> None:
         self._m = messenger
 
+    async def ExportAccountData(
+        self,
+        request: message_service_pb2.ExportAccountDataRequest,
+        context: aio.ServicerContext[object, object],
+    ) -> message_service_pb2.ExportAccountDataResponse:
+        files = await self._m.export(user_id=request.user_id)
+        return message_service_pb2.ExportAccountDataResponse(files=files)
+
     async def CreateConversation(
         self,
         request: message_service_pb2.CreateConversationRequest,

@@ -189,6 +189,9 @@ class MessageStore(Protocol):
         self, session: AsyncSession, *, conversation_id: int, sender_id: int, client_message_id: str
     ) -> MessageRecord | None: ...
     async def insert_message(self, session: AsyncSession, *, record: MessageRecord) -> None: ...
+    async def messages_sent_by(
+        self, session: AsyncSession, *, sender_id: int, limit: int
+    ) -> list[MessageRecord]: ...
     async def record_send(
         self, session: AsyncSession, *, conversation_id: int, message_id: int, sender_id: int
     ) -> None: ...
@@ -464,6 +467,19 @@ class SqlMessageStore:
             )
         ).first()
         return None if row is None else _message(row)
+
+    async def messages_sent_by(
+        self, session: AsyncSession, *, sender_id: int, limit: int
+    ) -> list[MessageRecord]:
+        """Return up to `limit` of the messages an account sent and did not unsend, oldest
+        first (its data export; a scan, as exports are rare)."""
+        query = (
+            select(messages)
+            .where(messages.c.sender_id == sender_id, messages.c.unsent.is_(False))
+            .order_by(messages.c.message_id)
+            .limit(limit)
+        )
+        return [_message(row) for row in await session.execute(query)]
 
     async def insert_message(self, session: AsyncSession, *, record: MessageRecord) -> None:
         """Add a message (record_send updates the members' rows)."""

@@ -22,6 +22,7 @@ from typing import Any, Protocol, TypeVar
 from mesh import pagination
 from mesh.context import Principal
 from mesh.errors import InvalidArgument
+from mesh.export import EXPORT_PAGE, EXPORT_ROWS_MAX, json_file
 from mesh.ids import IdGenerator
 from post_svc import events, geo, text
 from post_svc.errors import (
@@ -290,6 +291,27 @@ class Audience:
         """Tell whether the viewer may see one owner's content."""
         found = (await self.visibilities(viewer, [owner_id])).get(owner_id)
         return found is not None and found.can_view
+
+
+def _exported_post(post: PostRecord) -> dict[str, Any]:
+    return {
+        "postId": str(post.post_id),
+        "kind": post.kind,
+        "caption": post.caption,
+        "hashtags": list(post.hashtags),
+        "mentions": [m.username for m in post.mentions],
+        "place": (
+            {
+                "name": post.location.name,
+                "lat": post.location.point.lat,
+                "lng": post.location.point.lng,
+            }
+            if post.location is not None
+            else None
+        ),
+        "mediaIds": [str(m) for m in post.media_ids],
+        "createdAt": post.created_at,
+    }
 
 
 class Posts:
@@ -1319,6 +1341,48 @@ class Posts:
         async with self._store.read_transaction() as tx:
             found = await self._store.post_counts(tx, user_ids=wanted)
         return [(user_id, found.get(user_id, 0)) for user_id in wanted]
+
+    # -- data export -------------------------------------------------------------------------
+
+    async def export(self, *, user_id: int) -> dict[str, bytes]:
+        """Return the account's part of its data export: posts (with captions, tags, mentions,
+        places and media ids), comments, likes and saves."""
+        posts: list[dict[str, Any]] = []
+        before = None
+        while len(posts) < EXPORT_ROWS_MAX:
+            async with self._store.transaction() as tx:
+                page = await self._store.list_user_posts(
+                    tx, author_id=user_id, before=before, limit=EXPORT_PAGE
+                )
+            posts += [_exported_post(p) for p in page]
+            if len(page) < EXPORT_PAGE:
+                break
+            before = page[-1].post_id
+        async with self._store.transaction() as tx:
+            comments = await self._engagement.comments_by(
+                tx, author_id=user_id, limit=EXPORT_ROWS_MAX
+            )
+            liked = await self._engagement.liked_by(tx, user_id=user_id, limit=EXPORT_ROWS_MAX)
+            saves = await self._store.list_saves(
+                tx, user_id=user_id, before=None, limit=EXPORT_ROWS_MAX
+            )
+        return {
+            "posts.json": json_file(posts),
+            "comments.json": json_file(
+                [
+                    {
+                        "commentId": str(c.comment_id),
+                        "postId": str(c.post_id),
+                        "parentCommentId": str(c.parent_comment_id or ""),
+                        "text": c.text,
+                        "createdAt": c.created_at,
+                    }
+                    for c in comments
+                ]
+            ),
+            "likes.json": json_file([{"postId": str(p)} for p in liked]),
+            "saves.json": json_file([{"postId": str(p)} for _, p in saves]),
+        }
 
     # -- account deletion ------------------------------------------------------------------
 

@@ -174,6 +174,14 @@ class PostServicer(post_service_pb2_grpc.PostServiceServicer):
         views = await self._posts.batch_get(viewer=viewer, post_ids=list(request.post_ids))
         return post_service_pb2.BatchGetPostsResponse(posts=[post_message(v) for v in views])
 
+    async def ExportAccountData(
+        self, request: post_service_pb2.ExportAccountDataRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.ExportAccountDataResponse:
+        # Internal-only (no HTTP route): the interceptor admits service identities alone.
+        files = await self._posts.export(user_id=request.user_id)
+        files.update(await self._stories.export(user_id=request.user_id))
+        return post_service_pb2.ExportAccountDataResponse(files=files)
+
     async def DeletePost(
         self, request: post_service_pb2.DeletePostRequest, context: aio.ServicerContext
     ) -> post_service_pb2.DeletePostResponse:

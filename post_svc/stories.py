@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from mesh import pagination
 from mesh.errors import InvalidArgument
+from mesh.export import EXPORT_ROWS_MAX, json_file
 from mesh.ids import IdGenerator
 from post_svc import events, text
 from post_svc.domain import (
@@ -369,6 +370,27 @@ class Stories:
                 await self._posts.outbox.add(
                     tx, aggregate_id=story.story_id, event=events.story_deleted(story)
                 )
+
+    async def export(self, *, user_id: int) -> dict[str, bytes]:
+        """Return the account's part of its data export: every story it has not deleted, live
+        or archived."""
+        async with self._posts.transaction() as tx:
+            found = await self._stories.stories_of(tx, author_id=user_id, limit=EXPORT_ROWS_MAX)
+        return {
+            "stories.json": json_file(
+                [
+                    {
+                        "storyId": str(s.story_id),
+                        "mediaId": str(s.media_id),
+                        "caption": s.caption,
+                        "closeFriendsOnly": s.close_friends_only,
+                        "createdAt": s.created_at,
+                        "expiresAt": s.expires_at,
+                    }
+                    for s in found
+                ]
+            )
+        }
 
     def deletion_steps(self) -> list[tuple[str, Callable[[int], Awaitable[object]]]]:
         """Return the steps that remove a deleted account's stories, the views it left and its

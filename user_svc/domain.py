@@ -23,6 +23,7 @@ from email_validator import EmailNotValidError, validate_email
 from mesh import pagination
 from mesh.auth import TokenIssuer
 from mesh.errors import InvalidArgument
+from mesh.export import json_file
 from mesh.ids import IdGenerator
 from mesh.revocation import Revocations
 from mesh.text import check_free_text
@@ -403,6 +404,25 @@ class Accounts:
         for family_id in sessions:
             await self._end_session(family_id)
         return Deletion(user_id=user_id, deleted_at=now, username_released_at=released)
+
+    async def export(self, *, user_id: int) -> dict[str, bytes]:
+        """Return the account's part of its data export: profile.json."""
+        async with self._store.transaction() as tx:
+            user = await self._store.get_user(tx, user_id=user_id)
+        if user is None:
+            raise UserNotFound("no user has that id")
+        profile = {
+            "userId": str(user.user_id),
+            "username": user.username,
+            "email": user.email,
+            "fullName": user.full_name,
+            "bio": user.bio,
+            "website": user.website,
+            "isPrivate": user.is_private,
+            "profilePictureMediaId": str(user.profile_media_id or ""),
+            "createdAt": user.created_at,
+        }
+        return {"profile.json": json_file(profile)}
 
     async def _end_session(self, family_id: int) -> None:
         """Refuse the session's access tokens everywhere until the last of them has expired."""

@@ -252,6 +252,12 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
             username_released_at=convert.timestamp(deletion.username_released_at),
         )
 
+    async def ExportAccountData(
+        self, request: user_service_pb2.ExportAccountDataRequest, context: aio.ServicerContext
+    ) -> user_service_pb2.ExportAccountDataResponse:
+        files = await self._accounts.export(user_id=request.user_id)
+        return user_service_pb2.ExportAccountDataResponse(files=files)
+
     async def GetUser(
         self, request: user_service_pb2.GetUserRequest, context: aio.ServicerContext
     ) -> user_service_pb2.GetUserResponse:

@@ -110,6 +110,10 @@ class FakeUserService(user_service_pb2_grpc.UserServiceServicer):
         )
         return await self._answer("DeleteUser", request, context, reply)
 
+    async def ExportAccountData(self, request: Any, context: Any) -> Any:
+        reply = user_service_pb2.ExportAccountDataResponse()
+        return await self._answer("ExportAccountData", request, context, reply)
+
     async def SearchUsers(self, request: Any, context: Any) -> Any:
         found = user_pb2.UserSummary(user_id=5, username="alina")
         reply = user_service_pb2.SearchUsersResponse(users=[found], next_page_token="")

@@ -141,6 +141,11 @@ class GraphServiceStub:
                 request_serializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.StreamFollowingIdsRequest.SerializeToString,
                 response_deserializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.StreamFollowingIdsResponse.FromString,
                 _registered_method=True)
+        self.ExportAccountData = channel.unary_unary(
+                '/shutter.graph.v1.GraphService/ExportAccountData',
+                request_serializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.ExportAccountDataRequest.SerializeToString,
+                response_deserializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.ExportAccountDataResponse.FromString,
+                _registered_method=True)
 
 
 class GraphServiceServicer:
@@ -309,6 +314,14 @@ class GraphServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportAccountData(self, request, context):
+        """Return what this service holds of an account, as JSON files for the account's data export
+        (media_svc builds the ZIP). Internal: only services may call it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GraphServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -411,6 +424,11 @@ def add_GraphServiceServicer_to_server(servicer, server):
                     servicer.StreamFollowingIds,
                     request_deserializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.StreamFollowingIdsRequest.FromString,
                     response_serializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.StreamFollowingIdsResponse.SerializeToString,
+            ),
+            'ExportAccountData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportAccountData,
+                    request_deserializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.ExportAccountDataRequest.FromString,
+                    response_serializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.ExportAccountDataResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -960,6 +978,33 @@ class GraphService:
             '/shutter.graph.v1.GraphService/StreamFollowingIds',
             shutter_dot_graph_dot_v1_dot_graph__service__pb2.StreamFollowingIdsRequest.SerializeToString,
             shutter_dot_graph_dot_v1_dot_graph__service__pb2.StreamFollowingIdsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportAccountData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.graph.v1.GraphService/ExportAccountData',
+            shutter_dot_graph_dot_v1_dot_graph__service__pb2.ExportAccountDataRequest.SerializeToString,
+            shutter_dot_graph_dot_v1_dot_graph__service__pb2.ExportAccountDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -107,6 +107,10 @@ class GraphServiceStub:
     """Internal, services only: stream the ids of every account an account follows in ascending id
     order, in batches, for rebuilding a feed.
     """
+    ExportAccountData: _grpc.UnaryUnaryMultiCallable[_graph_service_pb2.ExportAccountDataRequest, _graph_service_pb2.ExportAccountDataResponse]
+    """Return what this service holds of an account, as JSON files for the account's data export
+    (media_svc builds the ZIP). Internal: only services may call it.
+    """
 
 @_typing.type_check_only
 class GraphServiceAsyncStub(GraphServiceStub):
@@ -186,6 +190,10 @@ class GraphServiceAsyncStub(GraphServiceStub):
     StreamFollowingIds: _aio.UnaryStreamMultiCallable[_graph_service_pb2.StreamFollowingIdsRequest, _graph_service_pb2.StreamFollowingIdsResponse]  # type: ignore[assignment]
     """Internal, services only: stream the ids of every account an account follows in ascending id
     order, in batches, for rebuilding a feed.
+    """
+    ExportAccountData: _aio.UnaryUnaryMultiCallable[_graph_service_pb2.ExportAccountDataRequest, _graph_service_pb2.ExportAccountDataResponse]  # type: ignore[assignment]
+    """Return what this service holds of an account, as JSON files for the account's data export
+    (media_svc builds the ZIP). Internal: only services may call it.
     """
 
 class GraphServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -383,6 +391,16 @@ class GraphServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_graph_service_pb2.StreamFollowingIdsResponse], _abc.AsyncIterator[_graph_service_pb2.StreamFollowingIdsResponse]]:
         """Internal, services only: stream the ids of every account an account follows in ascending id
         order, in batches, for rebuilding a feed.
+        """
+
+    @_abc_1.abstractmethod
+    def ExportAccountData(
+        self,
+        request: _graph_service_pb2.ExportAccountDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_graph_service_pb2.ExportAccountDataResponse, _abc.Awaitable[_graph_service_pb2.ExportAccountDataResponse]]:
+        """Return what this service holds of an account, as JSON files for the account's data export
+        (media_svc builds the ZIP). Internal: only services may call it.
         """
 
 def add_GraphServiceServicer_to_server(servicer: GraphServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -83,6 +83,16 @@ class MediaServiceStub:
                 request_serializer=shutter_dot_media_dot_v1_dot_media__service__pb2.ReadBlobRequest.SerializeToString,
                 response_deserializer=shutter_dot_media_dot_v1_dot_media__service__pb2.ReadBlobResponse.FromString,
                 _registered_method=True)
+        self.CreateDataExport = channel.unary_unary(
+                '/shutter.media.v1.MediaService/CreateDataExport',
+                request_serializer=shutter_dot_media_dot_v1_dot_media__service__pb2.CreateDataExportRequest.SerializeToString,
+                response_deserializer=shutter_dot_media_dot_v1_dot_media__service__pb2.CreateDataExportResponse.FromString,
+                _registered_method=True)
+        self.GetDataExport = channel.unary_unary(
+                '/shutter.media.v1.MediaService/GetDataExport',
+                request_serializer=shutter_dot_media_dot_v1_dot_media__service__pb2.GetDataExportRequest.SerializeToString,
+                response_deserializer=shutter_dot_media_dot_v1_dot_media__service__pb2.GetDataExportResponse.FromString,
+                _registered_method=True)
 
 
 class MediaServiceServicer:
@@ -174,6 +184,24 @@ class MediaServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateDataExport(self, request, context):
+        """Start building a ZIP of everything the caller's account holds (profile, posts, comments,
+        likes, saves, follows, followers, stories, messages as JSON, and its media at full size). One
+        export at a time: while one is being built, this returns it instead of starting another.
+        PERMISSION_DENIED when user_id is not the caller.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDataExport(self, request, context):
+        """Return the caller's latest export: its state and, once ready, a download URL valid for a
+        limited time. NOT_FOUND when there is none (or it expired); PERMISSION_DENIED for others.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MediaServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -216,6 +244,16 @@ def add_MediaServiceServicer_to_server(servicer, server):
                     servicer.ReadBlob,
                     request_deserializer=shutter_dot_media_dot_v1_dot_media__service__pb2.ReadBlobRequest.FromString,
                     response_serializer=shutter_dot_media_dot_v1_dot_media__service__pb2.ReadBlobResponse.SerializeToString,
+            ),
+            'CreateDataExport': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateDataExport,
+                    request_deserializer=shutter_dot_media_dot_v1_dot_media__service__pb2.CreateDataExportRequest.FromString,
+                    response_serializer=shutter_dot_media_dot_v1_dot_media__service__pb2.CreateDataExportResponse.SerializeToString,
+            ),
+            'GetDataExport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDataExport,
+                    request_deserializer=shutter_dot_media_dot_v1_dot_media__service__pb2.GetDataExportRequest.FromString,
+                    response_serializer=shutter_dot_media_dot_v1_dot_media__service__pb2.GetDataExportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -443,6 +481,60 @@ class MediaService:
             '/shutter.media.v1.MediaService/ReadBlob',
             shutter_dot_media_dot_v1_dot_media__service__pb2.ReadBlobRequest.SerializeToString,
             shutter_dot_media_dot_v1_dot_media__service__pb2.ReadBlobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateDataExport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.media.v1.MediaService/CreateDataExport',
+            shutter_dot_media_dot_v1_dot_media__service__pb2.CreateDataExportRequest.SerializeToString,
+            shutter_dot_media_dot_v1_dot_media__service__pb2.CreateDataExportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDataExport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.media.v1.MediaService/GetDataExport',
+            shutter_dot_media_dot_v1_dot_media__service__pb2.GetDataExportRequest.SerializeToString,
+            shutter_dot_media_dot_v1_dot_media__service__pb2.GetDataExportResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -85,6 +85,16 @@ class MediaServiceStub:
     unknown keys; INVALID_ARGUMENT for keys outside the published set (only keys that start with
     "m/", made of [A-Za-z0-9._-] segments, with no "..", empty or absolute segments).
     """
+    CreateDataExport: _grpc.UnaryUnaryMultiCallable[_media_service_pb2.CreateDataExportRequest, _media_service_pb2.CreateDataExportResponse]
+    """Start building a ZIP of everything the caller's account holds (profile, posts, comments,
+    likes, saves, follows, followers, stories, messages as JSON, and its media at full size). One
+    export at a time: while one is being built, this returns it instead of starting another.
+    PERMISSION_DENIED when user_id is not the caller.
+    """
+    GetDataExport: _grpc.UnaryUnaryMultiCallable[_media_service_pb2.GetDataExportRequest, _media_service_pb2.GetDataExportResponse]
+    """Return the caller's latest export: its state and, once ready, a download URL valid for a
+    limited time. NOT_FOUND when there is none (or it expired); PERMISSION_DENIED for others.
+    """
 
 @_typing.type_check_only
 class MediaServiceAsyncStub(MediaServiceStub):
@@ -142,6 +152,16 @@ class MediaServiceAsyncStub(MediaServiceStub):
     256 KiB. Needs no token: what it serves is public to anyone who has the URL. NOT_FOUND for
     unknown keys; INVALID_ARGUMENT for keys outside the published set (only keys that start with
     "m/", made of [A-Za-z0-9._-] segments, with no "..", empty or absolute segments).
+    """
+    CreateDataExport: _aio.UnaryUnaryMultiCallable[_media_service_pb2.CreateDataExportRequest, _media_service_pb2.CreateDataExportResponse]  # type: ignore[assignment]
+    """Start building a ZIP of everything the caller's account holds (profile, posts, comments,
+    likes, saves, follows, followers, stories, messages as JSON, and its media at full size). One
+    export at a time: while one is being built, this returns it instead of starting another.
+    PERMISSION_DENIED when user_id is not the caller.
+    """
+    GetDataExport: _aio.UnaryUnaryMultiCallable[_media_service_pb2.GetDataExportRequest, _media_service_pb2.GetDataExportResponse]  # type: ignore[assignment]
+    """Return the caller's latest export: its state and, once ready, a download URL valid for a
+    limited time. NOT_FOUND when there is none (or it expired); PERMISSION_DENIED for others.
     """
 
 class MediaServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -245,6 +265,28 @@ class MediaServiceServicer(metaclass=_abc_1.ABCMeta):
         256 KiB. Needs no token: what it serves is public to anyone who has the URL. NOT_FOUND for
         unknown keys; INVALID_ARGUMENT for keys outside the published set (only keys that start with
         "m/", made of [A-Za-z0-9._-] segments, with no "..", empty or absolute segments).
+        """
+
+    @_abc_1.abstractmethod
+    def CreateDataExport(
+        self,
+        request: _media_service_pb2.CreateDataExportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_media_service_pb2.CreateDataExportResponse, _abc.Awaitable[_media_service_pb2.CreateDataExportResponse]]:
+        """Start building a ZIP of everything the caller's account holds (profile, posts, comments,
+        likes, saves, follows, followers, stories, messages as JSON, and its media at full size). One
+        export at a time: while one is being built, this returns it instead of starting another.
+        PERMISSION_DENIED when user_id is not the caller.
+        """
+
+    @_abc_1.abstractmethod
+    def GetDataExport(
+        self,
+        request: _media_service_pb2.GetDataExportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_media_service_pb2.GetDataExportResponse, _abc.Awaitable[_media_service_pb2.GetDataExportResponse]]:
+        """Return the caller's latest export: its state and, once ready, a download URL valid for a
+        limited time. NOT_FOUND when there is none (or it expired); PERMISSION_DENIED for others.
         """
 
 def add_MediaServiceServicer_to_server(servicer: MediaServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -114,6 +114,11 @@ class MessageServiceStub:
                 request_serializer=shutter_dot_message_dot_v1_dot_message__service__pb2.SubscribeRequest.SerializeToString,
                 response_deserializer=shutter_dot_message_dot_v1_dot_message__service__pb2.SubscribeResponse.FromString,
                 _registered_method=True)
+        self.ExportAccountData = channel.unary_unary(
+                '/shutter.message.v1.MessageService/ExportAccountData',
+                request_serializer=shutter_dot_message_dot_v1_dot_message__service__pb2.ExportAccountDataRequest.SerializeToString,
+                response_deserializer=shutter_dot_message_dot_v1_dot_message__service__pb2.ExportAccountDataResponse.FromString,
+                _registered_method=True)
 
 
 class MessageServiceServicer:
@@ -243,6 +248,14 @@ class MessageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportAccountData(self, request, context):
+        """Return what this service holds of an account, as JSON files for the account's data export
+        (media_svc builds the ZIP). Internal: only services may call it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MessageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -315,6 +328,11 @@ def add_MessageServiceServicer_to_server(servicer, server):
                     servicer.Subscribe,
                     request_deserializer=shutter_dot_message_dot_v1_dot_message__service__pb2.SubscribeRequest.FromString,
                     response_serializer=shutter_dot_message_dot_v1_dot_message__service__pb2.SubscribeResponse.SerializeToString,
+            ),
+            'ExportAccountData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportAccountData,
+                    request_deserializer=shutter_dot_message_dot_v1_dot_message__service__pb2.ExportAccountDataRequest.FromString,
+                    response_serializer=shutter_dot_message_dot_v1_dot_message__service__pb2.ExportAccountDataResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -705,6 +723,33 @@ class MessageService:
             '/shutter.message.v1.MessageService/Subscribe',
             shutter_dot_message_dot_v1_dot_message__service__pb2.SubscribeRequest.SerializeToString,
             shutter_dot_message_dot_v1_dot_message__service__pb2.SubscribeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportAccountData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.message.v1.MessageService/ExportAccountData',
+            shutter_dot_message_dot_v1_dot_message__service__pb2.ExportAccountDataRequest.SerializeToString,
+            shutter_dot_message_dot_v1_dot_message__service__pb2.ExportAccountDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -94,6 +94,10 @@ class MessageServiceStub:
     RESOURCE_EXHAUSTED (TOO_MANY_STREAMS) past 5 open streams per account. The edge serves it as
     Server-Sent Events at GET /api/v1/conversations/stream.
     """
+    ExportAccountData: _grpc.UnaryUnaryMultiCallable[_message_service_pb2.ExportAccountDataRequest, _message_service_pb2.ExportAccountDataResponse]
+    """Return what this service holds of an account, as JSON files for the account's data export
+    (media_svc builds the ZIP). Internal: only services may call it.
+    """
 
 @_typing.type_check_only
 class MessageServiceAsyncStub(MessageServiceStub):
@@ -160,6 +164,10 @@ class MessageServiceAsyncStub(MessageServiceStub):
     A stream that resumes after a message id first receives what was sent since, oldest first.
     RESOURCE_EXHAUSTED (TOO_MANY_STREAMS) past 5 open streams per account. The edge serves it as
     Server-Sent Events at GET /api/v1/conversations/stream.
+    """
+    ExportAccountData: _aio.UnaryUnaryMultiCallable[_message_service_pb2.ExportAccountDataRequest, _message_service_pb2.ExportAccountDataResponse]  # type: ignore[assignment]
+    """Return what this service holds of an account, as JSON files for the account's data export
+    (media_svc builds the ZIP). Internal: only services may call it.
     """
 
 class MessageServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -308,6 +316,16 @@ class MessageServiceServicer(metaclass=_abc_1.ABCMeta):
         A stream that resumes after a message id first receives what was sent since, oldest first.
         RESOURCE_EXHAUSTED (TOO_MANY_STREAMS) past 5 open streams per account. The edge serves it as
         Server-Sent Events at GET /api/v1/conversations/stream.
+        """
+
+    @_abc_1.abstractmethod
+    def ExportAccountData(
+        self,
+        request: _message_service_pb2.ExportAccountDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_message_service_pb2.ExportAccountDataResponse, _abc.Awaitable[_message_service_pb2.ExportAccountDataResponse]]:
+        """Return what this service holds of an account, as JSON files for the account's data export
+        (media_svc builds the ZIP). Internal: only services may call it.
         """
 
 def add_MessageServiceServicer_to_server(servicer: MessageServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

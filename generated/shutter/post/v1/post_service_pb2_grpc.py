@@ -217,6 +217,11 @@ class PostServiceStub:
                 request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListUserReelsRequest.SerializeToString,
                 response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListUserReelsResponse.FromString,
                 _registered_method=True)
+        self.ExportAccountData = channel.unary_unary(
+                '/shutter.post.v1.PostService/ExportAccountData',
+                request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ExportAccountDataRequest.SerializeToString,
+                response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ExportAccountDataResponse.FromString,
+                _registered_method=True)
 
 
 class PostServiceServicer:
@@ -514,6 +519,14 @@ class PostServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportAccountData(self, request, context):
+        """Return what this service holds of an account, as JSON files for the account's data export
+        (media_svc builds the ZIP). Internal: only services may call it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PostServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -686,6 +699,11 @@ def add_PostServiceServicer_to_server(servicer, server):
                     servicer.ListUserReels,
                     request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListUserReelsRequest.FromString,
                     response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListUserReelsResponse.SerializeToString,
+            ),
+            'ExportAccountData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportAccountData,
+                    request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ExportAccountDataRequest.FromString,
+                    response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ExportAccountDataResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1619,6 +1637,33 @@ class PostService:
             '/shutter.post.v1.PostService/ListUserReels',
             shutter_dot_post_dot_v1_dot_post__service__pb2.ListUserReelsRequest.SerializeToString,
             shutter_dot_post_dot_v1_dot_post__service__pb2.ListUserReelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportAccountData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.post.v1.PostService/ExportAccountData',
+            shutter_dot_post_dot_v1_dot_post__service__pb2.ExportAccountDataRequest.SerializeToString,
+            shutter_dot_post_dot_v1_dot_post__service__pb2.ExportAccountDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

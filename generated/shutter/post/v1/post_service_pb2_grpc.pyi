@@ -175,6 +175,10 @@ class PostServiceStub:
     """Return one page of an account's reels, newest first; private accounts' reels only to
     their approved followers.
     """
+    ExportAccountData: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.ExportAccountDataRequest, _post_service_pb2.ExportAccountDataResponse]
+    """Return what this service holds of an account, as JSON files for the account's data export
+    (media_svc builds the ZIP). Internal: only services may call it.
+    """
 
 @_typing.type_check_only
 class PostServiceAsyncStub(PostServiceStub):
@@ -322,6 +326,10 @@ class PostServiceAsyncStub(PostServiceStub):
     ListUserReels: _aio.UnaryUnaryMultiCallable[_post_service_pb2.ListUserReelsRequest, _post_service_pb2.ListUserReelsResponse]  # type: ignore[assignment]
     """Return one page of an account's reels, newest first; private accounts' reels only to
     their approved followers.
+    """
+    ExportAccountData: _aio.UnaryUnaryMultiCallable[_post_service_pb2.ExportAccountDataRequest, _post_service_pb2.ExportAccountDataResponse]  # type: ignore[assignment]
+    """Return what this service holds of an account, as JSON files for the account's data export
+    (media_svc builds the ZIP). Internal: only services may call it.
     """
 
 class PostServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -671,6 +679,16 @@ class PostServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_post_service_pb2.ListUserReelsResponse, _abc.Awaitable[_post_service_pb2.ListUserReelsResponse]]:
         """Return one page of an account's reels, newest first; private accounts' reels only to
         their approved followers.
+        """
+
+    @_abc_1.abstractmethod
+    def ExportAccountData(
+        self,
+        request: _post_service_pb2.ExportAccountDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_service_pb2.ExportAccountDataResponse, _abc.Awaitable[_post_service_pb2.ExportAccountDataResponse]]:
+        """Return what this service holds of an account, as JSON files for the account's data export
+        (media_svc builds the ZIP). Internal: only services may call it.
         """
 
 def add_PostServiceServicer_to_server(servicer: PostServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -83,6 +83,11 @@ class UserServiceStub:
                 request_serializer=shutter_dot_user_dot_v1_dot_user__service__pb2.SearchUsersRequest.SerializeToString,
                 response_deserializer=shutter_dot_user_dot_v1_dot_user__service__pb2.SearchUsersResponse.FromString,
                 _registered_method=True)
+        self.ExportAccountData = channel.unary_unary(
+                '/shutter.user.v1.UserService/ExportAccountData',
+                request_serializer=shutter_dot_user_dot_v1_dot_user__service__pb2.ExportAccountDataRequest.SerializeToString,
+                response_deserializer=shutter_dot_user_dot_v1_dot_user__service__pb2.ExportAccountDataResponse.FromString,
+                _registered_method=True)
 
 
 class UserServiceServicer:
@@ -164,6 +169,14 @@ class UserServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportAccountData(self, request, context):
+        """Return what this service holds of an account, as JSON files for the account's data export
+        (media_svc builds the ZIP). Internal: only services may call it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_UserServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -211,6 +224,11 @@ def add_UserServiceServicer_to_server(servicer, server):
                     servicer.SearchUsers,
                     request_deserializer=shutter_dot_user_dot_v1_dot_user__service__pb2.SearchUsersRequest.FromString,
                     response_serializer=shutter_dot_user_dot_v1_dot_user__service__pb2.SearchUsersResponse.SerializeToString,
+            ),
+            'ExportAccountData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportAccountData,
+                    request_deserializer=shutter_dot_user_dot_v1_dot_user__service__pb2.ExportAccountDataRequest.FromString,
+                    response_serializer=shutter_dot_user_dot_v1_dot_user__service__pb2.ExportAccountDataResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -460,6 +478,33 @@ class UserService:
             '/shutter.user.v1.UserService/SearchUsers',
             shutter_dot_user_dot_v1_dot_user__service__pb2.SearchUsersRequest.SerializeToString,
             shutter_dot_user_dot_v1_dot_user__service__pb2.SearchUsersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportAccountData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.user.v1.UserService/ExportAccountData',
+            shutter_dot_user_dot_v1_dot_user__service__pb2.ExportAccountDataRequest.SerializeToString,
+            shutter_dot_user_dot_v1_dot_user__service__pb2.ExportAccountDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -70,6 +70,10 @@ class UserServiceStub:
     """
     SearchUsers: _grpc.UnaryUnaryMultiCallable[_user_service_pb2.SearchUsersRequest, _user_service_pb2.SearchUsersResponse]
     """Find people by username or full name: prefix matches first, then names that contain the text."""
+    ExportAccountData: _grpc.UnaryUnaryMultiCallable[_user_service_pb2.ExportAccountDataRequest, _user_service_pb2.ExportAccountDataResponse]
+    """Return what this service holds of an account, as JSON files for the account's data export
+    (media_svc builds the ZIP). Internal: only services may call it.
+    """
 
 @_typing.type_check_only
 class UserServiceAsyncStub(UserServiceStub):
@@ -113,6 +117,10 @@ class UserServiceAsyncStub(UserServiceStub):
     """
     SearchUsers: _aio.UnaryUnaryMultiCallable[_user_service_pb2.SearchUsersRequest, _user_service_pb2.SearchUsersResponse]  # type: ignore[assignment]
     """Find people by username or full name: prefix matches first, then names that contain the text."""
+    ExportAccountData: _aio.UnaryUnaryMultiCallable[_user_service_pb2.ExportAccountDataRequest, _user_service_pb2.ExportAccountDataResponse]  # type: ignore[assignment]
+    """Return what this service holds of an account, as JSON files for the account's data export
+    (media_svc builds the ZIP). Internal: only services may call it.
+    """
 
 class UserServiceServicer(metaclass=_abc_1.ABCMeta):
     """UserService owns accounts, credentials, sessions (refresh tokens) and profiles.
@@ -207,5 +215,15 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_user_service_pb2.SearchUsersResponse, _abc.Awaitable[_user_service_pb2.SearchUsersResponse]]:
         """Find people by username or full name: prefix matches first, then names that contain the text."""
+
+    @_abc_1.abstractmethod
+    def ExportAccountData(
+        self,
+        request: _user_service_pb2.ExportAccountDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_user_service_pb2.ExportAccountDataResponse, _abc.Awaitable[_user_service_pb2.ExportAccountDataResponse]]:
+        """Return what this service holds of an account, as JSON files for the account's data export
+        (media_svc builds the ZIP). Internal: only services may call it.
+        """
 
 def add_UserServiceServicer_to_server(servicer: UserServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
