@@ -314,6 +314,38 @@ def k6_command(
 
 
 @app.command()
+def deletion(
+    edge: Annotated[str, typer.Option(help="The edge's URL.")] = "http://127.0.0.1:8080",
+    accounts: Annotated[int, typer.Option(min=1, help="Accounts made and deleted.")] = 10,
+    comments: Annotated[int, typer.Option(min=0, help="Comments each account leaves.")] = 20,
+    out: Annotated[Path | None, typer.Option(help="Write the figures as JSON here.")] = None,
+) -> None:
+    """Time account deletions until nothing of them is visible, against the same run's post
+    deletions (see bench/deletion.py)."""
+    import asyncio
+    import json
+
+    from bench import deletion as deletion_bench
+
+    report = asyncio.run(deletion_bench.run(edge, accounts=accounts, comments=comments))
+    table = Table(title="deletion: seconds from the DELETE's answer until every reader sees it")
+    for column in ("what", "count", "p50", "p95", "max"):
+        table.add_column(column, justify="left" if column == "what" else "right")
+    for name in ("post_deletion_baseline", "account_deletion"):
+        row = report[name]
+        table.add_row(
+            name,
+            str(row["count"]),
+            f"{row['p50_s']:.2f}",
+            f"{row['p95_s']:.2f}",
+            f"{row['max_s']:.2f}",
+        )
+    console.print(table)
+    if out is not None:
+        out.write_text(json.dumps(report, indent=2))
+
+
+@app.command()
 def capacity(
     feed_read_cpu_ms: Annotated[
         float, typer.Option(help="CPU ms per home-feed read, all processes (cost accounting).")
