@@ -164,6 +164,9 @@ SERIAL_READ = "serial_read"  # a read that completes in-flight transactions firs
 
 _COMMENT = "post_id, parent_comment_id, comment_id, author_id, body, mentions, created_at_us"
 
+# The only statements that do not name their partition: bounded scans for account deletion.
+SCAN_STATEMENTS = frozenset({"member_posts_of_user", "comments_of_author"})
+
 STATEMENTS: dict[str, tuple[str, str]] = {
     "like_row_add": (
         "INSERT INTO likes_by_post (post_id, like_id, user_id, liked_at) VALUES (?, ?, ?, ?)",
@@ -230,8 +233,9 @@ STATEMENTS: dict[str, tuple[str, str]] = {
     ),
     "comment_remove_if": ("DELETE FROM comments_by_id WHERE comment_id = ? IF EXISTS", LWT),
     "comment_get": (f"SELECT {_COMMENT} FROM comments_by_id WHERE comment_id = ?", READ),
-    # Account deletion only (rare): no table is keyed by the liker or the commenter, so these
-    # scan the cluster rather than keep two more tables on every like and comment.
+    # Account deletion and data export only (rare): no table is keyed by the liker or the
+    # commenter, so these two scan (SCAN_STATEMENTS) rather than keep two more tables written
+    # on every like and comment.
     "member_posts_of_user": (
         "SELECT post_id FROM like_members WHERE user_id = ? LIMIT ? ALLOW FILTERING",
         READ,

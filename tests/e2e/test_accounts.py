@@ -206,7 +206,7 @@ async def test_edge_errors_oversize_malformed_unknown_and_wrong_method(
     )
     assert malformed.status_code == 400 and malformed.json()["code"] == 3
     assert (await client.get("/api/v1/nothing-here")).status_code == 404
-    wrong_method = await client.delete("/api/v1/users/register")
+    wrong_method = await client.patch("/api/v1/users/register")
     assert wrong_method.status_code == 405
 
 
