@@ -45,6 +45,16 @@ class Kind(enum.StrEnum):
     FOLLOW_REQUESTED = "follow_requested"
     FOLLOW_APPROVED = "follow_approved"
     MENTION = "mention"
+    REPORT_RESOLVED = "report_resolved"
+
+
+# What a reporter is told, by the moderator's action.
+REPORT_OUTCOMES = {
+    "dismiss": "We reviewed the {thing} you reported and found it does not break our guidelines.",
+    "remove": "We removed the {thing} you reported. Thank you for telling us.",
+    "suspend": "We suspended the account behind the {thing} you reported. Thank you for "
+    "telling us.",
+}
 
 
 @dataclass(frozen=True)
@@ -328,6 +338,42 @@ class Notifications:
                 await self._store.remove_actor_everywhere(
                     session, recipient_id=recipient, actor_id=actor
                 )
+
+    async def on_report_resolved(
+        self, key: EventKey, *, reporter_id: int, target_type: str, outcome: str, at: datetime
+    ) -> None:
+        """Tell a reporter what a moderator did about their report (no actor: moderators act
+        anonymously); once per event."""
+        if reporter_id <= 0:
+            return
+        text = REPORT_OUTCOMES.get(outcome, "").format(thing=target_type or "content")
+        if not text:
+            log.warning("report outcome %r is not one this service knows", outcome)
+            return
+        async with self._store.transaction() as session:
+            if not await self._store.mark_processed(
+                session, producer=key.producer, event_id=key.event_id, at=self._clock()
+            ):
+                return
+            await self._store.lock_recipient(session, recipient_id=reporter_id)
+            notification_id = self._ids.next_id()
+            await self._store.insert_notification(
+                session,
+                record=NotificationRecord(
+                    notification_id=notification_id,
+                    recipient_id=reporter_id,
+                    kind=Kind.REPORT_RESOLVED,
+                    post_id=0,
+                    comment_id=0,
+                    text=text,
+                    actor_count=0,
+                    sequence=notification_id,
+                    seen_through=0,
+                    created_at=at,
+                    updated_at=at,
+                ),
+            )
+        self._wakeups.wake([reporter_id])
 
     async def on_post_deleted(self, *, post_id: int) -> None:
         """Delete every notification about a deleted post (idempotent)."""

@@ -1,4 +1,5 @@
-"""What user_svc publishes through its outbox: new accounts and profile changes."""
+"""What user_svc publishes through its outbox: new accounts, profile changes, suspensions and
+resolved reports."""
 
 from __future__ import annotations
 
@@ -16,4 +17,27 @@ def profile_updated(
     """Return the event of a changed profile (going public approves pending follow requests)."""
     return user_events_pb2.UserProfileUpdated(
         user_id=user_id, is_private=is_private, became_public=was_private and not is_private
+    )
+
+
+def account_suspended(*, user_id: int) -> user_events_pb2.AccountSuspended:
+    """Return the event of a suspended account (every read path hides it)."""
+    return user_events_pb2.AccountSuspended(user_id=user_id)
+
+
+def account_unsuspended(*, user_id: int) -> user_events_pb2.AccountUnsuspended:
+    """Return the event of a lifted suspension."""
+    return user_events_pb2.AccountUnsuspended(user_id=user_id)
+
+
+def report_resolved(
+    *, report_id: int, reporter_id: int, target_type: str, target_id: int, outcome: str
+) -> user_events_pb2.ReportResolved:
+    """Return the event telling one reporter what became of their report."""
+    return user_events_pb2.ReportResolved(
+        report_id=report_id,
+        reporter_id=reporter_id,
+        target_type=target_type,
+        target_id=target_id,
+        outcome=outcome,
     )

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#shutter/events/v1/user_events.proto\x12\x11shutter.events.v1\"3\n\x0eUserRegistered\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x10\n\x08username\x18\x02 \x01(\t\"P\n\x12UserProfileUpdated\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x12\n\nis_private\x18\x02 \x01(\x08\x12\x15\n\rbecame_public\x18\x03 \x01(\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#shutter/events/v1/user_events.proto\x12\x11shutter.events.v1\"3\n\x0eUserRegistered\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x10\n\x08username\x18\x02 \x01(\t\"P\n\x12UserProfileUpdated\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x12\n\nis_private\x18\x02 \x01(\x08\x12\x15\n\rbecame_public\x18\x03 \x01(\x08\"#\n\x10\x41\x63\x63ountSuspended\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\"%\n\x12\x41\x63\x63ountUnsuspended\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\"q\n\x0eReportResolved\x12\x11\n\treport_id\x18\x01 \x01(\x03\x12\x13\n\x0breporter_id\x18\x02 \x01(\x03\x12\x13\n\x0btarget_type\x18\x03 \x01(\t\x12\x11\n\ttarget_id\x18\x04 \x01(\x03\x12\x0f\n\x07outcome\x18\x05 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,4 +35,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_USERREGISTERED']._serialized_end=109
   _globals['_USERPROFILEUPDATED']._serialized_start=111
   _globals['_USERPROFILEUPDATED']._serialized_end=191
+  _globals['_ACCOUNTSUSPENDED']._serialized_start=193
+  _globals['_ACCOUNTSUSPENDED']._serialized_end=228
+  _globals['_ACCOUNTUNSUSPENDED']._serialized_start=230
+  _globals['_ACCOUNTUNSUSPENDED']._serialized_end=267
+  _globals['_REPORTRESOLVED']._serialized_start=269
+  _globals['_REPORTRESOLVED']._serialized_end=382
 # @@protoc_insertion_point(module_scope)
