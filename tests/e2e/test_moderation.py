@@ -6,6 +6,7 @@ everyone else gets 403."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import random
 import time
@@ -371,7 +372,7 @@ async def test_moderators_remove_and_suspend_and_everyone_else_is_refused(
         )
 
     for who in (reporter, second):
-        await _eventually(lambda who=who: told(who), f"{who.username} was not told")
+        await _eventually(functools.partial(told, who), f"{who.username} was not told")
 
     # Suspend: signed out, cannot sign in, hidden everywhere; unsuspend brings it all back.
     troll = await register(client, "troll")
