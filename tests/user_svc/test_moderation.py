@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -109,7 +110,7 @@ async def test_report_input_is_checked_at_its_edges(setup: Setup) -> None:
     reporter, author = await _id(setup.accounts, "rep"), await _id(setup.accounts, "auth")
     owners.things[("post", 10)] = author
     owners.things[("post", 11)] = author
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"target_type": "album"}, "target_type"),
         ({"target_id": 0}, "target_id"),
         ({"reason": "boring"}, "reason"),
@@ -118,7 +119,7 @@ async def test_report_input_is_checked_at_its_edges(setup: Setup) -> None:
         ({"note": "bad\u202etext"}, "note"),
     ]
     for change, named in cases:
-        values = {
+        values: dict[str, Any] = {
             "target_type": "post",
             "target_id": 10,
             "reason": "spam",
@@ -126,7 +127,7 @@ async def test_report_input_is_checked_at_its_edges(setup: Setup) -> None:
             **change,
         }
         with pytest.raises(InvalidArgument) as caught:
-            await m.report(caller=reporter, **values)  # type: ignore[arg-type]
+            await m.report(caller=reporter, **values)
         assert caught.value.violations[0].field == named
     at_limit = await m.report(
         caller=reporter, target_type="post", target_id=11, reason="self_harm", note="x" * NOTE_MAX
