@@ -11,7 +11,7 @@ import grpc
 from grpc import aio
 
 from mesh import auth, convert
-from mesh.errors import InvalidArgument, Unavailable
+from mesh.errors import InvalidArgument, PermissionDenied, Unavailable
 from mesh.ratelimit import Limiter, MemoryLimiter, RedisLimiter, parse_rate
 from mesh.redis import create_redis
 from mesh.revocation import revocations_for
@@ -444,6 +444,12 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
     async def SetModerator(
         self, request: user_service_pb2.SetModeratorRequest, context: aio.ServicerContext
     ) -> user_service_pb2.SetModeratorResponse:
+        if not auth.current_principal().is_service:
+            # A moderator's token carried by a service must not grant roles: the mesh's own
+            # tools do, with a service identity and no user.
+            raise PermissionDenied(
+                "only the mesh's services grant roles", reason="SERVICE_REQUIRED"
+            )
         user_id = await self._moderating().set_moderator(
             username=request.username, moderator=request.moderator
         )

@@ -49,7 +49,7 @@ async def _set_moderator(mesh: Any, username: str, moderator: bool) -> None:
         stub = user_service_pb2_grpc.UserServiceStub(channel)
         await stub.SetModerator(
             upb.SetModeratorRequest(username=username, moderator=moderator),
-            metadata=service_md(),
+            metadata=service_md("user_svc"),
             timeout=10,
         )
 

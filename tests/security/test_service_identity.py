@@ -68,6 +68,18 @@ def _calls(addresses: dict[str, str], blocker: int, blocked: int) -> dict[str, C
         "BatchGetMedia": lambda md: media.BatchGetMedia(
             mpb.BatchGetMediaRequest(media_ids=[1]), metadata=md
         ),
+        "SetModerator": lambda md: users.SetModerator(
+            upb.SetModeratorRequest(username="anyone", moderator=True), metadata=md
+        ),
+        "GetModerationTarget": lambda md: posts.GetModerationTarget(
+            ppb.GetModerationTargetRequest(target_type=1, target_id=1), metadata=md
+        ),
+        "HideFromViewer": lambda md: posts.HideFromViewer(
+            ppb.HideFromViewerRequest(target_type=1, target_id=1, viewer_id=blocker), metadata=md
+        ),
+        "RemoveContent": lambda md: posts.RemoveContent(
+            ppb.RemoveContentRequest(target_type=1, target_id=1), metadata=md
+        ),
     }
 
 
