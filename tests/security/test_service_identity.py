@@ -72,13 +72,18 @@ def _calls(addresses: dict[str, str], blocker: int, blocked: int) -> dict[str, C
             upb.SetModeratorRequest(username="anyone", moderator=True), metadata=md
         ),
         "GetModerationTarget": lambda md: posts.GetModerationTarget(
-            ppb.GetModerationTargetRequest(target_type=1, target_id=1), metadata=md
+            ppb.GetModerationTargetRequest(target_type="REPORT_TARGET_TYPE_POST", target_id=1),
+            metadata=md,
         ),
         "HideFromViewer": lambda md: posts.HideFromViewer(
-            ppb.HideFromViewerRequest(target_type=1, target_id=1, viewer_id=blocker), metadata=md
+            ppb.HideFromViewerRequest(
+                target_type="REPORT_TARGET_TYPE_POST", target_id=1, viewer_id=blocker
+            ),
+            metadata=md,
         ),
         "RemoveContent": lambda md: posts.RemoveContent(
-            ppb.RemoveContentRequest(target_type=1, target_id=1), metadata=md
+            ppb.RemoveContentRequest(target_type="REPORT_TARGET_TYPE_POST", target_id=1),
+            metadata=md,
         ),
     }
 
