@@ -32,9 +32,9 @@ from user_svc.errors import (
 )
 from user_svc.store import LogEntryRecord, ReportGroupRecord, ReportRecord, UserStore
 
-TARGET_TYPES = ("post", "comment", "story", "user")
+TARGET_TYPES = ("post", "comment", "story", "user", "message")
 # Content a moderator can remove through its owner's delete path (an account is suspended).
-REMOVABLE_TYPES = ("post", "comment", "story")
+REMOVABLE_TYPES = ("post", "comment", "story", "message")
 REASONS = (
     "spam",
     "nudity",
@@ -355,7 +355,7 @@ async def set_moderator(store: UserStore, *, username: str, moderator: bool) -> 
 
 def _check_target_type(target_type: str) -> str:
     if target_type not in TARGET_TYPES:
-        raise InvalidArgument.field("target_type", "must be post, comment, story or user")
+        raise InvalidArgument.field("target_type", "must be post, comment, story, user or message")
     return target_type
 
 

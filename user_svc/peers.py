@@ -8,6 +8,7 @@ from grpc import aio
 
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from shutter.media.v1 import media_pb2, media_service_pb2, media_service_pb2_grpc
+from shutter.message.v1 import message_service_pb2, message_service_pb2_grpc
 from shutter.post.v1 import post_service_pb2, post_service_pb2_grpc
 from shutter.user.v1 import user_pb2
 from user_svc.errors import MediaNotUsable, ReportTargetNotFound
@@ -55,18 +56,20 @@ _POST_TYPES = {
 
 class GrpcContentOwners:
     """The owners of reported things for the moderation rules: post_svc for posts, comments and
-    stories, graph_svc for accounts (a reporter blocks the account they report). Calls carry
-    the caller's token beside user_svc's identity."""
+    stories, graph_svc for accounts (a reporter blocks the account they report), message_svc for
+    messages. Calls carry the caller's token beside user_svc's identity."""
 
     def __init__(
         self,
         *,
         posts: post_service_pb2_grpc.PostServiceStub,
         graph: graph_service_pb2_grpc.GraphServiceStub,
+        messages: message_service_pb2_grpc.MessageServiceStub,
         timeout: float,
     ) -> None:
         self._posts = posts
         self._graph = graph
+        self._messages = messages
         self._timeout = timeout
 
     async def owner(self, *, target_type: str, target_id: int, viewer_id: int) -> int:
@@ -82,6 +85,14 @@ class GrpcContentOwners:
                 if any(r.blocked_by for r in answer.relationships):
                     raise ReportTargetNotFound("no account has that id")
                 return target_id
+            if target_type == "message":
+                found = await self._messages.GetReportedMessage(
+                    message_service_pb2.GetReportedMessageRequest(
+                        message_id=target_id, viewer_id=viewer_id
+                    ),
+                    timeout=self._timeout,
+                )
+                return int(found.sender_id)
             described = await self._posts.GetModerationTarget(
                 post_service_pb2.GetModerationTargetRequest(
                     target_type=_POST_TYPES[target_type], target_id=target_id, viewer_id=viewer_id
@@ -100,6 +111,13 @@ class GrpcContentOwners:
             await self._graph.Block(
                 graph_service_pb2.BlockRequest(user_id=target_id), timeout=self._timeout
             )
+        elif target_type == "message":
+            await self._messages.HideReportedMessage(
+                message_service_pb2.HideReportedMessageRequest(
+                    message_id=target_id, viewer_id=viewer_id
+                ),
+                timeout=self._timeout,
+            )
         else:
             await self._posts.HideFromViewer(
                 post_service_pb2.HideFromViewerRequest(
@@ -110,6 +128,12 @@ class GrpcContentOwners:
 
     async def remove(self, *, target_type: str, target_id: int) -> None:
         """Delete the thing through its owner's delete path, with its ordinary events."""
+        if target_type == "message":
+            await self._messages.RemoveReportedMessage(
+                message_service_pb2.RemoveReportedMessageRequest(message_id=target_id),
+                timeout=self._timeout,
+            )
+            return
         await self._posts.RemoveContent(
             post_service_pb2.RemoveContentRequest(
                 target_type=_POST_TYPES[target_type], target_id=target_id

@@ -19,6 +19,7 @@ from mesh.runtime import ServiceRuntime
 from mesh.server import Service
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from shutter.media.v1 import media_service_pb2_grpc
+from shutter.message.v1 import message_service_pb2_grpc
 from shutter.post.v1 import post_service_pb2, post_service_pb2_grpc
 from shutter.user.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
 from user_svc import domain, store
@@ -526,6 +527,9 @@ async def create_user_service(settings: UserSettings) -> Service:
             owners=GrpcContentOwners(
                 posts=posts,
                 graph=graph,
+                messages=message_service_pb2_grpc.MessageServiceStub(
+                    runtime.channels.channel("message_svc")
+                ),
                 timeout=CONTENT_DEADLINE_SECONDS,
             ),
             limiter=limiter,

@@ -213,6 +213,34 @@ async def test_a_report_hides_the_thing_from_its_reporter_only_and_once(
     assert not any(seen.values()), seen
     assert await world.sees(bystander, author, ids) == everywhere
 
+    # A message: the reporter no longer sees it; its sender still does.
+    chat = await _ok(
+        await client.post(
+            "/api/v1/conversations",
+            json={"participantIds": [reporter.user_id]},
+            headers=author.headers,
+        )
+    )
+    sent = await _ok(
+        await client.post(
+            f"/api/v1/conversations/{chat['conversationId']}/messages",
+            json={"clientMessageId": "rude-1", "text": "rude words"},
+            headers=author.headers,
+        )
+    )
+    outsider = await register(client, "out")
+    unseen = await _report(client, outsider, "REPORT_TARGET_TYPE_MESSAGE", sent["messageId"])
+    assert unseen.status_code == 404, unseen.text
+    await _ok(await _report(client, reporter, "REPORT_TARGET_TYPE_MESSAGE", sent["messageId"]))
+    for who, shown in ((reporter, False), (author, True)):
+        page = await _ok(
+            await client.get(
+                f"/api/v1/conversations/{chat['conversationId']}/messages", headers=who.headers
+            )
+        )
+        ids_shown = [m["messageId"] for m in page.get("messages", [])]
+        assert (sent["messageId"] in ids_shown) is shown, who.username
+
     # Reporting an account blocks it for the reporter: its profile shows only that.
     troll = await register(client, "troll")
     await _ok(await _report(client, reporter, "REPORT_TARGET_TYPE_USER", troll.user_id))
@@ -374,6 +402,38 @@ async def test_moderators_remove_and_suspend_and_everyone_else_is_refused(
     for who in (reporter, second):
         await _eventually(functools.partial(told, who), f"{who.username} was not told")
 
+    # A removed message is unsent for everyone in the conversation.
+    dm = await _ok(
+        await client.post(
+            "/api/v1/conversations",
+            json={"participantIds": [second.user_id]},
+            headers=author.headers,
+        )
+    )
+    rude = await _ok(
+        await client.post(
+            f"/api/v1/conversations/{dm['conversationId']}/messages",
+            json={"clientMessageId": "rude-2", "text": "rude words"},
+            headers=author.headers,
+        )
+    )
+    message_report = (
+        await _ok(await _report(client, second, "REPORT_TARGET_TYPE_MESSAGE", rude["messageId"]))
+    )["report"]
+    await _ok(
+        await client.post(
+            f"/api/v1/moderation/reports/{message_report['reportId']}/resolve",
+            json={"action": "MODERATION_ACTION_REMOVE"},
+            headers=moderator.headers,
+        )
+    )
+    page = await _ok(
+        await client.get(
+            f"/api/v1/conversations/{dm['conversationId']}/messages", headers=author.headers
+        )
+    )
+    assert "rude words" not in [m.get("text", "") for m in page.get("messages", [])]
+
     # Suspend: signed out, cannot sign in, hidden everywhere; unsuspend brings it all back.
     troll = await register(client, "troll")
     troll_world = World(client)
@@ -460,6 +520,7 @@ async def test_moderators_remove_and_suspend_and_everyone_else_is_refused(
     assert mine == [
         ("MODERATION_ACTION_UNSUSPEND", troll.user_id, 0),
         ("MODERATION_ACTION_SUSPEND", troll.user_id, 1),
+        ("MODERATION_ACTION_REMOVE", author.user_id, 1),
         ("MODERATION_ACTION_REMOVE", author.user_id, 2),
     ]
 

@@ -94,6 +94,16 @@ class MessageServiceStub:
     RESOURCE_EXHAUSTED (TOO_MANY_STREAMS) past 5 open streams per account. The edge serves it as
     Server-Sent Events at GET /api/v1/conversations/stream.
     """
+    GetReportedMessage: _grpc.UnaryUnaryMultiCallable[_message_service_pb2.GetReportedMessageRequest, _message_service_pb2.GetReportedMessageResponse]
+    """Return the sender of a message the viewer can see (internal, for user_svc's reports):
+    NOT_FOUND (MESSAGE_NOT_FOUND) when it does not exist, was unsent, or the viewer cannot see it.
+    """
+    HideReportedMessage: _grpc.UnaryUnaryMultiCallable[_message_service_pb2.HideReportedMessageRequest, _message_service_pb2.HideReportedMessageResponse]
+    """Hide a message from one member for good (internal: they reported it). Idempotent."""
+    RemoveReportedMessage: _grpc.UnaryUnaryMultiCallable[_message_service_pb2.RemoveReportedMessageRequest, _message_service_pb2.RemoveReportedMessageResponse]
+    """Unsend a message for everyone through the sender's own unsend path (internal: a moderator
+    removed it). Idempotent.
+    """
 
 @_typing.type_check_only
 class MessageServiceAsyncStub(MessageServiceStub):
@@ -160,6 +170,16 @@ class MessageServiceAsyncStub(MessageServiceStub):
     A stream that resumes after a message id first receives what was sent since, oldest first.
     RESOURCE_EXHAUSTED (TOO_MANY_STREAMS) past 5 open streams per account. The edge serves it as
     Server-Sent Events at GET /api/v1/conversations/stream.
+    """
+    GetReportedMessage: _aio.UnaryUnaryMultiCallable[_message_service_pb2.GetReportedMessageRequest, _message_service_pb2.GetReportedMessageResponse]  # type: ignore[assignment]
+    """Return the sender of a message the viewer can see (internal, for user_svc's reports):
+    NOT_FOUND (MESSAGE_NOT_FOUND) when it does not exist, was unsent, or the viewer cannot see it.
+    """
+    HideReportedMessage: _aio.UnaryUnaryMultiCallable[_message_service_pb2.HideReportedMessageRequest, _message_service_pb2.HideReportedMessageResponse]  # type: ignore[assignment]
+    """Hide a message from one member for good (internal: they reported it). Idempotent."""
+    RemoveReportedMessage: _aio.UnaryUnaryMultiCallable[_message_service_pb2.RemoveReportedMessageRequest, _message_service_pb2.RemoveReportedMessageResponse]  # type: ignore[assignment]
+    """Unsend a message for everyone through the sender's own unsend path (internal: a moderator
+    removed it). Idempotent.
     """
 
 class MessageServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -308,6 +328,34 @@ class MessageServiceServicer(metaclass=_abc_1.ABCMeta):
         A stream that resumes after a message id first receives what was sent since, oldest first.
         RESOURCE_EXHAUSTED (TOO_MANY_STREAMS) past 5 open streams per account. The edge serves it as
         Server-Sent Events at GET /api/v1/conversations/stream.
+        """
+
+    @_abc_1.abstractmethod
+    def GetReportedMessage(
+        self,
+        request: _message_service_pb2.GetReportedMessageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_message_service_pb2.GetReportedMessageResponse, _abc.Awaitable[_message_service_pb2.GetReportedMessageResponse]]:
+        """Return the sender of a message the viewer can see (internal, for user_svc's reports):
+        NOT_FOUND (MESSAGE_NOT_FOUND) when it does not exist, was unsent, or the viewer cannot see it.
+        """
+
+    @_abc_1.abstractmethod
+    def HideReportedMessage(
+        self,
+        request: _message_service_pb2.HideReportedMessageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_message_service_pb2.HideReportedMessageResponse, _abc.Awaitable[_message_service_pb2.HideReportedMessageResponse]]:
+        """Hide a message from one member for good (internal: they reported it). Idempotent."""
+
+    @_abc_1.abstractmethod
+    def RemoveReportedMessage(
+        self,
+        request: _message_service_pb2.RemoveReportedMessageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_message_service_pb2.RemoveReportedMessageResponse, _abc.Awaitable[_message_service_pb2.RemoveReportedMessageResponse]]:
+        """Unsend a message for everyone through the sender's own unsend path (internal: a moderator
+        removed it). Idempotent.
         """
 
 def add_MessageServiceServicer_to_server(servicer: MessageServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
