@@ -492,7 +492,7 @@ class Notifications:
         records = records[:size]
         token = pagination.encode_token({"s": records[-1].sequence}) if more else ""
         views = await self.hydrate(recipient_id, records, replica=True)
-        return Page(notifications=views, next_page_token=token)
+        return Page(notifications=[v for v in views if _shows_someone(v)], next_page_token=token)
 
     async def hydrate(
         self, recipient_id: int, records: Sequence[NotificationRecord], *, replica: bool = False
@@ -586,6 +586,8 @@ class Notifications:
                             limit=STREAM_BATCH,
                         )
                     for view in await self.hydrate(recipient_id, batch):
+                        if not _shows_someone(view):
+                            continue
                         yield view
                         sent = True
                     if batch:
@@ -638,3 +640,10 @@ class Notifications:
 
 async def _no_thumbnails() -> dict[int, str]:
     return {}
+
+
+def _shows_someone(view: NotificationView) -> bool:
+    """Whether a notification still has an actor to show: one whose every shown actor is gone
+    (suspended, deleted) is left out of lists and streams, and comes back when a suspension is
+    lifted. Report outcomes have no actor by design."""
+    return bool(view.actors) or view.record.kind == Kind.REPORT_RESOLVED

@@ -442,6 +442,25 @@ async def test_moderators_remove_and_suspend_and_everyone_else_is_refused(
         lambda: _in_feed(client, bystander, troll_ids["post"]),
         "the troll's post never reached the feed",
     )
+    await _ok(await client.post(f"/api/v1/users/{bystander.user_id}/follow", headers=troll.headers))
+
+    async def bystander_knows_troll() -> tuple[bool, bool]:
+        followers = await _ok(
+            await client.get(
+                f"/api/v1/users/{bystander.user_id}/followers", headers=bystander.headers
+            )
+        )
+        notes = await _ok(await client.get("/api/v1/notifications", headers=bystander.headers))
+        return (
+            troll.user_id in [f["user"]["userId"] for f in followers.get("followers", [])],
+            troll.user_id
+            in [a["userId"] for n in notes.get("notifications", []) for a in n.get("actors", [])],
+        )
+
+    async def troll_known() -> bool:
+        return await bystander_knows_troll() == (True, True)
+
+    await _eventually(troll_known, "the troll's follow never showed")
     troll_report = (
         await _ok(
             await _report(client, reporter, "REPORT_TARGET_TYPE_COMMENT", troll_ids["comment"])
@@ -471,7 +490,12 @@ async def test_moderators_remove_and_suspend_and_everyone_else_is_refused(
             )
         )
         listed = troll.user_id in [u["userId"] for u in found.get("users", [])]
-        return not any(seen.values()) and profile.status_code == 404 and not listed
+        return (
+            not any(seen.values())
+            and profile.status_code == 404
+            and not listed
+            and await bystander_knows_troll() == (False, False)
+        )
 
     await _eventually(troll_hidden, "the suspended account still shows somewhere")
 
@@ -498,7 +522,11 @@ async def test_moderators_remove_and_suspend_and_everyone_else_is_refused(
     async def troll_back() -> bool:
         seen = await troll_world.sees(bystander, troll, troll_ids)
         profile = await client.get(f"/api/v1/users/{troll.user_id}", headers=bystander.headers)
-        return seen == everywhere and profile.status_code == 200
+        return (
+            seen == everywhere
+            and profile.status_code == 200
+            and await bystander_knows_troll() == (True, True)
+        )
 
     await _eventually(troll_back, "unsuspend did not bring the account back everywhere")
     login = await client.post(
