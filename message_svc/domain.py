@@ -807,6 +807,11 @@ class Messenger:
                     if newest:
                         last_ids[me.conversation_id] = newest[0].message_id
             last = await self._store.get_messages(session, keys=list(last_ids.items()))
+            # A last message the viewer reported is no preview of theirs.
+            hidden = await self._store.hidden_among(
+                session, viewer_id=viewer, message_ids=[k[1] for k in last]
+            )
+            last = {k: v for k, v in last.items() if k[1] not in hidden}
             unread = await self._store.unread_messages(
                 session,
                 user_id=viewer,

@@ -240,6 +240,11 @@ async def test_a_report_hides_the_thing_from_its_reporter_only_and_once(
         )
         ids_shown = [m["messageId"] for m in page.get("messages", [])]
         assert (sent["messageId"] in ids_shown) is shown, who.username
+        inbox = await client.get(
+            f"/api/v1/conversations/{chat['conversationId']}", headers=who.headers
+        )
+        preview = (await _ok(inbox)).get("lastMessage", {}).get("messageId")
+        assert (preview == sent["messageId"]) is shown, (who.username, preview)
 
     # Reporting an account blocks it for the reporter: its profile shows only that.
     troll = await register(client, "troll")
