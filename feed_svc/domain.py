@@ -569,6 +569,12 @@ class Feeds:
         async with self._store.transaction() as tx:
             await self._store.forget_account(tx, user_id=user_id)
 
+    async def post_hidden(self, *, viewer_id: int, post_id: int) -> None:
+        """Take a post the viewer reported out of their feed, and never serve it to them."""
+        if self._views is not None:
+            await self._views.hide_post(viewer=viewer_id, post_id=post_id)
+        await self._cache.remove([viewer_id], [post_id])
+
     async def forget(self, *, viewer_id: int) -> None:
         """Drop a viewer's feed so that its next read rebuilds it (after an unmute)."""
         await self._cache.drop([viewer_id])

@@ -6,6 +6,7 @@ Consumed in one group, `feed_svc`:
   PostLiked, PostUnliked, CommentCreated, CommentDeleted (engagement and affinity counts,
   deduplicated by event id).
 - post_svc: PostSaved, PostUnsaved (the saver's flag in the read model).
+- post_svc: PostHiddenFromViewer (a reported post leaves its reporter's feed for good).
 - user_svc: UserProfileUpdated (the author summary posts are served with).
 - media_svc: MediaDeleted (out of the post the read model shows it in).
 - graph_svc: Followed (merge the followee's recent posts), Unfollowed and Muted (take the other
@@ -53,6 +54,7 @@ CONSUMED = frozenset(
         _POST.CommentDeleted,
         _POST.PostSaved,
         _POST.PostUnsaved,
+        _POST.PostHiddenFromViewer,
         user_events_pb2.UserProfileUpdated,
         media_events_pb2.MediaDeleted,
         _GRAPH.Followed,
@@ -100,6 +102,9 @@ def feed_handler(feeds: Feeds) -> Handler:
                 user_id=unsave.user_id,
                 saved=False,
             )
+        elif kind == _POST.PostHiddenFromViewer.DESCRIPTOR.full_name:
+            hidden = unpack(envelope, _POST.PostHiddenFromViewer)
+            await feeds.post_hidden(viewer_id=hidden.viewer_id, post_id=hidden.post_id)
         elif kind == user_events_pb2.UserProfileUpdated.DESCRIPTOR.full_name:
             updated = unpack(envelope, user_events_pb2.UserProfileUpdated)
             await feeds.profile_changed(user_id=updated.user_id)

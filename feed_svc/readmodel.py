@@ -20,7 +20,8 @@ Keys (each carries one hash tag, so no command spans two Redis Cluster slots):
   `flags_max_entries` fields (then the hash starts again) and `flags_ttl_seconds` idle.
 - `rm:hide:{u:<viewer>}`: the accounts the viewer blocked (`b:<id>`) or was blocked by
   (`by:<id>`): their posts are never served to the viewer, even one a fan-out in flight at the
-  moment of the block pushed after the block's clean-up.
+  moment of the block pushed after the block's clean-up; and the posts the viewer reported
+  (`p:<post id>`), never served to the viewer again.
 - `rm:media:{m:<id>}`: the post a piece of media belongs to (to drop it when it is deleted).
 - `rm:lock:{p:<id>}`: one reader across processes reads a missing post through; others wait.
 """
@@ -162,6 +163,15 @@ class Limits:
     fill_wait_seconds: float
 
 
+# An entry of the viewer's hidden set: an account's id (blocked either way) or ("p", post id).
+Hidden = int | tuple[str, int]
+
+
+def _hidden_entry(raw: bytes) -> Hidden:
+    kind, _, value = raw.partition(b":")
+    return ("p", int(value)) if kind == b"p" else int(value)
+
+
 def _flag(raw: bytes | None, post_id: int, horizon: int | None) -> bool | None:
     """Return a flag from its hash field: None when the hash cannot tell (ask post_svc)."""
     if raw is not None:
@@ -206,8 +216,9 @@ class ReadModel:
 
     async def _read(
         self, viewer: int, post_ids: list[int]
-    ) -> tuple[list[Any], list[Any], list[Any], list[Any], set[int]]:
-        """One round trip: the posts, their counts, the viewer's flags and hidden accounts."""
+    ) -> tuple[list[Any], list[Any], list[Any], list[Any], set[Hidden]]:
+        """One round trip: the posts, their counts, the viewer's flags and what is hidden from
+        the viewer."""
         fields: list[bytes | str] = [HORIZON, *(str(p) for p in post_ids)]
         if self._cluster:
             views, counts = await asyncio.gather(
@@ -228,7 +239,7 @@ class ReadModel:
                 pipe.hmget(saves_key(viewer), fields)
                 pipe.smembers(hidden_key(viewer))
                 views, counts, liked, saved, hidden = await pipe.execute()
-        return views, counts, liked, saved, {int(h.split(b":")[1]) for h in hidden}
+        return views, counts, liked, saved, {_hidden_entry(h) for h in hidden}
 
     async def posts(self, viewer: int, post_ids: Sequence[int]) -> list[post_pb2.Post]:
         """Return these posts as the viewer sees them, in order, leaving out deleted ones and
@@ -269,7 +280,13 @@ class ReadModel:
         for post_id in ids:
             view = views.get(post_id)
             author = authors.get(view.user.user_id) if view is not None else None
-            if view is None or author is None or post_id not in flags or author.user_id in hidden:
+            if (
+                view is None
+                or author is None
+                or post_id not in flags
+                or author.user_id in hidden
+                or ("p", post_id) in hidden
+            ):
                 continue
             view.user.CopyFrom(author)
             view.like_count, view.comment_count = counts.get(post_id, (0, 0))
@@ -478,6 +495,10 @@ class ReadModel:
         await self._redis.delete(
             author_key(user_id), likes_key(user_id), saves_key(user_id), hidden_key(user_id)
         )
+
+    async def hide_post(self, *, viewer: int, post_id: int) -> None:
+        """Never serve a post to a viewer again (the viewer reported it)."""
+        await self._redis.sadd(hidden_key(viewer), f"p:{post_id}")
 
     async def refresh_author(self, user_id: int) -> None:
         """Replace an account's summary with user_svc's answer now (after a profile change)."""

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from bench.cli import app as bench_app
 from mesh import codegen
+from mesh.admin_cli import app as admin_app
 from mesh.bus_cli import app as bus_app
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ ROOT = codegen.ROOT
 app = typer.Typer(help="Shutter: a photo and video sharing backend as a mesh of gRPC services.")
 app.add_typer(bench_app, name="bench")
 app.add_typer(bus_app, name="bus")
+app.add_typer(admin_app, name="admin")
 console = Console(stderr=True)
 
 

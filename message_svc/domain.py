@@ -665,10 +665,64 @@ class Messenger:
                 limit=size + 1,
                 newest_first=True,
             )
+            hidden = await self._store.hidden_among(
+                session, viewer_id=caller, message_ids=[r.message_id for r in records]
+            )
         more = len(records) > size
         records = records[:size]
         token = pagination.encode_token({"b": records[-1].message_id}) if more else ""
-        return MessagePage(messages=await self.hydrate(caller, records), next_page_token=token)
+        # Messages the caller reported are left out (the page may then hold fewer).
+        shown = [r for r in records if r.message_id not in hidden]
+        return MessagePage(messages=await self.hydrate(caller, shown), next_page_token=token)
+
+    # -- reports (internal: user_svc) --------------------------------------------------------
+
+    async def _reported(self, session: AsyncSession, viewer: int, message_id: int) -> MessageRecord:
+        """Return a live message; with a viewer, one that viewer can see (MessageNotFound
+        otherwise, alike for every reason)."""
+        if message_id <= 0:
+            raise InvalidArgument.field("message_id", "must be a positive id")
+        record = await self._store.find_message(session, message_id=message_id)
+        if record is None or record.unsent:
+            raise MessageNotFound("no such message")
+        if viewer:
+            me = await self._store.get_member(
+                session, conversation_id=record.conversation_id, user_id=viewer
+            )
+            if me is None or not me.sees(message_id):
+                raise MessageNotFound("no such message")
+        return record
+
+    async def reported_sender(self, *, viewer: int, message_id: int) -> int:
+        """Return the sender of a message the viewer can see."""
+        async with self._store.transaction() as session:
+            return (await self._reported(session, viewer, message_id)).sender_id
+
+    async def hide_reported(self, *, viewer: int, message_id: int) -> None:
+        """Hide a message the viewer reported from them for good (idempotent)."""
+        if viewer <= 0:
+            raise InvalidArgument.field("viewer_id", "must be a positive id")
+        async with self._store.transaction() as session:
+            record = await self._reported(session, viewer, message_id)
+            await self._store.hide_message(
+                session,
+                viewer_id=viewer,
+                conversation_id=record.conversation_id,
+                message_id=message_id,
+            )
+
+    async def remove_reported(self, *, message_id: int) -> None:
+        """Unsend a message for a moderator, as its sender would (idempotent)."""
+        if message_id <= 0:
+            raise InvalidArgument.field("message_id", "must be a positive id")
+        async with self._store.transaction() as session:
+            record = await self._store.find_message(session, message_id=message_id)
+            if record is None or record.unsent:
+                return
+            await self._store.lock_conversation(session, conversation_id=record.conversation_id)
+            await self._store.unsend(
+                session, conversation_id=record.conversation_id, message_id=message_id
+            )
 
     async def unsend(self, caller: int, *, conversation_id: int, message_id: int) -> None:
         """Unsend one of the caller's messages: gone for everyone (idempotent)."""
@@ -775,6 +829,11 @@ class Messenger:
                     if newest:
                         last_ids[me.conversation_id] = newest[0].message_id
             last = await self._store.get_messages(session, keys=list(last_ids.items()))
+            # A last message the viewer reported is no preview of theirs.
+            hidden = await self._store.hidden_among(
+                session, viewer_id=viewer, message_ids=[k[1] for k in last]
+            )
+            last = {k: v for k, v in last.items() if k[1] not in hidden}
             unread = await self._store.unread_messages(
                 session,
                 user_id=viewer,

@@ -222,6 +222,35 @@ class MessageServicer(message_service_pb2_grpc.MessageServiceServicer):
         )
         return message_service_pb2.DeleteMessageResponse()
 
+    async def GetReportedMessage(
+        self,
+        request: message_service_pb2.GetReportedMessageRequest,
+        context: aio.ServicerContext[object, object],
+    ) -> message_service_pb2.GetReportedMessageResponse:
+        auth.current_principal()
+        sender = await self._m.reported_sender(
+            viewer=request.viewer_id, message_id=request.message_id
+        )
+        return message_service_pb2.GetReportedMessageResponse(sender_id=sender)
+
+    async def HideReportedMessage(
+        self,
+        request: message_service_pb2.HideReportedMessageRequest,
+        context: aio.ServicerContext[object, object],
+    ) -> message_service_pb2.HideReportedMessageResponse:
+        auth.current_principal()
+        await self._m.hide_reported(viewer=request.viewer_id, message_id=request.message_id)
+        return message_service_pb2.HideReportedMessageResponse()
+
+    async def RemoveReportedMessage(
+        self,
+        request: message_service_pb2.RemoveReportedMessageRequest,
+        context: aio.ServicerContext[object, object],
+    ) -> message_service_pb2.RemoveReportedMessageResponse:
+        auth.current_principal()
+        await self._m.remove_reported(message_id=request.message_id)
+        return message_service_pb2.RemoveReportedMessageResponse()
+
     async def MarkConversationRead(
         self,
         request: message_service_pb2.MarkConversationReadRequest,

@@ -102,6 +102,17 @@ messages = Table(
     Index(
         "ux_messages_client_id", "conversation_id", "sender_id", "client_message_id", unique=True
     ),
+    # Reports name a message by its id alone.
+    Index("ix_messages_message_id", "message_id"),
+)
+
+# The messages a member reported and no longer sees.
+hidden_messages = Table(
+    "hidden_messages",
+    metadata,
+    Column("viewer_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("message_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("conversation_id", BigInteger, nullable=False),
 )
 
 outbox = outbox_table(metadata)
@@ -214,6 +225,15 @@ class MessageStore(Protocol):
     async def unsend(
         self, session: AsyncSession, *, conversation_id: int, message_id: int
     ) -> bool: ...
+    async def find_message(
+        self, session: AsyncSession, *, message_id: int
+    ) -> MessageRecord | None: ...
+    async def hide_message(
+        self, session: AsyncSession, *, viewer_id: int, conversation_id: int, message_id: int
+    ) -> None: ...
+    async def hidden_among(
+        self, session: AsyncSession, *, viewer_id: int, message_ids: Sequence[int]
+    ) -> set[int]: ...
     async def mark_read(
         self, session: AsyncSession, *, conversation_id: int, user_id: int, message_id: int
     ) -> bool: ...
@@ -535,6 +555,42 @@ class SqlMessageStore:
             )
         ).first()
         return None if row is None else _message(row)
+
+    async def find_message(self, session: AsyncSession, *, message_id: int) -> MessageRecord | None:
+        """Return a message by its id alone (reports name it so), unsent or not."""
+        row = (
+            await session.execute(select(messages).where(messages.c.message_id == message_id))
+        ).first()
+        return None if row is None else _message(row)
+
+    async def hide_message(
+        self, session: AsyncSession, *, viewer_id: int, conversation_id: int, message_id: int
+    ) -> None:
+        """Hide a message from a member (idempotent)."""
+        h = hidden_messages.c
+        found = (
+            await session.execute(
+                select(h.message_id).where(h.viewer_id == viewer_id, h.message_id == message_id)
+            )
+        ).first()
+        if found is None:
+            await session.execute(
+                hidden_messages.insert().values(
+                    viewer_id=viewer_id, conversation_id=conversation_id, message_id=message_id
+                )
+            )
+
+    async def hidden_among(
+        self, session: AsyncSession, *, viewer_id: int, message_ids: Sequence[int]
+    ) -> set[int]:
+        """Return which of these messages the member hid, in one query."""
+        if not message_ids:
+            return set()
+        h = hidden_messages.c
+        query = select(h.message_id).where(
+            h.viewer_id == viewer_id, h.message_id.in_(list(message_ids))
+        )
+        return {int(i) for i in (await session.execute(query)).scalars()}
 
     async def get_messages(
         self, session: AsyncSession, *, keys: Sequence[tuple[int, int]]

@@ -47,6 +47,16 @@ class Kind(enum.StrEnum):
     FOLLOW_REQUESTED = "follow_requested"
     FOLLOW_APPROVED = "follow_approved"
     MENTION = "mention"
+    REPORT_RESOLVED = "report_resolved"
+
+
+# What a reporter is told, by the moderator's action.
+REPORT_OUTCOMES = {
+    "dismiss": "We reviewed the {thing} you reported and found it does not break our guidelines.",
+    "remove": "We removed the {thing} you reported. Thank you for telling us.",
+    "suspend": "We suspended the account behind the {thing} you reported. Thank you for "
+    "telling us.",
+}
 
 
 @dataclass(frozen=True)
@@ -361,6 +371,42 @@ class Notifications:
             if gone < DELETION_BATCH:
                 return
 
+    async def on_report_resolved(
+        self, key: EventKey, *, reporter_id: int, target_type: str, outcome: str, at: datetime
+    ) -> None:
+        """Tell a reporter what a moderator did about their report (no actor: moderators act
+        anonymously); once per event."""
+        if reporter_id <= 0:
+            return
+        text = REPORT_OUTCOMES.get(outcome, "").format(thing=target_type or "content")
+        if not text:
+            log.warning("report outcome %r is not one this service knows", outcome)
+            return
+        async with self._store.transaction() as session:
+            if not await self._store.mark_processed(
+                session, producer=key.producer, event_id=key.event_id, at=self._clock()
+            ):
+                return
+            await self._store.lock_recipient(session, recipient_id=reporter_id)
+            notification_id = self._ids.next_id()
+            await self._store.insert_notification(
+                session,
+                record=NotificationRecord(
+                    notification_id=notification_id,
+                    recipient_id=reporter_id,
+                    kind=Kind.REPORT_RESOLVED,
+                    post_id=0,
+                    comment_id=0,
+                    text=text,
+                    actor_count=0,
+                    sequence=notification_id,
+                    seen_through=0,
+                    created_at=at,
+                    updated_at=at,
+                ),
+            )
+        self._wakeups.wake([reporter_id])
+
     async def on_post_deleted(self, *, post_id: int) -> None:
         """Delete every notification about a deleted post (idempotent)."""
         async with self._store.transaction() as session:
@@ -478,7 +524,7 @@ class Notifications:
         records = records[:size]
         token = pagination.encode_token({"s": records[-1].sequence}) if more else ""
         views = await self.hydrate(recipient_id, records, replica=True)
-        return Page(notifications=views, next_page_token=token)
+        return Page(notifications=[v for v in views if _shows_someone(v)], next_page_token=token)
 
     async def hydrate(
         self, recipient_id: int, records: Sequence[NotificationRecord], *, replica: bool = False
@@ -572,6 +618,8 @@ class Notifications:
                             limit=STREAM_BATCH,
                         )
                     for view in await self.hydrate(recipient_id, batch):
+                        if not _shows_someone(view):
+                            continue
                         yield view
                         sent = True
                     if batch:
@@ -624,3 +672,10 @@ class Notifications:
 
 async def _no_thumbnails() -> dict[int, str]:
     return {}
+
+
+def _shows_someone(view: NotificationView) -> bool:
+    """Whether a notification still has an actor to show: one whose every shown actor is gone
+    (suspended, deleted) is left out of lists and streams, and comes back when a suspension is
+    lifted. Report outcomes have no actor by design."""
+    return bool(view.actors) or view.record.kind == Kind.REPORT_RESOLVED

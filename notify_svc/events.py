@@ -1,5 +1,6 @@
 """What notify_svc consumes: likes, comments, mentions and deletions from post_svc; follows,
-follow requests, approvals and blocks from graph_svc. It publishes nothing.
+follow requests, approvals and blocks from graph_svc; resolved reports from user_svc. It
+publishes nothing.
 
 Every handler is idempotent: an event's notifications are written in one transaction with its
 (producer, event_id), so a redelivered event finds that row and changes nothing.
@@ -16,7 +17,7 @@ from google.protobuf import timestamp_pb2
 
 from mesh.bus import event_type, unpack
 from notify_svc.domain import EventKey
-from shutter.events.v1 import envelope_pb2, graph_events_pb2, post_events_pb2
+from shutter.events.v1 import envelope_pb2, graph_events_pb2, post_events_pb2, user_events_pb2
 
 if TYPE_CHECKING:
     from notify_svc.domain import Notifications
@@ -34,6 +35,7 @@ FOLLOWED = graph_events_pb2.Followed.DESCRIPTOR.full_name
 FOLLOW_REQUESTED = graph_events_pb2.FollowRequested.DESCRIPTOR.full_name
 FOLLOW_APPROVED = graph_events_pb2.FollowApproved.DESCRIPTOR.full_name
 BLOCKED = graph_events_pb2.Blocked.DESCRIPTOR.full_name
+REPORT_RESOLVED = user_events_pb2.ReportResolved.DESCRIPTOR.full_name
 CONSUMED = frozenset(
     {
         POST_LIKED,
@@ -45,6 +47,7 @@ CONSUMED = frozenset(
         FOLLOW_REQUESTED,
         FOLLOW_APPROVED,
         BLOCKED,
+        REPORT_RESOLVED,
     }
 )
 
@@ -132,6 +135,15 @@ async def dispatch(notifications: Notifications, envelope: envelope_pb2.EventEnv
     elif kind == BLOCKED:
         block = unpack(envelope, graph_events_pb2.Blocked)
         await n.on_blocked(blocker_id=block.blocker_id, blocked_id=block.blocked_id)
+    elif kind == REPORT_RESOLVED:
+        resolved = unpack(envelope, user_events_pb2.ReportResolved)
+        await n.on_report_resolved(
+            key,
+            reporter_id=resolved.reporter_id,
+            target_type=resolved.target_type,
+            outcome=resolved.outcome,
+            at=_moment(timestamp_pb2.Timestamp(), envelope),
+        )
     else:
         # Subscribed to CONSUMED only; anything else is a routing mistake, not ours to retry.
         log.warning("ignoring event %s of unexpected type %s", envelope.event_id, kind)

@@ -30,6 +30,7 @@ KINDS: dict[str, notify_pb2.NotificationKind] = {
     domain.Kind.FOLLOW_REQUESTED: notify_pb2.NOTIFICATION_KIND_FOLLOW_REQUESTED,
     domain.Kind.FOLLOW_APPROVED: notify_pb2.NOTIFICATION_KIND_FOLLOW_APPROVED,
     domain.Kind.MENTION: notify_pb2.NOTIFICATION_KIND_MENTION,
+    domain.Kind.REPORT_RESOLVED: notify_pb2.NOTIFICATION_KIND_REPORT_RESOLVED,
 }
 
 

@@ -413,10 +413,20 @@ class Posts:
                     saved = await self._store.saved_among(tx, user_id=viewer, post_ids=post_ids)
             return counts, liked, saved
 
-        authors, media, (counts, liked, saved) = await asyncio.gather(
+        async def hidden() -> set[int]:
+            if viewer is None:
+                return set()
+            # The primary: a report hides the post from its reporter's very next read.
+            async with self._store.transaction() as tx:
+                return await self._store.hidden_among(
+                    tx, viewer_id=viewer, target_type="post", target_ids=post_ids
+                )
+
+        authors, media, (counts, liked, saved), hidden_ids = await asyncio.gather(
             self._directory.summaries(list(dict.fromkeys(r.author_id for r in records))),
             self._media.media([m for r in records for m in r.media_ids]),
             engagement(),
+            hidden(),
         )
         return [
             PostView(
@@ -428,7 +438,7 @@ class Posts:
                 has_saved=r.post_id in saved,
             )
             for r in records
-            if r.author_id in authors
+            if r.author_id in authors and r.post_id not in hidden_ids
         ]
 
     async def _resolve_mentions(self, author: int, names: Sequence[str]) -> list[Mention]:
@@ -638,15 +648,22 @@ class Posts:
             if await self._audience.can_view(caller, post.author_id):
                 raise NotPostAuthor("only the author of a post can delete it")
             raise PostNotFound("no post has that id")
+        if not await self._delete_post(post_id):
+            raise PostNotFound("no post has that id")
+
+    async def _delete_post(self, post_id: int) -> bool:
+        """Delete a post with its PostDeleted event (feeds, counts, media follow from it);
+        False when it was already gone."""
         async with self._store.transaction() as tx:
             locked = await self._store.get_post(tx, post_id=post_id, for_update=True)
             if locked is None:
-                raise PostNotFound("no post has that id")
+                return False
             await self._store.delete_post(tx, post=locked)
             deleted = await self._store.outbox.add(
                 tx, aggregate_id=post_id, event=events.post_deleted(locked)
             )
         await self._tell_feed(deleted)
+        return True
 
     async def list_user_posts(
         self, *, viewer: int | None, user_id: int, page_size: int, page_token: str
@@ -983,10 +1000,19 @@ class Posts:
                     tx, post_id=post_id, comment_ids=[c.comment_id for c in found]
                 )
         authors = await self._directory.summaries(list(dict.fromkeys(c.author_id for c in found)))
+        hidden: set[int] = set()
+        if viewer is not None and found:
+            async with self._store.transaction() as tx:
+                hidden = await self._store.hidden_among(
+                    tx,
+                    viewer_id=viewer,
+                    target_type="comment",
+                    target_ids=[c.comment_id for c in found],
+                )
         views = [
             CommentView(c, authors[c.author_id], replies.get(c.comment_id, 0))
             for c in found
-            if c.author_id in authors
+            if c.author_id in authors and c.comment_id not in hidden
         ]
         return views, _token(next_cursor, kind="comments", scope=scope)
 
@@ -1008,14 +1034,95 @@ class Posts:
                 raise NotCommentAuthor(
                     "only the comment's author or the post's author can delete a comment"
                 )
+        await self._delete_comment(comment, deleted_by=caller)
+
+    async def _delete_comment(self, comment: CommentRecord, *, deleted_by: int) -> None:
+        """Delete a comment and its replies with their CommentDeleted event."""
         async with self._store.transaction() as tx:
             reply_ids = await self._engagement.delete_comment(tx, comment=comment)
             removed = await self._store.outbox.add(
                 tx,
                 aggregate_id=comment.post_id,
-                event=events.comment_deleted(comment, deleted_by=caller, reply_ids=reply_ids),
+                event=events.comment_deleted(comment, deleted_by=deleted_by, reply_ids=reply_ids),
             )
         await self._tell_feed(removed)
+
+    # -- moderation (internal: user_svc's reports) ------------------------------------------
+
+    async def post_owner(self, *, post_id: int, viewer_id: int) -> int:
+        """Return the author of a post the viewer can see (0: that exists), or raise
+        PostNotFound."""
+        if viewer_id:
+            post = await self._visible_post(viewer_id, post_id)
+        else:
+            check_id(post_id, "target_id")
+            async with self._store.transaction() as tx:
+                found = await self._store.get_post(tx, post_id=post_id)
+            if found is None:
+                raise PostNotFound("no post has that id")
+            post = found
+        return post.author_id
+
+    async def comment_owner(self, *, comment_id: int, viewer_id: int) -> int:
+        """Return the author of a comment the viewer can see (0: that exists), or raise
+        CommentNotFound."""
+        check_id(comment_id, "target_id")
+        async with self._store.transaction() as tx:
+            comment = await self._engagement.get_comment(tx, comment_id=comment_id)
+        if comment is None:
+            raise CommentNotFound("no comment has that id")
+        if viewer_id:
+            try:
+                await self._visible_post(viewer_id, comment.post_id)
+            except PostNotFound:
+                raise CommentNotFound("no comment has that id") from None
+            await self._visible_comment(viewer_id, comment_id, post_id=comment.post_id)
+        return comment.author_id
+
+    async def hide(
+        self, *, viewer_id: int, target_type: str, target_id: int, owner_id: int
+    ) -> None:
+        """Hide a post or comment from a viewer for good (idempotent); a hidden post also
+        leaves the viewer's home feed (feed_svc's read model) before this answers."""
+        now = datetime.now(UTC)
+        told = None
+        async with self._store.transaction() as tx:
+            added = await self._store.hide_content(
+                tx,
+                viewer_id=viewer_id,
+                target_type=target_type,
+                target_id=target_id,
+                owner_id=owner_id,
+                at=now,
+            )
+            if added and target_type == "post":
+                told = await self._store.outbox.add(
+                    tx,
+                    aggregate_id=target_id,
+                    event=events.post_hidden_from_viewer(post_id=target_id, viewer_id=viewer_id),
+                )
+        await self._tell_feed(told)
+
+    async def remove_post(self, *, post_id: int) -> int:
+        """Delete a post for a moderator through the author's own delete path; return its
+        author (0 when it was already gone)."""
+        check_id(post_id, "target_id")
+        async with self._store.transaction() as tx:
+            post = await self._store.get_post(tx, post_id=post_id)
+        if post is None or not await self._delete_post(post_id):
+            return 0
+        return post.author_id
+
+    async def remove_comment(self, *, comment_id: int) -> int:
+        """Delete a comment (and its replies) for a moderator through the ordinary delete path;
+        return its author (0 when it was already gone)."""
+        check_id(comment_id, "target_id")
+        async with self._store.transaction() as tx:
+            comment = await self._engagement.get_comment(tx, comment_id=comment_id)
+        if comment is None:
+            return 0
+        await self._delete_comment(comment, deleted_by=comment.author_id)
+        return comment.author_id
 
     # -- saves -----------------------------------------------------------------------------
 

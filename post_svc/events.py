@@ -192,3 +192,10 @@ def block_handler(posts: Posts) -> Handler:
             log.warning("ignoring event %s of unexpected type", envelope.event_id)
 
     return handle
+
+
+def post_hidden_from_viewer(
+    *, post_id: int, viewer_id: int
+) -> post_events_pb2.PostHiddenFromViewer:
+    """Return the event of a post a viewer reported and no longer sees."""
+    return post_events_pb2.PostHiddenFromViewer(post_id=post_id, viewer_id=viewer_id)

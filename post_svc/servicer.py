@@ -5,6 +5,7 @@ from __future__ import annotations
 from grpc import aio
 
 from mesh import auth, convert, deletion
+from mesh.errors import InvalidArgument
 from mesh.launcher import StartupError
 from mesh.runtime import ServiceRuntime
 from mesh.server import Service
@@ -15,7 +16,7 @@ from shutter.feed.v1 import feed_service_pb2_grpc
 from shutter.graph.v1 import graph_service_pb2_grpc
 from shutter.media.v1 import media_service_pb2_grpc
 from shutter.post.v1 import post_pb2, post_service_pb2, post_service_pb2_grpc
-from shutter.user.v1 import user_service_pb2_grpc
+from shutter.user.v1 import user_pb2, user_service_pb2_grpc
 
 NAME = "post_svc"
 
@@ -511,6 +512,59 @@ class PostServicer(post_service_pb2_grpc.PostServiceServicer):
         return post_service_pb2.ListUserReelsResponse(
             reels=[reel_message(v) for v in views], next_page_token=token
         )
+
+    # -- moderation (internal: user_svc's reports and moderators) ----------------------------
+
+    async def GetModerationTarget(
+        self, request: post_service_pb2.GetModerationTargetRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.GetModerationTargetResponse:
+        auth.current_principal()
+        owner = await self._owner(request.target_type, request.target_id, request.viewer_id)
+        return post_service_pb2.GetModerationTargetResponse(owner_id=owner)
+
+    async def _owner(self, target_type: int, target_id: int, viewer_id: int) -> int:
+        if target_type == user_pb2.REPORT_TARGET_TYPE_POST:
+            return await self._posts.post_owner(post_id=target_id, viewer_id=viewer_id)
+        if target_type == user_pb2.REPORT_TARGET_TYPE_COMMENT:
+            return await self._posts.comment_owner(comment_id=target_id, viewer_id=viewer_id)
+        if target_type == user_pb2.REPORT_TARGET_TYPE_STORY:
+            return await self._stories.story_owner(story_id=target_id, viewer_id=viewer_id)
+        raise InvalidArgument.field("target_type", "must be POST, COMMENT or STORY")
+
+    async def HideFromViewer(
+        self, request: post_service_pb2.HideFromViewerRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.HideFromViewerResponse:
+        auth.current_principal()
+        if request.viewer_id <= 0:
+            raise InvalidArgument.field("viewer_id", "must be a positive id")
+        owner = await self._owner(request.target_type, request.target_id, 0)
+        if request.target_type == user_pb2.REPORT_TARGET_TYPE_STORY:
+            await self._stories.hide(
+                viewer_id=request.viewer_id, story_id=request.target_id, owner_id=owner
+            )
+        else:
+            kind = "post" if request.target_type == user_pb2.REPORT_TARGET_TYPE_POST else "comment"
+            await self._posts.hide(
+                viewer_id=request.viewer_id,
+                target_type=kind,
+                target_id=request.target_id,
+                owner_id=owner,
+            )
+        return post_service_pb2.HideFromViewerResponse()
+
+    async def RemoveContent(
+        self, request: post_service_pb2.RemoveContentRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.RemoveContentResponse:
+        auth.current_principal()
+        if request.target_type == user_pb2.REPORT_TARGET_TYPE_POST:
+            owner = await self._posts.remove_post(post_id=request.target_id)
+        elif request.target_type == user_pb2.REPORT_TARGET_TYPE_COMMENT:
+            owner = await self._posts.remove_comment(comment_id=request.target_id)
+        elif request.target_type == user_pb2.REPORT_TARGET_TYPE_STORY:
+            owner = await self._stories.remove_story(story_id=request.target_id)
+        else:
+            raise InvalidArgument.field("target_type", "must be POST, COMMENT or STORY")
+        return post_service_pb2.RemoveContentResponse(owner_id=owner)
 
 
 async def _engagement_store(runtime: ServiceRuntime, settings: PostSettings) -> EngagementStore:

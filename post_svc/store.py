@@ -218,6 +218,18 @@ stories = Table(
     Index("ix_stories_author_expiry", "author_id", "expires_at"),
 )
 
+# What a viewer reported and so never sees again: posts, comments and stories, with their owner
+# (story rings count a viewer's hidden live stories per author without another lookup).
+hidden_content = Table(
+    "hidden_content",
+    metadata,
+    Column("viewer_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("target_type", String(16), primary_key=True),
+    Column("target_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("owner_id", BigInteger, nullable=False),
+    Column("hidden_at", DateTime(timezone=True), nullable=False),
+)
+
 story_views = Table(
     "story_views",
     metadata,
@@ -465,6 +477,22 @@ class PostStore(Protocol):
     async def list_saves(
         self, session: AsyncSession, *, user_id: int, before: int | None, limit: int
     ) -> list[tuple[int, int]]: ...
+    async def hide_content(
+        self,
+        session: AsyncSession,
+        *,
+        viewer_id: int,
+        target_type: str,
+        target_id: int,
+        owner_id: int,
+        at: datetime,
+    ) -> bool: ...
+    async def hidden_among(
+        self, session: AsyncSession, *, viewer_id: int, target_type: str, target_ids: Sequence[int]
+    ) -> set[int]: ...
+    async def hidden_live_stories(
+        self, session: AsyncSession, *, viewer_id: int, author_ids: Sequence[int], now: datetime
+    ) -> dict[int, int]: ...
 
 
 class EngagementStore(Protocol):
@@ -1052,6 +1080,67 @@ class SqlPostStore:
             insert.on_conflict_do_nothing().execution_options(preserve_rowcount=True)
         )
         return _rowcount(result) == 1
+
+    async def hide_content(
+        self,
+        session: AsyncSession,
+        *,
+        viewer_id: int,
+        target_type: str,
+        target_id: int,
+        owner_id: int,
+        at: datetime,
+    ) -> bool:
+        """Hide a post, comment or story from a viewer; False when it already was."""
+        insert = self._dialect.insert(hidden_content).values(
+            viewer_id=viewer_id,
+            target_type=target_type,
+            target_id=target_id,
+            owner_id=owner_id,
+            hidden_at=at,
+        )
+        result = await session.execute(
+            insert.on_conflict_do_nothing().execution_options(preserve_rowcount=True)
+        )
+        return _rowcount(result) == 1
+
+    async def hidden_among(
+        self, session: AsyncSession, *, viewer_id: int, target_type: str, target_ids: Sequence[int]
+    ) -> set[int]:
+        """Return which of these posts, comments or stories the viewer hid, in one query."""
+        if not target_ids:
+            return set()
+        query = select(hidden_content.c.target_id).where(
+            hidden_content.c.viewer_id == viewer_id,
+            hidden_content.c.target_type == target_type,
+            hidden_content.c.target_id.in_(list(target_ids)),
+        )
+        return set((await session.execute(query)).scalars())
+
+    async def hidden_live_stories(
+        self, session: AsyncSession, *, viewer_id: int, author_ids: Sequence[int], now: datetime
+    ) -> dict[int, int]:
+        """Return, per author, how many of their live stories the viewer hid (one query)."""
+        if not author_ids:
+            return {}
+        query = (
+            select(stories.c.author_id, func.count())
+            .join(
+                hidden_content,
+                and_(
+                    hidden_content.c.target_id == stories.c.story_id,
+                    hidden_content.c.target_type == "story",
+                    hidden_content.c.viewer_id == viewer_id,
+                ),
+            )
+            .where(
+                stories.c.author_id.in_(list(author_ids)),
+                stories.c.expires_at > now,
+                stories.c.deleted_at.is_(None),
+            )
+            .group_by(stories.c.author_id)
+        )
+        return {int(a): int(n) for a, n in await session.execute(query)}
 
     async def remove_save(self, session: AsyncSession, *, user_id: int, post_id: int) -> bool:
         """Unsave a post; False when it was not saved."""

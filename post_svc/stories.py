@@ -187,15 +187,19 @@ class Stories:
         story_ids = [r.story_id for r in records]
         own = [r.story_id for r in records if r.author_id == viewer]
 
-        async def facts() -> tuple[set[int], dict[int, int]]:
+        async def facts() -> tuple[set[int], dict[int, int], set[int]]:
             async with self._posts.transaction() as tx:
                 seen: set[int] = set()
+                hidden: set[int] = set()
                 if viewer is not None:
                     seen = await self._stories.seen_among(tx, viewer_id=viewer, story_ids=story_ids)
+                    hidden = await self._posts.hidden_among(
+                        tx, viewer_id=viewer, target_type="story", target_ids=story_ids
+                    )
                 counts = await self._stories.view_counts(tx, story_ids=own)
-            return seen, counts
+            return seen, counts, hidden
 
-        authors, media, (seen, counts) = await asyncio.gather(
+        authors, media, (seen, counts, hidden) = await asyncio.gather(
             self._directory.summaries(list(dict.fromkeys(r.author_id for r in records))),
             self._media.media([r.media_id for r in records]),
             facts(),
@@ -209,7 +213,7 @@ class Stories:
                 view_count=counts.get(r.story_id, 0) if r.author_id == viewer else 0,
             )
             for r in records
-            if r.author_id in authors
+            if r.author_id in authors and r.story_id not in hidden
         ]
 
     # -- stories ---------------------------------------------------------------------------
@@ -365,6 +369,10 @@ class Stories:
     async def delete_story(self, *, caller: int, story_id: int) -> None:
         """Delete one of the caller's stories, live or archived."""
         story = await self._own_story(caller, story_id, live_only=False)
+        await self._delete(story)
+
+    async def _delete(self, story: StoryRecord) -> None:
+        """Delete a story with its StoryDeleted event (its media goes in the background)."""
         async with self._posts.transaction() as tx:
             if await self._stories.delete_story(tx, story_id=story.story_id, at=self._clock()):
                 await self._posts.outbox.add(
@@ -416,6 +424,43 @@ class Stories:
         async with self._posts.transaction() as tx:
             await self._stories.forget_account(tx, user_id=user_id)
 
+    # -- moderation (internal: user_svc's reports) ------------------------------------------
+
+    async def story_owner(self, *, story_id: int, viewer_id: int) -> int:
+        """Return the author of a live story the viewer can see (0: of any story that exists),
+        or raise StoryNotFound."""
+        if viewer_id:
+            return (await self._live_story(viewer_id, story_id)).author_id
+        check_id(story_id, "target_id")
+        async with self._posts.transaction() as tx:
+            story = await self._stories.get_story(tx, story_id=story_id, now=None)
+        if story is None:
+            raise StoryNotFound("no story has that id")
+        return story.author_id
+
+    async def hide(self, *, viewer_id: int, story_id: int, owner_id: int) -> None:
+        """Hide a story from a viewer for good (idempotent)."""
+        async with self._posts.transaction() as tx:
+            await self._posts.hide_content(
+                tx,
+                viewer_id=viewer_id,
+                target_type="story",
+                target_id=story_id,
+                owner_id=owner_id,
+                at=self._clock(),
+            )
+
+    async def remove_story(self, *, story_id: int) -> int:
+        """Delete a story for a moderator through the author's own delete path; return its
+        author (0 when it was already gone)."""
+        check_id(story_id, "target_id")
+        async with self._posts.transaction() as tx:
+            story = await self._stories.get_story(tx, story_id=story_id, now=None)
+        if story is None:
+            return 0
+        await self._delete(story)
+        return story.author_id
+
     async def clean_up_deleted(self, *, media_id: int) -> None:
         """Delete a deleted story's media (idempotent)."""
         await self._media.delete(media_id)
@@ -445,16 +490,26 @@ class Stories:
         by_author = {r.author_id: r for r in found}
         # Only authors with live stories are put to the privacy rule.
         visible = await self._audience.visibilities(viewer, list(by_author))
+        hidden: dict[int, int] = {}
+        if viewer is not None and by_author:
+            async with self._posts.transaction() as tx:
+                hidden = await self._posts.hidden_live_stories(
+                    tx, viewer_id=viewer, author_ids=list(by_author), now=self._clock()
+                )
         rings = []
         for author_id in wanted:
             ring = by_author.get(author_id)
             seen_by = visible.get(author_id)
             if ring is None or seen_by is None or not seen_by.can_view:
                 continue
+            # Stories the viewer reported are not theirs to see: a ring of only those is gone.
+            story_count = ring.story_count - hidden.get(author_id, 0)
+            if story_count <= 0:
+                continue
             rings.append(
                 Ring(
                     author_id=author_id,
-                    story_count=ring.story_count,
+                    story_count=story_count,
                     latest_story_id=ring.latest_story_id,
                     latest_created_at=ring.latest_created_at,
                     has_unseen=author_id != viewer and ring.seen_count < ring.story_count,

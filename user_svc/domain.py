@@ -29,6 +29,7 @@ from mesh.revocation import Revocations
 from mesh.text import check_free_text
 from user_svc import events
 from user_svc.errors import (
+    AccountSuspended,
     EmailTaken,
     InvalidCredentials,
     NotProfileOwner,
@@ -322,6 +323,9 @@ class Accounts:
             raise InvalidCredentials("the username or password is incorrect")
         if self._throttle is not None:
             await self._throttle.succeeded(account=login, ip=client_ip)
+        if user.suspended_at is not None:
+            # Told only to whoever knows the password: nobody else learns of a suspension.
+            raise AccountSuspended("this account is suspended")
         async with self._store.transaction() as tx:
             if self._hasher.check_needs_rehash(user.password_hash):
                 rehashed = await self._in_hashing(self._hasher.hash, password)
@@ -482,7 +486,8 @@ class Accounts:
         if fresh:
             async with self._store.transaction() as tx:
                 user = await self._find_user(tx, user_id=user_id, username=username)
-        if user is None:
+        if user is None or user.suspended_at is not None:
+            # A suspended account is hidden from everyone, as a deleted one would be.
             raise UserNotFound("no user has that id" if user_id else "no user has that username")
         return Profile(user, show_email=viewer == user.user_id)
 
@@ -505,7 +510,9 @@ class Accounts:
                 found.update(
                     (u.user_id, u) for u in await self._store.get_users(tx, user_ids=missing)
                 )
-        return [found[i] for i in wanted if i in found]
+        # Suspended accounts are left out like unknown ones: every service that hydrates authors
+        # or asks who exists (graph_svc's privacy rule) then hides them and what they posted.
+        return [found[i] for i in wanted if i in found and found[i].suspended_at is None]
 
     async def update_profile(
         self, *, caller: int, user_id: int, changes: ProfileChanges

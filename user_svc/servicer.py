@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import grpc
 from grpc import aio
 
 from mesh import auth, convert
-from mesh.errors import InvalidArgument
+from mesh.errors import InvalidArgument, PermissionDenied, Unavailable
 from mesh.ratelimit import Limiter, MemoryLimiter, RedisLimiter, parse_rate
 from mesh.redis import create_redis
 from mesh.revocation import revocations_for
@@ -18,11 +19,13 @@ from mesh.runtime import ServiceRuntime
 from mesh.server import Service
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from shutter.media.v1 import media_service_pb2_grpc
+from shutter.message.v1 import message_service_pb2_grpc
 from shutter.post.v1 import post_service_pb2, post_service_pb2_grpc
 from shutter.user.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
 from user_svc import domain, store
 from user_svc.errors import RelationshipUnknown, UserNotFound
-from user_svc.peers import GrpcPictures
+from user_svc.moderation import Moderation
+from user_svc.peers import GrpcContentOwners, GrpcPictures
 from user_svc.settings import UserSettings
 from user_svc.throttle import FailureRates, LoginThrottle
 
@@ -31,6 +34,8 @@ NAME = "user_svc"
 GRAPH_DEADLINE_SECONDS = 1.0
 POSTS_DEADLINE_SECONDS = 1.0
 MEDIA_DEADLINE_SECONDS = 2.0
+# Reporting and removing wait on the content's owner (post_svc, graph_svc, message_svc).
+CONTENT_DEADLINE_SECONDS = 5.0
 
 log = logging.getLogger("shutter.user_svc")
 
@@ -103,6 +108,72 @@ def summary_message(record: store.UserRecord, *, media_url: MediaUrl) -> user_pb
     )
 
 
+def _enum_name(prefix: str, value: str) -> str:
+    return f"{prefix}_{value.upper()}"
+
+
+def _from_enum(enum: Any, prefix: str, number: int) -> str:
+    """Return the stored name of an enum value: its name without the prefix, lower case ("" for
+    an unknown number or the unspecified value)."""
+    try:
+        name: str = enum.Name(number)
+    except ValueError:
+        return ""
+    return "" if name.endswith("_UNSPECIFIED") else name.removeprefix(prefix + "_").lower()
+
+
+_TARGET = "REPORT_TARGET_TYPE"
+_REASON = "REPORT_REASON"
+_ACTION = "MODERATION_ACTION"
+
+
+def report_message(record: store.ReportRecord) -> user_pb2.Report:
+    """Return the Report proto of a stored report."""
+    return user_pb2.Report(
+        report_id=record.report_id,
+        target_type=_enum_name(_TARGET, record.target_type),
+        target_id=record.target_id,
+        reason=_enum_name(_REASON, record.reason),
+        note=record.note,
+        state=_enum_name("REPORT_STATE", record.state),
+        resolution=(
+            _enum_name(_ACTION, record.resolution)
+            if record.resolution
+            else user_pb2.MODERATION_ACTION_UNSPECIFIED
+        ),
+        created_at=convert.timestamp(record.created_at),
+    )
+
+
+def group_message(group: store.ReportGroupRecord) -> user_pb2.ReportGroup:
+    """Return the ReportGroup proto of a stored group of reports."""
+    return user_pb2.ReportGroup(
+        report_id=group.first.report_id,
+        target_type=_enum_name(_TARGET, group.first.target_type),
+        target_id=group.first.target_id,
+        target_owner_id=group.first.target_owner_id,
+        report_count=group.report_count,
+        reasons=[_enum_name(_REASON, r) for r in group.reasons],
+        notes=group.notes,
+        first_reported_at=convert.timestamp(group.first.created_at),
+    )
+
+
+def log_entry_message(entry: store.LogEntryRecord) -> user_pb2.ModerationLogEntry:
+    """Return the ModerationLogEntry proto of an audit log entry."""
+    return user_pb2.ModerationLogEntry(
+        entry_id=entry.entry_id,
+        moderator_id=entry.moderator_id,
+        action=_enum_name(_ACTION, entry.action),
+        target_type=_enum_name(_TARGET, entry.target_type),
+        target_id=entry.target_id,
+        target_owner_id=entry.target_owner_id,
+        report_id=entry.report_id,
+        report_count=entry.report_count,
+        created_at=convert.timestamp(entry.created_at),
+    )
+
+
 class UserServicer(user_service_pb2_grpc.UserServiceServicer):
     """The gRPC face of the account rules."""
 
@@ -113,8 +184,10 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
         media_url: MediaUrl,
         graph: graph_service_pb2_grpc.GraphServiceStub | None = None,
         posts: post_service_pb2_grpc.PostServiceStub | None = None,
+        moderation: Moderation | None = None,
     ) -> None:
         self._accounts = accounts
+        self._moderation = moderation
         self._media_url = media_url
         # None serves profiles without counts or relationship (tests of the account rules alone).
         self._graph = graph
@@ -330,6 +403,79 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
             next_page_token=token,
         )
 
+    def _moderating(self) -> Moderation:
+        if self._moderation is None:
+            raise Unavailable("moderation is not configured in this process")
+        return self._moderation
+
+    async def CreateReport(
+        self, request: user_service_pb2.CreateReportRequest, context: aio.ServicerContext
+    ) -> user_service_pb2.CreateReportResponse:
+        caller = auth.require_user()
+        report = await self._moderating().report(
+            caller=caller,
+            target_type=_from_enum(user_pb2.ReportTargetType, _TARGET, request.target_type),
+            target_id=request.target_id,
+            reason=_from_enum(user_pb2.ReportReason, _REASON, request.reason),
+            note=request.note,
+        )
+        return user_service_pb2.CreateReportResponse(report=report_message(report))
+
+    async def ListReportGroups(
+        self, request: user_service_pb2.ListReportGroupsRequest, context: aio.ServicerContext
+    ) -> user_service_pb2.ListReportGroupsResponse:
+        caller = auth.require_user()
+        state = _from_enum(user_pb2.ReportState, "REPORT_STATE", request.state) or "open"
+        groups, token = await self._moderating().report_groups(
+            caller=caller, state=state, page_size=request.page_size, page_token=request.page_token
+        )
+        return user_service_pb2.ListReportGroupsResponse(
+            groups=[group_message(g) for g in groups], next_page_token=token
+        )
+
+    async def ResolveReport(
+        self, request: user_service_pb2.ResolveReportRequest, context: aio.ServicerContext
+    ) -> user_service_pb2.ResolveReportResponse:
+        caller = auth.require_user()
+        entry = await self._moderating().resolve(
+            caller=caller,
+            report_id=request.report_id,
+            action=_from_enum(user_pb2.ModerationAction, _ACTION, request.action),
+        )
+        return user_service_pb2.ResolveReportResponse(entry=log_entry_message(entry))
+
+    async def UnsuspendUser(
+        self, request: user_service_pb2.UnsuspendUserRequest, context: aio.ServicerContext
+    ) -> user_service_pb2.UnsuspendUserResponse:
+        caller = auth.require_user()
+        entry = await self._moderating().unsuspend(caller=caller, user_id=request.user_id)
+        return user_service_pb2.UnsuspendUserResponse(entry=log_entry_message(entry))
+
+    async def ListModerationLog(
+        self, request: user_service_pb2.ListModerationLogRequest, context: aio.ServicerContext
+    ) -> user_service_pb2.ListModerationLogResponse:
+        caller = auth.require_user()
+        entries, token = await self._moderating().audit_log(
+            caller=caller, page_size=request.page_size, page_token=request.page_token
+        )
+        return user_service_pb2.ListModerationLogResponse(
+            entries=[log_entry_message(e) for e in entries], next_page_token=token
+        )
+
+    async def SetModerator(
+        self, request: user_service_pb2.SetModeratorRequest, context: aio.ServicerContext
+    ) -> user_service_pb2.SetModeratorResponse:
+        if not auth.current_principal().is_service:
+            # A moderator's token carried by a service must not grant roles: the mesh's own
+            # tools do, with a service identity and no user.
+            raise PermissionDenied(
+                "only the mesh's services grant roles", reason="SERVICE_REQUIRED"
+            )
+        user_id = await self._moderating().set_moderator(
+            username=request.username, moderator=request.moderator
+        )
+        return user_service_pb2.SetModeratorResponse(user_id=user_id, moderator=request.moderator)
+
     async def _blocked_either_way(self, viewer: int | None, user_ids: list[int]) -> set[int]:
         """Return the accounts the viewer blocked or is blocked by (one graph_svc call).
 
@@ -383,6 +529,7 @@ async def create_user_service(settings: UserSettings) -> Service:
                 account=parse_rate(settings.login_failures_per_account),
             ),
         )
+        revocations = revocations_for(settings)
         accounts = domain.Accounts(
             user_store,
             issuer=auth.TokenIssuer(settings),
@@ -390,13 +537,28 @@ async def create_user_service(settings: UserSettings) -> Service:
             settings=settings,
             pictures=pictures,
             throttle=throttle,
-            revocations=revocations_for(settings),
+            revocations=revocations,
+        )
+        graph = graph_service_pb2_grpc.GraphServiceStub(runtime.channels.channel("graph_svc"))
+        posts = post_service_pb2_grpc.PostServiceStub(runtime.channels.channel("post_svc"))
+        moderation = Moderation(
+            user_store,
+            ids=runtime.ids,
+            owners=GrpcContentOwners(
+                posts=posts,
+                graph=graph,
+                messages=message_service_pb2_grpc.MessageServiceStub(
+                    runtime.channels.channel("message_svc")
+                ),
+                timeout=CONTENT_DEADLINE_SECONDS,
+            ),
+            limiter=limiter,
+            report_rate=parse_rate(settings.reports_per_account),
+            session_ttl_seconds=settings.access_token_ttl_seconds,
+            revocations=revocations,
         )
         servicer = UserServicer(
-            accounts,
-            media_url=settings.media_url,
-            graph=graph_service_pb2_grpc.GraphServiceStub(runtime.channels.channel("graph_svc")),
-            posts=post_service_pb2_grpc.PostServiceStub(runtime.channels.channel("post_svc")),
+            accounts, media_url=settings.media_url, graph=graph, posts=posts, moderation=moderation
         )
         return await runtime.serve(
             register=lambda server: user_service_pb2_grpc.add_UserServiceServicer_to_server(

@@ -44,8 +44,17 @@ class UserSettings(MeshSettings):
         "the longest an attacker can hold its owner's next try back.",
     )
 
+    reports_per_account: str = Field(
+        default="30/1h",
+        description="Reports one account may file (then one per period/count); repeating a "
+        "report of the same thing is free.",
+    )
+
     @field_validator(
-        "login_failures_per_account_ip", "login_failures_per_ip", "login_failures_per_account"
+        "login_failures_per_account_ip",
+        "login_failures_per_ip",
+        "login_failures_per_account",
+        "reports_per_account",
     )
     @classmethod
     def _is_rate(cls, text: str) -> str:

@@ -14,9 +14,11 @@ from sqlalchemy import (
     Column,
     DateTime,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
+    UniqueConstraint,
     and_,
     func,
     not_,
@@ -33,6 +35,9 @@ from mesh.deletion import ledger_table
 from mesh.outbox import Outbox, outbox_table
 
 metadata = MetaData()
+
+# A report group shows at most this many of its reporters' notes.
+GROUP_NOTES_MAX = 10
 
 users = Table(
     "users",
@@ -56,6 +61,11 @@ users = Table(
     Column("is_verified", Boolean, nullable=False, default=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Trust and safety: the moderator role (checked on every moderation call, never cached in
+    # tokens, so a revoked moderator loses access on the next request) and a suspension, which
+    # hides the account from everyone until a moderator lifts it.
+    Column("is_moderator", Boolean, nullable=False, default=False),
+    Column("suspended_at", DateTime(timezone=True), nullable=True),
     Index(
         "ix_users_username_key_prefix",
         "username_key",
@@ -89,6 +99,41 @@ name_trigrams = Table(
     metadata,
     Column("trigram", String(3), primary_key=True),
     Column("user_id", BigInteger, primary_key=True, autoincrement=False, index=True),
+)
+
+# One row per (reporter, reported thing): a second report of the same thing changes nothing.
+reports = Table(
+    "reports",
+    metadata,
+    Column("report_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("reporter_id", BigInteger, nullable=False),
+    Column("target_type", String(16), nullable=False),
+    Column("target_id", BigInteger, nullable=False),
+    Column("target_owner_id", BigInteger, nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("note", String(500), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("resolution", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("reporter_id", "target_type", "target_id", name="uq_reports_once"),
+    Index("ix_reports_state_target", "state", "target_type", "target_id"),
+)
+
+# The moderation audit log: rows are only ever inserted (this store has no update or delete
+# of it).
+moderation_log = Table(
+    "moderation_log",
+    metadata,
+    Column("entry_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("moderator_id", BigInteger, nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("target_type", String(16), nullable=False),
+    Column("target_id", BigInteger, nullable=False),
+    Column("target_owner_id", BigInteger, nullable=False),
+    Column("report_id", BigInteger, nullable=False),
+    Column("report_count", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
 outbox = outbox_table(metadata)
@@ -131,6 +176,50 @@ class UserRecord:
     is_verified: bool
     created_at: datetime
     updated_at: datetime
+    is_moderator: bool = False
+    suspended_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ReportRecord:
+    """One report as stored; target_type, reason, state and resolution are lower-case names."""
+
+    report_id: int
+    reporter_id: int
+    target_type: str
+    target_id: int
+    target_owner_id: int
+    reason: str
+    note: str
+    state: str
+    resolution: str
+    created_at: datetime
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ReportGroupRecord:
+    """The reports of one reported thing in one state."""
+
+    first: ReportRecord
+    report_count: int
+    reasons: list[str]
+    notes: list[str]
+
+
+@dataclass(frozen=True)
+class LogEntryRecord:
+    """One entry of the moderation audit log."""
+
+    entry_id: int
+    moderator_id: int
+    action: str
+    target_type: str
+    target_id: int
+    target_owner_id: int
+    report_id: int
+    report_count: int
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -207,6 +296,29 @@ class UserStore(Protocol):
         self, session: AsyncSession, *, username_hash: str
     ) -> datetime | None: ...
 
+    async def revoke_user_sessions(self, session: AsyncSession, *, user_id: int) -> list[int]: ...
+    async def insert_report(self, session: AsyncSession, *, report: ReportRecord) -> bool: ...
+    async def get_report(self, session: AsyncSession, *, report_id: int) -> ReportRecord | None: ...
+    async def find_report(
+        self, session: AsyncSession, *, reporter_id: int, target_type: str, target_id: int
+    ) -> ReportRecord | None: ...
+    async def list_report_groups(
+        self, session: AsyncSession, *, state: str, after: int, limit: int
+    ) -> list[ReportGroupRecord]: ...
+    async def resolve_reports(
+        self,
+        session: AsyncSession,
+        *,
+        target_type: str,
+        target_id: int,
+        resolution: str,
+        at: datetime,
+    ) -> list[ReportRecord]: ...
+    async def add_log_entry(self, session: AsyncSession, *, entry: LogEntryRecord) -> None: ...
+    async def list_log(
+        self, session: AsyncSession, *, before: int, limit: int
+    ) -> list[LogEntryRecord]: ...
+
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -227,6 +339,24 @@ def _user(row: Any) -> UserRecord:
         is_verified=row.is_verified,
         created_at=_aware(row.created_at),
         updated_at=_aware(row.updated_at),
+        is_moderator=row.is_moderator,
+        suspended_at=_aware(row.suspended_at) if row.suspended_at else None,
+    )
+
+
+def _report(row: Any) -> ReportRecord:
+    return ReportRecord(
+        report_id=row.report_id,
+        reporter_id=row.reporter_id,
+        target_type=row.target_type,
+        target_id=row.target_id,
+        target_owner_id=row.target_owner_id,
+        reason=row.reason,
+        note=row.note,
+        state=row.state,
+        resolution=row.resolution,
+        created_at=_aware(row.created_at),
+        resolved_at=_aware(row.resolved_at) if row.resolved_at else None,
     )
 
 
@@ -386,7 +516,7 @@ class SqlUserStore:
             match = starts
         query = (
             select(*_USER_COLUMNS)
-            .where(match, users.c.username_key > after)
+            .where(match, users.c.username_key > after, users.c.suspended_at.is_(None))
             .order_by(users.c.username_key)
             .limit(limit)
         )
@@ -420,6 +550,7 @@ class SqlUserStore:
             select(*_USER_COLUMNS, scored.c.score)
             .join(scored, scored.c.user_id == users.c.user_id)
             .where(
+                users.c.suspended_at.is_(None),
                 not_(users.c.username_key.like(anywhere, escape="\\")),
                 not_(users.c.full_name_key.like(anywhere, escape="\\")),
             )
@@ -523,3 +654,146 @@ class SqlUserStore:
             )
         )
         return _aware(found) if found is not None else None
+
+    async def revoke_user_sessions(self, session: AsyncSession, *, user_id: int) -> list[int]:
+        """Revoke every live refresh token of an account; return the families (sessions) ended."""
+        now = datetime.now(UTC)
+        live = (
+            refresh_tokens.c.user_id == user_id,
+            refresh_tokens.c.revoked_at.is_(None),
+            refresh_tokens.c.expires_at > now,
+        )
+        families = sorted(
+            set((await session.execute(select(refresh_tokens.c.family_id).where(*live))).scalars())
+        )
+        await session.execute(update(refresh_tokens).where(*live).values(revoked_at=now))
+        return families
+
+    async def insert_report(self, session: AsyncSession, *, report: ReportRecord) -> bool:
+        """Add a report; False when the reporter had already reported the thing."""
+        try:
+            async with session.begin_nested():
+                await session.execute(reports.insert().values(**report.__dict__))
+        except IntegrityError:
+            return False
+        return True
+
+    async def get_report(self, session: AsyncSession, *, report_id: int) -> ReportRecord | None:
+        """Return the report with this id."""
+        row = (
+            await session.execute(select(reports).where(reports.c.report_id == report_id))
+        ).first()
+        return _report(row) if row else None
+
+    async def find_report(
+        self, session: AsyncSession, *, reporter_id: int, target_type: str, target_id: int
+    ) -> ReportRecord | None:
+        """Return a reporter's report of a thing."""
+        query = select(reports).where(
+            reports.c.reporter_id == reporter_id,
+            reports.c.target_type == target_type,
+            reports.c.target_id == target_id,
+        )
+        row = (await session.execute(query)).first()
+        return _report(row) if row else None
+
+    async def list_report_groups(
+        self, session: AsyncSession, *, state: str, after: int, limit: int
+    ) -> list[ReportGroupRecord]:
+        """Return up to `limit` reported things in a state, by their oldest report in that state
+        (oldest first, after the report id `after`), each with its reports' count, reasons and
+        notes: one grouping query and one query for the groups' reports."""
+        first = func.min(reports.c.report_id).label("first_id")
+        grouped = (
+            select(first, func.count().label("report_count"))
+            .where(reports.c.state == state)
+            .group_by(reports.c.target_type, reports.c.target_id)
+            .having(func.min(reports.c.report_id) > after)
+            .order_by(first)
+            .limit(limit)
+        )
+        heads = [(row.first_id, int(row.report_count)) for row in await session.execute(grouped)]
+        if not heads:
+            return []
+        firsts = {
+            r.report_id: _report(r)
+            for r in await session.execute(
+                select(reports).where(reports.c.report_id.in_([h for h, _ in heads]))
+            )
+        }
+        keys = [(firsts[h].target_type, firsts[h].target_id) for h, _ in heads]
+        members = await session.execute(
+            select(reports)
+            .where(
+                reports.c.state == state,
+                or_(*(and_(reports.c.target_type == t, reports.c.target_id == i) for t, i in keys)),
+            )
+            .order_by(reports.c.report_id)
+        )
+        reasons: dict[tuple[str, int], list[str]] = {k: [] for k in keys}
+        notes: dict[tuple[str, int], list[str]] = {k: [] for k in keys}
+        for row in members:
+            key = (row.target_type, row.target_id)
+            if row.reason not in reasons[key]:
+                reasons[key].append(row.reason)
+            if row.note and len(notes[key]) < GROUP_NOTES_MAX:
+                notes[key].append(row.note)
+        return [
+            ReportGroupRecord(firsts[h], count, reasons[key], notes[key])
+            for (h, count), key in zip(heads, keys, strict=True)
+        ]
+
+    async def resolve_reports(
+        self,
+        session: AsyncSession,
+        *,
+        target_type: str,
+        target_id: int,
+        resolution: str,
+        at: datetime,
+    ) -> list[ReportRecord]:
+        """Resolve every open report of a thing; return them as they were (open)."""
+        where = (
+            reports.c.state == "open",
+            reports.c.target_type == target_type,
+            reports.c.target_id == target_id,
+        )
+        found = [
+            _report(row)
+            for row in await session.execute(
+                select(reports).where(*where).order_by(reports.c.report_id)
+            )
+        ]
+        await session.execute(
+            update(reports)
+            .where(*where, reports.c.report_id.in_([r.report_id for r in found]))
+            .values(state="resolved", resolution=resolution, resolved_at=at)
+        )
+        return found
+
+    async def add_log_entry(self, session: AsyncSession, *, entry: LogEntryRecord) -> None:
+        """Append an entry to the moderation audit log."""
+        await session.execute(moderation_log.insert().values(**entry.__dict__))
+
+    async def list_log(
+        self, session: AsyncSession, *, before: int, limit: int
+    ) -> list[LogEntryRecord]:
+        """Return up to `limit` audit log entries, newest first, before the entry id `before`
+        (0: from the newest)."""
+        query = select(moderation_log).order_by(moderation_log.c.entry_id.desc()).limit(limit)
+        if before:
+            query = query.where(moderation_log.c.entry_id < before)
+        return [
+            LogEntryRecord(
+                entry_id=row.entry_id,
+                moderator_id=row.moderator_id,
+                action=row.action,
+                target_type=row.target_type,
+                target_id=row.target_id,
+                target_owner_id=row.target_owner_id,
+                report_id=row.report_id,
+                report_count=row.report_count,
+                created_at=_aware(row.created_at),
+            )
+            for row in await session.execute(query)
+        ]

@@ -527,3 +527,29 @@ async def test_pruning_a_backlog_runs_in_batches(
     world.clock.now += RETENTION + timedelta(days=1)
     assert await world.n.prune() == (5, 5)
     assert await listed(world) == []
+
+
+async def test_a_resolved_report_tells_the_reporter_once_without_an_actor(world: World) -> None:
+    key = world.key("user_svc")
+    for _ in range(2):  # a redelivery writes nothing more
+        await world.n.on_report_resolved(
+            key, reporter_id=BOB, target_type="post", outcome="remove", at=world.clock()
+        )
+    await world.n.on_report_resolved(
+        world.key("user_svc"),
+        reporter_id=BOB,
+        target_type="comment",
+        outcome="dismiss",
+        at=world.clock(),
+    )
+    views = await listed(world, BOB)
+    assert [(v.record.kind, v.record.actor_count, actor_ids(v)) for v in views] == [
+        (Kind.REPORT_RESOLVED, 0, []),
+        (Kind.REPORT_RESOLVED, 0, []),
+    ]
+    assert views[0].record.text.startswith("We reviewed the comment you reported")
+    assert views[1].record.text == "We removed the post you reported. Thank you for telling us."
+    await world.n.on_report_resolved(
+        world.key("user_svc"), reporter_id=BOB, target_type="post", outcome="?", at=world.clock()
+    )
+    assert len(await listed(world, BOB)) == 2  # an outcome it does not know tells nothing

@@ -567,3 +567,90 @@ async def test_profiles_are_served_without_post_svc(tmp_path: Path) -> None:
             assert profile.user.username == "alone" and profile.user.post_count == 0
     finally:
         await service.stop(0)
+
+
+async def test_moderation_rpcs_describe_hide_and_remove_through_the_owners_paths(
+    mesh: Mesh,
+) -> None:
+    author, reporter, other = await _person(mesh), await _person(mesh), await _person(mesh)
+    stranger = await _person(mesh, private=True)
+    [media_id] = await _ready_media(mesh, author, 1)
+    post = (
+        await mesh.posts.CreatePost(
+            ppb.CreatePostRequest(media_ids=[media_id], caption="look"), metadata=author.md
+        )
+    ).post
+    comment = (
+        await mesh.posts.CreateComment(
+            ppb.CreateCommentRequest(post_id=post.post_id, text="hello"), metadata=other.md
+        )
+    ).comment
+    POST, COMMENT = "REPORT_TARGET_TYPE_POST", "REPORT_TARGET_TYPE_COMMENT"
+
+    described = await mesh.posts.GetModerationTarget(
+        ppb.GetModerationTargetRequest(
+            target_type=COMMENT, target_id=comment.comment_id, viewer_id=reporter.user_id
+        ),
+        metadata=reporter.md,
+    )
+    assert described.owner_id == other.user_id
+    # Not found alike when it does not exist or the viewer cannot see it (private, blocked).
+    [private_media] = await _ready_media(mesh, stranger, 1)
+    private_post = (
+        await mesh.posts.CreatePost(
+            ppb.CreatePostRequest(media_ids=[private_media]), metadata=stranger.md
+        )
+    ).post
+    for target_type, target_id in ((POST, private_post.post_id), (POST, 99), (COMMENT, 99)):
+        code, _, _ = await _fails(
+            mesh.posts.GetModerationTarget(
+                ppb.GetModerationTargetRequest(
+                    target_type=target_type, target_id=target_id, viewer_id=reporter.user_id
+                ),
+                metadata=reporter.md,
+            )
+        )
+        assert code == grpc.StatusCode.NOT_FOUND, (target_type, target_id)
+
+    # Hidden from the reporter only, twice is once.
+    for _ in range(2):
+        await mesh.posts.HideFromViewer(
+            ppb.HideFromViewerRequest(
+                target_type=COMMENT, target_id=comment.comment_id, viewer_id=reporter.user_id
+            ),
+            metadata=reporter.md,
+        )
+    await mesh.posts.HideFromViewer(
+        ppb.HideFromViewerRequest(
+            target_type=POST, target_id=post.post_id, viewer_id=reporter.user_id
+        ),
+        metadata=reporter.md,
+    )
+    code, reason, _ = await _fails(
+        mesh.posts.GetPost(ppb.GetPostRequest(post_id=post.post_id), metadata=reporter.md)
+    )
+    assert (code, reason) == (grpc.StatusCode.NOT_FOUND, "POST_NOT_FOUND")
+    seen = await mesh.posts.GetPost(ppb.GetPostRequest(post_id=post.post_id), metadata=other.md)
+    assert seen.post.comment_count == 1
+    comments = await mesh.posts.ListComments(
+        ppb.ListCommentsRequest(post_id=post.post_id), metadata=author.md
+    )
+    assert [c.comment_id for c in comments.comments] == [comment.comment_id]
+    grid = await mesh.posts.ListUserPosts(
+        ppb.ListUserPostsRequest(user_id=author.user_id), metadata=reporter.md
+    )
+    assert list(grid.posts) == []
+
+    # Removed through the author's delete path: gone for everyone; again is a no-op.
+    removed = await mesh.posts.RemoveContent(
+        ppb.RemoveContentRequest(target_type=POST, target_id=post.post_id), metadata=other.md
+    )
+    assert removed.owner_id == author.user_id
+    code, _, _ = await _fails(
+        mesh.posts.GetPost(ppb.GetPostRequest(post_id=post.post_id), metadata=author.md)
+    )
+    assert code == grpc.StatusCode.NOT_FOUND
+    again = await mesh.posts.RemoveContent(
+        ppb.RemoveContentRequest(target_type=POST, target_id=post.post_id), metadata=other.md
+    )
+    assert again.owner_id == 0

@@ -31,6 +31,8 @@ from shutter.graph.v1 import graph_service_pb2 as gpb
 from shutter.graph.v1 import graph_service_pb2_grpc
 from shutter.media.v1 import media_service_pb2 as mpb
 from shutter.media.v1 import media_service_pb2_grpc
+from shutter.message.v1 import message_service_pb2 as msb
+from shutter.message.v1 import message_service_pb2_grpc
 from shutter.post.v1 import post_service_pb2 as ppb
 from shutter.post.v1 import post_service_pb2_grpc
 from shutter.user.v1 import user_service_pb2 as upb
@@ -49,6 +51,7 @@ def _calls(addresses: dict[str, str], blocker: int, blocked: int) -> dict[str, C
     users = stub("user_svc", user_service_pb2_grpc.UserServiceStub)
     posts = stub("post_svc", post_service_pb2_grpc.PostServiceStub)
     media = stub("media_svc", media_service_pb2_grpc.MediaServiceStub)
+    messages = stub("message_svc", message_service_pb2_grpc.MessageServiceStub)
     return {
         "GetRelationships": lambda md: graph.GetRelationships(
             gpb.GetRelationshipsRequest(viewer_id=blocked, user_ids=[blocker]), metadata=md
@@ -67,6 +70,32 @@ def _calls(addresses: dict[str, str], blocker: int, blocked: int) -> dict[str, C
         ),
         "BatchGetMedia": lambda md: media.BatchGetMedia(
             mpb.BatchGetMediaRequest(media_ids=[1]), metadata=md
+        ),
+        "SetModerator": lambda md: users.SetModerator(
+            upb.SetModeratorRequest(username="anyone", moderator=True), metadata=md
+        ),
+        "GetModerationTarget": lambda md: posts.GetModerationTarget(
+            ppb.GetModerationTargetRequest(target_type="REPORT_TARGET_TYPE_POST", target_id=1),
+            metadata=md,
+        ),
+        "HideFromViewer": lambda md: posts.HideFromViewer(
+            ppb.HideFromViewerRequest(
+                target_type="REPORT_TARGET_TYPE_POST", target_id=1, viewer_id=blocker
+            ),
+            metadata=md,
+        ),
+        "RemoveContent": lambda md: posts.RemoveContent(
+            ppb.RemoveContentRequest(target_type="REPORT_TARGET_TYPE_POST", target_id=1),
+            metadata=md,
+        ),
+        "GetReportedMessage": lambda md: messages.GetReportedMessage(
+            msb.GetReportedMessageRequest(message_id=1, viewer_id=blocked), metadata=md
+        ),
+        "HideReportedMessage": lambda md: messages.HideReportedMessage(
+            msb.HideReportedMessageRequest(message_id=1, viewer_id=blocked), metadata=md
+        ),
+        "RemoveReportedMessage": lambda md: messages.RemoveReportedMessage(
+            msb.RemoveReportedMessageRequest(message_id=1), metadata=md
         ),
     }
 

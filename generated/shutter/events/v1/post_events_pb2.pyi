@@ -158,3 +158,11 @@ class StoryDeleted(_message.Message):
     author_id: int
     media_id: int
     def __init__(self, story_id: _Optional[int] = ..., author_id: _Optional[int] = ..., media_id: _Optional[int] = ...) -> None: ...
+
+class PostHiddenFromViewer(_message.Message):
+    __slots__ = ("post_id", "viewer_id")
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    VIEWER_ID_FIELD_NUMBER: _ClassVar[int]
+    post_id: int
+    viewer_id: int
+    def __init__(self, post_id: _Optional[int] = ..., viewer_id: _Optional[int] = ...) -> None: ...

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#shutter/events/v1/user_events.proto\x12\x11shutter.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"3\n\x0eUserRegistered\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x10\n\x08username\x18\x02 \x01(\t\"P\n\x12UserProfileUpdated\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x12\n\nis_private\x18\x02 \x01(\x08\x12\x15\n\rbecame_public\x18\x03 \x01(\x08\"Q\n\x0e\x41\x63\x63ountDeleted\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12.\n\ndeleted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#shutter/events/v1/user_events.proto\x12\x11shutter.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"3\n\x0eUserRegistered\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x10\n\x08username\x18\x02 \x01(\t\"P\n\x12UserProfileUpdated\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x12\n\nis_private\x18\x02 \x01(\x08\x12\x15\n\rbecame_public\x18\x03 \x01(\x08\"Q\n\x0e\x41\x63\x63ountDeleted\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12.\n\ndeleted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"#\n\x10\x41\x63\x63ountSuspended\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\"%\n\x12\x41\x63\x63ountUnsuspended\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\"q\n\x0eReportResolved\x12\x11\n\treport_id\x18\x01 \x01(\x03\x12\x13\n\x0breporter_id\x18\x02 \x01(\x03\x12\x13\n\x0btarget_type\x18\x03 \x01(\t\x12\x11\n\ttarget_id\x18\x04 \x01(\x03\x12\x0f\n\x07outcome\x18\x05 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,4 +38,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_USERPROFILEUPDATED']._serialized_end=224
   _globals['_ACCOUNTDELETED']._serialized_start=226
   _globals['_ACCOUNTDELETED']._serialized_end=307
+  _globals['_ACCOUNTSUSPENDED']._serialized_start=309
+  _globals['_ACCOUNTSUSPENDED']._serialized_end=344
+  _globals['_ACCOUNTUNSUSPENDED']._serialized_start=346
+  _globals['_ACCOUNTUNSUSPENDED']._serialized_end=383
+  _globals['_REPORTRESOLVED']._serialized_start=385
+  _globals['_REPORTRESOLVED']._serialized_end=498
 # @@protoc_insertion_point(module_scope)

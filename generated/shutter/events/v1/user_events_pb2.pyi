@@ -33,3 +33,29 @@ class AccountDeleted(_message.Message):
     user_id: int
     deleted_at: _timestamp_pb2.Timestamp
     def __init__(self, user_id: _Optional[int] = ..., deleted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class AccountSuspended(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    def __init__(self, user_id: _Optional[int] = ...) -> None: ...
+
+class AccountUnsuspended(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    def __init__(self, user_id: _Optional[int] = ...) -> None: ...
+
+class ReportResolved(_message.Message):
+    __slots__ = ("report_id", "reporter_id", "target_type", "target_id", "outcome")
+    REPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    REPORTER_ID_FIELD_NUMBER: _ClassVar[int]
+    TARGET_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    report_id: int
+    reporter_id: int
+    target_type: str
+    target_id: int
+    outcome: str
+    def __init__(self, report_id: _Optional[int] = ..., reporter_id: _Optional[int] = ..., target_type: _Optional[str] = ..., target_id: _Optional[int] = ..., outcome: _Optional[str] = ...) -> None: ...

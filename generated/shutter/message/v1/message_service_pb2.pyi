@@ -232,3 +232,39 @@ class ExportAccountDataResponse(_message.Message):
     FILES_FIELD_NUMBER: _ClassVar[int]
     files: _containers.ScalarMap[str, bytes]
     def __init__(self, files: _Optional[_Mapping[str, bytes]] = ...) -> None: ...
+
+class GetReportedMessageRequest(_message.Message):
+    __slots__ = ("message_id", "viewer_id")
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    VIEWER_ID_FIELD_NUMBER: _ClassVar[int]
+    message_id: int
+    viewer_id: int
+    def __init__(self, message_id: _Optional[int] = ..., viewer_id: _Optional[int] = ...) -> None: ...
+
+class GetReportedMessageResponse(_message.Message):
+    __slots__ = ("sender_id",)
+    SENDER_ID_FIELD_NUMBER: _ClassVar[int]
+    sender_id: int
+    def __init__(self, sender_id: _Optional[int] = ...) -> None: ...
+
+class HideReportedMessageRequest(_message.Message):
+    __slots__ = ("message_id", "viewer_id")
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    VIEWER_ID_FIELD_NUMBER: _ClassVar[int]
+    message_id: int
+    viewer_id: int
+    def __init__(self, message_id: _Optional[int] = ..., viewer_id: _Optional[int] = ...) -> None: ...
+
+class HideReportedMessageResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RemoveReportedMessageRequest(_message.Message):
+    __slots__ = ("message_id",)
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    message_id: int
+    def __init__(self, message_id: _Optional[int] = ...) -> None: ...
+
+class RemoveReportedMessageResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -119,6 +119,21 @@ class MessageServiceStub:
                 request_serializer=shutter_dot_message_dot_v1_dot_message__service__pb2.ExportAccountDataRequest.SerializeToString,
                 response_deserializer=shutter_dot_message_dot_v1_dot_message__service__pb2.ExportAccountDataResponse.FromString,
                 _registered_method=True)
+        self.GetReportedMessage = channel.unary_unary(
+                '/shutter.message.v1.MessageService/GetReportedMessage',
+                request_serializer=shutter_dot_message_dot_v1_dot_message__service__pb2.GetReportedMessageRequest.SerializeToString,
+                response_deserializer=shutter_dot_message_dot_v1_dot_message__service__pb2.GetReportedMessageResponse.FromString,
+                _registered_method=True)
+        self.HideReportedMessage = channel.unary_unary(
+                '/shutter.message.v1.MessageService/HideReportedMessage',
+                request_serializer=shutter_dot_message_dot_v1_dot_message__service__pb2.HideReportedMessageRequest.SerializeToString,
+                response_deserializer=shutter_dot_message_dot_v1_dot_message__service__pb2.HideReportedMessageResponse.FromString,
+                _registered_method=True)
+        self.RemoveReportedMessage = channel.unary_unary(
+                '/shutter.message.v1.MessageService/RemoveReportedMessage',
+                request_serializer=shutter_dot_message_dot_v1_dot_message__service__pb2.RemoveReportedMessageRequest.SerializeToString,
+                response_deserializer=shutter_dot_message_dot_v1_dot_message__service__pb2.RemoveReportedMessageResponse.FromString,
+                _registered_method=True)
 
 
 class MessageServiceServicer:
@@ -256,6 +271,29 @@ class MessageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetReportedMessage(self, request, context):
+        """Return the sender of a message the viewer can see (internal, for user_svc's reports):
+        NOT_FOUND (MESSAGE_NOT_FOUND) when it does not exist, was unsent, or the viewer cannot see it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def HideReportedMessage(self, request, context):
+        """Hide a message from one member for good (internal: they reported it). Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveReportedMessage(self, request, context):
+        """Unsend a message for everyone through the sender's own unsend path (internal: a moderator
+        removed it). Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MessageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -333,6 +371,21 @@ def add_MessageServiceServicer_to_server(servicer, server):
                     servicer.ExportAccountData,
                     request_deserializer=shutter_dot_message_dot_v1_dot_message__service__pb2.ExportAccountDataRequest.FromString,
                     response_serializer=shutter_dot_message_dot_v1_dot_message__service__pb2.ExportAccountDataResponse.SerializeToString,
+            ),
+            'GetReportedMessage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReportedMessage,
+                    request_deserializer=shutter_dot_message_dot_v1_dot_message__service__pb2.GetReportedMessageRequest.FromString,
+                    response_serializer=shutter_dot_message_dot_v1_dot_message__service__pb2.GetReportedMessageResponse.SerializeToString,
+            ),
+            'HideReportedMessage': grpc.unary_unary_rpc_method_handler(
+                    servicer.HideReportedMessage,
+                    request_deserializer=shutter_dot_message_dot_v1_dot_message__service__pb2.HideReportedMessageRequest.FromString,
+                    response_serializer=shutter_dot_message_dot_v1_dot_message__service__pb2.HideReportedMessageResponse.SerializeToString,
+            ),
+            'RemoveReportedMessage': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveReportedMessage,
+                    request_deserializer=shutter_dot_message_dot_v1_dot_message__service__pb2.RemoveReportedMessageRequest.FromString,
+                    response_serializer=shutter_dot_message_dot_v1_dot_message__service__pb2.RemoveReportedMessageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -750,6 +803,87 @@ class MessageService:
             '/shutter.message.v1.MessageService/ExportAccountData',
             shutter_dot_message_dot_v1_dot_message__service__pb2.ExportAccountDataRequest.SerializeToString,
             shutter_dot_message_dot_v1_dot_message__service__pb2.ExportAccountDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReportedMessage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.message.v1.MessageService/GetReportedMessage',
+            shutter_dot_message_dot_v1_dot_message__service__pb2.GetReportedMessageRequest.SerializeToString,
+            shutter_dot_message_dot_v1_dot_message__service__pb2.GetReportedMessageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HideReportedMessage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.message.v1.MessageService/HideReportedMessage',
+            shutter_dot_message_dot_v1_dot_message__service__pb2.HideReportedMessageRequest.SerializeToString,
+            shutter_dot_message_dot_v1_dot_message__service__pb2.HideReportedMessageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveReportedMessage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.message.v1.MessageService/RemoveReportedMessage',
+            shutter_dot_message_dot_v1_dot_message__service__pb2.RemoveReportedMessageRequest.SerializeToString,
+            shutter_dot_message_dot_v1_dot_message__service__pb2.RemoveReportedMessageResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -98,6 +98,16 @@ class MessageServiceStub:
     """Return what this service holds of an account, as JSON files for the account's data export
     (media_svc builds the ZIP). Internal: only services may call it.
     """
+    GetReportedMessage: _grpc.UnaryUnaryMultiCallable[_message_service_pb2.GetReportedMessageRequest, _message_service_pb2.GetReportedMessageResponse]
+    """Return the sender of a message the viewer can see (internal, for user_svc's reports):
+    NOT_FOUND (MESSAGE_NOT_FOUND) when it does not exist, was unsent, or the viewer cannot see it.
+    """
+    HideReportedMessage: _grpc.UnaryUnaryMultiCallable[_message_service_pb2.HideReportedMessageRequest, _message_service_pb2.HideReportedMessageResponse]
+    """Hide a message from one member for good (internal: they reported it). Idempotent."""
+    RemoveReportedMessage: _grpc.UnaryUnaryMultiCallable[_message_service_pb2.RemoveReportedMessageRequest, _message_service_pb2.RemoveReportedMessageResponse]
+    """Unsend a message for everyone through the sender's own unsend path (internal: a moderator
+    removed it). Idempotent.
+    """
 
 @_typing.type_check_only
 class MessageServiceAsyncStub(MessageServiceStub):
@@ -168,6 +178,16 @@ class MessageServiceAsyncStub(MessageServiceStub):
     ExportAccountData: _aio.UnaryUnaryMultiCallable[_message_service_pb2.ExportAccountDataRequest, _message_service_pb2.ExportAccountDataResponse]  # type: ignore[assignment]
     """Return what this service holds of an account, as JSON files for the account's data export
     (media_svc builds the ZIP). Internal: only services may call it.
+    """
+    GetReportedMessage: _aio.UnaryUnaryMultiCallable[_message_service_pb2.GetReportedMessageRequest, _message_service_pb2.GetReportedMessageResponse]  # type: ignore[assignment]
+    """Return the sender of a message the viewer can see (internal, for user_svc's reports):
+    NOT_FOUND (MESSAGE_NOT_FOUND) when it does not exist, was unsent, or the viewer cannot see it.
+    """
+    HideReportedMessage: _aio.UnaryUnaryMultiCallable[_message_service_pb2.HideReportedMessageRequest, _message_service_pb2.HideReportedMessageResponse]  # type: ignore[assignment]
+    """Hide a message from one member for good (internal: they reported it). Idempotent."""
+    RemoveReportedMessage: _aio.UnaryUnaryMultiCallable[_message_service_pb2.RemoveReportedMessageRequest, _message_service_pb2.RemoveReportedMessageResponse]  # type: ignore[assignment]
+    """Unsend a message for everyone through the sender's own unsend path (internal: a moderator
+    removed it). Idempotent.
     """
 
 class MessageServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -326,6 +346,34 @@ class MessageServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_message_service_pb2.ExportAccountDataResponse, _abc.Awaitable[_message_service_pb2.ExportAccountDataResponse]]:
         """Return what this service holds of an account, as JSON files for the account's data export
         (media_svc builds the ZIP). Internal: only services may call it.
+        """
+
+    @_abc_1.abstractmethod
+    def GetReportedMessage(
+        self,
+        request: _message_service_pb2.GetReportedMessageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_message_service_pb2.GetReportedMessageResponse, _abc.Awaitable[_message_service_pb2.GetReportedMessageResponse]]:
+        """Return the sender of a message the viewer can see (internal, for user_svc's reports):
+        NOT_FOUND (MESSAGE_NOT_FOUND) when it does not exist, was unsent, or the viewer cannot see it.
+        """
+
+    @_abc_1.abstractmethod
+    def HideReportedMessage(
+        self,
+        request: _message_service_pb2.HideReportedMessageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_message_service_pb2.HideReportedMessageResponse, _abc.Awaitable[_message_service_pb2.HideReportedMessageResponse]]:
+        """Hide a message from one member for good (internal: they reported it). Idempotent."""
+
+    @_abc_1.abstractmethod
+    def RemoveReportedMessage(
+        self,
+        request: _message_service_pb2.RemoveReportedMessageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_message_service_pb2.RemoveReportedMessageResponse, _abc.Awaitable[_message_service_pb2.RemoveReportedMessageResponse]]:
+        """Unsend a message for everyone through the sender's own unsend path (internal: a moderator
+        removed it). Idempotent.
         """
 
 def add_MessageServiceServicer_to_server(servicer: MessageServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

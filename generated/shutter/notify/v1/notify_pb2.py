@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from shutter.user.v1 import user_pb2 as shutter_dot_user_dot_v1_dot_user__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eshutter/notify/v1/notify.proto\x12\x11shutter.notify.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ashutter/user/v1/user.proto\"\xec\x02\n\x0cNotification\x12\x17\n\x0fnotification_id\x18\x01 \x01(\x03\x12\x31\n\x04kind\x18\x02 \x01(\x0e\x32#.shutter.notify.v1.NotificationKind\x12,\n\x06\x61\x63tors\x18\x03 \x03(\x0b\x32\x1c.shutter.user.v1.UserSummary\x12\x13\n\x0b\x61\x63tor_count\x18\x04 \x01(\x03\x12\x0f\n\x07post_id\x18\x05 \x01(\x03\x12\x1a\n\x12post_thumbnail_url\x18\x06 \x01(\t\x12\x12\n\ncomment_id\x18\x07 \x01(\x03\x12\x0c\n\x04text\x18\x08 \x01(\t\x12\x0c\n\x04read\x18\t \x01(\x08\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08sequence\x18\x0c \x01(\x03*\xa3\x02\n\x10NotificationKind\x12!\n\x1dNOTIFICATION_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16NOTIFICATION_KIND_LIKE\x10\x01\x12\x1d\n\x19NOTIFICATION_KIND_COMMENT\x10\x02\x12#\n\x1fNOTIFICATION_KIND_COMMENT_REPLY\x10\x03\x12\x1e\n\x1aNOTIFICATION_KIND_FOLLOWED\x10\x04\x12&\n\"NOTIFICATION_KIND_FOLLOW_REQUESTED\x10\x05\x12%\n!NOTIFICATION_KIND_FOLLOW_APPROVED\x10\x06\x12\x1d\n\x19NOTIFICATION_KIND_MENTION\x10\x07\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eshutter/notify/v1/notify.proto\x12\x11shutter.notify.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ashutter/user/v1/user.proto\"\xec\x02\n\x0cNotification\x12\x17\n\x0fnotification_id\x18\x01 \x01(\x03\x12\x31\n\x04kind\x18\x02 \x01(\x0e\x32#.shutter.notify.v1.NotificationKind\x12,\n\x06\x61\x63tors\x18\x03 \x03(\x0b\x32\x1c.shutter.user.v1.UserSummary\x12\x13\n\x0b\x61\x63tor_count\x18\x04 \x01(\x03\x12\x0f\n\x07post_id\x18\x05 \x01(\x03\x12\x1a\n\x12post_thumbnail_url\x18\x06 \x01(\t\x12\x12\n\ncomment_id\x18\x07 \x01(\x03\x12\x0c\n\x04text\x18\x08 \x01(\t\x12\x0c\n\x04read\x18\t \x01(\x08\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08sequence\x18\x0c \x01(\x03*\xca\x02\n\x10NotificationKind\x12!\n\x1dNOTIFICATION_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16NOTIFICATION_KIND_LIKE\x10\x01\x12\x1d\n\x19NOTIFICATION_KIND_COMMENT\x10\x02\x12#\n\x1fNOTIFICATION_KIND_COMMENT_REPLY\x10\x03\x12\x1e\n\x1aNOTIFICATION_KIND_FOLLOWED\x10\x04\x12&\n\"NOTIFICATION_KIND_FOLLOW_REQUESTED\x10\x05\x12%\n!NOTIFICATION_KIND_FOLLOW_APPROVED\x10\x06\x12\x1d\n\x19NOTIFICATION_KIND_MENTION\x10\x07\x12%\n!NOTIFICATION_KIND_REPORT_RESOLVED\x10\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,7 +34,7 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'shutter.notify.v1.notify_pb
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_NOTIFICATIONKIND']._serialized_start=482
-  _globals['_NOTIFICATIONKIND']._serialized_end=773
+  _globals['_NOTIFICATIONKIND']._serialized_end=812
   _globals['_NOTIFICATION']._serialized_start=115
   _globals['_NOTIFICATION']._serialized_end=479
 # @@protoc_insertion_point(module_scope)

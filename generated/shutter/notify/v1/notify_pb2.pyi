@@ -21,6 +21,7 @@ class NotificationKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NOTIFICATION_KIND_FOLLOW_REQUESTED: _ClassVar[NotificationKind]
     NOTIFICATION_KIND_FOLLOW_APPROVED: _ClassVar[NotificationKind]
     NOTIFICATION_KIND_MENTION: _ClassVar[NotificationKind]
+    NOTIFICATION_KIND_REPORT_RESOLVED: _ClassVar[NotificationKind]
 NOTIFICATION_KIND_UNSPECIFIED: NotificationKind
 NOTIFICATION_KIND_LIKE: NotificationKind
 NOTIFICATION_KIND_COMMENT: NotificationKind
@@ -29,6 +30,7 @@ NOTIFICATION_KIND_FOLLOWED: NotificationKind
 NOTIFICATION_KIND_FOLLOW_REQUESTED: NotificationKind
 NOTIFICATION_KIND_FOLLOW_APPROVED: NotificationKind
 NOTIFICATION_KIND_MENTION: NotificationKind
+NOTIFICATION_KIND_REPORT_RESOLVED: NotificationKind
 
 class Notification(_message.Message):
     __slots__ = ("notification_id", "kind", "actors", "actor_count", "post_id", "post_thumbnail_url", "comment_id", "text", "read", "created_at", "updated_at", "sequence")

@@ -583,3 +583,47 @@ class ExportAccountDataResponse(_message.Message):
     FILES_FIELD_NUMBER: _ClassVar[int]
     files: _containers.ScalarMap[str, bytes]
     def __init__(self, files: _Optional[_Mapping[str, bytes]] = ...) -> None: ...
+
+class GetModerationTargetRequest(_message.Message):
+    __slots__ = ("target_type", "target_id", "viewer_id")
+    TARGET_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_ID_FIELD_NUMBER: _ClassVar[int]
+    VIEWER_ID_FIELD_NUMBER: _ClassVar[int]
+    target_type: _user_pb2.ReportTargetType
+    target_id: int
+    viewer_id: int
+    def __init__(self, target_type: _Optional[_Union[_user_pb2.ReportTargetType, str]] = ..., target_id: _Optional[int] = ..., viewer_id: _Optional[int] = ...) -> None: ...
+
+class GetModerationTargetResponse(_message.Message):
+    __slots__ = ("owner_id",)
+    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    owner_id: int
+    def __init__(self, owner_id: _Optional[int] = ...) -> None: ...
+
+class HideFromViewerRequest(_message.Message):
+    __slots__ = ("target_type", "target_id", "viewer_id")
+    TARGET_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_ID_FIELD_NUMBER: _ClassVar[int]
+    VIEWER_ID_FIELD_NUMBER: _ClassVar[int]
+    target_type: _user_pb2.ReportTargetType
+    target_id: int
+    viewer_id: int
+    def __init__(self, target_type: _Optional[_Union[_user_pb2.ReportTargetType, str]] = ..., target_id: _Optional[int] = ..., viewer_id: _Optional[int] = ...) -> None: ...
+
+class HideFromViewerResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RemoveContentRequest(_message.Message):
+    __slots__ = ("target_type", "target_id")
+    TARGET_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_ID_FIELD_NUMBER: _ClassVar[int]
+    target_type: _user_pb2.ReportTargetType
+    target_id: int
+    def __init__(self, target_type: _Optional[_Union[_user_pb2.ReportTargetType, str]] = ..., target_id: _Optional[int] = ...) -> None: ...
+
+class RemoveContentResponse(_message.Message):
+    __slots__ = ("owner_id",)
+    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    owner_id: int
+    def __init__(self, owner_id: _Optional[int] = ...) -> None: ...

@@ -222,6 +222,21 @@ class PostServiceStub:
                 request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ExportAccountDataRequest.SerializeToString,
                 response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ExportAccountDataResponse.FromString,
                 _registered_method=True)
+        self.GetModerationTarget = channel.unary_unary(
+                '/shutter.post.v1.PostService/GetModerationTarget',
+                request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.GetModerationTargetRequest.SerializeToString,
+                response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.GetModerationTargetResponse.FromString,
+                _registered_method=True)
+        self.HideFromViewer = channel.unary_unary(
+                '/shutter.post.v1.PostService/HideFromViewer',
+                request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.HideFromViewerRequest.SerializeToString,
+                response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.HideFromViewerResponse.FromString,
+                _registered_method=True)
+        self.RemoveContent = channel.unary_unary(
+                '/shutter.post.v1.PostService/RemoveContent',
+                request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.RemoveContentRequest.SerializeToString,
+                response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.RemoveContentResponse.FromString,
+                _registered_method=True)
 
 
 class PostServiceServicer:
@@ -527,6 +542,30 @@ class PostServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetModerationTarget(self, request, context):
+        """Describe a post, comment or story for moderation (internal, called by user_svc): its owner,
+        and NOT_FOUND when it does not exist or, with viewer_id set, when that viewer cannot see it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def HideFromViewer(self, request, context):
+        """Hide a post, comment or story from one viewer for good (internal: the viewer reported it).
+        Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveContent(self, request, context):
+        """Delete a post, comment or story through its owner's own delete path, with the same events
+        (internal: a moderator removed it). Idempotent: a thing already gone answers its owner 0.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PostServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -704,6 +743,21 @@ def add_PostServiceServicer_to_server(servicer, server):
                     servicer.ExportAccountData,
                     request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ExportAccountDataRequest.FromString,
                     response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ExportAccountDataResponse.SerializeToString,
+            ),
+            'GetModerationTarget': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetModerationTarget,
+                    request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.GetModerationTargetRequest.FromString,
+                    response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.GetModerationTargetResponse.SerializeToString,
+            ),
+            'HideFromViewer': grpc.unary_unary_rpc_method_handler(
+                    servicer.HideFromViewer,
+                    request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.HideFromViewerRequest.FromString,
+                    response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.HideFromViewerResponse.SerializeToString,
+            ),
+            'RemoveContent': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveContent,
+                    request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.RemoveContentRequest.FromString,
+                    response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.RemoveContentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1664,6 +1718,87 @@ class PostService:
             '/shutter.post.v1.PostService/ExportAccountData',
             shutter_dot_post_dot_v1_dot_post__service__pb2.ExportAccountDataRequest.SerializeToString,
             shutter_dot_post_dot_v1_dot_post__service__pb2.ExportAccountDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetModerationTarget(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.post.v1.PostService/GetModerationTarget',
+            shutter_dot_post_dot_v1_dot_post__service__pb2.GetModerationTargetRequest.SerializeToString,
+            shutter_dot_post_dot_v1_dot_post__service__pb2.GetModerationTargetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HideFromViewer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.post.v1.PostService/HideFromViewer',
+            shutter_dot_post_dot_v1_dot_post__service__pb2.HideFromViewerRequest.SerializeToString,
+            shutter_dot_post_dot_v1_dot_post__service__pb2.HideFromViewerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveContent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.post.v1.PostService/RemoveContent',
+            shutter_dot_post_dot_v1_dot_post__service__pb2.RemoveContentRequest.SerializeToString,
+            shutter_dot_post_dot_v1_dot_post__service__pb2.RemoveContentResponse.FromString,
             options,
             channel_credentials,
             insecure,

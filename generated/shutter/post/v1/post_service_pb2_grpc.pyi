@@ -179,6 +179,18 @@ class PostServiceStub:
     """Return what this service holds of an account, as JSON files for the account's data export
     (media_svc builds the ZIP). Internal: only services may call it.
     """
+    GetModerationTarget: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.GetModerationTargetRequest, _post_service_pb2.GetModerationTargetResponse]
+    """Describe a post, comment or story for moderation (internal, called by user_svc): its owner,
+    and NOT_FOUND when it does not exist or, with viewer_id set, when that viewer cannot see it.
+    """
+    HideFromViewer: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.HideFromViewerRequest, _post_service_pb2.HideFromViewerResponse]
+    """Hide a post, comment or story from one viewer for good (internal: the viewer reported it).
+    Idempotent.
+    """
+    RemoveContent: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.RemoveContentRequest, _post_service_pb2.RemoveContentResponse]
+    """Delete a post, comment or story through its owner's own delete path, with the same events
+    (internal: a moderator removed it). Idempotent: a thing already gone answers its owner 0.
+    """
 
 @_typing.type_check_only
 class PostServiceAsyncStub(PostServiceStub):
@@ -330,6 +342,18 @@ class PostServiceAsyncStub(PostServiceStub):
     ExportAccountData: _aio.UnaryUnaryMultiCallable[_post_service_pb2.ExportAccountDataRequest, _post_service_pb2.ExportAccountDataResponse]  # type: ignore[assignment]
     """Return what this service holds of an account, as JSON files for the account's data export
     (media_svc builds the ZIP). Internal: only services may call it.
+    """
+    GetModerationTarget: _aio.UnaryUnaryMultiCallable[_post_service_pb2.GetModerationTargetRequest, _post_service_pb2.GetModerationTargetResponse]  # type: ignore[assignment]
+    """Describe a post, comment or story for moderation (internal, called by user_svc): its owner,
+    and NOT_FOUND when it does not exist or, with viewer_id set, when that viewer cannot see it.
+    """
+    HideFromViewer: _aio.UnaryUnaryMultiCallable[_post_service_pb2.HideFromViewerRequest, _post_service_pb2.HideFromViewerResponse]  # type: ignore[assignment]
+    """Hide a post, comment or story from one viewer for good (internal: the viewer reported it).
+    Idempotent.
+    """
+    RemoveContent: _aio.UnaryUnaryMultiCallable[_post_service_pb2.RemoveContentRequest, _post_service_pb2.RemoveContentResponse]  # type: ignore[assignment]
+    """Delete a post, comment or story through its owner's own delete path, with the same events
+    (internal: a moderator removed it). Idempotent: a thing already gone answers its owner 0.
     """
 
 class PostServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -689,6 +713,36 @@ class PostServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_post_service_pb2.ExportAccountDataResponse, _abc.Awaitable[_post_service_pb2.ExportAccountDataResponse]]:
         """Return what this service holds of an account, as JSON files for the account's data export
         (media_svc builds the ZIP). Internal: only services may call it.
+        """
+
+    @_abc_1.abstractmethod
+    def GetModerationTarget(
+        self,
+        request: _post_service_pb2.GetModerationTargetRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_service_pb2.GetModerationTargetResponse, _abc.Awaitable[_post_service_pb2.GetModerationTargetResponse]]:
+        """Describe a post, comment or story for moderation (internal, called by user_svc): its owner,
+        and NOT_FOUND when it does not exist or, with viewer_id set, when that viewer cannot see it.
+        """
+
+    @_abc_1.abstractmethod
+    def HideFromViewer(
+        self,
+        request: _post_service_pb2.HideFromViewerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_service_pb2.HideFromViewerResponse, _abc.Awaitable[_post_service_pb2.HideFromViewerResponse]]:
+        """Hide a post, comment or story from one viewer for good (internal: the viewer reported it).
+        Idempotent.
+        """
+
+    @_abc_1.abstractmethod
+    def RemoveContent(
+        self,
+        request: _post_service_pb2.RemoveContentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_service_pb2.RemoveContentResponse, _abc.Awaitable[_post_service_pb2.RemoveContentResponse]]:
+        """Delete a post, comment or story through its owner's own delete path, with the same events
+        (internal: a moderator removed it). Idempotent: a thing already gone answers its owner 0.
         """
 
 def add_PostServiceServicer_to_server(servicer: PostServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

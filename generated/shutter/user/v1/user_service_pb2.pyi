@@ -195,3 +195,97 @@ class ExportAccountDataResponse(_message.Message):
     FILES_FIELD_NUMBER: _ClassVar[int]
     files: _containers.ScalarMap[str, bytes]
     def __init__(self, files: _Optional[_Mapping[str, bytes]] = ...) -> None: ...
+
+class CreateReportRequest(_message.Message):
+    __slots__ = ("target_type", "target_id", "reason", "note")
+    TARGET_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    target_type: _user_pb2.ReportTargetType
+    target_id: int
+    reason: _user_pb2.ReportReason
+    note: str
+    def __init__(self, target_type: _Optional[_Union[_user_pb2.ReportTargetType, str]] = ..., target_id: _Optional[int] = ..., reason: _Optional[_Union[_user_pb2.ReportReason, str]] = ..., note: _Optional[str] = ...) -> None: ...
+
+class CreateReportResponse(_message.Message):
+    __slots__ = ("report",)
+    REPORT_FIELD_NUMBER: _ClassVar[int]
+    report: _user_pb2.Report
+    def __init__(self, report: _Optional[_Union[_user_pb2.Report, _Mapping]] = ...) -> None: ...
+
+class ListReportGroupsRequest(_message.Message):
+    __slots__ = ("state", "page_size", "page_token")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    state: _user_pb2.ReportState
+    page_size: int
+    page_token: str
+    def __init__(self, state: _Optional[_Union[_user_pb2.ReportState, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListReportGroupsResponse(_message.Message):
+    __slots__ = ("groups", "next_page_token")
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    groups: _containers.RepeatedCompositeFieldContainer[_user_pb2.ReportGroup]
+    next_page_token: str
+    def __init__(self, groups: _Optional[_Iterable[_Union[_user_pb2.ReportGroup, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ResolveReportRequest(_message.Message):
+    __slots__ = ("report_id", "action")
+    REPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    report_id: int
+    action: _user_pb2.ModerationAction
+    def __init__(self, report_id: _Optional[int] = ..., action: _Optional[_Union[_user_pb2.ModerationAction, str]] = ...) -> None: ...
+
+class ResolveReportResponse(_message.Message):
+    __slots__ = ("entry",)
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    entry: _user_pb2.ModerationLogEntry
+    def __init__(self, entry: _Optional[_Union[_user_pb2.ModerationLogEntry, _Mapping]] = ...) -> None: ...
+
+class UnsuspendUserRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    def __init__(self, user_id: _Optional[int] = ...) -> None: ...
+
+class UnsuspendUserResponse(_message.Message):
+    __slots__ = ("entry",)
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    entry: _user_pb2.ModerationLogEntry
+    def __init__(self, entry: _Optional[_Union[_user_pb2.ModerationLogEntry, _Mapping]] = ...) -> None: ...
+
+class ListModerationLogRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListModerationLogResponse(_message.Message):
+    __slots__ = ("entries", "next_page_token")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[_user_pb2.ModerationLogEntry]
+    next_page_token: str
+    def __init__(self, entries: _Optional[_Iterable[_Union[_user_pb2.ModerationLogEntry, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class SetModeratorRequest(_message.Message):
+    __slots__ = ("username", "moderator")
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    MODERATOR_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    moderator: bool
+    def __init__(self, username: _Optional[str] = ..., moderator: _Optional[bool] = ...) -> None: ...
+
+class SetModeratorResponse(_message.Message):
+    __slots__ = ("user_id", "moderator")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    MODERATOR_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    moderator: bool
+    def __init__(self, user_id: _Optional[int] = ..., moderator: _Optional[bool] = ...) -> None: ...

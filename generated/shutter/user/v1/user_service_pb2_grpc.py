@@ -88,6 +88,36 @@ class UserServiceStub:
                 request_serializer=shutter_dot_user_dot_v1_dot_user__service__pb2.ExportAccountDataRequest.SerializeToString,
                 response_deserializer=shutter_dot_user_dot_v1_dot_user__service__pb2.ExportAccountDataResponse.FromString,
                 _registered_method=True)
+        self.CreateReport = channel.unary_unary(
+                '/shutter.user.v1.UserService/CreateReport',
+                request_serializer=shutter_dot_user_dot_v1_dot_user__service__pb2.CreateReportRequest.SerializeToString,
+                response_deserializer=shutter_dot_user_dot_v1_dot_user__service__pb2.CreateReportResponse.FromString,
+                _registered_method=True)
+        self.ListReportGroups = channel.unary_unary(
+                '/shutter.user.v1.UserService/ListReportGroups',
+                request_serializer=shutter_dot_user_dot_v1_dot_user__service__pb2.ListReportGroupsRequest.SerializeToString,
+                response_deserializer=shutter_dot_user_dot_v1_dot_user__service__pb2.ListReportGroupsResponse.FromString,
+                _registered_method=True)
+        self.ResolveReport = channel.unary_unary(
+                '/shutter.user.v1.UserService/ResolveReport',
+                request_serializer=shutter_dot_user_dot_v1_dot_user__service__pb2.ResolveReportRequest.SerializeToString,
+                response_deserializer=shutter_dot_user_dot_v1_dot_user__service__pb2.ResolveReportResponse.FromString,
+                _registered_method=True)
+        self.UnsuspendUser = channel.unary_unary(
+                '/shutter.user.v1.UserService/UnsuspendUser',
+                request_serializer=shutter_dot_user_dot_v1_dot_user__service__pb2.UnsuspendUserRequest.SerializeToString,
+                response_deserializer=shutter_dot_user_dot_v1_dot_user__service__pb2.UnsuspendUserResponse.FromString,
+                _registered_method=True)
+        self.ListModerationLog = channel.unary_unary(
+                '/shutter.user.v1.UserService/ListModerationLog',
+                request_serializer=shutter_dot_user_dot_v1_dot_user__service__pb2.ListModerationLogRequest.SerializeToString,
+                response_deserializer=shutter_dot_user_dot_v1_dot_user__service__pb2.ListModerationLogResponse.FromString,
+                _registered_method=True)
+        self.SetModerator = channel.unary_unary(
+                '/shutter.user.v1.UserService/SetModerator',
+                request_serializer=shutter_dot_user_dot_v1_dot_user__service__pb2.SetModeratorRequest.SerializeToString,
+                response_deserializer=shutter_dot_user_dot_v1_dot_user__service__pb2.SetModeratorResponse.FromString,
+                _registered_method=True)
 
 
 class UserServiceServicer:
@@ -177,6 +207,58 @@ class UserServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateReport(self, request, context):
+        """Report a post, comment, story, account or message the caller can see. The caller stops seeing
+        it at once (a reported account is blocked for the caller). Reporting the same thing again
+        changes nothing and answers the first report. NOT_FOUND when the caller cannot see the
+        thing; RESOURCE_EXHAUSTED (reason REPORTS_THROTTLED) past the reporting rate
+        (SHUTTER_REPORTS_PER_ACCOUNT, 30 per hour by default).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReportGroups(self, request, context):
+        """For moderators: the reported things, oldest first, one group per thing with its report
+        count. PERMISSION_DENIED (reason NOT_A_MODERATOR) for everyone else.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveReport(self, request, context):
+        """For moderators: resolve a report and every other open report of the same thing. DISMISS
+        changes nothing, REMOVE deletes the content through its owner's delete path, SUSPEND
+        suspends its owner. Each reporter is notified of the outcome. PERMISSION_DENIED for
+        non-moderators and for a moderator's own content or account (reason OWN_CONTENT);
+        FAILED_PRECONDITION (reason REPORT_RESOLVED) when the report is already resolved.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnsuspendUser(self, request, context):
+        """For moderators: lift an account's suspension (idempotent). PERMISSION_DENIED for
+        non-moderators and for a moderator's own account.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListModerationLog(self, request, context):
+        """For moderators: the audit log of every moderator action, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetModerator(self, request, context):
+        """Grant or revoke the moderator role (internal: the `shutter admin` commands).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_UserServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -229,6 +311,36 @@ def add_UserServiceServicer_to_server(servicer, server):
                     servicer.ExportAccountData,
                     request_deserializer=shutter_dot_user_dot_v1_dot_user__service__pb2.ExportAccountDataRequest.FromString,
                     response_serializer=shutter_dot_user_dot_v1_dot_user__service__pb2.ExportAccountDataResponse.SerializeToString,
+            ),
+            'CreateReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateReport,
+                    request_deserializer=shutter_dot_user_dot_v1_dot_user__service__pb2.CreateReportRequest.FromString,
+                    response_serializer=shutter_dot_user_dot_v1_dot_user__service__pb2.CreateReportResponse.SerializeToString,
+            ),
+            'ListReportGroups': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReportGroups,
+                    request_deserializer=shutter_dot_user_dot_v1_dot_user__service__pb2.ListReportGroupsRequest.FromString,
+                    response_serializer=shutter_dot_user_dot_v1_dot_user__service__pb2.ListReportGroupsResponse.SerializeToString,
+            ),
+            'ResolveReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveReport,
+                    request_deserializer=shutter_dot_user_dot_v1_dot_user__service__pb2.ResolveReportRequest.FromString,
+                    response_serializer=shutter_dot_user_dot_v1_dot_user__service__pb2.ResolveReportResponse.SerializeToString,
+            ),
+            'UnsuspendUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnsuspendUser,
+                    request_deserializer=shutter_dot_user_dot_v1_dot_user__service__pb2.UnsuspendUserRequest.FromString,
+                    response_serializer=shutter_dot_user_dot_v1_dot_user__service__pb2.UnsuspendUserResponse.SerializeToString,
+            ),
+            'ListModerationLog': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModerationLog,
+                    request_deserializer=shutter_dot_user_dot_v1_dot_user__service__pb2.ListModerationLogRequest.FromString,
+                    response_serializer=shutter_dot_user_dot_v1_dot_user__service__pb2.ListModerationLogResponse.SerializeToString,
+            ),
+            'SetModerator': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetModerator,
+                    request_deserializer=shutter_dot_user_dot_v1_dot_user__service__pb2.SetModeratorRequest.FromString,
+                    response_serializer=shutter_dot_user_dot_v1_dot_user__service__pb2.SetModeratorResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -505,6 +617,168 @@ class UserService:
             '/shutter.user.v1.UserService/ExportAccountData',
             shutter_dot_user_dot_v1_dot_user__service__pb2.ExportAccountDataRequest.SerializeToString,
             shutter_dot_user_dot_v1_dot_user__service__pb2.ExportAccountDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.user.v1.UserService/CreateReport',
+            shutter_dot_user_dot_v1_dot_user__service__pb2.CreateReportRequest.SerializeToString,
+            shutter_dot_user_dot_v1_dot_user__service__pb2.CreateReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReportGroups(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.user.v1.UserService/ListReportGroups',
+            shutter_dot_user_dot_v1_dot_user__service__pb2.ListReportGroupsRequest.SerializeToString,
+            shutter_dot_user_dot_v1_dot_user__service__pb2.ListReportGroupsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.user.v1.UserService/ResolveReport',
+            shutter_dot_user_dot_v1_dot_user__service__pb2.ResolveReportRequest.SerializeToString,
+            shutter_dot_user_dot_v1_dot_user__service__pb2.ResolveReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnsuspendUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.user.v1.UserService/UnsuspendUser',
+            shutter_dot_user_dot_v1_dot_user__service__pb2.UnsuspendUserRequest.SerializeToString,
+            shutter_dot_user_dot_v1_dot_user__service__pb2.UnsuspendUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModerationLog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.user.v1.UserService/ListModerationLog',
+            shutter_dot_user_dot_v1_dot_user__service__pb2.ListModerationLogRequest.SerializeToString,
+            shutter_dot_user_dot_v1_dot_user__service__pb2.ListModerationLogResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetModerator(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.user.v1.UserService/SetModerator',
+            shutter_dot_user_dot_v1_dot_user__service__pb2.SetModeratorRequest.SerializeToString,
+            shutter_dot_user_dot_v1_dot_user__service__pb2.SetModeratorResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -74,6 +74,32 @@ class UserServiceStub:
     """Return what this service holds of an account, as JSON files for the account's data export
     (media_svc builds the ZIP). Internal: only services may call it.
     """
+    CreateReport: _grpc.UnaryUnaryMultiCallable[_user_service_pb2.CreateReportRequest, _user_service_pb2.CreateReportResponse]
+    """Report a post, comment, story, account or message the caller can see. The caller stops seeing
+    it at once (a reported account is blocked for the caller). Reporting the same thing again
+    changes nothing and answers the first report. NOT_FOUND when the caller cannot see the
+    thing; RESOURCE_EXHAUSTED (reason REPORTS_THROTTLED) past the reporting rate
+    (SHUTTER_REPORTS_PER_ACCOUNT, 30 per hour by default).
+    """
+    ListReportGroups: _grpc.UnaryUnaryMultiCallable[_user_service_pb2.ListReportGroupsRequest, _user_service_pb2.ListReportGroupsResponse]
+    """For moderators: the reported things, oldest first, one group per thing with its report
+    count. PERMISSION_DENIED (reason NOT_A_MODERATOR) for everyone else.
+    """
+    ResolveReport: _grpc.UnaryUnaryMultiCallable[_user_service_pb2.ResolveReportRequest, _user_service_pb2.ResolveReportResponse]
+    """For moderators: resolve a report and every other open report of the same thing. DISMISS
+    changes nothing, REMOVE deletes the content through its owner's delete path, SUSPEND
+    suspends its owner. Each reporter is notified of the outcome. PERMISSION_DENIED for
+    non-moderators and for a moderator's own content or account (reason OWN_CONTENT);
+    FAILED_PRECONDITION (reason REPORT_RESOLVED) when the report is already resolved.
+    """
+    UnsuspendUser: _grpc.UnaryUnaryMultiCallable[_user_service_pb2.UnsuspendUserRequest, _user_service_pb2.UnsuspendUserResponse]
+    """For moderators: lift an account's suspension (idempotent). PERMISSION_DENIED for
+    non-moderators and for a moderator's own account.
+    """
+    ListModerationLog: _grpc.UnaryUnaryMultiCallable[_user_service_pb2.ListModerationLogRequest, _user_service_pb2.ListModerationLogResponse]
+    """For moderators: the audit log of every moderator action, newest first."""
+    SetModerator: _grpc.UnaryUnaryMultiCallable[_user_service_pb2.SetModeratorRequest, _user_service_pb2.SetModeratorResponse]
+    """Grant or revoke the moderator role (internal: the `shutter admin` commands)."""
 
 @_typing.type_check_only
 class UserServiceAsyncStub(UserServiceStub):
@@ -121,6 +147,32 @@ class UserServiceAsyncStub(UserServiceStub):
     """Return what this service holds of an account, as JSON files for the account's data export
     (media_svc builds the ZIP). Internal: only services may call it.
     """
+    CreateReport: _aio.UnaryUnaryMultiCallable[_user_service_pb2.CreateReportRequest, _user_service_pb2.CreateReportResponse]  # type: ignore[assignment]
+    """Report a post, comment, story, account or message the caller can see. The caller stops seeing
+    it at once (a reported account is blocked for the caller). Reporting the same thing again
+    changes nothing and answers the first report. NOT_FOUND when the caller cannot see the
+    thing; RESOURCE_EXHAUSTED (reason REPORTS_THROTTLED) past the reporting rate
+    (SHUTTER_REPORTS_PER_ACCOUNT, 30 per hour by default).
+    """
+    ListReportGroups: _aio.UnaryUnaryMultiCallable[_user_service_pb2.ListReportGroupsRequest, _user_service_pb2.ListReportGroupsResponse]  # type: ignore[assignment]
+    """For moderators: the reported things, oldest first, one group per thing with its report
+    count. PERMISSION_DENIED (reason NOT_A_MODERATOR) for everyone else.
+    """
+    ResolveReport: _aio.UnaryUnaryMultiCallable[_user_service_pb2.ResolveReportRequest, _user_service_pb2.ResolveReportResponse]  # type: ignore[assignment]
+    """For moderators: resolve a report and every other open report of the same thing. DISMISS
+    changes nothing, REMOVE deletes the content through its owner's delete path, SUSPEND
+    suspends its owner. Each reporter is notified of the outcome. PERMISSION_DENIED for
+    non-moderators and for a moderator's own content or account (reason OWN_CONTENT);
+    FAILED_PRECONDITION (reason REPORT_RESOLVED) when the report is already resolved.
+    """
+    UnsuspendUser: _aio.UnaryUnaryMultiCallable[_user_service_pb2.UnsuspendUserRequest, _user_service_pb2.UnsuspendUserResponse]  # type: ignore[assignment]
+    """For moderators: lift an account's suspension (idempotent). PERMISSION_DENIED for
+    non-moderators and for a moderator's own account.
+    """
+    ListModerationLog: _aio.UnaryUnaryMultiCallable[_user_service_pb2.ListModerationLogRequest, _user_service_pb2.ListModerationLogResponse]  # type: ignore[assignment]
+    """For moderators: the audit log of every moderator action, newest first."""
+    SetModerator: _aio.UnaryUnaryMultiCallable[_user_service_pb2.SetModeratorRequest, _user_service_pb2.SetModeratorResponse]  # type: ignore[assignment]
+    """Grant or revoke the moderator role (internal: the `shutter admin` commands)."""
 
 class UserServiceServicer(metaclass=_abc_1.ABCMeta):
     """UserService owns accounts, credentials, sessions (refresh tokens) and profiles.
@@ -225,5 +277,67 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         """Return what this service holds of an account, as JSON files for the account's data export
         (media_svc builds the ZIP). Internal: only services may call it.
         """
+
+    @_abc_1.abstractmethod
+    def CreateReport(
+        self,
+        request: _user_service_pb2.CreateReportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_user_service_pb2.CreateReportResponse, _abc.Awaitable[_user_service_pb2.CreateReportResponse]]:
+        """Report a post, comment, story, account or message the caller can see. The caller stops seeing
+        it at once (a reported account is blocked for the caller). Reporting the same thing again
+        changes nothing and answers the first report. NOT_FOUND when the caller cannot see the
+        thing; RESOURCE_EXHAUSTED (reason REPORTS_THROTTLED) past the reporting rate
+        (SHUTTER_REPORTS_PER_ACCOUNT, 30 per hour by default).
+        """
+
+    @_abc_1.abstractmethod
+    def ListReportGroups(
+        self,
+        request: _user_service_pb2.ListReportGroupsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_user_service_pb2.ListReportGroupsResponse, _abc.Awaitable[_user_service_pb2.ListReportGroupsResponse]]:
+        """For moderators: the reported things, oldest first, one group per thing with its report
+        count. PERMISSION_DENIED (reason NOT_A_MODERATOR) for everyone else.
+        """
+
+    @_abc_1.abstractmethod
+    def ResolveReport(
+        self,
+        request: _user_service_pb2.ResolveReportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_user_service_pb2.ResolveReportResponse, _abc.Awaitable[_user_service_pb2.ResolveReportResponse]]:
+        """For moderators: resolve a report and every other open report of the same thing. DISMISS
+        changes nothing, REMOVE deletes the content through its owner's delete path, SUSPEND
+        suspends its owner. Each reporter is notified of the outcome. PERMISSION_DENIED for
+        non-moderators and for a moderator's own content or account (reason OWN_CONTENT);
+        FAILED_PRECONDITION (reason REPORT_RESOLVED) when the report is already resolved.
+        """
+
+    @_abc_1.abstractmethod
+    def UnsuspendUser(
+        self,
+        request: _user_service_pb2.UnsuspendUserRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_user_service_pb2.UnsuspendUserResponse, _abc.Awaitable[_user_service_pb2.UnsuspendUserResponse]]:
+        """For moderators: lift an account's suspension (idempotent). PERMISSION_DENIED for
+        non-moderators and for a moderator's own account.
+        """
+
+    @_abc_1.abstractmethod
+    def ListModerationLog(
+        self,
+        request: _user_service_pb2.ListModerationLogRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_user_service_pb2.ListModerationLogResponse, _abc.Awaitable[_user_service_pb2.ListModerationLogResponse]]:
+        """For moderators: the audit log of every moderator action, newest first."""
+
+    @_abc_1.abstractmethod
+    def SetModerator(
+        self,
+        request: _user_service_pb2.SetModeratorRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_user_service_pb2.SetModeratorResponse, _abc.Awaitable[_user_service_pb2.SetModeratorResponse]]:
+        """Grant or revoke the moderator role (internal: the `shutter admin` commands)."""
 
 def add_UserServiceServicer_to_server(servicer: UserServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
