@@ -602,11 +602,17 @@ def scenario(
         console.print(f"dm: {len(pairs)} conversations, sends at {send_rates} per second")
         rows = asyncio.run(dm.delivery(data, pairs, rates=send_rates, duration=duration))
         table = Table(title="dm: SendMessage → on the recipient's stream (ms)")
-        for column in rows[0]:
+        columns = [c for c, v in rows[0].items() if not isinstance(v, dict)]
+        for column in columns:
             table.add_column(column, justify="right")
         for row in rows:
-            table.add_row(*(str(v) for v in row.values()))
+            table.add_row(*(str(row[c]) for c in columns))
         console.print(table)
+        for row in rows:
+            console.print(
+                f"CPU ms per send at {row['rate_per_second']:g}/s by process: "
+                f"{row['cpu_ms_per_send']}"
+            )
         report["dm"] = rows
         results.append(costed(dm.inbox_spec(data, pairs, base)))
         if any(row["lost"] or row["errors"] for row in rows):

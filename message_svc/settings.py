@@ -31,3 +31,16 @@ class MessageSettings(MeshSettings):
         le=100,
         description="How many message streams one account may hold open at once (devices).",
     )
+    block_cache_ttl_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=3600,
+        description="How long message_svc keeps the block answer of a pair of accounts before "
+        "asking graph_svc again; a block or unblock forgets it at once.",
+    )
+    block_cache_max_entries: int = Field(
+        default=100_000,
+        ge=1,
+        le=10_000_000,
+        description="How many pairs' block answers message_svc keeps (least recently used go).",
+    )

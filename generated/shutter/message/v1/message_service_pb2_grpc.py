@@ -114,6 +114,11 @@ class MessageServiceStub:
                 request_serializer=shutter_dot_message_dot_v1_dot_message__service__pb2.SubscribeRequest.SerializeToString,
                 response_deserializer=shutter_dot_message_dot_v1_dot_message__service__pb2.SubscribeResponse.FromString,
                 _registered_method=True)
+        self.ApplyEvents = channel.unary_unary(
+                '/shutter.message.v1.MessageService/ApplyEvents',
+                request_serializer=shutter_dot_message_dot_v1_dot_message__service__pb2.ApplyEventsRequest.SerializeToString,
+                response_deserializer=shutter_dot_message_dot_v1_dot_message__service__pb2.ApplyEventsResponse.FromString,
+                _registered_method=True)
 
 
 class MessageServiceServicer:
@@ -233,11 +238,22 @@ class MessageServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Subscribe(self, request, context):
-        """Stream new messages of the caller's conversations (requests included) after an opening
-        message, with a heartbeat at a fixed interval (15 seconds by default) while nothing happens.
-        A stream that resumes after a message id first receives what was sent since, oldest first.
+        """Stream new messages of the caller's conversations (requests included) and the unsending of
+        messages they could see, after an opening message, with a heartbeat at a fixed interval (15
+        seconds by default) while nothing happens. A stream that resumes after an event id (a message
+        id or an unsend's event id) first receives what happened since, oldest first.
         RESOURCE_EXHAUSTED (TOO_MANY_STREAMS) past 5 open streams per account. The edge serves it as
         Server-Sent Events at GET /api/v1/conversations/stream.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApplyEvents(self, request, context):
+        """Apply other services' committed events now (graph_svc's blocks and unblocks, so the cached
+        block answer of a pair is forgotten before the block's caller is answered). Services only
+        (PERMISSION_DENIED for a user); at most 50 events; events of other types are ignored. Not
+        reachable from the edge.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -315,6 +331,11 @@ def add_MessageServiceServicer_to_server(servicer, server):
                     servicer.Subscribe,
                     request_deserializer=shutter_dot_message_dot_v1_dot_message__service__pb2.SubscribeRequest.FromString,
                     response_serializer=shutter_dot_message_dot_v1_dot_message__service__pb2.SubscribeResponse.SerializeToString,
+            ),
+            'ApplyEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyEvents,
+                    request_deserializer=shutter_dot_message_dot_v1_dot_message__service__pb2.ApplyEventsRequest.FromString,
+                    response_serializer=shutter_dot_message_dot_v1_dot_message__service__pb2.ApplyEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -705,6 +726,33 @@ class MessageService:
             '/shutter.message.v1.MessageService/Subscribe',
             shutter_dot_message_dot_v1_dot_message__service__pb2.SubscribeRequest.SerializeToString,
             shutter_dot_message_dot_v1_dot_message__service__pb2.SubscribeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.message.v1.MessageService/ApplyEvents',
+            shutter_dot_message_dot_v1_dot_message__service__pb2.ApplyEventsRequest.SerializeToString,
+            shutter_dot_message_dot_v1_dot_message__service__pb2.ApplyEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

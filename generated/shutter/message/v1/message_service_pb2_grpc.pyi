@@ -88,11 +88,18 @@ class MessageServiceStub:
     (NOT_A_GROUP) on a 1:1.
     """
     Subscribe: _grpc.UnaryStreamMultiCallable[_message_service_pb2.SubscribeRequest, _message_service_pb2.SubscribeResponse]
-    """Stream new messages of the caller's conversations (requests included) after an opening
-    message, with a heartbeat at a fixed interval (15 seconds by default) while nothing happens.
-    A stream that resumes after a message id first receives what was sent since, oldest first.
+    """Stream new messages of the caller's conversations (requests included) and the unsending of
+    messages they could see, after an opening message, with a heartbeat at a fixed interval (15
+    seconds by default) while nothing happens. A stream that resumes after an event id (a message
+    id or an unsend's event id) first receives what happened since, oldest first.
     RESOURCE_EXHAUSTED (TOO_MANY_STREAMS) past 5 open streams per account. The edge serves it as
     Server-Sent Events at GET /api/v1/conversations/stream.
+    """
+    ApplyEvents: _grpc.UnaryUnaryMultiCallable[_message_service_pb2.ApplyEventsRequest, _message_service_pb2.ApplyEventsResponse]
+    """Apply other services' committed events now (graph_svc's blocks and unblocks, so the cached
+    block answer of a pair is forgotten before the block's caller is answered). Services only
+    (PERMISSION_DENIED for a user); at most 50 events; events of other types are ignored. Not
+    reachable from the edge.
     """
 
 @_typing.type_check_only
@@ -155,11 +162,18 @@ class MessageServiceAsyncStub(MessageServiceStub):
     (NOT_A_GROUP) on a 1:1.
     """
     Subscribe: _aio.UnaryStreamMultiCallable[_message_service_pb2.SubscribeRequest, _message_service_pb2.SubscribeResponse]  # type: ignore[assignment]
-    """Stream new messages of the caller's conversations (requests included) after an opening
-    message, with a heartbeat at a fixed interval (15 seconds by default) while nothing happens.
-    A stream that resumes after a message id first receives what was sent since, oldest first.
+    """Stream new messages of the caller's conversations (requests included) and the unsending of
+    messages they could see, after an opening message, with a heartbeat at a fixed interval (15
+    seconds by default) while nothing happens. A stream that resumes after an event id (a message
+    id or an unsend's event id) first receives what happened since, oldest first.
     RESOURCE_EXHAUSTED (TOO_MANY_STREAMS) past 5 open streams per account. The edge serves it as
     Server-Sent Events at GET /api/v1/conversations/stream.
+    """
+    ApplyEvents: _aio.UnaryUnaryMultiCallable[_message_service_pb2.ApplyEventsRequest, _message_service_pb2.ApplyEventsResponse]  # type: ignore[assignment]
+    """Apply other services' committed events now (graph_svc's blocks and unblocks, so the cached
+    block answer of a pair is forgotten before the block's caller is answered). Services only
+    (PERMISSION_DENIED for a user); at most 50 events; events of other types are ignored. Not
+    reachable from the edge.
     """
 
 class MessageServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -303,11 +317,24 @@ class MessageServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _message_service_pb2.SubscribeRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_message_service_pb2.SubscribeResponse], _abc.AsyncIterator[_message_service_pb2.SubscribeResponse]]:
-        """Stream new messages of the caller's conversations (requests included) after an opening
-        message, with a heartbeat at a fixed interval (15 seconds by default) while nothing happens.
-        A stream that resumes after a message id first receives what was sent since, oldest first.
+        """Stream new messages of the caller's conversations (requests included) and the unsending of
+        messages they could see, after an opening message, with a heartbeat at a fixed interval (15
+        seconds by default) while nothing happens. A stream that resumes after an event id (a message
+        id or an unsend's event id) first receives what happened since, oldest first.
         RESOURCE_EXHAUSTED (TOO_MANY_STREAMS) past 5 open streams per account. The edge serves it as
         Server-Sent Events at GET /api/v1/conversations/stream.
+        """
+
+    @_abc_1.abstractmethod
+    def ApplyEvents(
+        self,
+        request: _message_service_pb2.ApplyEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_message_service_pb2.ApplyEventsResponse, _abc.Awaitable[_message_service_pb2.ApplyEventsResponse]]:
+        """Apply other services' committed events now (graph_svc's blocks and unblocks, so the cached
+        block answer of a pair is forgotten before the block's caller is answered). Services only
+        (PERMISSION_DENIED for a user); at most 50 events; events of other types are ignored. Not
+        reachable from the edge.
         """
 
 def add_MessageServiceServicer_to_server(servicer: MessageServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
