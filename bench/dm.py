@@ -121,6 +121,7 @@ async def _at_rate(
     run = f"{rate:g}-{random.getrandbits(32):08x}"
     sent_at: dict[str, float] = {}
     errors = 0
+    error_codes: dict[str, int] = {}
     total = max(1, int(rate * duration))
     addresses = cost.mesh_addresses(manifest)
     cpu_before = cost.cpu_seconds(addresses)
@@ -138,8 +139,9 @@ async def _at_rate(
                 metadata=_md(users[pairs[k][0]]["access_token"]),
                 timeout=10,
             )
-        except aio.AioRpcError:
+        except aio.AioRpcError as exc:
             errors += 1
+            error_codes[exc.code().name] = error_codes.get(exc.code().name, 0) + 1
             del sent_at[key]
 
     start = time.perf_counter()
@@ -170,6 +172,7 @@ async def _at_rate(
         "delivered": histogram.total,
         "lost": lost,
         "errors": errors,
+        "error_codes": error_codes,
         "p50_ms": histogram.percentile(50),
         "p90_ms": histogram.percentile(90),
         "p99_ms": histogram.percentile(99),

@@ -7,7 +7,9 @@ read markers, requests, and the live stream of new messages.
   puts such an account into a group; a block hides nothing of a group already shared. graph_svc
   decides; when it cannot answer, the write fails (never a guess).
 - A conversation started by someone a member does not follow is a request for that member
-  until they accept it (or answer in it); senders never learn whether a request was read.
+  until they accept it (or answer in it); senders never learn whether a request was read. Each
+  account may start only so many requests per period (a GCRA limit, mesh.ratelimit); finding a
+  1:1 that exists, or starting one with a follower, costs nothing.
 - Read markers only move forward; unsending removes a message for everyone; a member who left
   sees what was sent until they left, and members added later see what was sent from then on.
 """
@@ -15,6 +17,7 @@ read markers, requests, and the live stream of new messages.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +26,7 @@ from typing import TYPE_CHECKING, Protocol
 from mesh import pagination
 from mesh.errors import InvalidArgument
 from mesh.ids import SEQUENCE_BITS, SHARD_BITS, IdGenerator, id_time
+from mesh.ratelimit import Limiter, Rate
 from mesh.text import check_client_key, clean
 from message_svc import events
 from message_svc.blocks import BlockAnswers
@@ -37,6 +41,7 @@ from message_svc.errors import (
     NotAGroup,
     NotMessageSender,
     PostNotFound,
+    TooManyRequests,
     UserNotFound,
 )
 from message_svc.live import Wakeups
@@ -65,6 +70,8 @@ DEFAULT_MESSAGE_PAGE = 30
 MAX_MESSAGE_PAGE = 100
 # Unread messages of one conversation are counted up to this ("99+" in clients).
 UNREAD_CAP = 100
+# Accounts one unread_counts call counts at most.
+MAX_COUNTED_USERS = 100
 # Conversations and messages a stream reads from the store at a time.
 STREAM_BATCH = 100
 # How far back (in id time) a live stream looks again on each wake-up: a message whose id was
@@ -237,6 +244,7 @@ class Messenger:
         ids: IdGenerator,
         heartbeat_seconds: float,
         blocks: BlockAnswers | None = None,
+        request_limit: tuple[Limiter, Rate] | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._store = store
@@ -247,6 +255,8 @@ class Messenger:
         self._media = media
         self._posts = posts
         self._wakeups = wakeups
+        # The limiter and rate of message requests per account; None: unlimited.
+        self._request_limit = request_limit
         self._ids = ids
         self._heartbeat = heartbeat_seconds
         self._clock = clock
@@ -282,6 +292,8 @@ class Messenger:
                 await self._store.lock_pair(session, pair_key=key)
                 existing = await self._store.find_pair(session, pair_key=key)
             if existing is None:
+                if not all(accepted.values()):
+                    await self._count_request(caller)
                 conversation_id = self._ids.next_id()
                 await self._insert_conversation(
                     session,
@@ -343,6 +355,20 @@ class Messenger:
                 is_group=is_group,
             ),
         )
+
+    async def _count_request(self, caller: int) -> None:
+        """Take one message request from the caller's limit; TooManyRequests when none is left."""
+        if self._request_limit is None:
+            return
+        limiter, rate = self._request_limit
+        decision = await limiter.hit(f"message-requests:{caller}", rate)
+        if not decision.allowed:
+            seconds = max(1, math.ceil(decision.retry_after))
+            raise TooManyRequests(
+                f"you started {rate.limit} conversations with people who do not follow you "
+                f"recently; try again in {seconds} s",
+                metadata={"retry_after_seconds": str(seconds), "limit": str(rate.limit)},
+            )
 
     async def _allowed_recipients(self, caller: int, others: Sequence[int]) -> dict[int, bool]:
         """Check that every account exists and that no block stands between it and the caller;
@@ -751,6 +777,14 @@ class Messenger:
         caller's own reads change it, and the badge shows it at once)."""
         async with self._store.primary_read_transaction() as session:
             return await self._store.unread_conversations(session, user_id=caller)
+
+    async def unread_counts(self, user_ids: Sequence[int]) -> dict[int, int]:
+        """Return each account's unread_count (left out when 0), in one query on the primary."""
+        wanted = _positive_ids("user_ids", user_ids)
+        if not wanted or len(wanted) > MAX_COUNTED_USERS:
+            raise InvalidArgument.field("user_ids", f"give 1 to {MAX_COUNTED_USERS} ids")
+        async with self._store.primary_read_transaction() as session:
+            return await self._store.unread_conversations_of(session, user_ids=wanted)
 
     # -- hydration --------------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ from mesh.clients import Channels
 from mesh.errors import InvalidArgument, PermissionDenied
 from mesh.ids import IdGenerator, id_time
 from mesh.outbox import Outbox
+from mesh.ratelimit import Limiter, MemoryLimiter, RedisLimiter, parse_rate
+from mesh.redis import create_redis
 from mesh.runtime import ServiceRuntime
 from mesh.server import Service
 from message_svc import domain, events, peers, store
@@ -123,6 +125,16 @@ class MessageServicer(message_service_pb2_grpc.MessageServiceServicer):
         for envelope in request.events:
             applied += await self._apply(envelope)
         return message_service_pb2.ApplyEventsResponse(applied_count=applied)
+
+    async def CountUnreadConversations(
+        self,
+        request: message_service_pb2.CountUnreadConversationsRequest,
+        context: aio.ServicerContext[object, object],
+    ) -> message_service_pb2.CountUnreadConversationsResponse:
+        if not auth.current_principal().is_service:
+            raise PermissionDenied("only services may count for others", reason="SERVICE_REQUIRED")
+        counts = await self._m.unread_counts(list(request.user_ids))
+        return message_service_pb2.CountUnreadConversationsResponse(unread_conversations=counts)
 
     async def CreateConversation(
         self,
@@ -306,9 +318,10 @@ def build_messenger(
     *,
     outbox: Outbox,
     replica: AsyncEngine | None = None,
+    limiter: Limiter | None = None,
 ) -> domain.Messenger:
-    """Return the message rules on a store (lists read from `replica` when given) and the peers
-    behind `channels`."""
+    """Return the message rules on a store (lists read from `replica` when given), the peers
+    behind `channels` and the message-request limit on `limiter` (in-process when None)."""
     timeout = settings.peer_deadline_seconds
     relationships = peers.GrpcRelationships(
         graph_service_pb2_grpc.GraphServiceStub(channels.channel("graph_svc")),
@@ -322,6 +335,10 @@ def build_messenger(
             relationships,
             ttl_seconds=settings.block_cache_ttl_seconds,
             max_entries=settings.block_cache_max_entries,
+        ),
+        request_limit=(
+            limiter or MemoryLimiter(),
+            parse_rate(settings.message_requests_per_account),
         ),
         directory=peers.GrpcDirectory(
             user_service_pb2_grpc.UserServiceStub(channels.channel("user_svc")),
@@ -355,6 +372,13 @@ async def create_message_service(settings: MessageSettings) -> Service:
         outbox_table=store.outbox,
     )
     try:
+        limiter: Limiter
+        if settings.redis_url:  # shared by every replica
+            redis = create_redis(settings)
+            runtime.close_on_stop(redis.aclose)
+            limiter = RedisLimiter(redis)
+        else:
+            limiter = MemoryLimiter()
         messenger = build_messenger(
             settings,
             runtime.engine,
@@ -362,6 +386,7 @@ async def create_message_service(settings: MessageSettings) -> Service:
             runtime.identity,
             outbox=runtime.outbox(),
             replica=runtime.replica,
+            limiter=limiter,
         )
         servicer = MessageServicer(messenger)
         handle = events.graph_handler(messenger.blocks)

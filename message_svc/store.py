@@ -262,6 +262,9 @@ class MessageStore(Protocol):
         limit: int,
     ) -> list[MessageRecord]: ...
     async def unread_conversations(self, session: AsyncSession, *, user_id: int) -> int: ...
+    async def unread_conversations_of(
+        self, session: AsyncSession, *, user_ids: Sequence[int]
+    ) -> dict[int, int]: ...
     async def unread_messages(
         self, session: AsyncSession, *, user_id: int, conversation_ids: Sequence[int], cap: int
     ) -> dict[int, int]: ...
@@ -785,6 +788,27 @@ class SqlMessageStore:
             )
         )
         return int(count or 0)
+
+    async def unread_conversations_of(
+        self, session: AsyncSession, *, user_ids: Sequence[int]
+    ) -> dict[int, int]:
+        """Count, in one query, each account's inbox conversations with unread messages (as
+        unread_conversations); accounts with none are left out."""
+        if not user_ids:
+            return {}
+        p = participants.c
+        rows = await session.execute(
+            select(p.user_id, func.count())
+            .where(
+                p.user_id.in_(list(user_ids)),
+                p.accepted.is_(True),
+                p.hidden.is_(False),
+                p.left_at == 0,
+                p.last_incoming_id > p.last_read_id,
+            )
+            .group_by(p.user_id)
+        )
+        return {int(user_id): int(count) for user_id, count in rows.all()}
 
     async def unread_messages(
         self, session: AsyncSession, *, user_id: int, conversation_ids: Sequence[int], cap: int

@@ -344,3 +344,38 @@ async def test_an_unsent_message_leaves_the_other_participants_open_stream(
         await events.aclose()
     assert resumed["event"] == "unsent" and resumed["id"] == event["id"]
     assert await _texts(client, carol, c) == ["kept"]
+
+
+async def test_message_requests_to_strangers_are_limited_per_account(
+    client: httpx.AsyncClient,
+) -> None:
+    from mesh.ratelimit import parse_rate
+    from message_svc.settings import MessageSettings
+
+    limit = parse_rate(MessageSettings().message_requests_per_account).limit
+    spammer = await register(client, "spam")
+    friend = await register(client, "friend")
+    follows = await client.post(f"/api/v1/users/{spammer.user_id}/follow", headers=friend.headers)
+    assert follows.status_code == 200, follows.text
+    strangers = [await register(client, "stranger") for _ in range(limit + 1)]
+
+    async def start(who: Account) -> httpx.Response:
+        return await client.post(
+            "/api/v1/conversations", json={"participantIds": [who.user_id]}, headers=spammer.headers
+        )
+
+    for stranger in strangers[:limit]:  # exactly the limit goes through
+        assert (await _ok(await start(stranger))).get("isRequest", False) is False
+    refused = await start(strangers[limit])
+    _error(refused, 429, "MESSAGE_REQUESTS_LIMITED")
+    assert int(refused.headers["retry-after"]) >= 1
+    # Nothing was half-written: no conversation with the refused stranger.
+    inbox = await _ok(
+        await client.get("/api/v1/conversations?pageSize=50", headers=spammer.headers)
+    )
+    talking_to = {p["userId"] for c in inbox["conversations"] for p in c["participants"]}
+    assert len(inbox["conversations"]) == limit
+    assert strangers[limit].user_id not in talking_to
+    # Finding a 1:1 that exists, and starting one with a follower, cost nothing.
+    assert (await start(strangers[0])).status_code == 200
+    assert (await start(friend)).status_code == 200

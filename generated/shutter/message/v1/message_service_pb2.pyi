@@ -238,3 +238,22 @@ class StreamOpened(_message.Message):
 class Heartbeat(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class CountUnreadConversationsRequest(_message.Message):
+    __slots__ = ("user_ids",)
+    USER_IDS_FIELD_NUMBER: _ClassVar[int]
+    user_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, user_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class CountUnreadConversationsResponse(_message.Message):
+    __slots__ = ("unread_conversations",)
+    class UnreadConversationsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: int
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[int] = ...) -> None: ...
+    UNREAD_CONVERSATIONS_FIELD_NUMBER: _ClassVar[int]
+    unread_conversations: _containers.ScalarMap[int, int]
+    def __init__(self, unread_conversations: _Optional[_Mapping[int, int]] = ...) -> None: ...

@@ -119,6 +119,11 @@ class MessageServiceStub:
                 request_serializer=shutter_dot_message_dot_v1_dot_message__service__pb2.ApplyEventsRequest.SerializeToString,
                 response_deserializer=shutter_dot_message_dot_v1_dot_message__service__pb2.ApplyEventsResponse.FromString,
                 _registered_method=True)
+        self.CountUnreadConversations = channel.unary_unary(
+                '/shutter.message.v1.MessageService/CountUnreadConversations',
+                request_serializer=shutter_dot_message_dot_v1_dot_message__service__pb2.CountUnreadConversationsRequest.SerializeToString,
+                response_deserializer=shutter_dot_message_dot_v1_dot_message__service__pb2.CountUnreadConversationsResponse.FromString,
+                _registered_method=True)
 
 
 class MessageServiceServicer:
@@ -137,7 +142,10 @@ class MessageServiceServicer:
     def CreateConversation(self, request, context):
         """Create a conversation between the caller and 1 to 31 other accounts (a group when more than
         one). Asking again for a 1:1 with the same account returns the existing one. NOT_FOUND
-        (USER_NOT_FOUND) when an account does not exist.
+        (USER_NOT_FOUND) when an account does not exist. A new conversation with someone who does
+        not follow the caller is a message request, and each account may start only so many
+        (SHUTTER_MESSAGE_REQUESTS_PER_ACCOUNT, 10 per hour by default): past that, RESOURCE_EXHAUSTED
+        (MESSAGE_REQUESTS_LIMITED, metadata retry_after_seconds; 429 with Retry-After at the edge).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -259,6 +267,15 @@ class MessageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CountUnreadConversations(self, request, context):
+        """Count, for each of these accounts, the conversations of their inbox with unread messages (the
+        number GetUnreadCount gives each of them): notify_svc's DM badge on the notification stream.
+        Services only (PERMISSION_DENIED for a user); 1 to 100 ids. Not reachable from the edge.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MessageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -336,6 +353,11 @@ def add_MessageServiceServicer_to_server(servicer, server):
                     servicer.ApplyEvents,
                     request_deserializer=shutter_dot_message_dot_v1_dot_message__service__pb2.ApplyEventsRequest.FromString,
                     response_serializer=shutter_dot_message_dot_v1_dot_message__service__pb2.ApplyEventsResponse.SerializeToString,
+            ),
+            'CountUnreadConversations': grpc.unary_unary_rpc_method_handler(
+                    servicer.CountUnreadConversations,
+                    request_deserializer=shutter_dot_message_dot_v1_dot_message__service__pb2.CountUnreadConversationsRequest.FromString,
+                    response_serializer=shutter_dot_message_dot_v1_dot_message__service__pb2.CountUnreadConversationsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -753,6 +775,33 @@ class MessageService:
             '/shutter.message.v1.MessageService/ApplyEvents',
             shutter_dot_message_dot_v1_dot_message__service__pb2.ApplyEventsRequest.SerializeToString,
             shutter_dot_message_dot_v1_dot_message__service__pb2.ApplyEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CountUnreadConversations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.message.v1.MessageService/CountUnreadConversations',
+            shutter_dot_message_dot_v1_dot_message__service__pb2.CountUnreadConversationsRequest.SerializeToString,
+            shutter_dot_message_dot_v1_dot_message__service__pb2.CountUnreadConversationsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -46,7 +46,10 @@ class MessageServiceStub:
     CreateConversation: _grpc.UnaryUnaryMultiCallable[_message_service_pb2.CreateConversationRequest, _message_service_pb2.CreateConversationResponse]
     """Create a conversation between the caller and 1 to 31 other accounts (a group when more than
     one). Asking again for a 1:1 with the same account returns the existing one. NOT_FOUND
-    (USER_NOT_FOUND) when an account does not exist.
+    (USER_NOT_FOUND) when an account does not exist. A new conversation with someone who does
+    not follow the caller is a message request, and each account may start only so many
+    (SHUTTER_MESSAGE_REQUESTS_PER_ACCOUNT, 10 per hour by default): past that, RESOURCE_EXHAUSTED
+    (MESSAGE_REQUESTS_LIMITED, metadata retry_after_seconds; 429 with Retry-After at the edge).
     """
     GetConversation: _grpc.UnaryUnaryMultiCallable[_message_service_pb2.GetConversationRequest, _message_service_pb2.GetConversationResponse]
     """Return one of the caller's conversations."""
@@ -101,6 +104,11 @@ class MessageServiceStub:
     (PERMISSION_DENIED for a user); at most 50 events; events of other types are ignored. Not
     reachable from the edge.
     """
+    CountUnreadConversations: _grpc.UnaryUnaryMultiCallable[_message_service_pb2.CountUnreadConversationsRequest, _message_service_pb2.CountUnreadConversationsResponse]
+    """Count, for each of these accounts, the conversations of their inbox with unread messages (the
+    number GetUnreadCount gives each of them): notify_svc's DM badge on the notification stream.
+    Services only (PERMISSION_DENIED for a user); 1 to 100 ids. Not reachable from the edge.
+    """
 
 @_typing.type_check_only
 class MessageServiceAsyncStub(MessageServiceStub):
@@ -120,7 +128,10 @@ class MessageServiceAsyncStub(MessageServiceStub):
     CreateConversation: _aio.UnaryUnaryMultiCallable[_message_service_pb2.CreateConversationRequest, _message_service_pb2.CreateConversationResponse]  # type: ignore[assignment]
     """Create a conversation between the caller and 1 to 31 other accounts (a group when more than
     one). Asking again for a 1:1 with the same account returns the existing one. NOT_FOUND
-    (USER_NOT_FOUND) when an account does not exist.
+    (USER_NOT_FOUND) when an account does not exist. A new conversation with someone who does
+    not follow the caller is a message request, and each account may start only so many
+    (SHUTTER_MESSAGE_REQUESTS_PER_ACCOUNT, 10 per hour by default): past that, RESOURCE_EXHAUSTED
+    (MESSAGE_REQUESTS_LIMITED, metadata retry_after_seconds; 429 with Retry-After at the edge).
     """
     GetConversation: _aio.UnaryUnaryMultiCallable[_message_service_pb2.GetConversationRequest, _message_service_pb2.GetConversationResponse]  # type: ignore[assignment]
     """Return one of the caller's conversations."""
@@ -175,6 +186,11 @@ class MessageServiceAsyncStub(MessageServiceStub):
     (PERMISSION_DENIED for a user); at most 50 events; events of other types are ignored. Not
     reachable from the edge.
     """
+    CountUnreadConversations: _aio.UnaryUnaryMultiCallable[_message_service_pb2.CountUnreadConversationsRequest, _message_service_pb2.CountUnreadConversationsResponse]  # type: ignore[assignment]
+    """Count, for each of these accounts, the conversations of their inbox with unread messages (the
+    number GetUnreadCount gives each of them): notify_svc's DM badge on the notification stream.
+    Services only (PERMISSION_DENIED for a user); 1 to 100 ids. Not reachable from the edge.
+    """
 
 class MessageServiceServicer(metaclass=_abc_1.ABCMeta):
     """MessageService keeps direct conversations between accounts (1:1 and groups of up to 32), their
@@ -197,7 +213,10 @@ class MessageServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_message_service_pb2.CreateConversationResponse, _abc.Awaitable[_message_service_pb2.CreateConversationResponse]]:
         """Create a conversation between the caller and 1 to 31 other accounts (a group when more than
         one). Asking again for a 1:1 with the same account returns the existing one. NOT_FOUND
-        (USER_NOT_FOUND) when an account does not exist.
+        (USER_NOT_FOUND) when an account does not exist. A new conversation with someone who does
+        not follow the caller is a message request, and each account may start only so many
+        (SHUTTER_MESSAGE_REQUESTS_PER_ACCOUNT, 10 per hour by default): past that, RESOURCE_EXHAUSTED
+        (MESSAGE_REQUESTS_LIMITED, metadata retry_after_seconds; 429 with Retry-After at the edge).
         """
 
     @_abc_1.abstractmethod
@@ -335,6 +354,17 @@ class MessageServiceServicer(metaclass=_abc_1.ABCMeta):
         block answer of a pair is forgotten before the block's caller is answered). Services only
         (PERMISSION_DENIED for a user); at most 50 events; events of other types are ignored. Not
         reachable from the edge.
+        """
+
+    @_abc_1.abstractmethod
+    def CountUnreadConversations(
+        self,
+        request: _message_service_pb2.CountUnreadConversationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_message_service_pb2.CountUnreadConversationsResponse, _abc.Awaitable[_message_service_pb2.CountUnreadConversationsResponse]]:
+        """Count, for each of these accounts, the conversations of their inbox with unread messages (the
+        number GetUnreadCount gives each of them): notify_svc's DM badge on the notification stream.
+        Services only (PERMISSION_DENIED for a user); 1 to 100 ids. Not reachable from the edge.
         """
 
 def add_MessageServiceServicer_to_server(servicer: MessageServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
