@@ -379,3 +379,41 @@ async def test_message_requests_to_strangers_are_limited_per_account(
     # Finding a 1:1 that exists, and starting one with a follower, cost nothing.
     assert (await start(strangers[0])).status_code == 200
     assert (await start(friend)).status_code == 200
+
+
+async def test_direct_messages_badge_the_notification_stream_without_notifications(
+    client: httpx.AsyncClient,
+) -> None:
+    alice, bob, eve = [await register(client, n) for n in ("alice", "bob", "eve")]
+    follows = await client.post(f"/api/v1/users/{alice.user_id}/follow", headers=bob.headers)
+    assert follows.status_code == 200, follows.text
+    created = await _ok(
+        await client.post(
+            "/api/v1/conversations", json={"participantIds": [bob.user_id]}, headers=alice.headers
+        )
+    )
+    request = await _ok(  # Eve is a stranger to Bob: her message is a request
+        await client.post(
+            "/api/v1/conversations", json={"participantIds": [bob.user_id]}, headers=eve.headers
+        )
+    )
+    async with client.stream(
+        "GET", "/api/v1/notifications/stream", headers=bob.headers, timeout=20
+    ) as stream:
+        assert stream.status_code == 200
+        events = _events(stream, ("messages-badge", "notification"))
+        await _send(client, eve, request["conversationId"], text="hi, stranger here")
+        await _send(client, alice, created["conversationId"], text="one")
+        # The request does not badge; Alice's message does, with Bob's unread conversations.
+        badge = await asyncio.wait_for(anext(events), timeout=10)
+        assert badge["event"] == "messages-badge" and "id" not in badge
+        assert json.loads(badge["data"]) == {"unreadConversations": 1}
+        await _send(client, alice, created["conversationId"], text="two")  # the same one
+        again = await asyncio.wait_for(anext(events), timeout=10)
+        assert json.loads(again["data"]) == {"unreadConversations": 1}
+        await events.aclose()
+    counted = await _ok(await client.get("/api/v1/conversations/unread-count", headers=bob.headers))
+    assert int(counted["unreadCount"]) == 1
+    # Direct messages are not notifications.
+    listed = await _ok(await client.get("/api/v1/notifications", headers=bob.headers))
+    assert listed.get("notifications", []) == []
