@@ -5,7 +5,9 @@ a high open-loop rate; then inbox reads (ListConversations) as a throughput run.
 Pairs of seeded users each get a 1:1; every recipient holds a stream open for the whole run.
 A send is timed from just before its SendMessage call until its message comes out of the
 recipient's stream. Messages that never arrive within DELIVERY_TIMEOUT_SECONDS of the last send
-are counted as lost; they would fail the run.
+are counted as lost; they would fail the run. Each rate's row also gives the CPU every mesh
+process spent per send (psutil, from the first send until the last delivery: the send, the
+outbox relay, the consumers and the streams' reads together).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 from grpc import aio
 
-from bench import loadgen
+from bench import cost, loadgen
 from bench.histogram import Histogram
 from mesh import auth
 from mesh.config import MeshSettings
@@ -119,7 +121,10 @@ async def _at_rate(
     run = f"{rate:g}-{random.getrandbits(32):08x}"
     sent_at: dict[str, float] = {}
     errors = 0
+    error_codes: dict[str, int] = {}
     total = max(1, int(rate * duration))
+    addresses = cost.mesh_addresses(manifest)
+    cpu_before = cost.cpu_seconds(addresses)
 
     async def send(n: int) -> None:
         nonlocal errors
@@ -134,8 +139,9 @@ async def _at_rate(
                 metadata=_md(users[pairs[k][0]]["access_token"]),
                 timeout=10,
             )
-        except aio.AioRpcError:
+        except aio.AioRpcError as exc:
             errors += 1
+            error_codes[exc.code().name] = error_codes.get(exc.code().name, 0) + 1
             del sent_at[key]
 
     start = time.perf_counter()
@@ -150,6 +156,9 @@ async def _at_rate(
     deadline = time.perf_counter() + DELIVERY_TIMEOUT_SECONDS
     while any(k not in arrived for k in sent_at) and time.perf_counter() < deadline:
         await asyncio.sleep(0.01)
+    spent = cost.per_request(
+        cpu_before, cost.cpu_seconds(addresses), seconds=1.0, throughput=float(total)
+    )
     histogram = Histogram()
     lost = 0
     for key, at in sent_at.items():
@@ -163,10 +172,14 @@ async def _at_rate(
         "delivered": histogram.total,
         "lost": lost,
         "errors": errors,
+        "error_codes": error_codes,
         "p50_ms": histogram.percentile(50),
         "p90_ms": histogram.percentile(90),
         "p99_ms": histogram.percentile(99),
         "max_ms": histogram.max_micros / 1000,
+        "message_svc_cpu_ms_per_send": spent["cpu_ms_per_request"].get("message_svc"),
+        "cpu_ms_per_send_all": spent["total_cpu_ms_per_request"],
+        "cpu_ms_per_send": spent["cpu_ms_per_request"],
     }
 
 

@@ -2,8 +2,10 @@
 over message_svc's server-streaming Subscribe RPC.
 
 Each new message is one event: `id:` the message id, `event: message`, `data:` the Message as
-proto3 JSON. Heartbeats, Last-Event-ID resume (what was sent since, oldest first) and errors work
-as on the notification stream (see edge_proxy.notifications).
+proto3 JSON. A message unsent by its sender is an `event: unsent` with `id:` the unsend's event
+id and `data:` `{"conversationId", "messageId"}` (strings, as every 64-bit id): clients remove
+it. Heartbeats, Last-Event-ID resume (what happened since, oldest first) and errors work as on
+the notification stream (see edge_proxy.notifications).
 """
 
 from __future__ import annotations
@@ -27,6 +29,13 @@ def sse_event(message: message_service_pb2.SubscribeResponse) -> bytes:
     if kind == "message":
         data = json.dumps(to_json(message.message), separators=(",", ":"))
         return f"id: {message.message.message_id}\nevent: message\ndata: {data}\n\n".encode()
+    if kind == "unsent":
+        unsent = message.unsent
+        data = json.dumps(
+            {"conversationId": str(unsent.conversation_id), "messageId": str(unsent.message_id)},
+            separators=(",", ":"),
+        )
+        return f"id: {unsent.event_id}\nevent: unsent\ndata: {data}\n\n".encode()
     return b""
 
 
@@ -55,8 +64,8 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "parameters": [{"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"}}],
             "responses": {
                 "200": {
-                    "description": "An endless text/event-stream of message events and "
-                    "heartbeat comments.",
+                    "description": "An endless text/event-stream of message and unsent events "
+                    "and heartbeat comments.",
                     "content": {MEDIA_TYPE: {"schema": {"type": "string"}}},
                 },
                 "default": ERROR_RESPONSE,

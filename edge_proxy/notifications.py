@@ -2,7 +2,10 @@
 server-streaming Subscribe RPC.
 
 Each notification is one event: `id:` its sequence, `event: notification`, `data:` the
-Notification as proto3 JSON. A `: heartbeat` comment goes out whenever notify_svc sends a
+Notification as proto3 JSON. When a direct message arrives (DMs make no notifications: they have
+a badge of their own), an `event: messages-badge` without an id carries
+`{"unreadConversations": n}`, the count GET /api/v1/conversations/unread-count gives. A
+`: heartbeat` comment goes out whenever notify_svc sends a
 heartbeat (every SHUTTER_SUBSCRIBE_HEARTBEAT_SECONDS of silence). A client that reconnects sends
 the last id it received as `Last-Event-ID` and gets what changed since, each notification once
 in its latest state. Errors before the stream opens are ordinary JSON error responses (401, 429
@@ -68,6 +71,11 @@ def sse_event(message: notify_service_pb2.SubscribeResponse) -> bytes:
         data = json.dumps(to_json(message.notification), separators=(",", ":"))
         sequence = message.notification.sequence
         return f"id: {sequence}\nevent: notification\ndata: {data}\n\n".encode()
+    if kind == "messages_badge":
+        # No id: it is not replayed on resume, so Last-Event-ID stays the last notification's.
+        unread = message.messages_badge.unread_conversations
+        data = json.dumps({"unreadConversations": unread}, separators=(",", ":"))
+        return f"event: messages-badge\ndata: {data}\n\n".encode()
     return b""
 
 
@@ -208,8 +216,8 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "parameters": [{"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"}}],
             "responses": {
                 "200": {
-                    "description": "An endless text/event-stream of notification events and "
-                    "heartbeat comments.",
+                    "description": "An endless text/event-stream of notification and "
+                    "messages-badge events and heartbeat comments.",
                     "content": {MEDIA_TYPE: {"schema": {"type": "string"}}},
                 },
                 "default": ERROR_RESPONSE,

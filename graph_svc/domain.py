@@ -170,10 +170,11 @@ def _next_token(rows: list[Edge], limit: int, *, kind: str, owner: int) -> str:
 
 
 class FeedSync(Protocol):
-    """feed_svc's read model, told of committed changes at once."""
+    """The read models told of committed changes at once: feed_svc's, and message_svc's
+    cached block answers."""
 
     async def apply(self, events: Sequence[envelope_pb2.EventEnvelope]) -> None:
-        """Apply these committed events in feed_svc now."""
+        """Apply these committed events in those services now."""
         ...
 
 
@@ -253,7 +254,8 @@ class Graph:
         finally:
             _written.reset(reset)
         if written and self._feed is not None:
-            # Before answering: a block or an unfollow holds for the caller's next feed read.
+            # Before answering: a block or an unfollow holds for the caller's next feed read
+            # (and a block for the next direct message).
             await self._feed.apply(written)
         return after[target], changed
 

@@ -7,7 +7,9 @@ read markers, requests, and the live stream of new messages.
   puts such an account into a group; a block hides nothing of a group already shared. graph_svc
   decides; when it cannot answer, the write fails (never a guess).
 - A conversation started by someone a member does not follow is a request for that member
-  until they accept it (or answer in it); senders never learn whether a request was read.
+  until they accept it (or answer in it); senders never learn whether a request was read. Each
+  account may start only so many requests per period (a GCRA limit, mesh.ratelimit); finding a
+  1:1 that exists, or starting one with a follower, costs nothing.
 - Read markers only move forward; unsending removes a message for everyone; a member who left
   sees what was sent until they left, and members added later see what was sent from then on.
 """
@@ -15,6 +17,7 @@ read markers, requests, and the live stream of new messages.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,8 +27,10 @@ from mesh import pagination
 from mesh.errors import InvalidArgument
 from mesh.export import EXPORT_ROWS_MAX, json_file
 from mesh.ids import SEQUENCE_BITS, SHARD_BITS, IdGenerator, id_time
+from mesh.ratelimit import Limiter, Rate
 from mesh.text import check_client_key, clean
 from message_svc import events
+from message_svc.blocks import BlockAnswers
 from message_svc.errors import (
     CannotMessage,
     ConversationNotFound,
@@ -37,6 +42,7 @@ from message_svc.errors import (
     NotAGroup,
     NotMessageSender,
     PostNotFound,
+    TooManyRequests,
     UserNotFound,
 )
 from message_svc.live import Wakeups
@@ -65,6 +71,8 @@ DEFAULT_MESSAGE_PAGE = 30
 MAX_MESSAGE_PAGE = 100
 # Unread messages of one conversation are counted up to this ("99+" in clients).
 UNREAD_CAP = 100
+# Accounts one unread_counts call counts at most.
+MAX_COUNTED_USERS = 100
 # Conversations and messages a stream reads from the store at a time.
 STREAM_BATCH = 100
 # How far back (in id time) a live stream looks again on each wake-up: a message whose id was
@@ -190,7 +198,16 @@ class StreamHeartbeat:
     """Nothing happened for a heartbeat interval."""
 
 
-StreamItem = StreamOpened | StreamHeartbeat | MessageView
+@dataclass(frozen=True)
+class StreamUnsent:
+    """A message the reader could see was unsent."""
+
+    event_id: int
+    conversation_id: int
+    message_id: int
+
+
+StreamItem = StreamOpened | StreamHeartbeat | MessageView | StreamUnsent
 
 
 def _utcnow() -> datetime:
@@ -248,14 +265,20 @@ class Messenger:
         wakeups: Wakeups,
         ids: IdGenerator,
         heartbeat_seconds: float,
+        blocks: BlockAnswers | None = None,
+        request_limit: tuple[Limiter, Rate] | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._store = store
         self._relationships = relationships
+        # The block answer of a send into a 1:1, cached per pair and forgotten on graph events.
+        self.blocks = blocks or BlockAnswers(relationships, ttl_seconds=300, max_entries=100_000)
         self._directory = directory
         self._media = media
         self._posts = posts
         self._wakeups = wakeups
+        # The limiter and rate of message requests per account; None: unlimited.
+        self._request_limit = request_limit
         self._ids = ids
         self._heartbeat = heartbeat_seconds
         self._clock = clock
@@ -291,6 +314,8 @@ class Messenger:
                 await self._store.lock_pair(session, pair_key=key)
                 existing = await self._store.find_pair(session, pair_key=key)
             if existing is None:
+                if not all(accepted.values()):
+                    await self._count_request(caller)
                 conversation_id = self._ids.next_id()
                 await self._insert_conversation(
                     session,
@@ -352,6 +377,20 @@ class Messenger:
                 is_group=is_group,
             ),
         )
+
+    async def _count_request(self, caller: int) -> None:
+        """Take one message request from the caller's limit; TooManyRequests when none is left."""
+        if self._request_limit is None:
+            return
+        limiter, rate = self._request_limit
+        decision = await limiter.hit(f"message-requests:{caller}", rate)
+        if not decision.allowed:
+            seconds = max(1, math.ceil(decision.retry_after))
+            raise TooManyRequests(
+                f"you started {rate.limit} conversations with people who do not follow you "
+                f"recently; try again in {seconds} s",
+                metadata={"retry_after_seconds": str(seconds), "limit": str(rate.limit)},
+            )
 
     async def _allowed_recipients(self, caller: int, others: Sequence[int]) -> dict[int, bool]:
         """Check that every account exists and that no block stands between it and the caller;
@@ -556,73 +595,112 @@ class Messenger:
             )
         if text:
             text = clean("text", text, limit=TEXT_MAX, required=True)
-        async with self._store.primary_read_transaction() as session:
-            conversation, me, members = await self._membership(session, caller, conversation_id)
-            existing = await self._store.find_by_client_id(
-                session, conversation_id=conversation_id, sender_id=caller, client_message_id=key
-            )
-        if existing is not None:
-            return await self._answer_retry(caller, existing)
-        if not me.present:
-            raise HasLeft("you left this conversation")
-        if not conversation.is_group:
-            [other] = [m.user_id for m in members if m.user_id != caller]
-            relation = (await self._relationships.relationships(caller, [other])).get(
-                other, Relationship()
-            )
-            if relation.blocked:
-                raise CannotMessage("you cannot message this account")
-        await self._check_content(caller, media_id=media_id, shared_post_id=shared_post_id)
-        async with self._store.transaction() as session:
-            conversation, me, members = await self._membership(
-                session, caller, conversation_id, lock=True
-            )
-            existing = await self._store.find_by_client_id(
-                session, conversation_id=conversation_id, sender_id=caller, client_message_id=key
-            )
-            if existing is not None:  # a retry raced the first attempt and lost
-                record = existing
-            else:
-                if not me.present:
-                    raise HasLeft("you left this conversation")
-                record = MessageRecord(
+        if media_id or shared_post_id:
+            # A retry is answered as the first attempt was, even if its post is gone since.
+            async with self._store.primary_read_transaction() as session:
+                await self._membership(session, caller, conversation_id)
+                existing = await self._store.find_by_client_id(
+                    session,
                     conversation_id=conversation_id,
-                    message_id=self._ids.next_id(),
                     sender_id=caller,
                     client_message_id=key,
-                    text=text,
-                    media_id=media_id,
-                    shared_post_id=shared_post_id,
-                    unsent=False,
-                    created_at=self._clock(),
                 )
-                await self._store.insert_message(session, record=record)
-                await self._store.record_send(
+            if existing is not None:
+                return await self._answer_retry(caller, existing)
+            await self._check_content(caller, media_id=media_id, shared_post_id=shared_post_id)
+        # One transaction in the usual case: the block answer of a 1:1 comes from the cache. On
+        # a miss the transaction ends without writing, graph_svc is asked outside it (never
+        # while holding the conversation's lock), and the send starts again with that answer.
+        asked: bool | None = None
+        other = 0
+        record: MessageRecord | None = None
+        while True:
+            async with self._store.transaction() as session:
+                conversation, me, members = await self._membership(
+                    session, caller, conversation_id, lock=True
+                )
+                existing = await self._store.find_by_client_id(
                     session,
                     conversation_id=conversation_id,
-                    message_id=record.message_id,
                     sender_id=caller,
+                    client_message_id=key,
                 )
-                recipients = [m for m in members if m.present and m.user_id != caller]
-                await self._store.outbox.add(
-                    session,
-                    aggregate_id=conversation_id,
-                    event=events.message_sent(
-                        conversation_id=conversation_id,
-                        message_id=record.message_id,
-                        sender_id=caller,
-                        recipient_ids=[m.user_id for m in recipients],
-                        request_recipient_ids=[m.user_id for m in recipients if not m.accepted],
-                        is_group=conversation.is_group,
-                        sent_at=record.created_at,
-                    ),
-                )
-        if existing is None:
-            self._wakeups.wake(m.user_id for m in members if m.present)
-        if record.unsent:
-            raise MessageNotFound("that message was unsent")
+                if existing is not None:  # a retry
+                    break
+                if not me.present:
+                    raise HasLeft("you left this conversation")
+                blocked: bool | None = False
+                if not conversation.is_group:
+                    [other] = [m.user_id for m in members if m.user_id != caller]
+                    blocked = self.blocks.cached(caller, other)
+                    if blocked is None:
+                        blocked = asked
+                if blocked:
+                    raise CannotMessage("you cannot message this account")
+                if blocked is False:
+                    record = self._new_message(
+                        caller, conversation_id, key, text, media_id, shared_post_id
+                    )
+                    await self._write_message(session, conversation.is_group, record, members)
+                    break
+            asked = await self.blocks.blocked(caller, other)
+        if record is None:
+            assert existing is not None
+            return await self._answer_retry(caller, existing)
+        self._wakeups.wake(m.user_id for m in members if m.present)
         [view] = await self.hydrate(caller, [record])
         return view
+
+    def _new_message(
+        self,
+        caller: int,
+        conversation_id: int,
+        key: str,
+        text: str,
+        media_id: int,
+        shared_post_id: int,
+    ) -> MessageRecord:
+        return MessageRecord(
+            conversation_id=conversation_id,
+            message_id=self._ids.next_id(),
+            sender_id=caller,
+            client_message_id=key,
+            text=text,
+            media_id=media_id,
+            shared_post_id=shared_post_id,
+            unsent=False,
+            created_at=self._clock(),
+        )
+
+    async def _write_message(
+        self,
+        session: AsyncSession,
+        is_group: bool,
+        record: MessageRecord,
+        members: Sequence[MemberRecord],
+    ) -> None:
+        """Write a new message, the members' rows it changes and its MessageSent event."""
+        await self._store.insert_message(session, record=record)
+        await self._store.record_send(
+            session,
+            conversation_id=record.conversation_id,
+            message_id=record.message_id,
+            sender_id=record.sender_id,
+        )
+        recipients = [m for m in members if m.present and m.user_id != record.sender_id]
+        await self._store.outbox.add(
+            session,
+            aggregate_id=record.conversation_id,
+            event=events.message_sent(
+                conversation_id=record.conversation_id,
+                message_id=record.message_id,
+                sender_id=record.sender_id,
+                recipient_ids=[m.user_id for m in recipients],
+                request_recipient_ids=[m.user_id for m in recipients if not m.accepted],
+                is_group=is_group,
+                sent_at=record.created_at,
+            ),
+        )
 
     async def _answer_retry(self, caller: int, record: MessageRecord) -> MessageView:
         if record.unsent:
@@ -720,12 +798,22 @@ class Messenger:
             if record is None or record.unsent:
                 return
             await self._store.lock_conversation(session, conversation_id=record.conversation_id)
-            await self._store.unsend(
-                session, conversation_id=record.conversation_id, message_id=message_id
+            # Made under the conversation's lock, as in unsend: its stream events stay in order.
+            unsent = await self._store.unsend(
+                session,
+                conversation_id=record.conversation_id,
+                message_id=message_id,
+                event_id=self._ids.next_id(),
             )
+            members = (
+                await self._store.members_of(session, conversation_ids=[record.conversation_id])
+            ).get(record.conversation_id, [])
+        if unsent:
+            self._wakeups.wake(m.user_id for m in members if m.sees(message_id))
 
     async def unsend(self, caller: int, *, conversation_id: int, message_id: int) -> None:
-        """Unsend one of the caller's messages: gone for everyone (idempotent)."""
+        """Unsend one of the caller's messages: gone for everyone, and off the open streams of
+        everyone who could see it (idempotent)."""
         if message_id <= 0:
             raise InvalidArgument.field("message_id", "must be a positive id")
         async with self._store.transaction() as session:
@@ -738,9 +826,18 @@ class Messenger:
                 raise MessageNotFound("no such message")
             if record.sender_id != caller:
                 raise NotMessageSender("only its sender can unsend a message")
-            await self._store.unsend(
-                session, conversation_id=conversation_id, message_id=message_id
+            # Made under the conversation's lock, as message ids are: its events stay in order.
+            unsent = await self._store.unsend(
+                session,
+                conversation_id=conversation_id,
+                message_id=message_id,
+                event_id=self._ids.next_id(),
             )
+            members = (
+                await self._store.members_of(session, conversation_ids=[conversation_id])
+            ).get(conversation_id, [])
+        if unsent:
+            self._wakeups.wake(m.user_id for m in members if m.sees(message_id))
 
     async def mark_read(
         self, caller: int, *, conversation_id: int, message_id: int
@@ -765,6 +862,14 @@ class Messenger:
         caller's own reads change it, and the badge shows it at once)."""
         async with self._store.primary_read_transaction() as session:
             return await self._store.unread_conversations(session, user_id=caller)
+
+    async def unread_counts(self, user_ids: Sequence[int]) -> dict[int, int]:
+        """Return each account's unread_count (left out when 0), in one query on the primary."""
+        wanted = _positive_ids("user_ids", user_ids)
+        if not wanted or len(wanted) > MAX_COUNTED_USERS:
+            raise InvalidArgument.field("user_ids", f"give 1 to {MAX_COUNTED_USERS} ids")
+        async with self._store.primary_read_transaction() as session:
+            return await self._store.unread_conversations_of(session, user_ids=wanted)
 
     # -- hydration --------------------------------------------------------------------------
 
@@ -875,45 +980,51 @@ class Messenger:
     async def stream(
         self, caller: int, *, after_message_id: int
     ) -> AsyncGenerator[StreamItem, None]:
-        """Yield an opening item, then every new message of the caller's conversations (after
-        `after_message_id` first, when given), oldest first and each once, and a heartbeat
-        whenever a heartbeat interval passes with nothing new. It reads the primary: a wake-up
-        follows a commit there."""
+        """Yield an opening item, then every new message of the caller's conversations and every
+        unsending of one they could see (after the event id `after_message_id` first, when
+        given), oldest first and each once, and a heartbeat whenever a heartbeat interval passes
+        with nothing new. It reads the primary: a wake-up follows a commit there."""
         if after_message_id < 0:
             raise InvalidArgument.field("after_message_id", "must not be negative")
         with self._wakeups.listen(caller) as woken:
             # Listening before choosing the floor: a message committed in between still wakes us.
             floor = after_message_id or self._ids.next_id()
             cursor = floor
-            # The newest message sent of each conversation: sends into one conversation commit
-            # in id order (its lock), so no message of it is read twice or skipped.
+            # The newest event sent of each conversation: the events of one conversation commit
+            # in id order (its lock), so none of them is read twice or skipped.
             sent: dict[int, int] = {}
             yield StreamOpened(heartbeat_seconds=self._heartbeat)
             while True:
                 woken.clear()  # before reading, so a send during the read is not missed
                 low = max(floor, cursor - _LOOKBACK_IDS)
-                fresh = await self._new_messages(caller, after_id=low, sent=sent)
-                for view in fresh:
-                    record = view.record
-                    sent[record.conversation_id] = record.message_id
-                    cursor = max(cursor, record.message_id)
-                    yield view
+                fresh = await self._new_events(caller, after_id=low, sent=sent)
+                for item in fresh:
+                    conversation, event = (
+                        (item.conversation_id, item.event_id)
+                        if isinstance(item, StreamUnsent)
+                        else (item.record.conversation_id, item.record.message_id)
+                    )
+                    sent[conversation] = event
+                    cursor = max(cursor, event)
+                    yield item
                 low = max(floor, cursor - _LOOKBACK_IDS)
                 sent = {c: m for c, m in sent.items() if m > low}
-                if fresh:
-                    continue  # look again before sleeping: more may have come meanwhile
+                if len(fresh) >= STREAM_BATCH:
+                    continue  # a full batch: more is waiting
+                # Otherwise sleep: whatever committed after this read began has woken us.
                 try:
                     async with asyncio.timeout(self._heartbeat):
                         await woken.wait()
                 except TimeoutError:
                     yield StreamHeartbeat()
 
-    async def _new_messages(
+    async def _new_events(
         self, caller: int, *, after_id: int, sent: dict[int, int]
-    ) -> list[MessageView]:
-        """Return the oldest STREAM_BATCH messages not sent yet of the caller's conversations
-        with activity above an id: index ranges of the caller's rows, then, in each such
-        conversation, of the messages after the last one sent (else after the id).
+    ) -> list[MessageView | StreamUnsent]:
+        """Return the oldest STREAM_BATCH events (messages, unsendings) not sent yet of the
+        caller's conversations with events above an id: index ranges of the caller's rows,
+        then, in each such conversation, of the events after the last one sent (else after the
+        id).
 
         Sends into different conversations may commit out of id order, so the rows are looked
         up STREAM_LOOKBACK_MS behind the newest message sent. Each conversation gives its oldest
@@ -924,29 +1035,38 @@ class Messenger:
             rows: list[MemberRecord] = []
             activity = after_id
             while True:
-                page = await self._store.rows_with_activity_after(
+                page = await self._store.rows_with_events_after(
                     session, user_id=caller, after_id=activity, limit=STREAM_BATCH
                 )
                 rows.extend(page)
                 if len(page) < STREAM_BATCH:
                     break
-                activity = page[-1].activity_id
+                activity = page[-1].stream_id
             for row in rows:
                 position = max(sent.get(row.conversation_id, after_id), row.visible_after)
-                if row.activity_id <= position:
+                if row.stream_id <= position:
                     continue  # nothing new there
                 found.extend(
-                    await self._store.list_messages(
+                    await self._store.stream_events(
                         session,
                         conversation_id=row.conversation_id,
                         after_id=position,
+                        visible_after=row.visible_after,
                         before_id=row.left_at + 1 if row.left_at else None,
                         limit=STREAM_BATCH,
-                        newest_first=False,
                     )
                 )
-        found.sort(key=lambda r: r.message_id)
-        return await self.hydrate(caller, found[:STREAM_BATCH])
+        found.sort(key=lambda r: r.event_id)
+        batch = found[:STREAM_BATCH]
+        views = iter(await self.hydrate(caller, [r for r in batch if not r.unsent]))
+        return [
+            StreamUnsent(
+                event_id=r.unsent_id, conversation_id=r.conversation_id, message_id=r.message_id
+            )
+            if r.unsent
+            else next(views)
+            for r in batch
+        ]
 
 
 async def _nothing_media() -> dict[int, media_pb2.Media]:

@@ -15,6 +15,9 @@
 - NotAGroup (FAILED_PRECONDITION, NOT_A_GROUP): adding to or leaving a 1:1.
 - GroupFull (FAILED_PRECONDITION, GROUP_FULL): a group would pass its member limit.
 - TooManyStreams (RESOURCE_EXHAUSTED, TOO_MANY_STREAMS): the caller holds the maximum of streams.
+- TooManyRequests (RESOURCE_EXHAUSTED, MESSAGE_REQUESTS_LIMITED): the caller started as many
+  message requests as their limit allows for now; metadata `retry_after_seconds` says when the
+  next one may start (the edge's Retry-After).
 
 Bad fields raise mesh.errors.InvalidArgument naming the field; peers out of reach raise
 mesh.errors.Unavailable (writes fail closed).
@@ -77,3 +80,7 @@ class GroupFull(FailedPrecondition):
 
 class TooManyStreams(ResourceExhausted):
     reason = "TOO_MANY_STREAMS"
+
+
+class TooManyRequests(ResourceExhausted):
+    reason = "MESSAGE_REQUESTS_LIMITED"

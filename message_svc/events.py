@@ -1,15 +1,47 @@
 """What message_svc publishes: MessageSent and ConversationCreated, through its outbox in the
-transaction of the change (see domain.Messenger). It consumes nothing: live delivery to its own
-streams is woken in-process after the commit (see live.Wakeups).
+transaction of the change (see domain.Messenger). Live delivery to its own streams is woken
+in-process after the commit (see live.Wakeups).
+
+What it consumes: graph_svc's Blocked and Unblocked, to forget the cached block answer of the
+pair (see blocks.BlockAnswers): from graph_svc's ApplyEvents call before the block is answered,
+and again from the bus. Handling is idempotent (forgetting twice changes nothing).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from mesh import convert
-from shutter.events.v1 import message_events_pb2
+from mesh.bus import event_type, unpack
+from message_svc.blocks import BlockAnswers
+from shutter.events.v1 import envelope_pb2, graph_events_pb2, message_events_pb2
+
+GROUP = "message_svc"
+BLOCKED = graph_events_pb2.Blocked.DESCRIPTOR.full_name
+UNBLOCKED = graph_events_pb2.Unblocked.DESCRIPTOR.full_name
+CONSUMED = frozenset({BLOCKED, UNBLOCKED})
+
+
+def graph_handler(
+    blocks: BlockAnswers,
+) -> Callable[[envelope_pb2.EventEnvelope], Awaitable[bool]]:
+    """Return the handling of one event: forget the pair of a block or unblock; False for an
+    event of another type (ignored)."""
+
+    async def apply(envelope: envelope_pb2.EventEnvelope) -> bool:
+        kind = event_type(envelope)
+        if kind == BLOCKED:
+            blocked = unpack(envelope, graph_events_pb2.Blocked)
+            blocks.forget(blocked.blocker_id, blocked.blocked_id)
+        elif kind == UNBLOCKED:
+            unblocked = unpack(envelope, graph_events_pb2.Unblocked)
+            blocks.forget(unblocked.blocker_id, unblocked.blocked_id)
+        else:
+            return False
+        return True
+
+    return apply
 
 
 def message_sent(

@@ -9,13 +9,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mesh import auth, convert
 from mesh.clients import Channels
+from mesh.errors import InvalidArgument, PermissionDenied
 from mesh.ids import IdGenerator, id_time
 from mesh.outbox import Outbox
+from mesh.ratelimit import Limiter, MemoryLimiter, RedisLimiter, parse_rate
+from mesh.redis import create_redis
 from mesh.runtime import ServiceRuntime
 from mesh.server import Service
-from message_svc import domain, peers, store
+from message_svc import domain, events, peers, store
+from message_svc.blocks import BlockAnswers
 from message_svc.live import Wakeups
 from message_svc.settings import MessageSettings
+from shutter.events.v1 import envelope_pb2
 from shutter.graph.v1 import graph_service_pb2_grpc
 from shutter.media.v1 import media_service_pb2_grpc
 from shutter.message.v1 import message_pb2, message_service_pb2, message_service_pb2_grpc
@@ -23,6 +28,8 @@ from shutter.post.v1 import post_service_pb2_grpc
 from shutter.user.v1 import user_service_pb2_grpc
 
 NAME = "message_svc"
+# Events one ApplyEvents call takes at most.
+APPLY_MAX = 50
 
 
 def message_message(view: domain.MessageView) -> message_pb2.Message:
@@ -88,6 +95,13 @@ def stream_message(item: domain.StreamItem) -> message_service_pb2.SubscribeResp
         return message_service_pb2.SubscribeResponse(opened=opened)
     if isinstance(item, domain.StreamHeartbeat):
         return message_service_pb2.SubscribeResponse(heartbeat=message_service_pb2.Heartbeat())
+    if isinstance(item, domain.StreamUnsent):
+        unsent = message_service_pb2.MessageUnsent(
+            event_id=item.event_id,
+            conversation_id=item.conversation_id,
+            message_id=item.message_id,
+        )
+        return message_service_pb2.SubscribeResponse(unsent=unsent)
     return message_service_pb2.SubscribeResponse(message=message_message(item))
 
 
@@ -96,6 +110,31 @@ class MessageServicer(message_service_pb2_grpc.MessageServiceServicer):
 
     def __init__(self, messenger: domain.Messenger) -> None:
         self._m = messenger
+        self._apply = events.graph_handler(messenger.blocks)
+
+    async def ApplyEvents(
+        self,
+        request: message_service_pb2.ApplyEventsRequest,
+        context: aio.ServicerContext[object, object],
+    ) -> message_service_pb2.ApplyEventsResponse:
+        if not auth.current_principal().is_service:
+            raise PermissionDenied("only services may apply events", reason="SERVICE_REQUIRED")
+        if not request.events or len(request.events) > APPLY_MAX:
+            raise InvalidArgument.field("events", f"give 1 to {APPLY_MAX} events")
+        applied = 0
+        for envelope in request.events:
+            applied += await self._apply(envelope)
+        return message_service_pb2.ApplyEventsResponse(applied_count=applied)
+
+    async def CountUnreadConversations(
+        self,
+        request: message_service_pb2.CountUnreadConversationsRequest,
+        context: aio.ServicerContext[object, object],
+    ) -> message_service_pb2.CountUnreadConversationsResponse:
+        if not auth.current_principal().is_service:
+            raise PermissionDenied("only services may count for others", reason="SERVICE_REQUIRED")
+        counts = await self._m.unread_counts(list(request.user_ids))
+        return message_service_pb2.CountUnreadConversationsResponse(unread_conversations=counts)
 
     async def ExportAccountData(
         self,
@@ -316,16 +355,27 @@ def build_messenger(
     *,
     outbox: Outbox,
     replica: AsyncEngine | None = None,
+    limiter: Limiter | None = None,
 ) -> domain.Messenger:
-    """Return the message rules on a store (lists read from `replica` when given) and the peers
-    behind `channels`."""
+    """Return the message rules on a store (lists read from `replica` when given), the peers
+    behind `channels` and the message-request limit on `limiter` (in-process when None)."""
     timeout = settings.peer_deadline_seconds
+    relationships = peers.GrpcRelationships(
+        graph_service_pb2_grpc.GraphServiceStub(channels.channel("graph_svc")),
+        service_token=identity,
+        timeout=timeout,
+    )
     return domain.Messenger(
         store.SqlMessageStore(engine, outbox=outbox, replica=replica),
-        relationships=peers.GrpcRelationships(
-            graph_service_pb2_grpc.GraphServiceStub(channels.channel("graph_svc")),
-            service_token=identity,
-            timeout=timeout,
+        relationships=relationships,
+        blocks=BlockAnswers(
+            relationships,
+            ttl_seconds=settings.block_cache_ttl_seconds,
+            max_entries=settings.block_cache_max_entries,
+        ),
+        request_limit=(
+            limiter or MemoryLimiter(),
+            parse_rate(settings.message_requests_per_account),
         ),
         directory=peers.GrpcDirectory(
             user_service_pb2_grpc.UserServiceStub(channels.channel("user_svc")),
@@ -359,6 +409,13 @@ async def create_message_service(settings: MessageSettings) -> Service:
         outbox_table=store.outbox,
     )
     try:
+        limiter: Limiter
+        if settings.redis_url:  # shared by every replica
+            redis = create_redis(settings)
+            runtime.close_on_stop(redis.aclose)
+            limiter = RedisLimiter(redis)
+        else:
+            limiter = MemoryLimiter()
         messenger = build_messenger(
             settings,
             runtime.engine,
@@ -366,8 +423,15 @@ async def create_message_service(settings: MessageSettings) -> Service:
             runtime.identity,
             outbox=runtime.outbox(),
             replica=runtime.replica,
+            limiter=limiter,
         )
         servicer = MessageServicer(messenger)
+        handle = events.graph_handler(messenger.blocks)
+
+        async def consume(envelope: envelope_pb2.EventEnvelope) -> None:
+            await handle(envelope)
+
+        await runtime.consume(group=events.GROUP, handler=consume, event_types=events.CONSUMED)
         return await runtime.serve(
             register=lambda server: message_service_pb2_grpc.add_MessageServiceServicer_to_server(
                 servicer, server

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from mesh.config import MeshSettings, service_database_replica_url, service_database_url
+from mesh.ratelimit import parse_rate
 
 
 class MessageSettings(MeshSettings):
@@ -31,3 +32,28 @@ class MessageSettings(MeshSettings):
         le=100,
         description="How many message streams one account may hold open at once (devices).",
     )
+    block_cache_ttl_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=3600,
+        description="How long message_svc keeps the block answer of a pair of accounts before "
+        "asking graph_svc again; a block or unblock forgets it at once.",
+    )
+    block_cache_max_entries: int = Field(
+        default=100_000,
+        ge=1,
+        le=10_000_000,
+        description="How many pairs' block answers message_svc keeps (least recently used go).",
+    )
+    message_requests_per_account: str = Field(
+        default="10/h",
+        description="Conversations one account may start with people who do not follow it "
+        "(message requests), as count/period (GCRA: all at once, then one per period/count); "
+        "past it CreateConversation answers RESOURCE_EXHAUSTED (429 with Retry-After).",
+    )
+
+    @field_validator("message_requests_per_account")
+    @classmethod
+    def _is_rate(cls, text: str) -> str:
+        parse_rate(text)
+        return text

@@ -80,10 +80,12 @@ participants = Table(
     Column("activity_id", BigInteger, nullable=False),
     # Off the member's lists (deleted or left) until a new message arrives.
     Column("hidden", Boolean, nullable=False),
+    # The newest event of the conversation the member can see (a message, or an unsend's id).
+    Column("stream_id", BigInteger, nullable=False, server_default="0"),
     # The member's inbox or requests, most recent activity first.
     Index("ix_participants_inbox", "user_id", "accepted", "activity_id"),
-    # A resuming stream: the member's conversations with activity after an id.
-    Index("ix_participants_activity", "user_id", "activity_id"),
+    # A resuming stream: the member's conversations with events after an id.
+    Index("ix_participants_stream", "user_id", "stream_id"),
 )
 
 messages = Table(
@@ -98,12 +100,16 @@ messages = Table(
     Column("shared_post_id", BigInteger, nullable=False),  # 0: no post
     # An unsent message keeps its row (without content) so a retry of its send stays answered.
     Column("unsent", Boolean, nullable=False),
+    # The event id of its unsending (made under the conversation's lock); 0 while sent.
+    Column("unsent_id", BigInteger, nullable=False, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index(
         "ux_messages_client_id", "conversation_id", "sender_id", "client_message_id", unique=True
     ),
     # Reports name a message by its id alone.
     Index("ix_messages_message_id", "message_id"),
+    # A stream's unsends of a conversation after an event id.
+    Index("ix_messages_unsent", "conversation_id", "unsent_id"),
 )
 
 # The messages a member reported and no longer sees.
@@ -143,6 +149,9 @@ class MemberRecord:
     last_incoming_id: int
     activity_id: int
     hidden: bool
+    # The newest event of the conversation the member can see (0: as activity_id, for records
+    # made before they are stored).
+    stream_id: int = 0
 
     @property
     def present(self) -> bool:
@@ -167,6 +176,13 @@ class MessageRecord:
     shared_post_id: int
     unsent: bool
     created_at: datetime
+    # The event id of its unsending; 0 while sent.
+    unsent_id: int = 0
+
+    @property
+    def event_id(self) -> int:
+        """Its id in a stream: the message id, or its unsending's."""
+        return self.unsent_id or self.message_id
 
 
 class MessageStore(Protocol):
@@ -223,7 +239,7 @@ class MessageStore(Protocol):
         newest_first: bool,
     ) -> list[MessageRecord]: ...
     async def unsend(
-        self, session: AsyncSession, *, conversation_id: int, message_id: int
+        self, session: AsyncSession, *, conversation_id: int, message_id: int, event_id: int
     ) -> bool: ...
     async def find_message(
         self, session: AsyncSession, *, message_id: int
@@ -255,10 +271,23 @@ class MessageStore(Protocol):
         before: tuple[int, int] | None,
         limit: int,
     ) -> list[MemberRecord]: ...
-    async def rows_with_activity_after(
+    async def rows_with_events_after(
         self, session: AsyncSession, *, user_id: int, after_id: int, limit: int
     ) -> list[MemberRecord]: ...
+    async def stream_events(
+        self,
+        session: AsyncSession,
+        *,
+        conversation_id: int,
+        after_id: int,
+        visible_after: int,
+        before_id: int | None,
+        limit: int,
+    ) -> list[MessageRecord]: ...
     async def unread_conversations(self, session: AsyncSession, *, user_id: int) -> int: ...
+    async def unread_conversations_of(
+        self, session: AsyncSession, *, user_ids: Sequence[int]
+    ) -> dict[int, int]: ...
     async def unread_messages(
         self, session: AsyncSession, *, user_id: int, conversation_ids: Sequence[int], cap: int
     ) -> dict[int, int]: ...
@@ -307,6 +336,7 @@ def _member(row: Any) -> MemberRecord:
         last_incoming_id=int(row.last_incoming_id),
         activity_id=int(row.activity_id),
         hidden=bool(row.hidden),
+        stream_id=int(row.stream_id),
     )
 
 
@@ -321,6 +351,7 @@ def _message(row: Any) -> MessageRecord:
         shared_post_id=int(row.shared_post_id),
         unsent=bool(row.unsent),
         created_at=_aware(row.created_at),
+        unsent_id=int(row.unsent_id),
     )
 
 
@@ -407,6 +438,7 @@ class SqlMessageStore:
             "last_incoming_id": record.last_incoming_id,
             "activity_id": record.activity_id,
             "hidden": record.hidden,
+            "stream_id": record.stream_id or record.activity_id,
         }
         result = await session.execute(
             update(participants)
@@ -535,6 +567,7 @@ class SqlMessageStore:
             .where(p.conversation_id == conversation_id, p.left_at == 0)
             .values(
                 activity_id=message_id,
+                stream_id=message_id,
                 hidden=False,
                 last_incoming_id=case((mine, p.last_incoming_id), else_=message_id),
                 last_read_id=case((mine, message_id), else_=p.last_read_id),
@@ -628,9 +661,13 @@ class SqlMessageStore:
         rows = await session.execute(query.order_by(order).limit(limit))
         return [_message(r) for r in rows]
 
-    async def unsend(self, session: AsyncSession, *, conversation_id: int, message_id: int) -> bool:
-        """Unsend a message: its content goes, the conversation's last message and the members'
-        newest incoming message step back past it. False when it was unsent already."""
+    async def unsend(
+        self, session: AsyncSession, *, conversation_id: int, message_id: int, event_id: int
+    ) -> bool:
+        """Unsend a message as the stream event `event_id` (made under the conversation's lock):
+        its content goes, the conversation's last message and the members' newest incoming
+        message step back past it, and it is the newest event of every member who could see it.
+        False when it was unsent already."""
         m, p, c = messages.c, participants.c, conversations.c
         result = await session.execute(
             update(messages)
@@ -639,10 +676,19 @@ class SqlMessageStore:
                 m.message_id == message_id,
                 m.unsent.is_(False),
             )
-            .values(unsent=True, text="", media_id=0, shared_post_id=0)
+            .values(unsent=True, unsent_id=event_id, text="", media_id=0, shared_post_id=0)
         )
         if _changed(result) == 0:
             return False
+        await session.execute(
+            update(participants)
+            .where(
+                p.conversation_id == conversation_id,
+                p.visible_after < message_id,
+                (p.left_at == 0) | (p.left_at >= message_id),
+            )
+            .values(stream_id=event_id)
+        )
         latest = await session.scalar(
             select(func.max(m.message_id)).where(
                 m.conversation_id == conversation_id, m.unsent.is_(False)
@@ -761,18 +807,43 @@ class SqlMessageStore:
         )
         return [_member(r) for r in rows]
 
-    async def rows_with_activity_after(
+    async def rows_with_events_after(
         self, session: AsyncSession, *, user_id: int, after_id: int, limit: int
     ) -> list[MemberRecord]:
-        """Return a member's rows whose activity is newer than an id, oldest activity first."""
+        """Return a member's rows whose newest event is newer than an id, oldest first."""
         p = participants.c
         rows = await session.execute(
             select(participants)
-            .where(p.user_id == user_id, p.activity_id > after_id)
-            .order_by(p.activity_id)
+            .where(p.user_id == user_id, p.stream_id > after_id)
+            .order_by(p.stream_id)
             .limit(limit)
         )
         return [_member(r) for r in rows]
+
+    async def stream_events(
+        self,
+        session: AsyncSession,
+        *,
+        conversation_id: int,
+        after_id: int,
+        visible_after: int,
+        before_id: int | None,
+        limit: int,
+    ) -> list[MessageRecord]:
+        """Return a conversation's events after an event id, oldest first: messages sent (not
+        unsent) and messages unsent (without content), among those with
+        visible_after < id < before_id."""
+        m = messages.c
+        event = case((m.unsent_id > 0, m.unsent_id), else_=m.message_id)
+        query = select(messages).where(
+            m.conversation_id == conversation_id,
+            m.message_id > visible_after,
+            ((m.message_id > after_id) & m.unsent.is_(False)) | (m.unsent_id > after_id),
+        )
+        if before_id is not None:
+            query = query.where(m.message_id < before_id)
+        rows = await session.execute(query.order_by(event).limit(limit))
+        return [_message(r) for r in rows]
 
     async def unread_conversations(self, session: AsyncSession, *, user_id: int) -> int:
         """Count a member's inbox conversations with a message from others they have not read."""
@@ -789,6 +860,27 @@ class SqlMessageStore:
             )
         )
         return int(count or 0)
+
+    async def unread_conversations_of(
+        self, session: AsyncSession, *, user_ids: Sequence[int]
+    ) -> dict[int, int]:
+        """Count, in one query, each account's inbox conversations with unread messages (as
+        unread_conversations); accounts with none are left out."""
+        if not user_ids:
+            return {}
+        p = participants.c
+        rows = await session.execute(
+            select(p.user_id, func.count())
+            .where(
+                p.user_id.in_(list(user_ids)),
+                p.accepted.is_(True),
+                p.hidden.is_(False),
+                p.left_at == 0,
+                p.last_incoming_id > p.last_read_id,
+            )
+            .group_by(p.user_id)
+        )
+        return {int(user_id): int(count) for user_id, count in rows.all()}
 
     async def unread_messages(
         self, session: AsyncSession, *, user_id: int, conversation_ids: Sequence[int], cap: int

@@ -108,7 +108,15 @@ class StreamHeartbeat:
     """Nothing happened for a heartbeat interval."""
 
 
-StreamItem = StreamOpened | StreamHeartbeat | NotificationView
+@dataclass(frozen=True)
+class MessagesBadge:
+    """A direct message arrived: the recipient's DM badge (inbox conversations with unread
+    messages) now. Direct messages make no notifications; they have this badge of their own."""
+
+    unread_conversations: int
+
+
+StreamItem = StreamOpened | StreamHeartbeat | NotificationView | MessagesBadge
 
 
 class Relationships(Protocol):
@@ -136,6 +144,14 @@ class PostCatalog(Protocol):
         ...
 
 
+class MessageBadges(Protocol):
+    """message_svc's DM badge of each account."""
+
+    async def unread_conversations(self, user_ids: Sequence[int]) -> dict[int, int]:
+        """Return each account's inbox conversations with unread messages (0s left out)."""
+        ...
+
+
 class Wakeups:
     """Per-account wake-up signals of this process's open streams, with a limit per account.
 
@@ -149,6 +165,10 @@ class Wakeups:
     def __init__(self, *, max_per_user: int) -> None:
         self._max = max_per_user
         self._events: dict[int, set[asyncio.Event]] = {}
+        # The newest DM badge of accounts with open streams: (version, count). Each stream sends
+        # the badge once per version it has not sent; kept only while the account listens.
+        self._badges: dict[int, tuple[int, int]] = {}
+        self._badge_versions = 0
         # Set when the process stops: every stream ends, and no new one opens.
         self.closed = False
 
@@ -182,12 +202,29 @@ class Wakeups:
             events.discard(event)
             if not events:
                 self._events.pop(user_id, None)
+                self._badges.pop(user_id, None)
 
     def wake(self, user_ids: Sequence[int]) -> None:
         """Wake every stream of these accounts."""
         for user_id in user_ids:
             for event in self._events.get(user_id, ()):
                 event.set()
+
+    def listening(self, user_ids: Sequence[int]) -> list[int]:
+        """Return the accounts among these that hold a stream open in this process."""
+        return [u for u in dict.fromkeys(user_ids) if u in self._events]
+
+    def post_badge(self, user_id: int, unread_conversations: int) -> None:
+        """Give an account's open streams its DM badge, and wake them."""
+        if user_id not in self._events:
+            return
+        self._badge_versions += 1
+        self._badges[user_id] = (self._badge_versions, unread_conversations)
+        self.wake([user_id])
+
+    def badge(self, user_id: int) -> tuple[int, int]:
+        """Return an account's newest badge as (version, count); (0, 0) when none was posted."""
+        return self._badges.get(user_id, (0, 0))
 
 
 def _utcnow() -> datetime:
@@ -215,9 +252,11 @@ class Notifications:
         retention: timedelta,
         processed_retention: timedelta,
         heartbeat_seconds: float,
+        badges: MessageBadges | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._store = store
+        self._badges = badges
         self._relationships = relationships
         self._directory = directory
         self._posts = posts
@@ -230,6 +269,17 @@ class Notifications:
         self._clock = clock
 
     # -- events -----------------------------------------------------------------------------
+
+    async def on_message_sent(self, *, recipient_ids: Sequence[int]) -> None:
+        """A direct message reached these accounts' inboxes: no notification (direct messages
+        have a badge of their own, as on Instagram), but the badge of those with a stream open
+        here is asked of message_svc and pushed on their streams."""
+        listening = self._wakeups.listening(recipient_ids)
+        if not listening or self._badges is None:
+            return
+        counts = await self._badges.unread_conversations(listening)
+        for user_id in listening:
+            self._wakeups.post_badge(user_id, counts.get(user_id, 0))
 
     async def on_post_liked(
         self, key: EventKey, *, post_id: int, author_id: int, liker_id: int, at: datetime
@@ -606,9 +656,15 @@ class Notifications:
                     )
                 cursor = top[0].sequence if top else 0
             yield StreamOpened(heartbeat_seconds=self._heartbeat)
+            badge_sent, _ = self._wakeups.badge(recipient_id)
             while not self._wakeups.closed:
                 woken.clear()  # before reading, so a change during the read is not missed
                 sent = False
+                version, unread = self._wakeups.badge(recipient_id)
+                if version > badge_sent:
+                    badge_sent = version
+                    yield MessagesBadge(unread_conversations=unread)
+                    sent = True
                 while True:
                     async with self._store.transaction() as session:
                         batch = await self._store.list_after(

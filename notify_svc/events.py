@@ -1,5 +1,6 @@
 """What notify_svc consumes: likes, comments, mentions and deletions from post_svc; follows,
-follow requests, approvals and blocks from graph_svc; resolved reports from user_svc. It
+follow requests, approvals and blocks from graph_svc; resolved reports from user_svc; MessageSent
+from message_svc (no notification: the recipients' DM badge goes to their open streams). It
 publishes nothing.
 
 Every handler is idempotent: an event's notifications are written in one transaction with its
@@ -17,7 +18,13 @@ from google.protobuf import timestamp_pb2
 
 from mesh.bus import event_type, unpack
 from notify_svc.domain import EventKey
-from shutter.events.v1 import envelope_pb2, graph_events_pb2, post_events_pb2, user_events_pb2
+from shutter.events.v1 import (
+    envelope_pb2,
+    graph_events_pb2,
+    message_events_pb2,
+    post_events_pb2,
+    user_events_pb2,
+)
 
 if TYPE_CHECKING:
     from notify_svc.domain import Notifications
@@ -36,8 +43,10 @@ FOLLOW_REQUESTED = graph_events_pb2.FollowRequested.DESCRIPTOR.full_name
 FOLLOW_APPROVED = graph_events_pb2.FollowApproved.DESCRIPTOR.full_name
 BLOCKED = graph_events_pb2.Blocked.DESCRIPTOR.full_name
 REPORT_RESOLVED = user_events_pb2.ReportResolved.DESCRIPTOR.full_name
+MESSAGE_SENT = message_events_pb2.MessageSent.DESCRIPTOR.full_name
 CONSUMED = frozenset(
     {
+        MESSAGE_SENT,
         POST_LIKED,
         POST_UNLIKED,
         COMMENT_CREATED,
@@ -132,6 +141,10 @@ async def dispatch(notifications: Notifications, envelope: envelope_pb2.EventEnv
             automatic=approved.automatic,
             at=_moment(timestamp_pb2.Timestamp(), envelope),
         )
+    elif kind == MESSAGE_SENT:
+        sent = unpack(envelope, message_events_pb2.MessageSent)
+        requests = set(sent.request_recipient_ids)  # message requests do not badge
+        await n.on_message_sent(recipient_ids=[u for u in sent.recipient_ids if u not in requests])
     elif kind == BLOCKED:
         block = unpack(envelope, graph_events_pb2.Blocked)
         await n.on_blocked(blocker_id=block.blocker_id, blocked_id=block.blocked_id)

@@ -1,5 +1,5 @@
 """The services notify_svc asks, always as itself: graph_svc's relationships for suppression,
-user_svc's accounts and post_svc's posts for hydration.
+user_svc's accounts and post_svc's posts for hydration, message_svc's DM badge for the stream.
 
 Calls carry notify_svc's own service token, not the caller's: a notification stream outlives the
 access token it was opened with, and consumers have no caller at all. Each lookup is one batch
@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from mesh.auth import SERVICE_HEADER
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
+from shutter.message.v1 import message_service_pb2, message_service_pb2_grpc
 from shutter.post.v1 import post_service_pb2, post_service_pb2_grpc
 from shutter.user.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
 
@@ -142,4 +143,38 @@ class GrpcPostCatalog(_AsService):
             p.post_id: (p.media[0].variants.thumbnail if p.media else "")
             for answer in await _in_chunks(wanted, ask)
             for p in answer.posts
+        }
+
+
+class GrpcMessageBadges(_AsService):
+    """The DM badge through message_svc's internal CountUnreadConversations."""
+
+    def __init__(
+        self,
+        stub: message_service_pb2_grpc.MessageServiceStub,
+        *,
+        service_token: Callable[[], str],
+        timeout: float,
+    ) -> None:
+        super().__init__(service_token, timeout)
+        self._stub = stub
+
+    async def unread_conversations(self, user_ids: Sequence[int]) -> dict[int, int]:
+        """Return each account's inbox conversations with unread messages (0s left out)."""
+
+        async def ask(chunk: list[int]) -> message_service_pb2.CountUnreadConversationsResponse:
+            answer: message_service_pb2.CountUnreadConversationsResponse = (
+                await self._stub.CountUnreadConversations(
+                    message_service_pb2.CountUnreadConversationsRequest(user_ids=chunk),
+                    metadata=self._metadata(),
+                    timeout=self._timeout,
+                )
+            )
+            return answer
+
+        wanted = list(dict.fromkeys(user_ids))
+        return {
+            user_id: count
+            for answer in await _in_chunks(wanted, ask)
+            for user_id, count in answer.unread_conversations.items()
         }

@@ -16,6 +16,7 @@ from mesh.server import Service
 from notify_svc import domain, events, peers, store
 from notify_svc.settings import NotifySettings
 from shutter.graph.v1 import graph_service_pb2_grpc
+from shutter.message.v1 import message_service_pb2_grpc
 from shutter.notify.v1 import notify_pb2, notify_service_pb2, notify_service_pb2_grpc
 from shutter.post.v1 import post_service_pb2_grpc
 from shutter.user.v1 import user_service_pb2_grpc
@@ -62,6 +63,9 @@ def stream_message(item: domain.StreamItem) -> notify_service_pb2.SubscribeRespo
         return notify_service_pb2.SubscribeResponse(opened=opened)
     if isinstance(item, domain.StreamHeartbeat):
         return notify_service_pb2.SubscribeResponse(heartbeat=notify_service_pb2.Heartbeat())
+    if isinstance(item, domain.MessagesBadge):
+        badge = notify_service_pb2.MessagesBadge(unread_conversations=item.unread_conversations)
+        return notify_service_pb2.SubscribeResponse(messages_badge=badge)
     return notify_service_pb2.SubscribeResponse(notification=notification_message(item))
 
 
@@ -163,6 +167,11 @@ def build_notifications(
         retention=timedelta(seconds=settings.notification_retention_seconds),
         processed_retention=timedelta(seconds=settings.processed_event_retention_seconds),
         heartbeat_seconds=settings.subscribe_heartbeat_seconds,
+        badges=peers.GrpcMessageBadges(
+            message_service_pb2_grpc.MessageServiceStub(channels.channel("message_svc")),
+            service_token=identity,
+            timeout=timeout,
+        ),
     )
 
 

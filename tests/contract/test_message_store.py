@@ -185,8 +185,12 @@ async def test_unsending_steps_the_last_message_and_the_unread_state_back(
     first = await send(sql, c, 1, text="one")
     second = await send(sql, c, 1, text="two")
     async with sql.transaction() as session:
-        assert await sql.unsend(session, conversation_id=c, message_id=second)
-        assert not await sql.unsend(session, conversation_id=c, message_id=second)
+        assert await sql.unsend(
+            session, conversation_id=c, message_id=second, event_id=ids.next_id()
+        )
+        assert not await sql.unsend(
+            session, conversation_id=c, message_id=second, event_id=ids.next_id()
+        )
         gone = await sql.get_message(session, conversation_id=c, message_id=second)
         conv = await sql.get_conversation(session, conversation_id=c)
         listed = await sql.list_messages(
@@ -197,7 +201,7 @@ async def test_unsending_steps_the_last_message_and_the_unread_state_back(
     assert [r.message_id for r in listed] == [first]
     assert (await row(sql, c, 2)).last_incoming_id == first
     async with sql.transaction() as session:
-        await sql.unsend(session, conversation_id=c, message_id=first)
+        await sql.unsend(session, conversation_id=c, message_id=first, event_id=ids.next_id())
     assert (await row(sql, c, 2)).last_incoming_id == 0
     async with sql.transaction() as session:
         assert await sql.unread_conversations(session, user_id=2) == 0
@@ -285,20 +289,20 @@ async def test_a_member_who_left_gets_no_activity_and_a_returning_one_starts_afr
     assert gone.left_at == left_at and gone.hidden and gone.activity_id == before
     assert gone.sees(before) and not gone.sees(after)
     async with sql.transaction() as session:
-        rows = await sql.rows_with_activity_after(session, user_id=3, after_id=before, limit=9)
+        rows = await sql.rows_with_events_after(session, user_id=3, after_id=before, limit=9)
         assert rows == []
         await sql.put_member(session, record=member(c, 3, visible_after=after, activity_id=after))
     back = await row(sql, c, 3)
     assert back.present and not back.sees(after)
 
 
-async def test_rows_with_activity_after_an_id_come_oldest_first(sql: SqlMessageStore) -> None:
+async def test_rows_with_events_after_an_id_come_oldest_first(sql: SqlMessageStore) -> None:
     a, b = await conversation(sql, (1, 2)), await conversation(sql, (1, 3))
     start = ids.next_id()
     await send(sql, b, 3)
     await send(sql, a, 2)
     async with sql.transaction() as session:
-        rows = await sql.rows_with_activity_after(session, user_id=1, after_id=start, limit=9)
+        rows = await sql.rows_with_events_after(session, user_id=1, after_id=start, limit=9)
         members = await sql.members_of(session, conversation_ids=[a, b])
         found = await sql.get_messages(
             session, keys=[(a, rows[1].activity_id), (b, rows[0].activity_id)]
@@ -325,3 +329,24 @@ async def test_events_go_to_the_outbox_in_the_same_transaction(sql: SqlMessageSt
     async with sql.transaction() as session:
         types = (await session.scalars(select(store.outbox.c.event_type))).all()
     assert types == ["shutter.events.v1.ConversationCreated"]
+
+
+async def test_stream_events_give_sends_and_unsends_in_event_order(sql: SqlMessageStore) -> None:
+    c = await conversation(sql, (1, 2))
+    first = await send(sql, c, 1, text="one")
+    start = ids.next_id()
+    second = await send(sql, c, 1, text="two")
+    unsent_at = ids.next_id()
+    async with sql.transaction() as session:
+        assert await sql.unsend(session, conversation_id=c, message_id=first, event_id=unsent_at)
+        events = await sql.stream_events(
+            session, conversation_id=c, after_id=start, visible_after=0, before_id=None, limit=9
+        )
+        rows = await sql.rows_with_events_after(session, user_id=2, after_id=second, limit=9)
+    # The message sent after `start`, then the unsending of one sent before it.
+    assert [(r.message_id, r.unsent, r.event_id) for r in events] == [
+        (second, False, second),
+        (first, True, unsent_at),
+    ]
+    assert [r.stream_id for r in rows] == [unsent_at]  # the unsend is the member's newest event
+    assert (await row(sql, c, 2)).activity_id == second  # the inbox order does not move

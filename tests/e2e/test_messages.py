@@ -45,15 +45,17 @@ async def _texts(client: httpx.AsyncClient, who: Account, conversation_id: str) 
     return [m.get("text", "") for m in page.get("messages", [])]
 
 
-async def _events(response: httpx.Response) -> AsyncGenerator[dict[str, str], None]:
-    """Yield the SSE message events of a stream, as their fields."""
+async def _events(
+    response: httpx.Response, kinds: tuple[str, ...] = ("message",)
+) -> AsyncGenerator[dict[str, str], None]:
+    """Yield the SSE events of these kinds of a stream, as their fields."""
     current: dict[str, str] = {}
     async for line in response.aiter_lines():
         if line:
             name, _, value = line.partition(":")
             current[name] = value.strip()
             continue
-        if current.get("event") == "message":
+        if current.get("event") in kinds:
             yield current
         current = {}
 
@@ -268,7 +270,8 @@ async def test_who_may_write_to_whom(client: httpx.AsyncClient) -> None:
         headers=alice.headers,
     )
     assert too_long.status_code == 400 and "1000" in too_long.text
-    # Bob blocks Alice: neither continues nor restarts the 1:1.
+    # Bob blocks Alice: neither continues nor restarts the 1:1. Alice's send above left the
+    # pair's block answer cached in message_svc; the block forgets it before it is answered.
     blocked = await client.post(f"/api/v1/users/{alice.user_id}/block", headers=bob.headers)
     assert blocked.status_code == 200, blocked.text
     refused = await client.post(
@@ -284,5 +287,133 @@ async def test_who_may_write_to_whom(client: httpx.AsyncClient) -> None:
         403,
         "CANNOT_MESSAGE_USER",
     )
+    # Unblocked: the very next send goes through again.
+    lifted = await client.delete(f"/api/v1/users/{alice.user_id}/block", headers=bob.headers)
+    assert lifted.status_code == 200, lifted.text
+    await _send(client, alice, c, text="friends again")
+    assert (await _texts(client, bob, c))[0] == "friends again"
     unauthenticated = await client.get("/api/v1/conversations")
     assert unauthenticated.status_code == 401
+
+
+async def test_an_unsent_message_leaves_the_other_participants_open_stream(
+    client: httpx.AsyncClient,
+) -> None:
+    alice, bob, carol = [await register(client, n) for n in ("alice", "bob", "carol")]
+    created = await _ok(
+        await client.post(
+            "/api/v1/conversations",
+            json={"participantIds": [bob.user_id, carol.user_id]},
+            headers=alice.headers,
+        )
+    )
+    c = created["conversationId"]
+    kept = await _send(client, alice, c, text="kept")
+    async with client.stream(
+        "GET", "/api/v1/conversations/stream", headers=bob.headers, timeout=20
+    ) as stream:
+        events = _events(stream, ("message", "unsent"))
+        oops = await _send(client, alice, c, text="oops")
+        assert (await asyncio.wait_for(anext(events), timeout=5))["id"] == oops["messageId"]
+        # Only its sender may unsend it.
+        _error(
+            await client.delete(
+                f"/api/v1/conversations/{c}/messages/{oops['messageId']}", headers=bob.headers
+            ),
+            403,
+            "NOT_MESSAGE_SENDER",
+        )
+        gone = await client.delete(
+            f"/api/v1/conversations/{c}/messages/{oops['messageId']}", headers=alice.headers
+        )
+        assert gone.status_code == 200, gone.text
+        event = await asyncio.wait_for(anext(events), timeout=5)
+        await events.aclose()
+    assert event["event"] == "unsent"
+    assert json.loads(event["data"]) == {"conversationId": c, "messageId": oops["messageId"]}
+    assert int(event["id"]) > int(oops["messageId"])
+    # Carol, who was not connected, resumes from before both and hears of the unsend too.
+    async with client.stream(
+        "GET",
+        "/api/v1/conversations/stream",
+        headers={**carol.headers, "Last-Event-ID": kept["messageId"]},
+        timeout=20,
+    ) as stream:
+        events = _events(stream, ("message", "unsent"))
+        resumed = await asyncio.wait_for(anext(events), timeout=5)
+        await events.aclose()
+    assert resumed["event"] == "unsent" and resumed["id"] == event["id"]
+    assert await _texts(client, carol, c) == ["kept"]
+
+
+async def test_message_requests_to_strangers_are_limited_per_account(
+    client: httpx.AsyncClient,
+) -> None:
+    from mesh.ratelimit import parse_rate
+    from message_svc.settings import MessageSettings
+
+    limit = parse_rate(MessageSettings().message_requests_per_account).limit
+    spammer = await register(client, "spam")
+    friend = await register(client, "friend")
+    follows = await client.post(f"/api/v1/users/{spammer.user_id}/follow", headers=friend.headers)
+    assert follows.status_code == 200, follows.text
+    strangers = [await register(client, "stranger") for _ in range(limit + 1)]
+
+    async def start(who: Account) -> httpx.Response:
+        return await client.post(
+            "/api/v1/conversations", json={"participantIds": [who.user_id]}, headers=spammer.headers
+        )
+
+    for stranger in strangers[:limit]:  # exactly the limit goes through
+        assert (await _ok(await start(stranger))).get("isRequest", False) is False
+    refused = await start(strangers[limit])
+    _error(refused, 429, "MESSAGE_REQUESTS_LIMITED")
+    assert int(refused.headers["retry-after"]) >= 1
+    # Nothing was half-written: no conversation with the refused stranger.
+    inbox = await _ok(
+        await client.get("/api/v1/conversations?pageSize=50", headers=spammer.headers)
+    )
+    talking_to = {p["userId"] for c in inbox["conversations"] for p in c["participants"]}
+    assert len(inbox["conversations"]) == limit
+    assert strangers[limit].user_id not in talking_to
+    # Finding a 1:1 that exists, and starting one with a follower, cost nothing.
+    assert (await start(strangers[0])).status_code == 200
+    assert (await start(friend)).status_code == 200
+
+
+async def test_direct_messages_badge_the_notification_stream_without_notifications(
+    client: httpx.AsyncClient,
+) -> None:
+    alice, bob, eve = [await register(client, n) for n in ("alice", "bob", "eve")]
+    follows = await client.post(f"/api/v1/users/{alice.user_id}/follow", headers=bob.headers)
+    assert follows.status_code == 200, follows.text
+    created = await _ok(
+        await client.post(
+            "/api/v1/conversations", json={"participantIds": [bob.user_id]}, headers=alice.headers
+        )
+    )
+    request = await _ok(  # Eve is a stranger to Bob: her message is a request
+        await client.post(
+            "/api/v1/conversations", json={"participantIds": [bob.user_id]}, headers=eve.headers
+        )
+    )
+    async with client.stream(
+        "GET", "/api/v1/notifications/stream", headers=bob.headers, timeout=20
+    ) as stream:
+        assert stream.status_code == 200
+        events = _events(stream, ("messages-badge", "notification"))
+        await _send(client, eve, request["conversationId"], text="hi, stranger here")
+        await _send(client, alice, created["conversationId"], text="one")
+        # The request does not badge; Alice's message does, with Bob's unread conversations.
+        badge = await asyncio.wait_for(anext(events), timeout=10)
+        assert badge["event"] == "messages-badge" and "id" not in badge
+        assert json.loads(badge["data"]) == {"unreadConversations": 1}
+        await _send(client, alice, created["conversationId"], text="two")  # the same one
+        again = await asyncio.wait_for(anext(events), timeout=10)
+        assert json.loads(again["data"]) == {"unreadConversations": 1}
+        await events.aclose()
+    counted = await _ok(await client.get("/api/v1/conversations/unread-count", headers=bob.headers))
+    assert int(counted["unreadCount"]) == 1
+    # Direct messages are not notifications.
+    listed = await _ok(await client.get("/api/v1/notifications", headers=bob.headers))
+    assert listed.get("notifications", []) == []

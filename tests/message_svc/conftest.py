@@ -15,8 +15,9 @@ from mesh.errors import Unavailable
 from mesh.ids import IdGenerator
 from mesh.outbox import Outbox
 from mesh.services import migrations_dir
-from message_svc import domain, store
+from message_svc import domain, events, store
 from message_svc.live import Wakeups
+from shutter.events.v1 import envelope_pb2, graph_events_pb2
 from shutter.media.v1 import media_pb2
 from shutter.post.v1 import post_pb2
 from shutter.user.v1 import user_pb2
@@ -106,6 +107,19 @@ class World:
     wakeups: Wakeups
     store: store.SqlMessageStore
     keys: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    async def block(self, blocker: int, blocked: int, *, lifted: bool = False) -> None:
+        """Block (or, `lifted`, unblock) in graph_svc, and apply the event graph_svc sends."""
+        event: graph_events_pb2.Blocked | graph_events_pb2.Unblocked
+        if lifted:
+            self.graph.blocks.discard((blocker, blocked))
+            event = graph_events_pb2.Unblocked(blocker_id=blocker, blocked_id=blocked)
+        else:
+            self.graph.blocks.add((blocker, blocked))
+            event = graph_events_pb2.Blocked(blocker_id=blocker, blocked_id=blocked)
+        envelope = envelope_pb2.EventEnvelope(event_id=next(self.keys), producer="graph_svc")
+        envelope.payload.Pack(event)
+        assert await events.graph_handler(self.m.blocks)(envelope)
 
     async def say(self, sender: int, conversation_id: int, text: str = "hello") -> int:
         """Send a text with a fresh client id; return the message id."""

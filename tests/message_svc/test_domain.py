@@ -169,7 +169,7 @@ async def test_a_block_either_way_stops_new_and_continued_one_to_ones(
 ) -> None:
     c = await world.dm(ALICE, BOB)
     await world.say(ALICE, c)
-    world.graph.blocks.add(block)
+    await world.block(*block)
     with pytest.raises(CannotMessage):
         await world.say(ALICE, c)
     with pytest.raises(CannotMessage):
@@ -181,10 +181,27 @@ async def test_a_block_either_way_stops_new_and_continued_one_to_ones(
     assert await messages_of(world, BOB, c) == ["hello"]  # what was said stays readable
 
 
+async def test_sends_into_a_one_to_one_reuse_the_block_answer_until_a_block_event(
+    world: World,
+) -> None:
+    c = await world.dm(ALICE, BOB)
+    await world.say(ALICE, c)
+    asked = world.graph.asked
+    await world.say(BOB, c)
+    await world.say(ALICE, c)
+    assert world.graph.asked == asked  # answered from the cache: graph_svc was not asked
+    await world.block(BOB, ALICE)
+    with pytest.raises(CannotMessage):  # the very next send
+        await world.say(ALICE, c)
+    await world.block(BOB, ALICE, lifted=True)
+    await world.say(ALICE, c, "again")  # the unblock holds at once too
+    assert (await messages_of(world, BOB, c))[0] == "again"
+
+
 async def test_a_block_in_a_group_hides_nothing_of_it(world: World) -> None:
     group = await world.m.create_conversation(ALICE, participant_ids=[BOB, CAROL], title="")
     g = group.conversation.conversation_id
-    world.graph.blocks.add((BOB, CAROL))
+    await world.block(BOB, CAROL)
     await world.say(CAROL, g, "from carol")
     assert await messages_of(world, BOB, g) == ["from carol"]
     with pytest.raises(CannotMessage):
@@ -512,3 +529,29 @@ async def test_a_stream_resuming_after_a_backlog_sends_every_message_once_in_ord
     item = await asyncio.wait_for(anext(stream), timeout=1)
     assert isinstance(item, domain.MessageView) and item.record.message_id == late
     await stream.aclose()
+
+
+async def test_an_unsend_reaches_open_streams_and_a_resumed_one(world: World) -> None:
+    c = await world.dm(ALICE, BOB)
+    kept = await world.say(ALICE, c, "kept")
+    oops = await world.say(ALICE, c, "oops")
+    stream = world.m.stream(BOB, after_message_id=oops)
+    assert isinstance(await anext(stream), domain.StreamOpened)
+    await world.m.unsend(ALICE, conversation_id=c, message_id=oops)
+    item = await asyncio.wait_for(anext(stream), timeout=2)
+    assert isinstance(item, domain.StreamUnsent)
+    assert (item.conversation_id, item.message_id) == (c, oops) and item.event_id > oops
+    await stream.aclose()
+    # Resuming from before both: the kept message, then the unsend (the unsent one is not sent).
+    resumed = world.m.stream(BOB, after_message_id=kept - 1)
+    await anext(resumed)
+    first = await asyncio.wait_for(anext(resumed), timeout=2)
+    second = await asyncio.wait_for(anext(resumed), timeout=2)
+    await resumed.aclose()
+    assert isinstance(first, domain.MessageView) and first.record.message_id == kept
+    assert isinstance(second, domain.StreamUnsent) and second.message_id == oops
+    # Someone outside the conversation hears nothing of it.
+    outsider = world.m.stream(CAROL, after_message_id=kept - 1)
+    await anext(outsider)
+    assert isinstance(await asyncio.wait_for(anext(outsider), timeout=1), domain.StreamHeartbeat)
+    await outsider.aclose()

@@ -1,4 +1,5 @@
 from google.api import annotations_pb2 as _annotations_pb2
+from shutter.events.v1 import envelope_pb2 as _envelope_pb2
 from shutter.message.v1 import message_pb2 as _message_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -195,14 +196,38 @@ class SubscribeRequest(_message.Message):
     def __init__(self, after_message_id: _Optional[int] = ...) -> None: ...
 
 class SubscribeResponse(_message.Message):
-    __slots__ = ("opened", "message", "heartbeat")
+    __slots__ = ("opened", "message", "heartbeat", "unsent")
     OPENED_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    UNSENT_FIELD_NUMBER: _ClassVar[int]
     opened: StreamOpened
     message: _message_pb2.Message
     heartbeat: Heartbeat
-    def __init__(self, opened: _Optional[_Union[StreamOpened, _Mapping]] = ..., message: _Optional[_Union[_message_pb2.Message, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
+    unsent: MessageUnsent
+    def __init__(self, opened: _Optional[_Union[StreamOpened, _Mapping]] = ..., message: _Optional[_Union[_message_pb2.Message, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., unsent: _Optional[_Union[MessageUnsent, _Mapping]] = ...) -> None: ...
+
+class MessageUnsent(_message.Message):
+    __slots__ = ("event_id", "conversation_id", "message_id")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    event_id: int
+    conversation_id: int
+    message_id: int
+    def __init__(self, event_id: _Optional[int] = ..., conversation_id: _Optional[int] = ..., message_id: _Optional[int] = ...) -> None: ...
+
+class ApplyEventsRequest(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[_envelope_pb2.EventEnvelope]
+    def __init__(self, events: _Optional[_Iterable[_Union[_envelope_pb2.EventEnvelope, _Mapping]]] = ...) -> None: ...
+
+class ApplyEventsResponse(_message.Message):
+    __slots__ = ("applied_count",)
+    APPLIED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    applied_count: int
+    def __init__(self, applied_count: _Optional[int] = ...) -> None: ...
 
 class StreamOpened(_message.Message):
     __slots__ = ("heartbeat_interval_ms",)
@@ -268,3 +293,22 @@ class RemoveReportedMessageRequest(_message.Message):
 class RemoveReportedMessageResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class CountUnreadConversationsRequest(_message.Message):
+    __slots__ = ("user_ids",)
+    USER_IDS_FIELD_NUMBER: _ClassVar[int]
+    user_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, user_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class CountUnreadConversationsResponse(_message.Message):
+    __slots__ = ("unread_conversations",)
+    class UnreadConversationsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: int
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[int] = ...) -> None: ...
+    UNREAD_CONVERSATIONS_FIELD_NUMBER: _ClassVar[int]
+    unread_conversations: _containers.ScalarMap[int, int]
+    def __init__(self, unread_conversations: _Optional[_Mapping[int, int]] = ...) -> None: ...

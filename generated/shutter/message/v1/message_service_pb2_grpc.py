@@ -134,6 +134,16 @@ class MessageServiceStub:
                 request_serializer=shutter_dot_message_dot_v1_dot_message__service__pb2.RemoveReportedMessageRequest.SerializeToString,
                 response_deserializer=shutter_dot_message_dot_v1_dot_message__service__pb2.RemoveReportedMessageResponse.FromString,
                 _registered_method=True)
+        self.ApplyEvents = channel.unary_unary(
+                '/shutter.message.v1.MessageService/ApplyEvents',
+                request_serializer=shutter_dot_message_dot_v1_dot_message__service__pb2.ApplyEventsRequest.SerializeToString,
+                response_deserializer=shutter_dot_message_dot_v1_dot_message__service__pb2.ApplyEventsResponse.FromString,
+                _registered_method=True)
+        self.CountUnreadConversations = channel.unary_unary(
+                '/shutter.message.v1.MessageService/CountUnreadConversations',
+                request_serializer=shutter_dot_message_dot_v1_dot_message__service__pb2.CountUnreadConversationsRequest.SerializeToString,
+                response_deserializer=shutter_dot_message_dot_v1_dot_message__service__pb2.CountUnreadConversationsResponse.FromString,
+                _registered_method=True)
 
 
 class MessageServiceServicer:
@@ -152,7 +162,10 @@ class MessageServiceServicer:
     def CreateConversation(self, request, context):
         """Create a conversation between the caller and 1 to 31 other accounts (a group when more than
         one). Asking again for a 1:1 with the same account returns the existing one. NOT_FOUND
-        (USER_NOT_FOUND) when an account does not exist.
+        (USER_NOT_FOUND) when an account does not exist. A new conversation with someone who does
+        not follow the caller is a message request, and each account may start only so many
+        (SHUTTER_MESSAGE_REQUESTS_PER_ACCOUNT, 10 per hour by default): past that, RESOURCE_EXHAUSTED
+        (MESSAGE_REQUESTS_LIMITED, metadata retry_after_seconds; 429 with Retry-After at the edge).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -253,9 +266,10 @@ class MessageServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Subscribe(self, request, context):
-        """Stream new messages of the caller's conversations (requests included) after an opening
-        message, with a heartbeat at a fixed interval (15 seconds by default) while nothing happens.
-        A stream that resumes after a message id first receives what was sent since, oldest first.
+        """Stream new messages of the caller's conversations (requests included) and the unsending of
+        messages they could see, after an opening message, with a heartbeat at a fixed interval (15
+        seconds by default) while nothing happens. A stream that resumes after an event id (a message
+        id or an unsend's event id) first receives what happened since, oldest first.
         RESOURCE_EXHAUSTED (TOO_MANY_STREAMS) past 5 open streams per account. The edge serves it as
         Server-Sent Events at GET /api/v1/conversations/stream.
         """
@@ -289,6 +303,25 @@ class MessageServiceServicer:
     def RemoveReportedMessage(self, request, context):
         """Unsend a message for everyone through the sender's own unsend path (internal: a moderator
         removed it). Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApplyEvents(self, request, context):
+        """Apply other services' committed events now (graph_svc's blocks and unblocks, so the cached
+        block answer of a pair is forgotten before the block's caller is answered). Services only
+        (PERMISSION_DENIED for a user); at most 50 events; events of other types are ignored. Not
+        reachable from the edge.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CountUnreadConversations(self, request, context):
+        """Count, for each of these accounts, the conversations of their inbox with unread messages (the
+        number GetUnreadCount gives each of them): notify_svc's DM badge on the notification stream.
+        Services only (PERMISSION_DENIED for a user); 1 to 100 ids. Not reachable from the edge.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -386,6 +419,16 @@ def add_MessageServiceServicer_to_server(servicer, server):
                     servicer.RemoveReportedMessage,
                     request_deserializer=shutter_dot_message_dot_v1_dot_message__service__pb2.RemoveReportedMessageRequest.FromString,
                     response_serializer=shutter_dot_message_dot_v1_dot_message__service__pb2.RemoveReportedMessageResponse.SerializeToString,
+            ),
+            'ApplyEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyEvents,
+                    request_deserializer=shutter_dot_message_dot_v1_dot_message__service__pb2.ApplyEventsRequest.FromString,
+                    response_serializer=shutter_dot_message_dot_v1_dot_message__service__pb2.ApplyEventsResponse.SerializeToString,
+            ),
+            'CountUnreadConversations': grpc.unary_unary_rpc_method_handler(
+                    servicer.CountUnreadConversations,
+                    request_deserializer=shutter_dot_message_dot_v1_dot_message__service__pb2.CountUnreadConversationsRequest.FromString,
+                    response_serializer=shutter_dot_message_dot_v1_dot_message__service__pb2.CountUnreadConversationsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -884,6 +927,60 @@ class MessageService:
             '/shutter.message.v1.MessageService/RemoveReportedMessage',
             shutter_dot_message_dot_v1_dot_message__service__pb2.RemoveReportedMessageRequest.SerializeToString,
             shutter_dot_message_dot_v1_dot_message__service__pb2.RemoveReportedMessageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.message.v1.MessageService/ApplyEvents',
+            shutter_dot_message_dot_v1_dot_message__service__pb2.ApplyEventsRequest.SerializeToString,
+            shutter_dot_message_dot_v1_dot_message__service__pb2.ApplyEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CountUnreadConversations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.message.v1.MessageService/CountUnreadConversations',
+            shutter_dot_message_dot_v1_dot_message__service__pb2.CountUnreadConversationsRequest.SerializeToString,
+            shutter_dot_message_dot_v1_dot_message__service__pb2.CountUnreadConversationsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -46,7 +46,10 @@ class MessageServiceStub:
     CreateConversation: _grpc.UnaryUnaryMultiCallable[_message_service_pb2.CreateConversationRequest, _message_service_pb2.CreateConversationResponse]
     """Create a conversation between the caller and 1 to 31 other accounts (a group when more than
     one). Asking again for a 1:1 with the same account returns the existing one. NOT_FOUND
-    (USER_NOT_FOUND) when an account does not exist.
+    (USER_NOT_FOUND) when an account does not exist. A new conversation with someone who does
+    not follow the caller is a message request, and each account may start only so many
+    (SHUTTER_MESSAGE_REQUESTS_PER_ACCOUNT, 10 per hour by default): past that, RESOURCE_EXHAUSTED
+    (MESSAGE_REQUESTS_LIMITED, metadata retry_after_seconds; 429 with Retry-After at the edge).
     """
     GetConversation: _grpc.UnaryUnaryMultiCallable[_message_service_pb2.GetConversationRequest, _message_service_pb2.GetConversationResponse]
     """Return one of the caller's conversations."""
@@ -88,9 +91,10 @@ class MessageServiceStub:
     (NOT_A_GROUP) on a 1:1.
     """
     Subscribe: _grpc.UnaryStreamMultiCallable[_message_service_pb2.SubscribeRequest, _message_service_pb2.SubscribeResponse]
-    """Stream new messages of the caller's conversations (requests included) after an opening
-    message, with a heartbeat at a fixed interval (15 seconds by default) while nothing happens.
-    A stream that resumes after a message id first receives what was sent since, oldest first.
+    """Stream new messages of the caller's conversations (requests included) and the unsending of
+    messages they could see, after an opening message, with a heartbeat at a fixed interval (15
+    seconds by default) while nothing happens. A stream that resumes after an event id (a message
+    id or an unsend's event id) first receives what happened since, oldest first.
     RESOURCE_EXHAUSTED (TOO_MANY_STREAMS) past 5 open streams per account. The edge serves it as
     Server-Sent Events at GET /api/v1/conversations/stream.
     """
@@ -107,6 +111,17 @@ class MessageServiceStub:
     RemoveReportedMessage: _grpc.UnaryUnaryMultiCallable[_message_service_pb2.RemoveReportedMessageRequest, _message_service_pb2.RemoveReportedMessageResponse]
     """Unsend a message for everyone through the sender's own unsend path (internal: a moderator
     removed it). Idempotent.
+    """
+    ApplyEvents: _grpc.UnaryUnaryMultiCallable[_message_service_pb2.ApplyEventsRequest, _message_service_pb2.ApplyEventsResponse]
+    """Apply other services' committed events now (graph_svc's blocks and unblocks, so the cached
+    block answer of a pair is forgotten before the block's caller is answered). Services only
+    (PERMISSION_DENIED for a user); at most 50 events; events of other types are ignored. Not
+    reachable from the edge.
+    """
+    CountUnreadConversations: _grpc.UnaryUnaryMultiCallable[_message_service_pb2.CountUnreadConversationsRequest, _message_service_pb2.CountUnreadConversationsResponse]
+    """Count, for each of these accounts, the conversations of their inbox with unread messages (the
+    number GetUnreadCount gives each of them): notify_svc's DM badge on the notification stream.
+    Services only (PERMISSION_DENIED for a user); 1 to 100 ids. Not reachable from the edge.
     """
 
 @_typing.type_check_only
@@ -127,7 +142,10 @@ class MessageServiceAsyncStub(MessageServiceStub):
     CreateConversation: _aio.UnaryUnaryMultiCallable[_message_service_pb2.CreateConversationRequest, _message_service_pb2.CreateConversationResponse]  # type: ignore[assignment]
     """Create a conversation between the caller and 1 to 31 other accounts (a group when more than
     one). Asking again for a 1:1 with the same account returns the existing one. NOT_FOUND
-    (USER_NOT_FOUND) when an account does not exist.
+    (USER_NOT_FOUND) when an account does not exist. A new conversation with someone who does
+    not follow the caller is a message request, and each account may start only so many
+    (SHUTTER_MESSAGE_REQUESTS_PER_ACCOUNT, 10 per hour by default): past that, RESOURCE_EXHAUSTED
+    (MESSAGE_REQUESTS_LIMITED, metadata retry_after_seconds; 429 with Retry-After at the edge).
     """
     GetConversation: _aio.UnaryUnaryMultiCallable[_message_service_pb2.GetConversationRequest, _message_service_pb2.GetConversationResponse]  # type: ignore[assignment]
     """Return one of the caller's conversations."""
@@ -169,9 +187,10 @@ class MessageServiceAsyncStub(MessageServiceStub):
     (NOT_A_GROUP) on a 1:1.
     """
     Subscribe: _aio.UnaryStreamMultiCallable[_message_service_pb2.SubscribeRequest, _message_service_pb2.SubscribeResponse]  # type: ignore[assignment]
-    """Stream new messages of the caller's conversations (requests included) after an opening
-    message, with a heartbeat at a fixed interval (15 seconds by default) while nothing happens.
-    A stream that resumes after a message id first receives what was sent since, oldest first.
+    """Stream new messages of the caller's conversations (requests included) and the unsending of
+    messages they could see, after an opening message, with a heartbeat at a fixed interval (15
+    seconds by default) while nothing happens. A stream that resumes after an event id (a message
+    id or an unsend's event id) first receives what happened since, oldest first.
     RESOURCE_EXHAUSTED (TOO_MANY_STREAMS) past 5 open streams per account. The edge serves it as
     Server-Sent Events at GET /api/v1/conversations/stream.
     """
@@ -188,6 +207,17 @@ class MessageServiceAsyncStub(MessageServiceStub):
     RemoveReportedMessage: _aio.UnaryUnaryMultiCallable[_message_service_pb2.RemoveReportedMessageRequest, _message_service_pb2.RemoveReportedMessageResponse]  # type: ignore[assignment]
     """Unsend a message for everyone through the sender's own unsend path (internal: a moderator
     removed it). Idempotent.
+    """
+    ApplyEvents: _aio.UnaryUnaryMultiCallable[_message_service_pb2.ApplyEventsRequest, _message_service_pb2.ApplyEventsResponse]  # type: ignore[assignment]
+    """Apply other services' committed events now (graph_svc's blocks and unblocks, so the cached
+    block answer of a pair is forgotten before the block's caller is answered). Services only
+    (PERMISSION_DENIED for a user); at most 50 events; events of other types are ignored. Not
+    reachable from the edge.
+    """
+    CountUnreadConversations: _aio.UnaryUnaryMultiCallable[_message_service_pb2.CountUnreadConversationsRequest, _message_service_pb2.CountUnreadConversationsResponse]  # type: ignore[assignment]
+    """Count, for each of these accounts, the conversations of their inbox with unread messages (the
+    number GetUnreadCount gives each of them): notify_svc's DM badge on the notification stream.
+    Services only (PERMISSION_DENIED for a user); 1 to 100 ids. Not reachable from the edge.
     """
 
 class MessageServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -211,7 +241,10 @@ class MessageServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_message_service_pb2.CreateConversationResponse, _abc.Awaitable[_message_service_pb2.CreateConversationResponse]]:
         """Create a conversation between the caller and 1 to 31 other accounts (a group when more than
         one). Asking again for a 1:1 with the same account returns the existing one. NOT_FOUND
-        (USER_NOT_FOUND) when an account does not exist.
+        (USER_NOT_FOUND) when an account does not exist. A new conversation with someone who does
+        not follow the caller is a message request, and each account may start only so many
+        (SHUTTER_MESSAGE_REQUESTS_PER_ACCOUNT, 10 per hour by default): past that, RESOURCE_EXHAUSTED
+        (MESSAGE_REQUESTS_LIMITED, metadata retry_after_seconds; 429 with Retry-After at the edge).
         """
 
     @_abc_1.abstractmethod
@@ -331,9 +364,10 @@ class MessageServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _message_service_pb2.SubscribeRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_message_service_pb2.SubscribeResponse], _abc.AsyncIterator[_message_service_pb2.SubscribeResponse]]:
-        """Stream new messages of the caller's conversations (requests included) after an opening
-        message, with a heartbeat at a fixed interval (15 seconds by default) while nothing happens.
-        A stream that resumes after a message id first receives what was sent since, oldest first.
+        """Stream new messages of the caller's conversations (requests included) and the unsending of
+        messages they could see, after an opening message, with a heartbeat at a fixed interval (15
+        seconds by default) while nothing happens. A stream that resumes after an event id (a message
+        id or an unsend's event id) first receives what happened since, oldest first.
         RESOURCE_EXHAUSTED (TOO_MANY_STREAMS) past 5 open streams per account. The edge serves it as
         Server-Sent Events at GET /api/v1/conversations/stream.
         """
@@ -374,6 +408,29 @@ class MessageServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_message_service_pb2.RemoveReportedMessageResponse, _abc.Awaitable[_message_service_pb2.RemoveReportedMessageResponse]]:
         """Unsend a message for everyone through the sender's own unsend path (internal: a moderator
         removed it). Idempotent.
+        """
+
+    @_abc_1.abstractmethod
+    def ApplyEvents(
+        self,
+        request: _message_service_pb2.ApplyEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_message_service_pb2.ApplyEventsResponse, _abc.Awaitable[_message_service_pb2.ApplyEventsResponse]]:
+        """Apply other services' committed events now (graph_svc's blocks and unblocks, so the cached
+        block answer of a pair is forgotten before the block's caller is answered). Services only
+        (PERMISSION_DENIED for a user); at most 50 events; events of other types are ignored. Not
+        reachable from the edge.
+        """
+
+    @_abc_1.abstractmethod
+    def CountUnreadConversations(
+        self,
+        request: _message_service_pb2.CountUnreadConversationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_message_service_pb2.CountUnreadConversationsResponse, _abc.Awaitable[_message_service_pb2.CountUnreadConversationsResponse]]:
+        """Count, for each of these accounts, the conversations of their inbox with unread messages (the
+        number GetUnreadCount gives each of them): notify_svc's DM badge on the notification stream.
+        Services only (PERMISSION_DENIED for a user); 1 to 100 ids. Not reachable from the edge.
         """
 
 def add_MessageServiceServicer_to_server(servicer: MessageServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

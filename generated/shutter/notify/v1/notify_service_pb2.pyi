@@ -65,14 +65,22 @@ class SubscribeRequest(_message.Message):
     def __init__(self, after_sequence: _Optional[int] = ...) -> None: ...
 
 class SubscribeResponse(_message.Message):
-    __slots__ = ("opened", "notification", "heartbeat")
+    __slots__ = ("opened", "notification", "heartbeat", "messages_badge")
     OPENED_FIELD_NUMBER: _ClassVar[int]
     NOTIFICATION_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_BADGE_FIELD_NUMBER: _ClassVar[int]
     opened: StreamOpened
     notification: _notify_pb2.Notification
     heartbeat: Heartbeat
-    def __init__(self, opened: _Optional[_Union[StreamOpened, _Mapping]] = ..., notification: _Optional[_Union[_notify_pb2.Notification, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
+    messages_badge: MessagesBadge
+    def __init__(self, opened: _Optional[_Union[StreamOpened, _Mapping]] = ..., notification: _Optional[_Union[_notify_pb2.Notification, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., messages_badge: _Optional[_Union[MessagesBadge, _Mapping]] = ...) -> None: ...
+
+class MessagesBadge(_message.Message):
+    __slots__ = ("unread_conversations",)
+    UNREAD_CONVERSATIONS_FIELD_NUMBER: _ClassVar[int]
+    unread_conversations: int
+    def __init__(self, unread_conversations: _Optional[int] = ...) -> None: ...
 
 class StreamOpened(_message.Message):
     __slots__ = ("heartbeat_interval_ms",)
