@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-app = typer.Typer(help="Operate the event bus: republish outbox rows, dead letters.")
+app = typer.Typer(
+    help="Operate the event bus: republish outbox rows, dead letters, rebuild feed projections."
+)
 console = Console(stderr=True)
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
@@ -79,6 +81,36 @@ async def _republish(since: datetime, only: list[str] | None) -> dict[str, int]:
         finally:
             await engine.dispose()
     return counts
+
+
+@app.command("rebuild-feeds")
+def rebuild_feeds() -> None:
+    """Rebuild feed_svc's projection (posts, counts, celebrities) from post_svc's posts and
+    graph_svc's follower counts, not from events: for when it was lost or is doubted after the
+    outbox's retention (SHUTTER_OUTBOX_RETENTION_SECONDS) let its events go. Cached feeds and post
+    views are dropped and built again on their next read. The mesh must be running."""
+    posts, celebs = asyncio.run(_rebuild_feeds())
+    console.print(f"feed_svc: projection rebuilt with {posts} posts, {celebs} celebrities")
+
+
+async def _rebuild_feeds() -> tuple[int, int]:
+    from mesh.auth import identity_source
+    from mesh.clients import Channels
+    from mesh.config import MeshSettings
+    from shutter.feed.v1 import feed_service_pb2, feed_service_pb2_grpc
+
+    settings = MeshSettings()
+    # The command acts for feed_svc's operator: it shows the mesh's service identity, which
+    # only holders of the service secret (data_dir or SHUTTER_SERVICE_SECRET_FILE) can make.
+    channels = Channels(settings, identity=identity_source(settings, "shutter_cli"))
+    try:
+        stub = feed_service_pb2_grpc.FeedServiceStub(channels.channel("feed_svc"))
+        answer: feed_service_pb2.RebuildProjectionResponse = await stub.RebuildProjection(
+            feed_service_pb2.RebuildProjectionRequest(), timeout=600
+        )
+        return answer.post_count, answer.celebrity_count
+    finally:
+        await channels.close()
 
 
 dead_letters_app = typer.Typer(

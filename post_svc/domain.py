@@ -73,6 +73,9 @@ NEAREST_SCAN_MAX = 2000
 SCAN_ROUNDS = 5
 # Posts of a blocker looked at per transaction when a block takes the blocked account's likes off.
 BLOCK_SCAN_BATCH = 500
+# Posts per ExportPosts page (feed_svc's projection rebuild).
+EXPORT_PAGE_DEFAULT = 500
+EXPORT_PAGE_MAX = 1000
 # A location search takes the posts of at most this many places, the most used first.
 SEARCH_PLACES_MAX = 50
 
@@ -1317,6 +1320,21 @@ class Posts:
         async with self._store.read_transaction() as tx:
             found = await self._store.post_counts(tx, user_ids=wanted)
         return [(user_id, found.get(user_id, 0)) for user_id in wanted]
+
+    async def export_posts(
+        self, *, after_post_id: int, page_size: int
+    ) -> list[tuple[PostRecord, Counts]]:
+        """Return one page of live posts after an id, oldest first, with their counts (what
+        feed_svc's projection is rebuilt from)."""
+        if after_post_id < 0:
+            raise InvalidArgument.field("after_post_id", "must be 0 or a post id")
+        limit = pagination.page_size(
+            page_size, default=EXPORT_PAGE_DEFAULT, maximum=EXPORT_PAGE_MAX
+        )
+        async with self._store.read_transaction() as tx:
+            rows = await self._store.list_posts_after(tx, after=after_post_id, limit=limit)
+            counts = await self._engagement.counts(tx, post_ids=[r.post_id for r in rows])
+        return [(r, counts.get(r.post_id, Counts())) for r in rows]
 
     async def clean_up_deleted(self, *, post_id: int, media_ids: Sequence[int]) -> None:
         """Delete a deleted post's media and its likes, comments and counters (idempotent)."""

@@ -415,6 +415,9 @@ class PostStore(Protocol):
     async def list_user_posts(
         self, session: AsyncSession, *, author_id: int, before: int | None, limit: int
     ) -> list[PostRecord]: ...
+    async def list_posts_after(
+        self, session: AsyncSession, *, after: int, limit: int
+    ) -> list[PostRecord]: ...
     async def list_hashtag_posts(
         self, session: AsyncSession, *, tag: str, before: int | None, limit: int
     ) -> list[PostRecord]: ...
@@ -855,6 +858,18 @@ class SqlPostStore:
         if before is not None:
             query = query.where(posts.c.post_id < before)
         query = query.order_by(posts.c.post_id.desc()).limit(limit)
+        return [_post(row) for row in await session.execute(query)]
+
+    async def list_posts_after(
+        self, session: AsyncSession, *, after: int, limit: int
+    ) -> list[PostRecord]:
+        """Return live posts with ids above `after`, oldest first (rebuilding projections)."""
+        query = (
+            select(posts)
+            .where(posts.c.post_id > after, _LIVE)
+            .order_by(posts.c.post_id)
+            .limit(limit)
+        )
         return [_post(row) for row in await session.execute(query)]
 
     async def list_hashtag_posts(
