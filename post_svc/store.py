@@ -53,10 +53,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from mesh import db
+from mesh.deadletters import dead_letters_table
 from mesh.outbox import Outbox, outbox_table
 from post_svc import geo
 
 metadata = MetaData()
+# Dead letters of this service's consumer groups, kept here so they outlive Redis.
+dead_letters = dead_letters_table(metadata)
 
 posts = Table(
     "posts",
