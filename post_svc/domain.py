@@ -738,6 +738,65 @@ class Posts:
                 return removed_total
             before = rows[-1].post_id
 
+    async def drop_comments_after_block(self, *, blocker_id: int, blocked_id: int) -> int:
+        """Delete the blocked account's comments and replies on the blocker's posts, as a block
+        does (each with its CommentDeleted, so counts follow: lists already hide them); return
+        how many went. Idempotent: a redelivered Blocked event finds nothing left."""
+        removed_total, before = 0, None
+        while True:
+            async with self._store.transaction() as tx:
+                rows = await self._store.list_user_posts(
+                    tx, author_id=blocker_id, before=before, limit=BLOCK_SCAN_BATCH
+                )
+            for post in rows:
+                for comment in await self._comments_by(post.post_id, blocked_id):
+                    async with self._store.transaction() as tx:
+                        reply_ids = await self._engagement.delete_comment(tx, comment=comment)
+                        await self._store.outbox.add(
+                            tx,
+                            aggregate_id=post.post_id,
+                            event=events.comment_deleted(
+                                comment, deleted_by=blocker_id, reply_ids=reply_ids
+                            ),
+                        )
+                    removed_total += 1
+            if len(rows) < BLOCK_SCAN_BATCH:
+                return removed_total
+            before = rows[-1].post_id
+
+    async def _comments_by(self, post_id: int, author_id: int) -> list[CommentRecord]:
+        """Return one account's comments on a post, and its replies under others' comments."""
+        found: list[CommentRecord] = []
+
+        async def scan(parent: int) -> list[CommentRecord]:
+            everything, after = [], None
+            while True:
+                async with self._store.transaction() as tx:
+                    page = await self._engagement.list_comments(
+                        tx,
+                        post_id=post_id,
+                        parent_comment_id=parent,
+                        after=after,
+                        limit=BLOCK_SCAN_BATCH,
+                    )
+                everything += page
+                if len(page) < BLOCK_SCAN_BATCH:
+                    return everything
+                after = page[-1].comment_id
+
+        top = await scan(0)
+        found += [c for c in top if c.author_id == author_id]
+        others = [c.comment_id for c in top if c.author_id != author_id]
+        if others:
+            async with self._store.transaction() as tx:
+                replied = await self._engagement.reply_counts(
+                    tx, post_id=post_id, comment_ids=others
+                )
+            for parent, count in replied.items():
+                if count:
+                    found += [c for c in await scan(parent) if c.author_id == author_id]
+        return found
+
     async def list_likers(
         self, *, viewer: int | None, post_id: int, page_size: int, page_token: str
     ) -> tuple[list[user_pb2.UserSummary], str]:

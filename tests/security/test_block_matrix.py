@@ -121,10 +121,7 @@ WRITES = {
 }
 # fmt: on
 
-# What still gets through: a comment of the other's is hidden from lists but still counted in the
-# post's commentCount (post_svc keeps the comments; removing them needs a per-author query
-# in every store).
-GETS_THROUGH = {("comment_count", "blocker→own"), ("comment_count", "blocked→own")}
+GETS_THROUGH: set[tuple[str, str]] = set()  # nothing, since comments go with the block
 
 READ_CASES = [
     pytest.param(
