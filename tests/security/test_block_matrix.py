@@ -121,18 +121,8 @@ WRITES = {
 }
 # fmt: on
 
-GETS_THROUGH: set[tuple[str, str]] = set()  # nothing, since comments go with the block
-
 READ_CASES = [
-    pytest.param(
-        path,
-        view,
-        expected,
-        id=f"{view}-{path}",
-        marks=[pytest.mark.xfail(strict=True, reason="the other's comments are still counted")]
-        if (path, view) in GETS_THROUGH
-        else [],
-    )
+    pytest.param(path, view, expected, id=f"{view}-{path}")
     for path, row in READS.items()
     for view, expected in zip(VIEWS, row.split(), strict=True)
 ]
