@@ -294,10 +294,10 @@ class _Edge:
 
     @staticmethod
     def _streaming_class(scope: Scope) -> str | None:
-        """Return the rate-limit class of a streaming route (none for /media: a CDN's job)."""
+        """Return the rate-limit class of a streaming route."""
         if scope["method"] == "PUT":
             return "uploads"
-        return None if str(scope["path"]).startswith("/media/") else "reads"
+        return "media" if str(scope["path"]).startswith("/media/") else "reads"
 
     async def _transcode(self, request: Request, match: Match | None) -> Response:
         path = _raw_path(request.scope)

@@ -1,6 +1,7 @@
 """Rate limits at the edge: per client IP and per account, by route class, with 429 answers.
 
-Every API request belongs to one class (login, register, refresh, uploads, writes, reads); each
+Every API request belongs to one class (login, register, refresh, uploads, writes, reads, media
+for the files under /media, per IP only); each
 class has a limit per client IP and, for calls made with a valid access token, per account
 (settings `SHUTTER_RATE_LIMIT_<CLASS>_IP` / `_ACCOUNT`). A request over any of its limits gets
 429 with `Retry-After` and the `RateLimit-Policy` / `RateLimit` headers of the IETF draft
@@ -8,8 +9,8 @@ class has a limit per client IP and, for calls made with a valid access token, p
 closest to running out. Wrong passwords are slowed further in user_svc, per account and per IP.
 
 The limiter is the mesh's (mesh.ratelimit): on Redis when SHUTTER_REDIS_URL is set, so every
-replica of the edge shares the counts, else in this process. /media, health and the OpenAPI
-document are not limited (a CDN serves media in production).
+replica of the edge shares the counts, else in this process. Health and the OpenAPI document
+are not limited.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from mesh.ratelimit import Decision, Limiter, Rate, parse_rate
 
 log = logging.getLogger("shutter.edge.limits")
 
-CLASSES = ("login", "register", "refresh", "uploads", "writes", "reads")
+CLASSES = ("login", "register", "refresh", "uploads", "writes", "reads", "media")
 _BY_METHOD = {
     "/shutter.user.v1.UserService/Login": "login",
     "/shutter.user.v1.UserService/Register": "register",

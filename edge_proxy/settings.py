@@ -94,6 +94,11 @@ class EdgeSettings(MeshSettings):
     rate_limit_writes_account: str = Field(default="300/min", description="Other writes per user.")
     rate_limit_reads_ip: str = Field(default="3000/min", description="Reads per client IP.")
     rate_limit_reads_account: str = Field(default="1200/min", description="Reads per user.")
+    rate_limit_media_ip: str = Field(
+        default="3000/min",
+        description="Files under /media per client IP (a feed page shows dozens; no account: "
+        "image requests carry no token).",
+    )
 
     @field_validator(
         "rate_limit_login_ip",
@@ -105,6 +110,7 @@ class EdgeSettings(MeshSettings):
         "rate_limit_writes_account",
         "rate_limit_reads_ip",
         "rate_limit_reads_account",
+        "rate_limit_media_ip",
     )
     @classmethod
     def _is_rate(cls, text: str) -> str:

@@ -155,6 +155,19 @@ class FeedCache:
                 _queue_unlink(pipe, feed_key(user_id), celebs_key(user_id))
             await pipe.execute()
 
+    async def drop_all(self) -> int:
+        """Forget every feed, celebrity list, ranking, snapshot and author's recent list (not
+        who is active); each is rebuilt from the projection on its next read. Return how many
+        keys went."""
+        dropped = 0
+        for pattern in ("feed:*", "recent:*"):
+            async for raw in self._redis.scan_iter(match=pattern, count=1000):
+                key = raw.decode() if isinstance(raw, bytes) else str(raw)
+                if key.endswith((":seen", ":lock")):
+                    continue
+                dropped += int(await self._redis.unlink(key))
+        return dropped
+
     async def touch(self, user_id: int, *, ttl_seconds: int) -> None:
         """Mark a user active for the next `ttl_seconds`."""
         await self._redis.set(seen_key(user_id), b"1", ex=ttl_seconds)

@@ -31,7 +31,8 @@ from feed_svc.store import FeedStore
 from mesh import pagination
 from mesh.errors import InvalidArgument
 from mesh.ids import id_at, id_time
-from shutter.post.v1 import post_pb2
+from shutter.post.v1 import post_pb2, post_service_pb2
+from shutter.user.v1 import user_pb2
 
 log = logging.getLogger("shutter.feed_svc.domain")
 
@@ -74,6 +75,24 @@ class Posts(Protocol):
     """What feeds need from post_svc."""
 
     async def batch_get(self, viewer_id: int, post_ids: Sequence[int]) -> list[post_pb2.Post]: ...
+
+
+class PostSource(Protocol):
+    """What a projection rebuild needs from post_svc: every live post, page by page."""
+
+    async def export_page(
+        self, after_post_id: int, size: int
+    ) -> list[post_service_pb2.ExportedPost]: ...
+
+
+class Directory(Protocol):
+    """What a projection rebuild needs from user_svc: who is private."""
+
+    async def summaries(self, user_ids: Sequence[int]) -> dict[int, user_pb2.UserSummary]: ...
+
+
+# Posts per page a projection rebuild reads from post_svc and writes in one transaction.
+REBUILD_PAGE = 500
 
 
 @dataclass(frozen=True)
@@ -391,6 +410,54 @@ class Feeds:
                 limit=self._settings.feed_max_length,
             )
         await self._cache.install(viewer, [p.post_id for p in recent], sorted(celebs))
+
+    async def rebuild_projection(self, source: PostSource, directory: Directory) -> tuple[int, int]:
+        """Replace the projection with post_svc's live posts and their counts as they are now,
+        mark the celebrities graph_svc's follower counts make, and drop every cached feed and
+        post view (each is built again from the new projection on its next read). Return how
+        many posts and celebrities the projection holds. Events handled meanwhile may count a
+        like twice or not at all; run it again when in doubt (it is idempotent)."""
+        async with self._store.transaction() as tx:
+            await self._store.clear_projection(tx)
+        after, total, authors = 0, 0, set()
+        while True:
+            page = await source.export_page(after, REBUILD_PAGE)
+            if not page:
+                break
+            page_authors = {p.author_id for p in page}
+            private = {
+                u.user_id
+                for u in (await directory.summaries(sorted(page_authors))).values()
+                if u.is_private
+            }
+            async with self._store.transaction() as tx:
+                for post in page:
+                    await self._store.put_post(
+                        tx,
+                        post_id=post.post_id,
+                        author_id=post.author_id,
+                        created_at=post.created_at.ToDatetime(tzinfo=UTC),
+                        author_is_private=post.author_id in private,
+                        likes=post.like_count,
+                        comments=post.comment_count,
+                    )
+            total += len(page)
+            authors |= page_authors
+            after = page[-1].post_id
+            if len(page) < REBUILD_PAGE:
+                break
+        followers = await self._graph.follower_counts(sorted(authors)) if authors else {}
+        celebs = [
+            a for a, n in followers.items() if n > self._settings.celebrity_follower_threshold
+        ]
+        async with self._store.transaction() as tx:
+            for author_id in celebs:
+                await self._store.mark_celebrity(tx, author_id=author_id)
+        await self._cache.drop_all()
+        if self._views is not None:
+            await self._views.drop_views()
+        log.info("projection rebuilt: %d posts, %d celebrities", total, len(celebs))
+        return total, len(celebs)
 
     # Reacting to events
 

@@ -152,6 +152,17 @@ class GrpcPosts(_Peer):
         )
         return list(answer.rings)
 
+    async def export_page(
+        self, after_post_id: int, size: int
+    ) -> list[post_service_pb2.ExportedPost]:
+        """Return one page of every live post after an id, oldest first, with counts."""
+        answer: post_service_pb2.ExportPostsResponse = await self._stub.ExportPosts(
+            post_service_pb2.ExportPostsRequest(after_post_id=after_post_id, page_size=size),
+            metadata=self._metadata(),
+            timeout=self._timeout,
+        )
+        return list(answer.posts)
+
     async def batch_get(self, viewer_id: int, post_ids: Sequence[int]) -> list[post_pb2.Post]:
         """Return the posts the viewer may see, in the order asked (a page is at most 50)."""
         if not post_ids:

@@ -207,6 +207,15 @@ class ReadModel:
 
     # -- reading -------------------------------------------------------------------------------
 
+    async def drop_views(self) -> int:
+        """Forget every post view, count and author summary; each is read through from its
+        owner on its next read. Return how many keys went."""
+        dropped = 0
+        for pattern in ("rm:post:*", "rm:n:*", "rm:user:*"):
+            async for key in self._redis.scan_iter(match=pattern, count=1000):
+                dropped += int(await self._redis.unlink(key))
+        return dropped
+
     async def _mget(self, keys: list[str]) -> list[Any]:
         if not keys:
             return []

@@ -45,10 +45,26 @@ def mode_of(mode: int) -> str:
 class FeedServicer(feed_service_pb2_grpc.FeedServiceServicer):
     """The gRPC face of the feed rules."""
 
-    def __init__(self, feeds: domain.Feeds, tray: stories.StoryTray) -> None:
+    def __init__(
+        self,
+        feeds: domain.Feeds,
+        tray: stories.StoryTray,
+        rebuild_from: tuple[domain.PostSource, domain.Directory] | None = None,
+    ) -> None:
         self._feeds = feeds
         self._tray = tray
+        self._rebuild_from = rebuild_from
         self._apply = events.sync_handler(feeds)
+
+    async def RebuildProjection(
+        self, request: feed_service_pb2.RebuildProjectionRequest, context: aio.ServicerContext
+    ) -> feed_service_pb2.RebuildProjectionResponse:
+        if not auth.current_principal().is_service:
+            raise PermissionDenied("only services may rebuild feeds", reason="SERVICE_REQUIRED")
+        if self._rebuild_from is None:
+            raise PermissionDenied("this feed_svc cannot rebuild", reason="REBUILD_UNAVAILABLE")
+        posts, celebs = await self._feeds.rebuild_projection(*self._rebuild_from)
+        return feed_service_pb2.RebuildProjectionResponse(post_count=posts, celebrity_count=celebs)
 
     async def ApplyEvents(
         self, request: feed_service_pb2.ApplyEventsRequest, context: aio.ServicerContext
@@ -219,7 +235,18 @@ async def create_feed_service(settings: FeedSettings) -> Service:
             replica=runtime.replica,
         )
         tray = build_tray(settings, runtime.channels, runtime.identity)
-        servicer = FeedServicer(feeds, tray)
+        timeout = settings.peer_deadline_seconds
+        source = peers.GrpcPosts(
+            post_service_pb2_grpc.PostServiceStub(runtime.channels.channel("post_svc")),
+            service_token=runtime.identity,
+            timeout=timeout,
+        )
+        directory = peers.GrpcUsers(
+            user_service_pb2_grpc.UserServiceStub(runtime.channels.channel("user_svc")),
+            service_token=runtime.identity,
+            timeout=timeout,
+        )
+        servicer = FeedServicer(feeds, tray, (source, directory))
         await runtime.consume(
             group=events.GROUP, handler=events.feed_handler(feeds), event_types=events.CONSUMED
         )

@@ -32,11 +32,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from mesh import db
+from mesh.deadletters import dead_letters_table
 from mesh.deletion import ledger_table
 
 metadata = MetaData()
 # The steps of removing deleted accounts that are done (mesh.deletion).
 deletion_ledger = ledger_table(metadata)
+# Dead letters of this service's consumer groups, kept here so they outlive Redis.
+dead_letters = dead_letters_table(metadata)
 
 posts = Table(
     "posts",
@@ -170,6 +173,18 @@ class FeedStore(Protocol):
         self, session: AsyncSession, *, author_ids: Sequence[int]
     ) -> list[int]: ...
     async def mark_celebrity(self, session: AsyncSession, *, author_id: int) -> bool: ...
+    async def clear_projection(self, session: AsyncSession) -> None: ...
+    async def put_post(
+        self,
+        session: AsyncSession,
+        *,
+        post_id: int,
+        author_id: int,
+        created_at: datetime,
+        author_is_private: bool,
+        likes: int,
+        comments: int,
+    ) -> None: ...
 
 
 # Bound parameters per IN list, well below SQLite's and PostgreSQL's limits.
@@ -406,6 +421,41 @@ class SqlFeedStore:
             )
             found.extend(r.author_id for r in rows)
         return found
+
+    async def clear_projection(self, session: AsyncSession) -> None:
+        """Forget every post, count and celebrity (a rebuild from post_svc follows). Processed
+        event ids and affinities stay: a redelivered old event must still change nothing."""
+        for table in (posts, engagement, celebrities):
+            await session.execute(table.delete())
+
+    async def put_post(
+        self,
+        session: AsyncSession,
+        *,
+        post_id: int,
+        author_id: int,
+        created_at: datetime,
+        author_is_private: bool,
+        likes: int,
+        comments: int,
+    ) -> None:
+        """Record a live post with its counts as its owner has them now (a rebuild)."""
+        await session.execute(
+            self._insert(posts)
+            .values(
+                post_id=post_id,
+                author_id=author_id,
+                created_at=created_at,
+                author_is_private=author_is_private,
+                deleted=False,
+            )
+            .on_conflict_do_nothing()
+        )
+        await session.execute(
+            self._insert(engagement)
+            .values(post_id=post_id, like_count=likes, comment_count=comments, version=1)
+            .on_conflict_do_nothing()
+        )
 
     async def mark_celebrity(self, session: AsyncSession, *, author_id: int) -> bool:
         """Mark an author a celebrity; return False when they already were."""

@@ -37,10 +37,13 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from mesh import db
+from mesh.deadletters import dead_letters_table
 from mesh.deletion import ledger_table
 from mesh.outbox import Outbox, outbox_table
 
 metadata = MetaData()
+# Dead letters of this service's consumer groups, kept here so they outlive Redis.
+dead_letters = dead_letters_table(metadata)
 
 follows = Table(
     "follows",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from typing import Any
 
 import jwt
 from cachetools import LRUCache
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -31,6 +33,9 @@ EDGE_SERVICE = "edge_proxy"
 # reaches, and a client sends the same token for its whole lifetime.
 VERIFIED_TOKENS_MAX = 10_000
 SERVICE_TOKEN_TTL_SECONDS = 3600
+# How a certificate names the service it belongs to (mutual TLS binds identities to them): a URI
+# SAN spiffe://shutter/<service>, the SPIFFE convention for workload identities.
+SERVICE_URI_PREFIX = "spiffe://shutter/"
 
 
 def ensure_keys(settings: MeshSettings) -> None:
@@ -319,3 +324,22 @@ def identity_source(settings: MeshSettings, service: str) -> Callable[[], str]:
         return held[0][1]
 
     return token
+
+
+@functools.lru_cache(maxsize=64)
+def certificate_services(pem: bytes) -> frozenset[str]:
+    """Return the services a PEM certificate names (its spiffe://shutter/<service> URI SANs)."""
+    cert = x509.load_pem_x509_certificate(pem)
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return frozenset()
+    uris = sans.get_values_for_type(x509.UniformResourceIdentifier)
+    return frozenset(
+        u.removeprefix(SERVICE_URI_PREFIX) for u in uris if u.startswith(SERVICE_URI_PREFIX)
+    )
+
+
+def service_uri(service: str) -> str:
+    """Return the URI SAN a service's certificate carries."""
+    return SERVICE_URI_PREFIX + service

@@ -65,6 +65,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from mesh import context, metrics
 from mesh.config import MeshSettings
+from mesh.deadletters import DeadLetterArchive
 from shutter.events.v1 import envelope_pb2
 
 log = logging.getLogger("shutter.bus")
@@ -115,8 +116,10 @@ class EventBus(Protocol):
         group: str,
         handler: Handler,
         event_types: Collection[str] | None = None,
+        archive: DeadLetterArchive | None = None,
     ) -> Consumer:
-        """Start calling `handler` with the group's events (of `event_types`, or all)."""
+        """Start calling `handler` with the group's events (of `event_types`, or all); on the
+        Redis bus, dead letters go to `archive` (the service's database) when given."""
         ...
 
     async def dead_letters(self, group: str, *, limit: int = 100) -> list[DeadLetter]:
@@ -693,8 +696,10 @@ class EmbeddedBus:
         group: str,
         handler: Handler,
         event_types: Collection[str] | None = None,
+        archive: DeadLetterArchive | None = None,
     ) -> Consumer:
-        """Start calling `handler` with the group's events (of `event_types`, or all)."""
+        """Start calling `handler` with the group's events (of `event_types`, or all); on the
+        Redis bus, dead letters go to `archive` (the service's database) when given."""
         types = _check_consumer(group, event_types)
         consumer = _EmbeddedConsumer(
             self, group=group, handler=handler, event_types=types, settings=self._settings
@@ -984,12 +989,15 @@ class RedisStreamBus:
         group: str,
         handler: Handler,
         event_types: Collection[str] | None = None,
+        archive: DeadLetterArchive | None = None,
     ) -> Consumer:
-        """Start calling `handler` with the group's events (of `event_types`, or all)."""
+        """Start calling `handler` with the group's events (of `event_types`, or all); on the
+        Redis bus, dead letters go to `archive` (the service's database) when given."""
         types = _check_consumer(group, event_types)
         consumer = _RedisConsumer(
             self, group=group, handler=handler, event_types=types, settings=self._settings
         )
+        consumer.archive = archive
         await consumer.start()
         self._consumers.add(consumer)
         return consumer
@@ -1044,6 +1052,20 @@ class RedisStreamBus:
                 pipe.xdel(self.dead_key(group), entry_id)
                 await pipe.execute()
         return len(letters)
+
+    async def redeliver(self, group: str, envelope: envelope_pb2.EventEnvelope) -> None:
+        """Hand one event to one group again (a dead letter kept in a service's database);
+        the other groups skip it."""
+        entry: dict[Any, Any] = {
+            "type": event_type(envelope),
+            "producer": envelope.producer,
+            "event_id": envelope.event_id,
+            "envelope": envelope.SerializeToString(),
+            "group": group,
+        }
+        await self.redis.xadd(
+            self.stream, entry, maxlen=self._settings.bus_max_length, approximate=True
+        )
 
     async def drop_dead_letters(self, group: str, *, letter_ids: Sequence[str] | None) -> int:
         """Forget dead letters (these, or all); return how many."""
@@ -1130,6 +1152,7 @@ class _RedisConsumer(_ConsumerBase):
         self._stream = bus.stream
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._current: bytes | None = None
+        self.archive: DeadLetterArchive | None = None
         self._counted = False  # whether the current entry's delivery counted its first attempt
         self._waiting: list[bytes] = []  # entries delivered to us, not yet started
         # BLOCK no longer than half the idle timeout, so stale entries are reclaimed in time.
@@ -1302,6 +1325,19 @@ class _RedisConsumer(_ConsumerBase):
             "failed_at": int(time.time() * 1000),
             "entry_id": entry_id,
         }
+        if self.archive is not None:
+            # Durable first (the service's database), then acknowledged: a crash in between
+            # delivers the event again, and the archive keeps one letter per entry.
+            await self.archive.add(
+                group=self.group,
+                letter_id=_text(entry_id),
+                event_type=kind,
+                envelope=fields.get(b"envelope", b""),
+                error=error,
+                attempts=attempts,
+            )
+            await self._redis.xack(self._stream, self.group, entry_id)
+            return
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.xadd(
                 self._bus.dead_key(self.group), letter, maxlen=DEAD_LETTERS_MAX, approximate=True

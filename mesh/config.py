@@ -391,7 +391,8 @@ class MeshSettings(BaseSettings):
     mesh_tls_cert_file: Path | None = Field(
         default=None,
         description="PEM certificate of this process for gRPC between services: with "
-        "mesh_tls_key_file, servers speak TLS only.",
+        "mesh_tls_key_file, servers speak TLS only. With mutual TLS, its URI SANs "
+        "spiffe://shutter/<service> name the services this process may claim to be.",
     )
     mesh_tls_key_file: Path | None = Field(
         default=None, description="PEM private key of mesh_tls_cert_file."

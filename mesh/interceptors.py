@@ -26,6 +26,7 @@ from mesh.auth import (
     SERVICE_PREFIX,
     ServiceTokens,
     TokenVerifier,
+    certificate_services,
 )
 from mesh.errors import DomainError, PermissionDenied, Unauthenticated, Unavailable
 
@@ -106,6 +107,12 @@ def _metadata(ctx: aio.ServicerContext[Any, Any], key: str) -> str | None:
     return None
 
 
+def _peer_services(ctx: aio.ServicerContext[Any, Any]) -> frozenset[str]:
+    """Return the services the peer's TLS client certificate names (none without one)."""
+    pems = (ctx.auth_context() or {}).get("x509_pem_cert") or []
+    return certificate_services(bytes(pems[0])) if pems else frozenset()
+
+
 class RequestIdInterceptor(ScopeInterceptor):
     """Carry the caller's x-request-id (or a new one) through the call and its outgoing calls."""
 
@@ -184,10 +191,14 @@ class AuthInterceptor(ScopeInterceptor):
         *,
         services: ServiceTokens | None = None,
         internal_methods: Collection[str] = (),
+        bind_to_certificates: bool = False,
     ) -> None:
         self._verifier = verifier
         self._services = services
         self._internal = frozenset(internal_methods)
+        # With mutual TLS, a service identity counts only from a peer whose certificate names
+        # that service: a leaked mesh secret alone does not make a process another service.
+        self._bind = bind_to_certificates
 
     @contextlib.asynccontextmanager
     async def scope(self, method: str, ctx: aio.ServicerContext[Any, Any]) -> AsyncIterator[None]:
@@ -208,6 +219,11 @@ class AuthInterceptor(ScopeInterceptor):
                     "the service identity is not valid", reason="SERVICE_IDENTITY_INVALID"
                 )
             service = self._services.verify(identity)
+            if self._bind and service not in _peer_services(ctx):
+                raise Unauthenticated(
+                    f"the service identity {service!r} is not the one the peer's certificate names",
+                    reason="SERVICE_IDENTITY_MISMATCH",
+                )
             if who is None and service != EDGE_SERVICE:  # a service's own work, for no user
                 who = context.Principal(
                     subject=SERVICE_PREFIX + service, user_id=None, is_service=True, token=""

@@ -20,6 +20,7 @@ from mesh import auth, db
 from mesh.bus import EventBus, Handler, create_bus
 from mesh.clients import Channels
 from mesh.config import MeshSettings
+from mesh.deadletters import DeadLetterArchive
 from mesh.ids import IdGenerator
 from mesh.outbox import Outbox
 from mesh.relay import OutboxRelay
@@ -147,7 +148,10 @@ class ServiceRuntime:
     ) -> None:
         """Start a consumer of the bus, stopped when the service stops."""
         consumer = await self.bus.start_consumer(
-            group=group, handler=handler, event_types=event_types
+            group=group,
+            handler=handler,
+            event_types=event_types,
+            archive=DeadLetterArchive(self.engine),
         )
         self.close_on_stop(consumer.stop)
 

@@ -90,6 +90,7 @@ async def create_server(
                 TokenVerifier(settings, revocations=revoked),
                 services=ServiceTokens(settings),
                 internal_methods=internal_methods(service_names),
+                bind_to_certificates=mutual_tls(settings),
             ),
         ],
         options=[
@@ -154,6 +155,15 @@ def internal_methods(service_names: Sequence[str]) -> set[str]:
             if not method.GetOptions().HasExtension(annotations_pb2.http):
                 found.add(f"/{service.full_name}/{method.name}")
     return found
+
+
+def mutual_tls(settings: MeshSettings) -> bool:
+    """Whether servers require client certificates (and so bind identities to them)."""
+    return (
+        settings.mesh_tls_cert_file is not None
+        and settings.mesh_tls_key_file is not None
+        and settings.mesh_tls_ca_file is not None
+    )
 
 
 def server_credentials(settings: MeshSettings) -> grpc.ServerCredentials | None:

@@ -36,11 +36,14 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from mesh import db
+from mesh.deadletters import dead_letters_table
 from mesh.deletion import ledger_table
 
 metadata = MetaData()
 # The steps of removing deleted accounts that are done (mesh.deletion).
 deletion_ledger = ledger_table(metadata)
+# Dead letters of this service's consumer groups, kept here so they outlive Redis.
+dead_letters = dead_letters_table(metadata)
 
 notifications = Table(
     "notifications",

@@ -76,6 +76,10 @@ SCAN_ROUNDS = 5
 BLOCK_SCAN_BATCH = 500
 # Objects of a deleted account read per query while deleting them one by one.
 DELETION_BATCH = 200
+
+# Posts per ExportPosts page (feed_svc's projection rebuild).
+EXPORT_PAGE_DEFAULT = 500
+EXPORT_PAGE_MAX = 1000
 # A location search takes the posts of at most this many places, the most used first.
 SEARCH_PLACES_MAX = 50
 
@@ -775,6 +779,65 @@ class Posts:
             if len(rows) < BLOCK_SCAN_BATCH:
                 return removed_total
             before = rows[-1].post_id
+
+    async def drop_comments_after_block(self, *, blocker_id: int, blocked_id: int) -> int:
+        """Delete the blocked account's comments and replies on the blocker's posts, as a block
+        does (each with its CommentDeleted, so counts follow: lists already hide them); return
+        how many went. Idempotent: a redelivered Blocked event finds nothing left."""
+        removed_total, before = 0, None
+        while True:
+            async with self._store.transaction() as tx:
+                rows = await self._store.list_user_posts(
+                    tx, author_id=blocker_id, before=before, limit=BLOCK_SCAN_BATCH
+                )
+            for post in rows:
+                for comment in await self._comments_by(post.post_id, blocked_id):
+                    async with self._store.transaction() as tx:
+                        reply_ids = await self._engagement.delete_comment(tx, comment=comment)
+                        await self._store.outbox.add(
+                            tx,
+                            aggregate_id=post.post_id,
+                            event=events.comment_deleted(
+                                comment, deleted_by=blocker_id, reply_ids=reply_ids
+                            ),
+                        )
+                    removed_total += 1
+            if len(rows) < BLOCK_SCAN_BATCH:
+                return removed_total
+            before = rows[-1].post_id
+
+    async def _comments_by(self, post_id: int, author_id: int) -> list[CommentRecord]:
+        """Return one account's comments on a post, and its replies under others' comments."""
+        found: list[CommentRecord] = []
+
+        async def scan(parent: int) -> list[CommentRecord]:
+            everything, after = [], None
+            while True:
+                async with self._store.transaction() as tx:
+                    page = await self._engagement.list_comments(
+                        tx,
+                        post_id=post_id,
+                        parent_comment_id=parent,
+                        after=after,
+                        limit=BLOCK_SCAN_BATCH,
+                    )
+                everything += page
+                if len(page) < BLOCK_SCAN_BATCH:
+                    return everything
+                after = page[-1].comment_id
+
+        top = await scan(0)
+        found += [c for c in top if c.author_id == author_id]
+        others = [c.comment_id for c in top if c.author_id != author_id]
+        if others:
+            async with self._store.transaction() as tx:
+                replied = await self._engagement.reply_counts(
+                    tx, post_id=post_id, comment_ids=others
+                )
+            for parent, count in replied.items():
+                if count:
+                    found += [c for c in await scan(parent) if c.author_id == author_id]
+        return found
 
     async def list_likers(
         self, *, viewer: int | None, post_id: int, page_size: int, page_token: str
@@ -1580,6 +1643,21 @@ class Posts:
                         )
             if len(rows) < DELETION_BATCH:
                 return
+
+    async def export_posts(
+        self, *, after_post_id: int, page_size: int
+    ) -> list[tuple[PostRecord, Counts]]:
+        """Return one page of live posts after an id, oldest first, with their counts (what
+        feed_svc's projection is rebuilt from)."""
+        if after_post_id < 0:
+            raise InvalidArgument.field("after_post_id", "must be 0 or a post id")
+        limit = pagination.page_size(
+            page_size, default=EXPORT_PAGE_DEFAULT, maximum=EXPORT_PAGE_MAX
+        )
+        async with self._store.read_transaction() as tx:
+            rows = await self._store.list_posts_after(tx, after=after_post_id, limit=limit)
+            counts = await self._engagement.counts(tx, post_ids=[r.post_id for r in rows])
+        return [(r, counts.get(r.post_id, Counts())) for r in rows]
 
     async def clean_up_deleted(self, *, post_id: int, media_ids: Sequence[int]) -> None:
         """Delete a deleted post's media and its likes, comments and counters (idempotent)."""

@@ -3,11 +3,11 @@
 Published, in the transaction of the change (see domain.Posts): PostCreated, PostDeleted,
 PostLiked, PostUnliked, CommentCreated, CommentDeleted, UserMentioned (one per account a post
 or comment mentions), StoryCreated (with the accounts its caption mentions) and StoryDeleted
-(see stories.Stories). Consumed: graph_svc's Blocked, to take the blocked account's likes off
-the blocker's posts (each with its PostUnliked); post_svc's own PostDeleted, to delete the
-post's media in media_svc and purge its likes and comments after the deletion committed, and its
-own StoryDeleted, to delete the story's media. Retried by the bus until they succeed, and
-idempotent, so a redelivered event does no harm.
+(see stories.Stories). Consumed: graph_svc's Blocked, to take each one's likes and
+comments off the other's posts (each with its PostUnliked or CommentDeleted); post_svc's own
+PostDeleted, to delete the post's media in media_svc and purge its likes and comments after the
+deletion committed, and its own StoryDeleted, to delete the story's media. Retried by the bus
+until they succeed, and idempotent, so a redelivered event does no harm.
 """
 
 from __future__ import annotations
@@ -179,14 +179,24 @@ def cleanup_handler(posts: Posts, stories: Stories) -> Handler:
 
 
 def block_handler(posts: Posts) -> Handler:
-    """Return the consumer of graph_svc's Blocked: a block takes the blocked account's likes off
-    the blocker's posts, so counts and likers lists no longer show them."""
+    """Return the consumer of graph_svc's Blocked: a block takes each one's likes and
+    comments off the other's posts, so counts and lists (which already hide the other) agree."""
 
     async def handle(envelope: envelope_pb2.EventEnvelope) -> None:
         blocked = graph_events_pb2.Blocked()
         if envelope.payload.Unpack(blocked):
             await posts.drop_likes_after_block(
                 blocker_id=blocked.blocker_id, blocked_id=blocked.blocked_id
+            )
+            await posts.drop_likes_after_block(
+                blocker_id=blocked.blocked_id, blocked_id=blocked.blocker_id
+            )
+            # Each one's comments on the other's posts go too: lists hid them, counts did not.
+            await posts.drop_comments_after_block(
+                blocker_id=blocked.blocker_id, blocked_id=blocked.blocked_id
+            )
+            await posts.drop_comments_after_block(
+                blocker_id=blocked.blocked_id, blocked_id=blocked.blocker_id
             )
         else:
             log.warning("ignoring event %s of unexpected type", envelope.event_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from grpc import aio
 
 from mesh import auth, convert, deletion
-from mesh.errors import InvalidArgument
+from mesh.errors import InvalidArgument, PermissionDenied
 from mesh.launcher import StartupError
 from mesh.runtime import ServiceRuntime
 from mesh.server import Service
@@ -368,6 +368,25 @@ class PostServicer(post_service_pb2_grpc.PostServiceServicer):
         return post_service_pb2.BatchGetPostCountsResponse(
             counts=[post_pb2.PostCount(user_id=u, post_count=n) for u, n in found]
         )
+
+    async def ExportPosts(
+        self, request: post_service_pb2.ExportPostsRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.ExportPostsResponse:
+        if not auth.current_principal().is_service:
+            raise PermissionDenied("only services may export posts", reason="SERVICE_REQUIRED")
+        page = await self._posts.export_posts(
+            after_post_id=request.after_post_id, page_size=request.page_size
+        )
+        reply = post_service_pb2.ExportPostsResponse()
+        for post, counts in page:
+            exported = reply.posts.add(
+                post_id=post.post_id,
+                author_id=post.author_id,
+                like_count=counts.like_count,
+                comment_count=counts.comment_count,
+            )
+            exported.created_at.FromDatetime(post.created_at)
+        return reply
 
     async def CreateStory(
         self, request: post_service_pb2.CreateStoryRequest, context: aio.ServicerContext

@@ -53,6 +53,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from mesh import db
+from mesh.deadletters import dead_letters_table
 from mesh.deletion import ledger_table
 from mesh.outbox import Outbox, outbox_table
 from post_svc import geo
@@ -60,6 +61,9 @@ from post_svc import geo
 metadata = MetaData()
 # The steps of removing deleted accounts that are done (mesh.deletion).
 deletion_ledger = ledger_table(metadata)
+
+# Dead letters of this service's consumer groups, kept here so they outlive Redis.
+dead_letters = dead_letters_table(metadata)
 
 posts = Table(
     "posts",
@@ -433,6 +437,9 @@ class PostStore(Protocol):
     ) -> tuple[int, str] | None: ...
     async def list_user_posts(
         self, session: AsyncSession, *, author_id: int, before: int | None, limit: int
+    ) -> list[PostRecord]: ...
+    async def list_posts_after(
+        self, session: AsyncSession, *, after: int, limit: int
     ) -> list[PostRecord]: ...
     async def list_hashtag_posts(
         self, session: AsyncSession, *, tag: str, before: int | None, limit: int
@@ -898,6 +905,18 @@ class SqlPostStore:
         if before is not None:
             query = query.where(posts.c.post_id < before)
         query = query.order_by(posts.c.post_id.desc()).limit(limit)
+        return [_post(row) for row in await session.execute(query)]
+
+    async def list_posts_after(
+        self, session: AsyncSession, *, after: int, limit: int
+    ) -> list[PostRecord]:
+        """Return live posts with ids above `after`, oldest first (rebuilding projections)."""
+        query = (
+            select(posts)
+            .where(posts.c.post_id > after, _LIVE)
+            .order_by(posts.c.post_id)
+            .limit(limit)
+        )
         return [_post(row) for row in await session.execute(query)]
 
     async def list_hashtag_posts(

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import Account, register, unique_name
-from tests.security.conftest import edge_client, reason
+from tests.security.conftest import edge_client, make_post, reason
 
 EdgeFactory = Callable[..., Awaitable[httpx.AsyncClient]]
 
@@ -111,6 +111,21 @@ async def test_reads_writes_and_uploads_are_limited_per_account(
         "uploads-account",
         1,
     )
+
+
+async def test_media_files_are_limited_per_ip(client: httpx.AsyncClient, edge: EdgeFactory) -> None:
+    limited = await edge(rate_limit_media_ip="3/min", edge_trusted_proxy_hops=1)
+    alice = await register(client, "photos")
+    thumbnail = (await make_post(client, alice))["media"][0]["variants"]["thumbnail"]
+    path = httpx.URL(thumbnail).path
+    assert path.startswith("/media/")
+    first = {"x-forwarded-for": "203.0.113.7"}
+    for _ in range(3):
+        served = await limited.get(path, headers=first)
+        assert served.status_code == 200 and served.content
+        assert served.headers["ratelimit-policy"].startswith('"media-ip";q=3;w=')
+    _assert_limited(await limited.get(path, headers=first), "media-ip", 3)
+    assert (await limited.get(path, headers={"x-forwarded-for": "203.0.113.8"})).status_code == 200
 
 
 async def test_limits_scale_up_for_load_tests_and_can_be_switched_off(

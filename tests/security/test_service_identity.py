@@ -183,7 +183,10 @@ async def test_only_user_svc_needs_the_signing_key(tmp_path: Path) -> None:
 
 
 def _cert(
-    name: str, key: ec.EllipticCurvePrivateKey, issuer: tuple[x509.Name, Any] | None = None
+    name: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: tuple[x509.Name, Any] | None = None,
+    services: tuple[str, ...] = (),
 ) -> x509.Certificate:
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     issuer_name, issuer_key = issuer if issuer else (subject, key)
@@ -200,7 +203,13 @@ def _cert(
     )
     if issuer is not None:
         builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("mesh.test")]), critical=False
+            x509.SubjectAlternativeName(
+                [
+                    x509.DNSName("mesh.test"),
+                    *(x509.UniformResourceIdentifier(auth.service_uri(s)) for s in services),
+                ]
+            ),
+            critical=False,
         )
     return builder.sign(issuer_key, hashes.SHA256())
 
@@ -212,19 +221,29 @@ def _write(path: Path, data: bytes) -> Path:
 
 @pytest.fixture
 def certificates(tmp_path: Path) -> dict[str, Path]:
-    """Make a CA, a certificate it signs, and a certificate another CA signs."""
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = _cert("mesh-ca", ca_key)
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = _cert("mesh.test", key, (ca.subject, ca_key))
-    rogue_ca_key = ec.generate_private_key(ec.SECP256R1())
-    rogue_ca = _cert("rogue-ca", rogue_ca_key)
-    rogue_key = ec.generate_private_key(ec.SECP256R1())
-    rogue = _cert("mesh.test", rogue_key, (rogue_ca.subject, rogue_ca_key))
+    """Make a CA, a certificate it signs (naming no service), one naming each of three
+    services, and a certificate another CA signs."""
     pem = serialization.Encoding.PEM
 
     def key_pem(k: ec.EllipticCurvePrivateKey) -> bytes:
         return k.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = _cert("mesh-ca", ca_key)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = _cert("mesh.test", key, (ca.subject, ca_key))
+    named: dict[str, Path] = {}
+    for service in ("user_svc", "post_svc", "feed_svc"):
+        service_key = ec.generate_private_key(ec.SECP256R1())
+        service_cert = _cert("mesh.test", service_key, (ca.subject, ca_key), (service,))
+        named[f"{service}_cert"] = _write(
+            tmp_path / f"{service}.pem", service_cert.public_bytes(pem)
+        )
+        named[f"{service}_key"] = _write(tmp_path / f"{service}-key.pem", key_pem(service_key))
+    rogue_ca_key = ec.generate_private_key(ec.SECP256R1())
+    rogue_ca = _cert("rogue-ca", rogue_ca_key)
+    rogue_key = ec.generate_private_key(ec.SECP256R1())
+    rogue = _cert("mesh.test", rogue_key, (rogue_ca.subject, rogue_ca_key))
 
     return {
         "ca": _write(tmp_path / "ca.pem", ca.public_bytes(pem)),
@@ -232,11 +251,14 @@ def certificates(tmp_path: Path) -> dict[str, Path]:
         "key": _write(tmp_path / "key.pem", key_pem(key)),
         "rogue_cert": _write(tmp_path / "rogue.pem", rogue.public_bytes(pem)),
         "rogue_key": _write(tmp_path / "rogue-key.pem", key_pem(rogue_key)),
+        **named,
     }
 
 
-async def _health(settings: MeshSettings, address: str) -> int:
-    channels = Channels(settings, addresses={"user_svc": address})
+async def _health(
+    settings: MeshSettings, address: str, identity: Callable[[], str | None] = lambda: None
+) -> int:
+    channels = Channels(settings, addresses={"user_svc": address}, identity=identity)
     try:
         stub = health_pb2_grpc.HealthStub(channels.channel("user_svc"))
         reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=3)
@@ -295,3 +317,59 @@ async def test_mutual_tls_between_services_and_no_reflection(
             await channels.close()
     finally:
         await service.stop(0)
+
+
+async def test_with_mutual_tls_a_service_identity_needs_the_certificate_naming_it(
+    tmp_path: Path, certificates: dict[str, Path]
+) -> None:
+    """With mutual TLS, x-shutter-service counts only from a peer whose client certificate names
+    that service (URI SAN spiffe://shutter/<service>): the mesh secret alone, with another
+    service's certificate or one naming none, makes no one post_svc."""
+
+    def tls(service: str | None) -> dict[str, Any]:
+        cert, key = (
+            (certificates[f"{service}_cert"], certificates[f"{service}_key"])
+            if service
+            else (certificates["cert"], certificates["key"])
+        )
+        return {
+            "mesh_tls_ca_file": certificates["ca"],
+            "mesh_tls_cert_file": cert,
+            "mesh_tls_key_file": key,
+            "mesh_tls_server_name": "mesh.test",
+        }
+
+    settings = MeshSettings(
+        data_dir=tmp_path / "data", user_svc_addr="127.0.0.1:0", **tls("user_svc")
+    )
+    service = await create_server(
+        "user_svc", settings, register=lambda server: None, service_names=[]
+    )
+    try:
+        tokens = auth.ServiceTokens(settings)
+        as_post_svc = lambda: tokens.issue("post_svc")  # noqa: E731
+
+        def client(name: str | None) -> MeshSettings:
+            return settings.model_copy(update=tls(name))
+
+        serving = health_pb2.HealthCheckResponse.SERVING
+        # The certificate names the identity claimed: accepted.
+        assert await _health(client("post_svc"), service.address, as_post_svc) == serving
+        # No identity claimed: an ordinary call over mutual TLS.
+        assert await _health(client("feed_svc"), service.address) == serving
+        for cert in ("feed_svc", None):  # another service's certificate, one naming none
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await _health(client(cert), service.address, as_post_svc)
+            assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED, cert
+            assert "SERVICE_IDENTITY_MISMATCH" in str(refused.value.trailing_metadata()), cert
+    finally:
+        await service.stop(0)
+
+
+def test_a_certificate_names_its_services() -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    ca = _cert("ca", key)
+    named = _cert("x", key, (ca.subject, key), ("post_svc", "edge_proxy"))
+    pem = serialization.Encoding.PEM
+    assert auth.certificate_services(named.public_bytes(pem)) == {"post_svc", "edge_proxy"}
+    assert auth.certificate_services(ca.public_bytes(pem)) == frozenset()

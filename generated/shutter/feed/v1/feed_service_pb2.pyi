@@ -10,6 +10,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class RebuildProjectionRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RebuildProjectionResponse(_message.Message):
+    __slots__ = ("post_count", "celebrity_count")
+    POST_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CELEBRITY_COUNT_FIELD_NUMBER: _ClassVar[int]
+    post_count: int
+    celebrity_count: int
+    def __init__(self, post_count: _Optional[int] = ..., celebrity_count: _Optional[int] = ...) -> None: ...
+
 class ApplyEventsRequest(_message.Message):
     __slots__ = ("events",)
     EVENTS_FIELD_NUMBER: _ClassVar[int]

@@ -63,6 +63,11 @@ class FeedServiceStub:
                 request_serializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.ApplyEventsRequest.SerializeToString,
                 response_deserializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.ApplyEventsResponse.FromString,
                 _registered_method=True)
+        self.RebuildProjection = channel.unary_unary(
+                '/shutter.feed.v1.FeedService/RebuildProjection',
+                request_serializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.RebuildProjectionRequest.SerializeToString,
+                response_deserializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.RebuildProjectionResponse.FromString,
+                _registered_method=True)
 
 
 class FeedServiceServicer:
@@ -120,6 +125,17 @@ class FeedServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RebuildProjection(self, request, context):
+        """Rebuild feed_svc's projection (posts, counts, celebrities) from post_svc's posts and
+        graph_svc's follower counts, not from events (the outbox keeps them only for days): the
+        projection is replaced, every cached feed and post view is dropped and is built again from
+        it on its next read. Services only (the `shutter bus rebuild-feeds` command). Not reachable
+        from the edge.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FeedServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -142,6 +158,11 @@ def add_FeedServiceServicer_to_server(servicer, server):
                     servicer.ApplyEvents,
                     request_deserializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.ApplyEventsRequest.FromString,
                     response_serializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.ApplyEventsResponse.SerializeToString,
+            ),
+            'RebuildProjection': grpc.unary_unary_rpc_method_handler(
+                    servicer.RebuildProjection,
+                    request_deserializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.RebuildProjectionRequest.FromString,
+                    response_serializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.RebuildProjectionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -261,6 +282,33 @@ class FeedService:
             '/shutter.feed.v1.FeedService/ApplyEvents',
             shutter_dot_feed_dot_v1_dot_feed__service__pb2.ApplyEventsRequest.SerializeToString,
             shutter_dot_feed_dot_v1_dot_feed__service__pb2.ApplyEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RebuildProjection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.feed.v1.FeedService/RebuildProjection',
+            shutter_dot_feed_dot_v1_dot_feed__service__pb2.RebuildProjectionRequest.SerializeToString,
+            shutter_dot_feed_dot_v1_dot_feed__service__pb2.RebuildProjectionResponse.FromString,
             options,
             channel_credentials,
             insecure,

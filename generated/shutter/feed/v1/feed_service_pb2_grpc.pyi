@@ -69,6 +69,13 @@ class FeedServiceStub:
     only (PERMISSION_DENIED for a user); at most 50 events; events of types feed_svc does not
     consume are ignored. Not reachable from the edge.
     """
+    RebuildProjection: _grpc.UnaryUnaryMultiCallable[_feed_service_pb2.RebuildProjectionRequest, _feed_service_pb2.RebuildProjectionResponse]
+    """Rebuild feed_svc's projection (posts, counts, celebrities) from post_svc's posts and
+    graph_svc's follower counts, not from events (the outbox keeps them only for days): the
+    projection is replaced, every cached feed and post view is dropped and is built again from
+    it on its next read. Services only (the `shutter bus rebuild-feeds` command). Not reachable
+    from the edge.
+    """
 
 @_typing.type_check_only
 class FeedServiceAsyncStub(FeedServiceStub):
@@ -110,6 +117,13 @@ class FeedServiceAsyncStub(FeedServiceStub):
     the bus consumer handles it, idempotently, so the later delivery changes nothing. Services
     only (PERMISSION_DENIED for a user); at most 50 events; events of types feed_svc does not
     consume are ignored. Not reachable from the edge.
+    """
+    RebuildProjection: _aio.UnaryUnaryMultiCallable[_feed_service_pb2.RebuildProjectionRequest, _feed_service_pb2.RebuildProjectionResponse]  # type: ignore[assignment]
+    """Rebuild feed_svc's projection (posts, counts, celebrities) from post_svc's posts and
+    graph_svc's follower counts, not from events (the outbox keeps them only for days): the
+    projection is replaced, every cached feed and post view is dropped and is built again from
+    it on its next read. Services only (the `shutter bus rebuild-feeds` command). Not reachable
+    from the edge.
     """
 
 class FeedServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -173,6 +187,19 @@ class FeedServiceServicer(metaclass=_abc_1.ABCMeta):
         the bus consumer handles it, idempotently, so the later delivery changes nothing. Services
         only (PERMISSION_DENIED for a user); at most 50 events; events of types feed_svc does not
         consume are ignored. Not reachable from the edge.
+        """
+
+    @_abc_1.abstractmethod
+    def RebuildProjection(
+        self,
+        request: _feed_service_pb2.RebuildProjectionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_feed_service_pb2.RebuildProjectionResponse, _abc.Awaitable[_feed_service_pb2.RebuildProjectionResponse]]:
+        """Rebuild feed_svc's projection (posts, counts, celebrities) from post_svc's posts and
+        graph_svc's follower counts, not from events (the outbox keeps them only for days): the
+        projection is replaced, every cached feed and post view is dropped and is built again from
+        it on its next read. Services only (the `shutter bus rebuild-feeds` command). Not reachable
+        from the edge.
         """
 
 def add_FeedServiceServicer_to_server(servicer: FeedServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,4 +1,7 @@
+import datetime
+
 from google.api import annotations_pb2 as _annotations_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from shutter.post.v1 import post_pb2 as _post_pb2
 from shutter.user.v1 import user_pb2 as _user_pb2
 from google.protobuf.internal import containers as _containers
@@ -346,6 +349,34 @@ class BatchGetPostCountsResponse(_message.Message):
     COUNTS_FIELD_NUMBER: _ClassVar[int]
     counts: _containers.RepeatedCompositeFieldContainer[_post_pb2.PostCount]
     def __init__(self, counts: _Optional[_Iterable[_Union[_post_pb2.PostCount, _Mapping]]] = ...) -> None: ...
+
+class ExportPostsRequest(_message.Message):
+    __slots__ = ("after_post_id", "page_size")
+    AFTER_POST_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    after_post_id: int
+    page_size: int
+    def __init__(self, after_post_id: _Optional[int] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class ExportPostsResponse(_message.Message):
+    __slots__ = ("posts",)
+    POSTS_FIELD_NUMBER: _ClassVar[int]
+    posts: _containers.RepeatedCompositeFieldContainer[ExportedPost]
+    def __init__(self, posts: _Optional[_Iterable[_Union[ExportedPost, _Mapping]]] = ...) -> None: ...
+
+class ExportedPost(_message.Message):
+    __slots__ = ("post_id", "author_id", "created_at", "like_count", "comment_count")
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    LIKE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    post_id: int
+    author_id: int
+    created_at: _timestamp_pb2.Timestamp
+    like_count: int
+    comment_count: int
+    def __init__(self, post_id: _Optional[int] = ..., author_id: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., like_count: _Optional[int] = ..., comment_count: _Optional[int] = ...) -> None: ...
 
 class CreateStoryRequest(_message.Message):
     __slots__ = ("media_id", "caption", "close_friends_only")

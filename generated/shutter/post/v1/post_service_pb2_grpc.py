@@ -147,6 +147,11 @@ class PostServiceStub:
                 request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetPostCountsRequest.SerializeToString,
                 response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetPostCountsResponse.FromString,
                 _registered_method=True)
+        self.ExportPosts = channel.unary_unary(
+                '/shutter.post.v1.PostService/ExportPosts',
+                request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ExportPostsRequest.SerializeToString,
+                response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ExportPostsResponse.FromString,
+                _registered_method=True)
         self.CreateStory = channel.unary_unary(
                 '/shutter.post.v1.PostService/CreateStory',
                 request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.CreateStoryRequest.SerializeToString,
@@ -412,6 +417,15 @@ class PostServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportPosts(self, request, context):
+        """Internal: every live post (posts and reels) in id order, a page at a time, with its counts:
+        what feed_svc rebuilds its projection from when its own copy is lost or doubted
+        (`shutter bus rebuild-feeds`). Services only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateStory(self, request, context):
         """Publish a 24-hour story from one ready photo or video of the caller's that is in no post or
         other story, with an optional caption. @mentions are read from the caption as in post captions.
@@ -668,6 +682,11 @@ def add_PostServiceServicer_to_server(servicer, server):
                     servicer.BatchGetPostCounts,
                     request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetPostCountsRequest.FromString,
                     response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetPostCountsResponse.SerializeToString,
+            ),
+            'ExportPosts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportPosts,
+                    request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ExportPostsRequest.FromString,
+                    response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ExportPostsResponse.SerializeToString,
             ),
             'CreateStory': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateStory,
@@ -1313,6 +1332,33 @@ class PostService:
             '/shutter.post.v1.PostService/BatchGetPostCounts',
             shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetPostCountsRequest.SerializeToString,
             shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetPostCountsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportPosts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.post.v1.PostService/ExportPosts',
+            shutter_dot_post_dot_v1_dot_post__service__pb2.ExportPostsRequest.SerializeToString,
+            shutter_dot_post_dot_v1_dot_post__service__pb2.ExportPostsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -112,6 +112,11 @@ class PostServiceStub:
     """
     BatchGetPostCounts: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.BatchGetPostCountsRequest, _post_service_pb2.BatchGetPostCountsResponse]
     """Internal: return how many posts each of up to 100 accounts has, for profiles."""
+    ExportPosts: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.ExportPostsRequest, _post_service_pb2.ExportPostsResponse]
+    """Internal: every live post (posts and reels) in id order, a page at a time, with its counts:
+    what feed_svc rebuilds its projection from when its own copy is lost or doubted
+    (`shutter bus rebuild-feeds`). Services only.
+    """
     CreateStory: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.CreateStoryRequest, _post_service_pb2.CreateStoryResponse]
     """Publish a 24-hour story from one ready photo or video of the caller's that is in no post or
     other story, with an optional caption. @mentions are read from the caption as in post captions.
@@ -276,6 +281,11 @@ class PostServiceAsyncStub(PostServiceStub):
     """
     BatchGetPostCounts: _aio.UnaryUnaryMultiCallable[_post_service_pb2.BatchGetPostCountsRequest, _post_service_pb2.BatchGetPostCountsResponse]  # type: ignore[assignment]
     """Internal: return how many posts each of up to 100 accounts has, for profiles."""
+    ExportPosts: _aio.UnaryUnaryMultiCallable[_post_service_pb2.ExportPostsRequest, _post_service_pb2.ExportPostsResponse]  # type: ignore[assignment]
+    """Internal: every live post (posts and reels) in id order, a page at a time, with its counts:
+    what feed_svc rebuilds its projection from when its own copy is lost or doubted
+    (`shutter bus rebuild-feeds`). Services only.
+    """
     CreateStory: _aio.UnaryUnaryMultiCallable[_post_service_pb2.CreateStoryRequest, _post_service_pb2.CreateStoryResponse]  # type: ignore[assignment]
     """Publish a 24-hour story from one ready photo or video of the caller's that is in no post or
     other story, with an optional caption. @mentions are read from the caption as in post captions.
@@ -557,6 +567,17 @@ class PostServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_post_service_pb2.BatchGetPostCountsResponse, _abc.Awaitable[_post_service_pb2.BatchGetPostCountsResponse]]:
         """Internal: return how many posts each of up to 100 accounts has, for profiles."""
+
+    @_abc_1.abstractmethod
+    def ExportPosts(
+        self,
+        request: _post_service_pb2.ExportPostsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_service_pb2.ExportPostsResponse, _abc.Awaitable[_post_service_pb2.ExportPostsResponse]]:
+        """Internal: every live post (posts and reels) in id order, a page at a time, with its counts:
+        what feed_svc rebuilds its projection from when its own copy is lost or doubted
+        (`shutter bus rebuild-feeds`). Services only.
+        """
 
     @_abc_1.abstractmethod
     def CreateStory(
