@@ -83,7 +83,7 @@ function navLink(href, label, glyph, extra = {}) {
       render();
     }
   };
-  return h("a", { href, class: "nav-link", onclick: again, ...extra }, icon(glyph), h("span", { class: "label" }, label));
+  return h("a", { href, class: "nav-link", title: label, onclick: again, ...extra }, icon(glyph), h("span", { class: "label" }, label));
 }
 
 function renderHeader() {
