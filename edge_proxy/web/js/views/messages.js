@@ -7,7 +7,7 @@ import { h, ago, altOf, avatar, empty, errorBox, icon, infinite, picture, toast 
 
 const TEXT_MAX = 1000; // message_svc's limit on a message's text
 const GROUP_MAX = 31; // others in one conversation besides the caller
-const READ_POLL_MS = 10000; // how often an open conversation looks for others' read markers
+const READ_POLL_MS = 10000; // how often an open conversation looks for read markers and unsends
 
 /** Return a fresh client message id (retries of one send reuse it; the API dedupes on it). */
 function newKey() {
@@ -279,9 +279,25 @@ export async function conversationView({ main, params, signal, refreshMessageBad
     }
   }
 
+  // The API pushes new messages only: others' read markers and unsent messages are picked up
+  // by looking again (the newest page), which also fills in anything a dropped stream missed.
   async function refresh() {
     try {
       conversation = await api(`/conversations/${id}`, { signal });
+      const known = new Set(shown.keys()); // what arrives while asking is not judged by this answer
+      const page = await api(`/conversations/${id}/messages`, { params: { pageSize: 30 }, signal });
+      const latest = page.messages || [];
+      const present = new Set(latest.map((m) => m.messageId));
+      const oldest = latest.length ? latest[latest.length - 1].messageId : null;
+      for (const [messageId, item] of shown) {
+        if (!known.has(messageId)) continue;
+        const covered = oldest === null ? !page.nextPageToken : !newer(oldest, messageId);
+        if (covered && !present.has(messageId)) {
+          item.remove();
+          shown.delete(messageId);
+        }
+      }
+      for (const message of latest) place(message);
       paintHeader();
     } catch {
       // Keep what is shown; the next poll tries again.
