@@ -291,7 +291,8 @@ export async function conversationView({ main, params, signal, refreshMessageBad
       const oldest = latest.length ? latest[latest.length - 1].messageId : null;
       for (const [messageId, item] of shown) {
         if (!known.has(messageId)) continue;
-        const covered = oldest === null ? !page.nextPageToken : !newer(oldest, messageId);
+        // Covered by this answer: within the page, or anywhere when it is the last page.
+        const covered = !page.nextPageToken || (oldest !== null && !newer(oldest, messageId));
         if (covered && !present.has(messageId)) {
           item.remove();
           shown.delete(messageId);
