@@ -231,10 +231,18 @@ def resolve_viewer(who: Principal, viewer_id: int) -> int | None:
     return viewer_id or None
 
 
-def request_hash(media_ids: Sequence[int], caption: str, location: Location | None) -> str:
+def request_hash(
+    media_ids: Sequence[int],
+    caption: str,
+    location: Location | None,
+    alt_texts: Sequence[str] = (),
+) -> str:
     """Return a digest of what a create call asked for, to tell a retry from a reused key."""
     where = None if location is None else [location.name, location.point.lat, location.point.lng]
-    raw = json.dumps([list(media_ids), caption, where], ensure_ascii=False, separators=(",", ":"))
+    asked: list[Any] = [list(media_ids), caption, where]
+    if alt_texts:  # posts made before alt texts keep their digest
+        asked.append(list(alt_texts))
+    raw = json.dumps(asked, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -496,6 +504,7 @@ class Posts:
         location: LocationInput | None,
         idempotency_key: str,
         kind: str = "post",
+        alt_texts: Sequence[str] = (),
     ) -> PostView:
         """Publish a post of the caller's ready media; a retried key returns the first post.
         `kind` "reel" is for post_svc.reels, which checks a reel's video first."""
@@ -508,9 +517,14 @@ class Posts:
         if len(set(media_ids)) != len(media_ids):
             raise InvalidArgument.field("media_ids", "must not name the same media twice")
         parsed = text.parse("caption", caption, required=False)
+        alts = text.check_alt_texts(
+            list(alt_texts),
+            media_count=len(media_ids),
+            field="alt_text" if kind == "reel" else "alt_texts",
+        )
         where = check_location(location) if location is not None else None
         key = text.check_idempotency_key(idempotency_key)
-        digest = request_hash(media_ids, parsed.text, where)
+        digest = request_hash(media_ids, parsed.text, where, alts)
         if key is not None:
             earlier = await self._post_made_with(caller, key, digest)
             if earlier is not None:
@@ -551,6 +565,7 @@ class Posts:
             idempotency_key=key,
             request_hash=digest,
             kind=kind,
+            alt_texts=alts,
         )
         try:
             async with self._store.transaction() as tx:

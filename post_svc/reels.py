@@ -210,6 +210,7 @@ class Reels:
         caption: str,
         location: LocationInput | None,
         idempotency_key: str,
+        alt_text: str = "",
     ) -> ReelView:
         """Publish a reel of one of the caller's ready vertical videos of 3 to 90 s."""
         check_id(media_id, "media_id")
@@ -222,6 +223,7 @@ class Reels:
             location=location,
             idempotency_key=idempotency_key,
             kind=KIND_REEL,
+            alt_texts=[alt_text] if alt_text else [],
         )
         return (await self._with_views([view]))[0]
 

@@ -14,7 +14,7 @@ from post_svc.settings import PostSettings
 from post_svc.store import EngagementStore
 from shutter.feed.v1 import feed_service_pb2_grpc
 from shutter.graph.v1 import graph_service_pb2_grpc
-from shutter.media.v1 import media_service_pb2_grpc
+from shutter.media.v1 import media_pb2, media_service_pb2_grpc
 from shutter.post.v1 import post_pb2, post_service_pb2, post_service_pb2_grpc
 from shutter.user.v1 import user_pb2, user_service_pb2_grpc
 
@@ -27,13 +27,23 @@ _ORDERS = {
 }
 
 
+def _described(media: media_pb2.Media, alt_text: str) -> media_pb2.Media:
+    """Return the media with the post's alt text (a copy: `media` may be a cached answer)."""
+    if not alt_text:
+        return media
+    described = media_pb2.Media()
+    described.CopyFrom(media)
+    described.alt_text = alt_text
+    return described
+
+
 def post_message(view: domain.PostView) -> post_pb2.Post:
     """Return the Post proto of a post as its viewer sees it."""
     record = view.record
     message = post_pb2.Post(
         post_id=record.post_id,
         user=view.author,
-        media=view.media,
+        media=[_described(m, record.alt_text_of(m.media_id)) for m in view.media],
         caption=record.caption,
         hashtags=record.hashtags,
         mentions=[m.username for m in record.mentions],
@@ -159,6 +169,7 @@ class PostServicer(post_service_pb2_grpc.PostServiceServicer):
             caption=request.caption,
             location=location,
             idempotency_key=request.idempotency_key,
+            alt_texts=list(request.alt_texts),
         )
         return post_service_pb2.CreatePostResponse(post=post_message(view))
 
@@ -493,6 +504,7 @@ class PostServicer(post_service_pb2_grpc.PostServiceServicer):
             caption=request.caption,
             location=location,
             idempotency_key=request.idempotency_key,
+            alt_text=request.alt_text,
         )
         return post_service_pb2.CreateReelResponse(reel=reel_message(view))
 

@@ -75,6 +75,8 @@ posts = Table(
     Column("hashtags", JSON, nullable=False),
     Column("mentions", JSON, nullable=False),  # [[user_id, username], ...]
     Column("media_ids", JSON, nullable=False),
+    # One alt text per media id, in the same order; NULL when the author gave none.
+    Column("alt_texts", JSON, nullable=True),
     Column("place_id", BigInteger, nullable=True),
     Column("location_name", String(100), nullable=True),
     Column("lat", Double, nullable=True),
@@ -324,6 +326,14 @@ class PostRecord:
     idempotency_key: str | None = None
     request_hash: str = ""
     kind: str = "post"
+    # One per media id ("" for none), or empty when the author described none of them.
+    alt_texts: tuple[str, ...] = ()
+
+    def alt_text_of(self, media_id: int) -> str:
+        """Return the alt text the author gave one of the post's media ("" for none)."""
+        if not self.alt_texts:
+            return ""
+        return dict(zip(self.media_ids, self.alt_texts, strict=False)).get(media_id, "")
 
 
 @dataclass(frozen=True)
@@ -638,6 +648,7 @@ def _post(row: Any) -> PostRecord:
         idempotency_key=row.idempotency_key,
         request_hash=row.request_hash,
         kind=row.kind,
+        alt_texts=tuple(str(a) for a in row.alt_texts or ()),
     )
 
 
@@ -737,6 +748,7 @@ class SqlPostStore:
                     hashtags=list(post.hashtags),
                     mentions=[[m.user_id, m.username] for m in post.mentions],
                     media_ids=list(post.media_ids),
+                    alt_texts=list(post.alt_texts) if post.alt_texts else None,
                     place_id=post.place_id,
                     location_name=location.name if location else None,
                     lat=location.point.lat if location else None,

@@ -16,7 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from mesh.errors import InvalidArgument
-from mesh.text import check_client_key
+from mesh.text import check_client_key, check_free_text
 from mesh.text import clean as clean  # shared with message_svc; post_svc.domain uses it too
 
 TEXT_MAX = 2200
@@ -25,6 +25,7 @@ HASHTAG_MAX_CHARS = 100
 MENTIONS_MAX = 20
 USERNAME_MAX = 30
 IDEMPOTENCY_KEY_MAX = 128
+ALT_TEXT_MAX = 1000
 
 _USERNAME_CHARS = frozenset(string.ascii_letters + string.digits + "._")
 
@@ -111,3 +112,25 @@ def parse(field: str, value: str, *, required: bool) -> ParsedText:
 def check_idempotency_key(key: str) -> str | None:
     """Return the key (None when empty) or raise InvalidArgument."""
     return check_client_key("idempotency_key", key, limit=IDEMPOTENCY_KEY_MAX)
+
+
+def check_alt_texts(alt_texts: list[str], *, media_count: int, field: str) -> tuple[str, ...]:
+    """Return the cleaned alt texts of a post's media, one per piece of media ("" for none), or
+    raise InvalidArgument: at most one per piece, each on one line of at most ALT_TEXT_MAX
+    characters under the shared text rule."""
+    if len(alt_texts) > media_count:
+        raise InvalidArgument.field(
+            field, f"gives {len(alt_texts)} alt texts for {media_count} pieces of media"
+        )
+    cleaned = [
+        check_free_text(
+            f"{field}[{i}]" if field.endswith("s") else field,
+            value,
+            limit=ALT_TEXT_MAX,
+            multiline=False,
+            required=False,
+        )
+        for i, value in enumerate(alt_texts)
+    ]
+    cleaned += [""] * (media_count - len(cleaned))
+    return tuple(cleaned) if any(cleaned) else ()

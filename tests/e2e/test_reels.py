@@ -92,8 +92,10 @@ async def test_a_reel_from_upload_to_the_reels_tab_of_a_stranger_and_a_follower(
         clip,
         caption=f"#dance with @{bob.username}",
         location={"name": "Lisbon", "lat": 38.72, "lng": -9.14},
+        altText="Two people dancing on a rooftop",
     )
     assert reel["kind"] == "POST_KIND_REEL" and reel["hashtags"] == ["dance"]
+    assert reel["media"][0]["altText"] == "Two people dancing on a rooftop"
     assert reel["mentions"] == [bob.username] and reel["location"]["name"] == "Lisbon"
     media = reel["media"][0]
     assert media["type"] == "MEDIA_TYPE_VIDEO" and media["hlsUrl"] and media["videoUrl"]

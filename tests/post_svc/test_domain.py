@@ -990,3 +990,22 @@ async def test_a_post_keeps_videos_to_a_minute_and_longer_ones_make_reels(world:
         kind="reel",
     )
     assert reel.record.kind == "reel"
+
+
+def test_alt_texts_are_one_line_each_at_most_1000_characters_and_padded_to_the_media() -> None:
+    from post_svc import text
+
+    assert text.check_alt_texts([], media_count=2, field="alt_texts") == ()
+    assert text.check_alt_texts(["", " "], media_count=2, field="alt_texts") == ()
+    assert text.check_alt_texts(["a" * 1000], media_count=2, field="alt_texts") == ("a" * 1000, "")
+    for values, field in [
+        (["a" * 1001], "alt_texts[0]"),
+        (["ok", "tab\there"], "alt_texts[1]"),
+        (["a", "b", "c"], "alt_texts"),
+    ]:
+        with pytest.raises(InvalidArgument) as refused:
+            text.check_alt_texts(values, media_count=2, field="alt_texts")
+        assert refused.value.violations[0].field == field
+    with pytest.raises(InvalidArgument) as reel:
+        text.check_alt_texts(["x" * 1001], media_count=1, field="alt_text")
+    assert reel.value.violations[0].field == "alt_text"

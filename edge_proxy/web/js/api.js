@@ -1,5 +1,5 @@
 // The client of Shutter's public HTTP/JSON API (/api/v1): the session, requests with a refresh
-// on 401, errors as sentences, uploads and the notification stream.
+// on 401, errors as sentences, uploads and the live streams (notifications, messages).
 
 const SESSION_KEY = "shutter.session";
 const BASE = "/api/v1";
@@ -186,8 +186,9 @@ export async function logout() {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Upload a photo: declare it, PUT the bytes where the API says, complete it with a filter and
- * wait until it is processed. `progress(step)` hears "uploading", "processing". Returns the media.
+ * Upload a photo or video: declare it, PUT the bytes where the API says, complete it with a
+ * filter and wait until it is processed (a video: until its first rendition plays).
+ * `progress(step)` hears "uploading", "processing". Returns the media.
  */
 export async function uploadPhoto(file, { filter = "", progress = () => {} } = {}) {
   const contentType = file.type || "application/octet-stream";
@@ -225,26 +226,26 @@ export async function uploadPhoto(file, { filter = "", progress = () => {} } = {
     const state = await api(`/uploads/${upload.uploadId}`);
     if (state.status === "UPLOAD_STATUS_READY") return state.media;
     if (state.status === "UPLOAD_STATUS_FAILED") {
-      throw new ApiError(422, { message: state.failureReason || "the photo could not be processed" });
+      throw new ApiError(422, { message: state.failureReason || "the upload could not be processed" });
     }
-    if (Date.now() > deadline) throw new ApiError(504, { message: "processing the photo took too long" });
+    if (Date.now() > deadline) throw new ApiError(504, { message: "processing the upload took too long" });
     await sleep(wait);
   }
 }
 
 /**
- * Follow the notification stream (Server-Sent Events read with fetch, so the Authorization
- * header goes along), reconnecting with Last-Event-ID. Calls `onNotification(notification)`;
- * stops when `signal` aborts.
+ * Follow a Server-Sent Events stream of the API (read with fetch, so the Authorization header
+ * goes along), reconnecting with Last-Event-ID. Calls `onEvent(data)` with the parsed JSON of
+ * every event of type `type`; stops when `signal` aborts.
  */
-export async function streamNotifications(onNotification, signal) {
+export async function streamEvents(path, type, onEvent, signal) {
   let lastId = "";
   let retryMs = 2000;
   while (!signal.aborted && session) {
     try {
       const headers = { ...authHeaders(), Accept: "text/event-stream" };
       if (lastId) headers["Last-Event-ID"] = lastId;
-      const response = await fetch(`${BASE}/notifications/stream`, { headers, signal });
+      const response = await fetch(`${BASE}${path}`, { headers, signal });
       if (response.status === 401) {
         if (!(await refresh())) return;
         continue;
@@ -275,8 +276,8 @@ export async function streamNotifications(onNotification, signal) {
             else if (field === "retry" && /^\d+$/.test(text)) retryMs = Number(text);
           }
           if (event.id !== null) lastId = event.id;
-          if (event.type === "notification" && event.data.length) {
-            onNotification(JSON.parse(event.data.join("\n")));
+          if (event.type === type && event.data.length) {
+            onEvent(JSON.parse(event.data.join("\n")));
           }
         }
       }
@@ -285,4 +286,14 @@ export async function streamNotifications(onNotification, signal) {
     }
     await sleep(retryMs);
   }
+}
+
+/** Follow the notification stream: `onNotification(notification)` for each one. */
+export function streamNotifications(onNotification, signal) {
+  return streamEvents("/notifications/stream", "notification", onNotification, signal);
+}
+
+/** Follow the direct-message stream: `onMessage(message)` for each new message. */
+export function streamMessages(onMessage, signal) {
+  return streamEvents("/conversations/stream", "message", onMessage, signal);
 }

@@ -1,6 +1,7 @@
-// The web client's shell: the navigation bar, the hash router and the live notification badge.
+// The web client's shell: the navigation bar, the hash router and the live badges (notifications
+// and unread conversations, each fed by its stream).
 
-import { api, me, onSessionChange, logout, streamNotifications } from "./api.js";
+import { api, me, onSessionChange, logout, streamMessages, streamNotifications } from "./api.js";
 import { h, icon, toast } from "./dom.js";
 import { signInView, signUpView } from "./views/auth.js";
 import { feedView, postView, exploreView, tagView, placeView } from "./views/posts.js";
@@ -9,6 +10,8 @@ import { profileView, settingsView, requestsView, followListView } from "./views
 import { notificationsView, notificationText } from "./views/notifications.js";
 import { searchView } from "./views/search.js";
 import { storyViewer } from "./views/stories.js";
+import { conversationView, inboxView, messageRequestsView, newConversationView } from "./views/messages.js";
+import { reelsView } from "./views/reels.js";
 
 // [pattern, view, needs a session]
 const ROUTES = [
@@ -27,21 +30,40 @@ const ROUTES = [
   [/^\/tags\/([^/]+)$/, tagView, true],
   [/^\/places\/(\d+)$/, placeView, true],
   [/^\/stories\/(\d+)$/, storyViewer, true],
+  [/^\/reels$/, reelsView, true],
+  [/^\/messages$/, inboxView, true],
+  [/^\/messages\/requests$/, messageRequestsView, true],
+  [/^\/messages\/new$/, newConversationView, true],
+  [/^\/messages\/(\d+)$/, conversationView, true],
 ];
 
 const header = document.getElementById("top");
 const main = document.getElementById("main");
 let current = null; // the AbortController of the view on screen
-let stream = null; // the AbortController of the notification stream
-const badgeCount = h("span", { class: "n" }, "");
-// The number is part of the link's name ("Notifications 3 unread"), as it reads on screen.
-const badge = h("span", { class: "badge", hidden: true }, badgeCount, h("span", { class: "visually-hidden" }, " unread"));
+let stream = null; // the AbortController of the live streams
 
-/** Show the unread count on the notifications link (hidden at zero). */
-export function setBadge(unread) {
-  const n = Number(unread || 0);
-  badge.hidden = n === 0;
-  badgeCount.textContent = n > 99 ? "99+" : String(n);
+// The number is part of the link's name ("Notifications 3 unread"), as it reads on screen.
+function makeBadge() {
+  const number = h("span", { class: "n" }, "");
+  const badge = h("span", { class: "badge", hidden: true }, number, h("span", { class: "visually-hidden" }, " unread"));
+  const set = (unread) => {
+    const n = Number(unread || 0);
+    badge.hidden = n === 0;
+    number.textContent = n > 99 ? "99+" : String(n);
+  };
+  return [badge, set];
+}
+const [badge, setBadge] = makeBadge();
+const [messageBadge, setMessageBadge] = makeBadge();
+
+/** Show how many conversations hold unread messages on the Messages link. */
+async function refreshMessageBadge() {
+  try {
+    const answer = await api("/conversations/unread-count");
+    setMessageBadge(answer.unreadCount);
+  } catch {
+    // The badge is a hint: the inbox shows the errors.
+  }
 }
 
 async function refreshBadge() {
@@ -61,7 +83,7 @@ function navLink(href, label, glyph, extra = {}) {
       render();
     }
   };
-  return h("a", { href, class: "nav-link", onclick: again, ...extra }, icon(glyph), h("span", { class: "label" }, label));
+  return h("a", { href, class: "nav-link", title: label, onclick: again, ...extra }, icon(glyph), h("span", { class: "label" }, label));
 }
 
 function renderHeader() {
@@ -73,6 +95,8 @@ function renderHeader() {
   }
   const notifications = navLink("#/notifications", "Notifications", "heart", { id: "nav-notifications" });
   notifications.append(badge);
+  const messages = navLink("#/messages", "Messages", "send", { id: "nav-messages" });
+  messages.append(messageBadge);
   const signOut = h("button", { type: "button", class: "nav-link signout", onclick: signOutNow }, icon("logout"), h("span", { class: "label" }, "Sign out"));
   header.replaceChildren(
     brand,
@@ -80,7 +104,9 @@ function renderHeader() {
       navLink("#/", "Home", "home"),
       navLink("#/search", "Search", "search"),
       navLink("#/explore", "Explore", "explore"),
+      navLink("#/reels", "Reels", "reels"),
       navLink("#/new", "New post", "plus"),
+      messages,
       notifications,
       navLink(`#/u/${encodeURIComponent(user.username)}`, "Profile", "user"),
       signOut,
@@ -90,9 +116,12 @@ function renderHeader() {
 }
 
 function markCurrentLink() {
-  const here = location.hash || "#/";
+  const here = (location.hash || "#/").split("?")[0];
   for (const link of header.querySelectorAll("a.nav-link")) {
-    if (link.getAttribute("href") === here) link.setAttribute("aria-current", "page");
+    const href = link.getAttribute("href");
+    // A conversation or a request list is still under Messages.
+    const under = href === "#/messages" && here.startsWith("#/messages/");
+    if (href === here || under) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
 }
@@ -114,6 +143,16 @@ function startStream() {
     refreshBadge();
     toast(notificationText(notification));
     document.dispatchEvent(new CustomEvent("shutter:notification", { detail: notification }));
+  }, stream.signal);
+  refreshMessageBadge();
+  streamMessages((message) => {
+    // An open conversation marks it read first, then refreshes the badge itself.
+    const open = (location.hash || "").split("?")[0] === `#/messages/${message.conversationId}`;
+    if (!open) {
+      refreshMessageBadge();
+      if (message.senderId !== me()?.userId) toast(message.text ? `New message: “${message.text.slice(0, 80)}”` : "New message");
+    }
+    document.dispatchEvent(new CustomEvent("shutter:message", { detail: message }));
   }, stream.signal);
 }
 
@@ -145,7 +184,7 @@ async function render() {
   markCurrentLink();
   main.replaceChildren();
   window.scrollTo(0, 0);
-  await found.view({ main, params: found.params, query: found.query, signal: current.signal, setBadge });
+  await found.view({ main, params: found.params, query: found.query, signal: current.signal, setBadge, refreshMessageBadge });
   // Move focus to the new screen's heading, so keyboard and screen-reader users start there.
   if (document.activeElement === document.body || !main.contains(document.activeElement)) {
     const heading = main.querySelector("h1");
@@ -164,6 +203,7 @@ onSessionChange((session) => {
     stream?.abort();
     stream = null;
     setBadge(0);
+    setMessageBadge(0);
     if (route()?.needsSession) location.hash = "#/login";
   }
 });

@@ -93,13 +93,20 @@ export function picture(media, { alt = "", sizes = "(max-width: 640px) 100vw, 60
   return pic;
 }
 
-/** Return the text a screen reader hears for a post's photo (the API stores no alt text). */
+/**
+ * Return the text a screen reader hears for a post's photo or video: the alt text its author
+ * gave, else a description made from who posted it and the caption.
+ */
 export function altOf(post, index = 0) {
+  const item = post?.media?.[index];
+  const given = (item?.altText || "").trim();
+  if (given) return given;
   const who = post?.user?.username ? `@${post.user.username}` : "someone";
+  const what = item?.type === "MEDIA_TYPE_VIDEO" ? "Video" : "Photo";
   const total = post?.media?.length || 1;
   const which = total > 1 ? ` (${index + 1} of ${total})` : "";
   const caption = (post?.caption || "").trim();
-  return caption ? `Photo by ${who}${which}: ${caption}` : `Photo by ${who}${which}`;
+  return caption ? `${what} by ${who}${which}: ${caption}` : `${what} by ${who}${which}`;
 }
 
 /** Return a caption's text with #tags and @mentions as links. */
@@ -221,6 +228,16 @@ const ICONS = {
   check: "M12 2.5a9.5 9.5 0 1 1 0 19 9.5 9.5 0 0 1 0-19zM7.5 12l3 3 6-6",
   pin: "M12 21s-7-6.5-7-12a7 7 0 0 1 14 0c0 5.5-7 12-7 12zM12 11.5a2.5 2.5 0 1 0 0-5 2.5 2.5 0 0 0 0 5z",
   tag: "M9 4 7 20M17 4l-2 16M4 9h17M3 15h17",
+  send: "M21 3 3 10.5l7 2.5 2.5 7zM21 3 10 13",
+  reels: "M4 4h16v16H4zM4 9h16M9 4l2 5M15 4l2 5M10.5 12.5v5l4-2.5z",
+  play: "M7 4.5v15l12-7.5z",
+  pause: "M7 5h3v14H7zM14 5h3v14h-3z",
+  sound: "M4 9h4l5-4v14l-5-4H4zM16.5 8.5a5 5 0 0 1 0 7M19 6a8.5 8.5 0 0 1 0 12",
+  mute: "M4 9h4l5-4v14l-5-4H4zM17 9.5l5 5M22 9.5l-5 5",
+  image: "M4 5h16v14H4zM4 16l5-5 4 4 3-3 4 4M15.5 8.5a1 1 0 1 0 0 .1",
+  eye: "M2 12s3.5-6.5 10-6.5S22 12 22 12s-3.5 6.5-10 6.5S2 12 2 12zM12 15a3 3 0 1 0 0-6 3 3 0 0 0 0 6z",
+  up: "M5 15l7-7 7 7",
+  down: "M5 9l7 7 7-7",
 };
 
 /** Return an icon (decorative: hidden from screen readers, which read the control's name). */

@@ -22,7 +22,7 @@ function mediaView(post, item, index, eager) {
       preload: "metadata",
       poster: item.variants?.feed || "",
       src: item.videoUrl,
-      "aria-label": altOf(post, index).replace(/^Photo/, "Video"),
+      "aria-label": altOf(post, index),
     });
   }
   return picture(item, { alt: altOf(post, index), eager });
@@ -148,6 +148,7 @@ export function postCard(post, { full = false, eager = false } = {}) {
   const commentButton = h("button", { type: "button", class: "act", "aria-label": "Comment", onclick: () => input.focus() }, icon("comment"));
 
   const actions = h("div", { class: "actions" }, likeButton, commentButton,
+    h("a", { class: "act", href: `#/messages/new?share=${post.postId}`, "aria-label": "Send in a message" }, icon("send")),
     h("a", { class: "act", href: `#/p/${post.postId}`, "aria-label": "Open the post" }, icon("open")), h("span", { class: "grow" }), saveButton);
   const mine = me() && author.userId === me().userId;
   const remove = mine && full

@@ -3,6 +3,7 @@
 
 import { api, me, rememberMe, uploadPhoto } from "../api.js";
 import { h, avatar, count, empty, errorBox, icon, infinite, toast } from "../dom.js";
+import { reelsGrid } from "./reels.js";
 import { postTile } from "./posts.js";
 
 function followLabel(user) {
@@ -57,6 +58,15 @@ export async function profileView({ main, params, signal }) {
       "aria-label": action === label ? null : `${label}: ${action.toLowerCase()} ${user.username}`,
       onclick: () => act(`/users/${user.userId}/follow`, undo ? "DELETE" : "POST"),
     }, label));
+    buttons.append(h("button", { type: "button", class: "secondary", onclick: async () => {
+      message.replaceChildren();
+      try {
+        const conversation = await api("/conversations", { method: "POST", body: { participantIds: [user.userId] } });
+        location.hash = `#/messages/${conversation.conversationId}`;
+      } catch (error) {
+        message.replaceChildren(errorBox(error));
+      }
+    } }, "Message"));
     buttons.append(h("button", { type: "button", class: "secondary danger", onclick: () => {
       if (confirm(`Block ${user.username}? They will not see your profile, posts or stories, and you will not see theirs.`)) {
         act(`/users/${user.userId}/block`, "POST", `You blocked ${user.username}.`);
@@ -99,17 +109,39 @@ export async function profileView({ main, params, signal }) {
       }
     })
     .catch(() => {});
-  const grid = h("ul", { class: "grid", "aria-label": `Posts by ${user.username}` });
-  main.append(h("h2", { class: "visually-hidden" }, "Posts"), grid);
-  infinite(grid, {
-    signal,
-    emptyText: self ? "Share your first photo with “New post”." : "No posts yet.",
-    load: async (token) => {
-      const page = await api(`/users/${user.userId}/posts`, { params: { pageSize: 24, pageToken: token }, signal });
-      return { items: page.posts || [], next: page.nextPageToken };
-    },
-    render: postTile,
-  });
+  // The grid of posts (reels included), or of reels only with their view counts.
+  const holder = h("section", { "aria-label": "Posts and reels" });
+  let tabSignal = null;
+  const tabs = [["posts", "Posts"], ["reels", "Reels"]];
+  let shown = "posts";
+  const tabButtons = tabs.map(([value, label]) => h("button", { type: "button", onclick: () => {
+    shown = value;
+    showTab();
+  } }, label));
+  function showTab() {
+    tabs.forEach(([value], n) => tabButtons[n].setAttribute("aria-pressed", String(shown === value)));
+    tabSignal?.abort();
+    tabSignal = new AbortController();
+    signal.addEventListener("abort", () => tabSignal.abort());
+    holder.replaceChildren();
+    if (shown === "reels") {
+      reelsGrid(holder, { user, signal: tabSignal.signal, self });
+      return;
+    }
+    const grid = h("ul", { class: "grid", "aria-label": `Posts by ${user.username}` });
+    holder.append(grid);
+    infinite(grid, {
+      signal: tabSignal.signal,
+      emptyText: self ? "Share your first photo with “New post”." : "No posts yet.",
+      load: async (token) => {
+        const page = await api(`/users/${user.userId}/posts`, { params: { pageSize: 24, pageToken: token }, signal: tabSignal.signal });
+        return { items: page.posts || [], next: page.nextPageToken };
+      },
+      render: postTile,
+    });
+  }
+  main.append(h("div", { class: "segmented profile-tabs", role: "group", "aria-label": "Show" }, tabButtons), holder);
+  showTab();
 }
 
 function countText(n, one, many) {

@@ -1,5 +1,6 @@
-// New post or story: pick a photo, a filter (previewed with CSS approximations of the server's
-// filters), a caption with #tags and @mentions, and a place.
+// New post, story or reel: pick a photo (or a video), a filter (previewed with CSS
+// approximations of the server's filters), alt text, a caption with #tags and @mentions, and a
+// place.
 
 import { api, uploadPhoto } from "../api.js";
 import { h, errorBox, toast } from "../dom.js";
@@ -10,6 +11,8 @@ export const FILTERS = [
   ["lark", "Lark"], ["moon", "Moon"], ["valencia", "Valencia"], ["reyes", "Reyes"], ["aden", "Aden"],
 ];
 const ACCEPT = "image/jpeg,image/png,image/webp,image/heic,image/heif,video/mp4,video/quicktime";
+const ACCEPT_VIDEO = "video/mp4,video/quicktime";
+const ALT_TEXT_MAX = 1000; // post_svc's limit on one piece of media's alt text
 
 function debounce(fn, ms) {
   let timer = null;
@@ -19,19 +22,20 @@ function debounce(fn, ms) {
   };
 }
 
-/** The upload screen (`?as=story` starts on a story). */
+/** The upload screen (`?as=story` starts on a story, `?as=reel` on a reel). */
 export function uploadView({ main, query, signal }) {
-  let kind = query.get("as") === "story" ? "story" : "post";
+  let kind = ["story", "reel"].includes(query.get("as")) ? query.get("as") : "post";
   let objectUrl = null;
   let filter = "normal";
   signal.addEventListener("abort", () => objectUrl && URL.revokeObjectURL(objectUrl));
 
   const title = h("h1", {});
   const kindGroup = h("fieldset", { class: "segmented-radio" }, h("legend", {}, "Share as"),
-    ...[["post", "Post"], ["story", "Story (24 hours)"]].map(([value, label]) =>
+    ...[["post", "Post"], ["story", "Story (24 hours)"], ["reel", "Reel (vertical video)"]].map(([value, label]) =>
       h("label", {}, h("input", { type: "radio", name: "kind", value, checked: kind === value, onchange: () => { kind = value; paintKind(); } }), label)));
 
   const file = h("input", { id: "up-file", type: "file", name: "file", accept: ACCEPT, required: true });
+  const fileLabel = h("label", { for: "up-file" }, "Photo or video");
   const preview = h("div", { class: "preview f-normal", "aria-live": "polite" }, h("p", { class: "muted" }, "Choose a photo to see it here."));
   const filterList = h("div", { class: "filters" });
   const filterSet = h("fieldset", { class: "filter-set", hidden: true }, h("legend", {}, "Filter"), filterList);
@@ -57,6 +61,11 @@ export function uploadView({ main, query, signal }) {
     filter = value;
     preview.className = `preview f-${value}`;
   }
+
+  const alt = h("input", { id: "up-alt", name: "altText", maxlength: ALT_TEXT_MAX, autocomplete: "off", "aria-describedby": "up-alt-hint" });
+  const altField = h("div", {},
+    h("p", { class: "field" }, h("label", { for: "up-alt" }, "Alt text (optional)"), alt),
+    h("p", { id: "up-alt-hint", class: "hint" }, "Describe what it shows for people who cannot see it. Without it, people hear who posted it and the caption."));
 
   const caption = h("textarea", { id: "up-caption", name: "caption", rows: 3, maxlength: 2200, "aria-describedby": "up-caption-hint" });
   const hint = h("p", { id: "up-caption-hint", class: "hint" }, "Use #tags for topics and @username to mention people.");
@@ -144,15 +153,18 @@ export function uploadView({ main, query, signal }) {
 
   const form = h("form", { class: "card upload", novalidate: true },
     title, kindGroup,
-    h("p", { class: "field" }, h("label", { for: "up-file" }, "Photo or video"), file),
-    preview, filterSet,
+    h("p", { class: "field" }, fileLabel, file),
+    preview, filterSet, altField,
     h("p", { class: "field" }, h("label", { for: "up-caption" }, "Caption"), caption), hint, parsed, suggestions,
     placeSet, closeFriendsField, message, progress, submit);
   function paintKind() {
-    title.textContent = kind === "story" ? "New story" : "New post";
+    title.textContent = { story: "New story", reel: "New reel", post: "New post" }[kind];
     placeSet.hidden = kind === "story";
     closeFriendsField.hidden = kind !== "story";
-    submit.textContent = kind === "story" ? "Share to your story" : "Share";
+    altField.hidden = kind === "story"; // stories have no alt text in the API
+    file.accept = kind === "reel" ? ACCEPT_VIDEO : ACCEPT;
+    fileLabel.textContent = kind === "reel" ? "Video (vertical, 3 to 90 seconds)" : "Photo or video";
+    submit.textContent = { story: "Share to your story", reel: "Share reel", post: "Share" }[kind];
   }
   paintKind();
 
@@ -170,13 +182,16 @@ export function uploadView({ main, query, signal }) {
     message.replaceChildren();
     const chosen = file.files[0];
     if (!chosen) {
-      message.replaceChildren(errorBox(new Error("Choose a photo or a video first.")));
+      message.replaceChildren(errorBox(new Error(kind === "reel" ? "Choose a video first." : "Choose a photo or a video first.")));
       file.focus();
       return;
     }
     submit.disabled = true;
     try {
-      const where = kind === "post" ? location_() : null;
+      const where = kind !== "story" ? location_() : null;
+      if (kind === "reel" && !chosen.type.startsWith("video/")) {
+        throw new Error("A reel is a video: choose a vertical video of 3 to 90 seconds.");
+      }
       progress.textContent = "Uploading…";
       const media = await uploadPhoto(chosen, {
         filter: filter === "normal" ? "" : filter,
@@ -187,10 +202,18 @@ export function uploadView({ main, query, signal }) {
         await api("/stories", { method: "POST", body: { mediaId: media.mediaId, caption: caption.value.trim(), closeFriendsOnly: closeFriends.checked } });
         toast("Your story is up for 24 hours.");
         location.hash = "#/";
+      } else if (kind === "reel") {
+        const reel = await api("/reels", { method: "POST", body: {
+          mediaId: media.mediaId, caption: caption.value.trim(), location: where ?? undefined,
+          altText: alt.value.trim(), idempotencyKey: `web-${media.mediaId}`,
+        } });
+        toast("Your reel is shared.");
+        location.hash = `#/p/${reel.postId}`;
       } else {
+        const altText = alt.value.trim();
         const post = await api("/posts", { method: "POST", body: {
           mediaIds: [media.mediaId], caption: caption.value.trim(), location: where ?? undefined,
-          idempotencyKey: `web-${media.mediaId}`,
+          altTexts: altText ? [altText] : undefined, idempotencyKey: `web-${media.mediaId}`,
         } });
         toast("Your post is shared.");
         location.hash = `#/p/${post.postId}`;

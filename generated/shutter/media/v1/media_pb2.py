@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cshutter/media/v1/media.proto\x12\x10shutter.media.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8e\x02\n\rMediaVariants\x12\x11\n\tthumbnail\x18\x01 \x01(\t\x12\x0c\n\x04\x66\x65\x65\x64\x18\x02 \x01(\t\x12\x0c\n\x04\x66ull\x18\x03 \x01(\t\x12\x16\n\x0ethumbnail_webp\x18\x04 \x01(\t\x12\x11\n\tfeed_webp\x18\x05 \x01(\t\x12\x11\n\tfull_webp\x18\x06 \x01(\t\x12\x15\n\rthumbnail_key\x18\x07 \x01(\t\x12\r\n\x05story\x18\x08 \x01(\t\x12\x12\n\nstory_full\x18\t \x01(\t\x12\x12\n\nstory_webp\x18\n \x01(\t\x12\x17\n\x0fstory_full_webp\x18\x0b \x01(\t\x12\x13\n\x0bstory_width\x18\x0c \x01(\x05\x12\x14\n\x0cstory_height\x18\r \x01(\x05\"_\n\x0eVideoRendition\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\r\n\x05width\x18\x02 \x01(\x05\x12\x0e\n\x06height\x18\x03 \x01(\x05\x12\r\n\x05label\x18\x04 \x01(\t\x12\x12\n\nsize_bytes\x18\x05 \x01(\x03\"\xc2\x03\n\x05Media\x12\x10\n\x08media_id\x18\x01 \x01(\x03\x12\x15\n\rowner_user_id\x18\x02 \x01(\x03\x12)\n\x04type\x18\x03 \x01(\x0e\x32\x1b.shutter.media.v1.MediaType\x12-\n\x06status\x18\x04 \x01(\x0e\x32\x1d.shutter.media.v1.MediaStatus\x12\r\n\x05width\x18\x05 \x01(\x05\x12\x0e\n\x06height\x18\x06 \x01(\x05\x12\x31\n\x08variants\x18\x07 \x01(\x0b\x32\x1f.shutter.media.v1.MediaVariants\x12\x13\n\x0b\x64uration_ms\x18\x08 \x01(\x03\x12\x11\n\tvideo_url\x18\t \x01(\t\x12:\n\x10video_renditions\x18\n \x03(\x0b\x32 .shutter.media.v1.VideoRendition\x12\x0e\n\x06\x66ilter\x18\x0b \x01(\t\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07hls_url\x18\r \x01(\t\x12/\n\nhls_status\x18\x0e \x01(\x0e\x32\x1b.shutter.media.v1.HlsStatus\"\xe3\x03\n\x06Upload\x12\x11\n\tupload_id\x18\x01 \x01(\x03\x12\x10\n\x08media_id\x18\x02 \x01(\x03\x12.\n\x06status\x18\x03 \x01(\x0e\x32\x1e.shutter.media.v1.UploadStatus\x12\x12\n\nupload_url\x18\x04 \x01(\t\x12\x15\n\rupload_method\x18\x05 \x01(\t\x12\x43\n\x0eupload_headers\x18\x06 \x03(\x0b\x32+.shutter.media.v1.Upload.UploadHeadersEntry\x12.\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x63ontent_type\x18\x08 \x01(\t\x12\x12\n\nsize_bytes\x18\t \x01(\x03\x12&\n\x05media\x18\n \x01(\x0b\x32\x17.shutter.media.v1.Media\x12\x16\n\x0e\x66\x61ilure_reason\x18\x0b \x01(\t\x12\x14\n\x0c\x66\x61ilure_code\x18\x0c \x01(\t\x12.\n\ncreated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a\x34\n\x12UploadHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*S\n\tMediaType\x12\x1a\n\x16MEDIA_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10MEDIA_TYPE_PHOTO\x10\x01\x12\x14\n\x10MEDIA_TYPE_VIDEO\x10\x02*\x93\x01\n\x0bMediaStatus\x12\x1c\n\x18MEDIA_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14MEDIA_STATUS_PENDING\x10\x01\x12\x1b\n\x17MEDIA_STATUS_PROCESSING\x10\x02\x12\x16\n\x12MEDIA_STATUS_READY\x10\x03\x12\x17\n\x13MEDIA_STATUS_FAILED\x10\x04*\x99\x01\n\x0cUploadStatus\x12\x1d\n\x19UPLOAD_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15UPLOAD_STATUS_PENDING\x10\x01\x12\x1c\n\x18UPLOAD_STATUS_PROCESSING\x10\x02\x12\x17\n\x13UPLOAD_STATUS_READY\x10\x03\x12\x18\n\x14UPLOAD_STATUS_FAILED\x10\x04*o\n\tHlsStatus\x12\x1a\n\x16HLS_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15HLS_STATUS_PROCESSING\x10\x01\x12\x14\n\x10HLS_STATUS_READY\x10\x02\x12\x15\n\x11HLS_STATUS_FAILED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cshutter/media/v1/media.proto\x12\x10shutter.media.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8e\x02\n\rMediaVariants\x12\x11\n\tthumbnail\x18\x01 \x01(\t\x12\x0c\n\x04\x66\x65\x65\x64\x18\x02 \x01(\t\x12\x0c\n\x04\x66ull\x18\x03 \x01(\t\x12\x16\n\x0ethumbnail_webp\x18\x04 \x01(\t\x12\x11\n\tfeed_webp\x18\x05 \x01(\t\x12\x11\n\tfull_webp\x18\x06 \x01(\t\x12\x15\n\rthumbnail_key\x18\x07 \x01(\t\x12\r\n\x05story\x18\x08 \x01(\t\x12\x12\n\nstory_full\x18\t \x01(\t\x12\x12\n\nstory_webp\x18\n \x01(\t\x12\x17\n\x0fstory_full_webp\x18\x0b \x01(\t\x12\x13\n\x0bstory_width\x18\x0c \x01(\x05\x12\x14\n\x0cstory_height\x18\r \x01(\x05\"_\n\x0eVideoRendition\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\r\n\x05width\x18\x02 \x01(\x05\x12\x0e\n\x06height\x18\x03 \x01(\x05\x12\r\n\x05label\x18\x04 \x01(\t\x12\x12\n\nsize_bytes\x18\x05 \x01(\x03\"\xd4\x03\n\x05Media\x12\x10\n\x08media_id\x18\x01 \x01(\x03\x12\x15\n\rowner_user_id\x18\x02 \x01(\x03\x12)\n\x04type\x18\x03 \x01(\x0e\x32\x1b.shutter.media.v1.MediaType\x12-\n\x06status\x18\x04 \x01(\x0e\x32\x1d.shutter.media.v1.MediaStatus\x12\r\n\x05width\x18\x05 \x01(\x05\x12\x0e\n\x06height\x18\x06 \x01(\x05\x12\x31\n\x08variants\x18\x07 \x01(\x0b\x32\x1f.shutter.media.v1.MediaVariants\x12\x13\n\x0b\x64uration_ms\x18\x08 \x01(\x03\x12\x11\n\tvideo_url\x18\t \x01(\t\x12:\n\x10video_renditions\x18\n \x03(\x0b\x32 .shutter.media.v1.VideoRendition\x12\x0e\n\x06\x66ilter\x18\x0b \x01(\t\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07hls_url\x18\r \x01(\t\x12/\n\nhls_status\x18\x0e \x01(\x0e\x32\x1b.shutter.media.v1.HlsStatus\x12\x10\n\x08\x61lt_text\x18\x0f \x01(\t\"\xe3\x03\n\x06Upload\x12\x11\n\tupload_id\x18\x01 \x01(\x03\x12\x10\n\x08media_id\x18\x02 \x01(\x03\x12.\n\x06status\x18\x03 \x01(\x0e\x32\x1e.shutter.media.v1.UploadStatus\x12\x12\n\nupload_url\x18\x04 \x01(\t\x12\x15\n\rupload_method\x18\x05 \x01(\t\x12\x43\n\x0eupload_headers\x18\x06 \x03(\x0b\x32+.shutter.media.v1.Upload.UploadHeadersEntry\x12.\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x63ontent_type\x18\x08 \x01(\t\x12\x12\n\nsize_bytes\x18\t \x01(\x03\x12&\n\x05media\x18\n \x01(\x0b\x32\x17.shutter.media.v1.Media\x12\x16\n\x0e\x66\x61ilure_reason\x18\x0b \x01(\t\x12\x14\n\x0c\x66\x61ilure_code\x18\x0c \x01(\t\x12.\n\ncreated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a\x34\n\x12UploadHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*S\n\tMediaType\x12\x1a\n\x16MEDIA_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10MEDIA_TYPE_PHOTO\x10\x01\x12\x14\n\x10MEDIA_TYPE_VIDEO\x10\x02*\x93\x01\n\x0bMediaStatus\x12\x1c\n\x18MEDIA_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14MEDIA_STATUS_PENDING\x10\x01\x12\x1b\n\x17MEDIA_STATUS_PROCESSING\x10\x02\x12\x16\n\x12MEDIA_STATUS_READY\x10\x03\x12\x17\n\x13MEDIA_STATUS_FAILED\x10\x04*\x99\x01\n\x0cUploadStatus\x12\x1d\n\x19UPLOAD_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15UPLOAD_STATUS_PENDING\x10\x01\x12\x1c\n\x18UPLOAD_STATUS_PROCESSING\x10\x02\x12\x17\n\x13UPLOAD_STATUS_READY\x10\x03\x12\x18\n\x14UPLOAD_STATUS_FAILED\x10\x04*o\n\tHlsStatus\x12\x1a\n\x16HLS_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15HLS_STATUS_PROCESSING\x10\x01\x12\x14\n\x10HLS_STATUS_READY\x10\x02\x12\x15\n\x11HLS_STATUS_FAILED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,22 +34,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_UPLOAD_UPLOADHEADERSENTRY']._loaded_options = None
   _globals['_UPLOAD_UPLOADHEADERSENTRY']._serialized_options = b'8\001'
-  _globals['_MEDIATYPE']._serialized_start=1392
-  _globals['_MEDIATYPE']._serialized_end=1475
-  _globals['_MEDIASTATUS']._serialized_start=1478
-  _globals['_MEDIASTATUS']._serialized_end=1625
-  _globals['_UPLOADSTATUS']._serialized_start=1628
-  _globals['_UPLOADSTATUS']._serialized_end=1781
-  _globals['_HLSSTATUS']._serialized_start=1783
-  _globals['_HLSSTATUS']._serialized_end=1894
+  _globals['_MEDIATYPE']._serialized_start=1410
+  _globals['_MEDIATYPE']._serialized_end=1493
+  _globals['_MEDIASTATUS']._serialized_start=1496
+  _globals['_MEDIASTATUS']._serialized_end=1643
+  _globals['_UPLOADSTATUS']._serialized_start=1646
+  _globals['_UPLOADSTATUS']._serialized_end=1799
+  _globals['_HLSSTATUS']._serialized_start=1801
+  _globals['_HLSSTATUS']._serialized_end=1912
   _globals['_MEDIAVARIANTS']._serialized_start=84
   _globals['_MEDIAVARIANTS']._serialized_end=354
   _globals['_VIDEORENDITION']._serialized_start=356
   _globals['_VIDEORENDITION']._serialized_end=451
   _globals['_MEDIA']._serialized_start=454
-  _globals['_MEDIA']._serialized_end=904
-  _globals['_UPLOAD']._serialized_start=907
-  _globals['_UPLOAD']._serialized_end=1390
-  _globals['_UPLOAD_UPLOADHEADERSENTRY']._serialized_start=1338
-  _globals['_UPLOAD_UPLOADHEADERSENTRY']._serialized_end=1390
+  _globals['_MEDIA']._serialized_end=922
+  _globals['_UPLOAD']._serialized_start=925
+  _globals['_UPLOAD']._serialized_end=1408
+  _globals['_UPLOAD_UPLOADHEADERSENTRY']._serialized_start=1356
+  _globals['_UPLOAD_UPLOADHEADERSENTRY']._serialized_end=1408
 # @@protoc_insertion_point(module_scope)

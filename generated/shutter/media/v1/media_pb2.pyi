@@ -101,7 +101,7 @@ class VideoRendition(_message.Message):
     def __init__(self, url: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., label: _Optional[str] = ..., size_bytes: _Optional[int] = ...) -> None: ...
 
 class Media(_message.Message):
-    __slots__ = ("media_id", "owner_user_id", "type", "status", "width", "height", "variants", "duration_ms", "video_url", "video_renditions", "filter", "created_at", "hls_url", "hls_status")
+    __slots__ = ("media_id", "owner_user_id", "type", "status", "width", "height", "variants", "duration_ms", "video_url", "video_renditions", "filter", "created_at", "hls_url", "hls_status", "alt_text")
     MEDIA_ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_USER_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -116,6 +116,7 @@ class Media(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     HLS_URL_FIELD_NUMBER: _ClassVar[int]
     HLS_STATUS_FIELD_NUMBER: _ClassVar[int]
+    ALT_TEXT_FIELD_NUMBER: _ClassVar[int]
     media_id: int
     owner_user_id: int
     type: MediaType
@@ -130,7 +131,8 @@ class Media(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     hls_url: str
     hls_status: HlsStatus
-    def __init__(self, media_id: _Optional[int] = ..., owner_user_id: _Optional[int] = ..., type: _Optional[_Union[MediaType, str]] = ..., status: _Optional[_Union[MediaStatus, str]] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., variants: _Optional[_Union[MediaVariants, _Mapping]] = ..., duration_ms: _Optional[int] = ..., video_url: _Optional[str] = ..., video_renditions: _Optional[_Iterable[_Union[VideoRendition, _Mapping]]] = ..., filter: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hls_url: _Optional[str] = ..., hls_status: _Optional[_Union[HlsStatus, str]] = ...) -> None: ...
+    alt_text: str
+    def __init__(self, media_id: _Optional[int] = ..., owner_user_id: _Optional[int] = ..., type: _Optional[_Union[MediaType, str]] = ..., status: _Optional[_Union[MediaStatus, str]] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., variants: _Optional[_Union[MediaVariants, _Mapping]] = ..., duration_ms: _Optional[int] = ..., video_url: _Optional[str] = ..., video_renditions: _Optional[_Iterable[_Union[VideoRendition, _Mapping]]] = ..., filter: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hls_url: _Optional[str] = ..., hls_status: _Optional[_Union[HlsStatus, str]] = ..., alt_text: _Optional[str] = ...) -> None: ...
 
 class Upload(_message.Message):
     __slots__ = ("upload_id", "media_id", "status", "upload_url", "upload_method", "upload_headers", "expires_at", "content_type", "size_bytes", "media", "failure_reason", "failure_code", "created_at")

@@ -23,16 +23,18 @@ NEARBY_ORDER_NEAREST: NearbyOrder
 NEARBY_ORDER_NEWEST: NearbyOrder
 
 class CreatePostRequest(_message.Message):
-    __slots__ = ("media_ids", "caption", "location", "idempotency_key")
+    __slots__ = ("media_ids", "caption", "location", "idempotency_key", "alt_texts")
     MEDIA_IDS_FIELD_NUMBER: _ClassVar[int]
     CAPTION_FIELD_NUMBER: _ClassVar[int]
     LOCATION_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    ALT_TEXTS_FIELD_NUMBER: _ClassVar[int]
     media_ids: _containers.RepeatedScalarFieldContainer[int]
     caption: str
     location: _post_pb2.Location
     idempotency_key: str
-    def __init__(self, media_ids: _Optional[_Iterable[int]] = ..., caption: _Optional[str] = ..., location: _Optional[_Union[_post_pb2.Location, _Mapping]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    alt_texts: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, media_ids: _Optional[_Iterable[int]] = ..., caption: _Optional[str] = ..., location: _Optional[_Union[_post_pb2.Location, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., alt_texts: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreatePostResponse(_message.Message):
     __slots__ = ("post",)
@@ -525,16 +527,18 @@ class ListCloseFriendsResponse(_message.Message):
     def __init__(self, users: _Optional[_Iterable[_Union[_user_pb2.UserSummary, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class CreateReelRequest(_message.Message):
-    __slots__ = ("media_id", "caption", "location", "idempotency_key")
+    __slots__ = ("media_id", "caption", "location", "idempotency_key", "alt_text")
     MEDIA_ID_FIELD_NUMBER: _ClassVar[int]
     CAPTION_FIELD_NUMBER: _ClassVar[int]
     LOCATION_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    ALT_TEXT_FIELD_NUMBER: _ClassVar[int]
     media_id: int
     caption: str
     location: _post_pb2.Location
     idempotency_key: str
-    def __init__(self, media_id: _Optional[int] = ..., caption: _Optional[str] = ..., location: _Optional[_Union[_post_pb2.Location, _Mapping]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    alt_text: str
+    def __init__(self, media_id: _Optional[int] = ..., caption: _Optional[str] = ..., location: _Optional[_Union[_post_pb2.Location, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., alt_text: _Optional[str] = ...) -> None: ...
 
 class CreateReelResponse(_message.Message):
     __slots__ = ("reel",)
