@@ -235,10 +235,10 @@ export async function uploadPhoto(file, { filter = "", progress = () => {} } = {
 
 /**
  * Follow a Server-Sent Events stream of the API (read with fetch, so the Authorization header
- * goes along), reconnecting with Last-Event-ID. Calls `onEvent(data)` with the parsed JSON of
- * every event of type `type`; stops when `signal` aborts.
+ * goes along), reconnecting with Last-Event-ID. `handlers` maps an event type to the function
+ * called with the parsed JSON of each event of that type; stops when `signal` aborts.
  */
-export async function streamEvents(path, type, onEvent, signal) {
+export async function streamEvents(path, handlers, signal) {
   let lastId = "";
   let retryMs = 2000;
   while (!signal.aborted && session) {
@@ -276,9 +276,8 @@ export async function streamEvents(path, type, onEvent, signal) {
             else if (field === "retry" && /^\d+$/.test(text)) retryMs = Number(text);
           }
           if (event.id !== null) lastId = event.id;
-          if (event.type === type && event.data.length) {
-            onEvent(JSON.parse(event.data.join("\n")));
-          }
+          const handler = handlers[event.type];
+          if (handler && event.data.length) handler(JSON.parse(event.data.join("\n")));
         }
       }
     } catch (error) {
@@ -290,10 +289,13 @@ export async function streamEvents(path, type, onEvent, signal) {
 
 /** Follow the notification stream: `onNotification(notification)` for each one. */
 export function streamNotifications(onNotification, signal) {
-  return streamEvents("/notifications/stream", "notification", onNotification, signal);
+  return streamEvents("/notifications/stream", { notification: onNotification }, signal);
 }
 
-/** Follow the direct-message stream: `onMessage(message)` for each new message. */
-export function streamMessages(onMessage, signal) {
-  return streamEvents("/conversations/stream", "message", onMessage, signal);
+/**
+ * Follow the direct-message stream: `onMessage(message)` for each new message, `onUnsent({
+ * conversationId, messageId })` for each message its sender unsent.
+ */
+export function streamMessages(onMessage, onUnsent, signal) {
+  return streamEvents("/conversations/stream", { message: onMessage, unsent: onUnsent }, signal);
 }

@@ -153,6 +153,9 @@ function startStream() {
       if (message.senderId !== me()?.userId) toast(message.text ? `New message: “${message.text.slice(0, 80)}”` : "New message");
     }
     document.dispatchEvent(new CustomEvent("shutter:message", { detail: message }));
+  }, (unsent) => {
+    refreshMessageBadge();
+    document.dispatchEvent(new CustomEvent("shutter:unsent", { detail: unsent }));
   }, stream.signal);
 }
 

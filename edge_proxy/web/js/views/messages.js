@@ -7,7 +7,7 @@ import { h, ago, altOf, avatar, empty, errorBox, icon, infinite, picture, toast 
 
 const TEXT_MAX = 1000; // message_svc's limit on a message's text
 const GROUP_MAX = 31; // others in one conversation besides the caller
-const READ_POLL_MS = 10000; // how often an open conversation looks for read markers and unsends
+const READ_POLL_MS = 10000; // how often an open conversation looks for others' read markers
 
 /** Return a fresh client message id (retries of one send reuse it; the API dedupes on it). */
 function newKey() {
@@ -279,8 +279,8 @@ export async function conversationView({ main, params, signal, refreshMessageBad
     }
   }
 
-  // The API pushes new messages only: others' read markers and unsent messages are picked up
-  // by looking again (the newest page), which also fills in anything a dropped stream missed.
+  // New and unsent messages are pushed; others' read markers are not, so they are picked up by
+  // looking again (the newest page), which also fills in anything a dropped stream missed.
   async function refresh() {
     try {
       conversation = await api(`/conversations/${id}`, { signal });
@@ -416,10 +416,19 @@ export async function conversationView({ main, params, signal, refreshMessageBad
     if (message.senderId !== myId) await markRead();
     else await refresh();
   };
+  const unsent = (event) => {
+    const { conversationId, messageId } = event.detail;
+    if (conversationId !== id) return;
+    shown.get(messageId)?.remove();
+    shown.delete(messageId);
+    paintHeader();
+  };
   document.addEventListener("shutter:message", live);
+  document.addEventListener("shutter:unsent", unsent);
   const poll = setInterval(refresh, READ_POLL_MS);
   signal.addEventListener("abort", () => {
     document.removeEventListener("shutter:message", live);
+    document.removeEventListener("shutter:unsent", unsent);
     clearInterval(poll);
   });
 }
