@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -383,14 +384,28 @@ def capacity(
     console.print(table)
 
 
-SCENARIOS = ("baseline", "home-feed", "fanout", "mixed-edge", "media", "cold-feed", "dm")
+SCENARIOS = (
+    "baseline",
+    "home-feed",
+    "list-user-posts",
+    "get-post",
+    "get-user",
+    "fanout",
+    "mixed-edge",
+    "media",
+    "cold-feed",
+    "dm",
+)
 
 
 @app.command()
 def scenario(
     name: Annotated[
         str,
-        typer.Argument(help="baseline, home-feed, fanout, mixed-edge, media, cold-feed or dm."),
+        typer.Argument(
+            help="baseline, home-feed, list-user-posts, get-post, get-user, fanout, mixed-edge, "
+            "media, cold-feed or dm."
+        ),
     ],
     manifest: Annotated[Path, typer.Option(help="The manifest `bench seed` wrote.")] = Path(
         "seed.json"
@@ -517,6 +532,9 @@ def scenario(
         costs.append({"method": spec.method, **spent})
         return result
 
+    if name in scenarios.READ_PATHS:
+        # The same-run Check baseline is the one of the service that answers this path.
+        base = replace(base, target=data["grpc"][scenarios.READ_PATHS[name][0]])
     # mixed-edge runs its baselines itself, at the rate its search finds.
     results = [] if name == "mixed-edge" else [costed(base)]
     report: dict[str, object] = {}
@@ -586,6 +604,14 @@ def scenario(
         chosen = scenarios.sample_users(data, users, seed_value)
         asyncio.run(scenarios.fresh_tokens(data, chosen, manifest))
         results.append(costed(scenarios.home_feed_spec(data, chosen, base, mode)))
+    elif name in scenarios.READ_PATHS:
+        chosen = scenarios.sample_users(data, users, seed_value)
+        asyncio.run(scenarios.fresh_tokens(data, chosen, manifest))
+        try:
+            spec = scenarios.read_path_spec(data, chosen, base, name, seed_value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        results.append(costed(spec))
     elif name == "dm":
         from bench import dm
 

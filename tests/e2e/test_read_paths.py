@@ -64,7 +64,7 @@ async def _every_path(
     the grid's and the post's status codes."""
     grid = await _grid(client, reader, author, pageSize="50")
     single = await _post(client, reader, post_id)
-    in_grid = [p for p in grid.json().get("posts", [])] if grid.status_code == 200 else []
+    in_grid = list(grid.json().get("posts", [])) if grid.status_code == 200 else []
     return {
         "grid_status": grid.status_code,
         "grid": next((p for p in in_grid if p["postId"] == post_id), None),
