@@ -314,6 +314,39 @@ def k6_command(
     raise typer.Exit(code)
 
 
+@app.command("edge-cost")
+def edge_cost_command(
+    requests: Annotated[int, typer.Option(help="Requests per measured run.")] = 2000,
+    repeats: Annotated[int, typer.Option(help="Runs per route; the median is reported.")] = 5,
+    output: Annotated[Path | None, typer.Option(help="Write the figures as JSON here.")] = None,
+) -> None:
+    """Measure the edge's own CPU per read request (no network, the service answering at once):
+    the whole app, and the protobuf → JSON and JSON → bytes parts."""
+    import asyncio
+    import json
+
+    from bench import edge_cost
+
+    if requests < 1 or repeats < 1:
+        raise typer.BadParameter("requests and repeats ≥ 1")
+    rows = asyncio.run(edge_cost.measure(requests=requests, repeats=repeats))
+    table = Table(title="the edge's own CPU per request (µs, this process, no network)")
+    for column in ("route", "path", "request", "proto → dict", "dict → bytes", "body bytes"):
+        table.add_column(column, justify="left" if column in ("route", "path") else "right")
+    for row in rows:
+        table.add_row(
+            row["route"],
+            row["path"],
+            f"{row['request_us']:.0f}",
+            f"{row['to_dict_us']:.0f}",
+            f"{row['encode_us']:.0f}",
+            str(row["body_bytes"]),
+        )
+    console.print(table)
+    if output is not None:
+        output.write_text(json.dumps(rows, indent=2))
+
+
 @app.command()
 def capacity(
     feed_read_cpu_ms: Annotated[
