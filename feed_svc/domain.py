@@ -388,12 +388,11 @@ class Feeds:
             if cursor.get("k") != "user" or cursor.get("s") != owner:
                 raise InvalidArgument.field("page_token", "does not belong to this list")
             before = int(_token_field(cursor, "c", int))  # type: ignore[call-overload]
-        access = (await views.access(viewer, [owner])).get(owner)
+        access, ids = await views.grid_page(viewer, owner, before=before, count=size + 1)
         if access is None or access.blocked:
             raise AuthorNotFound("no user has that id")
         if not access.can_view:
             raise PrivateAccount("this account is private; only its followers see its posts")
-        ids = await views.grid_ids(owner, before=before, count=size + 1)
         page = ids[:size]
         token = (
             pagination.encode_token({"k": "user", "s": owner, "c": page[-1]})

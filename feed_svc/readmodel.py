@@ -226,6 +226,10 @@ def _pack(relation: Any) -> str:
     )
 
 
+async def _nothing() -> list[Any]:
+    return [None]
+
+
 def decide(viewer: int, summary: user_pb2.UserSummary, packed: str) -> Access:
     """Apply the privacy rule (graph_svc's, from cached facts): the owner sees their own; a block
     either way hides everything; a private account only its approved followers."""
@@ -580,45 +584,66 @@ class ReadModel:
         wanted = list(dict.fromkeys(owners))
         if not wanted:
             return {}
-        others = [o for o in wanted if viewer and o != viewer]
-        fields = [GENERATION, *(str(o) for o in others)]
         if self._cluster:
+            summaries_key, relations = self._access_reads(viewer, wanted)
             raw_summaries, raw_relations = await asyncio.gather(
-                self._mget([author_key(a) for a in wanted]),
-                self._redis.hmget(relations_key(viewer), fields)
-                if others
-                else asyncio.sleep(0, [None]),
+                self._mget(summaries_key),
+                self._redis.hmget(relations[0], relations[1]) if relations else _nothing(),
             )
+            return await self._access_answer(viewer, wanted, raw_summaries, raw_relations)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            self._queue_access(pipe, viewer, wanted)
+            answers = await pipe.execute()
+        return await self._access_answer(viewer, wanted, *answers)
+
+    def _access_reads(
+        self, viewer: int, owners: list[int]
+    ) -> tuple[list[str], tuple[str, list[str]] | None]:
+        """Return the summary keys and the relationships hash and fields access() reads."""
+        others = [str(o) for o in owners if viewer and o != viewer]
+        relations = (relations_key(viewer), [GENERATION, *others]) if others else None
+        return [author_key(a) for a in owners], relations
+
+    def _queue_access(self, pipe: Any, viewer: int, owners: list[int]) -> None:
+        """Queue access()'s reads on a pipeline: two commands, always (non-cluster only)."""
+        summaries, relations = self._access_reads(viewer, owners)
+        pipe.mget(summaries)
+        if relations is not None:
+            pipe.hmget(*relations)
         else:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.mget([author_key(a) for a in wanted])
-                if others:
-                    pipe.hmget(relations_key(viewer), fields)
-                answers = await pipe.execute()
-            raw_summaries = answers[0]
-            raw_relations = answers[1] if others else [None]
+            pipe.echo(b"")  # keeps the answers' shape: two per access
+
+    async def _access_answer(
+        self, viewer: int, wanted: list[int], raw_summaries: list[Any], raw_relations: Any
+    ) -> dict[int, Access]:
+        """Decide access from what access()'s reads found, filling what they lacked."""
+        others = [o for o in wanted if viewer and o != viewer]
         summaries = {
             a: user_pb2.UserSummary.FromString(r)
             for a, r in zip(wanted, raw_summaries, strict=True)
             if r is not None
         }
         missing_authors = [a for a in wanted if a not in summaries]
-        packed = {
-            o: r.decode() for o, r in zip(others, raw_relations[1:], strict=True) if r is not None
-        }
-        missing_relations = [o for o in others if o not in packed]
-
-        async def fill_authors() -> dict[int, user_pb2.UserSummary]:
-            return await self._fill_authors(missing_authors) if missing_authors else {}
-
-        async def fill_relations() -> dict[int, str]:
-            if not missing_relations:
-                return {}
-            return await self._fill_relations(viewer, missing_relations, raw_relations[0])
-
-        more_summaries, more_relations = await asyncio.gather(fill_authors(), fill_relations())
-        summaries.update(more_summaries)
-        packed.update(more_relations)
+        packed: dict[int, str] = {}
+        missing_relations: list[int] = []
+        if others:
+            packed = {
+                o: r.decode()
+                for o, r in zip(others, raw_relations[1:], strict=True)
+                if r is not None
+            }
+            missing_relations = [o for o in others if o not in packed]
+        if missing_authors and missing_relations:
+            more_summaries, more_relations = await asyncio.gather(
+                self._fill_authors(missing_authors),
+                self._fill_relations(viewer, missing_relations, raw_relations[0]),
+            )
+            summaries.update(more_summaries)
+            packed.update(more_relations)
+        elif missing_authors:
+            summaries.update(await self._fill_authors(missing_authors))
+        elif missing_relations:
+            packed.update(await self._fill_relations(viewer, missing_relations, raw_relations[0]))
         return {
             a: decide(viewer, summaries[a], packed.get(a, "0000")) for a in wanted if a in summaries
         }
@@ -658,17 +683,46 @@ class ReadModel:
 
     # -- profile grids ---------------------------------------------------------------------------
 
-    async def grid_ids(self, owner: int, *, before: int | None, count: int) -> list[int]:
+    async def grid_page(
+        self, viewer: int, owner: int, *, before: int | None, count: int
+    ) -> tuple[Access | None, list[int]]:
+        """Return what the viewer may see of an account and up to `count` of its post ids older
+        than `before` (see grid_ids), in one round trip when both are warm."""
+        if self._cluster:
+            access, ids = await asyncio.gather(
+                self.access(viewer, [owner]), self.grid_ids(owner, before=before, count=count)
+            )
+            return access.get(owner), ids
+        async with self._redis.pipeline(transaction=False) as pipe:
+            self._queue_access(pipe, viewer, [owner])
+            self._queue_grid(pipe, owner, before, count)
+            raw_summaries, raw_relations, *grid = await pipe.execute()
+        access = await self._access_answer(viewer, [owner], raw_summaries, raw_relations)
+        if access.get(owner) is None or not access[owner].can_view:
+            return access.get(owner), []
+        return access[owner], await self.grid_ids(owner, before=before, count=count, read=grid)
+
+    @staticmethod
+    def _queue_grid(pipe: Any, owner: int, before: int | None, count: int) -> None:
+        top = f"({before:019d}" if before is not None else _GRID_TOP
+        pipe.zscore(grid_key(owner), GRID_BUILT)
+        pipe.zrevrangebylex(grid_key(owner), top, "-", start=0, num=count + 1)
+        pipe.get(grid_version_key(owner))
+
+    async def grid_ids(
+        self, owner: int, *, before: int | None, count: int, read: list[Any] | None = None
+    ) -> list[int]:
         """Return up to `count` of an account's live post ids older than `before`, newest first:
         from the grid kept in Redis, filled from the projection by one reader across processes,
-        and straight from the projection beyond what the grid holds."""
-        top = f"({before:019d}" if before is not None else _GRID_TOP
+        and straight from the projection beyond what the grid holds. `read`: the grid's reads
+        (_queue_grid) already made."""
         for attempt in range(2):
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.zscore(grid_key(owner), GRID_BUILT)
-                pipe.zrevrangebylex(grid_key(owner), top, "-", start=0, num=count + 1)
-                pipe.get(grid_version_key(owner))
-                built, members, version = await pipe.execute()
+            if read is None:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    self._queue_grid(pipe, owner, before, count)
+                    read = await pipe.execute()
+            built, members, version = read
+            read = None
             if built is not None:
                 ids = [int(m) for m in members]
                 reached_floor = bool(ids) and ids[-1] == 0
