@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import grpc
+import orjson
 from google.protobuf import any_pb2, json_format, message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
@@ -155,10 +156,17 @@ def render_response(route: Route, response: Message) -> Any:
 
 
 def encode_json(value: Any) -> bytes:
-    """Return a JSON value's UTF-8 bytes, compact, as every answer of the edge is encoded."""
-    return json.dumps(
-        value, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
-    ).encode("utf-8")
+    """Return a JSON value's UTF-8 bytes, compact, as every answer of the edge is encoded (the
+    bytes json.dumps gives with ensure_ascii=False and compact separators, several times
+    faster: bench edge-cost)."""
+    return orjson.dumps(value)
+
+
+class JSONAnswer(JSONResponse):
+    """A JSON answer encoded with encode_json."""
+
+    def render(self, content: Any) -> bytes:
+        return encode_json(content)
 
 
 def to_json(message: Message) -> Any:

@@ -96,3 +96,18 @@ def test_the_encoder_is_compiled_once_per_type() -> None:
 
     first = jsonenc.encoder_of(post_pb2.Post.DESCRIPTOR)
     assert jsonenc.encoder_of(post_pb2.Post.DESCRIPTOR) is first
+
+
+def test_answers_are_the_bytes_json_dumps_gives() -> None:
+    import json
+
+    from bench.edge_cost import sample_replies
+    from edge_proxy.transcode import encode_json
+
+    values: list[Any] = [jsonenc.to_json(reply) for _, reply in sample_replies().values()]
+    values.append(
+        {"t": 'tëxt ☃ "q" \u2028 </script>\x01', "f": [1.5, -0.0, 1e300, 2**53], "n": None}
+    )
+    for value in values:
+        expected = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        assert encode_json(value) == expected.encode("utf-8")
