@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -313,6 +314,39 @@ def k6_command(
     raise typer.Exit(code)
 
 
+@app.command("edge-cost")
+def edge_cost_command(
+    requests: Annotated[int, typer.Option(help="Requests per measured run.")] = 2000,
+    repeats: Annotated[int, typer.Option(help="Runs per route; the median is reported.")] = 5,
+    output: Annotated[Path | None, typer.Option(help="Write the figures as JSON here.")] = None,
+) -> None:
+    """Measure the edge's own CPU per read request (no network, the service answering at once):
+    the whole app, and the protobuf → JSON and JSON → bytes parts."""
+    import asyncio
+    import json
+
+    from bench import edge_cost
+
+    if requests < 1 or repeats < 1:
+        raise typer.BadParameter("requests and repeats ≥ 1")
+    rows = asyncio.run(edge_cost.measure(requests=requests, repeats=repeats))
+    table = Table(title="the edge's own CPU per request (µs, this process, no network)")
+    for column in ("route", "path", "request", "proto → dict", "dict → bytes", "body bytes"):
+        table.add_column(column, justify="left" if column in ("route", "path") else "right")
+    for row in rows:
+        table.add_row(
+            row["route"],
+            row["path"],
+            f"{row['request_us']:.0f}",
+            f"{row['to_dict_us']:.0f}",
+            f"{row['encode_us']:.0f}",
+            str(row["body_bytes"]),
+        )
+    console.print(table)
+    if output is not None:
+        output.write_text(json.dumps(rows, indent=2))
+
+
 @app.command()
 def deletion(
     edge: Annotated[str, typer.Option(help="The edge's URL.")] = "http://127.0.0.1:8080",
@@ -415,14 +449,28 @@ def capacity(
     console.print(table)
 
 
-SCENARIOS = ("baseline", "home-feed", "fanout", "mixed-edge", "media", "cold-feed", "dm")
+SCENARIOS = (
+    "baseline",
+    "home-feed",
+    "list-user-posts",
+    "get-post",
+    "get-user",
+    "fanout",
+    "mixed-edge",
+    "media",
+    "cold-feed",
+    "dm",
+)
 
 
 @app.command()
 def scenario(
     name: Annotated[
         str,
-        typer.Argument(help="baseline, home-feed, fanout, mixed-edge, media, cold-feed or dm."),
+        typer.Argument(
+            help="baseline, home-feed, list-user-posts, get-post, get-user, fanout, mixed-edge, "
+            "media, cold-feed or dm."
+        ),
     ],
     manifest: Annotated[Path, typer.Option(help="The manifest `bench seed` wrote.")] = Path(
         "seed.json"
@@ -549,6 +597,9 @@ def scenario(
         costs.append({"method": spec.method, **spent})
         return result
 
+    if name in scenarios.READ_PATHS:
+        # The same-run Check baseline is the one of the service that answers this path.
+        base = replace(base, target=data["grpc"][scenarios.READ_PATHS[name][0]])
     # mixed-edge runs its baselines itself, at the rate its search finds.
     results = [] if name == "mixed-edge" else [costed(base)]
     dm_failed = False
@@ -619,6 +670,14 @@ def scenario(
         chosen = scenarios.sample_users(data, users, seed_value)
         asyncio.run(scenarios.fresh_tokens(data, chosen, manifest))
         results.append(costed(scenarios.home_feed_spec(data, chosen, base, mode)))
+    elif name in scenarios.READ_PATHS:
+        chosen = scenarios.sample_users(data, users, seed_value)
+        asyncio.run(scenarios.fresh_tokens(data, chosen, manifest))
+        try:
+            spec = scenarios.read_path_spec(data, chosen, base, name, seed_value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        results.append(costed(spec))
     elif name == "dm":
         from bench import dm
 

@@ -103,6 +103,49 @@ def home_feed_spec(
     )
 
 
+# The single-object read paths: the RPC each reads and the service that answers it.
+READ_PATHS = {
+    "list-user-posts": ("feed_svc", "shutter.feed.v1.FeedService/ListUserPosts"),
+    "get-post": ("feed_svc", "shutter.feed.v1.FeedService/GetPost"),
+    "get-user": ("user_svc", "shutter.user.v1.UserService/GetUser"),
+}
+# A profile grid's page in the list-user-posts scenario (the app's first screen: four rows).
+GRID_PAGE = 12
+
+
+def read_path_spec(
+    manifest: dict[str, Any], indexes: list[int], base: loadgen.LoadSpec, path: str, seed: int
+) -> loadgen.LoadSpec:
+    """Return the load spec of one read path (READ_PATHS) by the chosen users, each reading a
+    seeded-random author's grid, post or profile (the seeded accounts are public)."""
+    service, method = READ_PATHS[path]
+    rng = random.Random(seed)
+    posts = manifest.get("posts", [])
+    users = manifest["users"]
+    authors = sorted({p["author"] for p in posts})
+    if not posts or not authors:
+        raise ValueError(f"{path} needs a manifest with posts (bench seed --posts)")
+    requests = []
+    for i in indexes:
+        token = users[i]["access_token"]
+        body: dict[str, object]
+        if path == "get-post":
+            body = {"postId": str(rng.choice(posts)["post_id"])}
+        elif path == "list-user-posts":
+            body = {"userId": str(users[rng.choice(authors)]["user_id"]), "pageSize": GRID_PAGE}
+        else:
+            body = {"userId": str(users[rng.choice(authors)]["user_id"])}
+        requests.append((json.dumps(body), token))
+    return loadgen.LoadSpec(
+        **{
+            **base.__dict__,
+            "target": manifest["grpc"][service],
+            "method": method,
+            "requests": tuple(requests),
+        }
+    )
+
+
 def sample_users(manifest: dict[str, Any], count: int, seed: int) -> list[int]:
     """Return `count` seeded-random user indexes that follow someone (an empty feed is no test)."""
     following = {f for user in manifest["users"] for f in user["follower_indexes"]}

@@ -44,6 +44,7 @@ from edge_proxy.settings import EdgeSettings
 from edge_proxy.static import WebClient
 from edge_proxy.transcode import (
     EdgeError,
+    JSONAnswer,
     build_request,
     error_response,
     message_class,
@@ -335,7 +336,7 @@ class _Edge:
             )
         except aio.AioRpcError as exc:
             return rpc_error_response(exc)
-        return JSONResponse(render_response(route, reply))
+        return JSONAnswer(render_response(route, reply))
 
     async def _read_body(self, request: Request) -> bytes:
         """Return the body, refusing one over the limit without ever holding more of it."""

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import grpc
+import orjson
 from google.protobuf import any_pb2, json_format, message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
@@ -25,6 +26,7 @@ from grpc import aio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from edge_proxy import jsonenc
 from edge_proxy.routes import Match, Route
 from mesh import context
 from mesh.auth import SERVICE_HEADER
@@ -153,9 +155,24 @@ def render_response(route: Route, response: Message) -> Any:
     return to_json(response).get(field.json_name)
 
 
+def encode_json(value: Any) -> bytes:
+    """Return a JSON value's UTF-8 bytes, compact, as every answer of the edge is encoded (the
+    bytes json.dumps gives with ensure_ascii=False and compact separators, several times
+    faster: bench edge-cost)."""
+    return orjson.dumps(value)
+
+
+class JSONAnswer(JSONResponse):
+    """A JSON answer encoded with encode_json."""
+
+    def render(self, content: Any) -> bytes:
+        return encode_json(content)
+
+
 def to_json(message: Message) -> Any:
-    """Return the proto3 JSON value of a message, fields without presence included."""
-    return json_format.MessageToDict(message, always_print_fields_with_no_presence=True)
+    """Return the proto3 JSON value of a message, fields without presence included (compiled
+    per message type: edge_proxy/jsonenc.py)."""
+    return jsonenc.to_json(message)
 
 
 def error_json(status: status_pb2.Status) -> dict[str, Any]:

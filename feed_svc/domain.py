@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from feed_svc.cache import FeedCache
-from feed_svc.errors import SnapshotExpired
+from feed_svc.errors import AuthorNotFound, PostNotFound, PrivateAccount, SnapshotExpired
 from feed_svc.readmodel import ReadModel
 from feed_svc.settings import FeedSettings
 from feed_svc.store import FeedStore
@@ -38,6 +38,8 @@ log = logging.getLogger("shutter.feed_svc.domain")
 
 PAGE_DEFAULT = 20
 PAGE_MAX = 50
+# A profile grid's default page: four rows of three.
+GRID_PAGE_DEFAULT = 12
 MODE_RANKED = "ranked"
 MODE_CHRONOLOGICAL = "chronological"
 MODES = (MODE_RANKED, MODE_CHRONOLOGICAL)
@@ -117,6 +119,27 @@ class ProjectionCounts:
         async with self._store.transaction() as tx:
             found = await self._store.engagement_of(tx, post_ids=post_ids)
         return {p: (e.version, e.like_count, e.comment_count) for p, e in found.items()}
+
+
+class ProjectionPosts:
+    """Who posted what, from feed_svc's own projection (the read model's PostList)."""
+
+    def __init__(self, store: FeedStore) -> None:
+        self._store = store
+
+    async def author_posts(self, author_id: int, *, before: int | None, limit: int) -> list[int]:
+        # The primary: a post made a moment ago was recorded there before its maker was answered.
+        async with self._store.transaction() as tx:
+            return await self._store.author_posts(
+                tx, author_id=author_id, before=before, limit=limit
+            )
+
+
+def check_id(value: int, field: str) -> int:
+    """Return a positive id or raise InvalidArgument naming the field."""
+    if value <= 0:
+        raise InvalidArgument.field(field, "must be a positive id")
+    return value
 
 
 def score(candidate: Candidate, *, now: datetime) -> float:
@@ -312,9 +335,12 @@ class Feeds:
             pagination.encode_token({"m": kind, "s": snapshot, "o": offset + size}) if more else ""
         )
         if kind == "e":
-            # Explore shows accounts the viewer does not follow: post_svc's privacy rule decides
-            # on every page, as a block or a private switch may have come since the snapshot.
-            return await self._posts.batch_get(viewer, page), token
+            # Explore shows accounts the viewer does not follow: the privacy rule decides on
+            # every page (cached relationships, invalidated by every graph change), as a block
+            # or a private switch may have come since the snapshot.
+            if self._views is None:
+                return await self._posts.batch_get(viewer, page), token
+            return await self._views.posts(viewer, page, check_access=True), token
         return await self._serve(viewer, page), token
 
     async def _serve(self, viewer: int, post_ids: list[int]) -> list[post_pb2.Post]:
@@ -365,6 +391,47 @@ class Feeds:
             viewer, ids, ttl=self._settings.snapshot_ttl_seconds
         )
         return await self._snapshot_page(viewer, "e", snapshot, ids, 0, size)
+
+    async def user_posts(
+        self, *, viewer: int, user_id: int, page_size: int, page_token: str
+    ) -> tuple[list[post_pb2.Post], str]:
+        """Return one page of an account's posts, newest first (its profile grid), from the
+        read model: the privacy rule from cached relationships, the ids from the grid."""
+        views = self._require_views()
+        owner = check_id(user_id, "user_id")
+        size = pagination.page_size(page_size, default=GRID_PAGE_DEFAULT, maximum=PAGE_MAX)
+        cursor = pagination.decode_token(page_token)
+        before: int | None = None
+        if cursor is not None:
+            # The same tokens post_svc gives for this list.
+            if cursor.get("k") != "user" or cursor.get("s") != owner:
+                raise InvalidArgument.field("page_token", "does not belong to this list")
+            before = int(_token_field(cursor, "c", int))  # type: ignore[call-overload]
+        access, ids = await views.grid_page(viewer, owner, before=before, count=size + 1)
+        if access is None or access.blocked:
+            raise AuthorNotFound("no user has that id")
+        if not access.can_view:
+            raise PrivateAccount("this account is private; only its followers see its posts")
+        page = ids[:size]
+        token = (
+            pagination.encode_token({"k": "user", "s": owner, "c": page[-1]})
+            if len(ids) > size
+            else ""
+        )
+        return await views.posts(viewer, page, known={owner: access}), token
+
+    async def get_post(self, *, viewer: int, post_id: int) -> post_pb2.Post:
+        """Return one post as the viewer sees it, from the read model."""
+        views = self._require_views()
+        found = await views.posts(viewer, [check_id(post_id, "post_id")], check_access=True)
+        if not found:
+            raise PostNotFound("no post has that id")
+        return found[0]
+
+    def _require_views(self) -> ReadModel:
+        if self._views is None:
+            raise RuntimeError("feed_svc serves posts from its read model; none was given")
+        return self._views
 
     # Rebuilding
 
@@ -486,6 +553,8 @@ class Feeds:
                     await self._views.store_post(post)
             except Exception as exc:  # any peer failure: the first reader reads it through
                 log.warning("post %s not kept in the read model before fan-out: %r", post_id, exc)
+        if self._views is not None:
+            await self._views.grid_changed(author_id, post_id, added=True)
         await self._cache.recent_add(author_id, post_id)
         await self._cache.merge(author_id, [post_id])
         if not celebrity:
@@ -504,13 +573,25 @@ class Feeds:
             ):
                 await self._cache.fan_out(batch, post_id)
 
+    async def post_published(
+        self, *, post_id: int, author_id: int, created_at: datetime, author_is_private: bool
+    ) -> None:
+        """Record a new post in the projection and its author's grid (what PostCreated does
+        before fan-out, applied as post_svc answers its author; the fan-out is the bus's)."""
+        async with self._store.transaction() as tx:
+            live = await self._store.add_post(
+                tx,
+                post_id=post_id,
+                author_id=author_id,
+                created_at=created_at,
+                author_is_private=author_is_private,
+            )
+        if live and self._views is not None:
+            await self._views.grid_changed(author_id, post_id, added=True)
+
     async def post_deleted(self, *, post_id: int, author_id: int, created_at: datetime) -> None:
         """Mark a post deleted and take it out of every feed it reached."""
-        await self.post_gone(post_id=post_id)
-        async with self._store.transaction() as tx:
-            await self._store.delete_post(
-                tx, post_id=post_id, author_id=author_id, created_at=created_at
-            )
+        await self.post_gone(post_id=post_id, author_id=author_id, created_at=created_at)
         await self._cache.recent_remove(author_id, post_id)
         await self._cache.remove([author_id], [post_id])
         async for batch in self._graph.follower_batches(
@@ -518,10 +599,22 @@ class Feeds:
         ):
             await self._cache.remove(batch, [post_id])
 
-    async def post_gone(self, *, post_id: int) -> None:
-        """Leave a deleted post out of every read from now on (the read model's tombstone)."""
+    async def post_gone(self, *, post_id: int, author_id: int, created_at: datetime) -> None:
+        """Leave a deleted post out of every read from now on: the read model's tombstone, and
+        out of the projection and its author's grid."""
         if self._views is not None:
             await self._views.tombstone(post_id)
+        async with self._store.transaction() as tx:
+            await self._store.delete_post(
+                tx, post_id=post_id, author_id=author_id, created_at=created_at
+            )
+        if self._views is not None:
+            await self._views.grid_changed(author_id, post_id, added=False)
+
+    async def relation_changed(self, first: int, second: int) -> None:
+        """Forget the cached relationship of two accounts (any follow, block or mute change)."""
+        if self._views is not None:
+            await self._views.relation_changed(first, second)
 
     async def engaged(
         self,

@@ -3,14 +3,32 @@
 - SnapshotExpired (FAILED_PRECONDITION, FEED_SNAPSHOT_EXPIRED): a ranked home feed or explore
   page token whose snapshot is gone (older than snapshot_ttl_seconds, or the cache was lost);
   the client starts again from the first page.
+- PostNotFound (NOT_FOUND, POST_NOT_FOUND): no such post, it was deleted, or the caller may not
+  see it (the same answer, as post_svc gives).
+- AuthorNotFound (NOT_FOUND, USER_NOT_FOUND): no such account, or it and the caller blocked one
+  another.
+- PrivateAccount (PERMISSION_DENIED, PRIVATE_ACCOUNT): a private account the caller does not
+  follow.
 
 Bad fields raise mesh.errors.InvalidArgument naming the field (page_size, page_token, mode).
 """
 
 from __future__ import annotations
 
-from mesh.errors import FailedPrecondition
+from mesh.errors import FailedPrecondition, NotFound, PermissionDenied
 
 
 class SnapshotExpired(FailedPrecondition):
     reason = "FEED_SNAPSHOT_EXPIRED"
+
+
+class PostNotFound(NotFound):
+    reason = "POST_NOT_FOUND"
+
+
+class AuthorNotFound(NotFound):
+    reason = "USER_NOT_FOUND"
+
+
+class PrivateAccount(PermissionDenied):
+    reason = "PRIVATE_ACCOUNT"

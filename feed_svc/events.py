@@ -9,7 +9,9 @@ Consumed in one group, `feed_svc`:
 - post_svc: PostHiddenFromViewer (a reported post leaves its reporter's feed for good).
 - user_svc: UserProfileUpdated (the author summary posts are served with).
 - media_svc: MediaDeleted (out of the post the read model shows it in).
-- graph_svc: Followed (merge the followee's recent posts), Unfollowed and Muted (take the other
+- graph_svc: every follow, block and mute change also drops the two accounts' cached
+  relationship (the read model's privacy answers); then Followed (merge the followee's recent
+  posts), Unfollowed and Muted (take the other
   account's posts out), Blocked (take each one's posts out of the other's feed and hide each from
   the other in the read model), Unblocked (lift that), Unmuted (drop the feed so it is rebuilt
   with the unmuted account's posts).
@@ -114,21 +116,28 @@ def feed_handler(feeds: Feeds) -> Handler:
             )
         elif kind == _GRAPH.Followed.DESCRIPTOR.full_name:
             followed = unpack(envelope, _GRAPH.Followed)
+            await feeds.relation_changed(followed.follower_id, followed.followee_id)
             await feeds.followed(follower_id=followed.follower_id, followee_id=followed.followee_id)
         elif kind == _GRAPH.Unfollowed.DESCRIPTOR.full_name:
             gone = unpack(envelope, _GRAPH.Unfollowed)
+            await feeds.relation_changed(gone.follower_id, gone.followee_id)
             await feeds.separated(viewer_id=gone.follower_id, author_id=gone.followee_id)
         elif kind == _GRAPH.Blocked.DESCRIPTOR.full_name:
             blocked = unpack(envelope, _GRAPH.Blocked)
+            await feeds.relation_changed(blocked.blocker_id, blocked.blocked_id)
             await feeds.blocked(blocker_id=blocked.blocker_id, blocked_id=blocked.blocked_id)
         elif kind == _GRAPH.Unblocked.DESCRIPTOR.full_name:
             lifted = unpack(envelope, _GRAPH.Unblocked)
+            await feeds.relation_changed(lifted.blocker_id, lifted.blocked_id)
             await feeds.unblocked(blocker_id=lifted.blocker_id, blocked_id=lifted.blocked_id)
         elif kind == _GRAPH.Muted.DESCRIPTOR.full_name:
             muted = unpack(envelope, _GRAPH.Muted)
+            await feeds.relation_changed(muted.muter_id, muted.muted_id)
             await feeds.separated(viewer_id=muted.muter_id, author_id=muted.muted_id)
         elif kind == _GRAPH.Unmuted.DESCRIPTOR.full_name:
-            await feeds.forget(viewer_id=unpack(envelope, _GRAPH.Unmuted).muter_id)
+            unmuted = unpack(envelope, _GRAPH.Unmuted)
+            await feeds.relation_changed(unmuted.muter_id, unmuted.muted_id)
+            await feeds.forget(viewer_id=unmuted.muter_id)
         else:
             log.warning("ignoring event %s of unexpected type %s", envelope.event_id, kind)
 
@@ -137,8 +146,9 @@ def feed_handler(feeds: Feeds) -> Handler:
 
 def sync_handler(feeds: Feeds) -> Callable[[envelope_pb2.EventEnvelope], Awaitable[bool]]:
     """Return what ApplyEvents runs for one event: the consumer's handling, but for a deleted
-    post only its tombstone (the removal from every follower's feed is the bus's to do); False
-    for an event feed_svc does not consume."""
+    post only its tombstone and its author's grid, for a new post only the projection and its
+    author's grid (fan-out and the removal from followers' feeds are the bus's to do); False for
+    an event feed_svc does not consume."""
     handle = feed_handler(feeds)
 
     async def apply(envelope: envelope_pb2.EventEnvelope) -> bool:
@@ -146,7 +156,20 @@ def sync_handler(feeds: Feeds) -> Callable[[envelope_pb2.EventEnvelope], Awaitab
         if kind not in CONSUMED:
             return False
         if kind == _POST.PostDeleted.DESCRIPTOR.full_name:
-            await feeds.post_gone(post_id=unpack(envelope, _POST.PostDeleted).post_id)
+            deleted = unpack(envelope, _POST.PostDeleted)
+            await feeds.post_gone(
+                post_id=deleted.post_id,
+                author_id=deleted.author_id,
+                created_at=deleted.created_at.ToDatetime(tzinfo=UTC),
+            )
+        elif kind == _POST.PostCreated.DESCRIPTOR.full_name:
+            created = unpack(envelope, _POST.PostCreated)
+            await feeds.post_published(
+                post_id=created.post_id,
+                author_id=created.author_id,
+                created_at=created.created_at.ToDatetime(tzinfo=UTC),
+                author_is_private=created.author_is_private,
+            )
         else:
             await handle(envelope)
         return True

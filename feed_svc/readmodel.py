@@ -24,6 +24,15 @@ Keys (each carries one hash tag, so no command spans two Redis Cluster slots):
   (`p:<post id>`), never served to the viewer again.
 - `rm:media:{m:<id>}`: the post a piece of media belongs to (to drop it when it is deleted).
 - `rm:lock:{p:<id>}`: one reader across processes reads a missing post through; others wait.
+- `rm:rel:{u:<viewer>}`: the viewer's relationships to other accounts as graph_svc answered them
+  (a hash of account id to four 0/1 flags: following, blocking, blocked by, muting), plus the
+  generation `~g` that every graph change between the viewer and anyone bumps: a fill writes only
+  if the generation is the one it read before asking graph_svc, so an answer taken before a block
+  is never written back after the block's invalidation.
+- `rm:grid:{u:<owner>}`: the owner's newest post ids (the profile grid), lex-sorted 19-digit
+  members, `~` when built and the floor `0000000000000000000` when the list reaches the owner's
+  first post; `rm:gridv:{u:<owner>}` its version (bumped by every post created or deleted, so a
+  fill taken before a change is not written back); `rm:gridlock:{u:<owner>}` the filler's lock.
 """
 
 from __future__ import annotations
@@ -127,8 +136,110 @@ def media_key(media_id: int) -> str:
     return f"rm:media:{{m:{media_id}}}"
 
 
+def relations_key(viewer_id: int) -> str:
+    """Return the key of a viewer's cached relationships to other accounts."""
+    return f"rm:rel:{{u:{viewer_id}}}"
+
+
+def grid_key(owner_id: int) -> str:
+    """Return the key of an account's newest post ids (its profile grid)."""
+    return f"rm:grid:{{u:{owner_id}}}"
+
+
+def grid_version_key(owner_id: int) -> str:
+    """Return the key of the version of an account's grid (bumped by each post made or deleted)."""
+    return f"rm:gridv:{{u:{owner_id}}}"
+
+
+def grid_lock_key(owner_id: int) -> str:
+    """Return the key of the lock one filler of an account's grid holds."""
+    return f"rm:gridlock:{{u:{owner_id}}}"
+
+
 def _version(value: int) -> str:
     return f"{value:019d}"
+
+
+GENERATION = "~g"
+GRID_BUILT = "~"
+GRID_FLOOR = "0" * 19
+_GRID_TOP = "(~"
+# The relationship flags a cached answer holds, in order.
+RELATION_FLAGS = ("following", "blocking", "blocked_by", "muting")
+
+# Write relationships read from graph_svc, unless a graph change came since they were asked.
+# KEYS[1]: the viewer's relationships hash. ARGV: the generation read before asking ('' when
+# none), ttl seconds, then account/flags pairs.
+_RELATIONS_FILL = """
+local generation = redis.call('HGET', KEYS[1], '~g') or ''
+if generation ~= ARGV[1] then return 0 end
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+# A post made or deleted: bump the grid's version and, if the grid is built, add or take out the
+# post (keeping at most ARGV[2] members; the floor goes first when it overflows: the list no
+# longer reaches the first post). KEYS: the grid, its version. ARGV: member, keep, '1' to add
+# or '0' to remove, ttl of the version.
+_GRID_CHANGE = """
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+if redis.call('ZSCORE', KEYS[1], '~') then
+  if ARGV[3] == '1' then
+    redis.call('ZADD', KEYS[1], 0, ARGV[1])
+    if redis.call('ZCARD', KEYS[1]) > tonumber(ARGV[2]) then
+      redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[2]) + 1))
+    end
+  else
+    redis.call('ZREM', KEYS[1], ARGV[1])
+  end
+end
+return 1
+"""
+
+# Install a grid read from the projection, unless a post was made or deleted since it was read.
+# KEYS: the grid, its version. ARGV: the version read before ('' when none), ttl, members.
+_GRID_FILL = """
+local version = redis.call('GET', KEYS[2]) or ''
+if version ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('ZADD', KEYS[1], 0, '~')
+for i = 3, #ARGV do redis.call('ZADD', KEYS[1], 0, ARGV[i]) end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a viewer may see of one account: its summary, and whether either blocked the
+    other or the viewer may see its posts."""
+
+    summary: user_pb2.UserSummary
+    blocked: bool
+    can_view: bool
+
+
+def _pack(relation: Any) -> str:
+    return "".join(
+        "1" if relation is not None and getattr(relation, f) else "0" for f in RELATION_FLAGS
+    )
+
+
+async def _nothing() -> list[Any]:
+    return [None]
+
+
+def decide(viewer: int, summary: user_pb2.UserSummary, packed: str) -> Access:
+    """Apply the privacy rule (graph_svc's, from cached facts): the owner sees their own; a block
+    either way hides everything; a private account only its approved followers."""
+    if viewer and summary.user_id == viewer:
+        return Access(summary, blocked=False, can_view=True)
+    following, blocking, blocked_by = packed[0] == "1", packed[1] == "1", packed[2] == "1"
+    if blocking or blocked_by:
+        return Access(summary, blocked=True, can_view=False)
+    return Access(summary, blocked=False, can_view=not summary.is_private or following)
 
 
 class Source(Protocol):
@@ -141,6 +252,20 @@ class Directory(Protocol):
     """user_svc's account summaries."""
 
     async def summaries(self, user_ids: Sequence[int]) -> dict[int, user_pb2.UserSummary]: ...
+
+
+class Relations(Protocol):
+    """graph_svc's relationships of a viewer to accounts (each answer has RELATION_FLAGS)."""
+
+    async def relations(self, viewer_id: int, user_ids: Sequence[int]) -> dict[int, Any]: ...
+
+
+class PostList(Protocol):
+    """feed_svc's projection of who posted what (kept from post events)."""
+
+    async def author_posts(self, author_id: int, *, before: int | None, limit: int) -> list[int]:
+        """Return an author's newest live post ids older than `before`, newest first."""
+        ...
 
 
 class Counter(Protocol):
@@ -161,6 +286,8 @@ class Limits:
     flags_max_entries: int
     fill_lock_seconds: float
     fill_wait_seconds: float
+    grid_posts: int = 60
+    relations_ttl_seconds: int = 86_400
 
 
 # An entry of the viewer's hidden set: an account's id (blocked either way) or ("p", post id).
@@ -192,8 +319,15 @@ class ReadModel:
         directory: Directory,
         counter: Counter,
         limits: Limits,
+        graph: Relations | None = None,
+        post_list: PostList | None = None,
         clock: Any = lambda: datetime.now(UTC),
     ) -> None:
+        self._graph = graph
+        self._post_list = post_list
+        self._relations_fill = client.register_script(_RELATIONS_FILL)
+        self._grid_change = client.register_script(_GRID_CHANGE)
+        self._grid_fill = client.register_script(_GRID_FILL)
         self._redis: Any = client
         self._cluster = isinstance(client, aioredis.RedisCluster)
         self._source = source
@@ -204,6 +338,7 @@ class ReadModel:
         self._flags = client.register_script(_FLAGS)
         self._counts = client.register_script(_COUNTS)
         self.fills = 0  # posts read through from post_svc by this process (tests, metrics)
+        self.grid_fills = 0  # grids built from the projection by this process (tests)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -250,9 +385,18 @@ class ReadModel:
                 views, counts, liked, saved, hidden = await pipe.execute()
         return views, counts, liked, saved, {_hidden_entry(h) for h in hidden}
 
-    async def posts(self, viewer: int, post_ids: Sequence[int]) -> list[post_pb2.Post]:
-        """Return these posts as the viewer sees them, in order, leaving out deleted ones and
-        ones post_svc no longer shows the viewer when it was asked (on a miss)."""
+    async def posts(
+        self,
+        viewer: int,
+        post_ids: Sequence[int],
+        *,
+        check_access: bool = False,
+        known: dict[int, Access] | None = None,
+    ) -> list[post_pb2.Post]:
+        """Return these posts as the viewer (0: nobody signed in, public accounts only) sees
+        them, in order, leaving out deleted ones and ones post_svc no longer shows the viewer
+        when it was asked (on a miss). With `check_access` the privacy rule is applied to every
+        author (from cached relationships); `known` gives authors already checked."""
         ids = list(dict.fromkeys(post_ids))
         if not ids:
             return []
@@ -267,8 +411,11 @@ class ReadModel:
             raw = raw_views[i]
             if raw == TOMBSTONE:
                 continue
-            like = _flag(liked_raw[i + 1], post_id, like_h)
-            save = _flag(saved_raw[i + 1], post_id, save_h)
+            if viewer:
+                like = _flag(liked_raw[i + 1], post_id, like_h)
+                save = _flag(saved_raw[i + 1], post_id, save_h)
+            else:
+                like = save = False
             if raw is None:
                 missing_views.append(post_id)
             else:
@@ -280,7 +427,16 @@ class ReadModel:
         if missing_views or ask:
             await self._read_through(viewer, missing_views, ask, views, flags)
         author_ids = list(dict.fromkeys(v.user.user_id for v in views.values()))
-        authors = await self._authors(author_ids)
+        authors: dict[int, user_pb2.UserSummary]
+        if check_access or known:
+            given = known or {}
+            checked = {
+                **given,
+                **await self.access(viewer, [a for a in author_ids if a not in given]),
+            }
+            authors = {a: c.summary for a, c in checked.items() if c.can_view}
+        else:
+            authors = await self._authors(author_ids)
         counts = self._parse_counts(ids, raw_counts)
         lacking = [p for p in views if p not in counts]
         if lacking:
@@ -321,10 +477,13 @@ class ReadModel:
         }
         missing = [a for a in author_ids if a not in found]
         if missing:
-            fresh = await self._directory.summaries(missing)
-            await self._store_authors(fresh.values(), overwrite=False)
-            found.update(fresh)
+            found.update(await self._fill_authors(missing))
         return found
+
+    async def _fill_authors(self, author_ids: list[int]) -> dict[int, user_pb2.UserSummary]:
+        fresh = await self._directory.summaries(author_ids)
+        await self._store_authors(fresh.values(), overwrite=False)
+        return fresh
 
     async def _store_authors(self, summaries: Any, *, overwrite: bool) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -441,6 +600,216 @@ class ReadModel:
                 for post_id in mine:
                     pipe.delete(lock_key(post_id))
                 await pipe.execute()
+
+    # -- relationships and privacy ---------------------------------------------------------------
+
+    async def access(self, viewer: int, owners: Sequence[int]) -> dict[int, Access]:
+        """Return what the viewer may see of each existing account among these (unknown
+        accounts are left out), from cached summaries and relationships: one round trip when
+        warm, graph_svc and user_svc asked only for what is missing."""
+        wanted = list(dict.fromkeys(owners))
+        if not wanted:
+            return {}
+        if self._cluster:
+            summaries_key, relations = self._access_reads(viewer, wanted)
+            raw_summaries, raw_relations = await asyncio.gather(
+                self._mget(summaries_key),
+                self._redis.hmget(relations[0], relations[1]) if relations else _nothing(),
+            )
+            return await self._access_answer(viewer, wanted, raw_summaries, raw_relations)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            self._queue_access(pipe, viewer, wanted)
+            answers = await pipe.execute()
+        return await self._access_answer(viewer, wanted, *answers)
+
+    def _access_reads(
+        self, viewer: int, owners: list[int]
+    ) -> tuple[list[str], tuple[str, list[str]] | None]:
+        """Return the summary keys and the relationships hash and fields access() reads."""
+        others = [str(o) for o in owners if viewer and o != viewer]
+        relations = (relations_key(viewer), [GENERATION, *others]) if others else None
+        return [author_key(a) for a in owners], relations
+
+    def _queue_access(self, pipe: Any, viewer: int, owners: list[int]) -> None:
+        """Queue access()'s reads on a pipeline: two commands, always (non-cluster only)."""
+        summaries, relations = self._access_reads(viewer, owners)
+        pipe.mget(summaries)
+        if relations is not None:
+            pipe.hmget(*relations)
+        else:
+            pipe.echo(b"")  # keeps the answers' shape: two per access
+
+    async def _access_answer(
+        self, viewer: int, wanted: list[int], raw_summaries: list[Any], raw_relations: Any
+    ) -> dict[int, Access]:
+        """Decide access from what access()'s reads found, filling what they lacked."""
+        others = [o for o in wanted if viewer and o != viewer]
+        summaries = {
+            a: user_pb2.UserSummary.FromString(r)
+            for a, r in zip(wanted, raw_summaries, strict=True)
+            if r is not None
+        }
+        missing_authors = [a for a in wanted if a not in summaries]
+        packed: dict[int, str] = {}
+        missing_relations: list[int] = []
+        if others:
+            packed = {
+                o: r.decode()
+                for o, r in zip(others, raw_relations[1:], strict=True)
+                if r is not None
+            }
+            missing_relations = [o for o in others if o not in packed]
+        if missing_authors and missing_relations:
+            more_summaries, more_relations = await asyncio.gather(
+                self._fill_authors(missing_authors),
+                self._fill_relations(viewer, missing_relations, raw_relations[0]),
+            )
+            summaries.update(more_summaries)
+            packed.update(more_relations)
+        elif missing_authors:
+            summaries.update(await self._fill_authors(missing_authors))
+        elif missing_relations:
+            packed.update(await self._fill_relations(viewer, missing_relations, raw_relations[0]))
+        return {
+            a: decide(viewer, summaries[a], packed.get(a, "0000")) for a in wanted if a in summaries
+        }
+
+    async def _fill_relations(
+        self, viewer: int, owners: list[int], generation: bytes | None
+    ) -> dict[int, str]:
+        """Ask graph_svc for relationships the cache lacks; keep them unless a graph change of
+        the viewer's came since the generation was read (then this answer is used once)."""
+        if self._graph is None:
+            raise RuntimeError("the read model was built without graph_svc")
+        found = await self._graph.relations(viewer, owners)
+        packed = {o: _pack(found.get(o)) for o in owners}
+        pairs: list[str] = []
+        for owner, flags in packed.items():
+            pairs += [str(owner), flags]
+        await self._relations_fill(
+            keys=[relations_key(viewer)],
+            args=[
+                generation.decode() if generation else "",
+                self._limits.relations_ttl_seconds,
+                *pairs,
+            ],
+        )
+        return packed
+
+    async def relation_changed(self, first: int, second: int) -> None:
+        """Forget what the two accounts' relationship was, both ways, and bump each one's
+        generation so no fill taken before this change is written back."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for viewer, other in ((first, second), (second, first)):
+                key = relations_key(viewer)
+                pipe.hdel(key, str(other))
+                pipe.hincrby(key, GENERATION, 1)
+                pipe.expire(key, self._limits.relations_ttl_seconds)
+            await pipe.execute()
+
+    # -- profile grids ---------------------------------------------------------------------------
+
+    async def grid_page(
+        self, viewer: int, owner: int, *, before: int | None, count: int
+    ) -> tuple[Access | None, list[int]]:
+        """Return what the viewer may see of an account and up to `count` of its post ids older
+        than `before` (see grid_ids), in one round trip when both are warm."""
+        if self._cluster:
+            access, ids = await asyncio.gather(
+                self.access(viewer, [owner]), self.grid_ids(owner, before=before, count=count)
+            )
+            return access.get(owner), ids
+        async with self._redis.pipeline(transaction=False) as pipe:
+            self._queue_access(pipe, viewer, [owner])
+            self._queue_grid(pipe, owner, before, count)
+            raw_summaries, raw_relations, *grid = await pipe.execute()
+        access = await self._access_answer(viewer, [owner], raw_summaries, raw_relations)
+        if access.get(owner) is None or not access[owner].can_view:
+            return access.get(owner), []
+        return access[owner], await self.grid_ids(owner, before=before, count=count, read=grid)
+
+    @staticmethod
+    def _queue_grid(pipe: Any, owner: int, before: int | None, count: int) -> None:
+        top = f"({before:019d}" if before is not None else _GRID_TOP
+        pipe.zscore(grid_key(owner), GRID_BUILT)
+        pipe.zrevrangebylex(grid_key(owner), top, "-", start=0, num=count + 1)
+        pipe.get(grid_version_key(owner))
+
+    async def grid_ids(
+        self, owner: int, *, before: int | None, count: int, read: list[Any] | None = None
+    ) -> list[int]:
+        """Return up to `count` of an account's live post ids older than `before`, newest first:
+        from the grid kept in Redis, filled from the projection by one reader across processes,
+        and straight from the projection beyond what the grid holds. `read`: the grid's reads
+        (_queue_grid) already made."""
+        for attempt in range(2):
+            if read is None:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    self._queue_grid(pipe, owner, before, count)
+                    read = await pipe.execute()
+            built, members, version = read
+            read = None
+            if built is not None:
+                ids = [int(m) for m in members]
+                reached_floor = bool(ids) and ids[-1] == 0
+                ids = [i for i in ids if i]
+                if len(ids) >= count or reached_floor:
+                    return ids[:count]
+                break  # the grid holds fewer than asked: the rest is older than it keeps
+            if attempt == 0 and await self._fill_grid(owner, version):
+                continue
+            break
+        return await self._projection_ids(owner, before=before, count=count)
+
+    async def _projection_ids(self, owner: int, *, before: int | None, count: int) -> list[int]:
+        if self._post_list is None:
+            raise RuntimeError("the read model was built without the projection")
+        return await self._post_list.author_posts(owner, before=before, limit=count)
+
+    async def _fill_grid(self, owner: int, version: bytes | None) -> bool:
+        """Build an account's grid from the projection (one filler across processes; the
+        others wait for it). Return whether it is built now."""
+        token = secrets.token_hex(8)
+        ttl = int(self._limits.fill_lock_seconds * 1000)
+        if not await self._redis.set(grid_lock_key(owner), token, nx=True, px=ttl):
+            deadline = time.monotonic() + self._limits.fill_wait_seconds
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+                if await self._redis.zscore(grid_key(owner), GRID_BUILT) is not None:
+                    return True
+            return False
+        try:
+            keep = self._limits.grid_posts
+            ids = await self._projection_ids(owner, before=None, count=keep + 1)
+            members = [f"{p:019d}" for p in ids[:keep]]
+            if len(ids) <= keep:
+                members.append(GRID_FLOOR)
+            self.grid_fills += 1
+            return bool(
+                await self._grid_fill(
+                    keys=[grid_key(owner), grid_version_key(owner)],
+                    args=[
+                        version.decode() if version else "",
+                        self._limits.post_ttl_seconds,
+                        *members,
+                    ],
+                )
+            )
+        finally:
+            if await self._redis.get(grid_lock_key(owner)) == token.encode():
+                await self._redis.delete(grid_lock_key(owner))
+
+    async def grid_changed(self, owner: int, post_id: int, *, added: bool) -> None:
+        """Add a new post to its author's grid, or take a deleted one out."""
+        await self._grid_change(
+            keys=[grid_key(owner), grid_version_key(owner)],
+            args=[
+                f"{post_id:019d}",
+                self._limits.grid_posts + 2,
+                "1" if added else "0",
+                self._limits.post_ttl_seconds,
+            ],
+        )
 
     # -- writing (events) ----------------------------------------------------------------------
 

@@ -99,6 +99,23 @@ class FeedServicer(feed_service_pb2_grpc.FeedServiceServicer):
         )
         return feed_service_pb2.GetExploreResponse(posts=posts, next_page_token=token)
 
+    async def GetPost(
+        self, request: feed_service_pb2.GetPostRequest, context: aio.ServicerContext
+    ) -> feed_service_pb2.GetPostResponse:
+        post = await self._feeds.get_post(viewer=auth.viewer_id() or 0, post_id=request.post_id)
+        return feed_service_pb2.GetPostResponse(post=post)
+
+    async def ListUserPosts(
+        self, request: feed_service_pb2.ListUserPostsRequest, context: aio.ServicerContext
+    ) -> feed_service_pb2.ListUserPostsResponse:
+        posts, token = await self._feeds.user_posts(
+            viewer=auth.viewer_id() or 0,
+            user_id=request.user_id,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return feed_service_pb2.ListUserPostsResponse(posts=posts, next_page_token=token)
+
     async def GetStoryTray(
         self, request: feed_service_pb2.GetStoryTrayRequest, context: aio.ServicerContext
     ) -> feed_service_pb2.GetStoryTrayResponse:
@@ -146,6 +163,11 @@ def build_feeds(
         service_token=identity,
         timeout=timeout,
     )
+    graph = peers.GrpcGraph(
+        graph_service_pb2_grpc.GraphServiceStub(channels.channel("graph_svc")),
+        service_token=identity,
+        timeout=timeout,
+    )
     return domain.Feeds(
         FeedCache(
             redis,
@@ -153,14 +175,10 @@ def build_feeds(
             recent_length=settings.author_recent_posts,
         ),
         projection,
-        peers.GrpcGraph(
-            graph_service_pb2_grpc.GraphServiceStub(channels.channel("graph_svc")),
-            service_token=identity,
-            timeout=timeout,
-        ),
+        graph,
         posts,
         settings,
-        views=build_read_model(settings, redis, projection, posts, users),
+        views=build_read_model(settings, redis, projection, posts, users, graph=graph),
     )
 
 
@@ -170,14 +188,18 @@ def build_read_model(
     projection: store.FeedStore,
     posts: Any,
     users: Any,
+    *,
+    graph: Any = None,
 ) -> ReadModel:
-    """Wire the read model to Redis, post_svc (read-through), user_svc (author summaries) and
-    feed_svc's own projection (counts)."""
+    """Wire the read model to Redis, post_svc (read-through), user_svc (author summaries),
+    graph_svc (relationships) and feed_svc's own projection (counts, who posted what)."""
     return ReadModel(
         redis,
         source=posts,
         directory=users,
         counter=domain.ProjectionCounts(projection),
+        graph=graph,
+        post_list=domain.ProjectionPosts(projection),
         limits=Limits(
             post_ttl_seconds=settings.read_model_post_ttl_seconds,
             author_ttl_seconds=settings.read_model_author_ttl_seconds,
@@ -185,6 +207,8 @@ def build_read_model(
             flags_max_entries=settings.read_model_flags_max_entries,
             fill_lock_seconds=settings.read_model_fill_lock_seconds,
             fill_wait_seconds=settings.read_model_fill_wait_seconds,
+            grid_posts=settings.read_model_grid_posts,
+            relations_ttl_seconds=settings.read_model_relations_ttl_seconds,
         ),
     )
 

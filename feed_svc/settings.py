@@ -125,3 +125,17 @@ class FeedSettings(MeshSettings):
         le=10,
         description="How long a reader waits for another's read-through before asking itself.",
     )
+    read_model_grid_posts: int = Field(
+        default=60,
+        ge=12,
+        le=1000,
+        description="How many of an account's newest post ids the read model keeps for its "
+        "profile grid; older pages are read from feed_svc's projection.",
+    )
+    read_model_relations_ttl_seconds: int = Field(
+        default=86_400,
+        ge=60,
+        le=30 * 86_400,
+        description="How long a viewer's cached relationships to other accounts are kept after "
+        "their last fill; graph changes replace them at once, this only bounds memory.",
+    )

@@ -154,6 +154,9 @@ class FeedStore(Protocol):
     async def recent_posts(
         self, session: AsyncSession, *, author_ids: Sequence[int], limit: int
     ) -> list[PostRef]: ...
+    async def author_posts(
+        self, session: AsyncSession, *, author_id: int, before: int | None, limit: int
+    ) -> list[int]: ...
     async def authors_of(
         self, session: AsyncSession, *, post_ids: Sequence[int]
     ) -> dict[int, int]: ...
@@ -327,6 +330,18 @@ class SqlFeedStore:
             found.extend(PostRef(r.post_id, r.author_id) for r in rows)
         found.sort(key=lambda p: p.post_id, reverse=True)
         return found[:limit]
+
+    async def author_posts(
+        self, session: AsyncSession, *, author_id: int, before: int | None, limit: int
+    ) -> list[int]:
+        """Return an author's newest `limit` live post ids older than `before`, newest first."""
+        query = select(posts.c.post_id).where(
+            posts.c.author_id == author_id, posts.c.deleted.is_(False)
+        )
+        if before is not None:
+            query = query.where(posts.c.post_id < before)
+        rows = await session.execute(query.order_by(posts.c.post_id.desc()).limit(limit))
+        return [r.post_id for r in rows]
 
     async def authors_of(self, session: AsyncSession, *, post_ids: Sequence[int]) -> dict[int, int]:
         """Return the author of each known live post among these."""

@@ -581,7 +581,7 @@ class Posts:
                     )
                     post = replace(post, place_id=place_id)
                 await self._store.insert_post(tx, post=post)
-                await self._store.outbox.add(
+                created = await self._store.outbox.add(
                     tx,
                     aggregate_id=post.post_id,
                     event=events.post_created(post, author_is_private=author.is_private),
@@ -597,6 +597,8 @@ class Posts:
             if isinstance(exc, MediaAlreadyPosted):
                 raise
             raise MediaAlreadyPosted("media_ids: the media is already part of a post") from None
+        # The author's grid shows it on their next read (the followers' fan-out is the bus's).
+        await self._tell_feed(created)
         return PostView(
             record=post,
             author=author,

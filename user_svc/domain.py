@@ -11,6 +11,7 @@ import re
 import secrets
 import time
 import unicodedata
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ from mesh.export import json_file
 from mesh.ids import IdGenerator
 from mesh.revocation import Revocations
 from mesh.text import check_free_text
+from shutter.events.v1 import envelope_pb2
 from user_svc import events
 from user_svc.errors import (
     AccountSuspended,
@@ -214,6 +216,14 @@ class PictureSource(Protocol):
         ...
 
 
+class FeedSync(Protocol):
+    """feed_svc's read model, told of committed profile changes at once."""
+
+    async def apply(self, envelopes: Sequence[envelope_pb2.EventEnvelope]) -> None:
+        """Apply these committed events in feed_svc now."""
+        ...
+
+
 class Accounts:
     """The rules of accounts, sessions and profiles."""
 
@@ -227,7 +237,9 @@ class Accounts:
         pictures: PictureSource,
         throttle: LoginThrottle | None = None,
         revocations: Revocations | None = None,
+        feed: FeedSync | None = None,
     ) -> None:
+        self._feed = feed
         self._store = store
         self._revocations = revocations
         self._pictures = pictures
@@ -551,14 +563,19 @@ class Accounts:
             assert after is not None
             # Privacy decides who sees what (graph_svc); the summary fields are what posts
             # show of their author (feed_svc's read model): a change of either is announced.
+            announced = None
             if any(getattr(before, f) != getattr(after, f) for f in _ANNOUNCED_FIELDS):
-                await self._store.outbox.add(
+                announced = await self._store.outbox.add(
                     tx,
                     aggregate_id=user_id,
                     event=events.profile_updated(
                         user_id=user_id, is_private=after.is_private, was_private=before.is_private
                     ),
                 )
+        if announced is not None and self._feed is not None:
+            # Before answering: a private switch holds for the very next read of any post list
+            # feed_svc serves, and a new name shows on the owner's next read.
+            await self._feed.apply([announced])
         return Profile(replace(after), show_email=True)
 
     async def search(

@@ -17,6 +17,7 @@ from mesh.redis import create_redis
 from mesh.revocation import revocations_for
 from mesh.runtime import ServiceRuntime
 from mesh.server import Service
+from shutter.feed.v1 import feed_service_pb2_grpc
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from shutter.media.v1 import media_service_pb2_grpc
 from shutter.message.v1 import message_service_pb2_grpc
@@ -25,7 +26,7 @@ from shutter.user.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
 from user_svc import domain, store
 from user_svc.errors import RelationshipUnknown, UserNotFound
 from user_svc.moderation import Moderation
-from user_svc.peers import GrpcContentOwners, GrpcPictures
+from user_svc.peers import GrpcContentOwners, GrpcFeedSync, GrpcPictures
 from user_svc.settings import UserSettings
 from user_svc.throttle import FailureRates, LoginThrottle
 
@@ -34,6 +35,8 @@ NAME = "user_svc"
 GRAPH_DEADLINE_SECONDS = 1.0
 POSTS_DEADLINE_SECONDS = 1.0
 MEDIA_DEADLINE_SECONDS = 2.0
+# How long a profile change waits for feed_svc to apply it before answering anyway.
+FEED_SYNC_DEADLINE_SECONDS = 1.0
 # Reporting and removing wait on the content's owner (post_svc, graph_svc, message_svc).
 CONTENT_DEADLINE_SECONDS = 5.0
 
@@ -538,6 +541,11 @@ async def create_user_service(settings: UserSettings) -> Service:
             pictures=pictures,
             throttle=throttle,
             revocations=revocations,
+            feed=GrpcFeedSync(
+                feed_service_pb2_grpc.FeedServiceStub(runtime.channels.channel("feed_svc")),
+                service_token=runtime.identity,
+                timeout=FEED_SYNC_DEADLINE_SECONDS,
+            ),
         )
         graph = graph_service_pb2_grpc.GraphServiceStub(runtime.channels.channel("graph_svc"))
         posts = post_service_pb2_grpc.PostServiceStub(runtime.channels.channel("post_svc"))

@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from google.protobuf import any_pb2
 
@@ -362,3 +363,101 @@ async def test_post_svc_failing_at_creation_does_not_hold_up_the_fan_out(world: 
     fills = world.views.fills
     assert [p.post_id for p in await page(world, reader)] == [post, first]
     assert world.views.fills == fills + 1  # the first reader read it through
+
+
+class SlowPostList:
+    """feed_svc's projection of who posted what, answering slowly and counting the asks."""
+
+    def __init__(self, posts: dict[int, list[int]]) -> None:
+        self.posts = posts
+        self.asked = 0
+        self.release = asyncio.Event()
+        self.release.set()
+
+    async def author_posts(self, author_id: int, *, before: int | None, limit: int) -> list[int]:
+        self.asked += 1
+        await self.release.wait()
+        await asyncio.sleep(0.05)
+        mine = sorted(self.posts.get(author_id, []), reverse=True)
+        return [p for p in mine if before is None or p < before][:limit]
+
+
+def _limits() -> Limits:
+    return Limits(
+        post_ttl_seconds=600,
+        author_ttl_seconds=600,
+        flags_ttl_seconds=600,
+        flags_max_entries=100,
+        fill_lock_seconds=2.0,
+        fill_wait_seconds=1.0,
+        grid_posts=20,
+    )
+
+
+def _model(world: World, **parts: object) -> ReadModel:
+    return ReadModel(
+        world.redis,
+        source=world.posts,
+        directory=world.posts.users,
+        counter=domain.ProjectionCounts(world.feeds._store),
+        limits=_limits(),
+        **{"graph": world.graph, **parts},  # type: ignore[arg-type]
+    )
+
+
+async def test_a_cold_grid_is_filled_once_across_processes(world: World) -> None:
+    author = world.user()
+    made = [ids.next_id() for _ in range(30)]
+    projection = SlowPostList({author: made})
+    # Eight "processes" on one Redis ask for the same lost grid at once.
+    models = [_model(world, post_list=projection) for _ in range(8)]
+    answers = await asyncio.gather(*(m.grid_ids(author, before=None, count=12) for m in models))
+    assert answers == [made[::-1][:12]] * 8
+    assert projection.asked == 1  # one filler; seven waited for it
+    assert sum(m.grid_fills for m in models) == 1
+    # Past what the grid keeps (20), pages come from the projection; the end is the end.
+    deep = await models[0].grid_ids(author, before=made[::-1][17], count=12)
+    assert deep == made[::-1][18:30]
+    assert await world.redis.get(readmodel.grid_lock_key(author)) is None  # released
+
+
+async def test_a_grid_fill_taken_before_a_new_post_is_not_kept(world: World) -> None:
+    author = world.user()
+    old = ids.next_id()
+    projection = SlowPostList({author: [old]})
+    model = _model(world, post_list=projection)
+    projection.release.clear()
+    reading = asyncio.ensure_future(model.grid_ids(author, before=None, count=12))
+    while projection.asked == 0:
+        await asyncio.sleep(0.01)
+    newer = ids.next_id()  # made while the fill read the projection (which missed it)
+    projection.posts[author].append(newer)
+    await model.grid_changed(author, newer, added=True)
+    projection.release.set()
+    assert await reading in ([old], [newer, old])  # this one read may be either
+    assert await model.grid_ids(author, before=None, count=12) == [newer, old]
+
+
+async def test_a_relationship_fill_taken_before_a_block_is_not_kept(world: World) -> None:
+    viewer, author = world.user(), world.user()
+    gate = asyncio.Event()
+    asked: list[int] = []
+
+    class SlowGraph:
+        async def relations(self, viewer_id: int, user_ids: Sequence[int]) -> dict[int, Any]:
+            answer = await world.graph.relations(viewer_id, user_ids)  # taken before the block
+            asked.append(viewer_id)
+            await gate.wait()
+            return answer
+
+    model = _model(world, graph=SlowGraph())
+    reading = asyncio.ensure_future(model.access(viewer, [author]))
+    while not asked:
+        await asyncio.sleep(0.01)
+    world.graph.blocks.add((author, viewer))
+    await model.relation_changed(author, viewer)  # graph_svc's ApplyEvents, before it answers
+    gate.set()
+    await reading  # this read raced the block: it may have allowed
+    after = (await model.access(viewer, [author]))[author]
+    assert after.blocked and not after.can_view
+    assert len(asked) == 2  # the stale answer was not kept: graph_svc was asked again

@@ -676,6 +676,7 @@ async def test_changes_a_reader_must_see_at_once_are_applied_in_feed_svc_before_
     await world.posts.unlike(caller=fan, post_id=post)
     await world.posts.delete_post(caller=author, post_id=post)
     assert world.feed.kinds() == [
+        "PostCreated",
         "PostLiked",
         "PostSaved",
         "CommentCreated",

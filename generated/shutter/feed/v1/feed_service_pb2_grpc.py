@@ -53,6 +53,16 @@ class FeedServiceStub:
                 request_serializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.GetExploreRequest.SerializeToString,
                 response_deserializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.GetExploreResponse.FromString,
                 _registered_method=True)
+        self.GetPost = channel.unary_unary(
+                '/shutter.feed.v1.FeedService/GetPost',
+                request_serializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.GetPostRequest.SerializeToString,
+                response_deserializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.GetPostResponse.FromString,
+                _registered_method=True)
+        self.ListUserPosts = channel.unary_unary(
+                '/shutter.feed.v1.FeedService/ListUserPosts',
+                request_serializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.ListUserPostsRequest.SerializeToString,
+                response_deserializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.ListUserPostsResponse.FromString,
+                _registered_method=True)
         self.GetStoryTray = channel.unary_unary(
                 '/shutter.feed.v1.FeedService/GetStoryTray',
                 request_serializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.GetStoryTrayRequest.SerializeToString,
@@ -103,6 +113,25 @@ class FeedServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetPost(self, request, context):
+        """Return one post with its author, media, counts and the caller's like and save, from the read
+        model. NOT_FOUND (POST_NOT_FOUND) when there is no such post, it was deleted, or the caller
+        may not see it (its author is private and not followed, or either blocked the other).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListUserPosts(self, request, context):
+        """List an account's posts, newest first (the profile grid), from the read model. NOT_FOUND
+        (USER_NOT_FOUND) for unknown accounts and when either blocked the other; PERMISSION_DENIED
+        (PRIVATE_ACCOUNT) for a private account the caller does not follow. Pages are keyed by post
+        id, so posts published between two pages neither repeat nor push others out.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetStoryTray(self, request, context):
         """Return the caller's story tray: their own ring first when they have live stories, then the
         accounts they follow (muted ones left out) that have live stories the caller may see, those
@@ -148,6 +177,16 @@ def add_FeedServiceServicer_to_server(servicer, server):
                     servicer.GetExplore,
                     request_deserializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.GetExploreRequest.FromString,
                     response_serializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.GetExploreResponse.SerializeToString,
+            ),
+            'GetPost': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPost,
+                    request_deserializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.GetPostRequest.FromString,
+                    response_serializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.GetPostResponse.SerializeToString,
+            ),
+            'ListUserPosts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUserPosts,
+                    request_deserializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.ListUserPostsRequest.FromString,
+                    response_serializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.ListUserPostsResponse.SerializeToString,
             ),
             'GetStoryTray': grpc.unary_unary_rpc_method_handler(
                     servicer.GetStoryTray,
@@ -228,6 +267,60 @@ class FeedService:
             '/shutter.feed.v1.FeedService/GetExplore',
             shutter_dot_feed_dot_v1_dot_feed__service__pb2.GetExploreRequest.SerializeToString,
             shutter_dot_feed_dot_v1_dot_feed__service__pb2.GetExploreResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.feed.v1.FeedService/GetPost',
+            shutter_dot_feed_dot_v1_dot_feed__service__pb2.GetPostRequest.SerializeToString,
+            shutter_dot_feed_dot_v1_dot_feed__service__pb2.GetPostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUserPosts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.feed.v1.FeedService/ListUserPosts',
+            shutter_dot_feed_dot_v1_dot_feed__service__pb2.ListUserPostsRequest.SerializeToString,
+            shutter_dot_feed_dot_v1_dot_feed__service__pb2.ListUserPostsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -55,6 +55,17 @@ class FeedServiceStub:
     caller neither follows, blocks, mutes, nor is blocked by, most liked and commented first,
     from a snapshot taken at the first page. Errors as GetHomeFeed.
     """
+    GetPost: _grpc.UnaryUnaryMultiCallable[_feed_service_pb2.GetPostRequest, _feed_service_pb2.GetPostResponse]
+    """Return one post with its author, media, counts and the caller's like and save, from the read
+    model. NOT_FOUND (POST_NOT_FOUND) when there is no such post, it was deleted, or the caller
+    may not see it (its author is private and not followed, or either blocked the other).
+    """
+    ListUserPosts: _grpc.UnaryUnaryMultiCallable[_feed_service_pb2.ListUserPostsRequest, _feed_service_pb2.ListUserPostsResponse]
+    """List an account's posts, newest first (the profile grid), from the read model. NOT_FOUND
+    (USER_NOT_FOUND) for unknown accounts and when either blocked the other; PERMISSION_DENIED
+    (PRIVATE_ACCOUNT) for a private account the caller does not follow. Pages are keyed by post
+    id, so posts published between two pages neither repeat nor push others out.
+    """
     GetStoryTray: _grpc.UnaryUnaryMultiCallable[_feed_service_pb2.GetStoryTrayRequest, _feed_service_pb2.GetStoryTrayResponse]
     """Return the caller's story tray: their own ring first when they have live stories, then the
     accounts they follow (muted ones left out) that have live stories the caller may see, those
@@ -103,6 +114,17 @@ class FeedServiceAsyncStub(FeedServiceStub):
     """Return a page of the explore page: recent posts (7 days by default) of public accounts the
     caller neither follows, blocks, mutes, nor is blocked by, most liked and commented first,
     from a snapshot taken at the first page. Errors as GetHomeFeed.
+    """
+    GetPost: _aio.UnaryUnaryMultiCallable[_feed_service_pb2.GetPostRequest, _feed_service_pb2.GetPostResponse]  # type: ignore[assignment]
+    """Return one post with its author, media, counts and the caller's like and save, from the read
+    model. NOT_FOUND (POST_NOT_FOUND) when there is no such post, it was deleted, or the caller
+    may not see it (its author is private and not followed, or either blocked the other).
+    """
+    ListUserPosts: _aio.UnaryUnaryMultiCallable[_feed_service_pb2.ListUserPostsRequest, _feed_service_pb2.ListUserPostsResponse]  # type: ignore[assignment]
+    """List an account's posts, newest first (the profile grid), from the read model. NOT_FOUND
+    (USER_NOT_FOUND) for unknown accounts and when either blocked the other; PERMISSION_DENIED
+    (PRIVATE_ACCOUNT) for a private account the caller does not follow. Pages are keyed by post
+    id, so posts published between two pages neither repeat nor push others out.
     """
     GetStoryTray: _aio.UnaryUnaryMultiCallable[_feed_service_pb2.GetStoryTrayRequest, _feed_service_pb2.GetStoryTrayResponse]  # type: ignore[assignment]
     """Return the caller's story tray: their own ring first when they have live stories, then the
@@ -161,6 +183,29 @@ class FeedServiceServicer(metaclass=_abc_1.ABCMeta):
         """Return a page of the explore page: recent posts (7 days by default) of public accounts the
         caller neither follows, blocks, mutes, nor is blocked by, most liked and commented first,
         from a snapshot taken at the first page. Errors as GetHomeFeed.
+        """
+
+    @_abc_1.abstractmethod
+    def GetPost(
+        self,
+        request: _feed_service_pb2.GetPostRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_feed_service_pb2.GetPostResponse, _abc.Awaitable[_feed_service_pb2.GetPostResponse]]:
+        """Return one post with its author, media, counts and the caller's like and save, from the read
+        model. NOT_FOUND (POST_NOT_FOUND) when there is no such post, it was deleted, or the caller
+        may not see it (its author is private and not followed, or either blocked the other).
+        """
+
+    @_abc_1.abstractmethod
+    def ListUserPosts(
+        self,
+        request: _feed_service_pb2.ListUserPostsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_feed_service_pb2.ListUserPostsResponse, _abc.Awaitable[_feed_service_pb2.ListUserPostsResponse]]:
+        """List an account's posts, newest first (the profile grid), from the read model. NOT_FOUND
+        (USER_NOT_FOUND) for unknown accounts and when either blocked the other; PERMISSION_DENIED
+        (PRIVATE_ACCOUNT) for a private account the caller does not follow. Pages are keyed by post
+        id, so posts published between two pages neither repeat nor push others out.
         """
 
     @_abc_1.abstractmethod

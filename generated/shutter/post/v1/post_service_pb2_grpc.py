@@ -274,7 +274,9 @@ class PostServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetPost(self, request, context):
-        """Return one post with its author, media, counts and the viewer's like and save.
+        """Internal: return one post with its author, media, counts and the viewer's like and save,
+        from the source of truth. Clients read posts through FeedService.GetPost (the read model);
+        errors are the same.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -298,9 +300,10 @@ class PostServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListUserPosts(self, request, context):
-        """List an account's posts, newest first (the profile grid). NOT_FOUND (USER_NOT_FOUND) for
-        unknown accounts and when either blocked the other; PERMISSION_DENIED (PRIVATE_ACCOUNT) for a
-        private account the viewer does not follow.
+        """Internal: list an account's posts, newest first (the profile grid), from the source of
+        truth. Clients read the grid through FeedService.ListUserPosts (the read model). NOT_FOUND
+        (USER_NOT_FOUND) for unknown accounts and when either blocked the other; PERMISSION_DENIED
+        (PRIVATE_ACCOUNT) for a private account the viewer does not follow.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -56,7 +56,10 @@ class PostServiceStub:
     (IDEMPOTENCY_KEY_REUSED) when the key was used for a different post.
     """
     GetPost: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.GetPostRequest, _post_service_pb2.GetPostResponse]
-    """Return one post with its author, media, counts and the viewer's like and save."""
+    """Internal: return one post with its author, media, counts and the viewer's like and save,
+    from the source of truth. Clients read posts through FeedService.GetPost (the read model);
+    errors are the same.
+    """
     BatchGetPosts: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.BatchGetPostsRequest, _post_service_pb2.BatchGetPostsResponse]
     """Internal: return up to 100 posts in one call as a viewer sees them, for hydrating feeds.
     Unknown and deleted posts and posts the viewer may not see are left out.
@@ -67,9 +70,10 @@ class PostServiceStub:
     another account's post the caller can see.
     """
     ListUserPosts: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.ListUserPostsRequest, _post_service_pb2.ListUserPostsResponse]
-    """List an account's posts, newest first (the profile grid). NOT_FOUND (USER_NOT_FOUND) for
-    unknown accounts and when either blocked the other; PERMISSION_DENIED (PRIVATE_ACCOUNT) for a
-    private account the viewer does not follow.
+    """Internal: list an account's posts, newest first (the profile grid), from the source of
+    truth. Clients read the grid through FeedService.ListUserPosts (the read model). NOT_FOUND
+    (USER_NOT_FOUND) for unknown accounts and when either blocked the other; PERMISSION_DENIED
+    (PRIVATE_ACCOUNT) for a private account the viewer does not follow.
     """
     LikePost: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.LikePostRequest, _post_service_pb2.LikePostResponse]
     """Like a post. Idempotent: liking twice is one like."""
@@ -225,7 +229,10 @@ class PostServiceAsyncStub(PostServiceStub):
     (IDEMPOTENCY_KEY_REUSED) when the key was used for a different post.
     """
     GetPost: _aio.UnaryUnaryMultiCallable[_post_service_pb2.GetPostRequest, _post_service_pb2.GetPostResponse]  # type: ignore[assignment]
-    """Return one post with its author, media, counts and the viewer's like and save."""
+    """Internal: return one post with its author, media, counts and the viewer's like and save,
+    from the source of truth. Clients read posts through FeedService.GetPost (the read model);
+    errors are the same.
+    """
     BatchGetPosts: _aio.UnaryUnaryMultiCallable[_post_service_pb2.BatchGetPostsRequest, _post_service_pb2.BatchGetPostsResponse]  # type: ignore[assignment]
     """Internal: return up to 100 posts in one call as a viewer sees them, for hydrating feeds.
     Unknown and deleted posts and posts the viewer may not see are left out.
@@ -236,9 +243,10 @@ class PostServiceAsyncStub(PostServiceStub):
     another account's post the caller can see.
     """
     ListUserPosts: _aio.UnaryUnaryMultiCallable[_post_service_pb2.ListUserPostsRequest, _post_service_pb2.ListUserPostsResponse]  # type: ignore[assignment]
-    """List an account's posts, newest first (the profile grid). NOT_FOUND (USER_NOT_FOUND) for
-    unknown accounts and when either blocked the other; PERMISSION_DENIED (PRIVATE_ACCOUNT) for a
-    private account the viewer does not follow.
+    """Internal: list an account's posts, newest first (the profile grid), from the source of
+    truth. Clients read the grid through FeedService.ListUserPosts (the read model). NOT_FOUND
+    (USER_NOT_FOUND) for unknown accounts and when either blocked the other; PERMISSION_DENIED
+    (PRIVATE_ACCOUNT) for a private account the viewer does not follow.
     """
     LikePost: _aio.UnaryUnaryMultiCallable[_post_service_pb2.LikePostRequest, _post_service_pb2.LikePostResponse]  # type: ignore[assignment]
     """Like a post. Idempotent: liking twice is one like."""
@@ -403,7 +411,10 @@ class PostServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _post_service_pb2.GetPostRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_post_service_pb2.GetPostResponse, _abc.Awaitable[_post_service_pb2.GetPostResponse]]:
-        """Return one post with its author, media, counts and the viewer's like and save."""
+        """Internal: return one post with its author, media, counts and the viewer's like and save,
+        from the source of truth. Clients read posts through FeedService.GetPost (the read model);
+        errors are the same.
+        """
 
     @_abc_1.abstractmethod
     def BatchGetPosts(
@@ -432,9 +443,10 @@ class PostServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _post_service_pb2.ListUserPostsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_post_service_pb2.ListUserPostsResponse, _abc.Awaitable[_post_service_pb2.ListUserPostsResponse]]:
-        """List an account's posts, newest first (the profile grid). NOT_FOUND (USER_NOT_FOUND) for
-        unknown accounts and when either blocked the other; PERMISSION_DENIED (PRIVATE_ACCOUNT) for a
-        private account the viewer does not follow.
+        """Internal: list an account's posts, newest first (the profile grid), from the source of
+        truth. Clients read the grid through FeedService.ListUserPosts (the read model). NOT_FOUND
+        (USER_NOT_FOUND) for unknown accounts and when either blocked the other; PERMISSION_DENIED
+        (PRIVATE_ACCOUNT) for a private account the viewer does not follow.
         """
 
     @_abc_1.abstractmethod

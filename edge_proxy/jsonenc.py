@@ -1,0 +1,184 @@
+"""Proto3 JSON of the edge's answers, the same value `json_format.MessageToDict` gives (with
+fields without presence printed), from a plan compiled once per message type.
+
+Why: `MessageToDict` decides every field's treatment on every call (map? repeated? which type?
+enum option? wrapper?) in Python; on a grid page of 12 posts that was half of the edge's CPU per
+request (bench/edge_cost.py). The plan makes those decisions once per message type; a value then
+costs a dict lookup and, for most fields, nothing more. Well-known types, wrappers, extensions
+and messages with 32-bit float fields (whose shortest-float rule is json_format's own) are left
+to `json_format`, so every answer stays what it was (tests/edge_proxy/test_jsonenc.py compares
+the two on every response type of the route table).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import math
+from collections.abc import Callable
+from typing import Any
+
+from google.protobuf import json_format, message_factory
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import Message
+
+_F = FieldDescriptor
+Encoder = Callable[[Any], Any]
+
+_SINGLE, _REPEATED, _MAP = 0, 1, 2
+# Messages json_format renders specially (Timestamp as a string, Struct as an object, ...).
+_SPECIAL = frozenset(
+    {
+        "google.protobuf.Any",
+        "google.protobuf.Duration",
+        "google.protobuf.FieldMask",
+        "google.protobuf.ListValue",
+        "google.protobuf.Struct",
+        "google.protobuf.Timestamp",
+        "google.protobuf.Value",
+        "google.protobuf.BoolValue",
+        "google.protobuf.BytesValue",
+        "google.protobuf.DoubleValue",
+        "google.protobuf.FloatValue",
+        "google.protobuf.Int32Value",
+        "google.protobuf.Int64Value",
+        "google.protobuf.StringValue",
+        "google.protobuf.UInt32Value",
+        "google.protobuf.UInt64Value",
+    }
+)
+
+
+def to_json(message: Message) -> Any:
+    """Return the proto3 JSON value of a message, fields without presence included."""
+    return encoder_of(message.DESCRIPTOR)(message)
+
+
+def _reference(message: Message) -> Any:
+    return json_format.MessageToDict(message, always_print_fields_with_no_presence=True)
+
+
+def _timestamp(message: Any) -> str:
+    return str(message.ToJsonString())
+
+
+def _int64(value: int) -> str:
+    return str(value)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _bytes(value: bytes) -> str:
+    return base64.b64encode(value).decode("utf-8")
+
+
+def _double(value: float) -> Any:
+    if math.isinf(value):
+        return "-Infinity" if value < 0 else "Infinity"
+    if math.isnan(value):
+        return "NaN"
+    return value
+
+
+def _enum(field: FieldDescriptor) -> Encoder:
+    enum = field.enum_type
+    assert enum is not None
+    if enum.full_name == "google.protobuf.NullValue":
+        return lambda _value: None
+    # The names json_format gives (a json_name option on a value included).
+    names = {number: _reference_field(field, number) for number in enum.values_by_number}
+    closed = enum.is_closed
+
+    def encode(value: int) -> Any:
+        found = names.get(value)
+        if found is not None:
+            return found
+        if closed:
+            return _reference_field(field, value)  # raises as json_format does
+        return value
+
+    return encode
+
+
+def _reference_field(field: FieldDescriptor, value: Any) -> Any:
+    """Return json_format's rendering of one value of a field (used while compiling)."""
+    holder = field.containing_type
+    assert holder is not None
+    message = message_factory.GetMessageClass(holder)()
+    if field.is_repeated:
+        getattr(message, field.name).append(value)
+        return _reference(message)[field.json_name][0]
+    setattr(message, field.name, value)
+    return _reference(message).get(field.json_name)
+
+
+def _value_encoder(field: FieldDescriptor) -> Encoder:
+    kind = field.cpp_type
+    if kind == _F.CPPTYPE_MESSAGE:
+        nested = field.message_type
+        assert nested is not None
+        if nested.full_name == "google.protobuf.Timestamp":
+            return _timestamp
+        return lambda value: encoder_of(nested)(value)
+    if kind == _F.CPPTYPE_ENUM:
+        return _enum(field)
+    if kind == _F.CPPTYPE_STRING:
+        return _bytes if field.type == _F.TYPE_BYTES else _same
+    if kind in (_F.CPPTYPE_INT64, _F.CPPTYPE_UINT64):
+        return _int64
+    if kind == _F.CPPTYPE_DOUBLE:
+        return _double
+    return _same  # bool, int32, uint32
+
+
+def _map_key(key: Any) -> str:
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return str(key)
+
+
+@functools.cache
+def encoder_of(descriptor: Descriptor) -> Encoder:
+    """Return the compiled encoder of a message type (json_format's for the special ones)."""
+    if descriptor.full_name in _SPECIAL or any(
+        f.cpp_type == _F.CPPTYPE_FLOAT for f in descriptor.fields
+    ):
+        return _reference
+    plan: dict[FieldDescriptor, tuple[str, int, Encoder]] = {}
+    defaults: list[tuple[str, int, Any]] = []
+    for field in descriptor.fields:
+        nested = field.message_type
+        entry = nested is not None and nested.GetOptions().map_entry
+        if nested is not None and entry:
+            value_field = nested.fields_by_name["value"]
+            plan[field] = (field.json_name, _MAP, _value_encoder(value_field))
+        elif field.is_repeated:
+            plan[field] = (field.json_name, _REPEATED, _value_encoder(field))
+        else:
+            plan[field] = (field.json_name, _SINGLE, _value_encoder(field))
+        if not field.has_presence:
+            kind = _MAP if entry else _REPEATED if field.is_repeated else _SINGLE
+            default = None if kind != _SINGLE else plan[field][2](field.default_value)
+            defaults.append((field.json_name, kind, default))
+
+    def encode(message: Any) -> Any:
+        js: dict[str, Any] = {}
+        for field, value in message.ListFields():
+            found = plan.get(field)
+            if found is None:  # an extension: json_format names it
+                return _reference(message)
+            name, kind, convert = found
+            if kind == _SINGLE:
+                js[name] = convert(value)
+            elif kind == _REPEATED:
+                js[name] = [convert(v) for v in value]
+            else:
+                js[name] = {_map_key(k): convert(value[k]) for k in value}
+        for name, kind, default in defaults:
+            if name not in js:
+                js[name] = default if kind == _SINGLE else [] if kind == _REPEATED else {}
+        return js
+
+    return encode
