@@ -221,7 +221,10 @@ async def create_feed_service(settings: FeedSettings) -> Service:
         tray = build_tray(settings, runtime.channels, runtime.identity)
         servicer = FeedServicer(feeds, tray)
         await runtime.consume(
-            group=events.GROUP, handler=events.feed_handler(feeds), event_types=events.CONSUMED
+            group=events.GROUP,
+            handler=events.feed_handler(feeds),
+            batch_handler=events.feed_batch_handler(feeds),
+            event_types=events.CONSUMED,
         )
         return await runtime.serve(
             register=lambda server: feed_service_pb2_grpc.add_FeedServiceServicer_to_server(
