@@ -181,7 +181,10 @@ async def create_notify_service(settings: NotifySettings) -> Service:
         )
         servicer = NotifyServicer(notifications)
         await runtime.consume(
-            group=events.GROUP, handler=events.handler(notifications), event_types=events.CONSUMED
+            group=events.GROUP,
+            handler=events.handler(notifications),
+            batch_handler=events.batch_handler(notifications),
+            event_types=events.CONSUMED,
         )
         runtime.run_in_background(
             lambda: notifications.prune_forever(settings.prune_interval_seconds), name="prune"
