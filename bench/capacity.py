@@ -36,18 +36,31 @@ class Inputs:
     feed_entries_per_user: float = 800  # feed_max_length
     cached_post_days: float = 2.0  # the read model keeps posts this many days hot
     # Measured (bench/README.md, engines mesh, 2-core VM): CPU ms per request over all processes.
-    feed_read_cpu_ms: float = 17.3  # GetHomeFeed, ranked page of 20 (issue 14's quiet run)
-    profile_read_cpu_ms: float = 17.3  # not yet measured alone: taken as a feed read
+    # GetHomeFeed, ranked page of 20, warm, from the read model: 1.53 ms measured 2026-12-06 on
+    # the Reed98 seed at load average ~24 (a loaded machine: CPU per request is what holds
+    # there, throughput is not); 17.3 ms before the read model (issue 14's quiet run).
+    feed_read_cpu_ms: float = 1.53
+    # Not measured alone since the read model: ListUserPosts and GetUser still hydrate through
+    # post_svc and user_svc (being moved); taken as a feed read before the read model.
+    profile_read_cpu_ms: float = 17.3
     post_write_cpu_ms: float = 30.0  # CreatePost + its events: not measured alone, estimated
     like_cpu_ms: float = 5.0  # LikePost + its events: not measured alone, estimated
     fanout_cpu_us_per_follower: float = 25.0  # feed_svc, through the mesh (fan-out at scale)
     photo_cpu_s: float = 0.41  # media job process per 12 MP photo (media_bench)
     # Redis (measured where said).
-    redis_commands_per_feed_read: float = 3.0  # feed page, state, celebrities: round trips
+    # Commands (not round trips: a pipeline counts each) per warm ranked read from the read
+    # model: 11.1, INFO stats over a home-feed run (idle commands taken out), 2026-12-06.
+    redis_commands_per_feed_read: float = 11.1
     redis_ops_per_core: float = 150_000  # simple commands per second one Redis core serves
-    redis_us_per_fanout_follower: float = 11.0  # script time per follower (INFO commandstats)
-    redis_bytes_per_feed_entry: float = 28.3  # measured, listpack feeds (mixed-edge)
-    redis_bytes_per_cached_post: float = 730.0  # ~650 B Post message + key overhead: estimate
+    # Script time per follower (INFO commandstats): 11 us on the quiet machine before the
+    # fan-out checked separations; the check adds 23 % (34.7 -> 42.8 us, A/B on the loaded one).
+    redis_us_per_fanout_follower: float = 13.5
+    # A feed of 800 entries (feed_max_length) is a skiplist: 121.4 B per entry measured
+    # (MEMORY USAGE); below 128 entries a listpack: 26.2 B (100 entries), 34.6 B on Reed98's.
+    redis_bytes_per_feed_entry: float = 121.4
+    # The read model's keys of one post, measured on the Reed98 seed (MEMORY USAGE): the
+    # serialized view 1 096 B, counts 104 B, media 88 B (author summaries, 134 B, are per author).
+    redis_bytes_per_cached_post: float = 1288.0
     redis_memory_per_shard_gb: float = 25.0
     # PostgreSQL.
     pg_statements_per_feed_rebuild: float = 6.0

@@ -12,7 +12,11 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from bench import capacity as capacity_inputs
 from bench import loadgen
+
+# The capacity command's defaults are the model's own inputs (bench/capacity.py).
+_CAPACITY = capacity_inputs.Inputs()
 
 app = typer.Typer(help="Benchmarks: load generators and scenarios (not part of the tests).")
 console = Console(stderr=True)
@@ -383,21 +387,25 @@ def deletion(
 def capacity(
     feed_read_cpu_ms: Annotated[
         float, typer.Option(help="CPU ms per home-feed read, all processes (cost accounting).")
-    ] = 17.3,
+    ] = _CAPACITY.feed_read_cpu_ms,
     profile_read_cpu_ms: Annotated[
         float, typer.Option(help="CPU ms per profile read (grid + profile).")
-    ] = 17.3,
-    post_write_cpu_ms: Annotated[float, typer.Option(help="CPU ms per CreatePost.")] = 30.0,
-    like_cpu_ms: Annotated[float, typer.Option(help="CPU ms per like or comment.")] = 5.0,
+    ] = _CAPACITY.profile_read_cpu_ms,
+    post_write_cpu_ms: Annotated[
+        float, typer.Option(help="CPU ms per CreatePost.")
+    ] = _CAPACITY.post_write_cpu_ms,
+    like_cpu_ms: Annotated[
+        float, typer.Option(help="CPU ms per like or comment.")
+    ] = _CAPACITY.like_cpu_ms,
     redis_commands_per_feed_read: Annotated[
         float, typer.Option(help="Redis commands (round trips) per read.")
-    ] = 3.0,
+    ] = _CAPACITY.redis_commands_per_feed_read,
     redis_bytes_per_feed_entry: Annotated[
         float, typer.Option(help="Measured bytes per home-feed entry.")
-    ] = 28.3,
+    ] = _CAPACITY.redis_bytes_per_feed_entry,
     redis_bytes_per_cached_post: Annotated[
         float, typer.Option(help="Measured bytes per post in the read model.")
-    ] = 730.0,
+    ] = _CAPACITY.redis_bytes_per_cached_post,
     as_json: Annotated[bool, typer.Option("--json", help="Print the model as JSON.")] = False,
 ) -> None:
     """The capacity model (bench/README.md): per-request costs -> processes, Redis, PostgreSQL

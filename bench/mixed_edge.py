@@ -30,7 +30,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from bench import loadgen
+from bench import cost, loadgen
 from bench.memory import RSS_LIMIT_MB, MeshProcess, feed_memory, process_memory
 from bench.scenarios import TOKEN_MARGIN_SECONDS, fresh_tokens, sample_users
 from bench.seed import bounded, png_bytes, upload_photo
@@ -426,6 +426,9 @@ def scenario(
     processes = mesh_processes(manifest, options.metrics_port)
     memory_before = asyncio.run(process_memory(processes))
 
+    addresses = cost.mesh_addresses(manifest)
+    last_cost: dict[str, Any] = {}
+
     def mixed(rate: float, duration: float, warmup: float) -> loadgen.LoadResult:
         spec = replace(
             base, target=edge_url, method=MIXED_EDGE, rate=rate, duration=duration, warmup=warmup
@@ -446,7 +449,14 @@ def scenario(
             pools=tuple(tuple((users[o]["access_token"], m) for o, m in h) for h in hands),
             mode=options.mode,
         )
+        before = cost.cpu_seconds(addresses)
         result = run(spec, driver)
+        after = cost.cpu_seconds(addresses)
+        # What the mesh spent per request of the mix (uploads for creates are made before this).
+        last_cost.clear()
+        last_cost.update(
+            cost.per_request(before, after, seconds=warmup + duration, throughput=result.throughput)
+        )
         pool.give_back(hands, [note["media_used"] for note in result.notes])
         return result
 
@@ -505,6 +515,7 @@ def scenario(
             "left_unused": len(pool.ready),
         },
         "search": search,
+        "cpu_cost": dict(last_cost),
         "memory": {
             "rss_limit_mb": RSS_LIMIT_MB,
             "before": memory_before,
@@ -513,6 +524,7 @@ def scenario(
         },
     }
     console.print(operations_table(result))
+    console.print(f"CPU the mesh spent per request of the mix (ms): {last_cost}")
     console.print(memory_table(memory_before, memory_after, feeds))
     return [grpc_baseline, http_baseline, result], details
 

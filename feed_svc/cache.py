@@ -30,25 +30,33 @@ from redis.exceptions import NoScriptError
 SENTINEL = b"~"
 _TOP = b"(~"
 
-# Push one post into many feeds. KEYS: per user, its seen, feed and celebs keys (in that order).
-# ARGV: the post's member, then the feed's max length. A user who read lately (seen) and whose
-# feed is built (has the sentinel) gets the post, then the feed is trimmed to the newest
-# max_length ids and the sentinel; the built feed of a user who went quiet is dropped, to be
-# rebuilt when they return. Returns how many feeds got the post. ZADD of a member already there
-# changes nothing, so a redelivered event lands once.
+# Push one post into many feeds. KEYS: per user, its seen, feed, celebs and separated keys (in
+# that order). ARGV: the post's member, the feed's max length, the post's author and the fan-out's
+# start (Redis clock, microseconds). A user who read lately (seen) and whose feed is built (has
+# the sentinel) gets the post, unless they left the author (unfollow, mute, block) since the
+# fan-out started, that is after it read its follower list: that user's clean-up may have run
+# before this write, so the post would stay. Then the feed is trimmed to the newest max_length
+# ids and the sentinel; the built feed of a user who went quiet is dropped, to be rebuilt when
+# they return. Returns how many feeds got the post. ZADD of a member already there changes
+# nothing, so a redelivered event lands once.
 _FAN_OUT = """
 local member = ARGV[1]
 local keep = tonumber(ARGV[2]) + 1
+local author = ARGV[3]
+local since = tonumber(ARGV[4])
 local added = 0
-for i = 1, #KEYS, 3 do
+for i = 1, #KEYS, 4 do
   local feed = KEYS[i + 1]
   if redis.call('ZSCORE', feed, '~') then
     if redis.call('EXISTS', KEYS[i]) == 1 then
-      -- ZCARD is O(1): trim only a feed that outgrew its length (the sentinel counts too).
-      if redis.call('ZADD', feed, 0, member) == 1 and redis.call('ZCARD', feed) > keep then
-        redis.call('ZREMRANGEBYRANK', feed, 0, -(keep + 1))
+      local left = redis.call('HGET', KEYS[i + 3], author)
+      if not (left and tonumber(left) >= since) then
+        -- ZCARD is O(1): trim only a feed that outgrew its length (the sentinel counts too).
+        if redis.call('ZADD', feed, 0, member) == 1 and redis.call('ZCARD', feed) > keep then
+          redis.call('ZREMRANGEBYRANK', feed, 0, -(keep + 1))
+        end
+        added = added + 1
       end
-      added = added + 1
     else
       redis.call('UNLINK', feed, KEYS[i + 2])
     end
@@ -56,6 +64,19 @@ for i = 1, #KEYS, 3 do
 end
 return added
 """
+
+# Note that a user left an author (KEYS[1]: the user's separated hash; ARGV: the author, how long
+# to remember) at Redis's own clock, the clock fan-outs read their start from.
+_SEPARATE = """
+local now = redis.call('TIME')
+redis.call('HSET', KEYS[1], ARGV[1], now[1] * 1000000 + now[2])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+# How long a separation is remembered for fan-outs that started before it: far longer than one
+# fan-out runs (a delivery retried for minutes starts a new fan-out, with a fresh follower list).
+SEPARATION_MEMORY_SECONDS = 3600
 
 
 def member(post_id: int) -> str:
@@ -93,17 +114,22 @@ def ranking_key(user_id: int) -> str:
     return f"feed:{{u:{user_id}}}:rank"
 
 
+def separated_key(user_id: int) -> str:
+    """Return the key of the authors a user left lately (author -> when, Redis microseconds)."""
+    return f"feed:{{u:{user_id}}}:left"
+
+
 def recent_key(author_id: int) -> str:
     """Return the key of an author's recent posts."""
     return f"recent:{{a:{author_id}}}"
 
 
 def _fan_out_keys(user_ids: Sequence[int]) -> list[str]:
-    """Return the keys the fan-out script takes for these users: seen, feed, celebs each."""
+    """Return the keys the fan-out script takes for these users: seen, feed, celebs, left each."""
     found: list[str] = []
     for user_id in user_ids:
         tag = f"feed:{{u:{user_id}}}"
-        found += (f"{tag}:seen", tag, f"{tag}:celebs")
+        found += (f"{tag}:seen", tag, f"{tag}:celebs", f"{tag}:left")
     return found
 
 
@@ -133,10 +159,22 @@ class FeedCache:
         self._recent = recent_length
         self._cluster = isinstance(client, aioredis.RedisCluster)
         self._fan_out = client.register_script(_FAN_OUT)
+        self._separate = client.register_script(_SEPARATE)
 
     async def is_built(self, user_id: int) -> bool:
         """Return whether a user's feed is in the cache, complete."""
         return await self._redis.zscore(feed_key(user_id), SENTINEL) is not None
+
+    async def built_among(self, user_ids: Sequence[int]) -> set[int]:
+        """Return the users among these whose feed is built, in one round trip."""
+        unique = list(dict.fromkeys(user_ids))
+        if not unique:
+            return set()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for user_id in unique:
+                pipe.zscore(feed_key(user_id), SENTINEL)
+            answers = await pipe.execute()
+        return {u for u, score in zip(unique, answers, strict=True) if score is not None}
 
     async def install(self, user_id: int, post_ids: Sequence[int], celebs: Sequence[int]) -> None:
         """Replace a user's feed and celebrity list in one step (one slot, so one MULTI)."""
@@ -172,24 +210,28 @@ class FeedCache:
         """Mark a user active for the next `ttl_seconds`."""
         await self._redis.set(seen_key(user_id), b"1", ex=ttl_seconds)
 
-    async def _states(self, user_ids: Sequence[int]) -> list[tuple[int, bool, bool]]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for user_id in user_ids:
-                pipe.exists(seen_key(user_id))
-                pipe.zscore(feed_key(user_id), SENTINEL)
-            answers = await pipe.execute()
-        return [
-            (user_id, bool(answers[2 * i]), answers[2 * i + 1] is not None)
-            for i, user_id in enumerate(user_ids)
-        ]
+    async def clock(self) -> int:
+        """Return Redis's clock in microseconds (the one separations are noted with)."""
+        seconds, micros = await self._redis.time()
+        return int(seconds) * 1_000_000 + int(micros)
 
-    async def fan_out(self, user_ids: Sequence[int], post_id: int) -> int:
+    async def separate(self, user_id: int, author_id: int) -> None:
+        """Note that a user left an author now, so that fan-outs of the author's posts that
+        started before (their follower list read before) skip the user."""
+        await self._separate(
+            keys=[separated_key(user_id)], args=[str(author_id), SEPARATION_MEMORY_SECONDS]
+        )
+
+    async def fan_out(
+        self, user_ids: Sequence[int], post_id: int, *, author_id: int = 0, since: int = 0
+    ) -> int:
         """Add a post to the built feeds of the active users among these; drop the feeds of the
-        inactive ones (so they are rebuilt, never stale, when they return). Return how many
-        feeds got the post."""
+        inactive ones (so they are rebuilt, never stale, when they return). Users who left
+        `author_id` at or after `since` (`clock()`, taken before the follower list was read)
+        are skipped. Return how many feeds got the post."""
         if not user_ids:
             return 0
-        args = (member(post_id), self._max)
+        args = (member(post_id), self._max, str(author_id), since)
         if not self._cluster:
             return int(await self._fan_out(keys=_fan_out_keys(user_ids), args=args))
         by_slot: dict[int, list[int]] = {}
@@ -203,7 +245,9 @@ class FeedCache:
             await self._redis.script_load(_FAN_OUT)
             return await self._fan_out_by_slot(list(by_slot.values()), args)
 
-    async def _fan_out_by_slot(self, groups: list[list[int]], args: tuple[str, int]) -> int:
+    async def _fan_out_by_slot(
+        self, groups: list[list[int]], args: tuple[str, int, str, int]
+    ) -> int:
         async with self._redis.pipeline(transaction=False) as pipe:
             for users in groups:
                 keys = _fan_out_keys(users)
@@ -217,12 +261,18 @@ class FeedCache:
         # Keep the newest max_length ids and the sentinel (the highest member).
         pipe.zremrangebyrank(feed_key(user_id), 0, -(self._max + 2))
 
-    async def add_celebrity(self, user_ids: Sequence[int], author_id: int) -> None:
-        """Have the built feeds among these users merge an author's posts at read time."""
-        states = await self._states(user_ids)
+    async def add_celebrity(self, user_ids: Sequence[int], author_id: int, *, since: int) -> None:
+        """Have the built feeds among these users merge an author's posts at read time, except
+        for users who left the author at or after `since` (as for fan_out)."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            for user_id, _active, built in states:
-                if built:
+            for user_id in user_ids:
+                pipe.zscore(feed_key(user_id), SENTINEL)
+                pipe.hget(separated_key(user_id), str(author_id))
+            answers = await pipe.execute()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for index, user_id in enumerate(user_ids):
+                built, left = answers[2 * index], answers[2 * index + 1]
+                if built is not None and (left is None or int(left) < since):
                     pipe.sadd(celebs_key(user_id), str(author_id))
             await pipe.execute()
 

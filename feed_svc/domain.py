@@ -558,6 +558,9 @@ class Feeds:
         await self._cache.recent_add(author_id, post_id)
         await self._cache.merge(author_id, [post_id])
         if not celebrity:
+            # Before the follower list is read: whoever leaves the author after this moment is
+            # skipped, as their clean-up may already have run (docs/read-model.md).
+            since = await self._cache.clock()
             followers = (await self._graph.follower_counts([author_id])).get(author_id, 0)
             if followers > self._settings.celebrity_follower_threshold:
                 async with self._store.transaction() as tx:
@@ -566,12 +569,12 @@ class Feeds:
                 async for batch in self._graph.follower_batches(
                     author_id, batch_size=self._settings.fanout_batch_size, exclude_muted=True
                 ):
-                    await self._cache.add_celebrity(batch, author_id)
+                    await self._cache.add_celebrity(batch, author_id, since=since)
                 return
             async for batch in self._graph.follower_batches(
                 author_id, batch_size=self._settings.fanout_batch_size, exclude_muted=True
             ):
-                await self._cache.fan_out(batch, post_id)
+                await self._cache.fan_out(batch, post_id, author_id=author_id, since=since)
 
     async def post_published(
         self, *, post_id: int, author_id: int, created_at: datetime, author_is_private: bool
@@ -674,27 +677,38 @@ class Feeds:
 
     async def followed(self, *, follower_id: int, followee_id: int) -> None:
         """Merge a newly followed account's recent posts into the follower's feed."""
-        if not await self._cache.is_built(follower_id):
-            # Nothing to merge into (most followers are not reading now): the rebuild on their
-            # next read takes the follow list from graph_svc, this follow included. Skipping the
-            # projection's queries here keeps a burst of follows cheap.
+        await self.followed_many([(follower_id, followee_id)])
+
+    async def followed_many(self, follows: Sequence[tuple[int, int]]) -> None:
+        """Merge each newly followed account's recent posts into its follower's feed, for
+        (follower, followee) pairs: one Redis round trip finds the built feeds, one transaction
+        reads what to merge into them. Merging adds to a set, so the pairs' order is free."""
+        built = await self._cache.built_among([follower for follower, _ in follows])
+        # Nothing to merge into for the rest (most followers are not reading now): the rebuild
+        # on their next read takes the follow list from graph_svc, this follow included.
+        live = [(follower, followee) for follower, followee in follows if follower in built]
+        if not live:
             return
+        followees = list(dict.fromkeys(followee for _, followee in live))
+        recent: dict[int, list[int]] = {}
         async with self._store.transaction() as tx:
-            celebrity = bool(await self._store.celebrities_among(tx, author_ids=[followee_id]))
-            recent = (
-                []
-                if celebrity
-                else await self._store.recent_posts(
-                    tx, author_ids=[followee_id], limit=self._settings.author_recent_posts
-                )
-            )
-        if celebrity:
-            await self._cache.follow_celebrity(follower_id, followee_id, following=True)
-        else:
-            await self._cache.merge(follower_id, [p.post_id for p in recent])
+            celebrities = set(await self._store.celebrities_among(tx, author_ids=followees))
+            for followee in followees:
+                if followee not in celebrities:
+                    posts = await self._store.recent_posts(
+                        tx, author_ids=[followee], limit=self._settings.author_recent_posts
+                    )
+                    recent[followee] = [p.post_id for p in posts]
+        for follower, followee in live:
+            if followee in celebrities:
+                await self._cache.follow_celebrity(follower, followee, following=True)
+            else:
+                await self._cache.merge(follower, recent[followee])
 
     async def separated(self, *, viewer_id: int, author_id: int) -> None:
-        """Take an author's posts out of a viewer's feed (unfollow, block, mute)."""
+        """Take an author's posts out of a viewer's feed (unfollow, block, mute), including what
+        a fan-out in flight would push after this clean-up."""
+        await self._cache.separate(viewer_id, author_id)
         await self._cache.follow_celebrity(viewer_id, author_id, following=False)
         shown = await self._cache.feed_ids(
             viewer_id, before=None, count=self._settings.feed_max_length

@@ -16,7 +16,9 @@ Consumed in one group, `feed_svc`:
   the other in the read model), Unblocked (lift that), Unmuted (drop the feed so it is rebuilt
   with the unmuted account's posts).
 
-Every handler is idempotent: delivery is at least once. The same handler also serves
+Every handler is idempotent: delivery is at least once. A batch of events read together goes to
+`feed_batch_handler`, which applies runs of follows in one step each (the seeding of a real
+graph is tens of thousands of follows). The same handler also serves
 ApplyEvents, which services call right after a commit whose effect their caller must see on the
 next read (`sync_handler`): the later delivery of those events then changes nothing.
 """
@@ -24,11 +26,11 @@ next read (`sync_handler`): the later delivery of those events then changes noth
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC
 
 from feed_svc.domain import Feeds
-from mesh.bus import event_type, unpack
+from mesh.bus import BatchHandler, event_type, unpack
 from shutter.events.v1 import (
     envelope_pb2,
     graph_events_pb2,
@@ -144,6 +146,29 @@ def feed_handler(feeds: Feeds) -> Handler:
     return handle
 
 
+def feed_batch_handler(feeds: Feeds) -> BatchHandler:
+    """Return the consumer of a batch of events (mesh.bus): each run of consecutive follows is
+    applied in one step (Feeds.followed_many), every other event on its own, all in the order
+    they came, so an unfollow after a follow is still applied after it."""
+    handle = feed_handler(feeds)
+
+    async def handle_batch(envelopes: Sequence[envelope_pb2.EventEnvelope]) -> None:
+        follows: list[tuple[int, int]] = []
+        for envelope in envelopes:
+            if event_type(envelope) == _FOLLOWED:
+                followed = unpack(envelope, _GRAPH.Followed)
+                follows.append((followed.follower_id, followed.followee_id))
+                continue
+            if follows:
+                await feeds.followed_many(follows)
+                follows = []
+            await handle(envelope)
+        if follows:
+            await feeds.followed_many(follows)
+
+    return handle_batch
+
+
 def sync_handler(feeds: Feeds) -> Callable[[envelope_pb2.EventEnvelope], Awaitable[bool]]:
     """Return what ApplyEvents runs for one event: the consumer's handling, but for a deleted
     post only its tombstone and its author's grid, for a new post only the projection and its
@@ -177,6 +202,7 @@ def sync_handler(feeds: Feeds) -> Callable[[envelope_pb2.EventEnvelope], Awaitab
     return apply
 
 
+_FOLLOWED = _GRAPH.Followed.DESCRIPTOR.full_name
 _ENGAGEMENT = frozenset(
     m.DESCRIPTOR.full_name
     for m in (_POST.PostLiked, _POST.PostUnliked, _POST.CommentCreated, _POST.CommentDeleted)

@@ -272,7 +272,10 @@ async def create_feed_service(settings: FeedSettings) -> Service:
         )
         servicer = FeedServicer(feeds, tray, (source, directory))
         await runtime.consume(
-            group=events.GROUP, handler=events.feed_handler(feeds), event_types=events.CONSUMED
+            group=events.GROUP,
+            handler=events.feed_handler(feeds),
+            batch_handler=events.feed_batch_handler(feeds),
+            event_types=events.CONSUMED,
         )
         await runtime.consume(
             group=NAME + deletion.GROUP_SUFFIX,

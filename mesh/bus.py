@@ -36,6 +36,14 @@ Semantics shared by both:
   XGROUP CREATE ... 0), so nothing published before a consumer first started is lost, as long as
   it is among the newest bus_max_length events. Its handler must cope with that history.
 - Events of types a consumer did not ask for are acknowledged without calling its handler.
+- Batches: a consumer may also have a batch handler. Then the events it reads in one go (up to
+  bus_batch_size, in order, none of them tried before) go to the batch handler in one call and
+  are acknowledged in one write; it must apply them as the handler would one by one, in order
+  (it may group independent events, never reorder two about the same thing). If it raises,
+  nothing of the batch is acknowledged and every event of it goes through the handler on its
+  own, with the usual retries: a poison event is dead-lettered alone and the others succeed
+  (handlers are idempotent, so what the failed batch already applied is applied again
+  harmlessly). An event delivered again after a consumer died is always handled on its own.
 """
 
 from __future__ import annotations
@@ -71,6 +79,7 @@ from shutter.events.v1 import envelope_pb2
 log = logging.getLogger("shutter.bus")
 
 Handler = Callable[[envelope_pb2.EventEnvelope], Awaitable[None]]
+BatchHandler = Callable[[Sequence[envelope_pb2.EventEnvelope]], Awaitable[None]]
 M = TypeVar("M", bound=Message)
 T = TypeVar("T")
 
@@ -117,9 +126,11 @@ class EventBus(Protocol):
         handler: Handler,
         event_types: Collection[str] | None = None,
         archive: DeadLetterArchive | None = None,
+        batch_handler: BatchHandler | None = None,
     ) -> Consumer:
-        """Start calling `handler` with the group's events (of `event_types`, or all); on the
-        Redis bus, dead letters go to `archive` (the service's database) when given."""
+        """Start calling `handler` with the group's events (of `event_types`, or all);
+        `batch_handler`, when given, with each batch of fresh events first (see above). On the Redis bus,
+        dead letters go to `archive` (the service's database) when given."""
         ...
 
     async def dead_letters(self, group: str, *, limit: int = 100) -> list[DeadLetter]:
@@ -238,11 +249,13 @@ class _ConsumerBase(abc.ABC):
         *,
         group: str,
         handler: Handler,
+        batch_handler: BatchHandler | None = None,
         event_types: frozenset[str] | None,
         settings: MeshSettings,
     ) -> None:
         self.group = group
         self._handler = handler
+        self._batch_handler = batch_handler
         self._types = event_types
         self._max_attempts = settings.bus_max_attempts
         self._backoff = settings.bus_retry_backoff_seconds
@@ -361,6 +374,37 @@ class _ConsumerBase(abc.ABC):
             if attempt >= self._max_attempts:
                 return _error_text(failure), attempt
             await asyncio.sleep(self._delay(attempt))
+
+    async def _handle_batch(self, envelopes: Sequence[envelope_pb2.EventEnvelope]) -> bool:
+        """Call the batch handler once with fresh events; return whether it succeeded (when it
+        did not, the caller hands each event to the handler on its own)."""
+        assert self._batch_handler is not None
+        self._check_running()
+        token = context.request_id.set(f"events-{envelopes[0].event_id}..{envelopes[-1].event_id}")
+        background = context.background.set(True)
+        try:
+            await self._batch_handler(envelopes)
+        except Exception as exc:
+            failure: BaseException = exc
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if self._stopped or (task is not None and task.cancelling()):
+                raise  # we are being stopped
+            failure = exc
+        else:
+            for envelope in envelopes:
+                metrics.observe_event_handled(self.group, event_type(envelope), envelope)
+            return True
+        finally:
+            context.background.reset(background)
+            context.request_id.reset(token)
+        log.warning(
+            "bus %s: batch handler failed on %d events; handling each on its own",
+            self.group,
+            len(envelopes),
+            exc_info=failure,
+        )
+        return False
 
     @abc.abstractmethod
     async def _run(self) -> None:
@@ -697,12 +741,19 @@ class EmbeddedBus:
         handler: Handler,
         event_types: Collection[str] | None = None,
         archive: DeadLetterArchive | None = None,
+        batch_handler: BatchHandler | None = None,
     ) -> Consumer:
-        """Start calling `handler` with the group's events (of `event_types`, or all); on the
-        Redis bus, dead letters go to `archive` (the service's database) when given."""
+        """Start calling `handler` with the group's events (of `event_types`, or all);
+        `batch_handler`, when given, with each batch of fresh events first. On the Redis bus,
+        dead letters go to `archive` (the service's database) when given."""
         types = _check_consumer(group, event_types)
         consumer = _EmbeddedConsumer(
-            self, group=group, handler=handler, event_types=types, settings=self._settings
+            self,
+            group=group,
+            handler=handler,
+            batch_handler=batch_handler,
+            event_types=types,
+            settings=self._settings,
         )
         await consumer.start()
         self._consumers.add(consumer)
@@ -847,6 +898,14 @@ class _EmbeddedConsumer(_ConsumerBase):
             if not rows:
                 await self._wait()
                 continue
+            wanted = [
+                (seq, kind, payload)
+                for seq, kind, payload, only_group in rows
+                if self._wants(kind) and (only_group is None or only_group == self.group)
+            ]
+            if await self._deliver_batch(wanted):
+                await self._update(position=rows[-1][0], attempt_seq=0, attempts=0)
+                continue
             skipped = 0
             for seq, kind, payload, only_group in rows:
                 self._check_running()
@@ -857,6 +916,25 @@ class _EmbeddedConsumer(_ConsumerBase):
                 skipped = 0
             if skipped:  # acknowledge the unwanted events at the end of the batch in one write
                 await self._update(position=skipped)
+
+    async def _deliver_batch(self, wanted: list[tuple[int, str, bytes]]) -> bool:
+        """Hand fresh events to the batch handler in one call; return whether it took them.
+
+        The first event's attempt is recorded before the call: a consumer dying in the batch
+        leaves it counted, so the next consumer handles these events one by one (and a poison
+        event that kills the process still reaches the dead letters).
+        """
+        if self._batch_handler is None or len(wanted) < 2 or self._attempt_seq == wanted[0][0]:
+            return False
+        try:
+            envelopes = [envelope_pb2.EventEnvelope.FromString(p) for _, _, p in wanted]
+        except DecodeError:
+            return False  # the undecodable one is dead-lettered on its own
+        await self._update(attempt_seq=wanted[0][0], attempts=1)
+        if await self._handle_batch(envelopes):
+            return True
+        await self._update(attempt_seq=0, attempts=0)  # each event's own attempts start afresh
+        return False
 
     async def _deliver(self, seq: int, kind: str, payload: bytes) -> None:
         prior = self._attempts if self._attempt_seq == seq else 0
@@ -990,12 +1068,19 @@ class RedisStreamBus:
         handler: Handler,
         event_types: Collection[str] | None = None,
         archive: DeadLetterArchive | None = None,
+        batch_handler: BatchHandler | None = None,
     ) -> Consumer:
-        """Start calling `handler` with the group's events (of `event_types`, or all); on the
-        Redis bus, dead letters go to `archive` (the service's database) when given."""
+        """Start calling `handler` with the group's events (of `event_types`, or all);
+        `batch_handler`, when given, with each batch of fresh events first. On the Redis bus,
+        dead letters go to `archive` (the service's database) when given."""
         types = _check_consumer(group, event_types)
         consumer = _RedisConsumer(
-            self, group=group, handler=handler, event_types=types, settings=self._settings
+            self,
+            group=group,
+            handler=handler,
+            batch_handler=batch_handler,
+            event_types=types,
+            settings=self._settings,
         )
         consumer.archive = archive
         await consumer.start()
@@ -1262,6 +1347,8 @@ class _RedisConsumer(_ConsumerBase):
                 unwanted.append(entry_id)
         if unwanted:
             await self._redis.xack(self._stream, self.group, *unwanted)
+        if await self._deliver_batch(wanted):
+            return
         if len(wanted) > 1:
             await self._set_attempts([(entry_id, prior) for entry_id, _, _, prior in wanted[1:]])
         self._waiting = [entry_id for entry_id, _, _, _ in wanted]
@@ -1274,6 +1361,34 @@ class _RedisConsumer(_ConsumerBase):
                 await self._deliver(entry_id, fields, kind, prior)
         finally:
             self._waiting = []
+
+    async def _deliver_batch(
+        self, wanted: list[tuple[bytes, dict[bytes, bytes], str, int]]
+    ) -> bool:
+        """Hand fresh entries to the batch handler in one call and acknowledge them in one
+        write; return whether that happened.
+
+        Only entries never tried before: their delivery (one each) counts this attempt, so a
+        consumer dying in the batch hands them over with one attempt counted, and the consumer
+        that takes them over handles each on its own.
+        """
+        if self._batch_handler is None or len(wanted) < 2 or any(p for _, _, _, p in wanted):
+            return False
+        try:
+            envelopes = [
+                envelope_pb2.EventEnvelope.FromString(f[b"envelope"]) for _, f, _, _ in wanted
+            ]
+        except (DecodeError, KeyError):
+            return False  # the undecodable one is dead-lettered on its own
+        ids = [entry_id for entry_id, _, _, _ in wanted]
+        self._waiting = list(ids)  # kept alive by the heartbeat meanwhile
+        try:
+            if not await self._handle_batch(envelopes):
+                return False
+        finally:
+            self._waiting = []
+        await self._redis.xack(self._stream, self.group, *ids)
+        return True
 
     async def _set_attempts(self, counts: list[tuple[bytes, int]]) -> list[Any]:
         """Set pending entries' delivery counts; return, per entry, [] when it is not ours."""

@@ -17,7 +17,7 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mesh import auth, db
-from mesh.bus import EventBus, Handler, create_bus
+from mesh.bus import BatchHandler, EventBus, Handler, create_bus
 from mesh.clients import Channels
 from mesh.config import MeshSettings
 from mesh.deadletters import DeadLetterArchive
@@ -144,14 +144,21 @@ class ServiceRuntime:
         self.close_on_stop(cancel)
 
     async def consume(
-        self, *, group: str, handler: Handler, event_types: Collection[str] | None = None
+        self,
+        *,
+        group: str,
+        handler: Handler,
+        event_types: Collection[str] | None = None,
+        batch_handler: BatchHandler | None = None,
     ) -> None:
-        """Start a consumer of the bus, stopped when the service stops."""
+        """Start a consumer of the bus (with a batch handler: see mesh.bus), stopped when the
+        service stops."""
         consumer = await self.bus.start_consumer(
             group=group,
             handler=handler,
             event_types=event_types,
             archive=DeadLetterArchive(self.engine),
+            batch_handler=batch_handler,
         )
         self.close_on_stop(consumer.stop)
 

@@ -236,6 +236,16 @@ def snippet(text: str) -> str:
     return text if len(text) <= TEXT_MAX else text[: TEXT_MAX - 1] + "…"
 
 
+@dataclass(frozen=True)
+class Followed:
+    """One follow, as the batch of follows a consumer applies at once gives it."""
+
+    key: EventKey
+    follower_id: int
+    followee_id: int
+    at: datetime
+
+
 class Notifications:
     """The rules of notifications."""
 
@@ -350,6 +360,14 @@ class Notifications:
         """Notify an account of a new follower (replacing that follower's request, if any)."""
         await self._notify(key, [Plan(followee_id, follower_id, Kind.FOLLOWED)], at=at)
 
+    async def on_followed_many(self, follows: Sequence[Followed]) -> None:
+        """Notify each account of its new follower, for a batch of follows: one relationship
+        question and one transaction for all of them (each still recorded as processed on its
+        own, so a redelivery of any of them changes nothing)."""
+        await self._notify_many(
+            [(f.key, [Plan(f.followee_id, f.follower_id, Kind.FOLLOWED)], f.at) for f in follows]
+        )
+
     async def on_follow_requested(
         self, key: EventKey, *, requester_id: int, target_id: int, at: datetime
     ) -> None:
@@ -463,31 +481,55 @@ class Notifications:
             await self._store.delete_for_post(session, post_id=post_id)
 
     async def _notify(self, key: EventKey, plans: Sequence[Plan], *, at: datetime) -> None:
-        if at < self._clock() - self._retention:
+        await self._notify_many([(key, plans, at)])
+
+    async def _notify_many(
+        self, events: Sequence[tuple[EventKey, Sequence[Plan], datetime]]
+    ) -> None:
+        """Write the notifications of events, in their order, in one transaction."""
+        oldest = self._clock() - self._retention
+        planned: list[tuple[EventKey, list[Plan], datetime]] = []
+        for key, plans, at in events:
             # A consumer group starting for the first time reads the bus from its oldest event:
             # what happened longer ago than notifications are kept for notifies nobody.
-            return
-        wanted = [p for p in plans if p.recipient_id > 0 and p.actor_id > 0]
-        wanted = [p for p in wanted if p.recipient_id != p.actor_id]  # never about yourself
-        if not wanted:
+            wanted = [p for p in plans if p.recipient_id > 0 and p.actor_id > 0]
+            wanted = [p for p in wanted if p.recipient_id != p.actor_id]  # never about yourself
+            if at >= oldest and wanted:
+                planned.append((key, wanted, at))
+        if not planned:
             return
         hidden = await self._relationships.suppressed(
-            list(dict.fromkeys((p.recipient_id, p.actor_id) for p in wanted))
+            list(
+                dict.fromkeys(
+                    (p.recipient_id, p.actor_id) for _, plans, _ in planned for p in plans
+                )
+            )
         )
-        wanted = [p for p in wanted if (p.recipient_id, p.actor_id) not in hidden]
-        if not wanted:
+        planned = [
+            (key, [p for p in plans if (p.recipient_id, p.actor_id) not in hidden], at)
+            for key, plans, at in planned
+        ]
+        planned = [(key, plans, at) for key, plans, at in planned if plans]
+        if not planned:
             return
         woken: list[int] = []
         async with self._store.transaction() as session:
-            if not await self._store.mark_processed(
-                session, producer=key.producer, event_id=key.event_id, at=self._clock()
-            ):
-                return  # a redelivery: this event's notifications exist already
-            # In recipient order, so two transactions never wait for each other in a circle.
-            for plan in sorted(wanted, key=lambda p: p.recipient_id):
-                await self._store.lock_recipient(session, recipient_id=plan.recipient_id)
-                if await self._apply(session, plan, at=at):
-                    woken.append(plan.recipient_id)
+            fresh = []
+            for key, plans, at in planned:
+                if await self._store.mark_processed(
+                    session, producer=key.producer, event_id=key.event_id, at=self._clock()
+                ):
+                    fresh.append((plans, at))
+                # else a redelivery: this event's notifications exist already
+            # Every recipient locked up front, in id order, so two transactions never wait for
+            # each other in a circle.
+            recipients = sorted({p.recipient_id for plans, _ in fresh for p in plans})
+            for recipient in recipients:
+                await self._store.lock_recipient(session, recipient_id=recipient)
+            for plans, at in fresh:
+                for plan in sorted(plans, key=lambda p: p.recipient_id):
+                    if await self._apply(session, plan, at=at):
+                        woken.append(plan.recipient_id)
         self._wakeups.wake(woken)
 
     async def _apply(self, session: AsyncSession, plan: Plan, *, at: datetime) -> bool:

@@ -4,20 +4,21 @@ from message_svc (no notification: the recipients' DM badge goes to their open s
 publishes nothing.
 
 Every handler is idempotent: an event's notifications are written in one transaction with its
-(producer, event_id), so a redelivered event finds that row and changes nothing.
+(producer, event_id), so a redelivered event finds that row and changes nothing. A batch of
+events read together goes to `batch_handler`, which writes runs of follows in one transaction.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from google.protobuf import timestamp_pb2
 
-from mesh.bus import event_type, unpack
-from notify_svc.domain import EventKey
+from mesh.bus import BatchHandler, event_type, unpack
+from notify_svc.domain import EventKey, Followed
 from shutter.events.v1 import (
     envelope_pb2,
     graph_events_pb2,
@@ -160,6 +161,35 @@ async def dispatch(notifications: Notifications, envelope: envelope_pb2.EventEnv
     else:
         # Subscribed to CONSUMED only; anything else is a routing mistake, not ours to retry.
         log.warning("ignoring event %s of unexpected type %s", envelope.event_id, kind)
+
+
+def batch_handler(notifications: Notifications) -> BatchHandler:
+    """Return the bus's batch handler (mesh.bus): each run of consecutive follows is written in
+    one step (one relationship question, one transaction), every other event on its own, all in
+    the order they came."""
+
+    async def handle_batch(envelopes: Sequence[envelope_pb2.EventEnvelope]) -> None:
+        follows: list[Followed] = []
+        for envelope in envelopes:
+            if event_type(envelope) == FOLLOWED:
+                followed = unpack(envelope, graph_events_pb2.Followed)
+                follows.append(
+                    Followed(
+                        key=EventKey(producer=envelope.producer, event_id=envelope.event_id),
+                        follower_id=followed.follower_id,
+                        followee_id=followed.followee_id,
+                        at=_moment(timestamp_pb2.Timestamp(), envelope),
+                    )
+                )
+                continue
+            if follows:
+                await notifications.on_followed_many(follows)
+                follows = []
+            await dispatch(notifications, envelope)
+        if follows:
+            await notifications.on_followed_many(follows)
+
+    return handle_batch
 
 
 def handler(notifications: Notifications) -> Handler:

@@ -20,6 +20,7 @@ from shutter.post.v1 import post_service_pb2, post_service_pb2_grpc
 from shutter.user.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
 
 PEER_BATCH_MAX = 100
+RELATIONSHIP_CALLS_IN_FLIGHT = 8
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -82,7 +83,15 @@ class GrpcRelationships(_AsService):
                 if r.blocking or r.blocked_by or r.muting
             }
 
-        found = await asyncio.gather(*(ask(recipient) for recipient in actors))
+        # One call per recipient: a batch of follows names up to a hundred. A bounded number in
+        # flight, so that graph_svc answers each within its deadline instead of all at once late.
+        limit = asyncio.Semaphore(RELATIONSHIP_CALLS_IN_FLIGHT)
+
+        async def bounded(recipient: int) -> set[tuple[int, int]]:
+            async with limit:
+                return await ask(recipient)
+
+        found = await asyncio.gather(*(bounded(recipient) for recipient in actors))
         return set().union(*found)
 
 

@@ -191,7 +191,10 @@ async def create_notify_service(settings: NotifySettings) -> Service:
         )
         servicer = NotifyServicer(notifications)
         await runtime.consume(
-            group=events.GROUP, handler=events.handler(notifications), event_types=events.CONSUMED
+            group=events.GROUP,
+            handler=events.handler(notifications),
+            batch_handler=events.batch_handler(notifications),
+            event_types=events.CONSUMED,
         )
         await runtime.consume(
             group=NAME + deletion.GROUP_SUFFIX,

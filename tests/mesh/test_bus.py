@@ -10,7 +10,7 @@ import sys
 import textwrap
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -672,3 +672,96 @@ async def eventually_async(read: Callable[[], Awaitable[int]], want: int) -> Non
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"wanted {want}, last saw {last}")
+
+
+# Batch handlers: a batch in one call and one acknowledgement, a poison event dead-lettered
+# alone, a batch cut short handed out again event by event.
+
+
+class BatchCollector:
+    """A batch handler that records each batch it is given (as user ids)."""
+
+    def __init__(self, poison: int | None = None) -> None:
+        self.batches: list[list[int]] = []
+        self.poison = poison
+
+    async def __call__(self, envelopes: Sequence[envelope_pb2.EventEnvelope]) -> None:
+        users = [user_of(e) for e in envelopes]
+        self.batches.append(users)
+        if self.poison in users:
+            raise ValueError("a poison event in the batch")
+
+
+async def drained(bus: EventBus, group: str) -> None:
+    for _ in range(500):
+        if await bus.backlog(group) == 0:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{group} did not finish its events in time")
+
+
+async def test_events_read_together_go_to_the_batch_handler_once_in_order(
+    make_bus: BusFactory,
+) -> None:
+    bus = make_bus()
+    await bus.publish([registered(u) for u in range(1, 6)])  # there before the consumer starts
+    singles, batches = Collector(), BatchCollector()
+    consumer = await bus.start_consumer(group="batch_svc", handler=singles, batch_handler=batches)
+    await eventually(lambda: [u for b in batches.batches for u in b] == [1, 2, 3, 4, 5])
+    await drained(bus, "batch_svc")
+    assert batches.batches == [[1, 2, 3, 4, 5]]
+    await bus.publish([registered(6)])  # alone: nothing to batch, the handler takes it
+    await singles.wait_for(6)
+    await consumer.stop()
+    # Acknowledged: a new consumer of the group gets nothing again.
+    again = Collector()
+    await bus.start_consumer(group="batch_svc", handler=again, batch_handler=BatchCollector())
+    await bus.publish([registered(7)])
+    await again.wait_for(7)
+    assert again.users == [7]
+    assert singles.users == [6]
+
+
+async def test_a_poison_event_in_a_batch_is_dead_lettered_alone(make_bus: BusFactory) -> None:
+    bus = make_bus()
+    poison = registered(3)
+    await bus.publish([registered(1), registered(2), poison, registered(4)])
+    calls: list[int] = []
+
+    async def handle(env: envelope_pb2.EventEnvelope) -> None:
+        calls.append(user_of(env))
+        if user_of(env) == 3:
+            raise ValueError("poison")
+
+    batches = BatchCollector(poison=3)
+    await bus.start_consumer(group="poison_batch_svc", handler=handle, batch_handler=batches)
+    await eventually(lambda: 4 in calls)
+    await drained(bus, "poison_batch_svc")
+    assert batches.batches == [[1, 2, 3, 4]]
+    # After the batch failed, each event on its own and in order: the poison one
+    # MAX_ATTEMPTS times, the others once each.
+    assert calls == [1, 2] + [3] * MAX_ATTEMPTS + [4]
+    letters = await bus.dead_letters("poison_batch_svc")
+    assert [letter.envelope for letter in letters] == [poison]
+    assert letters[0].attempts == MAX_ATTEMPTS
+
+
+async def test_a_batch_cut_short_is_delivered_again_event_by_event(make_bus: BusFactory) -> None:
+    bus = make_bus()
+    started = asyncio.Event()
+    never = asyncio.Event()
+
+    async def hangs(_envelopes: Sequence[envelope_pb2.EventEnvelope]) -> None:
+        started.set()
+        await never.wait()  # like a process that died in the middle of the batch
+
+    await bus.publish([registered(u) for u in (1, 2, 3)])
+    first = await bus.start_consumer(group="cut_svc", handler=Collector(), batch_handler=hangs)
+    await asyncio.wait_for(started.wait(), 10)
+    await first.stop()
+    # The batch's first attempt counted: the next consumer hands each event to the (idempotent)
+    # handler on its own, in order, rather than retrying the batch as a whole.
+    seen, batches = Collector(), BatchCollector()
+    await bus.start_consumer(group="cut_svc", handler=seen, batch_handler=batches)
+    await eventually(lambda: seen.users == [1, 2, 3], timeout=10)
+    assert batches.batches == []
