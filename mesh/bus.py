@@ -129,8 +129,8 @@ class EventBus(Protocol):
         batch_handler: BatchHandler | None = None,
     ) -> Consumer:
         """Start calling `handler` with the group's events (of `event_types`, or all);
-        `batch_handler`, when given, with each batch of fresh events first (see above). On the Redis bus,
-        dead letters go to `archive` (the service's database) when given."""
+        `batch_handler`, when given, with each batch of fresh events first (see above). On the
+        Redis bus, dead letters go to `archive` (the service's database) when given."""
         ...
 
     async def dead_letters(self, group: str, *, limit: int = 100) -> list[DeadLetter]:

@@ -122,7 +122,8 @@ async def test_two_people_exchange_messages_live(open_tab, running_mesh, tmp_pat
     first = log_of(alice).get_by_role("listitem").filter(has_text="Hi Bob, it's Alice")
     await first.get_by_role("button", name="Unsend").click()
     await expect(log_of(alice)).not_to_contain_text("Hi Bob, it's Alice")
-    # bob's open conversation drops it too (the stream's `unsent` event; a 10 s re-read backs it up).
+    # bob's open conversation drops it too (the stream's `unsent` event; a 10 s re-read backs
+    # it up).
     await expect(log_of(bob)).not_to_contain_text("Hi Bob, it's Alice", timeout=30_000)
     await go(bob, "Messages")
     await b.get_by_role("link", name=alice_name).click()
