@@ -101,7 +101,15 @@ async def run(seconds: float, size: str) -> dict[str, Any]:
         cpu = children_cpu()
         started = time.perf_counter()
         ladder = await worker.run_job_process(
-            job_spec(source, ladder_dir, ffmpeg, phase="ladder", rungs=rungs), 600
+            job_spec(
+                source,
+                ladder_dir,
+                ffmpeg,
+                phase="ladder",
+                rungs=rungs,
+                audio_from=str(first_dir / f"video_{rungs[0]['label']}.mp4"),
+            ),
+            600,
         )
         ladder_time = time.perf_counter() - started
         ladder_cpu = children_cpu() - cpu
