@@ -93,11 +93,14 @@ class ProjectionCounts:
     def __init__(self, store: FeedStore) -> None:
         self._store = store
 
-    async def counts(self, post_ids: Sequence[int]) -> dict[int, tuple[int, int, int]]:
-        """Return (version, likes, comments) of each of these posts that has any (primary)."""
+    async def counts(self, post_ids: Sequence[int]) -> dict[int, tuple[int, int, int, int]]:
+        """Return (version, likes, comments, views) of each of these posts that has any
+        (primary)."""
         async with self._store.transaction() as tx:
             found = await self._store.engagement_of(tx, post_ids=post_ids)
-        return {p: (e.version, e.like_count, e.comment_count) for p, e in found.items()}
+        return {
+            p: (e.version, e.like_count, e.comment_count, e.view_count) for p, e in found.items()
+        }
 
 
 def score(candidate: Candidate, *, now: datetime) -> float:
@@ -466,15 +469,16 @@ class Feeds:
         actor_id: int,
         likes: int,
         comments: int,
+        views: int = 0,
     ) -> None:
-        """Count a like, unlike, comment or comment deletion once, however often it arrives,
-        and give the read model the counts and the liker's flag."""
+        """Count a like, unlike, comment, comment deletion or reel view once, however often it
+        arrives, and give the read model the counts and the liker's flag."""
         async with self._store.transaction() as tx:
             if await self._store.claim_event(tx, producer=producer, event_id=event_id):
                 await self._store.add_engagement(
-                    tx, post_id=post_id, likes=likes, comments=comments
+                    tx, post_id=post_id, likes=likes, comments=comments, views=views
                 )
-                if actor_id and author_id and actor_id != author_id:
+                if actor_id and author_id and actor_id != author_id and likes + comments:
                     await self._store.add_affinity(
                         tx, viewer_id=actor_id, author_id=author_id, delta=likes + comments
                     )
@@ -489,6 +493,7 @@ class Feeds:
                 version=found.version,
                 likes=found.like_count,
                 comments=found.comment_count,
+                views=found.view_count,
             )
         if likes and actor_id:
             await self._views.set_flag(

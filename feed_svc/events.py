@@ -4,7 +4,7 @@ Consumed in one group, `feed_svc`:
 
 - post_svc: PostCreated (record, fan out or mark a celebrity), PostDeleted (out of every feed),
   PostLiked, PostUnliked, CommentCreated, CommentDeleted (engagement and affinity counts,
-  deduplicated by event id).
+  deduplicated by event id), ReelViewed (a reel's view count, the same way).
 - post_svc: PostSaved, PostUnsaved (the saver's flag in the read model).
 - user_svc: UserProfileUpdated (the author summary posts are served with).
 - media_svc: MediaDeleted (out of the post the read model shows it in).
@@ -51,6 +51,7 @@ CONSUMED = frozenset(
         _POST.PostUnliked,
         _POST.CommentCreated,
         _POST.CommentDeleted,
+        _POST.ReelViewed,
         _POST.PostSaved,
         _POST.PostUnsaved,
         user_events_pb2.UserProfileUpdated,
@@ -151,12 +152,20 @@ def sync_handler(feeds: Feeds) -> Callable[[envelope_pb2.EventEnvelope], Awaitab
 
 _ENGAGEMENT = frozenset(
     m.DESCRIPTOR.full_name
-    for m in (_POST.PostLiked, _POST.PostUnliked, _POST.CommentCreated, _POST.CommentDeleted)
+    for m in (
+        _POST.PostLiked,
+        _POST.PostUnliked,
+        _POST.CommentCreated,
+        _POST.CommentDeleted,
+        _POST.ReelViewed,
+    )
 )
 
 
 async def _engagement(feeds: Feeds, envelope: envelope_pb2.EventEnvelope, kind: str) -> None:
-    async def count(post_id: int, author_id: int, actor_id: int, likes: int, comments: int) -> None:
+    async def count(
+        post_id: int, author_id: int, actor_id: int, likes: int, comments: int, views: int = 0
+    ) -> None:
         await feeds.engaged(
             producer=envelope.producer,
             event_id=envelope.event_id,
@@ -165,6 +174,7 @@ async def _engagement(feeds: Feeds, envelope: envelope_pb2.EventEnvelope, kind: 
             actor_id=actor_id,
             likes=likes,
             comments=comments,
+            views=views,
         )
 
     if kind == _POST.PostLiked.DESCRIPTOR.full_name:
@@ -173,6 +183,9 @@ async def _engagement(feeds: Feeds, envelope: envelope_pb2.EventEnvelope, kind: 
     elif kind == _POST.PostUnliked.DESCRIPTOR.full_name:
         unliked = unpack(envelope, _POST.PostUnliked)
         await count(unliked.post_id, unliked.post_author_id, unliked.liker_id, -1, 0)
+    elif kind == _POST.ReelViewed.DESCRIPTOR.full_name:
+        viewed = unpack(envelope, _POST.ReelViewed)
+        await count(viewed.post_id, viewed.post_author_id, viewed.viewer_id, 0, 0, 1)
     elif kind == _POST.CommentCreated.DESCRIPTOR.full_name:
         comment = unpack(envelope, _POST.CommentCreated)
         await count(comment.post_id, comment.post_author_id, comment.commenter_id, 0, 1)
