@@ -517,6 +517,17 @@ class Feeds:
         if self._views is not None:
             await self._views.media_deleted(media_id)
 
+    async def media_changed(self, *, media_id: int, owner_id: int) -> None:
+        """Read again from post_svc the post the read model shows a piece of media in (a video's
+        HLS ladder finished after the post was kept)."""
+        if self._views is None:
+            return
+        post_id = await self._views.post_of_media(media_id)
+        if post_id is None:
+            return  # no kept post shows it: the first read reads it through, as it is now
+        for post in await self._posts.batch_get(owner_id, [post_id]):
+            await self._views.refresh_post(post)
+
     async def followed(self, *, follower_id: int, followee_id: int) -> None:
         """Merge a newly followed account's recent posts into the follower's feed."""
         if not await self._cache.is_built(follower_id):

@@ -7,7 +7,8 @@ Consumed in one group, `feed_svc`:
   deduplicated by event id), ReelViewed (a reel's view count, the same way).
 - post_svc: PostSaved, PostUnsaved (the saver's flag in the read model).
 - user_svc: UserProfileUpdated (the author summary posts are served with).
-- media_svc: MediaDeleted (out of the post the read model shows it in).
+- media_svc: MediaDeleted (out of the post the read model shows it in), MediaLadderFinished (that
+  post read again from post_svc: the video's HLS ladder and status changed).
 - graph_svc: Followed (merge the followee's recent posts), Unfollowed and Muted (take the other
   account's posts out), Blocked (take each one's posts out of the other's feed and hide each from
   the other in the read model), Unblocked (lift that), Unmuted (drop the feed so it is rebuilt
@@ -56,6 +57,7 @@ CONSUMED = frozenset(
         _POST.PostUnsaved,
         user_events_pb2.UserProfileUpdated,
         media_events_pb2.MediaDeleted,
+        media_events_pb2.MediaLadderFinished,
         _GRAPH.Followed,
         _GRAPH.Unfollowed,
         _GRAPH.Blocked,
@@ -108,6 +110,9 @@ def feed_handler(feeds: Feeds) -> Handler:
             await feeds.media_deleted(
                 media_id=unpack(envelope, media_events_pb2.MediaDeleted).media_id
             )
+        elif kind == media_events_pb2.MediaLadderFinished.DESCRIPTOR.full_name:
+            finished = unpack(envelope, media_events_pb2.MediaLadderFinished)
+            await feeds.media_changed(media_id=finished.media_id, owner_id=finished.owner_user_id)
         elif kind == _GRAPH.Followed.DESCRIPTOR.full_name:
             followed = unpack(envelope, _GRAPH.Followed)
             await feeds.followed(follower_id=followed.follower_id, followee_id=followed.followee_id)

@@ -88,6 +88,16 @@ return 1
 """
 
 
+# Replace a kept post. KEYS[1]: the post key. ARGV: the new value, the tombstone. An absent key
+# or a tombstone stays as it is.
+_REPLACE = """
+local old = redis.call('GET', KEYS[1])
+if (not old) or old == ARGV[2] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
+return 1
+"""
+
+
 def post_key(post_id: int) -> str:
     """Return the key of a post's viewer-independent part."""
     return f"rm:post:{{p:{post_id}}}"
@@ -195,6 +205,7 @@ class ReadModel:
         self._clock = clock
         self._flags = client.register_script(_FLAGS)
         self._counts = client.register_script(_COUNTS)
+        self._replace = client.register_script(_REPLACE)
         self.fills = 0  # posts read through from post_svc by this process (tests, metrics)
 
     # -- reading -------------------------------------------------------------------------------
@@ -485,6 +496,18 @@ class ReadModel:
             await self._store_authors([fresh[user_id]], overwrite=True)
         else:
             await self._redis.delete(author_key(user_id))
+
+    async def post_of_media(self, media_id: int) -> int | None:
+        """Return the kept post a piece of media is shown in, if any."""
+        raw = await self._redis.get(media_key(media_id))
+        return int(raw) if raw is not None else None
+
+    async def refresh_post(self, post: post_pb2.Post) -> None:
+        """Replace a kept post with post_svc's fresh answer (never a tombstone, never a post
+        no longer kept: a reader reads that through)."""
+        await self._replace(
+            keys=[post_key(post.post_id)], args=[_independent(post).SerializeToString(), TOMBSTONE]
+        )
 
     async def media_deleted(self, media_id: int) -> None:
         """Take a deleted piece of media out of the post that showed it."""

@@ -463,6 +463,16 @@ class Worker:
                 rungs=rungs,
                 now=self._clock(),
             )
+            if ended:
+                await self._store.outbox.add(
+                    tx,
+                    aggregate_id=record.media_id,
+                    event=events.media_ladder_finished(
+                        media_id=record.media_id,
+                        owner_user_id=record.owner_user_id,
+                        ready=status == "ready",
+                    ),
+                )
         if ended:
             await self._delete_key_quietly(record.incoming_key)
         return ended

@@ -152,6 +152,23 @@ async def test_reel_views_are_counted_once_per_event_and_served_with_the_post(
     assert (served.view_count, served.like_count) == (2, 0)
 
 
+async def test_a_refreshed_post_replaces_a_kept_one_but_never_a_tombstone(world: World) -> None:
+    _, reader, post = await followed_post(world)
+    [served] = await page(world, reader)
+    fresh = post_pb2.Post()
+    fresh.CopyFrom(served)
+    fresh.caption = "with its whole ladder"
+    await world.views.refresh_post(fresh)
+    [served] = await page(world, reader)
+    assert served.caption == "with its whole ladder"
+    await world.views.tombstone(post)
+    await world.views.refresh_post(fresh)  # a late refresh does not bring a deleted post back
+    assert await page(world, reader) == []
+    await world.redis.delete(readmodel.post_key(post))
+    await world.views.refresh_post(fresh)  # nor keeps a post nobody kept
+    assert await world.redis.get(readmodel.post_key(post)) is None
+
+
 async def test_counts_kept_before_views_were_counted_still_read(world: World) -> None:
     _, reader, post = await followed_post(world)
     await world.redis.set(readmodel.counts_key(post), f"{9:019d}:3:1")  # no views field
