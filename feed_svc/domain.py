@@ -114,11 +114,14 @@ class ProjectionCounts:
     def __init__(self, store: FeedStore) -> None:
         self._store = store
 
-    async def counts(self, post_ids: Sequence[int]) -> dict[int, tuple[int, int, int]]:
-        """Return (version, likes, comments) of each of these posts that has any (primary)."""
+    async def counts(self, post_ids: Sequence[int]) -> dict[int, tuple[int, int, int, int]]:
+        """Return (version, likes, comments, views) of each of these posts that has any
+        (primary)."""
         async with self._store.transaction() as tx:
             found = await self._store.engagement_of(tx, post_ids=post_ids)
-        return {p: (e.version, e.like_count, e.comment_count) for p, e in found.items()}
+        return {
+            p: (e.version, e.like_count, e.comment_count, e.view_count) for p, e in found.items()
+        }
 
 
 class ProjectionPosts:
@@ -629,15 +632,16 @@ class Feeds:
         actor_id: int,
         likes: int,
         comments: int,
+        views: int = 0,
     ) -> None:
-        """Count a like, unlike, comment or comment deletion once, however often it arrives,
-        and give the read model the counts and the liker's flag."""
+        """Count a like, unlike, comment, comment deletion or reel view once, however often it
+        arrives, and give the read model the counts and the liker's flag."""
         async with self._store.transaction() as tx:
             if await self._store.claim_event(tx, producer=producer, event_id=event_id):
                 await self._store.add_engagement(
-                    tx, post_id=post_id, likes=likes, comments=comments
+                    tx, post_id=post_id, likes=likes, comments=comments, views=views
                 )
-                if actor_id and author_id and actor_id != author_id:
+                if actor_id and author_id and actor_id != author_id and likes + comments:
                     await self._store.add_affinity(
                         tx, viewer_id=actor_id, author_id=author_id, delta=likes + comments
                     )
@@ -652,6 +656,7 @@ class Feeds:
                 version=found.version,
                 likes=found.like_count,
                 comments=found.comment_count,
+                views=found.view_count,
             )
         if likes and actor_id:
             await self._views.set_flag(
@@ -674,6 +679,17 @@ class Feeds:
         """Take deleted media out of the post the read model shows it in."""
         if self._views is not None:
             await self._views.media_deleted(media_id)
+
+    async def media_changed(self, *, media_id: int, owner_id: int) -> None:
+        """Read again from post_svc the post the read model shows a piece of media in (a video's
+        HLS ladder finished after the post was kept)."""
+        if self._views is None:
+            return
+        post_id = await self._views.post_of_media(media_id)
+        if post_id is None:
+            return  # no kept post shows it: the first read reads it through, as it is now
+        for post in await self._posts.batch_get(owner_id, [post_id]):
+            await self._views.refresh_post(post)
 
     async def followed(self, *, follower_id: int, followee_id: int) -> None:
         """Merge a newly followed account's recent posts into the follower's feed."""

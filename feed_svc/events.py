@@ -4,15 +4,15 @@ Consumed in one group, `feed_svc`:
 
 - post_svc: PostCreated (record, fan out or mark a celebrity), PostDeleted (out of every feed),
   PostLiked, PostUnliked, CommentCreated, CommentDeleted (engagement and affinity counts,
-  deduplicated by event id).
+  deduplicated by event id), ReelViewed (a reel's view count, the same way).
 - post_svc: PostSaved, PostUnsaved (the saver's flag in the read model).
 - post_svc: PostHiddenFromViewer (a reported post leaves its reporter's feed for good).
 - user_svc: UserProfileUpdated (the author summary posts are served with).
-- media_svc: MediaDeleted (out of the post the read model shows it in).
+- media_svc: MediaDeleted (out of the post the read model shows it in), MediaLadderFinished (that
+  post read again from post_svc: the video's HLS ladder and status changed).
 - graph_svc: every follow, block and mute change also drops the two accounts' cached
   relationship (the read model's privacy answers); then Followed (merge the followee's recent
-  posts), Unfollowed and Muted (take the other
-  account's posts out), Blocked (take each one's posts out of the other's feed and hide each from
+  posts), Unfollowed and Muted (take the other account's posts out), Blocked (take each one's posts out of the other's feed and hide each from
   the other in the read model), Unblocked (lift that), Unmuted (drop the feed so it is rebuilt
   with the unmuted account's posts).
 
@@ -56,11 +56,13 @@ CONSUMED = frozenset(
         _POST.PostUnliked,
         _POST.CommentCreated,
         _POST.CommentDeleted,
+        _POST.ReelViewed,
         _POST.PostSaved,
         _POST.PostUnsaved,
         _POST.PostHiddenFromViewer,
         user_events_pb2.UserProfileUpdated,
         media_events_pb2.MediaDeleted,
+        media_events_pb2.MediaLadderFinished,
         _GRAPH.Followed,
         _GRAPH.Unfollowed,
         _GRAPH.Blocked,
@@ -116,6 +118,9 @@ def feed_handler(feeds: Feeds) -> Handler:
             await feeds.media_deleted(
                 media_id=unpack(envelope, media_events_pb2.MediaDeleted).media_id
             )
+        elif kind == media_events_pb2.MediaLadderFinished.DESCRIPTOR.full_name:
+            finished = unpack(envelope, media_events_pb2.MediaLadderFinished)
+            await feeds.media_changed(media_id=finished.media_id, owner_id=finished.owner_user_id)
         elif kind == _GRAPH.Followed.DESCRIPTOR.full_name:
             followed = unpack(envelope, _GRAPH.Followed)
             await feeds.relation_changed(followed.follower_id, followed.followee_id)
@@ -205,12 +210,20 @@ def sync_handler(feeds: Feeds) -> Callable[[envelope_pb2.EventEnvelope], Awaitab
 _FOLLOWED = _GRAPH.Followed.DESCRIPTOR.full_name
 _ENGAGEMENT = frozenset(
     m.DESCRIPTOR.full_name
-    for m in (_POST.PostLiked, _POST.PostUnliked, _POST.CommentCreated, _POST.CommentDeleted)
+    for m in (
+        _POST.PostLiked,
+        _POST.PostUnliked,
+        _POST.CommentCreated,
+        _POST.CommentDeleted,
+        _POST.ReelViewed,
+    )
 )
 
 
 async def _engagement(feeds: Feeds, envelope: envelope_pb2.EventEnvelope, kind: str) -> None:
-    async def count(post_id: int, author_id: int, actor_id: int, likes: int, comments: int) -> None:
+    async def count(
+        post_id: int, author_id: int, actor_id: int, likes: int, comments: int, views: int = 0
+    ) -> None:
         await feeds.engaged(
             producer=envelope.producer,
             event_id=envelope.event_id,
@@ -219,6 +232,7 @@ async def _engagement(feeds: Feeds, envelope: envelope_pb2.EventEnvelope, kind: 
             actor_id=actor_id,
             likes=likes,
             comments=comments,
+            views=views,
         )
 
     if kind == _POST.PostLiked.DESCRIPTOR.full_name:
@@ -227,6 +241,9 @@ async def _engagement(feeds: Feeds, envelope: envelope_pb2.EventEnvelope, kind: 
     elif kind == _POST.PostUnliked.DESCRIPTOR.full_name:
         unliked = unpack(envelope, _POST.PostUnliked)
         await count(unliked.post_id, unliked.post_author_id, unliked.liker_id, -1, 0)
+    elif kind == _POST.ReelViewed.DESCRIPTOR.full_name:
+        viewed = unpack(envelope, _POST.ReelViewed)
+        await count(viewed.post_id, viewed.post_author_id, viewed.viewer_id, 0, 0, 1)
     elif kind == _POST.CommentCreated.DESCRIPTOR.full_name:
         comment = unpack(envelope, _POST.CommentCreated)
         await count(comment.post_id, comment.post_author_id, comment.commenter_id, 0, 1)

@@ -11,7 +11,8 @@ Keys (each carries one hash tag, so no command spans two Redis Cluster slots):
   read-through never overwrites, since it writes with NX).
 - `rm:user:{u:<id>}`: the author's `UserSummary`, composed into posts at read time, so a
   profile change rewrites one key.
-- `rm:n:{p:<id>}`: the counts, `<version>:<likes>:<comments>`, the version being how many
+- `rm:n:{p:<id>}`: the counts, `<version>:<likes>:<comments>:<views>` (views: a reel's; a
+  value kept before views were counted has no fourth field), the version being how many
   engagement events feed_svc's projection applied (a newer version replaces an older one only).
 - `rm:likes:{u:<viewer>}`, `rm:saves:{u:<viewer>}`: the viewer's own flags, a hash of post id
   to `<event id>:<0|1>`, plus the horizon `~h`: a post newer than the horizon that is not in the
@@ -87,11 +88,22 @@ return 1
 """
 
 # Write a post's counts unless the key holds a version at least as new. KEYS[1]: the counts key.
-# ARGV: version (19 digits), likes, comments, ttl seconds.
+# ARGV: version (19 digits), likes, comments, views, ttl seconds.
 _COUNTS = """
 local old = redis.call('GET', KEYS[1])
 if old and string.sub(old, 1, 19) >= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[2] .. ':' .. ARGV[3], 'EX', ARGV[4])
+local value = ARGV[1] .. ':' .. ARGV[2] .. ':' .. ARGV[3] .. ':' .. ARGV[4]
+redis.call('SET', KEYS[1], value, 'EX', ARGV[5])
+return 1
+"""
+
+
+# Replace a kept post. KEYS[1]: the post key. ARGV: the new value, the tombstone. An absent key
+# or a tombstone stays as it is.
+_REPLACE = """
+local old = redis.call('GET', KEYS[1])
+if (not old) or old == ARGV[2] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
 return 1
 """
 
@@ -102,7 +114,7 @@ def post_key(post_id: int) -> str:
 
 
 def counts_key(post_id: int) -> str:
-    """Return the key of a post's like and comment counts."""
+    """Return the key of a post's like, comment and view counts."""
     return f"rm:n:{{p:{post_id}}}"
 
 
@@ -271,8 +283,8 @@ class PostList(Protocol):
 class Counter(Protocol):
     """feed_svc's own projection of the counts (exact, kept from events)."""
 
-    async def counts(self, post_ids: Sequence[int]) -> dict[int, tuple[int, int, int]]:
-        """Return (version, likes, comments) of each of these posts that has any."""
+    async def counts(self, post_ids: Sequence[int]) -> dict[int, tuple[int, int, int, int]]:
+        """Return (version, likes, comments, views) of each of these posts that has any."""
         ...
 
 
@@ -337,6 +349,7 @@ class ReadModel:
         self._clock = clock
         self._flags = client.register_script(_FLAGS)
         self._counts = client.register_script(_COUNTS)
+        self._replace = client.register_script(_REPLACE)
         self.fills = 0  # posts read through from post_svc by this process (tests, metrics)
         self.grid_fills = 0  # grids built from the projection by this process (tests)
 
@@ -454,18 +467,18 @@ class ReadModel:
             ):
                 continue
             view.user.CopyFrom(author)
-            view.like_count, view.comment_count = counts.get(post_id, (0, 0))
+            view.like_count, view.comment_count, view.view_count = counts.get(post_id, (0, 0, 0))
             view.has_liked, view.has_saved = flags[post_id]
             answer.append(view)
         return answer
 
     @staticmethod
-    def _parse_counts(ids: list[int], raw: list[Any]) -> dict[int, tuple[int, int]]:
-        found: dict[int, tuple[int, int]] = {}
+    def _parse_counts(ids: list[int], raw: list[Any]) -> dict[int, tuple[int, int, int]]:
+        found: dict[int, tuple[int, int, int]] = {}
         for post_id, value in zip(ids, raw, strict=True):
             if value is not None:
-                _, likes, comments = value.split(b":")
-                found[post_id] = (int(likes), int(comments))
+                _, likes, comments, *views = value.split(b":")
+                found[post_id] = (int(likes), int(comments), int(views[0]) if views else 0)
         return found
 
     async def _authors(self, author_ids: list[int]) -> dict[int, user_pb2.UserSummary]:
@@ -496,14 +509,16 @@ class ReadModel:
                 )
             await pipe.execute()
 
-    async def _fill_counts(self, post_ids: list[int]) -> dict[int, tuple[int, int]]:
+    async def _fill_counts(self, post_ids: list[int]) -> dict[int, tuple[int, int, int]]:
         """Read counts from feed_svc's projection and keep them, unless events were faster."""
         found = await self._counter.counts(post_ids)
-        answer: dict[int, tuple[int, int]] = {}
+        answer: dict[int, tuple[int, int, int]] = {}
         for post_id in post_ids:
-            version, likes, comments = found.get(post_id, (0, 0, 0))
-            await self.set_counts(post_id, version=version, likes=likes, comments=comments)
-            answer[post_id] = (likes, comments)
+            version, likes, comments, views = found.get(post_id, (0, 0, 0, 0))
+            await self.set_counts(
+                post_id, version=version, likes=likes, comments=comments, views=views
+            )
+            answer[post_id] = (likes, comments, views)
         return answer
 
     async def _read_through(
@@ -821,11 +836,13 @@ class ReadModel:
         """Mark a post deleted: every read leaves it out from now on."""
         await self._redis.set(post_key(post_id), TOMBSTONE, ex=self._limits.post_ttl_seconds)
 
-    async def set_counts(self, post_id: int, *, version: int, likes: int, comments: int) -> None:
+    async def set_counts(
+        self, post_id: int, *, version: int, likes: int, comments: int, views: int = 0
+    ) -> None:
         """Keep a post's counts, unless a newer version is kept already."""
         await self._counts(
             keys=[counts_key(post_id)],
-            args=[_version(version), likes, comments, self._limits.post_ttl_seconds],
+            args=[_version(version), likes, comments, views, self._limits.post_ttl_seconds],
         )
 
     async def set_flag(
@@ -886,6 +903,18 @@ class ReadModel:
         else:
             await self._redis.delete(author_key(user_id))
 
+    async def post_of_media(self, media_id: int) -> int | None:
+        """Return the kept post a piece of media is shown in, if any."""
+        raw = await self._redis.get(media_key(media_id))
+        return int(raw) if raw is not None else None
+
+    async def refresh_post(self, post: post_pb2.Post) -> None:
+        """Replace a kept post with post_svc's fresh answer (never a tombstone, never a post
+        no longer kept: a reader reads that through)."""
+        await self._replace(
+            keys=[post_key(post.post_id)], args=[_independent(post).SerializeToString(), TOMBSTONE]
+        )
+
     async def media_deleted(self, media_id: int) -> None:
         """Take a deleted piece of media out of the post that showed it."""
         raw = await self._redis.get(media_key(media_id))
@@ -912,6 +941,7 @@ def _independent(post: post_pb2.Post) -> post_pb2.Post:
     view.user.user_id = post.user.user_id
     view.like_count = 0
     view.comment_count = 0
+    view.view_count = 0
     view.has_liked = False
     view.has_saved = False
     return view

@@ -65,6 +65,8 @@ engagement = Table(
     # How many engagement events changed the counts: a version that only grows, so the read
     # model's copy of the counts in Redis takes a newer answer and never an older one.
     Column("version", BigInteger, nullable=False, default=0, server_default="0"),
+    # A reel's views (ReelViewed: once per viewer per day); 0 for feed posts.
+    Column("view_count", BigInteger, nullable=False, default=0, server_default="0"),
 )
 
 affinities = Table(
@@ -121,6 +123,7 @@ class Engagement:
     like_count: int
     comment_count: int
     version: int = 0
+    view_count: int = 0
 
 
 class FeedStore(Protocol):
@@ -146,7 +149,7 @@ class FeedStore(Protocol):
         self, session: AsyncSession, *, post_id: int, author_id: int, created_at: datetime
     ) -> None: ...
     async def add_engagement(
-        self, session: AsyncSession, *, post_id: int, likes: int, comments: int
+        self, session: AsyncSession, *, post_id: int, likes: int, comments: int, views: int = 0
     ) -> None: ...
     async def add_affinity(
         self, session: AsyncSession, *, viewer_id: int, author_id: int, delta: int
@@ -283,12 +286,16 @@ class SqlFeedStore:
         )
 
     async def add_engagement(
-        self, session: AsyncSession, *, post_id: int, likes: int, comments: int
+        self, session: AsyncSession, *, post_id: int, likes: int, comments: int, views: int = 0
     ) -> None:
         """Add to a post's counts, never below zero."""
         floor = func.max if self._insert is sqlite.insert else func.greatest
         statement = self._insert(engagement).values(
-            post_id=post_id, like_count=max(likes, 0), comment_count=max(comments, 0), version=1
+            post_id=post_id,
+            like_count=max(likes, 0),
+            comment_count=max(comments, 0),
+            view_count=max(views, 0),
+            version=1,
         )
         await session.execute(
             statement.on_conflict_do_update(
@@ -296,6 +303,7 @@ class SqlFeedStore:
                 set_={
                     "like_count": floor(0, engagement.c.like_count + likes),
                     "comment_count": floor(0, engagement.c.comment_count + comments),
+                    "view_count": floor(0, engagement.c.view_count + views),
                     "version": engagement.c.version + 1,
                 },
             )
@@ -364,7 +372,9 @@ class SqlFeedStore:
             rows = await session.execute(select(engagement).where(engagement.c.post_id.in_(chunk)))
             found.update(
                 {
-                    r.post_id: Engagement(r.post_id, r.like_count, r.comment_count, r.version)
+                    r.post_id: Engagement(
+                        r.post_id, r.like_count, r.comment_count, r.version, r.view_count
+                    )
                     for r in rows
                 }
             )

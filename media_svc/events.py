@@ -1,4 +1,5 @@
-"""What media_svc publishes through its outbox: media ready, failed or deleted; it consumes none."""
+"""What media_svc publishes through its outbox: media ready, failed or deleted, a video's HLS
+ladder finished; it consumes none."""
 
 from __future__ import annotations
 
@@ -26,3 +27,12 @@ def media_failed(
 def media_deleted(*, media_id: int, owner_user_id: int) -> media_events_pb2.MediaDeleted:
     """Return the event of deleted media."""
     return media_events_pb2.MediaDeleted(media_id=media_id, owner_user_id=owner_user_id)
+
+
+def media_ladder_finished(
+    *, media_id: int, owner_user_id: int, ready: bool
+) -> media_events_pb2.MediaLadderFinished:
+    """Return the event of a ready video's HLS ladder made (or given up)."""
+    return media_events_pb2.MediaLadderFinished(
+        media_id=media_id, owner_user_id=owner_user_id, ready=ready
+    )

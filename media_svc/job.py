@@ -140,8 +140,18 @@ def _ladder(
     # One ffmpeg run decodes the source once for every size still to make: an MP4 where the
     # renditions have that size (cut into the rung afterwards), else the rung itself.
     outputs = [video.Output(label, w, h, hls=not with_mp4) for label, w, h, with_mp4 in plan]
+    # The first job's MP4, when the worker still has it, gives its AAC track to every rung.
+    audio_from = Path(job["audio_from"]) if job.get("audio_from") else None
     encoded = (
-        video.encode(ffmpeg, source, out_dir, info=info, outputs=outputs, max_seconds=max_seconds)
+        video.encode(
+            ffmpeg,
+            source,
+            out_dir,
+            info=info,
+            outputs=outputs,
+            max_seconds=max_seconds,
+            audio_from=audio_from,
+        )
         if outputs
         else []
     )

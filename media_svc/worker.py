@@ -317,6 +317,7 @@ class Worker:
                         record, attempt, "UPLOAD_INCOMPLETE", "the uploaded bytes are missing"
                     )
                 return
+            audio_from: Path | None = None  # an MP4 of the first job, to copy its audio
             if ladder_only:
                 current, rungs = record.renditions, record.hls_rungs
                 master = record.rendition("master")
@@ -359,8 +360,16 @@ class Worker:
                     await self._delete_key_quietly(record.incoming_key)
                     return
                 current, rungs = processed.renditions, processed.hls_rungs
+                audio_from = next(
+                    (
+                        out_dir / Path(str(item["file"])).name
+                        for item in outcome.result["renditions"]
+                        if item["content_type"] == "video/mp4"
+                    ),
+                    None,
+                )
             await self._make_ladder(
-                record, attempt, source, work, heartbeat, jobs, folder, current, rungs
+                record, attempt, source, work, heartbeat, jobs, folder, current, rungs, audio_from
             )
         except asyncio.CancelledError:
             # Stopping: give the job back so the next worker (this service restarted, or
@@ -405,12 +414,15 @@ class Worker:
         folder: str,
         current: list[StoredRendition],
         rungs: list[dict[str, Any]],
+        audio_from: Path | None = None,
     ) -> None:
         """Make the rest of a ready video's HLS ladder into its folder, then record it (or,
         when the job fails, keep the first rung alone) and drop the uploaded bytes."""
         out_dir = work / "ladder"
         out_dir.mkdir()
         job = self._job(record, source, out_dir, phase="ladder", rungs=rungs)
+        if audio_from is not None:
+            job["audio_from"] = str(audio_from)
         outcome = await self._run(job, heartbeat, jobs)
         if outcome is None:
             return
@@ -451,6 +463,16 @@ class Worker:
                 rungs=rungs,
                 now=self._clock(),
             )
+            if ended:
+                await self._store.outbox.add(
+                    tx,
+                    aggregate_id=record.media_id,
+                    event=events.media_ladder_finished(
+                        media_id=record.media_id,
+                        owner_user_id=record.owner_user_id,
+                        ready=status == "ready",
+                    ),
+                )
         if ended:
             await self._delete_key_quietly(record.incoming_key)
         return ended

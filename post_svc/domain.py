@@ -19,6 +19,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from mesh import pagination
 from mesh.context import Principal
 from mesh.errors import InvalidArgument
@@ -158,6 +160,16 @@ class PostView:
     counts: Counts
     has_liked: bool
     has_saved: bool
+    # How many accounts watched it, once per day each: reels only (0 for a feed post).
+    view_count: int = 0
+
+
+class ReelViewCounts(Protocol):
+    """The reels' view counts (kept with the reels, counted once per viewer per day)."""
+
+    async def view_counts(
+        self, session: AsyncSession, *, post_ids: Sequence[int]
+    ) -> dict[int, int]: ...
 
 
 @dataclass(frozen=True)
@@ -339,14 +351,21 @@ class Posts:
         media: MediaCatalog,
         ids: IdGenerator,
         feed: FeedSync | None = None,
+        reel_views: ReelViewCounts | None = None,
     ) -> None:
         self._store = store
         self._engagement = engagement
         self._feed = feed
+        self._reel_views = reel_views
         self._audience = Audience(privacy)
         self._directory = directory
         self._media = media
         self._ids = ids
+
+    async def tell_feed(self, *envelopes: envelope_pb2.EventEnvelope | None) -> None:
+        """Apply committed events in feed_svc's read model before answering (for the reels'
+        rules, which write with their own store)."""
+        await self._tell_feed(*envelopes)
 
     async def _tell_feed(self, *envelopes: envelope_pb2.EventEnvelope | None) -> None:
         """Apply committed events in feed_svc's read model before answering, so the caller's
@@ -412,10 +431,14 @@ class Posts:
         if not records:
             return []
         post_ids = [r.post_id for r in records]
+        reel_ids = [r.post_id for r in records if r.kind == "reel"]
+        views: dict[int, int] = {}
 
         async def engagement() -> tuple[dict[int, Counts], set[int], set[int]]:
             async with self._store.read_transaction() as tx:
                 counts = await self._engagement.counts(tx, post_ids=post_ids)
+                if reel_ids and self._reel_views is not None:
+                    views.update(await self._reel_views.view_counts(tx, post_ids=reel_ids))
                 liked: set[int] = set()
                 saved: set[int] = set()
                 if viewer is not None:
@@ -448,6 +471,7 @@ class Posts:
                 counts=counts.get(r.post_id, Counts()),
                 has_liked=r.post_id in liked,
                 has_saved=r.post_id in saved,
+                view_count=views.get(r.post_id, 0),
             )
             for r in records
             if r.author_id in authors and r.post_id not in hidden_ids

@@ -79,6 +79,16 @@ def post_unliked(post: PostRecord, *, liker_id: int) -> post_events_pb2.PostUnli
     )
 
 
+def reel_viewed(post: PostRecord, *, viewer_id: int, at: datetime) -> post_events_pb2.ReelViewed:
+    """Return the event of a reel's view counted for the day."""
+    return post_events_pb2.ReelViewed(
+        post_id=post.post_id,
+        post_author_id=post.author_id,
+        viewer_id=viewer_id,
+        viewed_at=convert.timestamp(at),
+    )
+
+
 def post_saved(*, post_id: int, user_id: int) -> post_events_pb2.PostSaved:
     """Return the PostSaved event of a new save."""
     return post_events_pb2.PostSaved(post_id=post_id, user_id=user_id)

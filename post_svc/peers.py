@@ -201,12 +201,16 @@ class GrpcMediaCatalog:
         self._stub = stub
         self._token = service_token
         self._timeout = timeout
-        # Only ready media is remembered: it changes no more, while a processing one will.
+        # Only ready media is remembered: it changes no more, while a processing one will (a
+        # ready video whose HLS ladder is still being made gets its other rungs later).
         self._described: Remembered[int, media_pb2.Media] = Remembered(
             "post_svc.media",
             seconds=cache_seconds,
             entries=cache_entries,
-            keep=lambda m: m.status == media_pb2.MEDIA_STATUS_READY,
+            keep=lambda m: (
+                m.status == media_pb2.MEDIA_STATUS_READY
+                and m.hls_status != media_pb2.HLS_STATUS_PROCESSING
+            ),
         )
 
     def _metadata(self) -> tuple[tuple[str, str], ...]:

@@ -79,6 +79,9 @@ class ReelStore(Protocol):
     async def completed_among(
         self, session: AsyncSession, *, viewer_id: int, post_ids: Sequence[int]
     ) -> set[int]: ...
+    async def view_counts(
+        self, session: AsyncSession, *, post_ids: Sequence[int]
+    ) -> dict[int, int]: ...
     async def stats(
         self, session: AsyncSession, *, post_ids: Sequence[int]
     ) -> dict[int, ReelStats]: ...
@@ -210,6 +213,12 @@ class SqlReelStore:
             row.post_id: ReelStats(int(row.view_count), int(row.completed_count))
             for row in await session.execute(query)
         }
+
+    async def view_counts(
+        self, session: AsyncSession, *, post_ids: Sequence[int]
+    ) -> dict[int, int]:
+        """Return the view counts of the reels among these ids that were ever watched."""
+        return {p: s.view_count for p, s in (await self.stats(session, post_ids=post_ids)).items()}
 
     async def save_snapshot(
         self,

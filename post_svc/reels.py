@@ -34,6 +34,7 @@ from typing import Protocol
 from mesh import pagination
 from mesh.errors import InvalidArgument
 from mesh.ids import IdGenerator
+from post_svc import events
 from post_svc.domain import (
     PAGE_MAX,
     Audience,
@@ -240,6 +241,7 @@ class Reels:
         duration = reel.media[0].duration_ms if reel.media else 0
         completed = duration > 0 and watched_ms * 100 >= duration * COMPLETION_PERCENT
         now = self._clock()
+        viewed = None
         async with self._store.transaction() as tx:
             outcome = await self._reels.record_view(
                 tx,
@@ -250,6 +252,14 @@ class Reels:
                 completed=completed,
                 at=now,
             )
+            if outcome.counted:
+                # feed_svc keeps the count its read model serves the reel with (home feed).
+                viewed = await self._store.outbox.add(
+                    tx,
+                    aggregate_id=post_id,
+                    event=events.reel_viewed(reel.record, viewer_id=caller, at=now),
+                )
+        await self._posts.tell_feed(viewed)
         return ViewRecorded(post_id, outcome.stats.view_count, outcome.counted, outcome.completed)
 
     async def _visible_reel(self, viewer: int, post_id: int) -> PostView:

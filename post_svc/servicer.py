@@ -48,6 +48,7 @@ def post_message(view: domain.PostView) -> post_pb2.Post:
         hashtags=record.hashtags,
         mentions=[m.username for m in record.mentions],
         like_count=view.counts.like_count,
+        view_count=view.view_count,
         comment_count=view.counts.comment_count,
         created_at=convert.timestamp(record.created_at),
         has_liked=view.has_liked,
@@ -651,6 +652,7 @@ async def create_post_service(settings: PostSettings) -> Service:
             cache_entries=settings.hydration_cache_entries,
         )
         engagement = await _engagement_store(runtime, settings)
+        reels_kept = reel_store.SqlReelStore(runtime.engine)
         posts = domain.Posts(
             post_store,
             engagement,
@@ -663,6 +665,7 @@ async def create_post_service(settings: PostSettings) -> Service:
                 service_token=runtime.identity,
                 timeout=settings.feed_sync_deadline_seconds,
             ),
+            reel_views=reels_kept,
         )
         story_rules = stories.Stories(
             post_store,
@@ -675,7 +678,7 @@ async def create_post_service(settings: PostSettings) -> Service:
         reel_rules = reels.Reels(
             posts,
             post_store,
-            reel_store.SqlReelStore(runtime.engine),
+            reels_kept,
             engagement,
             privacy=privacy,
             relations=peers.GrpcRelations(

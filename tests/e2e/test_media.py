@@ -209,3 +209,58 @@ async def test_a_video_plays_through_hls_from_the_media_origin(
                 assert (frame.width, frame.height) == (480, 854)
                 frames += 1
     assert frames == 25  # 2.5 s at 10 frames a second, every one of them
+
+
+async def test_a_feed_video_plays_through_hls_from_a_followers_home_feed(
+    client: httpx.AsyncClient, tmp_path: Any
+) -> None:
+    import av
+    import imageio_ffmpeg
+
+    alice, bob = await register(client, "alice"), await register(client, "bob")
+    follow = await client.post(f"/api/v1/users/{alice.user_id}/follow", headers=bob.headers)
+    assert follow.status_code == 200, follow.text
+    clip = corpus.video(
+        imageio_ffmpeg.get_ffmpeg_exe(), tmp_path / "clip.mp4", seconds=2.5, size="720x1280"
+    )
+    media = await _ready_video(client, alice, clip)
+    # Publishable as soon as the poster and the first rung are ready, ladder or not.
+    posted = await client.post(
+        "/api/v1/posts", json={"mediaIds": [media["mediaId"]]}, headers=alice.headers
+    )
+    assert posted.status_code == 200, posted.text
+    post_id = posted.json()["postId"]
+    assert posted.json()["kind"] == "POST_KIND_POST"
+
+    # The follower's home feed serves the video with its whole ladder once it is made.
+    deadline = asyncio.get_running_loop().time() + READY_TIMEOUT_SECONDS
+    while True:
+        feed = await client.get(
+            "/api/v1/feed", params={"mode": "FEED_MODE_CHRONOLOGICAL"}, headers=bob.headers
+        )
+        assert feed.status_code == 200, feed.text
+        found = [p for p in feed.json().get("posts", []) if p["postId"] == post_id]
+        if found and found[0]["media"][0]["hlsStatus"] == "HLS_STATUS_READY":
+            served = found[0]["media"][0]
+            break
+        assert asyncio.get_running_loop().time() < deadline, f"not ready in the feed: {found}"
+        await asyncio.sleep(0.2)
+    assert served["type"] == "MEDIA_TYPE_VIDEO" and served["videoUrl"]
+
+    master_path = urlsplit(served["hlsUrl"]).path
+    master = await client.get(master_path)
+    assert master.status_code == 200 and "RESOLUTION=720x1280" in master.text
+    folder = master_path.rsplit("/", 1)[0]
+    rungs = _entries(master.text)
+    assert rungs == ["hls_720p.m3u8", "hls_480p.m3u8"]
+    for rung, size in zip(rungs, [(720, 1280), (480, 854)], strict=True):
+        playlist = await client.get(f"{folder}/{rung}")
+        assert playlist.status_code == 200 and "#EXT-X-ENDLIST" in playlist.text
+        segment = await client.get(f"{folder}/{_entries(playlist.text)[0]}")
+        assert segment.status_code == 200
+        assert segment.headers["content-type"] == "video/mp2t"
+        assert b"secret-title" not in segment.content
+        with av.open(io.BytesIO(segment.content), mode="r", format="mpegts") as container:
+            assert container.streams.audio, f"{rung} has the audio"
+            frames = list(container.decode(video=0))
+        assert frames and {(f.width, f.height) for f in frames} == {size}

@@ -220,3 +220,76 @@ async def test_a_reel_plays_through_hls(client: httpx.AsyncClient, tmp_path: Pat
     with av.open(io.BytesIO(segment.content), mode="r", format="mpegts") as container:
         frames = list(container.decode(video=0))
     assert len(frames) == 20 and (frames[0].width, frames[0].height) == (90, 160)
+
+
+async def _eventually(check: Any, what: str, *, seconds: float = 30) -> Any:
+    """Return check()'s first truthy answer, waiting for events the bus delivers."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = await check()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"{what} did not happen within {seconds:g} s"
+        await asyncio.sleep(0.1)
+
+
+async def test_a_reels_view_count_is_on_every_path_that_serves_it(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    alice, bob, watcher, stranger = [
+        await register(client, name) for name in ("alice", "bob", "watcher", "stranger")
+    ]
+    await _ok(client.post(f"/api/v1/users/{alice.user_id}/follow", headers=bob.headers))
+    clip = corpus.video(FFMPEG, tmp_path / "reel.mp4", seconds=3.2, size="90x160", rate=10)
+    tag = f"counted{alice.user_id}"
+    reel = await _reel(client, alice, clip, caption=f"#{tag}")
+    reel_id = reel["postId"]
+    view = f"/api/v1/reels/{reel_id}/view"
+    for who in (watcher, bob):
+        counted = await _ok(client.post(view, json={"watchedMs": 500}, headers=who.headers))
+        assert counted.json()["counted"] is True
+    # A second view the same day and the author's own count nothing.
+    await _ok(client.post(view, json={"watchedMs": 900}, headers=bob.headers))
+    await _ok(client.post(view, json={"watchedMs": 900}, headers=alice.headers))
+
+    def views_in(posts: list[dict[str, Any]]) -> str | None:
+        found = [p for p in posts if p["postId"] == reel_id]
+        return found[0].get("viewCount", "0") if found else None
+
+    async def get(path: str, who: Account, **params: Any) -> dict[str, Any]:
+        return dict((await _ok(client.get(path, params=params, headers=who.headers))).json())
+
+    # The home feed of a follower (feed_svc's read model), both orders.
+    for mode in ("FEED_MODE_RANKED", "FEED_MODE_CHRONOLOGICAL"):
+
+        async def home(mode: str = mode) -> bool:
+            return views_in((await get("/api/v1/feed", bob, mode=mode)).get("posts", [])) == "2"
+
+        await _eventually(home, f"the reel with 2 views in bob's {mode} home feed")
+    grid = await get(f"/api/v1/users/{alice.user_id}/posts", stranger)
+    assert views_in(grid["posts"]) == "2"
+    single = await get(f"/api/v1/posts/{reel_id}", stranger)
+    assert single["viewCount"] == "2" and single["kind"] == "POST_KIND_REEL"
+    tagged = await get(f"/api/v1/hashtags/{tag}/posts", stranger)
+    assert views_in(tagged["posts"]) == "2"
+
+    async def explore() -> bool:
+        return views_in((await get("/api/v1/explore", stranger)).get("posts", [])) == "2"
+
+    await _eventually(explore, "the reel with 2 views in a stranger's explore page")
+
+    # One more view shows on the follower's next home feed read (applied before it answers).
+    await _ok(client.post(view, json={"watchedMs": 500}, headers=stranger.headers))
+    feed = await get("/api/v1/feed", bob, mode="FEED_MODE_CHRONOLOGICAL")
+    assert views_in(feed["posts"]) == "3"
+    assert (await get(f"/api/v1/posts/{reel_id}", bob))["viewCount"] == "3"
+
+    # A feed post has no views.
+    photo = io.BytesIO()
+    Image.new("RGB", (80, 100), "teal").save(photo, format="PNG")
+    media_id = await upload_photo(client, alice, photo.getvalue())
+    post = await _ok(
+        client.post("/api/v1/posts", json={"mediaIds": [media_id]}, headers=alice.headers)
+    )
+    served = await get(f"/api/v1/posts/{post.json()['postId']}", stranger)
+    assert served["kind"] == "POST_KIND_POST" and served.get("viewCount", "0") == "0"

@@ -131,6 +131,52 @@ async def test_counts_keep_the_newest_version(world: World) -> None:
     assert served.like_count == 8
 
 
+async def test_reel_views_are_counted_once_per_event_and_served_with_the_post(
+    world: World,
+) -> None:
+    author, reader, post = await followed_post(world)
+    handle = events.feed_handler(world.feeds)
+    viewed = envelope(
+        post_events_pb2.ReelViewed(post_id=post, post_author_id=author, viewer_id=reader)
+    )
+    await handle(viewed)
+    await handle(viewed)  # delivered twice: counted once
+    await handle(
+        envelope(
+            post_events_pb2.ReelViewed(post_id=post, post_author_id=author, viewer_id=world.user())
+        )
+    )
+    [served] = await page(world, reader)
+    assert served.view_count == 2
+    await world.redis.flushdb()  # read through: the projection kept the views
+    [served] = await page(world, reader)
+    assert (served.view_count, served.like_count) == (2, 0)
+
+
+async def test_a_refreshed_post_replaces_a_kept_one_but_never_a_tombstone(world: World) -> None:
+    _, reader, post = await followed_post(world)
+    [served] = await page(world, reader)
+    fresh = post_pb2.Post()
+    fresh.CopyFrom(served)
+    fresh.caption = "with its whole ladder"
+    await world.views.refresh_post(fresh)
+    [served] = await page(world, reader)
+    assert served.caption == "with its whole ladder"
+    await world.views.tombstone(post)
+    await world.views.refresh_post(fresh)  # a late refresh does not bring a deleted post back
+    assert await page(world, reader) == []
+    await world.redis.delete(readmodel.post_key(post))
+    await world.views.refresh_post(fresh)  # nor keeps a post nobody kept
+    assert await world.redis.get(readmodel.post_key(post)) is None
+
+
+async def test_counts_kept_before_views_were_counted_still_read(world: World) -> None:
+    _, reader, post = await followed_post(world)
+    await world.redis.set(readmodel.counts_key(post), f"{9:019d}:3:1")  # no views field
+    [served] = await page(world, reader)
+    assert (served.like_count, served.comment_count, served.view_count) == (3, 1, 0)
+
+
 async def test_comments_and_saves_show_on_the_next_read(world: World) -> None:
     author, reader, post = await followed_post(world)
     await world.feeds.engaged(

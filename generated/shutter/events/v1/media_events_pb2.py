@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$shutter/events/v1/media_events.proto\x12\x11shutter.events.v1\"G\n\nMediaReady\x12\x10\n\x08media_id\x18\x01 \x01(\x03\x12\x15\n\rowner_user_id\x18\x02 \x01(\x03\x12\x10\n\x08is_video\x18\x03 \x01(\x08\"L\n\x0bMediaFailed\x12\x10\n\x08media_id\x18\x01 \x01(\x03\x12\x15\n\rowner_user_id\x18\x02 \x01(\x03\x12\x14\n\x0c\x66\x61ilure_code\x18\x03 \x01(\t\"7\n\x0cMediaDeleted\x12\x10\n\x08media_id\x18\x01 \x01(\x03\x12\x15\n\rowner_user_id\x18\x02 \x01(\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$shutter/events/v1/media_events.proto\x12\x11shutter.events.v1\"G\n\nMediaReady\x12\x10\n\x08media_id\x18\x01 \x01(\x03\x12\x15\n\rowner_user_id\x18\x02 \x01(\x03\x12\x10\n\x08is_video\x18\x03 \x01(\x08\"L\n\x0bMediaFailed\x12\x10\n\x08media_id\x18\x01 \x01(\x03\x12\x15\n\rowner_user_id\x18\x02 \x01(\x03\x12\x14\n\x0c\x66\x61ilure_code\x18\x03 \x01(\t\"M\n\x13MediaLadderFinished\x12\x10\n\x08media_id\x18\x01 \x01(\x03\x12\x15\n\rowner_user_id\x18\x02 \x01(\x03\x12\r\n\x05ready\x18\x03 \x01(\x08\"7\n\x0cMediaDeleted\x12\x10\n\x08media_id\x18\x01 \x01(\x03\x12\x15\n\rowner_user_id\x18\x02 \x01(\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,6 +35,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MEDIAREADY']._serialized_end=130
   _globals['_MEDIAFAILED']._serialized_start=132
   _globals['_MEDIAFAILED']._serialized_end=208
-  _globals['_MEDIADELETED']._serialized_start=210
-  _globals['_MEDIADELETED']._serialized_end=265
+  _globals['_MEDIALADDERFINISHED']._serialized_start=210
+  _globals['_MEDIALADDERFINISHED']._serialized_end=287
+  _globals['_MEDIADELETED']._serialized_start=289
+  _globals['_MEDIADELETED']._serialized_end=344
 # @@protoc_insertion_point(module_scope)

@@ -24,6 +24,16 @@ class MediaFailed(_message.Message):
     failure_code: str
     def __init__(self, media_id: _Optional[int] = ..., owner_user_id: _Optional[int] = ..., failure_code: _Optional[str] = ...) -> None: ...
 
+class MediaLadderFinished(_message.Message):
+    __slots__ = ("media_id", "owner_user_id", "ready")
+    MEDIA_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_USER_ID_FIELD_NUMBER: _ClassVar[int]
+    READY_FIELD_NUMBER: _ClassVar[int]
+    media_id: int
+    owner_user_id: int
+    ready: bool
+    def __init__(self, media_id: _Optional[int] = ..., owner_user_id: _Optional[int] = ..., ready: _Optional[bool] = ...) -> None: ...
+
 class MediaDeleted(_message.Message):
     __slots__ = ("media_id", "owner_user_id")
     MEDIA_ID_FIELD_NUMBER: _ClassVar[int]

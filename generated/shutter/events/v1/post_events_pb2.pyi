@@ -115,6 +115,18 @@ class CommentDeleted(_message.Message):
     reply_ids: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, comment_id: _Optional[int] = ..., post_id: _Optional[int] = ..., commenter_id: _Optional[int] = ..., deleted_by_id: _Optional[int] = ..., reply_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
+class ReelViewed(_message.Message):
+    __slots__ = ("post_id", "post_author_id", "viewer_id", "viewed_at")
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    POST_AUTHOR_ID_FIELD_NUMBER: _ClassVar[int]
+    VIEWER_ID_FIELD_NUMBER: _ClassVar[int]
+    VIEWED_AT_FIELD_NUMBER: _ClassVar[int]
+    post_id: int
+    post_author_id: int
+    viewer_id: int
+    viewed_at: _timestamp_pb2.Timestamp
+    def __init__(self, post_id: _Optional[int] = ..., post_author_id: _Optional[int] = ..., viewer_id: _Optional[int] = ..., viewed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class UserMentioned(_message.Message):
     __slots__ = ("mentioned_user_id", "author_id", "post_id", "post_author_id", "comment_id", "created_at")
     MENTIONED_USER_ID_FIELD_NUMBER: _ClassVar[int]
