@@ -12,9 +12,9 @@ Consumed in one group, `feed_svc`:
   post read again from post_svc: the video's HLS ladder and status changed).
 - graph_svc: every follow, block and mute change also drops the two accounts' cached
   relationship (the read model's privacy answers); then Followed (merge the followee's recent
-  posts), Unfollowed and Muted (take the other account's posts out), Blocked (take each one's posts out of the other's feed and hide each from
-  the other in the read model), Unblocked (lift that), Unmuted (drop the feed so it is rebuilt
-  with the unmuted account's posts).
+  posts), Unfollowed and Muted (take the other account's posts out), Blocked (take each one's
+  posts out of the other's feed and hide each from the other in the read model), Unblocked (lift
+  that), Unmuted (drop the feed so it is rebuilt with the unmuted account's posts).
 
 Every handler is idempotent: delivery is at least once. A batch of events read together goes to
 `feed_batch_handler`, which applies runs of follows in one step each (the seeding of a real
