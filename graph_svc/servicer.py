@@ -7,15 +7,13 @@ from collections.abc import AsyncIterator
 from grpc import aio
 
 from graph_svc import domain, events, store
-from graph_svc.peers import GrpcFeedSync, GrpcMessageSync, ReadModelSyncs
+from graph_svc.peers import read_model_syncs
 from graph_svc.settings import GraphSettings
 from graph_svc.users import GrpcUserDirectory
 from mesh import auth, convert, deletion
 from mesh.runtime import ServiceRuntime
 from mesh.server import Service
-from shutter.feed.v1 import feed_service_pb2_grpc
 from shutter.graph.v1 import graph_pb2, graph_service_pb2, graph_service_pb2_grpc
-from shutter.message.v1 import message_service_pb2_grpc
 from shutter.user.v1 import user_pb2, user_service_pb2_grpc
 
 NAME = "graph_svc"
@@ -292,19 +290,10 @@ async def create_graph_service(settings: GraphSettings) -> Service:
             ttl_seconds=settings.user_cache_ttl_seconds,
             max_entries=settings.user_cache_max_entries,
         )
-        feed = ReadModelSyncs(
-            GrpcFeedSync(
-                feed_service_pb2_grpc.FeedServiceStub(runtime.channels.channel("feed_svc")),
-                service_token=runtime.identity,
-                timeout=settings.feed_sync_deadline_seconds,
-            ),
-            GrpcMessageSync(
-                message_service_pb2_grpc.MessageServiceStub(
-                    runtime.channels.channel("message_svc")
-                ),
-                service_token=runtime.identity,
-                timeout=settings.feed_sync_deadline_seconds,
-            ),
+        feed = read_model_syncs(
+            runtime.channels,
+            service_token=runtime.identity,
+            timeout=settings.feed_sync_deadline_seconds,
         )
         graph = domain.Graph(graph_store, users, ids=runtime.ids, feed=feed)
         servicer = GraphServicer(graph)

@@ -27,8 +27,6 @@ from mesh import metrics
 from mesh.auth import SERVICE_HEADER
 from post_svc.domain import Visibility
 from post_svc.reels import Relation
-from shutter.events.v1 import envelope_pb2
-from shutter.feed.v1 import feed_service_pb2, feed_service_pb2_grpc
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from shutter.media.v1 import media_pb2, media_service_pb2, media_service_pb2_grpc
 from shutter.user.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
@@ -249,42 +247,6 @@ class GrpcMediaCatalog:
         except aio.AioRpcError as exc:
             if exc.code() != grpc.StatusCode.NOT_FOUND:
                 raise
-
-
-class GrpcFeedSync:
-    """feed_svc's ApplyEvents, as post_svc itself: the events of a change the caller must see on
-    their next read (a like, a save, a deleted post) reach feed_svc's read model before post_svc
-    answers. A failure is logged, not raised: the change is committed and its events still reach
-    feed_svc through the bus, only later."""
-
-    def __init__(
-        self,
-        stub: feed_service_pb2_grpc.FeedServiceStub,
-        *,
-        service_token: Callable[[], str],
-        timeout: float,
-    ) -> None:
-        self._stub = stub
-        self._token = service_token
-        self._timeout = timeout
-
-    async def apply(self, events: Sequence[envelope_pb2.EventEnvelope]) -> None:
-        """Apply committed events in feed_svc now (best effort)."""
-        if not events:
-            return
-        try:
-            await self._stub.ApplyEvents(
-                feed_service_pb2.ApplyEventsRequest(events=events),
-                # As this service itself: no user token, its identity.
-                metadata=(("authorization", ""), (SERVICE_HEADER, self._token())),
-                timeout=self._timeout,
-            )
-        except aio.AioRpcError as exc:
-            log.warning(
-                "feed_svc did not apply %d events now (%s): the bus delivers them",
-                len(events),
-                exc.code().name,
-            )
 
 
 class GrpcRelations:

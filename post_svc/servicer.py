@@ -6,13 +6,13 @@ from grpc import aio
 
 from mesh import auth, convert, deletion
 from mesh.errors import InvalidArgument, PermissionDenied
+from mesh.eventsync import feed_sync
 from mesh.launcher import StartupError
 from mesh.runtime import ServiceRuntime
 from mesh.server import Service
 from post_svc import domain, events, peers, reel_store, reels, store, stories
 from post_svc.settings import PostSettings
 from post_svc.store import EngagementStore
-from shutter.feed.v1 import feed_service_pb2_grpc
 from shutter.graph.v1 import graph_service_pb2_grpc
 from shutter.media.v1 import media_pb2, media_service_pb2_grpc
 from shutter.post.v1 import post_pb2, post_service_pb2, post_service_pb2_grpc
@@ -660,8 +660,8 @@ async def create_post_service(settings: PostSettings) -> Service:
             directory=directory,
             media=media,
             ids=runtime.ids,
-            feed=peers.GrpcFeedSync(
-                feed_service_pb2_grpc.FeedServiceStub(channels.channel("feed_svc")),
+            feed=feed_sync(
+                channels.channel("feed_svc"),
                 service_token=runtime.identity,
                 timeout=settings.feed_sync_deadline_seconds,
             ),

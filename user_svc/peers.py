@@ -1,26 +1,18 @@
 """user_svc's view of its peers: which uploaded photo may become a profile picture (media_svc),
-profile changes applied to feed_svc's read model before user_svc answers, and who owns, hides and
-removes reported things (post_svc, graph_svc, message_svc)."""
+and who owns, hides and removes reported things (post_svc, graph_svc, message_svc). Profile
+changes reach feed_svc's read model through mesh.eventsync."""
 
 from __future__ import annotations
-
-import logging
-from collections.abc import Callable, Sequence
 
 import grpc
 from grpc import aio
 
-from mesh.auth import SERVICE_HEADER
-from shutter.events.v1 import envelope_pb2
-from shutter.feed.v1 import feed_service_pb2, feed_service_pb2_grpc
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from shutter.media.v1 import media_pb2, media_service_pb2, media_service_pb2_grpc
 from shutter.message.v1 import message_service_pb2, message_service_pb2_grpc
 from shutter.post.v1 import post_service_pb2, post_service_pb2_grpc
 from shutter.user.v1 import user_pb2
 from user_svc.errors import MediaNotUsable, ReportTargetNotFound
-
-log = logging.getLogger("shutter.user_svc.peers")
 
 
 class GrpcPictures:
@@ -54,40 +46,6 @@ class GrpcPictures:
             ):
                 return media.variants.thumbnail_key
         raise MediaNotUsable.field("profile_media_id", "must be a ready photo you uploaded")
-
-
-class GrpcFeedSync:
-    """feed_svc's ApplyEvents, as user_svc itself: a profile change (a private switch above all)
-    reaches feed_svc's read model before user_svc answers. A failure is logged, not raised: the
-    change is committed and the bus delivers its event to feed_svc later."""
-
-    def __init__(
-        self,
-        stub: feed_service_pb2_grpc.FeedServiceStub,
-        *,
-        service_token: Callable[[], str],
-        timeout: float,
-    ) -> None:
-        self._stub = stub
-        self._token = service_token
-        self._timeout = timeout
-
-    async def apply(self, events: Sequence[envelope_pb2.EventEnvelope]) -> None:
-        """Apply committed events in feed_svc now (best effort)."""
-        if not events:
-            return
-        try:
-            await self._stub.ApplyEvents(
-                feed_service_pb2.ApplyEventsRequest(events=events),
-                metadata=(("authorization", ""), (SERVICE_HEADER, self._token())),
-                timeout=self._timeout,
-            )
-        except aio.AioRpcError as exc:
-            log.warning(
-                "feed_svc did not apply %d profile events now (%s): the bus delivers them",
-                len(events),
-                exc.code().name,
-            )
 
 
 _POST_TYPES = {

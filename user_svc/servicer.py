@@ -12,12 +12,12 @@ from grpc import aio
 
 from mesh import auth, convert
 from mesh.errors import InvalidArgument, PermissionDenied, Unavailable
+from mesh.eventsync import feed_sync
 from mesh.ratelimit import Limiter, MemoryLimiter, RedisLimiter, parse_rate
 from mesh.redis import create_redis
 from mesh.revocation import revocations_for
 from mesh.runtime import ServiceRuntime
 from mesh.server import Service
-from shutter.feed.v1 import feed_service_pb2_grpc
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from shutter.media.v1 import media_service_pb2_grpc
 from shutter.message.v1 import message_service_pb2_grpc
@@ -26,7 +26,7 @@ from shutter.user.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
 from user_svc import domain, store
 from user_svc.errors import RelationshipUnknown, UserNotFound
 from user_svc.moderation import Moderation
-from user_svc.peers import GrpcContentOwners, GrpcFeedSync, GrpcPictures
+from user_svc.peers import GrpcContentOwners, GrpcPictures
 from user_svc.settings import UserSettings
 from user_svc.throttle import FailureRates, LoginThrottle
 
@@ -541,8 +541,8 @@ async def create_user_service(settings: UserSettings) -> Service:
             pictures=pictures,
             throttle=throttle,
             revocations=revocations,
-            feed=GrpcFeedSync(
-                feed_service_pb2_grpc.FeedServiceStub(runtime.channels.channel("feed_svc")),
+            feed=feed_sync(
+                runtime.channels.channel("feed_svc"),
                 service_token=runtime.identity,
                 timeout=FEED_SYNC_DEADLINE_SECONDS,
             ),
