@@ -90,6 +90,13 @@ def configure(settings: MeshSettings, *, process_name: str) -> None:
     # an operator acts on; they come back with SHUTTER_LOG_LEVEL=DEBUG.
     quiet = logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING
     logging.getLogger("alembic").setLevel(quiet)
+    if not (
+        settings.otlp_endpoint or settings.trace_file or settings.trace_console or settings.log_json
+    ):
+        # Nothing would receive a span: keep OpenTelemetry's no-op tracer, so the instrumentation
+        # on every RPC, statement and Redis command does no span work. Recording spans for no
+        # exporter cost a large share of a cheap read's CPU (bench/README.md, "Tracing off").
+        return
     provider = TracerProvider(resource=Resource.create({"service.name": process_name}))
     if settings.otlp_endpoint:
         exporter = OTLPSpanExporter(endpoint=settings.otlp_endpoint.rstrip("/") + "/v1/traces")
