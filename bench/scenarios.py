@@ -109,9 +109,6 @@ READ_PATHS = {
     "get-post": ("feed_svc", "shutter.feed.v1.FeedService/GetPost"),
     "get-user": ("user_svc", "shutter.user.v1.UserService/GetUser"),
     "hashtag": ("feed_svc", "shutter.feed.v1.FeedService/ListPostsByHashtag"),
-    # The same page from the source of truth (post_svc's internal RPC, what the edge called
-    # before feed_svc served it): the comparison in the same run.
-    "hashtag-source": ("post_svc", "shutter.post.v1.PostService/ListPostsByHashtag"),
 }
 # A profile grid's page in the list-user-posts scenario (the app's first screen: four rows).
 GRID_PAGE = 12
@@ -140,7 +137,7 @@ def read_path_spec(
             body = {"postId": str(rng.choice(posts)["post_id"])}
         elif path == "list-user-posts":
             body = {"userId": str(users[rng.choice(authors)]["user_id"]), "pageSize": GRID_PAGE}
-        elif path in ("hashtag", "hashtag-source"):
+        elif path == "hashtag":
             body = {"tag": SEEDED_TAG, "pageSize": HOME_FEED_PAGE}
         else:
             body = {"userId": str(users[rng.choice(authors)]["user_id"])}
