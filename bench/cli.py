@@ -463,6 +463,7 @@ SCENARIOS = (
     "list-user-posts",
     "get-post",
     "get-user",
+    "hashtag",
     "fanout",
     "mixed-edge",
     "media",
@@ -476,8 +477,8 @@ def scenario(
     name: Annotated[
         str,
         typer.Argument(
-            help="baseline, home-feed, list-user-posts, get-post, get-user, fanout, mixed-edge, "
-            "media, cold-feed or dm."
+            help="baseline, home-feed, list-user-posts, get-post, get-user, hashtag, fanout, "
+            "mixed-edge, media, cold-feed or dm."
         ),
     ],
     manifest: Annotated[Path, typer.Option(help="The manifest `bench seed` wrote.")] = Path(

@@ -108,16 +108,20 @@ READ_PATHS = {
     "list-user-posts": ("feed_svc", "shutter.feed.v1.FeedService/ListUserPosts"),
     "get-post": ("feed_svc", "shutter.feed.v1.FeedService/GetPost"),
     "get-user": ("user_svc", "shutter.user.v1.UserService/GetUser"),
+    "hashtag": ("feed_svc", "shutter.feed.v1.FeedService/ListPostsByHashtag"),
 }
 # A profile grid's page in the list-user-posts scenario (the app's first screen: four rows).
 GRID_PAGE = 12
+# The tag every seeded post carries (seed.post_caption): one busy tag of every seeded author.
+SEEDED_TAG = "bench"
 
 
 def read_path_spec(
     manifest: dict[str, Any], indexes: list[int], base: loadgen.LoadSpec, path: str, seed: int
 ) -> loadgen.LoadSpec:
     """Return the load spec of one read path (READ_PATHS) by the chosen users, each reading a
-    seeded-random author's grid, post or profile (the seeded accounts are public)."""
+    seeded-random author's grid, post or profile, or the seeded tag's first page (the seeded
+    accounts are public)."""
     service, method = READ_PATHS[path]
     rng = random.Random(seed)
     posts = manifest.get("posts", [])
@@ -133,6 +137,8 @@ def read_path_spec(
             body = {"postId": str(rng.choice(posts)["post_id"])}
         elif path == "list-user-posts":
             body = {"userId": str(users[rng.choice(authors)]["user_id"]), "pageSize": GRID_PAGE}
+        elif path == "hashtag":
+            body = {"tag": SEEDED_TAG, "pageSize": HOME_FEED_PAGE}
         else:
             body = {"userId": str(users[rng.choice(authors)]["user_id"])}
         requests.append((json.dumps(body), token))

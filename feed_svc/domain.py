@@ -17,6 +17,7 @@ import logging
 import math
 import secrets
 import time
+import unicodedata
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,12 @@ GRID_PAGE_DEFAULT = 12
 MODE_RANKED = "ranked"
 MODE_CHRONOLOGICAL = "chronological"
 MODES = (MODE_RANKED, MODE_CHRONOLOGICAL)
+
+# A hashtag's longest form (post_svc's rule for tags; the same refusals for the same input).
+HASHTAG_MAX_CHARS = 100
+# How many batches of page_size + 1 posts a hashtag page reads before returning a short page
+# (post_svc's SCAN_ROUNDS, so the pages and tokens are the ones it gave).
+TAG_SCAN_ROUNDS = 5
 
 # Ranking weights: a post loses half its recency weight every RECENCY_HALF_LIFE_HOURS; a comment
 # counts as much as COMMENT_WEIGHT likes; each point of affinity (a like or comment by the viewer
@@ -172,6 +179,19 @@ def parse_mode(mode: str) -> str:
     if mode not in MODES:
         raise InvalidArgument.field("mode", f"must be one of {', '.join(MODES)}")
     return mode
+
+
+def check_tag(tag: str, field: str) -> str:
+    """Return a tag's stored form (NFC, lower-cased, without '#'), refusing what post_svc
+    refuses, with the same messages."""
+    normal = unicodedata.normalize("NFC", tag).strip().removeprefix("#").lower()
+    if not normal:
+        raise InvalidArgument.field(field, "is required")
+    if len(normal) > HASHTAG_MAX_CHARS:
+        raise InvalidArgument.field(field, f"must be at most {HASHTAG_MAX_CHARS} characters")
+    if not all(ch == "_" or unicodedata.category(ch)[0] in "LMN" for ch in normal):
+        raise InvalidArgument.field(field, "may hold only letters, marks, digits and underscores")
+    return normal
 
 
 def _token_field(cursor: dict[str, object], name: str, kind: type) -> object:
@@ -423,6 +443,52 @@ class Feeds:
         )
         return await views.posts(viewer, page, known={owner: access}), token
 
+    async def hashtag_posts(
+        self, *, viewer: int, tag: str, page_size: int, page_token: str
+    ) -> tuple[str, int, list[post_pb2.Post], str]:
+        """Return a tag, how many of its posts the viewer may see, one page of those posts
+        (newest first) and the next page's token, from the read model: the ids from the tag's
+        index, the privacy rule from cached relationships, the posts composed as everywhere."""
+        views = self._require_views()
+        normal = check_tag(tag, "tag")
+        size = pagination.page_size(page_size, default=PAGE_DEFAULT, maximum=PAGE_MAX)
+        cursor = pagination.decode_token(page_token)
+        before: int | None = None
+        if cursor is not None:
+            # The same tokens post_svc gives for this list.
+            if cursor.get("k") != "tag" or cursor.get("s") != normal or "c" not in cursor:
+                raise InvalidArgument.field("page_token", "does not belong to this list")
+            value = cursor["c"]
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise InvalidArgument.field("page_token", "does not belong to this list")
+            before = value
+        authors, ids = await views.tag_page(normal, before=before, count=size + 1)
+        # Only the posts this viewer may see count: a private account's tags stay private.
+        known = await views.access(viewer, list(authors))
+        visible = sum(n for a, n in authors.items() if a in known and known[a].can_view)
+        page: list[post_pb2.Post] = []
+        for round_ in range(TAG_SCAN_ROUNDS):
+            if round_:
+                ids = await views.tag_ids(normal, before=before, count=size + 1)
+            shown = {
+                p.post_id: p for p in await views.posts(viewer, ids, check_access=True, known=known)
+            }
+            for post_id in ids:
+                if post_id in shown:
+                    if len(page) == size:
+                        return normal, visible, page, self._tag_token(normal, page[-1].post_id)
+                    page.append(shown[post_id])
+                before = post_id
+            if len(ids) <= size:
+                return normal, visible, page, ""
+        return normal, visible, page, self._tag_token(normal, before)
+
+    @staticmethod
+    def _tag_token(tag: str, post_id: int | None) -> str:
+        if post_id is None:
+            return ""
+        return pagination.encode_token({"k": "tag", "s": tag, "c": post_id})
+
     async def get_post(self, *, viewer: int, post_id: int) -> post_pb2.Post:
         """Return one post as the viewer sees it, from the read model."""
         views = self._require_views()
@@ -532,7 +598,13 @@ class Feeds:
     # Reacting to events
 
     async def post_created(
-        self, *, post_id: int, author_id: int, created_at: datetime, author_is_private: bool
+        self,
+        *,
+        post_id: int,
+        author_id: int,
+        created_at: datetime,
+        author_is_private: bool,
+        hashtags: Sequence[str] = (),
     ) -> None:
         """Record a post and push it to its author's followers, unless the author is a celebrity."""
         async with self._store.transaction() as tx:
@@ -558,6 +630,7 @@ class Feeds:
                 log.warning("post %s not kept in the read model before fan-out: %r", post_id, exc)
         if self._views is not None:
             await self._views.grid_changed(author_id, post_id, added=True)
+            await self._views.tags_changed(hashtags, post_id, added=True)
         await self._cache.recent_add(author_id, post_id)
         await self._cache.merge(author_id, [post_id])
         if not celebrity:
@@ -580,7 +653,13 @@ class Feeds:
                 await self._cache.fan_out(batch, post_id, author_id=author_id, since=since)
 
     async def post_published(
-        self, *, post_id: int, author_id: int, created_at: datetime, author_is_private: bool
+        self,
+        *,
+        post_id: int,
+        author_id: int,
+        created_at: datetime,
+        author_is_private: bool,
+        hashtags: Sequence[str] = (),
     ) -> None:
         """Record a new post in the projection and its author's grid (what PostCreated does
         before fan-out, applied as post_svc answers its author; the fan-out is the bus's)."""
@@ -594,10 +673,15 @@ class Feeds:
             )
         if live and self._views is not None:
             await self._views.grid_changed(author_id, post_id, added=True)
+            await self._views.tags_changed(hashtags, post_id, added=True)
 
-    async def post_deleted(self, *, post_id: int, author_id: int, created_at: datetime) -> None:
+    async def post_deleted(
+        self, *, post_id: int, author_id: int, created_at: datetime, hashtags: Sequence[str] = ()
+    ) -> None:
         """Mark a post deleted and take it out of every feed it reached."""
-        await self.post_gone(post_id=post_id, author_id=author_id, created_at=created_at)
+        await self.post_gone(
+            post_id=post_id, author_id=author_id, created_at=created_at, hashtags=hashtags
+        )
         await self._cache.recent_remove(author_id, post_id)
         await self._cache.remove([author_id], [post_id])
         async for batch in self._graph.follower_batches(
@@ -605,11 +689,16 @@ class Feeds:
         ):
             await self._cache.remove(batch, [post_id])
 
-    async def post_gone(self, *, post_id: int, author_id: int, created_at: datetime) -> None:
+    async def post_gone(
+        self, *, post_id: int, author_id: int, created_at: datetime, hashtags: Sequence[str] = ()
+    ) -> None:
         """Leave a deleted post out of every read from now on: the read model's tombstone, and
-        out of the projection and its author's grid."""
+        out of the projection, its author's grid and its hashtags' indexes."""
         if self._views is not None:
+            # An event sent before PostDeleted carried the tags: the kept post still knows them.
+            tags = [*hashtags, *await self._views.kept_tags(post_id)]
             await self._views.tombstone(post_id)
+            await self._views.tags_changed(tags, post_id, added=False)
         async with self._store.transaction() as tx:
             await self._store.delete_post(
                 tx, post_id=post_id, author_id=author_id, created_at=created_at

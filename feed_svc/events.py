@@ -2,7 +2,8 @@
 
 Consumed in one group, `feed_svc`:
 
-- post_svc: PostCreated (record, fan out or mark a celebrity), PostDeleted (out of every feed),
+- post_svc: PostCreated (record, fan out or mark a celebrity, into its hashtags' indexes),
+  PostDeleted (out of every feed and hashtag index),
   PostLiked, PostUnliked, CommentCreated, CommentDeleted (engagement and affinity counts,
   deduplicated by event id), ReelViewed (a reel's view count, the same way).
 - post_svc: PostSaved, PostUnsaved (the saver's flag in the read model).
@@ -85,6 +86,7 @@ def feed_handler(feeds: Feeds) -> Handler:
                 author_id=created.author_id,
                 created_at=created.created_at.ToDatetime(tzinfo=UTC),
                 author_is_private=created.author_is_private,
+                hashtags=list(created.hashtags),
             )
         elif kind == _POST.PostDeleted.DESCRIPTOR.full_name:
             deleted = unpack(envelope, _POST.PostDeleted)
@@ -92,6 +94,7 @@ def feed_handler(feeds: Feeds) -> Handler:
                 post_id=deleted.post_id,
                 author_id=deleted.author_id,
                 created_at=deleted.created_at.ToDatetime(tzinfo=UTC),
+                hashtags=list(deleted.hashtags),
             )
         elif kind in _ENGAGEMENT:
             await _engagement(feeds, envelope, kind)
@@ -191,6 +194,7 @@ def sync_handler(feeds: Feeds) -> Callable[[envelope_pb2.EventEnvelope], Awaitab
                 post_id=deleted.post_id,
                 author_id=deleted.author_id,
                 created_at=deleted.created_at.ToDatetime(tzinfo=UTC),
+                hashtags=list(deleted.hashtags),
             )
         elif kind == _POST.PostCreated.DESCRIPTOR.full_name:
             created = unpack(envelope, _POST.PostCreated)
@@ -199,6 +203,7 @@ def sync_handler(feeds: Feeds) -> Callable[[envelope_pb2.EventEnvelope], Awaitab
                 author_id=created.author_id,
                 created_at=created.created_at.ToDatetime(tzinfo=UTC),
                 author_is_private=created.author_is_private,
+                hashtags=list(created.hashtags),
             )
         else:
             await handle(envelope)

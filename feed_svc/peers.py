@@ -127,7 +127,7 @@ class GrpcGraph(_Peer):
 
 
 class GrpcPosts(_Peer):
-    """Hydration through post_svc's BatchGetPosts."""
+    """Hydration through post_svc's BatchGetPosts, and its hashtag index."""
 
     def __init__(
         self,
@@ -162,6 +162,23 @@ class GrpcPosts(_Peer):
             timeout=self._timeout,
         )
         return list(answer.posts)
+
+    async def tag_posts(
+        self, tag: str, *, before: int | None, limit: int, with_authors: bool
+    ) -> tuple[list[int], dict[int, int]]:
+        """Return post_svc's index of a hashtag: up to `limit` ids of its live posts older than
+        `before`, newest first, and (with_authors) each author's count of them."""
+        answer: post_service_pb2.ListHashtagIndexResponse = await self._stub.ListHashtagIndex(
+            post_service_pb2.ListHashtagIndexRequest(
+                tag=tag,
+                before_post_id=before or 0,
+                page_size=limit,
+                with_author_counts=with_authors,
+            ),
+            metadata=self._metadata(),
+            timeout=self._timeout,
+        )
+        return [e.post_id for e in answer.entries], dict(answer.author_counts)
 
     async def batch_get(self, viewer_id: int, post_ids: Sequence[int]) -> list[post_pb2.Post]:
         """Return the posts the viewer may see, in the order asked (a page is at most 50)."""

@@ -34,6 +34,10 @@ Keys (each carries one hash tag, so no command spans two Redis Cluster slots):
   members, `~` when built and the floor `0000000000000000000` when the list reaches the owner's
   first post; `rm:gridv:{u:<owner>}` its version (bumped by every post created or deleted, so a
   fill taken before a change is not written back); `rm:gridlock:{u:<owner>}` the filler's lock.
+- `rm:tag:{t:<tag>}`: a hashtag's newest live post ids, as the grid (built `~`, floor);
+  `rm:tagn:{t:<tag>}` how many live posts of each author carry it (`~` marks it read), dropped
+  by every post of the tag made or deleted and read again from post_svc; `rm:tagv:{t:<tag>}` the
+  version both are filled against; `rm:taglock:{t:<tag>}` the filler's lock.
 """
 
 from __future__ import annotations
@@ -168,6 +172,26 @@ def grid_lock_key(owner_id: int) -> str:
     return f"rm:gridlock:{{u:{owner_id}}}"
 
 
+def tag_key(tag: str) -> str:
+    """The key of a hashtag's index: its newest live post ids."""
+    return f"rm:tag:{{t:{tag}}}"
+
+
+def tag_version_key(tag: str) -> str:
+    """The key of a hashtag index's version, bumped by every post of the tag made or deleted."""
+    return f"rm:tagv:{{t:{tag}}}"
+
+
+def tag_authors_key(tag: str) -> str:
+    """The key of a hashtag's authors: how many live posts of each carry the tag."""
+    return f"rm:tagn:{{t:{tag}}}"
+
+
+def tag_lock_key(tag: str) -> str:
+    """The key of the lock of the one reader filling a hashtag's index."""
+    return f"rm:taglock:{{t:{tag}}}"
+
+
 def _version(value: int) -> str:
     return f"{value:019d}"
 
@@ -219,6 +243,49 @@ redis.call('DEL', KEYS[1])
 redis.call('ZADD', KEYS[1], 0, '~')
 for i = 3, #ARGV do redis.call('ZADD', KEYS[1], 0, ARGV[i]) end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+
+# A post of a tag made or deleted: bump the index's version, add or take out the post if the
+# index is built (as _GRID_CHANGE), and drop the authors' counts (the next reader reads them
+# again from post_svc: a count kept by increments would count a redelivered event twice).
+# KEYS: the index, its version, its authors. ARGV: as _GRID_CHANGE.
+_TAG_CHANGE = """
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+redis.call('DEL', KEYS[3])
+if redis.call('ZSCORE', KEYS[1], '~') then
+  if ARGV[3] == '1' then
+    redis.call('ZADD', KEYS[1], 0, ARGV[1])
+    if redis.call('ZCARD', KEYS[1]) > tonumber(ARGV[2]) then
+      redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[2]) + 1))
+    end
+  else
+    redis.call('ZREM', KEYS[1], ARGV[1])
+  end
+end
+return 1
+"""
+
+# Install a tag's index and authors read from post_svc, unless a post of the tag was made or
+# deleted since. KEYS: the index, its version, its authors. ARGV: the version read before ('' when
+# none), ttl, how many index members follow (0: keep the index, the authors only), the members,
+# then author/count pairs.
+_TAG_FILL = """
+local version = redis.call('GET', KEYS[2]) or ''
+if version ~= ARGV[1] then return 0 end
+local n = tonumber(ARGV[3])
+if n > 0 then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZADD', KEYS[1], 0, '~')
+  for i = 4, 3 + n do redis.call('ZADD', KEYS[1], 0, ARGV[i]) end
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+redis.call('DEL', KEYS[3])
+redis.call('HSET', KEYS[3], '~', '0')
+for i = 4 + n, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
+redis.call('EXPIRE', KEYS[3], ARGV[2])
 return 1
 """
 
@@ -280,6 +347,17 @@ class PostList(Protocol):
         ...
 
 
+class TagIndex(Protocol):
+    """post_svc's hashtag index (the source of truth), whoever the authors are."""
+
+    async def tag_posts(
+        self, tag: str, *, before: int | None, limit: int, with_authors: bool
+    ) -> tuple[list[int], dict[int, int]]:
+        """Return up to `limit` ids of the tag's live posts older than `before`, newest first,
+        and (with_authors) how many live posts of each author carry it."""
+        ...
+
+
 class Counter(Protocol):
     """feed_svc's own projection of the counts (exact, kept from events)."""
 
@@ -300,6 +378,7 @@ class Limits:
     fill_wait_seconds: float
     grid_posts: int = 60
     relations_ttl_seconds: int = 86_400
+    tag_posts: int = 200
 
 
 # An entry of the viewer's hidden set: an account's id (blocked either way) or ("p", post id).
@@ -333,10 +412,14 @@ class ReadModel:
         limits: Limits,
         graph: Relations | None = None,
         post_list: PostList | None = None,
+        tags: TagIndex | None = None,
         clock: Any = lambda: datetime.now(UTC),
     ) -> None:
         self._graph = graph
         self._post_list = post_list
+        self._tags = tags
+        self._tag_change = client.register_script(_TAG_CHANGE)
+        self._tag_fill = client.register_script(_TAG_FILL)
         self._relations_fill = client.register_script(_RELATIONS_FILL)
         self._grid_change = client.register_script(_GRID_CHANGE)
         self._grid_fill = client.register_script(_GRID_FILL)
@@ -352,6 +435,7 @@ class ReadModel:
         self._replace = client.register_script(_REPLACE)
         self.fills = 0  # posts read through from post_svc by this process (tests, metrics)
         self.grid_fills = 0  # grids built from the projection by this process (tests)
+        self.tag_fills = 0  # tag indexes or authors read from post_svc by this process (tests)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -825,6 +909,139 @@ class ReadModel:
                 self._limits.post_ttl_seconds,
             ],
         )
+
+    # -- hashtag pages ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _queue_tag(pipe: Any, tag: str, before: int | None, count: int) -> None:
+        top = f"({before:019d}" if before is not None else _GRID_TOP
+        pipe.zscore(tag_key(tag), GRID_BUILT)
+        pipe.zrevrangebylex(tag_key(tag), top, "-", start=0, num=count + 1)
+        pipe.get(tag_version_key(tag))
+
+    async def tag_page(
+        self, tag: str, *, before: int | None, count: int
+    ) -> tuple[dict[int, int], list[int]]:
+        """Return how many live posts of each author carry a tag and up to `count` of its post
+        ids older than `before`, newest first (see tag_ids): one round trip when warm."""
+        for attempt in range(2):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.hgetall(tag_authors_key(tag))
+                self._queue_tag(pipe, tag, before, count)
+                raw_authors, *read = await pipe.execute()
+            if raw_authors:
+                authors = {int(a): int(n) for a, n in raw_authors.items() if a != b"~"}
+                return authors, await self.tag_ids(tag, before=before, count=count, read=read)
+            # The authors are missing (never read, or a post of the tag came or went since):
+            # one reader reads them again (with the index, when that is missing too).
+            if attempt == 0 and await self._fill_tag(tag, read[2], index=read[0] is None):
+                continue
+            break
+        ids, authors = await self._tag_source().tag_posts(
+            tag, before=before, limit=count, with_authors=True
+        )
+        return authors, ids
+
+    async def tag_ids(
+        self, tag: str, *, before: int | None, count: int, read: list[Any] | None = None
+    ) -> list[int]:
+        """Return up to `count` ids of a tag's live posts older than `before`, newest first:
+        from the index kept in Redis (filled from post_svc by one reader across processes),
+        and from post_svc's index beyond what it holds. `read`: _queue_tag's reads made."""
+        for attempt in range(2):
+            if read is None:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    self._queue_tag(pipe, tag, before, count)
+                    read = await pipe.execute()
+            built, members, version = read
+            read = None
+            if built is not None:
+                ids = [int(m) for m in members]
+                reached_floor = bool(ids) and ids[-1] == 0
+                ids = [i for i in ids if i]
+                if len(ids) >= count or reached_floor:
+                    return ids[:count]
+                break  # the rest is older than the index keeps
+            if attempt == 0 and await self._fill_tag(tag, version, index=True):
+                continue
+            break
+        ids, _ = await self._tag_source().tag_posts(
+            tag, before=before, limit=count, with_authors=False
+        )
+        return ids
+
+    def _tag_source(self) -> TagIndex:
+        if self._tags is None:
+            raise RuntimeError("the read model was built without post_svc's tag index")
+        return self._tags
+
+    async def _fill_tag(self, tag: str, version: bytes | None, *, index: bool) -> bool:
+        """Read a tag's authors (and, with `index`, its newest posts) from post_svc and keep
+        them unless a post of the tag came or went meanwhile (one filler across processes; the
+        others wait for it). Return whether they are kept now."""
+        token = secrets.token_hex(8)
+        ttl = int(self._limits.fill_lock_seconds * 1000)
+        if not await self._redis.set(tag_lock_key(tag), token, nx=True, px=ttl):
+            deadline = time.monotonic() + self._limits.fill_wait_seconds
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+                if index:
+                    done = await self._redis.zscore(tag_key(tag), GRID_BUILT) is not None
+                else:
+                    done = bool(await self._redis.exists(tag_authors_key(tag)))
+                if done:
+                    return True
+            return False
+        try:
+            keep = self._limits.tag_posts
+            ids, authors = await self._tag_source().tag_posts(
+                tag, before=None, limit=keep + 1 if index else 0, with_authors=True
+            )
+            members: list[str] = []
+            if index:
+                members = [f"{p:019d}" for p in ids[:keep]]
+                if len(ids) <= keep:
+                    members.append(GRID_FLOOR)
+            pairs: list[str | int] = []
+            for author, n in authors.items():
+                pairs += [str(author), n]
+            self.tag_fills += 1
+            return bool(
+                await self._tag_fill(
+                    keys=[tag_key(tag), tag_version_key(tag), tag_authors_key(tag)],
+                    args=[
+                        version.decode() if version else "",
+                        self._limits.post_ttl_seconds,
+                        len(members),
+                        *members,
+                        *pairs,
+                    ],
+                )
+            )
+        finally:
+            if await self._redis.get(tag_lock_key(tag)) == token.encode():
+                await self._redis.delete(tag_lock_key(tag))
+
+    async def tags_changed(self, tags: Sequence[str], post_id: int, *, added: bool) -> None:
+        """Add a new post to its tags' indexes, or take a deleted one out; either way their
+        authors' counts are read again on the next read."""
+        for tag in dict.fromkeys(tags):
+            await self._tag_change(
+                keys=[tag_key(tag), tag_version_key(tag), tag_authors_key(tag)],
+                args=[
+                    f"{post_id:019d}",
+                    self._limits.tag_posts + 2,
+                    "1" if added else "0",
+                    self._limits.post_ttl_seconds,
+                ],
+            )
+
+    async def kept_tags(self, post_id: int) -> list[str]:
+        """Return the hashtags of a kept post (none when it is not kept or is a tombstone)."""
+        raw = await self._redis.get(post_key(post_id))
+        if raw is None or raw == TOMBSTONE:
+            return []
+        return list(post_pb2.Post.FromString(raw).hashtags)
 
     # -- writing (events) ----------------------------------------------------------------------
 

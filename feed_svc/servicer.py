@@ -20,7 +20,7 @@ from mesh.runtime import ServiceRuntime
 from mesh.server import Service
 from shutter.feed.v1 import feed_pb2, feed_service_pb2, feed_service_pb2_grpc
 from shutter.graph.v1 import graph_service_pb2_grpc
-from shutter.post.v1 import post_service_pb2_grpc
+from shutter.post.v1 import post_pb2, post_service_pb2_grpc
 from shutter.user.v1 import user_service_pb2_grpc
 
 NAME = "feed_svc"
@@ -116,6 +116,21 @@ class FeedServicer(feed_service_pb2_grpc.FeedServiceServicer):
         )
         return feed_service_pb2.ListUserPostsResponse(posts=posts, next_page_token=token)
 
+    async def ListPostsByHashtag(
+        self, request: feed_service_pb2.ListPostsByHashtagRequest, context: aio.ServicerContext
+    ) -> feed_service_pb2.ListPostsByHashtagResponse:
+        tag, visible, posts, token = await self._feeds.hashtag_posts(
+            viewer=auth.viewer_id() or 0,
+            tag=request.tag,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return feed_service_pb2.ListPostsByHashtagResponse(
+            hashtag=post_pb2.Hashtag(tag=tag, post_count=visible),
+            posts=posts,
+            next_page_token=token,
+        )
+
     async def GetStoryTray(
         self, request: feed_service_pb2.GetStoryTrayRequest, context: aio.ServicerContext
     ) -> feed_service_pb2.GetStoryTrayResponse:
@@ -200,6 +215,7 @@ def build_read_model(
         counter=domain.ProjectionCounts(projection),
         graph=graph,
         post_list=domain.ProjectionPosts(projection),
+        tags=posts,
         limits=Limits(
             post_ttl_seconds=settings.read_model_post_ttl_seconds,
             author_ttl_seconds=settings.read_model_author_ttl_seconds,
@@ -208,6 +224,7 @@ def build_read_model(
             fill_lock_seconds=settings.read_model_fill_lock_seconds,
             fill_wait_seconds=settings.read_model_fill_wait_seconds,
             grid_posts=settings.read_model_grid_posts,
+            tag_posts=settings.read_model_tag_posts,
             relations_ttl_seconds=settings.read_model_relations_ttl_seconds,
         ),
     )

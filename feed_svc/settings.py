@@ -125,6 +125,13 @@ class FeedSettings(MeshSettings):
         le=10,
         description="How long a reader waits for another's read-through before asking itself.",
     )
+    read_model_tag_posts: int = Field(
+        default=200,
+        ge=20,
+        le=1000,
+        description="How many of a hashtag's newest post ids the read model keeps for its page; "
+        "older pages are read from post_svc's hashtag index.",
+    )
     read_model_grid_posts: int = Field(
         default=60,
         ge=12,

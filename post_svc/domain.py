@@ -82,6 +82,8 @@ DELETION_BATCH = 200
 # Posts per ExportPosts page (feed_svc's projection rebuild).
 EXPORT_PAGE_DEFAULT = 500
 EXPORT_PAGE_MAX = 1000
+# Posts one ListHashtagIndex call answers at most (feed_svc's tag index fill).
+TAG_INDEX_MAX = 1000
 # A location search takes the posts of at most this many places, the most used first.
 SEARCH_PLACES_MAX = 50
 
@@ -1378,6 +1380,32 @@ class Posts:
         visible = sum(n for o, n in by_author.items() if _keeps(found.get(o), need_view=True))
         hashtag = HashtagRecord(normal, visible)
         return hashtag, views, _token(next_cursor, kind="tag", scope=normal)
+
+    async def hashtag_index(
+        self, *, tag: str, before_post_id: int, page_size: int, with_author_counts: bool
+    ) -> tuple[str, list[tuple[int, int]], dict[int, int]]:
+        """Return a tag's normal form, up to `page_size` (post id, author id) of its live posts
+        older than `before_post_id` (0: the newest), newest first, whoever the authors are, and
+        on request how many live posts of each author carry it: feed_svc's tag index, which
+        applies the privacy rule itself."""
+        normal = check_tag(tag, "tag")
+        if before_post_id < 0:
+            raise InvalidArgument.field("before_post_id", "must be 0 or a post id")
+        limit = max(0, min(page_size, TAG_INDEX_MAX))
+        entries: list[tuple[int, int]] = []
+        authors: dict[int, int] = {}
+        # The primary: feed_svc keeps what it reads here against a version its events bump, so
+        # a replica's lag behind a post just made would be kept until the tag's next post.
+        async with self._store.transaction() as tx:
+            if limit:
+                rows = await self._store.list_hashtag_posts(
+                    tx, tag=normal, before=before_post_id or None, limit=limit
+                )
+                entries = [(r.post_id, r.author_id) for r in rows]
+            if with_author_counts:
+                found = await self._store.hashtag_authors(tx, tags=[normal])
+                authors = dict(found.get(normal, {}))
+        return normal, entries, authors
 
     async def _tag_posts(
         self, viewer: int | None, tag: str, limit: int, cursor: int | None

@@ -59,6 +59,7 @@ def post_deleted(post: PostRecord) -> post_events_pb2.PostDeleted:
         author_id=post.author_id,
         created_at=convert.timestamp(post.created_at),
         media_ids=post.media_ids,
+        hashtags=post.hashtags,
     )
 
 

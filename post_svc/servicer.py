@@ -323,6 +323,27 @@ class PostServicer(post_service_pb2_grpc.PostServiceServicer):
             next_page_token=token,
         )
 
+    async def ListHashtagIndex(
+        self, request: post_service_pb2.ListHashtagIndexRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.ListHashtagIndexResponse:
+        if not auth.current_principal().is_service:
+            raise PermissionDenied(
+                "only services may read the tag index", reason="SERVICE_REQUIRED"
+            )
+        tag, entries, authors = await self._posts.hashtag_index(
+            tag=request.tag,
+            before_post_id=request.before_post_id,
+            page_size=request.page_size,
+            with_author_counts=request.with_author_counts,
+        )
+        return post_service_pb2.ListHashtagIndexResponse(
+            tag=tag,
+            entries=[
+                post_service_pb2.HashtagIndexEntry(post_id=p, author_id=a) for p, a in entries
+            ],
+            author_counts=authors,
+        )
+
     async def SearchPlaces(
         self, request: post_service_pb2.SearchPlacesRequest, context: aio.ServicerContext
     ) -> post_service_pb2.SearchPlacesResponse:

@@ -96,11 +96,14 @@ class FakeUsers:
 
     def __init__(self) -> None:
         self.names: dict[int, str] = {}
+        self.private: set[int] = set()
         self.calls: list[list[int]] = []
 
     def summary(self, user_id: int) -> user_pb2.UserSummary:
         return user_pb2.UserSummary(
-            user_id=user_id, username=self.names.get(user_id, f"user{user_id}")
+            user_id=user_id,
+            username=self.names.get(user_id, f"user{user_id}"),
+            is_private=user_id in self.private,
         )
 
     async def summaries(self, user_ids: Sequence[int]) -> dict[int, user_pb2.UserSummary]:
@@ -109,14 +112,17 @@ class FakeUsers:
 
 
 class FakePosts:
-    """post_svc's BatchGetPosts over posts in memory; private authors show to followers only."""
+    """post_svc's BatchGetPosts and hashtag index over posts in memory; private authors show
+    to followers only."""
 
     def __init__(self, graph: FakeGraph, users: FakeUsers | None = None) -> None:
         self.graph = graph
         self.users = users or FakeUsers()
         self.posts: dict[int, int] = {}  # post id -> author
-        self.private: set[int] = set()
+        self.private: set[int] = self.users.private  # one set: the summaries say it too
         self.deleted: set[int] = set()
+        self.tags: dict[int, list[str]] = {}  # post id -> its hashtags
+        self.tag_calls: list[tuple[str, int | None, int, bool]] = []
         self.media: dict[int, list[int]] = {}  # post id -> its live media ids
         self.likes: set[tuple[int, int]] = set()  # (viewer, post)
         self.saves: set[tuple[int, int]] = set()  # (viewer, post)
@@ -140,12 +146,27 @@ class FakePosts:
                     post_id=post_id,
                     user=self.users.summary(author),
                     caption=f"caption of {post_id}",
+                    hashtags=self.tags.get(post_id, []),
                     media=[media_pb2.Media(media_id=m) for m in self.media.get(post_id, [])],
                     has_liked=(viewer_id, post_id) in self.likes,
                     has_saved=(viewer_id, post_id) in self.saves,
                 )
             )
         return found
+
+    async def tag_posts(
+        self, tag: str, *, before: int | None, limit: int, with_authors: bool
+    ) -> tuple[list[int], dict[int, int]]:
+        self.tag_calls.append((tag, before, limit, with_authors))
+        live = sorted(
+            (p for p, tags in self.tags.items() if tag in tags and p not in self.deleted),
+            reverse=True,
+        )
+        authors: dict[int, int] = {}
+        if with_authors:
+            for post_id in live:
+                authors[self.posts[post_id]] = authors.get(self.posts[post_id], 0) + 1
+        return [p for p in live if before is None or p < before][:limit], authors
 
 
 class World:
@@ -170,21 +191,27 @@ class World:
         self.graph.follows.discard((follower, followee))
         await self.feeds.separated(viewer_id=follower, author_id=followee)
 
-    async def post(self, author: int, *, private: bool = False) -> int:
+    async def post(self, author: int, *, private: bool = False, tags: Sequence[str] = ()) -> int:
         post_id = ids.next_id()
         self.posts.posts[post_id] = author
+        if tags:
+            self.posts.tags[post_id] = list(tags)
         await self.feeds.post_created(
             post_id=post_id,
             author_id=author,
             created_at=datetime.now(UTC),
             author_is_private=private,
+            hashtags=list(tags),
         )
         return post_id
 
     async def delete(self, post_id: int) -> None:
         self.posts.deleted.add(post_id)
         await self.feeds.post_deleted(
-            post_id=post_id, author_id=self.posts.posts[post_id], created_at=datetime.now(UTC)
+            post_id=post_id,
+            author_id=self.posts.posts[post_id],
+            created_at=datetime.now(UTC),
+            hashtags=self.posts.tags.get(post_id, []),
         )
 
     async def read(self, viewer: int, *, mode: str = "chronological", size: int = 50) -> list[int]:
@@ -304,6 +331,7 @@ async def make_world(settings: FeedSettings, redis_url: str | None = None) -> tu
         counter=domain.ProjectionCounts(projection),
         graph=graph,
         post_list=domain.ProjectionPosts(projection),
+        tags=posts,
         limits=Limits(
             post_ttl_seconds=settings.read_model_post_ttl_seconds,
             author_ttl_seconds=settings.read_model_author_ttl_seconds,
@@ -311,6 +339,7 @@ async def make_world(settings: FeedSettings, redis_url: str | None = None) -> tu
             flags_max_entries=settings.read_model_flags_max_entries,
             fill_lock_seconds=settings.read_model_fill_lock_seconds,
             fill_wait_seconds=settings.read_model_fill_wait_seconds,
+            tag_posts=settings.read_model_tag_posts,
         ),
     )
     feeds = domain.Feeds(cache, projection, graph, posts, settings, views=views)

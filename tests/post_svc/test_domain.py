@@ -1010,3 +1010,32 @@ def test_alt_texts_are_one_line_each_at_most_1000_characters_and_padded_to_the_m
     with pytest.raises(InvalidArgument) as reel:
         text.check_alt_texts(["x" * 1001], media_count=1, field="alt_text")
     assert reel.value.violations[0].field == "alt_text"
+
+
+async def test_the_hashtag_index_lists_every_authors_posts_for_feed_svc(world: World) -> None:
+    public, private = world.user(), world.user(private=True)
+    made = [
+        (await world.post(author, "#Index and #more")).record.post_id
+        for author in (public, private, public)
+    ]
+    gone = (await world.post(private, "#index")).record.post_id
+    await world.posts.delete_post(caller=private, post_id=gone)
+    tag, entries, authors = await world.posts.hashtag_index(
+        tag="#INDEX", before_post_id=0, page_size=2, with_author_counts=True
+    )
+    # Whoever the authors are (feed_svc applies the privacy rule); the deleted post left out.
+    assert tag == "index" and entries == [(made[2], public), (made[1], private)]
+    assert authors == {public: 2, private: 1}
+    _, older, none = await world.posts.hashtag_index(
+        tag="index", before_post_id=made[1], page_size=5, with_author_counts=False
+    )
+    assert older == [(made[0], public)] and none == {}
+    # The deletion's event names the tags, so feed_svc takes the post out of their indexes.
+    deleted = [e for _, e in await outbox_events(world.store) if type(e).__name__ == "PostDeleted"]
+    assert [list(e.hashtags) for e in deleted] == [["index"]]
+    for bad in ({"tag": "#"}, {"tag": "index", "before_post_id": -1}):
+        call = {"tag": "index", "before_post_id": 0, **bad}
+        error = await _fails(
+            world.posts.hashtag_index(page_size=1, with_author_counts=False, **call)  # type: ignore[arg-type]
+        )
+        assert type(error) is InvalidArgument

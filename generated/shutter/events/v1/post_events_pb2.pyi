@@ -30,16 +30,18 @@ class PostCreated(_message.Message):
     def __init__(self, post_id: _Optional[int] = ..., author_id: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., author_is_private: _Optional[bool] = ..., media_ids: _Optional[_Iterable[int]] = ..., hashtags: _Optional[_Iterable[str]] = ..., mentioned_user_ids: _Optional[_Iterable[int]] = ..., place_id: _Optional[int] = ...) -> None: ...
 
 class PostDeleted(_message.Message):
-    __slots__ = ("post_id", "author_id", "created_at", "media_ids")
+    __slots__ = ("post_id", "author_id", "created_at", "media_ids", "hashtags")
     POST_ID_FIELD_NUMBER: _ClassVar[int]
     AUTHOR_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     MEDIA_IDS_FIELD_NUMBER: _ClassVar[int]
+    HASHTAGS_FIELD_NUMBER: _ClassVar[int]
     post_id: int
     author_id: int
     created_at: _timestamp_pb2.Timestamp
     media_ids: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, post_id: _Optional[int] = ..., author_id: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., media_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+    hashtags: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, post_id: _Optional[int] = ..., author_id: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., media_ids: _Optional[_Iterable[int]] = ..., hashtags: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PostLiked(_message.Message):
     __slots__ = ("post_id", "post_author_id", "liker_id", "liked_at")

@@ -113,3 +113,23 @@ class ListUserPostsResponse(_message.Message):
     posts: _containers.RepeatedCompositeFieldContainer[_post_pb2.Post]
     next_page_token: str
     def __init__(self, posts: _Optional[_Iterable[_Union[_post_pb2.Post, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ListPostsByHashtagRequest(_message.Message):
+    __slots__ = ("tag", "page_size", "page_token")
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    tag: str
+    page_size: int
+    page_token: str
+    def __init__(self, tag: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListPostsByHashtagResponse(_message.Message):
+    __slots__ = ("hashtag", "posts", "next_page_token")
+    HASHTAG_FIELD_NUMBER: _ClassVar[int]
+    POSTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    hashtag: _post_pb2.Hashtag
+    posts: _containers.RepeatedCompositeFieldContainer[_post_pb2.Post]
+    next_page_token: str
+    def __init__(self, hashtag: _Optional[_Union[_post_pb2.Hashtag, _Mapping]] = ..., posts: _Optional[_Iterable[_Union[_post_pb2.Post, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

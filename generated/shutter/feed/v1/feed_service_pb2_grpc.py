@@ -63,6 +63,11 @@ class FeedServiceStub:
                 request_serializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.ListUserPostsRequest.SerializeToString,
                 response_deserializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.ListUserPostsResponse.FromString,
                 _registered_method=True)
+        self.ListPostsByHashtag = channel.unary_unary(
+                '/shutter.feed.v1.FeedService/ListPostsByHashtag',
+                request_serializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.ListPostsByHashtagRequest.SerializeToString,
+                response_deserializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.ListPostsByHashtagResponse.FromString,
+                _registered_method=True)
         self.GetStoryTray = channel.unary_unary(
                 '/shutter.feed.v1.FeedService/GetStoryTray',
                 request_serializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.GetStoryTrayRequest.SerializeToString,
@@ -132,6 +137,18 @@ class FeedServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListPostsByHashtag(self, request, context):
+        """Return the posts that carry a hashtag, newest first, with the tag and how many of its posts
+        the caller may see, from the read model (the tag's index kept from post events, filled from
+        post_svc's index). Posts of accounts the caller may not see (a block either way, a private
+        account they do not follow) are left out, so a page may hold fewer than page_size posts even
+        when more follow. INVALID_ARGUMENT for a tag that cannot be one or a token of another list;
+        the page tokens are the ones post_svc gave for this list.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetStoryTray(self, request, context):
         """Return the caller's story tray: their own ring first when they have live stories, then the
         accounts they follow (muted ones left out) that have live stories the caller may see, those
@@ -187,6 +204,11 @@ def add_FeedServiceServicer_to_server(servicer, server):
                     servicer.ListUserPosts,
                     request_deserializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.ListUserPostsRequest.FromString,
                     response_serializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.ListUserPostsResponse.SerializeToString,
+            ),
+            'ListPostsByHashtag': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPostsByHashtag,
+                    request_deserializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.ListPostsByHashtagRequest.FromString,
+                    response_serializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.ListPostsByHashtagResponse.SerializeToString,
             ),
             'GetStoryTray': grpc.unary_unary_rpc_method_handler(
                     servicer.GetStoryTray,
@@ -321,6 +343,33 @@ class FeedService:
             '/shutter.feed.v1.FeedService/ListUserPosts',
             shutter_dot_feed_dot_v1_dot_feed__service__pb2.ListUserPostsRequest.SerializeToString,
             shutter_dot_feed_dot_v1_dot_feed__service__pb2.ListUserPostsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPostsByHashtag(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.feed.v1.FeedService/ListPostsByHashtag',
+            shutter_dot_feed_dot_v1_dot_feed__service__pb2.ListPostsByHashtagRequest.SerializeToString,
+            shutter_dot_feed_dot_v1_dot_feed__service__pb2.ListPostsByHashtagResponse.FromString,
             options,
             channel_credentials,
             insecure,

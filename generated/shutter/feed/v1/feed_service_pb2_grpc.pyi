@@ -66,6 +66,14 @@ class FeedServiceStub:
     (PRIVATE_ACCOUNT) for a private account the caller does not follow. Pages are keyed by post
     id, so posts published between two pages neither repeat nor push others out.
     """
+    ListPostsByHashtag: _grpc.UnaryUnaryMultiCallable[_feed_service_pb2.ListPostsByHashtagRequest, _feed_service_pb2.ListPostsByHashtagResponse]
+    """Return the posts that carry a hashtag, newest first, with the tag and how many of its posts
+    the caller may see, from the read model (the tag's index kept from post events, filled from
+    post_svc's index). Posts of accounts the caller may not see (a block either way, a private
+    account they do not follow) are left out, so a page may hold fewer than page_size posts even
+    when more follow. INVALID_ARGUMENT for a tag that cannot be one or a token of another list;
+    the page tokens are the ones post_svc gave for this list.
+    """
     GetStoryTray: _grpc.UnaryUnaryMultiCallable[_feed_service_pb2.GetStoryTrayRequest, _feed_service_pb2.GetStoryTrayResponse]
     """Return the caller's story tray: their own ring first when they have live stories, then the
     accounts they follow (muted ones left out) that have live stories the caller may see, those
@@ -125,6 +133,14 @@ class FeedServiceAsyncStub(FeedServiceStub):
     (USER_NOT_FOUND) for unknown accounts and when either blocked the other; PERMISSION_DENIED
     (PRIVATE_ACCOUNT) for a private account the caller does not follow. Pages are keyed by post
     id, so posts published between two pages neither repeat nor push others out.
+    """
+    ListPostsByHashtag: _aio.UnaryUnaryMultiCallable[_feed_service_pb2.ListPostsByHashtagRequest, _feed_service_pb2.ListPostsByHashtagResponse]  # type: ignore[assignment]
+    """Return the posts that carry a hashtag, newest first, with the tag and how many of its posts
+    the caller may see, from the read model (the tag's index kept from post events, filled from
+    post_svc's index). Posts of accounts the caller may not see (a block either way, a private
+    account they do not follow) are left out, so a page may hold fewer than page_size posts even
+    when more follow. INVALID_ARGUMENT for a tag that cannot be one or a token of another list;
+    the page tokens are the ones post_svc gave for this list.
     """
     GetStoryTray: _aio.UnaryUnaryMultiCallable[_feed_service_pb2.GetStoryTrayRequest, _feed_service_pb2.GetStoryTrayResponse]  # type: ignore[assignment]
     """Return the caller's story tray: their own ring first when they have live stories, then the
@@ -206,6 +222,20 @@ class FeedServiceServicer(metaclass=_abc_1.ABCMeta):
         (USER_NOT_FOUND) for unknown accounts and when either blocked the other; PERMISSION_DENIED
         (PRIVATE_ACCOUNT) for a private account the caller does not follow. Pages are keyed by post
         id, so posts published between two pages neither repeat nor push others out.
+        """
+
+    @_abc_1.abstractmethod
+    def ListPostsByHashtag(
+        self,
+        request: _feed_service_pb2.ListPostsByHashtagRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_feed_service_pb2.ListPostsByHashtagResponse, _abc.Awaitable[_feed_service_pb2.ListPostsByHashtagResponse]]:
+        """Return the posts that carry a hashtag, newest first, with the tag and how many of its posts
+        the caller may see, from the read model (the tag's index kept from post events, filled from
+        post_svc's index). Posts of accounts the caller may not see (a block either way, a private
+        account they do not follow) are left out, so a page may hold fewer than page_size posts even
+        when more follow. INVALID_ARGUMENT for a tag that cannot be one or a token of another list;
+        the page tokens are the ones post_svc gave for this list.
         """
 
     @_abc_1.abstractmethod

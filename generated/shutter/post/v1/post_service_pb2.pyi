@@ -276,6 +276,43 @@ class ListPostsByHashtagResponse(_message.Message):
     next_page_token: str
     def __init__(self, hashtag: _Optional[_Union[_post_pb2.Hashtag, _Mapping]] = ..., posts: _Optional[_Iterable[_Union[_post_pb2.Post, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
+class ListHashtagIndexRequest(_message.Message):
+    __slots__ = ("tag", "before_post_id", "page_size", "with_author_counts")
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_POST_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    WITH_AUTHOR_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    tag: str
+    before_post_id: int
+    page_size: int
+    with_author_counts: bool
+    def __init__(self, tag: _Optional[str] = ..., before_post_id: _Optional[int] = ..., page_size: _Optional[int] = ..., with_author_counts: _Optional[bool] = ...) -> None: ...
+
+class HashtagIndexEntry(_message.Message):
+    __slots__ = ("post_id", "author_id")
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_ID_FIELD_NUMBER: _ClassVar[int]
+    post_id: int
+    author_id: int
+    def __init__(self, post_id: _Optional[int] = ..., author_id: _Optional[int] = ...) -> None: ...
+
+class ListHashtagIndexResponse(_message.Message):
+    __slots__ = ("tag", "entries", "author_counts")
+    class AuthorCountsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: int
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[int] = ...) -> None: ...
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    tag: str
+    entries: _containers.RepeatedCompositeFieldContainer[HashtagIndexEntry]
+    author_counts: _containers.ScalarMap[int, int]
+    def __init__(self, tag: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[HashtagIndexEntry, _Mapping]]] = ..., author_counts: _Optional[_Mapping[int, int]] = ...) -> None: ...
+
 class SearchPlacesRequest(_message.Message):
     __slots__ = ("query", "page_size", "page_token")
     QUERY_FIELD_NUMBER: _ClassVar[int]

@@ -127,6 +127,11 @@ class PostServiceStub:
                 request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListPostsByHashtagRequest.SerializeToString,
                 response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListPostsByHashtagResponse.FromString,
                 _registered_method=True)
+        self.ListHashtagIndex = channel.unary_unary(
+                '/shutter.post.v1.PostService/ListHashtagIndex',
+                request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListHashtagIndexRequest.SerializeToString,
+                response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListHashtagIndexResponse.FromString,
+                _registered_method=True)
         self.SearchPlaces = channel.unary_unary(
                 '/shutter.post.v1.PostService/SearchPlaces',
                 request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.SearchPlacesRequest.SerializeToString,
@@ -385,7 +390,17 @@ class PostServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListPostsByHashtag(self, request, context):
-        """List the posts that carry a hashtag, newest first.
+        """Internal: list the posts that carry a hashtag, newest first, from the source of truth.
+        Clients read hashtag pages through FeedService.ListPostsByHashtag (the read model).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListHashtagIndex(self, request, context):
+        """Internal, services only (feed_svc's tag index): the ids and authors of a hashtag's live
+        posts, newest first, whoever the authors are (the caller applies the privacy rule), and on
+        request how many live posts of each author carry the tag.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -665,6 +680,11 @@ def add_PostServiceServicer_to_server(servicer, server):
                     servicer.ListPostsByHashtag,
                     request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListPostsByHashtagRequest.FromString,
                     response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListPostsByHashtagResponse.SerializeToString,
+            ),
+            'ListHashtagIndex': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListHashtagIndex,
+                    request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListHashtagIndexRequest.FromString,
+                    response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.ListHashtagIndexResponse.SerializeToString,
             ),
             'SearchPlaces': grpc.unary_unary_rpc_method_handler(
                     servicer.SearchPlaces,
@@ -1227,6 +1247,33 @@ class PostService:
             '/shutter.post.v1.PostService/ListPostsByHashtag',
             shutter_dot_post_dot_v1_dot_post__service__pb2.ListPostsByHashtagRequest.SerializeToString,
             shutter_dot_post_dot_v1_dot_post__service__pb2.ListPostsByHashtagResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListHashtagIndex(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.post.v1.PostService/ListHashtagIndex',
+            shutter_dot_post_dot_v1_dot_post__service__pb2.ListHashtagIndexRequest.SerializeToString,
+            shutter_dot_post_dot_v1_dot_post__service__pb2.ListHashtagIndexResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -105,7 +105,14 @@ class PostServiceStub:
     SearchHashtags: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.SearchHashtagsRequest, _post_service_pb2.SearchHashtagsResponse]
     """Find hashtags that start with the text, most used first."""
     ListPostsByHashtag: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.ListPostsByHashtagRequest, _post_service_pb2.ListPostsByHashtagResponse]
-    """List the posts that carry a hashtag, newest first."""
+    """Internal: list the posts that carry a hashtag, newest first, from the source of truth.
+    Clients read hashtag pages through FeedService.ListPostsByHashtag (the read model).
+    """
+    ListHashtagIndex: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.ListHashtagIndexRequest, _post_service_pb2.ListHashtagIndexResponse]
+    """Internal, services only (feed_svc's tag index): the ids and authors of a hashtag's live
+    posts, newest first, whoever the authors are (the caller applies the privacy rule), and on
+    request how many live posts of each author carry the tag.
+    """
     SearchPlaces: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.SearchPlacesRequest, _post_service_pb2.SearchPlacesResponse]
     """Find places whose name starts with the text, most used first."""
     ListPostsNearLocation: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.ListPostsNearLocationRequest, _post_service_pb2.ListPostsNearLocationResponse]
@@ -278,7 +285,14 @@ class PostServiceAsyncStub(PostServiceStub):
     SearchHashtags: _aio.UnaryUnaryMultiCallable[_post_service_pb2.SearchHashtagsRequest, _post_service_pb2.SearchHashtagsResponse]  # type: ignore[assignment]
     """Find hashtags that start with the text, most used first."""
     ListPostsByHashtag: _aio.UnaryUnaryMultiCallable[_post_service_pb2.ListPostsByHashtagRequest, _post_service_pb2.ListPostsByHashtagResponse]  # type: ignore[assignment]
-    """List the posts that carry a hashtag, newest first."""
+    """Internal: list the posts that carry a hashtag, newest first, from the source of truth.
+    Clients read hashtag pages through FeedService.ListPostsByHashtag (the read model).
+    """
+    ListHashtagIndex: _aio.UnaryUnaryMultiCallable[_post_service_pb2.ListHashtagIndexRequest, _post_service_pb2.ListHashtagIndexResponse]  # type: ignore[assignment]
+    """Internal, services only (feed_svc's tag index): the ids and authors of a hashtag's live
+    posts, newest first, whoever the authors are (the caller applies the privacy rule), and on
+    request how many live posts of each author carry the tag.
+    """
     SearchPlaces: _aio.UnaryUnaryMultiCallable[_post_service_pb2.SearchPlacesRequest, _post_service_pb2.SearchPlacesResponse]  # type: ignore[assignment]
     """Find places whose name starts with the text, most used first."""
     ListPostsNearLocation: _aio.UnaryUnaryMultiCallable[_post_service_pb2.ListPostsNearLocationRequest, _post_service_pb2.ListPostsNearLocationResponse]  # type: ignore[assignment]
@@ -544,7 +558,20 @@ class PostServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _post_service_pb2.ListPostsByHashtagRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_post_service_pb2.ListPostsByHashtagResponse, _abc.Awaitable[_post_service_pb2.ListPostsByHashtagResponse]]:
-        """List the posts that carry a hashtag, newest first."""
+        """Internal: list the posts that carry a hashtag, newest first, from the source of truth.
+        Clients read hashtag pages through FeedService.ListPostsByHashtag (the read model).
+        """
+
+    @_abc_1.abstractmethod
+    def ListHashtagIndex(
+        self,
+        request: _post_service_pb2.ListHashtagIndexRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_service_pb2.ListHashtagIndexResponse, _abc.Awaitable[_post_service_pb2.ListHashtagIndexResponse]]:
+        """Internal, services only (feed_svc's tag index): the ids and authors of a hashtag's live
+        posts, newest first, whoever the authors are (the caller applies the privacy rule), and on
+        request how many live posts of each author carry the tag.
+        """
 
     @_abc_1.abstractmethod
     def SearchPlaces(
