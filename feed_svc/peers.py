@@ -120,6 +120,9 @@ class GrpcGraph(_Peer):
                 blocking=r.blocking,
                 blocked_by=r.blocked_by,
                 muting=r.muting,
+                followed_by=r.followed_by,
+                requested=r.requested,
+                incoming_request=r.incoming_request,
             )
             for a in answers
             for r in a.relationships
@@ -176,7 +179,7 @@ class GrpcPosts(_Peer):
 
 
 class GrpcUsers(_Peer):
-    """Account summaries through user_svc's BatchGetUsers."""
+    """Account summaries through user_svc's BatchGetUsers, whole profiles through GetUser."""
 
     def __init__(
         self,
@@ -201,3 +204,17 @@ class GrpcUsers(_Peer):
 
         answers = await asyncio.gather(*(ask(c) for c in _chunks(user_ids)))
         return {u.user_id: u for a in answers for u in a.users}
+
+    async def profile(
+        self, *, user_id: int = 0, username: str = "", viewer_id: int
+    ) -> user_pb2.User:
+        """Return a profile as `viewer_id` sees it (0: no viewer); user_svc's errors (NOT_FOUND
+        for an unknown, suspended or deleted account) pass on to feed_svc's caller."""
+        answer: user_service_pb2.GetUserResponse = await self._stub.GetUser(
+            user_service_pb2.GetUserRequest(
+                user_id=user_id, username=username, viewer_id=viewer_id
+            ),
+            metadata=self._metadata(),
+            timeout=self._timeout,
+        )
+        return answer.user

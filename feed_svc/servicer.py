@@ -116,6 +116,14 @@ class FeedServicer(feed_service_pb2_grpc.FeedServiceServicer):
         )
         return feed_service_pb2.ListUserPostsResponse(posts=posts, next_page_token=token)
 
+    async def GetUser(
+        self, request: feed_service_pb2.GetUserRequest, context: aio.ServicerContext
+    ) -> feed_service_pb2.GetUserResponse:
+        user = await self._feeds.get_user(
+            viewer=auth.viewer_id() or 0, user_id=request.user_id, username=request.username
+        )
+        return feed_service_pb2.GetUserResponse(user=user)
+
     async def GetStoryTray(
         self, request: feed_service_pb2.GetStoryTrayRequest, context: aio.ServicerContext
     ) -> feed_service_pb2.GetStoryTrayResponse:
@@ -191,7 +199,8 @@ def build_read_model(
     *,
     graph: Any = None,
 ) -> ReadModel:
-    """Wire the read model to Redis, post_svc (read-through), user_svc (author summaries),
+    """Wire the read model to Redis, post_svc (read-through), user_svc (author summaries and
+    profiles),
     graph_svc (relationships) and feed_svc's own projection (counts, who posted what)."""
     return ReadModel(
         redis,
@@ -200,6 +209,7 @@ def build_read_model(
         counter=domain.ProjectionCounts(projection),
         graph=graph,
         post_list=domain.ProjectionPosts(projection),
+        profiles=users,
         limits=Limits(
             post_ttl_seconds=settings.read_model_post_ttl_seconds,
             author_ttl_seconds=settings.read_model_author_ttl_seconds,
@@ -209,6 +219,7 @@ def build_read_model(
             fill_wait_seconds=settings.read_model_fill_wait_seconds,
             grid_posts=settings.read_model_grid_posts,
             relations_ttl_seconds=settings.read_model_relations_ttl_seconds,
+            profile_ttl_seconds=settings.read_model_profile_ttl_seconds,
         ),
     )
 

@@ -66,6 +66,13 @@ class FeedServiceStub:
     (PRIVATE_ACCOUNT) for a private account the caller does not follow. Pages are keyed by post
     id, so posts published between two pages neither repeat nor push others out.
     """
+    GetUser: _grpc.UnaryUnaryMultiCallable[_feed_service_pb2.GetUserRequest, _feed_service_pb2.GetUserResponse]
+    """Return one profile, by id or by username, with its counts and the caller's relationship to
+    it, from the read model (user_svc's GetUser, now internal, is the source of truth it reads
+    through). NOT_FOUND (USER_NOT_FOUND) when there is no such account, it is suspended or
+    deleted, or it blocked the caller; a profile the caller blocked shows only its id, username
+    and the relationship.
+    """
     GetStoryTray: _grpc.UnaryUnaryMultiCallable[_feed_service_pb2.GetStoryTrayRequest, _feed_service_pb2.GetStoryTrayResponse]
     """Return the caller's story tray: their own ring first when they have live stories, then the
     accounts they follow (muted ones left out) that have live stories the caller may see, those
@@ -125,6 +132,13 @@ class FeedServiceAsyncStub(FeedServiceStub):
     (USER_NOT_FOUND) for unknown accounts and when either blocked the other; PERMISSION_DENIED
     (PRIVATE_ACCOUNT) for a private account the caller does not follow. Pages are keyed by post
     id, so posts published between two pages neither repeat nor push others out.
+    """
+    GetUser: _aio.UnaryUnaryMultiCallable[_feed_service_pb2.GetUserRequest, _feed_service_pb2.GetUserResponse]  # type: ignore[assignment]
+    """Return one profile, by id or by username, with its counts and the caller's relationship to
+    it, from the read model (user_svc's GetUser, now internal, is the source of truth it reads
+    through). NOT_FOUND (USER_NOT_FOUND) when there is no such account, it is suspended or
+    deleted, or it blocked the caller; a profile the caller blocked shows only its id, username
+    and the relationship.
     """
     GetStoryTray: _aio.UnaryUnaryMultiCallable[_feed_service_pb2.GetStoryTrayRequest, _feed_service_pb2.GetStoryTrayResponse]  # type: ignore[assignment]
     """Return the caller's story tray: their own ring first when they have live stories, then the
@@ -206,6 +220,19 @@ class FeedServiceServicer(metaclass=_abc_1.ABCMeta):
         (USER_NOT_FOUND) for unknown accounts and when either blocked the other; PERMISSION_DENIED
         (PRIVATE_ACCOUNT) for a private account the caller does not follow. Pages are keyed by post
         id, so posts published between two pages neither repeat nor push others out.
+        """
+
+    @_abc_1.abstractmethod
+    def GetUser(
+        self,
+        request: _feed_service_pb2.GetUserRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_feed_service_pb2.GetUserResponse, _abc.Awaitable[_feed_service_pb2.GetUserResponse]]:
+        """Return one profile, by id or by username, with its counts and the caller's relationship to
+        it, from the read model (user_svc's GetUser, now internal, is the source of truth it reads
+        through). NOT_FOUND (USER_NOT_FOUND) when there is no such account, it is suspended or
+        deleted, or it blocked the caller; a profile the caller blocked shows only its id, username
+        and the relationship.
         """
 
     @_abc_1.abstractmethod
