@@ -206,7 +206,7 @@ class World:
         self.graph: FakeGraph = feeds._graph  # type: ignore[assignment]
         self.posts: FakePosts = feeds._posts  # type: ignore[assignment]
         self.views: ReadModel = feeds._views  # type: ignore[assignment]
-        self.profiles: FakeProfiles = self.views._profiles  # type: ignore[assignment]
+        self.profiles: FakeProfiles = getattr(self.views, "_profiles", None)  # type: ignore[assignment]
 
     def user(self) -> int:
         return ids.next_id()
