@@ -157,7 +157,8 @@ async def upstream() -> AsyncIterator[Upstream]:
     health_servicer = health.aio.HealthServicer()
     server = aio.server()
     user_service_pb2_grpc.add_UserServiceServicer_to_server(fake, server)
-    feed_service_pb2_grpc.add_FeedServiceServicer_to_server(FakeFeedService(fake), server)
+    feeds = FakeFeedService(fake)  # type: ignore[abstract]  # only GetUser
+    feed_service_pb2_grpc.add_FeedServiceServicer_to_server(feeds, server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
