@@ -29,7 +29,7 @@ from edge_proxy.transcode import encode_json, to_json
 from shutter.feed.v1 import feed_service_pb2
 from shutter.media.v1 import media_pb2
 from shutter.post.v1 import post_pb2
-from shutter.user.v1 import user_pb2, user_service_pb2
+from shutter.user.v1 import user_pb2
 
 # A grid page as the app's first screen asks for it.
 GRID_PAGE = 12
@@ -95,7 +95,7 @@ def sample_replies() -> dict[str, tuple[str, Message]]:
             "/api/v1/posts/1000",
             feed_service_pb2.GetPostResponse(post=sample_post(1000)),
         ),
-        "get-user": ("/api/v1/users/42", user_service_pb2.GetUserResponse(user=user)),
+        "get-user": ("/api/v1/users/42", feed_service_pb2.GetUserResponse(user=user)),
     }
 
 

@@ -107,7 +107,7 @@ def home_feed_spec(
 READ_PATHS = {
     "list-user-posts": ("feed_svc", "shutter.feed.v1.FeedService/ListUserPosts"),
     "get-post": ("feed_svc", "shutter.feed.v1.FeedService/GetPost"),
-    "get-user": ("user_svc", "shutter.user.v1.UserService/GetUser"),
+    "get-user": ("feed_svc", "shutter.feed.v1.FeedService/GetUser"),
     "hashtag": ("feed_svc", "shutter.feed.v1.FeedService/ListPostsByHashtag"),
 }
 # A profile grid's page in the list-user-posts scenario (the app's first screen: four rows).

@@ -57,7 +57,7 @@ class Route:
     body: str
     # "" (the whole response) or the name of one top-level response field.
     response_body: str
-    # "UserService_GetUser"; additional bindings add their position: "UserService_GetUser2".
+    # "FeedService_GetUser"; additional bindings add their position: "FeedService_GetUser2".
     operation_id: str
 
     @property

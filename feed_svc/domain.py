@@ -67,6 +67,10 @@ class Relation:
     blocking: bool
     blocked_by: bool
     muting: bool
+    # Only profiles show these (the read model keeps them beside the four above).
+    followed_by: bool = False
+    requested: bool = False
+    incoming_request: bool = False
 
 
 class Graph(Protocol):
@@ -489,6 +493,21 @@ class Feeds:
             return ""
         return pagination.encode_token({"k": "tag", "s": tag, "c": post_id})
 
+    async def get_user(self, *, viewer: int, user_id: int, username: str) -> user_pb2.User:
+        """Return one profile, by id or username, as the viewer sees it: by id from the read
+        model, by username from user_svc (a username can pass to another account)."""
+        views = self._require_views()
+        if bool(user_id) == bool(username):
+            raise InvalidArgument.field("user_id", "give exactly one of user_id and username")
+        if username:
+            return await views.profile_by_username(viewer, username)
+        if user_id < 0:
+            raise InvalidArgument.field("user_id", "must be positive")
+        found = await views.profile(viewer, user_id)
+        if found is None:
+            raise AuthorNotFound("no user has that id")
+        return found
+
     async def get_post(self, *, viewer: int, post_id: int) -> post_pb2.Post:
         """Return one post as the viewer sees it, from the read model."""
         views = self._require_views()
@@ -706,10 +725,21 @@ class Feeds:
         if self._views is not None:
             await self._views.grid_changed(author_id, post_id, added=False)
 
-    async def relation_changed(self, first: int, second: int) -> None:
-        """Forget the cached relationship of two accounts (any follow, block or mute change)."""
+    async def relation_changed(self, first: int, second: int, *, counts: bool = False) -> None:
+        """Forget the cached relationship of two accounts (any follow, request, block or mute
+        change) and, with `counts` (a follow made or gone), their profiles."""
         if self._views is not None:
-            await self._views.relation_changed(first, second)
+            await self._views.relation_changed(first, second, counts=counts)
+
+    async def relations_changed(self, pairs: Sequence[tuple[int, int]]) -> None:
+        """relation_changed, counts included, for a run of follows."""
+        if self._views is not None and pairs:
+            await self._views.relations_changed(pairs, counts=True)
+
+    async def account_changed(self, *, user_id: int) -> None:
+        """Read an account's profile again on its next read (suspended, back, or deleted)."""
+        if self._views is not None:
+            await self._views.profile_changed(user_id)
 
     async def engaged(
         self,
@@ -760,8 +790,10 @@ class Feeds:
             )
 
     async def profile_changed(self, *, user_id: int) -> None:
-        """Show an account's new name and picture on every post served from now on."""
+        """Show an account's new name and picture on every post served from now on, and its new
+        profile on its next read."""
         if self._views is not None:
+            await self._views.profile_changed(user_id)
             await self._views.refresh_author(user_id)
 
     async def media_deleted(self, *, media_id: int) -> None:

@@ -9,13 +9,15 @@
   another.
 - PrivateAccount (PERMISSION_DENIED, PRIVATE_ACCOUNT): a private account the caller does not
   follow.
+- RelationshipUnknown (UNAVAILABLE, RELATIONSHIP_UNAVAILABLE): graph_svc could not say just now
+  how the caller and an account stand (a block may hide it): fail closed, retry.
 
 Bad fields raise mesh.errors.InvalidArgument naming the field (page_size, page_token, mode).
 """
 
 from __future__ import annotations
 
-from mesh.errors import FailedPrecondition, NotFound, PermissionDenied
+from mesh.errors import FailedPrecondition, NotFound, PermissionDenied, Unavailable
 
 
 class SnapshotExpired(FailedPrecondition):
@@ -32,3 +34,7 @@ class AuthorNotFound(NotFound):
 
 class PrivateAccount(PermissionDenied):
     reason = "PRIVATE_ACCOUNT"
+
+
+class RelationshipUnknown(Unavailable):
+    reason = "RELATIONSHIP_UNAVAILABLE"

@@ -8,11 +8,14 @@ Consumed in one group, `feed_svc`:
   deduplicated by event id), ReelViewed (a reel's view count, the same way).
 - post_svc: PostSaved, PostUnsaved (the saver's flag in the read model).
 - post_svc: PostHiddenFromViewer (a reported post leaves its reporter's feed for good).
-- user_svc: UserProfileUpdated (the author summary posts are served with).
+- user_svc: UserProfileUpdated (the author summary posts are served with, and the profile),
+  AccountSuspended, AccountUnsuspended, AccountDeleted (the profile is read again: user_svc
+  hides a suspended or deleted account).
 - media_svc: MediaDeleted (out of the post the read model shows it in), MediaLadderFinished (that
   post read again from post_svc: the video's HLS ladder and status changed).
-- graph_svc: every follow, block and mute change also drops the two accounts' cached
-  relationship (the read model's privacy answers); then Followed (merge the followee's recent
+- graph_svc: every follow, follow request, block and mute change also drops the two accounts'
+  cached relationship (the read model's privacy answers and profiles), a follow made or gone
+  (block included) their profiles (the counts); then Followed (merge the followee's recent
   posts), Unfollowed and Muted (take the other account's posts out), Blocked (take each one's
   posts out of the other's feed and hide each from the other in the read model), Unblocked (lift
   that), Unmuted (drop the feed so it is rebuilt with the unmuted account's posts).
@@ -29,6 +32,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC
+from typing import Any
 
 from feed_svc.domain import Feeds
 from mesh.bus import BatchHandler, event_type, unpack
@@ -62,10 +66,15 @@ CONSUMED = frozenset(
         _POST.PostUnsaved,
         _POST.PostHiddenFromViewer,
         user_events_pb2.UserProfileUpdated,
+        user_events_pb2.AccountSuspended,
+        user_events_pb2.AccountUnsuspended,
+        user_events_pb2.AccountDeleted,
         media_events_pb2.MediaDeleted,
         media_events_pb2.MediaLadderFinished,
         _GRAPH.Followed,
         _GRAPH.Unfollowed,
+        _GRAPH.FollowRequested,
+        _GRAPH.FollowRequestEnded,
         _GRAPH.Blocked,
         _GRAPH.Unblocked,
         _GRAPH.Muted,
@@ -117,6 +126,8 @@ def feed_handler(feeds: Feeds) -> Handler:
         elif kind == user_events_pb2.UserProfileUpdated.DESCRIPTOR.full_name:
             updated = unpack(envelope, user_events_pb2.UserProfileUpdated)
             await feeds.profile_changed(user_id=updated.user_id)
+        elif kind in _ACCOUNT:
+            await feeds.account_changed(user_id=_account_of(envelope, kind))
         elif kind == media_events_pb2.MediaDeleted.DESCRIPTOR.full_name:
             await feeds.media_deleted(
                 media_id=unpack(envelope, media_events_pb2.MediaDeleted).media_id
@@ -126,16 +137,23 @@ def feed_handler(feeds: Feeds) -> Handler:
             await feeds.media_changed(media_id=finished.media_id, owner_id=finished.owner_user_id)
         elif kind == _GRAPH.Followed.DESCRIPTOR.full_name:
             followed = unpack(envelope, _GRAPH.Followed)
-            await feeds.relation_changed(followed.follower_id, followed.followee_id)
+            await feeds.relation_changed(followed.follower_id, followed.followee_id, counts=True)
             await feeds.followed(follower_id=followed.follower_id, followee_id=followed.followee_id)
         elif kind == _GRAPH.Unfollowed.DESCRIPTOR.full_name:
             gone = unpack(envelope, _GRAPH.Unfollowed)
-            await feeds.relation_changed(gone.follower_id, gone.followee_id)
+            await feeds.relation_changed(gone.follower_id, gone.followee_id, counts=True)
             await feeds.separated(viewer_id=gone.follower_id, author_id=gone.followee_id)
         elif kind == _GRAPH.Blocked.DESCRIPTOR.full_name:
             blocked = unpack(envelope, _GRAPH.Blocked)
-            await feeds.relation_changed(blocked.blocker_id, blocked.blocked_id)
+            # The block ended any follow between the two: their counts changed too.
+            await feeds.relation_changed(blocked.blocker_id, blocked.blocked_id, counts=True)
             await feeds.blocked(blocker_id=blocked.blocker_id, blocked_id=blocked.blocked_id)
+        elif kind == _GRAPH.FollowRequested.DESCRIPTOR.full_name:
+            asked = unpack(envelope, _GRAPH.FollowRequested)
+            await feeds.relation_changed(asked.requester_id, asked.target_id)
+        elif kind == _GRAPH.FollowRequestEnded.DESCRIPTOR.full_name:
+            ended = unpack(envelope, _GRAPH.FollowRequestEnded)
+            await feeds.relation_changed(ended.requester_id, ended.target_id)
         elif kind == _GRAPH.Unblocked.DESCRIPTOR.full_name:
             lifted = unpack(envelope, _GRAPH.Unblocked)
             await feeds.relation_changed(lifted.blocker_id, lifted.blocked_id)
@@ -168,10 +186,12 @@ def feed_batch_handler(feeds: Feeds) -> BatchHandler:
                 follows.append((followed.follower_id, followed.followee_id))
                 continue
             if follows:
+                await feeds.relations_changed(follows)
                 await feeds.followed_many(follows)
                 follows = []
             await handle(envelope)
         if follows:
+            await feeds.relations_changed(follows)
             await feeds.followed_many(follows)
 
     return handle_batch
@@ -213,6 +233,20 @@ def sync_handler(feeds: Feeds) -> Callable[[envelope_pb2.EventEnvelope], Awaitab
 
 
 _FOLLOWED = _GRAPH.Followed.DESCRIPTOR.full_name
+_ACCOUNT_EVENTS = (
+    user_events_pb2.AccountSuspended,
+    user_events_pb2.AccountUnsuspended,
+    user_events_pb2.AccountDeleted,
+)
+_ACCOUNT = {m.DESCRIPTOR.full_name: m for m in _ACCOUNT_EVENTS}
+
+
+def _account_of(envelope: envelope_pb2.EventEnvelope, kind: str) -> int:
+    """Return the account a suspension, its end or a deletion names."""
+    event: Any = unpack(envelope, _ACCOUNT[kind])
+    return int(event.user_id)
+
+
 _ENGAGEMENT = frozenset(
     m.DESCRIPTOR.full_name
     for m in (

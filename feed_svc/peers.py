@@ -11,7 +11,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 
+import grpc
+from grpc import aio
+
 from feed_svc.domain import Relation
+from feed_svc.errors import AuthorNotFound, RelationshipUnknown
 from mesh.auth import SERVICE_HEADER
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from shutter.post.v1 import post_pb2, post_service_pb2, post_service_pb2_grpc
@@ -21,6 +25,10 @@ from shutter.user.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
 PEER_BATCH_MAX = 100
 # Ids per message when streaming a follow list (graph_svc clamps to 10000).
 STREAM_PAGE = 5000
+
+
+# graph_svc not answering (down, restarting, too slow): retryable.
+_GRAPH_DOWN = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 
 
 def _chunks(ids: Sequence[int]) -> list[list[int]]:
@@ -106,11 +114,23 @@ class GrpcGraph(_Peer):
         """Return how the viewer stands with each account."""
 
         async def ask(chunk: list[int]) -> graph_service_pb2.GetRelationshipsResponse:
-            answer: graph_service_pb2.GetRelationshipsResponse = await self._stub.GetRelationships(
-                graph_service_pb2.GetRelationshipsRequest(viewer_id=viewer_id, user_ids=chunk),
-                metadata=self._metadata(),
-                timeout=self._timeout,
-            )
+            try:
+                answer: graph_service_pb2.GetRelationshipsResponse = (
+                    await self._stub.GetRelationships(
+                        graph_service_pb2.GetRelationshipsRequest(
+                            viewer_id=viewer_id, user_ids=chunk
+                        ),
+                        metadata=self._metadata(),
+                        timeout=self._timeout,
+                    )
+                )
+            except aio.AioRpcError as exc:
+                if exc.code() in _GRAPH_DOWN:
+                    # Fail closed, as user_svc did for profiles: a block may hide the account.
+                    raise RelationshipUnknown(
+                        "cannot tell just now whether this is hidden from you; try again"
+                    ) from None
+                raise
             return answer
 
         answers = await asyncio.gather(*(ask(c) for c in _chunks(user_ids)))
@@ -120,6 +140,9 @@ class GrpcGraph(_Peer):
                 blocking=r.blocking,
                 blocked_by=r.blocked_by,
                 muting=r.muting,
+                followed_by=r.followed_by,
+                requested=r.requested,
+                incoming_request=r.incoming_request,
             )
             for a in answers
             for r in a.relationships
@@ -193,7 +216,7 @@ class GrpcPosts(_Peer):
 
 
 class GrpcUsers(_Peer):
-    """Account summaries through user_svc's BatchGetUsers."""
+    """Account summaries through user_svc's BatchGetUsers, whole profiles through GetUser."""
 
     def __init__(
         self,
@@ -218,3 +241,23 @@ class GrpcUsers(_Peer):
 
         answers = await asyncio.gather(*(ask(c) for c in _chunks(user_ids)))
         return {u.user_id: u for a in answers for u in a.users}
+
+    async def profile(
+        self, *, user_id: int = 0, username: str = "", viewer_id: int
+    ) -> user_pb2.User:
+        """Return a profile as `viewer_id` sees it (0: no viewer). NOT_FOUND (an unknown,
+        suspended or deleted account) is answered as feed_svc's own, with user_svc's message: a
+        profile hidden by a block (decided here) must not differ from one that does not exist."""
+        try:
+            answer: user_service_pb2.GetUserResponse = await self._stub.GetUser(
+                user_service_pb2.GetUserRequest(
+                    user_id=user_id, username=username, viewer_id=viewer_id
+                ),
+                metadata=self._metadata(),
+                timeout=self._timeout,
+            )
+        except aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                raise AuthorNotFound(exc.details() or "no user has that id") from None
+            raise
+        return answer.user

@@ -26,7 +26,8 @@ Keys (each carries one hash tag, so no command spans two Redis Cluster slots):
 - `rm:media:{m:<id>}`: the post a piece of media belongs to (to drop it when it is deleted).
 - `rm:lock:{p:<id>}`: one reader across processes reads a missing post through; others wait.
 - `rm:rel:{u:<viewer>}`: the viewer's relationships to other accounts as graph_svc answered them
-  (a hash of account id to four 0/1 flags: following, blocking, blocked by, muting), plus the
+  (a hash of account id to seven 0/1 flags, RELATION_FLAGS; a value of four, written before the
+  last three were kept, is read again for a profile), plus the
   generation `~g` that every graph change between the viewer and anyone bumps: a fill writes only
   if the generation is the one it read before asking graph_svc, so an answer taken before a block
   is never written back after the block's invalidation.
@@ -38,6 +39,11 @@ Keys (each carries one hash tag, so no command spans two Redis Cluster slots):
   `rm:tagn:{t:<tag>}` how many live posts of each author carry it (`~` marks it read), dropped
   by every post of the tag made or deleted and read again from post_svc; `rm:tagv:{t:<tag>}` the
   version both are filled against; `rm:taglock:{t:<tag>}` the filler's lock.
+- `rm:prof:{u:<id>}`: the account's whole profile as user_svc answers it to no viewer (a `User`
+  with its three counts, no relationship; the email too when its owner's read filled it), and
+  `rm:profv:{u:<id>}` its version, bumped (and the profile dropped) by every change of the
+  profile, of its counts (a follow either way, a post) or of the account (suspended, deleted): a
+  fill writes only if the version is the one it read before asking user_svc.
 """
 
 from __future__ import annotations
@@ -167,6 +173,16 @@ def grid_version_key(owner_id: int) -> str:
     return f"rm:gridv:{{u:{owner_id}}}"
 
 
+def profile_key(user_id: int) -> str:
+    """Return the key of an account's whole profile with its counts."""
+    return f"rm:prof:{{u:{user_id}}}"
+
+
+def profile_version_key(user_id: int) -> str:
+    """Return the key of the version of an account's profile (bumped by each change of it)."""
+    return f"rm:profv:{{u:{user_id}}}"
+
+
 def grid_lock_key(owner_id: int) -> str:
     """Return the key of the lock one filler of an account's grid holds."""
     return f"rm:gridlock:{{u:{owner_id}}}"
@@ -200,8 +216,17 @@ GENERATION = "~g"
 GRID_BUILT = "~"
 GRID_FLOOR = "0" * 19
 _GRID_TOP = "(~"
-# The relationship flags a cached answer holds, in order.
-RELATION_FLAGS = ("following", "blocking", "blocked_by", "muting")
+# The relationship flags a cached answer holds, in order (the first four are what feeds and the
+# privacy rule read; the last three only profiles, kept since profiles moved here).
+RELATION_FLAGS = (
+    "following",
+    "blocking",
+    "blocked_by",
+    "muting",
+    "followed_by",
+    "requested",
+    "incoming_request",
+)
 
 # Write relationships read from graph_svc, unless a graph change came since they were asked.
 # KEYS[1]: the viewer's relationships hash. ARGV: the generation read before asking ('' when
@@ -211,6 +236,15 @@ local generation = redis.call('HGET', KEYS[1], '~g') or ''
 if generation ~= ARGV[1] then return 0 end
 for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+# Install a profile read from user_svc, unless it changed since the version was read. KEYS: the
+# profile, its version. ARGV: the version read before ('' when none), the profile, ttl.
+_PROFILE_FILL = """
+local version = redis.call('GET', KEYS[2]) or ''
+if version ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return 1
 """
 
@@ -333,6 +367,16 @@ class Directory(Protocol):
     async def summaries(self, user_ids: Sequence[int]) -> dict[int, user_pb2.UserSummary]: ...
 
 
+class Profiles(Protocol):
+    """user_svc's GetUser, the source of truth of whole profiles."""
+
+    async def profile(
+        self, *, user_id: int = 0, username: str = "", viewer_id: int
+    ) -> user_pb2.User:
+        """Return the profile as `viewer_id` sees it (0: no viewer); NOT_FOUND passes on."""
+        ...
+
+
 class Relations(Protocol):
     """graph_svc's relationships of a viewer to accounts (each answer has RELATION_FLAGS)."""
 
@@ -379,6 +423,7 @@ class Limits:
     grid_posts: int = 60
     relations_ttl_seconds: int = 86_400
     tag_posts: int = 200
+    profile_ttl_seconds: int = 86_400
 
 
 # An entry of the viewer's hidden set: an account's id (blocked either way) or ("p", post id).
@@ -413,9 +458,12 @@ class ReadModel:
         graph: Relations | None = None,
         post_list: PostList | None = None,
         tags: TagIndex | None = None,
+        profiles: Profiles | None = None,
         clock: Any = lambda: datetime.now(UTC),
     ) -> None:
         self._graph = graph
+        self._profiles = profiles
+        self._profile_fill = client.register_script(_PROFILE_FILL)
         self._post_list = post_list
         self._tags = tags
         self._tag_change = client.register_script(_TAG_CHANGE)
@@ -436,6 +484,7 @@ class ReadModel:
         self.fills = 0  # posts read through from post_svc by this process (tests, metrics)
         self.grid_fills = 0  # grids built from the projection by this process (tests)
         self.tag_fills = 0  # tag indexes or authors read from post_svc by this process (tests)
+        self.profile_fills = 0  # profiles read through from user_svc by this process (tests)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -795,16 +844,125 @@ class ReadModel:
         )
         return packed
 
-    async def relation_changed(self, first: int, second: int) -> None:
+    async def relation_changed(self, first: int, second: int, *, counts: bool = False) -> None:
         """Forget what the two accounts' relationship was, both ways, and bump each one's
-        generation so no fill taken before this change is written back."""
+        generation so no fill taken before this change is written back; with `counts` (a follow
+        made or gone), their profiles too."""
+        await self.relations_changed([(first, second)], counts=counts)
+
+    async def relations_changed(
+        self, pairs: Sequence[tuple[int, int]], *, counts: bool = False
+    ) -> None:
+        """relation_changed for many pairs in one round trip."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            for viewer, other in ((first, second), (second, first)):
-                key = relations_key(viewer)
-                pipe.hdel(key, str(other))
-                pipe.hincrby(key, GENERATION, 1)
-                pipe.expire(key, self._limits.relations_ttl_seconds)
+            for first, second in pairs:
+                for viewer, other in ((first, second), (second, first)):
+                    key = relations_key(viewer)
+                    pipe.hdel(key, str(other))
+                    pipe.hincrby(key, GENERATION, 1)
+                    pipe.expire(key, self._limits.relations_ttl_seconds)
+                    if counts:
+                        self._queue_profile_changed(pipe, viewer)
             await pipe.execute()
+
+    # -- profiles --------------------------------------------------------------------------------
+
+    def _queue_profile_changed(self, pipe: Any, user_id: int) -> None:
+        pipe.incr(profile_version_key(user_id))
+        pipe.expire(profile_version_key(user_id), self._limits.profile_ttl_seconds)
+        pipe.delete(profile_key(user_id))
+
+    async def profile_changed(self, user_id: int) -> None:
+        """Drop an account's profile and bump its version: its next read asks user_svc, and no
+        fill that asked before this change is written back."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            self._queue_profile_changed(pipe, user_id)
+            await pipe.execute()
+
+    async def profile_by_username(self, viewer: int, username: str) -> user_pb2.User:
+        """Return a profile named by username, as user_svc answers the viewer (not kept: a
+        username can name another account once a deleted one's is released)."""
+        return await self._require_profiles().profile(username=username, viewer_id=viewer)
+
+    def _require_profiles(self) -> Profiles:
+        if self._profiles is None:
+            raise RuntimeError("the read model was built without user_svc's profiles")
+        return self._profiles
+
+    async def profile(self, viewer: int, owner: int) -> user_pb2.User | None:
+        """Return an account's profile as the viewer sees it (None: it blocked the viewer),
+        from the cached profile and relationship: one round trip when warm. user_svc's
+        NOT_FOUND (no such account, suspended, deleted) passes on from a fill."""
+        own = viewer == owner
+        other = bool(viewer) and not own
+        fields = [GENERATION, str(owner)]
+        profile_keys = [profile_key(owner), profile_version_key(owner)]
+        if self._cluster:
+            raw, raw_relation = await asyncio.gather(
+                self._mget(profile_keys),
+                self._redis.hmget(relations_key(viewer), fields) if other else _nothing(),
+            )
+        else:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.mget(profile_keys)
+                if other:
+                    pipe.hmget(relations_key(viewer), fields)
+                answers = await pipe.execute()
+            raw, raw_relation = answers[0], answers[1] if other else [None]
+        flags = ""
+        if other:
+            kept = raw_relation[1]
+            flags = kept.decode() if kept is not None else ""
+            if len(flags) < len(RELATION_FLAGS):
+                # Before the profile: a block answers without it, as user_svc did.
+                flags = (await self._fill_relations(viewer, [owner], raw_relation[0]))[owner]
+            if flags[2] == "1":  # blocked by the owner: not found
+                return None
+        user = None
+        if raw[0] is not None:
+            user = user_pb2.User.FromString(raw[0])
+            if own and not user.email:
+                user = None  # filled for another viewer: the owner's read needs the email
+        if user is None:
+            user = await self._fill_profile(owner, own=own, version=raw[1])
+        if not own:
+            user.email = ""
+        if not other:
+            return user
+        relation = dict(zip(RELATION_FLAGS, (f == "1" for f in flags), strict=True))
+        if relation["blocking"]:
+            return user_pb2.User(
+                user_id=user.user_id,
+                username=user.username,
+                relationship=user_pb2.UserRelationship(blocking=True, muting=relation["muting"]),
+            )
+        user.relationship.CopyFrom(
+            user_pb2.UserRelationship(
+                following=relation["following"],
+                followed_by=relation["followed_by"],
+                requested=relation["requested"],
+                incoming_request=relation["incoming_request"],
+                muting=relation["muting"],
+            )
+        )
+        return user
+
+    async def _fill_profile(self, owner: int, *, own: bool, version: bytes | None) -> user_pb2.User:
+        """Ask user_svc for a profile as no viewer sees it (its owner: with the email) and keep
+        it unless its counts were missing or it changed since `version` was read."""
+        fresh = await self._require_profiles().profile(user_id=owner, viewer_id=owner if own else 0)
+        self.profile_fills += 1
+        fresh.ClearField("relationship")
+        if not fresh.counts_unavailable:
+            await self._profile_fill(
+                keys=[profile_key(owner), profile_version_key(owner)],
+                args=[
+                    version.decode() if version else "",
+                    fresh.SerializeToString(),
+                    self._limits.profile_ttl_seconds,
+                ],
+            )
+        return fresh
 
     # -- profile grids ---------------------------------------------------------------------------
 
@@ -899,7 +1057,9 @@ class ReadModel:
                 await self._redis.delete(grid_lock_key(owner))
 
     async def grid_changed(self, owner: int, post_id: int, *, added: bool) -> None:
-        """Add a new post to its author's grid, or take a deleted one out."""
+        """Add a new post to its author's grid, or take a deleted one out; the author's
+        profile (its post count) is read again."""
+        await self.profile_changed(owner)
         await self._grid_change(
             keys=[grid_key(owner), grid_version_key(owner)],
             args=[
@@ -1105,7 +1265,11 @@ class ReadModel:
         """Forget a deleted account: its summary as an author, its flags and hidden set as a
         viewer."""
         await self._redis.delete(
-            author_key(user_id), likes_key(user_id), saves_key(user_id), hidden_key(user_id)
+            author_key(user_id),
+            likes_key(user_id),
+            saves_key(user_id),
+            hidden_key(user_id),
+            profile_key(user_id),
         )
 
     async def hide_post(self, *, viewer: int, post_id: int) -> None:

@@ -131,6 +131,14 @@ class FeedServicer(feed_service_pb2_grpc.FeedServiceServicer):
             next_page_token=token,
         )
 
+    async def GetUser(
+        self, request: feed_service_pb2.GetUserRequest, context: aio.ServicerContext
+    ) -> feed_service_pb2.GetUserResponse:
+        user = await self._feeds.get_user(
+            viewer=auth.viewer_id() or 0, user_id=request.user_id, username=request.username
+        )
+        return feed_service_pb2.GetUserResponse(user=user)
+
     async def GetStoryTray(
         self, request: feed_service_pb2.GetStoryTrayRequest, context: aio.ServicerContext
     ) -> feed_service_pb2.GetStoryTrayResponse:
@@ -206,7 +214,8 @@ def build_read_model(
     *,
     graph: Any = None,
 ) -> ReadModel:
-    """Wire the read model to Redis, post_svc (read-through), user_svc (author summaries),
+    """Wire the read model to Redis, post_svc (read-through), user_svc (author summaries and
+    profiles),
     graph_svc (relationships) and feed_svc's own projection (counts, who posted what)."""
     return ReadModel(
         redis,
@@ -216,6 +225,7 @@ def build_read_model(
         graph=graph,
         post_list=domain.ProjectionPosts(projection),
         tags=posts,
+        profiles=users,
         limits=Limits(
             post_ttl_seconds=settings.read_model_post_ttl_seconds,
             author_ttl_seconds=settings.read_model_author_ttl_seconds,
@@ -226,6 +236,7 @@ def build_read_model(
             grid_posts=settings.read_model_grid_posts,
             tag_posts=settings.read_model_tag_posts,
             relations_ttl_seconds=settings.read_model_relations_ttl_seconds,
+            profile_ttl_seconds=settings.read_model_profile_ttl_seconds,
         ),
     )
 

@@ -146,3 +146,10 @@ class FeedSettings(MeshSettings):
         description="How long a viewer's cached relationships to other accounts are kept after "
         "their last fill; graph changes replace them at once, this only bounds memory.",
     )
+    read_model_profile_ttl_seconds: int = Field(
+        default=86_400,
+        ge=60,
+        le=30 * 86_400,
+        description="How long a profile (with its counts) is kept after its fill; every change "
+        "of it drops it at once, this only bounds memory.",
+    )

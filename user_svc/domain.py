@@ -159,9 +159,17 @@ def return_big_blocks_to_the_os() -> None:
     mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
 
 
-# The fields whose change UserProfileUpdated announces: the account's privacy and what its
-# summary (UserSummary) shows.
-_ANNOUNCED_FIELDS = ("is_private", "username", "full_name", "profile_pic_key", "is_verified")
+# The fields whose change UserProfileUpdated announces: the account's privacy, what its summary
+# (UserSummary) shows, and the rest of the profile (feed_svc's read model serves whole profiles).
+_ANNOUNCED_FIELDS = (
+    "is_private",
+    "username",
+    "full_name",
+    "profile_pic_key",
+    "is_verified",
+    "bio",
+    "website",
+)
 
 
 @dataclass(frozen=True)
@@ -413,12 +421,15 @@ class Accounts:
             await self._store.hold_username(
                 tx, username_hash=username_hash(user.username), until=released
             )
-            await self._store.outbox.add(
+            deleted = await self._store.outbox.add(
                 tx, aggregate_id=user_id, event=events.account_deleted(user_id=user_id, at=now)
             )
         # After the commit: a deletion that failed must not have ended the sessions either.
         for family_id in sessions:
             await self._end_session(family_id)
+        if self._feed is not None:
+            # Before answering: the profile feed_svc serves is gone on the next read.
+            await self._feed.apply([deleted])
         return Deletion(user_id=user_id, deleted_at=now, username_released_at=released)
 
     async def export(self, *, user_id: int) -> dict[str, bytes]:
@@ -562,7 +573,8 @@ class Accounts:
             after = await self._store.update_user(tx, user_id=user_id, changes=values)
             assert after is not None
             # Privacy decides who sees what (graph_svc); the summary fields are what posts
-            # show of their author (feed_svc's read model): a change of either is announced.
+            # show of their author, the whole profile what profiles show (feed_svc's read
+            # model): a change of any is announced.
             announced = None
             if any(getattr(before, f) != getattr(after, f) for f in _ANNOUNCED_FIELDS):
                 announced = await self._store.outbox.add(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mesh import pagination
 from mesh.errors import InvalidArgument
@@ -31,6 +31,9 @@ from user_svc.errors import (
     UserNotFound,
 )
 from user_svc.store import LogEntryRecord, ReportGroupRecord, ReportRecord, UserStore
+
+if TYPE_CHECKING:
+    from user_svc.domain import FeedSync
 
 TARGET_TYPES = ("post", "comment", "story", "user", "message")
 # Content a moderator can remove through its owner's delete path (an account is suspended).
@@ -91,7 +94,9 @@ class Moderation:
         report_rate: Rate,
         session_ttl_seconds: int,
         revocations: Revocations | None = None,
+        feed: FeedSync | None = None,
     ) -> None:
+        self._feed = feed
         self._store = store
         self._ids = ids
         self._owners = owners
@@ -222,6 +227,7 @@ class Moderation:
             await self._owners.remove(target_type=report.target_type, target_id=report.target_id)
         now = datetime.now(UTC)
         ended: list[int] = []
+        announced: list[Any] = []
         async with self._store.transaction() as tx:
             resolved = await self._store.resolve_reports(
                 tx,
@@ -233,7 +239,9 @@ class Moderation:
             if not resolved:
                 raise ReportResolved("this report was already resolved")
             if action == "suspend":
-                ended = await self._suspend(tx, user_id=report.target_owner_id, at=now)
+                ended = await self._suspend(
+                    tx, user_id=report.target_owner_id, at=now, announced=announced
+                )
             entry = LogEntryRecord(
                 entry_id=self._ids.next_id(),
                 moderator_id=moderator.user_id,
@@ -259,19 +267,33 @@ class Moderation:
                     ),
                 )
         await self._end_sessions(ended)
+        await self._tell_feed(announced)
         return entry
 
-    async def _suspend(self, tx: Any, *, user_id: int, at: datetime) -> list[int]:
-        """Suspend an account in the caller's transaction; return its ended sessions."""
+    async def _suspend(
+        self, tx: Any, *, user_id: int, at: datetime, announced: list[Any]
+    ) -> list[int]:
+        """Suspend an account in the caller's transaction; return its ended sessions (the
+        events announcing it go into `announced`)."""
         account = await self._store.get_user(tx, user_id=user_id)
         if account is None:
             raise ReportTargetNotFound("the reported account no longer exists")
         if account.suspended_at is None:
             await self._store.update_user(tx, user_id=user_id, changes={"suspended_at": at})
-            await self._announce(tx, account.user_id, account.is_private, suspended=True)
+            announced += await self._announce(
+                tx, account.user_id, account.is_private, suspended=True
+            )
         return await self._store.revoke_user_sessions(tx, user_id=user_id)
 
-    async def _announce(self, tx: Any, user_id: int, is_private: bool, *, suspended: bool) -> None:
+    async def _tell_feed(self, announced: list[Any]) -> None:
+        # After the commit, before answering: the profile feed_svc serves is hidden (or back) on
+        # the next read.
+        if announced and self._feed is not None:
+            await self._feed.apply(announced)
+
+    async def _announce(
+        self, tx: Any, user_id: int, is_private: bool, *, suspended: bool
+    ) -> list[Any]:
         """Publish a suspension or its end, and a profile change beside it: the summary that
         services keep of the account is gone (or back), so the ones that cache it (graph_svc's
         privacy rule, feed_svc's read model) ask user_svc again, which hides a suspended one."""
@@ -280,14 +302,16 @@ class Moderation:
             if suspended
             else events.account_unsuspended(user_id=user_id)
         )
-        await self._store.outbox.add(tx, aggregate_id=user_id, event=changed)
-        await self._store.outbox.add(
-            tx,
-            aggregate_id=user_id,
-            event=events.profile_updated(
-                user_id=user_id, is_private=is_private, was_private=is_private
+        return [
+            await self._store.outbox.add(tx, aggregate_id=user_id, event=changed),
+            await self._store.outbox.add(
+                tx,
+                aggregate_id=user_id,
+                event=events.profile_updated(
+                    user_id=user_id, is_private=is_private, was_private=is_private
+                ),
             ),
-        )
+        ]
 
     async def _end_sessions(self, families: list[int]) -> None:
         """Refuse the sessions' access tokens everywhere until the last of them has expired."""
@@ -303,13 +327,14 @@ class Moderation:
         if user_id == moderator.user_id:
             raise OwnContent("you cannot act on your own account")
         now = datetime.now(UTC)
+        announced: list[Any] = []
         async with self._store.transaction() as tx:
             account = await self._store.get_user(tx, user_id=user_id)
             if account is None:
                 raise UserNotFound("no user has that id")
             if account.suspended_at is not None:
                 await self._store.update_user(tx, user_id=user_id, changes={"suspended_at": None})
-                await self._announce(tx, user_id, account.is_private, suspended=False)
+                announced = await self._announce(tx, user_id, account.is_private, suspended=False)
             entry = LogEntryRecord(
                 entry_id=self._ids.next_id(),
                 moderator_id=moderator.user_id,
@@ -322,6 +347,7 @@ class Moderation:
                 created_at=now,
             )
             await self._store.add_log_entry(tx, entry=entry)
+        await self._tell_feed(announced)
         return entry
 
     async def audit_log(

@@ -337,7 +337,15 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
     async def GetUser(
         self, request: user_service_pb2.GetUserRequest, context: aio.ServicerContext
     ) -> user_service_pb2.GetUserResponse:
-        viewer = auth.viewer_id()
+        who = auth.current_principal()
+        viewer = who.user_id
+        if request.viewer_id:
+            # Internal now: feed_svc reads through for a viewer it names (clients go there).
+            if not who.is_service:
+                raise InvalidArgument.field("viewer_id", "only services may name a viewer")
+            if request.viewer_id < 0:
+                raise InvalidArgument.field("viewer_id", "must be positive")
+            viewer = request.viewer_id
         profile = await self._accounts.get_user(
             viewer=viewer, user_id=request.user_id, username=request.username
         )
@@ -533,6 +541,11 @@ async def create_user_service(settings: UserSettings) -> Service:
             ),
         )
         revocations = revocations_for(settings)
+        feed = feed_sync(
+            runtime.channels.channel("feed_svc"),
+            service_token=runtime.identity,
+            timeout=FEED_SYNC_DEADLINE_SECONDS,
+        )
         accounts = domain.Accounts(
             user_store,
             issuer=auth.TokenIssuer(settings),
@@ -541,11 +554,7 @@ async def create_user_service(settings: UserSettings) -> Service:
             pictures=pictures,
             throttle=throttle,
             revocations=revocations,
-            feed=feed_sync(
-                runtime.channels.channel("feed_svc"),
-                service_token=runtime.identity,
-                timeout=FEED_SYNC_DEADLINE_SECONDS,
-            ),
+            feed=feed,
         )
         graph = graph_service_pb2_grpc.GraphServiceStub(runtime.channels.channel("graph_svc"))
         posts = post_service_pb2_grpc.PostServiceStub(runtime.channels.channel("post_svc"))
@@ -564,6 +573,7 @@ async def create_user_service(settings: UserSettings) -> Service:
             report_rate=parse_rate(settings.reports_per_account),
             session_ttl_seconds=settings.access_token_ttl_seconds,
             revocations=revocations,
+            feed=feed,
         )
         servicer = UserServicer(
             accounts, media_url=settings.media_url, graph=graph, posts=posts, moderation=moderation

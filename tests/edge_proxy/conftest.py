@@ -1,9 +1,14 @@
-"""Edge fixtures: a fake UserService on a real gRPC port, and edge apps in front of it."""
+"""Edge fixtures: a fake UserService on a real gRPC port, and edge apps in front of it.
+
+Profiles are FeedService.GetUser's route now (feed_svc's read model); the same upstream serves a
+FeedService whose GetUser is the fake's, so the edge's tests of path variables, additional
+bindings and response bodies keep using the profile route through one recorded fake."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,10 +27,16 @@ from mesh import errors
 from mesh.clients import Channels
 from mesh.services import MESH, ServiceSpec
 from mesh.status import details_metadata, grpc_code, rich_status
+from shutter.feed.v1 import feed_service_pb2, feed_service_pb2_grpc
 from shutter.user.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
 
 USER_SERVICE = "shutter.user.v1.UserService"
-USER_SPEC: ServiceSpec = next(spec for spec in MESH if spec.name == "user_svc")
+FEED_SERVICE = "shutter.feed.v1.FeedService"
+_USER_SVC: ServiceSpec = next(spec for spec in MESH if spec.name == "user_svc")
+# user_svc's spec, with FeedService beside UserService on its channel (the fake serves both).
+USER_SPEC: ServiceSpec = dataclasses.replace(
+    _USER_SVC, grpc_services=(*_USER_SVC.grpc_services, FEED_SERVICE)
+)
 MAX_BODY = 1024
 
 
@@ -120,6 +131,17 @@ class FakeUserService(user_service_pb2_grpc.UserServiceServicer):
         return await self._answer("SearchUsers", request, context, reply)
 
 
+class FakeFeedService(feed_service_pb2_grpc.FeedServiceServicer):
+    """FeedService's GetUser, answered (and recorded) by the fake UserService."""
+
+    def __init__(self, users: FakeUserService) -> None:
+        self._users = users
+
+    async def GetUser(self, request: Any, context: Any) -> Any:
+        found = await self._users.GetUser(request, context)
+        return feed_service_pb2.GetUserResponse(user=found.user)
+
+
 @dataclass
 class Upstream:
     """The fake service, its health servicer and where it listens."""
@@ -135,10 +157,13 @@ async def upstream() -> AsyncIterator[Upstream]:
     health_servicer = health.aio.HealthServicer()
     server = aio.server()
     user_service_pb2_grpc.add_UserServiceServicer_to_server(fake, server)
+    feeds = FakeFeedService(fake)  # type: ignore[abstract]  # only GetUser
+    feed_service_pb2_grpc.add_FeedServiceServicer_to_server(feeds, server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     await health_servicer.set(USER_SERVICE, health_pb2.HealthCheckResponse.SERVING)
+    await health_servicer.set(FEED_SERVICE, health_pb2.HealthCheckResponse.SERVING)
     yield Upstream(fake, health_servicer, f"127.0.0.1:{port}")
     await server.stop(None)
 

@@ -75,7 +75,7 @@ async def test_openapi_is_valid_and_lists_every_route(client):
     operations = [op for ops in document["paths"].values() for op in ops.values()]
     ids = [op["operationId"] for op in operations]
     assert len(ids) == len(set(ids))
-    assert "UserService_GetUser" in ids and "UserService_GetUser2" in ids
+    assert "FeedService_GetUser" in ids and "FeedService_GetUser2" in ids
 
 
 async def test_openapi_security_and_schemas(client):

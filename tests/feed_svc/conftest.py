@@ -18,6 +18,7 @@ import redis
 
 from feed_svc import domain, store
 from feed_svc.cache import FeedCache
+from feed_svc.errors import AuthorNotFound
 from feed_svc.readmodel import Limits, ReadModel
 from feed_svc.settings import FeedSettings
 from mesh import db
@@ -41,6 +42,7 @@ class FakeGraph:
         self.follows: set[tuple[int, int]] = set()
         self.mutes: set[tuple[int, int]] = set()
         self.blocks: set[tuple[int, int]] = set()
+        self.requests: set[tuple[int, int]] = set()  # (requester, private account) pending
         self.counts: dict[int, int] = {}
         self.calls: list[str] = []
         # When set, follower_batches waits on it before yielding the batch with this index.
@@ -85,6 +87,9 @@ class FakeGraph:
                 blocking=(viewer_id, u) in self.blocks,
                 blocked_by=(u, viewer_id) in self.blocks,
                 muting=(viewer_id, u) in self.mutes,
+                followed_by=(u, viewer_id) in self.follows,
+                requested=(viewer_id, u) in self.requests,
+                incoming_request=(u, viewer_id) in self.requests,
             )
             for u in user_ids
         }
@@ -169,6 +174,49 @@ class FakePosts:
         return [p for p in live if before is None or p < before][:limit], authors
 
 
+class FakeProfiles:
+    """user_svc's GetUser in memory, as it answers a service naming a viewer: counts from the
+    fake graph and posts, the email to the owner only, NOT_FOUND for suspended accounts."""
+
+    def __init__(self, graph: FakeGraph, posts: FakePosts) -> None:
+        self.graph = graph
+        self.posts = posts
+        self.bios: dict[int, str] = {}
+        self.suspended: set[int] = set()
+        self.calls: list[tuple[int, str, int]] = []
+
+    async def profile(
+        self, *, user_id: int = 0, username: str = "", viewer_id: int
+    ) -> user_pb2.User:
+        self.calls.append((user_id, username, viewer_id))
+        if username:
+            found = [u for u in self.posts.users.names if self.posts.users.names[u] == username]
+            user_id = found[0] if found else 0
+        if not user_id or user_id in self.suspended:
+            raise AuthorNotFound("no user has that id")
+        summary = self.posts.users.summary(user_id)
+        user = user_pb2.User(
+            user_id=user_id,
+            username=summary.username,
+            bio=self.bios.get(user_id, ""),
+            is_private=user_id in self.posts.private,
+            follower_count=sum(1 for _, b in self.graph.follows if b == user_id),
+            following_count=sum(1 for a, _ in self.graph.follows if a == user_id),
+            post_count=sum(
+                1
+                for p, a in self.posts.posts.items()
+                if a == user_id and p not in self.posts.deleted
+            ),
+            email=f"{summary.username}@example.com" if viewer_id == user_id else "",
+        )
+        if viewer_id and viewer_id != user_id:
+            [relation] = (await self.graph.relations(viewer_id, [user_id])).values()
+            if relation.blocked_by:
+                raise AuthorNotFound("no user has that id")
+            user.relationship.following = relation.following
+        return user
+
+
 class World:
     """The feed rules with their fakes, and helpers that play post_svc's and graph_svc's events."""
 
@@ -179,6 +227,7 @@ class World:
         self.graph: FakeGraph = feeds._graph  # type: ignore[assignment]
         self.posts: FakePosts = feeds._posts  # type: ignore[assignment]
         self.views: ReadModel = feeds._views  # type: ignore[assignment]
+        self.profiles: FakeProfiles = getattr(self.views, "_profiles", None)  # type: ignore[assignment]
 
     def user(self) -> int:
         return ids.next_id()
@@ -332,6 +381,7 @@ async def make_world(settings: FeedSettings, redis_url: str | None = None) -> tu
         graph=graph,
         post_list=domain.ProjectionPosts(projection),
         tags=posts,
+        profiles=FakeProfiles(graph, posts),
         limits=Limits(
             post_ttl_seconds=settings.read_model_post_ttl_seconds,
             author_ttl_seconds=settings.read_model_author_ttl_seconds,

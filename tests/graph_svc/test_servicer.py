@@ -324,7 +324,7 @@ async def test_user_svc_serves_profiles_when_graph_svc_is_down(
                     username="solo", email="solo@example.com", password="pass word 1"
                 )
             )
-            md = (("authorization", f"Bearer {signed.access_token}"),)
+            md = (("authorization", f"Bearer {signed.access_token}"), *service_md())
             with caplog.at_level(logging.WARNING, logger="shutter.user_svc"):
                 found = await users.GetUser(upb.GetUserRequest(username="solo"), metadata=md)
     finally:

@@ -37,11 +37,11 @@ class FakeUsers(user_service_pb2_grpc.UserServiceServicer):
     async def Login(self, request, context):
         raise RuntimeError("password=hunter2 leaked from a driver")
 
-    async def GetUser(self, request, context_):
+    async def UpdateProfile(self, request, context_):
         self.seen["request_id"] = context.request_id.get()
         self.seen["remaining"] = context.remaining_seconds()
         user_id = auth.require_user()
-        return user_service_pb2.GetUserResponse(user=user_pb2.User(user_id=user_id))
+        return user_service_pb2.UpdateProfileResponse(user=user_pb2.User(user_id=user_id))
 
     async def SearchUsers(self, request, context):
         await self.release.wait()
@@ -131,7 +131,9 @@ async def test_bad_or_missing_token_is_unauthenticated(served) -> None:
             (("authorization", "Basic x"),),
         ]:
             with pytest.raises(grpc.aio.AioRpcError) as caught:
-                await stub.GetUser(user_service_pb2.GetUserRequest(user_id=1), metadata=metadata)
+                await stub.UpdateProfile(
+                    user_service_pb2.UpdateProfileRequest(user_id=1), metadata=metadata
+                )
             assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
@@ -145,7 +147,7 @@ async def test_client_forwards_identity_request_id_and_a_deadline(served) -> Non
     context.request_id.set("abc")
     context.deadline.set(time.monotonic() + 2)
     try:
-        reply = await stub.GetUser(user_service_pb2.GetUserRequest(user_id=7))
+        reply = await stub.UpdateProfile(user_service_pb2.UpdateProfileRequest(user_id=7))
     finally:
         context.principal.set(None)
         context.request_id.set("")
@@ -189,8 +191,9 @@ async def test_access_lines_are_debug_and_server_failures_warnings(
     token = auth.TokenIssuer(settings).user_token(7)
     async with grpc.aio.insecure_channel(service.address) as channel:
         stub = user_service_pb2_grpc.UserServiceStub(channel)
-        await stub.GetUser(
-            user_service_pb2.GetUserRequest(), metadata=(("authorization", f"Bearer {token}"),)
+        await stub.UpdateProfile(
+            user_service_pb2.UpdateProfileRequest(),
+            metadata=(("authorization", f"Bearer {token}"),),
         )
         for call, request in (
             (stub.Register, user_service_pb2.RegisterRequest()),
@@ -213,7 +216,7 @@ async def test_access_lines_are_debug_and_server_failures_warnings(
     lines = access_lines()
     # Answered and refused calls: a line each only at DEBUG; the server's own failure: WARNING.
     assert lines == {
-        "GetUser": (logging.DEBUG, "OK"),
+        "UpdateProfile": (logging.DEBUG, "OK"),
         "Register": (logging.DEBUG, "INVALID_ARGUMENT"),
         "Login": (logging.WARNING, "INTERNAL"),
     }

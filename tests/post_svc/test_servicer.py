@@ -565,7 +565,7 @@ async def test_profiles_are_served_without_post_svc(tmp_path: Path) -> None:
             started = time.monotonic()
             profile = await users.GetUser(
                 upb.GetUserRequest(user_id=signed.user.user_id),
-                metadata=(("authorization", f"Bearer {signed.access_token}"),),
+                metadata=(("authorization", f"Bearer {signed.access_token}"), *service_md()),
             )
             assert time.monotonic() - started < 3
             assert profile.user.username == "alone" and profile.user.post_count == 0

@@ -230,13 +230,15 @@ async def test_going_private_and_back_publishes_privacy_events(accounts: domain.
     assert events == [(True, False), (False, True)]  # the repeated "private" changed nothing
 
 
-async def test_summary_changes_are_announced_and_bio_changes_are_not(
+async def test_profile_changes_are_announced_and_unchanged_fields_are_not(
     accounts: domain.Accounts,
 ) -> None:
     alice = (await _register(accounts, "alice", full_name="Alice")).user
     assert alice is not None
     for changes in (
-        domain.ProfileChanges(bio="Down the rabbit hole"),  # not on a summary: not announced
+        # Not on a summary, but on the profile feed_svc serves: announced too.
+        domain.ProfileChanges(bio="Down the rabbit hole"),
+        domain.ProfileChanges(bio="Down the rabbit hole"),  # unchanged: not announced
         domain.ProfileChanges(full_name="Alice Liddell"),
         domain.ProfileChanges(full_name="Alice Liddell"),  # unchanged: not announced
         domain.ProfileChanges(is_private=True),
@@ -250,7 +252,7 @@ async def test_summary_changes_are_announced_and_bio_changes_are_not(
                 )
             )
         ).all()
-    assert len(rows) == 2
+    assert len(rows) == 3
 
 
 async def test_get_user_shows_email_to_the_owner_only(accounts: domain.Accounts) -> None:

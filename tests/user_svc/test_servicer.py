@@ -147,9 +147,10 @@ async def test_errors_carry_codes_reasons_and_fields(
         "INVALID_CREDENTIALS",
         [],
     )
+    # Internal now (clients read profiles through FeedService.GetUser): services only.
     assert await _fails(stub.GetUser(pb.GetUserRequest(user_id=alice.user.user_id))) == (
-        grpc.StatusCode.UNAUTHENTICATED,
-        "TOKEN_MISSING",
+        grpc.StatusCode.PERMISSION_DENIED,
+        "INTERNAL_ONLY",
         [],
     )
     assert await _fails(

@@ -26,9 +26,10 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from shutter.events.v1 import envelope_pb2 as shutter_dot_events_dot_v1_dot_envelope__pb2
 from shutter.feed.v1 import feed_pb2 as shutter_dot_feed_dot_v1_dot_feed__pb2
 from shutter.post.v1 import post_pb2 as shutter_dot_post_dot_v1_dot_post__pb2
+from shutter.user.v1 import user_pb2 as shutter_dot_user_dot_v1_dot_user__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"shutter/feed/v1/feed_service.proto\x12\x0fshutter.feed.v1\x1a\x1cgoogle/api/annotations.proto\x1a shutter/events/v1/envelope.proto\x1a\x1ashutter/feed/v1/feed.proto\x1a\x1ashutter/post/v1/post.proto\"\x1a\n\x18RebuildProjectionRequest\"H\n\x19RebuildProjectionResponse\x12\x12\n\npost_count\x18\x01 \x01(\x03\x12\x17\n\x0f\x63\x65lebrity_count\x18\x02 \x01(\x03\"F\n\x12\x41pplyEventsRequest\x12\x30\n\x06\x65vents\x18\x01 \x03(\x0b\x32 .shutter.events.v1.EventEnvelope\",\n\x13\x41pplyEventsResponse\x12\x15\n\rapplied_count\x18\x01 \x01(\x05\"<\n\x13GetStoryTrayRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"^\n\x14GetStoryTrayResponse\x12-\n\x05items\x18\x01 \x03(\x0b\x32\x1e.shutter.feed.v1.StoryTrayItem\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"d\n\x12GetHomeFeedRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\'\n\x04mode\x18\x03 \x01(\x0e\x32\x19.shutter.feed.v1.FeedMode\"T\n\x13GetHomeFeedResponse\x12$\n\x05posts\x18\x01 \x03(\x0b\x32\x15.shutter.post.v1.Post\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\":\n\x11GetExploreRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"S\n\x12GetExploreResponse\x12$\n\x05posts\x18\x01 \x03(\x0b\x32\x15.shutter.post.v1.Post\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x0eGetPostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\"6\n\x0fGetPostResponse\x12#\n\x04post\x18\x01 \x01(\x0b\x32\x15.shutter.post.v1.Post\"N\n\x14ListUserPostsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"V\n\x15ListUserPostsResponse\x12$\n\x05posts\x18\x01 \x03(\x0b\x32\x15.shutter.post.v1.Post\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"O\n\x19ListPostsByHashtagRequest\x12\x0b\n\x03tag\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\x86\x01\n\x1aListPostsByHashtagResponse\x12)\n\x07hashtag\x18\x01 \x01(\x0b\x32\x18.shutter.post.v1.Hashtag\x12$\n\x05posts\x18\x02 \x03(\x0b\x32\x15.shutter.post.v1.Post\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t2\xc1\x07\n\x0b\x46\x65\x65\x64Service\x12n\n\x0bGetHomeFeed\x12#.shutter.feed.v1.GetHomeFeedRequest\x1a$.shutter.feed.v1.GetHomeFeedResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/api/v1/feed\x12n\n\nGetExplore\x12\".shutter.feed.v1.GetExploreRequest\x1a#.shutter.feed.v1.GetExploreResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/api/v1/explore\x12s\n\x07GetPost\x12\x1f.shutter.feed.v1.GetPostRequest\x1a .shutter.feed.v1.GetPostResponse\"%\x82\xd3\xe4\x93\x02\x1f\x12\x17/api/v1/posts/{post_id}b\x04post\x12\x85\x01\n\rListUserPosts\x12%.shutter.feed.v1.ListUserPostsRequest\x1a&.shutter.feed.v1.ListUserPostsResponse\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/api/v1/users/{user_id}/posts\x12\x93\x01\n\x12ListPostsByHashtag\x12*.shutter.feed.v1.ListPostsByHashtagRequest\x1a+.shutter.feed.v1.ListPostsByHashtagResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/api/v1/hashtags/{tag}/posts\x12y\n\x0cGetStoryTray\x12$.shutter.feed.v1.GetStoryTrayRequest\x1a%.shutter.feed.v1.GetStoryTrayResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/api/v1/feed/stories\x12X\n\x0b\x41pplyEvents\x12#.shutter.feed.v1.ApplyEventsRequest\x1a$.shutter.feed.v1.ApplyEventsResponse\x12j\n\x11RebuildProjection\x12).shutter.feed.v1.RebuildProjectionRequest\x1a*.shutter.feed.v1.RebuildProjectionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"shutter/feed/v1/feed_service.proto\x12\x0fshutter.feed.v1\x1a\x1cgoogle/api/annotations.proto\x1a shutter/events/v1/envelope.proto\x1a\x1ashutter/feed/v1/feed.proto\x1a\x1ashutter/post/v1/post.proto\x1a\x1ashutter/user/v1/user.proto\"\x1a\n\x18RebuildProjectionRequest\"H\n\x19RebuildProjectionResponse\x12\x12\n\npost_count\x18\x01 \x01(\x03\x12\x17\n\x0f\x63\x65lebrity_count\x18\x02 \x01(\x03\"F\n\x12\x41pplyEventsRequest\x12\x30\n\x06\x65vents\x18\x01 \x03(\x0b\x32 .shutter.events.v1.EventEnvelope\",\n\x13\x41pplyEventsResponse\x12\x15\n\rapplied_count\x18\x01 \x01(\x05\"<\n\x13GetStoryTrayRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"^\n\x14GetStoryTrayResponse\x12-\n\x05items\x18\x01 \x03(\x0b\x32\x1e.shutter.feed.v1.StoryTrayItem\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"d\n\x12GetHomeFeedRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\'\n\x04mode\x18\x03 \x01(\x0e\x32\x19.shutter.feed.v1.FeedMode\"T\n\x13GetHomeFeedResponse\x12$\n\x05posts\x18\x01 \x03(\x0b\x32\x15.shutter.post.v1.Post\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\":\n\x11GetExploreRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"S\n\x12GetExploreResponse\x12$\n\x05posts\x18\x01 \x03(\x0b\x32\x15.shutter.post.v1.Post\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x0eGetPostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\"6\n\x0fGetPostResponse\x12#\n\x04post\x18\x01 \x01(\x0b\x32\x15.shutter.post.v1.Post\"3\n\x0eGetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x10\n\x08username\x18\x02 \x01(\t\"6\n\x0fGetUserResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.shutter.user.v1.User\"N\n\x14ListUserPostsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"V\n\x15ListUserPostsResponse\x12$\n\x05posts\x18\x01 \x03(\x0b\x32\x15.shutter.post.v1.Post\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"O\n\x19ListPostsByHashtagRequest\x12\x0b\n\x03tag\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\x86\x01\n\x1aListPostsByHashtagResponse\x12)\n\x07hashtag\x18\x01 \x01(\x0b\x32\x18.shutter.post.v1.Hashtag\x12$\n\x05posts\x18\x02 \x03(\x0b\x32\x15.shutter.post.v1.Post\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t2\xe5\x08\n\x0b\x46\x65\x65\x64Service\x12n\n\x0bGetHomeFeed\x12#.shutter.feed.v1.GetHomeFeedRequest\x1a$.shutter.feed.v1.GetHomeFeedResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/api/v1/feed\x12n\n\nGetExplore\x12\".shutter.feed.v1.GetExploreRequest\x1a#.shutter.feed.v1.GetExploreResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/api/v1/explore\x12s\n\x07GetPost\x12\x1f.shutter.feed.v1.GetPostRequest\x1a .shutter.feed.v1.GetPostResponse\"%\x82\xd3\xe4\x93\x02\x1f\x12\x17/api/v1/posts/{post_id}b\x04post\x12\x85\x01\n\rListUserPosts\x12%.shutter.feed.v1.ListUserPostsRequest\x1a&.shutter.feed.v1.ListUserPostsResponse\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/api/v1/users/{user_id}/posts\x12\x93\x01\n\x12ListPostsByHashtag\x12*.shutter.feed.v1.ListPostsByHashtagRequest\x1a+.shutter.feed.v1.ListPostsByHashtagResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/api/v1/hashtags/{tag}/posts\x12\xa1\x01\n\x07GetUser\x12\x1f.shutter.feed.v1.GetUserRequest\x1a .shutter.feed.v1.GetUserResponse\"S\x82\xd3\xe4\x93\x02M\x12\x17/api/v1/users/{user_id}Z,\x12$/api/v1/users/by-username/{username}b\x04userb\x04user\x12y\n\x0cGetStoryTray\x12$.shutter.feed.v1.GetStoryTrayRequest\x1a%.shutter.feed.v1.GetStoryTrayResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/api/v1/feed/stories\x12X\n\x0b\x41pplyEvents\x12#.shutter.feed.v1.ApplyEventsRequest\x1a$.shutter.feed.v1.ApplyEventsResponse\x12j\n\x11RebuildProjection\x12).shutter.feed.v1.RebuildProjectionRequest\x1a*.shutter.feed.v1.RebuildProjectionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,40 +46,46 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FEEDSERVICE'].methods_by_name['ListUserPosts']._serialized_options = b'\202\323\344\223\002\037\022\035/api/v1/users/{user_id}/posts'
   _globals['_FEEDSERVICE'].methods_by_name['ListPostsByHashtag']._loaded_options = None
   _globals['_FEEDSERVICE'].methods_by_name['ListPostsByHashtag']._serialized_options = b'\202\323\344\223\002\036\022\034/api/v1/hashtags/{tag}/posts'
+  _globals['_FEEDSERVICE'].methods_by_name['GetUser']._loaded_options = None
+  _globals['_FEEDSERVICE'].methods_by_name['GetUser']._serialized_options = b'\202\323\344\223\002M\022\027/api/v1/users/{user_id}Z,\022$/api/v1/users/by-username/{username}b\004userb\004user'
   _globals['_FEEDSERVICE'].methods_by_name['GetStoryTray']._loaded_options = None
   _globals['_FEEDSERVICE'].methods_by_name['GetStoryTray']._serialized_options = b'\202\323\344\223\002\026\022\024/api/v1/feed/stories'
-  _globals['_REBUILDPROJECTIONREQUEST']._serialized_start=175
-  _globals['_REBUILDPROJECTIONREQUEST']._serialized_end=201
-  _globals['_REBUILDPROJECTIONRESPONSE']._serialized_start=203
-  _globals['_REBUILDPROJECTIONRESPONSE']._serialized_end=275
-  _globals['_APPLYEVENTSREQUEST']._serialized_start=277
-  _globals['_APPLYEVENTSREQUEST']._serialized_end=347
-  _globals['_APPLYEVENTSRESPONSE']._serialized_start=349
-  _globals['_APPLYEVENTSRESPONSE']._serialized_end=393
-  _globals['_GETSTORYTRAYREQUEST']._serialized_start=395
-  _globals['_GETSTORYTRAYREQUEST']._serialized_end=455
-  _globals['_GETSTORYTRAYRESPONSE']._serialized_start=457
-  _globals['_GETSTORYTRAYRESPONSE']._serialized_end=551
-  _globals['_GETHOMEFEEDREQUEST']._serialized_start=553
-  _globals['_GETHOMEFEEDREQUEST']._serialized_end=653
-  _globals['_GETHOMEFEEDRESPONSE']._serialized_start=655
-  _globals['_GETHOMEFEEDRESPONSE']._serialized_end=739
-  _globals['_GETEXPLOREREQUEST']._serialized_start=741
-  _globals['_GETEXPLOREREQUEST']._serialized_end=799
-  _globals['_GETEXPLORERESPONSE']._serialized_start=801
-  _globals['_GETEXPLORERESPONSE']._serialized_end=884
-  _globals['_GETPOSTREQUEST']._serialized_start=886
-  _globals['_GETPOSTREQUEST']._serialized_end=919
-  _globals['_GETPOSTRESPONSE']._serialized_start=921
-  _globals['_GETPOSTRESPONSE']._serialized_end=975
-  _globals['_LISTUSERPOSTSREQUEST']._serialized_start=977
-  _globals['_LISTUSERPOSTSREQUEST']._serialized_end=1055
-  _globals['_LISTUSERPOSTSRESPONSE']._serialized_start=1057
-  _globals['_LISTUSERPOSTSRESPONSE']._serialized_end=1143
-  _globals['_LISTPOSTSBYHASHTAGREQUEST']._serialized_start=1145
-  _globals['_LISTPOSTSBYHASHTAGREQUEST']._serialized_end=1224
-  _globals['_LISTPOSTSBYHASHTAGRESPONSE']._serialized_start=1227
-  _globals['_LISTPOSTSBYHASHTAGRESPONSE']._serialized_end=1361
-  _globals['_FEEDSERVICE']._serialized_start=1364
-  _globals['_FEEDSERVICE']._serialized_end=2325
+  _globals['_REBUILDPROJECTIONREQUEST']._serialized_start=203
+  _globals['_REBUILDPROJECTIONREQUEST']._serialized_end=229
+  _globals['_REBUILDPROJECTIONRESPONSE']._serialized_start=231
+  _globals['_REBUILDPROJECTIONRESPONSE']._serialized_end=303
+  _globals['_APPLYEVENTSREQUEST']._serialized_start=305
+  _globals['_APPLYEVENTSREQUEST']._serialized_end=375
+  _globals['_APPLYEVENTSRESPONSE']._serialized_start=377
+  _globals['_APPLYEVENTSRESPONSE']._serialized_end=421
+  _globals['_GETSTORYTRAYREQUEST']._serialized_start=423
+  _globals['_GETSTORYTRAYREQUEST']._serialized_end=483
+  _globals['_GETSTORYTRAYRESPONSE']._serialized_start=485
+  _globals['_GETSTORYTRAYRESPONSE']._serialized_end=579
+  _globals['_GETHOMEFEEDREQUEST']._serialized_start=581
+  _globals['_GETHOMEFEEDREQUEST']._serialized_end=681
+  _globals['_GETHOMEFEEDRESPONSE']._serialized_start=683
+  _globals['_GETHOMEFEEDRESPONSE']._serialized_end=767
+  _globals['_GETEXPLOREREQUEST']._serialized_start=769
+  _globals['_GETEXPLOREREQUEST']._serialized_end=827
+  _globals['_GETEXPLORERESPONSE']._serialized_start=829
+  _globals['_GETEXPLORERESPONSE']._serialized_end=912
+  _globals['_GETPOSTREQUEST']._serialized_start=914
+  _globals['_GETPOSTREQUEST']._serialized_end=947
+  _globals['_GETPOSTRESPONSE']._serialized_start=949
+  _globals['_GETPOSTRESPONSE']._serialized_end=1003
+  _globals['_GETUSERREQUEST']._serialized_start=1005
+  _globals['_GETUSERREQUEST']._serialized_end=1056
+  _globals['_GETUSERRESPONSE']._serialized_start=1058
+  _globals['_GETUSERRESPONSE']._serialized_end=1112
+  _globals['_LISTUSERPOSTSREQUEST']._serialized_start=1114
+  _globals['_LISTUSERPOSTSREQUEST']._serialized_end=1192
+  _globals['_LISTUSERPOSTSRESPONSE']._serialized_start=1194
+  _globals['_LISTUSERPOSTSRESPONSE']._serialized_end=1280
+  _globals['_LISTPOSTSBYHASHTAGREQUEST']._serialized_start=1282
+  _globals['_LISTPOSTSBYHASHTAGREQUEST']._serialized_end=1361
+  _globals['_LISTPOSTSBYHASHTAGRESPONSE']._serialized_start=1364
+  _globals['_LISTPOSTSBYHASHTAGRESPONSE']._serialized_end=1498
+  _globals['_FEEDSERVICE']._serialized_start=1501
+  _globals['_FEEDSERVICE']._serialized_end=2626
 # @@protoc_insertion_point(module_scope)

@@ -2,6 +2,7 @@ from google.api import annotations_pb2 as _annotations_pb2
 from shutter.events.v1 import envelope_pb2 as _envelope_pb2
 from shutter.feed.v1 import feed_pb2 as _feed_pb2
 from shutter.post.v1 import post_pb2 as _post_pb2
+from shutter.user.v1 import user_pb2 as _user_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -95,6 +96,20 @@ class GetPostResponse(_message.Message):
     POST_FIELD_NUMBER: _ClassVar[int]
     post: _post_pb2.Post
     def __init__(self, post: _Optional[_Union[_post_pb2.Post, _Mapping]] = ...) -> None: ...
+
+class GetUserRequest(_message.Message):
+    __slots__ = ("user_id", "username")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    username: str
+    def __init__(self, user_id: _Optional[int] = ..., username: _Optional[str] = ...) -> None: ...
+
+class GetUserResponse(_message.Message):
+    __slots__ = ("user",)
+    USER_FIELD_NUMBER: _ClassVar[int]
+    user: _user_pb2.User
+    def __init__(self, user: _Optional[_Union[_user_pb2.User, _Mapping]] = ...) -> None: ...
 
 class ListUserPostsRequest(_message.Message):
     __slots__ = ("user_id", "page_size", "page_token")

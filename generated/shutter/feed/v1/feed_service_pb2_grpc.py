@@ -68,6 +68,11 @@ class FeedServiceStub:
                 request_serializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.ListPostsByHashtagRequest.SerializeToString,
                 response_deserializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.ListPostsByHashtagResponse.FromString,
                 _registered_method=True)
+        self.GetUser = channel.unary_unary(
+                '/shutter.feed.v1.FeedService/GetUser',
+                request_serializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.GetUserRequest.SerializeToString,
+                response_deserializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.GetUserResponse.FromString,
+                _registered_method=True)
         self.GetStoryTray = channel.unary_unary(
                 '/shutter.feed.v1.FeedService/GetStoryTray',
                 request_serializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.GetStoryTrayRequest.SerializeToString,
@@ -149,6 +154,17 @@ class FeedServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetUser(self, request, context):
+        """Return one profile, by id or by username, with its counts and the caller's relationship to
+        it, from the read model (user_svc's GetUser, now internal, is the source of truth it reads
+        through). NOT_FOUND (USER_NOT_FOUND) when there is no such account, it is suspended or
+        deleted, or it blocked the caller; a profile the caller blocked shows only its id, username
+        and the relationship.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetStoryTray(self, request, context):
         """Return the caller's story tray: their own ring first when they have live stories, then the
         accounts they follow (muted ones left out) that have live stories the caller may see, those
@@ -209,6 +225,11 @@ def add_FeedServiceServicer_to_server(servicer, server):
                     servicer.ListPostsByHashtag,
                     request_deserializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.ListPostsByHashtagRequest.FromString,
                     response_serializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.ListPostsByHashtagResponse.SerializeToString,
+            ),
+            'GetUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUser,
+                    request_deserializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.GetUserRequest.FromString,
+                    response_serializer=shutter_dot_feed_dot_v1_dot_feed__service__pb2.GetUserResponse.SerializeToString,
             ),
             'GetStoryTray': grpc.unary_unary_rpc_method_handler(
                     servicer.GetStoryTray,
@@ -370,6 +391,33 @@ class FeedService:
             '/shutter.feed.v1.FeedService/ListPostsByHashtag',
             shutter_dot_feed_dot_v1_dot_feed__service__pb2.ListPostsByHashtagRequest.SerializeToString,
             shutter_dot_feed_dot_v1_dot_feed__service__pb2.ListPostsByHashtagResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.feed.v1.FeedService/GetUser',
+            shutter_dot_feed_dot_v1_dot_feed__service__pb2.GetUserRequest.SerializeToString,
+            shutter_dot_feed_dot_v1_dot_feed__service__pb2.GetUserResponse.FromString,
             options,
             channel_credentials,
             insecure,

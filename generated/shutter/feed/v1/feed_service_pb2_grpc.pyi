@@ -74,6 +74,13 @@ class FeedServiceStub:
     when more follow. INVALID_ARGUMENT for a tag that cannot be one or a token of another list;
     the page tokens are the ones post_svc gave for this list.
     """
+    GetUser: _grpc.UnaryUnaryMultiCallable[_feed_service_pb2.GetUserRequest, _feed_service_pb2.GetUserResponse]
+    """Return one profile, by id or by username, with its counts and the caller's relationship to
+    it, from the read model (user_svc's GetUser, now internal, is the source of truth it reads
+    through). NOT_FOUND (USER_NOT_FOUND) when there is no such account, it is suspended or
+    deleted, or it blocked the caller; a profile the caller blocked shows only its id, username
+    and the relationship.
+    """
     GetStoryTray: _grpc.UnaryUnaryMultiCallable[_feed_service_pb2.GetStoryTrayRequest, _feed_service_pb2.GetStoryTrayResponse]
     """Return the caller's story tray: their own ring first when they have live stories, then the
     accounts they follow (muted ones left out) that have live stories the caller may see, those
@@ -141,6 +148,13 @@ class FeedServiceAsyncStub(FeedServiceStub):
     account they do not follow) are left out, so a page may hold fewer than page_size posts even
     when more follow. INVALID_ARGUMENT for a tag that cannot be one or a token of another list;
     the page tokens are the ones post_svc gave for this list.
+    """
+    GetUser: _aio.UnaryUnaryMultiCallable[_feed_service_pb2.GetUserRequest, _feed_service_pb2.GetUserResponse]  # type: ignore[assignment]
+    """Return one profile, by id or by username, with its counts and the caller's relationship to
+    it, from the read model (user_svc's GetUser, now internal, is the source of truth it reads
+    through). NOT_FOUND (USER_NOT_FOUND) when there is no such account, it is suspended or
+    deleted, or it blocked the caller; a profile the caller blocked shows only its id, username
+    and the relationship.
     """
     GetStoryTray: _aio.UnaryUnaryMultiCallable[_feed_service_pb2.GetStoryTrayRequest, _feed_service_pb2.GetStoryTrayResponse]  # type: ignore[assignment]
     """Return the caller's story tray: their own ring first when they have live stories, then the
@@ -236,6 +250,19 @@ class FeedServiceServicer(metaclass=_abc_1.ABCMeta):
         account they do not follow) are left out, so a page may hold fewer than page_size posts even
         when more follow. INVALID_ARGUMENT for a tag that cannot be one or a token of another list;
         the page tokens are the ones post_svc gave for this list.
+        """
+
+    @_abc_1.abstractmethod
+    def GetUser(
+        self,
+        request: _feed_service_pb2.GetUserRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_feed_service_pb2.GetUserResponse, _abc.Awaitable[_feed_service_pb2.GetUserResponse]]:
+        """Return one profile, by id or by username, with its counts and the caller's relationship to
+        it, from the read model (user_svc's GetUser, now internal, is the source of truth it reads
+        through). NOT_FOUND (USER_NOT_FOUND) when there is no such account, it is suspended or
+        deleted, or it blocked the caller; a profile the caller blocked shows only its id, username
+        and the relationship.
         """
 
     @_abc_1.abstractmethod

@@ -90,12 +90,14 @@ class LogoutResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class GetUserRequest(_message.Message):
-    __slots__ = ("user_id", "username")
+    __slots__ = ("user_id", "username", "viewer_id")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     USERNAME_FIELD_NUMBER: _ClassVar[int]
+    VIEWER_ID_FIELD_NUMBER: _ClassVar[int]
     user_id: int
     username: str
-    def __init__(self, user_id: _Optional[int] = ..., username: _Optional[str] = ...) -> None: ...
+    viewer_id: int
+    def __init__(self, user_id: _Optional[int] = ..., username: _Optional[str] = ..., viewer_id: _Optional[int] = ...) -> None: ...
 
 class GetUserResponse(_message.Message):
     __slots__ = ("user",)

@@ -160,7 +160,10 @@ class UserServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetUser(self, request, context):
-        """Return one profile, by id or by username. NOT_FOUND (reason USER_NOT_FOUND) when there is none.
+        """Internal: return one profile, by id or by username, from the source of truth, as the
+        viewer named by viewer_id sees it (0: no viewer, no relationship, no email). Clients read
+        profiles through FeedService.GetUser (the read model); errors are the same. NOT_FOUND
+        (reason USER_NOT_FOUND) when there is none.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

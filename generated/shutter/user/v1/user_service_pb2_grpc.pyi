@@ -54,7 +54,11 @@ class UserServiceStub:
     until they expire (at most the access-token lifetime, 15 minutes by default).
     """
     GetUser: _grpc.UnaryUnaryMultiCallable[_user_service_pb2.GetUserRequest, _user_service_pb2.GetUserResponse]
-    """Return one profile, by id or by username. NOT_FOUND (reason USER_NOT_FOUND) when there is none."""
+    """Internal: return one profile, by id or by username, from the source of truth, as the
+    viewer named by viewer_id sees it (0: no viewer, no relationship, no email). Clients read
+    profiles through FeedService.GetUser (the read model); errors are the same. NOT_FOUND
+    (reason USER_NOT_FOUND) when there is none.
+    """
     BatchGetUsers: _grpc.UnaryUnaryMultiCallable[_user_service_pb2.BatchGetUsersRequest, _user_service_pb2.BatchGetUsersResponse]
     """Return up to 100 profile summaries in one call, for hydrating lists. Unknown ids are left out."""
     UpdateProfile: _grpc.UnaryUnaryMultiCallable[_user_service_pb2.UpdateProfileRequest, _user_service_pb2.UpdateProfileResponse]
@@ -127,7 +131,11 @@ class UserServiceAsyncStub(UserServiceStub):
     until they expire (at most the access-token lifetime, 15 minutes by default).
     """
     GetUser: _aio.UnaryUnaryMultiCallable[_user_service_pb2.GetUserRequest, _user_service_pb2.GetUserResponse]  # type: ignore[assignment]
-    """Return one profile, by id or by username. NOT_FOUND (reason USER_NOT_FOUND) when there is none."""
+    """Internal: return one profile, by id or by username, from the source of truth, as the
+    viewer named by viewer_id sees it (0: no viewer, no relationship, no email). Clients read
+    profiles through FeedService.GetUser (the read model); errors are the same. NOT_FOUND
+    (reason USER_NOT_FOUND) when there is none.
+    """
     BatchGetUsers: _aio.UnaryUnaryMultiCallable[_user_service_pb2.BatchGetUsersRequest, _user_service_pb2.BatchGetUsersResponse]  # type: ignore[assignment]
     """Return up to 100 profile summaries in one call, for hydrating lists. Unknown ids are left out."""
     UpdateProfile: _aio.UnaryUnaryMultiCallable[_user_service_pb2.UpdateProfileRequest, _user_service_pb2.UpdateProfileResponse]  # type: ignore[assignment]
@@ -227,7 +235,11 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _user_service_pb2.GetUserRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_user_service_pb2.GetUserResponse, _abc.Awaitable[_user_service_pb2.GetUserResponse]]:
-        """Return one profile, by id or by username. NOT_FOUND (reason USER_NOT_FOUND) when there is none."""
+        """Internal: return one profile, by id or by username, from the source of truth, as the
+        viewer named by viewer_id sees it (0: no viewer, no relationship, no email). Clients read
+        profiles through FeedService.GetUser (the read model); errors are the same. NOT_FOUND
+        (reason USER_NOT_FOUND) when there is none.
+        """
 
     @_abc_1.abstractmethod
     def BatchGetUsers(
