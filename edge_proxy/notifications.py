@@ -8,7 +8,8 @@ a badge of their own), an `event: messages-badge` without an id carries
 `: heartbeat` comment goes out whenever notify_svc sends a
 heartbeat (every SHUTTER_SUBSCRIBE_HEARTBEAT_SECONDS of silence). A client that reconnects sends
 the last id it received as `Last-Event-ID` and gets what changed since, each notification once
-in its latest state. Errors before the stream opens are ordinary JSON error responses (401, 429
+in its latest state, and first the messages-badge of now (those it missed are not replayed).
+Errors before the stream opens are ordinary JSON error responses (401, 429
 TOO_MANY_STREAMS, ...); a failure after it opened ends the stream with an `event: error` whose
 data is the error body, and the client reconnects. When the edge stops, every open stream ends
 at once with such an event (UNAVAILABLE, reason SHUTTING_DOWN); when notify_svc stops, its
@@ -72,7 +73,7 @@ def sse_event(message: notify_service_pb2.SubscribeResponse) -> bytes:
         sequence = message.notification.sequence
         return f"id: {sequence}\nevent: notification\ndata: {data}\n\n".encode()
     if kind == "messages_badge":
-        # No id: it is not replayed on resume, so Last-Event-ID stays the last notification's.
+        # No id, so Last-Event-ID stays the last notification's; a resume sends the badge of now.
         unread = message.messages_badge.unread_conversations
         data = json.dumps({"unreadConversations": unread}, separators=(",", ":"))
         return f"event: messages-badge\ndata: {data}\n\n".encode()

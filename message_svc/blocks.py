@@ -6,8 +6,13 @@ Unblocked event of that pair arrives: graph_svc applies a block's events here (A
 before it answers the block, and the bus delivers them again (in case that call failed). A fill
 that asked graph_svc before a forget and got its answer after it is not kept (the generation
 counter), so a stale "not blocked" can never outlive the block; entries also expire after
-`ttl_seconds`. With several replicas of message_svc, ApplyEvents reaches one of them: the others
-forget the pair when the bus delivers the event (and, at the latest, after the TTL).
+`ttl_seconds`.
+
+With several replicas of message_svc, graph_svc's ApplyEvents reaches one of them: a block holds
+from the next send there at once. Every replica consumes the bus in a group of its own
+(events.group_of), so the others forget the pair when the bus delivers the event: the bound is
+the bus delay (the outbox relay, then delivery: well under a second when both run), and if the
+bus stops, the TTL at the latest. A send in that window on another replica may still pass.
 """
 
 from __future__ import annotations

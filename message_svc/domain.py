@@ -619,30 +619,33 @@ class Messenger:
                 conversation, me, members = await self._membership(
                     session, caller, conversation_id, lock=True
                 )
-                existing = await self._store.find_by_client_id(
-                    session,
-                    conversation_id=conversation_id,
-                    sender_id=caller,
-                    client_message_id=key,
-                )
-                if existing is not None:  # a retry
-                    break
-                if not me.present:
-                    raise HasLeft("you left this conversation")
                 blocked: bool | None = False
                 if not conversation.is_group:
                     [other] = [m.user_id for m in members if m.user_id != caller]
                     blocked = self.blocks.cached(caller, other)
                     if blocked is None:
                         blocked = asked
-                if blocked:
-                    raise CannotMessage("you cannot message this account")
-                if blocked is False:
+                if me.present and blocked is False:
+                    # The usual case: the insert finds a retry itself (the unique index).
                     record = self._new_message(
                         caller, conversation_id, key, text, media_id, shared_post_id
                     )
-                    await self._write_message(session, conversation.is_group, record, members)
+                    if await self._write_message(session, conversation.is_group, record, members):
+                        break
+                    record = None
+                # A retry is answered as the first attempt was, even after leaving or a block.
+                existing = await self._store.find_by_client_id(
+                    session,
+                    conversation_id=conversation_id,
+                    sender_id=caller,
+                    client_message_id=key,
+                )
+                if existing is not None:
                     break
+                if not me.present:
+                    raise HasLeft("you left this conversation")
+                if blocked:
+                    raise CannotMessage("you cannot message this account")
             asked = await self.blocks.blocked(caller, other)
         if record is None:
             assert existing is not None
@@ -678,9 +681,11 @@ class Messenger:
         is_group: bool,
         record: MessageRecord,
         members: Sequence[MemberRecord],
-    ) -> None:
-        """Write a new message, the members' rows it changes and its MessageSent event."""
-        await self._store.insert_message(session, record=record)
+    ) -> bool:
+        """Write a new message, the members' rows it changes and its MessageSent event; False,
+        and nothing written, when its client_message_id was used before (a retry)."""
+        if not await self._store.insert_message(session, record=record):
+            return False
         await self._store.record_send(
             session,
             conversation_id=record.conversation_id,
@@ -701,6 +706,7 @@ class Messenger:
                 sent_at=record.created_at,
             ),
         )
+        return True
 
     async def _answer_retry(self, caller: int, record: MessageRecord) -> MessageView:
         if record.unsent:

@@ -5,6 +5,10 @@ in-process after the commit (see live.Wakeups).
 What it consumes: graph_svc's Blocked and Unblocked, to forget the cached block answer of the
 pair (see blocks.BlockAnswers): from graph_svc's ApplyEvents call before the block is answered,
 and again from the bus. Handling is idempotent (forgetting twice changes nothing).
+
+The cache is per process, so every replica must see every block: each replica consumes in a
+group of its own (`group_of` its id shard, which replicas must already keep distinct for their
+ids), not in one shared group where the bus would hand each event to one of them only.
 """
 
 from __future__ import annotations
@@ -21,6 +25,12 @@ GROUP = "message_svc"
 BLOCKED = graph_events_pb2.Blocked.DESCRIPTOR.full_name
 UNBLOCKED = graph_events_pb2.Unblocked.DESCRIPTOR.full_name
 CONSUMED = frozenset({BLOCKED, UNBLOCKED})
+
+
+def group_of(id_shard: int) -> str:
+    """Return the consumer group of the replica with this id shard: shard 0 keeps the plain
+    name (one replica, as before: no group left behind), the others get one each."""
+    return GROUP if id_shard == 0 else f"{GROUP}.shard{id_shard}"
 
 
 def graph_handler(

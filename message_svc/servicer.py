@@ -431,7 +431,10 @@ async def create_message_service(settings: MessageSettings) -> Service:
         async def consume(envelope: envelope_pb2.EventEnvelope) -> None:
             await handle(envelope)
 
-        await runtime.consume(group=events.GROUP, handler=consume, event_types=events.CONSUMED)
+        # A group per replica: each one's block cache must forget every block (events.group_of).
+        await runtime.consume(
+            group=events.group_of(settings.id_shard), handler=consume, event_types=events.CONSUMED
+        )
         return await runtime.serve(
             register=lambda server: message_service_pb2_grpc.add_MessageServiceServicer_to_server(
                 servicer, server

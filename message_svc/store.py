@@ -40,6 +40,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -215,7 +216,7 @@ class MessageStore(Protocol):
     async def find_by_client_id(
         self, session: AsyncSession, *, conversation_id: int, sender_id: int, client_message_id: str
     ) -> MessageRecord | None: ...
-    async def insert_message(self, session: AsyncSession, *, record: MessageRecord) -> None: ...
+    async def insert_message(self, session: AsyncSession, *, record: MessageRecord) -> bool: ...
     async def messages_sent_by(
         self, session: AsyncSession, *, sender_id: int, limit: int
     ) -> list[MessageRecord]: ...
@@ -367,6 +368,7 @@ class SqlMessageStore:
         # SQLite's write lock, which a writable transaction takes as it begins.
         self._primary_reads = db.read_session_factory(engine, None)
         self._postgres = engine.dialect.name == "postgresql"
+        self._insert = postgresql.insert if self._postgres else sqlite.insert
         self.outbox = outbox
 
     @asynccontextmanager
@@ -533,10 +535,14 @@ class SqlMessageStore:
         )
         return [_message(row) for row in await session.execute(query)]
 
-    async def insert_message(self, session: AsyncSession, *, record: MessageRecord) -> None:
-        """Add a message (record_send updates the members' rows)."""
-        await session.execute(
-            messages.insert().values(
+    async def insert_message(self, session: AsyncSession, *, record: MessageRecord) -> bool:
+        """Add a message (record_send updates the members' rows); False, and nothing written,
+        when its sender already used its client_message_id in the conversation (a retry: the
+        unique index answers, so a send needs no lookup first)."""
+        m = messages.c
+        statement = (
+            self._insert(messages)
+            .values(
                 conversation_id=record.conversation_id,
                 message_id=record.message_id,
                 sender_id=record.sender_id,
@@ -547,7 +553,12 @@ class SqlMessageStore:
                 unsent=record.unsent,
                 created_at=record.created_at,
             )
+            .on_conflict_do_nothing(
+                index_elements=[m.conversation_id, m.sender_id, m.client_message_id]
+            )
+            .execution_options(preserve_rowcount=True)
         )
+        return _changed(await session.execute(statement)) == 1
 
     async def record_send(
         self, session: AsyncSession, *, conversation_id: int, message_id: int, sender_id: int

@@ -699,6 +699,13 @@ class Notifications:
                 cursor = top[0].sequence if top else 0
             yield StreamOpened(heartbeat_seconds=self._heartbeat)
             badge_sent, _ = self._wakeups.badge(recipient_id)
+            if after_sequence:
+                # A resume (Last-Event-ID): badges carry no id, so those posted while the client
+                # was away are lost with the old stream; the badge now replaces them. Taken after
+                # badge_sent, so a newer one posted meanwhile still follows it.
+                resumed = await self._badge_now(recipient_id)
+                if resumed is not None:
+                    yield resumed
             while not self._wakeups.closed:
                 woken.clear()  # before reading, so a change during the read is not missed
                 sent = False
@@ -731,6 +738,21 @@ class Notifications:
                         await woken.wait()
                 except TimeoutError:
                     yield StreamHeartbeat()
+
+    async def _badge_now(self, recipient_id: int) -> MessagesBadge | None:
+        """Return an account's DM badge as message_svc counts it now; None when there is no
+        message_svc, or it did not answer (the stream goes on: the next message's badge comes
+        as usual, and the client can read GET /api/v1/conversations/unread-count)."""
+        if self._badges is None:
+            return None
+        try:
+            counts = await self._badges.unread_conversations([recipient_id])
+        except Exception:  # any peer failure: a badge is not worth ending the stream
+            log.warning(
+                "no DM badge on a resumed stream: message_svc did not answer", exc_info=True
+            )
+            return None
+        return MessagesBadge(unread_conversations=counts.get(recipient_id, 0))
 
     def end_streams(self) -> None:
         """End every live stream of this process now, and refuse new ones: the service stops."""

@@ -75,7 +75,7 @@ async def send(
     message_id = ids.next_id()
     async with sql.transaction() as session:
         await sql.lock_conversation(session, conversation_id=conversation_id)
-        await sql.insert_message(
+        inserted = await sql.insert_message(
             session,
             record=MessageRecord(
                 conversation_id=conversation_id,
@@ -89,6 +89,8 @@ async def send(
                 created_at=AT,
             ),
         )
+        if not inserted:  # the key was used before: nothing written
+            return 0
         await sql.record_send(
             session, conversation_id=conversation_id, message_id=message_id, sender_id=sender
         )
@@ -174,8 +176,14 @@ async def test_a_client_message_id_finds_the_message_it_made(sql: SqlMessageStor
         )
     assert found is not None and found.message_id == m and found.text == "hi"
     assert other_sender is None
-    with pytest.raises(Exception, match="(?i)unique|duplicate"):
-        await send(sql, c, 1, key="abc")
+    # The key taken again: the unique index refuses the row, and the insert says so.
+    assert await send(sql, c, 1, text="again", key="abc") == 0
+    assert await send(sql, c, 2, key="abc") != 0  # another sender's key is their own
+    async with sql.transaction() as session:
+        still = await sql.find_by_client_id(
+            session, conversation_id=c, sender_id=1, client_message_id="abc"
+        )
+    assert still is not None and (still.message_id, still.text) == (m, "hi")
 
 
 async def test_unsending_steps_the_last_message_and_the_unread_state_back(

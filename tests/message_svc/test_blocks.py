@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from mesh import bus
+from message_svc import events
 from message_svc.blocks import BlockAnswers
 from message_svc.domain import Relationship
 
@@ -72,3 +74,12 @@ async def test_answers_expire_and_the_least_recently_used_go_first() -> None:
     assert answers.cached(1, 3) is None and answers.cached(1, 2) is False
     now[0] = 11.0
     assert answers.cached(1, 2) is None
+
+
+def test_every_replica_consumes_the_blocks_in_a_group_of_its_own() -> None:
+    # The bus hands each event of a group to one consumer: replicas sharing a group would each
+    # miss most blocks. Shard 0 keeps the group a single replica always had.
+    groups = [events.group_of(shard) for shard in (0, 1, 2, 8191)]
+    assert groups[0] == events.GROUP
+    assert len(set(groups)) == len(groups)
+    assert all(len(g) <= bus.GROUP_MAX and bus._GROUP.fullmatch(g) for g in groups)

@@ -483,6 +483,22 @@ async def test_a_stream_delivers_new_messages_and_resumes_after_an_id(world: Wor
     await resumed.aclose()
 
 
+async def test_a_send_wakes_the_recipients_stream_at_once_not_at_its_heartbeat(
+    world: World,
+) -> None:
+    c = await world.dm(ALICE, BOB)
+    await world.say(ALICE, c, "fills the block cache")
+    world.m._heartbeat = 30  # a missed wake-up would wait for this
+    stream = world.m.stream(BOB, after_message_id=0)
+    assert isinstance(await anext(stream), domain.StreamOpened)
+    waiting = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0.05)  # the stream reads, finds nothing and sleeps
+    sent = await world.say(ALICE, c, "now")
+    item = await asyncio.wait_for(waiting, timeout=2)
+    assert isinstance(item, domain.MessageView) and item.record.message_id == sent
+    await stream.aclose()
+
+
 async def test_a_stream_sees_nothing_of_conversations_it_is_not_in(world: World) -> None:
     c = await world.dm(ALICE, BOB)
     stream = world.m.stream(CAROL, after_message_id=0)

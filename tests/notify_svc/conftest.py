@@ -66,6 +66,19 @@ class FakePosts:
         return {p: f"https://cdn.test/{p}/thumb.jpg" for p in post_ids if p not in self.hidden}
 
 
+class FakeBadges:
+    """message_svc's DM badge: a count per account, or a failure when `down`."""
+
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = {}
+        self.down = False
+
+    async def unread_conversations(self, user_ids: Sequence[int]) -> dict[int, int]:
+        if self.down:
+            raise ConnectionError("message_svc is down")
+        return {u: self.counts[u] for u in user_ids if self.counts.get(u)}
+
+
 class Clock:
     """A settable clock."""
 
@@ -87,6 +100,7 @@ class World:
     wakeups: domain.Wakeups
     clock: Clock
     store: store.SqlNotifyStore
+    badges: FakeBadges
     events: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def key(self, producer: str = "post_svc") -> domain.EventKey:
@@ -100,6 +114,7 @@ async def world(data_dir: Path) -> AsyncIterator[World]:
     await db.migrate(engine, "notify_svc", migrations_dir("notify_svc"))
     relationships, directory, posts = FakeRelationships(), FakeDirectory(), FakePosts()
     wakeups, clock, sql = domain.Wakeups(max_per_user=2), Clock(), store.SqlNotifyStore(engine)
+    badges = FakeBadges()
     notifications = domain.Notifications(
         sql,
         relationships=relationships,
@@ -111,7 +126,8 @@ async def world(data_dir: Path) -> AsyncIterator[World]:
         retention=RETENTION,
         processed_retention=timedelta(days=7),
         heartbeat_seconds=0.2,
+        badges=badges,
         clock=clock,
     )
-    yield World(notifications, relationships, directory, posts, wakeups, clock, sql)
+    yield World(notifications, relationships, directory, posts, wakeups, clock, sql, badges)
     await engine.dispose()

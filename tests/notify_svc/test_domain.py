@@ -474,11 +474,40 @@ async def test_a_resumed_stream_sends_what_changed_once_in_its_latest_state(worl
     await like(world, ERIN, post=2)  # aggregated: one item, latest state
     stream = world.n.stream(ALICE, after_sequence=first.record.sequence)
     assert isinstance(await anext(stream), domain.StreamOpened)
+    assert await anext(stream) == domain.MessagesBadge(unread_conversations=0)
     got = [await anext(stream), await anext(stream)]
     assert all(isinstance(item, domain.NotificationView) for item in got)
     views = [item for item in got if isinstance(item, domain.NotificationView)]
     assert [v.record.kind for v in views] == [Kind.FOLLOWED, Kind.LIKE]
     assert actor_ids(views[1]) == [ERIN, CAROL]
+    assert isinstance(await asyncio.wait_for(anext(stream), 2), domain.StreamHeartbeat)
+    await stream.aclose()
+
+
+async def test_a_resumed_stream_gets_the_dm_badge_of_now_and_a_fresh_one_does_not(
+    world: World,
+) -> None:
+    world.badges.counts[ALICE] = 3  # changed while no stream was open: no badge was posted
+    fresh = world.n.stream(ALICE, after_sequence=0)
+    assert isinstance(await anext(fresh), domain.StreamOpened)
+    assert isinstance(await asyncio.wait_for(anext(fresh), 2), domain.StreamHeartbeat)
+    await fresh.aclose()
+    resumed = world.n.stream(ALICE, after_sequence=1)
+    assert isinstance(await anext(resumed), domain.StreamOpened)
+    assert await anext(resumed) == domain.MessagesBadge(unread_conversations=3)
+    # A badge posted later still comes, once.
+    world.wakeups.post_badge(ALICE, 4)
+    assert await asyncio.wait_for(anext(resumed), 2) == domain.MessagesBadge(unread_conversations=4)
+    assert isinstance(await asyncio.wait_for(anext(resumed), 2), domain.StreamHeartbeat)
+    await resumed.aclose()
+
+
+async def test_a_resumed_stream_goes_on_without_a_badge_when_message_svc_fails(
+    world: World,
+) -> None:
+    world.badges.down = True
+    stream = world.n.stream(ALICE, after_sequence=1)
+    assert isinstance(await anext(stream), domain.StreamOpened)
     assert isinstance(await asyncio.wait_for(anext(stream), 2), domain.StreamHeartbeat)
     await stream.aclose()
 
