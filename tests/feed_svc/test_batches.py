@@ -296,8 +296,9 @@ async def test_an_unlike_before_its_like_in_a_batch_floors_as_one_by_one(world: 
 async def test_a_like_and_unlike_in_one_batch_leave_no_like(world: World) -> None:
     author, first, second, readers = await twins(world)
     a = readers[0]
+    first_like = liked(first, author, a)
     later = [unliked(first, author, a), liked(first, author, a), unliked(first, author, a)]
-    await play_both(world, [[liked(first, author, a)], later], first, second)
+    await play_both(world, [[first_like], later], first, second)
     got = await state(world, first, [a], author)
     _same(got, await twin_state(world, second, [a], author))
     assert got["counts"] == (4, 0, 0, 0)
