@@ -104,8 +104,37 @@ class Directory(Protocol):
     async def summaries(self, user_ids: Sequence[int]) -> dict[int, user_pb2.UserSummary]: ...
 
 
+# Posts per BatchGetPosts call (post_svc's limit).
+BATCH_GET_MAX = 100
 # Posts per page a projection rebuild reads from post_svc and writes in one transaction.
 REBUILD_PAGE = 500
+
+
+@dataclass(frozen=True)
+class Engaged:
+    """One engagement event as feeds count it: a like (+1 like), unlike (-1), comment (+1
+    comment), comment deletion (minus it and its replies) or reel view, by an actor on an
+    author's post (0 where the event does not say)."""
+
+    producer: str
+    event_id: int
+    post_id: int
+    author_id: int
+    actor_id: int
+    likes: int
+    comments: int
+    views: int = 0
+
+
+@dataclass(frozen=True)
+class Created:
+    """One PostCreated as feeds need it."""
+
+    post_id: int
+    author_id: int
+    created_at: datetime
+    author_is_private: bool
+    hashtags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -671,6 +700,69 @@ class Feeds:
             ):
                 await self._cache.fan_out(batch, post_id, author_id=author_id, since=since)
 
+    async def posts_created(self, made: Sequence[Created]) -> None:
+        """Record and push many new posts as post_created would one by one: one transaction
+        records them all, one BatchGetPosts per author (its own posts, as it sees them) keeps
+        them in the read model, one call counts every author's followers, and one clock reading
+        serves every fan-out (taken before any follower list is read, as each needs)."""
+        if not made:
+            return
+        async with self._store.transaction() as tx:
+            live = await self._store.add_posts(
+                tx,
+                posts_made=[
+                    (c.post_id, c.author_id, c.created_at, c.author_is_private) for c in made
+                ],
+            )
+            celebrities = set(
+                await self._store.celebrities_among(tx, author_ids=[c.author_id for c in made])
+            )
+        # Deleted before (or while) its event was delivered: fan nothing out.
+        kept = list({c.post_id: c for c in made if c.post_id in live}.values())
+        if not kept:
+            return
+        if self._views is not None:
+            # As post_created: kept before fan-out, best effort.
+            await self._views.set_counts_many([(c.post_id, 0, 0, 0, 0) for c in kept])
+            by_author: dict[int, list[int]] = {}
+            for c in kept:
+                by_author.setdefault(c.author_id, []).append(c.post_id)
+            for author_id, post_ids in by_author.items():
+                for start in range(0, len(post_ids), BATCH_GET_MAX):
+                    part = post_ids[start : start + BATCH_GET_MAX]
+                    try:
+                        await self._views.store_posts(await self._posts.batch_get(author_id, part))
+                    except Exception as exc:  # any peer failure: the first reader reads it through
+                        log.warning("posts %s not kept in the read model: %r", part, exc)
+            for c in kept:
+                await self._views.grid_changed(c.author_id, c.post_id, added=True)
+                await self._views.tags_changed(c.hashtags, c.post_id, added=True)
+        for c in kept:
+            await self._cache.recent_add(c.author_id, c.post_id)
+            await self._cache.merge(c.author_id, [c.post_id])
+        pushed = [c for c in kept if c.author_id not in celebrities]
+        if not pushed:
+            return
+        since = await self._cache.clock()
+        counts = await self._graph.follower_counts(sorted({c.author_id for c in pushed}))
+        for c in pushed:
+            if c.author_id in celebrities:
+                continue  # became one with an earlier post of this run: pulled from now on
+            followers = counts.get(c.author_id, 0)
+            if followers > self._settings.celebrity_follower_threshold:
+                async with self._store.transaction() as tx:
+                    await self._store.mark_celebrity(tx, author_id=c.author_id)
+                celebrities.add(c.author_id)
+                async for batch in self._graph.follower_batches(
+                    c.author_id, batch_size=self._settings.fanout_batch_size, exclude_muted=True
+                ):
+                    await self._cache.add_celebrity(batch, c.author_id, since=since)
+                continue
+            async for batch in self._graph.follower_batches(
+                c.author_id, batch_size=self._settings.fanout_batch_size, exclude_muted=True
+            ):
+                await self._cache.fan_out(batch, c.post_id, author_id=c.author_id, since=since)
+
     async def post_published(
         self,
         *,
@@ -781,6 +873,59 @@ class Feeds:
             await self._views.set_flag(
                 viewer=actor_id, post_id=post_id, liked=likes > 0, version=event_id
             )
+
+    async def engaged_many(self, events: Sequence[Engaged]) -> None:
+        """Count many engagement events as `engaged` would one by one, in one transaction:
+        the events claimed in one statement, every post's counts and every affinity written
+        once with what the claimed events add (in their order, so the floors at zero fall where
+        they would), then the read model's counts and like flags in one round trip each.
+
+        Engagement commutes with every other event feed_svc handles (only these events touch
+        the counts, affinities and like flags; PostCreated's zero counts have version 0, which
+        loses to any counted one), so a batch may count them all together."""
+        if not events:
+            return
+        async with self._store.transaction() as tx:
+            claimed = await self._store.claim_events(
+                tx, events=[(e.producer, e.event_id) for e in events]
+            )
+            counted: dict[int, list[tuple[int, int, int]]] = {}
+            affinity: dict[tuple[int, int], list[int]] = {}
+            for event in events:
+                claim = (event.producer, event.event_id)
+                if claim not in claimed:
+                    continue
+                claimed.discard(claim)  # the same event twice in one batch counts once
+                counted.setdefault(event.post_id, []).append(
+                    (event.likes, event.comments, event.views)
+                )
+                delta = event.likes + event.comments
+                actor, author = event.actor_id, event.author_id
+                if actor and author and actor != author and delta:
+                    affinity.setdefault((actor, author), []).append(delta)
+            await self._store.add_engagement_many(tx, deltas=counted)
+            await self._store.add_affinity_many(tx, deltas=affinity)
+            # Also for events applied before: their first application may have stopped before
+            # Redis. The versions make an older answer lose to a newer one already kept.
+            found = await self._store.engagement_of(
+                tx, post_ids=list(dict.fromkeys(e.post_id for e in events))
+            )
+        if self._views is None:
+            return
+        await self._views.set_counts_many(
+            [(p, e.version, e.like_count, e.comment_count, e.view_count) for p, e in found.items()]
+        )
+        # Only the newest like or unlike of a viewer on a post can win (flags keep the newest
+        # event id), so the others need not be sent.
+        newest: dict[tuple[int, int], Engaged] = {}
+        for event in events:
+            if event.likes and event.actor_id:
+                flag = (event.actor_id, event.post_id)
+                if flag not in newest or newest[flag].event_id < event.event_id:
+                    newest[flag] = event
+        await self._views.set_likes_many(
+            [(a, p, e.likes > 0, e.event_id) for (a, p), e in newest.items()]
+        )
 
     async def saved(self, *, event_id: int, post_id: int, user_id: int, saved: bool) -> None:
         """Record a viewer's save or unsave of a post in the read model."""

@@ -21,8 +21,9 @@ Consumed in one group, `feed_svc`:
   that), Unmuted (drop the feed so it is rebuilt with the unmuted account's posts).
 
 Every handler is idempotent: delivery is at least once. A batch of events read together goes to
-`feed_batch_handler`, which applies runs of follows in one step each (the seeding of a real
-graph is tens of thousands of follows). The same handler also serves
+`feed_batch_handler`, which applies runs of follows and runs of new posts in one step each,
+and all the batch's engagement events in one transaction (the seeding of a real graph is tens of
+thousands of follows, then posts, likes and comments). The same handler also serves
 ApplyEvents, which services call right after a commit whose effect their caller must see on the
 next read (`sync_handler`): the later delivery of those events then changes nothing.
 """
@@ -34,7 +35,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC
 from typing import Any
 
-from feed_svc.domain import Feeds
+from feed_svc.domain import Created, Engaged, Feeds
 from mesh.bus import BatchHandler, event_type, unpack
 from shutter.events.v1 import (
     envelope_pb2,
@@ -174,25 +175,55 @@ def feed_handler(feeds: Feeds) -> Handler:
 
 def feed_batch_handler(feeds: Feeds) -> BatchHandler:
     """Return the consumer of a batch of events (mesh.bus): each run of consecutive follows is
-    applied in one step (Feeds.followed_many), every other event on its own, all in the order
-    they came, so an unfollow after a follow is still applied after it."""
+    applied in one step (Feeds.followed_many), each run of consecutive new posts in one step
+    (Feeds.posts_created), every engagement event of the batch in one step after the rest
+    (Feeds.engaged_many: they commute with every other event), every other event on its own,
+    all in the order they came, so an unfollow after a follow is still applied after it."""
     handle = feed_handler(feeds)
 
     async def handle_batch(envelopes: Sequence[envelope_pb2.EventEnvelope]) -> None:
         follows: list[tuple[int, int]] = []
-        for envelope in envelopes:
-            if event_type(envelope) == _FOLLOWED:
-                followed = unpack(envelope, _GRAPH.Followed)
-                follows.append((followed.follower_id, followed.followee_id))
-                continue
+        created: list[Created] = []
+        engaged: list[Engaged] = []
+
+        async def flush() -> None:
             if follows:
                 await feeds.relations_changed(follows)
                 await feeds.followed_many(follows)
-                follows = []
+                follows.clear()
+            if created:
+                await feeds.posts_created(created)
+                created.clear()
+
+        for envelope in envelopes:
+            kind = event_type(envelope)
+            if kind in _ENGAGEMENT:
+                engaged.append(engagement_of(envelope, kind))
+                continue
+            if kind == _FOLLOWED:
+                if created:
+                    await flush()
+                followed = unpack(envelope, _GRAPH.Followed)
+                follows.append((followed.follower_id, followed.followee_id))
+                continue
+            if kind == _CREATED:
+                if follows:
+                    await flush()
+                made = unpack(envelope, _POST.PostCreated)
+                created.append(
+                    Created(
+                        post_id=made.post_id,
+                        author_id=made.author_id,
+                        created_at=made.created_at.ToDatetime(tzinfo=UTC),
+                        author_is_private=made.author_is_private,
+                        hashtags=tuple(made.hashtags),
+                    )
+                )
+                continue
+            await flush()
             await handle(envelope)
-        if follows:
-            await feeds.relations_changed(follows)
-            await feeds.followed_many(follows)
+        await flush()
+        await feeds.engaged_many(engaged)
 
     return handle_batch
 
@@ -247,6 +278,7 @@ def _account_of(envelope: envelope_pb2.EventEnvelope, kind: str) -> int:
     return int(event.user_id)
 
 
+_CREATED = _POST.PostCreated.DESCRIPTOR.full_name
 _ENGAGEMENT = frozenset(
     m.DESCRIPTOR.full_name
     for m in (
@@ -259,11 +291,13 @@ _ENGAGEMENT = frozenset(
 )
 
 
-async def _engagement(feeds: Feeds, envelope: envelope_pb2.EventEnvelope, kind: str) -> None:
-    async def count(
+def engagement_of(envelope: envelope_pb2.EventEnvelope, kind: str) -> Engaged:
+    """Return what an engagement event (one of _ENGAGEMENT) counts."""
+
+    def item(
         post_id: int, author_id: int, actor_id: int, likes: int, comments: int, views: int = 0
-    ) -> None:
-        await feeds.engaged(
+    ) -> Engaged:
+        return Engaged(
             producer=envelope.producer,
             event_id=envelope.event_id,
             post_id=post_id,
@@ -276,17 +310,30 @@ async def _engagement(feeds: Feeds, envelope: envelope_pb2.EventEnvelope, kind: 
 
     if kind == _POST.PostLiked.DESCRIPTOR.full_name:
         liked = unpack(envelope, _POST.PostLiked)
-        await count(liked.post_id, liked.post_author_id, liked.liker_id, 1, 0)
-    elif kind == _POST.PostUnliked.DESCRIPTOR.full_name:
+        return item(liked.post_id, liked.post_author_id, liked.liker_id, 1, 0)
+    if kind == _POST.PostUnliked.DESCRIPTOR.full_name:
         unliked = unpack(envelope, _POST.PostUnliked)
-        await count(unliked.post_id, unliked.post_author_id, unliked.liker_id, -1, 0)
-    elif kind == _POST.ReelViewed.DESCRIPTOR.full_name:
+        return item(unliked.post_id, unliked.post_author_id, unliked.liker_id, -1, 0)
+    if kind == _POST.ReelViewed.DESCRIPTOR.full_name:
         viewed = unpack(envelope, _POST.ReelViewed)
-        await count(viewed.post_id, viewed.post_author_id, viewed.viewer_id, 0, 0, 1)
-    elif kind == _POST.CommentCreated.DESCRIPTOR.full_name:
+        return item(viewed.post_id, viewed.post_author_id, viewed.viewer_id, 0, 0, 1)
+    if kind == _POST.CommentCreated.DESCRIPTOR.full_name:
         comment = unpack(envelope, _POST.CommentCreated)
-        await count(comment.post_id, comment.post_author_id, comment.commenter_id, 0, 1)
-    else:
-        removed = unpack(envelope, _POST.CommentDeleted)
-        # The author of the post is not in this event; affinity is left as it was.
-        await count(removed.post_id, 0, 0, 0, -(1 + len(removed.reply_ids)))
+        return item(comment.post_id, comment.post_author_id, comment.commenter_id, 0, 1)
+    removed = unpack(envelope, _POST.CommentDeleted)
+    # The author of the post is not in this event; affinity is left as it was.
+    return item(removed.post_id, 0, 0, 0, -(1 + len(removed.reply_ids)))
+
+
+async def _engagement(feeds: Feeds, envelope: envelope_pb2.EventEnvelope, kind: str) -> None:
+    e = engagement_of(envelope, kind)
+    await feeds.engaged(
+        producer=e.producer,
+        event_id=e.event_id,
+        post_id=e.post_id,
+        author_id=e.author_id,
+        actor_id=e.actor_id,
+        likes=e.likes,
+        comments=e.comments,
+        views=e.views,
+    )

@@ -57,6 +57,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError
 
 from mesh.ids import id_at
 from shutter.post.v1 import post_pb2
@@ -1209,6 +1210,12 @@ class ReadModel:
         """Keep a post post_svc just answered (at creation), unless one is already kept."""
         await self._keep(0, [post], [])
 
+    async def store_posts(self, found: Sequence[post_pb2.Post]) -> None:
+        """Keep posts post_svc just answered (at creation) in one round trip, each unless one
+        is already kept."""
+        if found:
+            await self._keep(0, list(found), [])
+
     async def tombstone(self, post_id: int) -> None:
         """Mark a post deleted: every read leaves it out from now on."""
         await self._redis.set(post_key(post_id), TOMBSTONE, ex=self._limits.post_ttl_seconds)
@@ -1221,6 +1228,57 @@ class ReadModel:
             keys=[counts_key(post_id)],
             args=[_version(version), likes, comments, views, self._limits.post_ttl_seconds],
         )
+
+    async def set_counts_many(self, counts: Sequence[tuple[int, int, int, int, int]]) -> None:
+        """Keep many posts' counts, (post id, version, likes, comments, views) each, in one
+        round trip (a pipeline; one per node on a cluster), each unless a newer version is kept
+        already."""
+        ttl = self._limits.post_ttl_seconds
+        await self._run_many(
+            self._counts,
+            [
+                ([counts_key(p)], [_version(version), likes, comments, views, ttl])
+                for p, version, likes, comments, views in counts
+            ],
+        )
+
+    async def set_likes_many(self, flags: Sequence[tuple[int, int, bool, int]]) -> None:
+        """Record many viewers' likes or unlikes, (viewer, post id, liked, event id) each, in
+        one round trip, each unless a newer one is kept (as set_flag)."""
+        horizon = _version(id_at(self._clock() + CLOCK_MARGIN))
+        ttl, most = self._limits.flags_ttl_seconds, self._limits.flags_max_entries
+        await self._run_many(
+            self._flags,
+            [
+                (
+                    [likes_key(viewer)],
+                    ["e", str(post_id), _version(version), "1" if liked else "0", horizon, ttl,
+                     most],
+                )
+                for viewer, post_id, liked, version in flags
+            ],
+        )  # fmt: skip
+
+    async def _run_many(self, script: Any, calls: Sequence[tuple[list[str], list[Any]]]) -> None:
+        """Run one registered script for many (keys, args) in one pipeline. The scripts that
+        use it are idempotent and versioned, so running them again after a node forgot the
+        script (a restart, SCRIPT FLUSH) is safe."""
+        if not calls:
+            return
+
+        async def run() -> None:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for keys, args in calls:
+                    # execute_command: the cluster pipeline refuses its evalsha() method, not the
+                    # command, which it routes to the node of the key's slot.
+                    pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+                await pipe.execute()
+
+        try:
+            await run()
+        except NoScriptError:
+            await self._redis.script_load(script.script)
+            await run()
 
     async def set_flag(
         self,

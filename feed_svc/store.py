@@ -8,7 +8,7 @@ id in `processed_events` in the same transaction and an event seen before change
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,9 +24,11 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     func,
     or_,
     select,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -135,6 +137,15 @@ class FeedStore(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[AsyncSession]: ...
     def read_transaction(self) -> AbstractAsyncContextManager[AsyncSession]: ...
     async def claim_event(self, session: AsyncSession, *, producer: str, event_id: int) -> bool: ...
+    async def claim_events(
+        self, session: AsyncSession, *, events: Sequence[tuple[str, int]]
+    ) -> set[tuple[str, int]]: ...
+    async def add_engagement_many(
+        self, session: AsyncSession, *, deltas: Mapping[int, Sequence[tuple[int, int, int]]]
+    ) -> None: ...
+    async def add_affinity_many(
+        self, session: AsyncSession, *, deltas: Mapping[tuple[int, int], Sequence[int]]
+    ) -> None: ...
     async def forget_account(self, session: AsyncSession, *, user_id: int) -> None: ...
     async def add_post(
         self,
@@ -145,6 +156,9 @@ class FeedStore(Protocol):
         created_at: datetime,
         author_is_private: bool,
     ) -> bool: ...
+    async def add_posts(
+        self, session: AsyncSession, *, posts_made: Sequence[tuple[int, int, datetime, bool]]
+    ) -> set[int]: ...
     async def delete_post(
         self, session: AsyncSession, *, post_id: int, author_id: int, created_at: datetime
     ) -> None: ...
@@ -195,6 +209,17 @@ class FeedStore(Protocol):
 
 # Bound parameters per IN list, well below SQLite's and PostgreSQL's limits.
 _IN_CHUNK = 500
+# Rows per multi-row INSERT (at most five columns: under SQLite's oldest limit of 999 parameters).
+_ROWS_CHUNK = 150
+
+
+def _floored(start: int, deltas: Sequence[int]) -> int:
+    """Return a count after adding each delta in turn, never below zero after any of them:
+    exactly what applying them one by one (add_engagement, add_affinity) leaves."""
+    value = start
+    for delta in deltas:
+        value = max(0, value + delta)
+    return value
 
 
 def _chunks(values: Sequence[int]) -> list[list[int]]:
@@ -242,6 +267,156 @@ class SqlFeedStore:
         )
         # RETURNING, not rowcount: drivers disagree on the rowcount of a skipped insert.
         return result.first() is not None
+
+    async def claim_events(
+        self, session: AsyncSession, *, events: Sequence[tuple[str, int]]
+    ) -> set[tuple[str, int]]:
+        """Record many (producer, event id) as processed, a statement per few hundred; return
+        those that were not processed before."""
+        unique = list(dict.fromkeys(events))
+        claimed: set[tuple[str, int]] = set()
+        now = datetime.now(UTC)
+        for start in range(0, len(unique), _ROWS_CHUNK):
+            rows = [
+                {"producer": producer, "event_id": event_id, "processed_at": now}
+                for producer, event_id in unique[start : start + _ROWS_CHUNK]
+            ]
+            result = await session.execute(
+                self._insert(processed_events)
+                .values(rows)
+                .on_conflict_do_nothing()
+                .returning(processed_events.c.producer, processed_events.c.event_id)
+            )
+            claimed.update((str(r.producer), int(r.event_id)) for r in result)
+        return claimed
+
+    async def add_engagement_many(
+        self, session: AsyncSession, *, deltas: Mapping[int, Sequence[tuple[int, int, int]]]
+    ) -> None:
+        """Add to many posts' counts: each post's (likes, comments, views) deltas in order,
+        leaving exactly what add_engagement one delta at a time would (floors at zero, the
+        version bumped once per delta), in three statements per few hundred posts.
+
+        Each row is first taken with a no-op upsert (created at zero, version 0, when absent),
+        which locks it, in post id order, and returns what it holds; the new values are then
+        computed here and written under that lock."""
+        post_ids = sorted(p for p, changes in deltas.items() if changes)
+        for start in range(0, len(post_ids), _ROWS_CHUNK):
+            chunk = post_ids[start : start + _ROWS_CHUNK]
+            statement = self._insert(engagement).values(
+                [
+                    {"post_id": p, "like_count": 0, "comment_count": 0, "view_count": 0,
+                     "version": 0}
+                    for p in chunk
+                ]
+            )  # fmt: skip
+            held = await session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[engagement.c.post_id],
+                    set_={"version": engagement.c.version},
+                ).returning(
+                    engagement.c.post_id,
+                    engagement.c.like_count,
+                    engagement.c.comment_count,
+                    engagement.c.view_count,
+                    engagement.c.version,
+                )
+            )
+            rows = []
+            for row in held:
+                changes = deltas[int(row.post_id)]
+                rows.append(
+                    {
+                        "b_post": int(row.post_id),
+                        "b_likes": _floored(int(row.like_count), [c[0] for c in changes]),
+                        "b_comments": _floored(int(row.comment_count), [c[1] for c in changes]),
+                        "b_views": _floored(int(row.view_count), [c[2] for c in changes]),
+                        "b_version": int(row.version) + len(changes),
+                    }
+                )
+            await session.execute(
+                update(engagement)
+                .where(engagement.c.post_id == bindparam("b_post"))
+                .values(
+                    like_count=bindparam("b_likes"),
+                    comment_count=bindparam("b_comments"),
+                    view_count=bindparam("b_views"),
+                    version=bindparam("b_version"),
+                ),
+                rows,
+            )
+
+    async def add_affinity_many(
+        self, session: AsyncSession, *, deltas: Mapping[tuple[int, int], Sequence[int]]
+    ) -> None:
+        """Add to many (viewer, author) affinities, each pair's deltas in order, leaving
+        exactly what add_affinity one delta at a time would (never below zero), locking the
+        rows in key order as add_engagement_many does."""
+        pairs = sorted(k for k, changes in deltas.items() if changes)
+        for start in range(0, len(pairs), _ROWS_CHUNK):
+            chunk = pairs[start : start + _ROWS_CHUNK]
+            statement = self._insert(affinities).values(
+                [{"viewer_id": v, "author_id": a, "score": 0} for v, a in chunk]
+            )
+            held = await session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[affinities.c.viewer_id, affinities.c.author_id],
+                    set_={"score": affinities.c.score},
+                ).returning(affinities.c.viewer_id, affinities.c.author_id, affinities.c.score)
+            )
+            rows = [
+                {
+                    "b_viewer": int(row.viewer_id),
+                    "b_author": int(row.author_id),
+                    "b_score": _floored(
+                        int(row.score), deltas[(int(row.viewer_id), int(row.author_id))]
+                    ),
+                }
+                for row in held
+            ]
+            await session.execute(
+                update(affinities)
+                .where(
+                    affinities.c.viewer_id == bindparam("b_viewer"),
+                    affinities.c.author_id == bindparam("b_author"),
+                )
+                .values(score=bindparam("b_score")),
+                rows,
+            )
+
+    async def add_posts(
+        self, session: AsyncSession, *, posts_made: Sequence[tuple[int, int, datetime, bool]]
+    ) -> set[int]:
+        """Record many posts (post id, author id, created at, author is private) as add_post
+        does, in two statements per few hundred; return the ids of those that are live (not
+        deleted already)."""
+        live: set[int] = set()
+        unique = list({p[0]: p for p in posts_made}.values())
+        for start in range(0, len(unique), _ROWS_CHUNK):
+            chunk = unique[start : start + _ROWS_CHUNK]
+            await session.execute(
+                self._insert(posts)
+                .values(
+                    [
+                        {
+                            "post_id": post_id,
+                            "author_id": author_id,
+                            "created_at": created_at,
+                            "author_is_private": private,
+                            "deleted": False,
+                        }
+                        for post_id, author_id, created_at, private in chunk
+                    ]
+                )
+                .on_conflict_do_nothing()
+            )
+            rows = await session.execute(
+                select(posts.c.post_id).where(
+                    posts.c.post_id.in_([p[0] for p in chunk]), posts.c.deleted.is_(False)
+                )
+            )
+            live.update(int(r.post_id) for r in rows)
+        return live
 
     async def add_post(
         self,

@@ -268,6 +268,13 @@ class MeshSettings(BaseSettings):
         description="How long Redis remembers a published (producer, event_id), so that a relay "
         "republishing after a crash does not publish twice.",
     )
+    relay_batch_size: int = Field(
+        default=500,
+        ge=1,
+        le=1000,
+        description="Outbox rows a relay publishes per transaction (bulk loads write tens of "
+        "thousands at once; each transaction costs a lock, a read, a publish and a mark).",
+    )
     relay_poll_interval_seconds: float = Field(
         default=1.0,
         gt=0,

@@ -90,11 +90,13 @@ class Outbox:
                     "created_at": now,
                 }
             )
-        # One row: a plain INSERT; several: executemany, which the drivers batch.
+        # One row: a plain INSERT; several: a list of parameters with RETURNING, which
+        # SQLAlchemy sends as multi-row INSERTs of one cached compilation ("insertmanyvalues";
+        # without RETURNING the PostgreSQL driver would send one INSERT per row).
         if len(rows) == 1:
             await session.execute(self._table.insert().values(**rows[0]))
         else:
-            await session.execute(self._table.insert(), rows)
+            await session.execute(self._table.insert().returning(self._table.c.event_id), rows)
         if self._on_commit is not None:
             on_commit = self._on_commit
             sa_event.listen(

@@ -103,6 +103,7 @@ class ServiceRuntime:
                 outbox_table,
                 bus,
                 producer=name,
+                batch_size=settings.relay_batch_size,
                 poll_interval_seconds=settings.relay_poll_interval_seconds,
                 retention_seconds=settings.outbox_retention_seconds,
                 replay_window_seconds=settings.outbox_replay_window_seconds,

@@ -514,18 +514,22 @@ class Notifications:
             return
         woken: list[int] = []
         async with self._store.transaction() as session:
+            # Every event recorded in one statement; the others are redeliveries, whose
+            # notifications exist already (and an event twice in one batch counts once).
+            claimed = await self._store.mark_processed_many(
+                session,
+                events=[(key.producer, key.event_id) for key, _, _ in planned],
+                at=self._clock(),
+            )
             fresh = []
             for key, plans, at in planned:
-                if await self._store.mark_processed(
-                    session, producer=key.producer, event_id=key.event_id, at=self._clock()
-                ):
+                if (key.producer, key.event_id) in claimed:
+                    claimed.discard((key.producer, key.event_id))
                     fresh.append((plans, at))
-                # else a redelivery: this event's notifications exist already
             # Every recipient locked up front, in id order, so two transactions never wait for
             # each other in a circle.
             recipients = sorted({p.recipient_id for plans, _ in fresh for p in plans})
-            for recipient in recipients:
-                await self._store.lock_recipient(session, recipient_id=recipient)
+            await self._store.lock_recipients(session, recipient_ids=recipients)
             for plans, at in fresh:
                 for plan in sorted(plans, key=lambda p: p.recipient_id):
                     if await self._apply(session, plan, at=at):

@@ -115,6 +115,12 @@ class NotifyStore(Protocol):
     def transaction(self) -> Any: ...
     def read_transaction(self) -> Any: ...
     async def lock_recipient(self, session: AsyncSession, *, recipient_id: int) -> None: ...
+    async def lock_recipients(
+        self, session: AsyncSession, *, recipient_ids: Sequence[int]
+    ) -> None: ...
+    async def mark_processed_many(
+        self, session: AsyncSession, *, events: Sequence[tuple[str, int]], at: datetime
+    ) -> set[tuple[str, int]]: ...
     async def mark_processed(
         self, session: AsyncSession, *, producer: str, event_id: int, at: datetime
     ) -> bool: ...
@@ -200,6 +206,10 @@ def _record(row: Any) -> NotificationRecord:
     )
 
 
+# Rows per multi-row INSERT (three columns: well under SQLite's oldest limit of 999 parameters).
+_ROWS_CHUNK = 300
+
+
 def recipient_lock_key(recipient_id: int) -> int:
     """Return the signed 64-bit advisory-lock key of one recipient's notifications."""
     digest = hashlib.blake2b(f"notify_svc:{recipient_id}".encode(), digest_size=8).digest()
@@ -234,6 +244,40 @@ class SqlNotifyStore:
             key = recipient_lock_key(recipient_id)
             await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
         # SQLite: every writable transaction begins IMMEDIATE, so holds the only write lock.
+
+    async def lock_recipients(self, session: AsyncSession, *, recipient_ids: Sequence[int]) -> None:
+        """lock_recipient for many recipients in one statement, in the order given (callers
+        pass them in id order, so two transactions never wait for each other in a circle)."""
+        if self._postgres and recipient_ids:
+            keys = [recipient_lock_key(r) for r in recipient_ids]
+            await session.execute(
+                text(
+                    "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) "
+                    "WITH ORDINALITY AS t(k, i) ORDER BY i"
+                ),
+                {"keys": keys},
+            )
+
+    async def mark_processed_many(
+        self, session: AsyncSession, *, events: Sequence[tuple[str, int]], at: datetime
+    ) -> set[tuple[str, int]]:
+        """mark_processed for many (producer, event id), a statement per few hundred; return
+        those not handled before."""
+        unique = list(dict.fromkeys(events))
+        fresh: set[tuple[str, int]] = set()
+        for start in range(0, len(unique), _ROWS_CHUNK):
+            rows = [
+                {"producer": producer, "event_id": event_id, "processed_at": at}
+                for producer, event_id in unique[start : start + _ROWS_CHUNK]
+            ]
+            result = await session.execute(
+                self._insert(processed_events)
+                .values(rows)
+                .on_conflict_do_nothing()
+                .returning(processed_events.c.producer, processed_events.c.event_id)
+            )
+            fresh.update((str(r.producer), int(r.event_id)) for r in result)
+        return fresh
 
     async def mark_processed(
         self, session: AsyncSession, *, producer: str, event_id: int, at: datetime

@@ -147,3 +147,54 @@ async def test_long_id_lists_are_asked_in_chunks(feed_store: store.SqlFeedStore)
         assert len(await feed_store.recent_posts(tx, author_ids=many, limit=800)) == 5
         assert await feed_store.celebrities_among(tx, author_ids=many) == [1200]
         assert len(await feed_store.authors_of(tx, post_ids=many)) == 5
+
+
+async def test_batched_claims_counts_and_affinities_match_one_at_a_time(
+    feed_store: store.SqlFeedStore,
+) -> None:
+    # Deltas in order: dips below zero must floor where one-at-a-time would.
+    likes = {1: [(-1, 0, 0), (1, 0, 0), (1, 1, 0)], 2: [(0, -1, 0), (0, 2, 1)], 3: [(1, 0, 0)]}
+    affinity = {(A, B): [-1, 2, -3, 1], (C, B): [1]}
+    async with feed_store.transaction() as tx:
+        # Post 3 and (C, B) have rows already: the batch adds to them.
+        await feed_store.add_engagement(tx, post_id=3, likes=4, comments=2)
+        await feed_store.add_affinity(tx, viewer_id=C, author_id=B, delta=3)
+        claimed = await feed_store.claim_events(
+            tx, events=[("post_svc", 1), ("post_svc", 2), ("post_svc", 1), ("graph_svc", 1)]
+        )
+        assert claimed == {("post_svc", 1), ("post_svc", 2), ("graph_svc", 1)}
+        assert await feed_store.claim_events(tx, events=[("post_svc", 2), ("post_svc", 3)]) == {
+            ("post_svc", 3)
+        }
+        await feed_store.add_engagement_many(tx, deltas=likes)
+        await feed_store.add_affinity_many(tx, deltas=affinity)
+    async with feed_store.transaction() as tx:
+        found = await feed_store.engagement_of(tx, post_ids=[1, 2, 3])
+        scores = await feed_store.affinities_of(tx, viewer_id=A, author_ids=[B])
+        other = await feed_store.affinities_of(tx, viewer_id=C, author_ids=[B])
+    # (likes, comments, views, version): post 1 is 0 -> 0 -> 1 -> 2 likes, 1 comment.
+    assert {
+        p: (e.like_count, e.comment_count, e.view_count, e.version) for p, e in found.items()
+    } == {
+        1: (2, 1, 0, 3),
+        2: (0, 2, 1, 2),
+        3: (5, 2, 0, 2),
+    }
+    assert scores == {B: 1}  # 0 -> 0 -> 2 -> 0 -> 1
+    assert other == {B: 4}
+
+
+async def test_add_posts_records_many_and_leaves_deleted_ones_deleted(
+    feed_store: store.SqlFeedStore,
+) -> None:
+    async with feed_store.transaction() as tx:
+        await feed_store.delete_post(tx, post_id=2, author_id=A, created_at=NOW)
+    async with feed_store.transaction() as tx:
+        live = await feed_store.add_posts(
+            tx, posts_made=[(1, A, NOW, False), (2, A, NOW, False), (3, B, NOW, True)]
+        )
+        again = await feed_store.add_posts(tx, posts_made=[(1, A, NOW, False)])
+        recent = await feed_store.recent_posts(tx, author_ids=[A, B], limit=10)
+    assert live == {1, 3}
+    assert again == {1}
+    assert [p.post_id for p in recent] == [3, 1]

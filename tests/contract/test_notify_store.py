@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from mesh import db
 from mesh.config import MeshSettings
@@ -74,6 +75,31 @@ async def test_an_event_is_processed_once(sql: SqlNotifyStore) -> None:
         assert await sql.mark_processed(session, producer="post_svc", event_id=1, at=AT)
         assert not await sql.mark_processed(session, producer="post_svc", event_id=1, at=AT)
         assert await sql.mark_processed(session, producer="graph_svc", event_id=1, at=AT)
+
+
+async def test_many_events_are_processed_once_and_recipients_locked_in_one_go(
+    sql: SqlNotifyStore,
+) -> None:
+    async with sql.transaction() as session:
+        assert await sql.mark_processed(session, producer="post_svc", event_id=1, at=AT)
+        fresh = await sql.mark_processed_many(
+            session,
+            events=[("post_svc", 1), ("post_svc", 2), ("post_svc", 2), ("graph_svc", 1)],
+            at=AT,
+        )
+        assert fresh == {("post_svc", 2), ("graph_svc", 1)}
+        assert await sql.mark_processed_many(session, events=[("graph_svc", 1)], at=AT) == set()
+        await sql.lock_recipients(session, recipient_ids=[3, 5, 8])
+        await sql.lock_recipients(session, recipient_ids=[])
+        await sql.lock_recipient(session, recipient_id=5)  # held already: not a wait
+        if session.get_bind().dialect.name == "postgresql":
+            held = await session.scalar(
+                text(
+                    "SELECT count(DISTINCT objid) FROM pg_locks "
+                    "WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+                )
+            )
+            assert held == 3
 
 
 async def test_a_rolled_back_event_is_not_processed(sql: SqlNotifyStore) -> None:

@@ -9,8 +9,8 @@ import pytest
 from google.protobuf.message import Message
 
 from feed_svc import cache as keys
-from feed_svc import events
-from shutter.events.v1 import envelope_pb2, graph_events_pb2
+from feed_svc import events, readmodel
+from shutter.events.v1 import envelope_pb2, graph_events_pb2, post_events_pb2
 from tests.feed_svc.conftest import World, ids
 
 
@@ -115,3 +115,236 @@ async def test_who_unfollowed_and_followed_again_before_a_fan_out_gets_the_post(
     post = await world.post(author)  # the fan-out starts after both: the reader follows now
     assert await world.read(reader) == [post]
     assert await world.redis.ttl(keys.separated_key(reader)) > 0  # remembered for a while only
+
+
+# Engagement batches: every like, unlike, comment and comment deletion of a batch is counted in
+# one transaction; what it leaves must be what the handler leaves one event at a time.
+
+
+def liked(post: int, author: int, liker: int) -> envelope_pb2.EventEnvelope:
+    event = post_events_pb2.PostLiked(post_id=post, post_author_id=author, liker_id=liker)
+    return _envelope(event, producer="post_svc")
+
+
+def unliked(post: int, author: int, liker: int) -> envelope_pb2.EventEnvelope:
+    event = post_events_pb2.PostUnliked(post_id=post, post_author_id=author, liker_id=liker)
+    return _envelope(event, producer="post_svc")
+
+
+def commented(post: int, author: int, commenter: int) -> envelope_pb2.EventEnvelope:
+    event = post_events_pb2.CommentCreated(
+        comment_id=ids.next_id(), post_id=post, post_author_id=author, commenter_id=commenter
+    )
+    return _envelope(event, producer="post_svc")
+
+
+def uncommented(post: int, commenter: int, replies: int = 0) -> envelope_pb2.EventEnvelope:
+    event = post_events_pb2.CommentDeleted(
+        comment_id=ids.next_id(),
+        post_id=post,
+        commenter_id=commenter,
+        reply_ids=[ids.next_id() for _ in range(replies)],
+    )
+    return _envelope(event, producer="post_svc")
+
+
+def created(post: int, author: int) -> envelope_pb2.EventEnvelope:
+    event = post_events_pb2.PostCreated(post_id=post, author_id=author)
+    event.created_at.FromDatetime(datetime.now(UTC))
+    return _envelope(event, producer="post_svc")
+
+
+def moved(
+    envelope: envelope_pb2.EventEnvelope, post: int, author: int, was: int
+) -> envelope_pb2.EventEnvelope:
+    """Return the same event (a new id) about another author's post: the twin played one by
+    one (the author's own engagement stays the author's own)."""
+    kind = envelope.payload.TypeName()
+    message = {
+        "shutter.events.v1.PostLiked": post_events_pb2.PostLiked,
+        "shutter.events.v1.PostUnliked": post_events_pb2.PostUnliked,
+        "shutter.events.v1.CommentCreated": post_events_pb2.CommentCreated,
+        "shutter.events.v1.CommentDeleted": post_events_pb2.CommentDeleted,
+    }[kind]()
+    envelope.payload.Unpack(message)
+    message.post_id = post
+    for field in ("post_author_id", "liker_id", "commenter_id"):
+        if message.DESCRIPTOR.fields_by_name.get(field) and getattr(message, field) == was:
+            setattr(message, field, author)
+    return _envelope(message, producer=envelope.producer)
+
+
+async def state(world: World, post: int, viewers: list[int], author: int) -> dict[str, object]:
+    """Return what feed_svc keeps of a post: projection counts and version, the read model's
+    counts, each viewer's like flag in Redis (value only) and affinity to the author."""
+    store = world.feeds._store
+    async with store.transaction() as tx:
+        found = await store.engagement_of(tx, post_ids=[post])
+        affinity = {
+            v: await store.affinities_of(tx, viewer_id=v, author_ids=[author]) for v in viewers
+        }
+    row = found[post]
+    flags = {}
+    for viewer in viewers:
+        raw = await world.redis.hget(readmodel.likes_key(viewer), str(post))
+        flags[viewer] = None if raw is None else raw.decode().split(":")[1]
+    return {
+        "counts": (row.version, row.like_count, row.comment_count, row.view_count),
+        "rm:n": (await world.redis.get(readmodel.counts_key(post))).decode(),
+        "flags": flags,
+        "affinity": {v: a.get(author, 0) for v, a in affinity.items()},
+    }
+
+
+async def twins(world: World) -> tuple[int, int, int, list[int]]:
+    """Return an author and their post (for the batch), another author's post (played one by
+    one: `TWIN` maps the authors) and four readers."""
+    author, twin = world.user(), world.user()
+    first, second = await world.post(author), await world.post(twin)
+    TWIN[author] = twin
+    return author, first, second, [world.user() for _ in range(4)]
+
+
+TWIN: dict[int, int] = {}
+
+
+async def play_both(
+    world: World, batches: list[list[envelope_pb2.EventEnvelope]], first: int, second: int
+) -> None:
+    """Play the batches on `first` through the batch handler, and the same events about
+    `second` one at a time through the handler, in the same order."""
+    handle_batch = events.feed_batch_handler(world.feeds)
+    handle = events.feed_handler(world.feeds)
+    for batch in batches:
+        await handle_batch(batch)
+    author = world.posts.posts[first]
+    # The twins' ids in the same order as the originals' (flags keep the newest event).
+    originals = {e.event_id: e for batch in batches for e in batch}
+    twin = {i: moved(originals[i], second, TWIN[author], author) for i in sorted(originals)}
+    for batch in batches:
+        for envelope in batch:
+            await handle(twin[envelope.event_id])
+
+
+async def twin_state(world: World, post: int, viewers: list[int], author: int) -> dict[str, object]:
+    """Return `state` of the twin post, keyed as the batch's (its author under `author`)."""
+    twin = TWIN[author]
+    got = await state(world, post, [twin if v == author else v for v in viewers], twin)
+    for name in ("flags", "affinity"):
+        values: dict[int, object] = got[name]  # type: ignore[assignment]
+        if twin in values:
+            values[author] = values.pop(twin)
+    return got
+
+
+def _same(a: dict[str, object], b: dict[str, object]) -> None:
+    assert a == b
+    counts: tuple[int, int, int, int] = a["counts"]  # type: ignore[assignment]
+    assert a["rm:n"] == "{:019d}:{}:{}:{}".format(*counts)
+
+
+async def test_a_batch_of_engagement_counts_as_one_by_one_and_again_changes_nothing(
+    world: World,
+) -> None:
+    author, first, second, readers = await twins(world)
+    a, b, c, d = readers
+    batch = [
+        liked(first, author, a),
+        liked(first, author, b),
+        commented(first, author, c),
+        liked(first, author, author),  # the author's own like: no affinity
+        commented(first, author, a),
+        unliked(first, author, b),
+        uncommented(first, c, replies=1),
+        commented(first, author, d),
+    ]
+    await play_both(world, [batch], first, second)
+    once = await state(world, first, [*readers, author], author)
+    _same(once, await twin_state(world, second, [*readers, author], author))
+    assert once["counts"] == (8, 2, 1, 0)  # 3 likes - 1, 3 comments - 2 (one with its reply)
+    assert once["flags"] == {a: "1", b: "0", c: None, d: None, author: "1"}
+    assert once["affinity"] == {a: 2, b: 0, c: 1, d: 1, author: 0}
+    # Delivered again whole (a consumer died before acknowledging it), and again with new
+    # events after a part of it: what was counted is not counted twice.
+    handle_batch = events.feed_batch_handler(world.feeds)
+    await handle_batch(batch)
+    assert await state(world, first, [*readers, author], author) == once
+    later = liked(first, author, c)
+    await handle_batch([*batch[5:], later, batch[0]])
+    again = await state(world, first, [*readers, author], author)
+    assert again["counts"] == (9, 3, 1, 0)
+    assert again["rm:n"] == f"{9:019d}:3:1:0"
+    assert again["flags"][c] == "1"  # type: ignore[index]
+
+
+async def test_an_unlike_before_its_like_in_a_batch_floors_as_one_by_one(world: World) -> None:
+    author, first, second, readers = await twins(world)
+    a, b = readers[:2]
+    like, unlike = liked(first, author, a), unliked(first, author, a)
+    # Out of order (the unlike's event is newer), and a comment deletion before any comment:
+    # one by one each count stops at zero, then the later events add to it.
+    batch = [unlike, uncommented(first, b), like, commented(first, author, b)]
+    await play_both(world, [batch], first, second)
+    got = await state(world, first, readers[:2], author)
+    _same(got, await twin_state(world, second, readers[:2], author))
+    assert got["counts"] == (4, 1, 1, 0)
+    # The newer event (the unlike) wins the flag, whatever the order it came in.
+    assert got["flags"] == {a: "0", b: None}
+    assert got["affinity"] == {a: 1, b: 1}
+
+
+async def test_a_like_and_unlike_in_one_batch_leave_no_like(world: World) -> None:
+    author, first, second, readers = await twins(world)
+    a = readers[0]
+    first_like = liked(first, author, a)
+    later = [unliked(first, author, a), liked(first, author, a), unliked(first, author, a)]
+    await play_both(world, [[first_like], later], first, second)
+    got = await state(world, first, [a], author)
+    _same(got, await twin_state(world, second, [a], author))
+    assert got["counts"] == (4, 0, 0, 0)
+    assert got["flags"] == {a: "0"}
+    assert got["affinity"] == {a: 0}
+
+
+async def test_a_newer_count_in_redis_is_not_overwritten_by_a_batch(world: World) -> None:
+    author, first, _, readers = await twins(world)
+    # Another process already kept a newer answer (version 50): the batch's older one loses.
+    await world.views.set_counts(first, version=50, likes=9, comments=9)
+    await events.feed_batch_handler(world.feeds)([liked(first, author, readers[0])])
+    assert (await world.redis.get(readmodel.counts_key(first))).decode() == f"{50:019d}:9:9:0"
+
+
+async def test_new_posts_and_their_engagement_in_one_batch(world: World) -> None:
+    author, other = world.user(), world.user()
+    readers = [world.user() for _ in range(2)]
+    for reader in readers:
+        world.graph.follows.add((reader, author))
+        await world.read(reader)
+    post, deleted, third = ids.next_id(), ids.next_id(), ids.next_id()
+    for p, who in ((post, author), (deleted, author), (third, other)):
+        world.posts.posts[p] = who
+    await world.delete(deleted)  # deleted before its PostCreated arrived: never fanned out
+    batch = [
+        created(post, author),
+        liked(post, author, readers[0]),
+        created(deleted, author),
+        created(third, other),
+        followed(readers[1], other),
+        commented(post, author, readers[1]),
+    ]
+    world.graph.follows.add((readers[1], other))
+    handle_batch = events.feed_batch_handler(world.feeds)
+    await handle_batch(batch)
+    await handle_batch(batch)  # again: the same feeds, the same counts
+    assert await world.read(readers[0]) == [post]
+    assert await world.read(readers[1]) == [third, post]
+    async with world.feeds._store.transaction() as tx:
+        found = await world.feeds._store.engagement_of(tx, post_ids=[post, third])
+    assert (found[post].version, found[post].like_count, found[post].comment_count) == (2, 1, 1)
+    assert third not in found
+    page, _ = await world.feeds.home_feed(
+        viewer=readers[0], page_size=10, page_token="", mode="chronological"
+    )
+    assert [(p.post_id, p.like_count, p.comment_count, p.has_liked) for p in page] == [
+        (post, 1, 1, True)
+    ]
