@@ -74,6 +74,30 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 """
 
+# Read a feed for a ranked first page in one call (KEYS: the user's seen, feed, celebs and ranking
+# keys; ARGV: seen ttl, how many ids, '1' to read the latest ranking): mark the user active, then
+# whether the feed is built, the celebrities it merges, its newest ids and the latest ranking
+# (`<snapshot id>|<ranked ids>|<candidates>`, see save_ranking). Without celebrities the
+# candidates are the feed's ids alone, so they are compared here and, when they are the same,
+# only `<snapshot id>|<ranked ids>` comes back: a warm ranked read costs feed_svc no parse of
+# hundreds of ids. Answers {built, celebs, ids, ranking, matched}.
+_READ_RANKED = """
+redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
+local built = redis.call('ZSCORE', KEYS[2], '~') and 1 or 0
+local celebs = redis.call('SMEMBERS', KEYS[3])
+local ids = redis.call('ZREVRANGEBYLEX', KEYS[2], '(~', '-', 'LIMIT', 0, ARGV[2])
+local latest = false
+if ARGV[3] == '1' then latest = redis.call('GET', KEYS[4]) end
+if latest and built == 1 and #celebs == 0 then
+  local first = string.find(latest, '|', 1, true)
+  local second = first and string.find(latest, '|', first + 1, true)
+  if second and string.sub(latest, second + 1) == table.concat(ids, ',') then
+    return {built, celebs, {}, string.sub(latest, 1, second - 1), 1}
+  end
+end
+return {built, celebs, ids, latest, 0}
+"""
+
 # How long a separation is remembered for fan-outs that started before it: far longer than one
 # fan-out runs (a delivery retried for minutes starts a new fan-out, with a fresh follower list).
 SEPARATION_MEMORY_SECONDS = 3600
@@ -82,6 +106,12 @@ SEPARATION_MEMORY_SECONDS = 3600
 def member(post_id: int) -> str:
     """Return the sorted-set member of a post id."""
     return f"{post_id:019d}"
+
+
+def signature(post_ids: Sequence[int]) -> str:
+    """Return what identifies a ranking's candidates (newest first): their members joined by
+    commas, as the read script compares them in Redis."""
+    return ",".join(map(member, post_ids))
 
 
 def feed_key(user_id: int) -> str:
@@ -110,8 +140,9 @@ def snapshot_key(user_id: int, snapshot_id: str) -> str:
 
 
 def ranking_key(user_id: int) -> str:
-    """Return the key of a user's latest ranking: what it was computed from, and its snapshot."""
-    return f"feed:{{u:{user_id}}}:rank"
+    """Return the key of a user's latest ranking: its snapshot, its ids and its candidates (a new
+    name for a new layout, so a value kept in the old one is never misread)."""
+    return f"feed:{{u:{user_id}}}:ranked"
 
 
 def separated_key(user_id: int) -> str:
@@ -142,6 +173,13 @@ def _ids(members: Sequence[bytes | str]) -> list[int]:
     return found
 
 
+def _ranking(value: bytes) -> tuple[str, str, str]:
+    """Return (signature of its candidates, snapshot id, ranked ids as comma-separated text) of
+    a kept ranking; the signature is empty when the read script matched it already."""
+    snapshot_id, ids, *candidates = value.decode().split("|", 2)
+    return (candidates[0] if candidates else "", snapshot_id, ids)
+
+
 def _queue_unlink(pipe: Any, *names: str) -> None:
     # One key per command: a cluster pipeline refuses to queue multi-key deletes.
     for name in names:
@@ -160,6 +198,7 @@ class FeedCache:
         self._cluster = isinstance(client, aioredis.RedisCluster)
         self._fan_out = client.register_script(_FAN_OUT)
         self._separate = client.register_script(_SEPARATE)
+        self._read_ranked = client.register_script(_READ_RANKED)
 
     async def is_built(self, user_id: int) -> bool:
         """Return whether a user's feed is in the cache, complete."""
@@ -334,17 +373,28 @@ class FeedCache:
                 pipe.get(ranking_key(user_id))
             answers = await pipe.execute()
         built, raw, celebs = answers[1], answers[2], answers[3]
-        latest = None
-        if ranking and answers[4] is not None:
-            signature, snapshot_id, ids = answers[4].decode().split("|", 2)
-            latest = (signature, snapshot_id, ids)
+        latest = _ranking(answers[4]) if ranking and answers[4] is not None else None
         return built is not None, _ids(raw), sorted(int(c) for c in celebs), latest
+
+    async def read_for_ranking(
+        self, user_id: int, *, count: int, seen_ttl: int, ranking: bool
+    ) -> tuple[bool, list[int], list[int], tuple[str, str, str] | None, bool]:
+        """As read_with_ranking() for a first page, in one script call; the last value says the
+        latest ranking's signature matched the feed's ids, checked in Redis (a user without
+        celebrities only): then the ids are not read (empty) and the ranking is to be reused."""
+        keys = [seen_key(user_id), feed_key(user_id), celebs_key(user_id), ranking_key(user_id)]
+        built, celebs, raw, value, matched = await self._read_ranked(
+            keys=keys, args=[seen_ttl, count, "1" if ranking else "0"]
+        )
+        latest = _ranking(value) if value is not None else None
+        return bool(built), _ids(raw), sorted(int(c) for c in celebs), latest, bool(matched)
 
     async def save_ranking(
         self, user_id: int, *, signature: str, snapshot_id: str, post_ids: Sequence[int], ttl: int
     ) -> None:
-        """Remember a user's latest ranking for `ttl` seconds."""
-        value = f"{signature}|{snapshot_id}|{','.join(str(p) for p in post_ids)}"
+        """Remember a user's latest ranking for `ttl` seconds, with what its candidates were
+        (`signature()`)."""
+        value = f"{snapshot_id}|{','.join(str(p) for p in post_ids)}|{signature}"
         await self._redis.set(ranking_key(user_id), value.encode(), ex=ttl)
 
     async def celebs(self, user_id: int) -> list[int]:

@@ -18,13 +18,13 @@ import math
 import secrets
 import time
 import unicodedata
-import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from feed_svc.cache import FeedCache
+from feed_svc.cache import signature as ranking_signature
 from feed_svc.errors import AuthorNotFound, PostNotFound, PrivateAccount, SnapshotExpired
 from feed_svc.readmodel import ReadModel
 from feed_svc.settings import FeedSettings
@@ -234,6 +234,13 @@ def _token_field(cursor: dict[str, object], name: str, kind: type) -> object:
     return value
 
 
+def _ranking_head(latest: tuple[str, str, str], size: int) -> tuple[str, list[int]]:
+    """Return a kept ranking's snapshot id and only what a first page needs of its ids, and one
+    more to tell whether a second page follows."""
+    head = latest[2].split(",", size + 1)[: size + 1]
+    return latest[1], [int(p) for p in head if p]
+
+
 class Feeds:
     """Home feeds and explore over the cache, the projection store, graph_svc and post_svc."""
 
@@ -327,12 +334,15 @@ class Feeds:
         and affinities within that time), else a new ranking."""
         limit = self._settings.ranked_candidates
         reuse = self._settings.ranking_reuse_seconds
-        # One round trip marks the viewer active and reads the feed, its celebrities and the
-        # latest ranking.
+        # One script call marks the viewer active and reads the feed, its celebrities and the
+        # latest ranking; for a viewer without celebrities it also checks the ranking's
+        # candidates in Redis, sparing this process the parse of hundreds of ids.
         seen = self._inactive_seconds()
-        built, own, celebs, latest = await self._cache.read_with_ranking(
-            viewer, before=None, count=limit, seen_ttl=seen, ranking=reuse > 0
+        built, own, celebs, latest, matched = await self._cache.read_for_ranking(
+            viewer, count=limit, seen_ttl=seen, ranking=reuse > 0
         )
+        if matched and latest is not None:
+            return _ranking_head(latest, size)
         if not built:
             await self.ensure_built(viewer)
             built, own, celebs, latest = await self._cache.read_with_ranking(
@@ -340,11 +350,9 @@ class Feeds:
             )
         pulled = await self._pull(celebs, before=None, count=limit)
         ids = merge_newest([own, pulled], count=limit)
-        signature = f"{zlib.crc32(','.join(map(str, ids)).encode()):08x}"
+        signature = ranking_signature(ids)
         if latest is not None and latest[0] == signature:
-            # Only what the first page needs, and one more to tell whether a second follows.
-            head = latest[2].split(",", size + 1)[: size + 1]
-            return latest[1], [int(p) for p in head if p]
+            return _ranking_head(latest, size)
         ranked = await self._rank_candidates(viewer, ids)
         snapshot = await self._cache.save_snapshot(
             viewer, ranked, ttl=self._settings.snapshot_ttl_seconds

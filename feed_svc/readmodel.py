@@ -119,6 +119,130 @@ return 1
 """
 
 
+# Read what a home feed page is composed from, in one call (a single Redis only: the keys of the
+# posts and their authors are built here, not declared, so never on a cluster). KEYS: the
+# viewer's likes, saves and hidden keys. ARGV: the post ids. Answers the posts, their counts, the
+# like and save flags (horizon first, as _read asks), the hidden set, and the summaries of the
+# posts' authors as id/summary pairs: the author's id is read from the kept Post (field 2, the
+# user, whose field 1 is user_id, a varint), its decimal built in base-1e7 limbs as Lua numbers
+# are doubles. An author this cannot tell is read by feed_svc as before.
+_READ_PAGE = """
+local unpack = unpack or table.unpack
+local function varint(s, i)
+  local groups = {}
+  while true do
+    local b = string.byte(s, i)
+    if not b then return nil, i end
+    i = i + 1
+    groups[#groups + 1] = b % 128
+    if b < 128 then return groups, i end
+  end
+end
+local function small(groups)
+  local v = 0
+  for g = #groups, 1, -1 do v = v * 128 + groups[g] end
+  return v
+end
+local function decimal(groups)
+  local limbs = {0}
+  for g = #groups, 1, -1 do
+    local carry = groups[g]
+    for k = 1, #limbs do
+      local v = limbs[k] * 128 + carry
+      limbs[k] = v % 10000000
+      carry = math.floor(v / 10000000)
+    end
+    if carry > 0 then limbs[#limbs + 1] = carry end
+  end
+  local text = string.format('%d', limbs[#limbs])
+  for k = #limbs - 1, 1, -1 do text = text .. string.format('%07d', limbs[k]) end
+  return text
+end
+local function author_of(view)
+  local i, n = 1, #view
+  while i <= n do
+    local tag
+    tag, i = varint(view, i)
+    if not tag then return nil end
+    tag = small(tag)
+    local field, wire = math.floor(tag / 8), tag % 8
+    if wire == 2 then
+      local size
+      size, i = varint(view, i)
+      if not size then return nil end
+      size = small(size)
+      if field == 2 then
+        local user = string.sub(view, i, i + size - 1)
+        local j = 1
+        while j <= #user do
+          local t
+          t, j = varint(user, j)
+          if not t then return nil end
+          t = small(t)
+          if t == 8 then
+            local id = varint(user, j)
+            return id and decimal(id)
+          end
+          if t % 8 == 0 then
+            local _
+            _, j = varint(user, j)
+            if not _ then return nil end
+          else
+            return nil
+          end
+        end
+        return nil
+      end
+      i = i + size
+    elseif wire == 0 then
+      local _
+      _, i = varint(view, i)
+      if not _ then return nil end
+    elseif wire == 1 then i = i + 8
+    elseif wire == 5 then i = i + 4
+    else return nil end
+  end
+  return nil
+end
+local posts, counts, fields = {}, {}, {'~h'}
+for k = 1, #ARGV do
+  posts[k] = 'rm:post:{p:' .. ARGV[k] .. '}'
+  counts[k] = 'rm:n:{p:' .. ARGV[k] .. '}'
+  fields[k + 1] = ARGV[k]
+end
+local views = redis.call('MGET', unpack(posts))
+local seen, authors = {}, {}
+for k = 1, #ARGV do
+  local view = views[k]
+  if view and view ~= '-' then
+    local author = author_of(view)
+    if author and not seen[author] then
+      seen[author] = true
+      authors[#authors + 1] = author
+    end
+  end
+end
+local found = {}
+if #authors > 0 then
+  local keys = {}
+  for k = 1, #authors do keys[k] = 'rm:user:{u:' .. authors[k] .. '}' end
+  local summaries = redis.call('MGET', unpack(keys))
+  for k = 1, #authors do
+    found[#found + 1] = authors[k]
+    found[#found + 1] = summaries[k]
+  end
+end
+return {
+  views,
+  redis.call('MGET', unpack(counts)),
+  redis.call('HMGET', KEYS[1], unpack(fields)),
+  redis.call('HMGET', KEYS[2], unpack(fields)),
+  redis.call('SMEMBERS', KEYS[3]),
+  found,
+}
+"""
+
+
 def post_key(post_id: int) -> str:
     """Return the key of a post's viewer-independent part."""
     return f"rm:post:{{p:{post_id}}}"
@@ -482,6 +606,7 @@ class ReadModel:
         self._flags = client.register_script(_FLAGS)
         self._counts = client.register_script(_COUNTS)
         self._replace = client.register_script(_REPLACE)
+        self._read_page = client.register_script(_READ_PAGE)
         self.fills = 0  # posts read through from post_svc by this process (tests, metrics)
         self.grid_fills = 0  # grids built from the projection by this process (tests)
         self.tag_fills = 0  # tag indexes or authors read from post_svc by this process (tests)
@@ -507,9 +632,10 @@ class ReadModel:
 
     async def _read(
         self, viewer: int, post_ids: list[int]
-    ) -> tuple[list[Any], list[Any], list[Any], list[Any], set[Hidden]]:
-        """One round trip: the posts, their counts, the viewer's flags and what is hidden from
-        the viewer."""
+    ) -> tuple[list[Any], list[Any], list[Any], list[Any], set[Hidden], dict[int, Any]]:
+        """One round trip: the posts, their counts, the viewer's flags, what is hidden from the
+        viewer and (on a single Redis) the summaries kept of the posts' authors (raw, None when
+        not kept; an author left out is read as before)."""
         fields: list[bytes | str] = [HORIZON, *(str(p) for p in post_ids)]
         if self._cluster:
             views, counts = await asyncio.gather(
@@ -522,15 +648,13 @@ class ReadModel:
                 pipe.hmget(saves_key(viewer), fields)
                 pipe.smembers(hidden_key(viewer))
                 liked, saved, hidden = await pipe.execute()
+            authors: dict[int, Any] = {}
         else:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.mget([post_key(p) for p in post_ids])
-                pipe.mget([counts_key(p) for p in post_ids])
-                pipe.hmget(likes_key(viewer), fields)
-                pipe.hmget(saves_key(viewer), fields)
-                pipe.smembers(hidden_key(viewer))
-                views, counts, liked, saved, hidden = await pipe.execute()
-        return views, counts, liked, saved, {_hidden_entry(h) for h in hidden}
+            views, counts, liked, saved, hidden, pairs = await self._read_page(
+                keys=[likes_key(viewer), saves_key(viewer), hidden_key(viewer)], args=post_ids
+            )
+            authors = {int(pairs[i]): pairs[i + 1] for i in range(0, len(pairs), 2)}
+        return views, counts, liked, saved, {_hidden_entry(h) for h in hidden}, authors
 
     async def posts(
         self,
@@ -547,7 +671,7 @@ class ReadModel:
         ids = list(dict.fromkeys(post_ids))
         if not ids:
             return []
-        raw_views, raw_counts, liked_raw, saved_raw, hidden = await self._read(viewer, ids)
+        raw_views, raw_counts, liked_raw, saved_raw, hidden, kept = await self._read(viewer, ids)
         like_h = int(liked_raw[0]) if liked_raw[0] is not None else None
         save_h = int(saved_raw[0]) if saved_raw[0] is not None else None
         views: dict[int, post_pb2.Post] = {}
@@ -583,7 +707,7 @@ class ReadModel:
             }
             authors = {a: c.summary for a, c in checked.items() if c.can_view}
         else:
-            authors = await self._authors(author_ids)
+            authors = await self._authors(author_ids, kept)
         counts = self._parse_counts(ids, raw_counts)
         lacking = [p for p in views if p not in counts]
         if lacking:
@@ -615,12 +739,20 @@ class ReadModel:
                 found[post_id] = (int(likes), int(comments), int(views[0]) if views else 0)
         return found
 
-    async def _authors(self, author_ids: list[int]) -> dict[int, user_pb2.UserSummary]:
-        raw = await self._mget([author_key(a) for a in author_ids])
+    async def _authors(
+        self, author_ids: list[int], kept: dict[int, Any] | None = None
+    ) -> dict[int, user_pb2.UserSummary]:
+        """Return these authors' summaries: from `kept` (what _read found), then from Redis,
+        then from user_svc."""
+        kept = kept or {}
+        unread = [a for a in author_ids if a not in kept]
+        if unread:
+            kept = {
+                **kept,
+                **dict(zip(unread, await self._mget([author_key(a) for a in unread]), strict=True)),
+            }
         found = {
-            a: user_pb2.UserSummary.FromString(r)
-            for a, r in zip(author_ids, raw, strict=True)
-            if r is not None
+            a: user_pb2.UserSummary.FromString(kept[a]) for a in author_ids if kept[a] is not None
         }
         missing = [a for a in author_ids if a not in found]
         if missing:

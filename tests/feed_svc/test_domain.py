@@ -555,6 +555,36 @@ async def test_a_ranking_is_reused_while_its_candidates_stay_the_same(world: Wor
     assert len(rankings) == 2 and newest in again and again[0] == posts[0]
 
 
+async def test_a_removed_post_ranks_afresh_at_once(world: World) -> None:
+    author, reader = world.user(), world.user()
+    await world.follow(reader, author)
+    posts = [await world.post(author) for _ in range(3)]
+    rankings = count_rankings(world)
+    assert await world.read(reader, mode="ranked") == posts[::-1]
+    await world.delete(posts[1])  # the candidates change (checked in Redis): a new ranking
+    assert await world.read(reader, mode="ranked") == [posts[2], posts[0]]
+    assert len(rankings) == 2
+
+
+async def test_a_ranking_with_celebrities_is_reused_while_its_candidates_stay_the_same(
+    world: World,
+) -> None:
+    star, friend, reader = world.user(), world.user(), world.user()
+    for fan in [reader, *(world.user() for _ in range(3))]:
+        await world.follow(fan, star)  # above the threshold of 3: pulled at read time
+    await world.follow(reader, friend)
+    await world.read(reader)
+    pulled, pushed = await world.post(star), await world.post(friend)
+    rankings = count_rankings(world)
+    first = await world.read(reader, mode="ranked")
+    assert first == [pushed, pulled] and len(rankings) == 1
+    assert await world.read(reader, mode="ranked") == first  # reused
+    assert len(rankings) == 1
+    newer = await world.post(star)  # a new pulled post changes the candidates: ranked afresh
+    assert await world.read(reader, mode="ranked") == [newer, pushed, pulled]
+    assert len(rankings) == 2
+
+
 async def test_ranking_on_every_first_page_when_reuse_is_off(data_dir: Path) -> None:
     made, engine = await make_world(feed_settings(data_dir, ranking_reuse_seconds=0))
     try:

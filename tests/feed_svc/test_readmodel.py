@@ -77,6 +77,30 @@ async def test_a_warm_read_asks_no_other_service(world: World) -> None:
     assert len(world.posts.calls) == posts_calls and len(world.posts.users.calls) == user_calls
 
 
+async def test_a_warm_page_reads_its_authors_in_the_same_round_trip(world: World) -> None:
+    authors = [world.user() for _ in range(3)]  # snowflake ids: well past a double's precision
+    reader = world.user()
+    for author in authors:
+        await world.follow(reader, author)
+    await world.read(reader)
+    posts = [await world.post(a) for a in authors for _ in range(2)]
+    await page(world, reader)  # warm: every author's summary kept
+    mgets: list[object] = []
+    original = world.views._mget
+
+    async def counted(keys: list[str]) -> list[Any]:
+        mgets.append(keys)
+        return await original(keys)
+
+    world.views._mget = counted  # type: ignore[method-assign]
+    served = await page(world, reader)
+    assert [p.post_id for p in served] == posts[::-1]
+    assert [p.user.username for p in served] == [f"user{world.posts.posts[p]}" for p in posts[::-1]]
+    # A single Redis answers the authors with the posts (one script); on a cluster the posts,
+    # counts and authors are three MGETs.
+    assert len(mgets) == (3 if world.views._cluster else 0)
+
+
 async def test_a_new_post_is_kept_at_creation_so_followers_never_read_it_through(
     world: World,
 ) -> None:
