@@ -161,7 +161,10 @@ async def test_lists_and_counts_come_from_the_replica_and_the_privacy_rule_from_
         gpb.CanViewRequest(viewer_id=bob.user_id, owner_id=erin.user_id), metadata=service
     )
     assert not seen.visibility.can_view
-    profile = await setup.users.GetUser(upb.GetUserRequest(user_id=alice.user_id), metadata=bob.md)
+    # user_svc's GetUser is internal (feed_svc serves profiles): asked as a service, for bob.
+    profile = await setup.users.GetUser(
+        upb.GetUserRequest(user_id=alice.user_id, viewer_id=bob.user_id), metadata=service
+    )
     assert profile.user.follower_count == 1 and profile.user.relationship.following
 
 

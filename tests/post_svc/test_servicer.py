@@ -488,17 +488,15 @@ async def test_the_privacy_matrix(mesh: Mesh) -> None:
                 md, viewer_id = who.md, who.user_id
             sees = await _what_sees(mesh, md, viewer_id, post, tag)
             assert sees == dict.fromkeys(PATHS, expected[role]), (author.username, role, sees)
-        # Without any token, nothing at all (GetPost and ListUserPosts are internal now:
-        # clients read them through feed_svc's read model).
+        # Without any token, nothing at all (GetPost, ListUserPosts and ListPostsByHashtag are
+        # internal now: clients read them through feed_svc's read model).
         for call in (
             mesh.posts.GetPost(ppb.GetPostRequest(post_id=post.post_id)),
             mesh.posts.ListUserPosts(ppb.ListUserPostsRequest(user_id=author.user_id)),
+            mesh.posts.ListPostsByHashtag(ppb.ListPostsByHashtagRequest(tag=tag)),
         ):
             assert (await _fails(call))[0] == grpc.StatusCode.PERMISSION_DENIED
-        for call in (
-            mesh.posts.ListPostsByHashtag(ppb.ListPostsByHashtagRequest(tag=tag)),
-            mesh.posts.SearchHashtags(ppb.SearchHashtagsRequest(query=tag)),
-        ):
+        for call in (mesh.posts.SearchHashtags(ppb.SearchHashtagsRequest(query=tag)),):
             assert (await _fails(call))[0] == grpc.StatusCode.UNAUTHENTICATED
 
     # Blocked accounts cannot like, comment or save; hidden posts answer NOT_FOUND.
