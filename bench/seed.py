@@ -37,6 +37,7 @@ from feed_svc.settings import FeedSettings
 from mesh import auth
 from mesh.config import MeshSettings
 from notify_svc.events import GROUP as NOTIFY_GROUP
+from shutter.feed.v1 import feed_service_pb2, feed_service_pb2_grpc
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from shutter.media.v1 import media_pb2
 from shutter.post.v1 import post_service_pb2, post_service_pb2_grpc
@@ -353,11 +354,13 @@ async def seed(options: SeedOptions, console: Console) -> SeedResult:
         aio.insecure_channel(settings.user_svc_addr) as user_channel,
         aio.insecure_channel(settings.graph_svc_addr) as graph_channel,
         aio.insecure_channel(settings.post_svc_addr) as post_channel,
+        aio.insecure_channel(settings.feed_svc_addr) as feed_channel,
         httpx.AsyncClient(timeout=30.0) as http,
     ):
         users = user_service_pb2_grpc.UserServiceStub(user_channel)
         graph = graph_service_pb2_grpc.GraphServiceStub(graph_channel)
         posts = post_service_pb2_grpc.PostServiceStub(post_channel)
+        feed = feed_service_pb2_grpc.FeedServiceStub(feed_channel)
         with Progress(*columns, console=console) as progress:
 
             async def phase(
@@ -480,7 +483,7 @@ async def seed(options: SeedOptions, console: Console) -> SeedResult:
                 )
                 await phase("likes and comments", interactions, interact, options.concurrency)
             if options.big_authors:
-                big = await _seed_big(options, rng, progress, users, posts, http, result)
+                big = await _seed_big(options, rng, progress, users, posts, feed, http, result)
     result.accounts = [account(i) for i in everyone]
     result.rates["total (s)"] = round(time.perf_counter() - began, 1)
     follower_counts = {i: len(followers.get(i, [])) for i in everyone}
@@ -534,6 +537,7 @@ async def _seed_big(
     progress: Progress,
     users: user_service_pb2_grpc.UserServiceStub,
     posts: post_service_pb2_grpc.PostServiceStub,
+    feed: feed_service_pb2_grpc.FeedServiceStub,
     http: httpx.AsyncClient,
     result: SeedResult,
 ) -> bulk.BigResult:
@@ -556,9 +560,10 @@ async def _seed_big(
             user_service_pb2.LoginRequest(username=username, password=password), timeout=60
         )
         token = login.access_token
-        # Seeded before (same seed): keep the posts there, as an idempotent retry would.
-        listed = await posts.ListUserPosts(
-            post_service_pb2.ListUserPostsRequest(
+        # Seeded before (same seed): keep the posts there, as an idempotent retry would. The
+        # grid is feed_svc's to serve (post_svc's ListUserPosts is internal).
+        listed = await feed.ListUserPosts(
+            feed_service_pb2.ListUserPostsRequest(
                 user_id=login.user.user_id, page_size=min(options.big_author_posts, 50) or 1
             ),
             metadata=bearer(token),

@@ -53,7 +53,7 @@ from edge_proxy.transcode import (
     rpc_error_response,
     rpc_metadata,
 )
-from mesh import context
+from mesh import context, telemetry
 from mesh.auth import EDGE_SERVICE, identity_source
 from mesh.clients import Channels
 from mesh.ratelimit import Limiter, MemoryLimiter, RedisLimiter
@@ -114,7 +114,7 @@ def create_app(
         ],
         # Tracing is outermost: a request's span covers everything the edge does for it.
         middleware=[
-            Middleware(OpenTelemetryMiddleware),
+            *([Middleware(OpenTelemetryMiddleware)] if telemetry.tracing() else []),
             Middleware(SecurityHeadersMiddleware),
             Middleware(
                 CORSMiddleware,

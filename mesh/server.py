@@ -76,7 +76,7 @@ async def create_server(
     on_stop = [revoked.stop, *on_stop]
     server = aio.server(
         interceptors=[
-            telemetry.server_interceptor(),
+            *telemetry.server_interceptors(),
             interceptors.RequestIdInterceptor(),
             interceptors.AccessLogInterceptor(),
             metrics.MetricsInterceptor(name),

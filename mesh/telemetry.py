@@ -30,6 +30,10 @@ from mesh import context
 from mesh.config import MeshSettings
 
 _configured = False
+# False once configure() found nothing to send spans to: then no span is opened anywhere (no
+# server or client interceptor, no statement or Redis wrapper). Processes that never call
+# configure() (the test suite, which installs its own tracer provider) keep every instrument.
+_tracing = True
 _db_tracer = trace.get_tracer("shutter.db")
 _libraries_instrumented = False
 
@@ -74,7 +78,7 @@ class _JsonFormatter(logging.Formatter):
 
 def configure(settings: MeshSettings, *, process_name: str) -> None:
     """Set up logging, the tracer provider and its exporters, once per process."""
-    global _configured
+    global _configured, _tracing
     if _configured:
         return
     _configured = True
@@ -95,7 +99,8 @@ def configure(settings: MeshSettings, *, process_name: str) -> None:
     ):
         # Nothing would receive a span: keep OpenTelemetry's no-op tracer, so the instrumentation
         # on every RPC, statement and Redis command does no span work. Recording spans for no
-        # exporter cost a large share of a cheap read's CPU (bench/README.md, "Tracing off").
+        # exporter cost a large share of a cheap read's CPU (bench/README.md, "Quiet machine").
+        _tracing = False
         return
     provider = TracerProvider(resource=Resource.create({"service.name": process_name}))
     if settings.otlp_endpoint:
@@ -109,10 +114,15 @@ def configure(settings: MeshSettings, *, process_name: str) -> None:
     instrument_libraries()
 
 
+def tracing() -> bool:
+    """Whether this process records spans (see configure)."""
+    return _tracing
+
+
 def instrument_libraries() -> None:
     """Trace every Redis command of this process (idempotent)."""
     global _libraries_instrumented
-    if _libraries_instrumented:
+    if _libraries_instrumented or not _tracing:
         return
     _libraries_instrumented = True
     RedisInstrumentor().instrument()
@@ -130,6 +140,8 @@ def instrument_s3() -> None:
 
 def instrument_engine(engine: AsyncEngine) -> None:
     """Trace every statement an engine runs, as a child span of the RPC that ran it."""
+    if not _tracing:
+        return
     sync_engine = engine.sync_engine
     system = sync_engine.dialect.name
     database = sync_engine.url.database or ""
@@ -159,11 +171,13 @@ def instrument_engine(engine: AsyncEngine) -> None:
     event.listen(sync_engine, "handle_error", failed)
 
 
-def server_interceptor() -> aio.ServerInterceptor:
-    """Return the interceptor that opens a server span per RPC, joining the caller's trace."""
-    return aio_server_interceptor()  # type: ignore[no-untyped-call]
+def server_interceptors() -> list[aio.ServerInterceptor]:
+    """Return the interceptor that opens a server span per RPC, joining the caller's trace
+    (none when this process records no spans)."""
+    return [aio_server_interceptor()] if _tracing else []  # type: ignore[no-untyped-call]
 
 
 def client_interceptors() -> list[aio.ClientInterceptor]:
-    """Return the interceptors that open a client span per RPC and send the trace context."""
-    return list(aio_client_interceptors())  # type: ignore[no-untyped-call]
+    """Return the interceptors that open a client span per RPC and send the trace context
+    (none when this process records no spans)."""
+    return list(aio_client_interceptors()) if _tracing else []  # type: ignore[no-untyped-call]
