@@ -126,6 +126,9 @@ class Tab:
     errors: list[str] = field(default_factory=list)
     # Substrings of console errors a test expects (a 401 it provokes on purpose).
     allowed_errors: list[str] = field(default_factory=list)
+    # Every answer of 400 or more, "METHOD URL -> status": the console's own line does not say
+    # which resource failed, so a failure names them.
+    failed_responses: list[str] = field(default_factory=list)
 
     def unexpected_errors(self) -> list[str]:
         """Return the console errors no test asked for."""
@@ -162,15 +165,31 @@ async def open_tab(
             ),
         )
         page.on("pageerror", lambda error: tab.errors.append(f"uncaught: {error}"))
+        page.on(
+            "response",
+            lambda response: (
+                tab.failed_responses.append(
+                    f"{response.request.method} {response.url} -> {response.status}"
+                )
+                if response.status >= 400
+                else None
+            ),
+        )
         tabs.append(tab)
         await page.goto("/")
         return tab
 
     yield open_
     errors = [error for tab in tabs for error in tab.unexpected_errors()]
+    failed = [line for tab in tabs for line in tab.failed_responses]
     for tab in tabs:
         await tab.context.close()
-    assert not errors, "the web client logged errors:\n" + "\n".join(errors)
+    assert not errors, (
+        "the web client logged errors:\n"
+        + "\n".join(errors)
+        + "\nanswers of 400 or more:\n"
+        + "\n".join(failed)
+    )
 
 
 async def screenshot(tab: Tab, name: str) -> Path:
