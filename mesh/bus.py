@@ -491,10 +491,26 @@ def _write(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("COMMIT")
 
 
+def _use_wal(conn: sqlite3.Connection, attempts: int = 100) -> None:
+    """Switch the file to write-ahead logging, so readers never wait for the writer.
+
+    Two connections opening a new file at once can both try the switch, and SQLite answers the
+    loser "database is locked" at once instead of waiting its busy timeout: try again briefly.
+    """
+    for attempt in range(attempts):
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
+
+
 def _open(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=30, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+    _use_wal(conn)
     conn.execute("PRAGMA synchronous=NORMAL")
     with _write(conn):
         for statement in _SCHEMA:
