@@ -29,6 +29,10 @@ STREAM_PAGE = 5000
 
 # graph_svc not answering (down, restarting, too slow): retryable.
 _GRAPH_DOWN = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+# A read that needs a relationship graph_svc does not give in this long fails closed (503, to
+# retry) well before the edge's own 5 s read deadline would answer 504: what user_svc did for
+# profiles before feed_svc served them.
+RELATIONSHIP_DEADLINE_SECONDS = 1.0
 
 
 def _chunks(ids: Sequence[int]) -> list[list[int]]:
@@ -121,7 +125,7 @@ class GrpcGraph(_Peer):
                             viewer_id=viewer_id, user_ids=chunk
                         ),
                         metadata=self._metadata(),
-                        timeout=self._timeout,
+                        timeout=min(self._timeout, RELATIONSHIP_DEADLINE_SECONDS),
                     )
                 )
             except aio.AioRpcError as exc:
