@@ -373,13 +373,16 @@ redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return 1
 """
 
-# A post made or deleted: bump the grid's version and, if the grid is built, add or take out the
+# A post made or deleted: bump the list's version and, if the list is built, add or take out the
 # post (keeping at most ARGV[2] members; the floor goes first when it overflows: the list no
-# longer reaches the first post). KEYS: the grid, its version. ARGV: member, keep, '1' to add
-# or '0' to remove, ttl of the version.
+# longer reaches the first post), then delete any further keys given (a tag's author counts:
+# the next reader reads them again from post_svc, as a count kept by increments would count a
+# redelivered event twice). Serves an author's grid and a tag's index alike. KEYS: the list, its
+# version, keys to drop. ARGV: member, keep, '1' to add or '0' to remove, ttl of the version.
 _GRID_CHANGE = """
 redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
+for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
 if redis.call('ZSCORE', KEYS[1], '~') then
   if ARGV[3] == '1' then
     redis.call('ZADD', KEYS[1], 0, ARGV[1])
@@ -405,27 +408,6 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 """
 
-
-# A post of a tag made or deleted: bump the index's version, add or take out the post if the
-# index is built (as _GRID_CHANGE), and drop the authors' counts (the next reader reads them
-# again from post_svc: a count kept by increments would count a redelivered event twice).
-# KEYS: the index, its version, its authors. ARGV: as _GRID_CHANGE.
-_TAG_CHANGE = """
-redis.call('INCR', KEYS[2])
-redis.call('EXPIRE', KEYS[2], ARGV[4])
-redis.call('DEL', KEYS[3])
-if redis.call('ZSCORE', KEYS[1], '~') then
-  if ARGV[3] == '1' then
-    redis.call('ZADD', KEYS[1], 0, ARGV[1])
-    if redis.call('ZCARD', KEYS[1]) > tonumber(ARGV[2]) then
-      redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[2]) + 1))
-    end
-  else
-    redis.call('ZREM', KEYS[1], ARGV[1])
-  end
-end
-return 1
-"""
 
 # Install a tag's index and authors read from post_svc, unless a post of the tag was made or
 # deleted since. KEYS: the index, its version, its authors. ARGV: the version read before ('' when
@@ -591,7 +573,6 @@ class ReadModel:
         self._profile_fill = client.register_script(_PROFILE_FILL)
         self._post_list = post_list
         self._tags = tags
-        self._tag_change = client.register_script(_TAG_CHANGE)
         self._tag_fill = client.register_script(_TAG_FILL)
         self._relations_fill = client.register_script(_RELATIONS_FILL)
         self._grid_change = client.register_script(_GRID_CHANGE)
@@ -1319,7 +1300,7 @@ class ReadModel:
         """Add a new post to its tags' indexes, or take a deleted one out; either way their
         authors' counts are read again on the next read."""
         for tag in dict.fromkeys(tags):
-            await self._tag_change(
+            await self._grid_change(
                 keys=[tag_key(tag), tag_version_key(tag), tag_authors_key(tag)],
                 args=[
                     f"{post_id:019d}",
