@@ -17,7 +17,7 @@ Bad fields raise mesh.errors.InvalidArgument naming the field (page_size, page_t
 
 from __future__ import annotations
 
-from mesh.errors import FailedPrecondition, NotFound, PermissionDenied, Unavailable
+from mesh.errors import FailedPrecondition, NotFound, PeerUnavailable, PermissionDenied
 
 
 class SnapshotExpired(FailedPrecondition):
@@ -36,5 +36,5 @@ class PrivateAccount(PermissionDenied):
     reason = "PRIVATE_ACCOUNT"
 
 
-class RelationshipUnknown(Unavailable):
+class RelationshipUnknown(PeerUnavailable):
     reason = "RELATIONSHIP_UNAVAILABLE"

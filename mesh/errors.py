@@ -10,6 +10,7 @@ Domain code raises these (or a service's subclasses from its errors.py) and neve
 - FailedPrecondition: the thing is not in a state that allows this.
 - ResourceExhausted: a rate or quota limit was hit.
 - Unavailable: a dependency could not be reached; the caller may retry.
+- PeerUnavailable: a peer this server called did not answer in time; retry later, not at once.
 """
 
 from __future__ import annotations
@@ -101,3 +102,14 @@ class Unavailable(DomainError):
     """A dependency could not be reached; retrying may help."""
 
     reason = "UNAVAILABLE"
+    # Whether the caller's channel may send the call again at once (mesh.clients' retry policy).
+    retry_at_once = True
+
+
+class PeerUnavailable(Unavailable):
+    """A peer this server called gave no answer within its deadline, after this server's own
+    channel retried it: the wait is spent, so callers up the chain must not each send the call
+    again at once (four attempts a hop multiply down the chain); the end client retries later."""
+
+    reason = "PEER_UNAVAILABLE"
+    retry_at_once = False

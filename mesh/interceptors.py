@@ -326,17 +326,21 @@ class ErrorInterceptor(ScopeInterceptor):
                 ) from exc
         except DomainError as exc:
             rich = status.rich_status(exc, domain=self._domain)
-            await ctx.abort(
-                status.grpc_code(exc), exc.message, trailing_metadata=status.details_metadata(rich)
-            )
+            trailing: tuple[tuple[str, str | bytes], ...] = status.details_metadata(rich)
+            if isinstance(exc, Unavailable) and not exc.retry_at_once:
+                trailing += status.NO_RETRY
+            await ctx.abort(status.grpc_code(exc), exc.message, trailing_metadata=trailing)
         except aio.AioRpcError as exc:
-            # A dependency failed: pass its status on, so the client sees the real cause.
+            # A dependency failed: pass its status on, so the client sees the real cause. Its
+            # UNAVAILABLE comes after this server's channel retried it: the caller's must not
+            # retry again (each hop's attempts would multiply).
             rich = status.status_from_metadata(
                 exc.code(), exc.details() or "", exc.trailing_metadata()
             )
-            await ctx.abort(
-                exc.code(), exc.details() or "", trailing_metadata=status.details_metadata(rich)
-            )
+            trailing = status.details_metadata(rich)
+            if exc.code() == grpc.StatusCode.UNAVAILABLE:
+                trailing += status.NO_RETRY
+            await ctx.abort(exc.code(), exc.details() or "", trailing_metadata=trailing)
         except (aio.AbortError, aio.UsageError, GeneratorExit):
             raise
         except Exception:

@@ -9,6 +9,10 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from mesh import errors
 
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
+# gRPC's server pushback (gRFC A6): a value that is not a non-negative integer tells the client's
+# channel not to retry the call, whatever its retry policy says.
+RETRY_PUSHBACK_KEY = "grpc-retry-pushback-ms"
+NO_RETRY: tuple[tuple[str, str], ...] = ((RETRY_PUSHBACK_KEY, "-1"),)
 
 _CODES: dict[type[errors.DomainError], grpc.StatusCode] = {
     errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,

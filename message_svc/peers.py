@@ -5,7 +5,7 @@ post_svc (shared posts, through its privacy-checked batch read, as each reader m
 Calls carry message_svc's own service identity, not the caller's token: some questions are
 asked on behalf of another account (does the recipient follow the sender? may this reader see the
 post?), and a stream outlives the access token it was opened with. A peer that cannot answer in
-time raises mesh.errors.Unavailable, so a send fails closed instead of guessing who may write.
+time raises mesh.errors.PeerUnavailable, so a send fails closed instead of guessing who may write.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import grpc
 from grpc import aio
 
 from mesh.auth import SERVICE_HEADER
-from mesh.errors import Unavailable
+from mesh.errors import PeerUnavailable
 from message_svc.domain import Relationship
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from shutter.media.v1 import media_pb2, media_service_pb2, media_service_pb2_grpc
@@ -56,9 +56,8 @@ class _AsService:
             return await call
         except aio.AioRpcError as exc:
             if exc.code() in _UNREACHABLE:
-                raise Unavailable(
+                raise PeerUnavailable(
                     f"{self._peer} did not answer; retry shortly",
-                    reason="PEER_UNAVAILABLE",
                     metadata={"peer": self._peer},
                 ) from exc
             raise

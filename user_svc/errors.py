@@ -25,10 +25,10 @@ from mesh.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    PeerUnavailable,
     PermissionDenied,
     ResourceExhausted,
     Unauthenticated,
-    Unavailable,
 )
 
 
@@ -64,7 +64,7 @@ class MediaNotUsable(InvalidArgument):
     reason = "MEDIA_NOT_USABLE"
 
 
-class RelationshipUnknown(Unavailable):
+class RelationshipUnknown(PeerUnavailable):
     reason = "RELATIONSHIP_UNAVAILABLE"
 
 
