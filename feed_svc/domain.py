@@ -135,6 +135,8 @@ class Created:
     created_at: datetime
     author_is_private: bool
     hashtags: tuple[str, ...] = ()
+    # The post as every viewer sees it, when the event carries it (its media final).
+    shared: post_pb2.Post | None = None
 
 
 @dataclass(frozen=True)
@@ -661,8 +663,10 @@ class Feeds:
         created_at: datetime,
         author_is_private: bool,
         hashtags: Sequence[str] = (),
+        shared: post_pb2.Post | None = None,
     ) -> None:
-        """Record a post and push it to its author's followers, unless the author is a celebrity."""
+        """Record a post and push it to its author's followers, unless the author is a celebrity;
+        `shared` is the event's copy of the post, kept instead of reading the post back."""
         async with self._store.transaction() as tx:
             live = await self._store.add_post(
                 tx,
@@ -680,8 +684,11 @@ class Feeds:
             # the fan-out.
             await self._views.set_counts(post_id, version=0, likes=0, comments=0)
             try:
-                for post in await self._posts.batch_get(author_id, [post_id]):
-                    await self._views.store_post(post)
+                if shared is not None:
+                    await self._views.store_post(shared)
+                else:
+                    for post in await self._posts.batch_get(author_id, [post_id]):
+                        await self._views.store_post(post)
             except Exception as exc:  # any peer failure: the first reader reads it through
                 log.warning("post %s not kept in the read model before fan-out: %r", post_id, exc)
         if self._views is not None:
@@ -710,9 +717,10 @@ class Feeds:
 
     async def posts_created(self, made: Sequence[Created]) -> None:
         """Record and push many new posts as post_created would one by one: one transaction
-        records them all, one BatchGetPosts per author (its own posts, as it sees them) keeps
-        them in the read model, one call counts every author's followers, and one clock reading
-        serves every fan-out (taken before any follower list is read, as each needs)."""
+        records them all, the events' copies of the posts and one BatchGetPosts per author for
+        the others (its own posts, as it sees them) keep them in the read model, one call counts
+        every author's followers, and one clock reading serves every fan-out (taken before any
+        follower list is read, as each needs)."""
         if not made:
             return
         async with self._store.transaction() as tx:
@@ -732,9 +740,11 @@ class Feeds:
         if self._views is not None:
             # As post_created: kept before fan-out, best effort.
             await self._views.set_counts_many([(c.post_id, 0, 0, 0, 0) for c in kept])
+            await self._views.store_posts([c.shared for c in kept if c.shared is not None])
             by_author: dict[int, list[int]] = {}
             for c in kept:
-                by_author.setdefault(c.author_id, []).append(c.post_id)
+                if c.shared is None:
+                    by_author.setdefault(c.author_id, []).append(c.post_id)
             for author_id, post_ids in by_author.items():
                 for start in range(0, len(post_ids), BATCH_GET_MAX):
                     part = post_ids[start : start + BATCH_GET_MAX]
@@ -779,9 +789,11 @@ class Feeds:
         created_at: datetime,
         author_is_private: bool,
         hashtags: Sequence[str] = (),
+        shared: post_pb2.Post | None = None,
     ) -> None:
-        """Record a new post in the projection and its author's grid (what PostCreated does
-        before fan-out, applied as post_svc answers its author; the fan-out is the bus's)."""
+        """Record a new post in the projection and its author's grid, and keep the event's
+        copy of it (`shared`) with zero counts (what PostCreated does before fan-out, applied as
+        post_svc answers its author; the fan-out is the bus's)."""
         async with self._store.transaction() as tx:
             live = await self._store.add_post(
                 tx,
@@ -791,6 +803,11 @@ class Feeds:
                 author_is_private=author_is_private,
             )
         if live and self._views is not None:
+            if shared is not None:
+                # The author's next read (and the fan-out's readers) find it kept: nobody
+                # reads it back from post_svc.
+                await self._views.set_counts(post_id, version=0, likes=0, comments=0)
+                await self._views.store_post(shared)
             await self._views.grid_changed(author_id, post_id, added=True)
             await self._views.tags_changed(hashtags, post_id, added=True)
 

@@ -44,6 +44,7 @@ from shutter.events.v1 import (
     post_events_pb2,
     user_events_pb2,
 )
+from shutter.post.v1 import post_pb2
 
 log = logging.getLogger("shutter.feed_svc.events")
 
@@ -97,6 +98,7 @@ def feed_handler(feeds: Feeds) -> Handler:
                 created_at=created.created_at.ToDatetime(tzinfo=UTC),
                 author_is_private=created.author_is_private,
                 hashtags=list(created.hashtags),
+                shared=shared_post(created),
             )
         elif kind == _POST.PostDeleted.DESCRIPTOR.full_name:
             deleted = unpack(envelope, _POST.PostDeleted)
@@ -217,6 +219,7 @@ def feed_batch_handler(feeds: Feeds) -> BatchHandler:
                         created_at=made.created_at.ToDatetime(tzinfo=UTC),
                         author_is_private=made.author_is_private,
                         hashtags=tuple(made.hashtags),
+                        shared=shared_post(made),
                     )
                 )
                 continue
@@ -255,12 +258,23 @@ def sync_handler(feeds: Feeds) -> Callable[[envelope_pb2.EventEnvelope], Awaitab
                 created_at=created.created_at.ToDatetime(tzinfo=UTC),
                 author_is_private=created.author_is_private,
                 hashtags=list(created.hashtags),
+                shared=shared_post(created),
             )
         else:
             await handle(envelope)
         return True
 
     return apply
+
+
+def shared_post(created: post_events_pb2.PostCreated) -> post_pb2.Post | None:
+    """Return the event's copy of the new post as every viewer sees it, or None when it
+    carries none (media not final, or an event older than the field) or one of another post."""
+    if not created.HasField("post") or created.post.post_id != created.post_id:
+        return None
+    if created.post.user.user_id != created.author_id:
+        return None
+    return created.post
 
 
 _FOLLOWED = _GRAPH.Followed.DESCRIPTOR.full_name

@@ -26,7 +26,7 @@ from mesh.context import Principal
 from mesh.errors import InvalidArgument
 from mesh.export import EXPORT_PAGE, EXPORT_ROWS_MAX, json_file
 from mesh.ids import IdGenerator
-from post_svc import events, geo, text
+from post_svc import events, geo, messages, text
 from post_svc.errors import (
     AuthorNotFound,
     CommentNotFound,
@@ -294,6 +294,15 @@ def _keeps(visibility: Visibility | None, need_view: bool) -> bool:
     if visibility is None:  # the owner does not exist (any more)
         return False
     return visibility.can_view if need_view else not visibility.blocked
+
+
+def _final(media: media_pb2.Media) -> bool:
+    """Tell whether a piece of media will not change any more (ready, no HLS ladder in the
+    making): a copy of it stays true."""
+    return (
+        media.status == media_pb2.MEDIA_STATUS_READY
+        and media.hls_status != media_pb2.HLS_STATUS_PROCESSING
+    )
 
 
 class Audience:
@@ -607,10 +616,28 @@ class Posts:
                     )
                     post = replace(post, place_id=place_id)
                 await self._store.insert_post(tx, post=post)
+                answer = PostView(
+                    record=post,
+                    author=author,
+                    media=[found[m] for m in media_ids],
+                    counts=Counts(),
+                    has_liked=False,
+                    has_saved=False,
+                )
+                # The event carries the post as every viewer sees it, so feed_svc need not read
+                # it back (BatchGetPosts: the author, media and counts asked again); media still
+                # changing would make that copy stale, so then it reads the post back as before.
+                shared = (
+                    messages.shared_message(answer)
+                    if all(_final(found[m]) for m in media_ids)
+                    else None
+                )
                 created = await self._store.outbox.add(
                     tx,
                     aggregate_id=post.post_id,
-                    event=events.post_created(post, author_is_private=author.is_private),
+                    event=events.post_created(
+                        post, author_is_private=author.is_private, shared=shared
+                    ),
                 )
                 await self._add_mention_events(
                     tx, mentions=mentions, author=caller, post=post, comment_id=0, at=now
@@ -625,14 +652,7 @@ class Posts:
             raise MediaAlreadyPosted("media_ids: the media is already part of a post") from None
         # The author's grid shows it on their next read (the followers' fan-out is the bus's).
         await self._tell_feed(created)
-        return PostView(
-            record=post,
-            author=author,
-            media=[found[m] for m in media_ids],
-            counts=Counts(),
-            has_liked=False,
-            has_saved=False,
-        )
+        return answer
 
     async def _post_made_with(self, caller: int, key: str, digest: str) -> PostView | None:
         async with self._store.transaction() as tx:

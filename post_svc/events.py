@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from mesh import convert
 from shutter.events.v1 import envelope_pb2, graph_events_pb2, post_events_pb2
+from shutter.post.v1 import post_pb2
 
 if TYPE_CHECKING:
     from post_svc.domain import Posts
@@ -38,8 +39,11 @@ BLOCKS_GROUP = "post_svc.blocks"
 Handler = Callable[[envelope_pb2.EventEnvelope], Awaitable[None]]
 
 
-def post_created(post: PostRecord, *, author_is_private: bool) -> post_events_pb2.PostCreated:
-    """Return the event of a new post."""
+def post_created(
+    post: PostRecord, *, author_is_private: bool, shared: post_pb2.Post | None = None
+) -> post_events_pb2.PostCreated:
+    """Return the event of a new post; `shared` is the post as every viewer sees it (only when
+    its media are final), for feed_svc to keep without reading the post back."""
     return post_events_pb2.PostCreated(
         post_id=post.post_id,
         author_id=post.author_id,
@@ -49,6 +53,7 @@ def post_created(post: PostRecord, *, author_is_private: bool) -> post_events_pb
         hashtags=post.hashtags,
         mentioned_user_ids=[m.user_id for m in post.mentions],
         place_id=post.place_id or 0,
+        post=shared,
     )
 
 

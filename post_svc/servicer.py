@@ -11,10 +11,11 @@ from mesh.launcher import StartupError
 from mesh.runtime import ServiceRuntime
 from mesh.server import Service
 from post_svc import domain, events, peers, reel_store, reels, store, stories
+from post_svc.messages import post_message
 from post_svc.settings import PostSettings
 from post_svc.store import EngagementStore
 from shutter.graph.v1 import graph_service_pb2_grpc
-from shutter.media.v1 import media_pb2, media_service_pb2_grpc
+from shutter.media.v1 import media_service_pb2_grpc
 from shutter.post.v1 import post_pb2, post_service_pb2, post_service_pb2_grpc
 from shutter.user.v1 import user_pb2, user_service_pb2_grpc
 
@@ -25,46 +26,6 @@ _ORDERS = {
     post_service_pb2.NEARBY_ORDER_NEAREST: domain.ORDER_NEAREST,
     post_service_pb2.NEARBY_ORDER_NEWEST: domain.ORDER_NEWEST,
 }
-
-
-def _described(media: media_pb2.Media, alt_text: str) -> media_pb2.Media:
-    """Return the media with the post's alt text (a copy: `media` may be a cached answer)."""
-    if not alt_text:
-        return media
-    described = media_pb2.Media()
-    described.CopyFrom(media)
-    described.alt_text = alt_text
-    return described
-
-
-def post_message(view: domain.PostView) -> post_pb2.Post:
-    """Return the Post proto of a post as its viewer sees it."""
-    record = view.record
-    message = post_pb2.Post(
-        post_id=record.post_id,
-        user=view.author,
-        media=[_described(m, record.alt_text_of(m.media_id)) for m in view.media],
-        caption=record.caption,
-        hashtags=record.hashtags,
-        mentions=[m.username for m in record.mentions],
-        like_count=view.counts.like_count,
-        view_count=view.view_count,
-        comment_count=view.counts.comment_count,
-        created_at=convert.timestamp(record.created_at),
-        has_liked=view.has_liked,
-        has_saved=view.has_saved,
-        place_id=record.place_id or 0,
-        kind=post_pb2.POST_KIND_REEL if record.kind == "reel" else post_pb2.POST_KIND_POST,
-    )
-    if record.location is not None:
-        message.location.CopyFrom(
-            post_pb2.Location(
-                name=record.location.name,
-                lat=record.location.point.lat,
-                lng=record.location.point.lng,
-            )
-        )
-    return message
 
 
 def reel_message(view: reels.ReelView) -> post_pb2.Post:

@@ -116,6 +116,102 @@ async def test_a_new_post_is_kept_at_creation_so_followers_never_read_it_through
     assert world.views.fills == fills  # nothing read through
 
 
+def created_event(
+    post_id: int, author: int, *, caption: str | None = None, media: Sequence[int] = ()
+) -> post_events_pb2.PostCreated:
+    """A PostCreated as post_svc sends it; with `caption`, carrying its copy of the post."""
+    made = post_events_pb2.PostCreated(post_id=post_id, author_id=author)
+    made.created_at.FromDatetime(datetime.now(UTC))
+    if caption is not None:
+        made.post.post_id = post_id
+        made.post.user.user_id = author
+        made.post.caption = caption
+        for media_id in media:
+            made.post.media.add(media_id=media_id)
+    return made
+
+
+async def test_a_new_post_the_event_carries_is_kept_without_reading_it_back(
+    world: World,
+) -> None:
+    author, reader, first = await followed_post(world)
+    post = ids.next_id()
+    world.posts.posts[post] = author
+    made = created_event(post, author, caption="as post_svc answered it", media=[7])
+    # Flags kept since before the post: the reads below need not ask post_svc for them.
+    await flags_since(world, author, datetime.now(UTC) - timedelta(minutes=1))
+    await flags_since(world, reader, datetime.now(UTC) - timedelta(minutes=1))
+    calls = len(world.posts.calls)
+    # ApplyEvents before post_svc answers the author, then the bus (the batch consumer).
+    assert await events.sync_handler(world.feeds)(envelope(made))
+    grid, _ = await world.feeds.user_posts(
+        viewer=author, user_id=author, page_size=10, page_token=""
+    )
+    assert [(p.post_id, p.caption) for p in grid][0] == (post, "as post_svc answered it")
+    assert grid[0].user.user_id == author and grid[0].user.username == f"user{author}"
+    await events.feed_batch_handler(world.feeds)([envelope(made)])
+    served = await page(world, reader)
+    assert [p.post_id for p in served] == [post, first]
+    assert (served[0].caption, [m.media_id for m in served[0].media]) == (
+        "as post_svc answered it",
+        [7],
+    )
+    assert (served[0].like_count, served[0].has_liked) == (0, False)
+    assert len(world.posts.calls) == calls  # nobody read the post back from post_svc
+    assert await world.views.post_of_media(7) == post  # MediaDeleted finds it
+
+
+async def test_an_event_without_a_copy_is_read_back_as_before(world: World) -> None:
+    author, reader, first = await followed_post(world)
+    copied, bare, mismatched = ids.next_id(), ids.next_id(), ids.next_id()
+    for post in (copied, bare, mismatched):
+        world.posts.posts[post] = author
+    # A copy of another post (or of another author's) is not trusted: read back.
+    wrong = created_event(mismatched, author, caption="not this post's")
+    wrong.post.post_id = copied
+    await flags_since(world, reader, datetime.now(UTC) - timedelta(minutes=1))
+    calls = len(world.posts.calls)
+    await events.feed_batch_handler(world.feeds)(
+        [
+            envelope(created_event(copied, author, caption="copied")),
+            envelope(created_event(bare, author)),
+            envelope(wrong),
+        ]
+    )
+    served = {p.post_id: p.caption for p in await page(world, reader)}
+    assert world.posts.calls[calls:] == [[bare, mismatched]]  # the read asked nothing more
+    assert served == {
+        copied: "copied",
+        bare: f"caption of {bare}",
+        mismatched: f"caption of {mismatched}",
+        first: f"caption of {first}",
+    }
+    wrong = created_event(copied, author, caption="x")
+    wrong.post.user.user_id = reader
+    assert events.shared_post(wrong) is None
+
+
+async def test_a_post_deleted_before_its_event_arrives_stays_gone(world: World) -> None:
+    author, reader, first = await followed_post(world)
+    post = ids.next_id()
+    world.posts.posts[post] = author
+    made = envelope(created_event(post, author, caption="soon gone"))
+    apply = events.sync_handler(world.feeds)
+    assert await apply(made)
+    world.posts.deleted.add(post)
+    assert await apply(envelope(post_events_pb2.PostDeleted(post_id=post, author_id=author)))
+    # Both deliveries of the PostCreated come late (redelivered, then the bus): the copy they
+    # carry never brings the post back over its tombstone.
+    assert await apply(made)
+    await events.feed_batch_handler(world.feeds)([made])
+    await events.feed_handler(world.feeds)(made)
+    assert [p.post_id for p in await page(world, reader)] == [first]
+    grid, _ = await world.feeds.user_posts(
+        viewer=reader, user_id=author, page_size=10, page_token=""
+    )
+    assert [p.post_id for p in grid] == [first]
+
+
 async def test_likes_count_exactly_once_and_show_for_the_liker_only(world: World) -> None:
     author, reader, post = await followed_post(world)
     other = world.user()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from datetime import UTC
 
 import pytest
 from sqlalchemy import event, func, select
@@ -194,6 +195,55 @@ async def test_a_private_author_is_marked_in_the_event(world: World) -> None:
     await world.post(author)
     [(_, created)] = await outbox_events(world.store)
     assert created.author_is_private
+
+
+async def test_the_event_carries_the_post_as_every_viewer_sees_it(world: World) -> None:
+    author = world.user("ann")
+    world.directory.users[author].full_name = "Ann"
+    view = await world.post(
+        author, "Sunset #beach @ann", location=domain.LocationInput("Pier", 1, 2)
+    )
+    [(_, created), *_] = await outbox_events(world.store)
+    shared = created.post
+    # What feed_svc keeps without reading the post back: the author as an id only, no counts,
+    # no viewer flags; the rest as the author's own answer showed it.
+    assert shared.post_id == view.record.post_id
+    assert shared.user.user_id == author
+    assert shared.user.username == "" and shared.user.full_name == ""
+    assert [m.media_id for m in shared.media] == list(view.record.media_ids)
+    assert shared.media[0].variants.feed == view.media[0].variants.feed
+    assert (shared.caption, list(shared.hashtags)) == ("Sunset #beach @ann", ["beach"])
+    assert list(shared.mentions) == ["ann"]
+    assert (shared.location.name, shared.location.lat, shared.location.lng) == ("Pier", 1, 2)
+    assert shared.place_id == view.record.place_id != 0
+    assert shared.created_at.ToDatetime(tzinfo=UTC) == view.record.created_at
+    assert (shared.like_count, shared.comment_count, shared.has_liked, shared.has_saved) == (
+        0,
+        0,
+        False,
+        False,
+    )
+    # ApplyEvents got the same envelope (feed_svc keeps it before the author is answered).
+    assert world.feed.kinds() == ["PostCreated"]
+    assert world.feed.applied[0].payload.value == created.SerializeToString()
+
+
+async def test_the_event_carries_no_copy_while_a_video_ladder_is_being_made(
+    world: World,
+) -> None:
+    author = world.user()
+    photo = world.media.add(author)
+    video = world.media.add(author)
+    world.media.items[video].type = media_pb2.MEDIA_TYPE_VIDEO
+    world.media.items[video].hls_status = media_pb2.HLS_STATUS_PROCESSING
+    await world.posts.create_post(
+        caller=author, media_ids=[photo, video], caption="", location=None, idempotency_key=""
+    )
+    [(_, created)] = await outbox_events(world.store)
+    # The ladder's rungs come later: a copy would keep the unfinished ladder, so feed_svc reads
+    # the post back instead (and MediaLadderFinished reads it again).
+    assert not created.HasField("post")
+    assert list(created.media_ids) == [photo, video]
 
 
 async def _fails(call: object) -> DomainError:

@@ -23,39 +23,40 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from shutter.post.v1 import post_pb2 as shutter_dot_post_dot_v1_dot_post__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#shutter/events/v1/post_events.proto\x12\x11shutter.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcf\x01\n\x0bPostCreated\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12\x11\n\tauthor_id\x18\x02 \x01(\x03\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11\x61uthor_is_private\x18\x04 \x01(\x08\x12\x11\n\tmedia_ids\x18\x05 \x03(\x03\x12\x10\n\x08hashtags\x18\x06 \x03(\t\x12\x1a\n\x12mentioned_user_ids\x18\x07 \x03(\x03\x12\x10\n\x08place_id\x18\x08 \x01(\x03\"\x86\x01\n\x0bPostDeleted\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12\x11\n\tauthor_id\x18\x02 \x01(\x03\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tmedia_ids\x18\x04 \x03(\x03\x12\x10\n\x08hashtags\x18\x05 \x03(\t\"t\n\tPostLiked\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12\x16\n\x0epost_author_id\x18\x02 \x01(\x03\x12\x10\n\x08liker_id\x18\x03 \x01(\x03\x12,\n\x08liked_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"H\n\x0bPostUnliked\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12\x16\n\x0epost_author_id\x18\x02 \x01(\x03\x12\x10\n\x08liker_id\x18\x03 \x01(\x03\"-\n\tPostSaved\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12\x0f\n\x07user_id\x18\x02 \x01(\x03\"/\n\x0bPostUnsaved\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12\x0f\n\x07user_id\x18\x02 \x01(\x03\"\xfa\x01\n\x0e\x43ommentCreated\x12\x12\n\ncomment_id\x18\x01 \x01(\x03\x12\x0f\n\x07post_id\x18\x02 \x01(\x03\x12\x16\n\x0epost_author_id\x18\x03 \x01(\x03\x12\x14\n\x0c\x63ommenter_id\x18\x04 \x01(\x03\x12\x19\n\x11parent_comment_id\x18\x05 \x01(\x03\x12 \n\x18parent_comment_author_id\x18\x06 \x01(\x03\x12\x0c\n\x04text\x18\x07 \x01(\t\x12\x1a\n\x12mentioned_user_ids\x18\x08 \x03(\x03\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"u\n\x0e\x43ommentDeleted\x12\x12\n\ncomment_id\x18\x01 \x01(\x03\x12\x0f\n\x07post_id\x18\x02 \x01(\x03\x12\x14\n\x0c\x63ommenter_id\x18\x03 \x01(\x03\x12\x15\n\rdeleted_by_id\x18\x04 \x01(\x03\x12\x11\n\treply_ids\x18\x05 \x03(\x03\"w\n\nReelViewed\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12\x16\n\x0epost_author_id\x18\x02 \x01(\x03\x12\x11\n\tviewer_id\x18\x03 \x01(\x03\x12-\n\tviewed_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xaa\x01\n\rUserMentioned\x12\x19\n\x11mentioned_user_id\x18\x01 \x01(\x03\x12\x11\n\tauthor_id\x18\x02 \x01(\x03\x12\x0f\n\x07post_id\x18\x03 \x01(\x03\x12\x16\n\x0epost_author_id\x18\x04 \x01(\x03\x12\x12\n\ncomment_id\x18\x05 \x01(\x03\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe6\x01\n\x0cStoryCreated\x12\x10\n\x08story_id\x18\x01 \x01(\x03\x12\x11\n\tauthor_id\x18\x02 \x01(\x03\x12\x1a\n\x12mentioned_user_ids\x18\x03 \x03(\x03\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11\x61uthor_is_private\x18\x06 \x01(\x08\x12\x1a\n\x12\x63lose_friends_only\x18\x07 \x01(\x08\"E\n\x0cStoryDeleted\x12\x10\n\x08story_id\x18\x01 \x01(\x03\x12\x11\n\tauthor_id\x18\x02 \x01(\x03\x12\x10\n\x08media_id\x18\x03 \x01(\x03\":\n\x14PostHiddenFromViewer\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12\x11\n\tviewer_id\x18\x02 \x01(\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#shutter/events/v1/post_events.proto\x12\x11shutter.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ashutter/post/v1/post.proto\"\xf4\x01\n\x0bPostCreated\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12\x11\n\tauthor_id\x18\x02 \x01(\x03\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11\x61uthor_is_private\x18\x04 \x01(\x08\x12\x11\n\tmedia_ids\x18\x05 \x03(\x03\x12\x10\n\x08hashtags\x18\x06 \x03(\t\x12\x1a\n\x12mentioned_user_ids\x18\x07 \x03(\x03\x12\x10\n\x08place_id\x18\x08 \x01(\x03\x12#\n\x04post\x18\t \x01(\x0b\x32\x15.shutter.post.v1.Post\"\x86\x01\n\x0bPostDeleted\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12\x11\n\tauthor_id\x18\x02 \x01(\x03\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tmedia_ids\x18\x04 \x03(\x03\x12\x10\n\x08hashtags\x18\x05 \x03(\t\"t\n\tPostLiked\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12\x16\n\x0epost_author_id\x18\x02 \x01(\x03\x12\x10\n\x08liker_id\x18\x03 \x01(\x03\x12,\n\x08liked_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"H\n\x0bPostUnliked\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12\x16\n\x0epost_author_id\x18\x02 \x01(\x03\x12\x10\n\x08liker_id\x18\x03 \x01(\x03\"-\n\tPostSaved\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12\x0f\n\x07user_id\x18\x02 \x01(\x03\"/\n\x0bPostUnsaved\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12\x0f\n\x07user_id\x18\x02 \x01(\x03\"\xfa\x01\n\x0e\x43ommentCreated\x12\x12\n\ncomment_id\x18\x01 \x01(\x03\x12\x0f\n\x07post_id\x18\x02 \x01(\x03\x12\x16\n\x0epost_author_id\x18\x03 \x01(\x03\x12\x14\n\x0c\x63ommenter_id\x18\x04 \x01(\x03\x12\x19\n\x11parent_comment_id\x18\x05 \x01(\x03\x12 \n\x18parent_comment_author_id\x18\x06 \x01(\x03\x12\x0c\n\x04text\x18\x07 \x01(\t\x12\x1a\n\x12mentioned_user_ids\x18\x08 \x03(\x03\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"u\n\x0e\x43ommentDeleted\x12\x12\n\ncomment_id\x18\x01 \x01(\x03\x12\x0f\n\x07post_id\x18\x02 \x01(\x03\x12\x14\n\x0c\x63ommenter_id\x18\x03 \x01(\x03\x12\x15\n\rdeleted_by_id\x18\x04 \x01(\x03\x12\x11\n\treply_ids\x18\x05 \x03(\x03\"w\n\nReelViewed\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12\x16\n\x0epost_author_id\x18\x02 \x01(\x03\x12\x11\n\tviewer_id\x18\x03 \x01(\x03\x12-\n\tviewed_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xaa\x01\n\rUserMentioned\x12\x19\n\x11mentioned_user_id\x18\x01 \x01(\x03\x12\x11\n\tauthor_id\x18\x02 \x01(\x03\x12\x0f\n\x07post_id\x18\x03 \x01(\x03\x12\x16\n\x0epost_author_id\x18\x04 \x01(\x03\x12\x12\n\ncomment_id\x18\x05 \x01(\x03\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe6\x01\n\x0cStoryCreated\x12\x10\n\x08story_id\x18\x01 \x01(\x03\x12\x11\n\tauthor_id\x18\x02 \x01(\x03\x12\x1a\n\x12mentioned_user_ids\x18\x03 \x03(\x03\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11\x61uthor_is_private\x18\x06 \x01(\x08\x12\x1a\n\x12\x63lose_friends_only\x18\x07 \x01(\x08\"E\n\x0cStoryDeleted\x12\x10\n\x08story_id\x18\x01 \x01(\x03\x12\x11\n\tauthor_id\x18\x02 \x01(\x03\x12\x10\n\x08media_id\x18\x03 \x01(\x03\":\n\x14PostHiddenFromViewer\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12\x11\n\tviewer_id\x18\x02 \x01(\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'shutter.events.v1.post_events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_POSTCREATED']._serialized_start=92
-  _globals['_POSTCREATED']._serialized_end=299
-  _globals['_POSTDELETED']._serialized_start=302
-  _globals['_POSTDELETED']._serialized_end=436
-  _globals['_POSTLIKED']._serialized_start=438
-  _globals['_POSTLIKED']._serialized_end=554
-  _globals['_POSTUNLIKED']._serialized_start=556
-  _globals['_POSTUNLIKED']._serialized_end=628
-  _globals['_POSTSAVED']._serialized_start=630
-  _globals['_POSTSAVED']._serialized_end=675
-  _globals['_POSTUNSAVED']._serialized_start=677
-  _globals['_POSTUNSAVED']._serialized_end=724
-  _globals['_COMMENTCREATED']._serialized_start=727
-  _globals['_COMMENTCREATED']._serialized_end=977
-  _globals['_COMMENTDELETED']._serialized_start=979
-  _globals['_COMMENTDELETED']._serialized_end=1096
-  _globals['_REELVIEWED']._serialized_start=1098
-  _globals['_REELVIEWED']._serialized_end=1217
-  _globals['_USERMENTIONED']._serialized_start=1220
-  _globals['_USERMENTIONED']._serialized_end=1390
-  _globals['_STORYCREATED']._serialized_start=1393
-  _globals['_STORYCREATED']._serialized_end=1623
-  _globals['_STORYDELETED']._serialized_start=1625
-  _globals['_STORYDELETED']._serialized_end=1694
-  _globals['_POSTHIDDENFROMVIEWER']._serialized_start=1696
-  _globals['_POSTHIDDENFROMVIEWER']._serialized_end=1754
+  _globals['_POSTCREATED']._serialized_start=120
+  _globals['_POSTCREATED']._serialized_end=364
+  _globals['_POSTDELETED']._serialized_start=367
+  _globals['_POSTDELETED']._serialized_end=501
+  _globals['_POSTLIKED']._serialized_start=503
+  _globals['_POSTLIKED']._serialized_end=619
+  _globals['_POSTUNLIKED']._serialized_start=621
+  _globals['_POSTUNLIKED']._serialized_end=693
+  _globals['_POSTSAVED']._serialized_start=695
+  _globals['_POSTSAVED']._serialized_end=740
+  _globals['_POSTUNSAVED']._serialized_start=742
+  _globals['_POSTUNSAVED']._serialized_end=789
+  _globals['_COMMENTCREATED']._serialized_start=792
+  _globals['_COMMENTCREATED']._serialized_end=1042
+  _globals['_COMMENTDELETED']._serialized_start=1044
+  _globals['_COMMENTDELETED']._serialized_end=1161
+  _globals['_REELVIEWED']._serialized_start=1163
+  _globals['_REELVIEWED']._serialized_end=1282
+  _globals['_USERMENTIONED']._serialized_start=1285
+  _globals['_USERMENTIONED']._serialized_end=1455
+  _globals['_STORYCREATED']._serialized_start=1458
+  _globals['_STORYCREATED']._serialized_end=1688
+  _globals['_STORYDELETED']._serialized_start=1690
+  _globals['_STORYDELETED']._serialized_end=1759
+  _globals['_POSTHIDDENFROMVIEWER']._serialized_start=1761
+  _globals['_POSTHIDDENFROMVIEWER']._serialized_end=1819
 # @@protoc_insertion_point(module_scope)

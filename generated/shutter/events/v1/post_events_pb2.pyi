@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from shutter.post.v1 import post_pb2 as _post_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -10,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class PostCreated(_message.Message):
-    __slots__ = ("post_id", "author_id", "created_at", "author_is_private", "media_ids", "hashtags", "mentioned_user_ids", "place_id")
+    __slots__ = ("post_id", "author_id", "created_at", "author_is_private", "media_ids", "hashtags", "mentioned_user_ids", "place_id", "post")
     POST_ID_FIELD_NUMBER: _ClassVar[int]
     AUTHOR_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -19,6 +20,7 @@ class PostCreated(_message.Message):
     HASHTAGS_FIELD_NUMBER: _ClassVar[int]
     MENTIONED_USER_IDS_FIELD_NUMBER: _ClassVar[int]
     PLACE_ID_FIELD_NUMBER: _ClassVar[int]
+    POST_FIELD_NUMBER: _ClassVar[int]
     post_id: int
     author_id: int
     created_at: _timestamp_pb2.Timestamp
@@ -27,7 +29,8 @@ class PostCreated(_message.Message):
     hashtags: _containers.RepeatedScalarFieldContainer[str]
     mentioned_user_ids: _containers.RepeatedScalarFieldContainer[int]
     place_id: int
-    def __init__(self, post_id: _Optional[int] = ..., author_id: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., author_is_private: _Optional[bool] = ..., media_ids: _Optional[_Iterable[int]] = ..., hashtags: _Optional[_Iterable[str]] = ..., mentioned_user_ids: _Optional[_Iterable[int]] = ..., place_id: _Optional[int] = ...) -> None: ...
+    post: _post_pb2.Post
+    def __init__(self, post_id: _Optional[int] = ..., author_id: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., author_is_private: _Optional[bool] = ..., media_ids: _Optional[_Iterable[int]] = ..., hashtags: _Optional[_Iterable[str]] = ..., mentioned_user_ids: _Optional[_Iterable[int]] = ..., place_id: _Optional[int] = ..., post: _Optional[_Union[_post_pb2.Post, _Mapping]] = ...) -> None: ...
 
 class PostDeleted(_message.Message):
     __slots__ = ("post_id", "author_id", "created_at", "media_ids", "hashtags")
