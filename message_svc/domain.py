@@ -692,12 +692,6 @@ class Messenger:
         and nothing written, when its client_message_id was used before (a retry)."""
         if not await self._store.insert_message(session, record=record):
             return False
-        await self._store.record_send(
-            session,
-            conversation_id=record.conversation_id,
-            message_id=record.message_id,
-            sender_id=record.sender_id,
-        )
         recipients = [m for m in members if m.present and m.user_id != record.sender_id]
         await self._store.outbox.add(
             session,

@@ -35,6 +35,7 @@ from sqlalchemy import (
     and_,
     case,
     func,
+    literal,
     select,
     text,
     tuple_,
@@ -43,6 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.sql.dml import Update
 
 from mesh import db
 from mesh.outbox import Outbox, outbox_table
@@ -220,9 +222,6 @@ class MessageStore(Protocol):
     async def messages_sent_by(
         self, session: AsyncSession, *, sender_id: int, limit: int
     ) -> list[MessageRecord]: ...
-    async def record_send(
-        self, session: AsyncSession, *, conversation_id: int, message_id: int, sender_id: int
-    ) -> None: ...
     async def get_message(
         self, session: AsyncSession, *, conversation_id: int, message_id: int
     ) -> MessageRecord | None: ...
@@ -353,6 +352,35 @@ def _message(row: Any) -> MessageRecord:
         unsent=bool(row.unsent),
         created_at=_aware(row.created_at),
         unsent_id=int(row.unsent_id),
+    )
+
+
+def _last_message(record: MessageRecord) -> Update:
+    """The conversation's last message becomes a new one."""
+    return (
+        update(conversations)
+        .where(conversations.c.conversation_id == record.conversation_id)
+        .values(last_message_id=record.message_id)
+    )
+
+
+def _members_of_send(record: MessageRecord) -> Update:
+    """Every present member's row takes a new message: their newest activity and event, back
+    on their lists, unread for the others, read (and accepted) for its sender."""
+    p = participants.c
+    mine = p.user_id == record.sender_id
+    message_id = literal(record.message_id, BigInteger)
+    return (
+        update(participants)
+        .where(p.conversation_id == record.conversation_id, p.left_at == 0)
+        .values(
+            activity_id=message_id,
+            stream_id=message_id,
+            hidden=False,
+            last_incoming_id=case((mine, p.last_incoming_id), else_=message_id),
+            last_read_id=case((mine, message_id), else_=p.last_read_id),
+            accepted=case((mine, True), else_=p.accepted),
+        )
     )
 
 
@@ -536,11 +564,16 @@ class SqlMessageStore:
         return [_message(row) for row in await session.execute(query)]
 
     async def insert_message(self, session: AsyncSession, *, record: MessageRecord) -> bool:
-        """Add a message (record_send updates the members' rows); False, and nothing written,
-        when its sender already used its client_message_id in the conversation (a retry: the
-        unique index answers, so a send needs no lookup first)."""
+        """Add a message and make it the conversation's last and every present member's newest
+        activity: it brings the conversation back to lists it was removed from, is unread for
+        the others, and is read (and the conversation accepted) for its sender. False, and
+        nothing written, when its sender already used its client_message_id in the conversation
+        (a retry: the unique index answers, so a send needs no lookup first).
+
+        PostgreSQL does it in one statement (the updates wait on the insert's row, in CTEs);
+        SQLite, which has no writing CTEs, in three."""
         m = messages.c
-        statement = (
+        inserted = (
             self._insert(messages)
             .values(
                 conversation_id=record.conversation_id,
@@ -556,35 +589,23 @@ class SqlMessageStore:
             .on_conflict_do_nothing(
                 index_elements=[m.conversation_id, m.sender_id, m.client_message_id]
             )
-            .execution_options(preserve_rowcount=True)
         )
-        return _changed(await session.execute(statement)) == 1
-
-    async def record_send(
-        self, session: AsyncSession, *, conversation_id: int, message_id: int, sender_id: int
-    ) -> None:
-        """Make a new message the conversation's last and every present member's newest activity:
-        it brings the conversation back to lists it was removed from, is unread for the others,
-        and is read (and the conversation accepted) for its sender."""
-        await session.execute(
-            update(conversations)
-            .where(conversations.c.conversation_id == conversation_id)
-            .values(last_message_id=message_id)
-        )
-        p = participants.c
-        mine = p.user_id == sender_id
-        await session.execute(
-            update(participants)
-            .where(p.conversation_id == conversation_id, p.left_at == 0)
-            .values(
-                activity_id=message_id,
-                stream_id=message_id,
-                hidden=False,
-                last_incoming_id=case((mine, p.last_incoming_id), else_=message_id),
-                last_read_id=case((mine, message_id), else_=p.last_read_id),
-                accepted=case((mine, True), else_=p.accepted),
+        last = _last_message(record)
+        members = _members_of_send(record)
+        if self._postgres:
+            written = inserted.returning(m.message_id).cte("inserted")
+            happened = select(written.c.message_id).exists()
+            statement = select(written.c.message_id).add_cte(
+                last.where(happened).cte("last_message"),
+                members.where(happened).cte("members"),
             )
-        )
+            return (await session.execute(statement)).first() is not None
+        result = await session.execute(inserted.execution_options(preserve_rowcount=True))
+        if _changed(result) != 1:
+            return False
+        await session.execute(last)
+        await session.execute(members)
+        return True
 
     async def get_message(
         self, session: AsyncSession, *, conversation_id: int, message_id: int

@@ -91,9 +91,6 @@ async def send(
         )
         if not inserted:  # the key was used before: nothing written
             return 0
-        await sql.record_send(
-            session, conversation_id=conversation_id, message_id=message_id, sender_id=sender
-        )
     return message_id
 
 
@@ -176,8 +173,14 @@ async def test_a_client_message_id_finds_the_message_it_made(sql: SqlMessageStor
         )
     assert found is not None and found.message_id == m and found.text == "hi"
     assert other_sender is None
-    # The key taken again: the unique index refuses the row, and the insert says so.
+    # The key taken again: the unique index refuses the row, and the insert says so, and
+    # changes no member's row and not the last message either.
+    before = (await row(sql, c, 1), await row(sql, c, 2))
     assert await send(sql, c, 1, text="again", key="abc") == 0
+    assert (await row(sql, c, 1), await row(sql, c, 2)) == before
+    async with sql.transaction() as session:
+        last = await sql.get_conversation(session, conversation_id=c)
+    assert last is not None and last.last_message_id == m
     assert await send(sql, c, 2, key="abc") != 0  # another sender's key is their own
     async with sql.transaction() as session:
         still = await sql.find_by_client_id(
