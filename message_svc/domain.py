@@ -690,10 +690,8 @@ class Messenger:
     ) -> bool:
         """Write a new message, the members' rows it changes and its MessageSent event; False,
         and nothing written, when its client_message_id was used before (a retry)."""
-        if not await self._store.insert_message(session, record=record):
-            return False
         recipients = [m for m in members if m.present and m.user_id != record.sender_id]
-        await self._store.outbox.add(
+        event = self._store.outbox.row(
             session,
             aggregate_id=record.conversation_id,
             event=events.message_sent(
@@ -706,7 +704,8 @@ class Messenger:
                 sent_at=record.created_at,
             ),
         )
-        return True
+        # The event is written with the message, or not at all (a retry).
+        return await self._store.insert_message(session, record=record, event=event)
 
     async def _answer_retry(self, caller: int, record: MessageRecord) -> MessageView:
         if record.unsent:

@@ -218,7 +218,13 @@ class MessageStore(Protocol):
     async def find_by_client_id(
         self, session: AsyncSession, *, conversation_id: int, sender_id: int, client_message_id: str
     ) -> MessageRecord | None: ...
-    async def insert_message(self, session: AsyncSession, *, record: MessageRecord) -> bool: ...
+    async def insert_message(
+        self,
+        session: AsyncSession,
+        *,
+        record: MessageRecord,
+        event: dict[str, Any] | None = None,
+    ) -> bool: ...
     async def messages_sent_by(
         self, session: AsyncSession, *, sender_id: int, limit: int
     ) -> list[MessageRecord]: ...
@@ -563,15 +569,22 @@ class SqlMessageStore:
         )
         return [_message(row) for row in await session.execute(query)]
 
-    async def insert_message(self, session: AsyncSession, *, record: MessageRecord) -> bool:
+    async def insert_message(
+        self,
+        session: AsyncSession,
+        *,
+        record: MessageRecord,
+        event: dict[str, Any] | None = None,
+    ) -> bool:
         """Add a message and make it the conversation's last and every present member's newest
         activity: it brings the conversation back to lists it was removed from, is unread for
-        the others, and is read (and the conversation accepted) for its sender. False, and
-        nothing written, when its sender already used its client_message_id in the conversation
-        (a retry: the unique index answers, so a send needs no lookup first).
+        the others, and is read (and the conversation accepted) for its sender; with `event`
+        (an Outbox.row), write its event too. False, and nothing written, when its sender
+        already used its client_message_id in the conversation (a retry: the unique index
+        answers, so a send needs no lookup first).
 
-        PostgreSQL does it in one statement (the updates wait on the insert's row, in CTEs);
-        SQLite, which has no writing CTEs, in three."""
+        PostgreSQL does it in one statement (the rest waits on the inserted row, in CTEs);
+        SQLite, which has no writing CTEs, in three or four."""
         m = messages.c
         inserted = (
             self._insert(messages)
@@ -595,16 +608,25 @@ class SqlMessageStore:
         if self._postgres:
             written = inserted.returning(m.message_id).cte("inserted")
             happened = select(written.c.message_id).exists()
-            statement = select(written.c.message_id).add_cte(
+            writes = [
                 last.where(happened).cte("last_message"),
                 members.where(happened).cte("members"),
-            )
+            ]
+            if event is not None:
+                columns = list(event)
+                row = select(*(literal(event[k], outbox.c[k].type) for k in columns))
+                writes.append(
+                    outbox.insert().from_select(columns, row.where(happened)).cte("event")
+                )
+            statement = select(written.c.message_id).add_cte(*writes)
             return (await session.execute(statement)).first() is not None
         result = await session.execute(inserted.execution_options(preserve_rowcount=True))
         if _changed(result) != 1:
             return False
         await session.execute(last)
         await session.execute(members)
+        if event is not None:
+            await session.execute(outbox.insert().values(**event))
         return True
 
     async def get_message(
