@@ -45,7 +45,7 @@ from message_svc.errors import (
     TooManyRequests,
     UserNotFound,
 )
-from message_svc.live import Wakeups
+from message_svc.live import Delivery, Listener, Wakeups
 from message_svc.store import (
     ConversationRecord,
     MemberRecord,
@@ -650,7 +650,13 @@ class Messenger:
         if record is None:
             assert existing is not None
             return await self._answer_retry(caller, existing)
-        self._wakeups.wake(m.user_id for m in members if m.present)
+        # Each member's row as the lock found it says what came before: their streams need
+        # not read the store to send this message (live.Wakeups.deliver).
+        self._wakeups.deliver(
+            (m.user_id, Delivery(record, m.stream_id, m.visible_after))
+            for m in members
+            if m.present
+        )
         [view] = await self.hydrate(caller, [record])
         return view
 
@@ -684,16 +690,8 @@ class Messenger:
     ) -> bool:
         """Write a new message, the members' rows it changes and its MessageSent event; False,
         and nothing written, when its client_message_id was used before (a retry)."""
-        if not await self._store.insert_message(session, record=record):
-            return False
-        await self._store.record_send(
-            session,
-            conversation_id=record.conversation_id,
-            message_id=record.message_id,
-            sender_id=record.sender_id,
-        )
         recipients = [m for m in members if m.present and m.user_id != record.sender_id]
-        await self._store.outbox.add(
+        event = self._store.outbox.row(
             session,
             aggregate_id=record.conversation_id,
             event=events.message_sent(
@@ -706,7 +704,8 @@ class Messenger:
                 sent_at=record.created_at,
             ),
         )
-        return True
+        # The event is written with the message, or not at all (a retry).
+        return await self._store.insert_message(session, record=record, event=event)
 
     async def _answer_retry(self, caller: int, record: MessageRecord) -> MessageView:
         if record.unsent:
@@ -989,7 +988,8 @@ class Messenger:
         """Yield an opening item, then every new message of the caller's conversations and every
         unsending of one they could see (after the event id `after_message_id` first, when
         given), oldest first and each once, and a heartbeat whenever a heartbeat interval passes
-        with nothing new. It reads the primary: a wake-up follows a commit there."""
+        with nothing new. It reads the primary (a wake-up follows a commit there) unless the
+        process that took a send handed its message over with proof that nothing came between."""
         if after_message_id < 0:
             raise InvalidArgument.field("after_message_id", "must not be negative")
         with self._wakeups.listen(caller) as woken:
@@ -1001,9 +1001,19 @@ class Messenger:
             sent: dict[int, int] = {}
             yield StreamOpened(heartbeat_seconds=self._heartbeat)
             while True:
-                woken.clear()  # before reading, so a send during the read is not missed
+                woken.event.clear()  # before reading, so a send during the read is not missed
                 low = max(floor, cursor - _LOOKBACK_IDS)
-                fresh = await self._new_events(caller, after_id=low, sent=sent)
+                handed = self._handed_over(woken, low=low, sent=sent)
+                fresh: list[MessageView | StreamUnsent] = []
+                full = False
+                if handed is None:
+                    # A read covers every message handed over so far: each committed before.
+                    woken.reread = False
+                    woken.take()
+                    fresh = await self._new_events(caller, after_id=low, sent=sent)
+                    full = len(fresh) >= STREAM_BATCH
+                elif handed:
+                    fresh.extend(await self.hydrate(caller, handed))
                 for item in fresh:
                     conversation, event = (
                         (item.conversation_id, item.event_id)
@@ -1015,14 +1025,43 @@ class Messenger:
                     yield item
                 low = max(floor, cursor - _LOOKBACK_IDS)
                 sent = {c: m for c, m in sent.items() if m > low}
-                if len(fresh) >= STREAM_BATCH:
-                    continue  # a full batch: more is waiting
+                if full:
+                    woken.reread = True  # a full batch: more is waiting
+                    continue
                 # Otherwise sleep: whatever committed after this read began has woken us.
                 try:
                     async with asyncio.timeout(self._heartbeat):
-                        await woken.wait()
+                        await woken.event.wait()
                 except TimeoutError:
+                    woken.reread = True  # another replica's sends reach us this way
                     yield StreamHeartbeat()
+
+    @staticmethod
+    def _handed_over(
+        woken: Listener, *, low: int, sent: dict[int, int]
+    ) -> list[MessageRecord] | None:
+        """Return the messages handed to a stream that it has not sent, in order; None when the
+        stream must read the store instead: it was told to, or a message handed over follows an
+        event of its conversation that the stream has not sent (a gap only a read fills)."""
+        if woken.reread:
+            return None
+        positions: dict[int, int] = {}
+        records = []
+        for delivery in woken.pending:
+            record = delivery.record
+            conversation = record.conversation_id
+            # As _new_events reads: after the newest event sent there, else after `low`.
+            position = positions.get(conversation) or max(
+                sent.get(conversation, low), delivery.visible_after
+            )
+            if record.message_id <= position:
+                continue  # sent already, or before this stream's floor
+            if delivery.previous_event_id > position:
+                return None
+            positions[conversation] = record.message_id
+            records.append(record)
+        woken.take()
+        return records
 
     async def _new_events(
         self, caller: int, *, after_id: int, sent: dict[int, int]

@@ -33,8 +33,10 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     case,
     func,
+    literal,
     select,
     text,
     tuple_,
@@ -43,6 +45,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.sql.dml import Update
+from sqlalchemy.sql.selectable import Select
 
 from mesh import db
 from mesh.outbox import Outbox, outbox_table
@@ -216,13 +220,16 @@ class MessageStore(Protocol):
     async def find_by_client_id(
         self, session: AsyncSession, *, conversation_id: int, sender_id: int, client_message_id: str
     ) -> MessageRecord | None: ...
-    async def insert_message(self, session: AsyncSession, *, record: MessageRecord) -> bool: ...
+    async def insert_message(
+        self,
+        session: AsyncSession,
+        *,
+        record: MessageRecord,
+        event: dict[str, Any] | None = None,
+    ) -> bool: ...
     async def messages_sent_by(
         self, session: AsyncSession, *, sender_id: int, limit: int
     ) -> list[MessageRecord]: ...
-    async def record_send(
-        self, session: AsyncSession, *, conversation_id: int, message_id: int, sender_id: int
-    ) -> None: ...
     async def get_message(
         self, session: AsyncSession, *, conversation_id: int, message_id: int
     ) -> MessageRecord | None: ...
@@ -354,6 +361,97 @@ def _message(row: Any) -> MessageRecord:
         created_at=_aware(row.created_at),
         unsent_id=int(row.unsent_id),
     )
+
+
+def _last_message(record: MessageRecord) -> Update:
+    """The conversation's last message becomes a new one."""
+    return (
+        update(conversations)
+        .where(conversations.c.conversation_id == record.conversation_id)
+        .values(last_message_id=record.message_id)
+    )
+
+
+def _members_of_send(record: MessageRecord) -> Update:
+    """Every present member's row takes a new message: their newest activity and event, back
+    on their lists, unread for the others, read (and accepted) for its sender."""
+    p = participants.c
+    mine = p.user_id == record.sender_id
+    message_id = literal(record.message_id, BigInteger)
+    return (
+        update(participants)
+        .where(p.conversation_id == record.conversation_id, p.left_at == 0)
+        .values(
+            activity_id=message_id,
+            stream_id=message_id,
+            hidden=False,
+            last_incoming_id=case((mine, p.last_incoming_id), else_=message_id),
+            last_read_id=case((mine, message_id), else_=p.last_read_id),
+            accepted=case((mine, True), else_=p.accepted),
+        )
+    )
+
+
+def _send_statement(with_event: bool) -> Select[Any]:
+    """Return, built once, PostgreSQL's statement of a send (as insert_message writes it):
+    only parameters change from one send to the next, so it is not built again each time. The
+    parameters are named apart from every column: an execution's parameter named as a column
+    would be set by the UPDATEs too."""
+    found = _SEND_STATEMENTS.get(with_event)
+    if found is not None:
+        return found
+    m, p = messages.c, participants.c
+    conversation_id = bindparam("send_conversation_id", type_=BigInteger)
+    message_id = bindparam("send_message_id", type_=BigInteger)
+    mine = p.user_id == bindparam("send_sender_id", type_=BigInteger)
+    written = (
+        postgresql.insert(messages)
+        .values(
+            conversation_id=conversation_id,
+            message_id=message_id,
+            sender_id=bindparam("send_sender_id", type_=BigInteger),
+            client_message_id=bindparam("send_client_message_id", type_=String),
+            text=bindparam("send_text", type_=Text),
+            media_id=bindparam("send_media_id", type_=BigInteger),
+            shared_post_id=bindparam("send_shared_post_id", type_=BigInteger),
+            unsent=bindparam("send_unsent", type_=Boolean),
+            created_at=bindparam("send_created_at", type_=DateTime(timezone=True)),
+        )
+        .on_conflict_do_nothing(
+            index_elements=[m.conversation_id, m.sender_id, m.client_message_id]
+        )
+        .returning(m.message_id)
+        .cte("inserted")
+    )
+    happened = select(written.c.message_id).exists()
+    writes = [
+        update(conversations)
+        .where(conversations.c.conversation_id == conversation_id, happened)
+        .values(last_message_id=message_id)
+        .cte("last_message"),
+        update(participants)
+        .where(p.conversation_id == conversation_id, p.left_at == 0, happened)
+        .values(
+            activity_id=message_id,
+            stream_id=message_id,
+            hidden=False,
+            last_incoming_id=case((mine, p.last_incoming_id), else_=message_id),
+            last_read_id=case((mine, message_id), else_=p.last_read_id),
+            accepted=case((mine, True), else_=p.accepted),
+        )
+        .cte("members"),
+    ]
+    if with_event:
+        columns = list(_OUTBOX_COLUMNS)
+        row = select(*(bindparam(f"send_event_{k}", type_=outbox.c[k].type) for k in columns))
+        writes.append(outbox.insert().from_select(columns, row.where(happened)).cte("event"))
+    statement = select(written.c.message_id).add_cte(*writes)
+    _SEND_STATEMENTS[with_event] = statement
+    return statement
+
+
+_OUTBOX_COLUMNS = ("event_id", "aggregate_id", "event_type", "envelope", "created_at")
+_SEND_STATEMENTS: dict[bool, Select[Any]] = {}
 
 
 class SqlMessageStore:
@@ -535,12 +633,40 @@ class SqlMessageStore:
         )
         return [_message(row) for row in await session.execute(query)]
 
-    async def insert_message(self, session: AsyncSession, *, record: MessageRecord) -> bool:
-        """Add a message (record_send updates the members' rows); False, and nothing written,
-        when its sender already used its client_message_id in the conversation (a retry: the
-        unique index answers, so a send needs no lookup first)."""
+    async def insert_message(
+        self,
+        session: AsyncSession,
+        *,
+        record: MessageRecord,
+        event: dict[str, Any] | None = None,
+    ) -> bool:
+        """Add a message and make it the conversation's last and every present member's newest
+        activity: it brings the conversation back to lists it was removed from, is unread for
+        the others, and is read (and the conversation accepted) for its sender; with `event`
+        (an Outbox.row), write its event too. False, and nothing written, when its sender
+        already used its client_message_id in the conversation (a retry: the unique index
+        answers, so a send needs no lookup first).
+
+        PostgreSQL does it in one statement (the rest waits on the inserted row, in CTEs);
+        SQLite, which has no writing CTEs, in three or four."""
+        if self._postgres:
+            params: dict[str, Any] = {
+                "send_conversation_id": record.conversation_id,
+                "send_message_id": record.message_id,
+                "send_sender_id": record.sender_id,
+                "send_client_message_id": record.client_message_id,
+                "send_text": record.text,
+                "send_media_id": record.media_id,
+                "send_shared_post_id": record.shared_post_id,
+                "send_unsent": record.unsent,
+                "send_created_at": record.created_at,
+            }
+            if event is not None:
+                params.update({f"send_event_{k}": event[k] for k in _OUTBOX_COLUMNS})
+            statement = _send_statement(event is not None)
+            return (await session.execute(statement, params)).first() is not None
         m = messages.c
-        statement = (
+        inserted = (
             self._insert(messages)
             .values(
                 conversation_id=record.conversation_id,
@@ -556,35 +682,15 @@ class SqlMessageStore:
             .on_conflict_do_nothing(
                 index_elements=[m.conversation_id, m.sender_id, m.client_message_id]
             )
-            .execution_options(preserve_rowcount=True)
         )
-        return _changed(await session.execute(statement)) == 1
-
-    async def record_send(
-        self, session: AsyncSession, *, conversation_id: int, message_id: int, sender_id: int
-    ) -> None:
-        """Make a new message the conversation's last and every present member's newest activity:
-        it brings the conversation back to lists it was removed from, is unread for the others,
-        and is read (and the conversation accepted) for its sender."""
-        await session.execute(
-            update(conversations)
-            .where(conversations.c.conversation_id == conversation_id)
-            .values(last_message_id=message_id)
-        )
-        p = participants.c
-        mine = p.user_id == sender_id
-        await session.execute(
-            update(participants)
-            .where(p.conversation_id == conversation_id, p.left_at == 0)
-            .values(
-                activity_id=message_id,
-                stream_id=message_id,
-                hidden=False,
-                last_incoming_id=case((mine, p.last_incoming_id), else_=message_id),
-                last_read_id=case((mine, message_id), else_=p.last_read_id),
-                accepted=case((mine, True), else_=p.accepted),
-            )
-        )
+        result = await session.execute(inserted.execution_options(preserve_rowcount=True))
+        if _changed(result) != 1:
+            return False
+        await session.execute(_last_message(record))
+        await session.execute(_members_of_send(record))
+        if event is not None:
+            await session.execute(outbox.insert().values(**event))
+        return True
 
     async def get_message(
         self, session: AsyncSession, *, conversation_id: int, message_id: int

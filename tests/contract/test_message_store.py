@@ -14,7 +14,7 @@ from mesh.config import MeshSettings
 from mesh.ids import IdGenerator
 from mesh.outbox import Outbox
 from mesh.services import migrations_dir
-from message_svc import store
+from message_svc import events, store
 from message_svc.store import ConversationRecord, MemberRecord, MessageRecord, SqlMessageStore
 from tests.conftest import unique_service
 
@@ -75,8 +75,22 @@ async def send(
     message_id = ids.next_id()
     async with sql.transaction() as session:
         await sql.lock_conversation(session, conversation_id=conversation_id)
+        event = sql.outbox.row(
+            session,
+            aggregate_id=conversation_id,
+            event=events.message_sent(
+                conversation_id=conversation_id,
+                message_id=message_id,
+                sender_id=sender,
+                recipient_ids=[],
+                request_recipient_ids=[],
+                is_group=False,
+                sent_at=AT,
+            ),
+        )
         inserted = await sql.insert_message(
             session,
+            event=event,
             record=MessageRecord(
                 conversation_id=conversation_id,
                 message_id=message_id,
@@ -91,10 +105,12 @@ async def send(
         )
         if not inserted:  # the key was used before: nothing written
             return 0
-        await sql.record_send(
-            session, conversation_id=conversation_id, message_id=message_id, sender_id=sender
-        )
     return message_id
+
+
+async def outbox_rows(sql: SqlMessageStore) -> int:
+    async with sql.transaction() as session:
+        return len((await session.execute(select(store.outbox.c.event_id))).all())
 
 
 async def row(sql: SqlMessageStore, conversation_id: int, user_id: int) -> MemberRecord:
@@ -176,8 +192,16 @@ async def test_a_client_message_id_finds_the_message_it_made(sql: SqlMessageStor
         )
     assert found is not None and found.message_id == m and found.text == "hi"
     assert other_sender is None
-    # The key taken again: the unique index refuses the row, and the insert says so.
+    # The key taken again: the unique index refuses the row, and the insert says so, and
+    # changes no member's row and not the last message either.
+    before = (await row(sql, c, 1), await row(sql, c, 2))
+    assert await outbox_rows(sql) == 1  # its MessageSent, written with it
     assert await send(sql, c, 1, text="again", key="abc") == 0
+    assert (await row(sql, c, 1), await row(sql, c, 2)) == before
+    assert await outbox_rows(sql) == 1
+    async with sql.transaction() as session:
+        last = await sql.get_conversation(session, conversation_id=c)
+    assert last is not None and last.last_message_id == m
     assert await send(sql, c, 2, key="abc") != 0  # another sender's key is their own
     async with sql.transaction() as session:
         still = await sql.find_by_client_id(

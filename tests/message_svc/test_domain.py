@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from mesh.errors import InvalidArgument, Unavailable
+from mesh.ids import IdGenerator
 from message_svc import domain, store
 from message_svc.errors import (
     CannotMessage,
@@ -24,6 +25,7 @@ from message_svc.errors import (
     TooManyStreams,
     UserNotFound,
 )
+from message_svc.live import Wakeups
 from shutter.media.v1 import media_pb2
 from tests.message_svc.conftest import World
 
@@ -496,6 +498,79 @@ async def test_a_send_wakes_the_recipients_stream_at_once_not_at_its_heartbeat(
     sent = await world.say(ALICE, c, "now")
     item = await asyncio.wait_for(waiting, timeout=2)
     assert isinstance(item, domain.MessageView) and item.record.message_id == sent
+    await stream.aclose()
+
+
+async def test_a_stream_sends_a_handed_over_message_without_reading_the_store(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = await world.dm(ALICE, BOB)
+    await world.say(ALICE, c, "fills the block cache")
+    world.m._heartbeat = 30  # no heartbeat read during the test
+    reads = 0
+    read = world.store.rows_with_events_after
+
+    async def counted(*args: object, **kwargs: object) -> list[store.MemberRecord]:
+        nonlocal reads
+        reads += 1
+        return await read(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(world.store, "rows_with_events_after", counted)
+    stream = world.m.stream(BOB, after_message_id=0)
+    assert isinstance(await anext(stream), domain.StreamOpened)
+    waiting = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0.05)  # the stream reads once, finds nothing and sleeps
+    assert reads == 1
+    sent = [await world.say(ALICE, c, f"m{i}") for i in range(3)]
+    got = [await asyncio.wait_for(waiting, timeout=2)]
+    got += [await asyncio.wait_for(anext(stream), timeout=2) for _ in range(2)]
+    assert [v.record.message_id for v in got if isinstance(v, domain.MessageView)] == sent
+    assert reads == 1
+    await stream.aclose()
+
+
+async def test_a_handed_over_message_after_one_sent_elsewhere_waits_for_it(
+    world: World,
+) -> None:
+    """Another replica's send wakes none of this process's streams: the next message handed
+    over follows an event the stream has not sent, so it reads, and sends both in order."""
+    c = await world.dm(ALICE, BOB)
+    await world.say(ALICE, c, "fills the block cache")
+    world.m._heartbeat = 30  # only the hand-over may reveal the other replica's message
+    elsewhere = domain.Messenger(
+        world.store,
+        relationships=world.graph,
+        directory=world.directory,
+        media=world.media,
+        posts=world.posts,
+        wakeups=Wakeups(max_per_user=2),
+        ids=IdGenerator(1),
+        heartbeat_seconds=30,
+    )
+    stream = world.m.stream(BOB, after_message_id=0)
+    assert isinstance(await anext(stream), domain.StreamOpened)
+    waiting = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0.05)  # the stream reads, finds nothing and sleeps
+    unseen = (
+        await elsewhere.send(
+            ALICE,
+            conversation_id=c,
+            client_message_id="x1",
+            text="elsewhere",
+            media_id=0,
+            shared_post_id=0,
+        )
+    ).record.message_id
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    here = await world.say(ALICE, c, "here")
+    got = [await asyncio.wait_for(waiting, timeout=2), await asyncio.wait_for(anext(stream), 2)]
+    assert [v.record.message_id for v in got if isinstance(v, domain.MessageView)] == [
+        unseen,
+        here,
+    ]
+    world.m._heartbeat = 0.2
+    assert isinstance(await asyncio.wait_for(anext(stream), timeout=2), domain.StreamHeartbeat)
     await stream.aclose()
 
 
