@@ -51,7 +51,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -466,6 +466,9 @@ class Source(Protocol):
     """post_svc's BatchGetPosts, the source of truth the read model reads through."""
 
     async def batch_get(self, viewer_id: int, post_ids: Sequence[int]) -> list[post_pb2.Post]: ...
+    async def viewer_flags(
+        self, viewer_id: int, post_ids: Sequence[int]
+    ) -> tuple[set[int], set[int], set[int]]: ...
 
 
 class Directory(Protocol):
@@ -589,6 +592,14 @@ class ReadModel:
         self._replace = client.register_script(_REPLACE)
         self._read_page = client.register_script(_READ_PAGE)
         self.fills = 0  # posts read through from post_svc by this process (tests, metrics)
+        self.flag_fills = 0  # viewers' flags read from post_svc by this process (tests)
+        # Fills in flight in this process, by id: a reader that needs one another reader is
+        # already doing awaits it instead of asking again (a cold start asks once per post,
+        # author and count, not once per reader). Posts are shared as serialized views, so each
+        # reader composes its own copy.
+        self._filling_posts: dict[int, asyncio.Future[bytes | None]] = {}
+        self._filling_authors: dict[int, asyncio.Future[Any]] = {}
+        self._filling_counts: dict[int, asyncio.Future[Any]] = {}
         self.grid_fills = 0  # grids built from the projection by this process (tests)
         self.tag_fills = 0  # tag indexes or authors read from post_svc by this process (tests)
         self.profile_fills = 0  # profiles read through from user_svc by this process (tests)
@@ -741,9 +752,13 @@ class ReadModel:
         return found
 
     async def _fill_authors(self, author_ids: list[int]) -> dict[int, user_pb2.UserSummary]:
-        fresh = await self._directory.summaries(author_ids)
-        await self._store_authors(fresh.values(), overwrite=False)
-        return fresh
+        async def fetch(wanted: list[int]) -> dict[int, user_pb2.UserSummary]:
+            fresh = await self._directory.summaries(wanted)
+            await self._store_authors(fresh.values(), overwrite=False)
+            return fresh
+
+        found = await _once(self._filling_authors, author_ids, fetch)
+        return {a: v for a, v in found.items() if v is not None}
 
     async def _store_authors(self, summaries: Any, *, overwrite: bool) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -757,16 +772,17 @@ class ReadModel:
             await pipe.execute()
 
     async def _fill_counts(self, post_ids: list[int]) -> dict[int, tuple[int, int, int]]:
-        """Read counts from feed_svc's projection and keep them, unless events were faster."""
-        found = await self._counter.counts(post_ids)
-        answer: dict[int, tuple[int, int, int]] = {}
-        for post_id in post_ids:
-            version, likes, comments, views = found.get(post_id, (0, 0, 0, 0))
-            await self.set_counts(
-                post_id, version=version, likes=likes, comments=comments, views=views
-            )
-            answer[post_id] = (likes, comments, views)
-        return answer
+        """Read counts from feed_svc's projection and keep them (one round trip), unless events
+        were faster."""
+
+        async def fetch(wanted: list[int]) -> dict[int, tuple[int, int, int]]:
+            found = await self._counter.counts(wanted)
+            rows = [(p, *found.get(p, (0, 0, 0, 0))) for p in wanted]
+            await self.set_counts_many(rows)  # type: ignore[arg-type]
+            return {p: (likes, comments, views) for p, _, likes, comments, views in rows}
+
+        found = await _once(self._filling_counts, post_ids, fetch)
+        return {p: v if v is not None else (0, 0, 0) for p, v in found.items()}
 
     async def _read_through(
         self,
@@ -776,20 +792,80 @@ class ReadModel:
         views: dict[int, post_pb2.Post],
         flags: dict[int, tuple[bool, bool]],
     ) -> None:
-        """Ask post_svc once for the posts the read model lacks (one reader per post across
-        processes: the others wait for it) and for flags it cannot tell."""
-        held: list[int] = []
-        waiting: list[int] = []
+        """Fill what the read model lacks for this read: the posts it does not keep (each read
+        once across readers, see _fill_views) and, at the same time, the viewer's flags it
+        cannot tell (one flags-only call: no post is hydrated for them)."""
+        filled, known = await asyncio.gather(
+            self._fill_views(viewer, missing_views) if missing_views else _empty(),
+            self._fill_flags(viewer, ask) if ask else _empty(),
+        )
+        views.update(filled)
+        for post_id in missing_views:
+            if post_id not in filled:
+                # post_svc did not answer it: deleted, or hidden from this viewer. Not shown.
+                views.pop(post_id, None)
+        for post_id in ask:
+            if post_id in known:
+                flags[post_id] = known[post_id]
+            else:  # reported by the viewer: never shown to them
+                views.pop(post_id, None)
+
+    async def _fill_flags(self, viewer: int, post_ids: list[int]) -> dict[int, tuple[bool, bool]]:
+        """Return the viewer's (liked, saved) for these posts from post_svc's flags-only call
+        and keep them where the hashes lack them; the posts the viewer reported are left out,
+        and kept in the viewer's hidden set (as the report's own event keeps them)."""
+        liked, saved, hidden = await self._source.viewer_flags(viewer, post_ids)
+        self.flag_fills += 1
+        answer = {p: (p in liked, p in saved) for p in post_ids if p not in hidden}
+        horizon = _version(id_at(self._clock() + CLOCK_MARGIN))
+        ttl, most = self._limits.flags_ttl_seconds, self._limits.flags_max_entries
+        calls: list[tuple[list[str], list[Any]]] = []
+        for key, which in ((likes_key(viewer), 0), (saves_key(viewer), 1)):
+            pairs: list[str] = []
+            for post_id, both in answer.items():
+                pairs += [str(post_id), "1" if both[which] else "0"]
+            if pairs:
+                calls.append(([key], ["f", horizon, ttl, most, *pairs]))
+        await self._run_many(self._flags, calls)
+        if hidden:
+            await self._redis.sadd(hidden_key(viewer), *(f"p:{p}" for p in hidden))
+        return answer
+
+    async def _fill_views(self, viewer: int, post_ids: list[int]) -> dict[int, post_pb2.Post]:
+        """Return the views of posts the read model does not keep, each read through once
+        however many readers want it: one already being filled in this process is awaited,
+        the rest are read under their locks (_fill_views_locked). A post the filler's viewer
+        was not given (hidden from them, or deleted) is asked again for this viewer."""
+        mine: set[int] = set()
+
+        async def fetch(wanted: list[int]) -> dict[int, bytes]:
+            mine.update(wanted)
+            return await self._fill_views_locked(viewer, wanted)
+
+        found = await _once(self._filling_posts, post_ids, fetch)
+        views = {p: post_pb2.Post.FromString(raw) for p, raw in found.items() if raw is not None}
+        again = [p for p in post_ids if p not in views and p not in mine]
+        if again:
+            answer = await self._source.batch_get(viewer, again)
+            self.fills += len(answer)
+            await self._keep(0, answer, [])
+            views.update((p.post_id, _independent(p)) for p in answer)
+        return views
+
+    async def _fill_views_locked(self, viewer: int, post_ids: list[int]) -> dict[int, bytes]:
+        """Read these posts through from post_svc as this viewer sees them, one reader per post
+        across processes: take each post's lock; for the ones another process holds, wait
+        briefly for what it keeps; ask post_svc for the rest and keep its answer. Return the
+        serialized views found (a post left out was not answered for this viewer)."""
         token = secrets.token_hex(8)
-        if missing_views:
-            ttl = int(self._limits.fill_lock_seconds * 1000)
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for post_id in missing_views:
-                    pipe.set(lock_key(post_id), token, nx=True, px=ttl)
-                taken = await pipe.execute()
-            for post_id, got in zip(missing_views, taken, strict=True):
-                # Another reader is filling it: wait for it unless post_svc is asked anyway.
-                (held if got or post_id in ask else waiting).append(post_id)
+        ttl = int(self._limits.fill_lock_seconds * 1000)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for post_id in post_ids:
+                pipe.set(lock_key(post_id), token, nx=True, px=ttl)
+            taken = await pipe.execute()
+        held = [p for p, got in zip(post_ids, taken, strict=True) if got]
+        waiting = [p for p, got in zip(post_ids, taken, strict=True) if not got]
+        found: dict[int, bytes] = {}
         if waiting:
             deadline = time.monotonic() + self._limits.fill_wait_seconds
             while waiting and time.monotonic() < deadline:
@@ -800,26 +876,19 @@ class ReadModel:
                     if value is None:
                         still.append(post_id)
                     elif value != TOMBSTONE:
-                        views[post_id] = post_pb2.Post.FromString(value)
+                        found[post_id] = value
                 waiting = still
-        wanted = list(dict.fromkeys([*held, *waiting, *ask]))
+        wanted = [*held, *waiting]
         try:
-            found = await self._source.batch_get(viewer, wanted) if wanted else []
-            self.fills += len(found)
-            await self._keep(viewer, found, ask)
+            answer = await self._source.batch_get(viewer, wanted) if wanted else []
+            self.fills += len(answer)
+            await self._keep(0, answer, [])
         finally:
             if held:
                 await self._unlock(held, token)
-        asked = set(ask)
-        for post in found:
-            if post.post_id in asked:
-                flags[post.post_id] = (post.has_liked, post.has_saved)
-            views[post.post_id] = _independent(post)
-        # A post post_svc did not answer is deleted or hidden from this viewer: not shown now.
-        answered = {p.post_id for p in found}
-        for post_id in wanted:
-            if post_id not in answered:
-                views.pop(post_id, None)
+        for post in answer:
+            found[post.post_id] = _independent(post).SerializeToString()
+        return found
 
     async def _keep(self, viewer: int, found: list[post_pb2.Post], asked: list[int]) -> None:
         """Store what post_svc answered: views and authors where absent, flags where unknown."""
@@ -1497,3 +1566,47 @@ def _independent(post: post_pb2.Post) -> post_pb2.Post:
     view.has_liked = False
     view.has_saved = False
     return view
+
+
+async def _empty() -> dict[int, Any]:
+    return {}
+
+
+async def _once(
+    filling: dict[int, asyncio.Future[Any]],
+    ids: Sequence[int],
+    fetch: Callable[[list[int]], Awaitable[dict[int, Any]]],
+) -> dict[int, Any]:
+    """Return fetch's answer for these ids (None for an id it did not answer), fetching only
+    the ids no other reader of this process is fetching now and awaiting the others' answers:
+    a single flight per id. If a fetch fails, its waiters fetch for themselves."""
+    theirs = {i: filling[i] for i in ids if i in filling}
+    mine = [i for i in dict.fromkeys(ids) if i not in theirs]
+    answer: dict[int, Any] = {}
+    if mine:
+        loop = asyncio.get_running_loop()
+        promises = {i: loop.create_future() for i in mine}
+        filling.update(promises)
+        failed = True
+        try:
+            answer.update(await fetch(mine))
+            failed = False
+        finally:
+            for i, promise in promises.items():
+                if filling.get(i) is promise:
+                    del filling[i]
+                promise.set_result(_FAILED if failed else answer.get(i))
+    retry: list[int] = []
+    for i, promise in theirs.items():
+        # shield: a reader cancelled while waiting must not cancel the filler's promise.
+        value = await asyncio.shield(promise)
+        if value is _FAILED:
+            retry.append(i)
+        else:
+            answer[i] = value
+    if retry:
+        answer.update(await fetch(retry))
+    return {i: answer.get(i) for i in ids}
+
+
+_FAILED = object()  # a fill that raised: its waiters ask for themselves

@@ -354,6 +354,11 @@ class SlowSource:
         await asyncio.sleep(0.1)
         return [post_pb2.Post(post_id=p, user={"user_id": self.posts[p]}) for p in post_ids]
 
+    async def viewer_flags(
+        self, viewer_id: int, post_ids: Sequence[int]
+    ) -> tuple[set[int], set[int], set[int]]:
+        return set(), set(), set()
+
 
 async def test_a_cold_post_is_read_through_once_across_processes(world: World) -> None:
     author = world.user()
