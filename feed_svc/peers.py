@@ -218,7 +218,6 @@ class GrpcPosts(_Peer):
         )
         return list(answer.posts)
 
-
     async def viewer_flags(
         self, viewer_id: int, post_ids: Sequence[int]
     ) -> tuple[set[int], set[int], set[int]]:

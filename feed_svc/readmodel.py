@@ -64,6 +64,9 @@ from shutter.post.v1 import post_pb2
 from shutter.user.v1 import user_pb2
 
 TOMBSTONE = b"-"
+# How long a fill of posts, authors or counts waits for other readers' wants before asking the
+# owner for all of them at once: a cold start's readers arrive together, so one call serves many.
+FILL_BATCH_SECONDS = 0.002
 HORIZON = b"~h"
 ZERO_VERSION = "0" * 19
 # A post id made by post_svc's clock this much ahead of feed_svc's still counts as older than a
@@ -593,13 +596,11 @@ class ReadModel:
         self._read_page = client.register_script(_READ_PAGE)
         self.fills = 0  # posts read through from post_svc by this process (tests, metrics)
         self.flag_fills = 0  # viewers' flags read from post_svc by this process (tests)
-        # Fills in flight in this process, by id: a reader that needs one another reader is
-        # already doing awaits it instead of asking again (a cold start asks once per post,
-        # author and count, not once per reader). Posts are shared as serialized views, so each
-        # reader composes its own copy.
-        self._filling_posts: dict[int, asyncio.Future[bytes | None]] = {}
-        self._filling_authors: dict[int, asyncio.Future[Any]] = {}
-        self._filling_counts: dict[int, asyncio.Future[Any]] = {}
+        # Fills in this process, batched across readers (_Batcher). Posts are shared as
+        # serialized views, so each reader composes its own copy.
+        self._post_fills = _Batcher(self._fill_views_locked, window=FILL_BATCH_SECONDS)
+        self._author_fills = _Batcher(self._fetch_authors, window=FILL_BATCH_SECONDS)
+        self._count_fills = _Batcher(self._fetch_counts, window=FILL_BATCH_SECONDS)
         self.grid_fills = 0  # grids built from the projection by this process (tests)
         self.tag_fills = 0  # tag indexes or authors read from post_svc by this process (tests)
         self.profile_fills = 0  # profiles read through from user_svc by this process (tests)
@@ -752,13 +753,15 @@ class ReadModel:
         return found
 
     async def _fill_authors(self, author_ids: list[int]) -> dict[int, user_pb2.UserSummary]:
-        async def fetch(wanted: list[int]) -> dict[int, user_pb2.UserSummary]:
-            fresh = await self._directory.summaries(wanted)
-            await self._store_authors(fresh.values(), overwrite=False)
-            return fresh
+        found = await self._author_fills.get(0, author_ids)
+        return {a: v for a, (_, v) in found.items() if v is not None}
 
-        found = await _once(self._filling_authors, author_ids, fetch)
-        return {a: v for a, v in found.items() if v is not None}
+    async def _fetch_authors(
+        self, _viewer: int, author_ids: list[int]
+    ) -> dict[int, user_pb2.UserSummary]:
+        fresh = await self._directory.summaries(author_ids)
+        await self._store_authors(fresh.values(), overwrite=False)
+        return fresh
 
     async def _store_authors(self, summaries: Any, *, overwrite: bool) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -774,15 +777,16 @@ class ReadModel:
     async def _fill_counts(self, post_ids: list[int]) -> dict[int, tuple[int, int, int]]:
         """Read counts from feed_svc's projection and keep them (one round trip), unless events
         were faster."""
+        found = await self._count_fills.get(0, post_ids)
+        return {p: v if v is not None else (0, 0, 0) for p, (_, v) in found.items()}
 
-        async def fetch(wanted: list[int]) -> dict[int, tuple[int, int, int]]:
-            found = await self._counter.counts(wanted)
-            rows = [(p, *found.get(p, (0, 0, 0, 0))) for p in wanted]
-            await self.set_counts_many(rows)  # type: ignore[arg-type]
-            return {p: (likes, comments, views) for p, _, likes, comments, views in rows}
-
-        found = await _once(self._filling_counts, post_ids, fetch)
-        return {p: v if v is not None else (0, 0, 0) for p, v in found.items()}
+    async def _fetch_counts(
+        self, _viewer: int, post_ids: list[int]
+    ) -> dict[int, tuple[int, int, int]]:
+        found = await self._counter.counts(post_ids)
+        rows = [(p, *found.get(p, (0, 0, 0, 0))) for p in post_ids]
+        await self.set_counts_many(rows)
+        return {p: (likes, comments, views) for p, _, likes, comments, views in rows}
 
     async def _read_through(
         self,
@@ -833,18 +837,15 @@ class ReadModel:
 
     async def _fill_views(self, viewer: int, post_ids: list[int]) -> dict[int, post_pb2.Post]:
         """Return the views of posts the read model does not keep, each read through once
-        however many readers want it: one already being filled in this process is awaited,
-        the rest are read under their locks (_fill_views_locked). A post the filler's viewer
-        was not given (hidden from them, or deleted) is asked again for this viewer."""
-        mine: set[int] = set()
-
-        async def fetch(wanted: list[int]) -> dict[int, bytes]:
-            mine.update(wanted)
-            return await self._fill_views_locked(viewer, wanted)
-
-        found = await _once(self._filling_posts, post_ids, fetch)
-        views = {p: post_pb2.Post.FromString(raw) for p, raw in found.items() if raw is not None}
-        again = [p for p in post_ids if p not in views and p not in mine]
+        however many readers of this process want it, together with the posts other readers
+        want at the same moment (_Batcher), under the posts' locks (_fill_views_locked)."""
+        found = await self._post_fills.get(viewer, post_ids)
+        views = {
+            p: post_pb2.Post.FromString(raw) for p, (_, raw) in found.items() if raw is not None
+        }
+        # Not answered for another reader's viewer: maybe only hidden from them, so asked again
+        # for this one (not answered for this viewer: deleted or hidden from them, not shown).
+        again = [p for p, (asked, raw) in found.items() if raw is None and asked != viewer]
         if again:
             answer = await self._source.batch_get(viewer, again)
             self.fills += len(answer)
@@ -1572,41 +1573,77 @@ async def _empty() -> dict[int, Any]:
     return {}
 
 
-async def _once(
-    filling: dict[int, asyncio.Future[Any]],
-    ids: Sequence[int],
-    fetch: Callable[[list[int]], Awaitable[dict[int, Any]]],
-) -> dict[int, Any]:
-    """Return fetch's answer for these ids (None for an id it did not answer), fetching only
-    the ids no other reader of this process is fetching now and awaiting the others' answers:
-    a single flight per id. If a fetch fails, its waiters fetch for themselves."""
-    theirs = {i: filling[i] for i in ids if i in filling}
-    mine = [i for i in dict.fromkeys(ids) if i not in theirs]
-    answer: dict[int, Any] = {}
-    if mine:
+class _Batcher:
+    """One fetch per id for the readers of this process: an id another reader is waiting for
+    is awaited, not asked again, and the ids readers ask for within `window` seconds of each
+    other go to the owner together (up to `most` per call), as the first of those readers sees
+    them. A cold start then asks once per post, author or count, in a few calls, not once per
+    reader. Answers are (the viewer it was asked for, the value or None when not answered); if
+    a fetch fails, its waiters fetch for themselves."""
+
+    def __init__(
+        self,
+        fetch: Callable[[int, list[int]], Awaitable[dict[int, Any]]],
+        *,
+        window: float,
+        most: int = 100,
+    ) -> None:
+        self._fetch = fetch
+        self._window = window
+        self._most = most
+        self._promised: dict[int, asyncio.Future[Any]] = {}
+        self._queue: list[int] = []
+        self._viewer = 0
+        self._flusher: asyncio.Future[None] | None = None
+
+    async def get(self, viewer: int, ids: Sequence[int]) -> dict[int, tuple[int, Any]]:
+        """Return (viewer asked for, value or None) for each id."""
         loop = asyncio.get_running_loop()
-        promises = {i: loop.create_future() for i in mine}
-        filling.update(promises)
-        failed = True
+        promises: dict[int, asyncio.Future[Any]] = {}
+        for i in dict.fromkeys(ids):
+            promise = self._promised.get(i)
+            if promise is None:
+                promise = self._promised[i] = loop.create_future()
+                if not self._queue:
+                    self._viewer = viewer
+                self._queue.append(i)
+            promises[i] = promise
+        if self._queue and self._flusher is None:
+            self._flusher = asyncio.ensure_future(self._flush())
+        answer: dict[int, tuple[int, Any]] = {}
+        retry: list[int] = []
+        for i, promise in promises.items():
+            # shield: a reader cancelled while waiting must not cancel the others' answer.
+            value = await asyncio.shield(promise)
+            if value is _FAILED:
+                retry.append(i)
+            else:
+                answer[i] = value
+        if retry:
+            found = await self._fetch(viewer, retry)
+            answer.update((i, (viewer, found.get(i))) for i in retry)
+        return answer
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(self._window)
+        queue, viewer = self._queue, self._viewer
+        self._queue, self._flusher = [], None
+        most = self._most
+        await asyncio.gather(
+            *(self._run(viewer, queue[i : i + most]) for i in range(0, len(queue), most))
+        )
+
+    async def _run(self, viewer: int, ids: list[int]) -> None:
+        found: dict[int, Any] | None = None
         try:
-            answer.update(await fetch(mine))
-            failed = False
+            found = await self._fetch(viewer, ids)
+        except Exception:  # noqa: BLE001 - each waiter asks again and sees its own error
+            found = None
         finally:
-            for i, promise in promises.items():
-                if filling.get(i) is promise:
-                    del filling[i]
-                promise.set_result(_FAILED if failed else answer.get(i))
-    retry: list[int] = []
-    for i, promise in theirs.items():
-        # shield: a reader cancelled while waiting must not cancel the filler's promise.
-        value = await asyncio.shield(promise)
-        if value is _FAILED:
-            retry.append(i)
-        else:
-            answer[i] = value
-    if retry:
-        answer.update(await fetch(retry))
-    return {i: answer.get(i) for i in ids}
+            for i in ids:
+                promise = self._promised.pop(i, None)
+                if promise is not None and not promise.done():
+                    promise.set_result(_FAILED if found is None else (viewer, found.get(i)))
 
 
 _FAILED = object()  # a fill that raised: its waiters ask for themselves

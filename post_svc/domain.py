@@ -693,11 +693,12 @@ class Posts:
         wanted = check_ids(post_ids, "post_ids")
         if not wanted:
             return set(), set(), set()
-        async with self._store.read_transaction() as tx:
+        # One transaction on the primary: a report must hide the post from its reporter's very
+        # next read (as in _hydrate), and a like or save just made must be seen by the read
+        # that keeps it (the read model keeps these answers until an event changes them).
+        async with self._store.transaction() as tx:
             liked = await self._engagement.liked_among(tx, user_id=viewer, post_ids=wanted)
             saved = await self._store.saved_among(tx, user_id=viewer, post_ids=wanted)
-        # The primary, as _hydrate: a report hides the post from its reporter's very next read.
-        async with self._store.transaction() as tx:
             hidden = await self._store.hidden_among(
                 tx, viewer_id=viewer, target_type="post", target_ids=wanted
             )

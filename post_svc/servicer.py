@@ -191,7 +191,9 @@ class PostServicer(post_service_pb2_grpc.PostServiceServicer):
         self, request: post_service_pb2.BatchGetViewerFlagsRequest, context: aio.ServicerContext
     ) -> post_service_pb2.BatchGetViewerFlagsResponse:
         if not auth.current_principal().is_service:
-            raise PermissionDenied("only services may read a viewer's flags", reason="SERVICE_REQUIRED")
+            raise PermissionDenied(
+                "only services may read a viewer's flags", reason="SERVICE_REQUIRED"
+            )
         wanted = list(request.post_ids)
         liked, saved, hidden = await self._posts.viewer_flags(
             viewer=request.viewer_id, post_ids=wanted
