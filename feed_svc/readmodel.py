@@ -862,11 +862,26 @@ class ReadModel:
         ttl = int(self._limits.fill_lock_seconds * 1000)
         async with self._redis.pipeline(transaction=False) as pipe:
             for post_id in post_ids:
+                # The view again with the lock: a reader that missed it just before another's
+                # fill finished finds it kept now, and asks nothing.
+                pipe.get(post_key(post_id))
                 pipe.set(lock_key(post_id), token, nx=True, px=ttl)
-            taken = await pipe.execute()
-        held = [p for p, got in zip(post_ids, taken, strict=True) if got]
-        waiting = [p for p, got in zip(post_ids, taken, strict=True) if not got]
+            answers = await pipe.execute()
         found: dict[int, bytes] = {}
+        held: list[int] = []
+        waiting: list[int] = []
+        done: list[int] = []  # kept meanwhile, though this reader took the lock
+        for i, post_id in enumerate(post_ids):
+            kept, got = answers[2 * i], answers[2 * i + 1]
+            if kept is not None:
+                if kept != TOMBSTONE:
+                    found[post_id] = kept
+                if got:
+                    done.append(post_id)
+            else:
+                (held if got else waiting).append(post_id)
+        if done:
+            await self._unlock(done, token)
         if waiting:
             deadline = time.monotonic() + self._limits.fill_wait_seconds
             while waiting and time.monotonic() < deadline:
