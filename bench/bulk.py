@@ -392,6 +392,11 @@ class _NoPosts:
     async def batch_get(self, viewer_id: int, post_ids: Sequence[int]) -> list[post_pb2.Post]:
         raise NotImplementedError("the loader reads no page")
 
+    async def viewer_flags(
+        self, viewer_id: int, post_ids: Sequence[int]
+    ) -> tuple[set[int], set[int], set[int]]:
+        raise NotImplementedError("the loader reads no page")
+
 
 async def seed_big_authors(
     authors: Sequence[BigAuthor],

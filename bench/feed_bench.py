@@ -98,6 +98,11 @@ class BenchPosts:
     ) -> list[post_pb2.StoryRing]:
         return []  # the benchmark measures the home feed, not the story tray
 
+    async def viewer_flags(
+        self, viewer_id: int, post_ids: Sequence[int]
+    ) -> tuple[set[int], set[int], set[int]]:
+        return set(), set(), set()  # no likes, saves or reports in the benchmark
+
     async def summaries(self, user_ids: Sequence[int]) -> dict[int, user_pb2.UserSummary]:
         return {u: user_pb2.UserSummary(user_id=u, username=f"u{u}") for u in user_ids}
 

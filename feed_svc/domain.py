@@ -595,13 +595,9 @@ class Feeds:
         """Build a viewer's feed from the follow list and the post projection."""
         self.rebuild_count += 1
         following = await self._graph.following_ids(viewer, exclude_muted=True)
-        authors = [viewer, *following]
         async with self._store.transaction() as tx:
-            celebs = set(await self._store.celebrities_among(tx, author_ids=following))
-            recent = await self._store.recent_posts(
-                tx,
-                author_ids=[a for a in authors if a not in celebs],
-                limit=self._settings.feed_max_length,
+            celebs, recent = await self._store.feed_sources(
+                tx, viewer_id=viewer, following=following, limit=self._settings.feed_max_length
             )
         await self._cache.install(viewer, [p.post_id for p in recent], sorted(celebs))
 

@@ -218,6 +218,24 @@ class GrpcPosts(_Peer):
         )
         return list(answer.posts)
 
+    async def viewer_flags(
+        self, viewer_id: int, post_ids: Sequence[int]
+    ) -> tuple[set[int], set[int], set[int]]:
+        """Return which of these posts (a page: at most 50) the viewer likes, saves and
+        reported, without the posts."""
+        if not post_ids:
+            return set(), set(), set()
+        answer: post_service_pb2.BatchGetViewerFlagsResponse = await self._stub.BatchGetViewerFlags(
+            post_service_pb2.BatchGetViewerFlagsRequest(viewer_id=viewer_id, post_ids=post_ids),
+            metadata=self._metadata(),
+            timeout=self._timeout,
+        )
+        return (
+            set(answer.liked_post_ids),
+            set(answer.saved_post_ids),
+            set(answer.hidden_post_ids),
+        )
+
 
 class GrpcUsers(_Peer):
     """Account summaries through user_svc's BatchGetUsers, whole profiles through GetUser."""

@@ -51,7 +51,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -64,6 +64,9 @@ from shutter.post.v1 import post_pb2
 from shutter.user.v1 import user_pb2
 
 TOMBSTONE = b"-"
+# How long a fill of posts, authors or counts waits for other readers' wants before asking the
+# owner for all of them at once: a cold start's readers arrive together, so one call serves many.
+FILL_BATCH_SECONDS = 0.002
 HORIZON = b"~h"
 ZERO_VERSION = "0" * 19
 # A post id made by post_svc's clock this much ahead of feed_svc's still counts as older than a
@@ -466,6 +469,9 @@ class Source(Protocol):
     """post_svc's BatchGetPosts, the source of truth the read model reads through."""
 
     async def batch_get(self, viewer_id: int, post_ids: Sequence[int]) -> list[post_pb2.Post]: ...
+    async def viewer_flags(
+        self, viewer_id: int, post_ids: Sequence[int]
+    ) -> tuple[set[int], set[int], set[int]]: ...
 
 
 class Directory(Protocol):
@@ -589,6 +595,12 @@ class ReadModel:
         self._replace = client.register_script(_REPLACE)
         self._read_page = client.register_script(_READ_PAGE)
         self.fills = 0  # posts read through from post_svc by this process (tests, metrics)
+        self.flag_fills = 0  # viewers' flags read from post_svc by this process (tests)
+        # Fills in this process, batched across readers (_Batcher). Posts are shared as
+        # serialized views, so each reader composes its own copy.
+        self._post_fills = _Batcher(self._fill_views_locked, window=FILL_BATCH_SECONDS)
+        self._author_fills = _Batcher(self._fetch_authors, window=FILL_BATCH_SECONDS)
+        self._count_fills = _Batcher(self._fetch_counts, window=FILL_BATCH_SECONDS)
         self.grid_fills = 0  # grids built from the projection by this process (tests)
         self.tag_fills = 0  # tag indexes or authors read from post_svc by this process (tests)
         self.profile_fills = 0  # profiles read through from user_svc by this process (tests)
@@ -741,6 +753,12 @@ class ReadModel:
         return found
 
     async def _fill_authors(self, author_ids: list[int]) -> dict[int, user_pb2.UserSummary]:
+        found = await self._author_fills.get(0, author_ids)
+        return {a: v for a, (_, v) in found.items() if v is not None}
+
+    async def _fetch_authors(
+        self, _viewer: int, author_ids: list[int]
+    ) -> dict[int, user_pb2.UserSummary]:
         fresh = await self._directory.summaries(author_ids)
         await self._store_authors(fresh.values(), overwrite=False)
         return fresh
@@ -757,16 +775,18 @@ class ReadModel:
             await pipe.execute()
 
     async def _fill_counts(self, post_ids: list[int]) -> dict[int, tuple[int, int, int]]:
-        """Read counts from feed_svc's projection and keep them, unless events were faster."""
+        """Read counts from feed_svc's projection and keep them (one round trip), unless events
+        were faster."""
+        found = await self._count_fills.get(0, post_ids)
+        return {p: v if v is not None else (0, 0, 0) for p, (_, v) in found.items()}
+
+    async def _fetch_counts(
+        self, _viewer: int, post_ids: list[int]
+    ) -> dict[int, tuple[int, int, int]]:
         found = await self._counter.counts(post_ids)
-        answer: dict[int, tuple[int, int, int]] = {}
-        for post_id in post_ids:
-            version, likes, comments, views = found.get(post_id, (0, 0, 0, 0))
-            await self.set_counts(
-                post_id, version=version, likes=likes, comments=comments, views=views
-            )
-            answer[post_id] = (likes, comments, views)
-        return answer
+        rows = [(p, *found.get(p, (0, 0, 0, 0))) for p in post_ids]
+        await self.set_counts_many(rows)
+        return {p: (likes, comments, views) for p, _, likes, comments, views in rows}
 
     async def _read_through(
         self,
@@ -776,20 +796,92 @@ class ReadModel:
         views: dict[int, post_pb2.Post],
         flags: dict[int, tuple[bool, bool]],
     ) -> None:
-        """Ask post_svc once for the posts the read model lacks (one reader per post across
-        processes: the others wait for it) and for flags it cannot tell."""
+        """Fill what the read model lacks for this read: the posts it does not keep (each read
+        once across readers, see _fill_views) and, at the same time, the viewer's flags it
+        cannot tell (one flags-only call: no post is hydrated for them)."""
+        filled, known = await asyncio.gather(
+            self._fill_views(viewer, missing_views) if missing_views else _empty(),
+            self._fill_flags(viewer, ask) if ask else _empty(),
+        )
+        views.update(filled)
+        for post_id in missing_views:
+            if post_id not in filled:
+                # post_svc did not answer it: deleted, or hidden from this viewer. Not shown.
+                views.pop(post_id, None)
+        for post_id in ask:
+            if post_id in known:
+                flags[post_id] = known[post_id]
+            else:  # reported by the viewer: never shown to them
+                views.pop(post_id, None)
+
+    async def _fill_flags(self, viewer: int, post_ids: list[int]) -> dict[int, tuple[bool, bool]]:
+        """Return the viewer's (liked, saved) for these posts from post_svc's flags-only call
+        and keep them where the hashes lack them; the posts the viewer reported are left out,
+        and kept in the viewer's hidden set (as the report's own event keeps them)."""
+        liked, saved, hidden = await self._source.viewer_flags(viewer, post_ids)
+        self.flag_fills += 1
+        answer = {p: (p in liked, p in saved) for p in post_ids if p not in hidden}
+        horizon = _version(id_at(self._clock() + CLOCK_MARGIN))
+        ttl, most = self._limits.flags_ttl_seconds, self._limits.flags_max_entries
+        calls: list[tuple[list[str], list[Any]]] = []
+        for key, which in ((likes_key(viewer), 0), (saves_key(viewer), 1)):
+            pairs: list[str] = []
+            for post_id, both in answer.items():
+                pairs += [str(post_id), "1" if both[which] else "0"]
+            if pairs:
+                calls.append(([key], ["f", horizon, ttl, most, *pairs]))
+        await self._run_many(self._flags, calls)
+        if hidden:
+            await self._redis.sadd(hidden_key(viewer), *(f"p:{p}" for p in hidden))
+        return answer
+
+    async def _fill_views(self, viewer: int, post_ids: list[int]) -> dict[int, post_pb2.Post]:
+        """Return the views of posts the read model does not keep, each read through once
+        however many readers of this process want it, together with the posts other readers
+        want at the same moment (_Batcher), under the posts' locks (_fill_views_locked)."""
+        found = await self._post_fills.get(viewer, post_ids)
+        views = {
+            p: post_pb2.Post.FromString(raw) for p, (_, raw) in found.items() if raw is not None
+        }
+        # Not answered for another reader's viewer: maybe only hidden from them, so asked again
+        # for this one (not answered for this viewer: deleted or hidden from them, not shown).
+        again = [p for p, (asked, raw) in found.items() if raw is None and asked != viewer]
+        if again:
+            answer = await self._source.batch_get(viewer, again)
+            self.fills += len(answer)
+            await self._keep(0, answer, [])
+            views.update((p.post_id, _independent(p)) for p in answer)
+        return views
+
+    async def _fill_views_locked(self, viewer: int, post_ids: list[int]) -> dict[int, bytes]:
+        """Read these posts through from post_svc as this viewer sees them, one reader per post
+        across processes: take each post's lock; for the ones another process holds, wait
+        briefly for what it keeps; ask post_svc for the rest and keep its answer. Return the
+        serialized views found (a post left out was not answered for this viewer)."""
+        token = secrets.token_hex(8)
+        ttl = int(self._limits.fill_lock_seconds * 1000)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for post_id in post_ids:
+                # The view again with the lock: a reader that missed it just before another's
+                # fill finished finds it kept now, and asks nothing.
+                pipe.get(post_key(post_id))
+                pipe.set(lock_key(post_id), token, nx=True, px=ttl)
+            answers = await pipe.execute()
+        found: dict[int, bytes] = {}
         held: list[int] = []
         waiting: list[int] = []
-        token = secrets.token_hex(8)
-        if missing_views:
-            ttl = int(self._limits.fill_lock_seconds * 1000)
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for post_id in missing_views:
-                    pipe.set(lock_key(post_id), token, nx=True, px=ttl)
-                taken = await pipe.execute()
-            for post_id, got in zip(missing_views, taken, strict=True):
-                # Another reader is filling it: wait for it unless post_svc is asked anyway.
-                (held if got or post_id in ask else waiting).append(post_id)
+        done: list[int] = []  # kept meanwhile, though this reader took the lock
+        for i, post_id in enumerate(post_ids):
+            kept, got = answers[2 * i], answers[2 * i + 1]
+            if kept is not None:
+                if kept != TOMBSTONE:
+                    found[post_id] = kept
+                if got:
+                    done.append(post_id)
+            else:
+                (held if got else waiting).append(post_id)
+        if done:
+            await self._unlock(done, token)
         if waiting:
             deadline = time.monotonic() + self._limits.fill_wait_seconds
             while waiting and time.monotonic() < deadline:
@@ -800,26 +892,19 @@ class ReadModel:
                     if value is None:
                         still.append(post_id)
                     elif value != TOMBSTONE:
-                        views[post_id] = post_pb2.Post.FromString(value)
+                        found[post_id] = value
                 waiting = still
-        wanted = list(dict.fromkeys([*held, *waiting, *ask]))
+        wanted = [*held, *waiting]
         try:
-            found = await self._source.batch_get(viewer, wanted) if wanted else []
-            self.fills += len(found)
-            await self._keep(viewer, found, ask)
+            answer = await self._source.batch_get(viewer, wanted) if wanted else []
+            self.fills += len(answer)
+            await self._keep(0, answer, [])
         finally:
             if held:
                 await self._unlock(held, token)
-        asked = set(ask)
-        for post in found:
-            if post.post_id in asked:
-                flags[post.post_id] = (post.has_liked, post.has_saved)
-            views[post.post_id] = _independent(post)
-        # A post post_svc did not answer is deleted or hidden from this viewer: not shown now.
-        answered = {p.post_id for p in found}
-        for post_id in wanted:
-            if post_id not in answered:
-                views.pop(post_id, None)
+        for post in answer:
+            found[post.post_id] = _independent(post).SerializeToString()
+        return found
 
     async def _keep(self, viewer: int, found: list[post_pb2.Post], asked: list[int]) -> None:
         """Store what post_svc answered: views and authors where absent, flags where unknown."""
@@ -1497,3 +1582,83 @@ def _independent(post: post_pb2.Post) -> post_pb2.Post:
     view.has_liked = False
     view.has_saved = False
     return view
+
+
+async def _empty() -> dict[int, Any]:
+    return {}
+
+
+class _Batcher:
+    """One fetch per id for the readers of this process: an id another reader is waiting for
+    is awaited, not asked again, and the ids readers ask for within `window` seconds of each
+    other go to the owner together (up to `most` per call), as the first of those readers sees
+    them. A cold start then asks once per post, author or count, in a few calls, not once per
+    reader. Answers are (the viewer it was asked for, the value or None when not answered); if
+    a fetch fails, its waiters fetch for themselves."""
+
+    def __init__(
+        self,
+        fetch: Callable[[int, list[int]], Awaitable[dict[int, Any]]],
+        *,
+        window: float,
+        most: int = 100,
+    ) -> None:
+        self._fetch = fetch
+        self._window = window
+        self._most = most
+        self._promised: dict[int, asyncio.Future[Any]] = {}
+        self._queue: list[int] = []
+        self._viewer = 0
+        self._flusher: asyncio.Future[None] | None = None
+
+    async def get(self, viewer: int, ids: Sequence[int]) -> dict[int, tuple[int, Any]]:
+        """Return (viewer asked for, value or None) for each id."""
+        loop = asyncio.get_running_loop()
+        promises: dict[int, asyncio.Future[Any]] = {}
+        for i in dict.fromkeys(ids):
+            promise = self._promised.get(i)
+            if promise is None:
+                promise = self._promised[i] = loop.create_future()
+                if not self._queue:
+                    self._viewer = viewer
+                self._queue.append(i)
+            promises[i] = promise
+        if self._queue and self._flusher is None:
+            self._flusher = asyncio.ensure_future(self._flush())
+        answer: dict[int, tuple[int, Any]] = {}
+        retry: list[int] = []
+        for i, promise in promises.items():
+            # shield: a reader cancelled while waiting must not cancel the others' answer.
+            value = await asyncio.shield(promise)
+            if value is _FAILED:
+                retry.append(i)
+            else:
+                answer[i] = value
+        if retry:
+            found = await self._fetch(viewer, retry)
+            answer.update((i, (viewer, found.get(i))) for i in retry)
+        return answer
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(self._window)
+        queue, viewer = self._queue, self._viewer
+        self._queue, self._flusher = [], None
+        most = self._most
+        await asyncio.gather(
+            *(self._run(viewer, queue[i : i + most]) for i in range(0, len(queue), most))
+        )
+
+    async def _run(self, viewer: int, ids: list[int]) -> None:
+        found: dict[int, Any] | None = None
+        try:
+            found = await self._fetch(viewer, ids)
+        except Exception:  # noqa: BLE001 - each waiter asks again and sees its own error
+            found = None
+        finally:
+            for i in ids:
+                promise = self._promised.pop(i, None)
+                if promise is not None and not promise.done():
+                    promise.set_result(_FAILED if found is None else (viewer, found.get(i)))
+
+
+_FAILED = object()  # a fill that raised: its waiters ask for themselves

@@ -26,8 +26,10 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
+    literal,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -192,6 +194,9 @@ class FeedStore(Protocol):
     async def celebrities_among(
         self, session: AsyncSession, *, author_ids: Sequence[int]
     ) -> list[int]: ...
+    async def feed_sources(
+        self, session: AsyncSession, *, viewer_id: int, following: Sequence[int], limit: int
+    ) -> tuple[list[int], list[PostRef]]: ...
     async def mark_celebrity(self, session: AsyncSession, *, author_id: int) -> bool: ...
     async def clear_projection(self, session: AsyncSession) -> None: ...
     async def put_post(
@@ -621,6 +626,49 @@ class SqlFeedStore:
             )
             found.extend(r.author_id for r in rows)
         return found
+
+    async def feed_sources(
+        self, session: AsyncSession, *, viewer_id: int, following: Sequence[int], limit: int
+    ) -> tuple[list[int], list[PostRef]]:
+        """Return what a home feed is rebuilt from: the celebrities among the accounts the
+        viewer follows (pulled at read time), and the newest `limit` live posts of the viewer
+        and of the other followed accounts, newest first. One statement (a cold read waits for
+        it); a follow list too long for one IN list takes the two queries."""
+        if len(following) + 1 > _IN_CHUNK:
+            among = await self.celebrities_among(session, author_ids=following)
+            pulled = set(among)
+            authors = [viewer_id, *(a for a in following if a not in pulled)]
+            return among, await self.recent_posts(session, author_ids=authors, limit=limit)
+        marked = select(celebrities.c.author_id).where(celebrities.c.author_id.in_(following))
+        newest = (
+            select(posts.c.post_id, posts.c.author_id)
+            .where(
+                posts.c.author_id.in_([viewer_id, *following]),
+                posts.c.deleted.is_(False),
+                or_(posts.c.author_id == viewer_id, posts.c.author_id.not_in(marked)),
+            )
+            .order_by(posts.c.post_id.desc())
+            .limit(limit)
+            .subquery()
+        )
+        # A celebrity comes back as post id 0 (post ids are positive).
+        rows = await session.execute(
+            union_all(
+                select(literal(0).label("post_id"), celebrities.c.author_id).where(
+                    celebrities.c.author_id.in_(following)
+                ),
+                select(newest.c.post_id, newest.c.author_id),
+            )
+        )
+        celebs: list[int] = []
+        recent: list[PostRef] = []
+        for post_id, author_id in rows:
+            if post_id == 0:
+                celebs.append(author_id)
+            else:
+                recent.append(PostRef(post_id, author_id))
+        recent.sort(key=lambda p: p.post_id, reverse=True)
+        return celebs, recent
 
     async def clear_projection(self, session: AsyncSession) -> None:
         """Forget every post, count and celebrity (a rebuild from post_svc follows). Processed

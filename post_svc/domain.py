@@ -704,6 +704,26 @@ class Posts:
             if v.record.author_id in visibilities and visibilities[v.record.author_id].can_view
         ]
 
+    async def viewer_flags(
+        self, *, viewer: int, post_ids: Sequence[int]
+    ) -> tuple[set[int], set[int], set[int]]:
+        """Return which of these posts the viewer likes, saves and reported: the facts
+        _hydrate reads per viewer, without the posts (one query each, whatever the posts)."""
+        check_id(viewer, "viewer_id")
+        wanted = check_ids(post_ids, "post_ids")
+        if not wanted:
+            return set(), set(), set()
+        # One transaction on the primary: a report must hide the post from its reporter's very
+        # next read (as in _hydrate), and a like or save just made must be seen by the read
+        # that keeps it (the read model keeps these answers until an event changes them).
+        async with self._store.transaction() as tx:
+            liked = await self._engagement.liked_among(tx, user_id=viewer, post_ids=wanted)
+            saved = await self._store.saved_among(tx, user_id=viewer, post_ids=wanted)
+            hidden = await self._store.hidden_among(
+                tx, viewer_id=viewer, target_type="post", target_ids=wanted
+            )
+        return liked, saved, hidden
+
     async def delete_post(self, *, caller: int, post_id: int) -> None:
         """Delete one of the caller's posts everywhere; its media goes in the background."""
         check_id(post_id, "post_id")

@@ -148,6 +148,23 @@ class PostServicer(post_service_pb2_grpc.PostServiceServicer):
         views = await self._posts.batch_get(viewer=viewer, post_ids=list(request.post_ids))
         return post_service_pb2.BatchGetPostsResponse(posts=[post_message(v) for v in views])
 
+    async def BatchGetViewerFlags(
+        self, request: post_service_pb2.BatchGetViewerFlagsRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.BatchGetViewerFlagsResponse:
+        if not auth.current_principal().is_service:
+            raise PermissionDenied(
+                "only services may read a viewer's flags", reason="SERVICE_REQUIRED"
+            )
+        wanted = list(request.post_ids)
+        liked, saved, hidden = await self._posts.viewer_flags(
+            viewer=request.viewer_id, post_ids=wanted
+        )
+        return post_service_pb2.BatchGetViewerFlagsResponse(
+            liked_post_ids=[p for p in wanted if p in liked],
+            saved_post_ids=[p for p in wanted if p in saved],
+            hidden_post_ids=[p for p in wanted if p in hidden],
+        )
+
     async def ExportAccountData(
         self, request: post_service_pb2.ExportAccountDataRequest, context: aio.ServicerContext
     ) -> post_service_pb2.ExportAccountDataResponse:

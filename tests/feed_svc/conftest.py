@@ -131,7 +131,20 @@ class FakePosts:
         self.media: dict[int, list[int]] = {}  # post id -> its live media ids
         self.likes: set[tuple[int, int]] = set()  # (viewer, post)
         self.saves: set[tuple[int, int]] = set()  # (viewer, post)
+        self.reported: set[tuple[int, int]] = set()  # (viewer, post): hidden from the viewer
         self.calls: list[list[int]] = []
+        self.flag_calls: list[tuple[int, list[int]]] = []
+
+    async def viewer_flags(
+        self, viewer_id: int, post_ids: Sequence[int]
+    ) -> tuple[set[int], set[int], set[int]]:
+        assert len(post_ids) <= 100, "post_svc answers at most 100 posts per call"
+        self.flag_calls.append((viewer_id, list(post_ids)))
+        return (
+            {p for p in post_ids if (viewer_id, p) in self.likes},
+            {p for p in post_ids if (viewer_id, p) in self.saves},
+            {p for p in post_ids if (viewer_id, p) in self.reported},
+        )
 
     async def batch_get(self, viewer_id: int, post_ids: Sequence[int]) -> list[post_pb2.Post]:
         assert len(post_ids) <= 100, "post_svc answers at most 100 posts per call"
@@ -139,7 +152,7 @@ class FakePosts:
         found = []
         for post_id in post_ids:
             author = self.posts.get(post_id)
-            if author is None or post_id in self.deleted:
+            if author is None or post_id in self.deleted or (viewer_id, post_id) in self.reported:
                 continue
             if (author, viewer_id) in self.graph.blocks or (viewer_id, author) in self.graph.blocks:
                 continue

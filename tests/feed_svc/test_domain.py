@@ -359,20 +359,22 @@ async def test_page_size_and_token_limits(world: World) -> None:
     assert len(page) == domain.PAGE_DEFAULT == 20
     world_settings = world.feeds._settings
     assert world_settings.feed_max_length == 30
-    calls = len(world.posts.calls)
+    calls, flag_calls = len(world.posts.calls), len(world.posts.flag_calls)
     page, token = await world.feeds.home_feed(
         viewer=reader, page_size=51, page_token="", mode="chronological"
     )
     assert len(page) == 25 and token == ""  # clamped to 50; only 25 exist
     # At most one call to post_svc per page, for what the read model cannot tell yet: the
     # reader's flags on the 5 posts the first page did not show (posts made before the
-    # reader's flags existed); then none.
-    assert len(world.posts.calls) == calls + 1
-    assert len(world.posts.calls[-1]) == 5
+    # reader's flags existed), asked without the posts (kept already); then none.
+    assert len(world.posts.calls) == calls
+    assert world.posts.flag_calls[flag_calls:] == [(reader, world.posts.flag_calls[-1][1])]
+    assert len(world.posts.flag_calls[-1][1]) == 5
     page, token = await world.feeds.home_feed(
         viewer=reader, page_size=51, page_token="", mode="chronological"
     )
-    assert len(page) == 25 and len(world.posts.calls) == calls + 1
+    assert len(page) == 25 and len(world.posts.calls) == calls
+    assert len(world.posts.flag_calls) == flag_calls + 1
     page, _ = await world.feeds.home_feed(viewer=reader, page_size=50, page_token="", mode="ranked")
     assert len(page) == 25
     with pytest.raises(InvalidArgument, match="page_size"):

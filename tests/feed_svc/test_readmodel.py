@@ -450,6 +450,11 @@ class SlowSource:
         await asyncio.sleep(0.1)
         return [post_pb2.Post(post_id=p, user={"user_id": self.posts[p]}) for p in post_ids]
 
+    async def viewer_flags(
+        self, viewer_id: int, post_ids: Sequence[int]
+    ) -> tuple[set[int], set[int], set[int]]:
+        return set(), set(), set()
+
 
 async def test_a_cold_post_is_read_through_once_across_processes(world: World) -> None:
     author = world.user()
@@ -627,3 +632,102 @@ async def test_a_relationship_fill_taken_before_a_block_is_not_kept(world: World
     after = (await model.access(viewer, [author]))[author]
     assert after.blocked and not after.can_view
     assert len(asked) == 2  # the stale answer was not kept: graph_svc was asked again
+
+
+async def test_a_cold_start_reads_each_post_once_and_each_readers_flags_alone(
+    world: World,
+) -> None:
+    author = world.user()
+    readers = [world.user() for _ in range(6)]
+    for reader in readers:
+        await world.follow(reader, author)
+        await world.read(reader)
+    posts = [await world.post(author) for _ in range(5)]
+    liker, saver = readers[0], readers[1]
+    await like(world, posts[0], liker)
+    world.posts.saves.add((saver, posts[1]))
+    await world.feeds.saved(event_id=ids.next_id(), post_id=posts[1], user_id=saver, saved=True)
+    await world.redis.flushall()
+    calls, flag_calls = len(world.posts.calls), len(world.posts.flag_calls)
+    pages = await asyncio.gather(*(page(world, r) for r in readers))
+    for reader, found in zip(readers, pages, strict=True):
+        assert [p.post_id for p in found] == posts[::-1]
+        assert {p.post_id for p in found if p.has_liked} == (
+            {posts[0]} if reader == liker else set()
+        )
+        assert {p.post_id for p in found if p.has_saved} == (
+            {posts[1]} if reader == saver else set()
+        )
+        assert {p.post_id: p.like_count for p in found}[posts[0]] == 1
+    # Each post read through once for all readers; each reader's flags asked once, alone.
+    asked = [p for call in world.posts.calls[calls:] for p in call]
+    assert sorted(asked) == sorted(posts)
+    assert sorted(v for v, _ in world.posts.flag_calls[flag_calls:]) == sorted(readers)
+    # The refilled flags are kept: the next reads ask nothing, and an event still changes them.
+    warm = len(world.posts.calls)
+    await asyncio.gather(*(page(world, r) for r in readers))
+    assert len(world.posts.calls) == warm
+    assert len(world.posts.flag_calls) == flag_calls + len(readers)
+    await world.feeds.engaged(
+        producer="post_svc",
+        event_id=ids.next_id(),
+        post_id=posts[0],
+        author_id=author,
+        actor_id=liker,
+        likes=-1,
+        comments=0,
+    )
+    world.posts.likes.discard((liker, posts[0]))
+    await like(world, posts[2], readers[2])
+    mine = {p.post_id: p for p in await page(world, liker)}
+    assert (mine[posts[0]].has_liked, mine[posts[0]].like_count) == (False, 0)
+    theirs = {p.post_id: p for p in await page(world, readers[2])}
+    assert theirs[posts[2]].has_liked and theirs[posts[2]].like_count == 1
+    assert len(world.posts.flag_calls) == flag_calls + len(readers)
+
+
+async def test_a_reported_post_stays_hidden_from_its_reporter_after_the_read_model_is_lost(
+    world: World,
+) -> None:
+    author, reader, post = await followed_post(world)
+    other = world.user()
+    await world.follow(other, author)
+    world.posts.reported.add((reader, post))
+    await world.feeds.post_hidden(viewer_id=reader, post_id=post)
+    assert await page(world, reader) == []
+    await world.redis.flushall()
+    # The feed is rebuilt from the projection, which still holds the post: the reader's flags
+    # fill learns the report and keeps it in the hidden set.
+    assert [p.post_id for p in await page(world, other)] == [post]
+    assert await page(world, reader) == []
+    assert await world.redis.smembers(readmodel.hidden_key(reader)) == {f"p:{post}".encode()}
+    assert await page(world, reader) == []
+
+
+async def test_a_post_not_given_to_the_reader_filling_it_is_asked_for_the_next(
+    world: World,
+) -> None:
+    author, outsider, follower = world.user(), world.user(), world.user()
+    world.posts.users.private.add(author)
+    await world.follow(follower, author)
+    post = await world.post(author, private=True)
+    await world.redis.flushall()
+    original = world.posts.batch_get
+    started, gate = asyncio.Event(), asyncio.Event()
+
+    async def held(viewer: int, post_ids: Sequence[int]) -> list[post_pb2.Post]:
+        if viewer == outsider:
+            started.set()
+            await gate.wait()
+        return await original(viewer, post_ids)
+
+    world.posts.batch_get = held  # type: ignore[method-assign, assignment]
+    first = asyncio.ensure_future(world.views.posts(outsider, [post]))
+    await started.wait()  # the outsider's fill of the post is in flight
+    second = asyncio.ensure_future(world.views.posts(follower, [post]))
+    gate.set()
+    # post_svc does not give the outsider a private account's post: the follower, who waited
+    # for that fill, asks for itself and is given it.
+    assert await first == []
+    assert [p.post_id for p in await second] == [post]
+    assert world.posts.calls[-2:] == [[post], [post]]

@@ -1089,3 +1089,23 @@ async def test_the_hashtag_index_lists_every_authors_posts_for_feed_svc(world: W
             world.posts.hashtag_index(page_size=1, with_author_counts=False, **call)  # type: ignore[arg-type]
         )
         assert type(error) is InvalidArgument
+
+
+async def test_a_viewers_flags_are_read_without_the_posts(world: World) -> None:
+    viewer, other = world.user(), world.user()
+    author = world.user()
+    made = [(await world.post(author)).record.post_id for _ in range(4)]
+    await world.posts.like(caller=viewer, post_id=made[0])
+    await world.posts.save(caller=viewer, post_id=made[1])
+    await world.posts.like(caller=other, post_id=made[2])
+    await world.posts.hide(viewer_id=viewer, target_type="post", target_id=made[3], owner_id=author)
+    world.graph.calls.clear()
+    world.directory.calls.clear()
+    liked, saved, hidden = await world.posts.viewer_flags(viewer=viewer, post_ids=made)
+    assert (liked, saved, hidden) == ({made[0]}, {made[1]}, {made[3]})
+    # Another viewer's flags are theirs; no peer is asked (no hydration, no privacy rule).
+    assert await world.posts.viewer_flags(viewer=other, post_ids=made) == ({made[2]}, set(), set())
+    assert world.graph.calls == [] and world.directory.calls == []
+    assert await world.posts.viewer_flags(viewer=viewer, post_ids=[]) == (set(), set(), set())
+    error = await _fails(world.posts.viewer_flags(viewer=0, post_ids=made))
+    assert type(error) is InvalidArgument and _violated(error) == ["viewer_id"]

@@ -68,6 +68,24 @@ class BatchGetPostsResponse(_message.Message):
     posts: _containers.RepeatedCompositeFieldContainer[_post_pb2.Post]
     def __init__(self, posts: _Optional[_Iterable[_Union[_post_pb2.Post, _Mapping]]] = ...) -> None: ...
 
+class BatchGetViewerFlagsRequest(_message.Message):
+    __slots__ = ("viewer_id", "post_ids")
+    VIEWER_ID_FIELD_NUMBER: _ClassVar[int]
+    POST_IDS_FIELD_NUMBER: _ClassVar[int]
+    viewer_id: int
+    post_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, viewer_id: _Optional[int] = ..., post_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class BatchGetViewerFlagsResponse(_message.Message):
+    __slots__ = ("liked_post_ids", "saved_post_ids", "hidden_post_ids")
+    LIKED_POST_IDS_FIELD_NUMBER: _ClassVar[int]
+    SAVED_POST_IDS_FIELD_NUMBER: _ClassVar[int]
+    HIDDEN_POST_IDS_FIELD_NUMBER: _ClassVar[int]
+    liked_post_ids: _containers.RepeatedScalarFieldContainer[int]
+    saved_post_ids: _containers.RepeatedScalarFieldContainer[int]
+    hidden_post_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, liked_post_ids: _Optional[_Iterable[int]] = ..., saved_post_ids: _Optional[_Iterable[int]] = ..., hidden_post_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
 class DeletePostRequest(_message.Message):
     __slots__ = ("post_id",)
     POST_ID_FIELD_NUMBER: _ClassVar[int]

@@ -62,6 +62,11 @@ class PostServiceStub:
                 request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetPostsRequest.SerializeToString,
                 response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetPostsResponse.FromString,
                 _registered_method=True)
+        self.BatchGetViewerFlags = channel.unary_unary(
+                '/shutter.post.v1.PostService/BatchGetViewerFlags',
+                request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetViewerFlagsRequest.SerializeToString,
+                response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetViewerFlagsResponse.FromString,
+                _registered_method=True)
         self.DeletePost = channel.unary_unary(
                 '/shutter.post.v1.PostService/DeletePost',
                 request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.DeletePostRequest.SerializeToString,
@@ -290,6 +295,15 @@ class PostServiceServicer:
     def BatchGetPosts(self, request, context):
         """Internal: return up to 100 posts in one call as a viewer sees them, for hydrating feeds.
         Unknown and deleted posts and posts the viewer may not see are left out.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetViewerFlags(self, request, context):
+        """Internal: which of up to 100 posts a viewer likes, saves and has reported (hidden from them),
+        without the posts themselves: what feed_svc asks when its read model keeps the posts but lost
+        the viewer's flags. Services only.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -616,6 +630,11 @@ def add_PostServiceServicer_to_server(servicer, server):
                     request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetPostsRequest.FromString,
                     response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetPostsResponse.SerializeToString,
             ),
+            'BatchGetViewerFlags': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetViewerFlags,
+                    request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetViewerFlagsRequest.FromString,
+                    response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetViewerFlagsResponse.SerializeToString,
+            ),
             'DeletePost': grpc.unary_unary_rpc_method_handler(
                     servicer.DeletePost,
                     request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.DeletePostRequest.FromString,
@@ -896,6 +915,33 @@ class PostService:
             '/shutter.post.v1.PostService/BatchGetPosts',
             shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetPostsRequest.SerializeToString,
             shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetPostsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetViewerFlags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.post.v1.PostService/BatchGetViewerFlags',
+            shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetViewerFlagsRequest.SerializeToString,
+            shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetViewerFlagsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -64,6 +64,11 @@ class PostServiceStub:
     """Internal: return up to 100 posts in one call as a viewer sees them, for hydrating feeds.
     Unknown and deleted posts and posts the viewer may not see are left out.
     """
+    BatchGetViewerFlags: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.BatchGetViewerFlagsRequest, _post_service_pb2.BatchGetViewerFlagsResponse]
+    """Internal: which of up to 100 posts a viewer likes, saves and has reported (hidden from them),
+    without the posts themselves: what feed_svc asks when its read model keeps the posts but lost
+    the viewer's flags. Services only.
+    """
     DeletePost: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.DeletePostRequest, _post_service_pb2.DeletePostResponse]
     """Delete one of the caller's posts: it disappears from every list, its hashtag and place counts
     drop, and its media is deleted in the background. PERMISSION_DENIED (NOT_POST_AUTHOR) for
@@ -243,6 +248,11 @@ class PostServiceAsyncStub(PostServiceStub):
     BatchGetPosts: _aio.UnaryUnaryMultiCallable[_post_service_pb2.BatchGetPostsRequest, _post_service_pb2.BatchGetPostsResponse]  # type: ignore[assignment]
     """Internal: return up to 100 posts in one call as a viewer sees them, for hydrating feeds.
     Unknown and deleted posts and posts the viewer may not see are left out.
+    """
+    BatchGetViewerFlags: _aio.UnaryUnaryMultiCallable[_post_service_pb2.BatchGetViewerFlagsRequest, _post_service_pb2.BatchGetViewerFlagsResponse]  # type: ignore[assignment]
+    """Internal: which of up to 100 posts a viewer likes, saves and has reported (hidden from them),
+    without the posts themselves: what feed_svc asks when its read model keeps the posts but lost
+    the viewer's flags. Services only.
     """
     DeletePost: _aio.UnaryUnaryMultiCallable[_post_service_pb2.DeletePostRequest, _post_service_pb2.DeletePostResponse]  # type: ignore[assignment]
     """Delete one of the caller's posts: it disappears from every list, its hashtag and place counts
@@ -438,6 +448,17 @@ class PostServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_post_service_pb2.BatchGetPostsResponse, _abc.Awaitable[_post_service_pb2.BatchGetPostsResponse]]:
         """Internal: return up to 100 posts in one call as a viewer sees them, for hydrating feeds.
         Unknown and deleted posts and posts the viewer may not see are left out.
+        """
+
+    @_abc_1.abstractmethod
+    def BatchGetViewerFlags(
+        self,
+        request: _post_service_pb2.BatchGetViewerFlagsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_service_pb2.BatchGetViewerFlagsResponse, _abc.Awaitable[_post_service_pb2.BatchGetViewerFlagsResponse]]:
+        """Internal: which of up to 100 posts a viewer likes, saves and has reported (hidden from them),
+        without the posts themselves: what feed_svc asks when its read model keeps the posts but lost
+        the viewer's flags. Services only.
         """
 
     @_abc_1.abstractmethod
