@@ -212,8 +212,7 @@ class Graph:
         return target
 
     async def _relationship(self, viewer: int, other: int) -> Relationship:
-        async with self._store.transaction() as tx:
-            found = await self._store.relationships(tx, viewer_id=viewer, user_ids=[other])
+        found = await self._store.current_relationships(viewer_id=viewer, user_ids=[other])
         return found[other]
 
     async def _existing(self, user_id: int, *, cached: bool = False) -> UserCard:
@@ -648,8 +647,7 @@ class Graph:
         if viewer is None:
             raise InvalidArgument.field("viewer_id", "is required when a service calls")
         ids = check_user_ids(user_ids)
-        async with self._store.transaction() as tx:
-            found = await self._store.relationships(tx, viewer_id=viewer, user_ids=ids)
+        found = await self._store.current_relationships(viewer_id=viewer, user_ids=ids)
         return [found[user_id] for user_id in ids]
 
     async def profile_graph(self, *, viewer: int | None, user_id: int) -> ProfileGraph:
@@ -676,10 +674,9 @@ class Graph:
     async def _visibilities(self, viewer: int | None, owners: list[int]) -> list[Visibility]:
         relationships: dict[int, Relationship] = {}
         if viewer is not None:
-            async with self._store.transaction() as tx:
-                relationships = await self._store.relationships(
-                    tx, viewer_id=viewer, user_ids=owners
-                )
+            relationships = await self._store.current_relationships(
+                viewer_id=viewer, user_ids=owners
+            )
         cards = await self._users.get_users(owners, cached=True)
         answers = []
         for owner in owners:

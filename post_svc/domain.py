@@ -398,8 +398,7 @@ class Posts:
             async with self._store.read_transaction() as tx:
                 post = await self._store.get_post(tx, post_id=post_id)
         if post is None and (not replica or self._store.has_replica):
-            async with self._store.transaction() as tx:
-                post = await self._store.get_post(tx, post_id=post_id)
+            post = await self._store.current_post(post_id=post_id)
         if post is None or not await self._audience.can_view(viewer, post.author_id):
             raise PostNotFound("no post has that id")
         return post

@@ -37,6 +37,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     case,
     delete,
     false,
@@ -429,6 +430,7 @@ class PostStore(Protocol):
     async def get_post(
         self, session: AsyncSession, *, post_id: int, for_update: bool = False
     ) -> PostRecord | None: ...
+    async def current_post(self, *, post_id: int) -> PostRecord | None: ...
     async def get_posts(
         self, session: AsyncSession, *, post_ids: Sequence[int]
     ) -> dict[int, PostRecord]: ...
@@ -692,6 +694,8 @@ def name_key(name: str) -> str:
 
 
 _LIVE = posts.c.deleted_at.is_(None)
+# Built once: the statement is the same on every call (only its parameter changes).
+_CURRENT_POST = select(posts).where(posts.c.post_id == bindparam("post_id"), _LIVE)
 
 
 class _Dialect:
@@ -714,6 +718,10 @@ class SqlPostStore:
         self._read_sessions = db.read_session_factory(engine, replica)
         self.has_replica = replica is not None
         self._dialect = _Dialect(engine)
+        self._postgres = engine.dialect.name == "postgresql"
+        # One statement needs no transaction of its own: on PostgreSQL, reads that are a single
+        # statement run on an autocommit connection of the primary (no BEGIN and COMMIT).
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.outbox = outbox
 
     @asynccontextmanager
@@ -873,6 +881,17 @@ class SqlPostStore:
         if for_update:
             query = query.with_for_update()
         row = (await session.execute(query)).first()
+        return _post(row) if row else None
+
+    async def current_post(self, *, post_id: int) -> PostRecord | None:
+        """Return a live post as committed now on the primary, outside any transaction (what a
+        like or comment checks first): on PostgreSQL one statement on an autocommit connection,
+        without a session's BEGIN and COMMIT."""
+        if not self._postgres:
+            async with self.transaction() as session:
+                return await self.get_post(session, post_id=post_id)
+        async with self._autocommit.connect() as connection:
+            row = (await connection.execute(_CURRENT_POST, {"post_id": post_id})).first()
         return _post(row) if row else None
 
     async def get_posts(

@@ -125,6 +125,57 @@ async def test_relationships_of_many_accounts_take_one_statement(backend) -> Non
     assert found[21] == store.Relationship(21, blocked_by=True)
     assert found[150] == store.Relationship(150)
 
+    # The privacy checks' read answers the same in one statement, and on PostgreSQL without a
+    # transaction around it (autocommit: no BEGIN, no COMMIT).
+    statements.clear()
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        current = await graph_store.current_relationships(viewer_id=A, user_ids=[*others, B])
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert current == found
+    assert len([s for s in statements if "SELECT" in s.upper()]) == 1
+    if engine.dialect.name == "postgresql":
+        assert not [s for s in statements if s.strip().upper() in ("BEGIN", "COMMIT")]
+    assert await graph_store.current_relationships(viewer_id=A, user_ids=[]) == {}
+
+
+async def test_the_privacy_check_sees_every_change_at_once(graph_store) -> None:
+    """A block, an unfollow, a mute or going private shows in the very next check."""
+    directory = FakeDirectory()
+    directory.add(A)
+    directory.add(B)
+    graph = domain.Graph(graph_store, directory, ids=IdGenerator())
+
+    async def rule() -> tuple[bool, bool]:
+        (found,) = await graph.batch_can_view(viewer=A, owner_ids=[B])
+        return found.can_view, found.blocked
+
+    async def relationship() -> store.Relationship:
+        (found,) = await graph.get_relationships(viewer=A, user_ids=[B])
+        return found
+
+    await graph.follow(caller=A, user_id=B)
+    assert await rule() == (True, False)
+    assert (await relationship()).following
+    directory.set_private(B, True)
+    assert await rule() == (True, False)  # a follower sees a private account
+    await graph.unfollow(caller=A, user_id=B)
+    assert await rule() == (False, False)
+    assert not (await relationship()).following
+    directory.set_private(B, False)
+    assert await rule() == (True, False)
+    await graph.mute(caller=A, user_id=B)
+    assert (await relationship()).muting
+    await graph.block(caller=B, user_id=A)
+    assert await rule() == (False, True)
+    assert (await relationship()).blocked_by
+    await graph.unblock(caller=B, user_id=A)
+    assert await rule() == (True, False)
+    await graph.block(caller=A, user_id=B)
+    assert await rule() == (False, True)
+    assert (await relationship()).blocking
+
 
 async def test_list_pages_are_newest_first_and_break_ties_on_the_user(graph_store) -> None:
     async with graph_store.transaction() as tx:

@@ -123,6 +123,9 @@ async def test_a_post_reads_back_whole_and_counts_for_its_author(stores: Stores)
         assert await stores.posts.post_counts(tx, user_ids=[author, 5]) == {author: 1}
         tag = await stores.posts.get_hashtag(tx, tag="paris")
         assert tag == store.HashtagRecord("paris", 1)
+    # The like's and comment's first read, outside a transaction, reads the same post.
+    assert await stores.posts.current_post(post_id=post.post_id) == post
+    assert await stores.posts.current_post(post_id=1) is None
 
 
 async def test_a_taken_key_or_media_is_a_conflict_and_nothing_is_kept(stores: Stores) -> None:
@@ -152,6 +155,8 @@ async def test_deleting_takes_a_post_out_of_every_index_and_count(stores: Stores
         )
         await stores.posts.delete_post(tx, post=gone)
     area = geo.area(spot.point, 1.0)
+    assert await stores.posts.current_post(post_id=gone.post_id) is None
+    assert await stores.posts.current_post(post_id=kept.post_id) == kept
     async with stores.posts.transaction() as tx:
         assert await stores.posts.get_post(tx, post_id=gone.post_id) is None
         assert await stores.posts.get_post_by_key(tx, author_id=author, idempotency_key="x") is None
