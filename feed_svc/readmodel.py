@@ -277,6 +277,7 @@ local function put_varint(n)
   return table.concat(out)
 end
 local function count_field(tag, text)
+  if text == '0' then return '' end
   -- Counts are exact doubles far beyond any real count; a longer one is left to feed_svc.
   if #text > 15 then return nil end
   local n = tonumber(text)
@@ -335,11 +336,15 @@ local function compose(ids, likes_key, saves_key, hide_key)
       local a, b = count_field('@', likes), count_field('H', comments)
       local c = count_field('x', plays == '' and '0' or plays)
       if not (a and b and c) then return false end
-      local post = table.concat({
-        views[k], '\18', put_varint(#summary), summary, a, b, c,
-        like and 'X\1' or '', save and '`\1' or '',
-      })
-      out[#out + 1] = '\10' .. put_varint(#post) .. post
+      -- The pieces go into one table, joined once at the end: no string per post is made
+      -- (Lua copies and interns every string it makes).
+      local head = put_varint(#summary)
+      local likes_on, saves_on = like and 'X\1' or '', save and '`\1' or ''
+      local size = #views[k] + 1 + #head + #summary + #a + #b + #c + #likes_on + #saves_on
+      local m = #out
+      out[m + 1], out[m + 2], out[m + 3], out[m + 4] = '\10', put_varint(size), views[k], '\18'
+      out[m + 5], out[m + 6], out[m + 7], out[m + 8] = head, summary, a, b
+      out[m + 9], out[m + 10], out[m + 11] = c, likes_on, saves_on
     end
   end
   return table.concat(out)
