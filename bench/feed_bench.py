@@ -37,7 +37,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from feed_svc import cache as keys
 from feed_svc import domain, store
 from feed_svc.cache import FeedCache
-from feed_svc.servicer import FeedServicer
+from feed_svc.servicer import FeedServicer, add_to_server
 from feed_svc.settings import FeedSettings
 from feed_svc.stories import StoryTray
 from mesh import auth, db
@@ -221,7 +221,7 @@ async def main() -> None:
     service = await create_server(
         "feed_svc",
         settings,
-        register=lambda server: feed_service_pb2_grpc.add_FeedServiceServicer_to_server(
+        register=lambda server: add_to_server(
             FeedServicer(feeds, StoryTray(graph, posts, posts)), server
         ),
         service_names=[feed_service_pb2.DESCRIPTOR.services_by_name["FeedService"].full_name],

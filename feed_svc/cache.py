@@ -74,28 +74,51 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 """
 
-# Read a feed for a ranked first page in one call (KEYS: the user's seen, feed, celebs and ranking
-# keys; ARGV: seen ttl, how many ids, '1' to read the latest ranking): mark the user active, then
-# whether the feed is built, the celebrities it merges, its newest ids and the latest ranking
-# (`<snapshot id>|<ranked ids>|<candidates>`, see save_ranking). Without celebrities the
-# candidates are the feed's ids alone, so they are compared here and, when they are the same,
-# only `<snapshot id>|<ranked ids>` comes back: a warm ranked read costs feed_svc no parse of
-# hundreds of ids. Answers {built, celebs, ids, ranking, matched}.
-_READ_RANKED = """
-redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
-local built = redis.call('ZSCORE', KEYS[2], '~') and 1 or 0
-local celebs = redis.call('SMEMBERS', KEYS[3])
-local ids = redis.call('ZREVRANGEBYLEX', KEYS[2], '(~', '-', 'LIMIT', 0, ARGV[2])
-local latest = false
-if ARGV[3] == '1' then latest = redis.call('GET', KEYS[4]) end
-if latest and built == 1 and #celebs == 0 then
-  local first = string.find(latest, '|', 1, true)
-  local second = first and string.find(latest, '|', first + 1, true)
-  if second and string.sub(latest, second + 1) == table.concat(ids, ',') then
-    return {built, celebs, {}, string.sub(latest, 1, second - 1), 1}
+# Read a feed for a ranked first page (a Lua function, so that the read model's page script can
+# call it too; see READ_RANKED): mark the user active, then whether the feed is built, the
+# celebrities it merges, its newest ids and the latest ranking (`<snapshot id>|<ranked
+# ids>|<candidates>`, see save_ranking), if `want` is '1'. Without celebrities the candidates are
+# the feed's ids alone, so they are compared here and, when they are the same, only `<snapshot
+# id>|<ranked ids>` comes back: a warm ranked read costs feed_svc no parse of hundreds of ids.
+# Answers {built, celebs, ids, ranking, matched}.
+READ_RANKED_LUA = """
+local function read_ranked(seen, feed, celebs_key, ranking, ttl, count, want)
+  redis.call('SET', seen, '1', 'EX', ttl)
+  local built = redis.call('ZSCORE', feed, '~') and 1 or 0
+  local celebs = redis.call('SMEMBERS', celebs_key)
+  local ids = redis.call('ZREVRANGEBYLEX', feed, '(~', '-', 'LIMIT', 0, count)
+  local latest = false
+  if want == '1' then latest = redis.call('GET', ranking) end
+  if latest and built == 1 and #celebs == 0 then
+    local first = string.find(latest, '|', 1, true)
+    local second = first and string.find(latest, '|', first + 1, true)
+    if second and string.sub(latest, second + 1) == table.concat(ids, ',') then
+      return {built, celebs, {}, string.sub(latest, 1, second - 1), 1}
+    end
   end
+  return {built, celebs, ids, latest, 0}
 end
-return {built, celebs, ids, latest, 0}
+"""
+# KEYS: the user's seen, feed, celebs and ranking keys; ARGV: seen ttl, how many ids, '1' to
+# read the latest ranking.
+_READ_RANKED = (
+    READ_RANKED_LUA
+    + "return read_ranked(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3])"
+)
+
+# Read a feed page (a Lua function, for the read model's page script): mark the user active,
+# then whether the feed is built, the celebrities it merges and up to `count` ids below `top`
+# (`(~` for the newest). Answers {built, celebs, ids}, as FeedCache.read's pipeline does.
+READ_FEED_LUA = """
+local function read_feed(seen, feed, celebs_key, ttl, top, count)
+  redis.call('SET', seen, '1', 'EX', ttl)
+  local built = redis.call('ZSCORE', feed, '~') and 1 or 0
+  return {
+    built,
+    redis.call('SMEMBERS', celebs_key),
+    redis.call('ZREVRANGEBYLEX', feed, top, '-', 'LIMIT', 0, count),
+  }
+end
 """
 
 # How long a separation is remembered for fan-outs that started before it: far longer than one
@@ -178,6 +201,27 @@ def _ranking(value: bytes) -> tuple[str, str, str]:
     a kept ranking; the signature is empty when the read script matched it already."""
     snapshot_id, ids, *candidates = value.decode().split("|", 2)
     return (candidates[0] if candidates else "", snapshot_id, ids)
+
+
+def feed_top(before: int | None) -> bytes:
+    """Return the upper bound of a feed read: below `before`, or the newest (below the
+    sentinel)."""
+    return f"({member(before)}".encode() if before is not None else _TOP
+
+
+def feed_answer(raw: Sequence[Any]) -> tuple[bool, list[int], list[int]]:
+    """Return (built, ids, celebrities) from READ_FEED_LUA's answer {built, celebs, ids}."""
+    built, celebs, ids = raw
+    return bool(built), _ids(ids), sorted(int(c) for c in celebs)
+
+
+def ranked_answer(
+    raw: Sequence[Any],
+) -> tuple[bool, list[int], list[int], tuple[str, str, str] | None, bool]:
+    """Return FeedCache.read_for_ranking's values from READ_RANKED_LUA's answer."""
+    built, celebs, ids, value, matched = raw
+    latest = _ranking(value) if value is not None else None
+    return bool(built), _ids(ids), sorted(int(c) for c in celebs), latest, bool(matched)
 
 
 def _queue_unlink(pipe: Any, *names: str) -> None:
@@ -383,11 +427,9 @@ class FeedCache:
         latest ranking's signature matched the feed's ids, checked in Redis (a user without
         celebrities only): then the ids are not read (empty) and the ranking is to be reused."""
         keys = [seen_key(user_id), feed_key(user_id), celebs_key(user_id), ranking_key(user_id)]
-        built, celebs, raw, value, matched = await self._read_ranked(
-            keys=keys, args=[seen_ttl, count, "1" if ranking else "0"]
+        return ranked_answer(
+            await self._read_ranked(keys=keys, args=[seen_ttl, count, "1" if ranking else "0"])
         )
-        latest = _ranking(value) if value is not None else None
-        return bool(built), _ids(raw), sorted(int(c) for c in celebs), latest, bool(matched)
 
     async def save_ranking(
         self, user_id: int, *, signature: str, snapshot_id: str, post_ids: Sequence[int], ttl: int

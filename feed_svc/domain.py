@@ -23,15 +23,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from feed_svc.cache import FeedCache
+from feed_svc.cache import FeedCache, feed_answer, ranked_answer
 from feed_svc.cache import signature as ranking_signature
 from feed_svc.errors import AuthorNotFound, PostNotFound, PrivateAccount, SnapshotExpired
-from feed_svc.readmodel import ReadModel
+from feed_svc.readmodel import HomePage, ReadModel
 from feed_svc.settings import FeedSettings
 from feed_svc.store import FeedStore
 from mesh import pagination
 from mesh.errors import InvalidArgument
 from mesh.ids import id_at, id_time
+from shutter.feed.v1 import feed_service_pb2
 from shutter.post.v1 import post_pb2, post_service_pb2
 from shutter.user.v1 import user_pb2
 
@@ -243,6 +244,11 @@ def _ranking_head(latest: tuple[str, str, str], size: int) -> tuple[str, list[in
     return latest[1], [int(p) for p in head if p]
 
 
+def _posts_field(posts: Sequence[post_pb2.Post]) -> bytes:
+    """Return posts as the bytes of a response's `repeated Post posts = 1` field."""
+    return feed_service_pb2.GetHomeFeedResponse(posts=posts).SerializeToString()
+
+
 class Feeds:
     """Home feeds and explore over the cache, the projection store, graph_svc and post_svc."""
 
@@ -274,6 +280,17 @@ class Feeds:
         self, *, viewer: int, page_size: int, page_token: str, mode: str
     ) -> tuple[list[post_pb2.Post], str]:
         """Return a page of a viewer's home feed and the next page's token."""
+        posts, token = await self.home_feed_wire(
+            viewer=viewer, page_size=page_size, page_token=page_token, mode=mode
+        )
+        return list(feed_service_pb2.GetHomeFeedResponse.FromString(posts).posts), token
+
+    async def home_feed_wire(
+        self, *, viewer: int, page_size: int, page_token: str, mode: str
+    ) -> tuple[bytes, str]:
+        """Return a page of a viewer's home feed as the bytes of its response's posts field (a
+        warm page comes composed from Redis, so the servicer sends it without a parse or a
+        serialization here) and the next page's token."""
         size = pagination.page_size(page_size, default=PAGE_DEFAULT, maximum=PAGE_MAX)
         chosen = parse_mode(mode)
         cursor = pagination.decode_token(page_token)
@@ -283,29 +300,70 @@ class Feeds:
             before = None if cursor is None else int(_token_field(cursor, "b", int))  # type: ignore[call-overload]
             return await self._chronological(viewer, before, size)
         if cursor is None:
-            snapshot, ranked = await self._ranking(viewer, size)
-            return await self._snapshot_page(viewer, "r", snapshot, ranked, 0, size)
+            return await self._ranked_first(viewer, size)
         await self._cache.touch(viewer, ttl_seconds=self._inactive_seconds())
-        return await self._from_snapshot(viewer, "r", cursor, size)
+        posts, token = await self._from_snapshot(viewer, "r", cursor, size)
+        return _posts_field(posts), token
 
-    async def _chronological(
-        self, viewer: int, before: int | None, size: int
-    ) -> tuple[list[post_pb2.Post], str]:
+    def _composer(self) -> ReadModel | None:
+        """Return the read model when it composes home feed pages in Redis."""
+        return self._views if self._views is not None and self._views.composes else None
+
+    async def _chronological(self, viewer: int, before: int | None, size: int) -> tuple[bytes, str]:
         # One more than the page, to know whether another page follows.
         want = size + 1
-        built, own, celebs = await self._cache.read(
-            viewer, before=before, count=want, seen_ttl=self._inactive_seconds()
-        )
+        seen = self._inactive_seconds()
+        composer = self._composer()
+        if composer is not None:
+            found = await composer.home_page(
+                viewer, ranked=False, seen_ttl=seen, count=want, size=size, before=before
+            )
+            if isinstance(found, HomePage):
+                more = found.more
+                token = pagination.encode_token({"m": "c", "b": int(found.cursor)}) if more else ""
+                return found.posts, token
+            built, own, celebs = feed_answer(found)
+        else:
+            built, own, celebs = await self._cache.read(
+                viewer, before=before, count=want, seen_ttl=seen
+            )
         if not built:
             await self.ensure_built(viewer)
             built, own, celebs = await self._cache.read(
-                viewer, before=before, count=want, seen_ttl=self._inactive_seconds()
+                viewer, before=before, count=want, seen_ttl=seen
             )
         pulled = await self._pull(celebs, before=before, count=want)
         ids = merge_newest([own, pulled], count=want)
         page, more = ids[:size], len(ids) > size
         token = pagination.encode_token({"m": "c", "b": page[-1]}) if more else ""
-        return await self._serve(viewer, page), token
+        return _posts_field(await self._serve(viewer, page)), token
+
+    async def _ranked_first(self, viewer: int, size: int) -> tuple[bytes, str]:
+        """Return a ranked first page: composed in Redis with the feed's read when the latest
+        ranking is still current and every post of the page is kept, else as _ranking says."""
+        first = None
+        composer = self._composer()
+        if composer is not None:
+            found = await composer.home_page(
+                viewer,
+                ranked=True,
+                seen_ttl=self._inactive_seconds(),
+                count=self._settings.ranked_candidates,
+                size=size,
+                ranking=self._settings.ranking_reuse_seconds > 0,
+            )
+            if isinstance(found, HomePage):
+                more = found.more
+                token = (
+                    pagination.encode_token({"m": "r", "s": found.cursor, "o": size})
+                    if more
+                    else ""
+                )
+                return found.posts, token
+            first = ranked_answer(found)
+        snapshot, ranked = await self._ranking(viewer, size, first)
+        posts, token = await self._snapshot_page(viewer, "r", snapshot, ranked, 0, size)
+        return _posts_field(posts), token
 
     async def _pull(self, celebs: list[int], *, before: int | None, count: int) -> list[int]:
         """Return the newest `count` posts of these celebrities older than `before`."""
@@ -329,7 +387,12 @@ class Feeds:
         await self._cache.recent_install(author_id, ids)
         return [p for p in ids if before is None or p < before][:count]
 
-    async def _ranking(self, viewer: int, size: int) -> tuple[str, list[int]]:
+    async def _ranking(
+        self,
+        viewer: int,
+        size: int,
+        first: tuple[bool, list[int], list[int], tuple[str, str, str] | None, bool] | None = None,
+    ) -> tuple[str, list[int]]:
         """Return a ranked first page's snapshot id and its ranked post ids (at least the first
         `size` + 1): the latest ranking again while its candidates are the same and it is
         younger than ranking_reuse_seconds (a new or removed post ranks afresh at once; counts
@@ -340,7 +403,8 @@ class Feeds:
         # latest ranking; for a viewer without celebrities it also checks the ranking's
         # candidates in Redis, sparing this process the parse of hundreds of ids.
         seen = self._inactive_seconds()
-        built, own, celebs, latest, matched = await self._cache.read_for_ranking(
+        # (`first`: that read, done already with the read model's page script.)
+        built, own, celebs, latest, matched = first or await self._cache.read_for_ranking(
             viewer, count=limit, seen_ttl=seen, ranking=reuse > 0
         )
         if matched and latest is not None:

@@ -59,6 +59,7 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
+from feed_svc import cache as feed_cache
 from mesh.ids import id_at
 from shutter.post.v1 import post_pb2
 from shutter.user.v1 import user_pb2
@@ -122,14 +123,10 @@ return 1
 """
 
 
-# Read what a home feed page is composed from, in one call (a single Redis only: the keys of the
-# posts and their authors are built here, not declared, so never on a cluster). KEYS: the
-# viewer's likes, saves and hidden keys. ARGV: the post ids. Answers the posts, their counts, the
-# like and save flags (horizon first, as _read asks), the hidden set, and the summaries of the
-# posts' authors as id/summary pairs: the author's id is read from the kept Post (field 2, the
-# user, whose field 1 is user_id, a varint), its decimal built in base-1e7 limbs as Lua numbers
-# are doubles. An author this cannot tell is read by feed_svc as before.
-_READ_PAGE = """
+# Lua functions that read a kept Post's author id: the Post's field 2 (the user), whose field 1
+# is user_id, a varint; its decimal is built in base-1e7 limbs, as Lua numbers are doubles.
+# author_of answers nil for what it cannot tell.
+_AUTHOR_OF = """
 local unpack = unpack or table.unpack
 local function varint(s, i)
   local groups = {}
@@ -207,6 +204,18 @@ local function author_of(view)
   end
   return nil
 end
+"""
+
+# Read what a home feed page is composed from, in one call (a single Redis only: the keys of the
+# posts and their authors are built here, not declared, so never on a cluster). KEYS: the
+# viewer's likes, saves and hidden keys. ARGV: the post ids. Answers the posts, their counts, the
+# like and save flags (horizon first, as _read asks), the hidden set, and the summaries of the
+# posts' authors as id/summary pairs: the author's id is read from the kept Post (field 2, the
+# user, whose field 1 is user_id, a varint), its decimal built in base-1e7 limbs as Lua numbers
+# are doubles. An author this cannot tell is read by feed_svc as before.
+_READ_PAGE = (
+    _AUTHOR_OF
+    + """
 local posts, counts, fields = {}, {}, {'~h'}
 for k = 1, #ARGV do
   posts[k] = 'rm:post:{p:' .. ARGV[k] .. '}'
@@ -244,6 +253,149 @@ return {
   found,
 }
 """
+)
+
+
+# A Lua function that composes a page of posts as the viewer sees them, from the kept bytes,
+# without parsing them into messages (a single Redis only, as _READ_PAGE): compose(ids, likes
+# key, saves key, hidden key) answers the page as the bytes of a response's `repeated Post posts
+# = 1` field, or false when any post of the page lacks something only feed_svc's read path can
+# get (a view, its author's summary, its counts, a flag the hash cannot tell): then the caller
+# reads the page as before, through _READ_PAGE. Each post is its kept view (author id only, no
+# counts, no flags) followed by the author's summary as field 2 again, then the counts (8, 9,
+# 15) and the flags (11, 12) when not zero: a parser merges a message field that appears twice
+# and keeps the last value of a scalar, so the result parses as the composed Post, and the
+# kept view never holds counts or flags (_independent). Deleted posts and posts of accounts or
+# posts hidden from the viewer are left out, as ReadModel.posts leaves them out.
+_COMPOSE = r"""
+local function put_varint(n)
+  if n < 128 then return string.char(n) end
+  local out = {}
+  while n >= 128 do
+    local low = n % 128
+    out[#out + 1] = string.char(low + 128)
+    n = (n - low) / 128
+  end
+  out[#out + 1] = string.char(n)
+  return table.concat(out)
+end
+local function count_field(tag, text)
+  if text == '0' then return '' end
+  -- Counts are exact doubles far beyond any real count; a longer one is left to feed_svc.
+  if #text > 15 then return nil end
+  local n = tonumber(text)
+  if n == 0 then return '' end
+  return tag .. put_varint(n)
+end
+local function flag(raw, id, horizon)
+  if raw then return string.sub(raw, -1) == '1' end
+  if horizon and string.rep('0', 19 - #id) .. id > horizon then return false end
+  return nil
+end
+local function compose(ids, likes_key, saves_key, hide_key)
+  if #ids == 0 then return '' end
+  local posts, counts, fields = {}, {}, {'~h'}
+  for k = 1, #ids do
+    posts[k] = 'rm:post:{p:' .. ids[k] .. '}'
+    counts[k] = 'rm:n:{p:' .. ids[k] .. '}'
+    fields[k + 1] = ids[k]
+  end
+  local views = redis.call('MGET', unpack(posts))
+  local hidden = {}
+  for _, entry in ipairs(redis.call('SMEMBERS', hide_key)) do hidden[entry] = true end
+  local authors, slots, keys = {}, {}, {}
+  for k = 1, #ids do
+    local view = views[k]
+    if not view then return false end
+    if view ~= '-' and not hidden['p:' .. ids[k]] then
+      local author = author_of(view)
+      if not author then return false end
+      if not (hidden['b:' .. author] or hidden['by:' .. author]) then
+        authors[k] = author
+        if not slots[author] then
+          keys[#keys + 1] = 'rm:user:{u:' .. author .. '}'
+          slots[author] = #keys
+        end
+      end
+    end
+  end
+  local summaries = {}
+  if #keys > 0 then summaries = redis.call('MGET', unpack(keys)) end
+  local nums = redis.call('MGET', unpack(counts))
+  local liked = redis.call('HMGET', likes_key, unpack(fields))
+  local saved = redis.call('HMGET', saves_key, unpack(fields))
+  local out, done = {}, {}
+  for k = 1, #ids do
+    local author = authors[k]
+    if author and not done[ids[k]] then
+      done[ids[k]] = true
+      local summary, value = summaries[slots[author]], nums[k]
+      if not summary or not value then return false end
+      local like = flag(liked[k + 1], ids[k], liked[1])
+      local save = flag(saved[k + 1], ids[k], saved[1])
+      if like == nil or save == nil then return false end
+      local likes, comments, plays = string.match(value, '^[^:]*:(%d+):(%d+):?(%d*)$')
+      if not likes then return false end
+      local a, b = count_field('@', likes), count_field('H', comments)
+      local c = count_field('x', plays == '' and '0' or plays)
+      if not (a and b and c) then return false end
+      -- The pieces go into one table, joined once at the end: no string per post is made
+      -- (Lua copies and interns every string it makes).
+      local head = put_varint(#summary)
+      local likes_on, saves_on = like and 'X\1' or '', save and '`\1' or ''
+      local size = #views[k] + 1 + #head + #summary + #a + #b + #c + #likes_on + #saves_on
+      local m = #out
+      out[m + 1], out[m + 2], out[m + 3], out[m + 4] = '\10', put_varint(size), views[k], '\18'
+      out[m + 5], out[m + 6], out[m + 7], out[m + 8] = head, summary, a, b
+      out[m + 9], out[m + 10], out[m + 11] = c, likes_on, saves_on
+    end
+  end
+  return table.concat(out)
+end
+"""
+
+# A home feed page in one call, on a single Redis: read the feed as FeedCache does (mark the
+# viewer active; built, celebrities, ids; for a ranked first page the latest ranking, compared
+# in Redis), and when the page is known from that alone (the feed built, no celebrities to
+# merge, and for a ranked page the ranking still current) compose it (_COMPOSE). KEYS: the
+# viewer's seen, feed, celebs, ranking, likes, saves and hidden keys. ARGV: 'r' (a ranked first
+# page) or 'c' (chronological), seen ttl, how many ids to read, '1' to read the ranking (ranked)
+# or the upper bound (chronological), the page size. Answers {'page', posts, more (0/1),
+# cursor}, the cursor being the ranking's snapshot id or the page's last member; or, when the
+# page is not composed here, the feed read's own answer (READ_RANKED_LUA's or READ_FEED_LUA's).
+_HOME_PAGE = (
+    _AUTHOR_OF
+    + _COMPOSE
+    + feed_cache.READ_RANKED_LUA
+    + feed_cache.READ_FEED_LUA
+    + """
+local size = tonumber(ARGV[5])
+if ARGV[1] == 'r' then
+  local found = read_ranked(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[2], ARGV[3], ARGV[4])
+  if found[5] ~= 1 then return found end
+  local head = found[4]
+  local bar = string.find(head, '|', 1, true)
+  local page, more = {}, 0
+  for id in string.gmatch(string.sub(head, bar + 1), '[^,]+') do
+    if #page == size then
+      more = 1
+      break
+    end
+    page[#page + 1] = id
+  end
+  local posts = compose(page, KEYS[5], KEYS[6], KEYS[7])
+  if not posts then return found end
+  return {'page', posts, more, string.sub(head, 1, bar - 1)}
+end
+local found = read_feed(KEYS[1], KEYS[2], KEYS[3], ARGV[2], ARGV[4], ARGV[3])
+if found[1] ~= 1 or #found[2] > 0 then return found end
+local ids, page = found[3], {}
+for k = 1, math.min(size, #ids) do page[k] = string.match(ids[k], '^0*(%d+)$') end
+local posts = compose(page, KEYS[5], KEYS[6], KEYS[7])
+if not posts then return found end
+return {'page', posts, #ids > size and 1 or 0, #page > 0 and ids[#page] or ''}
+"""
+)
 
 
 def post_key(post_id: int) -> str:
@@ -524,6 +676,17 @@ class Counter(Protocol):
 
 
 @dataclass(frozen=True)
+class HomePage:
+    """A home feed page composed in Redis: the posts as the bytes of a response's `repeated Post
+    posts = 1` field, whether more follow, and the cursor of the next page (a ranked page: its
+    ranking's snapshot id; a chronological page: its last post id, 0 when empty)."""
+
+    posts: bytes
+    more: bool
+    cursor: str
+
+
+@dataclass(frozen=True)
 class Limits:
     """How long and how much the read model keeps."""
 
@@ -594,6 +757,7 @@ class ReadModel:
         self._counts = client.register_script(_COUNTS)
         self._replace = client.register_script(_REPLACE)
         self._read_page = client.register_script(_READ_PAGE)
+        self._home_page = client.register_script(_HOME_PAGE)
         self.fills = 0  # posts read through from post_svc by this process (tests, metrics)
         self.flag_fills = 0  # viewers' flags read from post_svc by this process (tests)
         # Fills in this process, batched across readers (_Batcher). Posts are shared as
@@ -648,6 +812,47 @@ class ReadModel:
             )
             authors = {int(pairs[i]): pairs[i + 1] for i in range(0, len(pairs), 2)}
         return views, counts, liked, saved, {_hidden_entry(h) for h in hidden}, authors
+
+    @property
+    def composes(self) -> bool:
+        """Whether home feed pages are composed in Redis (home_page): a single Redis only, as
+        the script builds the keys it reads."""
+        return not self._cluster
+
+    async def home_page(
+        self,
+        viewer: int,
+        *,
+        ranked: bool,
+        seen_ttl: int,
+        count: int,
+        size: int,
+        before: int | None = None,
+        ranking: bool = True,
+    ) -> HomePage | list[Any]:
+        """Read a viewer's feed and compose its page of `size` posts in one round trip (a
+        ranked first page: `count` candidates and the latest ranking, reused when still
+        current; chronological: `count` ids below `before`). Answers the page, or, when it
+        cannot be composed in Redis (the feed not built, celebrities to merge, the ranking
+        stale, something of a post not kept), the feed read's raw answer for
+        feed_cache.ranked_answer / feed_cache.feed_answer, and the caller goes on from it."""
+        keys = [
+            feed_cache.seen_key(viewer),
+            feed_cache.feed_key(viewer),
+            feed_cache.celebs_key(viewer),
+            feed_cache.ranking_key(viewer),
+            likes_key(viewer),
+            saves_key(viewer),
+            hidden_key(viewer),
+        ]
+        fourth = ("1" if ranking else "0") if ranked else feed_cache.feed_top(before)
+        raw = await self._home_page(
+            keys=keys, args=["r" if ranked else "c", seen_ttl, count, fourth, size]
+        )
+        if raw[0] != b"page":
+            return list(raw)
+        cursor = raw[3].decode()
+        return HomePage(posts=raw[1], more=raw[2] == 1, cursor=cursor)
 
     async def posts(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import grpc
 from grpc import aio
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -40,6 +41,59 @@ def mode_of(mode: int) -> str:
     if found is None:
         raise InvalidArgument.field("mode", "is not a known feed mode")
     return str(found)
+
+
+def _string_field(number: int, text: str) -> bytes:
+    """Return a string field of a message in the wire format: tag, length (varint), bytes."""
+    data = text.encode()
+    size = len(data)
+    head = bytearray([number << 3 | 2])
+    while size >= 0x80:
+        head.append(size & 0x7F | 0x80)
+        size >>= 7
+    head.append(size)
+    return bytes(head) + data
+
+
+def _serialize(answer: Any) -> bytes:
+    """Send an answer that is serialized already (bytes) as it is; serialize a message."""
+    return answer if isinstance(answer, bytes) else bytes(answer.SerializeToString())
+
+
+class _Registry:
+    """Collects the method handlers the generated add_FeedServiceServicer_to_server makes."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, grpc.RpcMethodHandler] = {}
+
+    def add_generic_rpc_handlers(self, handlers: Any) -> None:
+        pass  # made again from the handlers below
+
+    def add_registered_method_handlers(self, service: str, handlers: Any) -> None:
+        self.service = service
+        self.handlers = dict(handlers)
+
+
+def add_to_server(servicer: FeedServicer, server: aio.Server) -> None:
+    """Register FeedService as the generated code does, except that a method may answer the
+    serialized response (GetHomeFeed: a page composed from kept bytes is not parsed into
+    messages only to be serialized again)."""
+    registry = _Registry()
+    feed_service_pb2_grpc.add_FeedServiceServicer_to_server(servicer, registry)
+    handlers = {
+        name: grpc.unary_unary_rpc_method_handler(
+            handler.unary_unary,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=_serialize,
+        )
+        if handler.unary_unary is not None
+        else handler
+        for name, handler in registry.handlers.items()
+    }
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(registry.service, handlers),)
+    )
+    server.add_registered_method_handlers(registry.service, handlers)
 
 
 class FeedServicer(feed_service_pb2_grpc.FeedServiceServicer):
@@ -78,17 +132,19 @@ class FeedServicer(feed_service_pb2_grpc.FeedServiceServicer):
             applied += await self._apply(envelope)
         return feed_service_pb2.ApplyEventsResponse(applied_count=applied)
 
-    async def GetHomeFeed(
+    async def GetHomeFeed(  # type: ignore[override]
         self, request: feed_service_pb2.GetHomeFeedRequest, context: aio.ServicerContext
-    ) -> feed_service_pb2.GetHomeFeedResponse:
+    ) -> bytes:
+        """Answer the serialized GetHomeFeedResponse (sent as it is, see add_to_server): the
+        posts come as bytes from the read model, the token is appended as field 2."""
         viewer = auth.require_user()
-        posts, token = await self._feeds.home_feed(
+        posts, token = await self._feeds.home_feed_wire(
             viewer=viewer,
             page_size=request.page_size,
             page_token=request.page_token,
             mode=mode_of(request.mode),
         )
-        return feed_service_pb2.GetHomeFeedResponse(posts=posts, next_page_token=token)
+        return posts + _string_field(2, token) if token else posts
 
     async def GetExplore(
         self, request: feed_service_pb2.GetExploreRequest, context: aio.ServicerContext
@@ -314,9 +370,7 @@ async def create_feed_service(settings: FeedSettings) -> Service:
             event_types={deletion.ACCOUNT_DELETED},
         )
         return await runtime.serve(
-            register=lambda server: feed_service_pb2_grpc.add_FeedServiceServicer_to_server(
-                servicer, server
-            ),
+            register=lambda server: add_to_server(servicer, server),
             service_names=[feed_service_pb2.DESCRIPTOR.services_by_name["FeedService"].full_name],
         )
     except BaseException:

@@ -16,6 +16,7 @@ from feed_svc import domain, events, readmodel
 from feed_svc.readmodel import Limits, ReadModel
 from mesh.ids import id_at
 from shutter.events.v1 import envelope_pb2, graph_events_pb2, post_events_pb2
+from shutter.feed.v1 import feed_service_pb2 as fpb
 from shutter.post.v1 import post_pb2
 from tests.feed_svc.conftest import World, feed_settings, ids, make_world
 
@@ -731,3 +732,67 @@ async def test_a_post_not_given_to_the_reader_filling_it_is_asked_for_the_next(
     assert await first == []
     assert [p.post_id for p in await second] == [post]
     assert world.posts.calls[-2:] == [[post], [post]]
+
+
+
+
+async def test_a_warm_page_composed_in_redis_is_the_page_the_read_path_composes(
+    world: World,
+) -> None:
+    author, reader, first = await followed_post(world)
+    others = [world.user(), world.user()]
+    for other in others:
+        await world.follow(reader, other)
+    liked, saved, counted, reported, gone = [await world.post(author) for _ in range(5)]
+    # A post of an account the reader blocked that a fan-out in flight pushed after the block,
+    # and a post the reader reported: in the feed, but hidden from the reader.
+    raced = await world.post(others[0])
+    await world.redis.sadd(readmodel.hidden_key(reader), f"b:{others[0]}", f"p:{reported}")
+    shown = await world.post(others[1])
+    await like(world, liked, reader)
+    await world.feeds.saved(event_id=ids.next_id(), post_id=saved, user_id=reader, saved=True)
+    world.posts.saves.add((reader, saved))
+    # Counts past one byte of varint, and a view count (field 15).
+    await world.views.set_counts(counted, version=10**6, likes=300, comments=2, views=70_000)
+    await world.delete(gone)
+    every = [first, liked, saved, counted, reported, gone, raced, shown]
+    expected = await world.views.posts(reader, sorted(every, reverse=True))  # the read path
+    assert [p.post_id for p in expected] == [shown, counted, saved, liked, first]
+    assert [(p.like_count, p.comment_count, p.view_count) for p in expected][1] == (300, 2, 70_000)
+    assert [(p.has_liked, p.has_saved) for p in expected][2:4] == [(False, True), (True, False)]
+    for _ in range(2):  # the first ranked read ranks, the second reuses the ranking
+        for mode in ("chronological", "ranked"):
+            served, _ = await world.feeds.home_feed(
+                viewer=reader, page_size=20, page_token="", mode=mode
+            )
+            assert sorted(served, key=lambda p: -p.post_id) == expected
+    if not world.views.composes:
+        return
+    composed = await world.views.home_page(reader, ranked=False, seen_ttl=60, count=21, size=20)
+    assert isinstance(composed, readmodel.HomePage) and not composed.more
+    assert list(fpb.GetHomeFeedResponse.FromString(composed.posts).posts) == expected
+    assert composed.cursor == f"{first:019d}"
+    # A post no longer kept (lost, expired): not composed in Redis, read through as before.
+    await world.redis.delete(readmodel.post_key(liked))
+    lost = await world.views.home_page(reader, ranked=False, seen_ttl=60, count=21, size=20)
+    assert not isinstance(lost, readmodel.HomePage)
+    fills = world.views.fills
+    assert await page(world, reader) == expected
+    assert world.views.fills == fills + 1
+
+
+async def test_composed_pages_page_as_before(world: World) -> None:
+    author, reader, first = await followed_post(world)
+    posts = [first, *[await world.post(author) for _ in range(4)]][::-1]
+    for mode in ("chronological", "ranked"):
+        for _ in range(2):  # the ranked mode: ranked, then reused (composed in Redis)
+            found: list[int] = []
+            token = ""
+            while True:
+                page_posts, token = await world.feeds.home_feed(
+                    viewer=reader, page_size=2, page_token=token, mode=mode
+                )
+                found += [p.post_id for p in page_posts]
+                if not token:
+                    break
+            assert sorted(found, reverse=True) == posts and len(found) == len(posts)
