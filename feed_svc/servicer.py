@@ -43,18 +43,6 @@ def mode_of(mode: int) -> str:
     return str(found)
 
 
-def _string_field(number: int, text: str) -> bytes:
-    """Return a string field of a message in the wire format: tag, length (varint), bytes."""
-    data = text.encode()
-    size = len(data)
-    head = bytearray([number << 3 | 2])
-    while size >= 0x80:
-        head.append(size & 0x7F | 0x80)
-        size >>= 7
-    head.append(size)
-    return bytes(head) + data
-
-
 def _serialize(answer: Any) -> bytes:
     """Send an answer that is serialized already (bytes) as it is; serialize a message."""
     return answer if isinstance(answer, bytes) else bytes(answer.SerializeToString())
@@ -136,7 +124,8 @@ class FeedServicer(feed_service_pb2_grpc.FeedServiceServicer):
         self, request: feed_service_pb2.GetHomeFeedRequest, context: aio.ServicerContext
     ) -> bytes:
         """Answer the serialized GetHomeFeedResponse (sent as it is, see add_to_server): the
-        posts come as bytes from the read model, the token is appended as field 2."""
+        posts come as bytes from the read model; a message holding only the token, serialized
+        after them, is its field (serialized messages concatenated parse as one, merged)."""
         viewer = auth.require_user()
         posts, token = await self._feeds.home_feed_wire(
             viewer=viewer,
@@ -144,7 +133,11 @@ class FeedServicer(feed_service_pb2_grpc.FeedServiceServicer):
             page_token=request.page_token,
             mode=mode_of(request.mode),
         )
-        return posts + _string_field(2, token) if token else posts
+        if not token:
+            return posts
+        return (
+            posts + feed_service_pb2.GetHomeFeedResponse(next_page_token=token).SerializeToString()
+        )
 
     async def GetExplore(
         self, request: feed_service_pb2.GetExploreRequest, context: aio.ServicerContext
