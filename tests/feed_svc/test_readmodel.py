@@ -734,8 +734,6 @@ async def test_a_post_not_given_to_the_reader_filling_it_is_asked_for_the_next(
     assert world.posts.calls[-2:] == [[post], [post]]
 
 
-
-
 async def test_a_warm_page_composed_in_redis_is_the_page_the_read_path_composes(
     world: World,
 ) -> None:
