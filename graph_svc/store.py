@@ -306,7 +306,7 @@ class SqlGraphStore:
         self._insert = postgresql.insert if self._postgres else sqlite.insert
         # One statement needs no transaction of its own: on PostgreSQL, reads that are a single
         # statement run on an autocommit connection of the primary (no BEGIN and COMMIT).
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._autocommit = db.autocommit(engine)
         self.outbox = outbox
 
     @asynccontextmanager

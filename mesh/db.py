@@ -92,6 +92,13 @@ def read_only(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(**options)
 
 
+def autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """Return a view of an engine, sharing its pool, whose connections run each statement on
+    its own (no BEGIN and COMMIT round trips): for a hot read of the primary that is one
+    statement and needs no snapshot beyond it."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def is_read_only(engine: AsyncEngine) -> bool:
     """Tell whether an engine's transactions are read-only (made by `read_only`)."""
     return bool(engine.get_execution_options().get(READ_ONLY_OPTION))

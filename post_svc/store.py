@@ -721,7 +721,7 @@ class SqlPostStore:
         self._postgres = engine.dialect.name == "postgresql"
         # One statement needs no transaction of its own: on PostgreSQL, reads that are a single
         # statement run on an autocommit connection of the primary (no BEGIN and COMMIT).
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._autocommit = db.autocommit(engine)
         self.outbox = outbox
 
     @asynccontextmanager
