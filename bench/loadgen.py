@@ -120,6 +120,17 @@ class LoadResult:
     elapsed: float = 0.0
     operations: dict[str, OperationResult] = field(default_factory=dict)
     notes: list[dict[str, Any]] = field(default_factory=list)  # each worker's, by index
+    # The generator's own CPU (every worker, warm-up included) and the requests it sent meanwhile:
+    # it shares the machine with what it measures, so its cost is part of the picture.
+    generator_cpu_seconds: float = 0.0
+    generator_requests: int = 0
+
+    @property
+    def generator_cpu_ms_per_request(self) -> float:
+        """Return the load generator's CPU per request sent, in milliseconds."""
+        if not self.generator_requests:
+            return 0.0
+        return self.generator_cpu_seconds * 1000 / self.generator_requests
 
     @property
     def throughput(self) -> float:
@@ -140,6 +151,8 @@ class LoadResult:
             else (f"closed loop x{self.spec.concurrency}"),
             **_figures(self.histogram, self.codes, self.elapsed),
         }
+        if self.generator_requests:
+            row["generator_cpu_ms_per_request"] = round(self.generator_cpu_ms_per_request, 3)
         if len(self.operations) > 1:
             row["operations"] = {
                 name: {
@@ -218,8 +231,11 @@ def schedule(spec: LoadSpec, index: int) -> list[float]:
     return [first + k * interval for k in range(count)]
 
 
-async def _drive(spec: LoadSpec, index: int, progress: Any, send: Send) -> dict[str, Any]:
-    """Send on the open- or closed-loop clock; return each operation's histogram and codes."""
+async def _drive(
+    spec: LoadSpec, index: int, progress: Any, send: Send
+) -> tuple[dict[str, Any], int]:
+    """Send on the open- or closed-loop clock; return each operation's histogram and codes, and
+    how many requests were answered (warm-up included)."""
     measured: dict[str, OperationResult] = {}
     answered = failed = 0
     start = time.perf_counter()
@@ -273,10 +289,11 @@ async def _drive(spec: LoadSpec, index: int, progress: Any, send: Send) -> dict[
                 progress.put((index, answered, failed))
 
         await asyncio.gather(reporter(), *(caller() for _ in range(callers)))
-    return {
+    operations = {
         name: {"histogram": result.histogram.to_json(), "codes": dict(result.codes)}
         for name, result in measured.items()
     }
+    return operations, answered
 
 
 def _chooser(spec: LoadSpec, index: int, count: int) -> Any:
@@ -300,8 +317,15 @@ def _chooser(spec: LoadSpec, index: int, count: int) -> Any:
 
 async def _worker_main(spec: LoadSpec, driver: Driver, index: int, progress: Any) -> dict[str, Any]:
     async with driver.session(spec, index) as send:
-        operations = await _drive(spec, index, progress, send)
-    return {"operations": operations, "notes": driver.notes()}
+        cpu_before = time.process_time()
+        operations, sent = await _drive(spec, index, progress, send)
+        cpu_seconds = time.process_time() - cpu_before
+    return {
+        "operations": operations,
+        "notes": driver.notes(),
+        "cpu_seconds": cpu_seconds,
+        "sent": sent,
+    }
 
 
 def _worker(spec: LoadSpec, driver: Driver, index: int, progress: Any, results: Any) -> None:
@@ -359,6 +383,8 @@ def run(spec: LoadSpec, *, on_progress: Any = None, driver: Driver | None = None
             operation.histogram.merge(Histogram.from_json(data["histogram"]))
             operation.codes.update(data["codes"])
         merged.notes.append(collected[index]["notes"])
+        merged.generator_cpu_seconds += collected[index]["cpu_seconds"]
+        merged.generator_requests += collected[index]["sent"]
     for operation in merged.operations.values():
         merged.histogram.merge(operation.histogram)
         merged.codes.update(operation.codes)

@@ -525,6 +525,10 @@ def scenario(
     }
     console.print(operations_table(result))
     console.print(f"CPU the mesh spent per request of the mix (ms): {last_cost}")
+    console.print(
+        "CPU the load generator spent per request (ms, its workers on the same machine): "
+        f"{result.generator_cpu_ms_per_request:.3f}"
+    )
     console.print(memory_table(memory_before, memory_after, feeds))
     return [grpc_baseline, http_baseline, result], details
 

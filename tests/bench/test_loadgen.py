@@ -67,6 +67,10 @@ async def test_open_loop_run_sends_at_the_rate_and_counts_codes(health_server: s
     # 200/s for a measured second: the schedule, not the server, sets the count.
     assert 180 <= result.histogram.total <= 201
     assert result.codes == {"OK": result.histogram.total}
+    # Its own cost is reported too: every request sent, the warm-up's 40 included.
+    assert result.generator_requests >= result.histogram.total + 35
+    assert 0 < result.generator_cpu_ms_per_request < 50
+    assert result.summary()["generator_cpu_ms_per_request"] > 0
     unknown = loadgen.LoadSpec(**{**spec.__dict__, "request_json": '{"service": "nope"}'})
     failing = await asyncio.to_thread(loadgen.run, unknown)
     assert set(failing.codes) == {"NOT_FOUND"} and failing.errors == failing.histogram.total
