@@ -147,7 +147,10 @@ return 1
 
 # Lua functions that read a kept Post's author id: the Post's field 2 (the user), whose field 1
 # is user_id, a varint; its decimal is built in base-1e7 limbs, as Lua numbers are doubles.
-# author_of answers nil for what it cannot tell.
+# author_of answers nil for what it cannot tell. A kept view is serialized in field order, so
+# it nearly always opens with the post id (field 1) and a user holding only the author id: one
+# pattern match finds that id's varint bytes, and each distinct author's decimal is made once a
+# call (a page has a few authors); any other layout is walked field by field.
 _AUTHOR_OF = """
 local unpack = unpack or table.unpack
 local function varint(s, i)
@@ -180,7 +183,7 @@ local function decimal(groups)
   for k = #limbs - 1, 1, -1 do text = text .. string.format('%07d', limbs[k]) end
   return text
 end
-local function author_of(view)
+local function author_walked(view)
   local i, n = 1, #view
   while i <= n do
     local tag
@@ -225,6 +228,20 @@ local function author_of(view)
     else return nil end
   end
   return nil
+end
+local decimals = {}
+local function author_of(view)
+  local raw = string.match(
+    view, '^\\8[\\128-\\255]*[%z\\1-\\127]\\18[\\2-\\127]\\8([\\128-\\255]*[%z\\1-\\127])')
+  if not raw then return author_walked(view) end
+  local found = decimals[raw]
+  if not found then
+    local groups = {}
+    for k = 1, #raw do groups[k] = string.byte(raw, k) % 128 end
+    found = decimal(groups)
+    decimals[raw] = found
+  end
+  return found
 end
 """
 
