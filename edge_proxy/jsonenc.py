@@ -58,8 +58,20 @@ def _reference(message: Message) -> Any:
     return json_format.MessageToDict(message, always_print_fields_with_no_presence=True)
 
 
+# Timestamps rendered lately: a page's posts are read again and again, and json_format's
+# rendering (a datetime built and formatted) costs more than the rest of a post's fields.
+_TIMESTAMPS: dict[tuple[int, int], str] = {}
+TIMESTAMPS_KEPT = 50_000
+
+
 def _timestamp(message: Any) -> str:
-    return str(message.ToJsonString())
+    key = (message.seconds, message.nanos)
+    found = _TIMESTAMPS.get(key)
+    if found is None:
+        if len(_TIMESTAMPS) >= TIMESTAMPS_KEPT:
+            _TIMESTAMPS.clear()
+        found = _TIMESTAMPS[key] = str(message.ToJsonString())
+    return found
 
 
 def _int64(value: int) -> str:
@@ -114,14 +126,16 @@ def _reference_field(field: FieldDescriptor, value: Any) -> Any:
     return _reference(message).get(field.json_name)
 
 
-def _value_encoder(field: FieldDescriptor) -> Encoder:
+def _value_encoder(field: FieldDescriptor) -> Encoder | None:
+    """Return a field's value encoder; None for a message field other than a Timestamp, whose
+    encoder the plan looks up at its first use (a type may hold itself)."""
     kind = field.cpp_type
     if kind == _F.CPPTYPE_MESSAGE:
         nested = field.message_type
         assert nested is not None
         if nested.full_name == "google.protobuf.Timestamp":
             return _timestamp
-        return lambda value: encoder_of(nested)(value)
+        return None
     if kind == _F.CPPTYPE_ENUM:
         return _enum(field)
     if kind == _F.CPPTYPE_STRING:
@@ -139,6 +153,23 @@ def _map_key(key: Any) -> str:
     return str(key)
 
 
+def _resolved_later(
+    plan: dict[FieldDescriptor, tuple[str, int, Encoder]],
+    field: FieldDescriptor,
+    kind: int,
+    nested: Descriptor,
+) -> Encoder:
+    """Return an encoder of a message field's values that, at its first use, puts the message
+    type's own encoder in the plan: one call a value after that, not two."""
+
+    def resolve(value: Any) -> Any:
+        convert = encoder_of(nested)
+        plan[field] = (field.json_name, kind, convert)
+        return convert(value)
+
+    return resolve
+
+
 @functools.cache
 def encoder_of(descriptor: Descriptor) -> Encoder:
     """Return the compiled encoder of a message type (json_format's for the special ones)."""
@@ -153,11 +184,15 @@ def encoder_of(descriptor: Descriptor) -> Encoder:
         entry = nested is not None and nested.GetOptions().map_entry
         if nested is not None and entry:
             value_field = nested.fields_by_name["value"]
-            plan[field] = (field.json_name, _MAP, _value_encoder(value_field))
-        elif field.is_repeated:
-            plan[field] = (field.json_name, _REPEATED, _value_encoder(field))
+            kind, convert = _MAP, _value_encoder(value_field)
+            nested = value_field.message_type
         else:
-            plan[field] = (field.json_name, _SINGLE, _value_encoder(field))
+            kind = _REPEATED if field.is_repeated else _SINGLE
+            convert = _value_encoder(field)
+        if convert is None:
+            assert nested is not None
+            convert = _resolved_later(plan, field, kind, nested)
+        plan[field] = (field.json_name, kind, convert)
         if not field.has_presence:
             kind = _MAP if entry else _REPEATED if field.is_repeated else _SINGLE
             default = None if kind != _SINGLE else plan[field][2](field.default_value)
@@ -171,14 +206,17 @@ def encoder_of(descriptor: Descriptor) -> Encoder:
                 return _reference(message)
             name, kind, convert = found
             if kind == _SINGLE:
-                js[name] = convert(value)
+                # Strings, bools and 32-bit integers are their own JSON: no call for them.
+                js[name] = value if convert is _same else convert(value)
             elif kind == _REPEATED:
-                js[name] = [convert(v) for v in value]
+                js[name] = list(value) if convert is _same else [convert(v) for v in value]
             else:
                 js[name] = {_map_key(k): convert(value[k]) for k in value}
         for name, kind, default in defaults:
-            if name not in js:
-                js[name] = default if kind == _SINGLE else [] if kind == _REPEATED else {}
+            if kind == _SINGLE:
+                js.setdefault(name, default)
+            elif name not in js:
+                js[name] = [] if kind == _REPEATED else {}
         return js
 
     return encode

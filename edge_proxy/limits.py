@@ -123,8 +123,9 @@ class EdgeLimits:
             if account is not None:
                 checks.append(_Check(f"{kind}-account", f"edge:{kind}:u:{account}", account_rate))
         tightest: tuple[_Check, Decision] | None = None
-        for check in checks:
-            decision = await self._limiter.hit(check.key, check.rate)
+        # Every limit in one call (one Redis round trip), in order: a refused one ends it.
+        decisions = await self._limiter.hit_each([(check.key, check.rate) for check in checks])
+        for check, decision in zip(checks, decisions, strict=False):
             if not decision.allowed:
                 raise too_many(check.name, check.rate, decision)
             if tightest is None or decision.remaining < tightest[1].remaining:

@@ -56,6 +56,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+import prometheus_client
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
@@ -69,6 +70,27 @@ TOMBSTONE = b"-"
 # owner for all of them at once: a cold start's readers arrive together, so one call serves many.
 FILL_BATCH_SECONDS = 0.002
 HORIZON = b"~h"
+# Why a home feed page was not composed in Redis (the page script's reason): the feed not built,
+# celebrities to merge, no latest ranking or its candidates changed (ranked), or something of a
+# post of the page not kept (its view, its author's id or summary, its counts, a flag of the
+# viewer the hash cannot tell).
+FALLBACK_REASONS = (
+    "unbuilt",
+    "celebrities",
+    "unranked",
+    "ranking_changed",
+    "view",
+    "author_id",
+    "author",
+    "counts",
+    "flags",
+)
+HOME_PAGES = prometheus_client.Counter(
+    "shutter_feed_home_pages_total",
+    "Home feed pages asked of the page script (every chronological page, a ranked first page) "
+    "by mode and outcome: composed in Redis, or why it was read the slower way.",
+    ["mode", "outcome"],
+)
 ZERO_VERSION = "0" * 19
 # A post id made by post_svc's clock this much ahead of feed_svc's still counts as older than a
 # flags hash created now (so it is asked of post_svc rather than assumed not liked).
@@ -125,7 +147,10 @@ return 1
 
 # Lua functions that read a kept Post's author id: the Post's field 2 (the user), whose field 1
 # is user_id, a varint; its decimal is built in base-1e7 limbs, as Lua numbers are doubles.
-# author_of answers nil for what it cannot tell.
+# author_of answers nil for what it cannot tell. A kept view is serialized in field order, so
+# it nearly always opens with the post id (field 1) and a user holding only the author id: one
+# pattern match finds that id's varint bytes, and each distinct author's decimal is made once a
+# call (a page has a few authors); any other layout is walked field by field.
 _AUTHOR_OF = """
 local unpack = unpack or table.unpack
 local function varint(s, i)
@@ -158,7 +183,7 @@ local function decimal(groups)
   for k = #limbs - 1, 1, -1 do text = text .. string.format('%07d', limbs[k]) end
   return text
 end
-local function author_of(view)
+local function author_walked(view)
   local i, n = 1, #view
   while i <= n do
     local tag
@@ -203,6 +228,20 @@ local function author_of(view)
     else return nil end
   end
   return nil
+end
+local decimals = {}
+local function author_of(view)
+  local raw = string.match(
+    view, '^\\8[\\128-\\255]*[%z\\1-\\127]\\18[\\2-\\127]\\8([\\128-\\255]*[%z\\1-\\127])')
+  if not raw then return author_walked(view) end
+  local found = decimals[raw]
+  if not found then
+    local groups = {}
+    for k = 1, #raw do groups[k] = string.byte(raw, k) % 128 end
+    found = decimal(groups)
+    decimals[raw] = found
+  end
+  return found
 end
 """
 
@@ -259,14 +298,15 @@ return {
 # A Lua function that composes a page of posts as the viewer sees them, from the kept bytes,
 # without parsing them into messages (a single Redis only, as _READ_PAGE): compose(ids, likes
 # key, saves key, hidden key) answers the page as the bytes of a response's `repeated Post posts
-# = 1` field, or false when any post of the page lacks something only feed_svc's read path can
-# get (a view, its author's summary, its counts, a flag the hash cannot tell): then the caller
-# reads the page as before, through _READ_PAGE. Each post is its kept view (author id only, no
-# counts, no flags) followed by the author's summary as field 2 again, then the counts (8, 9,
-# 15) and the flags (11, 12) when not zero: a parser merges a message field that appears twice
-# and keeps the last value of a scalar, so the result parses as the composed Post, and the
-# kept view never holds counts or flags (_independent). Deleted posts and posts of accounts or
-# posts hidden from the viewer are left out, as ReadModel.posts leaves them out.
+# = 1` field, or nil and the reason (one of FALLBACK_REASONS) when any post of the page lacks
+# something only feed_svc's read path can get (a view, its author's summary, its counts, a flag
+# the hash cannot tell): then the caller reads the page as before, through _READ_PAGE. Each
+# post is its kept view (author id only, no counts, no flags) followed by the author's summary
+# as field 2 again, then the counts (8, 9, 15) and the flags (11, 12) when not zero: a parser
+# merges a message field that appears twice and keeps the last value of a scalar, so the
+# result parses as the composed Post, and the kept view never holds counts or flags
+# (_independent). Deleted posts and posts of accounts or posts hidden from the viewer are left
+# out, as ReadModel.posts leaves them out.
 _COMPOSE = r"""
 local function put_varint(n)
   if n < 128 then return string.char(n) end
@@ -306,10 +346,10 @@ local function compose(ids, likes_key, saves_key, hide_key)
   local authors, slots, keys = {}, {}, {}
   for k = 1, #ids do
     local view = views[k]
-    if not view then return false end
+    if not view then return nil, 'view' end
     if view ~= '-' and not hidden['p:' .. ids[k]] then
       local author = author_of(view)
-      if not author then return false end
+      if not author then return nil, 'author_id' end
       if not (hidden['b:' .. author] or hidden['by:' .. author]) then
         authors[k] = author
         if not slots[author] then
@@ -330,15 +370,16 @@ local function compose(ids, likes_key, saves_key, hide_key)
     if author and not done[ids[k]] then
       done[ids[k]] = true
       local summary, value = summaries[slots[author]], nums[k]
-      if not summary or not value then return false end
+      if not summary then return nil, 'author' end
+      if not value then return nil, 'counts' end
       local like = flag(liked[k + 1], ids[k], liked[1])
       local save = flag(saved[k + 1], ids[k], saved[1])
-      if like == nil or save == nil then return false end
+      if like == nil or save == nil then return nil, 'flags' end
       local likes, comments, plays = string.match(value, '^[^:]*:(%d+):(%d+):?(%d*)$')
-      if not likes then return false end
+      if not likes then return nil, 'counts' end
       local a, b = count_field('@', likes), count_field('H', comments)
       local c = count_field('x', plays == '' and '0' or plays)
-      if not (a and b and c) then return false end
+      if not (a and b and c) then return nil, 'counts' end
       -- The pieces go into one table, joined once at the end: no string per post is made
       -- (Lua copies and interns every string it makes).
       local head = put_varint(#summary)
@@ -362,7 +403,8 @@ end
 # page) or 'c' (chronological), seen ttl, how many ids to read, '1' to read the ranking (ranked)
 # or the upper bound (chronological), the page size. Answers {'page', posts, more (0/1),
 # cursor}, the cursor being the ranking's snapshot id or the page's last member; or, when the
-# page is not composed here, the feed read's own answer (READ_RANKED_LUA's or READ_FEED_LUA's).
+# page is not composed here, {'read', reason, the feed read's own answer (READ_RANKED_LUA's or
+# READ_FEED_LUA's)}, the reason one of FALLBACK_REASONS.
 _HOME_PAGE = (
     _AUTHOR_OF
     + _COMPOSE
@@ -370,9 +412,16 @@ _HOME_PAGE = (
     + feed_cache.READ_FEED_LUA
     + """
 local size = tonumber(ARGV[5])
+local function unread(found)
+  if found[1] ~= 1 then return 'unbuilt' end
+  if #found[2] > 0 then return 'celebrities' end
+  return nil
+end
 if ARGV[1] == 'r' then
   local found = read_ranked(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[2], ARGV[3], ARGV[4])
-  if found[5] ~= 1 then return found end
+  if found[5] ~= 1 then
+    return {'read', unread(found) or (found[4] and 'ranking_changed' or 'unranked'), found}
+  end
   local head = found[4]
   local bar = string.find(head, '|', 1, true)
   local page, more = {}, 0
@@ -383,16 +432,17 @@ if ARGV[1] == 'r' then
     end
     page[#page + 1] = id
   end
-  local posts = compose(page, KEYS[5], KEYS[6], KEYS[7])
-  if not posts then return found end
+  local posts, reason = compose(page, KEYS[5], KEYS[6], KEYS[7])
+  if not posts then return {'read', reason, found} end
   return {'page', posts, more, string.sub(head, 1, bar - 1)}
 end
 local found = read_feed(KEYS[1], KEYS[2], KEYS[3], ARGV[2], ARGV[4], ARGV[3])
-if found[1] ~= 1 or #found[2] > 0 then return found end
+local why = unread(found)
+if why then return {'read', why, found} end
 local ids, page = found[3], {}
 for k = 1, math.min(size, #ids) do page[k] = string.match(ids[k], '^0*(%d+)$') end
-local posts = compose(page, KEYS[5], KEYS[6], KEYS[7])
-if not posts then return found end
+local posts, reason = compose(page, KEYS[5], KEYS[6], KEYS[7])
+if not posts then return {'read', reason, found} end
 return {'page', posts, #ids > size and 1 or 0, #page > 0 and ids[#page] or ''}
 """
 )
@@ -846,11 +896,14 @@ class ReadModel:
             hidden_key(viewer),
         ]
         fourth = ("1" if ranking else "0") if ranked else feed_cache.feed_top(before)
+        mode = "ranked" if ranked else "chronological"
         raw = await self._home_page(
             keys=keys, args=["r" if ranked else "c", seen_ttl, count, fourth, size]
         )
         if raw[0] != b"page":
-            return list(raw)
+            HOME_PAGES.labels(mode, raw[1].decode()).inc()
+            return list(raw[2])
+        HOME_PAGES.labels(mode, "composed").inc()
         cursor = raw[3].decode()
         return HomePage(posts=raw[1], more=raw[2] == 1, cursor=cursor)
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from cachetools import LRUCache
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
 # Keys remembered by the in-process limiter; the least recently used go first when full.
 MEMORY_KEYS_MAX = 100_000
@@ -80,6 +80,11 @@ class Limiter(Protocol):
         """Consume `cost` units of a key if they are there; say whether they were."""
         ...
 
+    async def hit_each(self, hits: Sequence[tuple[str, Rate]]) -> list[Decision]:
+        """Consume one unit of each key in order, stopping at the first that has none; return
+        the decisions made (the last one refused when one was)."""
+        ...
+
     async def peek(self, key: str, rate: Rate) -> Decision:
         """Say whether one unit is there, consuming nothing."""
         ...
@@ -119,6 +124,11 @@ class MemoryLimiter:
             self._tat[key] = new_tat
         return decision
 
+    async def hit_each(self, hits: Sequence[tuple[str, Rate]]) -> list[Decision]:
+        """Consume one unit of each key in order, stopping at the first that has none; return
+        the decisions made (the last one refused when one was)."""
+        return await _each(self.hit, hits)
+
     async def peek(self, key: str, rate: Rate) -> Decision:
         """Say whether one unit is there, consuming nothing."""
         now = self._clock()
@@ -129,27 +139,57 @@ class MemoryLimiter:
         self._tat.pop(key, None)
 
 
-# KEYS[1]: the key; ARGV: interval, period, cost, consume (1/0). Times in microseconds from the
-# server's clock, so replicas on machines whose clocks differ still agree.
-_GCRA_LUA = """
+async def _each(
+    hit: Callable[[str, Rate], Awaitable[Decision]], hits: Sequence[tuple[str, Rate]]
+) -> list[Decision]:
+    decisions: list[Decision] = []
+    for key, rate in hits:
+        decisions.append(await hit(key, rate))
+        if not decisions[-1].allowed:
+            break
+    return decisions
+
+
+# gcra(key, interval, period, cost, consume (1/0), now): the algorithm on one key. Times in
+# microseconds from the server's clock, so replicas on machines whose clocks differ still agree.
+_GCRA_FUNCTION = """
+local function gcra(key, interval, period, cost, consume, now)
+  local tat = tonumber(redis.call('GET', key) or now)
+  local base = math.max(tat, now)
+  local new_tat = base + interval * cost
+  local allow_at = new_tat - period
+  if allow_at > now then
+    return {0, math.max(0, math.floor((now - (base - period)) / interval)), allow_at - now,
+            base - now}
+  end
+  if consume == '1' then
+    redis.call('SET', key, new_tat, 'PX', math.ceil((new_tat - now) / 1000) + 1)
+  end
+  return {1, math.max(0, math.floor((now - allow_at) / interval)), 0, new_tat - now}
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
-local period = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-local base = math.max(tat, now)
-local new_tat = base + interval * cost
-local allow_at = new_tat - period
-if allow_at > now then
-  return {0, math.max(0, math.floor((now - (base - period)) / interval)), allow_at - now,
-          base - now}
-end
-if ARGV[4] == '1' then
-  redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000) + 1)
-end
-return {1, math.max(0, math.floor((now - allow_at) / interval)), 0, new_tat - now}
 """
+# KEYS[1]: the key; ARGV: interval, period, cost, consume (1/0).
+_GCRA_LUA = (
+    _GCRA_FUNCTION
+    + "return gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], now)"
+)
+# One unit of each key in order (KEYS), stopping at the first refused; ARGV: each key's interval
+# and period. Answers each decision made. One round trip for a request checked against several
+# limits (the edge's per IP and per account).
+_GCRA_EACH_LUA = (
+    _GCRA_FUNCTION
+    + """
+local decisions = {}
+for k = 1, #KEYS do
+  local found = gcra(KEYS[k], tonumber(ARGV[2 * k - 1]), tonumber(ARGV[2 * k]), 1, '1', now)
+  decisions[k] = found
+  if found[1] == 0 then break end
+end
+return decisions
+"""
+)
 
 
 class RedisLimiter:
@@ -159,20 +199,35 @@ class RedisLimiter:
         self._redis = redis
         self._prefix = prefix
         self._script = redis.register_script(_GCRA_LUA)
+        self._each_script = redis.register_script(_GCRA_EACH_LUA)
+        # A script's keys must share a slot on Redis Cluster; these are each their own.
+        self._cluster = isinstance(redis, RedisCluster)
+
+    def _key(self, key: str) -> str:
+        # The braces make the key its own hash tag: one slot on Redis Cluster.
+        return f"{self._prefix}:{{{key}}}"
 
     async def _run(self, key: str, rate: Rate, cost: int, consume: bool) -> Decision:
-        interval = round(rate.interval * 1_000_000)
-        period = round(rate.period_seconds * 1_000_000)
-        # The braces make the key its own hash tag: one slot on Redis Cluster.
-        allowed, remaining, retry, reset = await self._script(
-            keys=[f"{self._prefix}:{{{key}}}"],
-            args=[interval, period, cost, "1" if consume else "0"],
+        found = await self._script(
+            keys=[self._key(key)], args=[*_micros(rate), cost, "1" if consume else "0"]
         )
-        return Decision(bool(allowed), int(remaining), int(retry) / 1e6, int(reset) / 1e6)
+        return _decision(found)
 
     async def hit(self, key: str, rate: Rate, *, cost: int = 1) -> Decision:
         """Consume `cost` units of a key if they are there; say whether they were."""
         return await self._run(key, rate, cost, True)
+
+    async def hit_each(self, hits: Sequence[tuple[str, Rate]]) -> list[Decision]:
+        """Consume one unit of each key in order, stopping at the first that has none; return
+        the decisions made (the last one refused when one was). One round trip on a single
+        Redis."""
+        if self._cluster or len(hits) < 2:
+            return await _each(self.hit, hits)
+        found = await self._each_script(
+            keys=[self._key(key) for key, _ in hits],
+            args=[part for _, rate in hits for part in _micros(rate)],
+        )
+        return [_decision(one) for one in found]
 
     async def peek(self, key: str, rate: Rate) -> Decision:
         """Say whether one unit is there, consuming nothing."""
@@ -181,3 +236,12 @@ class RedisLimiter:
     async def reset(self, key: str) -> None:
         """Give a key its full burst back."""
         await self._redis.delete(f"{self._prefix}:{{{key}}}")
+
+
+def _micros(rate: Rate) -> tuple[int, int]:
+    return round(rate.interval * 1_000_000), round(rate.period_seconds * 1_000_000)
+
+
+def _decision(found: Sequence[int]) -> Decision:
+    allowed, remaining, retry, reset = found
+    return Decision(bool(allowed), int(remaining), int(retry) / 1e6, int(reset) / 1e6)

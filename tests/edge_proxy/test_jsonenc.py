@@ -4,10 +4,12 @@ request) type of the route table: filled in every field, empty, and with values 
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
-from google.protobuf import json_format, message_factory
+import pytest
+from google.protobuf import json_format, message_factory, timestamp_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
@@ -88,7 +90,24 @@ def test_the_encoder_gives_json_formats_value_for_every_route_type() -> None:
         cls = message_factory.GetMessageClass(descriptor)
         for message in (cls(), _fill(cls(), 0), _fill(cls(), 0, 1)):
             expected = json_format.MessageToDict(message, always_print_fields_with_no_presence=True)
-            assert jsonenc.to_json(message) == expected, descriptor.full_name
+            found = jsonenc.to_json(message)
+            assert found == expected, descriptor.full_name
+            # The same bytes once encoded: the keys in json_format's order too.
+            assert json.dumps(found) == json.dumps(expected), descriptor.full_name
+
+
+def test_timestamps_render_as_json_format_does_once_kept_and_after_the_kept_are_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(jsonenc, "TIMESTAMPS_KEPT", 3)
+    stamps = [
+        timestamp_pb2.Timestamp(seconds=1_790_000_000 + n, nanos=nanos)
+        for n, nanos in enumerate((0, 5_000_000, 123_456_000, 7, 0))
+    ]
+    for _ in range(2):  # rendered, then (some) kept
+        for stamp in stamps:
+            assert jsonenc._timestamp(stamp) == stamp.ToJsonString()
+    assert len(jsonenc._TIMESTAMPS) <= 3
 
 
 def test_the_encoder_is_compiled_once_per_type() -> None:
@@ -99,8 +118,6 @@ def test_the_encoder_is_compiled_once_per_type() -> None:
 
 
 def test_answers_are_the_bytes_json_dumps_gives() -> None:
-    import json
-
     from bench.edge_cost import sample_replies
     from edge_proxy.transcode import encode_json
 

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from google.protobuf import any_pb2
+from prometheus_client import REGISTRY
 
+from feed_svc import cache as feed_cache
 from feed_svc import domain, events, readmodel
 from feed_svc.readmodel import Limits, ReadModel
 from mesh.ids import id_at
@@ -777,6 +779,39 @@ async def test_a_warm_page_composed_in_redis_is_the_page_the_read_path_composes(
     fills = world.views.fills
     assert await page(world, reader) == expected
     assert world.views.fills == fills + 1
+
+
+def home_pages(outcome: str) -> float:
+    """Return the chronological home feed pages counted with this outcome so far."""
+    found = REGISTRY.get_sample_value(
+        "shutter_feed_home_pages_total", {"mode": "chronological", "outcome": outcome}
+    )
+    return found or 0.0
+
+
+async def test_a_page_not_composed_in_redis_is_counted_by_what_it_lacked(world: World) -> None:
+    if not world.views.composes:
+        return
+    author, reader, post = await followed_post(world)
+    lost = {
+        "view": readmodel.post_key(post),
+        "author": readmodel.author_key(author),
+        "counts": readmodel.counts_key(post),
+    }
+    for outcome, key in lost.items():
+        composed, lacked = home_pages("composed"), home_pages(outcome)
+        assert [p.post_id for p in await page(world, reader)] == [post]
+        assert home_pages("composed") == composed + 1
+        await world.redis.delete(key)
+        # Read the slower way, and what it lacked kept again: the next page composes.
+        assert [p.post_id for p in await page(world, reader)] == [post]
+        assert home_pages(outcome) == lacked + 1
+        assert [p.post_id for p in await page(world, reader)] == [post]
+        assert home_pages("composed") == composed + 2
+    unbuilt = home_pages("unbuilt")
+    await world.redis.delete(feed_cache.feed_key(reader))
+    assert [p.post_id for p in await page(world, reader)] == [post]
+    assert home_pages("unbuilt") == unbuilt + 1
 
 
 async def test_composed_pages_page_as_before(world: World) -> None:

@@ -104,3 +104,29 @@ async def test_redis_limiter_gives_the_same_answers(redis_limiter: Limiter) -> N
     assert (await redis_limiter.hit("k", rate)).allowed
     fast = Rate(1000, 1.0)
     assert all([(await redis_limiter.hit("fast", fast)).allowed for _ in range(50)])
+
+
+async def check_hit_each(limiter: Limiter) -> None:
+    """Several limits in one call: each consumed in order, none after the first refused."""
+    tight, loose = Rate(2, 60.0), Rate(5, 60.0)
+    first = await limiter.hit_each([("ip", tight), ("account", loose)])
+    assert [(d.allowed, d.remaining) for d in first] == [(True, 1), (True, 4)]
+    await limiter.hit_each([("ip", tight), ("account", loose)])
+    refused = await limiter.hit_each([("ip", tight), ("account", loose)])
+    # The IP's limit is reached: the request is refused there and the account keeps its units.
+    assert [d.allowed for d in refused] == [False]
+    assert 29.0 < refused[0].retry_after <= 30.0
+    # Two of its five units taken: the next would leave two.
+    assert (await limiter.peek("account", loose)).remaining == 2
+    # The account's own limit refuses after the IP's unit is taken, as one check after another.
+    other = await limiter.hit_each([("ip2", loose), ("account", Rate(1, 60.0))])
+    assert [d.allowed for d in other] == [True, False]
+    assert await limiter.hit_each([]) == []
+
+
+async def test_several_limits_at_once_in_process() -> None:
+    await check_hit_each(MemoryLimiter(clock=Clock()))
+
+
+async def test_several_limits_at_once_on_redis(redis_limiter: Limiter) -> None:
+    await check_hit_each(redis_limiter)
