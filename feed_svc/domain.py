@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import random
 import secrets
 import time
 import unicodedata
@@ -237,6 +238,16 @@ def _token_field(cursor: dict[str, object], name: str, kind: type) -> object:
     return value
 
 
+RANKING_EXPIRY_SPREAD = 0.2  # a saved ranking lives 80-100 % of ranking_reuse_seconds
+
+
+def spread_expiry(seconds: int) -> int:
+    """Return a saved ranking's lifetime, up to a fifth shorter at random: readers who ranked
+    together (a deploy, a cold start, a load test's first second) would otherwise all rank
+    afresh in the same instant, each with a query, and meet the in-flight read bound."""
+    return max(1, round(seconds * (1 - random.uniform(0, RANKING_EXPIRY_SPREAD))))
+
+
 def _ranking_head(latest: tuple[str, str, str], size: int) -> tuple[str, list[int]]:
     """Return a kept ranking's snapshot id and only what a first page needs of its ids, and one
     more to tell whether a second page follows."""
@@ -430,7 +441,7 @@ class Feeds:
                 snapshot_id=snapshot,
                 post_ids=ranked,
                 # Never past its snapshot's life: the pages after it read the snapshot.
-                ttl=min(reuse, self._settings.snapshot_ttl_seconds),
+                ttl=spread_expiry(min(reuse, self._settings.snapshot_ttl_seconds)),
             )
         return snapshot, ranked
 

@@ -50,8 +50,9 @@ class FeedSettings(MeshSettings):
         le=300,
         description="How long a ranked first page reuses the viewer's latest ranking while the "
         "feed's candidates are unchanged (a new or removed post ranks afresh at once; changed "
-        "counts and affinities reorder within this time); 0 ranks on every first page. At most "
-        "the snapshot's lifetime.",
+        "counts and affinities reorder within this time; each ranking keeps 80-100 % of it at "
+        "random, so rankings made together are not all made afresh together); 0 ranks on every "
+        "first page. At most the snapshot's lifetime.",
     )
     snapshot_ttl_seconds: int = Field(
         default=600,

@@ -587,6 +587,21 @@ async def test_a_ranking_with_celebrities_is_reused_while_its_candidates_stay_th
     assert len(rankings) == 2
 
 
+async def test_rankings_made_together_do_not_all_expire_together(world: World) -> None:
+    author = world.user()
+    readers = [world.user() for _ in range(12)]
+    for reader in readers:
+        await world.follow(reader, author)
+    await world.post(author)
+    for reader in readers:
+        await world.read(reader, mode="ranked")
+    reuse = world.feeds._settings.ranking_reuse_seconds
+    lifetimes = [await world.redis.ttl(keys.ranking_key(reader)) for reader in readers]
+    # Each lives 80-100 % of the reuse time, spread at random: no synchronized re-ranking.
+    assert all(reuse * 0.8 - 1 <= ttl <= reuse for ttl in lifetimes), lifetimes
+    assert len(set(lifetimes)) > 1
+
+
 async def test_ranking_on_every_first_page_when_reuse_is_off(data_dir: Path) -> None:
     made, engine = await make_world(feed_settings(data_dir, ranking_reuse_seconds=0))
     try:
