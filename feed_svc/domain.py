@@ -943,18 +943,18 @@ class Feeds:
     ) -> None:
         """Count a like, unlike, comment, comment deletion or reel view once, however often it
         arrives, and give the read model the counts and the liker's flag."""
-        async with self._store.transaction() as tx:
-            if await self._store.claim_event(tx, producer=producer, event_id=event_id):
-                await self._store.add_engagement(
-                    tx, post_id=post_id, likes=likes, comments=comments, views=views
-                )
-                if actor_id and author_id and actor_id != author_id and likes + comments:
-                    await self._store.add_affinity(
-                        tx, viewer_id=actor_id, author_id=author_id, delta=likes + comments
-                    )
-            # Also for an event applied before: its first application may have stopped before
-            # Redis. The version makes an older answer lose to a newer one already kept.
-            found = (await self._store.engagement_of(tx, post_ids=[post_id])).get(post_id)
+        engages = actor_id and author_id and actor_id != author_id and likes + comments
+        # The counts come back also for an event applied before: its first application may
+        # have stopped before Redis. The version makes an older answer lose to a newer one.
+        found = await self._store.count_engagement(
+            producer=producer,
+            event_id=event_id,
+            post_id=post_id,
+            likes=likes,
+            comments=comments,
+            views=views,
+            affinity=(actor_id, author_id, likes + comments) if engages else None,
+        )
         if self._views is None:
             return
         if found is not None:
@@ -969,6 +969,10 @@ class Feeds:
             await self._views.set_flag(
                 viewer=actor_id, post_id=post_id, liked=likes > 0, version=event_id
             )
+        # Only now, with the counts and the flag kept: a delivery that finds the mark skips the
+        # event, so what it would have repaired must be done.
+        if found is not None:
+            await self._views.mark_applied(post_id, producer, event_id)
 
     async def engaged_many(self, events: Sequence[Engaged]) -> None:
         """Count many engagement events as `engaged` would one by one, in one transaction:
@@ -979,6 +983,13 @@ class Feeds:
         Engagement commutes with every other event feed_svc handles (only these events touch
         the counts, affinities and like flags; PostCreated's zero counts have version 0, which
         loses to any counted one), so a batch may count them all together."""
+        if self._views is not None:
+            # Applied in full already (ApplyEvents right after post_svc's commit, then the bus
+            # delivering the same event): nothing left to count or repair.
+            done = await self._views.applied_among(
+                [(e.post_id, e.producer, e.event_id) for e in events]
+            )
+            events = [e for e in events if (e.producer, e.event_id) not in done]
         if not events:
             return
         async with self._store.transaction() as tx:

@@ -25,7 +25,8 @@ Every handler is idempotent: delivery is at least once. A batch of events read t
 and all the batch's engagement events in one transaction (the seeding of a real graph is tens of
 thousands of follows, then posts, likes and comments). The same handler also serves
 ApplyEvents, which services call right after a commit whose effect their caller must see on the
-next read (`sync_handler`): the later delivery of those events then changes nothing.
+next read (`sync_handler`): the later delivery of those events then changes nothing, and an
+engagement event ApplyEvents applied in full is skipped (its mark in the read model).
 """
 
 from __future__ import annotations

@@ -458,6 +458,12 @@ def counts_key(post_id: int) -> str:
     return f"rm:n:{{p:{post_id}}}"
 
 
+def applied_key(post_id: int, producer: str, event_id: int) -> str:
+    """Return the key marking an engagement event on a post as applied in full (database and
+    read model), beside the post's other keys."""
+    return f"rm:done:{{p:{post_id}}}:{producer}:{event_id}"
+
+
 def lock_key(post_id: int) -> str:
     """Return the key of the lock one reader holds while reading a post through."""
     return f"rm:lock:{{p:{post_id}}}"
@@ -536,6 +542,12 @@ def tag_authors_key(tag: str) -> str:
 def tag_lock_key(tag: str) -> str:
     """The key of the lock of the one reader filling a hashtag's index."""
     return f"rm:taglock:{{t:{tag}}}"
+
+
+# How long an engagement event applied through ApplyEvents is remembered as applied: longer
+# than the bus takes to deliver it, or to hand a dead consumer's events over; a later delivery
+# is applied in full, which is idempotent, only dearer.
+APPLIED_TTL_SECONDS = 600
 
 
 def _version(value: int) -> str:
@@ -1697,6 +1709,26 @@ class ReadModel:
                 for p, version, likes, comments, views in counts
             ],
         )
+
+    async def mark_applied(self, post_id: int, producer: str, event_id: int) -> None:
+        """Remember for APPLIED_TTL_SECONDS that an engagement event is applied in full, so
+        its delivery by the bus (after ApplyEvents) can skip it (`applied_among`)."""
+        await self._redis.set(applied_key(post_id, producer, event_id), 1, ex=APPLIED_TTL_SECONDS)
+
+    async def applied_among(self, events: Sequence[tuple[int, str, int]]) -> set[tuple[str, int]]:
+        """Return the (producer, event id) of the events, (post id, producer, event id) each,
+        marked applied, in one round trip (a pipeline; one per node on a cluster)."""
+        if not events:
+            return set()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for post_id, producer, event_id in events:
+                pipe.exists(applied_key(post_id, producer, event_id))
+            found = await pipe.execute()
+        return {
+            (producer, event_id)
+            for (_, producer, event_id), n in zip(events, found, strict=True)
+            if n
+        }
 
     async def set_likes_many(self, flags: Sequence[tuple[int, int, bool, int]]) -> None:
         """Record many viewers' likes or unlikes, (viewer, post id, liked, event id) each, in

@@ -29,6 +29,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     union_all,
     update,
 )
@@ -142,6 +143,17 @@ class FeedStore(Protocol):
     async def claim_events(
         self, session: AsyncSession, *, events: Sequence[tuple[str, int]]
     ) -> set[tuple[str, int]]: ...
+    async def count_engagement(
+        self,
+        *,
+        producer: str,
+        event_id: int,
+        post_id: int,
+        likes: int,
+        comments: int,
+        views: int,
+        affinity: tuple[int, int, int] | None,
+    ) -> Engagement | None: ...
     async def add_engagement_many(
         self, session: AsyncSession, *, deltas: Mapping[int, Sequence[tuple[int, int, int]]]
     ) -> None: ...
@@ -232,6 +244,55 @@ def _chunks(values: Sequence[int]) -> list[list[int]]:
     return [unique[i : i + _IN_CHUNK] for i in range(0, len(unique), _IN_CHUNK)]
 
 
+# SqlFeedStore.count_engagement on PostgreSQL: the claim, the counts and the affinity as one
+# statement; the counts it returns are the upsert's when the event is new (the statement's own
+# changes are invisible to its reads), else the row as it is.
+_COUNT_ENGAGEMENT = text(
+    """
+WITH claimed AS (
+    INSERT INTO processed_events (producer, event_id, processed_at)
+    VALUES (:producer, :event_id, now())
+    ON CONFLICT DO NOTHING
+    RETURNING event_id
+), counted AS (
+    INSERT INTO engagement (post_id, like_count, comment_count, view_count, version)
+    SELECT :post_id, greatest(:likes, 0), greatest(:comments, 0), greatest(:views, 0), 1
+    FROM claimed
+    ON CONFLICT (post_id) DO UPDATE SET
+        like_count = greatest(0, engagement.like_count + :likes),
+        comment_count = greatest(0, engagement.comment_count + :comments),
+        view_count = greatest(0, engagement.view_count + :views),
+        version = engagement.version + 1
+    RETURNING post_id, like_count, comment_count, version, view_count
+), liked AS (
+    INSERT INTO affinities (viewer_id, author_id, score)
+    SELECT :viewer_id, :author_id, greatest(:delta, 0) FROM claimed WHERE :delta <> 0
+    ON CONFLICT (viewer_id, author_id) DO UPDATE SET
+        score = greatest(0, affinities.score + :delta)
+)
+SELECT post_id, like_count, comment_count, version, view_count FROM counted
+UNION ALL
+SELECT post_id, like_count, comment_count, version, view_count FROM engagement
+WHERE post_id = :post_id AND NOT EXISTS (SELECT 1 FROM claimed)
+"""
+).bindparams(
+    *(
+        bindparam(name, type_=BigInteger)
+        for name in (
+            "event_id",
+            "post_id",
+            "likes",
+            "comments",
+            "views",
+            "viewer_id",
+            "author_id",
+            "delta",
+        )
+    ),
+    bindparam("producer", type_=String),
+)
+
+
 class SqlFeedStore:
     """The relational implementation of FeedStore (SQLite embedded, PostgreSQL in production)."""
 
@@ -239,7 +300,11 @@ class SqlFeedStore:
         self._sessions = db.session_factory(engine)
         self._read_sessions = db.read_session_factory(engine, replica)
         self.has_replica = replica is not None
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._postgres = engine.dialect.name == "postgresql"
+        self._insert = postgresql.insert if self._postgres else sqlite.insert
+        # A statement that is a whole transaction by itself runs on an autocommit connection
+        # (no BEGIN and COMMIT round trips).
+        self._autocommit = db.autocommit(engine)
 
     async def forget_account(self, session: AsyncSession, *, user_id: int) -> None:
         """Forget a deleted account's affinities both ways and its celebrity mark."""
@@ -272,6 +337,58 @@ class SqlFeedStore:
         )
         # RETURNING, not rowcount: drivers disagree on the rowcount of a skipped insert.
         return result.first() is not None
+
+    async def count_engagement(
+        self,
+        *,
+        producer: str,
+        event_id: int,
+        post_id: int,
+        likes: int,
+        comments: int,
+        views: int,
+        affinity: tuple[int, int, int] | None,
+    ) -> Engagement | None:
+        """Count one engagement event once, in one transaction: claim it and, when it is new,
+        add to the post's counts (never below zero) and to the (viewer, author, delta)
+        `affinity`; return the post's counts after it (None for a post without any). On
+        PostgreSQL one prebuilt statement on an autocommit connection (what ApplyEvents runs
+        for every like and comment), elsewhere the four statements of a transaction."""
+        if not self._postgres:
+            async with self.transaction() as tx:
+                if await self.claim_event(tx, producer=producer, event_id=event_id):
+                    await self.add_engagement(
+                        tx, post_id=post_id, likes=likes, comments=comments, views=views
+                    )
+                    if affinity is not None:
+                        viewer_id, author_id, delta = affinity
+                        await self.add_affinity(
+                            tx, viewer_id=viewer_id, author_id=author_id, delta=delta
+                        )
+                return (await self.engagement_of(tx, post_ids=[post_id])).get(post_id)
+        viewer_id, author_id, delta = affinity or (0, 0, 0)
+        async with self._autocommit.connect() as connection:
+            row = (
+                await connection.execute(
+                    _COUNT_ENGAGEMENT,
+                    {
+                        "producer": producer,
+                        "event_id": event_id,
+                        "post_id": post_id,
+                        "likes": likes,
+                        "comments": comments,
+                        "views": views,
+                        "viewer_id": viewer_id,
+                        "author_id": author_id,
+                        "delta": delta,
+                    },
+                )
+            ).first()
+        if row is None:
+            return None
+        return Engagement(
+            row.post_id, row.like_count, row.comment_count, row.version, row.view_count
+        )
 
     async def claim_events(
         self, session: AsyncSession, *, events: Sequence[tuple[str, int]]

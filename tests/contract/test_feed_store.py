@@ -198,3 +198,43 @@ async def test_add_posts_records_many_and_leaves_deleted_ones_deleted(
     assert live == {1, 3}
     assert again == {1}
     assert [p.post_id for p in recent] == [3, 1]
+
+
+async def test_an_engagement_event_is_counted_once_with_its_affinity(
+    feed_store: store.SqlFeedStore,
+) -> None:
+    async def count(event_id: int, likes: int, comments: int = 0) -> tuple[int, int, int, int]:
+        found = await feed_store.count_engagement(
+            producer="post_svc",
+            event_id=event_id,
+            post_id=1,
+            likes=likes,
+            comments=comments,
+            views=0,
+            affinity=(B, A, likes + comments),
+        )
+        assert found is not None
+        return (found.version, found.like_count, found.comment_count, found.view_count)
+
+    async def affinity() -> int:
+        async with feed_store.transaction() as tx:
+            return (await feed_store.affinities_of(tx, viewer_id=B, author_ids=[A])).get(A, 0)
+
+    # Nothing counted yet for the post: nothing to answer for an event seen before.
+    assert await count(1, 1) == (1, 1, 0, 0)
+    assert await count(1, 1) == (1, 1, 0, 0)  # delivered again: the counts as they are
+    assert await affinity() == 1
+    assert await count(2, 0, 1) == (2, 1, 1, 0)
+    assert await count(3, -1) == (3, 0, 1, 0)
+    assert await count(4, -1) == (4, 0, 1, 0)  # never below zero
+    assert await count(3, -1) == (4, 0, 1, 0)
+    assert await affinity() == 0
+    async with feed_store.transaction() as tx:
+        # The claims are the ones the batch path checks: a counted event is not new to it.
+        assert await feed_store.claim_events(tx, events=[("post_svc", 2), ("post_svc", 9)]) == {
+            ("post_svc", 9)
+        }
+    no_counts = await feed_store.count_engagement(
+        producer="post_svc", event_id=1, post_id=2, likes=1, comments=0, views=0, affinity=None
+    )
+    assert no_counts is None  # an event seen before, about a post without counts

@@ -348,3 +348,55 @@ async def test_new_posts_and_their_engagement_in_one_batch(world: World) -> None
     assert [(p.post_id, p.like_count, p.comment_count, p.has_liked) for p in page] == [
         (post, 1, 1, True)
     ]
+
+
+async def test_engagement_applied_through_apply_events_is_skipped_by_the_bus(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    author, first, _, readers = await twins(world)
+    a, b = readers[:2]
+    like, comment = liked(first, author, a), commented(first, author, b)
+    apply = events.sync_handler(world.feeds)
+    for envelope in (like, comment):
+        assert await apply(envelope)  # post_svc's ApplyEvents, before it answers
+    once = await state(world, first, [a, b], author)
+    assert once["counts"] == (2, 1, 1, 0)
+    assert once["flags"] == {a: "1", b: None}
+    store = world.feeds._store
+    claimed: list[object] = []
+    claim = store.claim_events
+
+    async def counting_claim(tx: object, *, events: list[tuple[str, int]]) -> object:
+        claimed.append(events)
+        return await claim(tx, events=events)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "claim_events", counting_claim)
+    # The bus delivers the same events: applied in full already, so not even claimed again.
+    await events.feed_batch_handler(world.feeds)([like, comment])
+    assert claimed == []
+    assert await state(world, first, [a, b], author) == once
+    # A new event in the same delivery is counted as ever.
+    await events.feed_batch_handler(world.feeds)([like, liked(first, author, b)])
+    assert len(claimed) == 1
+    assert (await state(world, first, [a, b], author))["counts"] == (3, 2, 1, 0)
+
+
+async def test_engagement_whose_apply_events_stopped_before_redis_is_repaired_by_the_bus(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    author, first, _, readers = await twins(world)
+    a = readers[0]
+    like = liked(first, author, a)
+
+    async def redis_gone(**_: object) -> None:
+        raise ConnectionError("Redis went away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(world.views, "set_flag", redis_gone)
+        with pytest.raises(ConnectionError):
+            await events.sync_handler(world.feeds)(like)  # counted in the database only
+    assert (await state(world, first, [a], author))["flags"] == {a: None}
+    await events.feed_batch_handler(world.feeds)([like])
+    got = await state(world, first, [a], author)
+    assert got["counts"] == (1, 1, 0, 0)  # not counted twice
+    assert got["flags"] == {a: "1"}  # the like shows for the liker after all
