@@ -14,6 +14,8 @@ from typing import Any
 import psutil
 
 from bench.memory import listening_pids, port_of
+from mesh.config import MeshSettings
+from mesh.services import MESH
 
 
 def cpu_seconds(addresses: dict[str, str]) -> dict[str, float]:
@@ -47,8 +49,13 @@ def per_request(
 
 
 def mesh_addresses(manifest: dict[str, Any]) -> dict[str, str]:
-    """Return where each process of the seeded mesh listens: its services and the edge."""
-    addresses = dict(manifest["grpc"])
+    """Return where each process of the seeded mesh listens: every service (those a manifest
+    does not name, at the settings' addresses) and the edge."""
+    settings = MeshSettings()
+    addresses = {
+        spec.name: manifest["grpc"].get(spec.name) or settings.address_of(spec.name)
+        for spec in MESH
+    }
     edge = str(manifest.get("edge_url", "")).removeprefix("http://").removeprefix("https://")
     if edge:
         addresses["edge"] = edge.split("/")[0]

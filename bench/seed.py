@@ -36,6 +36,7 @@ from feed_svc.events import GROUP as FEED_GROUP
 from feed_svc.settings import FeedSettings
 from mesh import auth
 from mesh.config import MeshSettings
+from mesh.services import MESH
 from notify_svc.events import GROUP as NOTIFY_GROUP
 from shutter.feed.v1 import feed_service_pb2, feed_service_pb2_grpc
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
@@ -491,17 +492,7 @@ async def seed(options: SeedOptions, console: Console) -> SeedResult:
     manifest = {
         "seed": options.seed,
         "edge_url": options.edge_url,
-        "grpc": {
-            name: settings.address_of(name)
-            for name in (
-                "user_svc",
-                "graph_svc",
-                "post_svc",
-                "media_svc",
-                "feed_svc",
-                "message_svc",
-            )
-        },
+        "grpc": {spec.name: settings.address_of(spec.name) for spec in MESH},
         "real_people": population.real_people,
         "celebrities": population.celebrities,
         "follows": len(population.follows),

@@ -19,13 +19,14 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from bench import loadgen, mixed_edge
+from bench import cost, loadgen, mixed_edge
 from bench.histogram import Histogram
 from bench.memory import RSS_METRIC, MeshProcess, feed_key_shape, process_memory
 from bench.seed import SeedOptions, seed
 from feed_svc.cache import celebs_key, feed_key, seen_key, snapshot_key
 from mesh.config import MeshSettings
 from mesh.launcher import free_port
+from mesh.services import MESH
 from tests.conftest import ENGINES, REDIS_MESH_URL
 
 TOTAL = sum(weight for _, weight in mixed_edge.MIX)
@@ -275,6 +276,19 @@ def test_mesh_processes_are_found_where_shutter_up_puts_them() -> None:
     assert processes[5].address == MeshSettings().notify_svc_addr  # not in the manifest
     assert processes[6].address == MeshSettings().message_svc_addr
     assert processes[7].address == "127.0.0.1:18080"
+
+
+def test_cpu_is_counted_for_every_process_of_the_mesh() -> None:
+    # A manifest from before notify_svc was written into it still has notify_svc's CPU counted.
+    manifest = {
+        "edge_url": "http://127.0.0.1:18080",
+        "grpc": {"feed_svc": "127.0.0.1:51055"},
+    }
+    addresses = cost.mesh_addresses(manifest)
+    assert set(addresses) == {spec.name for spec in MESH} | {"edge"}
+    assert addresses["feed_svc"] == "127.0.0.1:51055"
+    assert addresses["notify_svc"] == MeshSettings().notify_svc_addr
+    assert addresses["edge"] == "127.0.0.1:18080"
 
 
 @pytest.fixture
