@@ -61,6 +61,7 @@ STEP_FACTOR = 1.25  # the rate search multiplies the rate by this at each step
 MIN_RATE = 1.0  # requests per second: the search stepping down gives up below this
 UPLOADS_IN_FLIGHT = 4  # pool uploads at once (each is processed by media_svc's workers)
 UPLOAD_TIMEOUT_SECONDS = 60.0
+RUN_SEED_STRIDE = 1_000  # runs of one command seed their choices seed*stride, +1, +2...
 
 
 def mix_sequence(weights: Sequence[tuple[str, int]], *, skip: int = 0) -> Iterator[str]:
@@ -428,10 +429,20 @@ def scenario(
 
     addresses = cost.mesh_addresses(manifest)
     last_cost: dict[str, Any] = {}
+    # Each run of the command (search steps, then the measured run) picks its own readers, posts
+    # and likes: with one seed for all, a later run would repeat the earlier run's likes, which
+    # are then no-ops and cost the mesh far less than a new like.
+    runs = itertools.count()
 
     def mixed(rate: float, duration: float, warmup: float) -> loadgen.LoadResult:
         spec = replace(
-            base, target=edge_url, method=MIXED_EDGE, rate=rate, duration=duration, warmup=warmup
+            base,
+            target=edge_url,
+            method=MIXED_EDGE,
+            rate=rate,
+            duration=duration,
+            warmup=warmup,
+            seed=base.seed * RUN_SEED_STRIDE + next(runs),
         )
         asyncio.run(fresh_tokens(manifest, readers, manifest_path))
         needs = creates_needed(spec, MIX)
