@@ -739,15 +739,12 @@ class Feeds:
     ) -> None:
         """Record a post and push it to its author's followers, unless the author is a celebrity;
         `shared` is the event's copy of the post, kept instead of reading the post back."""
-        async with self._store.transaction() as tx:
-            live = await self._store.add_post(
-                tx,
-                post_id=post_id,
-                author_id=author_id,
-                created_at=created_at,
-                author_is_private=author_is_private,
-            )
-            celebrity = bool(await self._store.celebrities_among(tx, author_ids=[author_id]))
+        live, celebrity = await self._store.record_post(
+            post_id=post_id,
+            author_id=author_id,
+            created_at=created_at,
+            author_is_private=author_is_private,
+        )
         if not live:
             return  # deleted before (or while) this event was delivered: fan nothing out
         if self._views is not None:
@@ -858,14 +855,12 @@ class Feeds:
         """Record a new post in the projection and its author's grid, and keep the event's
         copy of it (`shared`) with zero counts (what PostCreated does before fan-out, applied as
         post_svc answers its author; the fan-out is the bus's)."""
-        async with self._store.transaction() as tx:
-            live = await self._store.add_post(
-                tx,
-                post_id=post_id,
-                author_id=author_id,
-                created_at=created_at,
-                author_is_private=author_is_private,
-            )
+        live, _ = await self._store.record_post(
+            post_id=post_id,
+            author_id=author_id,
+            created_at=created_at,
+            author_is_private=author_is_private,
+        )
         if live and self._views is not None:
             if shared is not None:
                 # The author's next read (and the fan-out's readers) find it kept: nobody
