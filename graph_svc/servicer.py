@@ -259,9 +259,9 @@ class GraphServicer(graph_service_pb2_grpc.GraphServiceServicer):
                 yield graph_service_pb2.StreamFollowerIdsResponse(follower_ids=batch)
             return
         # The count first, then the ids: a fan-out reads both from one call.
-        (counts,) = await self._graph.batch_counts(user_ids=[request.user_id])
+        count = await self._graph.follower_count(user_id=request.user_id)
         first: graph_service_pb2.StreamFollowerIdsResponse | None = (
-            graph_service_pb2.StreamFollowerIdsResponse(follower_count=counts.follower_count)
+            graph_service_pb2.StreamFollowerIdsResponse(follower_count=count)
         )
         async for batch in batches:
             if first is not None:
