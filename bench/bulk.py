@@ -56,7 +56,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench import cost
 from feed_svc.cache import FeedCache
-from feed_svc.domain import Feeds, Relation
+from feed_svc.domain import CountedFollowers, Feeds, Relation
 from feed_svc.events import GROUP as FEED_GROUP
 from feed_svc.settings import FeedSettings
 from feed_svc.store import SqlFeedStore
@@ -343,6 +343,11 @@ class _OnlyFollowing:
         raise NotImplementedError("the loader only rebuilds feeds")
 
     async def follower_counts(self, user_ids: Sequence[int]) -> dict[int, int]:
+        raise NotImplementedError("the loader only rebuilds feeds")
+
+    async def counted_followers(
+        self, user_id: int, *, batch_size: int, exclude_muted: bool
+    ) -> CountedFollowers:
         raise NotImplementedError("the loader only rebuilds feeds")
 
     async def relations(self, viewer_id: int, user_ids: Sequence[int]) -> dict[int, Relation]:

@@ -71,6 +71,12 @@ class BenchGraph:
     async def follower_counts(self, user_ids: Sequence[int]) -> dict[int, int]:
         return {u: len(self.followers.get(u, [])) for u in user_ids}
 
+    async def counted_followers(
+        self, user_id: int, *, batch_size: int, exclude_muted: bool
+    ) -> domain.CountedFollowers:
+        batches = self.follower_batches(user_id, batch_size=batch_size, exclude_muted=exclude_muted)
+        return domain.CountedFollowers(len(self.followers.get(user_id, [])), batches)
+
     async def relations(self, viewer_id: int, user_ids: Sequence[int]) -> dict[int, Any]:
         return {}
 

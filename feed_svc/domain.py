@@ -75,6 +75,15 @@ class Relation:
     incoming_request: bool = False
 
 
+@dataclass(frozen=True)
+class CountedFollowers:
+    """An account's follower count (muted followers included) and its followers in batches,
+    ascending, both from one call: what a fan-out needs to decide and then push."""
+
+    count: int
+    batches: AsyncIterator[list[int]]
+
+
 class Graph(Protocol):
     """What feeds need from graph_svc."""
 
@@ -83,6 +92,9 @@ class Graph(Protocol):
         self, user_id: int, *, batch_size: int, exclude_muted: bool
     ) -> AsyncIterator[list[int]]: ...
     async def follower_counts(self, user_ids: Sequence[int]) -> dict[int, int]: ...
+    async def counted_followers(
+        self, user_id: int, *, batch_size: int, exclude_muted: bool
+    ) -> CountedFollowers: ...
     async def relations(self, viewer_id: int, user_ids: Sequence[int]) -> dict[int, Relation]: ...
 
 
@@ -738,15 +750,12 @@ class Feeds:
     ) -> None:
         """Record a post and push it to its author's followers, unless the author is a celebrity;
         `shared` is the event's copy of the post, kept instead of reading the post back."""
-        async with self._store.transaction() as tx:
-            live = await self._store.add_post(
-                tx,
-                post_id=post_id,
-                author_id=author_id,
-                created_at=created_at,
-                author_is_private=author_is_private,
-            )
-            celebrity = bool(await self._store.celebrities_among(tx, author_ids=[author_id]))
+        live, celebrity = await self._store.record_post(
+            post_id=post_id,
+            author_id=author_id,
+            created_at=created_at,
+            author_is_private=author_is_private,
+        )
         if not live:
             return  # deleted before (or while) this event was delivered: fan nothing out
         if self._views is not None:
@@ -771,27 +780,32 @@ class Feeds:
             # Before the follower list is read: whoever leaves the author after this moment is
             # skipped, as their clean-up may already have run (docs/read-model.md).
             since = await self._cache.clock()
-            followers = (await self._graph.follower_counts([author_id])).get(author_id, 0)
-            if followers > self._settings.celebrity_follower_threshold:
-                async with self._store.transaction() as tx:
-                    await self._store.mark_celebrity(tx, author_id=author_id)
-                # From now on followers pull this author's posts: tell their built feeds.
-                async for batch in self._graph.follower_batches(
-                    author_id, batch_size=self._settings.fanout_batch_size, exclude_muted=True
-                ):
-                    await self._cache.add_celebrity(batch, author_id, since=since)
-                return
-            async for batch in self._graph.follower_batches(
-                author_id, batch_size=self._settings.fanout_batch_size, exclude_muted=True
-            ):
-                await self._cache.fan_out(batch, post_id, author_id=author_id, since=since)
+            await self._push(author_id, post_id, since=since)
+
+    async def _push(self, author_id: int, post_id: int, *, since: int) -> bool:
+        """Push a new post to its author's followers, or, once they are more than the celebrity
+        threshold, mark the author a celebrity and tell the followers' feeds to pull instead;
+        return whether the author is a celebrity now. The count and the followers come from one
+        graph_svc stream."""
+        followers = await self._graph.counted_followers(
+            author_id, batch_size=self._settings.fanout_batch_size, exclude_muted=True
+        )
+        if followers.count > self._settings.celebrity_follower_threshold:
+            async with self._store.transaction() as tx:
+                await self._store.mark_celebrity(tx, author_id=author_id)
+            # From now on followers pull this author's posts: tell their built feeds.
+            async for batch in followers.batches:
+                await self._cache.add_celebrity(batch, author_id, since=since)
+            return True
+        async for batch in followers.batches:
+            await self._cache.fan_out(batch, post_id, author_id=author_id, since=since)
+        return False
 
     async def posts_created(self, made: Sequence[Created]) -> None:
         """Record and push many new posts as post_created would one by one: one transaction
         records them all, the events' copies of the posts and one BatchGetPosts per author for
-        the others (its own posts, as it sees them) keep them in the read model, one call counts
-        every author's followers, and one clock reading serves every fan-out (taken before any
-        follower list is read, as each needs)."""
+        the others (its own posts, as it sees them) keep them in the read model, and one clock
+        reading serves every fan-out (taken before any follower list is read, as each needs)."""
         if not made:
             return
         async with self._store.transaction() as tx:
@@ -833,24 +847,11 @@ class Feeds:
         if not pushed:
             return
         since = await self._cache.clock()
-        counts = await self._graph.follower_counts(sorted({c.author_id for c in pushed}))
         for c in pushed:
             if c.author_id in celebrities:
                 continue  # became one with an earlier post of this run: pulled from now on
-            followers = counts.get(c.author_id, 0)
-            if followers > self._settings.celebrity_follower_threshold:
-                async with self._store.transaction() as tx:
-                    await self._store.mark_celebrity(tx, author_id=c.author_id)
+            if await self._push(c.author_id, c.post_id, since=since):
                 celebrities.add(c.author_id)
-                async for batch in self._graph.follower_batches(
-                    c.author_id, batch_size=self._settings.fanout_batch_size, exclude_muted=True
-                ):
-                    await self._cache.add_celebrity(batch, c.author_id, since=since)
-                continue
-            async for batch in self._graph.follower_batches(
-                c.author_id, batch_size=self._settings.fanout_batch_size, exclude_muted=True
-            ):
-                await self._cache.fan_out(batch, c.post_id, author_id=c.author_id, since=since)
 
     async def post_published(
         self,
@@ -865,14 +866,12 @@ class Feeds:
         """Record a new post in the projection and its author's grid, and keep the event's
         copy of it (`shared`) with zero counts (what PostCreated does before fan-out, applied as
         post_svc answers its author; the fan-out is the bus's)."""
-        async with self._store.transaction() as tx:
-            live = await self._store.add_post(
-                tx,
-                post_id=post_id,
-                author_id=author_id,
-                created_at=created_at,
-                author_is_private=author_is_private,
-            )
+        live, _ = await self._store.record_post(
+            post_id=post_id,
+            author_id=author_id,
+            created_at=created_at,
+            author_is_private=author_is_private,
+        )
         if live and self._views is not None:
             if shared is not None:
                 # The author's next read (and the fan-out's readers) find it kept: nobody

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 import grpc
 from grpc import aio
 
-from feed_svc.domain import Relation
+from feed_svc.domain import CountedFollowers, Relation
 from feed_svc.errors import AuthorNotFound, RelationshipUnknown
 from mesh.auth import SERVICE_HEADER
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
@@ -97,6 +97,35 @@ class GrpcGraph(_Peer):
             ids = list(page.follower_ids)
             for start in range(0, len(ids), batch_size):
                 yield ids[start : start + batch_size]
+
+    async def counted_followers(
+        self, user_id: int, *, batch_size: int, exclude_muted: bool
+    ) -> CountedFollowers:
+        """Return an account's follower count and its followers in batches of `batch_size`,
+        ascending, from one stream (the count comes on its first message)."""
+        pages = aiter(
+            self._stub.StreamFollowerIds(
+                graph_service_pb2.StreamFollowerIdsRequest(
+                    user_id=user_id,
+                    page_size=max(batch_size, STREAM_PAGE),
+                    exclude_muted=exclude_muted,
+                    with_follower_count=True,
+                ),
+                metadata=self._metadata(),
+                timeout=self._timeout * 60,
+            )
+        )
+        first = await anext(pages, None)
+
+        async def batches() -> AsyncIterator[list[int]]:
+            page = first
+            while page is not None:
+                ids = list(page.follower_ids)
+                for start in range(0, len(ids), batch_size):
+                    yield ids[start : start + batch_size]
+                page = await anext(pages, None)
+
+        return CountedFollowers(first.follower_count if first is not None else 0, batches())
 
     async def follower_counts(self, user_ids: Sequence[int]) -> dict[int, int]:
         """Return each account's follower count."""

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    exists,
     func,
     literal,
     or_,
@@ -100,6 +101,32 @@ celebrities = Table(
     Column("marked_at", DateTime(timezone=True), nullable=False),
 )
 
+# A new post recorded, whether it is live and whether its author is a celebrity, in one
+# statement (PostgreSQL): what every PostCreated asks, once as post_svc answers (ApplyEvents)
+# and once from the bus. The insert's CTE answers for a row it made; the statement's snapshot
+# shows a row that was there before; a row another transaction made meanwhile shows in neither
+# (NULL), and is read again.
+_NEW_POST = (
+    postgresql.insert(posts)
+    .values(
+        post_id=bindparam("post_id"),
+        author_id=bindparam("author_id"),
+        created_at=bindparam("created_at"),
+        author_is_private=bindparam("author_is_private"),
+        deleted=False,
+    )
+    .on_conflict_do_nothing()
+    .returning(posts.c.deleted)
+    .cte("new_post")
+)
+_POST_DELETED = select(posts.c.deleted).where(posts.c.post_id == bindparam("post_id"))
+_RECORD_POST = select(
+    func.coalesce(
+        select(_NEW_POST.c.deleted).scalar_subquery(), _POST_DELETED.scalar_subquery()
+    ).label("deleted"),
+    exists().where(celebrities.c.author_id == bindparam("author_id")).label("celebrity"),
+)
+
 
 @dataclass(frozen=True)
 class PostRef:
@@ -170,6 +197,9 @@ class FeedStore(Protocol):
         created_at: datetime,
         author_is_private: bool,
     ) -> bool: ...
+    async def record_post(
+        self, *, post_id: int, author_id: int, created_at: datetime, author_is_private: bool
+    ) -> tuple[bool, bool]: ...
     async def add_posts(
         self, session: AsyncSession, *, posts_made: Sequence[tuple[int, int, datetime, bool]]
     ) -> set[int]: ...
@@ -539,6 +569,36 @@ class SqlFeedStore:
             )
             live.update(int(r.post_id) for r in rows)
         return live
+
+    async def record_post(
+        self, *, post_id: int, author_id: int, created_at: datetime, author_is_private: bool
+    ) -> tuple[bool, bool]:
+        """Record a post as add_post does; return whether it is live and whether its author
+        is a celebrity. On PostgreSQL one statement on an autocommit connection, without a
+        session's BEGIN, three statements and COMMIT."""
+        if not self._postgres:
+            async with self.transaction() as session:
+                live = await self.add_post(
+                    session,
+                    post_id=post_id,
+                    author_id=author_id,
+                    created_at=created_at,
+                    author_is_private=author_is_private,
+                )
+                celebrity = bool(await self.celebrities_among(session, author_ids=[author_id]))
+            return live, celebrity
+        made = {
+            "post_id": post_id,
+            "author_id": author_id,
+            "created_at": created_at,
+            "author_is_private": author_is_private,
+        }
+        async with self._autocommit.connect() as connection:
+            row = (await connection.execute(_RECORD_POST, made)).one()
+            deleted = row.deleted
+            if deleted is None:  # made by another transaction meanwhile: read it committed
+                deleted = await connection.scalar(_POST_DELETED, {"post_id": post_id})
+        return not deleted, bool(row.celebrity)
 
     async def add_post(
         self,

@@ -664,6 +664,14 @@ class Graph:
             raise _not_found()
         return ProfileGraph(counts, relationship)
 
+    async def follower_count(self, *, user_id: int) -> int:
+        """Return an account's follower count as committed now on the primary (what a fan-out
+        decides push or pull by)."""
+        owner = check_user_id(user_id)
+        async with self._store.statements() as tx:
+            found = await self._store.get_counts(tx, user_ids=[owner])
+        return found[owner].follower_count
+
     async def batch_counts(self, *, user_ids: Sequence[int]) -> list[Counts]:
         """Return the counts of up to BATCH_MAX accounts, in request order (from the replica)."""
         ids = check_user_ids(user_ids)
@@ -781,7 +789,7 @@ class Graph:
         self, *, followers: bool, user_id: int, page_size: int, exclude_muted: bool
     ) -> AsyncIterator[list[int]]:
         """Return batches of follower ids (or followed ids) in ascending order; each batch is
-        read in its own short transaction, so a slow reader holds nothing open."""
+        one statement of its own, so a slow reader holds nothing open."""
         owner = check_user_id(user_id)
         size = pagination.page_size(page_size, default=STREAM_PAGE_DEFAULT, maximum=STREAM_PAGE_MAX)
         reader = self._store.follower_ids if followers else self._store.following_ids
@@ -789,7 +797,7 @@ class Graph:
         async def batches() -> AsyncIterator[list[int]]:
             after = 0
             while True:
-                async with self._store.transaction() as tx:
+                async with self._store.statements() as tx:
                     batch = await reader(
                         tx, user_id=owner, after=after, limit=size, exclude_muted=exclude_muted
                     )

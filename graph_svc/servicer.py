@@ -254,8 +254,24 @@ class GraphServicer(graph_service_pb2_grpc.GraphServiceServicer):
             page_size=request.page_size,
             exclude_muted=request.exclude_muted,
         )
+        if not request.with_follower_count:
+            async for batch in batches:
+                yield graph_service_pb2.StreamFollowerIdsResponse(follower_ids=batch)
+            return
+        # The count first, then the ids: a fan-out reads both from one call.
+        count = await self._graph.follower_count(user_id=request.user_id)
+        first: graph_service_pb2.StreamFollowerIdsResponse | None = (
+            graph_service_pb2.StreamFollowerIdsResponse(follower_count=count)
+        )
         async for batch in batches:
-            yield graph_service_pb2.StreamFollowerIdsResponse(follower_ids=batch)
+            if first is not None:
+                first.follower_ids.extend(batch)
+                yield first
+                first = None
+            else:
+                yield graph_service_pb2.StreamFollowerIdsResponse(follower_ids=batch)
+        if first is not None:
+            yield first  # no followers: the count alone
 
     async def StreamFollowingIds(
         self, request: graph_service_pb2.StreamFollowingIdsRequest, context: aio.ServicerContext

@@ -145,6 +145,7 @@ class GraphStore(Protocol):
 
     def transaction(self) -> Any: ...
     def read_transaction(self) -> Any: ...
+    def statements(self) -> Any: ...
     async def lock_pairs(
         self, session: AsyncSession, *, pairs: Sequence[tuple[int, int]]
     ) -> None: ...
@@ -307,6 +308,9 @@ class SqlGraphStore:
         # One statement needs no transaction of its own: on PostgreSQL, reads that are a single
         # statement run on an autocommit connection of the primary (no BEGIN and COMMIT).
         self._autocommit = db.autocommit(engine)
+        self._statement_sessions = db.session_factory(
+            self._autocommit if self._postgres else engine
+        )
         self.outbox = outbox
 
     @asynccontextmanager
@@ -319,6 +323,14 @@ class SqlGraphStore:
     async def read_transaction(self) -> AsyncIterator[AsyncSession]:
         """Open a read-only transaction on the replica (else the primary); a write fails."""
         async with db.transaction(self._read_sessions) as session:
+            yield session
+
+    @asynccontextmanager
+    async def statements(self) -> AsyncIterator[AsyncSession]:
+        """Open a session of the primary whose statements each stand alone (on PostgreSQL an
+        autocommit connection: no BEGIN and COMMIT round trips), for reads of one statement
+        each, such as a fan-out's follower pages and count."""
+        async with db.transaction(self._statement_sessions) as session:
             yield session
 
     async def lock_pairs(self, session: AsyncSession, *, pairs: Sequence[tuple[int, int]]) -> None:

@@ -654,8 +654,7 @@ class Posts:
         return answer
 
     async def _post_made_with(self, caller: int, key: str, digest: str) -> PostView | None:
-        async with self._store.transaction() as tx:
-            earlier = await self._store.get_post_by_key(tx, author_id=caller, idempotency_key=key)
+        earlier = await self._store.current_post_by_key(author_id=caller, idempotency_key=key)
         if earlier is None:
             return None
         post, deleted = earlier

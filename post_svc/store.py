@@ -431,6 +431,9 @@ class PostStore(Protocol):
         self, session: AsyncSession, *, post_id: int, for_update: bool = False
     ) -> PostRecord | None: ...
     async def current_post(self, *, post_id: int) -> PostRecord | None: ...
+    async def current_post_by_key(
+        self, *, author_id: int, idempotency_key: str
+    ) -> tuple[PostRecord, bool] | None: ...
     async def get_posts(
         self, session: AsyncSession, *, post_ids: Sequence[int]
     ) -> dict[int, PostRecord]: ...
@@ -696,6 +699,10 @@ def name_key(name: str) -> str:
 _LIVE = posts.c.deleted_at.is_(None)
 # Built once: the statement is the same on every call (only its parameter changes).
 _CURRENT_POST = select(posts).where(posts.c.post_id == bindparam("post_id"), _LIVE)
+_POST_BY_KEY = select(posts).where(
+    posts.c.author_id == bindparam("author_id"),
+    posts.c.idempotency_key == bindparam("idempotency_key"),
+)
 
 
 class _Dialect:
@@ -867,10 +874,24 @@ class SqlPostStore:
         self, session: AsyncSession, *, author_id: int, idempotency_key: str
     ) -> tuple[PostRecord, bool] | None:
         """Return the post an author made with an idempotency key, and whether it is deleted."""
-        query = select(posts).where(
-            posts.c.author_id == author_id, posts.c.idempotency_key == idempotency_key
-        )
-        row = (await session.execute(query)).first()
+        key = {"author_id": author_id, "idempotency_key": idempotency_key}
+        row = (await session.execute(_POST_BY_KEY, key)).first()
+        return (_post(row), row.deleted_at is not None) if row else None
+
+    async def current_post_by_key(
+        self, *, author_id: int, idempotency_key: str
+    ) -> tuple[PostRecord, bool] | None:
+        """get_post_by_key as committed now on the primary, outside any transaction (what every
+        CreatePost with a key asks first): on PostgreSQL one statement on an autocommit
+        connection."""
+        if not self._postgres:
+            async with self.transaction() as session:
+                return await self.get_post_by_key(
+                    session, author_id=author_id, idempotency_key=idempotency_key
+                )
+        key = {"author_id": author_id, "idempotency_key": idempotency_key}
+        async with self._autocommit.connect() as connection:
+            row = (await connection.execute(_POST_BY_KEY, key)).first()
         return (_post(row), row.deleted_at is not None) if row else None
 
     async def get_post(

@@ -66,12 +66,26 @@ async def test_recent_posts_are_newest_first_live_and_limited(
         assert await feed_store.add_post(
             tx, post_id=6, author_id=A, created_at=NOW, author_is_private=False
         )
+    # What a PostCreated asks (once as post_svc answers, once from the bus): the same answers,
+    # and whether the author is a celebrity.
+    assert await feed_store.record_post(
+        post_id=7, author_id=C, created_at=NOW, author_is_private=False
+    ) == (False, False)
+    assert await feed_store.record_post(
+        post_id=8, author_id=C, created_at=NOW, author_is_private=False
+    ) == (True, False)
+    async with feed_store.transaction() as tx:
+        await feed_store.mark_celebrity(tx, author_id=C)
+    for _ in range(2):  # a new post, then its repeated delivery
+        assert await feed_store.record_post(
+            post_id=9, author_id=C, created_at=NOW, author_is_private=False
+        ) == (True, True)
     async with feed_store.transaction() as tx:
         recent = await feed_store.recent_posts(tx, author_ids=[A, B], limit=3)
         every = await feed_store.recent_posts(tx, author_ids=[A, B, C], limit=100)
         authors = await feed_store.authors_of(tx, post_ids=[1, 4, 5, 6, 7, 77])
     assert recent == [store.PostRef(6, A), store.PostRef(3, A), store.PostRef(2, B)]
-    assert [p.post_id for p in every] == [6, 4, 3, 2, 1]
+    assert [p.post_id for p in every] == [9, 8, 6, 4, 3, 2, 1]
     assert authors == {1: A, 4: C, 6: A}
 
 

@@ -117,6 +117,11 @@ async def test_a_post_reads_back_whole_and_counts_for_its_author(stores: Stores)
             False,
         )
         assert await stores.posts.get_post_by_key(tx, author_id=1, idempotency_key="k-1") is None
+    # What CreatePost asks first, outside a transaction: the same answer.
+    by_key = stores.posts.current_post_by_key
+    assert await by_key(author_id=author, idempotency_key="k-1") == (post, False)
+    assert await by_key(author_id=1, idempotency_key="k-1") is None
+    async with stores.posts.transaction() as tx:
         assert await stores.posts.posted_media(tx, media_ids=[*post.media_ids, 7]) == set(
             post.media_ids
         )

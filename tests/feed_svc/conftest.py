@@ -73,6 +73,14 @@ class FakeGraph:
                 await self.resume.wait()
             yield followers[start : start + batch_size]
 
+    async def counted_followers(
+        self, user_id: int, *, batch_size: int, exclude_muted: bool
+    ) -> domain.CountedFollowers:
+        self.calls.append("counted_followers")
+        count = self.counts.get(user_id, sum(1 for _, b in self.follows if b == user_id))
+        batches = self.follower_batches(user_id, batch_size=batch_size, exclude_muted=exclude_muted)
+        return domain.CountedFollowers(count, batches)
+
     async def follower_counts(self, user_ids: Sequence[int]) -> dict[int, int]:
         self.calls.append("follower_counts")
         return {u: self.counts.get(u, sum(1 for _, b in self.follows if b == u)) for u in user_ids}

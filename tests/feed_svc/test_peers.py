@@ -23,11 +23,15 @@ class FakeGraphStub:
         size = min(request.page_size, 10_000)
 
         async def pages() -> AsyncIterator[graph_service_pb2.StreamFollowerIdsResponse]:
+            count = self.followers if request.with_follower_count else 0
             for start in range(1, self.followers + 1, size):
                 stop = min(start + size, self.followers + 1)
                 yield graph_service_pb2.StreamFollowerIdsResponse(
-                    follower_ids=list(range(start, stop))
+                    follower_ids=list(range(start, stop)), follower_count=count
                 )
+                count = 0  # on the first message only
+            if count or (request.with_follower_count and not self.followers):
+                yield graph_service_pb2.StreamFollowerIdsResponse(follower_count=count)
 
         return pages()
 
@@ -53,3 +57,20 @@ async def test_batches_bigger_than_a_page_ask_for_pages_of_their_size() -> None:
     assert [len(b) for b in found] == [7000, 7000, 1000]
     empty, _ = await _batches(followers=0, batch_size=10)
     assert empty == []
+
+
+async def test_a_fan_out_reads_the_count_and_the_followers_from_one_stream() -> None:
+    stub = FakeGraphStub(12_001)
+    graph = peers.GrpcGraph(stub, service_token=lambda: "t", timeout=1)  # type: ignore[arg-type]
+    followers = await graph.counted_followers(7, batch_size=1000, exclude_muted=True)
+    assert followers.count == 12_001
+    found = [b async for b in followers.batches]
+    assert [len(b) for b in found] == [1000] * 12 + [1]
+    assert [i for b in found for i in b] == list(range(1, 12_002))
+    assert len(stub.requests) == 1 and stub.requests[0].with_follower_count
+    nobody = await peers.GrpcGraph(
+        FakeGraphStub(0),  # type: ignore[arg-type]
+        service_token=lambda: "t",
+        timeout=1,
+    ).counted_followers(7, batch_size=10, exclude_muted=True)
+    assert nobody.count == 0 and [b async for b in nobody.batches] == []

@@ -46,6 +46,11 @@ class Fakes:
     async def follower_counts(self, user_ids: Sequence[int]) -> dict[int, int]:
         return {}
 
+    async def counted_followers(
+        self, user_id: int, *, batch_size: int, exclude_muted: bool
+    ) -> object:
+        raise AssertionError("the tray never lists followers")
+
     async def relations(self, viewer_id: int, user_ids: Sequence[int]) -> dict[int, object]:
         return {}
 

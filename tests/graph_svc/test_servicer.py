@@ -270,6 +270,20 @@ async def test_services_stream_follower_ids_and_ask_the_privacy_rule(mesh: Mesh)
     batches = [list(message.follower_ids) async for message in stream]
     assert [len(b) for b in batches] == [2, 2]
     assert [i for b in batches for i in b] == sorted(f.user_id for f in followers[1:])
+    # A fan-out asks for the count with the ids: on the first message, the muted one counted.
+    counted = mesh.graph.StreamFollowerIds(
+        gpb.StreamFollowerIdsRequest(
+            user_id=owner.user_id, page_size=2, exclude_muted=True, with_follower_count=True
+        ),
+        metadata=_service(mesh),
+    )
+    pages = [(list(m.follower_ids), m.follower_count) async for m in counted]
+    assert pages == [(batches[0], 5), (batches[1], 0)]
+    alone = mesh.graph.StreamFollowerIds(
+        gpb.StreamFollowerIdsRequest(user_id=private.user_id, with_follower_count=True),
+        metadata=_service(mesh),
+    )
+    assert [(list(m.follower_ids), m.follower_count) async for m in alone] == [([], 0)]
     following = mesh.graph.StreamFollowingIds(
         gpb.StreamFollowingIdsRequest(user_id=followers[1].user_id), metadata=_service(mesh)
     )

@@ -251,20 +251,24 @@ class BatchCanViewResponse(_message.Message):
     def __init__(self, visibilities: _Optional[_Iterable[_Union[_graph_pb2.Visibility, _Mapping]]] = ...) -> None: ...
 
 class StreamFollowerIdsRequest(_message.Message):
-    __slots__ = ("user_id", "page_size", "exclude_muted")
+    __slots__ = ("user_id", "page_size", "exclude_muted", "with_follower_count")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_MUTED_FIELD_NUMBER: _ClassVar[int]
+    WITH_FOLLOWER_COUNT_FIELD_NUMBER: _ClassVar[int]
     user_id: int
     page_size: int
     exclude_muted: bool
-    def __init__(self, user_id: _Optional[int] = ..., page_size: _Optional[int] = ..., exclude_muted: _Optional[bool] = ...) -> None: ...
+    with_follower_count: bool
+    def __init__(self, user_id: _Optional[int] = ..., page_size: _Optional[int] = ..., exclude_muted: _Optional[bool] = ..., with_follower_count: _Optional[bool] = ...) -> None: ...
 
 class StreamFollowerIdsResponse(_message.Message):
-    __slots__ = ("follower_ids",)
+    __slots__ = ("follower_ids", "follower_count")
     FOLLOWER_IDS_FIELD_NUMBER: _ClassVar[int]
+    FOLLOWER_COUNT_FIELD_NUMBER: _ClassVar[int]
     follower_ids: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, follower_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+    follower_count: int
+    def __init__(self, follower_ids: _Optional[_Iterable[int]] = ..., follower_count: _Optional[int] = ...) -> None: ...
 
 class StreamFollowingIdsRequest(_message.Message):
     __slots__ = ("user_id", "page_size", "exclude_muted")
