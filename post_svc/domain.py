@@ -712,11 +712,21 @@ class Posts:
         wanted = check_ids(post_ids, "post_ids")
         if not wanted:
             return set(), set(), set()
-        # One transaction on the primary: a report must hide the post from its reporter's very
-        # next read (as in _hydrate), and a like or save just made must be seen by the read
-        # that keeps it (the read model keeps these answers until an event changes them).
+        # The primary: a report must hide the post from its reporter's very next read (as in
+        # _hydrate), and a like or save just made must be seen by the read that keeps it (the
+        # read model keeps these answers until an event changes them). On PostgreSQL one
+        # statement on an autocommit connection (a cold read's every viewer asks once); likes
+        # kept elsewhere (Cassandra) are asked of their store beside it.
+        here = self._engagement.in_post_database
+        found = await self._store.current_viewer_flags(
+            viewer_id=viewer, post_ids=wanted, with_likes=here
+        )
+        if found is not None and here:
+            return found
         async with self._store.transaction() as tx:
             liked = await self._engagement.liked_among(tx, user_id=viewer, post_ids=wanted)
+            if found is not None:
+                return liked, found[1], found[2]
             saved = await self._store.saved_among(tx, user_id=viewer, post_ids=wanted)
             hidden = await self._store.hidden_among(
                 tx, viewer_id=viewer, target_type="post", target_ids=wanted
