@@ -218,6 +218,18 @@ class GrpcPosts(_Peer):
         )
         return list(answer.posts)
 
+    async def shared_posts(self, post_ids: Sequence[int]) -> list[post_pb2.Post]:
+        """Return the live posts among these (at most 100) as every viewer sees them, whoever
+        may see them: author id only, no counts, no flags (the read model's copy)."""
+        if not post_ids:
+            return []
+        answer: post_service_pb2.BatchGetSharedPostsResponse = await self._stub.BatchGetSharedPosts(
+            post_service_pb2.BatchGetSharedPostsRequest(post_ids=post_ids),
+            metadata=self._metadata(),
+            timeout=self._timeout,
+        )
+        return list(answer.posts)
+
     async def viewer_flags(
         self, viewer_id: int, post_ids: Sequence[int]
     ) -> tuple[set[int], set[int], set[int]]:

@@ -11,7 +11,7 @@ from mesh.launcher import StartupError
 from mesh.runtime import ServiceRuntime
 from mesh.server import Service
 from post_svc import domain, events, peers, reel_store, reels, store, stories
-from post_svc.messages import post_message
+from post_svc.messages import post_message, shared_message
 from post_svc.settings import PostSettings
 from post_svc.store import EngagementStore
 from shutter.graph.v1 import graph_service_pb2_grpc
@@ -147,6 +147,18 @@ class PostServicer(post_service_pb2_grpc.PostServiceServicer):
         viewer = domain.resolve_viewer(auth.current_principal(), request.viewer_id)
         views = await self._posts.batch_get(viewer=viewer, post_ids=list(request.post_ids))
         return post_service_pb2.BatchGetPostsResponse(posts=[post_message(v) for v in views])
+
+    async def BatchGetSharedPosts(
+        self, request: post_service_pb2.BatchGetSharedPostsRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.BatchGetSharedPostsResponse:
+        if not auth.current_principal().is_service:
+            raise PermissionDenied(
+                "only services may read posts whoever may see them", reason="SERVICE_REQUIRED"
+            )
+        views = await self._posts.shared_posts(post_ids=list(request.post_ids))
+        return post_service_pb2.BatchGetSharedPostsResponse(
+            posts=[shared_message(v) for v in views]
+        )
 
     async def BatchGetViewerFlags(
         self, request: post_service_pb2.BatchGetViewerFlagsRequest, context: aio.ServicerContext
