@@ -71,6 +71,9 @@ def _calls(addresses: dict[str, str], blocker: int, blocked: int) -> dict[str, C
         "BatchGetViewerFlags": lambda md: posts.BatchGetViewerFlags(
             ppb.BatchGetViewerFlagsRequest(viewer_id=blocker, post_ids=[1]), metadata=md
         ),
+        "BatchGetSharedPosts": lambda md: posts.BatchGetSharedPosts(
+            ppb.BatchGetSharedPostsRequest(post_ids=[1]), metadata=md
+        ),
         "ListHashtagIndex": lambda md: posts.ListHashtagIndex(
             ppb.ListHashtagIndexRequest(tag="any", page_size=10, with_author_counts=True),
             metadata=md,
