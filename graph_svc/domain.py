@@ -781,18 +781,20 @@ class Graph:
         self, *, followers: bool, user_id: int, page_size: int, exclude_muted: bool
     ) -> AsyncIterator[list[int]]:
         """Return batches of follower ids (or followed ids) in ascending order; each batch is
-        read in its own short transaction, so a slow reader holds nothing open."""
+        one statement of its own, so a slow reader holds nothing open."""
         owner = check_user_id(user_id)
         size = pagination.page_size(page_size, default=STREAM_PAGE_DEFAULT, maximum=STREAM_PAGE_MAX)
-        reader = self._store.follower_ids if followers else self._store.following_ids
 
         async def batches() -> AsyncIterator[list[int]]:
             after = 0
             while True:
-                async with self._store.transaction() as tx:
-                    batch = await reader(
-                        tx, user_id=owner, after=after, limit=size, exclude_muted=exclude_muted
-                    )
+                batch = await self._store.current_id_page(
+                    followers=followers,
+                    user_id=owner,
+                    after=after,
+                    limit=size,
+                    exclude_muted=exclude_muted,
+                )
                 if batch:
                     yield batch
                 if len(batch) < size:
