@@ -777,6 +777,18 @@ class Graph:
             page_token=page_token,
         )
 
+    async def following_page(
+        self, *, user_id: int, page_size: int, exclude_muted: bool
+    ) -> tuple[list[int], bool]:
+        """Return the first `page_size` ids of the accounts an account follows, ascending (one
+        statement), and whether more follow."""
+        owner = check_user_id(user_id)
+        size = pagination.page_size(page_size, default=STREAM_PAGE_DEFAULT, maximum=STREAM_PAGE_MAX)
+        found = await self._store.current_id_page(
+            followers=False, user_id=owner, after=0, limit=size + 1, exclude_muted=exclude_muted
+        )
+        return found[:size], len(found) > size
+
     def stream_ids(
         self, *, followers: bool, user_id: int, page_size: int, exclude_muted: bool
     ) -> AsyncIterator[list[int]]:

@@ -62,6 +62,9 @@ def _calls(addresses: dict[str, str], blocker: int, blocked: int) -> dict[str, C
         "BatchCanView": lambda md: graph.BatchCanView(
             gpb.BatchCanViewRequest(viewer_id=blocked, owner_ids=[blocker]), metadata=md
         ),
+        "GetFollowingIds": lambda md: graph.GetFollowingIds(
+            gpb.GetFollowingIdsRequest(user_id=blocker), metadata=md
+        ),
         "BatchGetUsers": lambda md: users.BatchGetUsers(
             upb.BatchGetUsersRequest(user_ids=[blocker]), metadata=md
         ),
