@@ -121,6 +121,41 @@ local function read_feed(seen, feed, celebs_key, ttl, top, count)
 end
 """
 
+# A rebuild's first step, in one round trip: answer 'built' when the feed is built (another
+# rebuilder finished), else take the rebuild lock ('locked') unless another holds it ('held').
+# KEYS: the feed, its lock. ARGV: this rebuilder's token, the lock's time to live (ms).
+_LOCK_UNLESS_BUILT = """
+if redis.call('ZSCORE', KEYS[1], '~') then return 'built' end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return 'locked' end
+return 'held'
+"""
+
+# Replace a feed and its celebrities in one step and release the rebuild lock if this rebuilder
+# still holds it. KEYS: the feed, its celebrities, its lock. ARGV: the token ('' when no lock
+# is held), how many members follow, the members (sentinel excluded), then the celebrities.
+_INSTALL = """
+local unpack = unpack or table.unpack
+local function add(command, key, first, last, scored)
+  for i = first, last, 500 do
+    local args = {}
+    for j = i, math.min(i + 499, last) do
+      if scored then args[#args + 1] = 0 end
+      args[#args + 1] = ARGV[j]
+    end
+    redis.call(command, key, unpack(args))
+  end
+end
+redis.call('UNLINK', KEYS[1], KEYS[2])
+local last = 2 + tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], 0, '~')
+add('ZADD', KEYS[1], 3, last, true)
+add('SADD', KEYS[2], last + 1, #ARGV, false)
+if ARGV[1] ~= '' and redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
+return 1
+"""
+
+BUILT, LOCKED, HELD = "built", "locked", "held"
+
 # How long a separation is remembered for fan-outs that started before it: far longer than one
 # fan-out runs (a delivery retried for minutes starts a new fan-out, with a fresh follower list).
 SEPARATION_MEMORY_SECONDS = 3600
@@ -243,6 +278,8 @@ class FeedCache:
         self._fan_out = client.register_script(_FAN_OUT)
         self._separate = client.register_script(_SEPARATE)
         self._read_ranked = client.register_script(_READ_RANKED)
+        self._install = client.register_script(_INSTALL)
+        self._lock_unless_built = client.register_script(_LOCK_UNLESS_BUILT)
 
     async def is_built(self, user_id: int) -> bool:
         """Return whether a user's feed is in the cache, complete."""
@@ -259,15 +296,29 @@ class FeedCache:
             answers = await pipe.execute()
         return {u for u, score in zip(unique, answers, strict=True) if score is not None}
 
-    async def install(self, user_id: int, post_ids: Sequence[int], celebs: Sequence[int]) -> None:
-        """Replace a user's feed and celebrity list in one step (one slot, so one MULTI)."""
-        async with self._redis.pipeline(transaction=True) as pipe:
-            _queue_unlink(pipe, feed_key(user_id), celebs_key(user_id))
-            newest = sorted(set(post_ids), reverse=True)[: self._max]
-            pipe.zadd(feed_key(user_id), {**{member(p): 0 for p in newest}, "~": 0})
-            if celebs:
-                pipe.sadd(celebs_key(user_id), *[str(c) for c in celebs])
-            await pipe.execute()
+    async def install(
+        self,
+        user_id: int,
+        post_ids: Sequence[int],
+        celebs: Sequence[int],
+        *,
+        lock_token: str = "",
+    ) -> None:
+        """Replace a user's feed and celebrity list in one step (one script on the user's slot)
+        and release the rebuild lock `lock_token` holds, if it still does."""
+        newest = sorted(set(post_ids), reverse=True)[: self._max]
+        await self._install(
+            keys=[feed_key(user_id), celebs_key(user_id), lock_key(user_id)],
+            args=[lock_token, len(newest), *(member(p) for p in newest), *map(str, celebs)],
+        )
+
+    async def lock_unless_built(self, user_id: int, token: str, *, ttl_seconds: float) -> str:
+        """In one round trip: BUILT when a user's feed is built, else LOCKED when this holder
+        took its rebuild lock, HELD when another holds it."""
+        answer = await self._lock_unless_built(
+            keys=[feed_key(user_id), lock_key(user_id)], args=[token, int(ttl_seconds * 1000)]
+        )
+        return answer.decode() if isinstance(answer, bytes) else str(answer)
 
     async def drop(self, user_ids: Sequence[int]) -> None:
         """Forget users' feeds; each is rebuilt on its next read."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from feed_svc.cache import FeedCache, feed_answer, ranked_answer
+from feed_svc.cache import BUILT, LOCKED, FeedCache, feed_answer, ranked_answer
 from feed_svc.cache import signature as ranking_signature
 from feed_svc.errors import AuthorNotFound, PostNotFound, PrivateAccount, SnapshotExpired
 from feed_svc.readmodel import HomePage, ReadModel
@@ -173,8 +173,7 @@ class ProjectionCounts:
     async def counts(self, post_ids: Sequence[int]) -> dict[int, tuple[int, int, int, int]]:
         """Return (version, likes, comments, views) of each of these posts that has any
         (primary)."""
-        async with self._store.transaction() as tx:
-            found = await self._store.engagement_of(tx, post_ids=post_ids)
+        found = await self._store.current_engagement(post_ids=post_ids)
         return {
             p: (e.version, e.like_count, e.comment_count, e.view_count) for p, e in found.items()
         }
@@ -651,8 +650,6 @@ class Feeds:
 
     async def ensure_built(self, viewer: int) -> None:
         """Make sure a viewer's feed is in the cache, rebuilding it once however many ask."""
-        if await self._cache.is_built(viewer):
-            return
         running = self._rebuilds.get(viewer)
         if running is None:
             running = asyncio.ensure_future(self._rebuild_locked(viewer))
@@ -662,31 +659,38 @@ class Feeds:
 
     async def _rebuild_locked(self, viewer: int) -> None:
         # Across processes: one holder of the Redis lock rebuilds; the others wait for the feed.
+        # Whether the feed is built and the lock are one round trip, and the install releases
+        # the lock: a rebuild costs two round trips besides its reads of the sources.
         token = secrets.token_hex(8)
         deadline = time.monotonic() + self._settings.rebuild_lock_seconds
-        while not await self._cache.try_lock(
-            viewer, token, ttl_seconds=self._settings.rebuild_lock_seconds
-        ):
-            if await self._cache.is_built(viewer):
+        while True:
+            state = await self._cache.lock_unless_built(
+                viewer, token, ttl_seconds=self._settings.rebuild_lock_seconds
+            )
+            if state == BUILT:
                 return
+            if state == LOCKED:
+                break
             if time.monotonic() > deadline:
                 break  # the holder died without releasing; its lock expires on its own
             await asyncio.sleep(0.05)
         try:
-            if not await self._cache.is_built(viewer):
-                await self.rebuild(viewer)
-        finally:
+            await self.rebuild(viewer, lock_token=token)
+        except BaseException:
             await self._cache.unlock(viewer, token)
+            raise
 
-    async def rebuild(self, viewer: int) -> None:
-        """Build a viewer's feed from the follow list and the post projection."""
+    async def rebuild(self, viewer: int, *, lock_token: str = "") -> None:
+        """Build a viewer's feed from the follow list and the post projection (and release the
+        rebuild lock `lock_token` holds with the install)."""
         self.rebuild_count += 1
         following = await self._graph.following_ids(viewer, exclude_muted=True)
-        async with self._store.transaction() as tx:
-            celebs, recent = await self._store.feed_sources(
-                tx, viewer_id=viewer, following=following, limit=self._settings.feed_max_length
-            )
-        await self._cache.install(viewer, [p.post_id for p in recent], sorted(celebs))
+        celebs, recent = await self._store.current_feed_sources(
+            viewer_id=viewer, following=following, limit=self._settings.feed_max_length
+        )
+        await self._cache.install(
+            viewer, [p.post_id for p in recent], sorted(celebs), lock_token=lock_token
+        )
 
     async def rebuild_projection(self, source: PostSource, directory: Directory) -> tuple[int, int]:
         """Replace the projection with post_svc's live posts and their counts as they are now,

@@ -25,6 +25,8 @@ from shutter.user.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
 PEER_BATCH_MAX = 100
 # Ids per message when streaming a follow list (graph_svc clamps to 10000).
 STREAM_PAGE = 5000
+# Follows answered in one call (graph_svc's most); a longer list is streamed.
+FOLLOWING_PAGE = 10000
 
 
 # graph_svc not answering (down, restarting, too slow): retryable.
@@ -64,7 +66,17 @@ class GrpcGraph(_Peer):
         self._stub = stub
 
     async def following_ids(self, user_id: int, *, exclude_muted: bool) -> list[int]:
-        """Return every account a user follows."""
+        """Return every account a user follows: one unary call when they fit a page (nearly
+        every account), else the stream."""
+        page: graph_service_pb2.GetFollowingIdsResponse = await self._stub.GetFollowingIds(
+            graph_service_pb2.GetFollowingIdsRequest(
+                user_id=user_id, page_size=FOLLOWING_PAGE, exclude_muted=exclude_muted
+            ),
+            metadata=self._metadata(),
+            timeout=self._timeout,
+        )
+        if not page.more:
+            return list(page.user_ids)
         found: list[int] = []
         stream = self._stub.StreamFollowingIds(
             graph_service_pb2.StreamFollowingIdsRequest(
@@ -242,6 +254,18 @@ class GrpcPosts(_Peer):
             return []
         answer: post_service_pb2.BatchGetPostsResponse = await self._stub.BatchGetPosts(
             post_service_pb2.BatchGetPostsRequest(viewer_id=viewer_id, post_ids=post_ids),
+            metadata=self._metadata(),
+            timeout=self._timeout,
+        )
+        return list(answer.posts)
+
+    async def shared_posts(self, post_ids: Sequence[int]) -> list[post_pb2.Post]:
+        """Return the live posts among these (at most 100) as every viewer sees them, whoever
+        may see them: author id only, no counts, no flags (the read model's copy)."""
+        if not post_ids:
+            return []
+        answer: post_service_pb2.BatchGetSharedPostsResponse = await self._stub.BatchGetSharedPosts(
+            post_service_pb2.BatchGetSharedPostsRequest(post_ids=post_ids),
             metadata=self._metadata(),
             timeout=self._timeout,
         )

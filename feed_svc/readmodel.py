@@ -680,9 +680,10 @@ def decide(viewer: int, summary: user_pb2.UserSummary, packed: str) -> Access:
 
 
 class Source(Protocol):
-    """post_svc's BatchGetPosts, the source of truth the read model reads through."""
+    """post_svc, the source of truth the read model reads through: the posts as every viewer
+    sees them (BatchGetSharedPosts) and a viewer's flags (BatchGetViewerFlags)."""
 
-    async def batch_get(self, viewer_id: int, post_ids: Sequence[int]) -> list[post_pb2.Post]: ...
+    async def shared_posts(self, post_ids: Sequence[int]) -> list[post_pb2.Post]: ...
     async def viewer_flags(
         self, viewer_id: int, post_ids: Sequence[int]
     ) -> tuple[set[int], set[int], set[int]]: ...
@@ -1070,13 +1071,13 @@ class ReadModel:
         once across readers, see _fill_views) and, at the same time, the viewer's flags it
         cannot tell (one flags-only call: no post is hydrated for them)."""
         filled, known = await asyncio.gather(
-            self._fill_views(viewer, missing_views) if missing_views else _empty(),
+            self._fill_views(missing_views) if missing_views else _empty(),
             self._fill_flags(viewer, ask) if ask else _empty(),
         )
         views.update(filled)
         for post_id in missing_views:
             if post_id not in filled:
-                # post_svc did not answer it: deleted, or hidden from this viewer. Not shown.
+                # post_svc did not answer it: deleted. Not shown.
                 views.pop(post_id, None)
         for post_id in ask:
             if post_id in known:
@@ -1105,29 +1106,22 @@ class ReadModel:
             await self._redis.sadd(hidden_key(viewer), *(f"p:{p}" for p in hidden))
         return answer
 
-    async def _fill_views(self, viewer: int, post_ids: list[int]) -> dict[int, post_pb2.Post]:
+    async def _fill_views(self, post_ids: list[int]) -> dict[int, post_pb2.Post]:
         """Return the views of posts the read model does not keep, each read through once
         however many readers of this process want it, together with the posts other readers
-        want at the same moment (_Batcher), under the posts' locks (_fill_views_locked)."""
-        found = await self._post_fills.get(viewer, post_ids)
-        views = {
+        want at the same moment (_Batcher), under the posts' locks (_fill_views_locked). A post
+        left out is deleted (the views are the same for every viewer: each read applies its own
+        privacy rule, as on a warm read)."""
+        found = await self._post_fills.get(0, post_ids)
+        return {
             p: post_pb2.Post.FromString(raw) for p, (_, raw) in found.items() if raw is not None
         }
-        # Not answered for another reader's viewer: maybe only hidden from them, so asked again
-        # for this one (not answered for this viewer: deleted or hidden from them, not shown).
-        again = [p for p, (asked, raw) in found.items() if raw is None and asked != viewer]
-        if again:
-            answer = await self._source.batch_get(viewer, again)
-            self.fills += len(answer)
-            await self._keep(0, answer, [])
-            views.update((p.post_id, _independent(p)) for p in answer)
-        return views
 
-    async def _fill_views_locked(self, viewer: int, post_ids: list[int]) -> dict[int, bytes]:
-        """Read these posts through from post_svc as this viewer sees them, one reader per post
-        across processes: take each post's lock; for the ones another process holds, wait
+    async def _fill_views_locked(self, _viewer: int, post_ids: list[int]) -> dict[int, bytes]:
+        """Read these posts through from post_svc as every viewer sees them, one reader per
+        post across processes: take each post's lock; for the ones another process holds, wait
         briefly for what it keeps; ask post_svc for the rest and keep its answer. Return the
-        serialized views found (a post left out was not answered for this viewer)."""
+        serialized views found (a post left out is deleted)."""
         token = secrets.token_hex(8)
         ttl = int(self._limits.fill_lock_seconds * 1000)
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -1166,9 +1160,9 @@ class ReadModel:
                 waiting = still
         wanted = [*held, *waiting]
         try:
-            answer = await self._source.batch_get(viewer, wanted) if wanted else []
+            answer = await self._source.shared_posts(wanted) if wanted else []
             self.fills += len(answer)
-            await self._keep(0, answer, [])
+            await self._keep(answer)
         finally:
             if held:
                 await self._unlock(held, token)
@@ -1176,38 +1170,18 @@ class ReadModel:
             found[post.post_id] = _independent(post).SerializeToString()
         return found
 
-    async def _keep(self, viewer: int, found: list[post_pb2.Post], asked: list[int]) -> None:
-        """Store what post_svc answered: views and authors where absent, flags where unknown."""
+    async def _keep(self, found: list[post_pb2.Post]) -> None:
+        """Store posts post_svc answered, each where none is kept (a tombstone or an event's
+        newer copy written meanwhile wins), with the post of each of their media."""
         ttl = self._limits.post_ttl_seconds
         async with self._redis.pipeline(transaction=False) as pipe:
             for post in found:
-                # NX: a tombstone or an event's newer copy written meanwhile wins.
                 pipe.set(
                     post_key(post.post_id), _independent(post).SerializeToString(), ex=ttl, nx=True
                 )
                 for media in post.media:
                     pipe.set(media_key(media.media_id), str(post.post_id), ex=ttl)
             await pipe.execute()
-        # Authors are not kept from this answer: post_svc may remember a summary for a few
-        # seconds, and a stale one kept here would outlive a profile change. user_svc fills them.
-        wanted = set(asked)
-        answered = [p for p in found if p.post_id in wanted]
-        if answered:
-            horizon = _version(id_at(self._clock() + CLOCK_MARGIN))
-            for key, attr in ((likes_key(viewer), "has_liked"), (saves_key(viewer), "has_saved")):
-                pairs: list[str] = []
-                for post in answered:
-                    pairs += [str(post.post_id), "1" if getattr(post, attr) else "0"]
-                await self._flags(
-                    keys=[key],
-                    args=[
-                        "f",
-                        horizon,
-                        self._limits.flags_ttl_seconds,
-                        self._limits.flags_max_entries,
-                        *pairs,
-                    ],
-                )
 
     async def _unlock(self, post_ids: list[int], token: str) -> None:
         raw = await self._mget([lock_key(p) for p in post_ids])
@@ -1676,13 +1650,13 @@ class ReadModel:
 
     async def store_post(self, post: post_pb2.Post) -> None:
         """Keep a post post_svc just answered (at creation), unless one is already kept."""
-        await self._keep(0, [post], [])
+        await self._keep([post])
 
     async def store_posts(self, found: Sequence[post_pb2.Post]) -> None:
         """Keep posts post_svc just answered (at creation) in one round trip, each unless one
         is already kept."""
         if found:
-            await self._keep(0, list(found), [])
+            await self._keep(list(found))
 
     async def tombstone(self, post_id: int) -> None:
         """Mark a post deleted: every read leaves it out from now on."""

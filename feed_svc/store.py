@@ -8,11 +8,11 @@ id in `processed_events` in the same transaction and an event seen before change
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import (
     BigInteger,
@@ -20,10 +20,12 @@ from sqlalchemy import (
     Column,
     DateTime,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
     and_,
+    any_,
     bindparam,
     exists,
     func,
@@ -239,6 +241,10 @@ class FeedStore(Protocol):
     async def feed_sources(
         self, session: AsyncSession, *, viewer_id: int, following: Sequence[int], limit: int
     ) -> tuple[list[int], list[PostRef]]: ...
+    async def current_feed_sources(
+        self, *, viewer_id: int, following: Sequence[int], limit: int
+    ) -> tuple[list[int], list[PostRef]]: ...
+    async def current_engagement(self, *, post_ids: Sequence[int]) -> dict[int, Engagement]: ...
     async def mark_celebrity(self, session: AsyncSession, *, author_id: int) -> bool: ...
     async def clear_projection(self, session: AsyncSession) -> None: ...
     async def put_post(
@@ -256,6 +262,67 @@ class FeedStore(Protocol):
 
 # Bound parameters per IN list, well below SQLite's and PostgreSQL's limits.
 _IN_CHUNK = 500
+
+
+def _feed_sources_query(viewer: Any, followed: Callable[[Any], Any], limit: Any) -> Any:
+    """Return the statement feed_sources runs: the celebrities among the followed accounts (as
+    post id 0: post ids are positive), then the newest `limit` live posts of the viewer and of
+    the other followed accounts. `followed(column)` says whether an account is followed."""
+    marked = select(celebrities.c.author_id).where(followed(celebrities.c.author_id))
+    newest = (
+        select(posts.c.post_id, posts.c.author_id)
+        .where(
+            or_(
+                posts.c.author_id == viewer,
+                and_(followed(posts.c.author_id), posts.c.author_id.not_in(marked)),
+            ),
+            posts.c.deleted.is_(False),
+        )
+        .order_by(posts.c.post_id.desc())
+        .limit(limit)
+        .subquery()
+    )
+    return union_all(
+        select(literal(0).label("post_id"), celebrities.c.author_id).where(
+            followed(celebrities.c.author_id)
+        ),
+        select(newest.c.post_id, newest.c.author_id),
+    )
+
+
+# PostgreSQL's prebuilt statements (one statement string whatever the number of ids, so
+# neither SQLAlchemy nor psycopg builds or parses it again per call): the accounts and posts
+# are one array parameter each.
+_FOLLOWING = bindparam("following", type_=postgresql.ARRAY(BigInteger))
+_CURRENT_FEED_SOURCES = _feed_sources_query(
+    bindparam("viewer", type_=BigInteger),
+    lambda column: column == any_(_FOLLOWING),
+    bindparam("limit", type_=Integer),
+)
+_CURRENT_ENGAGEMENT = select(engagement).where(
+    engagement.c.post_id == any_(bindparam("post_ids", type_=postgresql.ARRAY(BigInteger)))
+)
+
+
+def _feed_sources_answer(rows: Any) -> tuple[list[int], list[PostRef]]:
+    celebs: list[int] = []
+    recent: list[PostRef] = []
+    for post_id, author_id in rows:
+        if post_id == 0:
+            celebs.append(author_id)
+        else:
+            recent.append(PostRef(post_id, author_id))
+    recent.sort(key=lambda p: p.post_id, reverse=True)
+    return celebs, recent
+
+
+def _engagement_answer(rows: Any) -> dict[int, Engagement]:
+    return {
+        r.post_id: Engagement(r.post_id, r.like_count, r.comment_count, r.version, r.view_count)
+        for r in rows
+    }
+
+
 # Rows per multi-row INSERT (at most five columns: under SQLite's oldest limit of 999 parameters).
 _ROWS_CHUNK = 150
 
@@ -727,15 +794,23 @@ class SqlFeedStore:
         found: dict[int, Engagement] = {}
         for chunk in _chunks(post_ids):
             rows = await session.execute(select(engagement).where(engagement.c.post_id.in_(chunk)))
-            found.update(
-                {
-                    r.post_id: Engagement(
-                        r.post_id, r.like_count, r.comment_count, r.version, r.view_count
-                    )
-                    for r in rows
-                }
-            )
+            found.update(_engagement_answer(rows))
         return found
+
+    async def current_engagement(self, *, post_ids: Sequence[int]) -> dict[int, Engagement]:
+        """Return the counts of the posts that have any, as committed now on the primary (what
+        a read fills the read model's counts from): on PostgreSQL one prebuilt statement on an
+        autocommit connection."""
+        ids = list(dict.fromkeys(post_ids))
+        if not ids:
+            return {}
+        if not self._postgres:
+            async with self.transaction() as session:
+                return await self.engagement_of(session, post_ids=ids)
+        async with self._autocommit.connect() as connection:
+            return _engagement_answer(
+                await connection.execute(_CURRENT_ENGAGEMENT, {"post_ids": ids})
+            )
 
     async def affinities_of(
         self, session: AsyncSession, *, viewer_id: int, author_ids: Sequence[int]
@@ -816,36 +891,28 @@ class SqlFeedStore:
             pulled = set(among)
             authors = [viewer_id, *(a for a in following if a not in pulled)]
             return among, await self.recent_posts(session, author_ids=authors, limit=limit)
-        marked = select(celebrities.c.author_id).where(celebrities.c.author_id.in_(following))
-        newest = (
-            select(posts.c.post_id, posts.c.author_id)
-            .where(
-                posts.c.author_id.in_([viewer_id, *following]),
-                posts.c.deleted.is_(False),
-                or_(posts.c.author_id == viewer_id, posts.c.author_id.not_in(marked)),
-            )
-            .order_by(posts.c.post_id.desc())
-            .limit(limit)
-            .subquery()
-        )
-        # A celebrity comes back as post id 0 (post ids are positive).
         rows = await session.execute(
-            union_all(
-                select(literal(0).label("post_id"), celebrities.c.author_id).where(
-                    celebrities.c.author_id.in_(following)
-                ),
-                select(newest.c.post_id, newest.c.author_id),
-            )
+            _feed_sources_query(viewer_id, lambda column: column.in_(following), limit)
         )
-        celebs: list[int] = []
-        recent: list[PostRef] = []
-        for post_id, author_id in rows:
-            if post_id == 0:
-                celebs.append(author_id)
-            else:
-                recent.append(PostRef(post_id, author_id))
-        recent.sort(key=lambda p: p.post_id, reverse=True)
-        return celebs, recent
+        return _feed_sources_answer(rows)
+
+    async def current_feed_sources(
+        self, *, viewer_id: int, following: Sequence[int], limit: int
+    ) -> tuple[list[int], list[PostRef]]:
+        """Return feed_sources as committed now on the primary (a rebuild's one statement): on
+        PostgreSQL one prebuilt statement on an autocommit connection, whatever the length of
+        the follow list."""
+        if not self._postgres:
+            async with self.transaction() as session:
+                return await self.feed_sources(
+                    session, viewer_id=viewer_id, following=following, limit=limit
+                )
+        async with self._autocommit.connect() as connection:
+            rows = await connection.execute(
+                _CURRENT_FEED_SOURCES,
+                {"viewer": viewer_id, "following": list(following), "limit": limit},
+            )
+            return _feed_sources_answer(rows)
 
     async def clear_projection(self, session: AsyncSession) -> None:
         """Forget every post, count and celebrity (a rebuild from post_svc follows). Processed

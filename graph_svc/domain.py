@@ -785,6 +785,18 @@ class Graph:
             page_token=page_token,
         )
 
+    async def following_page(
+        self, *, user_id: int, page_size: int, exclude_muted: bool
+    ) -> tuple[list[int], bool]:
+        """Return the first `page_size` ids of the accounts an account follows, ascending (one
+        statement), and whether more follow."""
+        owner = check_user_id(user_id)
+        size = pagination.page_size(page_size, default=STREAM_PAGE_DEFAULT, maximum=STREAM_PAGE_MAX)
+        found = await self._store.current_id_page(
+            followers=False, user_id=owner, after=0, limit=size + 1, exclude_muted=exclude_muted
+        )
+        return found[:size], len(found) > size
+
     def stream_ids(
         self, *, followers: bool, user_id: int, page_size: int, exclude_muted: bool
     ) -> AsyncIterator[list[int]]:
@@ -792,15 +804,17 @@ class Graph:
         one statement of its own, so a slow reader holds nothing open."""
         owner = check_user_id(user_id)
         size = pagination.page_size(page_size, default=STREAM_PAGE_DEFAULT, maximum=STREAM_PAGE_MAX)
-        reader = self._store.follower_ids if followers else self._store.following_ids
 
         async def batches() -> AsyncIterator[list[int]]:
             after = 0
             while True:
-                async with self._store.statements() as tx:
-                    batch = await reader(
-                        tx, user_id=owner, after=after, limit=size, exclude_muted=exclude_muted
-                    )
+                batch = await self._store.current_id_page(
+                    followers=followers,
+                    user_id=owner,
+                    after=after,
+                    limit=size,
+                    exclude_muted=exclude_muted,
+                )
                 if batch:
                     yield batch
                 if len(batch) < size:

@@ -273,6 +273,17 @@ class GraphServicer(graph_service_pb2_grpc.GraphServiceServicer):
         if first is not None:
             yield first  # no followers: the count alone
 
+    async def GetFollowingIds(
+        self, request: graph_service_pb2.GetFollowingIdsRequest, context: aio.ServicerContext
+    ) -> graph_service_pb2.GetFollowingIdsResponse:
+        domain.require_service(auth.current_principal())
+        found, more = await self._graph.following_page(
+            user_id=request.user_id,
+            page_size=request.page_size,
+            exclude_muted=request.exclude_muted,
+        )
+        return graph_service_pb2.GetFollowingIdsResponse(user_ids=found, more=more)
+
     async def StreamFollowingIds(
         self, request: graph_service_pb2.StreamFollowingIdsRequest, context: aio.ServicerContext
     ) -> AsyncIterator[graph_service_pb2.StreamFollowingIdsResponse]:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Index,
+    Integer,
     MetaData,
     Table,
     and_,
@@ -207,6 +208,9 @@ class GraphStore(Protocol):
     async def following_ids(
         self, session: AsyncSession, *, user_id: int, after: int, limit: int, exclude_muted: bool
     ) -> list[int]: ...
+    async def current_id_page(
+        self, *, followers: bool, user_id: int, after: int, limit: int, exclude_muted: bool
+    ) -> list[int]: ...
     async def pending_requesters(
         self, session: AsyncSession, *, target_id: int, limit: int
     ) -> list[int]: ...
@@ -286,6 +290,34 @@ _IDS = bindparam("ids", type_=postgresql.ARRAY(BigInteger))
 _CURRENT_RELATIONSHIPS = _relationships_query(
     bindparam("viewer", type_=BigInteger), lambda column: column == any_(_IDS)
 )
+
+
+def _id_page_query(
+    *, followers: bool, user: Any, after: Any, limit: Any, exclude_muted: bool
+) -> Any:
+    """Return the statement of a page of an account's followers (or followed accounts) above
+    `after`, ascending, without the ones muting it (or muted by it) when asked."""
+    c = follows.c
+    mine, theirs = (c.followee_id, c.follower_id) if followers else (c.follower_id, c.followee_id)
+    query = select(theirs).where(mine == user, theirs > after)
+    if exclude_muted:
+        muter, muted = (theirs, user) if followers else (user, theirs)
+        query = query.where(~exists().where(mutes.c.muter_id == muter, mutes.c.muted_id == muted))
+    return query.order_by(theirs).limit(limit)
+
+
+# PostgreSQL's prebuilt pages of follow lists (a cold home feed's rebuild asks one per viewer).
+_CURRENT_ID_PAGES = {
+    (followers, exclude_muted): _id_page_query(
+        followers=followers,
+        user=bindparam("user_id", type_=BigInteger),
+        after=bindparam("after", type_=BigInteger),
+        limit=bindparam("limit", type_=Integer),
+        exclude_muted=exclude_muted,
+    )
+    for followers in (True, False)
+    for exclude_muted in (True, False)
+}
 
 
 def _relationship_map(ids: list[int], rows: Any) -> dict[int, Relationship]:
@@ -623,27 +655,36 @@ class SqlGraphStore:
         self, session: AsyncSession, *, user_id: int, after: int, limit: int, exclude_muted: bool
     ) -> list[int]:
         """Return up to `limit` follower ids above `after`, ascending (keyset on an index)."""
-        c = follows.c
-        query = select(c.follower_id).where(c.followee_id == user_id, c.follower_id > after)
-        if exclude_muted:
-            query = query.where(
-                ~exists().where(mutes.c.muter_id == c.follower_id, mutes.c.muted_id == user_id)
-            )
-        query = query.order_by(c.follower_id).limit(limit)
+        query = _id_page_query(
+            followers=True, user=user_id, after=after, limit=limit, exclude_muted=exclude_muted
+        )
         return list((await session.execute(query)).scalars())
 
     async def following_ids(
         self, session: AsyncSession, *, user_id: int, after: int, limit: int, exclude_muted: bool
     ) -> list[int]:
         """Return up to `limit` ids of accounts followed, above `after`, ascending."""
-        c = follows.c
-        query = select(c.followee_id).where(c.follower_id == user_id, c.followee_id > after)
-        if exclude_muted:
-            query = query.where(
-                ~exists().where(mutes.c.muter_id == user_id, mutes.c.muted_id == c.followee_id)
-            )
-        query = query.order_by(c.followee_id).limit(limit)
+        query = _id_page_query(
+            followers=False, user=user_id, after=after, limit=limit, exclude_muted=exclude_muted
+        )
         return list((await session.execute(query)).scalars())
+
+    async def current_id_page(
+        self, *, followers: bool, user_id: int, after: int, limit: int, exclude_muted: bool
+    ) -> list[int]:
+        """Return a page of follower_ids (or following_ids) as committed now on the primary,
+        outside any transaction: on PostgreSQL one prebuilt statement on an autocommit
+        connection (a stream's page needs no snapshot beyond its own statement)."""
+        if not self._postgres:
+            reader = self.follower_ids if followers else self.following_ids
+            async with self.transaction() as session:
+                return await reader(
+                    session, user_id=user_id, after=after, limit=limit, exclude_muted=exclude_muted
+                )
+        statement = _CURRENT_ID_PAGES[(followers, exclude_muted)]
+        params = {"user_id": user_id, "after": after, "limit": limit}
+        async with self._autocommit.connect() as connection:
+            return list((await connection.execute(statement, params)).scalars())
 
     async def pending_requesters(
         self, session: AsyncSession, *, target_id: int, limit: int

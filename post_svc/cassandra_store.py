@@ -503,6 +503,8 @@ class CassandraEngagementStore:
 
     The relational session each method takes is used only to undo writes on rollback."""
 
+    in_post_database = False  # likes and comments live in Cassandra
+
     def __init__(
         self, cluster: Any, session: Any, statements: dict[str, Any], *, settings: PostSettings
     ) -> None:

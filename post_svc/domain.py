@@ -678,17 +678,39 @@ class Posts:
             raise PostNotFound("no post has that id")
         return views[0]
 
-    async def batch_get(self, *, viewer: int | None, post_ids: Sequence[int]) -> list[PostView]:
-        """Return the posts among these ids that exist and the viewer may see, in request order,
-        from the replica (the ones it does not know yet from the primary)."""
-        wanted = check_ids(post_ids, "post_ids")
+    async def _live_records(self, wanted: list[int]) -> list[PostRecord]:
+        """Return the live posts among these ids, in order, from the replica (the ones it does
+        not know yet from the primary)."""
         async with self._store.read_transaction() as tx:
             found = await self._store.get_posts(tx, post_ids=wanted)
         missing = [i for i in wanted if i not in found]
         if missing and self._store.has_replica:
             async with self._store.transaction() as tx:
                 found.update(await self._store.get_posts(tx, post_ids=missing))
-        records = [found[i] for i in wanted if i in found]
+        return [found[i] for i in wanted if i in found]
+
+    async def shared_posts(self, *, post_ids: Sequence[int]) -> list[PostView]:
+        """Return the live posts among these ids as every viewer sees them, whoever may see
+        them (a service applies the privacy rule itself): the author as its id only, the media
+        as they are now, no counts and no flags. Only media_svc is asked."""
+        records = await self._live_records(check_ids(post_ids, "post_ids"))
+        media = await self._media.media([m for r in records for m in r.media_ids])
+        return [
+            PostView(
+                record=r,
+                author=user_pb2.UserSummary(user_id=r.author_id),
+                media=[media[m] for m in r.media_ids if m in media],
+                counts=Counts(),
+                has_liked=False,
+                has_saved=False,
+            )
+            for r in records
+        ]
+
+    async def batch_get(self, *, viewer: int | None, post_ids: Sequence[int]) -> list[PostView]:
+        """Return the posts among these ids that exist and the viewer may see, in request order,
+        from the replica (the ones it does not know yet from the primary)."""
+        records = await self._live_records(check_ids(post_ids, "post_ids"))
         # The privacy rule and the hydration are asked for at once, and the posts the viewer may
         # not see are dropped afterwards: one round of peer calls instead of two in a row (feeds
         # already hold only posts their reader may see, so little is hydrated in vain).
@@ -711,11 +733,21 @@ class Posts:
         wanted = check_ids(post_ids, "post_ids")
         if not wanted:
             return set(), set(), set()
-        # One transaction on the primary: a report must hide the post from its reporter's very
-        # next read (as in _hydrate), and a like or save just made must be seen by the read
-        # that keeps it (the read model keeps these answers until an event changes them).
+        # The primary: a report must hide the post from its reporter's very next read (as in
+        # _hydrate), and a like or save just made must be seen by the read that keeps it (the
+        # read model keeps these answers until an event changes them). On PostgreSQL one
+        # statement on an autocommit connection (a cold read's every viewer asks once); likes
+        # kept elsewhere (Cassandra) are asked of their store beside it.
+        here = self._engagement.in_post_database
+        found = await self._store.current_viewer_flags(
+            viewer_id=viewer, post_ids=wanted, with_likes=here
+        )
+        if found is not None and here:
+            return found
         async with self._store.transaction() as tx:
             liked = await self._engagement.liked_among(tx, user_id=viewer, post_ids=wanted)
+            if found is not None:
+                return liked, found[1], found[2]
             saved = await self._store.saved_among(tx, user_id=viewer, post_ids=wanted)
             hidden = await self._store.hidden_among(
                 tx, viewer_id=viewer, target_type="post", target_ids=wanted

@@ -11,7 +11,7 @@ from mesh.launcher import StartupError
 from mesh.runtime import ServiceRuntime
 from mesh.server import Service
 from post_svc import domain, events, peers, reel_store, reels, store, stories
-from post_svc.messages import post_message
+from post_svc.messages import post_message, shared_message
 from post_svc.settings import PostSettings
 from post_svc.store import EngagementStore
 from shutter.graph.v1 import graph_service_pb2_grpc
@@ -97,6 +97,12 @@ def ring_message(ring: stories.Ring) -> post_pb2.StoryRing:
     )
 
 
+def _require_service(what: str) -> None:
+    """Refuse an internal RPC to anything but a service identity (a user token included)."""
+    if not auth.current_principal().is_service:
+        raise PermissionDenied(f"only services may {what}", reason="SERVICE_REQUIRED")
+
+
 class PostServicer(post_service_pb2_grpc.PostServiceServicer):
     """The gRPC face of the post and story rules."""
 
@@ -148,13 +154,19 @@ class PostServicer(post_service_pb2_grpc.PostServiceServicer):
         views = await self._posts.batch_get(viewer=viewer, post_ids=list(request.post_ids))
         return post_service_pb2.BatchGetPostsResponse(posts=[post_message(v) for v in views])
 
+    async def BatchGetSharedPosts(
+        self, request: post_service_pb2.BatchGetSharedPostsRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.BatchGetSharedPostsResponse:
+        _require_service("read posts whoever may see them")
+        views = await self._posts.shared_posts(post_ids=list(request.post_ids))
+        return post_service_pb2.BatchGetSharedPostsResponse(
+            posts=[shared_message(v) for v in views]
+        )
+
     async def BatchGetViewerFlags(
         self, request: post_service_pb2.BatchGetViewerFlagsRequest, context: aio.ServicerContext
     ) -> post_service_pb2.BatchGetViewerFlagsResponse:
-        if not auth.current_principal().is_service:
-            raise PermissionDenied(
-                "only services may read a viewer's flags", reason="SERVICE_REQUIRED"
-            )
+        _require_service("read a viewer's flags")
         wanted = list(request.post_ids)
         liked, saved, hidden = await self._posts.viewer_flags(
             viewer=request.viewer_id, post_ids=wanted
@@ -304,10 +316,7 @@ class PostServicer(post_service_pb2_grpc.PostServiceServicer):
     async def ListHashtagIndex(
         self, request: post_service_pb2.ListHashtagIndexRequest, context: aio.ServicerContext
     ) -> post_service_pb2.ListHashtagIndexResponse:
-        if not auth.current_principal().is_service:
-            raise PermissionDenied(
-                "only services may read the tag index", reason="SERVICE_REQUIRED"
-            )
+        _require_service("read the tag index")
         tag, entries, authors = await self._posts.hashtag_index(
             tag=request.tag,
             before_post_id=request.before_post_id,
@@ -383,8 +392,7 @@ class PostServicer(post_service_pb2_grpc.PostServiceServicer):
     async def ExportPosts(
         self, request: post_service_pb2.ExportPostsRequest, context: aio.ServicerContext
     ) -> post_service_pb2.ExportPostsResponse:
-        if not auth.current_principal().is_service:
-            raise PermissionDenied("only services may export posts", reason="SERVICE_REQUIRED")
+        _require_service("export posts")
         page = await self._posts.export_posts(
             after_post_id=request.after_post_id, page_size=request.page_size
         )

@@ -37,15 +37,18 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    any_,
     bindparam,
     case,
     delete,
     false,
     func,
     literal,
+    literal_column,
     or_,
     select,
     union,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -434,6 +437,9 @@ class PostStore(Protocol):
     async def current_post_by_key(
         self, *, author_id: int, idempotency_key: str
     ) -> tuple[PostRecord, bool] | None: ...
+    async def current_viewer_flags(
+        self, *, viewer_id: int, post_ids: Sequence[int], with_likes: bool
+    ) -> tuple[set[int], set[int], set[int]] | None: ...
     async def get_posts(
         self, session: AsyncSession, *, post_ids: Sequence[int]
     ) -> dict[int, PostRecord]: ...
@@ -519,6 +525,9 @@ class PostStore(Protocol):
 
 class EngagementStore(Protocol):
     """Likes, comments and their counts, every one addressed by its post (see the module doc)."""
+
+    # Whether its tables are in the post store's database (a post store's statement reads them).
+    in_post_database: bool
 
     async def add_like(
         self, session: AsyncSession, *, post_id: int, user_id: int, like_id: int, at: datetime
@@ -703,6 +712,36 @@ _POST_BY_KEY = select(posts).where(
     posts.c.author_id == bindparam("author_id"),
     posts.c.idempotency_key == bindparam("idempotency_key"),
 )
+
+
+def _current_flags_query(*, with_likes: bool) -> Any:
+    """Return the one statement that reads a viewer's flags on some posts (PostgreSQL, array
+    parameters): rows of (kind, post id), kind 0 liked, 1 saved, 2 reported (hidden)."""
+    viewer = bindparam("viewer", type_=BigInteger)
+    wanted = any_(bindparam("post_ids", type_=postgresql.ARRAY(BigInteger)))
+    parts = [
+        select(literal_column("1").label("kind"), saves.c.post_id).where(
+            saves.c.user_id == viewer, saves.c.post_id == wanted
+        ),
+        select(literal_column("2"), hidden_content.c.target_id).where(
+            hidden_content.c.viewer_id == viewer,
+            hidden_content.c.target_type == "post",
+            hidden_content.c.target_id == wanted,
+        ),
+    ]
+    if with_likes:
+        parts.append(
+            select(literal_column("0"), likes.c.post_id).where(
+                likes.c.post_id == wanted, likes.c.user_id == viewer
+            )
+        )
+    return union_all(*parts)
+
+
+_CURRENT_FLAGS = {
+    True: _current_flags_query(with_likes=True),
+    False: _current_flags_query(with_likes=False),
+}
 
 
 class _Dialect:
@@ -914,6 +953,24 @@ class SqlPostStore:
         async with self._autocommit.connect() as connection:
             row = (await connection.execute(_CURRENT_POST, {"post_id": post_id})).first()
         return _post(row) if row else None
+
+    async def current_viewer_flags(
+        self, *, viewer_id: int, post_ids: Sequence[int], with_likes: bool
+    ) -> tuple[set[int], set[int], set[int]] | None:
+        """Return which of these posts the viewer likes (with_likes: the likes are this
+        database's table; else an empty set), saves and reported, as committed now on the
+        primary: on PostgreSQL one prebuilt statement on an autocommit connection. None where
+        that is not how this store reads (then a transaction asks each)."""
+        if not self._postgres:
+            return None
+        found: tuple[set[int], set[int], set[int]] = (set(), set(), set())
+        async with self._autocommit.connect() as connection:
+            rows = await connection.execute(
+                _CURRENT_FLAGS[with_likes], {"viewer": viewer_id, "post_ids": list(post_ids)}
+            )
+            for kind, post_id in rows:
+                found[int(kind)].add(int(post_id))
+        return found
 
     async def get_posts(
         self, session: AsyncSession, *, post_ids: Sequence[int]
@@ -1251,6 +1308,9 @@ def shard_of(key: int, shards: int) -> int:
 
 class SqlEngagementStore:
     """The relational implementation of EngagementStore, on the PostStore's transactions."""
+
+    # Its tables are the post store's database's: a statement of the post store may read them.
+    in_post_database = True
 
     def __init__(self, engine: AsyncEngine, *, shards: int) -> None:
         if not 1 <= shards <= 256:

@@ -167,18 +167,31 @@ class FakePosts:
             if author in self.private and author != viewer_id:
                 if (viewer_id, author) not in self.graph.follows:
                     continue
-            found.append(
-                post_pb2.Post(
-                    post_id=post_id,
-                    user=self.users.summary(author),
-                    caption=f"caption of {post_id}",
-                    hashtags=self.tags.get(post_id, []),
-                    media=[media_pb2.Media(media_id=m) for m in self.media.get(post_id, [])],
-                    has_liked=(viewer_id, post_id) in self.likes,
-                    has_saved=(viewer_id, post_id) in self.saves,
-                )
-            )
+            post = self._post(post_id, author)
+            post.user.CopyFrom(self.users.summary(author))
+            post.has_liked = (viewer_id, post_id) in self.likes
+            post.has_saved = (viewer_id, post_id) in self.saves
+            found.append(post)
         return found
+
+    async def shared_posts(self, post_ids: Sequence[int]) -> list[post_pb2.Post]:
+        """BatchGetSharedPosts: the live posts as every viewer sees them, whoever may."""
+        assert len(post_ids) <= 100, "post_svc answers at most 100 posts per call"
+        self.calls.append(list(post_ids))
+        return [
+            self._post(p, self.posts[p])
+            for p in post_ids
+            if p in self.posts and p not in self.deleted
+        ]
+
+    def _post(self, post_id: int, author: int) -> post_pb2.Post:
+        return post_pb2.Post(
+            post_id=post_id,
+            user={"user_id": author},
+            caption=f"caption of {post_id}",
+            hashtags=self.tags.get(post_id, []),
+            media=[media_pb2.Media(media_id=m) for m in self.media.get(post_id, [])],
+        )
 
     async def tag_posts(
         self, tag: str, *, before: int | None, limit: int, with_authors: bool

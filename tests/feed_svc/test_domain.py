@@ -266,6 +266,32 @@ async def test_a_rebuild_waits_for_another_process_holding_the_lock(world: World
     assert world.feeds.rebuild_count == 1
 
 
+async def test_a_lost_feed_is_rebuilt_once_from_the_sources_and_its_lock_released(
+    world: World,
+) -> None:
+    kept, left, muted, reader = world.user(), world.user(), world.user(), world.user()
+    for author in (kept, left, muted):
+        await world.follow(reader, author)
+    shown = await world.post(kept)
+    gone = await world.post(kept)
+    await world.post(left)
+    await world.post(muted)
+    await world.read(reader)
+    await world.unfollow(reader, left)
+    world.graph.mutes.add((reader, muted))
+    await world.delete(gone)
+    await world.redis.flushall()
+    world.feeds.rebuild_count = 0
+    # Readers of the lost feed at once: one rebuild, from the follow list as it is now (no
+    # unfollowed or muted account) and the projection (no deleted post); its install released
+    # the lock, so the next reader after a further loss rebuilds without waiting for it.
+    pages = await asyncio.gather(*(world.read(reader) for _ in range(4)))
+    assert pages == [[shown]] * 4 and world.feeds.rebuild_count == 1
+    assert await world.redis.exists(keys.lock_key(reader)) == 0
+    await world.cache.drop([reader])
+    assert await world.read(reader) == [shown] and world.feeds.rebuild_count == 2
+
+
 # Pagination
 
 

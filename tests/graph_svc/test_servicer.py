@@ -288,6 +288,28 @@ async def test_services_stream_follower_ids_and_ask_the_privacy_rule(mesh: Mesh)
         gpb.StreamFollowingIdsRequest(user_id=followers[1].user_id), metadata=_service(mesh)
     )
     assert [list(m.user_ids) async for m in following] == [[owner.user_id]]
+    # The same list in one answer (a feed's rebuild), muted accounts left out when asked, and
+    # `more` when the page is too short for it.
+    others = [f.user_id for f in followers[2:]]
+    for other in others:
+        await mesh.graph.Follow(gpb.FollowRequest(user_id=other), metadata=followers[1].md)
+    await mesh.graph.Mute(gpb.MuteRequest(user_id=others[0]), metadata=followers[1].md)
+    whole = await mesh.graph.GetFollowingIds(
+        gpb.GetFollowingIdsRequest(user_id=followers[1].user_id, exclude_muted=True),
+        metadata=_service(mesh),
+    )
+    assert (list(whole.user_ids), whole.more) == (sorted([owner.user_id, *others[1:]]), False)
+    first = await mesh.graph.GetFollowingIds(
+        gpb.GetFollowingIdsRequest(user_id=followers[1].user_id, page_size=2),
+        metadata=_service(mesh),
+    )
+    assert (list(first.user_ids), first.more) == (sorted([owner.user_id, *others])[:2], True)
+    code, _, _ = await _fails(
+        mesh.graph.GetFollowingIds(
+            gpb.GetFollowingIdsRequest(user_id=owner.user_id), metadata=followers[1].md
+        )
+    )
+    assert code == grpc.StatusCode.PERMISSION_DENIED
 
     counts = await mesh.graph.BatchGetFollowCounts(
         gpb.BatchGetFollowCountsRequest(user_ids=[owner.user_id, private.user_id]),

@@ -1109,3 +1109,27 @@ async def test_a_viewers_flags_are_read_without_the_posts(world: World) -> None:
     assert await world.posts.viewer_flags(viewer=viewer, post_ids=[]) == (set(), set(), set())
     error = await _fails(world.posts.viewer_flags(viewer=0, post_ids=made))
     assert type(error) is InvalidArgument and _violated(error) == ["viewer_id"]
+
+
+async def test_shared_posts_are_every_viewers_part_whoever_may_see_them(world: World) -> None:
+    author = world.user(private=True)
+    kept = await world.post(author, "hello #cold", media=2)
+    await world.posts.like(caller=author, post_id=kept.record.post_id)
+    gone = await world.post(author)
+    await world.posts.delete_post(caller=author, post_id=gone.record.post_id)
+    world.graph.calls.clear()
+    world.directory.calls.clear()
+    asked = [gone.record.post_id, kept.record.post_id, 999, kept.record.post_id]
+    found = await world.posts.shared_posts(post_ids=asked)
+    # The live one, once, whoever may see it (no privacy rule: a private author's post too),
+    # its media as now, its author as an id only; neither graph_svc nor user_svc is asked.
+    assert [v.record.post_id for v in found] == [kept.record.post_id]
+    view = found[0]
+    assert view.record.caption == "hello #cold"
+    assert [m.media_id for m in view.media] == list(kept.record.media_ids)
+    assert view.author.user_id == author and not view.author.username
+    # No counts, no flags (each reader's own): the read model keeps them apart.
+    assert (view.counts.like_count, view.has_liked, view.has_saved) == (0, False, False)
+    assert world.graph.calls == [] and world.directory.calls == []
+    error = await _fails(world.posts.shared_posts(post_ids=[0]))
+    assert type(error) is InvalidArgument

@@ -62,6 +62,9 @@ def _calls(addresses: dict[str, str], blocker: int, blocked: int) -> dict[str, C
         "BatchCanView": lambda md: graph.BatchCanView(
             gpb.BatchCanViewRequest(viewer_id=blocked, owner_ids=[blocker]), metadata=md
         ),
+        "GetFollowingIds": lambda md: graph.GetFollowingIds(
+            gpb.GetFollowingIdsRequest(user_id=blocker), metadata=md
+        ),
         "BatchGetUsers": lambda md: users.BatchGetUsers(
             upb.BatchGetUsersRequest(user_ids=[blocker]), metadata=md
         ),
@@ -70,6 +73,9 @@ def _calls(addresses: dict[str, str], blocker: int, blocked: int) -> dict[str, C
         ),
         "BatchGetViewerFlags": lambda md: posts.BatchGetViewerFlags(
             ppb.BatchGetViewerFlagsRequest(viewer_id=blocker, post_ids=[1]), metadata=md
+        ),
+        "BatchGetSharedPosts": lambda md: posts.BatchGetSharedPosts(
+            ppb.BatchGetSharedPostsRequest(post_ids=[1]), metadata=md
         ),
         "ListHashtagIndex": lambda md: posts.ListHashtagIndex(
             ppb.ListHashtagIndexRequest(tag="any", page_size=10, with_author_counts=True),

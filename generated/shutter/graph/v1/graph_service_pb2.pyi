@@ -286,6 +286,24 @@ class StreamFollowingIdsResponse(_message.Message):
     user_ids: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, user_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
+class GetFollowingIdsRequest(_message.Message):
+    __slots__ = ("user_id", "page_size", "exclude_muted")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_MUTED_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    page_size: int
+    exclude_muted: bool
+    def __init__(self, user_id: _Optional[int] = ..., page_size: _Optional[int] = ..., exclude_muted: _Optional[bool] = ...) -> None: ...
+
+class GetFollowingIdsResponse(_message.Message):
+    __slots__ = ("user_ids", "more")
+    USER_IDS_FIELD_NUMBER: _ClassVar[int]
+    MORE_FIELD_NUMBER: _ClassVar[int]
+    user_ids: _containers.RepeatedScalarFieldContainer[int]
+    more: bool
+    def __init__(self, user_ids: _Optional[_Iterable[int]] = ..., more: _Optional[bool] = ...) -> None: ...
+
 class ExportAccountDataRequest(_message.Message):
     __slots__ = ("user_id",)
     USER_ID_FIELD_NUMBER: _ClassVar[int]

@@ -141,6 +141,11 @@ class GraphServiceStub:
                 request_serializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.StreamFollowingIdsRequest.SerializeToString,
                 response_deserializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.StreamFollowingIdsResponse.FromString,
                 _registered_method=True)
+        self.GetFollowingIds = channel.unary_unary(
+                '/shutter.graph.v1.GraphService/GetFollowingIds',
+                request_serializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.GetFollowingIdsRequest.SerializeToString,
+                response_deserializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.GetFollowingIdsResponse.FromString,
+                _registered_method=True)
         self.ExportAccountData = channel.unary_unary(
                 '/shutter.graph.v1.GraphService/ExportAccountData',
                 request_serializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.ExportAccountDataRequest.SerializeToString,
@@ -314,6 +319,15 @@ class GraphServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetFollowingIds(self, request, context):
+        """Internal, services only: the ids of the accounts an account follows in ascending id order,
+        as one answer when they fit one page (`more` says they did not: then the caller streams
+        them). A feed's rebuild asks this: one unary call costs both sides less than a stream.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ExportAccountData(self, request, context):
         """Return what this service holds of an account, as JSON files for the account's data export
         (media_svc builds the ZIP). Internal: only services may call it.
@@ -424,6 +438,11 @@ def add_GraphServiceServicer_to_server(servicer, server):
                     servicer.StreamFollowingIds,
                     request_deserializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.StreamFollowingIdsRequest.FromString,
                     response_serializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.StreamFollowingIdsResponse.SerializeToString,
+            ),
+            'GetFollowingIds': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFollowingIds,
+                    request_deserializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.GetFollowingIdsRequest.FromString,
+                    response_serializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.GetFollowingIdsResponse.SerializeToString,
             ),
             'ExportAccountData': grpc.unary_unary_rpc_method_handler(
                     servicer.ExportAccountData,
@@ -978,6 +997,33 @@ class GraphService:
             '/shutter.graph.v1.GraphService/StreamFollowingIds',
             shutter_dot_graph_dot_v1_dot_graph__service__pb2.StreamFollowingIdsRequest.SerializeToString,
             shutter_dot_graph_dot_v1_dot_graph__service__pb2.StreamFollowingIdsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFollowingIds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.graph.v1.GraphService/GetFollowingIds',
+            shutter_dot_graph_dot_v1_dot_graph__service__pb2.GetFollowingIdsRequest.SerializeToString,
+            shutter_dot_graph_dot_v1_dot_graph__service__pb2.GetFollowingIdsResponse.FromString,
             options,
             channel_credentials,
             insecure,

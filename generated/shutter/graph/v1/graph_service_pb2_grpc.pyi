@@ -107,6 +107,11 @@ class GraphServiceStub:
     """Internal, services only: stream the ids of every account an account follows in ascending id
     order, in batches, for rebuilding a feed.
     """
+    GetFollowingIds: _grpc.UnaryUnaryMultiCallable[_graph_service_pb2.GetFollowingIdsRequest, _graph_service_pb2.GetFollowingIdsResponse]
+    """Internal, services only: the ids of the accounts an account follows in ascending id order,
+    as one answer when they fit one page (`more` says they did not: then the caller streams
+    them). A feed's rebuild asks this: one unary call costs both sides less than a stream.
+    """
     ExportAccountData: _grpc.UnaryUnaryMultiCallable[_graph_service_pb2.ExportAccountDataRequest, _graph_service_pb2.ExportAccountDataResponse]
     """Return what this service holds of an account, as JSON files for the account's data export
     (media_svc builds the ZIP). Internal: only services may call it.
@@ -190,6 +195,11 @@ class GraphServiceAsyncStub(GraphServiceStub):
     StreamFollowingIds: _aio.UnaryStreamMultiCallable[_graph_service_pb2.StreamFollowingIdsRequest, _graph_service_pb2.StreamFollowingIdsResponse]  # type: ignore[assignment]
     """Internal, services only: stream the ids of every account an account follows in ascending id
     order, in batches, for rebuilding a feed.
+    """
+    GetFollowingIds: _aio.UnaryUnaryMultiCallable[_graph_service_pb2.GetFollowingIdsRequest, _graph_service_pb2.GetFollowingIdsResponse]  # type: ignore[assignment]
+    """Internal, services only: the ids of the accounts an account follows in ascending id order,
+    as one answer when they fit one page (`more` says they did not: then the caller streams
+    them). A feed's rebuild asks this: one unary call costs both sides less than a stream.
     """
     ExportAccountData: _aio.UnaryUnaryMultiCallable[_graph_service_pb2.ExportAccountDataRequest, _graph_service_pb2.ExportAccountDataResponse]  # type: ignore[assignment]
     """Return what this service holds of an account, as JSON files for the account's data export
@@ -391,6 +401,17 @@ class GraphServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_graph_service_pb2.StreamFollowingIdsResponse], _abc.AsyncIterator[_graph_service_pb2.StreamFollowingIdsResponse]]:
         """Internal, services only: stream the ids of every account an account follows in ascending id
         order, in batches, for rebuilding a feed.
+        """
+
+    @_abc_1.abstractmethod
+    def GetFollowingIds(
+        self,
+        request: _graph_service_pb2.GetFollowingIdsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_graph_service_pb2.GetFollowingIdsResponse, _abc.Awaitable[_graph_service_pb2.GetFollowingIdsResponse]]:
+        """Internal, services only: the ids of the accounts an account follows in ascending id order,
+        as one answer when they fit one page (`more` says they did not: then the caller streams
+        them). A feed's rebuild asks this: one unary call costs both sides less than a stream.
         """
 
     @_abc_1.abstractmethod

@@ -86,6 +86,18 @@ class BatchGetViewerFlagsResponse(_message.Message):
     hidden_post_ids: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, liked_post_ids: _Optional[_Iterable[int]] = ..., saved_post_ids: _Optional[_Iterable[int]] = ..., hidden_post_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
+class BatchGetSharedPostsRequest(_message.Message):
+    __slots__ = ("post_ids",)
+    POST_IDS_FIELD_NUMBER: _ClassVar[int]
+    post_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, post_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class BatchGetSharedPostsResponse(_message.Message):
+    __slots__ = ("posts",)
+    POSTS_FIELD_NUMBER: _ClassVar[int]
+    posts: _containers.RepeatedCompositeFieldContainer[_post_pb2.Post]
+    def __init__(self, posts: _Optional[_Iterable[_Union[_post_pb2.Post, _Mapping]]] = ...) -> None: ...
+
 class DeletePostRequest(_message.Message):
     __slots__ = ("post_id",)
     POST_ID_FIELD_NUMBER: _ClassVar[int]

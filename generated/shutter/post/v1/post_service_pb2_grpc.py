@@ -67,6 +67,11 @@ class PostServiceStub:
                 request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetViewerFlagsRequest.SerializeToString,
                 response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetViewerFlagsResponse.FromString,
                 _registered_method=True)
+        self.BatchGetSharedPosts = channel.unary_unary(
+                '/shutter.post.v1.PostService/BatchGetSharedPosts',
+                request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetSharedPostsRequest.SerializeToString,
+                response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetSharedPostsResponse.FromString,
+                _registered_method=True)
         self.DeletePost = channel.unary_unary(
                 '/shutter.post.v1.PostService/DeletePost',
                 request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.DeletePostRequest.SerializeToString,
@@ -304,6 +309,16 @@ class PostServiceServicer:
         """Internal: which of up to 100 posts a viewer likes, saves and has reported (hidden from them),
         without the posts themselves: what feed_svc asks when its read model keeps the posts but lost
         the viewer's flags. Services only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetSharedPosts(self, request, context):
+        """Internal: the live posts among some ids as every viewer sees them (the author as its id
+        only, the media as they are now, no counts, no viewer flags), whoever may see them: what
+        feed_svc's read model keeps of a post it lost, applying the privacy rule itself. No peer is
+        asked but media_svc. Services only.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -635,6 +650,11 @@ def add_PostServiceServicer_to_server(servicer, server):
                     request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetViewerFlagsRequest.FromString,
                     response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetViewerFlagsResponse.SerializeToString,
             ),
+            'BatchGetSharedPosts': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetSharedPosts,
+                    request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetSharedPostsRequest.FromString,
+                    response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetSharedPostsResponse.SerializeToString,
+            ),
             'DeletePost': grpc.unary_unary_rpc_method_handler(
                     servicer.DeletePost,
                     request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.DeletePostRequest.FromString,
@@ -942,6 +962,33 @@ class PostService:
             '/shutter.post.v1.PostService/BatchGetViewerFlags',
             shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetViewerFlagsRequest.SerializeToString,
             shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetViewerFlagsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetSharedPosts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.post.v1.PostService/BatchGetSharedPosts',
+            shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetSharedPostsRequest.SerializeToString,
+            shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetSharedPostsResponse.FromString,
             options,
             channel_credentials,
             insecure,

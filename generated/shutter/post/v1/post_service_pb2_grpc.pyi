@@ -69,6 +69,12 @@ class PostServiceStub:
     without the posts themselves: what feed_svc asks when its read model keeps the posts but lost
     the viewer's flags. Services only.
     """
+    BatchGetSharedPosts: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.BatchGetSharedPostsRequest, _post_service_pb2.BatchGetSharedPostsResponse]
+    """Internal: the live posts among some ids as every viewer sees them (the author as its id
+    only, the media as they are now, no counts, no viewer flags), whoever may see them: what
+    feed_svc's read model keeps of a post it lost, applying the privacy rule itself. No peer is
+    asked but media_svc. Services only.
+    """
     DeletePost: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.DeletePostRequest, _post_service_pb2.DeletePostResponse]
     """Delete one of the caller's posts: it disappears from every list, its hashtag and place counts
     drop, and its media is deleted in the background. PERMISSION_DENIED (NOT_POST_AUTHOR) for
@@ -253,6 +259,12 @@ class PostServiceAsyncStub(PostServiceStub):
     """Internal: which of up to 100 posts a viewer likes, saves and has reported (hidden from them),
     without the posts themselves: what feed_svc asks when its read model keeps the posts but lost
     the viewer's flags. Services only.
+    """
+    BatchGetSharedPosts: _aio.UnaryUnaryMultiCallable[_post_service_pb2.BatchGetSharedPostsRequest, _post_service_pb2.BatchGetSharedPostsResponse]  # type: ignore[assignment]
+    """Internal: the live posts among some ids as every viewer sees them (the author as its id
+    only, the media as they are now, no counts, no viewer flags), whoever may see them: what
+    feed_svc's read model keeps of a post it lost, applying the privacy rule itself. No peer is
+    asked but media_svc. Services only.
     """
     DeletePost: _aio.UnaryUnaryMultiCallable[_post_service_pb2.DeletePostRequest, _post_service_pb2.DeletePostResponse]  # type: ignore[assignment]
     """Delete one of the caller's posts: it disappears from every list, its hashtag and place counts
@@ -459,6 +471,18 @@ class PostServiceServicer(metaclass=_abc_1.ABCMeta):
         """Internal: which of up to 100 posts a viewer likes, saves and has reported (hidden from them),
         without the posts themselves: what feed_svc asks when its read model keeps the posts but lost
         the viewer's flags. Services only.
+        """
+
+    @_abc_1.abstractmethod
+    def BatchGetSharedPosts(
+        self,
+        request: _post_service_pb2.BatchGetSharedPostsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_service_pb2.BatchGetSharedPostsResponse, _abc.Awaitable[_post_service_pb2.BatchGetSharedPostsResponse]]:
+        """Internal: the live posts among some ids as every viewer sees them (the author as its id
+        only, the media as they are now, no counts, no viewer flags), whoever may see them: what
+        feed_svc's read model keeps of a post it lost, applying the privacy rule itself. No peer is
+        asked but media_svc. Services only.
         """
 
     @_abc_1.abstractmethod
