@@ -35,20 +35,19 @@ class Inputs:
     daily_active_users: float = 500_000_000
     feed_entries_per_user: float = 800  # feed_max_length
     cached_post_days: float = 2.0  # the read model keeps posts this many days hot
-    # Measured (bench/README.md, "Issue 14's and 17's targets on the quiet machine, after this
-    # session's ..."): CPU ms per request over all processes, engines mesh on the Reed98 seed,
-    # idle 2-core VM, 2026-12-06 evening.
-    # GetHomeFeed, ranked page of 20, warm, composed in Redis: 0.63 ms on a fresh seed (17.3
-    # before the read model, 1.0 in the afternoon's run).
-    feed_read_cpu_ms: float = 0.63
-    # A profile visit: a grid page (ListUserPosts, 0.83-0.85 ms warm) and the profile (GetUser,
-    # 0.63).
-    profile_read_cpu_ms: float = 1.5
-    # Writes through the edge, one kind at a time at 10/s, the idle mesh's 5.8 ms per request
-    # taken out: a post 50 ms (post_svc 17, feed_svc 14, graph_svc 9, media_svc 6), a like or a
-    # comment 29 ms (65, 35 and 43 in the afternoon's run).
-    post_write_cpu_ms: float = 50.0
-    like_cpu_ms: float = 29.0
+    # Measured (bench/README.md, "Issue 14's targets on the quiet machine, late evening"): CPU
+    # ms per request over all processes (notify_svc counted too, left out before), engines mesh
+    # on the Reed98 seed, idle 2-core VM, 2026-12-06 22:40-22:55.
+    # GetHomeFeed, ranked page of 20, warm, composed in Redis: 0.52 ms (17.3 before the read
+    # model, 0.63 earlier in the evening).
+    feed_read_cpu_ms: float = 0.52
+    # A profile visit: a grid page (ListUserPosts, 0.74 ms warm) and the profile (GetUser, 0.56).
+    profile_read_cpu_ms: float = 1.29
+    # Writes through the edge, one kind at a time at 10/s, the idle mesh's 6.6 ms per request
+    # taken out: a post 33 ms (post_svc 12, feed_svc 7, graph_svc 4, media_svc 4), a like 27.7
+    # and a comment 32.7 ms (10 likes a comment: 28).
+    post_write_cpu_ms: float = 33.0
+    like_cpu_ms: float = 28.0
     fanout_cpu_us_per_follower: float = 25.0  # feed_svc, through the mesh (fan-out at scale)
     photo_cpu_s: float = 0.41  # media job process per 12 MP photo (media_bench)
     # Redis (measured where said).
