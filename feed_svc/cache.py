@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -259,6 +260,20 @@ def ranked_answer(
     return bool(built), _ids(ids), sorted(int(c) for c in celebs), latest, bool(matched)
 
 
+@dataclass(frozen=True)
+class InstalledFeed:
+    """What a rebuild installed: the feed's ids, newest first, and the celebrities it merges. Its
+    reader pages these instead of reading the feed back (a round trip per cold read)."""
+
+    ids: list[int]
+    celebs: list[int]
+
+    def page(self, *, before: int | None, count: int) -> list[int]:
+        """Return up to `count` ids older than `before` (the newest without it)."""
+        below = self.ids if before is None else [p for p in self.ids if p < before]
+        return below[:count]
+
+
 def _queue_unlink(pipe: Any, *names: str) -> None:
     # One key per command: a cluster pipeline refuses to queue multi-key deletes.
     for name in names:
@@ -303,14 +318,15 @@ class FeedCache:
         celebs: Sequence[int],
         *,
         lock_token: str = "",
-    ) -> None:
+    ) -> InstalledFeed:
         """Replace a user's feed and celebrity list in one step (one script on the user's slot)
-        and release the rebuild lock `lock_token` holds, if it still does."""
+        and release the rebuild lock `lock_token` holds, if it still does; return what went in."""
         newest = sorted(set(post_ids), reverse=True)[: self._max]
         await self._install(
             keys=[feed_key(user_id), celebs_key(user_id), lock_key(user_id)],
             args=[lock_token, len(newest), *(member(p) for p in newest), *map(str, celebs)],
         )
+        return InstalledFeed(ids=newest, celebs=sorted(set(celebs)))
 
     async def lock_unless_built(self, user_id: int, token: str, *, ttl_seconds: float) -> str:
         """In one round trip: BUILT when a user's feed is built, else LOCKED when this holder

@@ -24,7 +24,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from feed_svc.cache import BUILT, LOCKED, FeedCache, feed_answer, ranked_answer
+from feed_svc.cache import (
+    BUILT,
+    LOCKED,
+    FeedCache,
+    InstalledFeed,
+    feed_answer,
+    ranked_answer,
+)
 from feed_svc.cache import signature as ranking_signature
 from feed_svc.errors import AuthorNotFound, PostNotFound, PrivateAccount, SnapshotExpired
 from feed_svc.readmodel import HomePage, ReadModel
@@ -293,7 +300,7 @@ class Feeds:
         self._settings = settings
         self._clock = clock
         # In-process single flight: concurrent readers of one missing feed share one rebuild.
-        self._rebuilds: dict[int, asyncio.Task[None]] = {}
+        self._rebuilds: dict[int, asyncio.Task[InstalledFeed | None]] = {}
         self.rebuild_count = 0
 
     # Reading
@@ -350,10 +357,14 @@ class Feeds:
                 viewer, before=before, count=want, seen_ttl=seen
             )
         if not built:
-            await self.ensure_built(viewer)
-            built, own, celebs = await self._cache.read(
-                viewer, before=before, count=want, seen_ttl=seen
-            )
+            # The feed this process installed is paged as it went in, not read back.
+            installed = await self.ensure_built(viewer)
+            if installed is not None:
+                own, celebs = installed.page(before=before, count=want), installed.celebs
+            else:
+                built, own, celebs = await self._cache.read(
+                    viewer, before=before, count=want, seen_ttl=seen
+                )
         pulled = await self._pull(celebs, before=before, count=want)
         ids = merge_newest([own, pulled], count=want)
         page, more = ids[:size], len(ids) > size
@@ -432,10 +443,17 @@ class Feeds:
         if matched and latest is not None:
             return _ranking_head(latest, size)
         if not built:
-            await self.ensure_built(viewer)
-            built, own, celebs, latest = await self._cache.read_with_ranking(
-                viewer, before=None, count=limit, seen_ttl=seen, ranking=False
-            )
+            installed = await self.ensure_built(viewer)
+            if installed is not None:
+                own, celebs, latest = (
+                    installed.page(before=None, count=limit),
+                    installed.celebs,
+                    None,
+                )
+            else:
+                built, own, celebs, latest = await self._cache.read_with_ranking(
+                    viewer, before=None, count=limit, seen_ttl=seen, ranking=False
+                )
         pulled = await self._pull(celebs, before=None, count=limit)
         ids = merge_newest([own, pulled], count=limit)
         signature = ranking_signature(ids)
@@ -648,16 +666,17 @@ class Feeds:
 
     # Rebuilding
 
-    async def ensure_built(self, viewer: int) -> None:
-        """Make sure a viewer's feed is in the cache, rebuilding it once however many ask."""
+    async def ensure_built(self, viewer: int) -> InstalledFeed | None:
+        """Make sure a viewer's feed is in the cache, rebuilding it once however many ask; return
+        what this process installed, None when another process built it."""
         running = self._rebuilds.get(viewer)
         if running is None:
             running = asyncio.ensure_future(self._rebuild_locked(viewer))
             self._rebuilds[viewer] = running
             running.add_done_callback(lambda _t: self._rebuilds.pop(viewer, None))
-        await asyncio.shield(running)
+        return await asyncio.shield(running)
 
-    async def _rebuild_locked(self, viewer: int) -> None:
+    async def _rebuild_locked(self, viewer: int) -> InstalledFeed | None:
         # Across processes: one holder of the Redis lock rebuilds; the others wait for the feed.
         # Whether the feed is built and the lock are one round trip, and the install releases
         # the lock: a rebuild costs two round trips besides its reads of the sources.
@@ -668,27 +687,27 @@ class Feeds:
                 viewer, token, ttl_seconds=self._settings.rebuild_lock_seconds
             )
             if state == BUILT:
-                return
+                return None
             if state == LOCKED:
                 break
             if time.monotonic() > deadline:
                 break  # the holder died without releasing; its lock expires on its own
             await asyncio.sleep(0.05)
         try:
-            await self.rebuild(viewer, lock_token=token)
+            return await self.rebuild(viewer, lock_token=token)
         except BaseException:
             await self._cache.unlock(viewer, token)
             raise
 
-    async def rebuild(self, viewer: int, *, lock_token: str = "") -> None:
+    async def rebuild(self, viewer: int, *, lock_token: str = "") -> InstalledFeed:
         """Build a viewer's feed from the follow list and the post projection (and release the
-        rebuild lock `lock_token` holds with the install)."""
+        rebuild lock `lock_token` holds with the install); return what was installed."""
         self.rebuild_count += 1
         following = await self._graph.following_ids(viewer, exclude_muted=True)
         celebs, recent = await self._store.current_feed_sources(
             viewer_id=viewer, following=following, limit=self._settings.feed_max_length
         )
-        await self._cache.install(
+        return await self._cache.install(
             viewer, [p.post_id for p in recent], sorted(celebs), lock_token=lock_token
         )
 

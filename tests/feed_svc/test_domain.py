@@ -292,6 +292,43 @@ async def test_a_lost_feed_is_rebuilt_once_from_the_sources_and_its_lock_release
     assert await world.read(reader) == [shown] and world.feeds.rebuild_count == 2
 
 
+async def test_a_cold_read_pages_the_rebuilt_feed_as_a_warm_one_would(world: World) -> None:
+    # The rebuilding reader pages what it installed (not read back from Redis): the same pages,
+    # cursors and merged celebrity posts as a warm read, in both modes.
+    star, first, second, reader = world.user(), world.user(), world.user(), world.user()
+    for fan in [reader, *(world.user() for _ in range(3))]:
+        await world.follow(fan, star)
+    for author in (first, second):
+        await world.follow(reader, author)
+    await world.read(reader)
+    for _ in range(20):  # 40 posts: more than the feed keeps (30)
+        for author in (first, second):
+            await world.post(author)
+    for _ in range(3):
+        await world.post(star)
+    warm = {
+        mode: await world.read(reader, mode=mode, size=7) for mode in ("chronological", "ranked")
+    }
+    assert len(warm["chronological"]) == 33
+    # Chronological, the feed lost before every page: each page is a cold read after a cursor.
+    cold: list[int] = []
+    token = ""
+    world.feeds.rebuild_count = 0
+    for _ in range(10):
+        await world.redis.flushall()
+        page, token = await world.feeds.home_feed(
+            viewer=reader, page_size=7, page_token=token, mode="chronological"
+        )
+        cold.extend(p.post_id for p in page)
+        if not token:
+            break
+    assert cold == warm["chronological"] and world.feeds.rebuild_count == 5
+    await world.redis.flushall()
+    ranked = await world.read(reader, mode="ranked", size=7)
+    # Ranked afresh a moment later: the same posts, each once.
+    assert sorted(ranked) == sorted(warm["ranked"]) and len(set(ranked)) == len(ranked)
+
+
 # Pagination
 
 
