@@ -1305,7 +1305,10 @@ class _RedisConsumer(_ConsumerBase):
                 await self._process([(i, f, 1) for i, f in _read_entries(response)])
             except ResponseError as exc:
                 self._check_running()
-                if "NOGROUP" in str(exc):  # the stream was deleted: start it again
+                # The stream was deleted (a flush, a new Redis): NOGROUP on the next read, or
+                # UNBLOCKED for a read that was waiting on it. Start it again, quietly.
+                if str(exc).startswith(("NOGROUP", "UNBLOCKED")):
+                    log.warning("bus %s: the stream is gone; creating it again", self.group)
                     await self._ensure_group()
                     continue
                 log.exception("bus %s: Redis refused a command; retrying", self.group)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -579,6 +580,25 @@ async def test_redis_consumer_keeps_its_name_while_it_owns_pending_events(
     await consumer.stop()
     # Deleting the name would drop its pending event instead of handing it over.
     assert len(await bus.redis.xinfo_consumers(bus.stream, "owner_svc")) == 1
+
+
+async def test_a_consumer_waiting_on_a_stream_that_is_deleted_goes_on_quietly(
+    redis_buses: BusFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    bus = redis_buses()
+    assert isinstance(bus, RedisStreamBus)
+    seen = Collector()
+    await bus.start_consumer(group="flushed_svc", handler=seen)
+    await bus.publish([registered(1)])
+    await seen.wait_for(1)
+    await asyncio.sleep(0.2)  # the consumer is blocked in XREADGROUP again
+    with caplog.at_level(logging.WARNING, logger="shutter.bus"):
+        await bus.redis.delete(bus.stream)  # what FLUSHDB does to it: UNBLOCKED for the reader
+        await asyncio.sleep(0.2)
+        await bus.publish([registered(2)])
+        await seen.wait_for(2)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("creating it again" in r.getMessage() for r in caplog.records)
 
 
 async def test_redis_bus_needs_a_client_that_returns_bytes(
