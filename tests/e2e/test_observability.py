@@ -86,13 +86,14 @@ async def test_a_feed_read_shows_every_hop_in_one_trace(
     assert response.status_code == 200, response.text
     assert [p["postId"] for p in response.json()["posts"]] == [post_id]
     _root, spans = _trace_of(finished_spans.get_finished_spans(), "GET /api/v1/feed")
-    # Cold: feed_svc reads the post through post_svc (which asks graph_svc's privacy rule and
-    # hydrates), and the author's summary from user_svc: every hop a server span of one trace.
+    # Cold: feed_svc reads the post as every viewer sees it through post_svc (which asks
+    # media_svc for its media; the read applies its own privacy rule) and the author's summary
+    # from user_svc: every hop a server span of one trace.
     assert {
         "shutter.feed.v1.FeedService",
         "shutter.post.v1.PostService",
+        "shutter.media.v1.MediaService",
         "shutter.user.v1.UserService",
-        "shutter.graph.v1.GraphService",
     } <= _served(spans)
     assert any(s.attributes and s.attributes.get("db.system") == "redis" for s in spans)
     assert any(s.name.lower().startswith("select") for s in spans)
