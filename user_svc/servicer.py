@@ -31,9 +31,6 @@ from user_svc.settings import UserSettings
 from user_svc.throttle import FailureRates, LoginThrottle
 
 NAME = "user_svc"
-# A profile is still served when graph_svc or post_svc is slow or down: its counts then read 0.
-GRAPH_DEADLINE_SECONDS = 1.0
-POSTS_DEADLINE_SECONDS = 1.0
 MEDIA_DEADLINE_SECONDS = 2.0
 # How long a profile change waits for feed_svc to apply it before answering anyway.
 FEED_SYNC_DEADLINE_SECONDS = 1.0
@@ -188,8 +185,10 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
         graph: graph_service_pb2_grpc.GraphServiceStub | None = None,
         posts: post_service_pb2_grpc.PostServiceStub | None = None,
         moderation: Moderation | None = None,
+        peer_deadline_seconds: float = 1.0,
     ) -> None:
         self._accounts = accounts
+        self._peer_deadline = peer_deadline_seconds
         self._moderation = moderation
         self._media_url = media_url
         # None serves profiles without counts or relationship (tests of the account rules alone).
@@ -225,7 +224,7 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
             answer: post_service_pb2.BatchGetPostCountsResponse = (
                 await self._posts.BatchGetPostCounts(
                     post_service_pb2.BatchGetPostCountsRequest(user_ids=[user_id]),
-                    timeout=POSTS_DEADLINE_SECONDS,
+                    timeout=self._peer_deadline,
                 )
             )
         except aio.AioRpcError as exc:
@@ -249,7 +248,7 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
         try:
             answer: graph_service_pb2.GetProfileGraphResponse = await self._graph.GetProfileGraph(
                 graph_service_pb2.GetProfileGraphRequest(user_id=user_id, viewer_id=viewer or 0),
-                timeout=GRAPH_DEADLINE_SECONDS,
+                timeout=self._peer_deadline,
             )
         except aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
@@ -498,7 +497,7 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
         try:
             answer: graph_service_pb2.GetRelationshipsResponse = await self._graph.GetRelationships(
                 graph_service_pb2.GetRelationshipsRequest(viewer_id=viewer, user_ids=user_ids),
-                timeout=GRAPH_DEADLINE_SECONDS,
+                timeout=self._peer_deadline,
             )
         except aio.AioRpcError as exc:
             log.warning("graph_svc gave no relationships for search (%s)", exc.code().name)
@@ -576,7 +575,12 @@ async def create_user_service(settings: UserSettings) -> Service:
             feed=feed,
         )
         servicer = UserServicer(
-            accounts, media_url=settings.media_url, graph=graph, posts=posts, moderation=moderation
+            accounts,
+            media_url=settings.media_url,
+            graph=graph,
+            posts=posts,
+            moderation=moderation,
+            peer_deadline_seconds=settings.peer_deadline_seconds,
         )
         return await runtime.serve(
             register=lambda server: user_service_pb2_grpc.add_UserServiceServicer_to_server(

@@ -44,6 +44,15 @@ class UserSettings(MeshSettings):
         "the longest an attacker can hold its owner's next try back.",
     )
 
+    peer_deadline_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="The longest a profile or search waits for graph_svc or post_svc. When it "
+        "runs out, the owner and anonymous viewers get the profile without counts; anyone else "
+        "gets UNAVAILABLE (a block may hide it).",
+    )
+
     reports_per_account: str = Field(
         default="30/1h",
         description="Reports one account may file (then one per period/count); repeating a "

@@ -46,7 +46,9 @@ async def setup(data_dir: Path) -> AsyncIterator[Setup]:
         "user_svc_addr": f"127.0.0.1:{free_port()}",
         "graph_svc_addr": f"127.0.0.1:{free_port()}",
     }
-    user_settings = UserSettings(**common, argon2_memory_kib=1024, argon2_time_cost=1)
+    user_settings = UserSettings(
+        **common, argon2_memory_kib=1024, argon2_time_cost=1, peer_deadline_seconds=10
+    )
     settings = GraphSettings(**common, database_replica_url=replica_url, user_cache_ttl_seconds=0)
     services: list[Service] = [await create_user_service(user_settings)]
     services.append(await create_graph_service(settings))

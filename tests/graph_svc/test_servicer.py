@@ -60,8 +60,13 @@ async def mesh(data_dir: Path) -> AsyncIterator[Mesh]:
         "user_svc_addr": f"127.0.0.1:{free_port()}",
         "graph_svc_addr": f"127.0.0.1:{free_port()}",
     }
+    # Profiles here wait long for graph_svc: a loaded CI machine once stalled past the 1 s default,
+    # and what runs out then is a deadline these tests are not about.
     user_settings = UserSettings(
-        **_settings(data_dir, **addresses), argon2_memory_kib=1024, argon2_time_cost=1
+        **_settings(data_dir, **addresses),
+        argon2_memory_kib=1024,
+        argon2_time_cost=1,
+        peer_deadline_seconds=10,
     )
     graph_settings = GraphSettings(**_settings(data_dir, **addresses))
     services: list[Service] = [await create_user_service(user_settings)]

@@ -42,6 +42,7 @@ async def setup(data_dir: Path, quiet_graph: str) -> AsyncIterator[Setup]:
         database_replica_url=replica_url,
         argon2_memory_kib=1024,
         argon2_time_cost=1,
+        peer_deadline_seconds=10,  # a loaded CI machine once stalled past the 1 s default
     )
     auth.ensure_keys(settings)
     service = await create_user_service(settings)
