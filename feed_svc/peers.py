@@ -16,6 +16,7 @@ from grpc import aio
 
 from feed_svc.domain import CountedFollowers, Relation
 from feed_svc.errors import AuthorNotFound, RelationshipUnknown
+from feed_svc.readmodel import Ties
 from mesh.auth import SERVICE_HEADER
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from shutter.post.v1 import post_pb2, post_service_pb2, post_service_pb2_grpc
@@ -88,6 +89,32 @@ class GrpcGraph(_Peer):
         async for batch in stream:
             found.extend(batch.user_ids)
         return found
+
+    async def ties(self, viewer_id: int, *, limit: int) -> Ties | None:
+        """Return whom the viewer follows, blocked and was blocked by, in one call, or None
+        when there are more than `limit` follows or blocks (then ask per account)."""
+        try:
+            page: graph_service_pb2.GetFollowingIdsResponse = await self._stub.GetFollowingIds(
+                graph_service_pb2.GetFollowingIdsRequest(
+                    user_id=viewer_id, page_size=limit, with_blocks=True
+                ),
+                metadata=self._metadata(),
+                timeout=min(self._timeout, RELATIONSHIP_DEADLINE_SECONDS),
+            )
+        except aio.AioRpcError as exc:
+            if exc.code() in _GRAPH_DOWN:
+                # Fail closed, as relations() does: a block may hide the account.
+                raise RelationshipUnknown(
+                    "cannot tell just now whether this is hidden from you; try again"
+                ) from None
+            raise
+        if page.more or page.more_blocks:
+            return None
+        return Ties(
+            following=frozenset(page.user_ids),
+            blocking=frozenset(page.blocking_ids),
+            blocked_by=frozenset(page.blocked_by_ids),
+        )
 
     async def follower_batches(
         self, user_id: int, *, batch_size: int, exclude_muted: bool

@@ -31,6 +31,12 @@ Keys (each carries one hash tag, so no command spans two Redis Cluster slots):
   generation `~g` that every graph change between the viewer and anyone bumps: a fill writes only
   if the generation is the one it read before asking graph_svc, so an answer taken before a block
   is never written back after the block's invalidation.
+- `rm:ties:{u:<viewer>}`: everything the privacy rule needs of the viewer toward every account,
+  read whole from graph_svc once (a viewer with at most `relations_whole_max` follows and
+  blocks): `~` when whole, `f:<id>` for each account followed, `b:<id>` blocked, `by:<id>`
+  blocked by. An account not in it is neither, so a first look at anyone's grid or post asks
+  graph_svc nothing. Filled against the generation `~g` as the relationships are, and dropped by
+  every graph change of the viewer's (the next look reads it whole again).
 - `rm:grid:{u:<owner>}`: the owner's newest post ids (the profile grid), lex-sorted 19-digit
   members, `~` when built and the floor `0000000000000000000` when the list reaches the owner's
   first post; `rm:gridv:{u:<owner>}` its version (bumped by every post created or deleted, so a
@@ -499,6 +505,11 @@ def relations_key(viewer_id: int) -> str:
     return f"rm:rel:{{u:{viewer_id}}}"
 
 
+def ties_key(viewer_id: int) -> str:
+    """Return the key of a viewer's ties read whole (follows and blocks either way)."""
+    return f"rm:ties:{{u:{viewer_id}}}"
+
+
 def grid_key(owner_id: int) -> str:
     """Return the key of an account's newest post ids (its profile grid)."""
     return f"rm:grid:{{u:{owner_id}}}"
@@ -569,6 +580,20 @@ RELATION_FLAGS = (
     "requested",
     "incoming_request",
 )
+
+# Keep a viewer's ties read whole from graph_svc, unless a graph change came since they were
+# asked. KEYS: the viewer's relationships hash (its generation), the ties set. ARGV: the
+# generation read before asking ('' when none), ttl seconds, then the members ('~' first).
+_TIES_FILL = """
+local generation = redis.call('HGET', KEYS[1], '~g') or ''
+if generation ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2])
+for i = 3, #ARGV, 1000 do
+  redis.call('SADD', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return 1
+"""
 
 # Write relationships read from graph_svc, unless a graph change came since they were asked.
 # KEYS[1]: the viewer's relationships hash. ARGV: the generation read before asking ('' when
@@ -668,6 +693,26 @@ async def _nothing() -> list[Any]:
     return [None]
 
 
+WHOLE = "~"  # the ties set's mark: read whole
+# The ties set's member prefixes, in the order of the first three RELATION_FLAGS.
+_TIE_KINDS = ("f", "b", "by")
+
+
+def _access_flags(following: bool, blocking: bool, blocked_by: bool) -> str:
+    """Return what decide() reads of a packed relationship (the first three flags; the rest,
+    which only profiles show, are not known from the ties and are never kept from here)."""
+    return "".join("1" if f else "0" for f in (following, blocking, blocked_by)) + "0" * (
+        len(RELATION_FLAGS) - 3
+    )
+
+
+def _tied(others: list[int], raw_ties: list[Any], owners: list[int]) -> dict[int, str]:
+    """Return the packed access flags of these owners from the ties set's SMISMEMBER answer
+    (the mark, then each of `others`' three members)."""
+    at = {o: 1 + 3 * i for i, o in enumerate(others)}
+    return {o: _access_flags(*(bool(raw_ties[at[o] + k]) for k in range(3))) for o in owners}
+
+
 def decide(viewer: int, summary: user_pb2.UserSummary, packed: str) -> Access:
     """Apply the privacy rule (graph_svc's, from cached facts): the owner sees their own; a block
     either way hides everything; a private account only its approved followers."""
@@ -705,10 +750,25 @@ class Profiles(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Ties:
+    """Everything the privacy rule needs of a viewer toward every account: whom the viewer
+    follows, blocked and was blocked by (any account in none of them is none of these)."""
+
+    following: frozenset[int]
+    blocking: frozenset[int]
+    blocked_by: frozenset[int]
+
+
 class Relations(Protocol):
     """graph_svc's relationships of a viewer to accounts (each answer has RELATION_FLAGS)."""
 
     async def relations(self, viewer_id: int, user_ids: Sequence[int]) -> dict[int, Any]: ...
+
+    async def ties(self, viewer_id: int, *, limit: int) -> Ties | None:
+        """Return the viewer's ties whole, or None when there are more than `limit` follows or
+        more than `limit` blocks."""
+        ...
 
 
 class PostList(Protocol):
@@ -761,6 +821,7 @@ class Limits:
     fill_wait_seconds: float
     grid_posts: int = 60
     relations_ttl_seconds: int = 86_400
+    relations_whole_max: int = 5_000
     tag_posts: int = 200
     profile_ttl_seconds: int = 86_400
 
@@ -807,6 +868,7 @@ class ReadModel:
         self._tags = tags
         self._tag_fill = client.register_script(_TAG_FILL)
         self._relations_fill = client.register_script(_RELATIONS_FILL)
+        self._ties_fill = client.register_script(_TIES_FILL)
         self._grid_change = client.register_script(_GRID_CHANGE)
         self._grid_fill = client.register_script(_GRID_FILL)
         self._redis: Any = client
@@ -823,6 +885,7 @@ class ReadModel:
         self._home_page = client.register_script(_HOME_PAGE)
         self.fills = 0  # posts read through from post_svc by this process (tests, metrics)
         self.flag_fills = 0  # viewers' flags read from post_svc by this process (tests)
+        self.ties_fills = 0  # viewers' ties read whole from graph_svc by this process (tests)
         # Fills in this process, batched across readers (_Batcher). Posts are shared as
         # serialized views, so each reader composes its own copy.
         self._post_fills = _Batcher(self._fill_views_locked, window=FILL_BATCH_SECONDS)
@@ -1202,12 +1265,13 @@ class ReadModel:
         if not wanted:
             return {}
         if self._cluster:
-            summaries_key, relations = self._access_reads(viewer, wanted)
-            raw_summaries, raw_relations = await asyncio.gather(
+            summaries_key, relations, ties = self._access_reads(viewer, wanted)
+            raw_summaries, raw_relations, raw_ties = await asyncio.gather(
                 self._mget(summaries_key),
                 self._redis.hmget(relations[0], relations[1]) if relations else _nothing(),
+                self._redis.smismember(ties[0], ties[1]) if ties else _nothing(),
             )
-            return await self._access_answer(viewer, wanted, raw_summaries, raw_relations)
+            return await self._access_answer(viewer, wanted, raw_summaries, raw_relations, raw_ties)
         async with self._redis.pipeline(transaction=False) as pipe:
             self._queue_access(pipe, viewer, wanted)
             answers = await pipe.execute()
@@ -1215,25 +1279,39 @@ class ReadModel:
 
     def _access_reads(
         self, viewer: int, owners: list[int]
-    ) -> tuple[list[str], tuple[str, list[str]] | None]:
-        """Return the summary keys and the relationships hash and fields access() reads."""
-        others = [str(o) for o in owners if viewer and o != viewer]
-        relations = (relations_key(viewer), [GENERATION, *others]) if others else None
-        return [author_key(a) for a in owners], relations
+    ) -> tuple[list[str], tuple[str, list[str]] | None, tuple[str, list[str]] | None]:
+        """Return the summary keys, and the relationships hash and the ties set with the
+        members access() reads of each."""
+        others = [o for o in owners if viewer and o != viewer]
+        if not others:
+            return [author_key(a) for a in owners], None, None
+        relations = (relations_key(viewer), [GENERATION, *map(str, others)])
+        ties = (ties_key(viewer), [WHOLE, *(f"{k}:{o}" for o in others for k in _TIE_KINDS)])
+        return [author_key(a) for a in owners], relations, ties
 
     def _queue_access(self, pipe: Any, viewer: int, owners: list[int]) -> None:
-        """Queue access()'s reads on a pipeline: two commands, always (non-cluster only)."""
-        summaries, relations = self._access_reads(viewer, owners)
+        """Queue access()'s reads on a pipeline: three commands, always (non-cluster only)."""
+        summaries, relations, ties = self._access_reads(viewer, owners)
         pipe.mget(summaries)
-        if relations is not None:
+        if relations is not None and ties is not None:
             pipe.hmget(*relations)
+            pipe.smismember(*ties)
         else:
-            pipe.echo(b"")  # keeps the answers' shape: two per access
+            pipe.echo(b"")  # keeps the answers' shape: three per access
+            pipe.echo(b"")
 
     async def _access_answer(
-        self, viewer: int, wanted: list[int], raw_summaries: list[Any], raw_relations: Any
+        self,
+        viewer: int,
+        wanted: list[int],
+        raw_summaries: list[Any],
+        raw_relations: Any,
+        raw_ties: Any,
     ) -> dict[int, Access]:
-        """Decide access from what access()'s reads found, filling what they lacked."""
+        """Decide access from what access()'s reads found, filling what they lacked: a
+        relationship neither cached nor known from the viewer's whole ties reads the ties whole
+        (one graph_svc call answers every account), or, for a viewer with too many, asks graph_svc
+        for these accounts."""
         others = [o for o in wanted if viewer and o != viewer]
         summaries = {
             a: user_pb2.UserSummary.FromString(r)
@@ -1250,19 +1328,54 @@ class ReadModel:
                 if r is not None
             }
             missing_relations = [o for o in others if o not in packed]
+            if missing_relations and raw_ties[0]:
+                packed.update(_tied(others, raw_ties, missing_relations))
+                missing_relations = []
         if missing_authors and missing_relations:
             more_summaries, more_relations = await asyncio.gather(
                 self._fill_authors(missing_authors),
-                self._fill_relations(viewer, missing_relations, raw_relations[0]),
+                self._fill_access(viewer, missing_relations, raw_relations[0]),
             )
             summaries.update(more_summaries)
             packed.update(more_relations)
         elif missing_authors:
             summaries.update(await self._fill_authors(missing_authors))
         elif missing_relations:
-            packed.update(await self._fill_relations(viewer, missing_relations, raw_relations[0]))
+            packed.update(await self._fill_access(viewer, missing_relations, raw_relations[0]))
         return {
             a: decide(viewer, summaries[a], packed.get(a, "0000")) for a in wanted if a in summaries
+        }
+
+    async def _fill_access(
+        self, viewer: int, owners: list[int], generation: bytes | None
+    ) -> dict[int, str]:
+        """Ask graph_svc what the privacy rule needs that the cache lacks: the viewer's ties
+        whole when they fit relations_whole_max (kept unless a graph change of the viewer's came
+        since the generation was read), else these accounts' relationships (_fill_relations).
+        Answers the access flags only (_access_flags)."""
+        if self._graph is None:
+            raise RuntimeError("the read model was built without graph_svc")
+        most = self._limits.relations_whole_max
+        ties = await self._graph.ties(viewer, limit=most) if most else None
+        if ties is None:
+            return await self._fill_relations(viewer, owners, generation)
+        members = [WHOLE]
+        for kind, ids in zip(
+            _TIE_KINDS, (ties.following, ties.blocking, ties.blocked_by), strict=True
+        ):
+            members += [f"{kind}:{i}" for i in ids]
+        await self._ties_fill(
+            keys=[relations_key(viewer), ties_key(viewer)],
+            args=[
+                generation.decode() if generation else "",
+                self._limits.relations_ttl_seconds,
+                *members,
+            ],
+        )
+        self.ties_fills += 1
+        return {
+            o: _access_flags(o in ties.following, o in ties.blocking, o in ties.blocked_by)
+            for o in owners
         }
 
     async def _fill_relations(
@@ -1303,6 +1416,7 @@ class ReadModel:
                     key = relations_key(viewer)
                     pipe.hdel(key, str(other))
                     pipe.hincrby(key, GENERATION, 1)
+                    pipe.delete(ties_key(viewer))
                     pipe.expire(key, self._limits.relations_ttl_seconds)
                     if counts:
                         self._queue_profile_changed(pipe, viewer)
@@ -1422,8 +1536,8 @@ class ReadModel:
         async with self._redis.pipeline(transaction=False) as pipe:
             self._queue_access(pipe, viewer, [owner])
             self._queue_grid(pipe, owner, before, count)
-            raw_summaries, raw_relations, *grid = await pipe.execute()
-        access = await self._access_answer(viewer, [owner], raw_summaries, raw_relations)
+            raw_summaries, raw_relations, raw_ties, *grid = await pipe.execute()
+        access = await self._access_answer(viewer, [owner], raw_summaries, raw_relations, raw_ties)
         if access.get(owner) is None or not access[owner].can_view:
             return access.get(owner), []
         return access[owner], await self.grid_ids(owner, before=before, count=count, read=grid)
@@ -1790,6 +1904,8 @@ class ReadModel:
             saves_key(user_id),
             hidden_key(user_id),
             profile_key(user_id),
+            relations_key(user_id),
+            ties_key(user_id),
         )
 
     async def hide_post(self, *, viewer: int, post_id: int) -> None:

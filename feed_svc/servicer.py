@@ -285,6 +285,7 @@ def build_read_model(
             grid_posts=settings.read_model_grid_posts,
             tag_posts=settings.read_model_tag_posts,
             relations_ttl_seconds=settings.read_model_relations_ttl_seconds,
+            relations_whole_max=settings.read_model_relations_whole_max,
             profile_ttl_seconds=settings.read_model_profile_ttl_seconds,
         ),
     )

@@ -147,6 +147,15 @@ class FeedSettings(MeshSettings):
         description="How long a viewer's cached relationships to other accounts are kept after "
         "their last fill; graph changes replace them at once, this only bounds memory.",
     )
+    read_model_relations_whole_max: int = Field(
+        default=5_000,
+        ge=0,
+        le=10_000,
+        description="A viewer following at most this many accounts (and with at most this many "
+        "blocks either way) has those ties read whole from graph_svc once, so that looking at "
+        "anyone's grid or post for the first time asks graph_svc nothing; beyond it, or 0, "
+        "each account's relationship is asked on its first look.",
+    )
     read_model_profile_ttl_seconds: int = Field(
         default=86_400,
         ge=60,

@@ -797,6 +797,20 @@ class Graph:
         )
         return found[:size], len(found) > size
 
+    async def block_page(
+        self, *, user_id: int, page_size: int
+    ) -> tuple[list[int], list[int], bool]:
+        """Return the accounts an account blocked and those that blocked it, ascending, at most
+        `page_size` in all, and whether more exist."""
+        owner = check_user_id(user_id)
+        size = pagination.page_size(page_size, default=STREAM_PAGE_DEFAULT, maximum=STREAM_PAGE_MAX)
+        async with self._store.statements() as session:
+            ties = await self._store.ties_of(session, user_id=owner, kind="blocks", limit=size + 1)
+        kept = ties[:size]
+        blocking = sorted(blocked for blocker, blocked in kept if blocker == owner)
+        blocked_by = sorted(blocker for blocker, blocked in kept if blocked == owner)
+        return blocking, blocked_by, len(ties) > size
+
     def stream_ids(
         self, *, followers: bool, user_id: int, page_size: int, exclude_muted: bool
     ) -> AsyncIterator[list[int]]:

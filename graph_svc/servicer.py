@@ -282,7 +282,15 @@ class GraphServicer(graph_service_pb2_grpc.GraphServiceServicer):
             page_size=request.page_size,
             exclude_muted=request.exclude_muted,
         )
-        return graph_service_pb2.GetFollowingIdsResponse(user_ids=found, more=more)
+        answer = graph_service_pb2.GetFollowingIdsResponse(user_ids=found, more=more)
+        if request.with_blocks:
+            blocking, blocked_by, more_blocks = await self._graph.block_page(
+                user_id=request.user_id, page_size=request.page_size
+            )
+            answer.blocking_ids.extend(blocking)
+            answer.blocked_by_ids.extend(blocked_by)
+            answer.more_blocks = more_blocks
+        return answer
 
     async def StreamFollowingIds(
         self, request: graph_service_pb2.StreamFollowingIdsRequest, context: aio.ServicerContext

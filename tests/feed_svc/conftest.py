@@ -16,7 +16,7 @@ import fakeredis
 import pytest
 import redis
 
-from feed_svc import domain, store
+from feed_svc import domain, readmodel, store
 from feed_svc.cache import FeedCache
 from feed_svc.errors import AuthorNotFound
 from feed_svc.readmodel import Limits, ReadModel
@@ -84,6 +84,15 @@ class FakeGraph:
     async def follower_counts(self, user_ids: Sequence[int]) -> dict[int, int]:
         self.calls.append("follower_counts")
         return {u: self.counts.get(u, sum(1 for _, b in self.follows if b == u)) for u in user_ids}
+
+    async def ties(self, viewer_id: int, *, limit: int) -> readmodel.Ties | None:
+        self.calls.append("ties")
+        following = {b for a, b in self.follows if a == viewer_id}
+        blocking = {b for a, b in self.blocks if a == viewer_id}
+        blocked_by = {a for a, b in self.blocks if b == viewer_id}
+        if len(following) > limit or len(blocking) + len(blocked_by) > limit:
+            return None
+        return readmodel.Ties(frozenset(following), frozenset(blocking), frozenset(blocked_by))
 
     async def relations(
         self, viewer_id: int, user_ids: Sequence[int]

@@ -558,7 +558,7 @@ class SlowPostList:
         return [p for p in mine if before is None or p < before][:limit]
 
 
-def _limits() -> Limits:
+def _limits(**extra: Any) -> Limits:
     return Limits(
         post_ttl_seconds=600,
         author_ttl_seconds=600,
@@ -567,6 +567,7 @@ def _limits() -> Limits:
         fill_lock_seconds=2.0,
         fill_wait_seconds=1.0,
         grid_posts=20,
+        **extra,
     )
 
 
@@ -576,8 +577,7 @@ def _model(world: World, **parts: object) -> ReadModel:
         source=world.posts,
         directory=world.posts.users,
         counter=domain.ProjectionCounts(world.feeds._store),
-        limits=_limits(),
-        **{"graph": world.graph, **parts},  # type: ignore[arg-type]
+        **{"graph": world.graph, "limits": _limits(), **parts},  # type: ignore[arg-type]
     )
 
 
@@ -614,19 +614,28 @@ async def test_a_grid_fill_taken_before_a_new_post_is_not_kept(world: World) -> 
     assert await model.grid_ids(author, before=None, count=12) == [newer, old]
 
 
-async def test_a_relationship_fill_taken_before_a_block_is_not_kept(world: World) -> None:
+@pytest.mark.parametrize("whole_max", [5_000, 0], ids=["ties-whole", "per-account"])
+async def test_a_relationship_fill_taken_before_a_block_is_not_kept(
+    world: World, whole_max: int
+) -> None:
     viewer, author = world.user(), world.user()
     gate = asyncio.Event()
     asked: list[int] = []
 
     class SlowGraph:
+        async def ties(self, viewer_id: int, *, limit: int) -> readmodel.Ties | None:
+            answer = await world.graph.ties(viewer_id, limit=limit)  # taken before the block
+            asked.append(viewer_id)
+            await gate.wait()
+            return answer
+
         async def relations(self, viewer_id: int, user_ids: Sequence[int]) -> dict[int, Any]:
             answer = await world.graph.relations(viewer_id, user_ids)  # taken before the block
             asked.append(viewer_id)
             await gate.wait()
             return answer
 
-    model = _model(world, graph=SlowGraph())
+    model = _model(world, graph=SlowGraph(), limits=_limits(relations_whole_max=whole_max))
     reading = asyncio.ensure_future(model.access(viewer, [author]))
     while not asked:
         await asyncio.sleep(0.01)
@@ -637,6 +646,45 @@ async def test_a_relationship_fill_taken_before_a_block_is_not_kept(world: World
     after = (await model.access(viewer, [author]))[author]
     assert after.blocked and not after.can_view
     assert len(asked) == 2  # the stale answer was not kept: graph_svc was asked again
+
+
+async def test_a_viewers_ties_read_whole_answer_first_looks_at_anyone(world: World) -> None:
+    viewer, friend, stranger, hidden, blocker = (world.user() for _ in range(5))
+    world.posts.private.update({friend, hidden})
+    world.graph.follows.add((viewer, friend))
+    model = _model(world)
+    first = await model.access(viewer, [friend])
+    assert first[friend].can_view and world.graph.calls.count("ties") == 1
+    world.graph.blocks.add((blocker, viewer))
+    await model.relation_changed(blocker, viewer)  # drops the viewer's ties
+    looks = await model.access(viewer, [stranger, hidden, blocker])
+    assert looks[stranger].can_view and not looks[stranger].blocked
+    assert not looks[hidden].can_view and not looks[hidden].blocked  # private, not followed
+    assert looks[blocker].blocked and not looks[blocker].can_view
+    assert world.graph.calls.count("ties") == 2 and "relations" not in world.graph.calls
+    # Warm: more first looks ask graph_svc nothing.
+    others = [world.user() for _ in range(5)]
+    assert all(a.can_view for a in (await model.access(viewer, others)).values())
+    assert world.graph.calls.count("ties") == 2
+    # A follow approved later shows on the next look (the change drops the whole ties).
+    world.graph.follows.add((viewer, hidden))
+    await model.relation_changed(viewer, hidden, counts=True)
+    assert (await model.access(viewer, [hidden]))[hidden].can_view
+    # Across processes, after the change, one read filled the ties for all of them.
+    assert (await _model(world).access(viewer, [world.user()])).popitem()[1].can_view
+    assert world.graph.calls.count("ties") == 3
+
+
+async def test_a_viewer_with_more_ties_than_the_limit_is_asked_per_account(
+    world: World,
+) -> None:
+    viewer, author, other = world.user(), world.user(), world.user()
+    world.graph.follows.update({(viewer, author), (viewer, other)})
+    world.posts.private.add(author)
+    model = _model(world, limits=_limits(relations_whole_max=1))
+    assert (await model.access(viewer, [author]))[author].can_view
+    assert world.graph.calls.count("ties") == 1 and world.graph.calls.count("relations") == 1
+    assert await world.redis.exists(readmodel.ties_key(viewer)) == 0
 
 
 async def test_a_cold_start_reads_each_post_once_and_each_readers_flags_alone(

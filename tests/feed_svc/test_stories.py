@@ -54,6 +54,9 @@ class Fakes:
     async def relations(self, viewer_id: int, user_ids: Sequence[int]) -> dict[int, object]:
         return {}
 
+    async def ties(self, viewer_id: int, *, limit: int) -> None:
+        return None
+
     async def story_rings(
         self, viewer_id: int, author_ids: Sequence[int]
     ) -> list[post_pb2.StoryRing]:

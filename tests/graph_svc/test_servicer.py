@@ -309,6 +309,24 @@ async def test_services_stream_follower_ids_and_ask_the_privacy_rule(mesh: Mesh)
         metadata=_service(mesh),
     )
     assert (list(first.user_ids), first.more) == (sorted([owner.user_id, *others])[:2], True)
+    assert not whole.blocking_ids and not whole.blocked_by_ids  # only when asked for
+    # With the blocks either way (feed_svc's whole ties of a viewer), page_size bounding them.
+    viewer = followers[1]
+    blocked, *blockers = [await _person(mesh) for _ in range(3)]
+    await mesh.graph.Block(gpb.BlockRequest(user_id=blocked.user_id), metadata=viewer.md)
+    for blocker in blockers:
+        await mesh.graph.Block(gpb.BlockRequest(user_id=viewer.user_id), metadata=blocker.md)
+    ties = await mesh.graph.GetFollowingIds(
+        gpb.GetFollowingIdsRequest(user_id=viewer.user_id, page_size=3, with_blocks=True),
+        metadata=_service(mesh),
+    )
+    assert list(ties.blocking_ids) == [blocked.user_id] and not ties.more_blocks
+    assert list(ties.blocked_by_ids) == sorted(b.user_id for b in blockers)
+    short = await mesh.graph.GetFollowingIds(
+        gpb.GetFollowingIdsRequest(user_id=viewer.user_id, page_size=2, with_blocks=True),
+        metadata=_service(mesh),
+    )
+    assert short.more_blocks and len(short.blocking_ids) + len(short.blocked_by_ids) == 2
     code, _, _ = await _fails(
         mesh.graph.GetFollowingIds(
             gpb.GetFollowingIdsRequest(user_id=owner.user_id), metadata=followers[1].md

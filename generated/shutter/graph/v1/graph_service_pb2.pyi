@@ -287,22 +287,30 @@ class StreamFollowingIdsResponse(_message.Message):
     def __init__(self, user_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class GetFollowingIdsRequest(_message.Message):
-    __slots__ = ("user_id", "page_size", "exclude_muted")
+    __slots__ = ("user_id", "page_size", "exclude_muted", "with_blocks")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_MUTED_FIELD_NUMBER: _ClassVar[int]
+    WITH_BLOCKS_FIELD_NUMBER: _ClassVar[int]
     user_id: int
     page_size: int
     exclude_muted: bool
-    def __init__(self, user_id: _Optional[int] = ..., page_size: _Optional[int] = ..., exclude_muted: _Optional[bool] = ...) -> None: ...
+    with_blocks: bool
+    def __init__(self, user_id: _Optional[int] = ..., page_size: _Optional[int] = ..., exclude_muted: _Optional[bool] = ..., with_blocks: _Optional[bool] = ...) -> None: ...
 
 class GetFollowingIdsResponse(_message.Message):
-    __slots__ = ("user_ids", "more")
+    __slots__ = ("user_ids", "more", "blocking_ids", "blocked_by_ids", "more_blocks")
     USER_IDS_FIELD_NUMBER: _ClassVar[int]
     MORE_FIELD_NUMBER: _ClassVar[int]
+    BLOCKING_IDS_FIELD_NUMBER: _ClassVar[int]
+    BLOCKED_BY_IDS_FIELD_NUMBER: _ClassVar[int]
+    MORE_BLOCKS_FIELD_NUMBER: _ClassVar[int]
     user_ids: _containers.RepeatedScalarFieldContainer[int]
     more: bool
-    def __init__(self, user_ids: _Optional[_Iterable[int]] = ..., more: _Optional[bool] = ...) -> None: ...
+    blocking_ids: _containers.RepeatedScalarFieldContainer[int]
+    blocked_by_ids: _containers.RepeatedScalarFieldContainer[int]
+    more_blocks: bool
+    def __init__(self, user_ids: _Optional[_Iterable[int]] = ..., more: _Optional[bool] = ..., blocking_ids: _Optional[_Iterable[int]] = ..., blocked_by_ids: _Optional[_Iterable[int]] = ..., more_blocks: _Optional[bool] = ...) -> None: ...
 
 class ExportAccountDataRequest(_message.Message):
     __slots__ = ("user_id",)

@@ -323,6 +323,8 @@ class GraphServiceServicer:
         """Internal, services only: the ids of the accounts an account follows in ascending id order,
         as one answer when they fit one page (`more` says they did not: then the caller streams
         them). A feed's rebuild asks this: one unary call costs both sides less than a stream.
+        With `with_blocks`, also the blocks either way: with the follows, everything the privacy
+        rule needs of one viewer toward every account (feed_svc keeps it whole per viewer).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -111,6 +111,8 @@ class GraphServiceStub:
     """Internal, services only: the ids of the accounts an account follows in ascending id order,
     as one answer when they fit one page (`more` says they did not: then the caller streams
     them). A feed's rebuild asks this: one unary call costs both sides less than a stream.
+    With `with_blocks`, also the blocks either way: with the follows, everything the privacy
+    rule needs of one viewer toward every account (feed_svc keeps it whole per viewer).
     """
     ExportAccountData: _grpc.UnaryUnaryMultiCallable[_graph_service_pb2.ExportAccountDataRequest, _graph_service_pb2.ExportAccountDataResponse]
     """Return what this service holds of an account, as JSON files for the account's data export
@@ -200,6 +202,8 @@ class GraphServiceAsyncStub(GraphServiceStub):
     """Internal, services only: the ids of the accounts an account follows in ascending id order,
     as one answer when they fit one page (`more` says they did not: then the caller streams
     them). A feed's rebuild asks this: one unary call costs both sides less than a stream.
+    With `with_blocks`, also the blocks either way: with the follows, everything the privacy
+    rule needs of one viewer toward every account (feed_svc keeps it whole per viewer).
     """
     ExportAccountData: _aio.UnaryUnaryMultiCallable[_graph_service_pb2.ExportAccountDataRequest, _graph_service_pb2.ExportAccountDataResponse]  # type: ignore[assignment]
     """Return what this service holds of an account, as JSON files for the account's data export
@@ -412,6 +416,8 @@ class GraphServiceServicer(metaclass=_abc_1.ABCMeta):
         """Internal, services only: the ids of the accounts an account follows in ascending id order,
         as one answer when they fit one page (`more` says they did not: then the caller streams
         them). A feed's rebuild asks this: one unary call costs both sides less than a stream.
+        With `with_blocks`, also the blocks either way: with the follows, everything the privacy
+        rule needs of one viewer toward every account (feed_svc keeps it whole per viewer).
         """
 
     @_abc_1.abstractmethod
