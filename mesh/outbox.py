@@ -86,6 +86,19 @@ class Outbox:
         self._nudge_on_commit(session)
         return values
 
+    def detached_row(
+        self, *, aggregate_id: int, event: Message
+    ) -> tuple[envelope_pb2.EventEnvelope, dict[str, Any]]:
+        """Return one event's envelope and outbox row for a statement that commits on its own
+        (autocommit, no session to hook): the caller calls `committed` once it has."""
+        [envelope], [values] = self._rows([(aggregate_id, event)])
+        return envelope, values
+
+    def committed(self) -> None:
+        """Tell the relay that a statement outside any session committed events."""
+        if self._on_commit is not None:
+            self._on_commit()
+
     def _rows(
         self, events: Sequence[tuple[int, Message]]
     ) -> tuple[list[envelope_pb2.EventEnvelope], list[dict[str, Any]]]:

@@ -730,6 +730,23 @@ class CassandraEngagementStore:
         if op.uncounted is None:
             await self._mark(op.post_id)
 
+    async def like_now(
+        self,
+        *,
+        post_id: int,
+        user_id: int,
+        like_id: int,
+        at: datetime,
+        event: dict[str, Any],
+    ) -> tuple[bool, int] | None:
+        """None: a like here spans Cassandra and the post database's outbox, so the caller
+        writes it in a transaction (add_like)."""
+        return None
+
+    async def comment_now(self, *, comment: CommentRecord, event: dict[str, Any]) -> bool:
+        """False: the caller writes the comment in a transaction (add_comment)."""
+        return False
+
     async def liked_among(
         self, session: AsyncSession, *, user_id: int, post_ids: Sequence[int]
     ) -> set[int]:

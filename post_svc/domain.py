@@ -829,17 +829,26 @@ class Posts:
         """Like a post (idempotent); return its like count."""
         post = await self._visible_post(caller, post_id)
         now = datetime.now(UTC)
+        like_id = self._ids.next_id()
+        event = events.post_liked(post, liker_id=caller, at=now)
+        envelope, row = self._store.outbox.detached_row(aggregate_id=post_id, event=event)
+        # One statement where the store can (PostgreSQL): the hot write of the mix.
+        done = await self._engagement.like_now(
+            post_id=post_id, user_id=caller, like_id=like_id, at=now, event=row
+        )
+        if done is not None:
+            added, like_count = done
+            if added:
+                self._store.outbox.committed()
+                await self._tell_feed(envelope)
+            return like_count
         liked = None
         async with self._store.transaction() as tx:
             added = await self._engagement.add_like(
-                tx, post_id=post_id, user_id=caller, like_id=self._ids.next_id(), at=now
+                tx, post_id=post_id, user_id=caller, like_id=like_id, at=now
             )
             if added:
-                liked = await self._store.outbox.add(
-                    tx,
-                    aggregate_id=post_id,
-                    event=events.post_liked(post, liker_id=caller, at=now),
-                )
+                liked = await self._store.outbox.add(tx, aggregate_id=post_id, event=event)
             counts = await self._engagement.counts(tx, post_ids=[post_id])
         await self._tell_feed(liked)
         return counts.get(post_id, Counts()).like_count
@@ -1056,6 +1065,21 @@ class Posts:
         caller: int,
         now: datetime,
     ) -> None:
+        created_event = events.comment_created(
+            comment,
+            post_author_id=post.author_id,
+            parent_author_id=parent.author_id if parent else 0,
+        )
+        if tx_key is None and parent is None and all(m.user_id == caller for m in mentions):
+            # The common comment (no key, no parent to lock, nobody to tell of a mention): one
+            # statement where the store can (PostgreSQL).
+            envelope, row = self._store.outbox.detached_row(
+                aggregate_id=comment.post_id, event=created_event
+            )
+            if await self._engagement.comment_now(comment=comment, event=row):
+                self._store.outbox.committed()
+                await self._tell_feed(envelope)
+                return
         async with self._store.transaction() as tx:
             if tx_key is not None:
                 # First, in the transaction of the comment and its event: both or neither.
@@ -1075,13 +1099,7 @@ class Posts:
                     raise CommentNotFound("no comment has that id")
             await self._engagement.add_comment(tx, comment=comment)
             created = await self._store.outbox.add(
-                tx,
-                aggregate_id=comment.post_id,
-                event=events.comment_created(
-                    comment,
-                    post_author_id=post.author_id,
-                    parent_author_id=parent.author_id if parent else 0,
-                ),
+                tx, aggregate_id=comment.post_id, event=created_event
             )
             await self._add_mention_events(
                 tx,

@@ -532,6 +532,15 @@ class EngagementStore(Protocol):
     async def add_like(
         self, session: AsyncSession, *, post_id: int, user_id: int, like_id: int, at: datetime
     ) -> bool: ...
+    async def like_now(
+        self,
+        *,
+        post_id: int,
+        user_id: int,
+        like_id: int,
+        at: datetime,
+        event: dict[str, Any],
+    ) -> tuple[bool, int] | None: ...
     async def remove_like(self, session: AsyncSession, *, post_id: int, user_id: int) -> bool: ...
     async def liked_among(
         self, session: AsyncSession, *, user_id: int, post_ids: Sequence[int]
@@ -540,6 +549,7 @@ class EngagementStore(Protocol):
         self, session: AsyncSession, *, post_id: int, before: int | None, limit: int
     ) -> list[tuple[int, int]]: ...
     async def add_comment(self, session: AsyncSession, *, comment: CommentRecord) -> None: ...
+    async def comment_now(self, *, comment: CommentRecord, event: dict[str, Any]) -> bool: ...
     async def get_comment(
         self, session: AsyncSession, *, comment_id: int, lock: bool = False
     ) -> CommentRecord | None: ...
@@ -742,6 +752,88 @@ _CURRENT_FLAGS = {
     True: _current_flags_query(with_likes=True),
     False: _current_flags_query(with_likes=False),
 }
+
+
+def _like_statement() -> Any:
+    """Return PostgreSQL's one statement of a like (built once: only parameters change): add the
+    like; only when it is new, add to its counter shard and write its event (an outbox row);
+    answer whether it was new and the post's like count. The counters are read in the
+    statement's snapshot, which does not hold its own increment: the caller adds it."""
+    post_id = bindparam("like_post_id", type_=BigInteger)
+    inserted = (
+        postgresql.insert(likes)
+        .values(
+            post_id=post_id,
+            user_id=bindparam("like_user_id", type_=BigInteger),
+            like_id=bindparam("like_like_id", type_=BigInteger),
+            liked_at=bindparam("like_at", type_=DateTime(timezone=True)),
+        )
+        .on_conflict_do_nothing()
+        .returning(likes.c.post_id)
+        .cte("inserted")
+    )
+    happened = select(inserted.c.post_id).exists()
+    counter = postgresql.insert(post_counters).from_select(
+        ["post_id", "shard", "like_count", "comment_count"],
+        select(
+            inserted.c.post_id,
+            bindparam("like_shard", type_=BigInteger),
+            literal(1, BigInteger),
+            literal(0, BigInteger),
+        ),
+    )
+    counted = counter.on_conflict_do_update(
+        index_elements=[post_counters.c.post_id, post_counters.c.shard],
+        set_={"like_count": post_counters.c.like_count + counter.excluded.like_count},
+    ).cte("counted")
+    columns = list(_OUTBOX_COLUMNS)
+    row = select(*(bindparam(f"like_event_{k}", type_=outbox.c[k].type) for k in columns))
+    event = outbox.insert().from_select(columns, row.where(happened)).cte("event")
+    total = (
+        select(func.coalesce(func.sum(post_counters.c.like_count), 0))
+        .where(post_counters.c.post_id == post_id)
+        .scalar_subquery()
+    )
+    return select(happened.label("added"), total.label("like_count")).add_cte(counted, event)
+
+
+_OUTBOX_COLUMNS = ("event_id", "aggregate_id", "event_type", "envelope", "created_at")
+_LIKE = _like_statement()
+
+
+def _comment_statement() -> Any:
+    """Return PostgreSQL's one statement of a top-level comment (built once): the comment, its
+    counter shard and its event (an outbox row)."""
+    c = comments.c
+    post_id = bindparam("comment_post_id", type_=BigInteger)
+    added = comments.insert().values(
+        comment_id=bindparam("comment_comment_id", type_=BigInteger),
+        post_id=post_id,
+        author_id=bindparam("comment_author_id", type_=BigInteger),
+        parent_comment_id=bindparam("comment_parent_id", type_=BigInteger),
+        text=bindparam("comment_text", type_=c.text.type),
+        mentions=bindparam("comment_mentions", type_=c.mentions.type),
+        created_at=bindparam("comment_created_at", type_=DateTime(timezone=True)),
+    )
+    counter = postgresql.insert(post_counters).values(
+        post_id=post_id,
+        shard=bindparam("comment_shard", type_=BigInteger),
+        like_count=literal(0, BigInteger),
+        comment_count=literal(1, BigInteger),
+    )
+    counted = counter.on_conflict_do_update(
+        index_elements=[post_counters.c.post_id, post_counters.c.shard],
+        set_={"comment_count": post_counters.c.comment_count + counter.excluded.comment_count},
+    )
+    event = outbox.insert().values(
+        {k: bindparam(f"comment_event_{k}", type_=outbox.c[k].type) for k in _OUTBOX_COLUMNS}
+    )
+    return select(literal(True)).add_cte(
+        added.cte("added"), counted.cte("counted"), event.cte("event")
+    )
+
+
+_COMMENT = _comment_statement()
 
 
 class _Dialect:
@@ -1317,6 +1409,8 @@ class SqlEngagementStore:
             raise ValueError(f"shards must be within 1..256, got {shards}")
         self._dialect = _Dialect(engine)
         self._shards = shards
+        self._postgres = engine.dialect.name == "postgresql"
+        self._autocommit = db.autocommit(engine)
 
     async def _add_to_counts(
         self, session: AsyncSession, *, post_id: int, shard: int, likes: int, comments: int
@@ -1350,6 +1444,35 @@ class SqlEngagementStore:
             session, post_id=post_id, shard=shard_of(user_id, self._shards), likes=1, comments=0
         )
         return True
+
+    async def like_now(
+        self,
+        *,
+        post_id: int,
+        user_id: int,
+        like_id: int,
+        at: datetime,
+        event: dict[str, Any],
+    ) -> tuple[bool, int] | None:
+        """Add a like, count it and write its event (an Outbox row, written only when the like
+        is new) outside any transaction; return whether it was new and the post's like count.
+        On PostgreSQL one statement on an autocommit connection (atomic like any statement):
+        no session, no BEGIN and COMMIT, one round trip instead of six. None on SQLite, whose
+        INSERTs cannot be CTEs: the caller then writes them in a transaction."""
+        if not self._postgres:
+            return None
+        params: dict[str, Any] = {
+            "like_post_id": post_id,
+            "like_user_id": user_id,
+            "like_like_id": like_id,
+            "like_at": at,
+            "like_shard": shard_of(user_id, self._shards),
+        }
+        params.update({f"like_event_{k}": event[k] for k in _OUTBOX_COLUMNS})
+        async with self._autocommit.connect() as connection:
+            added, counted = (await connection.execute(_LIKE, params)).one()
+        # The count was read before this statement's own increment.
+        return bool(added), int(counted) + (1 if added else 0)
 
     async def remove_like(self, session: AsyncSession, *, post_id: int, user_id: int) -> bool:
         """Remove a like and uncount it; False when there was none."""
@@ -1422,6 +1545,28 @@ class SqlEngagementStore:
             likes=0,
             comments=1,
         )
+
+    async def comment_now(self, *, comment: CommentRecord, event: dict[str, Any]) -> bool:
+        """Add a top-level comment, count it and write its event (an Outbox row) outside any
+        transaction: on PostgreSQL one statement on an autocommit connection (atomic like any
+        statement), one round trip instead of five. False, and nothing written, on SQLite,
+        whose INSERTs cannot be CTEs: the caller then writes them in a transaction."""
+        if not self._postgres or comment.parent_comment_id:
+            return False
+        params: dict[str, Any] = {
+            "comment_comment_id": comment.comment_id,
+            "comment_post_id": comment.post_id,
+            "comment_author_id": comment.author_id,
+            "comment_parent_id": comment.parent_comment_id,
+            "comment_text": comment.text,
+            "comment_mentions": [[m.user_id, m.username] for m in comment.mentions],
+            "comment_created_at": comment.created_at,
+            "comment_shard": shard_of(comment.comment_id, self._shards),
+        }
+        params.update({f"comment_event_{k}": event[k] for k in _OUTBOX_COLUMNS})
+        async with self._autocommit.connect() as connection:
+            await connection.execute(_COMMENT, params)
+        return True
 
     async def get_comment(
         self, session: AsyncSession, *, comment_id: int, lock: bool = False

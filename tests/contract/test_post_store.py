@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -288,6 +289,45 @@ async def test_likes_are_idempotent_and_counted_exactly(engaged: Stores) -> None
         assert [u for _, u in page] == [users[2]]
         rest = await engagement.list_likers(tx, post_id=post_id, before=page[0][0], limit=5)
         assert [u for _, u in rest] == [users[0]]
+
+
+async def test_a_like_or_comment_in_one_statement_writes_its_event_with_it(
+    engaged: Stores,
+) -> None:
+    """Where the store writes a like or a top-level comment in one statement (PostgreSQL), the
+    row, its count and its event go together; a repeated like writes nothing and still answers
+    the count. Elsewhere it declines and the transaction path (tested above) is used."""
+    post_id, users = ids.next_id(), [ids.next_id() for _ in range(3)]
+    engagement, outbox = engaged.engagement, engaged.posts.outbox
+    made = []
+    expected = [(True, 1), (True, 2), (True, 3), (False, 3)]
+    for user, answer in zip([*users, users[0]], expected, strict=True):
+        _, row = outbox.detached_row(aggregate_id=post_id, event=Timestamp(seconds=user % 1000))
+        made.append(row["event_id"])
+        done = await engagement.like_now(
+            post_id=post_id, user_id=user, like_id=ids.next_id(), at=datetime.now(UTC), event=row
+        )
+        if done is None:  # SQLite or Cassandra: the transaction path
+            assert engaged.engine.dialect.name != "postgresql" or not engagement.in_post_database
+            return
+        assert done == answer
+    comment = _comment(post_id, users[1])
+    _, row = outbox.detached_row(aggregate_id=post_id, event=Timestamp(seconds=1))
+    assert await engagement.comment_now(comment=comment, event=row)
+    reply = _comment(post_id, users[2], comment.comment_id)
+    _, unused = outbox.detached_row(aggregate_id=post_id, event=Timestamp(seconds=2))
+    assert not await engagement.comment_now(comment=reply, event=unused)  # replies lock a parent
+    async with engaged.posts.transaction() as tx:
+        assert await engagement.counts(tx, post_ids=[post_id]) == {post_id: store.Counts(3, 1)}
+        assert await engagement.get_comment(tx, comment_id=comment.comment_id) == comment
+        assert await engagement.get_comment(tx, comment_id=reply.comment_id) is None
+        written = set(
+            await tx.scalars(
+                select(store.outbox.c.event_id).where(store.outbox.c.aggregate_id == post_id)
+            )
+        )
+    # The three new likes' events and the comment's; not the repeated like's, nor the reply's.
+    assert written == {*made[:3], row["event_id"]}
 
 
 def _comment(post_id: int, author: int, parent: int = 0) -> store.CommentRecord:

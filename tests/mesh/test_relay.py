@@ -251,6 +251,29 @@ async def test_a_commit_wakes_the_relay_without_waiting_for_its_poll(
     await relay.stop()
 
 
+async def test_a_row_written_by_a_statement_of_its_own_is_relayed_once_it_says_so(
+    outboxed: Outboxed,
+) -> None:
+    """A detached row (a service's own one-statement write, no session to hook) is published
+    at the wake-up `committed` gives, not at the relay's next poll."""
+    relay = outboxed.relay(poll_interval_seconds=60)
+    seen = await collect(outboxed.bus)
+    await relay.start()
+    await asyncio.sleep(0.05)  # the relay found nothing and sleeps for its (long) poll interval
+    outbox = outboxed.outbox(relay)
+    envelope, row = outbox.detached_row(
+        aggregate_id=5, event=user_events_pb2.UserRegistered(user_id=5, username="u5")
+    )
+    assert row["event_id"] == envelope.event_id and row["aggregate_id"] == 5
+    async with outboxed.engine.begin() as connection:
+        await connection.execute(outboxed.table.insert().values(**row))
+    outbox.committed()
+    await seen.wait_for(5)  # well before 60 seconds
+    await relay.stop()
+    assert [e.event_id for e in seen.seen] == [envelope.event_id]
+    assert unpack(seen.seen[0], user_events_pb2.UserRegistered).username == "u5"
+
+
 async def test_relay_killed_between_publish_and_mark_publishes_again(
     outboxed: Outboxed,
 ) -> None:
