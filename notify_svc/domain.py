@@ -9,17 +9,14 @@ import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from mesh import pagination
 from mesh.errors import InvalidArgument
 from mesh.ids import IdGenerator, id_at
 from notify_svc.errors import NotificationNotFound, ShuttingDown, TooManyStreams
-from notify_svc.store import NotificationRecord, NotifyStore
+from notify_svc.store import NotificationRecord, NotificationWrite, NotifyStore
 from shutter.user.v1 import user_pb2
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger("shutter.notify_svc")
 
@@ -237,13 +234,80 @@ def snippet(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class Followed:
-    """One follow, as the batch of follows a consumer applies at once gives it."""
+class Planned:
+    """The notifications one event asks for, before the suppression rules."""
 
     key: EventKey
-    follower_id: int
-    followee_id: int
+    plans: Sequence[Plan]
     at: datetime
+
+
+def like_plans(*, post_id: int, author_id: int, liker_id: int) -> list[Plan]:
+    """A like notifies the post's author (aggregated with the post's recent likes)."""
+    return [Plan(author_id, liker_id, Kind.LIKE, post_id=post_id)]
+
+
+def comment_plans(
+    *,
+    comment_id: int,
+    post_id: int,
+    post_author_id: int,
+    commenter_id: int,
+    parent_comment_author_id: int,
+    text: str,
+) -> list[Plan]:
+    """A comment notifies the post's author, and a reply the replied-to comment's author too
+    (the post's author only once when they wrote the comment replied to)."""
+    shown = snippet(text)
+    plans = []
+    if parent_comment_author_id:
+        plans.append(
+            Plan(
+                parent_comment_author_id,
+                commenter_id,
+                Kind.COMMENT_REPLY,
+                post_id=post_id,
+                comment_id=comment_id,
+                text=shown,
+            )
+        )
+    if post_author_id != parent_comment_author_id:
+        plans.append(
+            Plan(
+                post_author_id,
+                commenter_id,
+                Kind.COMMENT,
+                post_id=post_id,
+                comment_id=comment_id,
+                text=shown,
+            )
+        )
+    return plans
+
+
+def followed_plans(*, follower_id: int, followee_id: int) -> list[Plan]:
+    """A follow notifies the account followed (replacing that follower's request, if any)."""
+    return [Plan(followee_id, follower_id, Kind.FOLLOWED)]
+
+
+def follow_requested_plans(*, requester_id: int, target_id: int) -> list[Plan]:
+    """A request notifies the private account asked."""
+    return [Plan(target_id, requester_id, Kind.FOLLOW_REQUESTED)]
+
+
+def follow_approved_plans(*, requester_id: int, target_id: int, automatic: bool) -> list[Plan]:
+    """An approval by the account's owner notifies the requester (an account turning public
+    approves its requests without anyone deciding, so nobody is told)."""
+    return [] if automatic else [Plan(requester_id, target_id, Kind.FOLLOW_APPROVED)]
+
+
+def mention_plans(
+    *, mentioned_user_id: int, author_id: int, post_id: int, comment_id: int
+) -> list[Plan]:
+    """A mention in a caption or a comment notifies the account mentioned."""
+    return [
+        Plan(mentioned_user_id, author_id, Kind.MENTION, post_id=post_id, comment_id=comment_id)
+    ]
 
 
 class Notifications:
@@ -295,8 +359,8 @@ class Notifications:
         self, key: EventKey, *, post_id: int, author_id: int, liker_id: int, at: datetime
     ) -> None:
         """Notify a post's author of a like, aggregated with the post's recent likes."""
-        plan = Plan(author_id, liker_id, Kind.LIKE, post_id=post_id)
-        await self._notify(key, [plan], at=at)
+        plans = like_plans(post_id=post_id, author_id=author_id, liker_id=liker_id)
+        await self._notify(key, plans, at=at)
 
     async def on_post_unliked(
         self, key: EventKey, *, post_id: int, author_id: int, liker_id: int
@@ -328,60 +392,46 @@ class Notifications:
     ) -> None:
         """Notify the post's author of a comment, and a replied-to comment's author of a reply
         (the post's author only once when they wrote the comment replied to)."""
-        shown = snippet(text)
-        plans = []
-        if parent_comment_author_id:
-            plans.append(
-                Plan(
-                    parent_comment_author_id,
-                    commenter_id,
-                    Kind.COMMENT_REPLY,
-                    post_id=post_id,
-                    comment_id=comment_id,
-                    text=shown,
-                )
-            )
-        if post_author_id != parent_comment_author_id:
-            plans.append(
-                Plan(
-                    post_author_id,
-                    commenter_id,
-                    Kind.COMMENT,
-                    post_id=post_id,
-                    comment_id=comment_id,
-                    text=shown,
-                )
-            )
+        plans = comment_plans(
+            comment_id=comment_id,
+            post_id=post_id,
+            post_author_id=post_author_id,
+            commenter_id=commenter_id,
+            parent_comment_author_id=parent_comment_author_id,
+            text=text,
+        )
         await self._notify(key, plans, at=at)
 
     async def on_followed(
         self, key: EventKey, *, follower_id: int, followee_id: int, at: datetime
     ) -> None:
         """Notify an account of a new follower (replacing that follower's request, if any)."""
-        await self._notify(key, [Plan(followee_id, follower_id, Kind.FOLLOWED)], at=at)
+        await self._notify(
+            key, followed_plans(follower_id=follower_id, followee_id=followee_id), at=at
+        )
 
-    async def on_followed_many(self, follows: Sequence[Followed]) -> None:
-        """Notify each account of its new follower, for a batch of follows: one relationship
+    async def notify_many(self, events: Sequence[Planned]) -> None:
+        """Write the notifications of a batch of events, in their order: one relationship
         question and one transaction for all of them (each still recorded as processed on its
         own, so a redelivery of any of them changes nothing)."""
-        await self._notify_many(
-            [(f.key, [Plan(f.followee_id, f.follower_id, Kind.FOLLOWED)], f.at) for f in follows]
-        )
+        await self._notify_many([(e.key, e.plans, e.at) for e in events])
 
     async def on_follow_requested(
         self, key: EventKey, *, requester_id: int, target_id: int, at: datetime
     ) -> None:
         """Notify a private account of a request to follow it."""
-        await self._notify(key, [Plan(target_id, requester_id, Kind.FOLLOW_REQUESTED)], at=at)
+        plans = follow_requested_plans(requester_id=requester_id, target_id=target_id)
+        await self._notify(key, plans, at=at)
 
     async def on_follow_approved(
         self, key: EventKey, *, requester_id: int, target_id: int, automatic: bool, at: datetime
     ) -> None:
         """Notify a requester that their request was approved by the account's owner (an account
         turning public approves its requests without anyone deciding, so nobody is told)."""
-        if automatic:
-            return
-        await self._notify(key, [Plan(requester_id, target_id, Kind.FOLLOW_APPROVED)], at=at)
+        plans = follow_approved_plans(
+            requester_id=requester_id, target_id=target_id, automatic=automatic
+        )
+        await self._notify(key, plans, at=at)
 
     async def on_user_mentioned(
         self,
@@ -394,10 +444,13 @@ class Notifications:
         at: datetime,
     ) -> None:
         """Notify an account mentioned in a caption or a comment."""
-        plan = Plan(
-            mentioned_user_id, author_id, Kind.MENTION, post_id=post_id, comment_id=comment_id
+        plans = mention_plans(
+            mentioned_user_id=mentioned_user_id,
+            author_id=author_id,
+            post_id=post_id,
+            comment_id=comment_id,
         )
-        await self._notify(key, [plan], at=at)
+        await self._notify(key, plans, at=at)
 
     async def on_blocked(self, *, blocker_id: int, blocked_id: int) -> None:
         """Take each of the two off the other's notifications, read or not (idempotent): a block
@@ -514,88 +567,40 @@ class Notifications:
             return
         woken: list[int] = []
         async with self._store.transaction() as session:
-            # Every event recorded in one statement; the others are redeliveries, whose
-            # notifications exist already (and an event twice in one batch counts once).
-            claimed = await self._store.mark_processed_many(
+            # Every event recorded and every recipient locked in one step (in id order, so two
+            # transactions never wait for each other in a circle); the events not claimed are
+            # redeliveries, whose notifications exist already (and an event twice in one batch
+            # counts once).
+            claimed = await self._store.claim_events(
                 session,
                 events=[(key.producer, key.event_id) for key, _, _ in planned],
+                recipient_ids=sorted({p.recipient_id for _, plans, _ in planned for p in plans}),
                 at=self._clock(),
             )
-            fresh = []
             for key, plans, at in planned:
-                if (key.producer, key.event_id) in claimed:
-                    claimed.discard((key.producer, key.event_id))
-                    fresh.append((plans, at))
-            # Every recipient locked up front, in id order, so two transactions never wait for
-            # each other in a circle.
-            recipients = sorted({p.recipient_id for plans, _ in fresh for p in plans})
-            await self._store.lock_recipients(session, recipient_ids=recipients)
-            for plans, at in fresh:
+                if (key.producer, key.event_id) not in claimed:
+                    continue
+                claimed.discard((key.producer, key.event_id))
                 for plan in sorted(plans, key=lambda p: p.recipient_id):
-                    if await self._apply(session, plan, at=at):
+                    if await self._store.write_notification(session, write=self._write(plan, at)):
                         woken.append(plan.recipient_id)
         self._wakeups.wake(woken)
 
-    async def _apply(self, session: AsyncSession, plan: Plan, *, at: datetime) -> bool:
-        """Write one plan; return whether a notification moved to the top."""
-        store = self._store
-        if plan.kind is Kind.LIKE:
-            since = id_at(at - self._like_window)
-            existing = await store.latest_aggregate(
-                session,
-                recipient_id=plan.recipient_id,
-                kind=plan.kind,
-                post_id=plan.post_id,
-                since_id=since,
-            )
-            if existing is not None:
-                sequence = self._ids.next_id()
-                added = await store.add_actor(
-                    session,
-                    notification_id=existing.notification_id,
-                    actor_id=plan.actor_id,
-                    sequence=sequence,
-                )
-                if added:
-                    await store.move_to_top(
-                        session,
-                        notification_id=existing.notification_id,
-                        sequence=sequence,
-                        at=at,
-                    )
-                return added
-        if plan.kind is Kind.FOLLOWED:
-            # The request is settled: its notification gives way to the follow's.
-            await store.delete_from_actor(
-                session,
-                recipient_id=plan.recipient_id,
-                kind=Kind.FOLLOW_REQUESTED,
-                actor_id=plan.actor_id,
-            )
-        notification_id = self._ids.next_id()
-        await store.insert_notification(
-            session,
-            record=NotificationRecord(
-                notification_id=notification_id,
-                recipient_id=plan.recipient_id,
-                kind=plan.kind,
-                post_id=plan.post_id,
-                comment_id=plan.comment_id,
-                text=plan.text,
-                actor_count=0,
-                sequence=notification_id,
-                seen_through=0,
-                created_at=at,
-                updated_at=at,
-            ),
-        )
-        await store.add_actor(
-            session,
-            notification_id=notification_id,
+    def _write(self, plan: Plan, at: datetime) -> NotificationWrite:
+        """Return the write of one plan: likes aggregate within the window, a follow replaces
+        the follower's request (the request is settled)."""
+        return NotificationWrite(
+            notification_id=self._ids.next_id(),
+            recipient_id=plan.recipient_id,
             actor_id=plan.actor_id,
-            sequence=notification_id,
+            kind=plan.kind.value,
+            post_id=plan.post_id,
+            comment_id=plan.comment_id,
+            text=plan.text,
+            at=at,
+            aggregate_since=id_at(at - self._like_window) if plan.kind is Kind.LIKE else None,
+            replaces=Kind.FOLLOW_REQUESTED.value if plan.kind is Kind.FOLLOWED else None,
         )
-        return True
 
     # -- reading ----------------------------------------------------------------------------
 

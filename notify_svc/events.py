@@ -5,7 +5,9 @@ publishes nothing.
 
 Every handler is idempotent: an event's notifications are written in one transaction with its
 (producer, event_id), so a redelivered event finds that row and changes nothing. A batch of
-events read together goes to `batch_handler`, which writes runs of follows in one transaction.
+events read together goes to `batch_handler`, which writes each run of events that notify (likes,
+comments, mentions, follows, requests, approvals) in one step: one relationship question per
+recipient and one transaction for the run.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from typing import TYPE_CHECKING
 from google.protobuf import timestamp_pb2
 
 from mesh.bus import BatchHandler, event_type, unpack
-from notify_svc.domain import EventKey, Followed
+from notify_svc import domain
+from notify_svc.domain import EventKey, Planned
 from shutter.events.v1 import (
     envelope_pb2,
     graph_events_pb2,
@@ -70,21 +73,71 @@ def _moment(stamp: timestamp_pb2.Timestamp, envelope: envelope_pb2.EventEnvelope
     return chosen.ToDatetime(tzinfo=UTC)
 
 
+def planned(envelope: envelope_pb2.EventEnvelope) -> Planned | None:
+    """Return the notifications an event asks for, when it is one that notifies someone (None
+    for the others, which the rules apply on their own)."""
+    key = EventKey(producer=envelope.producer, event_id=envelope.event_id)
+    kind = event_type(envelope)
+    no_time = timestamp_pb2.Timestamp()
+    if kind == POST_LIKED:
+        liked = unpack(envelope, post_events_pb2.PostLiked)
+        plans = domain.like_plans(
+            post_id=liked.post_id, author_id=liked.post_author_id, liker_id=liked.liker_id
+        )
+        return Planned(key, plans, _moment(liked.liked_at, envelope))
+    if kind == COMMENT_CREATED:
+        comment = unpack(envelope, post_events_pb2.CommentCreated)
+        plans = domain.comment_plans(
+            comment_id=comment.comment_id,
+            post_id=comment.post_id,
+            post_author_id=comment.post_author_id,
+            commenter_id=comment.commenter_id,
+            parent_comment_author_id=comment.parent_comment_author_id,
+            text=comment.text,
+        )
+        return Planned(key, plans, _moment(comment.created_at, envelope))
+    if kind == USER_MENTIONED:
+        mention = unpack(envelope, post_events_pb2.UserMentioned)
+        plans = domain.mention_plans(
+            mentioned_user_id=mention.mentioned_user_id,
+            author_id=mention.author_id,
+            post_id=mention.post_id,
+            comment_id=mention.comment_id,
+        )
+        return Planned(key, plans, _moment(mention.created_at, envelope))
+    if kind == FOLLOWED:
+        followed = unpack(envelope, graph_events_pb2.Followed)
+        plans = domain.followed_plans(
+            follower_id=followed.follower_id, followee_id=followed.followee_id
+        )
+        return Planned(key, plans, _moment(no_time, envelope))
+    if kind == FOLLOW_REQUESTED:
+        requested = unpack(envelope, graph_events_pb2.FollowRequested)
+        plans = domain.follow_requested_plans(
+            requester_id=requested.requester_id, target_id=requested.target_id
+        )
+        return Planned(key, plans, _moment(no_time, envelope))
+    if kind == FOLLOW_APPROVED:
+        approved = unpack(envelope, graph_events_pb2.FollowApproved)
+        plans = domain.follow_approved_plans(
+            requester_id=approved.requester_id,
+            target_id=approved.target_id,
+            automatic=approved.automatic,
+        )
+        return Planned(key, plans, _moment(no_time, envelope))
+    return None
+
+
 async def dispatch(notifications: Notifications, envelope: envelope_pb2.EventEnvelope) -> None:
     """Apply one event to the notification rules."""
+    notifies = planned(envelope)
+    if notifies is not None:
+        await notifications.notify_many([notifies])
+        return
     key = EventKey(producer=envelope.producer, event_id=envelope.event_id)
     kind = event_type(envelope)
     n = notifications
-    if kind == POST_LIKED:
-        liked = unpack(envelope, post_events_pb2.PostLiked)
-        await n.on_post_liked(
-            key,
-            post_id=liked.post_id,
-            author_id=liked.post_author_id,
-            liker_id=liked.liker_id,
-            at=_moment(liked.liked_at, envelope),
-        )
-    elif kind == POST_UNLIKED:
+    if kind == POST_UNLIKED:
         unliked = unpack(envelope, post_events_pb2.PostUnliked)
         await n.on_post_unliked(
             key,
@@ -92,56 +145,9 @@ async def dispatch(notifications: Notifications, envelope: envelope_pb2.EventEnv
             author_id=unliked.post_author_id,
             liker_id=unliked.liker_id,
         )
-    elif kind == COMMENT_CREATED:
-        comment = unpack(envelope, post_events_pb2.CommentCreated)
-        await n.on_comment_created(
-            key,
-            comment_id=comment.comment_id,
-            post_id=comment.post_id,
-            post_author_id=comment.post_author_id,
-            commenter_id=comment.commenter_id,
-            parent_comment_author_id=comment.parent_comment_author_id,
-            text=comment.text,
-            at=_moment(comment.created_at, envelope),
-        )
-    elif kind == USER_MENTIONED:
-        mention = unpack(envelope, post_events_pb2.UserMentioned)
-        await n.on_user_mentioned(
-            key,
-            mentioned_user_id=mention.mentioned_user_id,
-            author_id=mention.author_id,
-            post_id=mention.post_id,
-            comment_id=mention.comment_id,
-            at=_moment(mention.created_at, envelope),
-        )
     elif kind == POST_DELETED:
         deleted = unpack(envelope, post_events_pb2.PostDeleted)
         await n.on_post_deleted(post_id=deleted.post_id)
-    elif kind == FOLLOWED:
-        followed = unpack(envelope, graph_events_pb2.Followed)
-        await n.on_followed(
-            key,
-            follower_id=followed.follower_id,
-            followee_id=followed.followee_id,
-            at=_moment(timestamp_pb2.Timestamp(), envelope),
-        )
-    elif kind == FOLLOW_REQUESTED:
-        requested = unpack(envelope, graph_events_pb2.FollowRequested)
-        await n.on_follow_requested(
-            key,
-            requester_id=requested.requester_id,
-            target_id=requested.target_id,
-            at=_moment(timestamp_pb2.Timestamp(), envelope),
-        )
-    elif kind == FOLLOW_APPROVED:
-        approved = unpack(envelope, graph_events_pb2.FollowApproved)
-        await n.on_follow_approved(
-            key,
-            requester_id=approved.requester_id,
-            target_id=approved.target_id,
-            automatic=approved.automatic,
-            at=_moment(timestamp_pb2.Timestamp(), envelope),
-        )
     elif kind == MESSAGE_SENT:
         sent = unpack(envelope, message_events_pb2.MessageSent)
         requests = set(sent.request_recipient_ids)  # message requests do not badge
@@ -164,30 +170,23 @@ async def dispatch(notifications: Notifications, envelope: envelope_pb2.EventEnv
 
 
 def batch_handler(notifications: Notifications) -> BatchHandler:
-    """Return the bus's batch handler (mesh.bus): each run of consecutive follows is written in
-    one step (one relationship question, one transaction), every other event on its own, all in
-    the order they came."""
+    """Return the bus's batch handler (mesh.bus): each run of consecutive events that notify is
+    written in one step (one relationship question per recipient, one transaction), every other
+    event on its own, all in the order they came."""
 
     async def handle_batch(envelopes: Sequence[envelope_pb2.EventEnvelope]) -> None:
-        follows: list[Followed] = []
+        run: list[Planned] = []
         for envelope in envelopes:
-            if event_type(envelope) == FOLLOWED:
-                followed = unpack(envelope, graph_events_pb2.Followed)
-                follows.append(
-                    Followed(
-                        key=EventKey(producer=envelope.producer, event_id=envelope.event_id),
-                        follower_id=followed.follower_id,
-                        followee_id=followed.followee_id,
-                        at=_moment(timestamp_pb2.Timestamp(), envelope),
-                    )
-                )
+            notifies = planned(envelope)
+            if notifies is not None:
+                run.append(notifies)
                 continue
-            if follows:
-                await notifications.on_followed_many(follows)
-                follows = []
+            if run:
+                await notifications.notify_many(run)
+                run = []
             await dispatch(notifications, envelope)
-        if follows:
-            await notifications.on_followed_many(follows)
+        if run:
+            await notifications.notify_many(run)
 
     return handle_batch
 

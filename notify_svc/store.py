@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     delete,
     func,
     select,
@@ -109,6 +110,26 @@ class NotificationRecord:
         return self.seen_through >= self.sequence
 
 
+@dataclass(frozen=True)
+class NotificationWrite:
+    """One actor's notification to write: a new one, or, when `aggregate_since` is given, the
+    actor added to the recipient's newest notification of the kind about the post made since
+    that id (moved to the top), if there is one. `notification_id` is a fresh id: the new
+    notification's id, or the aggregate's new sequence. With `replaces`, the recipient's
+    notifications of that kind from this actor go (a request settled by the follow)."""
+
+    notification_id: int
+    recipient_id: int
+    actor_id: int
+    kind: str
+    post_id: int
+    comment_id: int
+    text: str
+    at: datetime
+    aggregate_since: int | None = None
+    replaces: str | None = None
+
+
 class NotifyStore(Protocol):
     """What the notification rules need from storage."""
 
@@ -123,6 +144,17 @@ class NotifyStore(Protocol):
     ) -> set[tuple[str, int]]: ...
     async def mark_processed(
         self, session: AsyncSession, *, producer: str, event_id: int, at: datetime
+    ) -> bool: ...
+    async def claim_events(
+        self,
+        session: AsyncSession,
+        *,
+        events: Sequence[tuple[str, int]],
+        recipient_ids: Sequence[int],
+        at: datetime,
+    ) -> set[tuple[str, int]]: ...
+    async def write_notification(
+        self, session: AsyncSession, *, write: NotificationWrite
     ) -> bool: ...
     async def latest_aggregate(
         self, session: AsyncSession, *, recipient_id: int, kind: str, post_id: int, since_id: int
@@ -216,6 +248,102 @@ def recipient_lock_key(recipient_id: int) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+# PostgreSQL's claim of a batch of events, with its recipients' locks, in one statement: the
+# events not handled before come back. The locks are taken before the writes that follow, so each
+# write's snapshot sees what another transaction wrote to the same recipient first.
+_CLAIM = text(
+    """
+    WITH claimed AS (
+      INSERT INTO processed_events (producer, event_id, processed_at)
+      SELECT p, e, :at FROM unnest(CAST(:producers AS varchar[]), CAST(:event_ids AS bigint[]))
+        AS t(p, e)
+      ON CONFLICT DO NOTHING
+      RETURNING producer, event_id
+    ), locked AS (
+      SELECT count(*) AS n FROM (
+        SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) WITH ORDINALITY
+          AS l(k, i) ORDER BY i
+      ) AS l
+    )
+    SELECT producer, event_id FROM claimed, locked
+    """
+)
+
+
+def _write_statement(*, aggregate: bool, replaces: bool) -> Any:
+    """Return PostgreSQL's statement of one NotificationWrite (one of four shapes, built once):
+    find the aggregate, take the settled request off, add the actor, then make the notification
+    or count the actor and move it to the top, in CTEs; it answers 1 when a notification moved
+    to the top, else 0 (the actor was on it already)."""
+    found = _WRITE_STATEMENTS.get((aggregate, replaces))
+    if found is not None:
+        return found
+    ctes = []
+    if aggregate:
+        ctes.append(
+            """existing AS (
+              SELECT notification_id FROM notifications
+              WHERE recipient_id = :recipient AND kind = :kind AND post_id = :post
+                AND notification_id >= :since
+              ORDER BY notification_id DESC LIMIT 1
+            )"""
+        )
+    else:
+        ctes.append("existing AS (SELECT CAST(NULL AS bigint) AS notification_id WHERE false)")
+    if replaces:
+        ctes.append(
+            """settled AS (
+              SELECT n.notification_id FROM notifications n
+              JOIN notification_actors a ON a.notification_id = n.notification_id
+              WHERE n.recipient_id = :recipient AND n.kind = :replaces AND a.actor_id = :actor
+            ), settled_actors AS (
+              DELETE FROM notification_actors
+              WHERE notification_id IN (SELECT notification_id FROM settled)
+            ), settled_notifications AS (
+              DELETE FROM notifications
+              WHERE notification_id IN (SELECT notification_id FROM settled)
+            )"""
+        )
+    ctes.append(
+        """added AS (
+          INSERT INTO notification_actors (notification_id, actor_id, sequence)
+          SELECT coalesce((SELECT notification_id FROM existing), :id), :actor, :id
+          ON CONFLICT DO NOTHING
+          RETURNING notification_id
+        ), made AS (
+          INSERT INTO notifications (notification_id, recipient_id, kind, post_id, comment_id,
+            text, actor_count, sequence, seen_through, created_at, updated_at)
+          SELECT :id, :recipient, :kind, :post, :comment, :text, 1, :id, 0, :at, :at
+          WHERE NOT EXISTS (SELECT FROM existing)
+          RETURNING notification_id
+        ), moved AS (
+          UPDATE notifications SET actor_count = actor_count + 1, sequence = :id, updated_at = :at
+          WHERE notification_id = (SELECT notification_id FROM existing)
+            AND EXISTS (SELECT FROM added)
+          RETURNING notification_id
+        )"""
+    )
+    statement = text(
+        "WITH "
+        + ", ".join(ctes)
+        + " SELECT (SELECT count(*) FROM made) + (SELECT count(*) FROM moved)"
+    ).bindparams(
+        bindparam("id", type_=BigInteger),
+        bindparam("recipient", type_=BigInteger),
+        bindparam("actor", type_=BigInteger),
+        bindparam("kind", type_=String),
+        bindparam("post", type_=BigInteger),
+        bindparam("comment", type_=BigInteger),
+        bindparam("text", type_=Text),
+        bindparam("at", type_=DateTime(timezone=True)),
+    )
+    _WRITE_STATEMENTS[(aggregate, replaces)] = statement
+    return statement
+
+
+_WRITE_STATEMENTS: dict[tuple[bool, bool], Any] = {}
+
+
 class SqlNotifyStore:
     """The relational implementation of NotifyStore (SQLite embedded, PostgreSQL in production)."""
 
@@ -286,6 +414,124 @@ class SqlNotifyStore:
         statement = (
             self._insert(processed_events)
             .values(producer=producer, event_id=event_id, processed_at=at)
+            .on_conflict_do_nothing()
+            .execution_options(preserve_rowcount=True)
+        )
+        return _changed(await session.execute(statement)) == 1
+
+    async def claim_events(
+        self,
+        session: AsyncSession,
+        *,
+        events: Sequence[tuple[str, int]],
+        recipient_ids: Sequence[int],
+        at: datetime,
+    ) -> set[tuple[str, int]]:
+        """Record events as handled and lock their recipients (lock_recipients, in the order
+        given), ahead of their writes; return the events not handled before (an event twice in
+        the list counts once). PostgreSQL does both in one statement."""
+        unique = list(dict.fromkeys(events))
+        if not self._postgres or not unique:
+            fresh = await self.mark_processed_many(session, events=unique, at=at)
+            if fresh:
+                await self.lock_recipients(session, recipient_ids=recipient_ids)
+            return fresh
+        rows = await session.execute(
+            _CLAIM,
+            {
+                "at": at,
+                "producers": [producer for producer, _ in unique],
+                "event_ids": [event_id for _, event_id in unique],
+                "keys": [recipient_lock_key(r) for r in recipient_ids],
+            },
+        )
+        return {(str(r.producer), int(r.event_id)) for r in rows}
+
+    async def write_notification(self, session: AsyncSession, *, write: NotificationWrite) -> bool:
+        """Write one actor's notification (see NotificationWrite), its recipient locked; return
+        whether a notification moved to the top (False: the actor was on the aggregate already).
+        PostgreSQL does it in one statement, SQLite in two to four."""
+        if self._postgres:
+            params: dict[str, Any] = {
+                "id": write.notification_id,
+                "recipient": write.recipient_id,
+                "actor": write.actor_id,
+                "kind": write.kind,
+                "post": write.post_id,
+                "comment": write.comment_id,
+                "text": write.text,
+                "at": write.at,
+            }
+            if write.aggregate_since is not None:
+                params["since"] = write.aggregate_since
+            if write.replaces is not None:
+                params["replaces"] = write.replaces
+            statement = _write_statement(
+                aggregate=write.aggregate_since is not None, replaces=write.replaces is not None
+            )
+            return bool((await session.execute(statement, params)).scalar())
+        n = notifications.c
+        if write.aggregate_since is not None:
+            existing = await session.scalar(
+                select(n.notification_id)
+                .where(
+                    n.recipient_id == write.recipient_id,
+                    n.kind == write.kind,
+                    n.post_id == write.post_id,
+                    n.notification_id >= write.aggregate_since,
+                )
+                .order_by(n.notification_id.desc())
+                .limit(1)
+            )
+            if existing is not None:
+                if not await self._insert_actor(
+                    session, int(existing), write.actor_id, write.notification_id
+                ):
+                    return False
+                await session.execute(
+                    update(notifications)
+                    .where(n.notification_id == existing)
+                    .values(
+                        actor_count=n.actor_count + 1,
+                        sequence=write.notification_id,
+                        updated_at=write.at,
+                    )
+                )
+                return True
+        if write.replaces is not None:
+            await self.delete_from_actor(
+                session,
+                recipient_id=write.recipient_id,
+                kind=write.replaces,
+                actor_id=write.actor_id,
+            )
+        await self.insert_notification(
+            session,
+            record=NotificationRecord(
+                notification_id=write.notification_id,
+                recipient_id=write.recipient_id,
+                kind=write.kind,
+                post_id=write.post_id,
+                comment_id=write.comment_id,
+                text=write.text,
+                actor_count=1,
+                sequence=write.notification_id,
+                seen_through=0,
+                created_at=write.at,
+                updated_at=write.at,
+            ),
+        )
+        await self._insert_actor(
+            session, write.notification_id, write.actor_id, write.notification_id
+        )
+        return True
+
+    async def _insert_actor(
+        self, session: AsyncSession, notification_id: int, actor_id: int, sequence: int
+    ) -> bool:
+        statement = (
+            self._insert(notification_actors)
+            .values(notification_id=notification_id, actor_id=actor_id, sequence=sequence)
             .on_conflict_do_nothing()
             .execution_options(preserve_rowcount=True)
         )

@@ -13,7 +13,7 @@ from mesh import db
 from mesh.config import MeshSettings
 from mesh.ids import IdGenerator
 from mesh.services import migrations_dir
-from notify_svc.store import NotificationRecord, SqlNotifyStore
+from notify_svc.store import NotificationRecord, NotificationWrite, SqlNotifyStore
 from tests.conftest import unique_service
 
 ids = IdGenerator()
@@ -100,6 +100,113 @@ async def test_many_events_are_processed_once_and_recipients_locked_in_one_go(
                 )
             )
             assert held == 3
+
+
+async def test_claiming_events_records_each_once_and_locks_their_recipients(
+    sql: SqlNotifyStore,
+) -> None:
+    async with sql.transaction() as session:
+        fresh = await sql.claim_events(
+            session,
+            events=[("post_svc", 31), ("post_svc", 32), ("post_svc", 32), ("graph_svc", 31)],
+            recipient_ids=[3, 5, 8],
+            at=AT,
+        )
+        assert fresh == {("post_svc", 31), ("post_svc", 32), ("graph_svc", 31)}
+        again = await sql.claim_events(
+            session, events=[("post_svc", 32), ("post_svc", 33)], recipient_ids=[5], at=AT
+        )
+        assert again == {("post_svc", 33)}
+        if session.get_bind().dialect.name == "postgresql":
+            held = await session.scalar(
+                text(
+                    "SELECT count(DISTINCT objid) FROM pg_locks "
+                    "WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+                )
+            )
+            assert held == 3
+
+
+def _write(
+    recipient: int,
+    actor: int,
+    *,
+    kind: str = "like",
+    post_id: int = 40,
+    since: int | None = None,
+    replaces: str | None = None,
+) -> NotificationWrite:
+    return NotificationWrite(
+        notification_id=ids.next_id(),
+        recipient_id=recipient,
+        actor_id=actor,
+        kind=kind,
+        post_id=post_id,
+        comment_id=0,
+        text="hi",
+        at=AT,
+        aggregate_since=since,
+        replaces=replaces,
+    )
+
+
+async def test_a_written_like_aggregates_in_the_window_and_moves_to_the_top(
+    sql: SqlNotifyStore,
+) -> None:
+    start = ids.next_id()
+    first, second = _write(20, 2, since=start), _write(20, 3, since=start)
+    async with sql.transaction() as session:
+        assert await sql.write_notification(session, write=first)
+        assert await sql.write_notification(session, write=second)
+        repeat = _write(20, 2, since=start)  # already on it: nothing moves
+        assert not await sql.write_notification(session, write=repeat)
+        other_post = _write(20, 2, post_id=41, since=start)
+        assert await sql.write_notification(session, write=other_post)
+        listed = await sql.list_before(session, recipient_id=20, before_sequence=None, limit=10)
+        actors = await sql.recent_actors(
+            session, notification_ids=[first.notification_id], per_notification=3
+        )
+    assert [(r.post_id, r.actor_count) for r in listed] == [(41, 1), (40, 2)]
+    aggregate = listed[1]
+    assert aggregate.notification_id == first.notification_id
+    assert aggregate.sequence == second.notification_id and not aggregate.read
+    assert (aggregate.text, aggregate.kind, aggregate.created_at) == ("hi", "like", AT)
+    assert actors == {first.notification_id: [3, 2]}
+
+
+async def test_a_like_after_the_window_or_of_another_kind_is_a_new_notification(
+    sql: SqlNotifyStore,
+) -> None:
+    async with sql.transaction() as session:
+        assert await sql.write_notification(session, write=_write(21, 2, since=0))
+        later = ids.next_id()  # the window starts after the first
+        assert await sql.write_notification(session, write=_write(21, 3, since=later))
+        assert await sql.write_notification(session, write=_write(21, 4, kind="comment"))
+        assert await sql.write_notification(session, write=_write(21, 4, kind="comment"))
+        listed = await sql.list_before(session, recipient_id=21, before_sequence=None, limit=10)
+    assert [(r.kind, r.actor_count) for r in listed] == [
+        ("comment", 1),
+        ("comment", 1),
+        ("like", 1),
+        ("like", 1),
+    ]
+
+
+async def test_a_written_follow_replaces_that_followers_request_only(sql: SqlNotifyStore) -> None:
+    async with sql.transaction() as session:
+        for requester in (2, 3):
+            request = _write(22, requester, kind="follow_requested", post_id=0)
+            assert await sql.write_notification(session, write=request)
+        follow = _write(22, 2, kind="followed", post_id=0, replaces="follow_requested")
+        assert await sql.write_notification(session, write=follow)
+        listed = await sql.list_before(session, recipient_id=22, before_sequence=None, limit=10)
+        actors = await sql.recent_actors(
+            session, notification_ids=[r.notification_id for r in listed], per_notification=3
+        )
+    assert sorted((r.kind, actors[r.notification_id]) for r in listed) == [
+        ("follow_requested", [3]),
+        ("followed", [2]),
+    ]
 
 
 async def test_a_rolled_back_event_is_not_processed(sql: SqlNotifyStore) -> None:
