@@ -298,23 +298,31 @@ class GrpcPosts(_Peer):
         )
         return list(answer.posts)
 
-    async def viewer_flags(
-        self, viewer_id: int, post_ids: Sequence[int]
-    ) -> tuple[set[int], set[int], set[int]]:
-        """Return which of these posts (a page: at most 50) the viewer likes, saves and
-        reported, without the posts."""
-        if not post_ids:
-            return set(), set(), set()
-        answer: post_service_pb2.BatchGetViewerFlagsResponse = await self._stub.BatchGetViewerFlags(
-            post_service_pb2.BatchGetViewerFlagsRequest(viewer_id=viewer_id, post_ids=post_ids),
-            metadata=self._metadata(),
-            timeout=self._timeout,
+    async def viewers_flags(
+        self, wanted: Sequence[tuple[int, Sequence[int]]]
+    ) -> list[tuple[set[int], set[int], set[int]]]:
+        """Return which of its posts each (viewer, post ids) entry's viewer likes, saves and
+        reported, without the posts, in the order given (at most 50 entries of 100 posts)."""
+        if not wanted:
+            return []
+        answer: post_service_pb2.BatchGetViewersFlagsResponse = (
+            await self._stub.BatchGetViewersFlags(
+                post_service_pb2.BatchGetViewersFlagsRequest(
+                    viewers=[
+                        post_service_pb2.BatchGetViewerFlagsRequest(
+                            viewer_id=viewer, post_ids=post_ids
+                        )
+                        for viewer, post_ids in wanted
+                    ]
+                ),
+                metadata=self._metadata(),
+                timeout=self._timeout,
+            )
         )
-        return (
-            set(answer.liked_post_ids),
-            set(answer.saved_post_ids),
-            set(answer.hidden_post_ids),
-        )
+        return [
+            (set(found.liked_post_ids), set(found.saved_post_ids), set(found.hidden_post_ids))
+            for found in answer.viewers
+        ]
 
 
 class GrpcUsers(_Peer):

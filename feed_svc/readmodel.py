@@ -57,10 +57,10 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import prometheus_client
 import redis.asyncio as aioredis
@@ -75,6 +75,9 @@ TOMBSTONE = b"-"
 # How long a fill of posts, authors or counts waits for other readers' wants before asking the
 # owner for all of them at once: a cold start's readers arrive together, so one call serves many.
 FILL_BATCH_SECONDS = 0.002
+# post_svc's BatchGetViewersFlags: viewers per call, posts per viewer.
+FLAGS_VIEWERS_MAX = 50
+FLAGS_POSTS_MAX = 100
 HORIZON = b"~h"
 # Why a home feed page was not composed in Redis (the page script's reason): the feed not built,
 # celebrities to merge, no latest ranking or its candidates changed (ranked), or something of a
@@ -726,12 +729,15 @@ def decide(viewer: int, summary: user_pb2.UserSummary, packed: str) -> Access:
 
 class Source(Protocol):
     """post_svc, the source of truth the read model reads through: the posts as every viewer
-    sees them (BatchGetSharedPosts) and a viewer's flags (BatchGetViewerFlags)."""
+    sees them (BatchGetSharedPosts) and several viewers' flags (BatchGetViewersFlags)."""
 
     async def shared_posts(self, post_ids: Sequence[int]) -> list[post_pb2.Post]: ...
-    async def viewer_flags(
-        self, viewer_id: int, post_ids: Sequence[int]
-    ) -> tuple[set[int], set[int], set[int]]: ...
+    async def viewers_flags(
+        self, wanted: Sequence[tuple[int, Sequence[int]]]
+    ) -> list[tuple[set[int], set[int], set[int]]]:
+        """Return (liked, saved, reported) among each entry's posts, in the order given (at
+        most FLAGS_VIEWERS_MAX entries of at most FLAGS_POSTS_MAX posts)."""
+        ...
 
 
 class Directory(Protocol):
@@ -891,6 +897,10 @@ class ReadModel:
         self._post_fills = _Batcher(self._fill_views_locked, window=FILL_BATCH_SECONDS)
         self._author_fills = _Batcher(self._fetch_authors, window=FILL_BATCH_SECONDS)
         self._count_fills = _Batcher(self._fetch_counts, window=FILL_BATCH_SECONDS)
+        # Keyed by (viewer, post): the flags of every viewer read at the same moment in one call.
+        self._flag_fills: _Batcher[tuple[int, int]] = _Batcher(
+            self._fetch_flags, window=FILL_BATCH_SECONDS, most=FLAGS_VIEWERS_MAX * 20
+        )
         self.grid_fills = 0  # grids built from the projection by this process (tests)
         self.tag_fills = 0  # tag indexes or authors read from post_svc by this process (tests)
         self.profile_fills = 0  # profiles read through from user_svc by this process (tests)
@@ -1007,8 +1017,8 @@ class ReadModel:
         missing_views: list[int] = []
         for i, post_id in enumerate(ids):
             raw = raw_views[i]
-            if raw == TOMBSTONE:
-                continue
+            if raw == TOMBSTONE or ("p", post_id) in hidden:
+                continue  # a hidden post is never shown: nothing of it is asked
             if viewer:
                 like = _flag(liked_raw[i + 1], post_id, like_h)
                 save = _flag(saved_raw[i + 1], post_id, save_h)
@@ -1149,24 +1159,55 @@ class ReadModel:
                 views.pop(post_id, None)
 
     async def _fill_flags(self, viewer: int, post_ids: list[int]) -> dict[int, tuple[bool, bool]]:
-        """Return the viewer's (liked, saved) for these posts from post_svc's flags-only call
-        and keep them where the hashes lack them; the posts the viewer reported are left out,
-        and kept in the viewer's hidden set (as the report's own event keeps them)."""
-        liked, saved, hidden = await self._source.viewer_flags(viewer, post_ids)
-        self.flag_fills += 1
-        answer = {p: (p in liked, p in saved) for p in post_ids if p not in hidden}
+        """Return the viewer's (liked, saved) for these posts from post_svc's flags-only call,
+        asked together with the flags other readers of this process want at the same moment
+        (_Batcher, _fetch_flags); the posts the viewer reported are left out."""
+        found = await self._flag_fills.get(0, [(viewer, p) for p in post_ids])
+        return {p: v for (_, p), (_, v) in found.items() if v is not None}
+
+    async def _fetch_flags(
+        self, _viewer: int, pairs: list[tuple[int, int]]
+    ) -> dict[tuple[int, int], tuple[bool, bool]]:
+        """Ask post_svc for these (viewer, post) flags, each viewer's posts as one entry, in as
+        few calls as its limits allow, and keep them where the viewers' hashes lack them (one
+        pipeline); the posts a viewer reported are left out of the answer and kept in the
+        viewer's hidden set (as the report's own event keeps them)."""
+        wanted: dict[int, list[int]] = {}
+        for viewer, post_id in pairs:
+            wanted.setdefault(viewer, []).append(post_id)
+        entries = [
+            (viewer, posts[i : i + FLAGS_POSTS_MAX])
+            for viewer, posts in wanted.items()
+            for i in range(0, len(posts), FLAGS_POSTS_MAX)
+        ]
+        calls = [
+            entries[i : i + FLAGS_VIEWERS_MAX] for i in range(0, len(entries), FLAGS_VIEWERS_MAX)
+        ]
+        answers = await asyncio.gather(*(self._source.viewers_flags(call) for call in calls))
+        self.flag_fills += len(wanted)
         horizon = _version(id_at(self._clock() + CLOCK_MARGIN))
         ttl, most = self._limits.flags_ttl_seconds, self._limits.flags_max_entries
-        calls: list[tuple[list[str], list[Any]]] = []
-        for key, which in ((likes_key(viewer), 0), (saves_key(viewer), 1)):
-            pairs: list[str] = []
-            for post_id, both in answer.items():
-                pairs += [str(post_id), "1" if both[which] else "0"]
-            if pairs:
-                calls.append(([key], ["f", horizon, ttl, most, *pairs]))
-        await self._run_many(self._flags, calls)
-        if hidden:
-            await self._redis.sadd(hidden_key(viewer), *(f"p:{p}" for p in hidden))
+        answer: dict[tuple[int, int], tuple[bool, bool]] = {}
+        scripts: list[tuple[list[str], list[Any]]] = []
+        reported: list[tuple[int, list[int]]] = []
+        for call, found in zip(calls, answers, strict=True):
+            for (viewer, post_ids), (liked, saved, hidden) in zip(call, found, strict=True):
+                shown = [p for p in post_ids if p not in hidden]
+                answer.update(((viewer, p), (p in liked, p in saved)) for p in shown)
+                for key, flagged in ((likes_key(viewer), liked), (saves_key(viewer), saved)):
+                    kept: list[str] = []
+                    for post_id in shown:
+                        kept += [str(post_id), "1" if post_id in flagged else "0"]
+                    if kept:
+                        scripts.append(([key], ["f", horizon, ttl, most, *kept]))
+                if hidden:
+                    reported.append((viewer, sorted(hidden)))
+        await self._run_many(self._flags, scripts)
+        if reported:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for viewer, hidden_ids in reported:
+                    pipe.sadd(hidden_key(viewer), *(f"p:{p}" for p in hidden_ids))
+                await pipe.execute()
         return answer
 
     async def _fill_views(self, post_ids: list[int]) -> dict[int, post_pb2.Post]:
@@ -1968,7 +2009,10 @@ async def _empty() -> dict[int, Any]:
     return {}
 
 
-class _Batcher:
+_K = TypeVar("_K", bound=Hashable)
+
+
+class _Batcher(Generic[_K]):
     """One fetch per id for the readers of this process: an id another reader is waiting for
     is awaited, not asked again, and the ids readers ask for within `window` seconds of each
     other go to the owner together (up to `most` per call), as the first of those readers sees
@@ -1978,7 +2022,7 @@ class _Batcher:
 
     def __init__(
         self,
-        fetch: Callable[[int, list[int]], Awaitable[dict[int, Any]]],
+        fetch: Callable[[int, list[_K]], Awaitable[dict[_K, Any]]],
         *,
         window: float,
         most: int = 100,
@@ -1986,15 +2030,15 @@ class _Batcher:
         self._fetch = fetch
         self._window = window
         self._most = most
-        self._promised: dict[int, asyncio.Future[Any]] = {}
-        self._queue: list[int] = []
+        self._promised: dict[_K, asyncio.Future[Any]] = {}
+        self._queue: list[_K] = []
         self._viewer = 0
         self._flusher: asyncio.Future[None] | None = None
 
-    async def get(self, viewer: int, ids: Sequence[int]) -> dict[int, tuple[int, Any]]:
+    async def get(self, viewer: int, ids: Sequence[_K]) -> dict[_K, tuple[int, Any]]:
         """Return (viewer asked for, value or None) for each id."""
         loop = asyncio.get_running_loop()
-        promises: dict[int, asyncio.Future[Any]] = {}
+        promises: dict[_K, asyncio.Future[Any]] = {}
         for i in dict.fromkeys(ids):
             promise = self._promised.get(i)
             if promise is None:
@@ -2005,8 +2049,8 @@ class _Batcher:
             promises[i] = promise
         if self._queue and self._flusher is None:
             self._flusher = asyncio.ensure_future(self._flush())
-        answer: dict[int, tuple[int, Any]] = {}
-        retry: list[int] = []
+        answer: dict[_K, tuple[int, Any]] = {}
+        retry: list[_K] = []
         for i, promise in promises.items():
             # shield: a reader cancelled while waiting must not cancel the others' answer.
             value = await asyncio.shield(promise)
@@ -2028,8 +2072,8 @@ class _Batcher:
             *(self._run(viewer, queue[i : i + most]) for i in range(0, len(queue), most))
         )
 
-    async def _run(self, viewer: int, ids: list[int]) -> None:
-        found: dict[int, Any] | None = None
+    async def _run(self, viewer: int, ids: list[_K]) -> None:
+        found: dict[_K, Any] | None = None
         try:
             found = await self._fetch(viewer, ids)
         except Exception:  # noqa: BLE001 - each waiter asks again and sees its own error

@@ -61,6 +61,9 @@ from shutter.user.v1 import user_pb2
 MEDIA_MAX = 10
 LOCATION_NAME_MAX = 100
 BATCH_MAX = 100
+# Viewers in one BatchGetViewersFlags call (each on up to BATCH_MAX posts): one statement of at
+# most 5 000 (viewer, post) pairs.
+VIEWERS_MAX = 50
 QUERY_MAX = 100
 GRID_PAGE_DEFAULT = 12
 # Feed posts keep videos of up to a minute (media_svc takes up to 90 s, for reels); the
@@ -753,6 +756,31 @@ class Posts:
                 tx, viewer_id=viewer, target_type="post", target_ids=wanted
             )
         return liked, saved, hidden
+
+    async def viewers_flags(
+        self, *, wanted: Sequence[tuple[int, Sequence[int]]]
+    ) -> list[tuple[set[int], set[int], set[int]]]:
+        """viewer_flags for several (viewer, post ids) entries at once (at most VIEWERS_MAX,
+        each on at most BATCH_MAX posts), in the order given: on PostgreSQL with the likes in
+        this database one statement for all of them, else each entry as viewer_flags reads it."""
+        if len(wanted) > VIEWERS_MAX:
+            raise InvalidArgument.field("viewers", f"at most {VIEWERS_MAX} viewers per call")
+        entries: list[tuple[int, list[int]]] = []
+        for i, (viewer, post_ids) in enumerate(wanted):
+            check_id(viewer, f"viewers[{i}].viewer_id")
+            entries.append((viewer, check_ids(post_ids, f"viewers[{i}].post_ids")))
+        if not self._engagement.in_post_database:
+            return [await self.viewer_flags(viewer=v, post_ids=p) for v, p in entries]
+        # The primary, as viewer_flags reads it (read-your-writes for a like, a save, a report).
+        found = await self._store.current_viewers_flags(wanted=entries, with_likes=True)
+        if found is None:
+            return [await self.viewer_flags(viewer=v, post_ids=p) for v, p in entries]
+        answer = []
+        for viewer, post_ids in entries:
+            liked, saved, hidden = found[viewer]
+            mine = set(post_ids)
+            answer.append((liked & mine, saved & mine, hidden & mine))
+        return answer
 
     async def delete_post(self, *, caller: int, post_id: int) -> None:
         """Delete one of the caller's posts everywhere; its media goes in the background."""

@@ -177,6 +177,23 @@ class PostServicer(post_service_pb2_grpc.PostServiceServicer):
             hidden_post_ids=[p for p in wanted if p in hidden],
         )
 
+    async def BatchGetViewersFlags(
+        self, request: post_service_pb2.BatchGetViewersFlagsRequest, context: aio.ServicerContext
+    ) -> post_service_pb2.BatchGetViewersFlagsResponse:
+        _require_service("read viewers' flags")
+        wanted = [(entry.viewer_id, list(entry.post_ids)) for entry in request.viewers]
+        found = await self._posts.viewers_flags(wanted=wanted)
+        return post_service_pb2.BatchGetViewersFlagsResponse(
+            viewers=[
+                post_service_pb2.BatchGetViewerFlagsResponse(
+                    liked_post_ids=[p for p in dict.fromkeys(post_ids) if p in liked],
+                    saved_post_ids=[p for p in dict.fromkeys(post_ids) if p in saved],
+                    hidden_post_ids=[p for p in dict.fromkeys(post_ids) if p in hidden],
+                )
+                for (_, post_ids), (liked, saved, hidden) in zip(wanted, found, strict=True)
+            ]
+        )
+
     async def ExportAccountData(
         self, request: post_service_pb2.ExportAccountDataRequest, context: aio.ServicerContext
     ) -> post_service_pb2.ExportAccountDataResponse:

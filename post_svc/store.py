@@ -440,6 +440,9 @@ class PostStore(Protocol):
     async def current_viewer_flags(
         self, *, viewer_id: int, post_ids: Sequence[int], with_likes: bool
     ) -> tuple[set[int], set[int], set[int]] | None: ...
+    async def current_viewers_flags(
+        self, *, wanted: Sequence[tuple[int, Sequence[int]]], with_likes: bool
+    ) -> dict[int, tuple[set[int], set[int], set[int]]] | None: ...
     async def get_posts(
         self, session: AsyncSession, *, post_ids: Sequence[int]
     ) -> dict[int, PostRecord]: ...
@@ -836,6 +839,39 @@ def _comment_statement() -> Any:
 _COMMENT = _comment_statement()
 
 
+def _viewers_flags_query(*, with_likes: bool) -> Any:
+    """Return the one statement that reads several viewers' flags, each on its own posts
+    (PostgreSQL, two arrays of the same length zipped into (viewer, post) pairs): rows of (kind,
+    viewer, post id), kinds as in _current_flags_query."""
+    wanted = select(
+        func.unnest(bindparam("viewers", type_=postgresql.ARRAY(BigInteger))).label("viewer"),
+        func.unnest(bindparam("post_ids", type_=postgresql.ARRAY(BigInteger))).label("post_id"),
+    ).cte("wanted")
+    parts = [
+        select(literal_column("1").label("kind"), saves.c.user_id, saves.c.post_id).where(
+            saves.c.user_id == wanted.c.viewer, saves.c.post_id == wanted.c.post_id
+        ),
+        select(literal_column("2"), hidden_content.c.viewer_id, hidden_content.c.target_id).where(
+            hidden_content.c.viewer_id == wanted.c.viewer,
+            hidden_content.c.target_type == "post",
+            hidden_content.c.target_id == wanted.c.post_id,
+        ),
+    ]
+    if with_likes:
+        parts.append(
+            select(literal_column("0"), likes.c.user_id, likes.c.post_id).where(
+                likes.c.post_id == wanted.c.post_id, likes.c.user_id == wanted.c.viewer
+            )
+        )
+    return union_all(*parts)
+
+
+_VIEWERS_FLAGS = {
+    True: _viewers_flags_query(with_likes=True),
+    False: _viewers_flags_query(with_likes=False),
+}
+
+
 class _Dialect:
     """Inserts that skip or merge on a key conflict, in the dialect of the engine."""
 
@@ -1062,6 +1098,29 @@ class SqlPostStore:
             )
             for kind, post_id in rows:
                 found[int(kind)].add(int(post_id))
+        return found
+
+    async def current_viewers_flags(
+        self, *, wanted: Sequence[tuple[int, Sequence[int]]], with_likes: bool
+    ) -> dict[int, tuple[set[int], set[int], set[int]]] | None:
+        """current_viewer_flags for several (viewer, post ids) at once, in one prebuilt
+        statement: each viewer's (liked, saved, reported) among the posts asked for it (a viewer
+        asked twice gets the union). None where that is not how this store reads."""
+        if not self._postgres:
+            return None
+        found: dict[int, tuple[set[int], set[int], set[int]]] = {
+            viewer: (set(), set(), set()) for viewer, _ in wanted
+        }
+        pairs = [(viewer, post_id) for viewer, post_ids in wanted for post_id in post_ids]
+        if not pairs:
+            return found
+        async with self._autocommit.connect() as connection:
+            rows = await connection.execute(
+                _VIEWERS_FLAGS[with_likes],
+                {"viewers": [v for v, _ in pairs], "post_ids": [p for _, p in pairs]},
+            )
+            for kind, viewer, post_id in rows:
+                found[int(viewer)][int(kind)].add(int(post_id))
         return found
 
     async def get_posts(

@@ -150,18 +150,26 @@ class FakePosts:
         self.saves: set[tuple[int, int]] = set()  # (viewer, post)
         self.reported: set[tuple[int, int]] = set()  # (viewer, post): hidden from the viewer
         self.calls: list[list[int]] = []
-        self.flag_calls: list[tuple[int, list[int]]] = []
+        self.flag_calls: list[tuple[int, list[int]]] = []  # each viewer asked, with its posts
+        self.flag_batches: list[list[int]] = []  # the viewers of each flags call
 
-    async def viewer_flags(
-        self, viewer_id: int, post_ids: Sequence[int]
-    ) -> tuple[set[int], set[int], set[int]]:
-        assert len(post_ids) <= 100, "post_svc answers at most 100 posts per call"
-        self.flag_calls.append((viewer_id, list(post_ids)))
-        return (
-            {p for p in post_ids if (viewer_id, p) in self.likes},
-            {p for p in post_ids if (viewer_id, p) in self.saves},
-            {p for p in post_ids if (viewer_id, p) in self.reported},
-        )
+    async def viewers_flags(
+        self, wanted: Sequence[tuple[int, Sequence[int]]]
+    ) -> list[tuple[set[int], set[int], set[int]]]:
+        assert len(wanted) <= 50, "post_svc answers at most 50 viewers per call"
+        self.flag_batches.append([viewer for viewer, _ in wanted])
+        answer = []
+        for viewer_id, post_ids in wanted:
+            assert len(post_ids) <= 100, "post_svc answers at most 100 posts per viewer"
+            self.flag_calls.append((viewer_id, list(post_ids)))
+            answer.append(
+                (
+                    {p for p in post_ids if (viewer_id, p) in self.likes},
+                    {p for p in post_ids if (viewer_id, p) in self.saves},
+                    {p for p in post_ids if (viewer_id, p) in self.reported},
+                )
+            )
+        return answer
 
     async def batch_get(self, viewer_id: int, post_ids: Sequence[int]) -> list[post_pb2.Post]:
         assert len(post_ids) <= 100, "post_svc answers at most 100 posts per call"

@@ -455,10 +455,10 @@ class SlowSource:
         await asyncio.sleep(0.1)
         return [post_pb2.Post(post_id=p, user={"user_id": self.posts[p]}) for p in post_ids]
 
-    async def viewer_flags(
-        self, viewer_id: int, post_ids: Sequence[int]
-    ) -> tuple[set[int], set[int], set[int]]:
-        return set(), set(), set()
+    async def viewers_flags(
+        self, wanted: Sequence[tuple[int, Sequence[int]]]
+    ) -> list[tuple[set[int], set[int], set[int]]]:
+        return [(set(), set(), set()) for _ in wanted]
 
 
 async def test_a_cold_post_is_read_through_once_across_processes(world: World) -> None:
@@ -687,7 +687,7 @@ async def test_a_viewer_with_more_ties_than_the_limit_is_asked_per_account(
     assert await world.redis.exists(readmodel.ties_key(viewer)) == 0
 
 
-async def test_a_cold_start_reads_each_post_once_and_each_readers_flags_alone(
+async def test_a_cold_start_reads_each_post_once_and_each_readers_flags_once(
     world: World,
 ) -> None:
     author = world.user()
@@ -712,7 +712,7 @@ async def test_a_cold_start_reads_each_post_once_and_each_readers_flags_alone(
             {posts[1]} if reader == saver else set()
         )
         assert {p.post_id: p.like_count for p in found}[posts[0]] == 1
-    # Each post read through once for all readers; each reader's flags asked once, alone.
+    # Each post read through once for all readers; each reader's flags asked once.
     asked = [p for call in world.posts.calls[calls:] for p in call]
     assert sorted(asked) == sorted(posts)
     assert sorted(v for v, _ in world.posts.flag_calls[flag_calls:]) == sorted(readers)
@@ -737,6 +737,58 @@ async def test_a_cold_start_reads_each_post_once_and_each_readers_flags_alone(
     theirs = {p.post_id: p for p in await page(world, readers[2])}
     assert theirs[posts[2]].has_liked and theirs[posts[2]].like_count == 1
     assert len(world.posts.flag_calls) == flag_calls + len(readers)
+
+
+async def test_the_flags_of_viewers_read_at_the_same_moment_are_asked_together(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A window no loaded machine outruns: every reader below asks within it. Calls of at most
+    # 4 viewers (post_svc takes 50), so a few readers show how the viewers are split.
+    monkeypatch.setattr(readmodel, "FILL_BATCH_SECONDS", 0.5)
+    monkeypatch.setattr(readmodel, "FLAGS_VIEWERS_MAX", 4)
+    model = ReadModel(
+        world.redis,
+        source=world.posts,
+        directory=world.posts.users,
+        counter=domain.ProjectionCounts(world.feeds._store),
+        limits=Limits(
+            post_ttl_seconds=600,
+            author_ttl_seconds=600,
+            flags_ttl_seconds=600,
+            flags_max_entries=100,
+            fill_lock_seconds=2.0,
+            fill_wait_seconds=1.0,
+        ),
+    )
+    author = world.user()
+    posts = [await world.post(author) for _ in range(3)]
+    # One viewer more than a call may carry.
+    readers = [world.user() for _ in range(5)]
+    liker, reporter = readers[0], readers[1]
+    world.posts.likes.add((liker, posts[0]))
+    world.posts.reported.add((reporter, posts[1]))
+    batches = len(world.posts.flag_batches)
+    found = await asyncio.gather(*(model.posts(r, posts) for r in readers))
+    for reader, answer in zip(readers, found, strict=True):
+        shown = [p.post_id for p in answer]
+        assert shown == ([posts[0], posts[2]] if reader == reporter else posts)
+        assert {p.post_id for p in answer if p.has_liked} == (
+            {posts[0]} if reader == liker else set()
+        )
+    # Two calls, not one per reader: 4 viewers and the one left over.
+    asked = world.posts.flag_batches[batches:]
+    assert sorted(len(b) for b in asked) == [1, 4]
+    assert sorted(v for b in asked for v in b) == sorted(readers)
+    assert model.flag_fills == len(readers)
+    # What was asked is kept: the next reads ask nothing, the report still hides the post, and
+    # a like after it shows for the liker on their next read.
+    again = await asyncio.gather(*(model.posts(r, posts) for r in readers))
+    assert len(world.posts.flag_batches) == batches + 2
+    assert posts[1] not in {p.post_id for p in again[1]}
+    assert await world.redis.smembers(readmodel.hidden_key(reporter)) == {f"p:{posts[1]}".encode()}
+    await like(world, posts[2], readers[2])
+    mine = {p.post_id: p.has_liked for p in await model.posts(readers[2], posts)}
+    assert mine == {posts[0]: False, posts[1]: False, posts[2]: True}
 
 
 async def test_a_reported_post_stays_hidden_from_its_reporter_after_the_read_model_is_lost(

@@ -1111,6 +1111,48 @@ async def test_a_viewers_flags_are_read_without_the_posts(world: World) -> None:
     assert type(error) is InvalidArgument and _violated(error) == ["viewer_id"]
 
 
+async def test_several_viewers_flags_are_read_at_once_each_on_its_own_posts(world: World) -> None:
+    viewer, other = world.user(), world.user()
+    author = world.user()
+    made = [(await world.post(author)).record.post_id for _ in range(4)]
+    await world.posts.like(caller=viewer, post_id=made[0])
+    await world.posts.save(caller=viewer, post_id=made[1])
+    await world.posts.like(caller=other, post_id=made[2])
+    await world.posts.hide(viewer_id=viewer, target_type="post", target_id=made[3], owner_id=author)
+    world.graph.calls.clear()
+    world.directory.calls.clear()
+    # Each entry answers only for its own posts; a viewer may come twice; order is kept.
+    found = await world.posts.viewers_flags(
+        wanted=[(other, made), (viewer, made[:2]), (viewer, made[2:]), (other, [])]
+    )
+    assert found == [
+        ({made[2]}, set(), set()),
+        ({made[0]}, {made[1]}, set()),
+        (set(), set(), {made[3]}),
+        (set(), set(), set()),
+    ]
+    # The same as one viewer's call; no peer is asked.
+    assert found[1:3] == [
+        await world.posts.viewer_flags(viewer=viewer, post_ids=made[:2]),
+        await world.posts.viewer_flags(viewer=viewer, post_ids=made[2:]),
+    ]
+    assert world.graph.calls == [] and world.directory.calls == []
+    assert await world.posts.viewers_flags(wanted=[]) == []
+    # The limits at their edges: 50 viewers of 100 posts each; one more of either is refused.
+    most = [(viewer, [made[0], *range(1, domain.BATCH_MAX)])] * domain.VIEWERS_MAX
+    assert len(await world.posts.viewers_flags(wanted=most)) == domain.VIEWERS_MAX
+    error = await _fails(world.posts.viewers_flags(wanted=[*most, (viewer, [])]))
+    assert type(error) is InvalidArgument and _violated(error) == ["viewers"]
+    error = await _fails(
+        world.posts.viewers_flags(wanted=[(viewer, []), (other, list(range(1, 102)))])
+    )
+    assert type(error) is InvalidArgument and _violated(error) == ["viewers[1].post_ids"]
+    error = await _fails(world.posts.viewers_flags(wanted=[(viewer, made), (0, made)]))
+    assert type(error) is InvalidArgument and _violated(error) == ["viewers[1].viewer_id"]
+    error = await _fails(world.posts.viewers_flags(wanted=[(viewer, [made[0], -1])]))
+    assert type(error) is InvalidArgument and _violated(error) == ["viewers[0].post_ids"]
+
+
 async def test_shared_posts_are_every_viewers_part_whoever_may_see_them(world: World) -> None:
     author = world.user(private=True)
     kept = await world.post(author, "hello #cold", media=2)

@@ -356,6 +356,41 @@ async def test_batch_get_users_by_username(mesh: Mesh) -> None:
     assert code == grpc.StatusCode.INVALID_ARGUMENT and fields == ["usernames"]
 
 
+async def test_several_viewers_flags_in_one_call_services_only(mesh: Mesh) -> None:
+    one, two = await _person(mesh), await _person(mesh)
+    entry = ppb.BatchGetViewerFlagsRequest
+    found = await mesh.posts.BatchGetViewersFlags(
+        ppb.BatchGetViewersFlagsRequest(
+            viewers=[entry(viewer_id=one.user_id, post_ids=[7, 7, 8]), entry(viewer_id=two.user_id)]
+        ),
+        metadata=mesh.service_md,
+    )
+    # One answer per entry, in order (no flags on posts that do not exist).
+    assert [list(f.liked_post_ids) + list(f.hidden_post_ids) for f in found.viewers] == [[], []]
+    most = [entry(viewer_id=one.user_id, post_ids=range(1, 101))] * 50
+    found = await mesh.posts.BatchGetViewersFlags(
+        ppb.BatchGetViewersFlagsRequest(viewers=most), metadata=mesh.service_md
+    )
+    assert len(found.viewers) == 50
+    for bad, field in (
+        ([*most, entry(viewer_id=two.user_id)], "viewers"),
+        ([entry(viewer_id=one.user_id, post_ids=range(1, 102))], "viewers[0].post_ids"),
+        ([entry(viewer_id=one.user_id), entry(viewer_id=0)], "viewers[1].viewer_id"),
+    ):
+        call = mesh.posts.BatchGetViewersFlags(
+            ppb.BatchGetViewersFlagsRequest(viewers=bad), metadata=mesh.service_md
+        )
+        code, _, fields = await _fails(call)
+        assert (code, fields) == (grpc.StatusCode.INVALID_ARGUMENT, [field])
+    # A user's own token is refused: a viewer's flags are not theirs to ask about others.
+    user_md = (("authorization", f"Bearer {one.token}"),)
+    call = mesh.posts.BatchGetViewersFlags(
+        ppb.BatchGetViewersFlagsRequest(viewers=[entry(viewer_id=two.user_id, post_ids=[1])]),
+        metadata=user_md,
+    )
+    assert (await _fails(call))[0] == grpc.StatusCode.PERMISSION_DENIED
+
+
 PATHS = (
     "get",
     "batch",

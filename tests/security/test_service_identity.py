@@ -74,6 +74,12 @@ def _calls(addresses: dict[str, str], blocker: int, blocked: int) -> dict[str, C
         "BatchGetViewerFlags": lambda md: posts.BatchGetViewerFlags(
             ppb.BatchGetViewerFlagsRequest(viewer_id=blocker, post_ids=[1]), metadata=md
         ),
+        "BatchGetViewersFlags": lambda md: posts.BatchGetViewersFlags(
+            ppb.BatchGetViewersFlagsRequest(
+                viewers=[ppb.BatchGetViewerFlagsRequest(viewer_id=blocker, post_ids=[1])]
+            ),
+            metadata=md,
+        ),
         "BatchGetSharedPosts": lambda md: posts.BatchGetSharedPosts(
             ppb.BatchGetSharedPostsRequest(post_ids=[1]), metadata=md
         ),

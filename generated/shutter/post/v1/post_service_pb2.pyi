@@ -86,6 +86,18 @@ class BatchGetViewerFlagsResponse(_message.Message):
     hidden_post_ids: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, liked_post_ids: _Optional[_Iterable[int]] = ..., saved_post_ids: _Optional[_Iterable[int]] = ..., hidden_post_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
+class BatchGetViewersFlagsRequest(_message.Message):
+    __slots__ = ("viewers",)
+    VIEWERS_FIELD_NUMBER: _ClassVar[int]
+    viewers: _containers.RepeatedCompositeFieldContainer[BatchGetViewerFlagsRequest]
+    def __init__(self, viewers: _Optional[_Iterable[_Union[BatchGetViewerFlagsRequest, _Mapping]]] = ...) -> None: ...
+
+class BatchGetViewersFlagsResponse(_message.Message):
+    __slots__ = ("viewers",)
+    VIEWERS_FIELD_NUMBER: _ClassVar[int]
+    viewers: _containers.RepeatedCompositeFieldContainer[BatchGetViewerFlagsResponse]
+    def __init__(self, viewers: _Optional[_Iterable[_Union[BatchGetViewerFlagsResponse, _Mapping]]] = ...) -> None: ...
+
 class BatchGetSharedPostsRequest(_message.Message):
     __slots__ = ("post_ids",)
     POST_IDS_FIELD_NUMBER: _ClassVar[int]

@@ -67,6 +67,11 @@ class PostServiceStub:
                 request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetViewerFlagsRequest.SerializeToString,
                 response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetViewerFlagsResponse.FromString,
                 _registered_method=True)
+        self.BatchGetViewersFlags = channel.unary_unary(
+                '/shutter.post.v1.PostService/BatchGetViewersFlags',
+                request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetViewersFlagsRequest.SerializeToString,
+                response_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetViewersFlagsResponse.FromString,
+                _registered_method=True)
         self.BatchGetSharedPosts = channel.unary_unary(
                 '/shutter.post.v1.PostService/BatchGetSharedPosts',
                 request_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetSharedPostsRequest.SerializeToString,
@@ -309,6 +314,15 @@ class PostServiceServicer:
         """Internal: which of up to 100 posts a viewer likes, saves and has reported (hidden from them),
         without the posts themselves: what feed_svc asks when its read model keeps the posts but lost
         the viewer's flags. Services only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetViewersFlags(self, request, context):
+        """Internal: BatchGetViewerFlags for up to 50 viewers at once, each on up to 100 posts, in one
+        statement: what feed_svc asks for the viewers it reads cold at the same moment (a cache
+        loss has every reader ask at once). Services only.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -650,6 +664,11 @@ def add_PostServiceServicer_to_server(servicer, server):
                     request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetViewerFlagsRequest.FromString,
                     response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetViewerFlagsResponse.SerializeToString,
             ),
+            'BatchGetViewersFlags': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetViewersFlags,
+                    request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetViewersFlagsRequest.FromString,
+                    response_serializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetViewersFlagsResponse.SerializeToString,
+            ),
             'BatchGetSharedPosts': grpc.unary_unary_rpc_method_handler(
                     servicer.BatchGetSharedPosts,
                     request_deserializer=shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetSharedPostsRequest.FromString,
@@ -962,6 +981,33 @@ class PostService:
             '/shutter.post.v1.PostService/BatchGetViewerFlags',
             shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetViewerFlagsRequest.SerializeToString,
             shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetViewerFlagsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetViewersFlags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.post.v1.PostService/BatchGetViewersFlags',
+            shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetViewersFlagsRequest.SerializeToString,
+            shutter_dot_post_dot_v1_dot_post__service__pb2.BatchGetViewersFlagsResponse.FromString,
             options,
             channel_credentials,
             insecure,

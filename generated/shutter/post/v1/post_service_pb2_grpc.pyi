@@ -69,6 +69,11 @@ class PostServiceStub:
     without the posts themselves: what feed_svc asks when its read model keeps the posts but lost
     the viewer's flags. Services only.
     """
+    BatchGetViewersFlags: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.BatchGetViewersFlagsRequest, _post_service_pb2.BatchGetViewersFlagsResponse]
+    """Internal: BatchGetViewerFlags for up to 50 viewers at once, each on up to 100 posts, in one
+    statement: what feed_svc asks for the viewers it reads cold at the same moment (a cache
+    loss has every reader ask at once). Services only.
+    """
     BatchGetSharedPosts: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.BatchGetSharedPostsRequest, _post_service_pb2.BatchGetSharedPostsResponse]
     """Internal: the live posts among some ids as every viewer sees them (the author as its id
     only, the media as they are now, no counts, no viewer flags), whoever may see them: what
@@ -259,6 +264,11 @@ class PostServiceAsyncStub(PostServiceStub):
     """Internal: which of up to 100 posts a viewer likes, saves and has reported (hidden from them),
     without the posts themselves: what feed_svc asks when its read model keeps the posts but lost
     the viewer's flags. Services only.
+    """
+    BatchGetViewersFlags: _aio.UnaryUnaryMultiCallable[_post_service_pb2.BatchGetViewersFlagsRequest, _post_service_pb2.BatchGetViewersFlagsResponse]  # type: ignore[assignment]
+    """Internal: BatchGetViewerFlags for up to 50 viewers at once, each on up to 100 posts, in one
+    statement: what feed_svc asks for the viewers it reads cold at the same moment (a cache
+    loss has every reader ask at once). Services only.
     """
     BatchGetSharedPosts: _aio.UnaryUnaryMultiCallable[_post_service_pb2.BatchGetSharedPostsRequest, _post_service_pb2.BatchGetSharedPostsResponse]  # type: ignore[assignment]
     """Internal: the live posts among some ids as every viewer sees them (the author as its id
@@ -471,6 +481,17 @@ class PostServiceServicer(metaclass=_abc_1.ABCMeta):
         """Internal: which of up to 100 posts a viewer likes, saves and has reported (hidden from them),
         without the posts themselves: what feed_svc asks when its read model keeps the posts but lost
         the viewer's flags. Services only.
+        """
+
+    @_abc_1.abstractmethod
+    def BatchGetViewersFlags(
+        self,
+        request: _post_service_pb2.BatchGetViewersFlagsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_service_pb2.BatchGetViewersFlagsResponse, _abc.Awaitable[_post_service_pb2.BatchGetViewersFlagsResponse]]:
+        """Internal: BatchGetViewerFlags for up to 50 viewers at once, each on up to 100 posts, in one
+        statement: what feed_svc asks for the viewers it reads cold at the same moment (a cache
+        loss has every reader ask at once). Services only.
         """
 
     @_abc_1.abstractmethod
