@@ -15,17 +15,22 @@ generator's own CPU per request, here k6's, read from the OS when it exits).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import psutil
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -138,6 +143,12 @@ def command(script: Path, summary: Path) -> list[str]:
     return [k6_binary(), "run", "--quiet", "--summary-export", str(summary), str(script)]
 
 
+# mixed.js logs this from setup(), once its pre-allocated VUs are ready and before any load.
+LOAD_STARTS = "shutter: load starts"
+# ... and this, with the operation and the status, for each failed request of the judged scenario.
+FAILED = re.compile(rb"shutter: failed (\S+) (\S+?)\"?\s")
+
+
 @dataclass(frozen=True)
 class K6Process:
     """How a k6 run ended: exit code, summary, and the CPU and wall time of its process."""
@@ -146,6 +157,12 @@ class K6Process:
     summary: dict[str, Any]
     cpu_seconds: float  # user + system of k6 (start-up and set-up included), from wait4
     wall_seconds: float
+    # k6's CPU and wall time from the script's LOAD_STARTS line to its exit (None without one):
+    # the load's own, without start-up (the Go runtime, the init of each pre-allocated VU).
+    load_cpu_seconds: float | None = None
+    load_wall_seconds: float | None = None
+    # What the script logged as failed (FAILED lines): operation -> status -> count.
+    failed: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def run_k6_measured(
@@ -154,12 +171,32 @@ def run_k6_measured(
     """Run k6 (its summary printed as it prints it); return how it ended and what it cost.
 
     The CPU is k6's own, read by waiting for it with wait4 (so nothing else this process runs
-    or waits for is counted, e.g. the embedded mesh's media jobs). Past `timeout` it is killed
-    and TimeoutExpired raised.
+    or waits for is counted, e.g. the embedded mesh's media jobs), and from /proc (psutil) when
+    the script logs LOAD_STARTS: k6's log is passed on line by line to look for it. Past
+    `timeout` k6 is killed and TimeoutExpired raised.
     """
     full = {**os.environ, **env, "K6_NO_USAGE_REPORT": "true"}
     started = time.perf_counter()
-    process = subprocess.Popen(command(script, summary), env=full)
+    process = subprocess.Popen(command(script, summary), env=full, stderr=subprocess.PIPE)
+    marks: list[tuple[float, float]] = []  # (k6's CPU seconds, wall clock) at LOAD_STARTS
+    failed: defaultdict[str, Counter[str]] = defaultdict(Counter)
+
+    def relay() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            found = FAILED.search(line)
+            if found:
+                failed[found[1].decode()][found[2].decode()] += 1
+                continue  # counted, and reported per operation: not printed one by one
+            sys.stderr.buffer.write(line)
+            sys.stderr.buffer.flush()
+            if not marks and LOAD_STARTS.encode() in line:
+                with contextlib.suppress(psutil.Error):
+                    times = psutil.Process(process.pid).cpu_times()
+                    marks.append((times.user + times.system, time.perf_counter()))
+
+    reader = threading.Thread(target=relay, daemon=True)
+    reader.start()
     killer = threading.Timer(timeout, process.kill) if timeout is not None else None
     if killer is not None:
         killer.start()
@@ -168,12 +205,21 @@ def run_k6_measured(
     finally:
         if killer is not None:
             killer.cancel()
-    wall = time.perf_counter() - started
+    ended = time.perf_counter()
+    reader.join(timeout=5)
+    if process.stderr is not None:
+        process.stderr.close()
+    wall = ended - started
     process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
     if timeout is not None and wall >= timeout and process.returncode < 0:
         raise subprocess.TimeoutExpired(process.args, timeout)
     figures: dict[str, Any] = json.loads(summary.read_text()) if summary.is_file() else {}
-    return K6Process(process.returncode, figures, usage.ru_utime + usage.ru_stime, wall)
+    cpu = usage.ru_utime + usage.ru_stime
+    load_cpu = load_wall = None
+    if marks:
+        load_cpu, load_wall = cpu - marks[0][0], ended - marks[0][1]
+    codes = {kind: dict(counts) for kind, counts in failed.items()}
+    return K6Process(process.returncode, figures, cpu, wall, load_cpu, load_wall, codes)
 
 
 def run_k6(
@@ -268,17 +314,24 @@ def mixed_report(
     for kind in kinds:
         figures = _trend(metrics, f"scenario:mixed,name:{kind}", duration)
         share = figures["requests"] / whole["requests"] if whole["requests"] else 0.0
-        operations[kind] = {"share": round(share, 4), **figures}
+        operations[kind] = {
+            "share": round(share, 4),
+            **figures,
+            "failed_codes": done.failed.get(kind, {}),
+        }
     sent = int(metrics.get("http_reqs", {}).get("count", 0))  # both scenarios
     no_media = int(metrics.get("no_media", {}).get("count", 0))
     dropped = int(metrics.get("dropped_iterations", {}).get("count", 0))
     checks = metrics.get("checks", {})
     p99 = whole["p99_ms"]
-    # CPU over the k6 process's life, over every request it sent then.
+    # The mesh's CPU over the k6 process's life, over every request it sent then; k6's own
+    # from the moment its load started (its start-up apart, as the Python workers' count
+    # starts once their connections are open), and over its whole life.
     wall = done.wall_seconds
     mesh = cost.per_request(
         mesh_before, mesh_after, seconds=wall, throughput=sent / wall if wall else 0.0
     )
+    load_cpu = done.load_cpu_seconds
     return {
         "generator": "k6",
         "rate": run.rate,
@@ -298,8 +351,16 @@ def mixed_report(
         "no_media": no_media,
         "dropped_iterations": dropped,
         "cpu_cost": mesh,
-        "generator_cpu_ms_per_request": round(done.cpu_seconds * 1000 / sent, 3) if sent else None,
+        "generator_cpu_ms_per_request": round(load_cpu * 1000 / sent, 3)
+        if sent and load_cpu is not None
+        else None,
+        "generator_cpu_ms_per_request_with_start_up": round(done.cpu_seconds * 1000 / sent, 3)
+        if sent
+        else None,
         "generator_cpu_seconds": round(done.cpu_seconds, 3),
+        "generator_start_up_cpu_seconds": round(done.cpu_seconds - load_cpu, 3)
+        if load_cpu is not None
+        else None,
         "wall_seconds": round(wall, 2),
     }
 
@@ -368,6 +429,7 @@ def mixed_table(report: dict[str, Any]) -> Any:
     for column in ("operation", "share", "requests", "req/s", "p50", "p90", "p99", "max"):
         table.add_column(column, justify="left" if column == "operation" else "right")
     table.add_column("errors", justify="right")
+    table.add_column("failed codes")
     rows = [*load["operations"].items(), ("all", {**load, "share": 1.0})]
     for name, row in rows:
         table.add_row(
@@ -380,6 +442,7 @@ def mixed_table(report: dict[str, Any]) -> Any:
                 for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")
             ),
             str(row["errors"]),
+            ", ".join(f"{code}×{n}" for code, n in sorted(row.get("failed_codes", {}).items())),
         )
     table.caption = (
         f"no media: {report['no_media']}, dropped iterations: {report['dropped_iterations']}, "
