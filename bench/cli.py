@@ -270,7 +270,7 @@ def seed(
 
 @app.command("k6")
 def k6_command(
-    script: Annotated[str, typer.Argument(help="edge, grpc, or a path to a k6 .js script.")],
+    script: Annotated[str, typer.Argument(help="edge, grpc, mixed, or a path to a k6 .js script.")],
     manifest: Annotated[
         Path, typer.Option(help="The manifest `bench seed` wrote (seeded first if missing).")
     ] = Path("seed.json"),
@@ -287,8 +287,17 @@ def k6_command(
     ),
     p99_ms: Annotated[float, typer.Option(help="The p99 every request kind must hold.")] = 100.0,
     seed_value: Annotated[int, typer.Option("--seed", help="Seeds the choice of users.")] = 1,
+    warmup: Annotated[
+        str, typer.Option(help="mixed: sent at the same rate first, not judged (as mixed-edge).")
+    ] = "2s",
+    output: Annotated[
+        Path | None, typer.Option(help="mixed: write the figures as JSON here (else stdout).")
+    ] = None,
 ) -> None:
-    """Run a k6 script against the seeded mesh; k6 prints its summary and thresholds."""
+    """Run a k6 script against the seeded mesh; k6 prints its summary and thresholds.
+
+    mixed: mixed-edge's mix from k6, with mixed-edge's inputs (readers, posts, media uploaded
+    first) and its figures: per operation, and CPU per request of the mesh and of k6 (JSON)."""
     import asyncio
     import tempfile
 
@@ -296,7 +305,13 @@ def k6_command(
     from bench import seed as seeding
 
     run = k6run.K6Run(
-        rate=rate, duration=duration, vus=vus, p99_ms=p99_ms, mode=mode, logins=logins
+        rate=rate,
+        duration=duration,
+        vus=vus,
+        p99_ms=p99_ms,
+        mode=mode,
+        logins=logins,
+        warmup=warmup if script == "mixed" else "0s",
     )
     try:
         path = k6run.script_path(script)
@@ -309,6 +324,31 @@ def k6_command(
         options = seeding.SeedOptions(edges=DEFAULT_EDGES, out=manifest, edge_url=edge, bulk=True)
         asyncio.run(seeding.seed(options, console))
     data = scenarios.load_manifest(manifest)
+    if script == "mixed":
+        import json
+
+        from bench import mixed_edge
+
+        mixed_options = mixed_edge.Options(users=users, seed=seed_value, mode=mode)
+        with tempfile.TemporaryDirectory(prefix="shutter-k6-") as scratch:
+            try:
+                report = k6run.run_mixed(
+                    data, manifest, run, mixed_options, Path(scratch), console=console
+                )
+            except ValueError as exc:
+                raise typer.BadParameter(str(exc)) from exc
+        console.print(k6run.mixed_table(report))
+        console.print(
+            f"CPU the mesh spent per request of the mix (ms): {report['cpu_cost']}; "
+            f"k6 itself: {report['generator_cpu_ms_per_request']} ms per request"
+        )
+        text = json.dumps({"k6_mixed": report}, indent=2)
+        if output is not None:
+            output.write_text(text)
+            console.print(f"figures written to {output}")
+        else:
+            print(text)  # noqa: T201 - the machine-readable report goes to stdout
+        raise typer.Exit(report["k6_exit_code"])
     readers = scenarios.sample_users(data, users, seed_value)
     asyncio.run(scenarios.fresh_tokens(data, readers, manifest))
     with tempfile.TemporaryDirectory(prefix="shutter-k6-") as scratch:

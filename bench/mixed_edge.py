@@ -11,6 +11,10 @@ A post needs ready media of its author's own, and each media makes one post: bef
 pool is uploaded through the edge (not timed) and dealt to the workers, sized from the run's exact
 schedule, so it cannot run short. Should a worker still run out, each create it cannot send counts
 as an error with status NO_MEDIA (and the run fails); nothing else is sent in its place.
+
+What a run sends (readers and their tokens, authors, posts, media dealt out) is prepared by
+`Preparation.inputs`, which the k6 version of the mix (`shutter bench k6 mixed`, bench/k6/mixed.js)
+uses too: it writes the same inputs to a JSON file the script reads.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import random
 import time
 import uuid
@@ -62,6 +67,7 @@ MIN_RATE = 1.0  # requests per second: the search stepping down gives up below t
 UPLOADS_IN_FLIGHT = 4  # pool uploads at once (each is processed by media_svc's workers)
 UPLOAD_TIMEOUT_SECONDS = 60.0
 RUN_SEED_STRIDE = 1_000  # runs of one command seed their choices seed*stride, +1, +2...
+CAPTION = "Mixed-edge post #bench"
 
 
 def mix_sequence(weights: Sequence[tuple[str, int]], *, skip: int = 0) -> Iterator[str]:
@@ -88,14 +94,22 @@ def _skip(weights: Sequence[tuple[str, int]], index: int, workers: int) -> int:
     return index * sum(w for _, w in weights) // workers
 
 
+def creates_in(weights: Sequence[tuple[str, int]], sent: int, *, skip: int = 0) -> int:
+    """Return how many of the first `sent` picks of the mix (from `skip` on) are creates."""
+    sequence = mix_sequence(weights, skip=skip)
+    return sum(op == CREATE_POST for op in itertools.islice(sequence, sent))
+
+
 def creates_needed(spec: loadgen.LoadSpec, weights: Sequence[tuple[str, int]]) -> list[int]:
     """Return how many creates each worker of an open-loop run sends (warm-up included)."""
-    needs = []
-    for index in range(spec.workers):
-        sent = len(loadgen.schedule(spec, index))
-        sequence = mix_sequence(weights, skip=_skip(weights, index, spec.workers))
-        needs.append(sum(op == CREATE_POST for op in itertools.islice(sequence, sent)))
-    return needs
+    return [
+        creates_in(
+            weights,
+            len(loadgen.schedule(spec, index)),
+            skip=_skip(weights, index, spec.workers),
+        )
+        for index in range(spec.workers)
+    ]
 
 
 class _NoMedia(Exception):
@@ -147,7 +161,7 @@ class EdgeDriver:
             token, media_id = item
             body = {
                 "mediaIds": [str(media_id)],
-                "caption": "Mixed-edge post #bench",
+                "caption": CAPTION,
                 "idempotencyKey": uuid.uuid4().hex,
             }
             return await http.post("/api/v1/posts", json=body, headers=_bearer(token))
@@ -244,6 +258,127 @@ class MediaPool:
         """Return what each worker did not use (it used its hand in order) to the pool."""
         for hand, count in zip(hands, used, strict=True):
             self.ready.extend(hand[count:])
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What one run of the mix sends: readers' access tokens (each read, like and comment picks
+    one at random), the authors whose grids are read and the posts liked and commented on (one
+    entry per seeded post), and hands of media, (owner's token, media id) each, used in order by
+    the creates of one sender (a Python worker, or a k6 scenario)."""
+
+    edge_url: str
+    readers: tuple[str, ...]
+    authors: tuple[int, ...]
+    posts: tuple[int, ...]
+    hands: tuple[tuple[tuple[str, int], ...], ...]
+    mode: str = "FEED_MODE_RANKED"
+
+    def driver(self, weights: tuple[tuple[str, int], ...] = MIX) -> EdgeDriver:
+        """Return the Python generator's driver of these inputs (hand i: worker i)."""
+        return EdgeDriver(
+            self.edge_url,
+            weights,
+            readers=self.readers,
+            authors=self.authors,
+            posts=self.posts,
+            pools=self.hands,
+            mode=self.mode,
+        )
+
+    def to_json(
+        self, hand_names: Sequence[str], weights: tuple[tuple[str, int], ...] = MIX
+    ) -> dict[str, Any]:
+        """Return the inputs as bench/k6/mixed.js reads them: one cycle of the mix in order (the
+        smooth weighted round-robin of `mix_sequence`), the request shapes' constants, and each
+        hand under the name of the sender (k6 scenario) that uses it."""
+        if len(hand_names) != len(self.hands):
+            raise ValueError(f"{len(self.hands)} hands of media, {len(hand_names)} names")
+        total = sum(weight for _, weight in weights)
+        return {
+            "edge_url": self.edge_url,
+            "mix": [[name, weight] for name, weight in weights],
+            "sequence": list(itertools.islice(mix_sequence(weights), total)),
+            "page_size": PAGE_SIZE,
+            "mode": self.mode,
+            "caption": CAPTION,
+            "readers": list(self.readers),
+            "authors": [str(a) for a in self.authors],  # ids past 2^53: strings, as in JSON APIs
+            "posts": [str(p) for p in self.posts],
+            "media": {
+                name: [[token, str(media_id)] for token, media_id in hand]
+                for name, hand in zip(hand_names, self.hands, strict=True)
+            },
+        }
+
+    def write(self, path: Path, hand_names: Sequence[str]) -> Path:
+        """Write `to_json` to `path` (a scratch file); return the path."""
+        path.write_text(json.dumps(self.to_json(hand_names)))
+        return path
+
+
+class Preparation:
+    """What mixed-edge does before it measures, for the Python generator and for k6 alike:
+    choose the readers (seeded users who follow someone), the posts to like and comment on and
+    their authors to read, and keep a pool of uploaded media for the creates. `inputs` then makes
+    one run's inputs: tokens renewed, photos uploaded and dealt out."""
+
+    def __init__(
+        self, manifest: dict[str, Any], manifest_path: Path, options: Options, *, console: Console
+    ) -> None:
+        users = manifest["users"]
+        self.manifest = manifest
+        self.manifest_path = manifest_path
+        self.options = options
+        self.console = console
+        self.readers = sample_users(manifest, options.users, options.seed)
+        if not self.readers or not manifest["posts"]:
+            raise ValueError("the manifest needs users who follow someone and posts (bench seed)")
+        self.posts = tuple(int(p["post_id"]) for p in manifest["posts"])
+        self.authors = tuple(int(users[p["author"]]["user_id"]) for p in manifest["posts"])
+        self.edge_url = manifest["edge_url"].rstrip("/")
+        self.pool = MediaPool(manifest, self.readers, seed=options.seed)
+        self._dealt: list[list[tuple[int, int]]] = []  # the last inputs' hands, owner indexes
+
+    def inputs(self, creates: Sequence[int], *, rate: float) -> Inputs:
+        """Return a run's inputs with `creates[i]` media in hand i: readers' tokens renewed
+        (a run is at most TOKEN_MARGIN_SECONDS long), photos uploaded first where the pool is
+        short (not timed), then dealt out of it."""
+        users = self.manifest["users"]
+        asyncio.run(fresh_tokens(self.manifest, self.readers, self.manifest_path))
+        missing = max(0, sum(creates) - len(self.pool.ready))
+        if missing:
+            self.console.print(
+                f"uploading {missing} photos for {sum(creates)} creates at {rate:g}/s"
+            )
+        asyncio.run(
+            self.pool.fill(sum(creates), concurrency=self.options.upload_concurrency, on_done=_nop)
+        )
+        hands = self._dealt = self.pool.deal(creates)
+        return Inputs(
+            self.edge_url,
+            readers=tuple(users[i]["access_token"] for i in self.readers),
+            authors=self.authors,
+            posts=self.posts,
+            hands=tuple(tuple((users[o]["access_token"], m) for o, m in h) for h in hands),
+            mode=self.options.mode,
+        )
+
+    def give_back(self, used: Sequence[int]) -> None:
+        """Return to the pool what each hand of the last inputs did not use (in order)."""
+        self.pool.give_back(self._dealt, used)
+        self._dealt = []
+
+    def pool_report(self) -> dict[str, Any]:
+        """Return how many photos were uploaded for the runs, how fast, and how many are left."""
+        pool = self.pool
+        return {
+            "uploaded": pool.uploaded,
+            "upload_rate_per_s": round(pool.uploaded / pool.upload_seconds, 2)
+            if pool.upload_seconds
+            else None,
+            "left_unused": len(pool.ready),
+        }
 
 
 @dataclass(frozen=True)
@@ -416,14 +551,8 @@ def scenario(
     the mix, all at the same open-loop rate) and the scenario's own figures.
     """
     options.check(base)
-    users = manifest["users"]
-    readers = sample_users(manifest, options.users, options.seed)
-    if not readers or not manifest["posts"]:
-        raise ValueError("the manifest needs users who follow someone and posts (bench seed)")
-    post_ids = tuple(int(p["post_id"]) for p in manifest["posts"])
-    authors = tuple(int(users[p["author"]]["user_id"]) for p in manifest["posts"])
-    edge_url = manifest["edge_url"].rstrip("/")
-    pool = MediaPool(manifest, readers, seed=options.seed)
+    prepared = Preparation(manifest, manifest_path, options, console=console)
+    edge_url = prepared.edge_url
     processes = mesh_processes(manifest, options.metrics_port)
     memory_before = asyncio.run(process_memory(processes))
 
@@ -444,31 +573,16 @@ def scenario(
             warmup=warmup,
             seed=base.seed * RUN_SEED_STRIDE + next(runs),
         )
-        asyncio.run(fresh_tokens(manifest, readers, manifest_path))
-        needs = creates_needed(spec, MIX)
-        missing = max(0, sum(needs) - len(pool.ready))
-        if missing:
-            console.print(f"uploading {missing} photos for {sum(needs)} creates at {rate:g}/s")
-        asyncio.run(pool.fill(sum(needs), concurrency=options.upload_concurrency, on_done=_nop))
-        hands = pool.deal(needs)
-        driver = EdgeDriver(
-            edge_url,
-            MIX,
-            readers=tuple(users[i]["access_token"] for i in readers),
-            authors=authors,
-            posts=post_ids,
-            pools=tuple(tuple((users[o]["access_token"], m) for o, m in h) for h in hands),
-            mode=options.mode,
-        )
+        inputs = prepared.inputs(creates_needed(spec, MIX), rate=rate)
         before = cost.cpu_seconds(addresses)
-        result = run(spec, driver)
+        result = run(spec, inputs.driver())
         after = cost.cpu_seconds(addresses)
         # What the mesh spent per request of the mix (uploads for creates are made before this).
         last_cost.clear()
         last_cost.update(
             cost.per_request(before, after, seconds=warmup + duration, throughput=result.throughput)
         )
-        pool.give_back(hands, [note["media_used"] for note in result.notes])
+        prepared.give_back([note["media_used"] for note in result.notes])
         return result
 
     search: dict[str, Any] | None = None
@@ -516,15 +630,9 @@ def scenario(
         "target_met": result.errors == 0 and p99 <= options.p99_target_ms,
         "mix": dict(MIX),
         "page_size": PAGE_SIZE,
-        "readers": len(readers),
-        "posts_in_manifest": len(post_ids),
-        "media_pool": {
-            "uploaded": pool.uploaded,
-            "upload_rate_per_s": round(pool.uploaded / pool.upload_seconds, 2)
-            if pool.upload_seconds
-            else None,
-            "left_unused": len(pool.ready),
-        },
+        "readers": len(prepared.readers),
+        "posts_in_manifest": len(prepared.posts),
+        "media_pool": prepared.pool_report(),
         "search": search,
         "cpu_cost": dict(last_cost),
         "memory": {

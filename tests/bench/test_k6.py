@@ -5,11 +5,15 @@ every kind and not one failure."""
 from __future__ import annotations
 
 import asyncio
+import io
+import itertools
+from collections import Counter
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
-from bench import k6run, scenarios
+from bench import k6run, mixed_edge, scenarios
 from tests.bench.seeded import seeded_mesh
 
 
@@ -22,10 +26,25 @@ def test_scripts_and_settings_are_checked_before_k6_runs() -> None:
         k6run.K6Run(vus=0),
         k6run.K6Run(duration="ten"),
         k6run.K6Run(mode="FEED_MODE_SIDEWAYS"),
+        k6run.K6Run(warmup="soon"),
+        k6run.K6Run(duration="0s"),
     ):
         with pytest.raises(ValueError):
             bad.check()
     k6run.K6Run(duration="1.5s").check()
+    assert k6run.script_path("mixed").name == "mixed.js"
+    # constant-arrival-rate starts one iteration at 0 s and one every 1/rate, the end included.
+    assert k6run.iterations(10, "2s") == 21 and k6run.iterations(4, "1.6s") == 7
+    assert k6run.mixed_creates(k6run.K6Run(rate=109, duration="2s"), mixed_edge.MIX) == [0, 20]
+    with pytest.raises(ValueError, match="outlive"):
+        k6run.run_mixed(
+            {},
+            Path("seed.json"),
+            k6run.K6Run(warmup="2s", duration="2m"),
+            mixed_edge.Options(),
+            Path("."),
+            console=Console(file=io.StringIO()),
+        )
     summary = {
         "metrics": {
             "checks": {"passes": 9, "fails": 1},
@@ -70,3 +89,57 @@ async def test_each_k6_script_runs_against_the_mesh_without_a_failed_request(
             checks = k6run.checks_by_name(summary)
             assert set(checks) == kinds, (name, checks)
             assert all(passed >= 4 and failed == 0 for passed, failed in checks.values()), checks
+
+
+@pytest.mark.timeout(300)
+async def test_the_mixed_script_sends_every_operation_of_the_mix_without_a_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    k6run.k6_binary()
+    async with seeded_mesh(tmp_path, monkeypatch, drain_notify=False) as seeded:
+        # A generous p99 and VUs to spare: the test machine is shared; what must not happen is
+        # a failed request, a create without media, or an operation of the mix not sent.
+        run = k6run.K6Run(rate=5, duration="3s", warmup="1s", vus=8, p99_ms=20_000)
+        options = mixed_edge.Options(users=10, seed=1)
+        scratch = tmp_path / "mixed"
+        scratch.mkdir()
+        report = await asyncio.to_thread(
+            k6run.run_mixed,
+            seeded.manifest,
+            seeded.manifest_path,
+            run,
+            options,
+            scratch,
+            console=Console(file=io.StringIO()),
+            timeout=120,
+        )
+        assert report["k6_exit_code"] == 0, report
+        assert report["checks_failed"] == 0 and report["load"]["errors"] == 0, report
+        assert report["no_media"] == 0 and report["dropped_iterations"] == 0, report
+        # The judged scenario's requests are the mix's first picks (15 or 16 at 5/s for 3 s:
+        # the one due at the end races k6's stop): every operation, in mixed-edge's proportions
+        # (a create, a like and a comment among them), each 2xx.
+        judged = report["load"]["requests"]
+        assert k6run.iterations(5, "3s") == 16 and judged in (15, 16)
+        sent = Counter(itertools.islice(mixed_edge.mix_sequence(mixed_edge.MIX), judged))
+        operations = report["load"]["operations"]
+        assert set(sent) == set(dict(mixed_edge.MIX)) == set(operations)
+        assert {kind: op["requests"] for kind, op in operations.items()} == sent
+        assert all(op["errors"] == 0 and op["p99_ms"] > 0 for op in operations.values())
+        # Both scenarios' creates had media of their own, uploaded beforehand (the most k6 may
+        # send), and posted it: the warm-up's 5 or 6 requests hold one create, as do these.
+        creates = k6run.mixed_creates(run, mixed_edge.MIX)
+        assert creates == [1, 1] and sent[mixed_edge.CREATE_POST] == 1
+        pool = report["media_pool"]
+        assert pool["uploaded"] == pool["dealt"] == 2 and pool["used"] == 2, pool
+        assert report["requests_sent"] - judged in (5, 6)
+        # The CPU accounting mixed-edge reports: the mesh's per request, and the generator's.
+        assert report["cpu_cost"]["total_cpu_ms_per_request"] > 0
+        # k6's own CPU from the moment its load started (the script's marker was seen), and
+        # its start-up beside it.
+        assert report["generator_cpu_ms_per_request"] is not None
+        assert 0 < report["generator_cpu_ms_per_request"]
+        assert (
+            report["generator_cpu_ms_per_request"]
+            < report["generator_cpu_ms_per_request_with_start_up"]
+        )
