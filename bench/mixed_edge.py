@@ -274,11 +274,12 @@ class Inputs:
     hands: tuple[tuple[tuple[str, int], ...], ...]
     mode: str = "FEED_MODE_RANKED"
 
-    def driver(self, weights: tuple[tuple[str, int], ...] = MIX) -> EdgeDriver:
-        """Return the Python generator's driver of these inputs (hand i: worker i)."""
+    def driver(self, weights: tuple[tuple[str, int], ...] | None = None) -> EdgeDriver:
+        """Return the Python generator's driver of these inputs (hand i: worker i); the mix is
+        MIX as it is when called (a one-operation run replaces it)."""
         return EdgeDriver(
             self.edge_url,
-            weights,
+            weights or MIX,
             readers=self.readers,
             authors=self.authors,
             posts=self.posts,
@@ -287,13 +288,14 @@ class Inputs:
         )
 
     def to_json(
-        self, hand_names: Sequence[str], weights: tuple[tuple[str, int], ...] = MIX
+        self, hand_names: Sequence[str], weights: tuple[tuple[str, int], ...] | None = None
     ) -> dict[str, Any]:
         """Return the inputs as bench/k6/mixed.js reads them: one cycle of the mix in order (the
         smooth weighted round-robin of `mix_sequence`), the request shapes' constants, and each
         hand under the name of the sender (k6 scenario) that uses it."""
         if len(hand_names) != len(self.hands):
             raise ValueError(f"{len(self.hands)} hands of media, {len(hand_names)} names")
+        weights = weights or MIX
         total = sum(weight for _, weight in weights)
         return {
             "edge_url": self.edge_url,
