@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -86,12 +87,20 @@ def _database_url(name: str) -> str:
     return f"postgresql+psycopg://{base.split('://', 1)[1]}/{name}"
 
 
-def _drop_databases(names: list[str]) -> None:
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        for name in names:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+def _drop_databases(names: list[str], *, connections: int = 1) -> None:
+    """Drop these databases, over up to `connections` admin connections at once."""
+
+    def drop(share: list[str]) -> None:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            for name in share:
+                admin.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+
+    shares = [names[i::connections] for i in range(connections) if names[i::connections]]
+    with ThreadPoolExecutor(max_workers=max(1, len(shares))) as pool:
+        for done in [pool.submit(drop, share) for share in shares]:
+            done.result()
 
 
 def _flushed_redis(url: str) -> str:
@@ -119,14 +128,20 @@ _engine_databases: list[str] = []
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _drop_engine_databases() -> Iterator[None]:
-    """Drop the per-test databases of an engines run, and stop SeaweedFS, once, at the end."""
+def _stop_seaweedfs() -> Iterator[None]:
+    """Stop the session's SeaweedFS once, at the end."""
     yield
-    if _engine_databases:
-        _drop_databases(_engine_databases)
     from tests import seaweedfs
 
     seaweedfs.stop_shared()
+
+
+def pytest_sessionfinish() -> None:
+    """Drop the per-test databases of an engines run (one per test: about two thousand) once
+    every test and fixture is done. Here, not in a fixture's teardown: that counts against the
+    last test's timeout, and on a slow host the drops alone outlasted it."""
+    if _engine_databases:
+        _drop_databases(_engine_databases, connections=4)
 
 
 def _s3_environment(bucket: str) -> dict[str, str]:
