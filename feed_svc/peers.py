@@ -9,7 +9,8 @@ services), and names the viewer explicitly. Batch calls are one per 100 ids, mad
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TypeVar
 
 import grpc
 from grpc import aio
@@ -36,6 +37,7 @@ _GRAPH_DOWN = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_E
 # retry) well before the edge's own 5 s read deadline would answer 504: what user_svc did for
 # profiles before feed_svc served them.
 RELATIONSHIP_DEADLINE_SECONDS = 1.0
+R = TypeVar("R")
 
 
 def _chunks(ids: Sequence[int]) -> list[list[int]]:
@@ -51,6 +53,20 @@ class _Peer:
     def _metadata(self) -> tuple[tuple[str, str], ...]:
         # As this service itself, not as the user it works for: no user token, its identity.
         return (("authorization", ""), (SERVICE_HEADER, self._token()))
+
+
+async def _fail_closed(call: Awaitable[R]) -> R:
+    """Await graph_svc's answer to what the privacy rule needs; when graph_svc is down or slow,
+    fail closed (RelationshipUnknown), as user_svc did for profiles: a block may hide the
+    account."""
+    try:
+        return await call
+    except aio.AioRpcError as exc:
+        if exc.code() in _GRAPH_DOWN:
+            raise RelationshipUnknown(
+                "cannot tell just now whether this is hidden from you; try again"
+            ) from None
+        raise
 
 
 class GrpcGraph(_Peer):
@@ -93,21 +109,15 @@ class GrpcGraph(_Peer):
     async def ties(self, viewer_id: int, *, limit: int) -> Ties | None:
         """Return whom the viewer follows, blocked and was blocked by, in one call, or None
         when there are more than `limit` follows or blocks (then ask per account)."""
-        try:
-            page: graph_service_pb2.GetFollowingIdsResponse = await self._stub.GetFollowingIds(
+        page: graph_service_pb2.GetFollowingIdsResponse = await _fail_closed(
+            self._stub.GetFollowingIds(
                 graph_service_pb2.GetFollowingIdsRequest(
                     user_id=viewer_id, page_size=limit, with_blocks=True
                 ),
                 metadata=self._metadata(),
                 timeout=min(self._timeout, RELATIONSHIP_DEADLINE_SECONDS),
             )
-        except aio.AioRpcError as exc:
-            if exc.code() in _GRAPH_DOWN:
-                # Fail closed, as relations() does: a block may hide the account.
-                raise RelationshipUnknown(
-                    "cannot tell just now whether this is hidden from you; try again"
-                ) from None
-            raise
+        )
         if page.more or page.more_blocks:
             return None
         return Ties(
@@ -186,23 +196,13 @@ class GrpcGraph(_Peer):
         """Return how the viewer stands with each account."""
 
         async def ask(chunk: list[int]) -> graph_service_pb2.GetRelationshipsResponse:
-            try:
-                answer: graph_service_pb2.GetRelationshipsResponse = (
-                    await self._stub.GetRelationships(
-                        graph_service_pb2.GetRelationshipsRequest(
-                            viewer_id=viewer_id, user_ids=chunk
-                        ),
-                        metadata=self._metadata(),
-                        timeout=min(self._timeout, RELATIONSHIP_DEADLINE_SECONDS),
-                    )
+            answer: graph_service_pb2.GetRelationshipsResponse = await _fail_closed(
+                self._stub.GetRelationships(
+                    graph_service_pb2.GetRelationshipsRequest(viewer_id=viewer_id, user_ids=chunk),
+                    metadata=self._metadata(),
+                    timeout=min(self._timeout, RELATIONSHIP_DEADLINE_SECONDS),
                 )
-            except aio.AioRpcError as exc:
-                if exc.code() in _GRAPH_DOWN:
-                    # Fail closed, as user_svc did for profiles: a block may hide the account.
-                    raise RelationshipUnknown(
-                        "cannot tell just now whether this is hidden from you; try again"
-                    ) from None
-                raise
+            )
             return answer
 
         answers = await asyncio.gather(*(ask(c) for c in _chunks(user_ids)))
