@@ -1,7 +1,9 @@
 """The transactional outbox: events are written in the same transaction as the change they describe.
 
 A relay (with the event bus) publishes unsent rows and marks them sent, so a crash after commit
-loses no event and a crash before commit leaves neither the change nor the event.
+loses no event and a crash before commit leaves neither the change nor the event. The events of a
+transaction that commits are handed to the relay as well (`on_commit`), so it publishes them at
+once without reading them back; the rows stay the source of truth for what it missed.
 """
 
 from __future__ import annotations
@@ -18,6 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mesh.ids import IdGenerator
 from shutter.events.v1 import envelope_pb2
+
+# Called with a committed transaction's events, in the order they were written.
+OnCommit = Callable[[Sequence[envelope_pb2.EventEnvelope]], None]
+
+# Where a session keeps the events of its open transaction until it commits or rolls back.
+_PENDING = "shutter.outbox.pending"
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -44,12 +52,12 @@ class Outbox:
         *,
         producer: str,
         ids: IdGenerator,
-        on_commit: Callable[[], None] | None = None,
+        on_commit: OnCommit | None = None,
     ) -> None:
         self._table = table
         self._producer = producer
         self._ids = ids
-        # Called after a transaction that added events commits (the relay's notify), so events
+        # Called with a transaction's events after it commits (the relay's notify), so they
         # leave at once instead of at the relay's next poll. Never called on rollback.
         self._on_commit = on_commit
 
@@ -75,29 +83,30 @@ class Outbox:
             await session.execute(self._table.insert().values(**rows[0]))
         else:
             await session.execute(self._table.insert().returning(self._table.c.event_id), rows)
-        self._nudge_on_commit(session)
+        self._hand_over_on_commit(session, envelopes)
         return envelopes
 
     def row(self, session: AsyncSession, *, aggregate_id: int, event: Message) -> dict[str, Any]:
         """Return the outbox row of one event, for the caller to write in the transaction with a
         statement of its own (with the change it describes: one round trip less); the relay is
         nudged when the transaction commits, as by add."""
-        _, [values] = self._rows([(aggregate_id, event)])
-        self._nudge_on_commit(session)
+        envelopes, [values] = self._rows([(aggregate_id, event)])
+        self._hand_over_on_commit(session, envelopes)
         return values
 
     def detached_row(
         self, *, aggregate_id: int, event: Message
     ) -> tuple[envelope_pb2.EventEnvelope, dict[str, Any]]:
         """Return one event's envelope and outbox row for a statement that commits on its own
-        (autocommit, no session to hook): the caller calls `committed` once it has."""
+        (autocommit, no session to hook): the caller calls `committed` with the envelope once
+        the statement has committed."""
         [envelope], [values] = self._rows([(aggregate_id, event)])
         return envelope, values
 
-    def committed(self) -> None:
-        """Tell the relay that a statement outside any session committed events."""
-        if self._on_commit is not None:
-            self._on_commit()
+    def committed(self, envelopes: Sequence[envelope_pb2.EventEnvelope]) -> None:
+        """Hand the relay the events a statement outside any session committed."""
+        if self._on_commit is not None and envelopes:
+            self._on_commit(envelopes)
 
     def _rows(
         self, events: Sequence[tuple[int, Message]]
@@ -128,9 +137,30 @@ class Outbox:
             )
         return envelopes, rows
 
-    def _nudge_on_commit(self, session: AsyncSession) -> None:
-        if self._on_commit is not None:
+    def _hand_over_on_commit(
+        self, session: AsyncSession, envelopes: Sequence[envelope_pb2.EventEnvelope]
+    ) -> None:
+        """Collect a transaction's events on its session; hand them to `on_commit` when it
+        commits, drop them when it rolls back."""
+        if self._on_commit is None:
+            return
+        info = session.sync_session.info
+        pending = info.get(_PENDING)
+        if pending is None:
+            pending = info[_PENDING] = []
             on_commit = self._on_commit
-            sa_event.listen(
-                session.sync_session, "after_commit", lambda _session: on_commit(), once=True
-            )
+
+            def committed(_session: object) -> None:
+                events = info.pop(_PENDING, None)
+                if events:
+                    on_commit(events)
+
+            def rolled_back(_session: object) -> None:
+                info.pop(_PENDING, None)
+
+            # Each acts on what is pending when it fires, so a listener left over from a
+            # transaction that ended the other way does no harm to the session's next one.
+            sync = session.sync_session
+            sa_event.listen(sync, "after_commit", committed, once=True)
+            sa_event.listen(sync, "after_rollback", rolled_back, once=True)
+        pending.extend(envelopes)

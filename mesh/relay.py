@@ -1,20 +1,25 @@
 """The outbox relay: publishes a service's committed outbox rows to the bus, then marks them sent.
 
-A row is marked only after the bus accepted it, so a crash between the two publishes it again
-(never loses it); the bus skips an event it already has, and consumers dedupe anyway. Rows are
-read by `published_at IS NULL`, not by "after the last id", so a transaction that commits late
-with a smaller event id is still picked up. The relay wakes when told that a transaction with
-events committed (`notify`, wired through `Outbox(on_commit=...)`), and otherwise polls.
-On PostgreSQL an advisory lock lets one replica's relay work at a time, keeping rows in order
-and not publishing them twice.
+Two paths. A transaction that commits with events hands them to the relay (`notify`, wired
+through `Outbox(on_commit=...)`): the relay publishes them at once, with no read of the outbox,
+and marks their rows sent later, many in one statement (at each poll, or when a batch's worth is
+waiting). A sweep, at each poll, publishes whatever rows are still unsent in event id order: rows
+whose hand-over was lost (a crash after commit, the bus down at that moment), rows another
+process wrote (bulk loads), rows of a replica that stopped. Rows are read by `published_at IS
+NULL`, not by "after the last id", so a transaction that commits late with a smaller event id is
+still picked up. A row is marked only after the bus accepted it, so a crash between the two
+publishes it again (never loses it); the bus skips an event it already has, and consumers dedupe
+anyway. On PostgreSQL an advisory lock lets one replica's sweep work at a time, keeping the
+rows it publishes in order and not publishing them twice.
 
 The outbox stays the source of truth for events after the bus accepted them: published rows are
 kept for the retention, and the relay watches the bus's epoch for its producer (`EventBus.epoch`).
 When the epoch is new (Redis restarted empty, so consumers may never see what it held), the
 relay marks unpublished again every row the groups may not have finished: those published after
 the last time it measured that every group was done with them (`EventBus.finished_before`), or,
-when it never measured, those of the last `replay_window_seconds`. Consumers are idempotent, so
-publishing an event they already handled changes nothing.
+when it never measured, those of the last `replay_window_seconds`; events it published but has
+not marked yet stay unmarked, for the sweep. Consumers are idempotent, so publishing an event
+they already handled changes nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Table, delete, select, text, update
@@ -92,13 +98,38 @@ class OutboxRelay:
         # group had finished every event (both None until measured).
         self._epoch: str | None = None
         self._finished_before: datetime | None = None
+        # Events handed over by commits, not yet published; event ids published, not yet marked.
+        self._committed: list[envelope_pb2.EventEnvelope] = []
+        self._unmarked: list[int] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
-    def notify(self) -> None:
-        """Wake the relay now: a transaction that wrote outbox rows has committed."""
+    def notify(self, envelopes: Sequence[envelope_pb2.EventEnvelope] = ()) -> None:
+        """Hand the relay the events of a transaction that has committed, and wake it to
+        publish them now (without them: wake it to sweep the outbox)."""
+        self._committed.extend(envelopes)
         self._wakeup.set()
+
+    async def publish_committed(self) -> int:
+        """Publish the events commits handed over, in the order they came; return how many.
+        Their rows are marked by `mark_published`; if the bus refuses them, they stay unsent
+        and the sweep publishes them."""
+        committed, self._committed = self._committed, []
+        if not committed:
+            return 0
+        await self._bus.publish(committed)
+        self._unmarked.extend(e.event_id for e in committed)
+        return len(committed)
+
+    async def mark_published(self) -> int:
+        """Mark sent the rows of the events `publish_committed` published; return how many ids
+        it marked (a row the sweep marked first is left as it is)."""
+        unmarked, self._unmarked = self._unmarked, []
+        for start in range(0, len(unmarked), BATCH_MAX):
+            async with self._engine.begin() as conn:
+                await self._mark(conn, unmarked[start : start + BATCH_MAX])
+        return len(unmarked)
 
     async def start(self) -> None:
         """Start relaying in the background."""
@@ -165,6 +196,8 @@ class OutboxRelay:
             else datetime.now(UTC) - self._replay_window
         )
         count = await republish(self._engine, self._table, since=since)
+        # What was published before the loss and not marked yet stays unsent, for the sweep.
+        self._unmarked.clear()
         self._epoch, self._finished_before = epoch, None
         if count:
             metrics.OUTBOX_REPLAYED.labels(self._producer).inc(count)
@@ -216,14 +249,21 @@ class OutboxRelay:
         loop = asyncio.get_running_loop()
         next_prune = loop.time()
         next_check = loop.time()
+        next_sweep = loop.time()
         failures = 0
         while not self._stopping:
             self._wakeup.clear()  # before reading, so a commit during the read is not missed
+            swept = 0
             try:
                 if loop.time() >= next_check:
                     await self.check_bus()
                     next_check = loop.time() + self._check_every
-                published = await self.relay_once()
+                await self.publish_committed()
+                if loop.time() >= next_sweep or len(self._unmarked) >= self._batch_size:
+                    # Marked first, so the sweep reads only rows nobody published.
+                    await self.mark_published()
+                    swept = await self.relay_once()
+                    next_sweep = loop.time() + self._poll
                 if loop.time() >= next_prune:
                     pruned = await self.prune()
                     if pruned:
@@ -236,9 +276,21 @@ class OutboxRelay:
                 # Back off while the bus or the database is down, up to ten poll intervals.
                 await asyncio.sleep(min(self._poll * failures, self._poll * 10))
                 continue
-            if published == self._batch_size:
+            if swept == self._batch_size:
+                next_sweep = loop.time()
                 continue  # there is probably more waiting
             # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
+            wait = max(0.0, min(next_sweep, next_check) - loop.time())
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(min(self._poll, self._check_every)):
+                async with asyncio.timeout(wait):
                     await self._wakeup.wait()
+        await self._finish()
+
+    async def _finish(self) -> None:
+        """On stop: publish what commits handed over and mark it, so a restart does not
+        publish it again (if this fails, the next start's sweep publishes it)."""
+        try:
+            await self.publish_committed()
+            await self.mark_published()
+        except Exception:
+            log.warning("%s: events left for the next start's sweep", self._producer, exc_info=True)

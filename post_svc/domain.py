@@ -867,7 +867,7 @@ class Posts:
         if done is not None:
             added, like_count = done
             if added:
-                self._store.outbox.committed()
+                self._store.outbox.committed([envelope])
                 await self._tell_feed(envelope)
             return like_count
         liked = None
@@ -1105,7 +1105,7 @@ class Posts:
                 aggregate_id=comment.post_id, event=created_event
             )
             if await self._engagement.comment_now(comment=comment, event=row):
-                self._store.outbox.committed()
+                self._store.outbox.committed([envelope])
                 await self._tell_feed(envelope)
                 return
         async with self._store.transaction() as tx:

@@ -139,3 +139,30 @@ async def test_a_relay_that_never_measured_publishes_its_replay_window_again(
         assert seen.users == [2, 3]
         await bus.close()
     assert PRODUCER  # the rows are the relay test's producer's
+
+
+async def test_events_published_but_not_marked_when_the_bus_lost_them_are_published_again(
+    private_redis: PrivateRedis, data_dir: Path
+) -> None:
+    """A commit's events went out at once; Redis restarted empty before the relay marked their
+    rows: the rows stay unsent and the sweep publishes them again."""
+    settings = fast_settings(
+        data_dir, redis_url=private_redis.url, bus_stream_prefix=f"loss-{uuid.uuid4().hex[:8]}"
+    )
+    async with outboxed_database(data_dir, None) as (engine, table):
+        bus = RecordingBus(create_bus(settings))
+        outboxed = Outboxed(engine, table, bus)
+        relay = _relay(outboxed)
+        assert await relay.check_bus() == 0  # the relay knows the bus's epoch
+        event_ids = await outboxed.add([1, 2], outbox=outboxed.outbox(relay))
+        assert await relay.publish_committed() == 2
+        assert await outboxed.unpublished() == 2
+
+        private_redis.restart_empty()
+        await asyncio.sleep(0.1)
+        await relay.check_bus()
+        assert await relay.mark_published() == 0  # nothing is marked sent that the bus lost
+        assert await relay.relay_once() == 2
+        assert bus.published == event_ids + event_ids
+        assert await outboxed.unpublished() == 0
+        await bus.close()

@@ -12,6 +12,7 @@ from typing import Any
 import grpc
 import pytest
 from sqlalchemy import MetaData, Table, func, select, text, update
+from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mesh import auth, db
@@ -225,9 +226,12 @@ async def test_relay_picks_up_a_transaction_that_committed_late_with_smaller_ids
 
 
 async def test_rolled_back_events_are_neither_published_nor_announced(outboxed: Outboxed) -> None:
-    nudges: list[int] = []
+    nudges: list[list[int]] = []
     outbox = Outbox(
-        outboxed.table, producer=PRODUCER, ids=outboxed.ids, on_commit=lambda: nudges.append(1)
+        outboxed.table,
+        producer=PRODUCER,
+        ids=outboxed.ids,
+        on_commit=lambda envelopes: nudges.append([e.event_id for e in envelopes]),
     )
     with pytest.raises(RuntimeError):
         async with db.transaction(outboxed.sessions) as session:
@@ -235,8 +239,8 @@ async def test_rolled_back_events_are_neither_published_nor_announced(outboxed: 
             raise RuntimeError("the change failed")
     assert nudges == []
     assert await outboxed.relay().relay_once() == 0
-    await outboxed.add([2], outbox=outbox)
-    assert nudges == [1]
+    committed = await outboxed.add([2], outbox=outbox)
+    assert nudges == [committed]
 
 
 async def test_a_commit_wakes_the_relay_without_waiting_for_its_poll(
@@ -249,6 +253,52 @@ async def test_a_commit_wakes_the_relay_without_waiting_for_its_poll(
     await outboxed.add([1], outbox=outboxed.outbox(relay))
     await seen.wait_for(1)  # well before 60 seconds
     await relay.stop()
+
+
+async def test_committed_events_are_published_without_reading_the_outbox_then_marked_together(
+    outboxed: Outboxed,
+) -> None:
+    """The hand-over path: a commit's events reach the bus with no statement from the relay,
+    and the rows of several commits are marked sent by one statement later."""
+    relay = outboxed.relay(poll_interval_seconds=60)  # no sweep during the test
+    seen = await collect(outboxed.bus)
+    statements: list[str] = []
+    await relay.start()
+    await asyncio.sleep(0.05)  # the first sweep found nothing; the next is a minute away
+    sa_event.listen(
+        outboxed.engine.sync_engine,
+        "before_cursor_execute",
+        lambda _conn, _cursor, statement, *_: statements.append(statement.split()[0].upper()),
+    )
+    event_ids = [
+        event_id
+        for user in (1, 2, 3)
+        for event_id in await outboxed.add([user], outbox=outboxed.outbox(relay))
+    ]
+    await seen.wait_for(3)
+    assert [e.event_id for e in seen.seen] == event_ids
+    assert "SELECT" not in statements and "UPDATE" not in statements  # only the writers' INSERTs
+    assert await outboxed.unpublished() == 3  # published, not marked yet
+    statements.clear()
+    await relay.stop()  # marks what it published
+    assert statements.count("UPDATE") == 1
+    assert await outboxed.unpublished() == 0
+    assert outboxed.bus.published == event_ids  # each once
+
+
+async def test_events_the_bus_refused_at_commit_are_published_by_the_sweep(
+    outboxed: Outboxed,
+) -> None:
+    relay = outboxed.relay(poll_interval_seconds=0.05)
+    seen = await collect(outboxed.bus)
+    await relay.start()
+    await asyncio.sleep(0.1)
+    outboxed.bus.fail_next = 1  # the hand-over's publish fails
+    event_ids = await outboxed.add([1, 2], outbox=outboxed.outbox(relay))
+    await seen.wait_for(2)
+    await relay.stop()
+    assert outboxed.bus.published == event_ids
+    assert await outboxed.unpublished() == 0
 
 
 async def test_a_row_written_by_a_statement_of_its_own_is_relayed_once_it_says_so(
@@ -267,7 +317,7 @@ async def test_a_row_written_by_a_statement_of_its_own_is_relayed_once_it_says_s
     assert row["event_id"] == envelope.event_id and row["aggregate_id"] == 5
     async with outboxed.engine.begin() as connection:
         await connection.execute(outboxed.table.insert().values(**row))
-    outbox.committed()
+    outbox.committed([envelope])
     await seen.wait_for(5)  # well before 60 seconds
     await relay.stop()
     assert [e.event_id for e in seen.seen] == [envelope.event_id]
