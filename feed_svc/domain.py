@@ -36,7 +36,7 @@ from feed_svc.cache import (
     ranked_answer,
     unpack_scores,
 )
-from feed_svc.cache import member as ranking_member
+from feed_svc.cache import signature as ranking_signature
 from feed_svc.errors import AuthorNotFound, PostNotFound, PrivateAccount, SnapshotExpired
 from feed_svc.readmodel import HomePage, ReadModel
 from feed_svc.settings import FeedSettings
@@ -501,8 +501,8 @@ class Feeds:
         pulled = await self._pull(celebs, before=None, count=limit)
         # The feed's ids come newest first and distinct: only pulled posts need a merge.
         ids = merge_newest([own, pulled], count=limit) if pulled else own[:limit]
-        members = [ranking_member(p) for p in ids]
-        signature = ",".join(members)
+        signature = ranking_signature(ids)
+        members = signature.split(",") if ids else []
         if latest is not None and latest.signature == signature:
             return _ranking_head(latest.snapshot_id, latest.ids, size)
         if latest is not None and latest.complete:
