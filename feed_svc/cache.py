@@ -20,6 +20,7 @@ the followers are grouped by slot and each group is one script call in a pipelin
 from __future__ import annotations
 
 import secrets
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -78,10 +79,10 @@ return 1
 # Read a feed for a ranked first page (a Lua function, so that the read model's page script can
 # call it too; see READ_RANKED): mark the user active, then whether the feed is built, the
 # celebrities it merges, its newest ids and the latest ranking (`<snapshot id>|<ranked
-# ids>|<candidates>`, see save_ranking), if `want` is '1'. Without celebrities the candidates are
-# the feed's ids alone, so they are compared here and, when they are the same, only `<snapshot
-# id>|<ranked ids>` comes back: a warm ranked read costs feed_svc no parse of hundreds of ids.
-# Answers {built, celebs, ids, ranking, matched}.
+# ids>|<candidates>|<reference>|<expiry>|<scores>`, see save_ranked), if `want` is '1'. Without
+# celebrities the candidates are the feed's ids alone, so they are compared here and, when they
+# are the same, only `<snapshot id>|<ranked ids>` comes back: a warm ranked read costs feed_svc
+# no parse of hundreds of ids. Answers {built, celebs, ids, ranking, matched}.
 READ_RANKED_LUA = """
 local function read_ranked(seen, feed, celebs_key, ranking, ttl, count, want)
   redis.call('SET', seen, '1', 'EX', ttl)
@@ -93,7 +94,8 @@ local function read_ranked(seen, feed, celebs_key, ranking, ttl, count, want)
   if latest and built == 1 and #celebs == 0 then
     local first = string.find(latest, '|', 1, true)
     local second = first and string.find(latest, '|', first + 1, true)
-    if second and string.sub(latest, second + 1) == table.concat(ids, ',') then
+    local third = second and string.find(latest, '|', second + 1, true)
+    if third and string.sub(latest, second + 1, third - 1) == table.concat(ids, ',') then
       return {built, celebs, {}, string.sub(latest, 1, second - 1), 1}
     end
   end
@@ -199,9 +201,10 @@ def snapshot_key(user_id: int, snapshot_id: str) -> str:
 
 
 def ranking_key(user_id: int) -> str:
-    """Return the key of a user's latest ranking: its snapshot, its ids and its candidates (a new
-    name for a new layout, so a value kept in the old one is never misread)."""
-    return f"feed:{{u:{user_id}}}:ranked"
+    """Return the key of a user's latest ranking: its snapshot, its ids, its candidates, when it
+    was scored and its scores (a new name for a new layout, so a value kept in an old one is
+    never misread)."""
+    return f"feed:{{u:{user_id}}}:rank"
 
 
 def separated_key(user_id: int) -> str:
@@ -232,11 +235,55 @@ def _ids(members: Sequence[bytes | str]) -> list[int]:
     return found
 
 
-def _ranking(value: bytes) -> tuple[str, str, str]:
-    """Return (signature of its candidates, snapshot id, ranked ids as comma-separated text) of
-    a kept ranking; the signature is empty when the read script matched it already."""
-    snapshot_id, ids, *candidates = value.decode().split("|", 2)
-    return (candidates[0] if candidates else "", snapshot_id, ids)
+@dataclass(frozen=True)
+class KeptRanking:
+    """A user's latest ranking as read back: its snapshot id and ranked ids (comma-separated
+    text, parsed only as far as a page needs); unless the read script matched it already (then
+    only those two come back), also what it ranked: the candidates (`signature()`), the
+    reference time its scores were computed at and when it stops being reused (microseconds
+    since the epoch), and the ranked ids' scores (`pack_scores`, in ranked order)."""
+
+    snapshot_id: str
+    ids: str
+    signature: str = ""
+    reference: int = 0
+    expires: int = 0
+    scores: bytes = b""
+
+    @property
+    def complete(self) -> bool:
+        """Whether a new ranking can be derived from this one (its facts came back)."""
+        return self.reference > 0 and len(self.scores) % _SCORE_BYTES == 0
+
+
+_SCORE_BYTES = struct.calcsize("<d")
+
+
+def pack_scores(scores: Sequence[float]) -> bytes:
+    """Return scores as a kept ranking holds them: 8 bytes each, exact (little-endian doubles;
+    text would take about 18 and a parse)."""
+    return struct.pack(f"<{len(scores)}d", *scores)
+
+
+def unpack_scores(raw: bytes) -> list[float]:
+    """Return the scores `pack_scores` made."""
+    return list(struct.unpack(f"<{len(raw) // _SCORE_BYTES}d", raw))
+
+
+def _ranking(value: bytes) -> KeptRanking:
+    """Return a kept ranking from its value (the scores, last, are binary and may hold '|')."""
+    fields = value.split(b"|", 5)
+    if len(fields) < 6:
+        return KeptRanking(fields[0].decode(), fields[1].decode() if len(fields) > 1 else "")
+    snapshot_id, ids, candidates, reference, expires, scores = fields
+    return KeptRanking(
+        snapshot_id.decode(),
+        ids.decode(),
+        candidates.decode(),
+        int(reference),
+        int(expires),
+        scores,
+    )
 
 
 def feed_top(before: int | None) -> bytes:
@@ -253,11 +300,24 @@ def feed_answer(raw: Sequence[Any]) -> tuple[bool, list[int], list[int]]:
 
 def ranked_answer(
     raw: Sequence[Any],
-) -> tuple[bool, list[int], list[int], tuple[str, str, str] | None, bool]:
+) -> tuple[bool, list[int], list[int], KeptRanking | None, bool]:
     """Return FeedCache.read_for_ranking's values from READ_RANKED_LUA's answer."""
     built, celebs, ids, value, matched = raw
     latest = _ranking(value) if value is not None else None
     return bool(built), _ids(ids), sorted(int(c) for c in celebs), latest, bool(matched)
+
+
+@dataclass(frozen=True)
+class RankingToKeep:
+    """What save_ranked keeps of a ranking besides its ids: its candidates (`signature()`), its
+    reference time and expiry (microseconds since the epoch), its scores (`pack_scores`) and the
+    key's lifetime in seconds."""
+
+    signature: str
+    reference: int
+    expires: int
+    scores: bytes
+    ttl: int
 
 
 @dataclass(frozen=True)
@@ -470,10 +530,9 @@ class FeedCache:
 
     async def read_with_ranking(
         self, user_id: int, *, before: int | None, count: int, seen_ttl: int, ranking: bool
-    ) -> tuple[bool, list[int], list[int], tuple[str, str, str] | None]:
-        """As read(), with the user's latest ranking in the same round trip when asked:
-        (signature of its candidates, snapshot id, ranked post ids as comma-separated text,
-        parsed only as far as a page needs), None without one."""
+    ) -> tuple[bool, list[int], list[int], KeptRanking | None]:
+        """As read(), with the user's latest ranking in the same round trip when asked (None
+        without one)."""
         top = f"({member(before)}".encode() if before is not None else _TOP
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.set(seen_key(user_id), b"1", ex=seen_ttl)
@@ -489,7 +548,7 @@ class FeedCache:
 
     async def read_for_ranking(
         self, user_id: int, *, count: int, seen_ttl: int, ranking: bool
-    ) -> tuple[bool, list[int], list[int], tuple[str, str, str] | None, bool]:
+    ) -> tuple[bool, list[int], list[int], KeptRanking | None, bool]:
         """As read_with_ranking() for a first page, in one script call; the last value says the
         latest ranking's signature matched the feed's ids, checked in Redis (a user without
         celebrities only): then the ids are not read (empty) and the ranking is to be reused."""
@@ -498,13 +557,27 @@ class FeedCache:
             await self._read_ranked(keys=keys, args=[seen_ttl, count, "1" if ranking else "0"])
         )
 
-    async def save_ranking(
-        self, user_id: int, *, signature: str, snapshot_id: str, post_ids: Sequence[int], ttl: int
-    ) -> None:
-        """Remember a user's latest ranking for `ttl` seconds, with what its candidates were
-        (`signature()`)."""
-        value = f"{snapshot_id}|{','.join(str(p) for p in post_ids)}|{signature}"
-        await self._redis.set(ranking_key(user_id), value.encode(), ex=ttl)
+    async def save_ranked(
+        self,
+        user_id: int,
+        *,
+        ids: str,
+        snapshot_ttl: int,
+        ranking: RankingToKeep | None,
+    ) -> str:
+        """Store a ranked snapshot (`ids`: its post ids, comma-separated) for paging and, given
+        `ranking`, remember it as the user's latest ranking too, in one round trip; return the
+        snapshot's id."""
+        snapshot_id = secrets.token_urlsafe(9)
+        text = ids.encode()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(snapshot_key(user_id, snapshot_id), text, ex=snapshot_ttl)
+            if ranking is not None:
+                head = f"{snapshot_id}|{ids}|{ranking.signature}|{ranking.reference}|"
+                value = b"".join((head.encode(), f"{ranking.expires}|".encode(), ranking.scores))
+                pipe.set(ranking_key(user_id), value, ex=ranking.ttl)
+            await pipe.execute()
+        return snapshot_id
 
     async def celebs(self, user_id: int) -> list[int]:
         """Return the celebrities whose posts a user's feed merges at read time."""

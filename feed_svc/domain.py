@@ -19,7 +19,7 @@ import random
 import secrets
 import time
 import unicodedata
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -29,14 +29,18 @@ from feed_svc.cache import (
     LOCKED,
     FeedCache,
     InstalledFeed,
+    KeptRanking,
+    RankingToKeep,
     feed_answer,
+    pack_scores,
     ranked_answer,
+    unpack_scores,
 )
 from feed_svc.cache import signature as ranking_signature
 from feed_svc.errors import AuthorNotFound, PostNotFound, PrivateAccount, SnapshotExpired
 from feed_svc.readmodel import HomePage, ReadModel
 from feed_svc.settings import FeedSettings
-from feed_svc.store import FeedStore
+from feed_svc.store import FeedStore, RankingFacts
 from mesh import pagination
 from mesh.errors import InvalidArgument
 from mesh.ids import id_at, id_time
@@ -216,10 +220,33 @@ def score(candidate: Candidate, *, now: datetime) -> float:
     return float(recency * (1.0 + engagement) * (1.0 + affinity))
 
 
+def scored(candidates: Sequence[Candidate], *, now: datetime) -> list[tuple[float, int]]:
+    """Return the candidates' (score, post id) best first; equal scores put the newer post
+    first."""
+    return sorted(((score(c, now=now), c.post_id) for c in candidates), reverse=True)
+
+
 def rank(candidates: Sequence[Candidate], *, now: datetime) -> list[int]:
     """Return the candidates' post ids best first; equal scores put the newer post first."""
-    ordered = sorted(candidates, key=lambda c: (score(c, now=now), c.post_id), reverse=True)
-    return [c.post_id for c in ordered]
+    return [post_id for _, post_id in scored(candidates, now=now)]
+
+
+def place(ranked: list[str], scores: list[float], post_id: int, post_score: float) -> None:
+    """Insert a post into a ranking (ids as text and their scores, best first) where rank()
+    would have put it among them: before the first post it outranks, ties to the newer post."""
+    low, high = 0, len(ranked)
+    while low < high:
+        middle = (low + high) // 2
+        if (scores[middle], int(ranked[middle])) > (post_score, post_id):
+            low = middle + 1
+        else:
+            high = middle
+    ranked.insert(low, str(post_id))
+    scores.insert(low, post_score)
+
+
+def _micros(moment: datetime) -> int:
+    return round(moment.timestamp() * 1_000_000)
 
 
 def merge_newest(lists: Sequence[Sequence[int]], *, count: int) -> list[int]:
@@ -266,11 +293,24 @@ def spread_expiry(seconds: int) -> int:
     return max(1, round(seconds * (1 - random.uniform(0, RANKING_EXPIRY_SPREAD))))
 
 
-def _ranking_head(latest: tuple[str, str, str], size: int) -> tuple[str, list[int]]:
-    """Return a kept ranking's snapshot id and only what a first page needs of its ids, and one
-    more to tell whether a second page follows."""
-    head = latest[2].split(",", size + 1)[: size + 1]
-    return latest[1], [int(p) for p in head if p]
+def _ranking_head(snapshot_id: str, ids: str, size: int) -> tuple[str, list[int]]:
+    """Return a ranking's snapshot id and only what a first page needs of its ids
+    (comma-separated), and one more to tell whether a second page follows."""
+    head = ids.split(",", size + 1)[: size + 1]
+    return snapshot_id, [int(p) for p in head if p]
+
+
+def _candidates(facts: Iterable[RankingFacts]) -> list[Candidate]:
+    return [
+        Candidate(
+            post_id=f.post_id,
+            author_id=f.author_id,
+            like_count=f.like_count,
+            comment_count=f.comment_count,
+            affinity=f.affinity,
+        )
+        for f in facts
+    ]
 
 
 def _posts_field(posts: Sequence[post_pb2.Post]) -> bytes:
@@ -302,6 +342,8 @@ class Feeds:
         # In-process single flight: concurrent readers of one missing feed share one rebuild.
         self._rebuilds: dict[int, asyncio.Task[InstalledFeed | None]] = {}
         self.rebuild_count = 0
+        # Rankings derived from the latest one (a post added or removed) rather than made afresh.
+        self.derived_rankings = 0
 
     # Reading
 
@@ -424,12 +466,14 @@ class Feeds:
         self,
         viewer: int,
         size: int,
-        first: tuple[bool, list[int], list[int], tuple[str, str, str] | None, bool] | None = None,
+        first: tuple[bool, list[int], list[int], KeptRanking | None, bool] | None = None,
     ) -> tuple[str, list[int]]:
         """Return a ranked first page's snapshot id and its ranked post ids (at least the first
-        `size` + 1): the latest ranking again while its candidates are the same and it is
-        younger than ranking_reuse_seconds (a new or removed post ranks afresh at once; counts
-        and affinities within that time), else a new ranking."""
+        `size` + 1). The latest ranking is reused while its candidates are the same and it is
+        younger than ranking_reuse_seconds (counts and affinities reorder within that time);
+        within that time a new or removed post changes it at once, by a ranking derived from
+        it (_derive: removed posts dropped, new ones placed); past it, or without a ranking to
+        derive from, every candidate is ranked afresh."""
         limit = self._settings.ranked_candidates
         reuse = self._settings.ranking_reuse_seconds
         # One script call marks the viewer active and reads the feed, its celebrities and the
@@ -441,7 +485,7 @@ class Feeds:
             viewer, count=limit, seen_ttl=seen, ranking=reuse > 0
         )
         if matched and latest is not None:
-            return _ranking_head(latest, size)
+            return _ranking_head(latest.snapshot_id, latest.ids, size)
         if not built:
             installed = await self.ensure_built(viewer)
             if installed is not None:
@@ -455,26 +499,92 @@ class Feeds:
                     viewer, before=None, count=limit, seen_ttl=seen, ranking=False
                 )
         pulled = await self._pull(celebs, before=None, count=limit)
-        ids = merge_newest([own, pulled], count=limit)
+        # The feed's ids come newest first and distinct: only pulled posts need a merge.
+        ids = merge_newest([own, pulled], count=limit) if pulled else own[:limit]
         signature = ranking_signature(ids)
-        if latest is not None and latest[0] == signature:
-            return _ranking_head(latest, size)
-        ranked = await self._rank_candidates(viewer, ids)
-        snapshot = await self._cache.save_snapshot(
-            viewer, ranked, ttl=self._settings.snapshot_ttl_seconds
-        )
+        members = signature.split(",") if ids else []
+        if latest is not None and latest.signature == signature:
+            return _ranking_head(latest.snapshot_id, latest.ids, size)
+        if latest is not None and latest.complete:
+            derived = await self._derive(viewer, latest, ids, members, signature, size)
+            if derived is not None:
+                return derived
+        now = self._clock()
+        best = await self._rank_candidates(viewer, ids, now=now)
+        text = ",".join(str(p) for _, p in best)
+        keep = None
         if reuse > 0:
-            await self._cache.save_ranking(
-                viewer,
+            # Never past its snapshot's life: the pages after it read the snapshot.
+            ttl = spread_expiry(min(reuse, self._settings.snapshot_ttl_seconds))
+            reference = _micros(now)
+            keep = RankingToKeep(
                 signature=signature,
-                snapshot_id=snapshot,
-                post_ids=ranked,
-                # Never past its snapshot's life: the pages after it read the snapshot.
-                ttl=spread_expiry(min(reuse, self._settings.snapshot_ttl_seconds)),
+                reference=reference,
+                expires=reference + ttl * 1_000_000,
+                scores=pack_scores([s for s, _ in best]),
+                ttl=ttl,
             )
-        return snapshot, ranked
+        snapshot = await self._cache.save_ranked(
+            viewer, ids=text, snapshot_ttl=self._settings.snapshot_ttl_seconds, ranking=keep
+        )
+        return _ranking_head(snapshot, text, size)
 
-    async def _rank_candidates(self, viewer: int, ids: list[int]) -> list[int]:
+    async def _derive(
+        self,
+        viewer: int,
+        latest: KeptRanking,
+        ids: list[int],
+        members: list[str],
+        signature: str,
+        size: int,
+    ) -> tuple[str, list[int]] | None:
+        """Return a first page's snapshot id and head from a ranking derived from the latest
+        one for these candidates (newest first, `members` and `signature` theirs): its posts
+        that are no longer candidates dropped, and the new candidates scored against its
+        reference time, from their facts read now, and placed among the kept posts by score,
+        so the order is the one rank() gives at that time for the facts each was scored with.
+        It is kept as the latest ranking until the one it came from would have expired, so
+        counts and affinities still refresh within ranking_reuse_seconds. None when that time
+        has passed (or the ranking is malformed): then everything ranks afresh."""
+        now = _micros(self._clock())
+        remaining = (latest.expires - now) // 1_000_000
+        if remaining < 1 or now - latest.reference >= self._settings.ranking_reuse_seconds * 1e6:
+            return None
+        ranked = latest.ids.split(",") if latest.ids else []
+        scores = unpack_scores(latest.scores)
+        if len(scores) != len(ranked):
+            return None
+        before = set(latest.signature.split(",")) if latest.signature else set()
+        current = set(members)
+        gone = {str(int(m)) for m in before - current}
+        if gone:
+            kept = [(t, s) for t, s in zip(ranked, scores, strict=True) if t not in gone]
+            ranked, scores = [t for t, _ in kept], [s for _, s in kept]
+        added = [p for p, m in zip(ids, members, strict=True) if m not in before]
+        if added:
+            reference = datetime.fromtimestamp(latest.reference / 1_000_000, UTC)
+            # From the primary: posts made a moment ago, which a replica may not hold yet.
+            found = await self._store.current_ranking_facts(viewer_id=viewer, post_ids=added)
+            for post_score, post_id in scored(_candidates(found.values()), now=reference):
+                place(ranked, scores, post_id, post_score)
+        text = ",".join(ranked)
+        snapshot = await self._cache.save_ranked(
+            viewer,
+            ids=text,
+            snapshot_ttl=self._settings.snapshot_ttl_seconds,
+            ranking=RankingToKeep(
+                signature=signature,
+                reference=latest.reference,
+                expires=latest.expires,
+                scores=pack_scores(scores),
+                ttl=int(remaining),
+            ),
+        )
+        self.derived_rankings += 1
+        return _ranking_head(snapshot, text, size)
+
+    async def _facts(self, viewer: int, ids: list[int]) -> list[Candidate]:
+        """Return what ranking these posts depends on, for those the store knows alive."""
         async with self._store.read_transaction() as tx:
             facts = await self._store.ranking_facts(tx, viewer_id=viewer, post_ids=ids)
         # Fan-out pushes a post once the primary has it: a lagging replica may not know it yet.
@@ -484,17 +594,13 @@ class Feeds:
                 facts.update(
                     await self._store.ranking_facts(tx, viewer_id=viewer, post_ids=missing)
                 )
-        candidates = [
-            Candidate(
-                post_id=f.post_id,
-                author_id=f.author_id,
-                like_count=f.like_count,
-                comment_count=f.comment_count,
-                affinity=f.affinity,
-            )
-            for f in facts.values()
-        ]
-        return rank(candidates, now=self._clock())
+        return _candidates(facts.values())
+
+    async def _rank_candidates(
+        self, viewer: int, ids: list[int], *, now: datetime
+    ) -> list[tuple[float, int]]:
+        """Return these posts' (score, post id) at `now`, best first."""
+        return scored(await self._facts(viewer, ids), now=now)
 
     async def _snapshot_page(
         self, viewer: int, kind: str, snapshot: str, ids: list[int], offset: int, size: int

@@ -49,10 +49,11 @@ class FeedSettings(MeshSettings):
         ge=0,
         le=300,
         description="How long a ranked first page reuses the viewer's latest ranking while the "
-        "feed's candidates are unchanged (a new or removed post ranks afresh at once; changed "
-        "counts and affinities reorder within this time; each ranking keeps 80-100 % of it at "
-        "random, so rankings made together are not all made afresh together); 0 ranks on every "
-        "first page. At most the snapshot's lifetime.",
+        "feed's candidates are unchanged, and derives a new one from it when they change (a new "
+        "post is placed among the ranked ones at once, a removed one dropped at once; changed "
+        "counts and affinities reorder within this time, when every candidate ranks afresh; "
+        "each ranking keeps 80-100 % of it at random, so rankings made together are not all "
+        "made afresh together); 0 ranks on every first page. At most the snapshot's lifetime.",
     )
     snapshot_ttl_seconds: int = Field(
         default=600,

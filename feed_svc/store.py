@@ -232,6 +232,9 @@ class FeedStore(Protocol):
     async def ranking_facts(
         self, session: AsyncSession, *, viewer_id: int, post_ids: Sequence[int]
     ) -> dict[int, RankingFacts]: ...
+    async def current_ranking_facts(
+        self, *, viewer_id: int, post_ids: Sequence[int]
+    ) -> dict[int, RankingFacts]: ...
     async def popular_posts(
         self, session: AsyncSession, *, since_post_id: int, limit: int
     ) -> list[PostRef]: ...
@@ -302,6 +305,54 @@ _CURRENT_FEED_SOURCES = _feed_sources_query(
 _CURRENT_ENGAGEMENT = select(engagement).where(
     engagement.c.post_id == any_(bindparam("post_ids", type_=postgresql.ARRAY(BigInteger)))
 )
+
+
+def _ranking_facts_query(viewer: Any, wanted: Any) -> Any:
+    """Return the statement ranking_facts runs for the live posts `wanted` selects: each one's
+    author, counts and the viewer's affinity to its author (0 for what has none)."""
+    joined = posts.outerjoin(engagement, engagement.c.post_id == posts.c.post_id).outerjoin(
+        affinities,
+        and_(affinities.c.viewer_id == viewer, affinities.c.author_id == posts.c.author_id),
+    )
+    return (
+        select(
+            posts.c.post_id,
+            posts.c.author_id,
+            func.coalesce(engagement.c.like_count, 0),
+            func.coalesce(engagement.c.comment_count, 0),
+            func.coalesce(affinities.c.score, 0),
+        )
+        .select_from(joined)
+        .where(wanted, posts.c.deleted.is_(False))
+    )
+
+
+_RANKING_FACTS = _ranking_facts_query(
+    bindparam("viewer", type_=BigInteger),
+    posts.c.post_id == any_(bindparam("post_ids", type_=postgresql.ARRAY(BigInteger))),
+)
+# Elsewhere (SQLite) the same statement built once, its ids an IN list expanded per call.
+_RANKING_FACTS_LISTED = _ranking_facts_query(
+    bindparam("viewer", type_=BigInteger),
+    posts.c.post_id.in_(bindparam("post_ids", expanding=True)),
+)
+
+
+def _ranking_facts_answer(rows: Any) -> dict[int, RankingFacts]:
+    return {row[0]: RankingFacts(*(int(v) for v in row)) for row in rows}
+
+
+async def _listed_ranking_facts(
+    session: AsyncSession, viewer_id: int, post_ids: Sequence[int]
+) -> dict[int, RankingFacts]:
+    """Return ranking_facts with the ids in IN lists, one statement per chunk."""
+    found: dict[int, RankingFacts] = {}
+    for chunk in _chunks(post_ids):
+        rows = await session.execute(
+            _RANKING_FACTS_LISTED, {"viewer": viewer_id, "post_ids": chunk}
+        )
+        found.update(_ranking_facts_answer(rows))
+    return found
 
 
 def _feed_sources_answer(rows: Any) -> tuple[list[int], list[PostRef]]:
@@ -830,23 +881,33 @@ class SqlFeedStore:
         self, session: AsyncSession, *, viewer_id: int, post_ids: Sequence[int]
     ) -> dict[int, RankingFacts]:
         """Return, for each known live post among these, its author, its counts (0 without any)
-        and the viewer's affinity to its author (0 without any), in one statement per chunk."""
-        likes = func.coalesce(engagement.c.like_count, 0)
-        comments = func.coalesce(engagement.c.comment_count, 0)
-        score = func.coalesce(affinities.c.score, 0)
-        joined = posts.outerjoin(engagement, engagement.c.post_id == posts.c.post_id).outerjoin(
-            affinities,
-            and_(affinities.c.viewer_id == viewer_id, affinities.c.author_id == posts.c.author_id),
-        )
-        found: dict[int, RankingFacts] = {}
-        for chunk in _chunks(post_ids):
-            rows = await session.execute(
-                select(posts.c.post_id, posts.c.author_id, likes, comments, score)
-                .select_from(joined)
-                .where(posts.c.post_id.in_(chunk), posts.c.deleted.is_(False))
+        and the viewer's affinity to its author (0 without any): on PostgreSQL one prebuilt
+        statement with the ids as one array, elsewhere one statement per chunk."""
+        if self._postgres:
+            ids = list(dict.fromkeys(post_ids))
+            if not ids:
+                return {}
+            return _ranking_facts_answer(
+                await session.execute(_RANKING_FACTS, {"viewer": viewer_id, "post_ids": ids})
             )
-            found.update({row[0]: RankingFacts(*(int(v) for v in row)) for row in rows})
-        return found
+        return await _listed_ranking_facts(session, viewer_id, post_ids)
+
+    async def current_ranking_facts(
+        self, *, viewer_id: int, post_ids: Sequence[int]
+    ) -> dict[int, RankingFacts]:
+        """Return ranking_facts as committed now on the primary (for posts made a moment ago,
+        which a replica may not hold yet): on PostgreSQL one prebuilt statement on an
+        autocommit connection."""
+        ids = list(dict.fromkeys(post_ids))
+        if not ids:
+            return {}
+        if not self._postgres:
+            async with self.transaction() as session:
+                return await _listed_ranking_facts(session, viewer_id, ids)
+        async with self._autocommit.connect() as connection:
+            return _ranking_facts_answer(
+                await connection.execute(_RANKING_FACTS, {"viewer": viewer_id, "post_ids": ids})
+            )
 
     async def popular_posts(
         self, session: AsyncSession, *, since_post_id: int, limit: int

@@ -116,11 +116,16 @@ async def test_ranking_facts_join_author_counts_and_affinity_of_live_posts(
         await feed_store.add_affinity(tx, viewer_id=C, author_id=C, delta=9)  # another viewer's
         await feed_store.delete_post(tx, post_id=3, author_id=B, created_at=NOW)
     async with feed_store.transaction() as tx:
-        facts = await feed_store.ranking_facts(tx, viewer_id=A, post_ids=[1, 2, 3, 99])
+        facts = await feed_store.ranking_facts(tx, viewer_id=A, post_ids=[1, 2, 3, 99, 1])
+        none = await feed_store.ranking_facts(tx, viewer_id=A, post_ids=[])
     assert facts == {
         1: store.RankingFacts(1, B, like_count=4, comment_count=1, affinity=2),
         2: store.RankingFacts(2, C, like_count=0, comment_count=0, affinity=0),
     }
+    assert none == {}
+    # The same facts of the primary outside a transaction (a derived ranking's new posts).
+    assert await feed_store.current_ranking_facts(viewer_id=A, post_ids=[1, 2, 3, 99]) == facts
+    assert await feed_store.current_ranking_facts(viewer_id=A, post_ids=[]) == {}
 
 
 async def test_popular_posts_are_public_recent_and_most_engaged_first(

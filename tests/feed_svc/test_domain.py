@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,6 +65,20 @@ def test_equal_scores_put_the_newer_post_first() -> None:
     base = id_at(NOW)
     a, b = domain.Candidate(base + 1, 1, 0, 0, 0), domain.Candidate(base + 2, 1, 0, 0, 0)
     assert domain.rank([a, b], now=NOW) == [base + 2, base + 1]
+
+
+def test_placing_posts_in_a_ranking_orders_them_as_rank_does() -> None:
+    base = id_at(NOW)
+    tied = [domain.Candidate(base + n, 1, 0, 0, 0) for n in (1, 5, 9)]  # equal scores
+    others = [candidate(h, likes=h % 4, comments=h % 3, affinity=h % 2) for h in range(1, 13)]
+    everyone = [*tied, *others]
+    kept, new = everyone[::2], everyone[1::2]
+    ranked = [str(p) for p in domain.rank(kept, now=NOW)]
+    scores = sorted((domain.score(c, now=NOW) for c in kept), reverse=True)
+    for post_score, post_id in domain.scored(new, now=NOW):
+        domain.place(ranked, scores, post_id, post_score)
+    assert [int(p) for p in ranked] == domain.rank(everyone, now=NOW)
+    assert scores == sorted(scores, reverse=True)
 
 
 def test_merge_newest_dedupes_and_limits() -> None:
@@ -583,16 +598,18 @@ async def test_a_follow_leaves_an_unbuilt_feed_alone_and_its_rebuild_has_the_pos
     assert await world.read(reader) == [post]  # the rebuild on read brings the post
 
 
-def count_rankings(world: World) -> list[int]:
-    """Count the ranking-fact queries the store answers from now on."""
-    calls: list[int] = []
-    original = world.feeds._store.ranking_facts
+def count_rankings(world: World) -> list[list[int]]:
+    """Record the ranking-fact queries the store answers from now on: the post ids of each."""
+    calls: list[list[int]] = []
+    store = world.feeds._store
+    for name in ("ranking_facts", "current_ranking_facts"):
+        original = getattr(store, name)
 
-    async def counted(*args: object, **kwargs: object) -> object:
-        calls.append(1)
-        return await original(*args, **kwargs)  # type: ignore[arg-type]
+        async def counted(*args: object, _original: Any = original, **kwargs: Any) -> object:
+            calls.append(list(kwargs["post_ids"]))
+            return await _original(*args, **kwargs)
 
-    world.feeds._store.ranking_facts = counted  # type: ignore[method-assign,assignment]
+        setattr(store, name, counted)
     return calls
 
 
@@ -615,20 +632,151 @@ async def test_a_ranking_is_reused_while_its_candidates_stay_the_same(world: Wor
         )
     assert await world.read(reader, mode="ranked", size=2) == first  # reused: the same order
     assert len(rankings) == 1
-    newest = await world.post(author)  # new candidates: ranked afresh at once
+    newest = await world.post(author)  # a new candidate: placed at once, only its facts read
     again = await world.read(reader, mode="ranked", size=2)
-    assert len(rankings) == 2 and newest in again and again[0] == posts[0]
+    assert rankings[1:] == [[newest]]
+    assert again == [newest, *first]  # the counts of the others refresh with the next ranking
 
 
-async def test_a_removed_post_ranks_afresh_at_once(world: World) -> None:
+async def test_a_deleted_post_leaves_the_next_ranked_page_without_a_new_ranking(
+    world: World,
+) -> None:
     author, reader = world.user(), world.user()
     await world.follow(reader, author)
     posts = [await world.post(author) for _ in range(3)]
     rankings = count_rankings(world)
     assert await world.read(reader, mode="ranked") == posts[::-1]
-    await world.delete(posts[1])  # the candidates change (checked in Redis): a new ranking
+    await world.delete(posts[1])  # the candidates change (checked in Redis)
     assert await world.read(reader, mode="ranked") == [posts[2], posts[0]]
-    assert len(rankings) == 2
+    assert len(rankings) == 1  # dropped from the latest ranking: no facts to read
+    assert world.feeds.derived_rankings == 1
+    # The derived ranking is the latest now: the next read reuses it as it is.
+    assert await world.read(reader, mode="ranked") == [posts[2], posts[0]]
+    assert len(rankings) == 1 and world.feeds.derived_rankings == 1
+
+
+async def test_the_oldest_post_leaving_a_full_feed_leaves_the_derived_ranking(
+    world: World,
+) -> None:
+    author, reader = world.user(), world.user()
+    await world.follow(reader, author)
+    await world.read(reader)
+    posts = [await world.post(author) for _ in range(30)]  # feed_max_length
+    assert await world.read(reader, mode="ranked") == posts[::-1]
+    rankings = count_rankings(world)
+    newest = await world.post(author)  # trims the oldest out of the feed
+    assert await world.read(reader, mode="ranked") == [newest, *posts[:0:-1]]
+    assert rankings == [[newest]] and world.feeds.derived_rankings == 1
+
+
+async def test_a_ranking_kept_without_scores_ranks_everything_afresh(world: World) -> None:
+    author, reader = world.user(), world.user()
+    await world.follow(reader, author)
+    posts = [await world.post(author) for _ in range(3)]
+    await world.read(reader, mode="ranked")
+    # A ranking as an older layout kept it: snapshot, ids and candidates, no scores.
+    key = keys.ranking_key(reader)
+    value = (await world.redis.get(key)).split(b"|")
+    await world.redis.set(key, b"|".join(value[:3]), ex=30)
+    rankings = count_rankings(world)
+    newest = await world.post(author)
+    assert await world.read(reader, mode="ranked") == [newest, *posts[::-1]]
+    assert [sorted(r) for r in rankings] == [sorted([*posts, newest])]
+    assert world.feeds.derived_rankings == 0
+
+
+async def engage(world: World, post_id: int, *, likes: int, comments: int = 0) -> None:
+    """Play `likes` likes and `comments` comments on a post, each by another user."""
+    author = world.posts.posts[post_id]
+    for n in range(max(likes, comments)):
+        await world.feeds.engaged(
+            producer="post_svc",
+            event_id=ids.next_id(),
+            post_id=post_id,
+            author_id=author,
+            actor_id=world.user(),
+            likes=int(n < likes),
+            comments=int(n < comments),
+        )
+
+
+async def test_a_post_made_after_a_ranked_page_shows_at_its_ranked_place_on_the_next(
+    world: World,
+) -> None:
+    author, reader = world.user(), world.user()
+    await world.follow(reader, author)
+    posts = [await world.post(author) for _ in range(6)]
+    await engage(world, posts[0], likes=5, comments=5)
+    first = await world.read(reader, mode="ranked", size=4)
+    assert first == [posts[0], *posts[:0:-1]]  # the engaged one first, then newest first
+    rankings = count_rankings(world)
+    late = await world.post(author)
+    await engage(world, late, likes=1)  # read, not assumed zero: it lifts the post...
+    await engage(world, posts[3], likes=50)  # ...while a kept post's counts wait for reuse
+    pages: list[list[int]] = []
+    token = ""
+    while True:
+        page, token = await world.feeds.home_feed(
+            viewer=reader, page_size=4, page_token=token, mode="ranked"
+        )
+        pages.append([p.post_id for p in page])
+        if not token:
+            break
+        await world.post(author)  # a later post never mixes into the pages being read
+    assert pages[0] == [posts[0], late, posts[5], posts[4]]
+    assert [p for page in pages for p in page] == [posts[0], late, *posts[:0:-1]]
+    assert rankings == [[late]] and world.feeds.derived_rankings == 1
+
+
+async def test_a_derived_ranking_orders_as_a_full_ranking_at_its_reference_time(
+    world: World,
+) -> None:
+    author, other, reader = world.user(), world.user(), world.user()
+    for followed in (author, other):
+        await world.follow(reader, followed)
+    kept = [await world.post(author if n % 2 else other) for n in range(8)]
+    for n, post_id in enumerate(kept):
+        await engage(world, post_id, likes=(n * 7) % 5, comments=n % 3)
+    await engage(world, kept[5], likes=0, comments=2)
+    await world.read(reader, mode="ranked")
+    await world.delete(kept[2])
+    added = [await world.post(other if n % 2 else author) for n in range(4)]
+    for n, post_id in enumerate(added):
+        await engage(world, post_id, likes=3 * n, comments=n % 2)
+    derived = await world.read(reader, mode="ranked")
+    assert world.feeds.derived_rankings == 1 and kept[2] not in derived
+    _, _, _, latest = await world.cache.read_with_ranking(
+        reader, before=None, count=40, seen_ttl=60, ranking=True
+    )
+    assert latest is not None
+    reference = datetime.fromtimestamp(latest.reference / 1_000_000, UTC)
+    candidates = await world.feeds._facts(reader, [*kept, *added])
+    assert derived == domain.rank(candidates, now=reference)
+
+
+async def test_a_ranking_past_its_reuse_time_ranks_everything_afresh(world: World) -> None:
+    author, reader = world.user(), world.user()
+    await world.follow(reader, author)
+    posts = [await world.post(author) for _ in range(3)]
+    await world.read(reader, mode="ranked")
+    _, _, _, latest = await world.cache.read_with_ranking(
+        reader, before=None, count=40, seen_ttl=60, ranking=True
+    )
+    assert latest is not None
+    expires = datetime.fromtimestamp(latest.expires / 1_000_000, UTC)
+    await engage(world, posts[0], likes=20)
+    rankings = count_rankings(world)
+    # One second of reuse left: a new post is placed in the latest ranking.
+    world.feeds._clock = lambda: expires - timedelta(seconds=1)
+    newer = await world.post(author)
+    assert await world.read(reader, mode="ranked") == [newer, *posts[::-1]]
+    assert rankings == [[newer]]
+    # Past it: every candidate ranks again, with the counts as they are now.
+    world.feeds._clock = lambda: expires + timedelta(microseconds=1)
+    newest = await world.post(author)
+    assert await world.read(reader, mode="ranked") == [posts[0], newest, newer, *posts[:0:-1]]
+    assert len(rankings) == 2 and sorted(rankings[1]) == sorted([*posts, newer, newest])
+    assert world.feeds.derived_rankings == 1
 
 
 async def test_a_ranking_with_celebrities_is_reused_while_its_candidates_stay_the_same(
