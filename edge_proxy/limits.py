@@ -21,6 +21,8 @@ import math
 from dataclasses import dataclass
 
 import grpc
+from prometheus_client import Counter
+from redis.exceptions import RedisError
 from starlette.requests import Request
 
 from edge_proxy.settings import EdgeSettings
@@ -30,6 +32,13 @@ from mesh.errors import Unauthenticated
 from mesh.ratelimit import Decision, Limiter, Rate, parse_rate
 
 log = logging.getLogger("shutter.edge.limits")
+
+UNCHECKED = Counter(
+    "shutter_edge_rate_limits_unchecked_total",
+    "Requests the edge answered 503 because their rate limits could not be checked (Redis down, "
+    "or no free pooled connection in time).",
+    ["route_class"],
+)
 
 CLASSES = ("login", "register", "refresh", "uploads", "writes", "reads", "media")
 _BY_METHOD = {
@@ -124,7 +133,19 @@ class EdgeLimits:
                 checks.append(_Check(f"{kind}-account", f"edge:{kind}:u:{account}", account_rate))
         tightest: tuple[_Check, Decision] | None = None
         # Every limit in one call (one Redis round trip), in order: a refused one ends it.
-        decisions = await self._limiter.hit_each([(check.key, check.rate) for check in checks])
+        try:
+            decisions = await self._limiter.hit_each([(check.key, check.rate) for check in checks])
+        except RedisError as exc:
+            # No free connection in time, or Redis down: shed the request as overload (the
+            # client retries later) rather than fail it as the edge's own error. Counted, not
+            # logged per request: under overload that would be thousands of lines a second.
+            UNCHECKED.labels(kind).inc()
+            raise EdgeError(
+                grpc.StatusCode.UNAVAILABLE,
+                "the service is busy; try again shortly",
+                reason="OVERLOADED",
+                http_status=503,
+            ) from exc
         for check, decision in zip(checks, decisions, strict=False):
             if not decision.allowed:
                 raise too_many(check.name, check.rate, decision)

@@ -217,6 +217,22 @@ class MeshSettings(BaseSettings):
         description="A Redis URL (redis://host:port/db) for caches and the event bus (Redis "
         "Streams); unset means an in-process Redis for caches and a SQLite bus under data_dir.",
     )
+    redis_pool_size: int = Field(
+        # redis-py's own default, made explicit: past it a command waits for a free connection
+        # (redis_pool_timeout_seconds) instead of failing at once with "Too many connections".
+        default=100,
+        ge=1,
+        le=10_000,
+        description="Redis connections a process opens at most (bus consumers each hold one "
+        "while they wait for events); a command past them waits for one to be free.",
+    )
+    redis_pool_timeout_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How long a Redis command waits for a free pooled connection before it "
+        "fails (the edge then answers 503 with Retry-After).",
+    )
     bus_stream_prefix: str = Field(
         default="bus",
         min_length=1,

@@ -44,5 +44,13 @@ def create_redis(settings: MeshSettings, *, decode_responses: bool = False) -> a
             url, decode_responses=decode_responses
         )
     if settings.redis_url:
-        return aioredis.Redis.from_url(settings.redis_url, decode_responses=decode_responses)
+        # A bounded pool that makes a command wait for a free connection: under a burst the
+        # default pool fails at once ("Too many connections").
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.redis_url,
+            max_connections=settings.redis_pool_size,
+            timeout=settings.redis_pool_timeout_seconds,
+            decode_responses=decode_responses,
+        )
+        return aioredis.Redis.from_pool(pool)
     return fakeredis.FakeAsyncRedis(server=embedded_server(), decode_responses=decode_responses)

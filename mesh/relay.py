@@ -30,7 +30,7 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Table, delete, select, text, update
+from sqlalchemy import Table, case, delete, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mesh import metrics
@@ -98,9 +98,10 @@ class OutboxRelay:
         # group had finished every event (both None until measured).
         self._epoch: str | None = None
         self._finished_before: datetime | None = None
-        # Events handed over by commits, not yet published; event ids published, not yet marked.
+        # Events handed over by commits, not yet published; (event id, when the bus accepted it)
+        # of those published, not yet marked.
         self._committed: list[envelope_pb2.EventEnvelope] = []
-        self._unmarked: list[int] = []
+        self._unmarked: list[tuple[int, datetime]] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -119,16 +120,29 @@ class OutboxRelay:
         if not committed:
             return 0
         await self._bus.publish(committed)
-        self._unmarked.extend(e.event_id for e in committed)
+        # Marked with this time, not the later marking's: the replay after a bus loss picks
+        # rows by when they were published.
+        accepted = datetime.now(UTC)
+        self._unmarked.extend((e.event_id, accepted) for e in committed)
         return len(committed)
 
     async def mark_published(self) -> int:
         """Mark sent the rows of the events `publish_committed` published; return how many ids
         it marked (a row the sweep marked first is left as it is)."""
         unmarked, self._unmarked = self._unmarked, []
+        outbox = self._table
         for start in range(0, len(unmarked), BATCH_MAX):
+            chunk = unmarked[start : start + BATCH_MAX]
+            when = {
+                event_id: literal(accepted, outbox.c.published_at.type)
+                for event_id, accepted in chunk
+            }
             async with self._engine.begin() as conn:
-                await self._mark(conn, unmarked[start : start + BATCH_MAX])
+                await conn.execute(
+                    update(outbox)
+                    .where(outbox.c.event_id.in_(list(when)), outbox.c.published_at.is_(None))
+                    .values(published_at=case(when, value=outbox.c.event_id))
+                )
         return len(unmarked)
 
     async def start(self) -> None:

@@ -9,9 +9,11 @@ from typing import Any
 
 import grpc
 import pytest
+import redis.exceptions
 
 from edge_proxy.transcode import HTTP_STATUS
 from mesh import errors
+from mesh.ratelimit import MemoryLimiter
 
 ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
@@ -385,3 +387,21 @@ async def test_anonymous_client_never_gets_the_channels_identity(make_client, up
     response = await edge.get("/api/v1/users/1")
     assert response.status_code == 200
     assert fake.calls[0].metadata.get("authorization", "") == ""
+
+
+async def test_rate_limits_that_cannot_be_checked_shed_the_request_with_503(
+    make_client, upstream, fake, monkeypatch
+):
+    """Redis down, or no free pooled connection in time: the request is shed (503 with
+    Retry-After, nothing forwarded), not failed as the edge's own error (500)."""
+
+    async def unreachable(_self, _hits):
+        raise redis.exceptions.ConnectionError("No connection available.")
+
+    monkeypatch.setattr(MemoryLimiter, "hit_each", unreachable)
+    edge = await make_client(upstream.address)
+    calls = len(fake.calls)
+    response = await edge.get("/api/v1/users/1")
+    assert_error(response, 503, 14, "OVERLOADED")
+    assert int(response.headers["retry-after"]) >= 1
+    assert len(fake.calls) == calls

@@ -286,6 +286,21 @@ async def test_committed_events_are_published_without_reading_the_outbox_then_ma
     assert outboxed.bus.published == event_ids  # each once
 
 
+async def test_a_row_marked_later_records_when_the_bus_accepted_it(outboxed: Outboxed) -> None:
+    """The replay after a bus loss picks rows by when they were published: a row marked after
+    its publication keeps that time, not the marking's."""
+    relay = outboxed.relay(poll_interval_seconds=60)
+    await outboxed.add([1], outbox=outboxed.outbox(relay))
+    assert await relay.publish_committed() == 1
+    published_by = datetime.now(UTC)
+    await asyncio.sleep(0.2)
+    assert await relay.mark_published() == 1
+    async with outboxed.engine.connect() as conn:
+        recorded = await conn.scalar(select(outboxed.table.c.published_at))
+    assert recorded is not None
+    assert (recorded if recorded.tzinfo else recorded.replace(tzinfo=UTC)) <= published_by
+
+
 async def test_events_the_bus_refused_at_commit_are_published_by_the_sweep(
     outboxed: Outboxed,
 ) -> None:
