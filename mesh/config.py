@@ -295,7 +295,8 @@ class MeshSettings(BaseSettings):
         default=1.0,
         gt=0,
         le=3600,
-        description="How often an outbox relay looks for unpublished rows when nobody nudged it.",
+        description="How often an outbox relay marks sent the events commits handed it and sweeps "
+        "the outbox for rows nobody handed it.",
     )
     outbox_retention_seconds: float = Field(
         default=7 * 86_400,
