@@ -96,7 +96,17 @@ class ScopeInterceptor(aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
-        return wrap_handler(handler, handler_call_details.method, self.scope)
+        method = handler_call_details.method
+        # A method's handler is the same object on every call: wrap it once, not per call.
+        seen: dict[str, tuple[grpc.RpcMethodHandler, Any]] = self.__dict__.setdefault(
+            "_wrapped_by_method", {}
+        )
+        cached = seen.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = wrap_handler(handler, method, self.scope)
+        seen[method] = (handler, wrapped)
+        return wrapped
 
 
 def _metadata(ctx: aio.ServicerContext[Any, Any], key: str) -> str | None:
