@@ -47,6 +47,12 @@ MAX_IN_FLIGHT = 4096
 Send = Callable[[], Awaitable[tuple[str, str]]]
 
 
+# How long workers may take to start (spawn, imports, their driver's session: logins, uploads),
+# and how much longer than warm-up, duration and one request's timeout they may take to finish.
+STARTUP_SECONDS = 300.0
+FINISH_SLACK = 60.0
+
+
 class Driver(Protocol):
     """How a worker process sends requests: opened once per worker, then called per request.
 
@@ -317,6 +323,7 @@ def _chooser(spec: LoadSpec, index: int, count: int) -> Any:
 
 async def _worker_main(spec: LoadSpec, driver: Driver, index: int, progress: Any) -> dict[str, Any]:
     async with driver.session(spec, index) as send:
+        progress.put((index, 0, 0))  # started: the run's own clock begins for this worker
         cpu_before = time.process_time()
         operations, sent = await _drive(spec, index, progress, send)
         cpu_seconds = time.process_time() - cpu_before
@@ -349,13 +356,23 @@ def run(spec: LoadSpec, *, on_progress: Any = None, driver: Driver | None = None
         process.start()
     answered: dict[int, tuple[int, int]] = {}
     collected: dict[int, dict[str, Any]] = {}
-    deadline = started + spec.warmup + spec.duration + spec.timeout + 60
+    # Start-up (spawning, imports, a driver's logins) has an allowance of its own: on a loaded
+    # machine it can take longer than the run, which must not count against the run's time.
+    start_by = started + STARTUP_SECONDS
+    finish_by: float | None = None
     while len(collected) < spec.workers:
-        if time.perf_counter() > deadline:
+        now = time.perf_counter()
+        if finish_by is None and now > start_by:
+            raise TimeoutError(f"workers did not start within {STARTUP_SECONDS:.0f} s")
+        if finish_by is not None and now > finish_by:
             raise TimeoutError("workers did not finish")
         try:
             index, sent, failed = progress.get(timeout=0.2)
             answered[index] = (sent, failed)
+            if finish_by is None and len(answered) == spec.workers:
+                finish_by = (
+                    time.perf_counter() + spec.warmup + spec.duration + spec.timeout + FINISH_SLACK
+                )
             if on_progress is not None:
                 on_progress(
                     time.perf_counter() - started,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 from collections.abc import AsyncIterator
 
@@ -93,3 +95,35 @@ async def test_a_request_list_is_sent_in_turn(health_server: str) -> None:
     assert set(result.codes) == {"OK", "NOT_FOUND"}
     assert abs(result.codes["OK"] - result.codes["NOT_FOUND"]) <= 1
     assert loadgen.baseline_of(spec).requests == ()
+
+
+class SlowToOpenDriver(loadgen.GrpcDriver):
+    """A driver whose session takes a while to open (logins, uploads, a loaded machine)."""
+
+    @contextlib.asynccontextmanager
+    async def session(self, spec: loadgen.LoadSpec, index: int) -> AsyncIterator[loadgen.Send]:
+        await asyncio.sleep(2.0)
+        async with super().session(spec, index) as send:
+            yield send
+
+
+async def test_a_slow_start_does_not_count_against_the_run_and_a_stuck_one_fails(
+    health_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = loadgen.LoadSpec(
+        target=health_server,
+        method=loadgen.HEALTH_CHECK,
+        rate=50,
+        duration=0.5,
+        warmup=0.1,
+        timeout=0.2,
+        workers=1,
+    )
+    # The run and its slack (1.3 s) are shorter than the start-up (2 s): still measured whole.
+    monkeypatch.setattr(loadgen, "FINISH_SLACK", 0.5)
+    result = await asyncio.to_thread(loadgen.run, spec, driver=SlowToOpenDriver())
+    assert result.codes == {"OK": result.histogram.total} and result.histogram.total >= 20
+    # Workers that never start within the allowance fail the run, saying so.
+    monkeypatch.setattr(loadgen, "STARTUP_SECONDS", 1.0)
+    with pytest.raises(TimeoutError, match="did not start within 1 s"):
+        await asyncio.to_thread(loadgen.run, spec, driver=SlowToOpenDriver())
