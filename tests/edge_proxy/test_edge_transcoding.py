@@ -13,7 +13,7 @@ import redis.exceptions
 
 from edge_proxy.transcode import HTTP_STATUS
 from mesh import errors
-from mesh.ratelimit import MemoryLimiter
+from mesh.ratelimit import MemoryLimiter, RedisLimiter
 
 ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
@@ -398,7 +398,9 @@ async def test_rate_limits_that_cannot_be_checked_shed_the_request_with_503(
     async def unreachable(_self, _hits):
         raise redis.exceptions.ConnectionError("No connection available.")
 
+    # Whichever limiter the edge runs (in memory, or on Redis on the engines).
     monkeypatch.setattr(MemoryLimiter, "hit_each", unreachable)
+    monkeypatch.setattr(RedisLimiter, "hit_each", unreachable)
     edge = await make_client(upstream.address)
     calls = len(fake.calls)
     response = await edge.get("/api/v1/users/1")
