@@ -510,7 +510,7 @@ class Feeds:
             if derived is not None:
                 return derived
         now = self._clock()
-        best = await self._rank_candidates(viewer, ids, now=now)
+        best = scored(await self._facts(viewer, ids), now=now)
         text = ",".join(str(p) for _, p in best)
         keep = None
         if reuse > 0:
@@ -595,12 +595,6 @@ class Feeds:
                     await self._store.ranking_facts(tx, viewer_id=viewer, post_ids=missing)
                 )
         return _candidates(facts.values())
-
-    async def _rank_candidates(
-        self, viewer: int, ids: list[int], *, now: datetime
-    ) -> list[tuple[float, int]]:
-        """Return these posts' (score, post id) at `now`, best first."""
-        return scored(await self._facts(viewer, ids), now=now)
 
     async def _snapshot_page(
         self, viewer: int, kind: str, snapshot: str, ids: list[int], offset: int, size: int

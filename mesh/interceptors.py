@@ -83,6 +83,10 @@ def wrap_handler(handler: grpc.RpcMethodHandler, method: str, scope: Scope) -> A
 class ScopeInterceptor(aio.ServerInterceptor):
     """An interceptor defined by an async context manager that surrounds each call."""
 
+    def __init__(self) -> None:
+        # Per method: the handler seen and its wrapped form.
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, Any]] = {}
+
     def scope(
         self, method: str, ctx: aio.ServicerContext[Any, Any]
     ) -> contextlib.AbstractAsyncContextManager[None]:
@@ -98,14 +102,11 @@ class ScopeInterceptor(aio.ServerInterceptor):
             return handler
         method = handler_call_details.method
         # A method's handler is the same object on every call: wrap it once, not per call.
-        seen: dict[str, tuple[grpc.RpcMethodHandler, Any]] = self.__dict__.setdefault(
-            "_wrapped_by_method", {}
-        )
-        cached = seen.get(method)
+        cached = self._wrapped.get(method)
         if cached is not None and cached[0] is handler:
             return cached[1]
         wrapped = wrap_handler(handler, method, self.scope)
-        seen[method] = (handler, wrapped)
+        self._wrapped[method] = (handler, wrapped)
         return wrapped
 
 
@@ -150,6 +151,7 @@ class AdmissionInterceptor(ScopeInterceptor):
     backoff, instead of queueing until every caller's deadline has passed."""
 
     def __init__(self, *, max_reads: int, max_writes: int) -> None:
+        super().__init__()
         self.limits = {"reads": max_reads, "writes": max_writes}
         self.in_flight = dict.fromkeys(self.limits, 0)
 
@@ -203,6 +205,7 @@ class AuthInterceptor(ScopeInterceptor):
         internal_methods: Collection[str] = (),
         bind_to_certificates: bool = False,
     ) -> None:
+        super().__init__()
         self._verifier = verifier
         self._services = services
         self._internal = frozenset(internal_methods)
@@ -319,6 +322,7 @@ class ErrorInterceptor(ScopeInterceptor):
     """Turn domain errors into statuses with details; hide unexpected failures behind INTERNAL."""
 
     def __init__(self, domain: str) -> None:
+        super().__init__()
         self._domain = domain
 
     @contextlib.asynccontextmanager

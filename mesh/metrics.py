@@ -74,6 +74,7 @@ class MetricsInterceptor(ScopeInterceptor):
     """Count every call and time it, labelled by method and final status."""
 
     def __init__(self, service: str) -> None:
+        super().__init__()
         self._service = service
 
     @contextlib.asynccontextmanager

@@ -153,16 +153,16 @@ class Outbox:
             on_commit = self._on_commit
 
             def committed(_session: object) -> None:
-                events = info.pop(_PENDING, None)
+                events, info[_PENDING] = info[_PENDING], []
                 if events:
                     on_commit(events)
 
             def rolled_back(_session: object) -> None:
-                info.pop(_PENDING, None)
+                info[_PENDING] = []
 
-            # Each acts on what is pending when it fires, so a listener left over from a
-            # transaction that ended the other way does no harm to the session's next one.
+            # Once per session, for each of its transactions: each hands over, or drops, what
+            # it added.
             sync = session.sync_session
-            sa_event.listen(sync, "after_commit", committed, once=True)
-            sa_event.listen(sync, "after_rollback", rolled_back, once=True)
+            sa_event.listen(sync, "after_commit", committed)
+            sa_event.listen(sync, "after_rollback", rolled_back)
         pending.extend(envelopes)

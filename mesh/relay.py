@@ -29,6 +29,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Table, case, delete, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -102,6 +103,8 @@ class OutboxRelay:
         # of those published, not yet marked.
         self._committed: list[envelope_pb2.EventEnvelope] = []
         self._unmarked: list[tuple[int, datetime]] = []
+        # The event ids the last sweep published (see _swept).
+        self._last_swept: set[int] = set()
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -117,6 +120,8 @@ class OutboxRelay:
         Their rows are marked by `mark_published`; if the bus refuses them, they stay unsent
         and the sweep publishes them."""
         committed, self._committed = self._committed, []
+        if self._last_swept:
+            committed = [e for e in committed if e.event_id not in self._last_swept]
         if not committed:
             return 0
         await self._bus.publish(committed)
@@ -138,11 +143,7 @@ class OutboxRelay:
                 for event_id, accepted in chunk
             }
             async with self._engine.begin() as conn:
-                await conn.execute(
-                    update(outbox)
-                    .where(outbox.c.event_id.in_(list(when)), outbox.c.published_at.is_(None))
-                    .values(published_at=case(when, value=outbox.c.event_id))
-                )
+                await self._mark(conn, list(when), case(when, value=outbox.c.event_id))
         return len(unmarked)
 
     async def start(self) -> None:
@@ -178,7 +179,8 @@ class OutboxRelay:
                 rows = await self._unpublished(conn)
                 if rows:
                     await self._bus.publish([envelope for _, envelope in rows])
-                    await self._mark(conn, [event_id for event_id, _ in rows])
+                    self._swept([event_id for event_id, _ in rows])
+                    await self._mark(conn, [event_id for event_id, _ in rows], datetime.now(UTC))
                 return len(rows)
             rows = await self._unpublished(conn)
         # SQLite: mark in a transaction of its own, so the service's writers are never kept
@@ -186,9 +188,17 @@ class OutboxRelay:
         if not rows:
             return 0
         await self._bus.publish([envelope for _, envelope in rows])
+        self._swept([event_id for event_id, _ in rows])
         async with self._engine.begin() as conn:
-            await self._mark(conn, [event_id for event_id, _ in rows])
+            await self._mark(conn, [event_id for event_id, _ in rows], datetime.now(UTC))
         return len(rows)
+
+    def _swept(self, event_ids: list[int]) -> None:
+        """Note the events the sweep has just published: a transaction's hand-over can come
+        after the sweep saw its committed rows, and publishing them again would only be
+        skipped by the bus. Kept until the next sweep."""
+        self._last_swept = set(event_ids)
+        self._committed = [e for e in self._committed if e.event_id not in self._last_swept]
 
     async def check_bus(self) -> int:
         """Compare the bus's epoch with the one seen before; when the bus lost events, mark
@@ -239,12 +249,13 @@ class OutboxRelay:
             for event_id, envelope in result
         ]
 
-    async def _mark(self, conn: AsyncConnection, event_ids: list[int]) -> None:
+    async def _mark(self, conn: AsyncConnection, event_ids: list[int], published_at: Any) -> None:
+        """Set published_at (a time, or an expression of each row's) on these unsent rows."""
         outbox = self._table
         await conn.execute(
             update(outbox)
             .where(outbox.c.event_id.in_(event_ids), outbox.c.published_at.is_(None))
-            .values(published_at=datetime.now(UTC))
+            .values(published_at=published_at)
         )
 
     async def prune(self) -> int:

@@ -243,6 +243,30 @@ async def test_rolled_back_events_are_neither_published_nor_announced(outboxed: 
     assert nudges == [committed]
 
 
+async def test_a_session_used_for_several_transactions_hands_over_each_ones_own_events(
+    outboxed: Outboxed,
+) -> None:
+    handed: list[list[int]] = []
+    outbox = Outbox(
+        outboxed.table,
+        producer=PRODUCER,
+        ids=outboxed.ids,
+        on_commit=lambda envelopes: handed.append([e.aggregate_id for e in envelopes]),
+    )
+    event = user_events_pb2.UserRegistered()
+    async with outboxed.sessions() as session:
+        async with session.begin():
+            await outbox.add(session, aggregate_id=1, event=event)
+        with pytest.raises(RuntimeError):
+            async with session.begin():
+                await outbox.add(session, aggregate_id=2, event=event)
+                raise RuntimeError("the change failed")
+        async with session.begin():
+            await outbox.add(session, aggregate_id=3, event=event)
+            await outbox.add(session, aggregate_id=4, event=event)
+    assert handed == [[1], [3, 4]]
+
+
 async def test_a_commit_wakes_the_relay_without_waiting_for_its_poll(
     outboxed: Outboxed,
 ) -> None:
@@ -284,6 +308,26 @@ async def test_committed_events_are_published_without_reading_the_outbox_then_ma
     assert statements.count("UPDATE") == 1
     assert await outboxed.unpublished() == 0
     assert outboxed.bus.published == event_ids  # each once
+
+
+async def test_events_the_sweep_published_first_are_not_published_again_from_the_hand_over(
+    outboxed: Outboxed,
+) -> None:
+    """A sweep can see a transaction's rows before the relay publishes its hand-over (or before
+    the hand-over comes): each event still goes to the bus once."""
+    relay = outboxed.relay(poll_interval_seconds=60)
+    handed = await outboxed.add([1, 2], outbox=outboxed.outbox(relay))
+    assert await relay.relay_once() == 2
+    assert await relay.publish_committed() == 0
+    # A hand-over that comes after the sweep published its rows.
+    late = Outbox(outboxed.table, producer=PRODUCER, ids=outboxed.ids)
+    async with db.transaction(outboxed.sessions) as session:
+        envelope = await late.add(session, aggregate_id=3, event=user_events_pb2.UserRegistered())
+    assert await relay.relay_once() == 1
+    relay.notify([envelope])
+    assert await relay.publish_committed() == 0
+    assert outboxed.bus.published == [*handed, envelope.event_id]
+    assert await outboxed.unpublished() == 0
 
 
 async def test_a_row_marked_later_records_when_the_bus_accepted_it(outboxed: Outboxed) -> None:
