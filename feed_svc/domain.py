@@ -870,9 +870,13 @@ class Feeds:
         author_is_private: bool,
         hashtags: Sequence[str] = (),
         shared: post_pb2.Post | None = None,
+        event: tuple[str, int] | None = None,
     ) -> None:
         """Record a post and push it to its author's followers, unless the author is a celebrity;
-        `shared` is the event's copy of the post, kept instead of reading the post back."""
+        `shared` is the event's copy of the post, kept instead of reading the post back. The
+        read model's part is skipped when ApplyEvents already did it (`post_published` marked
+        `event`, its (producer, event id)): doing it twice would also drop the author's profile
+        and bump the grid's version a second time."""
         live, celebrity = await self._store.record_post(
             post_id=post_id,
             author_id=author_id,
@@ -881,22 +885,28 @@ class Feeds:
         )
         if not live:
             return  # deleted before (or while) this event was delivered: fan nothing out
-        if self._views is not None:
+        views = self._views
+        if (
+            views is not None
+            and event is not None
+            and await views.applied_among([(post_id, *event)])
+        ):
+            views = None  # ApplyEvents kept it, with its grid and hashtags
+        if views is not None:
             # Kept before fan-out, so followers' first reads find it (no read-through stampede).
             # Best effort: without it the first reader reads it through, so it never holds up
             # the fan-out.
-            await self._views.set_counts(post_id, version=0, likes=0, comments=0)
+            await views.set_counts(post_id, version=0, likes=0, comments=0)
             try:
                 if shared is not None:
-                    await self._views.store_post(shared)
+                    await views.store_post(shared)
                 else:
                     for post in await self._posts.batch_get(author_id, [post_id]):
-                        await self._views.store_post(post)
+                        await views.store_post(post)
             except Exception as exc:  # any peer failure: the first reader reads it through
                 log.warning("post %s not kept in the read model before fan-out: %r", post_id, exc)
-        if self._views is not None:
-            await self._views.grid_changed(author_id, post_id, added=True)
-            await self._views.tags_changed(hashtags, post_id, added=True)
+            await views.grid_changed(author_id, post_id, added=True)
+            await views.tags_changed(hashtags, post_id, added=True)
         await self._cache.recent_add(author_id, post_id)
         await self._cache.merge(author_id, [post_id])
         if not celebrity:
@@ -985,10 +995,12 @@ class Feeds:
         author_is_private: bool,
         hashtags: Sequence[str] = (),
         shared: post_pb2.Post | None = None,
+        event: tuple[str, int] | None = None,
     ) -> None:
         """Record a new post in the projection and its author's grid, and keep the event's
         copy of it (`shared`) with zero counts (what PostCreated does before fan-out, applied as
-        post_svc answers its author; the fan-out is the bus's)."""
+        post_svc answers its author; the fan-out is the bus's). Then mark `event` (its producer
+        and id) applied, so the bus's delivery skips this part."""
         live, _ = await self._store.record_post(
             post_id=post_id,
             author_id=author_id,
@@ -1003,6 +1015,8 @@ class Feeds:
                 await self._views.store_post(shared)
             await self._views.grid_changed(author_id, post_id, added=True)
             await self._views.tags_changed(hashtags, post_id, added=True)
+            if shared is not None and event is not None:
+                await self._views.mark_applied(post_id, *event)
 
     async def post_deleted(
         self, *, post_id: int, author_id: int, created_at: datetime, hashtags: Sequence[str] = ()
@@ -1062,9 +1076,18 @@ class Feeds:
         likes: int,
         comments: int,
         views: int = 0,
+        unless_applied: bool = False,
     ) -> None:
         """Count a like, unlike, comment, comment deletion or reel view once, however often it
-        arrives, and give the read model the counts and the liker's flag."""
+        arrives, and give the read model the counts and the liker's flag. `unless_applied` (the
+        bus's delivery) first looks for the mark ApplyEvents leaves once it applied the event in
+        full, and then does nothing."""
+        if (
+            unless_applied
+            and self._views is not None
+            and await self._views.applied_among([(post_id, producer, event_id)])
+        ):
+            return
         engages = actor_id and author_id and actor_id != author_id and likes + comments
         # The counts come back also for an event applied before: its first application may
         # have stopped before Redis. The version makes an older answer lose to a newer one.

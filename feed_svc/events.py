@@ -86,8 +86,9 @@ CONSUMED = frozenset(
 )
 
 
-def feed_handler(feeds: Feeds) -> Handler:
-    """Return the consumer of every event feeds react to."""
+def feed_handler(feeds: Feeds, *, from_bus: bool = True) -> Handler:
+    """Return the consumer of every event feeds react to; `from_bus` skips an engagement event
+    ApplyEvents already applied in full (ApplyEvents' own handler is built without it)."""
 
     async def handle(envelope: envelope_pb2.EventEnvelope) -> None:
         kind = event_type(envelope)
@@ -100,6 +101,7 @@ def feed_handler(feeds: Feeds) -> Handler:
                 author_is_private=created.author_is_private,
                 hashtags=list(created.hashtags),
                 shared=shared_post(created),
+                event=(envelope.producer, envelope.event_id) if from_bus else None,
             )
         elif kind == _POST.PostDeleted.DESCRIPTOR.full_name:
             deleted = unpack(envelope, _POST.PostDeleted)
@@ -110,7 +112,7 @@ def feed_handler(feeds: Feeds) -> Handler:
                 hashtags=list(deleted.hashtags),
             )
         elif kind in _ENGAGEMENT:
-            await _engagement(feeds, envelope, kind)
+            await _engagement(feeds, envelope, kind, unless_applied=from_bus)
         elif kind == _POST.PostSaved.DESCRIPTOR.full_name:
             save = unpack(envelope, _POST.PostSaved)
             await feeds.saved(
@@ -237,7 +239,7 @@ def sync_handler(feeds: Feeds) -> Callable[[envelope_pb2.EventEnvelope], Awaitab
     post only its tombstone and its author's grid, for a new post only the projection and its
     author's grid (fan-out and the removal from followers' feeds are the bus's to do); False for
     an event feed_svc does not consume."""
-    handle = feed_handler(feeds)
+    handle = feed_handler(feeds, from_bus=False)
 
     async def apply(envelope: envelope_pb2.EventEnvelope) -> bool:
         kind = event_type(envelope)
@@ -260,6 +262,7 @@ def sync_handler(feeds: Feeds) -> Callable[[envelope_pb2.EventEnvelope], Awaitab
                 author_is_private=created.author_is_private,
                 hashtags=list(created.hashtags),
                 shared=shared_post(created),
+                event=(envelope.producer, envelope.event_id),
             )
         else:
             await handle(envelope)
@@ -340,7 +343,9 @@ def engagement_of(envelope: envelope_pb2.EventEnvelope, kind: str) -> Engaged:
     return item(removed.post_id, 0, 0, 0, -(1 + len(removed.reply_ids)))
 
 
-async def _engagement(feeds: Feeds, envelope: envelope_pb2.EventEnvelope, kind: str) -> None:
+async def _engagement(
+    feeds: Feeds, envelope: envelope_pb2.EventEnvelope, kind: str, *, unless_applied: bool
+) -> None:
     e = engagement_of(envelope, kind)
     await feeds.engaged(
         producer=e.producer,
@@ -351,4 +356,5 @@ async def _engagement(feeds: Feeds, envelope: envelope_pb2.EventEnvelope, kind: 
         likes=e.likes,
         comments=e.comments,
         views=e.views,
+        unless_applied=unless_applied,
     )

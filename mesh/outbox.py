@@ -64,14 +64,28 @@ class Outbox:
         self._on_commit = on_commit
 
     async def add(
-        self, session: AsyncSession, *, aggregate_id: int, event: Message
+        self,
+        session: AsyncSession,
+        *,
+        aggregate_id: int,
+        event: Message,
+        hand_over: bool = True,
     ) -> envelope_pb2.EventEnvelope:
-        """Write one event; it is published only if the surrounding transaction commits."""
-        [envelope] = await self.add_many(session, events=[(aggregate_id, event)])
+        """Write one event; it is published only if the surrounding transaction commits. With
+        `hand_over=False` the caller hands it to the relay itself (`committed`) once the
+        transaction committed, when it has something to do first; else the relay's sweep
+        publishes it at its next poll."""
+        [envelope] = await self.add_many(
+            session, events=[(aggregate_id, event)], hand_over=hand_over
+        )
         return envelope
 
     async def add_many(
-        self, session: AsyncSession, *, events: Sequence[tuple[int, Message]]
+        self,
+        session: AsyncSession,
+        *,
+        events: Sequence[tuple[int, Message]],
+        hand_over: bool = True,
     ) -> list[envelope_pb2.EventEnvelope]:
         """Write (aggregate id, event) pairs in one statement, in order (bulk loads); they are
         published only if the surrounding transaction commits."""
@@ -85,7 +99,8 @@ class Outbox:
             await session.execute(self._insert, rows[0])
         else:
             await session.execute(self._insert.returning(self._table.c.event_id), rows)
-        self._hand_over_on_commit(session, envelopes)
+        if hand_over:
+            self._hand_over_on_commit(session, envelopes)
         return envelopes
 
     def row(self, session: AsyncSession, *, aggregate_id: int, event: Message) -> dict[str, Any]:
@@ -106,7 +121,8 @@ class Outbox:
         return envelope, values
 
     def committed(self, envelopes: Sequence[envelope_pb2.EventEnvelope]) -> None:
-        """Hand the relay the events a statement outside any session committed."""
+        """Hand the relay events committed outside a session, or added with
+        `hand_over=False`."""
         if self._on_commit is not None and envelopes:
             self._on_commit(envelopes)
 

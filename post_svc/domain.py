@@ -388,6 +388,25 @@ class Posts:
         if found and self._feed is not None:
             await self._feed.apply(found)
 
+    async def _tell_then_hand_over(
+        self,
+        envelope: envelope_pb2.EventEnvelope | None,
+        *,
+        then: Sequence[envelope_pb2.EventEnvelope] = (),
+    ) -> None:
+        """Apply a committed event in feed_svc, then hand it to the relay (it was written with
+        `hand_over=False`, or by one statement outside a session): in this order feed_svc has
+        marked it applied before the bus brings it, and that delivery skips what is done (a
+        like counted, a new post kept) instead of doing it a second time. `then` are the
+        transaction's other events (written with `hand_over=False` too), handed over after it
+        in their order."""
+        if envelope is None:
+            return
+        try:
+            await self._tell_feed(envelope)
+        finally:
+            self._store.outbox.committed([envelope, *then])
+
     # -- privacy ---------------------------------------------------------------------------
 
     async def _visible_post(
@@ -513,22 +532,29 @@ class Posts:
         post: PostRecord,
         comment_id: int,
         at: datetime,
-    ) -> None:
+    ) -> list[envelope_pb2.EventEnvelope]:
+        """Write the mention events of a new post or comment, for the caller to hand to the
+        relay after its own event (`_tell_then_hand_over`), so they leave in the order made."""
+        written = []
         for mention in mentions:
             if mention.user_id == author:
                 continue  # nobody is told they mentioned themselves
-            await self._store.outbox.add(
-                tx,
-                aggregate_id=post.post_id,
-                event=events.user_mentioned(
-                    mentioned_user_id=mention.user_id,
-                    author_id=author,
-                    post_id=post.post_id,
-                    post_author_id=post.author_id,
-                    comment_id=comment_id,
-                    created_at=at,
-                ),
+            written.append(
+                await self._store.outbox.add(
+                    tx,
+                    aggregate_id=post.post_id,
+                    event=events.user_mentioned(
+                        mentioned_user_id=mention.user_id,
+                        author_id=author,
+                        post_id=post.post_id,
+                        post_author_id=post.author_id,
+                        comment_id=comment_id,
+                        created_at=at,
+                    ),
+                    hand_over=False,
+                )
             )
+        return written
 
     # -- posts -----------------------------------------------------------------------------
 
@@ -640,8 +666,9 @@ class Posts:
                     event=events.post_created(
                         post, author_is_private=author.is_private, shared=shared
                     ),
+                    hand_over=False,
                 )
-                await self._add_mention_events(
+                mentioned = await self._add_mention_events(
                     tx, mentions=mentions, author=caller, post=post, comment_id=0, at=now
                 )
         except (Conflict, MediaAlreadyPosted) as exc:
@@ -653,7 +680,7 @@ class Posts:
                 raise
             raise MediaAlreadyPosted("media_ids: the media is already part of a post") from None
         # The author's grid shows it on their next read (the followers' fan-out is the bus's).
-        await self._tell_feed(created)
+        await self._tell_then_hand_over(created, then=mentioned)
         return answer
 
     async def _post_made_with(self, caller: int, key: str, digest: str) -> PostView | None:
@@ -867,8 +894,7 @@ class Posts:
         if done is not None:
             added, like_count = done
             if added:
-                self._store.outbox.committed([envelope])
-                await self._tell_feed(envelope)
+                await self._tell_then_hand_over(envelope)
             return like_count
         liked = None
         async with self._store.transaction() as tx:
@@ -876,9 +902,11 @@ class Posts:
                 tx, post_id=post_id, user_id=caller, like_id=like_id, at=now
             )
             if added:
-                liked = await self._store.outbox.add(tx, aggregate_id=post_id, event=event)
+                liked = await self._store.outbox.add(
+                    tx, aggregate_id=post_id, event=event, hand_over=False
+                )
             counts = await self._engagement.counts(tx, post_ids=[post_id])
-        await self._tell_feed(liked)
+        await self._tell_then_hand_over(liked)
         return counts.get(post_id, Counts()).like_count
 
     async def unlike(self, *, caller: int, post_id: int) -> int:
@@ -893,10 +921,13 @@ class Posts:
             unliked = None
             if post is not None and removed:
                 unliked = await self._store.outbox.add(
-                    tx, aggregate_id=post_id, event=events.post_unliked(post, liker_id=caller)
+                    tx,
+                    aggregate_id=post_id,
+                    event=events.post_unliked(post, liker_id=caller),
+                    hand_over=False,
                 )
             counts = await self._engagement.counts(tx, post_ids=[post_id])
-        await self._tell_feed(unliked)
+        await self._tell_then_hand_over(unliked)
         # A post hidden from the caller (private, or a block either way) is 404 like any other
         # post they may not see: its like count is not theirs to learn.
         if post is None or not await self._audience.can_view(caller, post.author_id):
@@ -1105,8 +1136,7 @@ class Posts:
                 aggregate_id=comment.post_id, event=created_event
             )
             if await self._engagement.comment_now(comment=comment, event=row):
-                self._store.outbox.committed([envelope])
-                await self._tell_feed(envelope)
+                await self._tell_then_hand_over(envelope)
                 return
         async with self._store.transaction() as tx:
             if tx_key is not None:
@@ -1127,9 +1157,9 @@ class Posts:
                     raise CommentNotFound("no comment has that id")
             await self._engagement.add_comment(tx, comment=comment)
             created = await self._store.outbox.add(
-                tx, aggregate_id=comment.post_id, event=created_event
+                tx, aggregate_id=comment.post_id, event=created_event, hand_over=False
             )
-            await self._add_mention_events(
+            mentioned = await self._add_mention_events(
                 tx,
                 mentions=mentions,
                 author=caller,
@@ -1137,7 +1167,7 @@ class Posts:
                 comment_id=comment.comment_id,
                 at=now,
             )
-        await self._tell_feed(created)
+        await self._tell_then_hand_over(created, then=mentioned)
 
     async def _comment_made_with(self, caller: int, key: str, digest: str) -> CommentView | None:
         async with self._store.transaction() as tx:
@@ -1266,8 +1296,9 @@ class Posts:
                 tx,
                 aggregate_id=comment.post_id,
                 event=events.comment_deleted(comment, deleted_by=deleted_by, reply_ids=reply_ids),
+                hand_over=False,
             )
-        await self._tell_feed(removed)
+        await self._tell_then_hand_over(removed)
 
     # -- moderation (internal: user_svc's reports) ------------------------------------------
 

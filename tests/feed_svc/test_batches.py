@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from google.protobuf.message import Message
@@ -400,3 +401,38 @@ async def test_engagement_whose_apply_events_stopped_before_redis_is_repaired_by
     got = await state(world, first, [a], author)
     assert got["counts"] == (1, 1, 0, 0)  # not counted twice
     assert got["flags"] == {a: "1"}  # the like shows for the liker after all
+
+
+async def test_a_single_bus_delivery_skips_engagement_apply_events_applied(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The bus hands an event read alone to the one-event handler, not the batch handler: it
+    # must skip what ApplyEvents applied in full as well, and still repair what it did not.
+    author, first, _, readers = await twins(world)
+    a, b = readers[:2]
+    like, comment = liked(first, author, a), commented(first, author, b)
+    apply = events.sync_handler(world.feeds)
+    for envelope in (like, comment):
+        assert await apply(envelope)
+    once = await state(world, first, [a, b], author)
+    store = world.feeds._store
+    counted: list[int] = []
+    count = store.count_engagement
+
+    async def counting(**kwargs: Any) -> Any:
+        counted.append(kwargs["event_id"])
+        return await count(**kwargs)
+
+    monkeypatch.setattr(store, "count_engagement", counting)
+    deliver = events.feed_handler(world.feeds)
+    for envelope in (like, comment):
+        await deliver(envelope)
+    assert counted == []
+    assert await state(world, first, [a, b], author) == once
+    # An event ApplyEvents never applied is counted by that same delivery.
+    another = liked(first, author, b)
+    await deliver(another)
+    assert counted == [another.event_id]
+    got = await state(world, first, [a, b], author)
+    assert got["counts"] == (3, 2, 1, 0)
+    assert got["flags"] == {a: "1", b: "1"}

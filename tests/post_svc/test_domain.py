@@ -27,7 +27,7 @@ from post_svc.errors import (
     PrivateAccount,
     ReplyToReply,
 )
-from shutter.events.v1 import post_events_pb2
+from shutter.events.v1 import envelope_pb2, post_events_pb2
 from shutter.media.v1 import media_pb2
 from tests.post_svc.conftest import World, outbox_events
 
@@ -540,6 +540,35 @@ async def test_likes_are_idempotent_and_evented_once(world: World) -> None:
     assert [u.user_id for u in likers] == [author]
     assert type(await _fails(world.posts.unlike(caller=fan, post_id=post))) is PostNotFound
     assert type(await _fails(world.posts.like(caller=fan, post_id=post))) is PostNotFound
+
+
+async def test_engagement_reaches_feed_svc_before_the_relay(world: World) -> None:
+    # feed_svc marks an engagement event or a new post applied when ApplyEvents applies it; the
+    # bus's later delivery then skips what is done. So the relay may only get it after feed_svc has: else the bus
+    # can bring it first and feed_svc counts it twice over (the second time as a repair).
+    order: list[tuple[str, str]] = []
+    world.store.outbox._on_commit = lambda events: order.extend(
+        ("relay", e.payload.TypeName().rsplit(".", 1)[-1]) for e in events
+    )
+    told = world.feed.apply
+
+    async def telling(events: list[envelope_pb2.EventEnvelope]) -> None:
+        order.extend(("feed", e.payload.TypeName().rsplit(".", 1)[-1]) for e in events)
+        await told(events)
+
+    world.feed.apply = telling  # type: ignore[method-assign]
+    author, fan = world.user(), world.user()
+    post = (await world.post(author)).record.post_id
+    order.clear()
+    await world.posts.like(caller=fan, post_id=post)
+    await world.posts.unlike(caller=fan, post_id=post)
+    made = await world.posts.create_comment(
+        caller=fan, post_id=post, body="nice", parent_comment_id=0
+    )
+    await world.posts.delete_comment(caller=fan, comment_id=made.record.comment_id)
+    await world.post(fan)
+    kinds = ["PostLiked", "PostUnliked", "CommentCreated", "CommentDeleted", "PostCreated"]
+    assert order == [step for kind in kinds for step in (("feed", kind), ("relay", kind))]
 
 
 async def test_likers_and_comments_leave_out_blocked_accounts(world: World) -> None:
