@@ -162,6 +162,8 @@ class Created:
     hashtags: tuple[str, ...] = ()
     # The post as every viewer sees it, when the event carries it (its media final).
     shared: post_pb2.Post | None = None
+    # The event's (producer, id): ApplyEvents marks it once it kept the post (see post_created).
+    event: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -956,11 +958,15 @@ class Feeds:
         if not kept:
             return
         if self._views is not None:
-            # As post_created: kept before fan-out, best effort.
-            await self._views.set_counts_many([(c.post_id, 0, 0, 0, 0) for c in kept])
-            await self._views.store_posts([c.shared for c in kept if c.shared is not None])
+            # As post_created: kept before fan-out, best effort; not again where ApplyEvents did.
+            done = await self._views.applied_among(
+                [(c.post_id, *c.event) for c in kept if c.event is not None]
+            )
+            unkept = [c for c in kept if c.event is None or c.event not in done]
+            await self._views.set_counts_many([(c.post_id, 0, 0, 0, 0) for c in unkept])
+            await self._views.store_posts([c.shared for c in unkept if c.shared is not None])
             by_author: dict[int, list[int]] = {}
-            for c in kept:
+            for c in unkept:
                 if c.shared is None:
                     by_author.setdefault(c.author_id, []).append(c.post_id)
             for author_id, post_ids in by_author.items():
@@ -970,7 +976,7 @@ class Feeds:
                         await self._views.store_posts(await self._posts.batch_get(author_id, part))
                     except Exception as exc:  # any peer failure: the first reader reads it through
                         log.warning("posts %s not kept in the read model: %r", part, exc)
-            for c in kept:
+            for c in unkept:
                 await self._views.grid_changed(c.author_id, c.post_id, added=True)
                 await self._views.tags_changed(c.hashtags, c.post_id, added=True)
         for c in kept:

@@ -223,6 +223,7 @@ def feed_batch_handler(feeds: Feeds) -> BatchHandler:
                         author_is_private=made.author_is_private,
                         hashtags=tuple(made.hashtags),
                         shared=shared_post(made),
+                        event=(envelope.producer, envelope.event_id),
                     )
                 )
                 continue

@@ -179,6 +179,8 @@ async def test_the_bus_skips_what_apply_events_did_for_a_new_post(world: World) 
     await events.feed_handler(world.feeds)(made)
     assert await world.redis.mget(versions) == after_apply
     assert [p.post_id for p in await page(world, reader)] == [post, first]
+    await events.feed_batch_handler(world.feeds)([made])  # read in a batch: the same
+    assert await world.redis.mget(versions) == after_apply
     # Without ApplyEvents before it, the bus's delivery does it all, as ever.
     other = ids.next_id()
     world.posts.posts[other] = author
