@@ -596,7 +596,7 @@ async def test_a_private_profile_event_approves_nothing(graph, directory) -> Non
 
 
 class _FailingOutbox(Outbox):
-    async def add(self, session, *, aggregate_id, event):
+    async def add(self, session, *, aggregate_id, event, hand_over=True):
         raise RuntimeError("the disk is full")
 
 

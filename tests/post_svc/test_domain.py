@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Sequence
 from datetime import UTC
 
 import pytest
@@ -543,16 +544,16 @@ async def test_likes_are_idempotent_and_evented_once(world: World) -> None:
 
 
 async def test_engagement_reaches_feed_svc_before_the_relay(world: World) -> None:
-    # feed_svc marks an engagement event or a new post applied when ApplyEvents applies it; the
-    # bus's later delivery then skips what is done. So the relay may only get it after feed_svc has: else the bus
-    # can bring it first and feed_svc counts it twice over (the second time as a repair).
+    # feed_svc marks an engagement event or a new post applied when ApplyEvents applies it;
+    # the bus's later delivery then skips what is done. So the relay may only get it after
+    # feed_svc has: else the bus can bring it first, and feed_svc does the work twice.
     order: list[tuple[str, str]] = []
     world.store.outbox._on_commit = lambda events: order.extend(
         ("relay", e.payload.TypeName().rsplit(".", 1)[-1]) for e in events
     )
     told = world.feed.apply
 
-    async def telling(events: list[envelope_pb2.EventEnvelope]) -> None:
+    async def telling(events: Sequence[envelope_pb2.EventEnvelope]) -> None:
         order.extend(("feed", e.payload.TypeName().rsplit(".", 1)[-1]) for e in events)
         await told(events)
 
