@@ -87,8 +87,9 @@ CONSUMED = frozenset(
 
 
 def feed_handler(feeds: Feeds, *, from_bus: bool = True) -> Handler:
-    """Return the consumer of every event feeds react to; `from_bus` skips an engagement event
-    ApplyEvents already applied in full (ApplyEvents' own handler is built without it)."""
+    """Return the consumer of every event feeds react to; `from_bus` skips what ApplyEvents
+    already did (an engagement event applied in full, a new post's read-model part), by the
+    mark it left (ApplyEvents' own handler is built without it)."""
 
     async def handle(envelope: envelope_pb2.EventEnvelope) -> None:
         kind = event_type(envelope)

@@ -400,12 +400,10 @@ class Posts:
         like counted, a new post kept) instead of doing it a second time. `then` are the
         transaction's other events (written with `hand_over=False` too), handed over after it
         in their order."""
-        if envelope is None:
-            return
         try:
             await self._tell_feed(envelope)
         finally:
-            self._store.outbox.committed([envelope, *then])
+            self._store.outbox.committed([e for e in (envelope, *then) if e is not None])
 
     # -- privacy ---------------------------------------------------------------------------
 

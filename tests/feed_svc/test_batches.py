@@ -351,15 +351,24 @@ async def test_new_posts_and_their_engagement_in_one_batch(world: World) -> None
     ]
 
 
-async def test_engagement_applied_through_apply_events_is_skipped_by_the_bus(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def applied_through_apply_events(
+    world: World,
+) -> tuple[int, int, int, int, envelope_pb2.EventEnvelope, envelope_pb2.EventEnvelope]:
+    """Return an author, their post, two readers, and a like and a comment of theirs on it that
+    post_svc's ApplyEvents applied (before it answered)."""
     author, first, _, readers = await twins(world)
     a, b = readers[:2]
     like, comment = liked(first, author, a), commented(first, author, b)
     apply = events.sync_handler(world.feeds)
     for envelope in (like, comment):
-        assert await apply(envelope)  # post_svc's ApplyEvents, before it answers
+        assert await apply(envelope)
+    return author, first, a, b, like, comment
+
+
+async def test_engagement_applied_through_apply_events_is_skipped_by_the_bus(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    author, first, a, b, like, comment = await applied_through_apply_events(world)
     once = await state(world, first, [a, b], author)
     assert once["counts"] == (2, 1, 1, 0)
     assert once["flags"] == {a: "1", b: None}
@@ -408,12 +417,7 @@ async def test_a_single_bus_delivery_skips_engagement_apply_events_applied(
 ) -> None:
     # The bus hands an event read alone to the one-event handler, not the batch handler: it
     # must skip what ApplyEvents applied in full as well, and still repair what it did not.
-    author, first, _, readers = await twins(world)
-    a, b = readers[:2]
-    like, comment = liked(first, author, a), commented(first, author, b)
-    apply = events.sync_handler(world.feeds)
-    for envelope in (like, comment):
-        assert await apply(envelope)
+    author, first, a, b, like, comment = await applied_through_apply_events(world)
     once = await state(world, first, [a, b], author)
     store = world.feeds._store
     counted: list[int] = []
