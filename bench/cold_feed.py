@@ -21,6 +21,7 @@ import asyncio
 import re
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,25 +130,27 @@ def _figures(histogram: Histogram, codes: Counter[str], seconds: float) -> dict[
     }
 
 
-async def undelivered(redis: Any, stream: str) -> dict[str, int]:
-    """Return, per consumer group of the bus stream, the events it has not finished (lag plus
+async def undelivered(redis: Any, streams: Sequence[str]) -> dict[str, int]:
+    """Return, per consumer group of the bus's streams, the events it has not finished (lag plus
     pending): what a flush of the database would lose, since the bus lives in it too."""
-    try:
-        groups = await redis.xinfo_groups(stream)
-    except ResponseError:  # no stream (nothing published since the last flush)
-        return {}
-    left = {}
-    for group in groups:
-        name = group["name"].decode() if isinstance(group["name"], bytes) else str(group["name"])
-        left[name] = int(group.get("lag") or 0) + int(group.get("pending") or 0)
-    return left
+    left: Counter[str] = Counter()
+    for stream in streams:
+        try:
+            groups = await redis.xinfo_groups(stream)
+        except ResponseError:  # no stream (nothing published since the last flush)
+            continue
+        for group in groups:
+            name = group["name"]
+            name = name.decode() if isinstance(name, bytes) else str(name)
+            left[name] += int(group.get("lag") or 0) + int(group.get("pending") or 0)
+    return dict(left)
 
 
-async def wait_delivered(redis: Any, stream: str, timeout: float) -> None:
+async def wait_delivered(redis: Any, streams: Sequence[str], timeout: float) -> None:
     """Wait until every group has finished every event, or raise RuntimeError after `timeout`."""
     deadline = time.perf_counter() + timeout
     while True:
-        left = {g: n for g, n in (await undelivered(redis, stream)).items() if n}
+        left = {g: n for g, n in (await undelivered(redis, streams)).items() if n}
         if not left:
             return
         if time.perf_counter() > deadline:
@@ -195,7 +198,7 @@ async def cold_feed(
     request = feed_service_pb2.GetHomeFeedRequest(page_size=20, mode=options.mode)
     settings = MeshSettings(redis_url=check_flushable(redis_url))
     bus = create_bus(settings)
-    stream = str(getattr(bus, "stream", ""))
+    streams = list(getattr(bus, "streams", []))
     await bus.close()
     redis = create_redis(settings)
     try:
@@ -204,7 +207,7 @@ async def cold_feed(
             await read_round(feeds, tokens, request, options.concurrency)  # everything warm
             warm = await read_round(feeds, tokens, request, options.concurrency)
             if not options.flush_undelivered:
-                await wait_delivered(redis, stream, options.drain_timeout)
+                await wait_delivered(redis, streams, options.drain_timeout)
             keys_before = int(await redis.dbsize())
             flushed = time.perf_counter()
             await redis.flushdb()

@@ -8,11 +8,15 @@ One interface (EventBus, Consumer), two implementations; create_bus picks one fr
   group sees events in publish order. One consumer per group works at a time: it holds a lease
   that it renews while alive and that expires bus_idle_timeout_seconds after it died. Consumers
   in the publishing process wake at once; others poll every bus_poll_interval_seconds.
-- RedisStreamBus (SHUTTER_REDIS_URL set): one stream `{prefix}:events` (the hash tag keeps every
-  bus key in one Redis Cluster slot, trimmed with MAXLEN ~ bus_max_length), one Redis consumer
-  group per group. Several consumers of one group share its events (order across them is not
-  kept). An event whose consumer went quiet for bus_idle_timeout_seconds is taken over with
-  XAUTOCLAIM; its delivery count says how many attempts it has had. Needs Redis 7 or newer.
+- RedisStreamBus (SHUTTER_REDIS_URL set): a stream per topic, `{prefix}:events:<topic>` for the
+  events of `shutter/events/v1/<topic>_events.proto` (post, graph, user, media, message), and the
+  main stream `{prefix}:events` for any other type (the hash tag keeps every bus key in one
+  Redis Cluster slot; each stream trimmed with MAXLEN ~ bus_max_length). A consumer reads the
+  main stream and the streams of the types it asked for, in one Redis consumer group per group
+  on each: an event wakes only the groups that may want it. Several consumers of one group
+  share its events (order across them is not kept). An event whose consumer went quiet for
+  bus_idle_timeout_seconds is taken over with XAUTOCLAIM; its delivery count says how many
+  attempts it has had. Needs Redis 7 or newer.
 
 Semantics shared by both:
 
@@ -36,6 +40,9 @@ Semantics shared by both:
   XGROUP CREATE ... 0), so nothing published before a consumer first started is lost, as long as
   it is among the newest bus_max_length events. Its handler must cope with that history.
 - Events of types a consumer did not ask for are acknowledged without calling its handler.
+- Order: the embedded log keeps publish order across all events; Redis keeps it within a topic
+  (a producer's post events stay in order, a post event and a graph event may be handled in
+  either order). Retries reorder anyway, so handlers never rely on order across topics.
 - Batches: a consumer may also have a batch handler. Then the events it reads in one go (up to
   bus_batch_size, in order, none of them tried before) go to the batch handler in one call and
   are acknowledged in one write; it must apply them as the handler would one by one, in order
@@ -65,16 +72,24 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import redis.asyncio as aioredis
+from google.protobuf import descriptor_pool
 from google.protobuf.message import DecodeError, Message
 from redis.exceptions import RedisError, ResponseError
 
 from mesh import context, metrics
 from mesh.config import MeshSettings
 from mesh.deadletters import DeadLetterArchive
-from shutter.events.v1 import envelope_pb2
+from shutter.events.v1 import (
+    envelope_pb2,
+    graph_events_pb2,
+    media_events_pb2,
+    message_events_pb2,
+    post_events_pb2,
+    user_events_pb2,
+)
 
 log = logging.getLogger("shutter.bus")
 
@@ -997,18 +1012,51 @@ class _EmbeddedConsumer(_ConsumerBase):
 # ---------------------------------------------------------------------------------------------
 # Redis Streams.
 
+# The stream of a topic holds the events declared in `shutter/events/v1/<topic>_events.proto`;
+# events of any other type go to the main stream, which every consumer also reads (and which
+# held every event before topics: what was left in it is still delivered).
+_TOPIC_FILE = re.compile(r"shutter/events/v1/(\w+)_events\.proto")
+TOPICS: tuple[str, ...] = tuple(
+    sorted(
+        m.group(1)
+        for module in (
+            graph_events_pb2,
+            media_events_pb2,
+            message_events_pb2,
+            post_events_pb2,
+            user_events_pb2,
+        )
+        if (m := _TOPIC_FILE.fullmatch(module.DESCRIPTOR.name))
+    )
+)
+
+
+@functools.lru_cache(maxsize=1024)
+def topic_of(type_name: str) -> str:
+    """Return the topic of an event type ("post" for shutter.events.v1.PostLiked), or "" for a
+    type declared outside the event files."""
+    try:
+        descriptor = descriptor_pool.Default().FindMessageTypeByName(type_name)
+    except KeyError:
+        return ""
+    found = _TOPIC_FILE.fullmatch(descriptor.file.name)
+    return found.group(1) if found else ""
+
+
 # Adds each event unless its (producer, event_id) was published within the dedupe window; both
 # in one atomic step, so a crash can never mark an event seen without adding it.
-# KEYS: the stream, then one "seen" key per event. ARGV: maxlen, ttl, then per event its type,
-# producer, event_id and serialized envelope.
+# KEYS: the streams written to, then one "seen" key per event. ARGV: maxlen, ttl, how many
+# streams, then per event the index of its stream in KEYS, its type, producer, event_id and
+# serialized envelope.
 _PUBLISH_SCRIPT = """
+local streams = tonumber(ARGV[3])
 local added = 0
-for i = 2, #KEYS do
-  local at = 3 + (i - 2) * 4
+for i = streams + 1, #KEYS do
+  local at = 4 + (i - streams - 1) * 5
   if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[2]) then
-    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',
-      'type', ARGV[at], 'producer', ARGV[at + 1], 'event_id', ARGV[at + 2],
-      'envelope', ARGV[at + 3])
+    redis.call('XADD', KEYS[tonumber(ARGV[at])], 'MAXLEN', '~', ARGV[1], '*',
+      'type', ARGV[at + 1], 'producer', ARGV[at + 2], 'event_id', ARGV[at + 3],
+      'envelope', ARGV[at + 4])
     added = added + 1
   end
 end
@@ -1017,6 +1065,13 @@ return added
 
 
 Entry = tuple[bytes, dict[bytes, bytes]]
+
+
+class _Ref(NamedTuple):
+    """An entry of one of the bus's streams (entry ids are unique only within their stream)."""
+
+    stream: str
+    entry_id: bytes
 
 
 def _text(value: bytes | str) -> str:
@@ -1028,14 +1083,32 @@ def _entries(raw: Any) -> list[Entry]:
     return [(entry_id, dict(fields or {})) for entry_id, fields in raw or [] if entry_id]
 
 
-def _read_entries(response: Any) -> list[Entry]:
-    """Return the entries of an XREADGROUP answer over one stream (RESP2 list or RESP3 map)."""
+def _read_entries(response: Any) -> list[tuple[str, bytes, dict[bytes, bytes]]]:
+    """Return the entries of an XREADGROUP answer as (stream, id, fields), stream by stream
+    (RESP2 list or RESP3 map)."""
     streams = response.items() if isinstance(response, dict) else response or []
-    return [entry for _stream, entries in streams for entry in _entries(entries)]
+    return [
+        (_text(stream), entry_id, fields)
+        for stream, entries in streams
+        for entry_id, fields in _entries(entries)
+    ]
+
+
+def _by_stream(refs: Sequence[_Ref]) -> dict[str, list[bytes]]:
+    grouped: dict[str, list[bytes]] = {}
+    for ref in refs:
+        grouped.setdefault(ref.stream, []).append(ref.entry_id)
+    return grouped
 
 
 class RedisStreamBus:
-    """The event bus on Redis Streams: one stream, a Redis consumer group per group."""
+    """The event bus on Redis Streams: a stream per topic, a Redis consumer group per group on
+    each stream the group reads.
+
+    A consumer reads only the streams of the types it asked for (and the main stream), so an
+    event wakes the groups that may want it, not every group of the mesh. Order holds within a
+    stream: a topic's events, as its producer published them.
+    """
 
     def __init__(
         self, client: aioredis.Redis, settings: MeshSettings, *, owns_client: bool = False
@@ -1046,9 +1119,24 @@ class RedisStreamBus:
         self._settings = settings
         self._owns_client = owns_client
         self.prefix = settings.bus_stream_prefix
-        self.stream = f"{{{self.prefix}}}:events"
+        self.stream = f"{{{self.prefix}}}:events"  # the main stream
+        self.streams = [self.stream, *(self.topic_stream(t) for t in TOPICS)]
         self._publish_script = client.register_script(_PUBLISH_SCRIPT)
         self._consumers: set[_RedisConsumer] = set()
+
+    def topic_stream(self, topic: str) -> str:
+        """Return the stream of a topic ("" is the main stream)."""
+        return f"{self.stream}:{topic}" if topic else self.stream
+
+    def stream_of(self, type_name: str) -> str:
+        """Return the stream an event type is published to."""
+        return self.topic_stream(topic_of(type_name))
+
+    def streams_for(self, event_types: Collection[str] | None) -> list[str]:
+        """Return the streams a consumer of these types (None: every type) reads."""
+        if event_types is None:
+            return list(self.streams)
+        return list(dict.fromkeys([self.stream, *sorted(map(self.stream_of, event_types))]))
 
     def dead_key(self, group: str) -> str:
         """Return the stream that holds a group's dead letters."""
@@ -1062,19 +1150,23 @@ class RedisStreamBus:
         _check_envelopes(envelopes)
         for start in range(0, len(envelopes), _PUBLISH_CHUNK):
             chunk = envelopes[start : start + _PUBLISH_CHUNK]
+            kinds = [event_type(envelope) for envelope in chunk]
+            streams = list(dict.fromkeys(self.stream_of(kind) for kind in kinds))
             args: list[str | bytes | int] = [
                 self._settings.bus_max_length,
                 self._settings.bus_dedupe_ttl_seconds,
+                len(streams),
             ]
-            for envelope in chunk:
+            for envelope, kind in zip(chunk, kinds, strict=True):
                 args += [
-                    event_type(envelope),
+                    streams.index(self.stream_of(kind)) + 1,
+                    kind,
                     envelope.producer,
                     envelope.event_id,
                     envelope.SerializeToString(),
                 ]
             await self._publish_script(
-                keys=[self.stream, *(self._seen_key(e) for e in chunk)], args=args
+                keys=[*streams, *(self._seen_key(e) for e in chunk)], args=args
             )
 
     async def start_consumer(
@@ -1146,10 +1238,9 @@ class RedisStreamBus:
                 "group": group,  # other groups skip it
             }
             # Past the publish script: the event's "seen" key would make it skip the event.
+            stream = self.stream_of(_text(entry["type"]))
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.xadd(
-                    self.stream, entry, maxlen=self._settings.bus_max_length, approximate=True
-                )
+                pipe.xadd(stream, entry, maxlen=self._settings.bus_max_length, approximate=True)
                 pipe.xdel(self.dead_key(group), entry_id)
                 await pipe.execute()
         return len(letters)
@@ -1165,7 +1256,10 @@ class RedisStreamBus:
             "group": group,
         }
         await self.redis.xadd(
-            self.stream, entry, maxlen=self._settings.bus_max_length, approximate=True
+            self.stream_of(entry["type"]),
+            entry,
+            maxlen=self._settings.bus_max_length,
+            approximate=True,
         )
 
     async def drop_dead_letters(self, group: str, *, letter_ids: Sequence[str] | None) -> int:
@@ -1191,49 +1285,51 @@ class RedisStreamBus:
         """Return a time before which every event in the stream is finished by every group: the
         time (Redis's clock, from its entry id) of the oldest entry some group has not
         acknowledged yet, or Redis's now when all are done; None without groups."""
-        try:
-            groups = await self.redis.xinfo_groups(self.stream)
-        except ResponseError as exc:
-            if "no such key" in str(exc).lower():
-                return None
-            raise
-        if not groups:
-            return None
         oldest: tuple[int, int] | None = None
-        for info in groups:
-            name = _text(info["name"])
-            if int(info.get("pending") or 0):
-                # Pending entries were delivered, so they are older than any undelivered one.
-                summary = await self.redis.xpending(self.stream, name)
-                first: bytes | str | None = summary.get("min")
-            else:
-                after = f"({_text(info['last-delivered-id'])}"
-                entries = await self.redis.xrange(self.stream, min=after, max="+", count=1)
-                first = entries[0][0] if entries else None
-            if first is not None:
-                ms, _, seq = _text(first).partition("-")
-                key = (int(ms), int(seq or 0))
-                oldest = key if oldest is None else min(oldest, key)
+        grouped = False
+        for stream in self.streams:
+            groups = await self._groups(stream)
+            grouped = grouped or bool(groups)
+            for info in groups:
+                name = _text(info["name"])
+                if int(info.get("pending") or 0):
+                    # Pending entries were delivered, so they are older than any undelivered one.
+                    summary = await self.redis.xpending(stream, name)
+                    first: bytes | str | None = summary.get("min")
+                else:
+                    after = f"({_text(info['last-delivered-id'])}"
+                    entries = await self.redis.xrange(stream, min=after, max="+", count=1)
+                    first = entries[0][0] if entries else None
+                if first is not None:
+                    ms, _, seq = _text(first).partition("-")
+                    key = (int(ms), int(seq or 0))
+                    oldest = key if oldest is None else min(oldest, key)
+        if not grouped:
+            return None
         if oldest is None:
             seconds, micros = await self.redis.time()
             return datetime.fromtimestamp(seconds + micros / 1e6, UTC)
         return datetime.fromtimestamp(oldest[0] / 1000, UTC)
 
+    async def _groups(self, stream: str) -> list[dict[str, Any]]:
+        """Return XINFO GROUPS of a stream ([] when the stream does not exist)."""
+        try:
+            return list(await self.redis.xinfo_groups(stream))
+        except ResponseError as exc:
+            if "no such key" in str(exc).lower():
+                return []
+            raise
+
     async def backlog(self, group: str) -> int:
         """Return how many events a group has not finished: not yet read, plus read and not
         acknowledged; 0 for a group that never started."""
-        try:
-            groups = await self.redis.xinfo_groups(self.stream)
-        except ResponseError as exc:
-            if "no such key" in str(exc).lower():
-                return 0  # nothing was ever published
-            raise
-        for info in groups:
-            name = info.get("name")
-            if (name.decode() if isinstance(name, bytes) else name) == group:
-                # "lag" (Redis 7) counts entries not yet read; "pending" those read, not acked.
-                return int(info.get("lag") or 0) + int(info.get("pending") or 0)
-        return 0
+        left = 0
+        for stream in self.streams:
+            for info in await self._groups(stream):
+                if _text(info["name"]) == group:
+                    # "lag" (Redis 7) counts entries not yet read; "pending" those read, not acked.
+                    left += int(info.get("lag") or 0) + int(info.get("pending") or 0)
+        return left
 
     async def close(self) -> None:
         """Stop this bus's consumers and, if this bus made its client, close it."""
@@ -1244,33 +1340,35 @@ class RedisStreamBus:
 
 
 class _RedisConsumer(_ConsumerBase):
-    """Consume one Redis consumer group as one named consumer."""
+    """Consume one Redis consumer group as one named consumer, on every stream it reads."""
 
     def __init__(self, bus: RedisStreamBus, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._bus = bus
         self._redis = bus.redis
-        self._stream = bus.stream
+        self._streams = bus.streams_for(self._types)
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-        self._current: bytes | None = None
+        self._current: _Ref | None = None
         self.archive: DeadLetterArchive | None = None
         self._counted = False  # whether the current entry's delivery counted its first attempt
-        self._waiting: list[bytes] = []  # entries delivered to us, not yet started
+        self._waiting: list[_Ref] = []  # entries delivered to us, not yet started
         # BLOCK no longer than half the idle timeout, so stale entries are reclaimed in time.
         self._block_ms = max(1, int(min(self._poll, self._idle / 2) * 1000))
         self._idle_ms = max(1, int(self._idle * 1000))
 
     async def start(self) -> None:
-        """Create the group if it is new (from the oldest retained event), then start."""
-        await self._ensure_group()
+        """Create the group on each stream where it is new (from the oldest retained event),
+        then start."""
+        await self._ensure_groups()
         self._launch()
 
-    async def _ensure_group(self) -> None:
-        try:
-            await self._redis.xgroup_create(self._stream, self.group, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+    async def _ensure_groups(self) -> None:
+        for stream in self._streams:
+            try:
+                await self._redis.xgroup_create(stream, self.group, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
 
     async def _backlog(self) -> int:
         return await self._bus.backlog(self.group)
@@ -1280,11 +1378,13 @@ class _RedisConsumer(_ConsumerBase):
         # Forget this consumer's name unless it still owns pending events (deleting it would
         # drop them, and they must be taken over by another consumer instead).
         with contextlib.suppress(RedisError, OSError):
-            pending = await self._redis.xpending_range(
-                self._stream, self.group, "-", "+", 1, consumername=self.name
-            )
-            if not pending:
-                await self._redis.xgroup_delconsumer(self._stream, self.group, self.name)
+            for stream in self._streams:
+                if await self._redis.xpending_range(
+                    stream, self.group, "-", "+", 1, consumername=self.name
+                ):
+                    return
+            for stream in self._streams:
+                await self._redis.xgroup_delconsumer(stream, self.group, self.name)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -1293,23 +1393,24 @@ class _RedisConsumer(_ConsumerBase):
             self._check_running()
             try:
                 if loop.time() >= next_reclaim:
-                    await self._reclaim()
+                    for stream in self._streams:
+                        await self._reclaim(stream)
                     next_reclaim = loop.time() + self._idle / 2
                 response = await self._redis.xreadgroup(
                     self.group,
                     self.name,
-                    {self._stream: ">"},
+                    dict.fromkeys(self._streams, ">"),
                     count=self._batch,
                     block=self._block_ms,
                 )
-                await self._process([(i, f, 1) for i, f in _read_entries(response)])
+                await self._process([(_Ref(s, i), f, 1) for s, i, f in _read_entries(response)])
             except ResponseError as exc:
                 self._check_running()
-                # The stream was deleted (a flush, a new Redis): NOGROUP on the next read, or
+                # A stream was deleted (a flush, a new Redis): NOGROUP on the next read, or
                 # UNBLOCKED for a read that was waiting on it. Start it again, quietly.
                 if str(exc).startswith(("NOGROUP", "UNBLOCKED")):
-                    log.warning("bus %s: the stream is gone; creating it again", self.group)
-                    await self._ensure_group()
+                    log.warning("bus %s: a stream is gone; creating it again", self.group)
+                    await self._ensure_groups()
                     continue
                 log.exception("bus %s: Redis refused a command; retrying", self.group)
                 await asyncio.sleep(self._poll)
@@ -1320,23 +1421,24 @@ class _RedisConsumer(_ConsumerBase):
                 )
                 await asyncio.sleep(self._poll)
 
-    async def _reclaim(self) -> None:
-        """Take over events whose consumer has been quiet longer than the idle timeout."""
+    async def _reclaim(self, stream: str) -> None:
+        """Take over a stream's events whose consumer has been quiet longer than the idle
+        timeout."""
         cursor: bytes | str = "0-0"
         while True:
             self._check_running()
             result = await self._redis.xautoclaim(
-                self._stream, self.group, self.name, self._idle_ms, cursor, count=self._batch
+                stream, self.group, self.name, self._idle_ms, cursor, count=self._batch
             )
             cursor, entries = result[0], _entries(result[1])
             live = [(i, f) for i, f in entries if f]
             # Before Redis 7, entries trimmed from the stream come back without fields.
             gone = [i for i, f in entries if not f]
             if gone:
-                await self._redis.xack(self._stream, self.group, *gone)
+                await self._redis.xack(stream, self.group, *gone)
             if live:
                 pending = await self._redis.xpending_range(
-                    self._stream,
+                    stream,
                     self.group,
                     live[0][0],
                     live[-1][0],
@@ -1344,48 +1446,50 @@ class _RedisConsumer(_ConsumerBase):
                     consumername=self.name,
                 )
                 counts = {p["message_id"]: int(p["times_delivered"]) for p in pending}
-                await self._process([(i, f, counts.get(i, 2)) for i, f in live])
+                await self._process([(_Ref(stream, i), f, counts.get(i, 2)) for i, f in live])
             if _text(cursor) == "0-0":
                 return
 
-    async def _process(self, entries: list[tuple[bytes, dict[bytes, bytes], int]]) -> None:
+    async def _ack(self, refs: Sequence[_Ref]) -> None:
+        for stream, ids in _by_stream(refs).items():
+            await self._redis.xack(stream, self.group, *ids)
+
+    async def _process(self, entries: list[tuple[_Ref, dict[bytes, bytes], int]]) -> None:
         """Handle entries just delivered to us, each with its delivery count (this one included).
 
         The delivery count of a pending entry is kept equal to the handler attempts it has had:
         an entry read in a batch but not yet started gets its count set back, so a consumer
         dying mid-batch does not charge the entries it never started an attempt.
         """
-        unwanted: list[bytes] = []
-        wanted: list[tuple[bytes, dict[bytes, bytes], str, int]] = []
-        for entry_id, fields, deliveries in entries:
+        unwanted: list[_Ref] = []
+        wanted: list[tuple[_Ref, dict[bytes, bytes], str, int]] = []
+        for ref, fields, deliveries in entries:
             kind = _text(fields.get(b"type", b""))
             only = fields.get(b"group")
             if self._wants(kind) and (only is None or _text(only) == self.group):
-                wanted.append((entry_id, fields, kind, deliveries - 1))
+                wanted.append((ref, fields, kind, deliveries - 1))
             else:
-                unwanted.append(entry_id)
+                unwanted.append(ref)
         if unwanted:
-            await self._redis.xack(self._stream, self.group, *unwanted)
+            await self._ack(unwanted)
         if await self._deliver_batch(wanted):
             return
         if len(wanted) > 1:
-            await self._set_attempts([(entry_id, prior) for entry_id, _, _, prior in wanted[1:]])
-        self._waiting = [entry_id for entry_id, _, _, _ in wanted]
+            await self._set_attempts([(ref, prior) for ref, _, _, prior in wanted[1:]])
+        self._waiting = [ref for ref, _, _, _ in wanted]
         try:
-            for index, (entry_id, fields, kind, prior) in enumerate(wanted):
+            for index, (ref, fields, kind, prior) in enumerate(wanted):
                 self._check_running()
-                self._waiting.remove(entry_id)
+                self._waiting.remove(ref)
                 # The first entry's delivery already counted its first attempt.
                 self._counted = index == 0
-                await self._deliver(entry_id, fields, kind, prior)
+                await self._deliver(ref, fields, kind, prior)
         finally:
             self._waiting = []
 
-    async def _deliver_batch(
-        self, wanted: list[tuple[bytes, dict[bytes, bytes], str, int]]
-    ) -> bool:
+    async def _deliver_batch(self, wanted: list[tuple[_Ref, dict[bytes, bytes], str, int]]) -> bool:
         """Hand fresh entries to the batch handler in one call and acknowledge them in one
-        write; return whether that happened.
+        write per stream; return whether that happened.
 
         Only entries never tried before: their delivery (one each) counts this attempt, so a
         consumer dying in the batch hands them over with one attempt counted, and the consumer
@@ -1399,35 +1503,33 @@ class _RedisConsumer(_ConsumerBase):
             ]
         except (DecodeError, KeyError):
             return False  # the undecodable one is dead-lettered on its own
-        ids = [entry_id for entry_id, _, _, _ in wanted]
-        self._waiting = list(ids)  # kept alive by the heartbeat meanwhile
+        refs = [ref for ref, _, _, _ in wanted]
+        self._waiting = list(refs)  # kept alive by the heartbeat meanwhile
         try:
             if not await self._handle_batch(envelopes):
                 return False
         finally:
             self._waiting = []
-        await self._redis.xack(self._stream, self.group, *ids)
+        await self._ack(refs)
         return True
 
-    async def _set_attempts(self, counts: list[tuple[bytes, int]]) -> list[Any]:
+    async def _set_attempts(self, counts: list[tuple[_Ref, int]]) -> list[Any]:
         """Set pending entries' delivery counts; return, per entry, [] when it is not ours."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            for entry_id, count in counts:
+            for ref, count in counts:
                 pipe.xclaim(
-                    self._stream,
+                    ref.stream,
                     self.group,
                     self.name,
                     0,
-                    [entry_id],
+                    [ref.entry_id],
                     justid=True,
                     retrycount=count,
                 )
             return list(await pipe.execute())
 
-    async def _deliver(
-        self, entry_id: bytes, fields: dict[bytes, bytes], kind: str, prior: int
-    ) -> None:
-        self._current = entry_id
+    async def _deliver(self, ref: _Ref, fields: dict[bytes, bytes], kind: str, prior: int) -> None:
+        self._current = ref
         try:
             try:
                 envelope = envelope_pb2.EventEnvelope.FromString(fields[b"envelope"])
@@ -1437,17 +1539,17 @@ class _RedisConsumer(_ConsumerBase):
             else:
                 error, attempts = await self._handle(envelope, prior)
             if error is None:
-                await self._redis.xack(self._stream, self.group, entry_id)
+                await self._redis.xack(ref.stream, self.group, ref.entry_id)
                 return
             _report_dead_letter(self.group, kind, fields.get(b"envelope", b""), error, attempts)
-            await self._dead_letter(entry_id, fields, kind, error, attempts)
+            await self._dead_letter(ref, fields, kind, error, attempts)
         except _Gone:
-            log.warning("bus %s: entry %s is no longer ours", self.group, _text(entry_id))
+            log.warning("bus %s: entry %s is no longer ours", self.group, _text(ref.entry_id))
         finally:
             self._current = None
 
     async def _dead_letter(
-        self, entry_id: bytes, fields: dict[bytes, bytes], kind: str, error: str, attempts: int
+        self, ref: _Ref, fields: dict[bytes, bytes], kind: str, error: str, attempts: int
     ) -> None:
         letter: dict[Any, Any] = {
             "type": kind,
@@ -1457,26 +1559,28 @@ class _RedisConsumer(_ConsumerBase):
             "error": error,
             "attempts": attempts,
             "failed_at": int(time.time() * 1000),
-            "entry_id": entry_id,
+            "entry_id": ref.entry_id,
         }
         if self.archive is not None:
             # Durable first (the service's database), then acknowledged: a crash in between
-            # delivers the event again, and the archive keeps one letter per entry.
+            # delivers the event again, and the archive keeps one letter per entry (entry ids
+            # are unique within a stream: the topic's name keeps two streams' apart).
+            topic = ref.stream.removeprefix(self._bus.stream).lstrip(":")
             await self.archive.add(
                 group=self.group,
-                letter_id=_text(entry_id),
+                letter_id=f"{topic}:{_text(ref.entry_id)}" if topic else _text(ref.entry_id),
                 event_type=kind,
                 envelope=fields.get(b"envelope", b""),
                 error=error,
                 attempts=attempts,
             )
-            await self._redis.xack(self._stream, self.group, entry_id)
+            await self._redis.xack(ref.stream, self.group, ref.entry_id)
             return
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.xadd(
                 self._bus.dead_key(self.group), letter, maxlen=DEAD_LETTERS_MAX, approximate=True
             )
-            pipe.xack(self._stream, self.group, entry_id)
+            pipe.xack(ref.stream, self.group, ref.entry_id)
             await pipe.execute()
 
     async def _begin_attempt(self, attempt: int, *, first: bool) -> None:
@@ -1489,10 +1593,10 @@ class _RedisConsumer(_ConsumerBase):
             raise _Gone()
 
     async def _keep_alive(self) -> None:
-        mine: list[Any] = ([] if self._current is None else [self._current]) + self._waiting
-        if mine:
+        mine = ([] if self._current is None else [self._current]) + self._waiting
+        for stream, ids in _by_stream(mine).items():
             # JUSTID resets the idle time without counting a delivery.
-            await self._redis.xclaim(self._stream, self.group, self.name, 0, mine, justid=True)
+            await self._redis.xclaim(stream, self.group, self.name, 0, ids, justid=True)
 
 
 class _Gone(Exception):

@@ -147,17 +147,18 @@ async def test_the_flush_waits_for_undelivered_events_and_refuses_after_its_time
     import fakeredis
 
     redis = fakeredis.FakeAsyncRedis()
-    stream = "{bus}:events"
-    assert await cold_feed.undelivered(redis, stream) == {}  # nothing published yet
+    stream = "{bus}:events:post"
+    streams = ["{bus}:events", stream]  # the main stream, never made here, counts nothing
+    assert await cold_feed.undelivered(redis, streams) == {}  # nothing published yet
     await redis.xgroup_create(stream, "feed_svc", id="0", mkstream=True)
     first = await redis.xadd(stream, {"e": "1"})
     await redis.xadd(stream, {"e": "2"})
-    assert await cold_feed.undelivered(redis, stream) == {"feed_svc": 2}
+    assert await cold_feed.undelivered(redis, streams) == {"feed_svc": 2}
     await redis.xreadgroup("feed_svc", "c", {stream: ">"}, count=1)
-    assert await cold_feed.undelivered(redis, stream) == {"feed_svc": 2}  # one read, not acked
+    assert await cold_feed.undelivered(redis, streams) == {"feed_svc": 2}  # one read, not acked
     await redis.xack(stream, "feed_svc", first)
     with pytest.raises(RuntimeError, match="would lose them"):
-        await cold_feed.wait_delivered(redis, stream, timeout=0.0)
+        await cold_feed.wait_delivered(redis, streams, timeout=0.0)
     read: Any = await redis.xreadgroup("feed_svc", "c", {stream: ">"})
     second = read[0][1][0][0]
 
@@ -166,8 +167,8 @@ async def test_the_flush_waits_for_undelivered_events_and_refuses_after_its_time
         await redis.xack(stream, "feed_svc", second)
 
     finishing = asyncio.create_task(consumer_finishes())
-    await cold_feed.wait_delivered(redis, stream, timeout=10.0)
-    assert finishing.done() and await cold_feed.undelivered(redis, stream) == {"feed_svc": 0}
+    await cold_feed.wait_delivered(redis, streams, timeout=10.0)
+    assert finishing.done() and await cold_feed.undelivered(redis, streams) == {"feed_svc": 0}
     await redis.aclose()
 
 

@@ -26,7 +26,7 @@ from mesh.bus import EmbeddedBus, EventBus, RedisStreamBus, create_bus, event_ty
 from mesh.config import MeshSettings
 from mesh.ids import IdGenerator
 from mesh.redis import create_redis
-from shutter.events.v1 import envelope_pb2, user_events_pb2
+from shutter.events.v1 import envelope_pb2, graph_events_pb2, user_events_pb2
 from tests.conftest import _engine_missing
 
 # Bus tests isolate themselves with a key prefix, so any database works; 13 is one that the
@@ -34,6 +34,7 @@ from tests.conftest import _engine_missing
 REDIS_URL = os.environ.get("SHUTTER_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 REGISTERED = "shutter.events.v1.UserRegistered"
 UPDATED = "shutter.events.v1.UserProfileUpdated"
+FOLLOWED = graph_events_pb2.Followed.DESCRIPTOR.full_name
 MAX_ATTEMPTS = 3
 IDLE = 0.4
 
@@ -545,7 +546,7 @@ async def test_redis_stream_is_trimmed_near_its_maximum_length(redis_buses: BusF
     assert isinstance(bus, RedisStreamBus)
     for start in range(0, 600, 150):
         await bus.publish([registered(i) for i in range(start, start + 150)])
-    length = await bus.redis.xlen(bus.stream)
+    length = await bus.redis.xlen(bus.stream_of(REGISTERED))
     # MAXLEN ~ trims whole stream nodes (100 entries each), so never below the maximum.
     assert 100 <= length < 300
 
@@ -556,16 +557,17 @@ async def test_redis_consumer_forgets_its_name_when_stopped_with_nothing_pending
     bus = redis_buses()
     assert isinstance(bus, RedisStreamBus)
     seen = Collector()
+    users = bus.stream_of(REGISTERED)
     consumer = await bus.start_consumer(group="names_svc", handler=seen)
     await bus.publish([registered(1)])
     await seen.wait_for(1)  # Redis records a consumer once it has been given an entry
-    assert len(await bus.redis.xinfo_consumers(bus.stream, "names_svc")) == 1
+    assert len(await bus.redis.xinfo_consumers(users, "names_svc")) == 1
     for _ in range(500):  # the acknowledgement follows the handler
-        if not await bus.redis.xpending_range(bus.stream, "names_svc", "-", "+", 1):
+        if not await bus.redis.xpending_range(users, "names_svc", "-", "+", 1):
             break
         await asyncio.sleep(0.01)
     await consumer.stop()
-    assert await bus.redis.xinfo_consumers(bus.stream, "names_svc") == []
+    assert await bus.redis.xinfo_consumers(users, "names_svc") == []
 
 
 async def test_redis_consumer_keeps_its_name_while_it_owns_pending_events(
@@ -574,12 +576,13 @@ async def test_redis_consumer_keeps_its_name_while_it_owns_pending_events(
     bus = redis_buses()
     assert isinstance(bus, RedisStreamBus)
     blocker = Blocker()
+    users = bus.stream_of(REGISTERED)
     consumer = await bus.start_consumer(group="owner_svc", handler=blocker)
     await bus.publish([registered(1)])
     await eventually(lambda: len(blocker.calls) == 1)
     await consumer.stop()
     # Deleting the name would drop its pending event instead of handing it over.
-    assert len(await bus.redis.xinfo_consumers(bus.stream, "owner_svc")) == 1
+    assert len(await bus.redis.xinfo_consumers(users, "owner_svc")) == 1
 
 
 async def test_a_consumer_waiting_on_a_stream_that_is_deleted_goes_on_quietly(
@@ -593,12 +596,62 @@ async def test_a_consumer_waiting_on_a_stream_that_is_deleted_goes_on_quietly(
     await seen.wait_for(1)
     await asyncio.sleep(0.2)  # the consumer is blocked in XREADGROUP again
     with caplog.at_level(logging.WARNING, logger="shutter.bus"):
-        await bus.redis.delete(bus.stream)  # what FLUSHDB does to it: UNBLOCKED for the reader
+        # What FLUSHDB does to it: UNBLOCKED for the reader.
+        await bus.redis.delete(bus.stream_of(REGISTERED))
         await asyncio.sleep(0.2)
         await bus.publish([registered(2)])
         await seen.wait_for(2)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert any("creating it again" in r.getMessage() for r in caplog.records)
+
+
+async def test_redis_groups_read_only_the_topics_of_the_types_they_asked_for(
+    redis_buses: BusFactory,
+) -> None:
+    bus = redis_buses()
+    assert isinstance(bus, RedisStreamBus)
+    users, everything = Collector(), Collector()
+    await bus.start_consumer(group="users_svc", handler=users, event_types={REGISTERED})
+    await bus.start_consumer(group="all_svc", handler=everything)
+    follow = envelope(graph_events_pb2.Followed(follower_id=7, followee_id=8))
+    await bus.publish([registered(1), follow, registered(2)])
+    await users.wait_for(2)
+    await eventually(lambda: len(everything.seen) == 3)
+    assert users.users == [1, 2]
+    # In order within a topic; the follow went to the graph topic's stream.
+    assert [e.event_id for e in everything.seen if event_type(e) == REGISTERED] == [
+        e.event_id for e in users.seen
+    ]
+    graph = bus.stream_of(FOLLOWED)
+    assert graph != bus.stream_of(REGISTERED) and await bus.redis.xlen(graph) == 1
+    # users_svc never read the graph stream: no group there, nothing to wake it.
+    groups = {g["name"].decode() for g in await bus.redis.xinfo_groups(graph)}
+    assert groups == {"all_svc"}
+    assert await bus.backlog("users_svc") == 0 and await bus.backlog("all_svc") == 0
+
+
+async def test_redis_events_left_in_the_main_stream_are_still_delivered(
+    redis_buses: BusFactory,
+) -> None:
+    """Events published before the topics had streams of their own stay in the main stream:
+    a consumer still gets them."""
+    bus = redis_buses()
+    assert isinstance(bus, RedisStreamBus)
+    old = registered(5)
+    await bus.redis.xadd(
+        bus.stream,
+        {
+            "type": REGISTERED,
+            "producer": old.producer,
+            "event_id": old.event_id,
+            "envelope": old.SerializeToString(),
+        },
+    )
+    seen = Collector()
+    await bus.start_consumer(group="late_svc", handler=seen, event_types={REGISTERED})
+    await bus.publish([registered(6)])
+    await seen.wait_for(5)
+    await seen.wait_for(6)
 
 
 async def test_redis_bus_needs_a_client_that_returns_bytes(
