@@ -1282,50 +1282,61 @@ class RedisStreamBus:
         return _text(value), bool(created)
 
     async def finished_before(self) -> datetime | None:
-        """Return a time before which every event in the stream is finished by every group: the
-        time (Redis's clock, from its entry id) of the oldest entry some group has not
+        """Return a time before which every event in the streams is finished by every group:
+        the time (Redis's clock, from its entry id) of the oldest entry some group has not
         acknowledged yet, or Redis's now when all are done; None without groups."""
-        oldest: tuple[int, int] | None = None
-        grouped = False
-        for stream in self.streams:
-            groups = await self._groups(stream)
-            grouped = grouped or bool(groups)
-            for info in groups:
-                name = _text(info["name"])
-                if int(info.get("pending") or 0):
-                    # Pending entries were delivered, so they are older than any undelivered one.
-                    summary = await self.redis.xpending(stream, name)
-                    first: bytes | str | None = summary.get("min")
-                else:
-                    after = f"({_text(info['last-delivered-id'])}"
-                    entries = await self.redis.xrange(stream, min=after, max="+", count=1)
-                    first = entries[0][0] if entries else None
-                if first is not None:
-                    ms, _, seq = _text(first).partition("-")
-                    key = (int(ms), int(seq or 0))
-                    oldest = key if oldest is None else min(oldest, key)
-        if not grouped:
+        infos = await self._groups(self.streams)
+        if not any(infos.values()):
             return None
+        # One round trip for every group's oldest unfinished entry on every stream.
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for stream, groups in infos.items():
+                for info in groups:
+                    if int(info.get("pending") or 0):
+                        # Pending entries were delivered, so they are older than any undelivered.
+                        pipe.xpending(stream, _text(info["name"]))
+                    else:
+                        after = f"({_text(info['last-delivered-id'])}"
+                        pipe.xrange(stream, min=after, max="+", count=1)
+            answers = await pipe.execute()
+        oldest: tuple[int, int] | None = None
+        for answer in answers:
+            if isinstance(answer, dict):  # XPENDING's summary
+                first: bytes | str | None = answer.get("min")
+            else:
+                first = answer[0][0] if answer else None
+            if first is not None:
+                ms, _, seq = _text(first).partition("-")
+                key = (int(ms), int(seq or 0))
+                oldest = key if oldest is None else min(oldest, key)
         if oldest is None:
             seconds, micros = await self.redis.time()
             return datetime.fromtimestamp(seconds + micros / 1e6, UTC)
         return datetime.fromtimestamp(oldest[0] / 1000, UTC)
 
-    async def _groups(self, stream: str) -> list[dict[str, Any]]:
-        """Return XINFO GROUPS of a stream ([] when the stream does not exist)."""
-        try:
-            return list(await self.redis.xinfo_groups(stream))
-        except ResponseError as exc:
-            if "no such key" in str(exc).lower():
-                return []
-            raise
+    async def _groups(self, streams: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """Return XINFO GROUPS of each stream ([] for a stream that does not exist), in one
+        round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for stream in streams:
+                pipe.xinfo_groups(stream)
+            answers = await pipe.execute(raise_on_error=False)
+        found: dict[str, list[dict[str, Any]]] = {}
+        for stream, answer in zip(streams, answers, strict=True):
+            if isinstance(answer, ResponseError):
+                if "no such key" not in str(answer).lower():
+                    raise answer
+                answer = []
+            found[stream] = list(answer)
+        return found
 
-    async def backlog(self, group: str) -> int:
+    async def backlog(self, group: str, *, streams: Sequence[str] | None = None) -> int:
         """Return how many events a group has not finished: not yet read, plus read and not
-        acknowledged; 0 for a group that never started."""
+        acknowledged; 0 for a group that never started. `streams` limits the count to those
+        the group reads (default: every stream)."""
         left = 0
-        for stream in self.streams:
-            for info in await self._groups(stream):
+        for groups in (await self._groups(streams or self.streams)).values():
+            for info in groups:
                 if _text(info["name"]) == group:
                     # "lag" (Redis 7) counts entries not yet read; "pending" those read, not acked.
                     left += int(info.get("lag") or 0) + int(info.get("pending") or 0)
@@ -1371,7 +1382,7 @@ class _RedisConsumer(_ConsumerBase):
                     raise
 
     async def _backlog(self) -> int:
-        return await self._bus.backlog(self.group)
+        return await self._bus.backlog(self.group, streams=self._streams)
 
     async def _after_stop(self) -> None:
         self._bus._consumers.discard(self)
@@ -1596,7 +1607,8 @@ class _RedisConsumer(_ConsumerBase):
         mine = ([] if self._current is None else [self._current]) + self._waiting
         for stream, ids in _by_stream(mine).items():
             # JUSTID resets the idle time without counting a delivery.
-            await self._redis.xclaim(stream, self.group, self.name, 0, ids, justid=True)
+            claimed: list[Any] = list(ids)
+            await self._redis.xclaim(stream, self.group, self.name, 0, claimed, justid=True)
 
 
 class _Gone(Exception):
