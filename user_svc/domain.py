@@ -525,14 +525,13 @@ class Accounts:
         if len(user_ids) > BATCH_MAX:
             raise InvalidArgument.field("user_ids", f"at most {BATCH_MAX} ids per call")
         wanted = list(dict.fromkeys(user_ids))
-        async with self._store.read_transaction() as tx:
-            found = {u.user_id: u for u in await self._store.get_users(tx, user_ids=wanted)}
+        found = {u.user_id: u for u in await self._store.current_users(user_ids=wanted)}
         missing = [i for i in wanted if i not in found]
         if missing and self._store.has_replica:
-            async with self._store.transaction() as tx:
-                found.update(
-                    (u.user_id, u) for u in await self._store.get_users(tx, user_ids=missing)
-                )
+            found.update(
+                (u.user_id, u)
+                for u in await self._store.current_users(user_ids=missing, primary=True)
+            )
         # Suspended accounts are left out like unknown ones: every service that hydrates authors
         # or asks who exists (graph_svc's privacy rule) then hides them and what they posted.
         return [found[i] for i in wanted if i in found and found[i].suspended_at is None]

@@ -20,6 +20,8 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     and_,
+    any_,
+    bindparam,
     func,
     not_,
     or_,
@@ -264,6 +266,9 @@ class UserStore(Protocol):
     async def get_users(
         self, session: AsyncSession, *, user_ids: Sequence[int]
     ) -> list[UserRecord]: ...
+    async def current_users(
+        self, *, user_ids: Sequence[int], primary: bool = False
+    ) -> list[UserRecord]: ...
     async def update_user(
         self, session: AsyncSession, *, user_id: int, changes: dict[str, Any]
     ) -> UserRecord | None: ...
@@ -366,6 +371,12 @@ def _aware(moment: datetime) -> datetime:
 
 
 _USER_COLUMNS = [c for c in users.c if c.name not in ("username_key", "email_key", "full_name_key")]
+# The accounts of a batch (what every hydration and graph_svc's privacy rule ask) in one
+# statement with an array parameter (PostgreSQL): the same SQL text whatever the number of ids,
+# so psycopg prepares it once per connection, and no statement is built per call.
+_CURRENT_USERS = select(*_USER_COLUMNS).where(
+    users.c.user_id == any_(bindparam("ids", type_=postgresql.ARRAY(BigInteger)))
+)
 
 
 class SqlUserStore:
@@ -378,6 +389,11 @@ class SqlUserStore:
         self._read_sessions = db.read_session_factory(engine, replica)
         self.has_replica = replica is not None
         self.outbox = outbox
+        self._postgres = engine.dialect.name == "postgresql"
+        # A read of one statement needs no transaction: on PostgreSQL it runs on an autocommit
+        # connection (no BEGIN and COMMIT round trips), of the replica or of the primary.
+        self._autocommit = db.autocommit(engine)
+        self._read_autocommit = db.autocommit(replica) if replica is not None else self._autocommit
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -477,6 +493,22 @@ class SqlUserStore:
             return []
         query = select(*_USER_COLUMNS).where(users.c.user_id.in_(list(user_ids)))
         return [_user(row) for row in await session.execute(query)]
+
+    async def current_users(
+        self, *, user_ids: Sequence[int], primary: bool = False
+    ) -> list[UserRecord]:
+        """Return the accounts with these ids as committed now, in no particular order, outside
+        any transaction: from the replica (else the primary), or from the primary when asked.
+        On PostgreSQL one prebuilt statement on an autocommit connection."""
+        ids = list(dict.fromkeys(user_ids))
+        if not ids:
+            return []
+        if not self._postgres:
+            async with self.transaction() if primary else self.read_transaction() as session:
+                return await self.get_users(session, user_ids=ids)
+        engine = self._autocommit if primary else self._read_autocommit
+        async with engine.connect() as connection:
+            return [_user(row) for row in await connection.execute(_CURRENT_USERS, {"ids": ids})]
 
     async def update_user(
         self, session: AsyncSession, *, user_id: int, changes: dict[str, Any]

@@ -94,6 +94,27 @@ async def test_update_and_batch_get(user_store: store.SqlUserStore) -> None:
     assert sorted(u.user_id for u in found) == sorted([a.user_id, b.user_id])
 
 
+async def test_current_users_reads_committed_accounts_outside_a_transaction(
+    user_store: store.SqlUserStore,
+) -> None:
+    a, b = _user("cur_a"), _user("cur_b", full_name="Bee")
+    async with user_store.transaction() as tx:
+        await user_store.insert_user(tx, user=a)
+        await user_store.insert_user(tx, user=b)
+        expected = {
+            u.user_id: u for u in await user_store.get_users(tx, user_ids=[a.user_id, b.user_id])
+        }
+    for primary in (False, True):
+        found = await user_store.current_users(
+            user_ids=[b.user_id, 42, a.user_id, b.user_id], primary=primary
+        )
+        # Each known account once, unknown ids left out, every field as a transaction reads it.
+        assert sorted(found, key=lambda u: u.user_id) == sorted(
+            expected.values(), key=lambda u: u.user_id
+        )
+    assert await user_store.current_users(user_ids=[]) == []
+
+
 async def test_search_orders_by_username_and_pages_with_after(
     user_store: store.SqlUserStore,
 ) -> None:
