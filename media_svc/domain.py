@@ -329,12 +329,10 @@ class MediaLibrary:
     async def _settled(self, media_ids: list[int]) -> dict[int, MediaRecord]:
         """Return media by id from the replica, and from the primary what is not SETTLED
         there."""
-        async with self._store.read_transaction() as tx:
-            found = {r.media_id: r for r in await self._store.get_many(tx, media_ids=media_ids)}
+        found = {r.media_id: r for r in await self._store.current_many(media_ids=media_ids)}
         unsettled = [i for i in media_ids if i not in found or found[i].status not in SETTLED]
         if unsettled and self._store.has_replica:
-            async with self._store.transaction() as tx:
-                fresh = await self._store.get_many(tx, media_ids=unsettled)
+            fresh = await self._store.current_many(media_ids=unsettled, primary=True)
             found.update((r.media_id, r) for r in fresh)
         return found
 

@@ -25,11 +25,14 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    any_,
+    bindparam,
     delete,
     or_,
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from mesh import db
@@ -193,6 +196,9 @@ class MediaStore(Protocol):
     async def get_many(
         self, session: AsyncSession, *, media_ids: Sequence[int]
     ) -> list[MediaRecord]: ...
+    async def current_many(
+        self, *, media_ids: Sequence[int], primary: bool = False
+    ) -> list[MediaRecord]: ...
     async def start_processing(
         self, session: AsyncSession, *, media_id: int, filter_name: str, now: datetime
     ) -> bool: ...
@@ -320,6 +326,14 @@ def _changed(result: Any) -> bool:
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
+# The media of a batch (what a new post and every hydration ask) in one statement with an array
+# parameter (PostgreSQL): the same SQL text whatever the number of ids, so psycopg prepares it
+# once per connection, and no statement is built per call.
+_CURRENT_MEDIA = select(media).where(
+    media.c.media_id == any_(bindparam("ids", type_=postgresql.ARRAY(BigInteger)))
+)
+
+
 class SqlMediaStore:
     """The relational implementation of MediaStore (SQLite embedded, PostgreSQL in production)."""
 
@@ -330,6 +344,11 @@ class SqlMediaStore:
         self._read_sessions = db.read_session_factory(engine, replica)
         self.has_replica = replica is not None
         self.outbox = outbox
+        self._postgres = engine.dialect.name == "postgresql"
+        # A read of one statement needs no transaction: on PostgreSQL it runs on an autocommit
+        # connection (no BEGIN and COMMIT round trips), of the replica or of the primary.
+        self._autocommit = db.autocommit(engine)
+        self._read_autocommit = db.autocommit(replica) if replica is not None else self._autocommit
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -367,6 +386,22 @@ class SqlMediaStore:
             return []
         query = select(media).where(media.c.media_id.in_(list(media_ids)))
         return [_record(row) for row in await session.execute(query)]
+
+    async def current_many(
+        self, *, media_ids: Sequence[int], primary: bool = False
+    ) -> list[MediaRecord]:
+        """Return the media with these ids as committed now, in no particular order, outside any
+        transaction: from the replica (else the primary), or from the primary when asked. On
+        PostgreSQL one prebuilt statement on an autocommit connection."""
+        ids = list(dict.fromkeys(media_ids))
+        if not ids:
+            return []
+        if not self._postgres:
+            async with self.transaction() if primary else self.read_transaction() as session:
+                return await self.get_many(session, media_ids=ids)
+        engine = self._autocommit if primary else self._read_autocommit
+        async with engine.connect() as connection:
+            return [_record(row) for row in await connection.execute(_CURRENT_MEDIA, {"ids": ids})]
 
     async def start_processing(
         self, session: AsyncSession, *, media_id: int, filter_name: str, now: datetime

@@ -75,6 +75,13 @@ async def test_insert_and_read_back_by_media_and_upload_id(
     assert by_id == record and by_upload == record
     assert many == [record] and none == []
     assert by_id is not None and by_id.expires_at == NOW + timedelta(hours=1)  # zones survive
+    # Outside a transaction, from the replica or the primary, each record once.
+    for primary in (False, True):
+        found = await media_store.current_many(
+            media_ids=[record.media_id, 12345, record.media_id], primary=primary
+        )
+        assert found == [record]
+    assert await media_store.current_many(media_ids=[]) == []
 
 
 async def test_the_queue_claim_lease_and_fenced_finish(media_store: store.SqlMediaStore) -> None:
