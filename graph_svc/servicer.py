@@ -336,6 +336,11 @@ async def create_graph_service(settings: GraphSettings) -> Service:
             group=NAME, handler=events.profile_updated_handler(graph), event_types=events.CONSUMED
         )
         await runtime.consume(
+            group=events.cards_group(settings.id_shard),
+            handler=events.card_handler(users),
+            event_types=set(events.CARD_EVENTS),
+        )
+        await runtime.consume(
             group=NAME + deletion.GROUP_SUFFIX,
             handler=deletion.handler(
                 deletion.DeletionLedger(runtime.engine, store.deletion_ledger),

@@ -13,11 +13,13 @@ class GraphSettings(MeshSettings):
     database_url: str | None = service_database_url("graph_svc")
     database_replica_url: str | None = service_database_replica_url("graph_svc")
     user_cache_ttl_seconds: float = Field(
-        default=5.0,
+        default=60.0,
         ge=0,
         le=300,
         description="How long the privacy rule (CanView, list access) trusts an account's "
-        "existence and is_private as user_svc reported them; 0 disables the cache.",
+        "existence and is_private as user_svc reported them, at most: every replica forgets an "
+        "account as soon as the bus brings its change (profile update, suspension, deletion), so "
+        "this bounds a stale answer only while the bus is down; 0 disables the cache.",
     )
     user_cache_max_entries: int = Field(
         default=100_000,

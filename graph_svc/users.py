@@ -29,7 +29,14 @@ def card(summary: user_pb2.UserSummary) -> UserCard:
 
 class GrpcUserDirectory:
     """Look accounts up in user_svc, one BatchGetUsers call per 100 ids, remembering the answers
-    (absent accounts included) for `ttl_seconds`; `cached=False` lookups always ask and refresh."""
+    (absent accounts included) for `ttl_seconds`; `cached=False` lookups always ask and refresh.
+
+    What user_svc answers changes with a profile update (is_private), a suspension, its end and
+    a deletion: every graph_svc replica forgets the account when the bus brings such an event
+    (events.card_handler, in a group per replica), so the TTL only bounds a stale answer while
+    the bus is down. A lookup that asked before a forget and got its answer after it does not
+    keep that answer (the generation counter): a stale "public" never outlives the switch.
+    """
 
     def __init__(
         self,
@@ -45,6 +52,7 @@ class GrpcUserDirectory:
         self._clock = clock
         # user id -> (expiry on the monotonic clock, the account or None when it does not exist)
         self._cache: OrderedDict[int, tuple[float, UserCard | None]] = OrderedDict()
+        self._generation = 0  # bumped by every forget: an answer asked before one is not kept
 
     async def get_users(
         self, user_ids: Sequence[int], *, cached: bool = False
@@ -66,6 +74,7 @@ class GrpcUserDirectory:
                     found[user_id] = entry[1]
         if not missing:
             return found
+        generation = self._generation
         chunks = [missing[i : i + BATCH_GET_MAX] for i in range(0, len(missing), BATCH_GET_MAX)]
         answers = await asyncio.gather(
             *(
@@ -75,12 +84,14 @@ class GrpcUserDirectory:
         )
         fetched = {s.user_id: card(s) for answer in answers for s in answer.users}
         found.update(fetched)
-        self._remember({user_id: fetched.get(user_id) for user_id in missing})
+        if generation == self._generation:
+            self._remember({user_id: fetched.get(user_id) for user_id in missing})
         return found
 
     def forget(self, user_id: int) -> None:
-        """Drop what the cache knows about an account."""
+        """Drop what the cache knows about an account (it changed)."""
         self._cache.pop(user_id, None)
+        self._generation += 1
 
     def _remember(self, answers: dict[int, UserCard | None]) -> None:
         if self._ttl <= 0:
