@@ -293,14 +293,24 @@ def _feed_sources_query(viewer: Any, followed: Callable[[Any], Any], limit: Any)
     )
 
 
+def _as_arrays(query: Any) -> Any:
+    """Return the statement that answers a (post_id, author_id) query as one row of two arrays
+    (PostgreSQL): psycopg reads an array of integers in C, where a row each goes through
+    SQLAlchemy's row machinery (a third of a cold feed's rebuild statement)."""
+    rows = query.subquery()
+    return select(func.array_agg(rows.c.post_id), func.array_agg(rows.c.author_id))
+
+
 # PostgreSQL's prebuilt statements (one statement string whatever the number of ids, so
 # neither SQLAlchemy nor psycopg builds or parses it again per call): the accounts and posts
 # are one array parameter each.
 _FOLLOWING = bindparam("following", type_=postgresql.ARRAY(BigInteger))
-_CURRENT_FEED_SOURCES = _feed_sources_query(
-    bindparam("viewer", type_=BigInteger),
-    lambda column: column == any_(_FOLLOWING),
-    bindparam("limit", type_=Integer),
+_CURRENT_FEED_SOURCES = _as_arrays(
+    _feed_sources_query(
+        bindparam("viewer", type_=BigInteger),
+        lambda column: column == any_(_FOLLOWING),
+        bindparam("limit", type_=Integer),
+    )
 )
 _CURRENT_ENGAGEMENT = select(engagement).where(
     engagement.c.post_id == any_(bindparam("post_ids", type_=postgresql.ARRAY(BigInteger)))
@@ -969,11 +979,13 @@ class SqlFeedStore:
                     session, viewer_id=viewer_id, following=following, limit=limit
                 )
         async with self._autocommit.connect() as connection:
-            rows = await connection.execute(
-                _CURRENT_FEED_SOURCES,
-                {"viewer": viewer_id, "following": list(following), "limit": limit},
-            )
-            return _feed_sources_answer(rows)
+            post_ids, author_ids = (
+                await connection.execute(
+                    _CURRENT_FEED_SOURCES,
+                    {"viewer": viewer_id, "following": list(following), "limit": limit},
+                )
+            ).one()
+            return _feed_sources_answer(zip(post_ids or (), author_ids or (), strict=True))
 
     async def clear_projection(self, session: AsyncSession) -> None:
         """Forget every post, count and celebrity (a rebuild from post_svc follows). Processed

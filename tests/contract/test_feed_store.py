@@ -257,3 +257,26 @@ async def test_an_engagement_event_is_counted_once_with_its_affinity(
         producer="post_svc", event_id=1, post_id=2, likes=1, comments=0, views=0, affinity=None
     )
     assert no_counts is None  # an event seen before, about a post without counts
+
+
+async def test_a_rebuilds_sources_are_its_celebrities_and_the_newest_live_posts(
+    feed_store: store.SqlFeedStore,
+) -> None:
+    viewer, celebrity, stranger = 40, 41, 42
+    assert await feed_store.current_feed_sources(viewer_id=viewer, following=[], limit=5) == (
+        [],
+        [],
+    )
+    for post_id, author in ((1, A), (2, B), (3, celebrity), (4, stranger), (5, viewer), (6, A)):
+        await _add(feed_store, post_id, author)
+    await _add(feed_store, 7, B)
+    async with feed_store.transaction() as tx:
+        await feed_store.delete_post(tx, post_id=7, author_id=B, created_at=NOW)
+        assert await feed_store.mark_celebrity(tx, author_id=celebrity)
+    celebs, recent = await feed_store.current_feed_sources(
+        viewer_id=viewer, following=[A, B, celebrity], limit=3
+    )
+    # The celebrity's posts are merged at read time, not installed; the stranger's and the
+    # deleted post are not the viewer's; the viewer's own are; the newest `limit`, newest first.
+    assert celebs == [celebrity]
+    assert recent == [store.PostRef(6, A), store.PostRef(5, viewer), store.PostRef(2, B)]
