@@ -1,4 +1,5 @@
-"""Server interceptors: request ids, deadlines, auth, access logs and error mapping.
+"""The server interceptor: request ids, deadlines, auth, admission, access logs, metrics and
+error mapping, in one wrapper per call (MeshInterceptor).
 
 Each interceptor wraps the method handler so that its work runs inside the RPC's own task:
 context variables it sets are seen by the servicer and by the outgoing calls the servicer makes.
@@ -9,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from typing import Any
 
@@ -19,7 +20,7 @@ import redis.exceptions
 import sqlalchemy.exc
 from grpc import aio
 
-from mesh import context, status
+from mesh import context, metrics, status
 from mesh.auth import (
     EDGE_SERVICE,
     SERVICE_HEADER,
@@ -110,32 +111,10 @@ class ScopeInterceptor(aio.ServerInterceptor):
         return wrapped
 
 
-def _metadata(ctx: aio.ServicerContext[Any, Any], key: str) -> str | None:
-    for item in ctx.invocation_metadata() or ():
-        if item.key == key:
-            value = item.value
-            return value.decode() if isinstance(value, bytes) else str(value)
-    return None
-
-
 def _peer_services(ctx: aio.ServicerContext[Any, Any]) -> frozenset[str]:
     """Return the services the peer's TLS client certificate names (none without one)."""
     pems = (ctx.auth_context() or {}).get("x509_pem_cert") or []
     return certificate_services(bytes(pems[0])) if pems else frozenset()
-
-
-class RequestIdInterceptor(ScopeInterceptor):
-    """Carry the caller's x-request-id (or a new one) through the call and its outgoing calls."""
-
-    @contextlib.asynccontextmanager
-    async def scope(self, method: str, ctx: aio.ServicerContext[Any, Any]) -> AsyncIterator[None]:
-        incoming = _metadata(ctx, "x-request-id")
-        rid = incoming if incoming and len(incoming) <= 128 else uuid.uuid4().hex
-        token = context.request_id.set(rid)
-        try:
-            yield
-        finally:
-            context.request_id.reset(token)
 
 
 # Methods that read only; every other method of a Shutter service changes something.
@@ -145,13 +124,12 @@ _UNCOUNTED = ("/grpc.health.", "/grpc.reflection.")
 _UNCOUNTED_METHODS = frozenset({"Subscribe"})
 
 
-class AdmissionInterceptor(ScopeInterceptor):
+class Admission:
     """Bound the calls a service works on at once, per class (reads, writes): beyond the bound a
     call is refused at once with UNAVAILABLE (reason OVERLOADED), which callers retry after a
     backoff, instead of queueing until every caller's deadline has passed."""
 
     def __init__(self, *, max_reads: int, max_writes: int) -> None:
-        super().__init__()
         self.limits = {"reads": max_reads, "writes": max_writes}
         self.in_flight = dict.fromkeys(self.limits, 0)
 
@@ -163,36 +141,23 @@ class AdmissionInterceptor(ScopeInterceptor):
             return None
         return "reads" if name.startswith(_READ_PREFIXES) else "writes"
 
-    @contextlib.asynccontextmanager
-    async def scope(self, method: str, ctx: aio.ServicerContext[Any, Any]) -> AsyncIterator[None]:
+    def enter(self, method: str) -> str | None:
+        """Count a call in (return its class), or raise Unavailable when its class is full."""
         kind = self.route_class(method)
         if kind is None:
-            yield
-            return
+            return None
         if self.in_flight[kind] >= self.limits[kind]:
             raise Unavailable(f"too many {kind} in flight; try again shortly", reason="OVERLOADED")
         self.in_flight[kind] += 1  # one event loop per server: no lock needed
-        try:
-            yield
-        finally:
+        return kind
+
+    def leave(self, kind: str | None) -> None:
+        """Count a call out."""
+        if kind is not None:
             self.in_flight[kind] -= 1
 
 
-class DeadlineInterceptor(ScopeInterceptor):
-    """Remember the call's deadline so outgoing calls get no more than what is left."""
-
-    @contextlib.asynccontextmanager
-    async def scope(self, method: str, ctx: aio.ServicerContext[Any, Any]) -> AsyncIterator[None]:
-        remaining = ctx.time_remaining()
-        end = None if remaining is None else time.monotonic() + remaining
-        token = context.deadline.set(end)
-        try:
-            yield
-        finally:
-            context.deadline.reset(token)
-
-
-class AuthInterceptor(ScopeInterceptor):
+class Authenticator:
     """Verify a bearer token when one is sent, and a service's identity (x-shutter-service);
     refuse internal-only methods to callers that are not services. The servicer decides
     whether a call needs a user."""
@@ -205,7 +170,6 @@ class AuthInterceptor(ScopeInterceptor):
         internal_methods: Collection[str] = (),
         bind_to_certificates: bool = False,
     ) -> None:
-        super().__init__()
         self._verifier = verifier
         self._services = services
         self._internal = frozenset(internal_methods)
@@ -213,9 +177,11 @@ class AuthInterceptor(ScopeInterceptor):
         # that service: a leaked mesh secret alone does not make a process another service.
         self._bind = bind_to_certificates
 
-    @contextlib.asynccontextmanager
-    async def scope(self, method: str, ctx: aio.ServicerContext[Any, Any]) -> AsyncIterator[None]:
-        header = _metadata(ctx, "authorization")
+    def identify(
+        self, method: str, headers: dict[str, str], ctx: aio.ServicerContext[Any, Any]
+    ) -> tuple[context.Principal | None, str | None]:
+        """Return who calls (a user, a service's own work, or nobody) and the calling service."""
+        header = headers.get("authorization")
         who = None
         if header:
             scheme, _, token = header.partition(" ")
@@ -225,7 +191,7 @@ class AuthInterceptor(ScopeInterceptor):
                 )
             who = self._verifier.verify(token.strip())
         service = None
-        identity = _metadata(ctx, SERVICE_HEADER)
+        identity = headers.get(SERVICE_HEADER)
         if identity:
             if self._services is None:
                 raise Unauthenticated(
@@ -245,13 +211,7 @@ class AuthInterceptor(ScopeInterceptor):
             raise PermissionDenied(
                 "this method is internal to the mesh; services call it", reason="INTERNAL_ONLY"
             )
-        token_var = context.principal.set(who)
-        service_var = context.calling_service.set(service)
-        try:
-            yield
-        finally:
-            context.calling_service.reset(service_var)
-            context.principal.reset(token_var)
+        return who, service
 
 
 # Statuses that say the server failed, rather than answering the caller's request with a refusal
@@ -267,19 +227,107 @@ SERVER_FAILURES = frozenset(
     }
 )
 
+# Failures to reach a store, as opposed to a statement the store refused.
+STORE_UNREACHABLE = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.TimeoutError,  # no pooled connection came free in time
+    sqlalchemy.exc.DisconnectionError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
 
-class AccessLogInterceptor(ScopeInterceptor):
-    """Log one line per call (method, status, duration, request id, caller): at DEBUG for calls
-    answered, refused or cancelled by the caller (a line per request is too much to read at
-    INFO), at WARNING for the server's own failures."""
+
+def _headers(ctx: aio.ServicerContext[Any, Any]) -> dict[str, str]:
+    """Return the call's text metadata by key (the first of each)."""
+    found: dict[str, str] = {}
+    for item in ctx.invocation_metadata() or ():
+        if item.key not in found:
+            value = item.value
+            found[item.key] = value.decode() if isinstance(value, bytes) else str(value)
+    return found
+
+
+class MeshInterceptor(ScopeInterceptor):
+    """What every call goes through, outermost first: its request id (the caller's x-request-id,
+    or a new one) and deadline carried to its outgoing calls, an access log line and metrics,
+    domain errors turned into statuses with details (unexpected failures hidden behind
+    INTERNAL), admission (`Admission`), then who calls (`Authenticator`).
+
+    One wrapper for all of them: a layer per concern cost about 15 µs of CPU a call each
+    (an interceptor, a wrapped coroutine and an async context manager per layer).
+    """
+
+    def __init__(self, service: str, *, admission: Admission, authenticator: Authenticator) -> None:
+        super().__init__()
+        self._service = service
+        self._domain = f"{service}.shutter"
+        self.admission = admission
+        self._authenticator = authenticator
+        # The metrics' children per method (and outcome): labels() is a locked lookup a call.
+        self._durations: dict[str, Any] = {}
+        self._counts: dict[tuple[str, str], Any] = {}
 
     @contextlib.asynccontextmanager
     async def scope(self, method: str, ctx: aio.ServicerContext[Any, Any]) -> AsyncIterator[None]:
         started = time.perf_counter()
+        headers = _headers(ctx)
+        incoming = headers.get("x-request-id")
+        # A new id needs to be unique, not unguessable: 128 random bits from the process's
+        # generator (uuid4 reads the OS's random source per call: 8 µs of a call's 30).
+        rid = incoming if incoming and len(incoming) <= 128 else f"{random.getrandbits(128):032x}"
+        rid_token = context.request_id.set(rid)
+        remaining = ctx.time_remaining()
+        deadline_token = context.deadline.set(
+            None if remaining is None else time.monotonic() + remaining
+        )
         outcome = "OK"
         level = logging.DEBUG
+        who: context.Principal | None = None
         try:
-            yield
+            try:
+                kind = self.admission.enter(method)
+                try:
+                    who, service = self._authenticator.identify(method, headers, ctx)
+                    principal_token = context.principal.set(who)
+                    service_token = context.calling_service.set(service)
+                    try:
+                        yield
+                    finally:
+                        context.calling_service.reset(service_token)
+                        context.principal.reset(principal_token)
+                finally:
+                    self.admission.leave(kind)
+            except STORE_UNREACHABLE as exc:
+                # The database or Redis refused or dropped the connection (server down, out of
+                # connections, pool wait timed out): the call's transaction did not commit, so
+                # it is the caller's to retry, not an internal error.
+                log.warning("%s: a store is unavailable: %s", method, exc)
+                await self._abort(
+                    ctx,
+                    Unavailable(
+                        "a backing store is unavailable; retry shortly",
+                        reason="STORE_UNAVAILABLE",
+                    ),
+                    cause=exc,
+                )
+            except DomainError as exc:
+                await self._abort(ctx, exc)
+            except aio.AioRpcError as exc:
+                # A dependency failed: pass its status on, so the client sees the real cause.
+                # Its UNAVAILABLE comes after this server's channel retried it: the caller's
+                # must not retry again (each hop's attempts would multiply).
+                rich = status.status_from_metadata(
+                    exc.code(), exc.details() or "", exc.trailing_metadata()
+                )
+                trailing: tuple[tuple[str, str | bytes], ...] = status.details_metadata(rich)
+                if exc.code() == grpc.StatusCode.UNAVAILABLE:
+                    trailing += status.NO_RETRY
+                await ctx.abort(exc.code(), exc.details() or "", trailing_metadata=trailing)
+            except (aio.AbortError, aio.UsageError, GeneratorExit):
+                raise
+            except Exception:
+                log.exception("unexpected failure in %s", method)
+                await ctx.abort(grpc.StatusCode.INTERNAL, "internal error")
         except (asyncio.CancelledError, GeneratorExit):
             # The caller cancelled or went away (a client closing its stream): not an error.
             outcome = "CANCELLED"
@@ -291,72 +339,47 @@ class AccessLogInterceptor(ScopeInterceptor):
                 level = logging.WARNING
             raise
         finally:
+            seconds = time.perf_counter() - started
+            duration = self._durations.get(method)
+            if duration is None:
+                duration = self._durations[method] = metrics.RPC_DURATION.labels(
+                    self._service, method
+                )
+            duration.observe(seconds)
+            count = self._counts.get((method, outcome))
+            if count is None:
+                count = self._counts[method, outcome] = metrics.RPC_REQUESTS.labels(
+                    self._service, method, outcome
+                )
+            count.inc()
             if log.isEnabledFor(level):
-                who = context.principal.get()
                 log.log(
                     level,
                     "rpc %s %s %.1fms",
                     method,
                     outcome,
-                    (time.perf_counter() - started) * 1000,
+                    seconds * 1000,
                     extra={
                         "rpc_method": method,
                         "rpc_status": outcome,
-                        "request_id": context.request_id.get(),
+                        "request_id": rid,
                         "caller": who.subject if who else "",
                     },
                 )
+            context.deadline.reset(deadline_token)
+            context.request_id.reset(rid_token)
 
-
-# Failures to reach a store, as opposed to a statement the store refused.
-STORE_UNREACHABLE = (
-    sqlalchemy.exc.OperationalError,
-    sqlalchemy.exc.TimeoutError,  # no pooled connection came free in time
-    sqlalchemy.exc.DisconnectionError,
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-)
-
-
-class ErrorInterceptor(ScopeInterceptor):
-    """Turn domain errors into statuses with details; hide unexpected failures behind INTERNAL."""
-
-    def __init__(self, domain: str) -> None:
-        super().__init__()
-        self._domain = domain
-
-    @contextlib.asynccontextmanager
-    async def scope(self, method: str, ctx: aio.ServicerContext[Any, Any]) -> AsyncIterator[None]:
-        try:
-            try:
-                yield
-            except STORE_UNREACHABLE as exc:
-                # The database or Redis refused or dropped the connection (server down, out of
-                # connections, pool wait timed out): the call's transaction did not commit, so
-                # it is the caller's to retry, not an internal error.
-                log.warning("%s: a store is unavailable: %s", method, exc)
-                raise Unavailable(
-                    "a backing store is unavailable; retry shortly", reason="STORE_UNAVAILABLE"
-                ) from exc
-        except DomainError as exc:
-            rich = status.rich_status(exc, domain=self._domain)
-            trailing: tuple[tuple[str, str | bytes], ...] = status.details_metadata(rich)
-            if isinstance(exc, Unavailable) and not exc.retry_at_once:
-                trailing += status.NO_RETRY
-            await ctx.abort(status.grpc_code(exc), exc.message, trailing_metadata=trailing)
-        except aio.AioRpcError as exc:
-            # A dependency failed: pass its status on, so the client sees the real cause. Its
-            # UNAVAILABLE comes after this server's channel retried it: the caller's must not
-            # retry again (each hop's attempts would multiply).
-            rich = status.status_from_metadata(
-                exc.code(), exc.details() or "", exc.trailing_metadata()
-            )
-            trailing = status.details_metadata(rich)
-            if exc.code() == grpc.StatusCode.UNAVAILABLE:
-                trailing += status.NO_RETRY
-            await ctx.abort(exc.code(), exc.details() or "", trailing_metadata=trailing)
-        except (aio.AbortError, aio.UsageError, GeneratorExit):
-            raise
-        except Exception:
-            log.exception("unexpected failure in %s", method)
-            await ctx.abort(grpc.StatusCode.INTERNAL, "internal error")
+    async def _abort(
+        self,
+        ctx: aio.ServicerContext[Any, Any],
+        exc: DomainError,
+        *,
+        cause: BaseException | None = None,
+    ) -> None:
+        rich = status.rich_status(exc, domain=self._domain)
+        trailing: tuple[tuple[str, str | bytes], ...] = status.details_metadata(rich)
+        if isinstance(exc, Unavailable) and not exc.retry_at_once:
+            trailing += status.NO_RETRY
+        if cause is not None:
+            exc.__cause__ = cause
+        await ctx.abort(status.grpc_code(exc), exc.message, trailing_metadata=trailing)

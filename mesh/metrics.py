@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
-import grpc
-from grpc import aio
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
-
-from mesh.interceptors import ScopeInterceptor
 
 RPC_REQUESTS = Counter(
     "shutter_rpc_requests_total",
@@ -68,31 +61,6 @@ def observe_event_handled(group: str, event_type: str, envelope: Any) -> None:
 def cache_lookup(cache: str, *, hit: bool) -> None:
     """Count one lookup of a named cache."""
     CACHE_LOOKUPS.labels(cache, "hit" if hit else "miss").inc()
-
-
-class MetricsInterceptor(ScopeInterceptor):
-    """Count every call and time it, labelled by method and final status."""
-
-    def __init__(self, service: str) -> None:
-        super().__init__()
-        self._service = service
-
-    @contextlib.asynccontextmanager
-    async def scope(self, method: str, ctx: aio.ServicerContext[Any, Any]) -> AsyncIterator[None]:
-        started = time.perf_counter()
-        code = "OK"
-        try:
-            yield
-        except (asyncio.CancelledError, GeneratorExit):
-            code = "CANCELLED"  # the caller cancelled or left
-            raise
-        except BaseException:
-            status = ctx.code()
-            code = status.name if isinstance(status, grpc.StatusCode) else "UNKNOWN"
-            raise
-        finally:
-            RPC_DURATION.labels(self._service, method).observe(time.perf_counter() - started)
-            RPC_REQUESTS.labels(self._service, method, code).inc()
 
 
 def serve_metrics(port: int | None, host: str = "127.0.0.1") -> None:

@@ -77,20 +77,18 @@ async def create_server(
     server = aio.server(
         interceptors=[
             *telemetry.server_interceptors(),
-            interceptors.RequestIdInterceptor(),
-            interceptors.AccessLogInterceptor(),
-            metrics.MetricsInterceptor(name),
-            interceptors.ErrorInterceptor(domain=f"{name}.shutter"),
-            interceptors.AdmissionInterceptor(
-                max_reads=settings.rpc_max_in_flight_reads,
-                max_writes=settings.rpc_max_in_flight_writes,
-            ),
-            interceptors.DeadlineInterceptor(),
-            interceptors.AuthInterceptor(
-                TokenVerifier(settings, revocations=revoked),
-                services=ServiceTokens(settings),
-                internal_methods=internal_methods(service_names),
-                bind_to_certificates=mutual_tls(settings),
+            interceptors.MeshInterceptor(
+                name,
+                admission=interceptors.Admission(
+                    max_reads=settings.rpc_max_in_flight_reads,
+                    max_writes=settings.rpc_max_in_flight_writes,
+                ),
+                authenticator=interceptors.Authenticator(
+                    TokenVerifier(settings, revocations=revoked),
+                    services=ServiceTokens(settings),
+                    internal_methods=internal_methods(service_names),
+                    bind_to_certificates=mutual_tls(settings),
+                ),
             ),
         ],
         options=[

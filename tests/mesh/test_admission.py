@@ -19,7 +19,7 @@ from edge_proxy.admission import AdmissionMiddleware, route_class
 from edge_proxy.settings import EdgeSettings
 from mesh import status
 from mesh.config import MeshSettings
-from mesh.interceptors import AdmissionInterceptor
+from mesh.interceptors import Admission
 from mesh.launcher import free_port
 from mesh.server import create_server
 from mesh.supervisor import Child, Supervisor
@@ -90,7 +90,7 @@ async def test_a_service_refuses_reads_beyond_its_bound_at_once_and_serves_write
 
 
 def test_methods_are_classed_by_what_they_do() -> None:
-    classify = AdmissionInterceptor.route_class
+    classify = Admission.route_class
     assert classify("/shutter.post.v1.PostService/GetPost") == "reads"
     assert classify("/shutter.post.v1.PostService/BatchGetPosts") == "reads"
     assert classify("/shutter.user.v1.UserService/SearchUsers") == "reads"

@@ -220,3 +220,10 @@ async def test_access_lines_are_debug_and_server_failures_warnings(
         "Register": (logging.DEBUG, "INVALID_ARGUMENT"),
         "Login": (logging.WARNING, "INTERNAL"),
     }
+    # Each line names who called: the signed-in user, or nobody.
+    callers = {
+        r.getMessage().split()[1].rsplit("/", 1)[1]: getattr(r, "caller", None)
+        for r in caplog.records
+        if r.name == "shutter.rpc" and r.getMessage().startswith("rpc ")
+    }
+    assert callers == {"UpdateProfile": "7", "Register": "", "Login": ""}
