@@ -343,9 +343,9 @@ class Preparation:
         self._dealt: list[list[tuple[int, int]]] = []  # the last inputs' hands, owner indexes
 
     def inputs(self, creates: Sequence[int], *, rate: float) -> Inputs:
-        """Return a run's inputs with `creates[i]` media in hand i: readers' tokens renewed
-        (a run is at most TOKEN_MARGIN_SECONDS long), photos uploaded first where the pool is
-        short (not timed), then dealt out of it."""
+        """Return a run's inputs with `creates[i]` media in hand i: photos uploaded first where
+        the pool is short (not timed), then dealt out of it; readers' tokens renewed before and
+        after the uploads (a run is at most TOKEN_MARGIN_SECONDS long)."""
         users = self.manifest["users"]
         asyncio.run(fresh_tokens(self.manifest, self.readers, self.manifest_path))
         missing = max(0, sum(creates) - len(self.pool.ready))
@@ -356,6 +356,9 @@ class Preparation:
         asyncio.run(
             self.pool.fill(sum(creates), concurrency=self.options.upload_concurrency, on_done=_nop)
         )
+        # Again after the uploads, which can take minutes: a token that was fine before them may
+        # now expire during the run (each would then answer 401, cheaply, skewing the figures).
+        asyncio.run(fresh_tokens(self.manifest, self.readers, self.manifest_path))
         hands = self._dealt = self.pool.deal(creates)
         return Inputs(
             self.edge_url,
