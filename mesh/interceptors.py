@@ -253,8 +253,9 @@ class MeshInterceptor(ScopeInterceptor):
     domain errors turned into statuses with details (unexpected failures hidden behind
     INTERNAL), admission (`Admission`), then who calls (`Authenticator`).
 
-    One wrapper for all of them: a layer per concern cost about 15 µs of CPU a call each
-    (an interceptor, a wrapped coroutine and an async context manager per layer).
+    One wrapper for all of them, not an interceptor per concern (each its own wrapped coroutine
+    and async context manager a call): an empty call's mesh work went from about 95 to 55 µs of
+    CPU, request ids without uuid4 and the metrics' children kept per method included.
     """
 
     def __init__(self, service: str, *, admission: Admission, authenticator: Authenticator) -> None:
@@ -273,7 +274,7 @@ class MeshInterceptor(ScopeInterceptor):
         headers = _headers(ctx)
         incoming = headers.get("x-request-id")
         # A new id needs to be unique, not unguessable: 128 random bits from the process's
-        # generator (uuid4 reads the OS's random source per call: 8 µs of a call's 30).
+        # generator (uuid4 reads the OS's random source: 8 µs a call).
         rid = incoming if incoming and len(incoming) <= 128 else f"{random.getrandbits(128):032x}"
         rid_token = context.request_id.set(rid)
         remaining = ctx.time_remaining()
@@ -308,7 +309,6 @@ class MeshInterceptor(ScopeInterceptor):
                         "a backing store is unavailable; retry shortly",
                         reason="STORE_UNAVAILABLE",
                     ),
-                    cause=exc,
                 )
             except DomainError as exc:
                 await self._abort(ctx, exc)
@@ -369,17 +369,9 @@ class MeshInterceptor(ScopeInterceptor):
             context.deadline.reset(deadline_token)
             context.request_id.reset(rid_token)
 
-    async def _abort(
-        self,
-        ctx: aio.ServicerContext[Any, Any],
-        exc: DomainError,
-        *,
-        cause: BaseException | None = None,
-    ) -> None:
+    async def _abort(self, ctx: aio.ServicerContext[Any, Any], exc: DomainError) -> None:
         rich = status.rich_status(exc, domain=self._domain)
         trailing: tuple[tuple[str, str | bytes], ...] = status.details_metadata(rich)
         if isinstance(exc, Unavailable) and not exc.retry_at_once:
             trailing += status.NO_RETRY
-        if cause is not None:
-            exc.__cause__ = cause
         await ctx.abort(status.grpc_code(exc), exc.message, trailing_metadata=trailing)
