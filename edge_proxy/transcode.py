@@ -145,14 +145,15 @@ def build_request(match: Match, *, body: bytes, query: Sequence[tuple[str, str]]
 
 
 def render_response(route: Route, response: Message) -> Any:
-    """Return the JSON value of a response, or of its `response_body` field."""
+    """Return the JSON value of a response, or of its `response_body` field, for encode_json
+    (posts inside it as kept JSON bytes: jsonenc.render)."""
     if not route.response_body:
-        return to_json(response)
+        return jsonenc.render(response)
     field = response.DESCRIPTOR.fields_by_name[route.response_body]
     if field.message_type is not None and not field.is_repeated:
         # An unset message field still renders as its defaults, as grpc-gateway does.
-        return to_json(getattr(response, field.name))
-    return to_json(response).get(field.json_name)
+        return jsonenc.render(getattr(response, field.name))
+    return jsonenc.render(response).get(field.json_name)
 
 
 def encode_json(value: Any) -> bytes:

@@ -128,3 +128,33 @@ def test_answers_are_the_bytes_json_dumps_gives() -> None:
     for value in values:
         expected = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
         assert encode_json(value) == expected.encode("utf-8")
+
+
+def test_answers_with_kept_posts_are_the_same_bytes_for_every_route_type() -> None:
+    from edge_proxy.transcode import encode_json
+
+    for descriptor in _types():
+        cls = message_factory.GetMessageClass(descriptor)
+        for message in (cls(), _fill(cls(), 0), _fill(cls(), 0, 1)):
+            expected = encode_json(jsonenc.to_json(message))
+            for _ in range(2):  # rendered, then from what was kept
+                assert encode_json(jsonenc.render(message)) == expected, descriptor.full_name
+
+
+def test_a_kept_post_that_changed_renders_as_it_is_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    from edge_proxy.transcode import encode_json
+    from shutter.feed.v1 import feed_service_pb2
+    from shutter.post.v1 import post_pb2
+
+    monkeypatch.setattr(jsonenc, "KEPT_MAX", 2)
+    monkeypatch.setattr(jsonenc, "_KEPT", {})
+    page = feed_service_pb2.GetHomeFeedResponse(
+        posts=[post_pb2.Post(post_id=1, like_count=3), post_pb2.Post(post_id=2)]
+    )
+    assert json.loads(encode_json(jsonenc.render(page)))["posts"][0]["likeCount"] == "3"
+    page.posts[0].like_count, page.posts[0].has_liked = 4, True
+    found = json.loads(encode_json(jsonenc.render(page)))["posts"][0]
+    assert (found["likeCount"], found["hasLiked"]) == ("4", True)
+    # Bounded: three posts rendered, at most two kept.
+    assert len(jsonenc._KEPT) <= 2
+    assert encode_json(jsonenc.render(page)) == encode_json(jsonenc.to_json(page))
