@@ -17,7 +17,7 @@ from grpc import aio
 
 from feed_svc.domain import CountedFollowers, Relation
 from feed_svc.errors import AuthorNotFound, RelationshipUnknown
-from feed_svc.readmodel import Ties
+from feed_svc.readmodel import FlagsWanted, Ties, ViewerFlags
 from mesh.auth import SERVICE_HEADER
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from shutter.post.v1 import post_pb2, post_service_pb2, post_service_pb2_grpc
@@ -298,11 +298,9 @@ class GrpcPosts(_Peer):
         )
         return list(answer.posts)
 
-    async def viewers_flags(
-        self, wanted: Sequence[tuple[int, Sequence[int]]]
-    ) -> list[tuple[set[int], set[int], set[int]]]:
-        """Return which of its posts each (viewer, post ids) entry's viewer likes, saves and
-        reported, without the posts, in the order given (at most 50 entries of 100 posts)."""
+    async def viewers_flags(self, wanted: Sequence[FlagsWanted]) -> list[ViewerFlags]:
+        """Return each entry's flags on its posts (and, with a `since`, every flag from that post
+        id up), in the order given (at most 50 entries of 100 posts)."""
         if not wanted:
             return []
         answer: post_service_pb2.BatchGetViewersFlagsResponse = (
@@ -310,9 +308,11 @@ class GrpcPosts(_Peer):
                 post_service_pb2.BatchGetViewersFlagsRequest(
                     viewers=[
                         post_service_pb2.BatchGetViewerFlagsRequest(
-                            viewer_id=viewer, post_ids=post_ids
+                            viewer_id=entry.viewer,
+                            post_ids=entry.post_ids,
+                            since_post_id=entry.since,
                         )
-                        for viewer, post_ids in wanted
+                        for entry in wanted
                     ]
                 ),
                 metadata=self._metadata(),
@@ -320,7 +320,12 @@ class GrpcPosts(_Peer):
             )
         )
         return [
-            (set(found.liked_post_ids), set(found.saved_post_ids), set(found.hidden_post_ids))
+            ViewerFlags(
+                set(found.liked_post_ids),
+                set(found.saved_post_ids),
+                set(found.hidden_post_ids),
+                found.listed_since_post_id,
+            )
             for found in answer.viewers
         ]
 

@@ -17,8 +17,11 @@ Keys (each carries one hash tag, so no command spans two Redis Cluster slots):
 - `rm:likes:{u:<viewer>}`, `rm:saves:{u:<viewer>}`: the viewer's own flags, a hash of post id
   to `<event id>:<0|1>`, plus the horizon `~h`: a post newer than the horizon that is not in the
   hash is not liked (saved), because every like of it came after the hash existed and events
-  write into the hash; older posts not in it are asked of post_svc once. Bounded: at most
-  `flags_max_entries` fields (then the hash starts again) and `flags_ttl_seconds` idle.
+  write into the hash; older posts not in it are asked of post_svc once. The first such ask
+  also has post_svc list every post of the last `flags_listed_seconds` the viewer likes, saves
+  or reported, and lowers the horizon to where that list starts: from then on a profile grid or
+  a hashtag page of recent posts asks post_svc nothing. Bounded: at most `flags_max_entries`
+  fields (then the hash starts again) and `flags_ttl_seconds` idle.
 - `rm:hide:{u:<viewer>}`: the accounts the viewer blocked (`b:<id>`) or was blocked by
   (`by:<id>`): their posts are never served to the viewer, even one a fan-out in flight at the
   moment of the block pushed after the block's clean-up; and the posts the viewer reported
@@ -60,7 +63,7 @@ import time
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 import prometheus_client
 import redis.asyncio as aioredis
@@ -79,6 +82,8 @@ FILL_BATCH_SECONDS = 0.002
 FLAGS_VIEWERS_MAX = 50
 FLAGS_POSTS_MAX = 100
 HORIZON = b"~h"
+# Viewers whose flags hashes' horizons this process remembers between a read and its fill.
+HORIZONS_SEEN_MAX = 10_000
 # Why a home feed page was not composed in Redis (the page script's reason): the feed not built,
 # celebrities to merge, no latest ranking or its candidates changed (ranked), or something of a
 # post of the page not kept (its view, its author's id or summary, its counts, a flag of the
@@ -112,6 +117,10 @@ CLOCK_MARGIN = timedelta(seconds=5)
 # holds a version at least as new.
 # "f" (a fill from the source of truth): horizon, ttl, maximum size, then field/value pairs,
 # written only where absent (an event's answer is never overwritten by a fill).
+# "w" (a fill that also lists every flag from a post id up): as "f", with two more arguments
+# before the pairs: the horizon the reader saw before asking ("" for no hash) and the lower
+# horizon the list allows. The horizon is lowered only in the hash the reader saw: one made
+# since (an event's, or a restart past the maximum size) may hold events the list predates.
 # A hash that would outgrow its maximum size starts again (with a new horizon).
 _FLAGS = """
 local key = KEYS[1]
@@ -124,9 +133,23 @@ if ARGV[1] == 'e' then
   redis.call('EXPIRE', key, ARGV[6])
   return 1
 end
-if redis.call('HLEN', key) + (#ARGV - 4) / 2 > tonumber(ARGV[4]) then redis.call('DEL', key) end
-if redis.call('EXISTS', key) == 0 then redis.call('HSET', key, '~h', ARGV[2]) end
-for i = 5, #ARGV, 2 do
+local first = 5
+local seen = redis.call('HGET', key, '~h')
+local same = false
+if ARGV[1] == 'w' then
+  first = 7
+  same = (seen or '') == ARGV[5]
+end
+if redis.call('HLEN', key) + (#ARGV - first + 1) / 2 > tonumber(ARGV[4]) then
+  redis.call('DEL', key)
+  same = false
+end
+if redis.call('EXISTS', key) == 0 then
+  redis.call('HSET', key, '~h', same and ARGV[6] or ARGV[2])
+elseif same and ARGV[6] < seen then
+  redis.call('HSET', key, '~h', ARGV[6])
+end
+for i = first, #ARGV, 2 do
   redis.call('HSETNX', key, ARGV[i], '0000000000000000000:' .. ARGV[i + 1])
 end
 redis.call('EXPIRE', key, ARGV[3])
@@ -727,16 +750,34 @@ def decide(viewer: int, summary: user_pb2.UserSummary, packed: str) -> Access:
     return Access(summary, blocked=False, can_view=not summary.is_private or following)
 
 
+class FlagsWanted(NamedTuple):
+    """A viewer's flags asked of post_svc: on these posts, and with `since` > 0 on every post
+    from that id up as well."""
+
+    viewer: int
+    post_ids: Sequence[int]
+    since: int = 0
+
+
+class ViewerFlags(NamedTuple):
+    """What post_svc answered of a viewer's flags: the posts the viewer likes, saves and
+    reported among those asked and those listed, and the post id from which the answer lists
+    every one of them (0: only the posts asked are answered)."""
+
+    liked: set[int]
+    saved: set[int]
+    hidden: set[int]
+    listed_since: int = 0
+
+
 class Source(Protocol):
     """post_svc, the source of truth the read model reads through: the posts as every viewer
     sees them (BatchGetSharedPosts) and several viewers' flags (BatchGetViewersFlags)."""
 
     async def shared_posts(self, post_ids: Sequence[int]) -> list[post_pb2.Post]: ...
-    async def viewers_flags(
-        self, wanted: Sequence[tuple[int, Sequence[int]]]
-    ) -> list[tuple[set[int], set[int], set[int]]]:
-        """Return (liked, saved, reported) among each entry's posts, in the order given (at
-        most FLAGS_VIEWERS_MAX entries of at most FLAGS_POSTS_MAX posts)."""
+    async def viewers_flags(self, wanted: Sequence[FlagsWanted]) -> list[ViewerFlags]:
+        """Return each entry's flags, in the order given (at most FLAGS_VIEWERS_MAX entries of
+        at most FLAGS_POSTS_MAX posts)."""
         ...
 
 
@@ -825,6 +866,7 @@ class Limits:
     flags_max_entries: int
     fill_lock_seconds: float
     fill_wait_seconds: float
+    flags_listed_seconds: int = 30 * 86_400
     grid_posts: int = 60
     relations_ttl_seconds: int = 86_400
     relations_whole_max: int = 5_000
@@ -839,6 +881,17 @@ Hidden = int | tuple[str, int]
 def _hidden_entry(raw: bytes) -> Hidden:
     kind, _, value = raw.partition(b":")
     return ("p", int(value)) if kind == b"p" else int(value)
+
+
+def _recent_since(horizons: tuple[bytes | None, bytes | None] | None, floor: int) -> int:
+    """Return the post id from which to have a viewer's flags listed along with a fill: `floor`
+    unless both of the viewer's hashes already reach back that far (or the read that asked was
+    not seen, or no floor: then the fill asks only its posts)."""
+    if horizons is None or floor <= 0:
+        return 0
+    if all(h is not None and int(h) <= floor for h in horizons):
+        return 0
+    return floor
 
 
 def _flag(raw: bytes | None, post_id: int, horizon: int | None) -> bool | None:
@@ -891,6 +944,9 @@ class ReadModel:
         self._home_page = client.register_script(_HOME_PAGE)
         self.fills = 0  # posts read through from post_svc by this process (tests, metrics)
         self.flag_fills = 0  # viewers' flags read from post_svc by this process (tests)
+        # The horizons (likes, saves) each viewer's read saw in its flags hashes, until its fill
+        # asks post_svc: whether to have the viewer's recent flags listed, and into which hash.
+        self._horizons_seen: dict[int, tuple[bytes | None, bytes | None]] = {}
         self.ties_fills = 0  # viewers' ties read whole from graph_svc by this process (tests)
         # Fills in this process, batched across readers (_Batcher). Posts are shared as
         # serialized views, so each reader composes its own copy.
@@ -1033,7 +1089,8 @@ class ReadModel:
             else:
                 flags[post_id] = (like, save)
         if missing_views or ask:
-            await self._read_through(viewer, missing_views, ask, views, flags)
+            seen = (liked_raw[0], saved_raw[0])
+            await self._read_through(viewer, missing_views, ask, views, flags, seen)
         author_ids = list(dict.fromkeys(v.user.user_id for v in views.values()))
         authors: dict[int, user_pb2.UserSummary]
         if check_access or known:
@@ -1139,13 +1196,15 @@ class ReadModel:
         ask: list[int],
         views: dict[int, post_pb2.Post],
         flags: dict[int, tuple[bool, bool]],
+        horizons: tuple[bytes | None, bytes | None] = (None, None),
     ) -> None:
         """Fill what the read model lacks for this read: the posts it does not keep (each read
         once across readers, see _fill_views) and, at the same time, the viewer's flags it
-        cannot tell (one flags-only call: no post is hydrated for them)."""
+        cannot tell (one flags-only call: no post is hydrated for them; `horizons` are the
+        flags hashes' as this read saw them)."""
         filled, known = await asyncio.gather(
             self._fill_views(missing_views) if missing_views else _empty(),
-            self._fill_flags(viewer, ask) if ask else _empty(),
+            self._fill_flags(viewer, ask, horizons) if ask else _empty(),
         )
         views.update(filled)
         for post_id in missing_views:
@@ -1158,10 +1217,19 @@ class ReadModel:
             else:  # reported by the viewer: never shown to them
                 views.pop(post_id, None)
 
-    async def _fill_flags(self, viewer: int, post_ids: list[int]) -> dict[int, tuple[bool, bool]]:
+    async def _fill_flags(
+        self,
+        viewer: int,
+        post_ids: list[int],
+        horizons: tuple[bytes | None, bytes | None] = (None, None),
+    ) -> dict[int, tuple[bool, bool]]:
         """Return the viewer's (liked, saved) for these posts from post_svc's flags-only call,
         asked together with the flags other readers of this process want at the same moment
-        (_Batcher, _fetch_flags); the posts the viewer reported are left out."""
+        (_Batcher, _fetch_flags); the posts the viewer reported are left out. `horizons`: the
+        viewer's flags hashes' horizons as the read saw them (None: no hash)."""
+        if len(self._horizons_seen) >= HORIZONS_SEEN_MAX:
+            self._horizons_seen.clear()  # left by readers whose posts another's fill asked
+        self._horizons_seen[viewer] = horizons
         found = await self._flag_fills.get(0, [(viewer, p) for p in post_ids])
         return {p: v for (_, p), (_, v) in found.items() if v is not None}
 
@@ -1171,12 +1239,21 @@ class ReadModel:
         """Ask post_svc for these (viewer, post) flags, each viewer's posts as one entry, in as
         few calls as its limits allow, and keep them where the viewers' hashes lack them (one
         pipeline); the posts a viewer reported are left out of the answer and kept in the
-        viewer's hidden set (as the report's own event keeps them)."""
+        viewer's hidden set (as the report's own event keeps them). A viewer whose hashes do not
+        yet reach back `flags_listed_seconds` also has every flag of that time listed, and its
+        hashes' horizons are lowered to where the list starts (_recent_since)."""
         wanted: dict[int, list[int]] = {}
         for viewer, post_id in pairs:
             wanted.setdefault(viewer, []).append(post_id)
+        listed_seconds = self._limits.flags_listed_seconds
+        floor = id_at(self._clock() - timedelta(seconds=listed_seconds)) if listed_seconds else 0
+        seen = {viewer: self._horizons_seen.pop(viewer, None) for viewer in wanted}
         entries = [
-            (viewer, posts[i : i + FLAGS_POSTS_MAX])
+            FlagsWanted(
+                viewer,
+                posts[i : i + FLAGS_POSTS_MAX],
+                _recent_since(seen[viewer], floor) if i == 0 else 0,
+            )
             for viewer, posts in wanted.items()
             for i in range(0, len(posts), FLAGS_POSTS_MAX)
         ]
@@ -1191,14 +1268,29 @@ class ReadModel:
         scripts: list[tuple[list[str], list[Any]]] = []
         reported: list[tuple[int, list[int]]] = []
         for call, found in zip(calls, answers, strict=True):
-            for (viewer, post_ids), (liked, saved, hidden) in zip(call, found, strict=True):
+            for entry, flags in zip(call, found, strict=True):
+                viewer, post_ids = entry.viewer, entry.post_ids
+                hidden = flags.hidden
                 shown = [p for p in post_ids if p not in hidden]
-                answer.update(((viewer, p), (p in liked, p in saved)) for p in shown)
-                for key, flagged in ((likes_key(viewer), liked), (saves_key(viewer), saved)):
+                answer.update(((viewer, p), (p in flags.liked, p in flags.saved)) for p in shown)
+                listed = flags.listed_since if entry.since > 0 else 0
+                asked = set(post_ids)
+                horizons = seen[viewer] or (None, None)
+                for key, flagged, was in (
+                    (likes_key(viewer), flags.liked, horizons[0]),
+                    (saves_key(viewer), flags.saved, horizons[1]),
+                ):
                     kept: list[str] = []
                     for post_id in shown:
                         kept += [str(post_id), "1" if post_id in flagged else "0"]
-                    if kept:
+                    if listed > 0:
+                        for post_id in sorted(flagged - asked - hidden):
+                            if post_id >= listed:
+                                kept += [str(post_id), "1"]
+                        lowered = _version(listed - 1)
+                        before = (was or b"").decode()
+                        scripts.append(([key], ["w", horizon, ttl, most, before, lowered, *kept]))
+                    elif kept:
                         scripts.append(([key], ["f", horizon, ttl, most, *kept]))
                 if hidden:
                     reported.append((viewer, sorted(hidden)))

@@ -280,6 +280,7 @@ def build_read_model(
             author_ttl_seconds=settings.read_model_author_ttl_seconds,
             flags_ttl_seconds=settings.read_model_flags_ttl_seconds,
             flags_max_entries=settings.read_model_flags_max_entries,
+            flags_listed_seconds=settings.read_model_flags_listed_days * 86_400,
             fill_lock_seconds=settings.read_model_fill_lock_seconds,
             fill_wait_seconds=settings.read_model_fill_wait_seconds,
             grid_posts=settings.read_model_grid_posts,

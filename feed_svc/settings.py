@@ -107,6 +107,14 @@ class FeedSettings(MeshSettings):
         le=90 * 86_400,
         description="How long a viewer's like and save flags are kept after their last change.",
     )
+    read_model_flags_listed_days: int = Field(
+        default=30,
+        ge=0,
+        le=365,
+        description="How far back a viewer's first flags fill has post_svc list every post the "
+        "viewer likes, saves or reported (at most 500 of each), so that later reads of posts "
+        "that recent ask post_svc nothing. 0: ask for each post's flags as it is read.",
+    )
     read_model_flags_max_entries: int = Field(
         default=4000,
         ge=10,

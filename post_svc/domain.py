@@ -64,6 +64,9 @@ BATCH_MAX = 100
 # Viewers in one BatchGetViewersFlags call (each on up to BATCH_MAX posts): one statement of at
 # most 5 000 (viewer, post) pairs.
 VIEWERS_MAX = 50
+# Posts of each kind (likes, saves, reports) a viewer's flags list from since_post_id up: the
+# highest ids; where a kind has more, the listing starts at the lowest of those kept.
+RECENT_FLAGS_MAX = 500
 QUERY_MAX = 100
 GRID_PAGE_DEFAULT = 12
 # Feed posts keep videos of up to a minute (media_svc takes up to 90 s, for reels); the
@@ -175,6 +178,17 @@ class ReelViewCounts(Protocol):
     async def view_counts(
         self, session: AsyncSession, *, post_ids: Sequence[int]
     ) -> dict[int, int]: ...
+
+
+@dataclass(frozen=True)
+class ViewerFlags:
+    """A viewer's flags: the posts it likes, saves and reported among those asked, and, from
+    listed_since up (0: nothing listed beyond the posts asked), among every post."""
+
+    liked: set[int]
+    saved: set[int]
+    hidden: set[int]
+    listed_since: int = 0
 
 
 @dataclass(frozen=True)
@@ -291,6 +305,27 @@ def _int_cursor(cursor: Any) -> int | None:
     if not isinstance(cursor, int) or isinstance(cursor, bool):
         raise InvalidArgument.field("page_token", "does not belong to this list")
     return cursor
+
+
+def _with_listed(
+    asked: tuple[set[int], set[int], set[int]],
+    listed: tuple[list[int], list[int], list[int]] | None,
+    since: int,
+) -> ViewerFlags:
+    """Return the flags on the posts asked with those listed from `since` up (each kind highest
+    first, one more than RECENT_FLAGS_MAX where it has more): the listing starts at since, or
+    higher where a kind has more than it keeps, and nothing below that start is listed."""
+    if listed is None:
+        return ViewerFlags(*asked)
+    start = since
+    for ids in listed:
+        if len(ids) > RECENT_FLAGS_MAX:
+            start = max(start, ids[RECENT_FLAGS_MAX - 1])
+    liked, saved, hidden = (
+        flags | {p for p in ids[:RECENT_FLAGS_MAX] if p >= start}
+        for flags, ids in zip(asked, listed, strict=True)
+    )
+    return ViewerFlags(liked, saved, hidden, listed_since=start)
 
 
 def _keeps(visibility: Visibility | None, need_view: bool) -> bool:
@@ -753,12 +788,23 @@ class Posts:
         ]
 
     async def viewer_flags(
-        self, *, viewer: int, post_ids: Sequence[int]
-    ) -> tuple[set[int], set[int], set[int]]:
+        self, *, viewer: int, post_ids: Sequence[int], since_post_id: int = 0
+    ) -> ViewerFlags:
         """Return which of these posts the viewer likes, saves and reported: the facts
-        _hydrate reads per viewer, without the posts (one query each, whatever the posts)."""
+        _hydrate reads per viewer, without the posts (one query each, whatever the posts); with
+        since_post_id > 0 also every post from that id up (see _listed)."""
         check_id(viewer, "viewer_id")
         wanted = check_ids(post_ids, "post_ids")
+        since = max(since_post_id, 0)
+        asked, listed = await asyncio.gather(
+            self._flags_among(viewer, wanted), self._listed([(viewer, since)])
+        )
+        return _with_listed(asked, listed.get((viewer, since)), since)
+
+    async def _flags_among(
+        self, viewer: int, wanted: list[int]
+    ) -> tuple[set[int], set[int], set[int]]:
+        """Return which of these (checked) posts the viewer likes, saves and reported."""
         if not wanted:
             return set(), set(), set()
         # The primary: a report must hide the post from its reporter's very next read (as in
@@ -782,24 +828,50 @@ class Posts:
             )
         return liked, saved, hidden
 
+    async def _listed(
+        self, wanted: Sequence[tuple[int, int]]
+    ) -> dict[tuple[int, int], tuple[list[int], list[int], list[int]]]:
+        """Return, for each (viewer, since post id) pair with a positive since, the posts from
+        that id up the viewer likes, saves and reported, each kind its RECENT_FLAGS_MAX + 1
+        highest ids (one more tells a kind that has more), from the primary as _flags_among
+        reads. Nothing when the likes are kept elsewhere (Cassandra has no likes by account)."""
+        pairs = [(viewer, since) for viewer, since in wanted if since > 0]
+        if not pairs or not self._engagement.in_post_database:
+            return {}
+        return await self._store.current_recent_flags(wanted=pairs, limit=RECENT_FLAGS_MAX + 1)
+
     async def viewers_flags(
-        self, *, wanted: Sequence[tuple[int, Sequence[int]]]
-    ) -> list[tuple[set[int], set[int], set[int]]]:
-        """viewer_flags for several (viewer, post ids) entries at once (at most VIEWERS_MAX,
-        each on at most BATCH_MAX posts), in the order given: on PostgreSQL with the likes in
-        this database one statement for all of them, else each entry as viewer_flags reads it."""
+        self, *, wanted: Sequence[tuple[int, Sequence[int], int]]
+    ) -> list[ViewerFlags]:
+        """viewer_flags for several (viewer, post ids, since post id) entries at once (at most
+        VIEWERS_MAX, each on at most BATCH_MAX posts), in the order given: on PostgreSQL with
+        the likes in this database one statement for all the posts asked and one for all the
+        listings, else each entry as viewer_flags reads it."""
         if len(wanted) > VIEWERS_MAX:
             raise InvalidArgument.field("viewers", f"at most {VIEWERS_MAX} viewers per call")
-        entries: list[tuple[int, list[int]]] = []
-        for i, (viewer, post_ids) in enumerate(wanted):
+        entries: list[tuple[int, list[int], int]] = []
+        for i, (viewer, post_ids, since) in enumerate(wanted):
             check_id(viewer, f"viewers[{i}].viewer_id")
-            entries.append((viewer, check_ids(post_ids, f"viewers[{i}].post_ids")))
+            entries.append((viewer, check_ids(post_ids, f"viewers[{i}].post_ids"), max(since, 0)))
+        asked, listed = await asyncio.gather(
+            self._entries_flags([(v, p) for v, p, _ in entries]),
+            self._listed([(v, s) for v, _, s in entries]),
+        )
+        return [
+            _with_listed(flags, listed.get((viewer, since)), since)
+            for (viewer, _, since), flags in zip(entries, asked, strict=True)
+        ]
+
+    async def _entries_flags(
+        self, entries: list[tuple[int, list[int]]]
+    ) -> list[tuple[set[int], set[int], set[int]]]:
+        """Return each (viewer, checked post ids) entry's flags among its posts, in order."""
         if not self._engagement.in_post_database:
-            return [await self.viewer_flags(viewer=v, post_ids=p) for v, p in entries]
-        # The primary, as viewer_flags reads it (read-your-writes for a like, a save, a report).
+            return [await self._flags_among(v, p) for v, p in entries]
+        # The primary, as _flags_among reads it (read-your-writes for a like, a save, a report).
         found = await self._store.current_viewers_flags(wanted=entries, with_likes=True)
         if found is None:
-            return [await self.viewer_flags(viewer=v, post_ids=p) for v, p in entries]
+            return [await self._flags_among(v, p) for v, p in entries]
         answer = []
         for viewer, post_ids in entries:
             liked, saved, hidden = found[viewer]

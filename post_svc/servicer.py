@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from grpc import aio
 
 from mesh import auth, convert, deletion
@@ -33,6 +35,24 @@ def reel_message(view: reels.ReelView) -> post_pb2.Post:
     message = post_message(view.post)
     message.view_count = view.view_count
     return message
+
+
+def flags_message(
+    asked: Sequence[int], flags: domain.ViewerFlags
+) -> post_service_pb2.BatchGetViewerFlagsResponse:
+    """Return a viewer's flags as BatchGetViewerFlags answers them: the posts asked in the order
+    asked (each once), then those listed beyond them, highest id first."""
+    order = list(dict.fromkeys(asked))
+
+    def ids(found: set[int]) -> list[int]:
+        return [p for p in order if p in found] + sorted(found.difference(order), reverse=True)
+
+    return post_service_pb2.BatchGetViewerFlagsResponse(
+        liked_post_ids=ids(flags.liked),
+        saved_post_ids=ids(flags.saved),
+        hidden_post_ids=ids(flags.hidden),
+        listed_since_post_id=flags.listed_since,
+    )
 
 
 def comment_message(view: domain.CommentView) -> post_pb2.Comment:
@@ -167,30 +187,23 @@ class PostServicer(post_service_pb2_grpc.PostServiceServicer):
         self, request: post_service_pb2.BatchGetViewerFlagsRequest, context: aio.ServicerContext
     ) -> post_service_pb2.BatchGetViewerFlagsResponse:
         _require_service("read a viewer's flags")
-        wanted = list(request.post_ids)
-        liked, saved, hidden = await self._posts.viewer_flags(
-            viewer=request.viewer_id, post_ids=wanted
+        flags = await self._posts.viewer_flags(
+            viewer=request.viewer_id,
+            post_ids=list(request.post_ids),
+            since_post_id=request.since_post_id,
         )
-        return post_service_pb2.BatchGetViewerFlagsResponse(
-            liked_post_ids=[p for p in wanted if p in liked],
-            saved_post_ids=[p for p in wanted if p in saved],
-            hidden_post_ids=[p for p in wanted if p in hidden],
-        )
+        return flags_message(request.post_ids, flags)
 
     async def BatchGetViewersFlags(
         self, request: post_service_pb2.BatchGetViewersFlagsRequest, context: aio.ServicerContext
     ) -> post_service_pb2.BatchGetViewersFlagsResponse:
         _require_service("read viewers' flags")
-        wanted = [(entry.viewer_id, list(entry.post_ids)) for entry in request.viewers]
+        wanted = [(e.viewer_id, list(e.post_ids), e.since_post_id) for e in request.viewers]
         found = await self._posts.viewers_flags(wanted=wanted)
         return post_service_pb2.BatchGetViewersFlagsResponse(
             viewers=[
-                post_service_pb2.BatchGetViewerFlagsResponse(
-                    liked_post_ids=[p for p in dict.fromkeys(post_ids) if p in liked],
-                    saved_post_ids=[p for p in dict.fromkeys(post_ids) if p in saved],
-                    hidden_post_ids=[p for p in dict.fromkeys(post_ids) if p in hidden],
-                )
-                for (_, post_ids), (liked, saved, hidden) in zip(wanted, found, strict=True)
+                flags_message(post_ids, flags)
+                for (_, post_ids, _), flags in zip(wanted, found, strict=True)
             ]
         )
 

@@ -47,6 +47,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    true,
     union,
     union_all,
     update,
@@ -181,8 +182,9 @@ likes = Table(
     Column("like_id", BigInteger, nullable=False),
     Column("liked_at", DateTime(timezone=True), nullable=False),
     Index("ix_likes_post_recent", "post_id", "like_id"),
-    # An account's likes, found when the account is deleted.
-    Index("ix_likes_user", "user_id"),
+    # An account's likes: found when the account is deleted, and listed from a post id up (its
+    # flags on every recent post, BatchGetViewersFlags' since_post_id) as one index range.
+    Index("ix_likes_user", "user_id", "post_id"),
 )
 
 comments = Table(
@@ -443,6 +445,9 @@ class PostStore(Protocol):
     async def current_viewers_flags(
         self, *, wanted: Sequence[tuple[int, Sequence[int]]], with_likes: bool
     ) -> dict[int, tuple[set[int], set[int], set[int]]] | None: ...
+    async def current_recent_flags(
+        self, *, wanted: Sequence[tuple[int, int]], limit: int
+    ) -> dict[tuple[int, int], tuple[list[int], list[int], list[int]]]: ...
     async def get_posts(
         self, session: AsyncSession, *, post_ids: Sequence[int]
     ) -> dict[int, PostRecord]: ...
@@ -872,6 +877,57 @@ _VIEWERS_FLAGS = {
 }
 
 
+def _recent_kinds(viewer: Any, since: Any) -> list[tuple[int, Any, Any]]:
+    """Return (kind, post id column, conditions) of each flag a viewer's posts from `since` up
+    are listed by, kinds as in _current_flags_query: each an index range (likes by
+    ix_likes_user, saves and hidden_content by their primary keys)."""
+    return [
+        (0, likes.c.post_id, (likes.c.user_id == viewer, likes.c.post_id >= since)),
+        (1, saves.c.post_id, (saves.c.user_id == viewer, saves.c.post_id >= since)),
+        (
+            2,
+            hidden_content.c.target_id,
+            (
+                hidden_content.c.viewer_id == viewer,
+                hidden_content.c.target_type == "post",
+                hidden_content.c.target_id >= since,
+            ),
+        ),
+    ]
+
+
+def _recent_flags_query() -> Any:
+    """Return the one statement that lists several viewers' flags from a post id up (PostgreSQL,
+    two arrays of the same length zipped into (viewer, since) pairs): for each pair and kind the
+    `limit` highest post ids, rows of (kind, viewer, since, post id)."""
+    wanted = select(
+        func.unnest(bindparam("viewers", type_=postgresql.ARRAY(BigInteger))).label("viewer"),
+        func.unnest(bindparam("sinces", type_=postgresql.ARRAY(BigInteger))).label("since"),
+    ).cte("wanted")
+    limit = bindparam("limit", type_=BigInteger)
+    parts = []
+    for kind, post_id, where in _recent_kinds(wanted.c.viewer, wanted.c.since):
+        listed = (
+            select(post_id.label("post_id"))
+            .where(*where)
+            .order_by(post_id.desc())
+            .limit(limit)
+            .lateral(f"listed_{kind}")
+        )
+        parts.append(
+            select(
+                literal_column(str(kind)).label("kind"),
+                wanted.c.viewer,
+                wanted.c.since,
+                listed.c.post_id,
+            ).select_from(wanted.join(listed, true()))
+        )
+    return union_all(*parts)
+
+
+_RECENT_FLAGS = _recent_flags_query()
+
+
 class _Dialect:
     """Inserts that skip or merge on a key conflict, in the dialect of the engine."""
 
@@ -1121,6 +1177,42 @@ class SqlPostStore:
             )
             for kind, viewer, post_id in rows:
                 found[int(viewer)][int(kind)].add(int(post_id))
+        return found
+
+    async def current_recent_flags(
+        self, *, wanted: Sequence[tuple[int, int]], limit: int
+    ) -> dict[tuple[int, int], tuple[list[int], list[int], list[int]]]:
+        """Return, for each (viewer, since post id) pair, the posts from that id up the viewer
+        likes (this database's table), saves and reported: each kind its `limit` highest post
+        ids, highest first, as committed now on the primary. On PostgreSQL one prebuilt
+        statement on an autocommit connection; on SQLite three queries a pair."""
+        pairs = list(dict.fromkeys(wanted))
+        found: dict[tuple[int, int], tuple[list[int], list[int], list[int]]] = {
+            pair: ([], [], []) for pair in pairs
+        }
+        if not pairs:
+            return found
+        if self._postgres:
+            async with self._autocommit.connect() as connection:
+                rows = await connection.execute(
+                    _RECENT_FLAGS,
+                    {
+                        "viewers": [v for v, _ in pairs],
+                        "sinces": [s for _, s in pairs],
+                        "limit": limit,
+                    },
+                )
+                for kind, viewer, since, post_id in rows:
+                    found[(int(viewer), int(since))][int(kind)].append(int(post_id))
+            for lists in found.values():
+                for listed in lists:
+                    listed.sort(reverse=True)
+            return found
+        async with self.transaction() as session:
+            for (viewer, since), lists in found.items():
+                for kind, post_id, where in _recent_kinds(viewer, since):
+                    query = select(post_id).where(*where).order_by(post_id.desc()).limit(limit)
+                    lists[kind].extend(int(p) for p in await session.scalars(query))
         return found
 
     async def get_posts(

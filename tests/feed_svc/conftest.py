@@ -19,7 +19,7 @@ import redis
 from feed_svc import domain, readmodel, store
 from feed_svc.cache import FeedCache
 from feed_svc.errors import AuthorNotFound
-from feed_svc.readmodel import Limits, ReadModel
+from feed_svc.readmodel import FlagsWanted, Limits, ReadModel, ViewerFlags
 from feed_svc.settings import FeedSettings
 from mesh import db
 from mesh.config import MeshSettings
@@ -152,21 +152,25 @@ class FakePosts:
         self.calls: list[list[int]] = []
         self.flag_calls: list[tuple[int, list[int]]] = []  # each viewer asked, with its posts
         self.flag_batches: list[list[int]] = []  # the viewers of each flags call
+        self.lists_flags = True  # False: as post_svc with its likes in Cassandra (lists none)
 
-    async def viewers_flags(
-        self, wanted: Sequence[tuple[int, Sequence[int]]]
-    ) -> list[tuple[set[int], set[int], set[int]]]:
+    async def viewers_flags(self, wanted: Sequence[FlagsWanted]) -> list[ViewerFlags]:
         assert len(wanted) <= 50, "post_svc answers at most 50 viewers per call"
-        self.flag_batches.append([viewer for viewer, _ in wanted])
+        self.flag_batches.append([entry.viewer for entry in wanted])
         answer = []
-        for viewer_id, post_ids in wanted:
+        for viewer_id, post_ids, since in wanted:
             assert len(post_ids) <= 100, "post_svc answers at most 100 posts per viewer"
             self.flag_calls.append((viewer_id, list(post_ids)))
+            # As post_svc lists them: with a since, every flag of the viewer from that post up.
+            listed = set(post_ids)
+            if since > 0:
+                listed |= {p for v, p in self.likes | self.saves | self.reported if p >= since}
             answer.append(
-                (
-                    {p for p in post_ids if (viewer_id, p) in self.likes},
-                    {p for p in post_ids if (viewer_id, p) in self.saves},
-                    {p for p in post_ids if (viewer_id, p) in self.reported},
+                ViewerFlags(
+                    {p for p in listed if (viewer_id, p) in self.likes},
+                    {p for p in listed if (viewer_id, p) in self.saves},
+                    {p for p in listed if (viewer_id, p) in self.reported},
+                    max(since, 0) if self.lists_flags else 0,
                 )
             )
         return answer
@@ -438,6 +442,7 @@ async def make_world(settings: FeedSettings, redis_url: str | None = None) -> tu
             author_ttl_seconds=settings.read_model_author_ttl_seconds,
             flags_ttl_seconds=settings.read_model_flags_ttl_seconds,
             flags_max_entries=settings.read_model_flags_max_entries,
+            flags_listed_seconds=settings.read_model_flags_listed_days * 86_400,
             fill_lock_seconds=settings.read_model_fill_lock_seconds,
             fill_wait_seconds=settings.read_model_fill_wait_seconds,
             tag_posts=settings.read_model_tag_posts,

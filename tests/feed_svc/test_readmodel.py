@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY
 from feed_svc import cache as feed_cache
 from feed_svc import domain, events, readmodel
 from feed_svc.errors import PostNotFound
-from feed_svc.readmodel import Limits, ReadModel
+from feed_svc.readmodel import FlagsWanted, Limits, ReadModel, ViewerFlags
 from mesh.ids import id_at
 from shutter.events.v1 import envelope_pb2, graph_events_pb2, post_events_pb2
 from shutter.feed.v1 import feed_service_pb2 as fpb
@@ -448,7 +448,11 @@ async def test_reads_after_the_read_model_is_lost_are_the_same(world: World) -> 
 
 
 async def test_flags_stay_bounded(data_dir: Path) -> None:
-    made, engine = await make_world(feed_settings(data_dir, read_model_flags_max_entries=10))
+    # Flags asked post by post (no listing), so each read adds its posts to the hash.
+    settings = feed_settings(
+        data_dir, read_model_flags_max_entries=10, read_model_flags_listed_days=0
+    )
+    made, engine = await make_world(settings)
     try:
         author, reader = made.user(), made.user()
         await made.follow(reader, author)
@@ -481,10 +485,8 @@ class SlowSource:
         await asyncio.sleep(0.1)
         return [post_pb2.Post(post_id=p, user={"user_id": self.posts[p]}) for p in post_ids]
 
-    async def viewers_flags(
-        self, wanted: Sequence[tuple[int, Sequence[int]]]
-    ) -> list[tuple[set[int], set[int], set[int]]]:
-        return [(set(), set(), set()) for _ in wanted]
+    async def viewers_flags(self, wanted: Sequence[FlagsWanted]) -> list[ViewerFlags]:
+        return [ViewerFlags(set(), set(), set()) for _ in wanted]
 
 
 async def test_a_cold_post_is_read_through_once_across_processes(world: World) -> None:
@@ -950,3 +952,117 @@ async def test_composed_pages_page_as_before(world: World) -> None:
                 if not token:
                     break
             assert sorted(found, reverse=True) == posts and len(found) == len(posts)
+
+
+def _older_posts(world: World, author: int, count: int, *, age: timedelta) -> list[int]:
+    """Make posts as if published `age` ago (before any flags hash of now), newest first."""
+    moment = datetime.now(UTC) - age
+    made = [id_at(moment) + i for i in range(count)]
+    for post_id in made:
+        world.posts.posts[post_id] = author
+    return made[::-1]
+
+
+async def test_a_viewers_first_flags_fill_lists_their_recent_flags_once(world: World) -> None:
+    author, reader = world.user(), world.user()
+    older = _older_posts(world, author, 8, age=timedelta(days=2))
+    world.posts.likes.add((reader, older[1]))
+    world.posts.saves.add((reader, older[5]))
+    world.posts.reported.add((reader, older[6]))
+    model = _model(world)
+    first = await model.posts(reader, older[:3])
+    assert [(p.post_id, p.has_liked) for p in first] == [
+        (older[0], False),
+        (older[1], True),
+        (older[2], False),
+    ]
+    assert len(world.posts.flag_calls) == 1
+    # The fill listed every flag of the reader's from two days back: posts it did not ask
+    # about are known now, and a reported one is never served.
+    rest = await model.posts(reader, older[3:])
+    assert [(p.post_id, p.has_saved) for p in rest] == [
+        (older[3], False),
+        (older[4], False),
+        (older[5], True),
+        (older[7], False),
+    ]
+    assert len(world.posts.flag_calls) == 1
+    # Another process reads the same hashes: nothing to ask either.
+    assert [p.post_id for p in await _model(world).posts(reader, older)] == [
+        p for p in older if p != older[6]
+    ]
+    assert len(world.posts.flag_calls) == 1
+    # A like after the fill still shows through its event.
+    await like(world, older[4], reader)
+    assert [p.has_liked for p in await model.posts(reader, [older[4]])] == [True]
+    assert len(world.posts.flag_calls) == 1
+
+
+async def test_flags_older_than_the_listed_time_are_still_asked_post_by_post(
+    world: World,
+) -> None:
+    author, reader = world.user(), world.user()
+    recent = _older_posts(world, author, 2, age=timedelta(days=1))
+    ancient = _older_posts(world, author, 2, age=timedelta(days=45))
+    world.posts.likes.add((reader, ancient[0]))
+    model = _model(world)
+    await model.posts(reader, recent)
+    assert len(world.posts.flag_calls) == 1
+    # 45 days back is past the 30 days listed: the hash cannot tell, post_svc is asked.
+    found = await model.posts(reader, ancient)
+    assert [(p.post_id, p.has_liked) for p in found] == [(ancient[0], True), (ancient[1], False)]
+    assert world.posts.flag_calls[1:] == [(reader, ancient)]
+    await model.posts(reader, [*recent, *ancient])
+    assert len(world.posts.flag_calls) == 2
+
+
+async def test_without_a_list_from_post_svc_flags_are_asked_post_by_post(world: World) -> None:
+    # post_svc with its likes in Cassandra lists nothing (listed_since 0).
+    world.posts.lists_flags = False
+    author, reader = world.user(), world.user()
+    older = _older_posts(world, author, 4, age=timedelta(days=2))
+    world.posts.likes.add((reader, older[3]))
+    model = _model(world)
+    await model.posts(reader, older[:2])
+    found = await model.posts(reader, older[2:])
+    assert [(p.post_id, p.has_liked) for p in found] == [(older[2], False), (older[3], True)]
+    assert world.posts.flag_calls == [(reader, older[:2]), (reader, older[2:])]
+
+
+async def test_a_like_applied_while_a_listing_fill_is_in_flight_is_kept(world: World) -> None:
+    author, reader = world.user(), world.user()
+    older = _older_posts(world, author, 3, age=timedelta(days=2))
+    asked = world.posts.viewers_flags
+
+    async def like_during_the_fill(wanted: Sequence[FlagsWanted]) -> list[ViewerFlags]:
+        answer = await asked(wanted)  # read before the like committed: it is not listed
+        await like(world, older[2], reader)
+        return answer
+
+    world.posts.viewers_flags = like_during_the_fill  # type: ignore[method-assign]
+    model = _model(world)
+    await model.posts(reader, older[:1])
+    world.posts.viewers_flags = asked  # type: ignore[method-assign]
+    assert [p.has_liked for p in await model.posts(reader, [older[2]])] == [True]
+
+
+async def test_a_listing_lowers_the_horizon_only_of_the_hash_its_reader_saw(world: World) -> None:
+    model = _model(world)
+    key = readmodel.likes_key(world.user())
+    now, lowered = "0" * 10 + "9" * 9, "0" * 10 + "1" * 9
+    script = model._flags
+
+    async def fill(seen: str, *pairs: str) -> bytes:
+        await script(keys=[key], args=["w", now, 600, 4, seen, lowered, *pairs])
+        return bytes(await world.redis.hget(key, readmodel.HORIZON))
+
+    # No hash when read, none now: made with the list's horizon.
+    assert await fill("", "7", "1") == lowered.encode()
+    # A hash made since the read (by an event): its horizon stays.
+    await world.redis.hset(key, readmodel.HORIZON, now)
+    assert await fill("", "8", "0") == now.encode()
+    # The hash the reader saw: lowered.
+    assert await fill(now, "9", "0") == lowered.encode()
+    # Past the maximum size the hash starts again: the list's horizon is not taken.
+    assert await fill(lowered, "10", "1", "11", "1") == now.encode()
+    assert await world.redis.hget(key, "7") is None

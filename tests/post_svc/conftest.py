@@ -246,7 +246,22 @@ def post_settings(data_dir: Path) -> PostSettings:
 
 @pytest.fixture
 async def world(post_settings: PostSettings) -> AsyncIterator[World]:
-    post_store, engagement, engine = await make_stores(post_settings, None)
+    async with _world(post_settings, None) as made:
+        yield made
+
+
+@pytest.fixture
+async def backend_world(
+    post_settings: PostSettings, database_url: str | None
+) -> AsyncIterator[World]:
+    """The world on each relational backend: embedded SQLite, then PostgreSQL."""
+    async with _world(post_settings, database_url) as made:
+        yield made
+
+
+@asynccontextmanager
+async def _world(settings: PostSettings, database_url: str | None) -> AsyncIterator[World]:
+    post_store, engagement, engine = await make_stores(settings, database_url)
     posts = domain.Posts(
         post_store,
         engagement,
@@ -256,8 +271,10 @@ async def world(post_settings: PostSettings) -> AsyncIterator[World]:
         ids=IdGenerator(shard=5),
         feed=FakeFeed(),
     )
-    yield World(posts, post_store, engagement, engine)
-    await engine.dispose()
+    try:
+        yield World(posts, post_store, engagement, engine)
+    finally:
+        await engine.dispose()
 
 
 EVENT_TYPES: dict[str, type[Message]] = {

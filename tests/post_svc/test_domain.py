@@ -1131,12 +1131,16 @@ async def test_a_viewers_flags_are_read_without_the_posts(world: World) -> None:
     await world.posts.hide(viewer_id=viewer, target_type="post", target_id=made[3], owner_id=author)
     world.graph.calls.clear()
     world.directory.calls.clear()
-    liked, saved, hidden = await world.posts.viewer_flags(viewer=viewer, post_ids=made)
-    assert (liked, saved, hidden) == ({made[0]}, {made[1]}, {made[3]})
+    flags = await world.posts.viewer_flags(viewer=viewer, post_ids=made)
+    assert flags == domain.ViewerFlags({made[0]}, {made[1]}, {made[3]}, listed_since=0)
     # Another viewer's flags are theirs; no peer is asked (no hydration, no privacy rule).
-    assert await world.posts.viewer_flags(viewer=other, post_ids=made) == ({made[2]}, set(), set())
+    assert await world.posts.viewer_flags(viewer=other, post_ids=made) == domain.ViewerFlags(
+        {made[2]}, set(), set()
+    )
     assert world.graph.calls == [] and world.directory.calls == []
-    assert await world.posts.viewer_flags(viewer=viewer, post_ids=[]) == (set(), set(), set())
+    assert await world.posts.viewer_flags(viewer=viewer, post_ids=[]) == domain.ViewerFlags(
+        set(), set(), set()
+    )
     error = await _fails(world.posts.viewer_flags(viewer=0, post_ids=made))
     assert type(error) is InvalidArgument and _violated(error) == ["viewer_id"]
 
@@ -1153,13 +1157,13 @@ async def test_several_viewers_flags_are_read_at_once_each_on_its_own_posts(worl
     world.directory.calls.clear()
     # Each entry answers only for its own posts; a viewer may come twice; order is kept.
     found = await world.posts.viewers_flags(
-        wanted=[(other, made), (viewer, made[:2]), (viewer, made[2:]), (other, [])]
+        wanted=[(other, made, 0), (viewer, made[:2], 0), (viewer, made[2:], 0), (other, [], 0)]
     )
     assert found == [
-        ({made[2]}, set(), set()),
-        ({made[0]}, {made[1]}, set()),
-        (set(), set(), {made[3]}),
-        (set(), set(), set()),
+        domain.ViewerFlags({made[2]}, set(), set()),
+        domain.ViewerFlags({made[0]}, {made[1]}, set()),
+        domain.ViewerFlags(set(), set(), {made[3]}),
+        domain.ViewerFlags(set(), set(), set()),
     ]
     # The same as one viewer's call; no peer is asked.
     assert found[1:3] == [
@@ -1169,18 +1173,101 @@ async def test_several_viewers_flags_are_read_at_once_each_on_its_own_posts(worl
     assert world.graph.calls == [] and world.directory.calls == []
     assert await world.posts.viewers_flags(wanted=[]) == []
     # The limits at their edges: 50 viewers of 100 posts each; one more of either is refused.
-    most = [(viewer, [made[0], *range(1, domain.BATCH_MAX)])] * domain.VIEWERS_MAX
+    most = [(viewer, [made[0], *range(1, domain.BATCH_MAX)], 0)] * domain.VIEWERS_MAX
     assert len(await world.posts.viewers_flags(wanted=most)) == domain.VIEWERS_MAX
-    error = await _fails(world.posts.viewers_flags(wanted=[*most, (viewer, [])]))
+    error = await _fails(world.posts.viewers_flags(wanted=[*most, (viewer, [], 0)]))
     assert type(error) is InvalidArgument and _violated(error) == ["viewers"]
     error = await _fails(
-        world.posts.viewers_flags(wanted=[(viewer, []), (other, list(range(1, 102)))])
+        world.posts.viewers_flags(wanted=[(viewer, [], 0), (other, list(range(1, 102)), 0)])
     )
     assert type(error) is InvalidArgument and _violated(error) == ["viewers[1].post_ids"]
-    error = await _fails(world.posts.viewers_flags(wanted=[(viewer, made), (0, made)]))
+    error = await _fails(world.posts.viewers_flags(wanted=[(viewer, made, 0), (0, made, 0)]))
     assert type(error) is InvalidArgument and _violated(error) == ["viewers[1].viewer_id"]
-    error = await _fails(world.posts.viewers_flags(wanted=[(viewer, [made[0], -1])]))
+    error = await _fails(world.posts.viewers_flags(wanted=[(viewer, [made[0], -1], 0)]))
     assert type(error) is InvalidArgument and _violated(error) == ["viewers[0].post_ids"]
+
+
+async def test_a_viewers_flags_list_every_post_from_since_up(backend_world: World) -> None:
+    world = backend_world
+    viewer, other, author = world.user(), world.user(), world.user()
+    p = [(await world.post(author)).record.post_id for _ in range(6)]
+    for liked in (p[0], p[3], p[5]):
+        await world.posts.like(caller=viewer, post_id=liked)
+    for saved in (p[1], p[4]):
+        await world.posts.save(caller=viewer, post_id=saved)
+    await world.posts.hide(viewer_id=viewer, target_type="post", target_id=p[2], owner_id=author)
+    await world.posts.hide(viewer_id=viewer, target_type="post", target_id=p[0], owner_id=author)
+    await world.posts.like(caller=other, post_id=p[4])
+    found = await world.posts.viewers_flags(
+        wanted=[(viewer, [p[0]], p[2]), (other, [], p[4]), (viewer, [p[1]], 0), (viewer, [], -5)]
+    )
+    assert found == [
+        # The post asked, and every one from since up (p[1] and the report of p[0] are below).
+        domain.ViewerFlags({p[0], p[3], p[5]}, {p[4]}, {p[0], p[2]}, listed_since=p[2]),
+        # From a post the viewer likes up: that post too.
+        domain.ViewerFlags({p[4]}, set(), set(), listed_since=p[4]),
+        # No since (0 or negative): only the posts asked, nothing listed.
+        domain.ViewerFlags(set(), {p[1]}, set(), listed_since=0),
+        domain.ViewerFlags(set(), set(), set(), listed_since=0),
+    ]
+    assert (
+        await world.posts.viewer_flags(viewer=viewer, post_ids=[p[0]], since_post_id=p[2])
+        == found[0]
+    )
+    # The listing reads the primary: a like or save just made, and one just taken back.
+    await world.posts.like(caller=viewer, post_id=p[4])
+    await world.posts.unlike(caller=viewer, post_id=p[5])
+    await world.posts.unsave(caller=viewer, post_id=p[4])
+    (now,) = await world.posts.viewers_flags(wanted=[(viewer, [], p[1])])
+    assert now == domain.ViewerFlags({p[3], p[4]}, {p[1]}, {p[2]}, listed_since=p[1])
+
+
+async def test_a_kind_with_more_than_the_most_listed_starts_the_listing_higher(
+    backend_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = backend_world
+    monkeypatch.setattr(domain, "RECENT_FLAGS_MAX", 2)
+    viewer, few, author = world.user(), world.user(), world.user()
+    p = [(await world.post(author)).record.post_id for _ in range(6)]
+    for liked in p[1:]:
+        await world.posts.like(caller=viewer, post_id=liked)
+    for saved in (p[0], p[5]):
+        await world.posts.save(caller=viewer, post_id=saved)
+    for liked in (p[2], p[3]):
+        await world.posts.like(caller=few, post_id=liked)
+    found = await world.posts.viewers_flags(wanted=[(viewer, [p[1]], p[0]), (few, [], p[0])])
+    assert found == [
+        # Five likes: the two highest are listed, from the lowest of them up; the likes and the
+        # save below that are not claimed (the post asked is answered all the same).
+        domain.ViewerFlags({p[1], p[4], p[5]}, {p[5]}, set(), listed_since=p[4]),
+        # Exactly the most: all of them, from since up.
+        domain.ViewerFlags({p[2], p[3]}, set(), set(), listed_since=p[0]),
+    ]
+    # A report past the most starts the listing higher too.
+    for hidden in p[3:]:
+        await world.posts.hide(viewer_id=few, target_type="post", target_id=hidden, owner_id=author)
+    assert await world.posts.viewer_flags(viewer=few, post_ids=[], since_post_id=p[0]) == (
+        domain.ViewerFlags(set(), set(), {p[4], p[5]}, listed_since=p[4])
+    )
+
+
+async def test_likes_kept_elsewhere_list_nothing_beyond_the_posts_asked(
+    backend_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = backend_world
+    viewer, author = world.user(), world.user()
+    p = [(await world.post(author)).record.post_id for _ in range(3)]
+    for post_id in p:
+        await world.posts.like(caller=viewer, post_id=post_id)
+        await world.posts.save(caller=viewer, post_id=post_id)
+    # As with the Cassandra engagement store, which has no likes by account.
+    monkeypatch.setattr(world.engagement, "in_post_database", False)
+    found = await world.posts.viewers_flags(wanted=[(viewer, [p[1]], p[0])])
+    assert found == [domain.ViewerFlags({p[1]}, {p[1]}, set(), listed_since=0)]
+    assert (
+        await world.posts.viewer_flags(viewer=viewer, post_ids=[p[1]], since_post_id=p[0])
+        == found[0]
+    )
 
 
 async def test_shared_posts_are_every_viewers_part_whoever_may_see_them(world: World) -> None:

@@ -382,6 +382,39 @@ async def test_several_viewers_flags_in_one_call_services_only(mesh: Mesh) -> No
         )
         code, _, fields = await _fails(call)
         assert (code, fields) == (grpc.StatusCode.INVALID_ARGUMENT, [field])
+    # With since_post_id: the posts asked (in the order asked), then every one from since up
+    # the viewer likes or saves, highest first; listed_since_post_id says from where.
+    media_ids = await _ready_media(mesh, one, 3)
+    p = [
+        (
+            await mesh.posts.CreatePost(
+                ppb.CreatePostRequest(media_ids=[media_id]), metadata=one.md
+            )
+        ).post.post_id
+        for media_id in media_ids
+    ]
+    for post_id in (p[0], p[1], p[2]):
+        await mesh.posts.LikePost(ppb.LikePostRequest(post_id=post_id), metadata=two.md)
+    await mesh.posts.SavePost(ppb.SavePostRequest(post_id=p[0]), metadata=two.md)
+    found = await mesh.posts.BatchGetViewersFlags(
+        ppb.BatchGetViewersFlagsRequest(
+            viewers=[
+                entry(viewer_id=two.user_id, post_ids=[p[0]], since_post_id=p[1]),
+                entry(viewer_id=two.user_id, post_ids=[p[1]], since_post_id=-1),
+            ]
+        ),
+        metadata=mesh.service_md,
+    )
+    listed = [
+        (list(f.liked_post_ids), list(f.saved_post_ids), f.listed_since_post_id)
+        for f in found.viewers
+    ]
+    assert listed == [([p[0], p[2], p[1]], [p[0]], p[1]), ([p[1]], [], 0)]
+    one_viewer = await mesh.posts.BatchGetViewerFlags(
+        entry(viewer_id=two.user_id, post_ids=[p[0]], since_post_id=p[1]),
+        metadata=mesh.service_md,
+    )
+    assert one_viewer == found.viewers[0]
     # A user's own token is refused: a viewer's flags are not theirs to ask about others.
     user_md = (("authorization", f"Bearer {one.token}"),)
     call = mesh.posts.BatchGetViewersFlags(

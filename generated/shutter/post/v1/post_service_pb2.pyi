@@ -69,22 +69,26 @@ class BatchGetPostsResponse(_message.Message):
     def __init__(self, posts: _Optional[_Iterable[_Union[_post_pb2.Post, _Mapping]]] = ...) -> None: ...
 
 class BatchGetViewerFlagsRequest(_message.Message):
-    __slots__ = ("viewer_id", "post_ids")
+    __slots__ = ("viewer_id", "post_ids", "since_post_id")
     VIEWER_ID_FIELD_NUMBER: _ClassVar[int]
     POST_IDS_FIELD_NUMBER: _ClassVar[int]
+    SINCE_POST_ID_FIELD_NUMBER: _ClassVar[int]
     viewer_id: int
     post_ids: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, viewer_id: _Optional[int] = ..., post_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+    since_post_id: int
+    def __init__(self, viewer_id: _Optional[int] = ..., post_ids: _Optional[_Iterable[int]] = ..., since_post_id: _Optional[int] = ...) -> None: ...
 
 class BatchGetViewerFlagsResponse(_message.Message):
-    __slots__ = ("liked_post_ids", "saved_post_ids", "hidden_post_ids")
+    __slots__ = ("liked_post_ids", "saved_post_ids", "hidden_post_ids", "listed_since_post_id")
     LIKED_POST_IDS_FIELD_NUMBER: _ClassVar[int]
     SAVED_POST_IDS_FIELD_NUMBER: _ClassVar[int]
     HIDDEN_POST_IDS_FIELD_NUMBER: _ClassVar[int]
+    LISTED_SINCE_POST_ID_FIELD_NUMBER: _ClassVar[int]
     liked_post_ids: _containers.RepeatedScalarFieldContainer[int]
     saved_post_ids: _containers.RepeatedScalarFieldContainer[int]
     hidden_post_ids: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, liked_post_ids: _Optional[_Iterable[int]] = ..., saved_post_ids: _Optional[_Iterable[int]] = ..., hidden_post_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+    listed_since_post_id: int
+    def __init__(self, liked_post_ids: _Optional[_Iterable[int]] = ..., saved_post_ids: _Optional[_Iterable[int]] = ..., hidden_post_ids: _Optional[_Iterable[int]] = ..., listed_since_post_id: _Optional[int] = ...) -> None: ...
 
 class BatchGetViewersFlagsRequest(_message.Message):
     __slots__ = ("viewers",)
