@@ -365,7 +365,8 @@ def edge_cost_command(
     output: Annotated[Path | None, typer.Option(help="Write the figures as JSON here.")] = None,
 ) -> None:
     """Measure the edge's own CPU per read request (no network, the service answering at once):
-    the whole app, and the protobuf → JSON and JSON → bytes parts."""
+    the whole app, the protobuf → JSON and JSON → bytes parts, and both as the edge does them
+    now (posts inside an answer from their kept JSON, jsonenc.render)."""
     import asyncio
     import json
 
@@ -375,7 +376,8 @@ def edge_cost_command(
         raise typer.BadParameter("requests and repeats ≥ 1")
     rows = asyncio.run(edge_cost.measure(requests=requests, repeats=repeats))
     table = Table(title="the edge's own CPU per request (µs, this process, no network)")
-    for column in ("route", "path", "request", "proto → dict", "dict → bytes", "body bytes"):
+    columns = ("route", "path", "request", "proto → dict", "dict → bytes", "kept posts → bytes")
+    for column in (*columns, "body bytes"):
         table.add_column(column, justify="left" if column in ("route", "path") else "right")
     for row in rows:
         table.add_row(
@@ -384,6 +386,7 @@ def edge_cost_command(
             f"{row['request_us']:.0f}",
             f"{row['to_dict_us']:.0f}",
             f"{row['encode_us']:.0f}",
+            f"{row['rendered_us']:.0f}",
             str(row["body_bytes"]),
         )
     console.print(table)
