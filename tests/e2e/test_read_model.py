@@ -156,3 +156,31 @@ async def test_reads_after_the_read_model_is_lost_are_the_same(client: httpx.Asy
     await _lose_the_cache()
     assert await _posts(client, reader) == before
     assert await _posts(client, reader) == before  # and again, warm
+
+
+async def test_a_profile_grid_shows_the_readers_flags_after_the_read_model_is_lost(
+    client: httpx.AsyncClient,
+) -> None:
+    # The reader likes, saves and reports posts of a profile, the read model is lost, and the
+    # reader's first read fills every recent flag of theirs at once (since_post_id): each read
+    # shows them, and the reported post never.
+    author, reader = await register(client, "ga"), await register(client, "gr")
+    made = [await _create(client, author, f"grid {n}") for n in range(4)]
+    liked, saved, reported, plain = made
+    for path in (f"/api/v1/posts/{liked}/like", f"/api/v1/posts/{saved}/save"):
+        done = await client.post(path, headers=reader.headers)
+        assert done.status_code == 200, done.text
+    body = {"targetType": "REPORT_TARGET_TYPE_POST", "targetId": reported}
+    report = await client.post(
+        "/api/v1/reports", json={**body, "reason": "REPORT_REASON_SPAM"}, headers=reader.headers
+    )
+    assert report.status_code == 200, report.text
+    await _lose_the_cache()
+    for _ in range(2):  # filled, then warm
+        grid = await client.get(f"/api/v1/users/{author.user_id}/posts", headers=reader.headers)
+        assert grid.status_code == 200, grid.text
+        shown = {
+            p["postId"]: (p.get("hasLiked", False), p.get("hasSaved", False))
+            for p in grid.json()["posts"]
+        }
+        assert shown == {plain: (False, False), saved: (False, True), liked: (True, False)}
