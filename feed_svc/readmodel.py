@@ -1196,7 +1196,7 @@ class ReadModel:
         ask: list[int],
         views: dict[int, post_pb2.Post],
         flags: dict[int, tuple[bool, bool]],
-        horizons: tuple[bytes | None, bytes | None] = (None, None),
+        horizons: tuple[bytes | None, bytes | None],
     ) -> None:
         """Fill what the read model lacks for this read: the posts it does not keep (each read
         once across readers, see _fill_views) and, at the same time, the viewer's flags it
@@ -1221,7 +1221,7 @@ class ReadModel:
         self,
         viewer: int,
         post_ids: list[int],
-        horizons: tuple[bytes | None, bytes | None] = (None, None),
+        horizons: tuple[bytes | None, bytes | None],
     ) -> dict[int, tuple[bool, bool]]:
         """Return the viewer's (liked, saved) for these posts from post_svc's flags-only call,
         asked together with the flags other readers of this process want at the same moment
