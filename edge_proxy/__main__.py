@@ -9,7 +9,7 @@ import uvicorn
 from edge_proxy.app import create_app
 from edge_proxy.serve import EdgeServer
 from edge_proxy.settings import EdgeSettings
-from mesh import metrics, preflight, telemetry
+from mesh import heap, metrics, preflight, telemetry
 from mesh.clients import Channels
 from mesh.config import exit_with, load_settings_or_exit
 
@@ -48,6 +48,7 @@ async def main(settings: EdgeSettings) -> None:
     metrics.serve_metrics(settings.metrics_port, settings.edge_host)
     channels = Channels(settings)
     app = create_app(settings, channels)
+    heap.freeze_startup_heap()
     # log_config=None keeps the logging that telemetry.configure set up.
     config = uvicorn.Config(
         app,

@@ -227,7 +227,7 @@ def _print_mesh(edge_url: str, addresses: dict[str, str], storage: str) -> None:
 
 
 async def _up_embedded() -> None:
-    from mesh import server, telemetry
+    from mesh import heap, server, telemetry
     from mesh.config import MeshSettings
     from mesh.launcher import start_mesh
 
@@ -241,6 +241,7 @@ async def _up_embedded() -> None:
     _print_mesh(
         str(mesh.edge_url), mesh.addresses, f"SQLite files in {settings.data_dir.resolve()}"
     )
+    heap.freeze_startup_heap()
     if settings.metrics_port:
         console.print(f"metrics: http://{settings.host}:{settings.metrics_port}/metrics")
     try:

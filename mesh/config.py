@@ -183,13 +183,17 @@ class MeshSettings(BaseSettings):
         "its own schema; unset means one SQLite file per service under data_dir.",
     )
     db_pool_size: int = Field(
-        # Five per process: an asyncio service on a few cores rarely has more statements in
-        # flight, and seven services at 5 + 5 overflow stay well under PostgreSQL's default 100.
-        default=5,
+        # Ten per process, all kept: an asyncio service on a few cores rarely has more statements
+        # in flight, and seven services at 10 stay under PostgreSQL's default 100. None opens
+        # past the pool: a session opened for a burst and closed after it costs the server a
+        # backend (a process, its caches, each prepared statement again) and the caller its
+        # latency, where waiting for a pooled one costs a statement's time.
+        default=10,
         ge=1,
         le=500,
-        description="PostgreSQL connections a service keeps per process (as many more may open "
-        "under load); size it so processes x pool stays under the server's max_connections.",
+        description="PostgreSQL connections a service keeps per process (past them a transaction "
+        "waits for a free one, none opens); size it so processes x pool stays under the "
+        "server's max_connections.",
     )
     database_replica_url: str | None = Field(
         default=None,
@@ -201,8 +205,8 @@ class MeshSettings(BaseSettings):
         default=None,
         ge=1,
         le=500,
-        description="Replica connections a service keeps per process (as many more may open "
-        "under load); unset means db_pool_size.",
+        description="Replica connections a service keeps per process (past them a query waits "
+        "for a free one); unset means db_pool_size.",
     )
     db_pool_pre_ping: bool = Field(
         default=False,

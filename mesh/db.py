@@ -117,9 +117,10 @@ def _create_engine(
     return create_async_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=0,  # see MeshSettings.db_pool_size: a burst waits, it opens nothing
         pool_pre_ping=settings.db_pool_pre_ping,
-        connect_args={"options": f"-c search_path={service}"},
+        # application_name: pg_stat_activity and the server log say which service a session is.
+        connect_args={"options": f"-c search_path={service}", "application_name": service},
     )
 
 

@@ -225,9 +225,10 @@ def run_service(name: str) -> None:
 
 
 async def _run_service(spec: ServiceSpec, settings: MeshSettings) -> None:
-    from mesh import server, telemetry
+    from mesh import heap, server, telemetry
 
     name = spec.name
     telemetry.configure(settings, process_name=name)
     service = await spec.create()(settings)
+    heap.freeze_startup_heap()
     await server.run_until_signalled([service], settings.shutdown_grace_seconds)

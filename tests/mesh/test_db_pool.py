@@ -3,6 +3,7 @@ the pool recovers by itself (which is why pooled connections are not pinged befo
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import psycopg
@@ -35,5 +36,33 @@ async def test_a_dropped_connection_fails_once_then_the_pool_recovers(
                 await conn.execute(text("SELECT 1"))
         async with engine.begin() as conn:
             assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_a_burst_past_the_pool_waits_for_pooled_sessions_and_opens_none(
+    postgres_database: str, tmp_path: Path
+) -> None:
+    """Twice as many transactions at once as the pool holds all finish, on the pool's own
+    sessions: none is opened for the burst (and closed after it), so the next burst runs on the
+    very same server sessions."""
+    settings = MeshSettings(data_dir=tmp_path, db_pool_size=3)
+    engine = db.create_engine("pool_burst", settings, postgres_database)
+
+    async def one() -> int:
+        async with engine.begin() as conn:
+            await conn.execute(text("SELECT pg_sleep(0.05)"))
+            return int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+    try:
+        first = set(await asyncio.gather(*(one() for _ in range(6))))
+        second = set(await asyncio.gather(*(one() for _ in range(6))))
+        assert len(first) == 3
+        assert second == first
+        async with engine.connect() as conn:
+            named = await conn.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pool_burst'")
+            )
+            assert named.scalar_one() == 3  # the sessions say which service they serve
     finally:
         await engine.dispose()
