@@ -26,11 +26,18 @@ from mesh.server import Service
 from mesh.services import MESH, ServiceSpec
 
 SettingsT = TypeVar("SettingsT", bound=MeshSettings)
+log = logging.getLogger(__name__)
 EDGE_SHUTDOWN_GRACE_SECONDS = 5
+# Starts of a mesh whose picked free port another process took before its service bound it.
+PICK_ATTEMPTS = 3
 
 
 class StartupError(RuntimeError):
     """The mesh could not start (a port in use, a database out of reach): the message says why."""
+
+
+class EdgePortInUse(StartupError):
+    """The edge could not listen on its port."""
 
 
 async def _serve_edge(edge: uvicorn.Server) -> None:
@@ -133,7 +140,44 @@ async def start_mesh(
     specs: Sequence[ServiceSpec] = MESH,
     with_edge: bool = True,
 ) -> RunningMesh:
-    """Start every service (and the edge), with settings from the environment plus overrides."""
+    """Start every service (and the edge), with settings from the environment plus overrides.
+
+    A port the settings leave to the mesh (port 0) is picked free, but another process may take
+    it before its service binds it (the services before it start in between): then everything
+    started is stopped and the mesh starts again on fresh picks, PICK_ATTEMPTS times at most. A
+    port the settings name is never picked again: its error is the answer."""
+    from mesh.server import PortInUse
+
+    for attempt in range(1, PICK_ATTEMPTS + 1):
+        try:
+            return await _start_mesh(overrides=overrides, specs=specs, with_edge=with_edge)
+        except (PortInUse, EdgePortInUse) as exc:
+            if attempt == PICK_ATTEMPTS or not _was_picked(exc, overrides, specs):
+                raise
+            log.warning("%s; starting again on other free ports", exc)
+    raise AssertionError("unreachable")
+
+
+def _was_picked(
+    exc: RuntimeError, overrides: Mapping[str, Any] | None, specs: Sequence[ServiceSpec]
+) -> bool:
+    """Tell whether the port a start failed on was one the mesh picked (the settings said 0)."""
+    from edge_proxy.settings import EdgeSettings
+    from mesh.server import PortInUse
+
+    given = dict(overrides or {})
+    if isinstance(exc, PortInUse):
+        base = MeshSettings().model_copy(update=given)
+        return exc.address not in {base.address_of(spec.name) for spec in specs}
+    return not _with(EdgeSettings(), given).edge_port
+
+
+async def _start_mesh(
+    *,
+    overrides: Mapping[str, Any] | None,
+    specs: Sequence[ServiceSpec],
+    with_edge: bool,
+) -> RunningMesh:
     from edge_proxy.app import create_app
     from edge_proxy.serve import EdgeServer
     from edge_proxy.settings import EdgeSettings
@@ -184,7 +228,7 @@ async def start_mesh(
                 # uvicorn exits (SystemExit) when it cannot bind: stop what started, say why.
                 running._edge, running._edge_task = None, None
                 await running.stop(grace=0)
-                raise StartupError(
+                raise EdgePortInUse(
                     f"the edge could not listen on {edge_settings.edge_host}:{edge_port} "
                     "(is the port in use? set SHUTTER_EDGE_PORT or --edge-port)"
                 )

@@ -112,9 +112,10 @@ async def create_server(
         else:
             port = server.add_secure_port(address, credentials)
     except RuntimeError:
-        raise RuntimeError(
+        raise PortInUse(
             f"{name} could not listen on {address} (is the port in use? set "
-            f"SHUTTER_{name.upper()}_ADDR)"
+            f"SHUTTER_{name.upper()}_ADDR)",
+            address,
         ) from None
     await server.start()
     serving = health_pb2.HealthCheckResponse.SERVING
@@ -129,6 +130,14 @@ async def create_server(
         service_names=service_names,
         on_stop=list(on_stop),
     )
+
+
+class PortInUse(RuntimeError):
+    """A service could not listen on its address (another process holds the port)."""
+
+    def __init__(self, message: str, address: str) -> None:
+        super().__init__(message)
+        self.address = address
 
 
 async def run_until_signalled(services: Sequence[Service], grace: float) -> None:

@@ -49,3 +49,35 @@ def test_free_ports_are_bindable_and_below_the_ephemeral_range() -> None:
         assert port < _ephemeral_low()
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", port))
+
+
+async def test_a_picked_port_taken_before_its_service_binds_it_is_picked_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The mesh picks free ports for the services the settings leave to it; another process may
+    bind one before its service does (the services before it start in between). The mesh then
+    starts again on fresh picks instead of failing."""
+    from mesh import launcher
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        picks: list[int] = []
+        real = launcher.free_port
+
+        def pick(host: str = "127.0.0.1") -> int:
+            # The third service's pick on the first start is the port another process holds.
+            picks.append(port if len(picks) == 2 else real(host))
+            return picks[-1]
+
+        monkeypatch.setattr(launcher, "free_port", pick)
+        overrides: dict[str, object] = {"data_dir": tmp_path, "edge_port": 0}
+        overrides.update({f"{spec.name}_addr": "127.0.0.1:0" for spec in MESH})
+        mesh = await start_mesh(overrides=overrides)
+        try:
+            assert picks.count(port) == 1
+            assert f"127.0.0.1:{port}" not in mesh.addresses.values()
+            assert len(picks) > len(MESH) + 1  # started again, on fresh picks
+        finally:
+            await mesh.stop(grace=0)
