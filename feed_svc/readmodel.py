@@ -1088,35 +1088,24 @@ class ReadModel:
                 ask.append(post_id)
             else:
                 flags[post_id] = (like, save)
-        counts = self._parse_counts(ids, raw_counts)
-        # What is missing besides the read-through is filled at the same time, not after it: a
-        # cold read waits for the slowest fill, not for their sum. Counts of the posts not kept
-        # yet are asked too (a post found deleted leaves its counts unused).
-        lacking = [p for p in [*views, *missing_views] if p not in counts]
-        early_authors = list(dict.fromkeys(v.user.user_id for v in views.values()))
-        plain = not (check_access or known)
-        filled_counts, early, _ = await asyncio.gather(
-            self._fill_counts(lacking) if lacking else _empty(),
-            self._authors(early_authors, kept) if plain and early_authors else _empty(),
-            self._read_through(
-                viewer, missing_views, ask, views, flags, (liked_raw[0], saved_raw[0])
-            )
-            if missing_views or ask
-            else _empty(),
-        )
-        counts.update(filled_counts)
+        if missing_views or ask:
+            seen = (liked_raw[0], saved_raw[0])
+            await self._read_through(viewer, missing_views, ask, views, flags, seen)
         author_ids = list(dict.fromkeys(v.user.user_id for v in views.values()))
         authors: dict[int, user_pb2.UserSummary]
-        if plain:
-            late = [a for a in author_ids if a not in early]
-            authors = {**early, **(await self._authors(late, kept) if late else {})}
-        else:
+        if check_access or known:
             given = known or {}
             checked = {
                 **given,
                 **await self.access(viewer, [a for a in author_ids if a not in given]),
             }
             authors = {a: c.summary for a, c in checked.items() if c.can_view}
+        else:
+            authors = await self._authors(author_ids, kept)
+        counts = self._parse_counts(ids, raw_counts)
+        lacking = [p for p in views if p not in counts]
+        if lacking:
+            counts.update(await self._fill_counts(lacking))
         answer: list[post_pb2.Post] = []
         for post_id in ids:
             view = views.get(post_id)

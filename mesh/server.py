@@ -55,6 +55,14 @@ class Service:
             await close()
 
 
+class PortInUse(RuntimeError):
+    """A service could not listen on its address (another process holds the port)."""
+
+    def __init__(self, message: str, address: str) -> None:
+        super().__init__(message)
+        self.address = address
+
+
 async def create_server(
     name: str,
     settings: MeshSettings,
@@ -130,14 +138,6 @@ async def create_server(
         service_names=service_names,
         on_stop=list(on_stop),
     )
-
-
-class PortInUse(RuntimeError):
-    """A service could not listen on its address (another process holds the port)."""
-
-    def __init__(self, message: str, address: str) -> None:
-        super().__init__(message)
-        self.address = address
 
 
 async def run_until_signalled(services: Sequence[Service], grace: float) -> None:
