@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,27 +46,46 @@ def ensure_keys(settings: MeshSettings) -> None:
     signs user tokens (TokenIssuer says so clearly when its private key is missing)."""
     ensure_service_secret(settings)
     private_path, public_path = settings.private_key_path(), settings.public_key_path()
-    if private_path.exists() and public_path.exists():
-        return
     if settings.jwt_private_key_file or settings.jwt_public_key_file:
         if public_path.exists():
             return
         raise RuntimeError(f"the configured JWT public key file is missing: {public_path}")
-    private_path.parent.mkdir(parents=True, exist_ok=True)
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    public_pem = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    tmp = private_path.with_suffix(".tmp")
-    tmp.write_bytes(pem)
+    with _first_run_lock(private_path.parent):
+        if private_path.exists() and public_path.exists():
+            return
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        public_pem = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        _write_atomically(private_path, pem)
+        _write_atomically(public_path, public_pem)
+
+
+@contextlib.contextmanager
+def _first_run_lock(keys_dir: Path) -> Iterator[None]:
+    """Hold the keys folder's lock: every service of a mesh starts at once, and two of them
+    generating at the same time would each keep a key pair the others never see (their tokens
+    then fail everywhere else)."""
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    with (keys_dir / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write an owner-only file that a reader sees whole or not at all."""
+    tmp = path.with_name(f"{path.name}.{secrets.token_hex(4)}.tmp")
+    tmp.write_bytes(data)
     tmp.chmod(0o600)
-    tmp.replace(private_path)  # atomic: concurrent starters never see half a key
-    public_path.write_bytes(public_pem)
+    tmp.replace(path)
 
 
 def _load_private(path: Path) -> Ed25519PrivateKey:
@@ -84,18 +105,13 @@ def _load_public(path: Path) -> Ed25519PublicKey:
 def ensure_service_secret(settings: MeshSettings) -> None:
     """Generate the service-identity secret into data_dir on first run, unless its file is set."""
     path = settings.service_secret_path()
-    if path.exists():
-        return
     if settings.service_secret_file:
+        if path.exists():
+            return
         raise RuntimeError(f"the configured service secret file is missing: {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
-    tmp.write_bytes(secrets.token_bytes(32))
-    tmp.chmod(0o600)
-    if not path.exists():
-        tmp.replace(path)  # atomic: concurrent starters never see half a secret
-    else:
-        tmp.unlink()
+    with _first_run_lock(path.parent):
+        if not path.exists():
+            _write_atomically(path, secrets.token_bytes(32))
 
 
 class ServiceTokens:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import jwt
@@ -46,6 +48,35 @@ def test_keys_are_generated_once_and_kept(mesh_settings: MeshSettings) -> None:
     ensure_keys(mesh_settings)
     assert mesh_settings.private_key_path().read_bytes() == first
     assert mesh_settings.private_key_path().stat().st_mode & 0o077 == 0
+
+
+def test_services_starting_together_on_a_first_run_share_one_key_pair(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every service of a mesh starts at once on first run, and each keeps the key it read
+    # then: had two generated, tokens one signs would fail in the others. Key generation is
+    # slowed, each starter by a different delay, so that the starters overlap every time.
+    generate = Ed25519PrivateKey.generate
+    delays = iter(0.02 * n for n in range(6))
+
+    def slow_generate() -> Ed25519PrivateKey:
+        time.sleep(next(delays))
+        return generate()
+
+    monkeypatch.setattr(Ed25519PrivateKey, "generate", staticmethod(slow_generate))
+    settings = MeshSettings(data_dir=tmp_path)
+    start = threading.Barrier(6)
+
+    def start_like_a_service() -> str:
+        start.wait()
+        ensure_keys(settings)
+        return TokenIssuer(settings).user_token(7)
+
+    with ThreadPoolExecutor(6) as pool:
+        tokens = list(pool.map(lambda _: start_like_a_service(), range(6)))
+    verifier = TokenVerifier(settings)
+    assert [verifier.verify(token).user_id for token in tokens] == [7] * 6
+    assert not list(settings.private_key_path().parent.glob("*.tmp"))
 
 
 def test_configured_but_missing_key_files_fail_clearly(tmp_path: Path) -> None:
