@@ -176,14 +176,26 @@ def test_comments_keep_their_timestamps_to_the_microsecond() -> None:
 # -- the bridge from the driver's thread ------------------------------------------------------
 
 
+RELEASE_WAIT_SECONDS = 5.0
+
+
 class FakeResponse:
     """Stands in for the driver's ResponseFuture with its documented callback rules: callbacks
     stay registered across pages, and one added after the result is in runs at once. Results
     are delivered from another thread, as the driver's I/O thread does."""
 
-    def __init__(self, results: list[Any], *, delay: float = 0.05) -> None:
+    def __init__(
+        self,
+        results: list[Any],
+        *,
+        delay: float = 0.05,
+        release: threading.Event | None = None,
+    ) -> None:
         self._results = list(results)  # one page's rows, or an exception, per page
         self._delay = delay
+        # When given, each result waits until it is set (at most RELEASE_WAIT_SECONDS).
+        self._release = release
+        self.released: list[bool] = []
         self._lock = threading.Lock()
         self._callbacks: list[Callable[[Any], None]] = []
         self._errbacks: list[Callable[[BaseException], None]] = []
@@ -198,6 +210,8 @@ class FakeResponse:
 
         def arrive() -> None:
             time.sleep(self._delay)
+            if self._release is not None:
+                self.released.append(self._release.wait(RELEASE_WAIT_SECONDS))
             self.threads.add(threading.get_ident())
             with self._lock:
                 self._final = (not isinstance(result, BaseException), result)
@@ -227,31 +241,20 @@ class FakeResponse:
         self._fetch()
 
 
-async def _ticks_while(awaitable: Any) -> tuple[Any, int]:
-    """Await something while counting how often the loop got to run another task."""
-    ticks = 0
-    stop = asyncio.Event()
-
-    async def tick() -> None:
-        nonlocal ticks
-        while not stop.is_set():
-            ticks += 1
-            await asyncio.sleep(0.005)
-
-    ticker = asyncio.create_task(tick())
-    try:
-        return await awaitable, ticks
-    finally:
-        stop.set()
-        await ticker
-
-
 async def test_a_result_from_the_driver_thread_reaches_the_loop_without_blocking_it() -> None:
-    response = FakeResponse([[{"like_id": 1}]], delay=0.2)
-    rows, ticks = await _ticks_while(cs.first_page(response))
+    # The driver's thread answers only once a task of the loop let it: were the wait for the
+    # answer to block the loop, that task could not run and the answer would come late.
+    release = threading.Event()
+    response = FakeResponse([[{"like_id": 1}]], delay=0, release=release)
+
+    async def let_the_driver_answer() -> None:
+        await asyncio.sleep(0.01)
+        release.set()
+
+    rows, _ = await asyncio.gather(cs.first_page(response), let_the_driver_answer())
     assert rows == [{"like_id": 1}]
+    assert response.released == [True]
     assert threading.get_ident() not in response.threads
-    assert ticks >= 10  # the loop ran the ticker all along the 0.2 s wait
 
 
 async def test_a_driver_error_is_raised_in_the_awaiting_task() -> None:
