@@ -17,8 +17,10 @@ kept for the retention, and the relay watches the bus's epoch for its producer (
 When the epoch is new (Redis restarted empty, so consumers may never see what it held), the
 relay marks unpublished again every row the groups may not have finished: those published after
 the last time it measured that every group was done with them (`EventBus.finished_before`), or,
-when it never measured, those of the last `replay_window_seconds`; events it published but has
-not marked yet stay unmarked, for the sweep. Consumers are idempotent, so publishing an event
+when it never measured, those of the last `replay_window_seconds`. A loss again before the next
+measure (Redis flapping) publishes again from where the last loss did: the rows published again
+have a new publication time. Events it published but has not marked yet stay unmarked, for the
+sweep. Consumers are idempotent, so publishing an event
 they already handled changes nothing.
 """
 
@@ -211,7 +213,10 @@ class OutboxRelay:
             # Trust the measure only if the bus did not change under it.
             again, began_now = await self._bus.epoch(self._producer)
             if again == epoch and not began_now:
-                self._finished_before = finished
+                # No group (right after a loss, before the consumers are back) measures
+                # nothing: the bound already known still holds.
+                if finished is not None:
+                    self._finished_before = finished
                 return 0
             epoch, lost = again, True
         since = (
@@ -222,7 +227,11 @@ class OutboxRelay:
         count = await republish(self._engine, self._table, since=since)
         # What was published before the loss and not marked yet stays unsent, for the sweep.
         self._unmarked.clear()
-        self._epoch, self._finished_before = epoch, None
+        # Rows published before `since` were finished before this loss, and the ones published
+        # again get a new published_at: another loss before the next measure (Redis flapping)
+        # publishes again from the same place, not the whole replay window.
+        self._epoch = epoch
+        self._finished_before = since + self._clock_margin
         if count:
             metrics.OUTBOX_REPLAYED.labels(self._producer).inc(count)
             log.warning(

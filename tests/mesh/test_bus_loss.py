@@ -174,3 +174,38 @@ async def test_events_published_but_not_marked_when_the_bus_lost_them_are_publis
         assert bus.published == event_ids + event_ids
         assert await outboxed.unpublished() == 0
         await bus.close()
+
+
+async def test_a_bus_lost_again_before_the_relay_measured_is_not_given_the_replay_window(
+    private_redis: PrivateRedis, data_dir: Path
+) -> None:
+    """Redis flapping: emptied, then emptied again before the consumers were back (so before
+    the relay could measure anything new). Only what the groups had not finished before the
+    first loss is published again, not every row of the replay window."""
+    settings = fast_settings(
+        data_dir, redis_url=private_redis.url, bus_stream_prefix=f"loss-{uuid.uuid4().hex[:8]}"
+    )
+    async with outboxed_database(data_dir, None) as (engine, table):
+        bus = RecordingBus(create_bus(settings))
+        outboxed = Outboxed(engine, table, bus)
+        live = Collector()
+        consumer = await bus.start_consumer(group="live_svc", handler=live)
+        relay = _relay(outboxed, replay_window_seconds=3600)
+        assert await relay.check_bus() == 0
+        done = await outboxed.add([1, 2], outbox=outboxed.outbox(relay))
+        await relay.relay_once()
+        await live.wait_for(2)
+        await asyncio.sleep(0.05)
+        assert await relay.check_bus() == 0  # measured: rows 1 and 2 are finished
+        await consumer.stop()  # the consumers are not back until after the second loss
+
+        private_redis.restart_empty()
+        await asyncio.sleep(0.1)
+        assert await relay.check_bus() == 0  # lost, and nothing unfinished to publish again
+        assert await relay.check_bus() == 0  # no group yet: nothing new is measured
+        private_redis.restart_empty()
+        await asyncio.sleep(0.1)
+        assert await relay.check_bus() == 0
+        await relay.relay_once()
+        assert bus.published == done
+        await bus.close()
