@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 from grpc import aio
@@ -19,6 +19,7 @@ from feed_svc.domain import CountedFollowers, Relation
 from feed_svc.errors import AuthorNotFound, RelationshipUnknown
 from feed_svc.readmodel import FlagsWanted, Ties, ViewerFlags
 from mesh.auth import SERVICE_HEADER
+from mesh.batcher import Batcher
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from shutter.post.v1 import post_pb2, post_service_pb2, post_service_pb2_grpc
 from shutter.user.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
@@ -29,6 +30,11 @@ PEER_BATCH_MAX = 100
 STREAM_PAGE = 5000
 # Follows answered in one call (graph_svc's most); a longer list is streamed.
 FOLLOWING_PAGE = 10000
+# Follows per account in a batch answer (graph_svc's most); a longer list is streamed.
+BATCH_FOLLOWING_PAGE = 1000
+# How long a follow list waits for other callers' before graph_svc is asked for all of them: the
+# rebuilds of a cold start arrive together, and one call serves many.
+FOLLOWING_BATCH_SECONDS = 0.002
 
 
 # graph_svc not answering (down, restarting, too slow): retryable.
@@ -81,10 +87,17 @@ class GrpcGraph(_Peer):
     ) -> None:
         super().__init__(service_token=service_token, timeout=timeout)
         self._stub = stub
+        self._unmuted_following: Batcher[int] = Batcher(
+            self._fetch_unmuted_following, window=FOLLOWING_BATCH_SECONDS, most=PEER_BATCH_MAX
+        )
 
     async def following_ids(self, user_id: int, *, exclude_muted: bool) -> list[int]:
-        """Return every account a user follows: one unary call when they fit a page (nearly
-        every account), else the stream."""
+        """Return every account a user follows. Without the muted ones (a feed's rebuild, a
+        story tray), asked together with the lists other callers want at the same moment;
+        else one unary call when they fit a page (nearly every account), else the stream."""
+        if exclude_muted:
+            _, found = (await self._unmuted_following.get(0, [user_id]))[user_id]
+            return list(found or ())  # graph_svc answers every account asked
         page: graph_service_pb2.GetFollowingIdsResponse = await self._stub.GetFollowingIds(
             graph_service_pb2.GetFollowingIdsRequest(
                 user_id=user_id, page_size=FOLLOWING_PAGE, exclude_muted=exclude_muted
@@ -94,6 +107,29 @@ class GrpcGraph(_Peer):
         )
         if not page.more:
             return list(page.user_ids)
+        return await self._stream_following(user_id, exclude_muted=exclude_muted)
+
+    async def _fetch_unmuted_following(self, _viewer: int, user_ids: list[int]) -> dict[int, Any]:
+        answer: graph_service_pb2.BatchGetFollowingIdsResponse = (
+            await self._stub.BatchGetFollowingIds(
+                graph_service_pb2.BatchGetFollowingIdsRequest(
+                    user_ids=user_ids, page_size=BATCH_FOLLOWING_PAGE, exclude_muted=True
+                ),
+                metadata=self._metadata(),
+                timeout=self._timeout,
+            )
+        )
+        found: dict[int, Any] = {
+            f.user_id: list(f.followee_ids) for f in answer.following if not f.more
+        }
+        longer = [f.user_id for f in answer.following if f.more]
+        streamed = await asyncio.gather(
+            *(self._stream_following(user_id, exclude_muted=True) for user_id in longer)
+        )
+        found.update(zip(longer, streamed, strict=True))
+        return found
+
+    async def _stream_following(self, user_id: int, *, exclude_muted: bool) -> list[int]:
         found: list[int] = []
         stream = self._stub.StreamFollowingIds(
             graph_service_pb2.StreamFollowingIdsRequest(

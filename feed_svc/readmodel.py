@@ -60,16 +60,17 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, NamedTuple, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol
 
 import prometheus_client
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
 from feed_svc import cache as feed_cache
+from mesh.batcher import Batcher
 from mesh.ids import id_at
 from shutter.post.v1 import post_pb2
 from shutter.user.v1 import user_pb2
@@ -948,13 +949,13 @@ class ReadModel:
         # asks post_svc: whether to have the viewer's recent flags listed, and into which hash.
         self._horizons_seen: dict[int, tuple[bytes | None, bytes | None]] = {}
         self.ties_fills = 0  # viewers' ties read whole from graph_svc by this process (tests)
-        # Fills in this process, batched across readers (_Batcher). Posts are shared as
+        # Fills in this process, batched across readers (Batcher). Posts are shared as
         # serialized views, so each reader composes its own copy.
-        self._post_fills = _Batcher(self._fill_views_locked, window=FILL_BATCH_SECONDS)
-        self._author_fills = _Batcher(self._fetch_authors, window=FILL_BATCH_SECONDS)
-        self._count_fills = _Batcher(self._fetch_counts, window=FILL_BATCH_SECONDS)
+        self._post_fills = Batcher(self._fill_views_locked, window=FILL_BATCH_SECONDS)
+        self._author_fills = Batcher(self._fetch_authors, window=FILL_BATCH_SECONDS)
+        self._count_fills = Batcher(self._fetch_counts, window=FILL_BATCH_SECONDS)
         # Keyed by (viewer, post): the flags of every viewer read at the same moment in one call.
-        self._flag_fills: _Batcher[tuple[int, int]] = _Batcher(
+        self._flag_fills: Batcher[tuple[int, int]] = Batcher(
             self._fetch_flags, window=FILL_BATCH_SECONDS, most=FLAGS_VIEWERS_MAX * 20
         )
         self.grid_fills = 0  # grids built from the projection by this process (tests)
@@ -1225,7 +1226,7 @@ class ReadModel:
     ) -> dict[int, tuple[bool, bool]]:
         """Return the viewer's (liked, saved) for these posts from post_svc's flags-only call,
         asked together with the flags other readers of this process want at the same moment
-        (_Batcher, _fetch_flags); the posts the viewer reported are left out. `horizons`: the
+        (Batcher, _fetch_flags); the posts the viewer reported are left out. `horizons`: the
         viewer's flags hashes' horizons as the read saw them (None: no hash)."""
         if len(self._horizons_seen) >= HORIZONS_SEEN_MAX:
             self._horizons_seen.clear()  # left by readers whose posts another's fill asked
@@ -1305,7 +1306,7 @@ class ReadModel:
     async def _fill_views(self, post_ids: list[int]) -> dict[int, post_pb2.Post]:
         """Return the views of posts the read model does not keep, each read through once
         however many readers of this process want it, together with the posts other readers
-        want at the same moment (_Batcher), under the posts' locks (_fill_views_locked). A post
+        want at the same moment (Batcher), under the posts' locks (_fill_views_locked). A post
         left out is deleted (the views are the same for every viewer: each read applies its own
         privacy rule, as on a warm read)."""
         found = await self._post_fills.get(0, post_ids)
@@ -2099,82 +2100,3 @@ def _independent(post: post_pb2.Post) -> post_pb2.Post:
 
 async def _empty() -> dict[int, Any]:
     return {}
-
-
-_K = TypeVar("_K", bound=Hashable)
-
-
-class _Batcher(Generic[_K]):
-    """One fetch per id for the readers of this process: an id another reader is waiting for
-    is awaited, not asked again, and the ids readers ask for within `window` seconds of each
-    other go to the owner together (up to `most` per call), as the first of those readers sees
-    them. A cold start then asks once per post, author or count, in a few calls, not once per
-    reader. Answers are (the viewer it was asked for, the value or None when not answered); if
-    a fetch fails, its waiters fetch for themselves."""
-
-    def __init__(
-        self,
-        fetch: Callable[[int, list[_K]], Awaitable[dict[_K, Any]]],
-        *,
-        window: float,
-        most: int = 100,
-    ) -> None:
-        self._fetch = fetch
-        self._window = window
-        self._most = most
-        self._promised: dict[_K, asyncio.Future[Any]] = {}
-        self._queue: list[_K] = []
-        self._viewer = 0
-        self._flusher: asyncio.Future[None] | None = None
-
-    async def get(self, viewer: int, ids: Sequence[_K]) -> dict[_K, tuple[int, Any]]:
-        """Return (viewer asked for, value or None) for each id."""
-        loop = asyncio.get_running_loop()
-        promises: dict[_K, asyncio.Future[Any]] = {}
-        for i in dict.fromkeys(ids):
-            promise = self._promised.get(i)
-            if promise is None:
-                promise = self._promised[i] = loop.create_future()
-                if not self._queue:
-                    self._viewer = viewer
-                self._queue.append(i)
-            promises[i] = promise
-        if self._queue and self._flusher is None:
-            self._flusher = asyncio.ensure_future(self._flush())
-        answer: dict[_K, tuple[int, Any]] = {}
-        retry: list[_K] = []
-        for i, promise in promises.items():
-            # shield: a reader cancelled while waiting must not cancel the others' answer.
-            value = await asyncio.shield(promise)
-            if value is _FAILED:
-                retry.append(i)
-            else:
-                answer[i] = value
-        if retry:
-            found = await self._fetch(viewer, retry)
-            answer.update((i, (viewer, found.get(i))) for i in retry)
-        return answer
-
-    async def _flush(self) -> None:
-        await asyncio.sleep(self._window)
-        queue, viewer = self._queue, self._viewer
-        self._queue, self._flusher = [], None
-        most = self._most
-        await asyncio.gather(
-            *(self._run(viewer, queue[i : i + most]) for i in range(0, len(queue), most))
-        )
-
-    async def _run(self, viewer: int, ids: list[_K]) -> None:
-        found: dict[_K, Any] | None = None
-        try:
-            found = await self._fetch(viewer, ids)
-        except Exception:  # noqa: BLE001 - each waiter asks again and sees its own error
-            found = None
-        finally:
-            for i in ids:
-                promise = self._promised.pop(i, None)
-                if promise is not None and not promise.done():
-                    promise.set_result(_FAILED if found is None else (viewer, found.get(i)))
-
-
-_FAILED = object()  # a fill that raised: its waiters ask for themselves

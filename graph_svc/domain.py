@@ -36,6 +36,8 @@ LIST_PAGE_DEFAULT = 20
 LIST_PAGE_MAX = 50
 STREAM_PAGE_DEFAULT = 1000
 STREAM_PAGE_MAX = 10_000
+# Follows per account in one batch answer: 100 accounts x 1000 ids stay well inside a message.
+BATCH_FOLLOWING_PAGE_MAX = 1000
 # Requests approved per transaction when an account turns public: short transactions, bounded locks.
 APPROVE_CHUNK = 100
 # Ties of a deleted account read per query while ending them one by one.
@@ -796,6 +798,23 @@ class Graph:
             followers=False, user_id=owner, after=0, limit=size + 1, exclude_muted=exclude_muted
         )
         return found[:size], len(found) > size
+
+    async def following_pages(
+        self, *, user_ids: Sequence[int], page_size: int, exclude_muted: bool
+    ) -> list[tuple[int, list[int], bool]]:
+        """Return, for each of these accounts in order (repeats once), the first `page_size` ids
+        of the accounts it follows, ascending, and whether more follow (one statement)."""
+        owners = check_user_ids(user_ids)
+        size = pagination.page_size(
+            page_size, default=BATCH_FOLLOWING_PAGE_MAX, maximum=BATCH_FOLLOWING_PAGE_MAX
+        )
+        if not owners:
+            return []
+        found = await self._store.current_following_pages(
+            user_ids=owners, limit=size + 1, exclude_muted=exclude_muted
+        )
+        pages = [found.get(owner, []) for owner in owners]
+        return [(owner, page[:size], len(page) > size) for owner, page in zip(owners, pages)]
 
     async def block_page(
         self, *, user_id: int, page_size: int

@@ -292,6 +292,22 @@ class GraphServicer(graph_service_pb2_grpc.GraphServiceServicer):
             answer.more_blocks = more_blocks
         return answer
 
+    async def BatchGetFollowingIds(
+        self, request: graph_service_pb2.BatchGetFollowingIdsRequest, context: aio.ServicerContext
+    ) -> graph_service_pb2.BatchGetFollowingIdsResponse:
+        domain.require_service(auth.current_principal())
+        pages = await self._graph.following_pages(
+            user_ids=request.user_ids,
+            page_size=request.page_size,
+            exclude_muted=request.exclude_muted,
+        )
+        return graph_service_pb2.BatchGetFollowingIdsResponse(
+            following=[
+                graph_service_pb2.FollowingIds(user_id=owner, followee_ids=ids, more=more)
+                for owner, ids, more in pages
+            ]
+        )
+
     async def StreamFollowingIds(
         self, request: graph_service_pb2.StreamFollowingIdsRequest, context: aio.ServicerContext
     ) -> AsyncIterator[graph_service_pb2.StreamFollowingIdsResponse]:

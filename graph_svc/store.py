@@ -29,6 +29,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     exists,
+    func,
     literal_column,
     or_,
     select,
@@ -211,6 +212,9 @@ class GraphStore(Protocol):
     async def current_id_page(
         self, *, followers: bool, user_id: int, after: int, limit: int, exclude_muted: bool
     ) -> list[int]: ...
+    async def current_following_pages(
+        self, *, user_ids: Sequence[int], limit: int, exclude_muted: bool
+    ) -> dict[int, list[int]]: ...
     async def pending_requesters(
         self, session: AsyncSession, *, target_id: int, limit: int
     ) -> list[int]: ...
@@ -316,6 +320,28 @@ _CURRENT_ID_PAGES = {
         exclude_muted=exclude_muted,
     )
     for followers in (True, False)
+    for exclude_muted in (True, False)
+}
+
+
+def _following_pages_query(*, exclude_muted: bool) -> Any:
+    """Return the statement of the first `limit` followed accounts of each account of `ids`,
+    ascending, as one row per account with an array (PostgreSQL): one statement for a burst of
+    feed rebuilds."""
+    c = follows.c
+    asked = func.unnest(_IDS).table_valued("user_id").render_derived(name="asked")
+    page = select(c.followee_id).where(c.follower_id == asked.c.user_id)
+    if exclude_muted:
+        muted = exists().where(
+            mutes.c.muter_id == asked.c.user_id, mutes.c.muted_id == c.followee_id
+        )
+        page = page.where(~muted.correlate_except(mutes))
+    page = page.order_by(c.followee_id).limit(bindparam("limit", type_=Integer))
+    return select(asked.c.user_id, func.array(page.scalar_subquery()))
+
+
+_CURRENT_FOLLOWING_PAGES = {
+    exclude_muted: _following_pages_query(exclude_muted=exclude_muted)
     for exclude_muted in (True, False)
 }
 
@@ -685,6 +711,25 @@ class SqlGraphStore:
         params = {"user_id": user_id, "after": after, "limit": limit}
         async with self._autocommit.connect() as connection:
             return list((await connection.execute(statement, params)).scalars())
+
+    async def current_following_pages(
+        self, *, user_ids: Sequence[int], limit: int, exclude_muted: bool
+    ) -> dict[int, list[int]]:
+        """Return the first `limit` ids of the accounts each of these accounts follows,
+        ascending, as committed now on the primary: on PostgreSQL one prebuilt statement on an
+        autocommit connection, whatever the number of accounts."""
+        if not self._postgres:
+            async with self.transaction() as session:
+                return {
+                    user_id: await self.following_ids(
+                        session, user_id=user_id, after=0, limit=limit, exclude_muted=exclude_muted
+                    )
+                    for user_id in user_ids
+                }
+        statement = _CURRENT_FOLLOWING_PAGES[exclude_muted]
+        async with self._autocommit.connect() as connection:
+            rows = await connection.execute(statement, {"ids": list(user_ids), "limit": limit})
+            return {int(user_id): list(ids) for user_id, ids in rows}
 
     async def pending_requesters(
         self, session: AsyncSession, *, target_id: int, limit: int

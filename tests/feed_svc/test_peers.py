@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -74,3 +75,81 @@ async def test_a_fan_out_reads_the_count_and_the_followers_from_one_stream() -> 
         timeout=1,
     ).counted_followers(7, batch_size=10, exclude_muted=True)
     assert nobody.count == 0 and [b async for b in nobody.batches] == []
+
+
+class FakeFollowingStub:
+    """BatchGetFollowingIds and StreamFollowingIds over a dict of follow lists, with graph_svc's
+    page rule (a list longer than the page comes as its first page and `more`)."""
+
+    def __init__(self, lists: dict[int, list[int]]) -> None:
+        self.lists = lists
+        self.batches: list[graph_service_pb2.BatchGetFollowingIdsRequest] = []
+        self.streamed: list[int] = []
+
+    async def BatchGetFollowingIds(  # noqa: N802 - the gRPC method's name
+        self, request: graph_service_pb2.BatchGetFollowingIdsRequest, **_: Any
+    ) -> graph_service_pb2.BatchGetFollowingIdsResponse:
+        self.batches.append(request)
+        size = request.page_size
+        return graph_service_pb2.BatchGetFollowingIdsResponse(
+            following=[
+                graph_service_pb2.FollowingIds(
+                    user_id=u,
+                    followee_ids=self.lists.get(u, [])[:size],
+                    more=len(self.lists.get(u, [])) > size,
+                )
+                for u in request.user_ids
+            ]
+        )
+
+    def StreamFollowingIds(  # noqa: N802 - the gRPC method's name
+        self, request: graph_service_pb2.StreamFollowingIdsRequest, **_: Any
+    ) -> AsyncIterator[graph_service_pb2.StreamFollowingIdsResponse]:
+        self.streamed.append(request.user_id)
+
+        async def pages() -> AsyncIterator[graph_service_pb2.StreamFollowingIdsResponse]:
+            ids = self.lists.get(request.user_id, [])
+            for start in range(0, len(ids), request.page_size):
+                yield graph_service_pb2.StreamFollowingIdsResponse(
+                    user_ids=ids[start : start + request.page_size]
+                )
+
+        return pages()
+
+
+async def test_rebuilds_at_the_same_moment_ask_for_their_follow_lists_in_one_call() -> None:
+    # A cold start: many viewers' feeds rebuilt at once, each wanting its follow list.
+    lists = {viewer: [viewer * 10 + k for k in range(viewer % 4)] for viewer in range(1, 151)}
+    lists[7] = list(range(1, peers.BATCH_FOLLOWING_PAGE + 2))  # longer than a batch's page
+    stub = FakeFollowingStub(lists)
+    graph = peers.GrpcGraph(stub, service_token=lambda: "t", timeout=1)  # type: ignore[arg-type]
+    viewers = list(range(1, 151))
+    found = await asyncio.gather(*(graph.following_ids(v, exclude_muted=True) for v in viewers))
+    assert found == [lists[v] for v in viewers]  # the long list whole, from the stream
+    assert stub.streamed == [7]
+    # 150 viewers: two calls of at most 100 accounts, every one muted-free.
+    assert sorted(len(b.user_ids) for b in stub.batches) == [50, 100]
+    assert all(b.exclude_muted and b.page_size == peers.BATCH_FOLLOWING_PAGE for b in stub.batches)
+    # A viewer asked again later is asked again (nothing kept: a follow must show next time).
+    lists[1] = [99]
+    assert await graph.following_ids(1, exclude_muted=True) == [99]
+    assert len(stub.batches) == 3
+
+
+async def test_a_failed_batch_of_follow_lists_fails_each_caller_on_its_own() -> None:
+    class Down(FakeFollowingStub):
+        async def BatchGetFollowingIds(self, request: Any, **_: Any) -> Any:  # noqa: N802
+            self.batches.append(request)
+            raise RuntimeError("graph_svc is down")
+
+    stub = Down({1: [2]})
+    graph = peers.GrpcGraph(stub, service_token=lambda: "t", timeout=1)  # type: ignore[arg-type]
+    outcomes = await asyncio.gather(
+        graph.following_ids(1, exclude_muted=True),
+        graph.following_ids(2, exclude_muted=True),
+        return_exceptions=True,
+    )
+    assert [str(o) for o in outcomes] == ["graph_svc is down"] * 2
+    # One shared call, then each caller's own (whose error it sees).
+    assert [list(b.user_ids) for b in stub.batches][0] == [1, 2]
+    assert sorted(list(b.user_ids) for b in stub.batches[1:]) == [[1], [2]]

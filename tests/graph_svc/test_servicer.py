@@ -209,6 +209,72 @@ async def test_get_relationships_answers_100_accounts_in_one_call(mesh: Mesh) ->
     assert own == answer
 
 
+async def test_many_follow_lists_come_in_one_call_each_as_its_own_call_gives_it(
+    mesh: Mesh,
+) -> None:
+    # The rebuilds of many feeds at once (the read model lost) ask for their lists together.
+    a, b, c, d, e = [await _person(mesh) for _ in range(5)]
+    for follower, followees in ((a, [b, c, d]), (b, [a]), (c, [a, b, c, d, e][3:])):
+        for followee in followees:
+            await mesh.graph.Follow(
+                gpb.FollowRequest(user_id=followee.user_id), metadata=follower.md
+            )
+    await mesh.graph.Mute(gpb.MuteRequest(user_id=c.user_id), metadata=a.md)
+    asked = [a.user_id, b.user_id, e.user_id, c.user_id, a.user_id, 424242]
+    answer = await mesh.graph.BatchGetFollowingIds(
+        gpb.BatchGetFollowingIdsRequest(user_ids=asked, exclude_muted=True),
+        metadata=_service(mesh),
+    )
+    found = [(f.user_id, list(f.followee_ids), f.more) for f in answer.following]
+    assert found == [
+        (a.user_id, sorted([b.user_id, d.user_id]), False),  # c muted: left out
+        (b.user_id, [a.user_id], False),
+        (e.user_id, [], False),
+        (c.user_id, sorted([d.user_id, e.user_id]), False),
+        (424242, [], False),
+    ]
+    for owner, ids, _ in found:  # the same lists as one call per account
+        alone = await mesh.graph.GetFollowingIds(
+            gpb.GetFollowingIdsRequest(user_id=owner, exclude_muted=True), metadata=_service(mesh)
+        )
+        assert list(alone.user_ids) == ids
+    # A page too short for a list says so (the caller streams it); muted ones are kept unless
+    # left out.
+    short = await mesh.graph.BatchGetFollowingIds(
+        gpb.BatchGetFollowingIdsRequest(user_ids=[a.user_id, b.user_id], page_size=2),
+        metadata=_service(mesh),
+    )
+    assert [(list(f.followee_ids), f.more) for f in short.following] == [
+        (sorted([b.user_id, c.user_id, d.user_id])[:2], True),
+        ([a.user_id], False),
+    ]
+    # The limits: 100 accounts (101 refused), a negative page refused, services only.
+    full = await mesh.graph.BatchGetFollowingIds(
+        gpb.BatchGetFollowingIdsRequest(user_ids=range(1, 101), page_size=5000),
+        metadata=_service(mesh),
+    )
+    assert len(full.following) == 100
+    code, _, fields = await _fails(
+        mesh.graph.BatchGetFollowingIds(
+            gpb.BatchGetFollowingIdsRequest(user_ids=range(1, 102)), metadata=_service(mesh)
+        )
+    )
+    assert (code, fields) == (grpc.StatusCode.INVALID_ARGUMENT, ["user_ids"])
+    code, _, fields = await _fails(
+        mesh.graph.BatchGetFollowingIds(
+            gpb.BatchGetFollowingIdsRequest(user_ids=[a.user_id], page_size=-1),
+            metadata=_service(mesh),
+        )
+    )
+    assert (code, fields) == (grpc.StatusCode.INVALID_ARGUMENT, ["page_size"])
+    code, _, _ = await _fails(
+        mesh.graph.BatchGetFollowingIds(
+            gpb.BatchGetFollowingIdsRequest(user_ids=[a.user_id]), metadata=a.md
+        )
+    )
+    assert code == grpc.StatusCode.PERMISSION_DENIED
+
+
 async def test_going_public_approves_pending_requests_through_the_bus(mesh: Mesh) -> None:
     alice, carol = await _person(mesh), await _person(mesh, private=True)
     requested = await mesh.graph.Follow(gpb.FollowRequest(user_id=carol.user_id), metadata=alice.md)

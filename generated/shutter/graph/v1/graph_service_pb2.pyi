@@ -312,6 +312,32 @@ class GetFollowingIdsResponse(_message.Message):
     more_blocks: bool
     def __init__(self, user_ids: _Optional[_Iterable[int]] = ..., more: _Optional[bool] = ..., blocking_ids: _Optional[_Iterable[int]] = ..., blocked_by_ids: _Optional[_Iterable[int]] = ..., more_blocks: _Optional[bool] = ...) -> None: ...
 
+class BatchGetFollowingIdsRequest(_message.Message):
+    __slots__ = ("user_ids", "page_size", "exclude_muted")
+    USER_IDS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_MUTED_FIELD_NUMBER: _ClassVar[int]
+    user_ids: _containers.RepeatedScalarFieldContainer[int]
+    page_size: int
+    exclude_muted: bool
+    def __init__(self, user_ids: _Optional[_Iterable[int]] = ..., page_size: _Optional[int] = ..., exclude_muted: _Optional[bool] = ...) -> None: ...
+
+class FollowingIds(_message.Message):
+    __slots__ = ("user_id", "followee_ids", "more")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    FOLLOWEE_IDS_FIELD_NUMBER: _ClassVar[int]
+    MORE_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    followee_ids: _containers.RepeatedScalarFieldContainer[int]
+    more: bool
+    def __init__(self, user_id: _Optional[int] = ..., followee_ids: _Optional[_Iterable[int]] = ..., more: _Optional[bool] = ...) -> None: ...
+
+class BatchGetFollowingIdsResponse(_message.Message):
+    __slots__ = ("following",)
+    FOLLOWING_FIELD_NUMBER: _ClassVar[int]
+    following: _containers.RepeatedCompositeFieldContainer[FollowingIds]
+    def __init__(self, following: _Optional[_Iterable[_Union[FollowingIds, _Mapping]]] = ...) -> None: ...
+
 class ExportAccountDataRequest(_message.Message):
     __slots__ = ("user_id",)
     USER_ID_FIELD_NUMBER: _ClassVar[int]

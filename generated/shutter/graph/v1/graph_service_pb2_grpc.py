@@ -146,6 +146,11 @@ class GraphServiceStub:
                 request_serializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.GetFollowingIdsRequest.SerializeToString,
                 response_deserializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.GetFollowingIdsResponse.FromString,
                 _registered_method=True)
+        self.BatchGetFollowingIds = channel.unary_unary(
+                '/shutter.graph.v1.GraphService/BatchGetFollowingIds',
+                request_serializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.BatchGetFollowingIdsRequest.SerializeToString,
+                response_deserializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.BatchGetFollowingIdsResponse.FromString,
+                _registered_method=True)
         self.ExportAccountData = channel.unary_unary(
                 '/shutter.graph.v1.GraphService/ExportAccountData',
                 request_serializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.ExportAccountDataRequest.SerializeToString,
@@ -330,6 +335,15 @@ class GraphServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchGetFollowingIds(self, request, context):
+        """Internal, services only: GetFollowingIds for many accounts in one call, each answer one
+        page (`more`: the account follows more than the page, stream them). The rebuilds of many
+        feeds at once (the read model lost) ask once, not once per viewer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ExportAccountData(self, request, context):
         """Return what this service holds of an account, as JSON files for the account's data export
         (media_svc builds the ZIP). Internal: only services may call it.
@@ -445,6 +459,11 @@ def add_GraphServiceServicer_to_server(servicer, server):
                     servicer.GetFollowingIds,
                     request_deserializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.GetFollowingIdsRequest.FromString,
                     response_serializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.GetFollowingIdsResponse.SerializeToString,
+            ),
+            'BatchGetFollowingIds': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetFollowingIds,
+                    request_deserializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.BatchGetFollowingIdsRequest.FromString,
+                    response_serializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.BatchGetFollowingIdsResponse.SerializeToString,
             ),
             'ExportAccountData': grpc.unary_unary_rpc_method_handler(
                     servicer.ExportAccountData,
@@ -1026,6 +1045,33 @@ class GraphService:
             '/shutter.graph.v1.GraphService/GetFollowingIds',
             shutter_dot_graph_dot_v1_dot_graph__service__pb2.GetFollowingIdsRequest.SerializeToString,
             shutter_dot_graph_dot_v1_dot_graph__service__pb2.GetFollowingIdsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetFollowingIds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.graph.v1.GraphService/BatchGetFollowingIds',
+            shutter_dot_graph_dot_v1_dot_graph__service__pb2.BatchGetFollowingIdsRequest.SerializeToString,
+            shutter_dot_graph_dot_v1_dot_graph__service__pb2.BatchGetFollowingIdsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -114,6 +114,11 @@ class GraphServiceStub:
     With `with_blocks`, also the blocks either way: with the follows, everything the privacy
     rule needs of one viewer toward every account (feed_svc keeps it whole per viewer).
     """
+    BatchGetFollowingIds: _grpc.UnaryUnaryMultiCallable[_graph_service_pb2.BatchGetFollowingIdsRequest, _graph_service_pb2.BatchGetFollowingIdsResponse]
+    """Internal, services only: GetFollowingIds for many accounts in one call, each answer one
+    page (`more`: the account follows more than the page, stream them). The rebuilds of many
+    feeds at once (the read model lost) ask once, not once per viewer.
+    """
     ExportAccountData: _grpc.UnaryUnaryMultiCallable[_graph_service_pb2.ExportAccountDataRequest, _graph_service_pb2.ExportAccountDataResponse]
     """Return what this service holds of an account, as JSON files for the account's data export
     (media_svc builds the ZIP). Internal: only services may call it.
@@ -204,6 +209,11 @@ class GraphServiceAsyncStub(GraphServiceStub):
     them). A feed's rebuild asks this: one unary call costs both sides less than a stream.
     With `with_blocks`, also the blocks either way: with the follows, everything the privacy
     rule needs of one viewer toward every account (feed_svc keeps it whole per viewer).
+    """
+    BatchGetFollowingIds: _aio.UnaryUnaryMultiCallable[_graph_service_pb2.BatchGetFollowingIdsRequest, _graph_service_pb2.BatchGetFollowingIdsResponse]  # type: ignore[assignment]
+    """Internal, services only: GetFollowingIds for many accounts in one call, each answer one
+    page (`more`: the account follows more than the page, stream them). The rebuilds of many
+    feeds at once (the read model lost) ask once, not once per viewer.
     """
     ExportAccountData: _aio.UnaryUnaryMultiCallable[_graph_service_pb2.ExportAccountDataRequest, _graph_service_pb2.ExportAccountDataResponse]  # type: ignore[assignment]
     """Return what this service holds of an account, as JSON files for the account's data export
@@ -418,6 +428,17 @@ class GraphServiceServicer(metaclass=_abc_1.ABCMeta):
         them). A feed's rebuild asks this: one unary call costs both sides less than a stream.
         With `with_blocks`, also the blocks either way: with the follows, everything the privacy
         rule needs of one viewer toward every account (feed_svc keeps it whole per viewer).
+        """
+
+    @_abc_1.abstractmethod
+    def BatchGetFollowingIds(
+        self,
+        request: _graph_service_pb2.BatchGetFollowingIdsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_graph_service_pb2.BatchGetFollowingIdsResponse, _abc.Awaitable[_graph_service_pb2.BatchGetFollowingIdsResponse]]:
+        """Internal, services only: GetFollowingIds for many accounts in one call, each answer one
+        page (`more`: the account follows more than the page, stream them). The rebuilds of many
+        feeds at once (the read model lost) ask once, not once per viewer.
         """
 
     @_abc_1.abstractmethod
