@@ -14,9 +14,11 @@ class Batcher(Generic[_K]):
     """One fetch per id for the callers of this process: an id another caller is waiting for
     is awaited, not asked again, and the ids callers ask for within `window` seconds of each
     other go to the owner together (up to `most` per call), as the first of those callers sees
-    them. A cold start then asks once per post, author or follow list, in a few calls, not once
-    per reader. Answers are (the viewer it was asked for, the value or None when not answered);
-    if a fetch fails, its waiters fetch for themselves."""
+    them. While the owner answers one such batch, the ids asked meanwhile wait for that answer
+    and then go together: the busier the owner, the bigger the batches, and an idle one is
+    asked after only the window. A cold start then asks once per post, author or follow list,
+    in a few calls, not once per reader. Answers are (the viewer it was asked for, the value or
+    None when not answered); if a fetch fails, its waiters fetch for themselves."""
 
     def __init__(
         self,
@@ -32,6 +34,7 @@ class Batcher(Generic[_K]):
         self._queue: list[_K] = []
         self._viewer = 0
         self._flusher: asyncio.Future[None] | None = None
+        self._asking: asyncio.Future[Any] | None = None  # the batch the owner is answering
 
     async def get(self, viewer: int, ids: Sequence[_K]) -> dict[_K, tuple[int, Any]]:
         """Return (viewer asked for, value or None) for each id."""
@@ -63,12 +66,19 @@ class Batcher(Generic[_K]):
 
     async def _flush(self) -> None:
         await asyncio.sleep(self._window)
+        while self._asking is not None:
+            await asyncio.wait([self._asking])  # its own outcome goes to its own waiters
         queue, viewer = self._queue, self._viewer
         self._queue, self._flusher = [], None
         most = self._most
-        await asyncio.gather(
+        asking = self._asking = asyncio.gather(
             *(self._run(viewer, queue[i : i + most]) for i in range(0, len(queue), most))
         )
+        try:
+            await asking
+        finally:
+            if self._asking is asking:
+                self._asking = None
 
     async def _run(self, viewer: int, ids: list[_K]) -> None:
         found: dict[_K, Any] | None = None
