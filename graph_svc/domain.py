@@ -813,8 +813,8 @@ class Graph:
         found = await self._store.current_following_pages(
             user_ids=owners, limit=size + 1, exclude_muted=exclude_muted
         )
-        pages = [found.get(owner, []) for owner in owners]
-        return [(owner, page[:size], len(page) > size) for owner, page in zip(owners, pages)]
+        pages = {owner: found.get(owner, []) for owner in owners}
+        return [(owner, page[:size], len(page) > size) for owner, page in pages.items()]
 
     async def block_page(
         self, *, user_id: int, page_size: int
