@@ -79,6 +79,8 @@ TOMBSTONE = b"-"
 # How long a fill of posts, authors or counts waits for other readers' wants before asking the
 # owner for all of them at once: a cold start's readers arrive together, so one call serves many.
 FILL_BATCH_SECONDS = 0.002
+# Post fills asked of post_svc at the same time (see ReadModel.__init__).
+POST_FILLS_AT_ONCE = 2
 # post_svc's BatchGetViewersFlags: viewers per call, posts per viewer.
 FLAGS_VIEWERS_MAX = 50
 FLAGS_POSTS_MAX = 100
@@ -951,7 +953,11 @@ class ReadModel:
         self.ties_fills = 0  # viewers' ties read whole from graph_svc by this process (tests)
         # Fills in this process, batched across readers (Batcher). Posts are shared as
         # serialized views, so each reader composes its own copy.
-        self._post_fills = Batcher(self._fill_views_locked, window=FILL_BATCH_SECONDS)
+        # A post fill may wait up to fill_wait_seconds for posts another process is filling:
+        # two at once, so that one such wait does not hold every other reader's posts back.
+        self._post_fills = Batcher(
+            self._fill_views_locked, window=FILL_BATCH_SECONDS, at_once=POST_FILLS_AT_ONCE
+        )
         self._author_fills = Batcher(self._fetch_authors, window=FILL_BATCH_SECONDS)
         self._count_fills = Batcher(self._fetch_counts, window=FILL_BATCH_SECONDS)
         # Keyed by (viewer, post): the flags of every viewer read at the same moment in one call.

@@ -14,11 +14,11 @@ class Batcher(Generic[_K]):
     """One fetch per id for the callers of this process: an id another caller is waiting for
     is awaited, not asked again, and the ids callers ask for within `window` seconds of each
     other go to the owner together (up to `most` per call), as the first of those callers sees
-    them. While the owner answers one such batch, the ids asked meanwhile wait for that answer
-    and then go together: the busier the owner, the bigger the batches, and an idle one is
-    asked after only the window. A cold start then asks once per post, author or follow list,
-    in a few calls, not once per reader. Answers are (the viewer it was asked for, the value or
-    None when not answered); if a fetch fails, its waiters fetch for themselves."""
+    them. While the owner answers `at_once` such batches, the ids asked meanwhile wait for one
+    of those answers and then go together: the busier the owner, the bigger the batches, and an
+    idle one is asked after only the window. A cold start then asks once per post, author or
+    follow list, in a few calls, not once per reader. Answers are (the viewer it was asked for,
+    the value or None when not answered); if a fetch fails, its waiters fetch for themselves."""
 
     def __init__(
         self,
@@ -26,15 +26,19 @@ class Batcher(Generic[_K]):
         *,
         window: float,
         most: int = 100,
+        at_once: int = 1,
     ) -> None:
+        if at_once < 1:
+            raise ValueError("at_once must be at least 1")
         self._fetch = fetch
         self._window = window
         self._most = most
+        self._at_once = at_once
         self._promised: dict[_K, asyncio.Future[Any]] = {}
         self._queue: list[_K] = []
         self._viewer = 0
         self._flusher: asyncio.Future[None] | None = None
-        self._asking: asyncio.Future[Any] | None = None  # the batch the owner is answering
+        self._asking: set[asyncio.Future[Any]] = set()  # the batches the owner is answering
 
     async def get(self, viewer: int, ids: Sequence[_K]) -> dict[_K, tuple[int, Any]]:
         """Return (viewer asked for, value or None) for each id."""
@@ -66,19 +70,20 @@ class Batcher(Generic[_K]):
 
     async def _flush(self) -> None:
         await asyncio.sleep(self._window)
-        while self._asking is not None:
-            await asyncio.wait([self._asking])  # its own outcome goes to its own waiters
+        while len(self._asking) >= self._at_once:
+            # Their own outcomes go to their own waiters.
+            await asyncio.wait(self._asking, return_when=asyncio.FIRST_COMPLETED)
         queue, viewer = self._queue, self._viewer
         self._queue, self._flusher = [], None
         most = self._most
-        asking = self._asking = asyncio.gather(
+        asking = asyncio.gather(
             *(self._run(viewer, queue[i : i + most]) for i in range(0, len(queue), most))
         )
+        self._asking.add(asking)
         try:
             await asking
         finally:
-            if self._asking is asking:
-                self._asking = None
+            self._asking.discard(asking)
 
     async def _run(self, viewer: int, ids: list[_K]) -> None:
         found: dict[_K, Any] | None = None

@@ -37,7 +37,7 @@ async def test_ids_asked_at_the_same_moment_go_in_one_call_each_once() -> None:
 
 async def test_what_is_asked_while_the_owner_answers_waits_and_goes_together() -> None:
     owner = Owner(hold=True)
-    batcher: Batcher[int] = Batcher(owner.fetch, window=0.001)
+    batcher: Batcher[int] = Batcher(owner.fetch, window=0.001, at_once=1)
     first = asyncio.ensure_future(batcher.get(1, [1]))
     while not owner.calls:
         await asyncio.sleep(0.001)
@@ -53,6 +53,26 @@ async def test_what_is_asked_while_the_owner_answers_waits_and_goes_together() -
     # Idle again: the next caller is asked after only the window.
     assert await asyncio.wait_for(batcher.get(5, [5]), timeout=1) == {5: (5, 50)}
     assert owner.calls[-1] == [5]
+
+
+async def test_a_batcher_asking_two_at_once_is_held_back_only_by_two_calls() -> None:
+    # A call that waits long (a post another process is filling) must not hold back the next.
+    owner = Owner(hold=True)
+    batcher: Batcher[int] = Batcher(owner.fetch, window=0.001, at_once=2)
+    first = asyncio.ensure_future(batcher.get(1, [1]))
+    while len(owner.calls) < 1:
+        await asyncio.sleep(0.001)
+    second = asyncio.ensure_future(batcher.get(2, [2]))
+    while len(owner.calls) < 2:
+        await asyncio.sleep(0.001)  # asked while the first is still unanswered
+    third = asyncio.ensure_future(batcher.get(3, [3]))
+    await asyncio.sleep(0.02)
+    assert owner.calls == [[1], [2]]  # two unanswered: the third waits
+    owner.release.set()
+    assert [await first, await second, await third] == [{1: (1, 10)}, {2: (2, 20)}, {3: (3, 30)}]
+    assert owner.calls == [[1], [2], [3]]
+    with pytest.raises(ValueError, match="at least 1"):
+        Batcher(owner.fetch, window=0.001, at_once=0)
 
 
 async def test_a_failed_call_makes_each_of_its_callers_ask_alone_and_see_its_error() -> None:
