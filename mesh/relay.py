@@ -20,8 +20,7 @@ the last time it measured that every group was done with them (`EventBus.finishe
 when it never measured, those of the last `replay_window_seconds`. A loss again before the next
 measure (Redis flapping) publishes again from where the last loss did: the rows published again
 have a new publication time. Events it published but has not marked yet stay unmarked, for the
-sweep. Consumers are idempotent, so publishing an event
-they already handled changes nothing.
+sweep. Consumers are idempotent, so publishing an event they already handled changes nothing.
 """
 
 from __future__ import annotations
