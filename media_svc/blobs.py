@@ -16,11 +16,11 @@ import re
 import shutil
 import stat
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, TypeVar
 
 from mesh import telemetry
 
@@ -41,6 +41,28 @@ CONTENT_TYPES = {
     ".ts": "video/mp2t",
 }
 OCTET_STREAM = "application/octet-stream"
+
+
+Opened = TypeVar("Opened")
+
+
+async def _open_in_thread(
+    opener: Callable[[], Opened], release: Callable[[Opened], None]
+) -> Opened:
+    """Return what opener opens, run in a worker thread. A thread cannot be stopped, so when the
+    caller is cancelled meanwhile (a client gone mid-request), what the thread still opens is
+    released as it arrives instead of being dropped unclosed."""
+    opening = asyncio.ensure_future(asyncio.to_thread(opener))
+    try:
+        return await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        opening.add_done_callback(lambda done: _release_opened(done, release))
+        raise
+
+
+def _release_opened(done: asyncio.Future[Opened], release: Callable[[Opened], None]) -> None:
+    if not done.cancelled() and done.exception() is None:
+        release(done.result())
 
 
 class InvalidKey(ValueError):
@@ -139,6 +161,10 @@ class BlobStore(Protocol):
         ...
 
 
+def _close(file: IO[bytes]) -> None:
+    file.close()
+
+
 class _LocalWriter:
     """Write into a temporary file beside the blobs, renamed into place on commit."""
 
@@ -150,7 +176,7 @@ class _LocalWriter:
 
     async def _open(self) -> tuple[Path, IO[bytes]]:
         if self._file is None or self._tmp is None:
-            tmp, file = await asyncio.to_thread(self._store._temp_file)
+            tmp, file = await _open_in_thread(self._store._temp_file, _discard_opened)
             self._tmp, self._file = tmp, file
             return tmp, file
         return self._tmp, self._file
@@ -174,6 +200,10 @@ class _LocalWriter:
 def _discard(file: IO[bytes], tmp: Path) -> None:
     file.close()
     tmp.unlink(missing_ok=True)
+
+
+def _discard_opened(opened: tuple[Path, IO[bytes]]) -> None:
+    _discard(opened[1], opened[0])
 
 
 class LocalBlobStore:
@@ -256,7 +286,7 @@ class LocalBlobStore:
         """Yield a range of a blob's bytes."""
         path = self.path_of(key)
         try:
-            file = await asyncio.to_thread(open, path, "rb")
+            file = await _open_in_thread(lambda: open(path, "rb"), _close)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise BlobMissing(key) from None
         try:
@@ -335,12 +365,12 @@ class _S3Writer:
 
     async def write(self, chunk: bytes) -> None:
         if self._file is None:
-            self._file = await asyncio.to_thread(self._store._spool)
+            self._file = await _open_in_thread(self._store._spool, _close)
         await asyncio.to_thread(self._file.write, chunk)
 
     async def commit(self) -> None:
         if self._file is None:
-            self._file = await asyncio.to_thread(self._store._spool)
+            self._file = await _open_in_thread(self._store._spool, _close)
         file, self._file = self._file, None
         try:
             await asyncio.to_thread(file.seek, 0)
@@ -479,8 +509,11 @@ class S3BlobStore:
             return
         end = "" if length is None else str(offset + length - 1)
         try:
-            answer = await asyncio.to_thread(
-                self._client.get_object, Bucket=self.bucket, Key=key, Range=f"bytes={offset}-{end}"
+            answer = await _open_in_thread(
+                lambda: self._client.get_object(
+                    Bucket=self.bucket, Key=key, Range=f"bytes={offset}-{end}"
+                ),
+                lambda answer: answer["Body"].close(),
             )
         except ClientError as exc:
             if _status(exc) == 404:

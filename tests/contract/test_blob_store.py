@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from media_svc import blobs
 from media_svc.blobs import BlobMissing, BlobStore, InvalidKey, LocalBlobStore, S3BlobStore
 from tests import seaweedfs
 
@@ -131,6 +136,64 @@ async def test_ranges_and_chunk_sizes(store: BlobStore) -> None:
     assert [len(c) for c in chunks] == [4096, 4096, 2048]
     with pytest.raises(BlobMissing):
         await read_all(store, "m/5/tok/missing.jpg")
+
+
+def slow_opening(store: BlobStore, monkeypatch: pytest.MonkeyPatch) -> SlowOpening:
+    """Make the store's opening of a blob wait until released, recording what it opened."""
+    slow = SlowOpening(threading.Event(), threading.Event(), [])
+    if isinstance(store, LocalBlobStore):
+        real_open = open
+
+        def opening(path: Path, mode: str) -> object:
+            slow.entered.set()
+            slow.release.wait(10)
+            file = real_open(path, mode)
+            slow.opened.append(lambda: file.closed)
+            return file
+
+        monkeypatch.setattr(blobs, "open", opening, raising=False)
+    else:
+        assert isinstance(store, S3BlobStore)
+        real_get = store._client.get_object
+
+        def getting(**kwargs: object) -> dict[str, Any]:
+            slow.entered.set()
+            slow.release.wait(10)
+            answer: dict[str, Any] = real_get(**kwargs)
+            slow.opened.append(lambda: answer["Body"]._raw_stream.closed)
+            return answer
+
+        monkeypatch.setattr(store._client, "get_object", getting)
+    return slow
+
+
+@dataclass
+class SlowOpening:
+    entered: threading.Event
+    release: threading.Event
+    opened: list[Callable[[], bool]]  # one "is it closed?" per blob opened
+
+
+async def test_a_reader_cancelled_while_the_blob_opens_leaves_nothing_open(
+    store: BlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A client that goes away mid-request cancels the read while a worker thread opens the
+    # blob; the thread cannot be stopped, so what it opens must still be closed.
+    writer = store.writer("m/7/tok/feed.jpg")
+    await writer.write(b"x" * 1000)
+    await writer.commit()
+    slow = slow_opening(store, monkeypatch)
+    reading = asyncio.create_task(read_all(store, "m/7/tok/feed.jpg"))
+    assert await asyncio.to_thread(slow.entered.wait, 10)
+    reading.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reading
+    slow.release.set()
+    for _ in range(200):
+        if slow.opened and slow.opened[0]():
+            break
+        await asyncio.sleep(0.01)
+    assert len(slow.opened) == 1 and slow.opened[0](), "the blob opened for a gone reader is open"
 
 
 async def test_delete_and_delete_prefix(store: BlobStore) -> None:
