@@ -54,7 +54,7 @@ from post_svc.store import (
     PostRecord,
     PostStore,
 )
-from shutter.events.v1 import envelope_pb2
+from shutter.events.v1 import envelope_pb2, post_events_pb2
 from shutter.media.v1 import media_pb2
 from shutter.user.v1 import user_pb2
 
@@ -341,6 +341,25 @@ def _final(media: media_pb2.Media) -> bool:
         media.status == media_pb2.MEDIA_STATUS_READY
         and media.hls_status != media_pb2.HLS_STATUS_PROCESSING
     )
+
+
+def _post_created(
+    post: PostRecord, author: user_pb2.UserSummary, media: list[media_pb2.Media]
+) -> tuple[PostView, post_events_pb2.PostCreated]:
+    """Return a new post as its author sees it and its PostCreated event. The event carries the
+    post as every viewer sees it, so feed_svc need not read it back (BatchGetPosts: the author,
+    media and counts asked again); media still changing would make that copy stale, so then it
+    reads the post back as before."""
+    answer = PostView(
+        record=post, author=author, media=media, counts=Counts(), has_liked=False, has_saved=False
+    )
+    shared = messages.shared_message(answer) if all(_final(m) for m in media) else None
+    return answer, events.post_created(post, author_is_private=author.is_private, shared=shared)
+
+
+def _already_posted(media_ids: Sequence[int], taken: set[int]) -> MediaAlreadyPosted:
+    first = next(i for i, m in enumerate(media_ids) if m in taken)
+    return MediaAlreadyPosted(f"media_ids[{first}]: the media is already part of a post")
 
 
 class Audience:
@@ -663,47 +682,37 @@ class Posts:
             kind=kind,
             alt_texts=alts,
         )
+        media = [found[m] for m in media_ids]
+        mentioned: list[envelope_pb2.EventEnvelope] = []
         try:
-            async with self._store.transaction() as tx:
-                taken = await self._store.posted_media(tx, media_ids=media_ids)
-                if taken:
-                    first = next(i for i, m in enumerate(media_ids) if m in taken)
-                    raise MediaAlreadyPosted(
-                        f"media_ids[{first}]: the media is already part of a post"
+            published = None
+            if where is None and not mentions:
+                # One statement where the store can (PostgreSQL): the hot write of the mix.
+                answer, event = _post_created(post, author, media)
+                created, row = self._store.outbox.detached_row(
+                    aggregate_id=post.post_id, event=event
+                )
+                published = await self._store.publish_now(post=post, event=row)
+                if published:
+                    raise _already_posted(media_ids, published)
+            if published is None:
+                async with self._store.transaction() as tx:
+                    taken = await self._store.posted_media(tx, media_ids=media_ids)
+                    if taken:
+                        raise _already_posted(media_ids, taken)
+                    if where is not None:
+                        place_id = await self._store.place_for(
+                            tx, location=where, new_place_id=self._ids.next_id()
+                        )
+                        post = replace(post, place_id=place_id)
+                    await self._store.insert_post(tx, post=post)
+                    answer, event = _post_created(post, author, media)
+                    created = await self._store.outbox.add(
+                        tx, aggregate_id=post.post_id, event=event, hand_over=False
                     )
-                if where is not None:
-                    place_id = await self._store.place_for(
-                        tx, location=where, new_place_id=self._ids.next_id()
+                    mentioned = await self._add_mention_events(
+                        tx, mentions=mentions, author=caller, post=post, comment_id=0, at=now
                     )
-                    post = replace(post, place_id=place_id)
-                await self._store.insert_post(tx, post=post)
-                answer = PostView(
-                    record=post,
-                    author=author,
-                    media=[found[m] for m in media_ids],
-                    counts=Counts(),
-                    has_liked=False,
-                    has_saved=False,
-                )
-                # The event carries the post as every viewer sees it, so feed_svc need not read
-                # it back (BatchGetPosts: the author, media and counts asked again); media still
-                # changing would make that copy stale, so then it reads the post back as before.
-                shared = (
-                    messages.shared_message(answer)
-                    if all(_final(found[m]) for m in media_ids)
-                    else None
-                )
-                created = await self._store.outbox.add(
-                    tx,
-                    aggregate_id=post.post_id,
-                    event=events.post_created(
-                        post, author_is_private=author.is_private, shared=shared
-                    ),
-                    hand_over=False,
-                )
-                mentioned = await self._add_mention_events(
-                    tx, mentions=mentions, author=caller, post=post, comment_id=0, at=now
-                )
         except (Conflict, MediaAlreadyPosted) as exc:
             # A concurrent call with the same key may have committed first: answer with its post.
             earlier = await self._post_made_with(caller, key, digest) if key else None

@@ -150,6 +150,62 @@ async def test_a_taken_key_or_media_is_a_conflict_and_nothing_is_kept(stores: St
         assert await stores.posts.get_post(tx, post_id=other.post_id) == other
 
 
+async def test_a_post_in_one_statement_is_whole_or_not_at_all(stores: Stores) -> None:
+    """Where the store writes a new post in one statement (PostgreSQL), the post, its media, its
+    hashtags, its author's count and its event go together, and a media id already in a post or
+    a story, or a taken key, writes none of it. Elsewhere it declines (the transaction path)."""
+    posts, outbox = stores.posts, stores.posts.outbox
+    author = ids.next_id()
+    post = _post(
+        author,
+        caption="#one #two",
+        hashtags=("one", "two"),
+        media_ids=(ids.next_id(), ids.next_id()),
+        alt_texts=("a", "b"),
+        idempotency_key="k",
+    )
+    _, row = outbox.detached_row(aggregate_id=post.post_id, event=Timestamp(seconds=1))
+    taken = await posts.publish_now(post=post, event=row)
+    if taken is None:
+        assert stores.engine.dialect.name != "postgresql"
+        return
+    assert taken == set()
+    in_story = ids.next_id()
+    async with posts.transaction() as tx:
+        assert await posts.get_post(tx, post_id=post.post_id) == post
+        assert await posts.posted_media(tx, media_ids=post.media_ids) == set(post.media_ids)
+        assert await posts.post_counts(tx, user_ids=[author]) == {author: 1}
+        assert await posts.get_hashtag(tx, tag="two") == store.HashtagRecord("two", 1)
+        at = datetime.now(UTC)
+        story = store.StoryRecord(ids.next_id(), author, in_story, "", (), at, at + timedelta(1))
+        await store.SqlStoryStore(stores.engine).insert_story(tx, story=story)
+    refused = [
+        _post(author, media_ids=(ids.next_id(), post.media_ids[1]), hashtags=("two",)),
+        _post(author, media_ids=(in_story,), hashtags=("two",)),
+    ]
+    for other, media_id in zip(refused, [post.media_ids[1], in_story], strict=True):
+        _, unused = outbox.detached_row(aggregate_id=other.post_id, event=Timestamp(seconds=2))
+        assert await posts.publish_now(post=other, event=unused) == {media_id}
+    with pytest.raises(store.Conflict) as caught:
+        again = _post(author, idempotency_key="k", hashtags=("two",))
+        _, unused = outbox.detached_row(aggregate_id=again.post_id, event=Timestamp(seconds=3))
+        await posts.publish_now(post=again, event=unused)
+    assert caught.value.what == "idempotency_key"
+    async with posts.transaction() as tx:
+        assert await posts.post_counts(tx, user_ids=[author]) == {author: 1}
+        assert await posts.get_hashtag(tx, tag="two") == store.HashtagRecord("two", 1)
+        for other in [*refused, again]:
+            assert await posts.get_post(tx, post_id=other.post_id) is None
+        written = list(
+            await tx.scalars(
+                select(store.outbox.c.event_id).where(
+                    store.outbox.c.aggregate_id.in_([p.post_id for p in [post, *refused, again]])
+                )
+            )
+        )
+    assert written == [row["event_id"]]
+
+
 async def test_deleting_takes_a_post_out_of_every_index_and_count(stores: Stores) -> None:
     author, saver = ids.next_id(), ids.next_id()
     spot = _at("Louvre", 48.8606, 2.3376)
