@@ -666,14 +666,6 @@ class Graph:
             raise _not_found()
         return ProfileGraph(counts, relationship)
 
-    async def follower_count(self, *, user_id: int) -> int:
-        """Return an account's follower count as committed now on the primary (what a fan-out
-        decides push or pull by)."""
-        owner = check_user_id(user_id)
-        async with self._store.statements() as tx:
-            found = await self._store.get_counts(tx, user_ids=[owner])
-        return found[owner].follower_count
-
     async def batch_counts(self, *, user_ids: Sequence[int]) -> list[Counts]:
         """Return the counts of up to BATCH_MAX accounts, in request order (from the replica)."""
         ids = check_user_ids(user_ids)
@@ -830,6 +822,27 @@ class Graph:
         blocked_by = sorted(blocker for blocker, blocked in kept if blocked == owner)
         return blocking, blocked_by, len(ties) > size
 
+    async def counted_follower_ids(
+        self, *, user_id: int, page_size: int, exclude_muted: bool
+    ) -> tuple[int, AsyncIterator[list[int]]]:
+        """Return an account's follower count (muted ones included) as committed now on the
+        primary, and its follower ids in batches as stream_ids gives them: the count and the
+        first batch are one statement, what a fan-out decides push or pull by."""
+        owner = check_user_id(user_id)
+        size = pagination.page_size(page_size, default=STREAM_PAGE_DEFAULT, maximum=STREAM_PAGE_MAX)
+        count, first = await self._store.current_followers_head(
+            user_id=owner, limit=size, exclude_muted=exclude_muted
+        )
+
+        async def batches() -> AsyncIterator[list[int]]:
+            if first:
+                yield first
+            if len(first) == size:
+                async for batch in self._id_batches(True, owner, size, exclude_muted, first[-1]):
+                    yield batch
+
+        return count, batches()
+
     def stream_ids(
         self, *, followers: bool, user_id: int, page_size: int, exclude_muted: bool
     ) -> AsyncIterator[list[int]]:
@@ -837,9 +850,15 @@ class Graph:
         one statement of its own, so a slow reader holds nothing open."""
         owner = check_user_id(user_id)
         size = pagination.page_size(page_size, default=STREAM_PAGE_DEFAULT, maximum=STREAM_PAGE_MAX)
+        return self._id_batches(followers, owner, size, exclude_muted, 0)
+
+    def _id_batches(
+        self, followers: bool, owner: int, size: int, exclude_muted: bool, after: int
+    ) -> AsyncIterator[list[int]]:
+        """Return the batches of ids above `after`, one statement each."""
 
         async def batches() -> AsyncIterator[list[int]]:
-            after = 0
+            nonlocal after
             while True:
                 batch = await self._store.current_id_page(
                     followers=followers,

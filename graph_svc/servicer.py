@@ -248,18 +248,22 @@ class GraphServicer(graph_service_pb2_grpc.GraphServiceServicer):
         self, request: graph_service_pb2.StreamFollowerIdsRequest, context: aio.ServicerContext
     ) -> AsyncIterator[graph_service_pb2.StreamFollowerIdsResponse]:
         domain.require_service(auth.current_principal())
-        batches = self._graph.stream_ids(
-            followers=True,
-            user_id=request.user_id,
-            page_size=request.page_size,
-            exclude_muted=request.exclude_muted,
-        )
         if not request.with_follower_count:
+            batches = self._graph.stream_ids(
+                followers=True,
+                user_id=request.user_id,
+                page_size=request.page_size,
+                exclude_muted=request.exclude_muted,
+            )
             async for batch in batches:
                 yield graph_service_pb2.StreamFollowerIdsResponse(follower_ids=batch)
             return
         # The count first, then the ids: a fan-out reads both from one call.
-        count = await self._graph.follower_count(user_id=request.user_id)
+        count, batches = await self._graph.counted_follower_ids(
+            user_id=request.user_id,
+            page_size=request.page_size,
+            exclude_muted=request.exclude_muted,
+        )
         first: graph_service_pb2.StreamFollowerIdsResponse | None = (
             graph_service_pb2.StreamFollowerIdsResponse(follower_count=count)
         )

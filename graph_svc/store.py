@@ -30,6 +30,7 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    literal,
     literal_column,
     or_,
     select,
@@ -212,6 +213,9 @@ class GraphStore(Protocol):
     async def current_id_page(
         self, *, followers: bool, user_id: int, after: int, limit: int, exclude_muted: bool
     ) -> list[int]: ...
+    async def current_followers_head(
+        self, *, user_id: int, limit: int, exclude_muted: bool
+    ) -> tuple[int, list[int]]: ...
     async def current_following_pages(
         self, *, user_ids: Sequence[int], limit: int, exclude_muted: bool
     ) -> dict[int, list[int]]: ...
@@ -320,6 +324,28 @@ _CURRENT_ID_PAGES = {
         exclude_muted=exclude_muted,
     )
     for followers in (True, False)
+    for exclude_muted in (True, False)
+}
+
+
+def _followers_head_query(*, exclude_muted: bool) -> Any:
+    """Return the statement of an account's follower count (muted ones included; NULL when
+    never followed) and the first `limit` of its follower ids, ascending, as one row: what a
+    fan-out reads before it decides push or pull."""
+    user = bindparam("user_id", type_=BigInteger)
+    count = select(follow_counts.c.follower_count).where(follow_counts.c.user_id == user)
+    page = _id_page_query(
+        followers=True,
+        user=user,
+        after=literal(0, BigInteger),
+        limit=bindparam("limit", type_=Integer),
+        exclude_muted=exclude_muted,
+    )
+    return select(count.scalar_subquery(), func.array(page.scalar_subquery()))
+
+
+_CURRENT_FOLLOWERS_HEAD = {
+    exclude_muted: _followers_head_query(exclude_muted=exclude_muted)
     for exclude_muted in (True, False)
 }
 
@@ -711,6 +737,24 @@ class SqlGraphStore:
         params = {"user_id": user_id, "after": after, "limit": limit}
         async with self._autocommit.connect() as connection:
             return list((await connection.execute(statement, params)).scalars())
+
+    async def current_followers_head(
+        self, *, user_id: int, limit: int, exclude_muted: bool
+    ) -> tuple[int, list[int]]:
+        """Return an account's follower count and the first `limit` of its follower ids,
+        ascending, as committed now on the primary: on PostgreSQL one prebuilt statement on an
+        autocommit connection (a fan-out's count and first page were two, one in a session)."""
+        if not self._postgres:
+            async with self.transaction() as session:
+                counts = await self.get_counts(session, user_ids=[user_id])
+                ids = await self.follower_ids(
+                    session, user_id=user_id, after=0, limit=limit, exclude_muted=exclude_muted
+                )
+            return counts[user_id].follower_count, ids
+        statement = _CURRENT_FOLLOWERS_HEAD[exclude_muted]
+        async with self._autocommit.connect() as connection:
+            row = (await connection.execute(statement, {"user_id": user_id, "limit": limit})).one()
+        return int(row[0] or 0), list(row[1])
 
     async def current_following_pages(
         self, *, user_ids: Sequence[int], limit: int, exclude_muted: bool

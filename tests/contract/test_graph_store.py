@@ -228,6 +228,38 @@ async def test_id_streams_use_keysets_and_skip_muters(graph_store) -> None:
         ) == [B]
 
 
+async def test_a_fan_outs_count_and_first_page_are_one_statement(backend) -> None:
+    graph_store, engine = backend
+    async with graph_store.transaction() as tx:
+        for follower in range(1, 6):
+            await graph_store.insert_follow(
+                tx, follower_id=follower, followee_id=A, follow_id=100 - follower, created_at=NOW
+            )
+        await graph_store.insert_mute(tx, muter_id=2, muted_id=A, created_at=NOW)
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        # The count keeps the muting follower; the ids leave it out when asked.
+        muted_out = await graph_store.current_followers_head(user_id=A, limit=3, exclude_muted=True)
+        every = await graph_store.current_followers_head(user_id=A, limit=10, exclude_muted=False)
+        never_followed = await graph_store.current_followers_head(
+            user_id=C, limit=10, exclude_muted=True
+        )
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert muted_out == (5, [1, 3, 4])
+    assert every == (5, [1, 2, 3, 4, 5])
+    assert never_followed == (0, [])
+    if engine.dialect.name == "postgresql":
+        # One statement each, outside a transaction (no BEGIN, no COMMIT).
+        assert len(statements) == 3
+        assert all(s.lstrip().upper().startswith("SELECT") for s in statements)
+
+
 async def test_pending_requests_list_newest_first_and_requesters_oldest_first(graph_store) -> None:
     async with graph_store.transaction() as tx:
         for requester, request_id in ((1, 7), (2, 9), (3, 8)):
