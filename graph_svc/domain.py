@@ -808,6 +808,22 @@ class Graph:
         pages = {owner: found.get(owner, []) for owner in owners}
         return [(owner, page[:size], len(page) > size) for owner, page in pages.items()]
 
+    async def silenced_pages(
+        self, *, user_ids: Sequence[int], page_size: int
+    ) -> list[tuple[int, list[int], bool]]:
+        """Return, for each of these accounts in order (repeats once), the first `page_size` ids
+        of the accounts it should not hear from (it blocked them, they blocked it, it muted
+        them), ascending, and whether there are more (one statement)."""
+        owners = check_user_ids(user_ids)
+        size = pagination.page_size(
+            page_size, default=BATCH_FOLLOWING_PAGE_MAX, maximum=BATCH_FOLLOWING_PAGE_MAX
+        )
+        if not owners:
+            return []
+        found = await self._store.current_silenced_pages(user_ids=owners, limit=size + 1)
+        pages = {owner: found.get(owner, []) for owner in owners}
+        return [(owner, page[:size], len(page) > size) for owner, page in pages.items()]
+
     async def block_page(
         self, *, user_id: int, page_size: int
     ) -> tuple[list[int], list[int], bool]:

@@ -237,6 +237,20 @@ class GraphServicer(graph_service_pb2_grpc.GraphServiceServicer):
             visibilities=[visibility_message(v) for v in found]
         )
 
+    async def BatchGetSilencedIds(
+        self, request: graph_service_pb2.BatchGetSilencedIdsRequest, context: aio.ServicerContext
+    ) -> graph_service_pb2.BatchGetSilencedIdsResponse:
+        domain.require_service(auth.current_principal())
+        pages = await self._graph.silenced_pages(
+            user_ids=request.user_ids, page_size=request.page_size
+        )
+        return graph_service_pb2.BatchGetSilencedIdsResponse(
+            silenced=[
+                graph_service_pb2.SilencedIds(user_id=owner, silenced_ids=ids, more=more)
+                for owner, ids, more in pages
+            ]
+        )
+
     async def ExportAccountData(
         self, request: graph_service_pb2.ExportAccountDataRequest, context: aio.ServicerContext
     ) -> graph_service_pb2.ExportAccountDataResponse:

@@ -35,6 +35,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union,
     union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -219,6 +220,9 @@ class GraphStore(Protocol):
     async def current_following_pages(
         self, *, user_ids: Sequence[int], limit: int, exclude_muted: bool
     ) -> dict[int, list[int]]: ...
+    async def current_silenced_pages(
+        self, *, user_ids: Sequence[int], limit: int
+    ) -> dict[int, list[int]]: ...
     async def pending_requesters(
         self, session: AsyncSession, *, target_id: int, limit: int
     ) -> list[int]: ...
@@ -365,6 +369,31 @@ def _following_pages_query(*, exclude_muted: bool) -> Any:
     page = page.order_by(c.followee_id).limit(bindparam("limit", type_=Integer))
     return select(asked.c.user_id, func.array(page.scalar_subquery()))
 
+
+def _silenced_query(user: Any, *, correlate: Any = None) -> Any:
+    """Return the statement of the accounts `user` should not hear from, ascending: those it
+    blocked, those that blocked it and those it muted (a union: each once). `correlate`: the
+    enclosing statement's table `user` comes from."""
+    parts = [
+        select(blocks.c.blocked_id.label("silenced_id")).where(blocks.c.blocker_id == user),
+        select(blocks.c.blocker_id).where(blocks.c.blocked_id == user),
+        select(mutes.c.muted_id).where(mutes.c.muter_id == user),
+    ]
+    if correlate is not None:
+        parts = [part.correlate(correlate) for part in parts]
+    return union(*parts).order_by(literal_column("silenced_id"))
+
+
+def _silenced_pages_query() -> Any:
+    """Return the statement of the first `limit` silenced ids of each account of `ids`,
+    ascending, as one row per account with an array (PostgreSQL)."""
+    asked = func.unnest(_IDS).table_valued("user_id").render_derived(name="asked")
+    page = _silenced_query(asked.c.user_id, correlate=asked)
+    page = page.limit(bindparam("limit", type_=Integer))
+    return select(asked.c.user_id, func.array(page.scalar_subquery()))
+
+
+_CURRENT_SILENCED_PAGES = _silenced_pages_query()
 
 _CURRENT_FOLLOWING_PAGES = {
     exclude_muted: _following_pages_query(exclude_muted=exclude_muted)
@@ -773,6 +802,25 @@ class SqlGraphStore:
         statement = _CURRENT_FOLLOWING_PAGES[exclude_muted]
         async with self._autocommit.connect() as connection:
             rows = await connection.execute(statement, {"ids": list(user_ids), "limit": limit})
+            return {int(user_id): list(ids) for user_id, ids in rows}
+
+    async def current_silenced_pages(
+        self, *, user_ids: Sequence[int], limit: int
+    ) -> dict[int, list[int]]:
+        """Return the first `limit` ids each of these accounts should not hear from (blocked
+        either way, or muted by it), ascending, as committed now on the primary: on PostgreSQL
+        one prebuilt statement on an autocommit connection."""
+        if not self._postgres:
+            async with self.transaction() as session:
+                found = {}
+                for user_id in user_ids:
+                    query = _silenced_query(user_id).limit(limit)
+                    found[user_id] = list((await session.execute(query)).scalars())
+                return found
+        async with self._autocommit.connect() as connection:
+            rows = await connection.execute(
+                _CURRENT_SILENCED_PAGES, {"ids": list(user_ids), "limit": limit}
+            )
             return {int(user_id): list(ids) for user_id, ids in rows}
 
     async def pending_requesters(

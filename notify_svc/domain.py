@@ -124,6 +124,10 @@ class Relationships(Protocol):
         muted the actor."""
         ...
 
+    def forget(self, user_id: int) -> None:
+        """Drop what is kept of an account's ties: a block, unblock, mute or unmute changed them."""
+        ...
+
 
 class Directory(Protocol):
     """user_svc's account summaries."""
@@ -451,6 +455,12 @@ class Notifications:
             comment_id=comment_id,
         )
         await self._notify(key, plans, at=at)
+
+    def ties_changed(self, *accounts: int) -> None:
+        """Forget what is kept of these accounts' ties (a block, unblock, mute or unmute between
+        them), so that the next notification between them asks graph_svc again."""
+        for user_id in accounts:
+            self._relationships.forget(user_id)
 
     async def on_blocked(self, *, blocker_id: int, blocked_id: int) -> None:
         """Take each of the two off the other's notifications, read or not (idempotent): a block

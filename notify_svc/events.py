@@ -1,13 +1,14 @@
 """What notify_svc consumes: likes, comments, mentions and deletions from post_svc; follows,
-follow requests, approvals and blocks from graph_svc; resolved reports from user_svc; MessageSent
-from message_svc (no notification: the recipients' DM badge goes to their open streams). It
-publishes nothing.
+follow requests, approvals, blocks and mutes from graph_svc; resolved reports from user_svc;
+MessageSent from message_svc (no notification: the recipients' DM badge goes to their open
+streams). It publishes nothing.
 
 Every handler is idempotent: an event's notifications are written in one transaction with its
 (producer, event_id), so a redelivered event finds that row and changes nothing. A batch of
 events read together goes to `batch_handler`, which writes each run of events that notify (likes,
 comments, mentions, follows, requests, approvals) in one step: one relationship question per
-recipient and one transaction for the run.
+recipient not already kept, and one transaction for the run. Every replica also consumes blocks
+and mutes in a group of its own, to forget the ties it keeps of both accounts (silence_handler).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from google.protobuf import timestamp_pb2
+from google.protobuf.message import Message
 
 from mesh.bus import BatchHandler, event_type, unpack
 from notify_svc import domain
@@ -46,6 +48,9 @@ FOLLOWED = graph_events_pb2.Followed.DESCRIPTOR.full_name
 FOLLOW_REQUESTED = graph_events_pb2.FollowRequested.DESCRIPTOR.full_name
 FOLLOW_APPROVED = graph_events_pb2.FollowApproved.DESCRIPTOR.full_name
 BLOCKED = graph_events_pb2.Blocked.DESCRIPTOR.full_name
+UNBLOCKED = graph_events_pb2.Unblocked.DESCRIPTOR.full_name
+MUTED = graph_events_pb2.Muted.DESCRIPTOR.full_name
+UNMUTED = graph_events_pb2.Unmuted.DESCRIPTOR.full_name
 REPORT_RESOLVED = user_events_pb2.ReportResolved.DESCRIPTOR.full_name
 MESSAGE_SENT = message_events_pb2.MessageSent.DESCRIPTOR.full_name
 CONSUMED = frozenset(
@@ -60,11 +65,61 @@ CONSUMED = frozenset(
         FOLLOW_REQUESTED,
         FOLLOW_APPROVED,
         BLOCKED,
+        UNBLOCKED,
+        MUTED,
+        UNMUTED,
         REPORT_RESOLVED,
     }
 )
 
+# What changes who a recipient should not hear from: each replica's kept ties forget both
+# accounts on these (peers.GrpcRelationships).
+SILENCE_EVENTS = {
+    m.DESCRIPTOR.full_name: m
+    for m in (
+        graph_events_pb2.Blocked,
+        graph_events_pb2.Unblocked,
+        graph_events_pb2.Muted,
+        graph_events_pb2.Unmuted,
+    )
+}
+SILENCES_GROUP = "notify_svc.silences"
+
 Handler = Callable[[envelope_pb2.EventEnvelope], Awaitable[None]]
+
+
+class Forgets(Protocol):
+    def forget(self, user_id: int) -> None: ...
+
+
+def silences_group(id_shard: int) -> str:
+    """Return the consumer group of the replica with this id shard. The kept ties are per
+    process, so every replica must see every block and mute: each consumes in a group of its own
+    (replicas already keep their id shards distinct), not in one shared group where the bus would
+    hand each event to one of them only."""
+    return SILENCES_GROUP if id_shard == 0 else f"{SILENCES_GROUP}.shard{id_shard}"
+
+
+def _pair(envelope: envelope_pb2.EventEnvelope, kind: type[Message]) -> tuple[int, int]:
+    """Return the two accounts of a block, unblock, mute or unmute."""
+    event = kind()
+    envelope.payload.Unpack(event)
+    first, second = event.DESCRIPTOR.fields  # (blocker, blocked) or (muter, muted)
+    return getattr(event, first.name), getattr(event, second.name)
+
+
+def silence_handler(relationships: Forgets) -> Handler:
+    """Return the consumer that forgets, in this replica, the kept ties of both accounts of a
+    block, unblock, mute or unmute."""
+
+    async def handle(envelope: envelope_pb2.EventEnvelope) -> None:
+        kind = SILENCE_EVENTS.get(envelope.payload.TypeName())
+        if kind is None:
+            return  # not a change of ties
+        for user_id in _pair(envelope, kind):
+            relationships.forget(user_id)
+
+    return handle
 
 
 def _moment(stamp: timestamp_pb2.Timestamp, envelope: envelope_pb2.EventEnvelope) -> datetime:
@@ -154,7 +209,12 @@ async def dispatch(notifications: Notifications, envelope: envelope_pb2.EventEnv
         await n.on_message_sent(recipient_ids=[u for u in sent.recipient_ids if u not in requests])
     elif kind == BLOCKED:
         block = unpack(envelope, graph_events_pb2.Blocked)
+        n.ties_changed(block.blocker_id, block.blocked_id)
         await n.on_blocked(blocker_id=block.blocker_id, blocked_id=block.blocked_id)
+    elif kind in (UNBLOCKED, MUTED, UNMUTED):
+        # In this group too, in order with the follows of the same stream: a follow right after
+        # a mute is checked against the mute. (silence_handler does it in every replica.)
+        n.ties_changed(*_pair(envelope, SILENCE_EVENTS[kind]))
     elif kind == REPORT_RESOLVED:
         resolved = unpack(envelope, user_events_pb2.ReportResolved)
         await n.on_report_resolved(

@@ -1,5 +1,6 @@
-"""The services notify_svc asks, always as itself: graph_svc's relationships for suppression,
-user_svc's accounts and post_svc's posts for hydration, message_svc's DM badge for the stream.
+"""The services notify_svc asks, always as itself: graph_svc's ties for suppression (kept per
+recipient), user_svc's accounts and post_svc's posts for hydration, message_svc's DM badge for
+the stream.
 
 Calls carry notify_svc's own service token, not the caller's: a notification stream outlives the
 access token it was opened with, and consumers have no caller at all. Each lookup is one batch
@@ -9,10 +10,12 @@ call per 100 ids (the peers' batch limit), made concurrently.
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+import time
+from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
+from mesh import metrics
 from mesh.auth import SERVICE_HEADER
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from shutter.message.v1 import message_service_pb2, message_service_pb2_grpc
@@ -21,6 +24,8 @@ from shutter.user.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
 
 PEER_BATCH_MAX = 100
 RELATIONSHIP_CALLS_IN_FLIGHT = 8
+# The one empty set every recipient without ties shares (most of them).
+_NOBODY: frozenset[int] = frozenset()
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -42,7 +47,17 @@ class _AsService:
 
 
 class GrpcRelationships(_AsService):
-    """Suppression through graph_svc's GetRelationships, one call per recipient."""
+    """Suppression from what graph_svc says each recipient should not hear from (the accounts
+    it blocked, that blocked it, that it muted: BatchGetSilencedIds, one call per 100
+    recipients), kept per recipient for `keep_seconds`, so a like or a comment asks graph_svc
+    nothing once its recipient is known.
+
+    Every replica forgets both accounts of each block, unblock, mute and unmute as the bus
+    brings it (events.silence_handler, in a group per replica), so `keep_seconds` only bounds a
+    stale answer while the bus is down; a lookup that asked before a forget and got its answer
+    after it does not keep that answer (the generation counter). A recipient with more ties than
+    a page is asked per pair (GetRelationships) and not kept.
+    """
 
     def __init__(
         self,
@@ -50,9 +65,18 @@ class GrpcRelationships(_AsService):
         *,
         service_token: Callable[[], str],
         timeout: float,
+        keep_seconds: float = 0.0,
+        max_kept: int = 1,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(service_token, timeout)
         self._stub = stub
+        self._keep_seconds = keep_seconds
+        self._max_kept = max_kept
+        self._clock = clock
+        # recipient -> (expiry on the monotonic clock, the accounts it should not hear from)
+        self._kept: OrderedDict[int, tuple[float, frozenset[int]]] = OrderedDict()
+        self._generation = 0  # bumped by every forget: an answer asked before one is not kept
 
     async def suppressed(self, pairs: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:
         """Return the (recipient, actor) pairs where either blocked the other or the recipient
@@ -60,6 +84,71 @@ class GrpcRelationships(_AsService):
         actors: dict[int, list[int]] = defaultdict(list)
         for recipient, actor in pairs:
             actors[recipient].append(actor)
+        silenced: dict[int, frozenset[int]] = {}
+        missing: list[int] = []
+        now = self._clock()
+        for recipient in actors:
+            entry = self._kept.get(recipient)
+            fresh = entry is not None and entry[0] > now
+            metrics.cache_lookup("notify_svc.silences", hit=fresh)
+            if entry is not None and fresh:
+                silenced[recipient] = entry[1]
+            else:
+                missing.append(recipient)
+        too_many: list[int] = []
+        if missing:
+            generation = self._generation
+            fetched: dict[int, frozenset[int]] = {}
+            for answer in await _in_chunks(missing, self._silenced_ids):
+                for found in answer.silenced:
+                    if found.more:
+                        too_many.append(found.user_id)
+                    else:
+                        fetched[found.user_id] = frozenset(found.silenced_ids)
+            silenced.update(fetched)
+            if generation == self._generation:
+                self._keep(fetched)
+        hidden = {
+            (recipient, actor)
+            for recipient, ids in silenced.items()
+            for actor in actors[recipient]
+            if actor in ids
+        }
+        if too_many:
+            hidden |= await self._ask_per_pair({r: actors[r] for r in too_many})
+        return hidden
+
+    def forget(self, user_id: int) -> None:
+        """Drop what is kept of an account's ties (a block, unblock, mute or unmute changed
+        them)."""
+        self._kept.pop(user_id, None)
+        self._generation += 1
+
+    async def _silenced_ids(
+        self, chunk: list[int]
+    ) -> graph_service_pb2.BatchGetSilencedIdsResponse:
+        answer: graph_service_pb2.BatchGetSilencedIdsResponse = (
+            await self._stub.BatchGetSilencedIds(
+                graph_service_pb2.BatchGetSilencedIdsRequest(user_ids=chunk),
+                metadata=self._metadata(),
+                timeout=self._timeout,
+            )
+        )
+        return answer
+
+    def _keep(self, answers: dict[int, frozenset[int]]) -> None:
+        if self._keep_seconds <= 0:
+            return
+        expires = self._clock() + self._keep_seconds
+        for recipient, ids in answers.items():
+            self._kept.pop(recipient, None)
+            self._kept[recipient] = (expires, ids or _NOBODY)
+        while len(self._kept) > self._max_kept:
+            self._kept.popitem(last=False)  # the oldest answer leaves first
+
+    async def _ask_per_pair(self, actors: dict[int, list[int]]) -> set[tuple[int, int]]:
+        """Return the suppressed pairs of recipients with too many ties to keep: one
+        GetRelationships call per recipient, a bounded number in flight."""
 
         async def ask(recipient: int) -> set[tuple[int, int]]:
             ids = list(dict.fromkeys(actors[recipient]))
@@ -83,8 +172,8 @@ class GrpcRelationships(_AsService):
                 if r.blocking or r.blocked_by or r.muting
             }
 
-        # One call per recipient: a batch of follows names up to a hundred. A bounded number in
-        # flight, so that graph_svc answers each within its deadline instead of all at once late.
+        # A bounded number in flight, so that graph_svc answers each within its deadline
+        # instead of all at once late.
         limit = asyncio.Semaphore(RELATIONSHIP_CALLS_IN_FLIGHT)
 
         async def bounded(recipient: int) -> set[tuple[int, int]]:

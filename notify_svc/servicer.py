@@ -140,17 +140,20 @@ def build_notifications(
     identity: Callable[[], str],
     *,
     replica: AsyncEngine | None = None,
-) -> domain.Notifications:
+) -> tuple[domain.Notifications, peers.GrpcRelationships]:
     """Return the notification rules on a store (reading lists from `replica` when given) and
-    the peers behind `channels`."""
+    the peers behind `channels`, and the kept ties (which graph events make forget)."""
     timeout = settings.peer_deadline_seconds
-    return domain.Notifications(
+    relationships = peers.GrpcRelationships(
+        graph_service_pb2_grpc.GraphServiceStub(channels.channel("graph_svc")),
+        service_token=identity,
+        timeout=timeout,
+        keep_seconds=settings.silence_keep_seconds,
+        max_kept=settings.silence_keep_max,
+    )
+    notifications = domain.Notifications(
         store.SqlNotifyStore(engine, replica=replica),
-        relationships=peers.GrpcRelationships(
-            graph_service_pb2_grpc.GraphServiceStub(channels.channel("graph_svc")),
-            service_token=identity,
-            timeout=timeout,
-        ),
+        relationships=relationships,
         directory=peers.GrpcDirectory(
             user_service_pb2_grpc.UserServiceStub(channels.channel("user_svc")),
             service_token=identity,
@@ -173,6 +176,7 @@ def build_notifications(
             timeout=timeout,
         ),
     )
+    return notifications, relationships
 
 
 async def create_notify_service(settings: NotifySettings) -> Service:
@@ -186,7 +190,7 @@ async def create_notify_service(settings: NotifySettings) -> Service:
         outbox_table=None,
     )
     try:
-        notifications = build_notifications(
+        notifications, relationships = build_notifications(
             settings, runtime.engine, runtime.channels, runtime.identity, replica=runtime.replica
         )
         servicer = NotifyServicer(notifications)
@@ -195,6 +199,11 @@ async def create_notify_service(settings: NotifySettings) -> Service:
             handler=events.handler(notifications),
             batch_handler=events.batch_handler(notifications),
             event_types=events.CONSUMED,
+        )
+        await runtime.consume(
+            group=events.silences_group(settings.id_shard),
+            handler=events.silence_handler(relationships),
+            event_types=set(events.SILENCE_EVENTS),
         )
         await runtime.consume(
             group=NAME + deletion.GROUP_SUFFIX,

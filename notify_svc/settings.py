@@ -45,6 +45,21 @@ class NotifySettings(MeshSettings):
         le=100,
         description="How many notification streams one account may hold open at once (devices).",
     )
+    silence_keep_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        le=3600,
+        description="How long notify_svc keeps, per recipient, the accounts it should not hear "
+        "from (blocked either way, muted) as graph_svc reported them, at most: every replica "
+        "forgets both accounts of a block, unblock, mute or unmute as soon as the bus brings it, "
+        "so this only bounds a stale answer while the bus is down. 0 asks graph_svc every time.",
+    )
+    silence_keep_max: int = Field(
+        default=50_000,
+        ge=1,
+        description="How many recipients' ties the in-process cache holds at most (oldest leave "
+        "first).",
+    )
     peer_deadline_seconds: float = Field(
         default=2.0,
         gt=0,

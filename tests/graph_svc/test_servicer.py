@@ -275,6 +275,60 @@ async def test_many_follow_lists_come_in_one_call_each_as_its_own_call_gives_it(
     assert code == grpc.StatusCode.PERMISSION_DENIED
 
 
+async def test_who_each_account_should_not_hear_from_comes_in_one_call(mesh: Mesh) -> None:
+    # notify_svc keeps, per recipient, the accounts blocked either way or muted by it.
+    a, b, c, d, e = [await _person(mesh) for _ in range(5)]
+    await mesh.graph.Block(gpb.BlockRequest(user_id=b.user_id), metadata=a.md)
+    await mesh.graph.Block(gpb.BlockRequest(user_id=a.user_id), metadata=c.md)
+    await mesh.graph.Mute(gpb.MuteRequest(user_id=d.user_id), metadata=a.md)
+    await mesh.graph.Mute(gpb.MuteRequest(user_id=b.user_id), metadata=a.md)  # blocked too: once
+    await mesh.graph.Mute(gpb.MuteRequest(user_id=a.user_id), metadata=e.md)  # e's, not a's
+    await mesh.graph.Follow(gpb.FollowRequest(user_id=a.user_id), metadata=d.md)
+    asked = [a.user_id, e.user_id, d.user_id, a.user_id, 424242]
+    answer = await mesh.graph.BatchGetSilencedIds(
+        gpb.BatchGetSilencedIdsRequest(user_ids=asked), metadata=_service(mesh)
+    )
+    found = [(s.user_id, list(s.silenced_ids), s.more) for s in answer.silenced]
+    assert found == [
+        (a.user_id, sorted([b.user_id, c.user_id, d.user_id]), False),
+        (e.user_id, [a.user_id], False),
+        (d.user_id, [], False),  # muted by a, following a: nothing d should not hear
+        (424242, [], False),
+    ]
+    short = await mesh.graph.BatchGetSilencedIds(
+        gpb.BatchGetSilencedIdsRequest(user_ids=[a.user_id], page_size=2), metadata=_service(mesh)
+    )
+    assert [(list(s.silenced_ids), s.more) for s in short.silenced] == [
+        (sorted([b.user_id, c.user_id, d.user_id])[:2], True)
+    ]
+    await mesh.graph.Unblock(gpb.UnblockRequest(user_id=b.user_id), metadata=a.md)
+    await mesh.graph.Unmute(gpb.UnmuteRequest(user_id=b.user_id), metadata=a.md)
+    after = await mesh.graph.BatchGetSilencedIds(
+        gpb.BatchGetSilencedIdsRequest(user_ids=[a.user_id]), metadata=_service(mesh)
+    )
+    assert list(after.silenced[0].silenced_ids) == sorted([c.user_id, d.user_id])
+    # The limits: 100 accounts (101 refused), a negative page refused, services only.
+    code, _, fields = await _fails(
+        mesh.graph.BatchGetSilencedIds(
+            gpb.BatchGetSilencedIdsRequest(user_ids=range(1, 102)), metadata=_service(mesh)
+        )
+    )
+    assert (code, fields) == (grpc.StatusCode.INVALID_ARGUMENT, ["user_ids"])
+    code, _, fields = await _fails(
+        mesh.graph.BatchGetSilencedIds(
+            gpb.BatchGetSilencedIdsRequest(user_ids=[a.user_id], page_size=-1),
+            metadata=_service(mesh),
+        )
+    )
+    assert (code, fields) == (grpc.StatusCode.INVALID_ARGUMENT, ["page_size"])
+    code, _, _ = await _fails(
+        mesh.graph.BatchGetSilencedIds(
+            gpb.BatchGetSilencedIdsRequest(user_ids=[a.user_id]), metadata=a.md
+        )
+    )
+    assert code == grpc.StatusCode.PERMISSION_DENIED
+
+
 async def test_going_public_approves_pending_requests_through_the_bus(mesh: Mesh) -> None:
     alice, carol = await _person(mesh), await _person(mesh, private=True)
     requested = await mesh.graph.Follow(gpb.FollowRequest(user_id=carol.user_id), metadata=alice.md)

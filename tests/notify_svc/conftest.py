@@ -28,6 +28,7 @@ class FakeRelationships:
         self.blocks: set[tuple[int, int]] = set()  # (blocker, blocked)
         self.mutes: set[tuple[int, int]] = set()  # (muter, muted)
         self.asked: list[list[tuple[int, int]]] = []
+        self.forgotten: list[int] = []
 
     async def suppressed(self, pairs: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:
         self.asked.append(list(pairs))
@@ -36,6 +37,9 @@ class FakeRelationships:
             for r, a in pairs
             if (r, a) in self.blocks or (a, r) in self.blocks or (r, a) in self.mutes
         }
+
+    def forget(self, user_id: int) -> None:
+        self.forgotten.append(user_id)
 
 
 class FakeDirectory:

@@ -153,6 +153,25 @@ async def test_a_follow_is_listed_hydrated_counted_and_read(mesh: Mesh) -> None:
     assert marked.marked_count == 0
 
 
+async def test_a_mute_silences_the_next_follow_and_an_unmute_lets_it_through(mesh: Mesh) -> None:
+    # notify_svc keeps each recipient's ties after asking once; a mute or unmute must make it
+    # ask again for the very next event (the follows after it in the same stream).
+    bob, alice, carol, dave = [await person(mesh) for _ in range(4)]
+    await mesh.graph.Follow(gpb.FollowRequest(user_id=bob.user_id), metadata=alice.md)
+    await wait_for_notifications(mesh, bob, 1)  # Bob's ties are kept now: nobody silenced
+    await mesh.graph.Mute(gpb.MuteRequest(user_id=carol.user_id), metadata=bob.md)
+    await mesh.graph.Follow(gpb.FollowRequest(user_id=bob.user_id), metadata=carol.md)
+    await mesh.graph.Follow(gpb.FollowRequest(user_id=bob.user_id), metadata=dave.md)
+    # Dave's follow came after Carol's: once it shows, Carol's was handled (and silenced).
+    notes = await wait_for_notifications(mesh, bob, 2)
+    assert {a.user_id for n in notes for a in n.actors} == {alice.user_id, dave.user_id}
+    await mesh.graph.Unmute(gpb.UnmuteRequest(user_id=carol.user_id), metadata=bob.md)
+    await mesh.graph.Unfollow(gpb.UnfollowRequest(user_id=bob.user_id), metadata=carol.md)
+    await mesh.graph.Follow(gpb.FollowRequest(user_id=bob.user_id), metadata=carol.md)
+    notes = await wait_for_notifications(mesh, bob, 3)
+    assert carol.user_id in {a.user_id for n in notes for a in n.actors}
+
+
 async def test_subscribe_pushes_live_and_resumes_without_duplicates(mesh: Mesh) -> None:
     alice, bob, carol = await person(mesh), await person(mesh), await person(mesh)
     await mesh.graph.Follow(gpb.FollowRequest(user_id=alice.user_id), metadata=bob.md)

@@ -338,6 +338,30 @@ class BatchGetFollowingIdsResponse(_message.Message):
     following: _containers.RepeatedCompositeFieldContainer[FollowingIds]
     def __init__(self, following: _Optional[_Iterable[_Union[FollowingIds, _Mapping]]] = ...) -> None: ...
 
+class BatchGetSilencedIdsRequest(_message.Message):
+    __slots__ = ("user_ids", "page_size")
+    USER_IDS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    user_ids: _containers.RepeatedScalarFieldContainer[int]
+    page_size: int
+    def __init__(self, user_ids: _Optional[_Iterable[int]] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class SilencedIds(_message.Message):
+    __slots__ = ("user_id", "silenced_ids", "more")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    SILENCED_IDS_FIELD_NUMBER: _ClassVar[int]
+    MORE_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    silenced_ids: _containers.RepeatedScalarFieldContainer[int]
+    more: bool
+    def __init__(self, user_id: _Optional[int] = ..., silenced_ids: _Optional[_Iterable[int]] = ..., more: _Optional[bool] = ...) -> None: ...
+
+class BatchGetSilencedIdsResponse(_message.Message):
+    __slots__ = ("silenced",)
+    SILENCED_FIELD_NUMBER: _ClassVar[int]
+    silenced: _containers.RepeatedCompositeFieldContainer[SilencedIds]
+    def __init__(self, silenced: _Optional[_Iterable[_Union[SilencedIds, _Mapping]]] = ...) -> None: ...
+
 class ExportAccountDataRequest(_message.Message):
     __slots__ = ("user_id",)
     USER_ID_FIELD_NUMBER: _ClassVar[int]

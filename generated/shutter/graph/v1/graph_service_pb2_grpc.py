@@ -151,6 +151,11 @@ class GraphServiceStub:
                 request_serializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.BatchGetFollowingIdsRequest.SerializeToString,
                 response_deserializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.BatchGetFollowingIdsResponse.FromString,
                 _registered_method=True)
+        self.BatchGetSilencedIds = channel.unary_unary(
+                '/shutter.graph.v1.GraphService/BatchGetSilencedIds',
+                request_serializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.BatchGetSilencedIdsRequest.SerializeToString,
+                response_deserializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.BatchGetSilencedIdsResponse.FromString,
+                _registered_method=True)
         self.ExportAccountData = channel.unary_unary(
                 '/shutter.graph.v1.GraphService/ExportAccountData',
                 request_serializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.ExportAccountDataRequest.SerializeToString,
@@ -344,6 +349,16 @@ class GraphServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchGetSilencedIds(self, request, context):
+        """Internal, services only: for each account, the accounts it should not hear from: those it
+        blocked, those that blocked it and those it muted, one page each (`more`: it has more than
+        the page, ask GetRelationships per pair). notify_svc keeps these per recipient, forgotten on
+        every block, unblock, mute and unmute, instead of asking once per notification.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ExportAccountData(self, request, context):
         """Return what this service holds of an account, as JSON files for the account's data export
         (media_svc builds the ZIP). Internal: only services may call it.
@@ -464,6 +479,11 @@ def add_GraphServiceServicer_to_server(servicer, server):
                     servicer.BatchGetFollowingIds,
                     request_deserializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.BatchGetFollowingIdsRequest.FromString,
                     response_serializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.BatchGetFollowingIdsResponse.SerializeToString,
+            ),
+            'BatchGetSilencedIds': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetSilencedIds,
+                    request_deserializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.BatchGetSilencedIdsRequest.FromString,
+                    response_serializer=shutter_dot_graph_dot_v1_dot_graph__service__pb2.BatchGetSilencedIdsResponse.SerializeToString,
             ),
             'ExportAccountData': grpc.unary_unary_rpc_method_handler(
                     servicer.ExportAccountData,
@@ -1072,6 +1092,33 @@ class GraphService:
             '/shutter.graph.v1.GraphService/BatchGetFollowingIds',
             shutter_dot_graph_dot_v1_dot_graph__service__pb2.BatchGetFollowingIdsRequest.SerializeToString,
             shutter_dot_graph_dot_v1_dot_graph__service__pb2.BatchGetFollowingIdsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetSilencedIds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.graph.v1.GraphService/BatchGetSilencedIds',
+            shutter_dot_graph_dot_v1_dot_graph__service__pb2.BatchGetSilencedIdsRequest.SerializeToString,
+            shutter_dot_graph_dot_v1_dot_graph__service__pb2.BatchGetSilencedIdsResponse.FromString,
             options,
             channel_credentials,
             insecure,

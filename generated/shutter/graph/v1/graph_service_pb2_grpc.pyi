@@ -119,6 +119,12 @@ class GraphServiceStub:
     page (`more`: the account follows more than the page, stream them). The rebuilds of many
     feeds at once (the read model lost) ask once, not once per viewer.
     """
+    BatchGetSilencedIds: _grpc.UnaryUnaryMultiCallable[_graph_service_pb2.BatchGetSilencedIdsRequest, _graph_service_pb2.BatchGetSilencedIdsResponse]
+    """Internal, services only: for each account, the accounts it should not hear from: those it
+    blocked, those that blocked it and those it muted, one page each (`more`: it has more than
+    the page, ask GetRelationships per pair). notify_svc keeps these per recipient, forgotten on
+    every block, unblock, mute and unmute, instead of asking once per notification.
+    """
     ExportAccountData: _grpc.UnaryUnaryMultiCallable[_graph_service_pb2.ExportAccountDataRequest, _graph_service_pb2.ExportAccountDataResponse]
     """Return what this service holds of an account, as JSON files for the account's data export
     (media_svc builds the ZIP). Internal: only services may call it.
@@ -214,6 +220,12 @@ class GraphServiceAsyncStub(GraphServiceStub):
     """Internal, services only: GetFollowingIds for many accounts in one call, each answer one
     page (`more`: the account follows more than the page, stream them). The rebuilds of many
     feeds at once (the read model lost) ask once, not once per viewer.
+    """
+    BatchGetSilencedIds: _aio.UnaryUnaryMultiCallable[_graph_service_pb2.BatchGetSilencedIdsRequest, _graph_service_pb2.BatchGetSilencedIdsResponse]  # type: ignore[assignment]
+    """Internal, services only: for each account, the accounts it should not hear from: those it
+    blocked, those that blocked it and those it muted, one page each (`more`: it has more than
+    the page, ask GetRelationships per pair). notify_svc keeps these per recipient, forgotten on
+    every block, unblock, mute and unmute, instead of asking once per notification.
     """
     ExportAccountData: _aio.UnaryUnaryMultiCallable[_graph_service_pb2.ExportAccountDataRequest, _graph_service_pb2.ExportAccountDataResponse]  # type: ignore[assignment]
     """Return what this service holds of an account, as JSON files for the account's data export
@@ -439,6 +451,18 @@ class GraphServiceServicer(metaclass=_abc_1.ABCMeta):
         """Internal, services only: GetFollowingIds for many accounts in one call, each answer one
         page (`more`: the account follows more than the page, stream them). The rebuilds of many
         feeds at once (the read model lost) ask once, not once per viewer.
+        """
+
+    @_abc_1.abstractmethod
+    def BatchGetSilencedIds(
+        self,
+        request: _graph_service_pb2.BatchGetSilencedIdsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_graph_service_pb2.BatchGetSilencedIdsResponse, _abc.Awaitable[_graph_service_pb2.BatchGetSilencedIdsResponse]]:
+        """Internal, services only: for each account, the accounts it should not hear from: those it
+        blocked, those that blocked it and those it muted, one page each (`more`: it has more than
+        the page, ask GetRelationships per pair). notify_svc keeps these per recipient, forgotten on
+        every block, unblock, mute and unmute, instead of asking once per notification.
         """
 
     @_abc_1.abstractmethod
