@@ -122,11 +122,9 @@ class Privacy(Protocol):
 class Directory(Protocol):
     """user_svc's accounts, looked up in batches."""
 
-    async def summaries(
-        self, user_ids: Sequence[int], *, fresh: bool = False
-    ) -> dict[int, user_pb2.UserSummary]:
-        """Return the accounts that exist among these ids; `fresh` when the answer decides a
-        write (it may otherwise be a few seconds old)."""
+    async def summaries(self, user_ids: Sequence[int]) -> dict[int, user_pb2.UserSummary]:
+        """Return the accounts that exist among these ids (as of the last account change the bus
+        brought)."""
         ...
 
     async def by_usernames(self, usernames: Sequence[str]) -> dict[str, user_pb2.UserSummary]:
@@ -647,7 +645,8 @@ class Posts:
         found, mentions, authors = await asyncio.gather(
             self._media.media(media_ids, fresh=True),
             self._resolve_mentions(caller, parsed.mentions),
-            self._directory.summaries([caller], fresh=True),
+            # Remembered summaries are forgotten on every account change the bus brings.
+            self._directory.summaries([caller]),
         )
         for i, media_id in enumerate(media_ids):
             item = found.get(media_id)

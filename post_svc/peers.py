@@ -44,7 +44,9 @@ V = TypeVar("V")
 
 class Remembered(Generic[K, V]):
     """Answers of a peer by key for `seconds` (0: not at all), up to `entries` of them; a key the
-    peer did not know, or an answer `keep` refuses, is asked again next time."""
+    peer did not know, or an answer `keep` refuses, is asked again next time. An answer asked
+    before a `forget` and got after it is not remembered (the generation counter): it may be the
+    one the forget was about."""
 
     def __init__(
         self,
@@ -60,6 +62,7 @@ class Remembered(Generic[K, V]):
         self._found: TTLCache[K, V] | None = (
             TTLCache(maxsize=entries, ttl=seconds, timer=clock) if seconds > 0 else None
         )
+        self._generation = 0  # bumped by every forget
 
     async def lookup(
         self,
@@ -84,8 +87,10 @@ class Remembered(Generic[K, V]):
         for _ in missing:
             metrics.cache_lookup(self._name, hit=False)
         if missing:
+            generation = self._generation
             fetched = await fetch(missing)
-            self._remember(fetched)
+            if generation == self._generation:
+                self._remember(fetched)
             known.update(fetched)
         return known
 
@@ -97,6 +102,7 @@ class Remembered(Generic[K, V]):
 
     def forget(self, key: K) -> None:
         """Drop what is remembered of one key."""
+        self._generation += 1
         if self._found is not None:
             self._found.pop(key, None)
 
@@ -134,7 +140,9 @@ class GrpcPrivacy:
 
 
 class GrpcDirectory:
-    """Accounts through user_svc's BatchGetUsers; summaries by id remembered `cache_seconds`."""
+    """Accounts through user_svc's BatchGetUsers; summaries by id remembered `cache_seconds`, and
+    forgotten by every replica as soon as the bus brings the account's change (profile update,
+    suspension, its end, deletion: events.author_handler, in a group per replica)."""
 
     def __init__(
         self,
@@ -158,11 +166,9 @@ class GrpcDirectory:
         )
         return list(answer.users)
 
-    async def summaries(
-        self, user_ids: Sequence[int], *, fresh: bool = False
-    ) -> dict[int, user_pb2.UserSummary]:
-        """Return the accounts that exist among these ids; `fresh` asks user_svc for every
-        one (to write something down), not what is remembered."""
+    async def summaries(self, user_ids: Sequence[int]) -> dict[int, user_pb2.UserSummary]:
+        """Return the accounts that exist among these ids, remembered ones as they were at the
+        last change of theirs the bus brought (or within cache_seconds while it is down)."""
 
         async def fetch(wanted: list[int]) -> dict[int, user_pb2.UserSummary]:
             answers = await _in_chunks(
@@ -171,7 +177,11 @@ class GrpcDirectory:
             )
             return {u.user_id: u for users in answers for u in users}
 
-        return await self._summaries.lookup(user_ids, fetch, fresh=fresh)
+        return await self._summaries.lookup(user_ids, fetch)
+
+    def forget(self, user_id: int) -> None:
+        """Drop the summary remembered of an account (it changed)."""
+        self._summaries.forget(user_id)
 
     async def by_usernames(self, usernames: Sequence[str]) -> dict[str, user_pb2.UserSummary]:
         """Return the accounts with these usernames, keyed by lower-cased username."""

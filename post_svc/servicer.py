@@ -740,6 +740,11 @@ async def create_post_service(settings: PostSettings) -> Service:
             event_types={deletion.ACCOUNT_DELETED},
         )
         await runtime.consume(
+            group=events.authors_group(settings.id_shard),
+            handler=events.author_handler(directory),
+            event_types=set(events.AUTHOR_EVENTS),
+        )
+        await runtime.consume(
             group=events.BLOCKS_GROUP,
             handler=events.block_handler(posts),
             event_types={events.BLOCKED},

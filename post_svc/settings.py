@@ -39,12 +39,14 @@ class PostSettings(MeshSettings):
         description="The longest post_svc waits for user_svc, graph_svc or media_svc on one call.",
     )
     author_cache_seconds: float = Field(
-        default=10.0,
+        default=60.0,
         ge=0,
         le=300,
-        description="How long post_svc reuses an author's summary (username, name, picture) "
-        "from user_svc when hydrating posts; a profile change shows on posts within this time. "
-        "0 asks user_svc every time.",
+        description="How long post_svc reuses an account's summary (username, name, picture, "
+        "whether it exists) from user_svc, for new posts, stories and comments and when hydrating "
+        "posts, at most: every replica forgets an account as soon as the bus brings its change "
+        "(profile update, suspension, deletion), so this only bounds a stale summary while the "
+        "bus is down. 0 asks user_svc every time.",
     )
     media_cache_seconds: float = Field(
         default=300.0,

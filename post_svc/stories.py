@@ -228,7 +228,7 @@ class Stories:
         found, mentions, authors = await asyncio.gather(
             self._media.media([media_id], fresh=True),
             self._resolve_mentions(caller, parsed.mentions),
-            self._directory.summaries([caller], fresh=True),
+            self._directory.summaries([caller]),  # forgotten on every account change
         )
         item = found.get(media_id)
         if item is None or item.owner_user_id != caller:

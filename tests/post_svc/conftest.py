@@ -77,9 +77,7 @@ class FakeDirectory:
         self.users: dict[int, user_pb2.UserSummary] = {}
         self.calls: list[tuple[str, list[Any]]] = []
 
-    async def summaries(
-        self, user_ids: Sequence[int], *, fresh: bool = False
-    ) -> dict[int, user_pb2.UserSummary]:
+    async def summaries(self, user_ids: Sequence[int]) -> dict[int, user_pb2.UserSummary]:
         self.calls.append(("ids", list(user_ids)))
         return {i: self.users[i] for i in user_ids if i in self.users}
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from post_svc import peers
+from post_svc import events, peers
+from shutter.events.v1 import envelope_pb2, graph_events_pb2, user_events_pb2
 from shutter.media.v1 import media_pb2, media_service_pb2
 from shutter.user.v1 import user_pb2, user_service_pb2
 
@@ -82,6 +84,60 @@ async def test_authors_are_asked_for_once_within_the_window_then_again() -> None
     clock.now += 0.1  # the window is over: a profile change shows
     assert (await directory.summaries([1, 2]))[1].username == "ann_renamed"
     assert stub.asked == [[1, 2], [1, 2]]
+
+
+async def test_an_account_change_on_the_bus_is_seen_by_the_next_lookup() -> None:
+    stub, clock = FakeUsers(), Clock()
+    directory = _directory(stub, 60, clock)
+    forget = events.author_handler(directory)
+    await directory.summaries([1, 2])
+    stub.users[1] = "ann_renamed"
+    await forget(_change(user_events_pb2.UserProfileUpdated(user_id=1)))
+    assert (await directory.summaries([1, 2]))[1].username == "ann_renamed"  # long before 60 s
+    assert stub.asked == [[1, 2], [1]]
+    del stub.users[1]  # deleted (or suspended): user_svc leaves the account out
+    await forget(_change(user_events_pb2.AccountDeleted(user_id=1)))
+    assert await directory.summaries([1]) == {}
+    stub.users[1] = "ann"
+    for kind in (user_events_pb2.AccountSuspended, user_events_pb2.AccountUnsuspended):
+        await forget(_change(kind(user_id=1)))
+        assert (await directory.summaries([1]))[1].username == "ann"
+    asked = len(stub.asked)
+    # Another account's change, or another kind of event, forgets nothing.
+    await forget(_change(user_events_pb2.UserProfileUpdated(user_id=2)))
+    await forget(_change(graph_events_pb2.Blocked(blocker_id=1, blocked_id=2)))
+    await directory.summaries([1])
+    assert len(stub.asked) == asked
+    groups = {events.authors_group(shard) for shard in range(4)}
+    assert len(groups) == 4 and events.authors_group(0) == "post_svc.authors"
+
+
+async def test_a_summary_asked_before_a_change_is_not_remembered() -> None:
+    stub, clock = FakeUsers(), Clock()
+    directory = _directory(stub, 60, clock)
+    held = asyncio.Event()
+    answer = stub.BatchGetUsers
+
+    async def slow(request: Any, **kwargs: Any) -> Any:
+        found = await answer(request, **kwargs)  # "ann", as it was when asked
+        await held.wait()
+        return found
+
+    stub.BatchGetUsers = slow  # type: ignore[method-assign]
+    asking = asyncio.create_task(directory.summaries([1]))
+    await asyncio.sleep(0.01)
+    stub.users[1] = "ann_renamed"
+    directory.forget(1)
+    held.set()
+    assert (await asking)[1].username == "ann"  # the answer of its time...
+    stub.BatchGetUsers = answer  # type: ignore[method-assign]
+    assert (await directory.summaries([1]))[1].username == "ann_renamed"  # ...not remembered
+
+
+def _change(event: Any) -> envelope_pb2.EventEnvelope:
+    envelope = envelope_pb2.EventEnvelope(producer="user_svc", event_id=1)
+    envelope.payload.Pack(event)
+    return envelope
 
 
 async def test_unknown_authors_are_asked_for_again_and_only_they() -> None:

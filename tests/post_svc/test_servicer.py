@@ -203,6 +203,38 @@ async def _post_count(mesh: Mesh, viewer: Person, owner: Person) -> int:
     return int(profile.user.post_count)
 
 
+async def test_a_profile_change_shows_on_new_posts_once_the_bus_brought_it(mesh: Mesh) -> None:
+    # post_svc remembers its authors' summaries (60 s by default) for new posts and reads; every
+    # replica forgets an account as soon as the bus brings its change, long before that.
+    author = await _person(mesh)
+    media_ids = await _ready_media(mesh, author, 2)
+    first = (
+        await mesh.posts.CreatePost(
+            ppb.CreatePostRequest(media_ids=media_ids[:1]), metadata=author.md
+        )
+    ).post
+    assert first.user.user_id == author.user_id and first.user.full_name == ""
+    await mesh.users.UpdateProfile(
+        upb.UpdateProfileRequest(user_id=author.user_id, full_name="Renamed Author"),
+        metadata=author.md,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        read = await mesh.posts.GetPost(
+            ppb.GetPostRequest(post_id=first.post_id), metadata=author.md
+        )
+        if read.post.user.full_name == "Renamed Author":
+            break
+        assert time.monotonic() < deadline, "the profile change never reached post_svc"
+        await asyncio.sleep(0.05)
+    second = (
+        await mesh.posts.CreatePost(
+            ppb.CreatePostRequest(media_ids=media_ids[1:]), metadata=author.md
+        )
+    ).post
+    assert second.user.full_name == "Renamed Author"
+
+
 async def test_a_carousel_from_uploads_to_deletion(mesh: Mesh) -> None:
     author, friend, other = await _person(mesh), await _person(mesh), await _person(mesh)
     received: list[envelope_pb2.EventEnvelope] = []
