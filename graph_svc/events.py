@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
+from mesh import forgetting
 from shutter.events.v1 import envelope_pb2, graph_events_pb2, user_events_pb2
 
 if TYPE_CHECKING:
@@ -24,44 +25,21 @@ PROFILE_UPDATED = user_events_pb2.UserProfileUpdated.DESCRIPTOR.full_name
 CONSUMED = frozenset({PROFILE_UPDATED})
 # What changes an account as the privacy rule sees it (exists, is private): each replica's
 # cache of user_svc's answers forgets the account on these (users.GrpcUserDirectory).
-CARD_EVENTS = {
-    m.DESCRIPTOR.full_name: m
-    for m in (
-        user_events_pb2.UserProfileUpdated,
-        user_events_pb2.AccountSuspended,
-        user_events_pb2.AccountUnsuspended,
-        user_events_pb2.AccountDeleted,
-    )
-}
+CARD_EVENTS = forgetting.ACCOUNT_CHANGES
 CARDS_GROUP = "graph_svc.cards"
 
 Handler = Callable[[envelope_pb2.EventEnvelope], Awaitable[None]]
 
 
-class Forgets(Protocol):
-    def forget(self, user_id: int) -> None: ...
-
-
 def cards_group(id_shard: int) -> str:
-    """Return the consumer group of the replica with this id shard. The account cache is per
-    process, so every replica must see every account change: each consumes in a group of its
-    own (replicas already keep their id shards distinct), not in one shared group where the bus
-    would hand each event to one of them only."""
-    return CARDS_GROUP if id_shard == 0 else f"{CARDS_GROUP}.shard{id_shard}"
+    """Return the consumer group in which the replica with this id shard forgets changed
+    accounts (mesh.forgetting)."""
+    return forgetting.replica_group(CARDS_GROUP, id_shard)
 
 
-def card_handler(users: Forgets) -> Handler:
+def card_handler(users: forgetting.Forgets) -> Handler:
     """Return the consumer that forgets a changed account in this replica's cache."""
-
-    async def handle(envelope: envelope_pb2.EventEnvelope) -> None:
-        kind = CARD_EVENTS.get(envelope.payload.TypeName())
-        if kind is None:
-            return  # not an account change
-        event = kind()
-        envelope.payload.Unpack(event)
-        users.forget(event.user_id)
-
-    return handle
+    return forgetting.handler(users, CARD_EVENTS)
 
 
 def followed(*, follower_id: int, followee_id: int) -> graph_events_pb2.Followed:

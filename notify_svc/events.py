@@ -16,11 +16,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from google.protobuf import timestamp_pb2
-from google.protobuf.message import Message
 
+from mesh import forgetting
 from mesh.bus import BatchHandler, event_type, unpack
 from notify_svc import domain
 from notify_svc.domain import EventKey, Planned
@@ -74,52 +74,22 @@ CONSUMED = frozenset(
 
 # What changes who a recipient should not hear from: each replica's kept ties forget both
 # accounts on these (peers.GrpcRelationships).
-SILENCE_EVENTS = {
-    m.DESCRIPTOR.full_name: m
-    for m in (
-        graph_events_pb2.Blocked,
-        graph_events_pb2.Unblocked,
-        graph_events_pb2.Muted,
-        graph_events_pb2.Unmuted,
-    )
-}
+SILENCE_EVENTS = forgetting.TIE_CHANGES
 SILENCES_GROUP = "notify_svc.silences"
 
 Handler = Callable[[envelope_pb2.EventEnvelope], Awaitable[None]]
 
 
-class Forgets(Protocol):
-    def forget(self, user_id: int) -> None: ...
-
-
 def silences_group(id_shard: int) -> str:
-    """Return the consumer group of the replica with this id shard. The kept ties are per
-    process, so every replica must see every block and mute: each consumes in a group of its own
-    (replicas already keep their id shards distinct), not in one shared group where the bus would
-    hand each event to one of them only."""
-    return SILENCES_GROUP if id_shard == 0 else f"{SILENCES_GROUP}.shard{id_shard}"
+    """Return the consumer group in which the replica with this id shard forgets the kept ties
+    of the accounts of each block and mute (mesh.forgetting)."""
+    return forgetting.replica_group(SILENCES_GROUP, id_shard)
 
 
-def _pair(envelope: envelope_pb2.EventEnvelope, kind: type[Message]) -> tuple[int, int]:
-    """Return the two accounts of a block, unblock, mute or unmute."""
-    event = kind()
-    envelope.payload.Unpack(event)
-    first, second = event.DESCRIPTOR.fields  # (blocker, blocked) or (muter, muted)
-    return getattr(event, first.name), getattr(event, second.name)
-
-
-def silence_handler(relationships: Forgets) -> Handler:
+def silence_handler(relationships: forgetting.Forgets) -> Handler:
     """Return the consumer that forgets, in this replica, the kept ties of both accounts of a
     block, unblock, mute or unmute."""
-
-    async def handle(envelope: envelope_pb2.EventEnvelope) -> None:
-        kind = SILENCE_EVENTS.get(envelope.payload.TypeName())
-        if kind is None:
-            return  # not a change of ties
-        for user_id in _pair(envelope, kind):
-            relationships.forget(user_id)
-
-    return handle
+    return forgetting.handler(relationships, SILENCE_EVENTS)
 
 
 def _moment(stamp: timestamp_pb2.Timestamp, envelope: envelope_pb2.EventEnvelope) -> datetime:
@@ -214,7 +184,7 @@ async def dispatch(notifications: Notifications, envelope: envelope_pb2.EventEnv
     elif kind in (UNBLOCKED, MUTED, UNMUTED):
         # In this group too, in order with the follows of the same stream: a follow right after
         # a mute is checked against the mute. (silence_handler does it in every replica.)
-        n.ties_changed(*_pair(envelope, SILENCE_EVENTS[kind]))
+        n.ties_changed(*forgetting.accounts_named(envelope, SILENCE_EVENTS))
     elif kind == REPORT_RESOLVED:
         resolved = unpack(envelope, user_events_pb2.ReportResolved)
         await n.on_report_resolved(

@@ -17,10 +17,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from mesh import convert
-from shutter.events.v1 import envelope_pb2, graph_events_pb2, post_events_pb2, user_events_pb2
+from mesh import convert, forgetting
+from shutter.events.v1 import envelope_pb2, graph_events_pb2, post_events_pb2
 from shutter.post.v1 import post_pb2
 
 if TYPE_CHECKING:
@@ -39,45 +39,22 @@ BLOCKED = graph_events_pb2.Blocked.DESCRIPTOR.full_name
 BLOCKS_GROUP = "post_svc.blocks"
 # What changes an account's summary (or whether it exists): each replica's remembered summaries
 # forget the account on these (peers.GrpcDirectory).
-AUTHOR_EVENTS = {
-    m.DESCRIPTOR.full_name: m
-    for m in (
-        user_events_pb2.UserProfileUpdated,
-        user_events_pb2.AccountSuspended,
-        user_events_pb2.AccountUnsuspended,
-        user_events_pb2.AccountDeleted,
-    )
-}
+AUTHOR_EVENTS = forgetting.ACCOUNT_CHANGES
 AUTHORS_GROUP = "post_svc.authors"
 
 Handler = Callable[[envelope_pb2.EventEnvelope], Awaitable[None]]
 
 
-class Forgets(Protocol):
-    def forget(self, user_id: int) -> None: ...
-
-
 def authors_group(id_shard: int) -> str:
-    """Return the consumer group of the replica with this id shard. Summaries are remembered per
-    process, so every replica must see every account change: each consumes in a group of its own
-    (replicas already keep their id shards distinct), not in one shared group where the bus would
-    hand each event to one of them only."""
-    return AUTHORS_GROUP if id_shard == 0 else f"{AUTHORS_GROUP}.shard{id_shard}"
+    """Return the consumer group in which the replica with this id shard forgets changed
+    accounts' summaries (mesh.forgetting)."""
+    return forgetting.replica_group(AUTHORS_GROUP, id_shard)
 
 
-def author_handler(directory: Forgets) -> Handler:
+def author_handler(directory: forgetting.Forgets) -> Handler:
     """Return the consumer that forgets a changed account's remembered summary in this
     replica."""
-
-    async def handle(envelope: envelope_pb2.EventEnvelope) -> None:
-        kind = AUTHOR_EVENTS.get(envelope.payload.TypeName())
-        if kind is None:
-            return  # not an account change
-        event = kind()
-        envelope.payload.Unpack(event)
-        directory.forget(event.user_id)
-
-    return handle
+    return forgetting.handler(directory, AUTHOR_EVENTS)
 
 
 def post_created(
