@@ -6,17 +6,23 @@ account as soon as the bus brings an event that changes the answer, so the cache
 only bounds a stale answer while the bus is down. The cache is per process, so every replica must
 see every such event: each consumes in a group of its own (`replica_group`), not in one shared
 group where the bus would hand each event to one of them only. The cache itself must not keep an
-answer asked before a forget and got after it (a generation counter does it).
+answer asked before a forget and got after it: `Remembered` is such a cache.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Protocol
+import time
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from typing import Generic, Protocol, TypeVar
 
+from cachetools import TTLCache
 from google.protobuf.message import Message
 
+from mesh import metrics
 from shutter.events.v1 import envelope_pb2, graph_events_pb2, user_events_pb2
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 Handler = Callable[[envelope_pb2.EventEnvelope], Awaitable[None]]
 # An event type's full name -> its message class and the fields naming the accounts it changes.
@@ -53,6 +59,71 @@ TIE_CHANGES: Changes = {
 
 class Forgets(Protocol):
     def forget(self, user_id: int) -> None: ...
+
+
+class Remembered(Generic[K, V]):
+    """Answers of a peer by key for `seconds` (0: not at all), up to `entries` of them; a key the
+    peer did not know, or an answer `keep` refuses, is asked again next time. An answer asked
+    before a `forget` and got after it is not remembered (the generation counter): it may be the
+    one the forget was about."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        seconds: float,
+        entries: int,
+        keep: Callable[[V], bool] = lambda _value: True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._name = name
+        self._keep = keep
+        self._found: TTLCache[K, V] | None = (
+            TTLCache(maxsize=entries, ttl=seconds, timer=clock) if seconds > 0 else None
+        )
+        self._generation = 0  # bumped by every forget
+
+    async def lookup(
+        self,
+        keys: Sequence[K],
+        fetch: Callable[[list[K]], Awaitable[dict[K, V]]],
+        *,
+        fresh: bool = False,
+    ) -> dict[K, V]:
+        """Return what is known of these keys, asking `fetch` only for those not remembered.
+        `fresh` asks for all of them and forgets what was remembered of them, remembering
+        nothing new: a decision about to be written down must not rest on an answer seconds
+        old, and a write's own lookups should not fill the cache that reads use."""
+        wanted = list(dict.fromkeys(keys))
+        if self._found is None or fresh:
+            for key in wanted:
+                self.forget(key)
+            return await fetch(wanted) if wanted else {}
+        known = {k: v for k in wanted if (v := self._found.get(k)) is not None}
+        missing = [k for k in wanted if k not in known]
+        for _ in known:
+            metrics.cache_lookup(self._name, hit=True)
+        for _ in missing:
+            metrics.cache_lookup(self._name, hit=False)
+        if missing:
+            generation = self._generation
+            fetched = await fetch(missing)
+            if generation == self._generation:
+                self._remember(fetched)
+            known.update(fetched)
+        return known
+
+    def _remember(self, answers: dict[K, V]) -> None:
+        if self._found is not None:
+            for key, value in answers.items():
+                if self._keep(value):
+                    self._found[key] = value
+
+    def forget(self, key: K) -> None:
+        """Drop what is remembered of one key."""
+        self._generation += 1
+        if self._found is not None:
+            self._found.pop(key, None)
 
 
 def replica_group(name: str, id_shard: int) -> str:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from mesh import metrics
 from mesh.auth import SERVICE_HEADER
+from mesh.forgetting import Remembered
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from shutter.message.v1 import message_service_pb2, message_service_pb2_grpc
 from shutter.post.v1 import post_service_pb2, post_service_pb2_grpc
@@ -24,8 +24,6 @@ from shutter.user.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
 
 PEER_BATCH_MAX = 100
 RELATIONSHIP_CALLS_IN_FLIGHT = 8
-# The one empty set every recipient without ties shares (most of them).
-_NOBODY: frozenset[int] = frozenset()
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -55,8 +53,8 @@ class GrpcRelationships(_AsService):
     Every replica forgets both accounts of each block, unblock, mute and unmute as the bus
     brings it (events.silence_handler, in a group per replica), so `keep_seconds` only bounds a
     stale answer while the bus is down; a lookup that asked before a forget and got its answer
-    after it does not keep that answer (the generation counter). A recipient with more ties than
-    a page is asked per pair (GetRelationships) and not kept.
+    after it does not keep that answer (mesh.forgetting.Remembered). A recipient with more ties
+    than a page is asked per pair (GetRelationships) and not kept.
     """
 
     def __init__(
@@ -71,12 +69,9 @@ class GrpcRelationships(_AsService):
     ) -> None:
         super().__init__(service_token, timeout)
         self._stub = stub
-        self._keep_seconds = keep_seconds
-        self._max_kept = max_kept
-        self._clock = clock
-        # recipient -> (expiry on the monotonic clock, the accounts it should not hear from)
-        self._kept: OrderedDict[int, tuple[float, frozenset[int]]] = OrderedDict()
-        self._generation = 0  # bumped by every forget: an answer asked before one is not kept
+        self._kept: Remembered[int, frozenset[int]] = Remembered(
+            "notify_svc.silences", seconds=keep_seconds, entries=max_kept, clock=clock
+        )
 
     async def suppressed(self, pairs: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:
         """Return the (recipient, actor) pairs where either blocked the other or the recipient
@@ -84,36 +79,14 @@ class GrpcRelationships(_AsService):
         actors: dict[int, list[int]] = defaultdict(list)
         for recipient, actor in pairs:
             actors[recipient].append(actor)
-        silenced: dict[int, frozenset[int]] = {}
-        missing: list[int] = []
-        now = self._clock()
-        for recipient in actors:
-            entry = self._kept.get(recipient)
-            fresh = entry is not None and entry[0] > now
-            metrics.cache_lookup("notify_svc.silences", hit=fresh)
-            if entry is not None and fresh:
-                silenced[recipient] = entry[1]
-            else:
-                missing.append(recipient)
-        too_many: list[int] = []
-        if missing:
-            generation = self._generation
-            fetched: dict[int, frozenset[int]] = {}
-            for answer in await _in_chunks(missing, self._silenced_ids):
-                for found in answer.silenced:
-                    if found.more:
-                        too_many.append(found.user_id)
-                    else:
-                        fetched[found.user_id] = frozenset(found.silenced_ids)
-            silenced.update(fetched)
-            if generation == self._generation:
-                self._keep(fetched)
+        silenced = await self._kept.lookup(list(actors), self._silenced_ids)
         hidden = {
             (recipient, actor)
             for recipient, ids in silenced.items()
             for actor in actors[recipient]
             if actor in ids
         }
+        too_many = [r for r in actors if r not in silenced]
         if too_many:
             hidden |= await self._ask_per_pair({r: actors[r] for r in too_many})
         return hidden
@@ -121,30 +94,28 @@ class GrpcRelationships(_AsService):
     def forget(self, user_id: int) -> None:
         """Drop what is kept of an account's ties (a block, unblock, mute or unmute changed
         them)."""
-        self._kept.pop(user_id, None)
-        self._generation += 1
+        self._kept.forget(user_id)
 
-    async def _silenced_ids(
-        self, chunk: list[int]
-    ) -> graph_service_pb2.BatchGetSilencedIdsResponse:
-        answer: graph_service_pb2.BatchGetSilencedIdsResponse = (
-            await self._stub.BatchGetSilencedIds(
-                graph_service_pb2.BatchGetSilencedIdsRequest(user_ids=chunk),
-                metadata=self._metadata(),
-                timeout=self._timeout,
+    async def _silenced_ids(self, recipients: list[int]) -> dict[int, frozenset[int]]:
+        """Return who each recipient should not hear from, leaving out the recipients with more
+        ties than a page (graph_svc answers every one asked)."""
+
+        async def ask(chunk: list[int]) -> graph_service_pb2.BatchGetSilencedIdsResponse:
+            answer: graph_service_pb2.BatchGetSilencedIdsResponse = (
+                await self._stub.BatchGetSilencedIds(
+                    graph_service_pb2.BatchGetSilencedIdsRequest(user_ids=chunk),
+                    metadata=self._metadata(),
+                    timeout=self._timeout,
+                )
             )
-        )
-        return answer
+            return answer
 
-    def _keep(self, answers: dict[int, frozenset[int]]) -> None:
-        if self._keep_seconds <= 0:
-            return
-        expires = self._clock() + self._keep_seconds
-        for recipient, ids in answers.items():
-            self._kept.pop(recipient, None)
-            self._kept[recipient] = (expires, ids or _NOBODY)
-        while len(self._kept) > self._max_kept:
-            self._kept.popitem(last=False)  # the oldest answer leaves first
+        return {
+            found.user_id: frozenset(found.silenced_ids)
+            for answer in await _in_chunks(recipients, ask)
+            for found in answer.silenced
+            if not found.more
+        }
 
     async def _ask_per_pair(self, actors: dict[int, list[int]]) -> set[tuple[int, int]]:
         """Return the suppressed pairs of recipients with too many ties to keep: one

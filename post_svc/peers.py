@@ -6,8 +6,9 @@ carry post_svc's own service identity, because media_svc shows a user only their
 posts show everyone's.
 
 Authors' summaries and media descriptions are the same for every viewer and change rarely (ready
-media never), and every feed page needs them: they are remembered for a few seconds (settings),
-so a busy post_svc asks its peers only for what it has not seen lately. The privacy rule is never
+media never), and every feed page needs them: they are remembered (settings; an account's
+summary is forgotten as soon as the bus brings its change), so a busy post_svc asks its peers
+only for what it has not seen lately. The privacy rule is never
 remembered here: graph_svc answers it on every read.
 """
 
@@ -15,16 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Awaitable, Callable, Hashable, Sequence
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 import grpc
-from cachetools import TTLCache
 from grpc import aio
 
-from mesh import metrics
 from mesh.auth import SERVICE_HEADER
+from mesh.forgetting import Remembered
 from post_svc.domain import Visibility
 from post_svc.reels import Relation
 from shutter.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
@@ -38,73 +37,6 @@ PEER_BATCH_MAX = 100
 
 T = TypeVar("T")
 R = TypeVar("R")
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
-
-class Remembered(Generic[K, V]):
-    """Answers of a peer by key for `seconds` (0: not at all), up to `entries` of them; a key the
-    peer did not know, or an answer `keep` refuses, is asked again next time. An answer asked
-    before a `forget` and got after it is not remembered (the generation counter): it may be the
-    one the forget was about."""
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        seconds: float,
-        entries: int,
-        keep: Callable[[V], bool] = lambda _value: True,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._name = name
-        self._keep = keep
-        self._found: TTLCache[K, V] | None = (
-            TTLCache(maxsize=entries, ttl=seconds, timer=clock) if seconds > 0 else None
-        )
-        self._generation = 0  # bumped by every forget
-
-    async def lookup(
-        self,
-        keys: Sequence[K],
-        fetch: Callable[[list[K]], Awaitable[dict[K, V]]],
-        *,
-        fresh: bool = False,
-    ) -> dict[K, V]:
-        """Return what is known of these keys, asking `fetch` only for those not remembered.
-        `fresh` asks for all of them and forgets what was remembered of them, remembering
-        nothing new: a decision about to be written down must not rest on an answer seconds
-        old, and a write's own lookups should not fill the cache that reads use."""
-        wanted = list(dict.fromkeys(keys))
-        if self._found is None or fresh:
-            for key in wanted:
-                self.forget(key)
-            return await fetch(wanted) if wanted else {}
-        known = {k: v for k in wanted if (v := self._found.get(k)) is not None}
-        missing = [k for k in wanted if k not in known]
-        for _ in known:
-            metrics.cache_lookup(self._name, hit=True)
-        for _ in missing:
-            metrics.cache_lookup(self._name, hit=False)
-        if missing:
-            generation = self._generation
-            fetched = await fetch(missing)
-            if generation == self._generation:
-                self._remember(fetched)
-            known.update(fetched)
-        return known
-
-    def _remember(self, answers: dict[K, V]) -> None:
-        if self._found is not None:
-            for key, value in answers.items():
-                if self._keep(value):
-                    self._found[key] = value
-
-    def forget(self, key: K) -> None:
-        """Drop what is remembered of one key."""
-        self._generation += 1
-        if self._found is not None:
-            self._found.pop(key, None)
 
 
 async def _in_chunks(items: Sequence[T], call: Callable[[list[T]], Awaitable[R]]) -> list[R]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from mesh import forgetting
 from post_svc import events, peers
 from shutter.events.v1 import envelope_pb2, graph_events_pb2, user_events_pb2
 from shutter.media.v1 import media_pb2, media_service_pb2
@@ -67,7 +68,7 @@ class Clock:
 
 def _directory(stub: FakeUsers, seconds: float, clock: Clock) -> peers.GrpcDirectory:
     directory = peers.GrpcDirectory(stub, timeout=1, cache_seconds=seconds, cache_entries=100)  # type: ignore[arg-type]
-    directory._summaries = peers.Remembered(  # the same cache, on the test's clock
+    directory._summaries = forgetting.Remembered(  # the same cache, on the test's clock
         "test.authors", seconds=seconds, entries=100, clock=clock
     )
     return directory
